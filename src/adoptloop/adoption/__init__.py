@@ -1,0 +1,1 @@
+"""The loop: is what was trained observed in the field afterwards?"""

@@ -1,0 +1,256 @@
+"""Adoption, first cut: per rep x capability states and the cohort metrics by group.
+
+For each capability c and as-of date D (DESIGN.md, "Adoption"):
+- trained_at: the earliest completed/passed completion of any module mapped to c;
+- window: (trained_at, trained_at + W]; cohort: reps with trained_at + W <= D (censoring:
+  a rep still inside the window counts nowhere yet);
+- observed / proficient in window: >= 1 rating / >= 1 rating at or above the threshold;
+- a rep's outcome belongs to the group (region, team, manager) of the HR row in effect on
+  min(trained_at + W, D); before a person's first HR row, the first row is used.
+
+Ratings are streamed from the store ordered by capability, rep and visit; only one rep's
+ratings for one capability are held at a time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+from sqlalchemy import Connection, and_, func, select
+
+from adoptloop.adoption.smallnumbers import Tier, tier, wilson
+from adoptloop.adoption.states import RatingEvent, State, Trajectory, trajectory
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store import schema
+
+GroupBy = Literal["region", "team", "manager", "capability"]
+ALL = "(all)"
+
+
+@dataclass(frozen=True, slots=True)
+class RepOutcome:
+    hr_id: str
+    capability_id: str
+    trained_at: date | None
+    in_cohort: bool
+    observed: bool
+    proficient: bool
+    path: Trajectory
+
+
+@dataclass
+class GroupRow:
+    group: str
+    capability: str
+    trained: int = 0  # trained on c by D (cohort or not)
+    cohort: int = 0  # trained and window closed by D
+    observed: int = 0
+    proficient: int = 0
+    states: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def tier(self) -> Tier:
+        return tier(self.cohort)
+
+    def ratio(self, numerator: int, denominator: int) -> float | None:
+        if self.tier in (Tier.SUPPRESSED, Tier.COUNTS_ONLY) or denominator == 0:
+            return None
+        return numerator / denominator
+
+    def as_record(self) -> dict[str, object]:
+        suppressed = self.tier is Tier.SUPPRESSED
+        low, high = wilson(self.proficient, self.observed) if self.observed else (0.0, 0.0)
+        show_ci = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE) and self.observed > 0
+
+        def count(value: int) -> int | None:
+            return None if suppressed else value
+
+        return {
+            "group": self.group,
+            "capability": self.capability,
+            "trained": count(self.trained),
+            "cohort": count(self.cohort),
+            "observed": count(self.observed),
+            "adopted": count(self.proficient),
+            "adoption_observed": _pct(self.ratio(self.proficient, self.observed)),
+            "adoption_observed_ci_low": _pct(low) if show_ci else None,
+            "adoption_observed_ci_high": _pct(high) if show_ci else None,
+            "adoption_cohort": _pct(self.ratio(self.proficient, self.cohort)),
+            "observation_coverage": _pct(self.ratio(self.observed, self.cohort)),
+            "tier": self.tier.value,
+            "suppressed": suppressed,
+            "directional": self.tier is Tier.DIRECTIONAL,
+        }
+
+
+COLUMNS = (
+    "group",
+    "capability",
+    "trained",
+    "cohort",
+    "observed",
+    "adopted",
+    "adoption_observed",
+    "adoption_observed_ci_low",
+    "adoption_observed_ci_high",
+    "adoption_cohort",
+    "observation_coverage",
+    "tier",
+    "suppressed",
+    "directional",
+)
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 1)
+
+
+class OrgHistory:
+    """Effective-dated HR rows, to find a person's group on a date."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._rows: dict[str, list[tuple[date, dict[str, str | None]]]] = defaultdict(list)
+        p = schema.people
+        query = select(
+            p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id, p.c.territory
+        ).order_by(p.c.hr_id, p.c.valid_from)
+        for row in conn.execute(query):
+            self._rows[row.hr_id].append(
+                (row.valid_from, {"region": row.region, "manager": row.manager_hr_id})
+            )
+
+    def group_of(self, hr_id: str, on: date, by: GroupBy) -> str:
+        rows = self._rows.get(hr_id)
+        if not rows:
+            return "(unknown)"
+        index = max(0, bisect_right([r[0] for r in rows], on) - 1)
+        attributes = rows[index][1]
+        key = "manager" if by in ("team", "manager") else "region"
+        return attributes.get(key) or "(none)"
+
+
+def trained_dates(
+    conn: Connection, capabilities: CapabilityMap, as_of: date
+) -> dict[tuple[str, str], date]:
+    """(hr_id, capability) -> earliest completed/passed completion date on or before as_of."""
+    c = schema.completions
+    first = func.min(c.c.completed_at)
+    query = (
+        select(c.c.hr_id, c.c.module_id, first)
+        .where(and_(c.c.status != "failed", c.c.deleted.is_(False)))
+        .group_by(c.c.hr_id, c.c.module_id)
+    )
+    out: dict[tuple[str, str], date] = {}
+    for hr_id, module_id, completed_at in conn.execute(query):
+        day = date.fromisoformat(completed_at[:10])
+        if day > as_of:
+            continue
+        for capability in capabilities.capabilities_for_module(module_id):
+            key = (hr_id, capability)
+            if key not in out or day < out[key]:
+                out[key] = day
+    return out
+
+
+def _ratings(conn: Connection, as_of: date) -> Iterator[tuple[str, str, RatingEvent]]:
+    r, o = schema.ratings, schema.observations
+    query = (
+        select(r.c.capability_id, o.c.observed_hr_id, o.c.visit_date, o.c.record_id, r.c.scaled)
+        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
+        .where(and_(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of))
+        .order_by(r.c.capability_id, o.c.observed_hr_id, o.c.visit_date, o.c.record_id)
+    )
+    for row in conn.execution_options(yield_per=2000).execute(query):
+        yield row[0], row[1], RatingEvent(row[2], row[3], row[4])
+
+
+def rep_outcomes(
+    conn: Connection, capabilities: CapabilityMap, as_of: date
+) -> Iterator[RepOutcome]:
+    """Every (rep, capability) that is trained or rated, with its window outcome and path."""
+    trained = trained_dates(conn, capabilities, as_of)
+    seen: set[tuple[str, str]] = set()
+    current: tuple[str, str] | None = None
+    events: list[RatingEvent] = []
+    for capability_id, hr_id, event in _ratings(conn, as_of):
+        if (capability_id, hr_id) != current:
+            if current is not None:
+                seen.add(current)
+                yield _outcome(
+                    current, trained.get((current[1], current[0])), events, capabilities, as_of
+                )
+            current, events = (capability_id, hr_id), []
+        events.append(event)
+    if current is not None:
+        seen.add(current)
+        yield _outcome(current, trained.get((current[1], current[0])), events, capabilities, as_of)
+    for (hr_id, capability_id), day in sorted(trained.items()):
+        if (capability_id, hr_id) not in seen:
+            yield _outcome((capability_id, hr_id), day, [], capabilities, as_of)
+
+
+def _outcome(
+    key: tuple[str, str],
+    trained_at: date | None,
+    events: list[RatingEvent],
+    capabilities: CapabilityMap,
+    as_of: date,
+) -> RepOutcome:
+    capability_id, hr_id = key
+    capability = capabilities.capabilities[capability_id]
+    window = timedelta(days=capabilities.window_days(capability_id))
+    path = trajectory(trained_at, events, capability.threshold, as_of)
+    in_cohort = trained_at is not None and trained_at + window <= as_of
+    in_window = [
+        e
+        for e in events
+        if trained_at is not None and trained_at < e.visit_date <= trained_at + window
+    ]
+    return RepOutcome(
+        hr_id=hr_id,
+        capability_id=capability_id,
+        trained_at=trained_at,
+        in_cohort=in_cohort,
+        observed=in_cohort and bool(in_window),
+        proficient=in_cohort and any(e.scaled >= capability.threshold for e in in_window),
+        path=path,
+    )
+
+
+def adoption_table(
+    conn: Connection, capabilities: CapabilityMap, as_of: date, by: GroupBy = "region"
+) -> list[GroupRow]:
+    """Rows per (group, capability) plus an '(all)' row per capability, sorted."""
+    org = OrgHistory(conn)
+    rows: dict[tuple[str, str], GroupRow] = {}
+    for outcome in rep_outcomes(conn, capabilities, as_of):
+        if outcome.trained_at is None:
+            continue
+        window = timedelta(days=capabilities.window_days(outcome.capability_id))
+        close = min(outcome.trained_at + window, as_of)
+        group = ALL if by == "capability" else org.group_of(outcome.hr_id, close, by)
+        targets = {group, ALL}
+        for g in targets:
+            row = rows.setdefault((g, outcome.capability_id), GroupRow(g, outcome.capability_id))
+            row.trained += 1
+            row.states[outcome.path.state.value] += 1
+            if outcome.in_cohort:
+                row.cohort += 1
+                row.observed += outcome.observed
+                row.proficient += outcome.proficient
+    order = {c.id: i for i, c in enumerate(capabilities.spec.capabilities)}
+    return sorted(rows.values(), key=lambda r: (order[r.capability], r.group == ALL, r.group))
+
+
+def state_counts(rows: list[GroupRow]) -> Mapping[str, Mapping[str, int]]:
+    """Per capability, how many reps are in each state (from the '(all)' rows)."""
+    return {
+        r.capability: {s.value: r.states.get(s.value, 0) for s in State if s is not State.UNTRAINED}
+        for r in rows
+        if r.group == ALL
+    }

@@ -1,0 +1,46 @@
+"""Small-number rules: never show a number that identifies people or misleads.
+
+| cohort size | shown                                                     |
+|-------------|-----------------------------------------------------------|
+| < 5         | suppressed: no counts, no percentages                     |
+| 5-9         | counts only                                               |
+| 10-29       | percentage with a Wilson 95% interval, marked directional |
+| >= 30       | percentage with a Wilson 95% interval, comparable         |
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+
+Z_95 = 1.959963984540054
+
+
+class Tier(StrEnum):
+    SUPPRESSED = "suppressed"
+    COUNTS_ONLY = "counts-only"
+    DIRECTIONAL = "directional"
+    COMPARABLE = "comparable"
+
+
+def tier(n: int) -> Tier:
+    if n < 5:
+        return Tier.SUPPRESSED
+    if n < 10:
+        return Tier.COUNTS_ONLY
+    if n < 30:
+        return Tier.DIRECTIONAL
+    return Tier.COMPARABLE
+
+
+def wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval for a proportion; (0, 0) when n is 0."""
+    if n <= 0:
+        return (0.0, 0.0)
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes ({successes}) must be within 0..n ({n})")
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))

@@ -1,0 +1,100 @@
+"""Per rep x capability adoption state, with the date of every transition (DESIGN.md).
+
+- untrained: no completion (completed/passed) of a module mapped to the capability by D.
+- trained-unobserved: trained, not rated on the capability since.
+- developing: rated since training, never at or above the threshold.
+- adopted: at the first proficient rating after training.
+- sustained: at a second proficient rating >= 30 days after adoption and within 180 days of it.
+- regressed: after adoption, the next two ratings are both below threshold; a later proficient
+  rating makes the capability adopted again (and the 30/180-day clock restarts there).
+
+Ratings are taken in order of visit date then visit id; the training day itself does not count
+(the window starts the day after), and nothing after the as-of date D counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+SUSTAIN_MIN_DAYS = 30
+SUSTAIN_MAX_DAYS = 180
+REGRESSION_RUN = 2
+
+
+class State(StrEnum):
+    UNTRAINED = "untrained"
+    TRAINED_UNOBSERVED = "trained-unobserved"
+    DEVELOPING = "developing"
+    ADOPTED = "adopted"
+    SUSTAINED = "sustained"
+    REGRESSED = "regressed"
+
+
+@dataclass(frozen=True, slots=True)
+class RatingEvent:
+    visit_date: date
+    visit_id: str
+    scaled: float
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    state: State
+    on: date
+
+
+@dataclass
+class Trajectory:
+    state: State
+    transitions: list[Transition] = field(default_factory=list)
+    first_proficient: date | None = None
+    ever_adopted: bool = False
+
+    def move(self, state: State, on: date) -> None:
+        if state is not self.state:
+            self.state = state
+            self.transitions.append(Transition(state, on))
+
+
+def trajectory(
+    trained_at: date | None, ratings: Iterable[RatingEvent], threshold: float, as_of: date
+) -> Trajectory:
+    """Run the state machine over ratings (any order; sorted here) up to and including as_of."""
+    if trained_at is None or trained_at > as_of:
+        return Trajectory(State.UNTRAINED)
+    path = Trajectory(State.TRAINED_UNOBSERVED, [Transition(State.TRAINED_UNOBSERVED, trained_at)])
+    adopted_on: date | None = None
+    lows = 0
+    for event in sorted(ratings, key=lambda e: (e.visit_date, e.visit_id)):
+        if event.visit_date <= trained_at or event.visit_date > as_of:
+            continue
+        proficient = event.scaled >= threshold
+        day = event.visit_date
+        if proficient and path.first_proficient is None:
+            path.first_proficient = day
+        if path.state in (State.TRAINED_UNOBSERVED, State.DEVELOPING):
+            if proficient:
+                path.move(State.ADOPTED, day)
+                path.ever_adopted = True
+                adopted_on = day
+            else:
+                path.move(State.DEVELOPING, day)
+        elif path.state is State.REGRESSED:
+            if proficient:
+                path.move(State.ADOPTED, day)
+                adopted_on, lows = day, 0
+        elif proficient:
+            lows = 0
+            if path.state is State.ADOPTED and adopted_on is not None:
+                gap = (day - adopted_on).days
+                if SUSTAIN_MIN_DAYS <= gap <= SUSTAIN_MAX_DAYS:
+                    path.move(State.SUSTAINED, day)
+        else:
+            lows += 1
+            if lows >= REGRESSION_RUN:
+                path.move(State.REGRESSED, day)
+                lows = 0
+    return path

@@ -1,0 +1,1 @@
+"""Connectors: one per source system, each yielding domain records (adoptloop.domain)."""

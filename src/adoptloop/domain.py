@@ -1,0 +1,142 @@
+"""The records every connector yields, and nothing else.
+
+Connectors turn vendor payloads into these; everything downstream (identity resolution, the
+store, translators, the adoption engine) only ever sees these. They are plain frozen
+dataclasses: cheap to build in the millions, hashable, and comparable in tests.
+
+Free text never gets past a connector: a coaching report's comments become the derived
+features `has_next_step`, `names_capability` and `word_count`, and the text is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+CompletionStatus = Literal["completed", "passed", "failed"]
+ActionStatus = Literal["open", "completed", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRef:
+    """How a source system names a person: its own id, plus attributes identity rules may use."""
+
+    system: str
+    external_id: str
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """One effective-dated HR row; `hr_id` is the golden key across all systems."""
+
+    hr_id: str
+    valid_from: date
+    first_name: str
+    last_name: str
+    email: str | None
+    employee_number: str | None
+    role: str
+    manager_hr_id: str | None
+    region: str | None
+    country: str | None
+    territory: str | None
+    business_unit: str | None
+    status: Literal["active", "terminated"]
+    hire_date: date | None
+    termination_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user record of a source system (a Salesforce User, an LMS user) to resolve to an hr_id."""
+
+    ref: PersonRef
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    source_record_id: str
+    learner: PersonRef
+    module_id: str
+    module_title: str | None
+    status: CompletionStatus
+    completed_at: datetime
+    score: float | None  # 0..100 as the LMS reports it
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    item: str  # the coaching item as configured: a field name or a question id
+    raw: float
+
+
+@dataclass(frozen=True, slots=True)
+class CoachingObservation:
+    source_record_id: str
+    observer: PersonRef
+    observed: PersonRef
+    visit_date: date  # local date of the visit
+    timezone: str  # IANA name the visit date is local to
+    status: str  # the source's own status value
+    counted: bool  # submitted/completed: only these count
+    submitted_at: datetime | None
+    modified_at: datetime | None
+    ratings: tuple[Rating, ...]
+    has_next_step: bool
+    names_capability: bool
+    word_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DevelopmentAction:
+    source_record_id: str
+    person: PersonRef
+    capability_id: str
+    agreed_on: date
+    due_on: date | None
+    completed_on: date | None
+    status: ActionStatus
+    observation_record_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInteraction:
+    source_record_id: str
+    rep: PersonRef
+    date: date
+    channel: str | None
+    type: str | None
+    status: str | None
+    manager: PersonRef | None  # set when a manager rode along
+
+    @property
+    def manager_present(self) -> bool:
+        return self.manager is not None
+
+
+Record = Person | Account | Completion | CoachingObservation | DevelopmentAction | FieldInteraction
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A source record that could not become a domain record; it goes to quarantine."""
+
+    stream: str
+    record_key: str
+    location: str  # e.g. "hris/people.csv:17" or "Coaching_Report_vod__c a1C..."
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """Everything yielded before this is complete up to `cursor`; it may be committed."""
+
+    stream: str
+    cursor: str
+
+
+Item = Record | Rejected | Checkpoint

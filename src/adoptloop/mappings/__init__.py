@@ -1,0 +1,1 @@
+"""Mappings: the capability map, identity resolution, and record -> statement translators."""

@@ -1,0 +1,151 @@
+"""The capability map: the join between what the LMS teaches and what managers rate.
+
+L&D edit it as YAML (see config/demo/capabilities.yaml):
+
+    scales:
+      five-point: {min: 1, max: 5}
+    capabilities:
+      - {id: objection-handling, name: Objection handling, threshold: 0.75}
+    modules:
+      MOD-OBJ-101: [objection-handling]
+    coaching_items:
+      Objection_Handling_Rating__c: {capability: objection-handling, scale: five-point}
+
+A raw rating r on a scale [min, max] is scaled to (r - min) / (max - min) in [0, 1]; a
+capability is proficient at scaled >= threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, model_validator
+
+from adoptloop.settings import Frozen, validate_located
+from adoptloop.yamlsource import load_located
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid id: use lower-case letters, digits and '-' "
+            "(it becomes part of an IRI)"
+        )
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+
+
+class Scale(Frozen):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scale:
+        if not self.min < self.max:
+            raise ValueError(f"min ({self.min}) must be less than max ({self.max})")
+        return self
+
+
+class Capability(Frozen):
+    id: Slug
+    name: str = Field(min_length=1, max_length=200)
+    threshold: float = Field(ge=0, le=1, description="Scaled rating at or above = proficient")
+    window_days: int | None = Field(
+        default=None, ge=1, le=730, description="Adoption window; default adoption.window_days"
+    )
+
+
+class CoachingItem(Frozen):
+    capability: Slug
+    scale: str
+
+
+class CapabilityMapFile(Frozen):
+    scales: dict[str, Scale]
+    capabilities: list[Capability] = Field(min_length=1)
+    modules: dict[str, list[Slug]] = Field(default_factory=dict)
+    coaching_items: dict[str, CoachingItem] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> CapabilityMapFile:
+        ids = [c.id for c in self.capabilities]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"capability ids must be unique; repeated: {', '.join(duplicates)}")
+        known = set(ids)
+        for module, capabilities in self.modules.items():
+            for capability in capabilities:
+                if capability not in known:
+                    raise ValueError(f"modules.{module}: unknown capability {capability!r}")
+        for item, mapping in self.coaching_items.items():
+            if mapping.capability not in known:
+                raise ValueError(
+                    f"coaching_items.{item}: unknown capability {mapping.capability!r}"
+                )
+            if mapping.scale not in self.scales:
+                raise ValueError(f"coaching_items.{item}: unknown scale {mapping.scale!r}")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRating:
+    capability: Capability
+    scale: Scale
+    scaled: float
+
+
+class OutOfScaleError(ValueError):
+    """A raw rating outside its item's scale."""
+
+
+class CapabilityMap:
+    """Lookups over a validated capability map file."""
+
+    def __init__(self, spec: CapabilityMapFile, *, default_window_days: int = 90) -> None:
+        self.spec = spec
+        self.default_window_days = default_window_days
+        self.capabilities: Mapping[str, Capability] = {c.id: c for c in spec.capabilities}
+
+    @classmethod
+    def load(cls, path: Path, *, default_window_days: int = 90) -> CapabilityMap:
+        spec = validate_located(CapabilityMapFile, load_located(path))
+        return cls(spec, default_window_days=default_window_days)
+
+    def window_days(self, capability_id: str) -> int:
+        days = self.capabilities[capability_id].window_days
+        return self.default_window_days if days is None else days
+
+    def capabilities_for_module(self, module_id: str) -> list[str]:
+        return list(self.spec.modules.get(module_id, ()))
+
+    def modules_for(self, capability_id: str) -> list[str]:
+        return sorted(m for m, caps in self.spec.modules.items() if capability_id in caps)
+
+    def is_mapped_item(self, item: str) -> bool:
+        return item in self.spec.coaching_items
+
+    def rate(self, item: str, raw: float) -> ItemRating:
+        """Scale a raw rating; raises KeyError for an unmapped item, OutOfScaleError if off scale."""
+        mapping = self.spec.coaching_items[item]
+        scale = self.spec.scales[mapping.scale]
+        if not scale.min <= raw <= scale.max:
+            raise OutOfScaleError(
+                f"rating {raw:g} for {item} is outside its scale {scale.min:g}..{scale.max:g}"
+            )
+        scaled = (raw - scale.min) / (scale.max - scale.min)
+        return ItemRating(self.capabilities[mapping.capability], scale, round(scaled, 4))
+
+    def mentions_capability(self, text: str) -> bool:
+        lowered = text.lower()
+        return any(
+            c.name.lower() in lowered or c.id.replace("-", " ") in lowered
+            for c in self.spec.capabilities
+        )

@@ -1,0 +1,243 @@
+"""Stored records -> xAPI statement drafts, per DESIGN.md's statement table.
+
+A draft is a statement without its id: the translate stage hashes the draft, compares it
+with what was emitted for the same key before, and only then assigns a revision and id. The
+adoptloop version is stamped into context.extensions after hashing, so upgrading adoptloop
+never re-sends history.
+
+| kind        | verb                        | object                 |
+|-------------|-----------------------------|------------------------|
+| completion  | completed / passed / failed | the module (course)    |
+| visit       | attended                    | the coaching visit     |
+| rating      | scored                      | the capability         |
+| planned     | tla planned                 | the development action |
+| achieved    | tla achieved                | the development action |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.xapi import vocab
+from adoptloop.xapi.canonical import local_noon, timestamp
+from adoptloop.xapi.ids import Pseudonymizer
+from adoptloop.xapi.vocab import Namespace, Verb
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    key: str  # stable: kind/source/record[/item]
+    kind: str
+    hr_id: str  # whom the statement is about (for erasure)
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TranslateContext:
+    ns: Namespace
+    actors: Pseudonymizer
+    capabilities: CapabilityMap
+    language: str = "en-US"
+
+    def verb(self, verb: Verb) -> dict[str, Any]:
+        return {"id": verb.id, "display": {self.language: verb.display}}
+
+    def lang(self, text: str) -> dict[str, str]:
+        return {self.language: text}
+
+    def ext(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {self.ns.extension(k): v for k, v in values.items() if v is not None}
+
+    def capability_activity(self, capability_id: str) -> dict[str, Any]:
+        capability = self.capabilities.capabilities[capability_id]
+        return {
+            "objectType": "Activity",
+            "id": self.ns.capability(capability_id),
+            "definition": {"type": self.ns.capability_type, "name": self.lang(capability.name)},
+        }
+
+
+def record_ref(table: str, source: str, record_id: str) -> str:
+    return f"{table}/{source}/{record_id}"
+
+
+def translate_completion(row: Row, _children: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
+    if row["deleted"]:
+        return []
+    verb = {"passed": vocab.PASSED, "failed": vocab.FAILED}.get(row["status"], vocab.COMPLETED)
+    definition: dict[str, Any] = {"type": vocab.ACTIVITY_COURSE}
+    if row["module_title"]:
+        definition["name"] = ctx.lang(row["module_title"])
+    result: dict[str, Any] = {"completion": row["status"] != "failed"}
+    if row["status"] in ("passed", "failed"):
+        result["success"] = row["status"] == "passed"
+    if row["score"] is not None:
+        raw = float(row["score"])
+        result["score"] = {"raw": raw, "min": 0.0, "max": 100.0, "scaled": round(raw / 100, 4)}
+    capabilities = ctx.capabilities.capabilities_for_module(row["module_id"])
+    context: dict[str, Any] = {"extensions": ctx.ext({vocab.EXT_SOURCE: row["source"]})}
+    if capabilities:
+        context["contextActivities"] = {"other": [ctx.capability_activity(c) for c in capabilities]}
+    body = {
+        "actor": ctx.actors.agent(row["hr_id"]),
+        "verb": ctx.verb(verb),
+        "object": {
+            "objectType": "Activity",
+            "id": ctx.ns.module(row["module_id"]),
+            "definition": definition,
+        },
+        "result": result,
+        "context": context,
+        "timestamp": row["completed_at"],
+    }
+    key = f"completion/{row['source']}/{row['record_id']}"
+    return [Draft(key, "completion", row["hr_id"], body)]
+
+
+def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
+    """A counted (submitted) visit: one `attended`, plus one `scored` per mapped rating."""
+    if row["deleted"] or not row["counted"]:
+        return []
+    source, record_id, rep = row["source"], row["record_id"], row["observed_hr_id"]
+    when = local_noon(row["visit_date"], row["timezone"])
+    instructor = ctx.actors.agent(row["observer_hr_id"])
+    visit = {
+        "objectType": "Activity",
+        "id": ctx.ns.visit(source, record_id),
+        "definition": {"type": vocab.ACTIVITY_MEETING, "name": ctx.lang("Coaching visit")},
+    }
+    visit_ext = {
+        vocab.EXT_SOURCE: source,
+        vocab.EXT_VISIT_DATE: row["visit_date"].isoformat(),
+        vocab.EXT_TIMEZONE: row["timezone"],
+    }
+    drafts = [
+        Draft(
+            f"visit/{source}/{record_id}",
+            "visit",
+            rep,
+            {
+                "actor": ctx.actors.agent(rep),
+                "verb": ctx.verb(vocab.ATTENDED),
+                "object": visit,
+                "context": {
+                    "instructor": instructor,
+                    "extensions": ctx.ext(
+                        {
+                            **visit_ext,
+                            vocab.EXT_HAS_NEXT_STEP: bool(row["has_next_step"]),
+                            vocab.EXT_NAMES_CAPABILITY: bool(row["names_capability"]),
+                        }
+                    ),
+                },
+                "timestamp": when,
+            },
+        )
+    ]
+    for rating in ratings:
+        capability = ctx.capabilities.capabilities[rating["capability_id"]]
+        scale = ctx.capabilities.rate(rating["item"], rating["raw"]).scale
+        drafts.append(
+            Draft(
+                f"rating/{source}/{record_id}/{rating['item']}",
+                "rating",
+                rep,
+                {
+                    "actor": ctx.actors.agent(rep),
+                    "verb": ctx.verb(vocab.SCORED),
+                    "object": ctx.capability_activity(capability.id),
+                    "result": {
+                        "score": {
+                            "raw": float(rating["raw"]),
+                            "min": float(scale.min),
+                            "max": float(scale.max),
+                            "scaled": float(rating["scaled"]),
+                        },
+                        "success": rating["scaled"] >= capability.threshold,
+                    },
+                    "context": {
+                        "instructor": instructor,
+                        "contextActivities": {"parent": [visit]},
+                        "extensions": ctx.ext(
+                            {**visit_ext, vocab.EXT_COACHING_ITEM: rating["item"]}
+                        ),
+                    },
+                    "timestamp": when,
+                },
+            )
+        )
+    return drafts
+
+
+def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
+    """`planned` when agreed; `achieved` once completed (ADL Learner Competency style pair)."""
+    if row["deleted"]:
+        return []
+    source, record_id, person = row["source"], row["record_id"], row["hr_id"]
+    goal = {
+        "objectType": "Activity",
+        "id": ctx.ns.development_action(source, record_id),
+        "definition": {"type": vocab.ACTIVITY_GOAL, "name": ctx.lang("Development action")},
+    }
+    context: dict[str, Any] = {
+        "contextActivities": {"other": [ctx.capability_activity(row["capability_id"])]},
+        "extensions": ctx.ext(
+            {
+                vocab.EXT_SOURCE: source,
+                vocab.EXT_DUE_DATE: _iso(row["due_on"]),
+            }
+        ),
+    }
+    drafts = [
+        Draft(
+            f"planned/{source}/{record_id}",
+            "planned",
+            person,
+            {
+                "actor": ctx.actors.agent(person),
+                "verb": ctx.verb(vocab.PLANNED),
+                "object": goal,
+                "context": context,
+                "timestamp": local_noon(row["agreed_on"], "UTC"),
+            },
+        )
+    ]
+    if row["status"] == "completed" and row["completed_on"] is not None:
+        drafts.append(
+            Draft(
+                f"achieved/{source}/{record_id}",
+                "achieved",
+                person,
+                {
+                    "actor": ctx.actors.agent(person),
+                    "verb": ctx.verb(vocab.ACHIEVED),
+                    "object": goal,
+                    "result": {"completion": True},
+                    "context": context,
+                    "timestamp": local_noon(row["completed_on"], "UTC"),
+                },
+            )
+        )
+    return drafts
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    return timestamp(value) if isinstance(value, datetime) else value.isoformat()
+
+
+Translator = Callable[[Row, Sequence[Row], TranslateContext], Iterable[Draft]]
+
+# Which translator turns which store table into statements.
+TRANSLATORS: Mapping[str, Translator] = {
+    "completions": translate_completion,
+    "observations": translate_observation,
+    "development_actions": translate_action,
+}

@@ -1,0 +1,345 @@
+"""Pull: connectors -> store, with identity resolution and quarantine.
+
+Items are buffered and written in batches; a `Checkpoint` flushes the buffer and stores the
+stream's cursor in the same transaction. Every write is an idempotent upsert, so a crash
+between batches only means the next run re-reads from the last stored cursor.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, select
+
+from adoptloop.connectors.registry import AnyConnector
+from adoptloop.domain import (
+    Account,
+    Checkpoint,
+    CoachingObservation,
+    Completion,
+    DevelopmentAction,
+    FieldInteraction,
+    Person,
+    PersonRef,
+    Record,
+    Rejected,
+)
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.mappings.identity import IdentityResolver
+from adoptloop.store import bookkeeping, records, schema
+from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.xapi.canonical import timestamp
+
+log = structlog.get_logger(__name__)
+
+BATCH_SIZE = 500
+
+
+class _Unresolved(Exception):
+    def __init__(self, ref: PersonRef, role: str) -> None:
+        super().__init__(
+            f"unknown person: {ref.system} user {ref.external_id} ({role}) matches no HR record"
+        )
+
+
+@dataclass
+class StreamCounts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    skipped_unchanged_file: bool = False
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "quarantined": self.quarantined,
+        }
+
+
+@dataclass
+class _Buffer:
+    records: list[Record] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records) + len(self.rejected)
+
+
+Progress = Callable[[str, int], None]
+
+
+class PullStage:
+    def __init__(
+        self,
+        engine: Engine,
+        capabilities: CapabilityMap,
+        run_id: str,
+        *,
+        progress: Progress | None = None,
+    ) -> None:
+        self.engine = engine
+        self.capabilities = capabilities
+        self.run_id = run_id
+        self.progress = progress
+
+    def pull(self, connector: AnyConnector) -> dict[str, dict[str, int]]:
+        resolver = IdentityResolver(connector.identity_rules)
+        result: dict[str, dict[str, int]] = {}
+        for stream in connector.streams():
+            structlog.contextvars.bind_contextvars(connector=connector.name, stream=stream)
+            try:
+                counts = self._pull_stream(connector, stream, resolver)
+            finally:
+                structlog.contextvars.unbind_contextvars("connector", "stream")
+            result[stream] = counts.as_dict()
+            log.info("pulled", connector=connector.name, stream=stream, **counts.as_dict())
+        if connector.family == "hris":
+            with self.engine.begin() as conn:
+                self._check_managers(conn, connector.name)
+        return result
+
+    def _pull_stream(
+        self, connector: AnyConnector, stream: str, resolver: IdentityResolver
+    ) -> StreamCounts:
+        counts = StreamCounts()
+        with self.engine.connect() as conn:
+            cursor = bookkeeping.get_cursor(conn, connector.name, stream)
+        buffer = _Buffer()
+        for item in connector.read(stream, cursor):
+            if isinstance(item, Checkpoint):
+                self._flush(connector, stream, resolver, buffer, counts, cursor=item.cursor)
+                buffer = _Buffer()
+                continue
+            counts.read += 1
+            if isinstance(item, Rejected):
+                buffer.rejected.append(item)
+            else:
+                buffer.records.append(item)
+            if len(buffer) >= BATCH_SIZE:
+                self._flush(connector, stream, resolver, buffer, counts, cursor=None)
+                buffer = _Buffer()
+            if self.progress and counts.read % BATCH_SIZE == 0:
+                self.progress(f"{connector.name}.{stream}", counts.read)
+        if len(buffer):
+            # a connector that ended without a final checkpoint: keep the rows, not the cursor
+            self._flush(connector, stream, resolver, buffer, counts, cursor=None)
+        return counts
+
+    def _flush(
+        self,
+        connector: AnyConnector,
+        stream: str,
+        resolver: IdentityResolver,
+        buffer: _Buffer,
+        counts: StreamCounts,
+        *,
+        cursor: str | None,
+    ) -> None:
+        source = connector.name
+        with self.engine.begin() as conn:
+            rejected = [
+                QuarantineEntry(source, stream, r.record_key, r.location, r.reason)
+                for r in buffer.rejected
+            ]
+            writer = _Writer(conn, source, resolver, self.capabilities)
+            for record in buffer.records:
+                try:
+                    writer.add(record)
+                except _Unresolved as exc:
+                    key = _record_key(record)
+                    rejected.append(
+                        QuarantineEntry(source, stream, key, f"{stream} {key}", str(exc))
+                    )
+            written = writer.write()
+            counts.inserted += written.inserted
+            counts.updated += written.updated
+            counts.unchanged += written.unchanged
+            counts.quarantined += bookkeeping.quarantine(conn, self.run_id, rejected)
+            bookkeeping.resolve_quarantined(conn, source, stream, writer.accepted_keys)
+            if cursor is not None:
+                bookkeeping.set_cursor(conn, source, stream, cursor)
+
+    def _check_managers(self, conn: Connection, source: str) -> None:
+        """People whose manager is nobody we know are kept, and listed in quarantine."""
+        people = schema.people
+        known = select(people.c.hr_id)
+        orphans = conn.execute(
+            select(people.c.hr_id, people.c.manager_hr_id, people.c.valid_from)
+            .where(people.c.manager_hr_id.is_not(None) & people.c.manager_hr_id.not_in(known))
+            .order_by(people.c.hr_id, people.c.valid_from)
+        ).all()
+        entries = [
+            QuarantineEntry(
+                source,
+                "people",
+                f"{row.hr_id}@{row.valid_from.isoformat()}",
+                f"people {row.hr_id}",
+                f"manager_hr_id {row.manager_hr_id} is not a known person; "
+                "the person is kept, their team is unknown",
+            )
+            for row in orphans
+        ]
+        bookkeeping.quarantine(conn, self.run_id, entries)
+
+
+def _record_key(record: Record) -> str:
+    if isinstance(record, Person):
+        return record.hr_id
+    if isinstance(record, Account):
+        return record.ref.external_id
+    return record.source_record_id
+
+
+class _Writer:
+    """Resolves people and groups one batch of records by table."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        source: str,
+        resolver: IdentityResolver,
+        capabilities: CapabilityMap,
+    ) -> None:
+        self.conn = conn
+        self.source = source
+        self.resolver = resolver
+        self.capabilities = capabilities
+        self.people: list[Person] = []
+        self.rows: dict[str, list[dict[str, Any]]] = {}
+        self.ratings: dict[str, list[dict[str, Any]]] = {}
+        self.accepted_keys: list[str] = []
+        self.accounts = Counter[str]()
+
+    def _hr_id(self, ref: PersonRef, role: str) -> str:
+        hr_id = self.resolver.resolve(self.conn, ref)
+        if hr_id is None:
+            raise _Unresolved(ref, role)
+        return hr_id
+
+    def _row(self, table: str, values: dict[str, Any]) -> None:
+        self.rows.setdefault(table, []).append(values)
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, Person):
+            self.people.append(record)
+        elif isinstance(record, Account):
+            self._hr_id(record.ref, "account")
+            self.accounts["matched"] += 1
+        elif isinstance(record, Completion):
+            self._row(
+                "completions",
+                {
+                    "record_id": record.source_record_id,
+                    "hr_id": self._hr_id(record.learner, "learner"),
+                    "module_id": record.module_id,
+                    "module_title": record.module_title,
+                    "status": record.status,
+                    "completed_at": timestamp(record.completed_at),
+                    "score": record.score,
+                },
+            )
+        elif isinstance(record, CoachingObservation):
+            self._observation(record)
+        elif isinstance(record, DevelopmentAction):
+            self._row(
+                "development_actions",
+                {
+                    "record_id": record.source_record_id,
+                    "hr_id": self._hr_id(record.person, "person"),
+                    "capability_id": record.capability_id,
+                    "agreed_on": record.agreed_on,
+                    "due_on": record.due_on,
+                    "completed_on": record.completed_on,
+                    "status": record.status,
+                    "observation_record_id": record.observation_record_id,
+                },
+            )
+        elif isinstance(record, FieldInteraction):
+            self._row(
+                "interactions",
+                {
+                    "record_id": record.source_record_id,
+                    "hr_id": self._hr_id(record.rep, "rep"),
+                    "date": record.date,
+                    "channel": record.channel,
+                    "type": record.type,
+                    "status": record.status,
+                    "manager_hr_id": (
+                        self._hr_id(record.manager, "ride-along manager")
+                        if record.manager
+                        else None
+                    ),
+                },
+            )
+        self.accepted_keys.append(_record_key(record))
+
+    def _observation(self, record: CoachingObservation) -> None:
+        observer = self._hr_id(record.observer, "observer")
+        observed = self._hr_id(record.observed, "observed")
+        ratings = []
+        for rating in record.ratings:
+            rated = self.capabilities.rate(rating.item, rating.raw)
+            ratings.append(
+                {
+                    "item": rating.item,
+                    "capability_id": rated.capability.id,
+                    "raw": rating.raw,
+                    "scaled": rated.scaled,
+                }
+            )
+        self.ratings[record.source_record_id] = ratings
+        self._row(
+            "observations",
+            {
+                "record_id": record.source_record_id,
+                "observer_hr_id": observer,
+                "observed_hr_id": observed,
+                "visit_date": record.visit_date,
+                "timezone": record.timezone,
+                "status": record.status,
+                "counted": record.counted,
+                "submitted_at": timestamp(record.submitted_at) if record.submitted_at else None,
+                "modified_at": timestamp(record.modified_at) if record.modified_at else None,
+                "has_next_step": record.has_next_step,
+                "names_capability": record.names_capability,
+                "word_count": record.word_count,
+            },
+        )
+
+    def write(self) -> records.WriteCounts:
+        total = records.WriteCounts()
+        total.unchanged += self.accounts["matched"]
+        if self.people:
+            total.add(records.upsert_people(self.conn, self.people))
+        for table_name, rows in self.rows.items():
+            table = schema.metadata.tables[table_name]
+            extra = None
+            if table_name == "observations":
+                extra = {rid: records.row_digest({"r": rs}) for rid, rs in self.ratings.items()}
+            written = records.upsert_source_rows(
+                self.conn, table, self.source, rows, extra_digest=extra
+            )
+            if table_name == "observations":
+                changed = set(written.changed_keys)
+                records.replace_ratings(
+                    self.conn,
+                    self.source,
+                    {rid: rs for rid, rs in self.ratings.items() if rid in changed},
+                )
+            total.add(written)
+        return total
+
+
+def pull_all(
+    stage: PullStage, connectors: Sequence[AnyConnector]
+) -> dict[str, dict[str, dict[str, int]]]:
+    return {c.name: stage.pull(c) for c in connectors}

@@ -1,0 +1,254 @@
+"""Translate: changed store rows -> validated statements in the outbox.
+
+Reads only rows whose digest differs from the digest last translated, in (source, record_id)
+order, so the outbox order (and thus an export) is the same in every fresh store. For each
+statement key the draft's digest is compared with what was emitted before:
+
+- same digest: nothing (re-running adds no statement);
+- new key: revision 1;
+- changed: the old statement is voided and revision n + 1 is sent;
+- a key the record no longer produces (deleted, un-submitted, rating removed): voided.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Connection, Engine, Table, bindparam, or_, select, tuple_
+
+from adoptloop import __version__
+from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
+from adoptloop.store import bookkeeping, outbox, schema
+from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store.outbox import EmittedRow
+from adoptloop.xapi import canonical, vocab
+from adoptloop.xapi.ids import StatementIds
+from adoptloop.xapi.validate import XAPIVersion, validate_statement
+
+log = structlog.get_logger(__name__)
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class TranslateCounts:
+    records: int = 0
+    statements: int = 0
+    voided: int = 0
+    unchanged: int = 0
+    invalid: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+class Finalizer:
+    """Draft -> statement with id and version stamp, validated, as canonical bytes."""
+
+    def __init__(self, ctx: TranslateContext, version: XAPIVersion) -> None:
+        self.ctx = ctx
+        self.ids = StatementIds(ctx.ns.base)
+        self.version = version
+        self._version_key = ctx.ns.extension(vocab.EXT_VERSION)
+
+    def finalize(self, statement_id: str, body: dict[str, Any]) -> tuple[bytes, list[str]]:
+        statement = {**body, "id": statement_id}
+        context = dict(statement.get("context", {}))
+        context["extensions"] = {**context.get("extensions", {}), self._version_key: __version__}
+        statement["context"] = context
+        problems = [str(p) for p in validate_statement(statement, version=self.version)]
+        return canonical.dumps(statement), problems
+
+    def voiding(self, voided_id: str, when: str) -> tuple[str, bytes]:
+        statement_id = self.ids.voiding(voided_id)
+        body = {
+            "actor": {
+                "objectType": "Agent",
+                "account": {"homePage": self.ctx.ns.system_account_home, "name": "adoptloop"},
+            },
+            "verb": self.ctx.verb(vocab.VOIDED),
+            "object": {"objectType": "StatementRef", "id": voided_id},
+            "timestamp": when,
+        }
+        payload, problems = self.finalize(statement_id, body)
+        if problems:  # a voiding statement is fixed-shape: invalid means a bug, not bad data
+            raise AssertionError(f"voiding statement invalid: {problems}")
+        return statement_id, payload
+
+
+class TranslateStage:
+    def __init__(
+        self, engine: Engine, ctx: TranslateContext, run_id: str, version: XAPIVersion = "1.0.3"
+    ) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.finalizer = Finalizer(ctx, version)
+        self.ctx = ctx
+        self.now = canonical.timestamp(datetime.now(UTC))
+
+    def run(self) -> dict[str, dict[str, int]]:
+        return {name: self._table(name).as_dict() for name in TRANSLATORS}
+
+    def _table(self, name: str) -> TranslateCounts:
+        table = schema.metadata.tables[name]
+        counts = TranslateCounts()
+        last: tuple[str, str] = ("", "")
+        while True:
+            with self.engine.begin() as conn:
+                rows = self._changed_rows(conn, table, last)
+                if not rows:
+                    break
+                children = self._children(conn, name, rows)
+                self._translate_batch(conn, name, table, rows, children, counts)
+                last = (rows[-1]["source"], rows[-1]["record_id"])
+        log.info("translated", table=name, **counts.as_dict())
+        return counts
+
+    @staticmethod
+    def _changed_rows(
+        conn: Connection, table: Table, after: tuple[str, str]
+    ) -> list[dict[str, Any]]:
+        query = (
+            select(table)
+            .where(
+                or_(
+                    table.c.translated_digest.is_(None), table.c.translated_digest != table.c.digest
+                )
+            )
+            .where(tuple_(table.c.source, table.c.record_id) > tuple_(*after))
+            .order_by(table.c.source, table.c.record_id)
+            .limit(BATCH_SIZE)
+        )
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+    @staticmethod
+    def _children(
+        conn: Connection, name: str, rows: Sequence[dict[str, Any]]
+    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        if name != "observations":
+            return grouped
+        t = schema.ratings
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for row in rows:
+            by_source[row["source"]].append(row["record_id"])
+        for source, ids in by_source.items():
+            query = (
+                select(t)
+                .where((t.c.source == source) & t.c.record_id.in_(ids))
+                .order_by(t.c.record_id, t.c.item)
+            )
+            for rating in conn.execute(query).mappings():
+                grouped[(source, rating["record_id"])].append(dict(rating))
+        return grouped
+
+    def _translate_batch(
+        self,
+        conn: Connection,
+        name: str,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        children: dict[tuple[str, str], list[dict[str, Any]]],
+        counts: TranslateCounts,
+    ) -> None:
+        translator = TRANSLATORS[name]
+        refs = [record_ref(name, r["source"], r["record_id"]) for r in rows]
+        emitted = outbox.emitted_for(conn, refs)
+        by_ref: dict[str, dict[str, EmittedRow]] = defaultdict(dict)
+        for earlier in emitted.values():
+            by_ref[earlier.record_ref][earlier.key] = earlier
+        queue: list[tuple[str, str, bytes]] = []
+        bad: list[QuarantineEntry] = []
+        for row, ref in zip(rows, refs, strict=True):
+            counts.records += 1
+            drafts = list(
+                translator(row, children.get((row["source"], row["record_id"]), []), self.ctx)
+            )
+            previous = by_ref.get(ref, {})
+            for draft in drafts:
+                problems = self._emit(
+                    conn, ref, draft, previous.pop(draft.key, None), queue, counts
+                )
+                if problems:
+                    counts.invalid += 1
+                    bad.append(
+                        QuarantineEntry(
+                            row["source"],
+                            "statements",
+                            draft.key,
+                            f"{name} {row['record_id']}",
+                            "statement would be invalid: " + "; ".join(problems[:3]),
+                        )
+                    )
+            for stale in previous.values():  # keys this record no longer produces
+                if not stale.voided:
+                    self._void(conn, stale, queue, counts)
+        outbox.enqueue(conn, queue, self.run_id)
+        bookkeeping.quarantine(conn, self.run_id, bad)
+        conn.execute(
+            table.update()
+            .where((table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")))
+            .values(translated_digest=bindparam("_d")),
+            [{"_s": r["source"], "_r": r["record_id"], "_d": r["digest"]} for r in rows],
+        )
+
+    def _emit(
+        self,
+        conn: Connection,
+        ref: str,
+        draft: Draft,
+        before: EmittedRow | None,
+        queue: list[tuple[str, str, bytes]],
+        counts: TranslateCounts,
+    ) -> list[str]:
+        digest = canonical.digest(draft.body)
+        if before is not None and before.digest == digest and not before.voided:
+            counts.unchanged += 1
+            return []
+        revision = before.revision + 1 if before is not None else 1
+        statement_id = self.finalizer.ids.statement(draft.key, revision)
+        payload, problems = self.finalizer.finalize(statement_id, draft.body)
+        if problems:
+            return problems
+        if before is not None and not before.voided:
+            self._void(conn, before, queue, counts, save=False)
+        queue.append((statement_id, draft.kind, payload))
+        counts.statements += 1
+        outbox.save_emitted(
+            conn,
+            EmittedRow(draft.key, ref, draft.hr_id, statement_id, revision, digest, voided=False),
+            exists=before is not None,
+        )
+        return []
+
+    def _void(
+        self,
+        conn: Connection,
+        row: EmittedRow,
+        queue: list[tuple[str, str, bytes]],
+        counts: TranslateCounts,
+        *,
+        save: bool = True,
+    ) -> None:
+        void_id, payload = self.finalizer.voiding(row.statement_id, self.now)
+        queue.append((void_id, "voided", payload))
+        counts.voided += 1
+        if save:
+            outbox.save_emitted(
+                conn,
+                EmittedRow(
+                    row.key,
+                    row.record_ref,
+                    row.hr_id,
+                    row.statement_id,
+                    row.revision,
+                    row.digest,
+                    voided=True,
+                ),
+                exists=True,
+            )

@@ -1,0 +1,306 @@
+"""Configuration: one YAML file -> frozen pydantic models.
+
+Every error names the file, line and column, the field path and, for a typo, the closest
+valid key:  `config/prod.yaml:14:7 sources.crm.auth.kye: unknown field (did you mean 'key')`.
+Secrets come only from `${ENV_VAR}` or `${file:/path}`; a literal secret is refused.
+Relative paths resolve against the config file's folder, so a config works from any cwd.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar, Union, cast
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
+
+from adoptloop.connectors.base import ConnectorConfig
+from adoptloop.connectors.registry import Registry
+from adoptloop.errors import ConfigError
+from adoptloop.yamlsource import Loc, Located, Resolved, load_located
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- field types ---------------------------------------------------------------------------
+
+
+def _require_reference(value: object) -> object:
+    if isinstance(value, str) and not isinstance(value, Resolved):
+        raise ValueError(
+            "a secret may not be written into the YAML; reference it as ${ENV_VAR} "
+            "or ${file:/path/to/secret}"
+        )
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_require_reference)]
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_check_url)]
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base_dir", "."))
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    value = value.expanduser()
+    return value if value.is_absolute() else (_base_dir(info) / value).resolve()
+
+
+def _existing_path(value: Path, info: ValidationInfo) -> Path:
+    path = _resolve_path(value, info)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    return path
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+ExistingPath = Annotated[Path, AfterValidator(_existing_path)]
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+class StoreSettings(Frozen):
+    url: str = Field(
+        default="sqlite:///state/adoptloop.db",
+        description="SQLAlchemy URL. A relative SQLite path is relative to this config file.",
+    )
+
+    @model_validator(mode="after")
+    def _sqlite_relative_to_config(self, info: ValidationInfo) -> StoreSettings:
+        prefix = "sqlite:///"
+        if self.url.startswith(prefix) and not self.url.startswith(prefix + "/"):
+            rest = self.url.removeprefix(prefix)
+            if rest and rest != ":memory:":
+                path = (_base_dir(info) / rest).resolve()
+                object.__setattr__(self, "url", prefix + str(path))
+        return self
+
+
+class ActorSettings(Frozen):
+    home_page: HttpURL = Field(description="account.homePage of every actor, e.g. your HR system")
+    key: Secret = Field(description="HMAC-SHA256 key that pseudonymises hr_id into account.name")
+
+
+class XAPISettings(Frozen):
+    namespace: HttpURL = Field(
+        description="A domain you control; adoptloop's own verbs and activities live under it"
+    )
+    version: Literal["1.0.3", "2.0.0"] = "1.0.3"
+    language: str = "en-US"
+    actor: ActorSettings
+
+    @model_validator(mode="after")
+    def _strip_slash(self) -> XAPISettings:
+        object.__setattr__(self, "namespace", self.namespace.rstrip("/"))
+        return self
+
+
+class LRSSettings(Frozen):
+    endpoint: HttpURL = Field(description="The LRS's xAPI base, e.g. https://lrs.example.com/xAPI/")
+    username: Secret | None = None
+    password: Secret | None = None
+    batch_size: int = Field(default=500, ge=1, le=1000)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retry_seconds: float = Field(
+        default=600.0, gt=0, description="Give up retrying after this long; the rest stays queued"
+    )
+    verify_tls: bool = True
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> LRSSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("set both username and password for basic auth, or neither")
+        return self
+
+
+class DeliverySettings(Frozen):
+    target: Literal["store", "lrs"] = Field(
+        default="store",
+        description="store: keep statements in the store (export with `statements export`); "
+        "lrs: post them to the LRS below",
+    )
+    lrs: LRSSettings | None = None
+
+    @model_validator(mode="after")
+    def _lrs_needs_settings(self) -> DeliverySettings:
+        if self.target == "lrs" and self.lrs is None:
+            raise ValueError("target 'lrs' needs an `lrs:` section with at least `endpoint`")
+        return self
+
+
+class AdoptionSettings(Frozen):
+    as_of: date | None = Field(
+        default=None, description="Judge adoption as of this date (default: today, UTC)"
+    )
+    window_days: int = Field(default=90, ge=1, le=730)
+    by: Literal["region", "team", "manager", "capability"] = "region"
+    output_dir: ConfigPath = Field(
+        default=Path("out"), description="Where `run` writes adoption.csv"
+    )
+
+
+class Settings(Frozen):
+    """The whole configuration. `sources` is replaced per registry by `settings_model()`."""
+
+    config_path: Path = Field(default=Path(), exclude=True)
+    store: StoreSettings = StoreSettings()
+    xapi: XAPISettings
+    capability_map: ExistingPath = Field(description="The capability map YAML file")
+    sources: dict[str, ConnectorConfig] = Field(default_factory=dict)
+    delivery: DeliverySettings = DeliverySettings()
+    adoption: AdoptionSettings = AdoptionSettings()
+
+    @model_validator(mode="after")
+    def _at_least_one_source(self) -> Settings:
+        if not any(c.enabled for c in self.sources.values()):
+            raise ValueError("configure at least one enabled source under `sources:`")
+        return self
+
+
+def settings_model(registry: Registry) -> type[Settings]:
+    """The Settings model whose `sources` accept exactly the registry's connector configs."""
+    classes = registry.config_classes()
+    if not classes:
+        raise ConfigError("no connectors are installed (entry-point group adoptloop.connectors)")
+    union: Any = (
+        classes[0]
+        if len(classes) == 1
+        else Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007
+    )
+    model = create_model(
+        "Settings",
+        __base__=Settings,
+        sources=(dict[str, union], Field(default_factory=dict)),
+    )
+    return cast(type[Settings], model)
+
+
+def load_settings(path: Path, registry: Registry) -> Settings:
+    located = load_located(path)
+    settings = validate_located(settings_model(registry), located)
+    object.__setattr__(settings, "config_path", path.resolve())
+    return settings
+
+
+# --- located validation errors -------------------------------------------------------------
+
+
+def validate_located(model: type[M], located: Located) -> M:
+    """Validate YAML data against `model`; errors become one located line each."""
+    try:
+        return model.model_validate(located.data, context={"base_dir": located.path.parent})
+    except ValidationError as exc:
+        problems = [_describe(error, model, located) for error in exc.errors()]
+        raise ConfigError(problems[0], problems=problems) from None
+
+
+def _describe(error: Mapping[str, Any], model: type[BaseModel], located: Located) -> str:
+    loc: Loc = tuple(error["loc"])
+    data_loc = _data_loc(loc, located.data)
+    dotted = ".".join(str(p) for p in data_loc) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        known = _known_fields(model, data_loc[:-1], located.data)
+        close = difflib.get_close_matches(str(data_loc[-1]), known, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}')" if close else ""
+        if not close and known:
+            hint = f" (valid here: {', '.join(sorted(known))})"
+        message = f"unknown field{hint}"
+    elif kind == "missing":
+        message = "required field is missing"
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{located.where(data_loc)} {dotted}: {message}"
+
+
+def _data_loc(loc: Loc, data: Any) -> Loc:
+    """Drop pydantic's union-tag parts (e.g. 'file-people') that are not keys of the data."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            out.append(part)
+            node = cast(Any, node)[part]
+        elif isinstance(node, dict | list):
+            # a tag pydantic inserted, or a key that is missing: keep a missing key, skip tags
+            if not (isinstance(node, dict) and node.get("type") == part):
+                out.append(part)
+                node = None
+        else:
+            out.append(part)
+            node = None
+    return tuple(out)
+
+
+def _known_fields(model: type[BaseModel], loc: Loc, data: Any) -> list[str]:
+    """Field names valid at `loc` (walking models, dicts and connector unions)."""
+    current: Any = model
+    node = data
+    for part in loc:
+        node = node.get(part) if isinstance(node, dict) else None
+        current = _child_type(current, part, node)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [name for name, f in current.model_fields.items() if not f.exclude]
+    return []
+
+
+def _child_type(current: Any, part: str | int, node: Any) -> Any:
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        field = current.model_fields.get(str(part))
+        return _unwrap(field.annotation, node) if field else None
+    origin = getattr(current, "__origin__", None)
+    if origin in (dict, list):
+        return _unwrap(current.__args__[-1], node)
+    return None
+
+
+def _unwrap(annotation: Any, node: Any) -> Any:
+    """Reduce Optional/Annotated/union-of-configs to the one type that applies to `node`."""
+    while getattr(annotation, "__metadata__", None) is not None:
+        annotation = annotation.__origin__
+    args = getattr(annotation, "__args__", None)
+    if args and getattr(annotation, "__origin__", None) not in (dict, list):
+        candidates = [a for a in args if a is not type(None)]
+        for candidate in candidates:
+            type_field = getattr(candidate, "model_fields", {}).get("type")
+            if isinstance(node, dict) and type_field is not None:
+                allowed = getattr(type_field.annotation, "__args__", ())
+                if node.get("type") in allowed:
+                    return candidate
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        return models[0] if len(models) == 1 else None
+    return annotation

@@ -1,0 +1,1 @@
+"""The state store: SQLAlchemy Core on SQLite (default) or PostgreSQL."""

@@ -1,0 +1,168 @@
+"""Cursors, quarantine and run history."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, select, update
+
+from adoptloop.store import schema
+
+
+def utcnow() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def get_cursor(conn: Connection, source: str, stream: str) -> str | None:
+    t = schema.cursors
+    return conn.execute(
+        select(t.c.value).where((t.c.source == source) & (t.c.stream == stream))
+    ).scalar_one_or_none()
+
+
+def set_cursor(conn: Connection, source: str, stream: str, value: str) -> None:
+    t = schema.cursors
+    where = (t.c.source == source) & (t.c.stream == stream)
+    if conn.execute(select(t.c.value).where(where)).first() is None:
+        conn.execute(
+            t.insert().values(source=source, stream=stream, value=value, updated_at=utcnow())
+        )
+    else:
+        conn.execute(t.update().where(where).values(value=value, updated_at=utcnow()))
+
+
+def all_cursors(conn: Connection) -> list[dict[str, Any]]:
+    t = schema.cursors
+    return [dict(r) for r in conn.execute(select(t).order_by(t.c.source, t.c.stream)).mappings()]
+
+
+# --- quarantine ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    source: str
+    stream: str
+    record_key: str
+    location: str
+    reason: str
+
+
+def quarantine(conn: Connection, run_id: str, entries: Iterable[QuarantineEntry]) -> int:
+    """Record rejected records; one row per (source, stream, record key), refreshed on re-runs."""
+    t = schema.quarantine
+    count = 0
+    for entry in entries:
+        count += 1
+        where = (
+            (t.c.source == entry.source)
+            & (t.c.stream == entry.stream)
+            & (t.c.record_key == entry.record_key)
+        )
+        values = {
+            "location": entry.location,
+            "reason": entry.reason,
+            "last_seen_run": run_id,
+            "resolved": False,
+        }
+        if conn.execute(select(t.c.id).where(where)).first() is None:
+            conn.execute(
+                t.insert().values(
+                    source=entry.source,
+                    stream=entry.stream,
+                    record_key=entry.record_key,
+                    first_seen_run=run_id,
+                    **values,
+                )
+            )
+        else:
+            conn.execute(t.update().where(where).values(**values))
+    return count
+
+
+def resolve_quarantined(conn: Connection, source: str, stream: str, keys: Iterable[str]) -> None:
+    """Records that were stored fine are no longer in quarantine."""
+    key_list = list(keys)
+    if not key_list:
+        return
+    t = schema.quarantine
+    conn.execute(
+        update(t)
+        .where(
+            (t.c.source == source)
+            & (t.c.stream == stream)
+            & t.c.record_key.in_(key_list)
+            & t.c.resolved.is_(False)
+        )
+        .values(resolved=True)
+    )
+
+
+def quarantine_counts(conn: Connection) -> list[tuple[str, str, int]]:
+    """(source, stream, open entries)."""
+    t = schema.quarantine
+    rows = conn.execute(
+        select(t.c.source, t.c.stream, func.count())
+        .where(t.c.resolved.is_(False))
+        .group_by(t.c.source, t.c.stream)
+        .order_by(t.c.source, t.c.stream)
+    ).all()
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+def quarantine_entries(conn: Connection, *, limit: int = 100) -> list[dict[str, Any]]:
+    t = schema.quarantine
+    return [
+        dict(r)
+        for r in conn.execute(
+            select(t).where(t.c.resolved.is_(False)).order_by(t.c.id).limit(limit)
+        ).mappings()
+    ]
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def start_run(conn: Connection, pipeline: str, scheduled_for: str | None = None) -> str:
+    run_id = str(uuid.uuid4())
+    now = utcnow()
+    conn.execute(
+        schema.runs.insert().values(
+            run_id=run_id,
+            pipeline=pipeline,
+            scheduled_for=scheduled_for or f"manual:{now}",
+            started_at=now,
+            status="running",
+            counts="{}",
+        )
+    )
+    return run_id
+
+
+def finish_run(
+    conn: Connection, run_id: str, status: str, counts: Mapping[str, Any], error: str | None = None
+) -> None:
+    conn.execute(
+        schema.runs.update()
+        .where(schema.runs.c.run_id == run_id)
+        .values(
+            status=status,
+            finished_at=utcnow(),
+            counts=orjson.dumps(counts, option=orjson.OPT_SORT_KEYS).decode(),
+            error=error,
+        )
+    )
+
+
+def recent_runs(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
+    t = schema.runs
+    rows = conn.execute(select(t).order_by(t.c.started_at.desc()).limit(limit)).mappings()
+    return [{**r, "counts": orjson.loads(r["counts"] or "{}")} for r in rows]

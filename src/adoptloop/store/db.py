@@ -1,0 +1,87 @@
+"""Opening the store: engine, SQLite pragmas, and the versioned schema.
+
+The schema version lives in the `meta` table. An empty database is created at the current
+version; an older one is migrated step by step inside one transaction; a newer one (written
+by a later adoptloop) is refused, never misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy.engine import make_url
+
+from adoptloop.errors import StoreVersionError
+from adoptloop.store import schema
+
+# Migration steps: MIGRATIONS[n] upgrades a store at version n to n + 1.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+def create_store_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def schema_version(conn: Connection) -> int | None:
+    if not inspect(conn).has_table("meta"):
+        return None
+    value = conn.execute(
+        select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the store to SCHEMA_VERSION; returns the version found before."""
+    with engine.begin() as conn:
+        found = schema_version(conn)
+        if found is None:
+            if inspect(conn).get_table_names():
+                raise StoreVersionError(
+                    f"{engine.url.render_as_string(hide_password=True)} holds tables but no "
+                    "adoptloop schema version; point store.url at an empty or adoptloop database"
+                )
+            schema.metadata.create_all(conn)
+            conn.execute(
+                schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION))
+            )
+            return 0
+        if found > schema.SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the store is at schema version {found}, but this adoptloop understands up to "
+                f"{schema.SCHEMA_VERSION}; upgrade adoptloop (the store was not changed)"
+            )
+        for version in range(found, schema.SCHEMA_VERSION):
+            MIGRATIONS[version](conn)
+        if found != schema.SCHEMA_VERSION:
+            conn.execute(
+                schema.meta.update()
+                .where(schema.meta.c.key == "schema_version")
+                .values(value=str(schema.SCHEMA_VERSION))
+            )
+        return found
+
+
+def open_store(url: str) -> Engine:
+    engine = create_store_engine(url)
+    migrate(engine)
+    return engine

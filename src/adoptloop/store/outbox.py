@@ -1,0 +1,124 @@
+"""The outbox: statements waiting for (or archived after) delivery, and what each key emitted.
+
+`emitted` remembers, per statement key, the statement that currently stands for it (id,
+revision, content digest). The outbox holds every statement's canonical bytes in the order
+they were made; a statement leaves the `pending` state only when the LRS confirmed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, func, select, update
+
+from adoptloop.store import schema
+from adoptloop.store.bookkeeping import utcnow
+
+PENDING = "pending"
+DELIVERED = "delivered"
+REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class EmittedRow:
+    key: str
+    record_ref: str
+    hr_id: str
+    statement_id: str
+    revision: int
+    digest: str
+    voided: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    statement_id: str
+    payload: bytes
+
+
+def emitted_for(conn: Connection, record_refs: Sequence[str]) -> dict[str, EmittedRow]:
+    if not record_refs:
+        return {}
+    t = schema.emitted
+    rows = conn.execute(select(t).where(t.c.record_ref.in_(list(record_refs)))).mappings()
+    return {r["key"]: EmittedRow(**r) for r in rows}
+
+
+def save_emitted(conn: Connection, row: EmittedRow, *, exists: bool) -> None:
+    t = schema.emitted
+    values = {
+        "record_ref": row.record_ref,
+        "hr_id": row.hr_id,
+        "statement_id": row.statement_id,
+        "revision": row.revision,
+        "digest": row.digest,
+        "voided": row.voided,
+    }
+    if exists:
+        conn.execute(t.update().where(t.c.key == row.key).values(**values))
+    else:
+        conn.execute(t.insert().values(key=row.key, **values))
+
+
+def enqueue(conn: Connection, rows: Sequence[tuple[str, str, bytes]], run_id: str) -> None:
+    """Add (statement_id, kind, payload) rows to the outbox."""
+    if rows:
+        conn.execute(
+            schema.outbox.insert(),
+            [
+                {
+                    "statement_id": sid,
+                    "kind": kind,
+                    "payload": payload.decode(),
+                    "created_run": run_id,
+                    "state": PENDING,
+                }
+                for sid, kind, payload in rows
+            ],
+        )
+
+
+def pending(conn: Connection, *, after_seq: int = 0, limit: int = 500) -> list[OutboxRow]:
+    t = schema.outbox
+    rows = conn.execute(
+        select(t.c.seq, t.c.statement_id, t.c.payload)
+        .where((t.c.state == PENDING) & (t.c.seq > after_seq))
+        .order_by(t.c.seq)
+        .limit(limit)
+    ).all()
+    return [OutboxRow(r.seq, r.statement_id, r.payload.encode()) for r in rows]
+
+
+def mark(
+    conn: Connection, statement_ids: Sequence[str], state: str, error: str | None = None
+) -> None:
+    if statement_ids:
+        t = schema.outbox
+        conn.execute(
+            update(t)
+            .where(t.c.statement_id.in_(list(statement_ids)))
+            .values(state=state, delivered_at=utcnow() if state == DELIVERED else None, error=error)
+        )
+
+
+def counts(conn: Connection) -> dict[str, int]:
+    t = schema.outbox
+    rows = conn.execute(select(t.c.state, func.count()).group_by(t.c.state)).all()
+    return {state: int(n) for state, n in rows}
+
+
+def iter_payloads(conn: Connection, *, batch: int = 1000) -> Iterator[bytes]:
+    """Every statement ever made, in the order it was made (keyset paging, flat memory)."""
+    t = schema.outbox
+    last = 0
+    while True:
+        rows = conn.execute(
+            select(t.c.seq, t.c.payload).where(t.c.seq > last).order_by(t.c.seq).limit(batch)
+        ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row.payload.encode()
+        last = rows[-1].seq

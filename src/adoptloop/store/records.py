@@ -1,0 +1,185 @@
+"""Writing domain records: insert what is new, update what changed, leave the rest alone.
+
+Each batch first reads the stored digests of its keys (one query), then writes only new and
+changed rows, so re-reading an unchanged export writes nothing. A changed row keeps its old
+`translated_digest`, which is how the translate stage finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, delete, select
+
+from adoptloop.domain import Person
+from adoptloop.store import schema
+from adoptloop.xapi.canonical import digest
+
+_PERSON_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "employee_number",
+    "role",
+    "manager_hr_id",
+    "region",
+    "country",
+    "territory",
+    "business_unit",
+    "status",
+    "hire_date",
+    "termination_date",
+)
+
+
+@dataclass
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    changed_keys: list[str] = field(default_factory=list)
+
+    def add(self, other: WriteCounts) -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
+    skip = set(exclude)
+    return digest({k: _plain(v) for k, v in sorted(values.items()) if k not in skip})
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def upsert_source_rows(
+    conn: Connection,
+    table: Table,
+    source: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    extra_digest: Mapping[str, str] | None = None,
+) -> WriteCounts:
+    """Upsert rows keyed by (source, record_id); `extra_digest` folds child rows into the digest."""
+    counts = WriteCounts()
+    if not rows:
+        return counts
+    prepared: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        values = {**row, "source": source, "deleted": False}
+        extra = (extra_digest or {}).get(row["record_id"], "")
+        values["digest"] = row_digest({**row, "_children": extra}, exclude=("source",))
+        prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
+    stored = dict(
+        conn.execute(
+            select(table.c.record_id, table.c.digest).where(
+                (table.c.source == source) & table.c.record_id.in_(list(prepared))
+            )
+        ).all()
+    )
+    inserts = [v for k, v in prepared.items() if k not in stored]
+    updates = [v for k, v in prepared.items() if k in stored and stored[k] != v["digest"]]
+    if inserts:
+        conn.execute(table.insert(), inserts)
+    if updates:
+        columns = [c for c in updates[0] if c not in ("source", "record_id")]
+        statement = (
+            table.update()
+            .where(
+                (table.c.source == bindparam("_source")) & (table.c.record_id == bindparam("_rid"))
+            )
+            .values({c: bindparam(c) for c in columns})
+        )
+        conn.execute(
+            statement,
+            [{**v, "_source": v["source"], "_rid": v["record_id"]} for v in updates],
+        )
+    counts.inserted = len(inserts)
+    counts.updated = len(updates)
+    counts.unchanged = len(prepared) - len(inserts) - len(updates)
+    counts.changed_keys = [v["record_id"] for v in (*inserts, *updates)]
+    return counts
+
+
+def replace_ratings(
+    conn: Connection, source: str, ratings: Mapping[str, Sequence[dict[str, Any]]]
+) -> None:
+    """Replace the ratings of the given observations (keyed by record_id)."""
+    if not ratings:
+        return
+    table = schema.ratings
+    conn.execute(
+        delete(table).where((table.c.source == source) & table.c.record_id.in_(list(ratings)))
+    )
+    rows = [{**r, "source": source, "record_id": rid} for rid, rs in ratings.items() for r in rs]
+    if rows:
+        conn.execute(table.insert(), rows)
+
+
+def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
+    """Effective-dated upsert: a changed person closes the old row and opens a new one.
+
+    A row at an existing (hr_id, valid_from) is updated in place; a row with a new valid_from
+    is added unless it equals the row already in effect then (a snapshot export re-read on
+    another day adds nothing). `valid_to` is recomputed for every person touched.
+    """
+    counts = WriteCounts()
+    if not people:
+        return counts
+    table = schema.people
+    ids = sorted({p.hr_id for p in people})
+    existing: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    for row in conn.execute(
+        select(table).where(table.c.hr_id.in_(ids)).order_by(table.c.hr_id, table.c.valid_from)
+    ).mappings():
+        existing[row["hr_id"]].append(dict(row))
+    touched: set[str] = set()
+    for person in sorted(people, key=lambda p: (p.hr_id, p.valid_from)):
+        values = {f: getattr(person, f) for f in _PERSON_FIELDS}
+        content = row_digest(values)
+        rows = existing[person.hr_id]
+        same_day = next((r for r in rows if r["valid_from"] == person.valid_from), None)
+        if same_day is not None:
+            if same_day["digest"] == content:
+                counts.unchanged += 1
+                continue
+            conn.execute(
+                table.update()
+                .where((table.c.hr_id == person.hr_id) & (table.c.valid_from == person.valid_from))
+                .values(**values, digest=content)
+            )
+            same_day.update(values, digest=content)
+            counts.updated += 1
+        else:
+            before = [r for r in rows if r["valid_from"] < person.valid_from]
+            if before and before[-1]["digest"] == content:
+                counts.unchanged += 1
+                continue
+            new_row = {"hr_id": person.hr_id, "valid_from": person.valid_from, **values}
+            conn.execute(table.insert().values(**new_row, digest=content))
+            rows.append({**new_row, "digest": content})
+            rows.sort(key=lambda r: r["valid_from"])
+            counts.inserted += 1
+        touched.add(person.hr_id)
+    for hr_id in sorted(touched):
+        _close_rows(conn, existing[hr_id])
+    counts.changed_keys = sorted(touched)
+    return counts
+
+
+def _close_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    table = schema.people
+    for current, following in zip(rows, [*rows[1:], None], strict=True):
+        valid_to = following["valid_from"] if following else None
+        conn.execute(
+            table.update()
+            .where(
+                (table.c.hr_id == current["hr_id"]) & (table.c.valid_from == current["valid_from"])
+            )
+            .values(valid_to=valid_to)
+        )

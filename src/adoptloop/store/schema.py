@@ -1,0 +1,224 @@
+"""Tables of the state store (SQLAlchemy Core).
+
+Every source table is keyed by (source, record_id) and carries `digest` (a hash of the
+record as stored) and `translated_digest` (the digest the translate stage last turned into
+statements): the translate stage only reads rows where the two differ, so its cost follows
+what changed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+SCHEMA_VERSION = 1
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
+    Column("valid_from", Date, primary_key=True),
+    Column("valid_to", Date),  # exclusive; NULL = current
+    Column("first_name", Text, nullable=False),
+    Column("last_name", Text, nullable=False),
+    Column("email", Text),
+    Column("employee_number", String(64)),
+    Column("role", String(64), nullable=False),
+    Column("manager_hr_id", String(64)),
+    Column("region", Text),
+    Column("country", String(8)),
+    Column("territory", Text),
+    Column("business_unit", Text),
+    Column("status", String(16), nullable=False),
+    Column("hire_date", Date),
+    Column("termination_date", Date),
+    Column("digest", String(32), nullable=False),
+    Index("ix_people_email", "email"),
+    Index("ix_people_employee_number", "employee_number"),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("system", String(64), primary_key=True),
+    Column("external_id", String(255), primary_key=True),
+    Column("hr_id", String(64), nullable=False),
+    Column("matched_by", String(64), nullable=False),
+    Index("ix_identities_hr_id", "hr_id"),
+)
+
+
+def _source_columns() -> list[Column[object]]:
+    return [
+        Column("source", String(64), primary_key=True),
+        Column("record_id", String(255), primary_key=True),
+    ]
+
+
+def _tracking_columns() -> list[Column[object]]:
+    return [
+        Column("digest", String(32), nullable=False),
+        Column("translated_digest", String(32)),
+        Column("deleted", Boolean, nullable=False, default=False),
+    ]
+
+
+completions = Table(
+    "completions",
+    metadata,
+    *_source_columns(),
+    Column("hr_id", String(64), nullable=False),
+    Column("module_id", String(255), nullable=False),
+    Column("module_title", Text),
+    Column("status", String(16), nullable=False),
+    Column("completed_at", String(32), nullable=False),  # ISO 8601 UTC with Z
+    Column("score", Float),
+    *_tracking_columns(),
+    Index("ix_completions_hr_module", "hr_id", "module_id"),
+)
+
+observations = Table(
+    "observations",
+    metadata,
+    *_source_columns(),
+    Column("observer_hr_id", String(64), nullable=False),
+    Column("observed_hr_id", String(64), nullable=False),
+    Column("visit_date", Date, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("status", String(64), nullable=False),
+    Column("counted", Boolean, nullable=False),
+    Column("submitted_at", String(32)),
+    Column("modified_at", String(32)),
+    Column("has_next_step", Boolean, nullable=False),
+    Column("names_capability", Boolean, nullable=False),
+    Column("word_count", Integer, nullable=False),
+    *_tracking_columns(),
+    Index("ix_observations_observed", "observed_hr_id", "visit_date"),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("item", String(255), primary_key=True),
+    Column("capability_id", String(64), nullable=False),
+    Column("raw", Float, nullable=False),
+    Column("scaled", Float, nullable=False),
+    Index("ix_ratings_capability", "capability_id"),
+)
+
+development_actions = Table(
+    "development_actions",
+    metadata,
+    *_source_columns(),
+    Column("hr_id", String(64), nullable=False),
+    Column("capability_id", String(64), nullable=False),
+    Column("agreed_on", Date, nullable=False),
+    Column("due_on", Date),
+    Column("completed_on", Date),
+    Column("status", String(16), nullable=False),
+    Column("observation_record_id", String(255)),
+    *_tracking_columns(),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    *_source_columns(),
+    Column("hr_id", String(64), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("channel", String(64)),
+    Column("type", String(128)),
+    Column("status", String(64)),
+    Column("manager_hr_id", String(64)),
+    *_tracking_columns(),
+    Index("ix_interactions_hr_date", "hr_id", "date"),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+
+# One row per statement key (kind/source/record/item): which statement currently stands for it.
+emitted = Table(
+    "emitted",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("record_ref", String(512), nullable=False),
+    Column("hr_id", String(64), nullable=False),
+    Column("statement_id", String(36), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("digest", String(32), nullable=False),
+    Column("voided", Boolean, nullable=False, default=False),
+    Index("ix_emitted_record_ref", "record_ref"),
+    Index("ix_emitted_hr_id", "hr_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("statement_id", String(36), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),  # canonical JSON, sent byte for byte
+    Column("created_run", String(36), nullable=False),
+    Column("delivered_at", String(32)),
+    Column("state", String(16), nullable=False, default="pending"),  # pending|delivered|rejected
+    Column("error", Text),
+    Index("ix_outbox_state_seq", "state", "seq"),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("record_key", String(512), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("first_seen_run", String(36), nullable=False),
+    Column("last_seen_run", String(36), nullable=False),
+    Column("resolved", Boolean, nullable=False, default=False),
+    UniqueConstraint("source", "stream", "record_key", name="uq_quarantine_record"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("pipeline", String(64), nullable=False),
+    Column("scheduled_for", String(32), nullable=False),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("status", String(16), nullable=False),  # running|succeeded|failed|interrupted
+    Column("counts", Text, nullable=False, default="{}"),
+    Column("error", Text),
+    UniqueConstraint("pipeline", "scheduled_for", name="uq_runs_schedule"),
+)

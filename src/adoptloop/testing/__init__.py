@@ -1,0 +1,1 @@
+"""Test helpers shipped with adoptloop (local LRS harness for integration tests)."""

@@ -1,0 +1,1 @@
+"""xAPI (Experience API) support: strict statement validation against the Data section."""

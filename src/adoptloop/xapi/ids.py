@@ -1,0 +1,48 @@
+"""Deterministic identifiers: statement ids and pseudonymous actors.
+
+- A statement id is a UUIDv5 of its stable key and revision under a UUID derived from the
+  customer's namespace, so the same source record always gives the same id.
+- An actor is an xAPI account whose name is HMAC-SHA256(key, hr_id) in hex: stable for a
+  person, meaningless without the key, and never an email or a name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from typing import Any
+
+
+class StatementIds:
+    def __init__(self, namespace: str) -> None:
+        self._root = uuid.uuid5(uuid.NAMESPACE_URL, namespace)
+
+    def statement(self, key: str, revision: int) -> str:
+        return str(uuid.uuid5(self._root, f"{key}#{revision}"))
+
+    def voiding(self, voided_id: str) -> str:
+        return str(uuid.uuid5(self._root, f"void#{voided_id}"))
+
+
+class Pseudonymizer:
+    def __init__(self, home_page: str, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the actor HMAC key must be at least 16 bytes")
+        self._home_page = home_page
+        self._key = key
+        self._cache: dict[str, str] = {}
+
+    def name(self, hr_id: str) -> str:
+        name = self._cache.get(hr_id)
+        if name is None:
+            name = hmac.new(self._key, hr_id.encode("utf-8"), hashlib.sha256).hexdigest()
+            if len(self._cache) < 200_000:
+                self._cache[hr_id] = name
+        return name
+
+    def agent(self, hr_id: str) -> dict[str, Any]:
+        return {
+            "objectType": "Agent",
+            "account": {"homePage": self._home_page, "name": self.name(hr_id)},
+        }

@@ -1,0 +1,229 @@
+"""The LRS client: posts outbox batches and says, per statement, what became of it.
+
+- 200/204: every statement in the batch is stored.
+- 409: a statement with that id is already there. Bisected down to the statement; if the
+  stored copy equals ours it counts as stored (a re-send after a crash), else it is rejected
+  as a conflict and never retried.
+- 413: the batch is split in two.
+- 400/422: the batch is bisected until the bad statements are isolated; those are rejected
+  with the LRS's reason and the rest is delivered.
+- connection errors, timeouts, 408/429/5xx: retried with tenacity, honouring Retry-After,
+  exponential backoff with jitter otherwise, for at most `max_retry_seconds`; then the
+  RetriableError goes up and the run ends cleanly with the statements still in the outbox.
+- 401/403: FatalSyncError (fix the credentials; retrying will not help).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+from adoptloop import __version__
+from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.settings import LRSSettings
+from adoptloop.xapi.http_status import Outcome, classify, retry_after
+
+_IGNORED_ON_COMPARE = ("stored", "authority", "version")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    statement_id: str
+    payload: bytes  # canonical JSON, sent byte for byte
+
+
+@dataclass
+class BatchResult:
+    stored: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (statement id, reason)
+
+
+def _reason(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:300]}"
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("error") or body.get("warnings") or body
+        return f"HTTP {response.status_code}: {str(message)[:500]}"
+    return f"HTTP {response.status_code}: {str(body)[:300]}"
+
+
+class LRSClient:
+    def __init__(
+        self,
+        settings: LRSSettings,
+        *,
+        xapi_version: str = "1.0.3",
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        auth = None
+        if settings.username is not None and settings.password is not None:
+            auth = httpx.BasicAuth(
+                settings.username.get_secret_value(), settings.password.get_secret_value()
+            )
+        self._http = httpx.Client(
+            base_url=settings.endpoint.rstrip("/") + "/",
+            auth=auth,
+            timeout=settings.timeout_seconds,
+            verify=settings.verify_tls,
+            transport=transport,
+            headers={
+                "X-Experience-API-Version": xapi_version,
+                "User-Agent": f"adoptloop/{__version__}",
+            },
+        )
+        self._sleep = sleep
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LRSClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def send(self, batch: Sequence[Outgoing]) -> BatchResult:
+        result = BatchResult()
+        self._send(list(batch), result)
+        return result
+
+    def _send(self, batch: list[Outgoing], result: BatchResult) -> None:
+        if not batch:
+            return
+        response = self._request_with_retry(
+            "POST",
+            "statements",
+            content=b"[" + b",".join(s.payload for s in batch) + b"]",
+            headers={"Content-Type": "application/json"},
+        )
+        outcome = classify(response.status_code)
+        if outcome is Outcome.OK:
+            result.stored.extend(s.statement_id for s in batch)
+        elif (
+            outcome in (Outcome.TOO_LARGE, Outcome.BAD_REQUEST, Outcome.CONFLICT) and len(batch) > 1
+        ):
+            middle = len(batch) // 2
+            self._send(batch[:middle], result)
+            self._send(batch[middle:], result)
+        elif outcome is Outcome.CONFLICT:
+            statement = batch[0]
+            if self._stored_equals(statement):
+                result.stored.append(statement.statement_id)
+            else:
+                result.rejected.append(
+                    (
+                        statement.statement_id,
+                        "conflict: the LRS holds a different statement with this id",
+                    )
+                )
+        elif outcome is Outcome.BAD_REQUEST:
+            result.rejected.append((batch[0].statement_id, _reason(response)))
+        elif outcome is Outcome.TOO_LARGE:
+            result.rejected.append(
+                (batch[0].statement_id, "statement alone exceeds the LRS's size limit")
+            )
+        else:
+            raise FatalSyncError(
+                f"LRS answered {_reason(response)} to POST statements; check delivery.lrs "
+                "endpoint and credentials"
+            )
+
+    def _stored_equals(self, statement: Outgoing) -> bool:
+        stored = self.get_statement(statement.statement_id)
+        if stored is None:
+            stored = self.get_statement(statement.statement_id, voided=True)
+        if stored is None:
+            return False
+        ours = orjson.loads(statement.payload)
+        theirs = {k: v for k, v in stored.items() if k not in _IGNORED_ON_COMPARE}
+        return bool(_normalise(theirs) == _normalise(ours))
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def get_statement(self, statement_id: str, *, voided: bool = False) -> dict[str, Any] | None:
+        param = "voidedStatementId" if voided else "statementId"
+        response = self._request_with_retry("GET", "statements", params={param: statement_id})
+        if response.status_code == 404:
+            return None
+        if classify(response.status_code) is not Outcome.OK:
+            raise FatalSyncError(f"LRS answered {_reason(response)} to GET statements")
+        body = response.json()
+        return body if isinstance(body, dict) else None
+
+    def about(self) -> dict[str, Any]:
+        response = self._request_with_retry("GET", "about")
+        if classify(response.status_code) is not Outcome.OK:
+            raise FatalSyncError(f"LRS answered {_reason(response)} to GET about")
+        body = response.json()
+        return body if isinstance(body, dict) else {}
+
+    # --- transport -------------------------------------------------------------------------
+
+    def _request_with_retry(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        retrying = Retrying(
+            retry=retry_if_exception_type(RetriableError),
+            stop=stop_after_delay(self.settings.max_retry_seconds),
+            wait=_wait,
+            reraise=True,
+        )
+        if self._sleep is not None:
+            retrying.sleep = self._sleep
+        for attempt in retrying:
+            with attempt:
+                return self._request(method, url, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            raise RetriableError(f"LRS unreachable ({exc.__class__.__name__})") from None
+        if classify(response.status_code) is Outcome.RETRY:
+            raise RetriableError(
+                f"LRS answered HTTP {response.status_code}", retry_after=retry_after(response)
+            )
+        if classify(response.status_code) is Outcome.AUTH:
+            raise FatalSyncError(
+                f"LRS refused the credentials ({_reason(response)}); check delivery.lrs.username "
+                "and password"
+            )
+        return response
+
+
+_backoff = wait_exponential_jitter(initial=1, max=60, jitter=1)
+
+
+def _wait(state: RetryCallState) -> float:
+    outcome = state.outcome
+    exc = outcome.exception() if outcome is not None else None
+    if isinstance(exc, RetriableError) and exc.retry_after is not None:
+        return exc.retry_after
+    return float(_backoff(state))
+
+
+def _normalise(value: Any) -> Any:
+    """Compare statements as JSON values: numbers by value, key order ignored."""
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
