@@ -18,6 +18,7 @@ from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
@@ -53,7 +54,7 @@ ConfigOption = Annotated[
 ]
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one problem per line, never wrapped at 80
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -86,7 +87,7 @@ def _secret_values(settings: Settings) -> list[str]:
     def walk(value: Any) -> None:
         if hasattr(value, "get_secret_value"):
             found.append(value.get_secret_value())
-        elif hasattr(value, "model_fields"):
+        elif isinstance(value, BaseModel):
             for name in type(value).model_fields:
                 walk(getattr(value, name))
         elif isinstance(value, dict):

@@ -47,6 +47,7 @@ class Person:
     status: Literal["active", "terminated"]
     hire_date: date | None
     termination_date: date | None
+    location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class Account:
 
     ref: PersonRef
     active: bool = True
+    location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class Completion:
     status: CompletionStatus
     completed_at: datetime
     score: float | None  # 0..100 as the LMS reports it
+    location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class CoachingObservation:
     has_next_step: bool
     names_capability: bool
     word_count: int
+    location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class DevelopmentAction:
     completed_on: date | None
     status: ActionStatus
     observation_record_id: str | None
+    location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,7 @@ class FieldInteraction:
     type: str | None
     status: str | None
     manager: PersonRef | None  # set when a manager rode along
+    location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
     @property
     def manager_present(self) -> bool:

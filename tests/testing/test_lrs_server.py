@@ -10,7 +10,6 @@ turns the skip into a failure.
 from __future__ import annotations
 
 import copy
-import os
 import re
 import socket
 import time
@@ -30,6 +29,7 @@ from adoptloop.testing.lrs_server import (
     LRSUnavailableError,
     lrs_available,
 )
+from tests.support import install_local_lrs, require
 
 XAPI_HEADERS = {"X-Experience-API-Version": "1.0.3"}
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
@@ -37,12 +37,8 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 
 def require_lrs() -> None:
-    reason = lrs_available()
-    if reason is None:
-        return
-    if os.environ.get("ADOPTLOOP_REQUIRE_ALL") == "1":
-        pytest.fail(f"local LRS required (ADOPTLOOP_REQUIRE_ALL=1) but unavailable: {reason}")
-    pytest.skip(f"local LRS unavailable: {reason}")
+    install_local_lrs()
+    require("local LRS", lrs_available())
 
 
 def now_z() -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -83,7 +84,7 @@ def _read_stream(
                 yield Rejected(stream, key, row.location, row.values["__error__"])
                 continue
             try:
-                yield parse(row)
+                yield replace(parse(row), location=row.location)
             except BadValue as exc:
                 yield Rejected(stream, key, row.location, str(exc))
     yield Checkpoint(stream, fingerprint)

@@ -156,9 +156,8 @@ class PullStage:
                     writer.add(record)
                 except _Unresolved as exc:
                     key = _record_key(record)
-                    rejected.append(
-                        QuarantineEntry(source, stream, key, f"{stream} {key}", str(exc))
-                    )
+                    where = record.location or f"{stream} {key}"
+                    rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
             written = writer.write()
             counts.inserted += written.inserted
             counts.updated += written.updated

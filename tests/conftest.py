@@ -1,0 +1,28 @@
+"""Shared fixtures: a private copy of the demo, the real local LRS, and the skip policy.
+
+A test whose real component (node + the LRS package, PostgreSQL, Chromium) is missing skips
+with the reason on a developer machine; with ADOPTLOOP_REQUIRE_ALL=1 (CI) it fails instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adoptloop.testing.lrs_server import LocalLRS, LRSInfo, lrs_available
+from tests.support import copy_demo, install_local_lrs, require
+
+
+@pytest.fixture
+def demo_config(tmp_path: Path) -> Path:
+    return copy_demo(tmp_path / "config")
+
+
+@pytest.fixture
+def local_lrs() -> Iterator[tuple[LocalLRS, LRSInfo]]:
+    install_local_lrs()
+    require("local LRS", lrs_available())
+    with LocalLRS() as lrs:
+        yield lrs, lrs.info

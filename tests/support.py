@@ -1,0 +1,43 @@
+"""Helpers shared by test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = REPO / "config" / "demo.yaml"
+
+
+def require(component: str, reason: str | None) -> None:
+    """Skip (or, in CI, fail) when `reason` says why a real component is unavailable."""
+    if reason is None:
+        return
+    if os.environ.get("ADOPTLOOP_REQUIRE_ALL") == "1":
+        pytest.fail(f"{component} is required (ADOPTLOOP_REQUIRE_ALL=1) but unavailable: {reason}")
+    pytest.skip(f"{component} unavailable: {reason}")
+
+
+def copy_demo(target: Path) -> Path:
+    """A private copy of config/demo.yaml and its data; returns the copied config path."""
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(DEMO_CONFIG, target / "demo.yaml")
+    shutil.copytree(REPO / "config" / "demo", target / "demo")
+    return target / "demo.yaml"
+
+
+def install_local_lrs(root: Path = REPO / "tests" / "lrs") -> None:
+    """Install the pinned LRS package from its lock file when npm is here and it is missing."""
+    npm = shutil.which("npm")
+    if npm is None or (root / "node_modules" / "xapi-statements").is_dir():
+        return
+    subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefix", str(root)],
+        check=False,
+        capture_output=True,
+        timeout=600,
+    )
