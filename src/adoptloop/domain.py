@@ -137,6 +137,22 @@ class Rejected:
     reason: str
 
 
+DeletedKind = Literal["person", "completion", "observation", "action", "interaction"]
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """A tombstone: the source deleted this record. Its statements are voided.
+
+    For a person (`record_id` = hr_id) the person is closed as terminated from `on`.
+    """
+
+    kind: DeletedKind
+    record_id: str
+    on: date | None = None
+    location: str | None = field(default=None, compare=False)
+
+
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
     """Everything yielded before this is complete up to `cursor`; it may be committed."""
@@ -145,4 +161,4 @@ class Checkpoint:
     cursor: str
 
 
-Item = Record | Rejected | Checkpoint
+Item = Record | Deleted | Rejected | Checkpoint

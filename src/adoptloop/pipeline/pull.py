@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -21,6 +22,7 @@ from adoptloop.domain import (
     Checkpoint,
     CoachingObservation,
     Completion,
+    Deleted,
     DevelopmentAction,
     FieldInteraction,
     Person,
@@ -53,7 +55,7 @@ class StreamCounts:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
-    skipped_unchanged_file: bool = False
+    deleted: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -62,6 +64,7 @@ class StreamCounts:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "quarantined": self.quarantined,
+            "deleted": self.deleted,
         }
 
 
@@ -69,9 +72,10 @@ class StreamCounts:
 class _Buffer:
     records: list[Record] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    deleted: list[Deleted] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.records) + len(self.rejected)
+        return len(self.records) + len(self.rejected) + len(self.deleted)
 
 
 Progress = Callable[[str, int], None]
@@ -122,6 +126,8 @@ class PullStage:
             counts.read += 1
             if isinstance(item, Rejected):
                 buffer.rejected.append(item)
+            elif isinstance(item, Deleted):
+                buffer.deleted.append(item)
             else:
                 buffer.records.append(item)
             if len(buffer) >= BATCH_SIZE:
@@ -159,6 +165,7 @@ class PullStage:
                     where = record.location or f"{stream} {key}"
                     rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
             written = writer.write()
+            counts.deleted += _apply_deletes(conn, source, buffer.deleted)
             counts.inserted += written.inserted
             counts.updated += written.updated
             counts.unchanged += written.unchanged
@@ -188,6 +195,26 @@ class PullStage:
             for row in orphans
         ]
         bookkeeping.quarantine(conn, self.run_id, entries)
+
+
+_DELETED_TABLES = {
+    "completion": schema.completions,
+    "observation": schema.observations,
+    "action": schema.development_actions,
+    "interaction": schema.interactions,
+}
+
+
+def _apply_deletes(conn: Connection, source: str, deleted: Sequence[Deleted]) -> int:
+    total = 0
+    today = datetime.now(UTC).date()
+    people = [d for d in deleted if d.kind == "person"]
+    for person in people:
+        total += records.terminate_people(conn, [person.record_id], person.on or today)
+    for kind, table in _DELETED_TABLES.items():
+        ids = [d.record_id for d in deleted if d.kind == kind]
+        total += records.mark_deleted(conn, table, source, ids)
+    return total
 
 
 def _record_key(record: Record) -> str:

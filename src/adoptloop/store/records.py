@@ -183,3 +183,48 @@ def _close_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
             )
             .values(valid_to=valid_to)
         )
+
+
+def mark_deleted(conn: Connection, table: Table, source: str, record_ids: Sequence[str]) -> int:
+    """Tombstone rows: `deleted` set and the digest changed, so translate voids their statements."""
+    if not record_ids:
+        return 0
+    rows = conn.execute(
+        select(table.c.record_id, table.c.digest).where(
+            (table.c.source == source)
+            & table.c.record_id.in_(list(record_ids))
+            & table.c.deleted.is_(False)
+        )
+    ).all()
+    if rows:
+        conn.execute(
+            table.update()
+            .where((table.c.source == source) & (table.c.record_id == bindparam("_rid")))
+            .values(deleted=True, digest=bindparam("_digest")),
+            [{"_rid": r.record_id, "_digest": digest({"deleted": r.digest})} for r in rows],
+        )
+    return len(rows)
+
+
+def terminate_people(conn: Connection, hr_ids: Sequence[str], on: date) -> int:
+    """People deleted at the source: a terminated row from `on`, unless already terminated."""
+    table = schema.people
+    closed: list[Person] = []
+    for hr_id in sorted(set(hr_ids)):
+        current = (
+            conn.execute(
+                select(table)
+                .where((table.c.hr_id == hr_id) & (table.c.valid_from <= on))
+                .order_by(table.c.valid_from.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        if current is None or current["status"] == "terminated":
+            continue
+        values = {f: current[f] for f in _PERSON_FIELDS}
+        values.update(status="terminated", termination_date=current["termination_date"] or on)
+        closed.append(Person(hr_id=hr_id, valid_from=on, **values))
+    written = upsert_people(conn, closed)
+    return written.inserted + written.updated
