@@ -87,3 +87,49 @@ class Connector(Generic[C]):
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         """Yield the stream's records changed since `cursor`, ending with a Checkpoint."""
         raise NotImplementedError
+
+
+# --- LMS transcript write-back ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptRecord:
+    """One "Field-observed: <capability>" record for a learner's LMS transcript.
+
+    `key` is the idempotency key (hr_id/capability/state): a connector embeds it in what it
+    writes (an external id, an idnumber, a description) so that before writing it can tell
+    whether an earlier attempt already landed, even one whose answer was lost in a crash.
+    """
+
+    key: str
+    hr_id: str
+    lms_user_id: str  # the learner's id in this LMS (from identity resolution)
+    capability_id: str
+    capability_name: str
+    state: Literal["adopted", "sustained"]
+    observed_on: date  # the visit date of the rating that reached the state
+
+    @property
+    def title(self) -> str:
+        return f"Field-observed: {self.capability_name}"
+
+
+WriteBackStatus = Literal["written", "already-present", "would-write", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBackResult:
+    key: str
+    status: WriteBackStatus
+    external_id: str | None  # what the LMS calls the record, when it says
+    detail: str  # the LMS's answer, shortened; never personal data beyond ids
+
+
+class SupportsWriteBack:
+    """Mixin for LMS connectors that can put a record on the learner's transcript."""
+
+    def write_back(
+        self, records: Sequence[TranscriptRecord], *, dry_run: bool = False
+    ) -> list[WriteBackResult]:
+        """Write each record unless it is already there; `dry_run` only says what it would do."""
+        raise NotImplementedError
