@@ -32,6 +32,7 @@ from adoptloop.pipeline.run import Environment, RunResult, run_pipeline
 from adoptloop.settings import Settings, load_settings, settings_model
 from adoptloop.store import bookkeeping, outbox
 from adoptloop.store.db import open_store
+from adoptloop.xapi import commands as xapi_commands
 
 app = typer.Typer(
     name="adoptloop",
@@ -48,6 +49,7 @@ statements_app = typer.Typer(help="The statements adoptloop made.", no_args_is_h
 app.add_typer(config_app, name="config")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(statements_app, name="statements")
+app.add_typer(xapi_commands.app, name="xapi")
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The adoptloop YAML file.", show_default=False)
@@ -139,7 +141,8 @@ def validate(config: ConfigOption) -> None:
         capabilities = CapabilityMap.load(settings.capability_map)
         out.print(
             f"{config}: ok ({len(settings.sources)} sources, "
-            f"{len(capabilities.capabilities)} capabilities, delivery to {settings.delivery.target})"
+            f"{len(capabilities.capabilities)} capabilities, delivery to {settings.delivery.target})",
+            soft_wrap=True,
         )
 
 
@@ -331,6 +334,22 @@ def quarantine_list(
         for e in entries:
             table.add_row(e["source"], e["stream"], e["record_key"], e["location"], e["reason"])
         out.print(table)
+
+
+@xapi_commands.app.command("profile")
+def xapi_profile(
+    config: ConfigOption,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of stdout.")
+    ] = None,
+    generated_at: Annotated[
+        str | None, typer.Option(help="The version's generatedAtTime (default: now, UTC).")
+    ] = None,
+) -> None:
+    """The JSON-LD xAPI Profile of adoptloop's verbs, activity types, extensions and templates."""
+    with _handled():
+        settings, _ = _settings(config)
+        xapi_commands.profile_command(settings.xapi.namespace, output, generated_at)
 
 
 @statements_app.command("export")
