@@ -28,7 +28,7 @@ from adoptloop.adoption.engine import GroupRow, state_counts
 from adoptloop.connectors.registry import Registry
 from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.pipeline.run import Environment, RunResult, run_pipeline
+from adoptloop.pipeline.run import Environment, RunResult, run_erasure, run_pipeline
 from adoptloop.settings import Settings, load_settings, settings_model
 from adoptloop.store import bookkeeping, outbox
 from adoptloop.store.db import open_store
@@ -272,6 +272,33 @@ def _cell(value: Any, column: str) -> str:
     if column.startswith(("adoption", "observation")) and isinstance(value, float):
         return f"{value:.1f}%"
     return str(value)
+
+
+@app.command()
+def erase(
+    config: ConfigOption,
+    person: Annotated[str, typer.Option("--person", help="The HR id of the person to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Void everything about a person in the LRS and purge them from the store (GDPR art. 17)."""
+    with _handled():
+        settings, registry = _settings(config)
+        if not yes:
+            if not sys.stdin.isatty():
+                _fail("erase is irreversible: confirm with --yes when not on a terminal", 2)
+            typer.confirm(f"Erase {person} from the store and void their statements?", abort=True)
+        env = Environment.open(settings, registry)
+        result = run_erasure(env, person)
+        counts = result.counts["erase"]
+        out.print(
+            f"erased: audit entry {counts['erasure_id']}; "
+            + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "erasure_id")
+        )
+        deliver = result.counts.get("deliver", {})
+        if deliver.get("target") == "lrs":
+            out.print(f"voiding statements delivered to the LRS: {deliver.get('stored', 0)}")
+        else:
+            out.print("voiding statements are in the outbox (delivery target: store)")
 
 
 @app.command()

@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -34,6 +35,8 @@ from adoptloop.errors import ConfigError
 from adoptloop.yamlsource import Loc, Located, Resolved, load_located
 
 M = TypeVar("M", bound=BaseModel)
+
+ACTOR_KEY_MIN_BYTES = 16  # what adoptloop.xapi.ids.Pseudonymizer accepts
 
 
 class Frozen(BaseModel):
@@ -65,14 +68,18 @@ def _check_url(value: str) -> str:
 HttpURL = Annotated[str, AfterValidator(_check_url)]
 
 
-def _base_dir(info: ValidationInfo) -> Path:
-    context = info.context or {}
-    return Path(context.get("base_dir", "."))
+def _base_dir(info: ValidationInfo) -> Path | None:
+    """The config file's folder; None outside `validate_located` (e.g. a field default)."""
+    base = (info.context or {}).get("base_dir")
+    return None if base is None else Path(base)
 
 
 def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    # Without a config file to be relative to (a default built at import time), a relative
+    # path stays relative rather than being pinned to whatever the cwd was at import.
     value = value.expanduser()
-    return value if value.is_absolute() else (_base_dir(info) / value).resolve()
+    base = _base_dir(info)
+    return value if value.is_absolute() or base is None else (base / value).resolve()
 
 
 def _existing_path(value: Path, info: ValidationInfo) -> Path:
@@ -98,17 +105,32 @@ class StoreSettings(Frozen):
     @model_validator(mode="after")
     def _sqlite_relative_to_config(self, info: ValidationInfo) -> StoreSettings:
         prefix = "sqlite:///"
-        if self.url.startswith(prefix) and not self.url.startswith(prefix + "/"):
+        base = _base_dir(info)
+        if (
+            base is not None
+            and self.url.startswith(prefix)
+            and not self.url.startswith(prefix + "/")
+        ):
             rest = self.url.removeprefix(prefix)
             if rest and rest != ":memory:":
-                path = (_base_dir(info) / rest).resolve()
+                path = (base / rest).resolve()
                 object.__setattr__(self, "url", prefix + str(path))
         return self
 
 
 class ActorSettings(Frozen):
     home_page: HttpURL = Field(description="account.homePage of every actor, e.g. your HR system")
-    key: Secret = Field(description="HMAC-SHA256 key that pseudonymises hr_id into account.name")
+    key: Secret = Field(
+        description="HMAC-SHA256 key that pseudonymises hr_id into account.name; at least 16 bytes"
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr) -> SecretStr:
+        # The pseudonymiser refuses a shorter key; say so here, before anything is written.
+        if len(value.get_secret_value().encode("utf-8")) < ACTOR_KEY_MIN_BYTES:
+            raise ValueError(f"the actor key must be at least {ACTOR_KEY_MIN_BYTES} bytes")
+        return value
 
 
 class XAPISettings(Frozen):
@@ -165,7 +187,9 @@ class AdoptionSettings(Frozen):
     window_days: int = Field(default=90, ge=1, le=730)
     by: Literal["region", "team", "manager", "capability"] = "region"
     output_dir: ConfigPath = Field(
-        default=Path("out"), description="Where `run` writes adoption.csv"
+        default=Path("out"),
+        validate_default=True,  # so the default, too, is relative to the config file
+        description="Where `run` writes adoption.csv",
     )
 
 
@@ -179,6 +203,15 @@ class Settings(Frozen):
     sources: dict[str, ConnectorConfig] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
     adoption: AdoptionSettings = AdoptionSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validate_omitted_sections(cls, data: Any) -> Any:
+        # A default section instance is not validated, so its paths would stay relative to
+        # the cwd; validating an empty section instead resolves them against the config file.
+        if isinstance(data, dict):
+            return {"store": {}, "adoption": {}, **data}
+        return data
 
     @model_validator(mode="after")
     def _at_least_one_source(self) -> Settings:
@@ -220,8 +253,34 @@ def validate_located(model: type[M], located: Located) -> M:
     try:
         return model.model_validate(located.data, context={"base_dir": located.path.parent})
     except ValidationError as exc:
-        problems = [_describe(error, model, located) for error in exc.errors()]
+        errors = exc.errors()
+        # `namspace: ...` is reported as unknown (did you mean 'namespace'); the matching
+        # "namespace: required field is missing" says the same thing again, so drop it.
+        suggested = {_typo_target(e, model, located) for e in errors} - {None}
+        problems = [
+            _describe(error, model, located)
+            for error in errors
+            if not (
+                error["type"] == "missing"
+                and _data_loc(tuple(error["loc"]), located.data) in suggested
+            )
+        ]
         raise ConfigError(problems[0], problems=problems) from None
+
+
+def _suggestion(model: type[BaseModel], data_loc: Loc, data: Any) -> tuple[str | None, list[str]]:
+    """For an unknown key at `data_loc`: the closest valid key, and all valid keys there."""
+    known = _known_fields(model, data_loc[:-1], data)
+    close = difflib.get_close_matches(str(data_loc[-1]), known, n=1, cutoff=0.6)
+    return (close[0] if close else None), known
+
+
+def _typo_target(error: Mapping[str, Any], model: type[BaseModel], located: Located) -> Loc | None:
+    if error["type"] != "extra_forbidden":
+        return None
+    data_loc = _data_loc(tuple(error["loc"]), located.data)
+    close, _ = _suggestion(model, data_loc, located.data)
+    return None if close is None else (*data_loc[:-1], close)
 
 
 def _describe(error: Mapping[str, Any], model: type[BaseModel], located: Located) -> str:
@@ -230,9 +289,8 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel], located: Located
     dotted = ".".join(str(p) for p in data_loc) or "(top level)"
     kind = error["type"]
     if kind == "extra_forbidden":
-        known = _known_fields(model, data_loc[:-1], located.data)
-        close = difflib.get_close_matches(str(data_loc[-1]), known, n=1, cutoff=0.6)
-        hint = f" (did you mean '{close[0]}')" if close else ""
+        close, known = _suggestion(model, data_loc, located.data)
+        hint = f" (did you mean '{close}')" if close else ""
         if not close and known:
             hint = f" (valid here: {', '.join(sorted(known))})"
         message = f"unknown field{hint}"

@@ -73,6 +73,12 @@ def load_located(path: Path, *, environ: Mapping[str, str] | None = None) -> Loc
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         raise ConfigError(f"{where} invalid YAML: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character or bad encoding
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError(
+            f"{path}:{line}:{column} invalid YAML: character #x{exc.character:04x} is not allowed"
+        ) from None
     marks: dict[Loc, Mark] = {}
     if node is None:
         return Located(path, {}, marks)
@@ -92,7 +98,7 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             out: dict[Hashable, Any] = {}
             for key_node, value_node in node.value:
-                key = self._constructor.construct_object(key_node, deep=True)
+                key = self._construct(key_node)
                 if not isinstance(key, str | int):
                     self._fail(key_node, "mapping keys must be strings")
                 if key in out:
@@ -105,10 +111,19 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
-        value = self._constructor.construct_object(node, deep=True)
+        value = self._construct(node)
         if isinstance(value, str) and "${" in value:
             return self._resolve(value, node)
         return value
+
+    def _construct(self, node: yaml.Node) -> Any:
+        """A scalar's Python value; a bad date (2026-13-45) or an unknown tag is located."""
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.MarkedYAMLError as exc:
+            self._fail(node, f"invalid YAML: {exc.problem}")
+        except ValueError as exc:
+            self._fail(node, f"invalid value: {exc}")
 
     def _resolve(self, value: str, node: yaml.Node) -> str:
         def replace(match: re.Match[str]) -> str:
@@ -131,7 +146,7 @@ class _Builder:
             return target.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             self._fail(node, f"secret file {target} not found")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             self._fail(node, f"secret file {target} cannot be read ({exc.__class__.__name__})")
 
     def _fail(self, node: yaml.Node, message: str) -> NoReturn:

@@ -157,15 +157,29 @@ def trained_dates(
     return out
 
 
-def _ratings(conn: Connection, as_of: date) -> Iterator[tuple[str, str, RatingEvent]]:
+def _ratings(
+    conn: Connection, capabilities: CapabilityMap, as_of: date
+) -> Iterator[tuple[str, str, RatingEvent]]:
+    """Counted ratings on capabilities still in the map (a stored rating may name one since
+    removed from it), streamed in (capability, rep, visit date, visit id) order."""
     r, o = schema.ratings, schema.observations
     query = (
         select(r.c.capability_id, o.c.observed_hr_id, o.c.visit_date, o.c.record_id, r.c.scaled)
         .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
-        .where(and_(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of))
+        .where(
+            and_(
+                o.c.counted.is_(True),
+                o.c.deleted.is_(False),
+                o.c.visit_date <= as_of,
+                r.c.capability_id.in_(list(capabilities.capabilities)),
+            )
+        )
         .order_by(r.c.capability_id, o.c.observed_hr_id, o.c.visit_date, o.c.record_id)
+        # on the statement, not the connection: Connection.execution_options() changes the
+        # caller's connection in place and would stream every later query on it
+        .execution_options(yield_per=2000)
     )
-    for row in conn.execution_options(yield_per=2000).execute(query):
+    for row in conn.execute(query):
         yield row[0], row[1], RatingEvent(row[2], row[3], row[4])
 
 
@@ -177,7 +191,7 @@ def rep_outcomes(
     seen: set[tuple[str, str]] = set()
     current: tuple[str, str] | None = None
     events: list[RatingEvent] = []
-    for capability_id, hr_id, event in _ratings(conn, as_of):
+    for capability_id, hr_id, event in _ratings(conn, capabilities, as_of):
         if (capability_id, hr_id) != current:
             if current is not None:
                 seen.add(current)

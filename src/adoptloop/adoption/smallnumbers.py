@@ -24,6 +24,8 @@ class Tier(StrEnum):
 
 
 def tier(n: int) -> Tier:
+    if n < 0:
+        raise ValueError(f"a group size cannot be negative ({n})")
     if n < 5:
         return Tier.SUPPRESSED
     if n < 10:
@@ -35,12 +37,15 @@ def tier(n: int) -> Tier:
 
 def wilson(successes: int, n: int, z: float = Z_95) -> tuple[float, float]:
     """The Wilson score interval for a proportion; (0, 0) when n is 0."""
-    if n <= 0:
+    if n < 0 or not 0 <= successes <= n:
+        raise ValueError(f"successes ({successes}) must be within 0..n ({n}), n >= 0")
+    if n == 0:
         return (0.0, 0.0)
-    if not 0 <= successes <= n:
-        raise ValueError(f"successes ({successes}) must be within 0..n ({n})")
     p = successes / n
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # At k = 0 and k = n the bounds are exactly 0 and 1; pin them against float noise.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)

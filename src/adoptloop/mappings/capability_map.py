@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from adoptloop.settings import Frozen, validate_located
 from adoptloop.yamlsource import load_located
@@ -68,31 +68,55 @@ class CoachingItem(Frozen):
     scale: str
 
 
-class CapabilityMapFile(Frozen):
-    scales: dict[str, Scale]
-    capabilities: list[Capability] = Field(min_length=1)
-    modules: dict[str, list[Slug]] = Field(default_factory=dict)
-    coaching_items: dict[str, CoachingItem] = Field(default_factory=dict)
+# Cross-references are checked where they are written (pydantic gives these validators the
+# fields validated so far in `info.data`), so a ConfigError points at the offending entry's
+# line, e.g. `capabilities.yaml:21:17 modules.MOD-OBJ-101.0: unknown capability ...`, not at
+# the top of the file. When `capabilities` or `scales` itself failed, the check is skipped:
+# that error is reported on its own.
 
-    @model_validator(mode="after")
-    def _references_resolve(self) -> CapabilityMapFile:
-        ids = [c.id for c in self.capabilities]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"capability ids must be unique; repeated: {', '.join(duplicates)}")
-        known = set(ids)
-        for module, capabilities in self.modules.items():
-            for capability in capabilities:
-                if capability not in known:
-                    raise ValueError(f"modules.{module}: unknown capability {capability!r}")
-        for item, mapping in self.coaching_items.items():
-            if mapping.capability not in known:
-                raise ValueError(
-                    f"coaching_items.{item}: unknown capability {mapping.capability!r}"
-                )
-            if mapping.scale not in self.scales:
-                raise ValueError(f"coaching_items.{item}: unknown scale {mapping.scale!r}")
-        return self
+
+def _unique_ids(capabilities: list[Capability]) -> list[Capability]:
+    ids = [c.id for c in capabilities]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"capability ids must be unique; repeated: {', '.join(duplicates)}")
+    return capabilities
+
+
+def _known_ids(info: ValidationInfo) -> list[str] | None:
+    capabilities = info.data.get("capabilities")
+    return None if capabilities is None else [c.id for c in capabilities]
+
+
+def _known_capability(capability: str, info: ValidationInfo) -> str:
+    known = _known_ids(info)
+    if known is not None and capability not in known:
+        raise ValueError(
+            f"unknown capability {capability!r} (capabilities defined: {', '.join(known)})"
+        )
+    return capability
+
+
+def _known_references(item: CoachingItem, info: ValidationInfo) -> CoachingItem:
+    _known_capability(item.capability, info)
+    scales = info.data.get("scales")
+    if scales is not None and item.scale not in scales:
+        raise ValueError(
+            f"unknown scale {item.scale!r} (scales defined: {', '.join(sorted(scales))})"
+        )
+    return item
+
+
+class CapabilityMapFile(Frozen):
+    # Field order matters: modules and coaching_items are checked against the fields above.
+    scales: dict[str, Scale]
+    capabilities: Annotated[list[Capability], AfterValidator(_unique_ids)] = Field(min_length=1)
+    modules: dict[str, list[Annotated[Slug, AfterValidator(_known_capability)]]] = Field(
+        default_factory=dict
+    )
+    coaching_items: dict[str, Annotated[CoachingItem, AfterValidator(_known_references)]] = Field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)

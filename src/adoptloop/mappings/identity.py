@@ -8,13 +8,14 @@ exactly one person has that value. What matches nobody is left to the caller to 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
 from adoptloop.connectors.base import IdentityRule
 from adoptloop.domain import PersonRef
+from adoptloop.mappings.translate import ERASED
 from adoptloop.store import schema
 
 _CACHE_LIMIT = 500_000
@@ -29,8 +30,11 @@ class Match:
 class IdentityResolver:
     """Resolves PersonRefs of one source; caches what it has seen in this run."""
 
-    def __init__(self, rules: Sequence[IdentityRule]) -> None:
+    def __init__(
+        self, rules: Sequence[IdentityRule], *, erased: Container[str] = frozenset()
+    ) -> None:
         self.rules = tuple(rules)
+        self.erased = erased
         self._cache: dict[tuple[str, str], str | None] = {}
 
     def resolve(self, conn: Connection, ref: PersonRef) -> str | None:
@@ -40,7 +44,9 @@ class IdentityResolver:
         hr_id = self._lookup(conn, ref)
         if hr_id is None:
             match = self.match(conn, ref)
-            if match is not None:
+            if match is not None and match.hr_id in self.erased:
+                hr_id = ERASED  # matched an erased person: never written down again
+            elif match is not None:
                 self.remember(conn, ref, match)
                 hr_id = match.hr_id
         if len(self._cache) < _CACHE_LIMIT:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote
 
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.xapi import vocab
@@ -29,10 +30,12 @@ from adoptloop.xapi.vocab import Namespace, Verb
 
 Row = Mapping[str, Any]
 
+ERASED = "(erased)"  # stands in for the hr_id of a person erased from the store
+
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    key: str  # stable: kind/source/record[/item]
+    key: str  # stable: kind/source/record[/item], each part percent-encoded (see _key)
     kind: str
     hr_id: str  # whom the statement is about (for erasure)
     body: dict[str, Any]
@@ -63,8 +66,15 @@ class TranslateContext:
         }
 
 
+def _key(*parts: str) -> str:
+    """Join key parts with '/', percent-encoding each so that a '/' inside a source name, record
+    id or item cannot make two records share a key (and so a statement id). Ids made of
+    letters, digits and '-', '_', '.', '~' are unchanged."""
+    return "/".join(quote(part, safe="") for part in parts)
+
+
 def record_ref(table: str, source: str, record_id: str) -> str:
-    return f"{table}/{source}/{record_id}"
+    return _key(table, source, record_id)
 
 
 def translate_completion(row: Row, _children: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
@@ -96,7 +106,7 @@ def translate_completion(row: Row, _children: Sequence[Row], ctx: TranslateConte
         "context": context,
         "timestamp": row["completed_at"],
     }
-    key = f"completion/{row['source']}/{row['record_id']}"
+    key = _key("completion", row["source"], row["record_id"])
     return [Draft(key, "completion", row["hr_id"], body)]
 
 
@@ -106,7 +116,9 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
         return []
     source, record_id, rep = row["source"], row["record_id"], row["observed_hr_id"]
     when = local_noon(row["visit_date"], row["timezone"])
-    instructor = ctx.actors.agent(row["observer_hr_id"])
+    observer = row["observer_hr_id"]
+    # an erased manager is no longer named, not even pseudonymously
+    instructor = {} if observer == ERASED else {"instructor": ctx.actors.agent(observer)}
     visit = {
         "objectType": "Activity",
         "id": ctx.ns.visit(source, record_id),
@@ -119,7 +131,7 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
     }
     drafts = [
         Draft(
-            f"visit/{source}/{record_id}",
+            _key("visit", source, record_id),
             "visit",
             rep,
             {
@@ -127,7 +139,7 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
                 "verb": ctx.verb(vocab.ATTENDED),
                 "object": visit,
                 "context": {
-                    "instructor": instructor,
+                    **instructor,
                     "extensions": ctx.ext(
                         {
                             **visit_ext,
@@ -145,7 +157,7 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
         scale = ctx.capabilities.rate(rating["item"], rating["raw"]).scale
         drafts.append(
             Draft(
-                f"rating/{source}/{record_id}/{rating['item']}",
+                _key("rating", source, record_id, rating["item"]),
                 "rating",
                 rep,
                 {
@@ -162,7 +174,7 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
                         "success": rating["scaled"] >= capability.threshold,
                     },
                     "context": {
-                        "instructor": instructor,
+                        **instructor,
                         "contextActivities": {"parent": [visit]},
                         "extensions": ctx.ext(
                             {**visit_ext, vocab.EXT_COACHING_ITEM: rating["item"]}
@@ -196,7 +208,7 @@ def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) 
     }
     drafts = [
         Draft(
-            f"planned/{source}/{record_id}",
+            _key("planned", source, record_id),
             "planned",
             person,
             {
@@ -211,7 +223,7 @@ def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) 
     if row["status"] == "completed" and row["completed_on"] is not None:
         drafts.append(
             Draft(
-                f"achieved/{source}/{record_id}",
+                _key("achieved", source, record_id),
                 "achieved",
                 person,
                 {

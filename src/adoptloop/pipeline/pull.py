@@ -8,8 +8,8 @@ between batches only means the next run re-reads from the last stored cursor.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from adoptloop.domain import (
 )
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.identity import IdentityResolver
+from adoptloop.mappings.translate import ERASED
 from adoptloop.store import bookkeeping, records, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.xapi.canonical import timestamp
@@ -39,6 +40,10 @@ from adoptloop.xapi.canonical import timestamp
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 500
+
+
+class _Erased(Exception):
+    """The record is about an erased person: it is dropped, not stored and not quarantined."""
 
 
 class _Unresolved(Exception):
@@ -56,6 +61,7 @@ class StreamCounts:
     unchanged: int = 0
     quarantined: int = 0
     deleted: int = 0
+    erased: int = 0  # records about erased people, dropped
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -65,6 +71,7 @@ class StreamCounts:
             "unchanged": self.unchanged,
             "quarantined": self.quarantined,
             "deleted": self.deleted,
+            "erased": self.erased,
         }
 
 
@@ -89,14 +96,16 @@ class PullStage:
         run_id: str,
         *,
         progress: Progress | None = None,
+        erased: Container[str] = frozenset(),
     ) -> None:
         self.engine = engine
         self.capabilities = capabilities
         self.run_id = run_id
         self.progress = progress
+        self.erased = erased
 
     def pull(self, connector: AnyConnector) -> dict[str, dict[str, int]]:
-        resolver = IdentityResolver(connector.identity_rules)
+        resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
         result: dict[str, dict[str, int]] = {}
         for stream in connector.streams():
             structlog.contextvars.bind_contextvars(connector=connector.name, stream=stream)
@@ -160,6 +169,8 @@ class PullStage:
             for record in buffer.records:
                 try:
                     writer.add(record)
+                except _Erased:
+                    counts.erased += 1
                 except _Unresolved as exc:
                     key = _record_key(record)
                     where = record.location or f"{stream} {key}"
@@ -181,6 +192,7 @@ class PullStage:
         orphans = conn.execute(
             select(people.c.hr_id, people.c.manager_hr_id, people.c.valid_from)
             .where(people.c.manager_hr_id.is_not(None) & people.c.manager_hr_id.not_in(known))
+            .where(people.c.manager_hr_id != ERASED)
             .order_by(people.c.hr_id, people.c.valid_from)
         ).all()
         entries = [
@@ -245,10 +257,15 @@ class _Writer:
         self.accepted_keys: list[str] = []
         self.accounts = Counter[str]()
 
-    def _hr_id(self, ref: PersonRef, role: str) -> str:
+    def _hr_id(self, ref: PersonRef, role: str, *, erasable: bool = False) -> str:
+        """The HR id; an erased person raises _Erased, or gives ERASED where only mentioned."""
         hr_id = self.resolver.resolve(self.conn, ref)
         if hr_id is None:
             raise _Unresolved(ref, role)
+        if hr_id == ERASED or hr_id in self.resolver.erased:
+            if erasable:
+                return ERASED
+            raise _Erased
         return hr_id
 
     def _row(self, table: str, values: dict[str, Any]) -> None:
@@ -256,6 +273,10 @@ class _Writer:
 
     def add(self, record: Record) -> None:
         if isinstance(record, Person):
+            if record.hr_id in self.resolver.erased:
+                raise _Erased
+            if record.manager_hr_id in self.resolver.erased:
+                record = replace(record, manager_hr_id=ERASED)
             self.people.append(record)
         elif isinstance(record, Account):
             self._hr_id(record.ref, "account")
@@ -300,7 +321,7 @@ class _Writer:
                     "type": record.type,
                     "status": record.status,
                     "manager_hr_id": (
-                        self._hr_id(record.manager, "ride-along manager")
+                        self._hr_id(record.manager, "ride-along manager", erasable=True)
                         if record.manager
                         else None
                     ),
@@ -309,7 +330,7 @@ class _Writer:
         self.accepted_keys.append(_record_key(record))
 
     def _observation(self, record: CoachingObservation) -> None:
-        observer = self._hr_id(record.observer, "observer")
+        observer = self._hr_id(record.observer, "observer", erasable=True)
         observed = self._hr_id(record.observed, "observed")
         ratings = []
         for rating in record.ratings:

@@ -24,11 +24,13 @@ from adoptloop.errors import AdoptloopError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline.deliver import deliver
+from adoptloop.pipeline.erase import erase_person, vacuum
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.settings import Settings
 from adoptloop.store import bookkeeping
 from adoptloop.store.db import open_store
+from adoptloop.store.erasures import ErasureList
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient
 from adoptloop.xapi.vocab import Namespace
@@ -87,6 +89,10 @@ class Environment:
             language=xapi.language,
         )
 
+    @property
+    def actor_key(self) -> bytes:
+        return self.settings.xapi.actor.key.get_secret_value().encode("utf-8")
+
     def as_of(self, override: date | None = None) -> date:
         return override or self.settings.adoption.as_of or datetime.now(UTC).date()
 
@@ -117,7 +123,11 @@ def run_pipeline(
     result = RunResult(run_id, "running")
     try:
         with _stage(result.counts, "pull") as bucket:
-            stage = PullStage(env.engine, env.capabilities, run_id, progress=progress)
+            with env.engine.connect() as conn:
+                erased = ErasureList.load(conn, env.actor_key)
+            stage = PullStage(
+                env.engine, env.capabilities, run_id, progress=progress, erased=erased
+            )
             for connector in env.connectors():
                 bucket[connector.name] = stage.pull(connector)
         with _stage(result.counts, "translate") as bucket:
@@ -178,3 +188,32 @@ def write_csv(rows: list[GroupRow], path: Path) -> Path:
             writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})
     tmp.replace(path)
     return path
+
+
+def run_erasure(env: Environment, hr_id: str) -> RunResult:
+    """Erase one person (see pipeline/erase.py), then re-issue and deliver what that changed."""
+    with env.engine.begin() as conn:
+        run_id = bookkeeping.start_run(conn, "erase", None)
+    result = RunResult(run_id, "running")
+    ctx = env.translate_context()
+    translate = TranslateStage(env.engine, ctx, run_id, env.settings.xapi.version)
+    try:
+        with env.engine.begin() as conn:
+            erased = erase_person(
+                conn, translate.finalizer, env.actor_key, hr_id, run_id=run_id, now=translate.now
+            )
+        result.counts["erase"] = {"erasure_id": erased.erasure_id, **erased.counts}
+        result.counts["translate"] = translate.run()
+        result.counts["deliver"] = _deliver(env, run_id)
+    except BaseException as exc:
+        with env.engine.begin() as conn:
+            bookkeeping.finish_run(
+                conn, run_id, "failed", result.counts, error=exc.__class__.__name__
+            )
+        raise
+    with env.engine.begin() as conn:
+        bookkeeping.finish_run(conn, run_id, "succeeded", result.counts)
+    with env.engine.connect() as conn:
+        vacuum(conn.execution_options(isolation_level="AUTOCOMMIT"))
+    result.status = "succeeded"
+    return result

@@ -25,7 +25,7 @@ from adoptloop import __version__
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
 from adoptloop.store import bookkeeping, outbox, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
-from adoptloop.store.outbox import EmittedRow
+from adoptloop.store.outbox import EmittedRow, Queued
 from adoptloop.xapi import canonical, vocab
 from adoptloop.xapi.ids import StatementIds
 from adoptloop.xapi.validate import XAPIVersion, validate_statement
@@ -162,13 +162,30 @@ class TranslateStage:
         by_ref: dict[str, dict[str, EmittedRow]] = defaultdict(dict)
         for earlier in emitted.values():
             by_ref[earlier.record_ref][earlier.key] = earlier
-        queue: list[tuple[str, str, bytes]] = []
+        queue: list[Queued] = []
         bad: list[QuarantineEntry] = []
+        retry: set[str] = set()  # rows that could not be translated stay pending
         for row, ref in zip(rows, refs, strict=True):
             counts.records += 1
-            drafts = list(
-                translator(row, children.get((row["source"], row["record_id"]), []), self.ctx)
-            )
+            try:
+                drafts = list(
+                    translator(row, children.get((row["source"], row["record_id"]), []), self.ctx)
+                )
+            except (KeyError, ValueError) as exc:
+                # e.g. the capability map no longer has an item or capability this row uses:
+                # keep what was emitted, say why, and retry once the map or the row changes
+                counts.invalid += 1
+                bad.append(
+                    QuarantineEntry(
+                        row["source"],
+                        "statements",
+                        ref,
+                        f"{name} {row['record_id']}",
+                        f"cannot translate with the current capability map: {exc!s}",
+                    )
+                )
+                retry.add(ref)
+                continue
             previous = by_ref.get(ref, {})
             for draft in drafts:
                 problems = self._emit(
@@ -194,7 +211,11 @@ class TranslateStage:
             table.update()
             .where((table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")))
             .values(translated_digest=bindparam("_d")),
-            [{"_s": r["source"], "_r": r["record_id"], "_d": r["digest"]} for r in rows],
+            [
+                {"_s": r["source"], "_r": r["record_id"], "_d": r["digest"]}
+                for r, ref in zip(rows, refs, strict=True)
+                if ref not in retry
+            ],
         )
 
     def _emit(
@@ -203,7 +224,7 @@ class TranslateStage:
         ref: str,
         draft: Draft,
         before: EmittedRow | None,
-        queue: list[tuple[str, str, bytes]],
+        queue: list[Queued],
         counts: TranslateCounts,
     ) -> list[str]:
         digest = canonical.digest(draft.body)
@@ -217,7 +238,7 @@ class TranslateStage:
             return problems
         if before is not None and not before.voided:
             self._void(conn, before, queue, counts, save=False)
-        queue.append((statement_id, draft.kind, payload))
+        queue.append(Queued(statement_id, draft.kind, payload, draft.hr_id))
         counts.statements += 1
         outbox.save_emitted(
             conn,
@@ -230,13 +251,13 @@ class TranslateStage:
         self,
         conn: Connection,
         row: EmittedRow,
-        queue: list[tuple[str, str, bytes]],
+        queue: list[Queued],
         counts: TranslateCounts,
         *,
         save: bool = True,
     ) -> None:
         void_id, payload = self.finalizer.voiding(row.statement_id, self.now)
-        queue.append((void_id, "voided", payload))
+        queue.append(Queued(void_id, "voided", payload, None))
         counts.voided += 1
         if save:
             outbox.save_emitted(

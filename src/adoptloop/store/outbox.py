@@ -62,20 +62,29 @@ def save_emitted(conn: Connection, row: EmittedRow, *, exists: bool) -> None:
         conn.execute(t.insert().values(key=row.key, **values))
 
 
-def enqueue(conn: Connection, rows: Sequence[tuple[str, str, bytes]], run_id: str) -> None:
-    """Add (statement_id, kind, payload) rows to the outbox."""
+@dataclass(frozen=True, slots=True)
+class Queued:
+    statement_id: str
+    kind: str
+    payload: bytes
+    hr_id: str | None  # whom the statement is about; None for voiding statements
+
+
+def enqueue(conn: Connection, rows: Sequence[Queued], run_id: str) -> None:
+    """Add statements to the outbox, in order."""
     if rows:
         conn.execute(
             schema.outbox.insert(),
             [
                 {
-                    "statement_id": sid,
-                    "kind": kind,
-                    "payload": payload.decode(),
+                    "statement_id": row.statement_id,
+                    "kind": row.kind,
+                    "hr_id": row.hr_id,
+                    "payload": row.payload.decode(),
                     "created_run": run_id,
                     "state": PENDING,
                 }
-                for sid, kind, payload in rows
+                for row in rows
             ],
         )
 

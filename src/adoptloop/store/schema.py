@@ -186,12 +186,25 @@ outbox = Table(
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("statement_id", String(36), nullable=False, unique=True),
     Column("kind", String(32), nullable=False),
+    Column("hr_id", String(64)),  # whom it is about (for erasure); NULL for voiding statements
     Column("payload", Text, nullable=False),  # canonical JSON, sent byte for byte
     Column("created_run", String(36), nullable=False),
     Column("delivered_at", String(32)),
     Column("state", String(16), nullable=False, default="pending"),  # pending|delivered|rejected
     Column("error", Text),
     Index("ix_outbox_state_seq", "state", "seq"),
+    Index("ix_outbox_hr_id", "hr_id"),
+)
+
+# Erasures: the audit entry (counts only) and a keyed digest of the erased HR id, so that the
+# person is not imported again from exports that still contain them. No name, no id in clear.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("erasure_id", String(36), primary_key=True),
+    Column("erased_at", String(32), nullable=False),
+    Column("subject_digest", String(64), nullable=False, unique=True),
+    Column("counts", Text, nullable=False),
 )
 
 quarantine = Table(

@@ -27,9 +27,19 @@ def timestamp(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    # not strftime("%Y"): it writes year 999 as "999", which is not ISO 8601
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
 def local_noon(day: date, timezone: str) -> str:
-    """A local calendar day as an instant: noon in its timezone, so the UTC date matches."""
-    return timestamp(datetime.combine(day, time(12), tzinfo=ZoneInfo(timezone)))
+    """A local calendar day as an instant on the same date in UTC: noon in its timezone.
+
+    Where the offset exceeds 12 h (New Zealand in summer is +13:00, Kiribati +14:00) local
+    noon falls on the previous UTC date, so it is moved to the nearest end of the UTC day
+    (00:00:00.000Z is 13:00 local at +13:00): still within the local day, and the UTC date
+    always matches the local date.
+    """
+    noon = datetime.combine(day, time(12), tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    first = datetime.combine(day, time(0), tzinfo=UTC)
+    last = datetime.combine(day, time(23, 59, 59, 999_000), tzinfo=UTC)
+    return timestamp(min(max(noon, first), last))

@@ -46,3 +46,8 @@ class Pseudonymizer:
             "objectType": "Agent",
             "account": {"homePage": self._home_page, "name": self.name(hr_id)},
         }
+
+
+def erasure_digest(key: bytes, hr_id: str) -> str:
+    """The keyed digest an erasure is remembered by: enough to refuse re-import, no HR id."""
+    return hmac.new(key, b"erasure\x00" + hr_id.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -78,7 +78,8 @@ def _common(ns: Namespace) -> tuple[Rule, ...]:
 def templates(ns: Namespace) -> list[Template]:
     common = _common(ns)
     source = Rule(f"$.context.extensions['{ns.extension(vocab.EXT_SOURCE)}']", "included")
-    instructor = Rule("$.context.instructor.account.name", "included")
+    # the manager, unless erased (then the statement was re-issued without an instructor)
+    instructor = Rule("$.context.instructor.account.name", "recommended")
     out = [
         Template(
             f"module-{verb.display}",
