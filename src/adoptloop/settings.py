@@ -147,11 +147,26 @@ class XAPISettings(Frozen):
         return self
 
 
+class OAuth2Settings(Frozen):
+    """OAuth 2.0 client credentials (RFC 6749 4.4): a bearer token fetched and refreshed."""
+
+    token_url: HttpURL
+    client_id: str = Field(min_length=1)
+    client_secret: Secret
+    scope: str | None = None
+
+
 class LRSSettings(Frozen):
     endpoint: HttpURL = Field(description="The LRS's xAPI base, e.g. https://lrs.example.com/xAPI/")
-    username: Secret | None = None
-    password: Secret | None = None
+    username: Secret | None = Field(default=None, description="Basic auth: the LRS key")
+    password: Secret | None = Field(default=None, description="Basic auth: the LRS secret")
+    oauth2: OAuth2Settings | None = Field(
+        default=None, description="Instead of basic auth: OAuth 2.0 client credentials"
+    )
     batch_size: int = Field(default=500, ge=1, le=1000)
+    concurrency: int = Field(
+        default=2, ge=1, le=16, description="Batches in flight at once (one thread each)"
+    )
     timeout_seconds: float = Field(default=30.0, gt=0)
     max_retry_seconds: float = Field(
         default=600.0, gt=0, description="Give up retrying after this long; the rest stays queued"
@@ -159,9 +174,11 @@ class LRSSettings(Frozen):
     verify_tls: bool = True
 
     @model_validator(mode="after")
-    def _both_or_neither(self) -> LRSSettings:
+    def _one_way_to_authenticate(self) -> LRSSettings:
         if (self.username is None) != (self.password is None):
             raise ValueError("set both username and password for basic auth, or neither")
+        if self.oauth2 is not None and self.username is not None:
+            raise ValueError("use basic auth (username/password) or oauth2, not both")
         return self
 
 

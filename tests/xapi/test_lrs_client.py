@@ -162,3 +162,39 @@ def test_secret_values_never_appear_in_errors() -> None:
     with pytest.raises(FatalSyncError) as caught:
         client(handler, password=Resolved("sup3r-s3cret-value")).send([statement(1)])
     assert "sup3r-s3cret-value" not in str(caught.value)
+
+
+def test_oauth2_client_credentials_fetches_a_token_once_and_sends_it_as_bearer() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "tok-123", "expires_in": 3600})
+        return httpx.Response(200, json=ids_in(request))
+
+    oauth = {
+        "token_url": "https://auth.example.com/oauth/token",
+        "client_id": "adoptloop",
+        "client_secret": Resolved("client-secret"),
+    }
+    lrs = client(handler, username=None, password=None, oauth2=oauth)
+    lrs.send([statement(1)])
+    lrs.send([statement(2)])
+    token_calls = [r for r in seen if r.url.path == "/oauth/token"]
+    posts = [r for r in seen if r.url.path == "/xAPI/statements"]
+    assert len(token_calls) == 1
+    assert b"grant_type=client_credentials" in token_calls[0].content
+    assert all(r.headers["Authorization"] == "Bearer tok-123" for r in posts)
+    assert len(posts) == 2
+
+
+def test_basic_and_oauth2_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        settings(
+            oauth2={
+                "token_url": "https://auth.example.com/t",
+                "client_id": "x",
+                "client_secret": Resolved("y"),
+            }
+        )

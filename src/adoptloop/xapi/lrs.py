@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from adoptloop import __version__
+from adoptloop.connectors.http import OAuth2ClientCredentials
 from adoptloop.errors import FatalSyncError, RetriableError
 from adoptloop.settings import LRSSettings
 from adoptloop.xapi.http_status import Outcome, classify, retry_after
@@ -70,10 +71,15 @@ class LRSClient:
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.settings = settings
-        auth = None
+        auth: httpx.Auth | None = None
         if settings.username is not None and settings.password is not None:
             auth = httpx.BasicAuth(
                 settings.username.get_secret_value(), settings.password.get_secret_value()
+            )
+        elif settings.oauth2 is not None:
+            oauth = settings.oauth2
+            auth = OAuth2ClientCredentials(
+                oauth.token_url, oauth.client_id, oauth.client_secret, scope=oauth.scope
             )
         self._http = httpx.Client(
             base_url=settings.endpoint.rstrip("/") + "/",
@@ -166,6 +172,48 @@ class LRSClient:
             raise FatalSyncError(f"LRS answered {_reason(response)} to GET statements")
         body = response.json()
         return body if isinstance(body, dict) else None
+
+    def statements(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        verb: str | None = None,
+        activity: str | None = None,
+        agent: Mapping[str, Any] | None = None,
+        ascending: bool = True,
+        limit: int = 500,
+    ) -> Iterator[dict[str, Any]]:
+        """Statements matching the filters, oldest `stored` first, following every `more` link."""
+        params: dict[str, str] = {"limit": str(limit), "ascending": str(ascending).lower()}
+        for name, value in (
+            ("since", since),
+            ("until", until),
+            ("verb", verb),
+            ("activity", activity),
+        ):
+            if value is not None:
+                params[name] = value
+        if agent is not None:
+            params["agent"] = orjson.dumps(agent).decode()
+        url: str | None = "statements"
+        query: dict[str, str] | None = params
+        seen: set[str] = set()
+        while url:
+            response = self._request_with_retry("GET", url, params=query)
+            if classify(response.status_code) is not Outcome.OK:
+                raise FatalSyncError(f"LRS answered {_reason(response)} to GET statements")
+            body = response.json()
+            yield from body.get("statements", [])
+            more = body.get("more") or ""
+            if not more or more in seen:
+                return
+            seen.add(more)
+            url, query = self._resolve_more(more), None
+
+    def _resolve_more(self, more: str) -> str:
+        """`more` is relative to the LRS's origin (or absolute); httpx needs a full URL."""
+        return str(self._http.base_url.join(more))
 
     def about(self) -> dict[str, Any]:
         response = self._request_with_retry("GET", "about")
