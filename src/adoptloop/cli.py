@@ -403,3 +403,7 @@ def statements_export(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
