@@ -1,0 +1,237 @@
+"""Benchmark: build, validate, serialize and deliver N xAPI statements.
+
+    .venv/bin/python bench/xapi_bench.py --statements 100000 --deliver 20000
+
+Stages, each timed on its own over the same statements:
+- build: store-shaped rating rows -> statement drafts (the translators);
+- validate: the strict xAPI 1.0.3 validator;
+- serialize: id + canonical JSON bytes (what the outbox stores);
+- deliver: the first `--deliver` statements posted to a real local LRS by adoptloop's client,
+  against a raw ceiling measured in the same run: the same pre-serialized batches posted to
+  the same LRS by a bare httpx loop (same batch size, one connection, no retries).
+
+Prints one table and writes bench/results/xapi.json. Figures go into bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
+from adoptloop.pipeline.translate import Finalizer
+from adoptloop.settings import LRSSettings
+from adoptloop.testing.lrs_server import LocalLRS, lrs_available
+from adoptloop.xapi.canonical import dumps
+from adoptloop.xapi.ids import Pseudonymizer
+from adoptloop.xapi.lrs import LRSClient, Outgoing
+from adoptloop.xapi.validate import validate_statement
+from adoptloop.xapi.vocab import Namespace
+from adoptloop.yamlsource import Resolved
+
+REPO = Path(__file__).resolve().parent.parent
+ITEMS = [
+    "Opening_Rating__c",
+    "Needs_Assessment_Rating__c",
+    "Objection_Handling_Rating__c",
+    "Clinical_Data_Rating__c",
+    "Closing_Rating__c",
+    "Compliance_Rating__c",
+]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def observations(
+    capabilities: CapabilityMap,
+) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Endless synthetic counted observations with 3 ratings each: 4 statements apiece."""
+    start = date(2026, 1, 5)
+    i = 0
+    while True:
+        row = {
+            "source": "crm",
+            "record_id": f"a1C{i:012d}",
+            "observer_hr_id": f"M{i % 5000:05d}",
+            "observed_hr_id": f"E{i % 50000:06d}",
+            "visit_date": start + timedelta(days=i % 180),
+            "timezone": "Europe/Berlin",
+            "status": "Submitted",
+            "counted": True,
+            "submitted_at": None,
+            "modified_at": None,
+            "has_next_step": i % 2 == 0,
+            "names_capability": i % 3 == 0,
+            "word_count": 12,
+            "deleted": False,
+        }
+        ratings = []
+        for item in sorted(ITEMS[(i + k) % 6] for k in range(3)):
+            raw = float(1 + (i + len(item)) % 5)
+            rated = capabilities.rate(item, raw)
+            ratings.append(
+                {
+                    "item": item,
+                    "raw": raw,
+                    "scaled": rated.scaled,
+                    "capability_id": rated.capability.id,
+                }
+            )
+        yield row, ratings
+        i += 1
+
+
+def context() -> TranslateContext:
+    return TranslateContext(
+        ns=Namespace("https://xapi.example-pharma.com/adoptloop"),
+        actors=Pseudonymizer("https://hr.example-pharma.com", b"bench-key-0123456789abcdef"),
+        capabilities=CapabilityMap.load(REPO / "config" / "demo" / "capabilities.yaml"),
+    )
+
+
+CHUNK = 10_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--statements", type=int, default=100_000)
+    parser.add_argument("--deliver", type=int, default=20_000, help="0 skips delivery")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "xapi.json")
+    args = parser.parse_args(argv)
+    ctx = context()
+    finalizer = Finalizer(ctx, "1.0.3")
+    seconds = {"build": 0.0, "validate": 0.0, "serialize": 0.0}
+    invalid = done = 0
+    keep: list[Outgoing] = []  # the statements to deliver; the rest is dropped chunk by chunk
+    source = observations(ctx.capabilities)
+    while done < args.statements:
+        started = time.perf_counter()
+        drafts: list[Draft] = []
+        while len(drafts) < min(CHUNK, args.statements - done):
+            row, ratings = next(source)
+            drafts.extend(translate_observation(row, ratings, ctx))
+        drafts = drafts[: args.statements - done]
+        seconds["build"] += time.perf_counter() - started
+
+        started = time.perf_counter()
+        ids = [finalizer.ids.statement(d.key, 1) for d in drafts]
+        invalid += sum(
+            bool(validate_statement({**d.body, "id": i})) for d, i in zip(drafts, ids, strict=True)
+        )
+        seconds["validate"] += time.perf_counter() - started
+
+        started = time.perf_counter()
+        payloads = [dumps({**d.body, "id": i}) for d, i in zip(drafts, ids, strict=True)]
+        seconds["serialize"] += time.perf_counter() - started
+        room = args.deliver - len(keep)
+        keep.extend(Outgoing(i, p) for i, p in zip(ids[:room], payloads[:room], strict=True))
+        done += len(drafts)
+
+    results: dict[str, Any] = {
+        "statements": done,
+        "batch_size": args.batch_size,
+        "invalid": invalid,
+    }
+    for stage, spent in seconds.items():
+        results[stage] = {
+            "seconds": round(spent, 3),
+            "per_second": round(done / spent) if spent else None,
+        }
+    total = sum(seconds.values())
+    results["build_validate_serialize"] = {
+        "seconds": round(total, 3),
+        "per_second": round(done / total),
+    }
+    results["peak_rss_mb_before_delivery"] = round(peak_rss_mb(), 1)
+    if args.deliver:
+        reason = lrs_available()
+        if reason:
+            print(f"delivery skipped: {reason}", file=sys.stderr)
+        else:
+            deliver(keep, args.batch_size, results)
+    results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    print_table(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+def timed(label: str, results: dict[str, Any], count: int, started: float) -> None:
+    seconds = time.perf_counter() - started
+    results[label] = {
+        "seconds": round(seconds, 3),
+        "per_second": round(count / seconds) if seconds else None,
+    }
+
+
+def deliver(payloads: list[Outgoing], batch_size: int, results: dict[str, Any]) -> None:
+    batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
+    with LocalLRS() as lrs:
+        info = lrs.info
+        started = time.perf_counter()
+        with httpx.Client(
+            base_url=info.endpoint,
+            auth=(info.username, info.password),
+            headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
+            timeout=120,
+        ) as raw:
+            for batch in batches:
+                raw.post(
+                    "statements", content=b"[" + b",".join(s.payload for s in batch) + b"]"
+                ).raise_for_status()
+        timed("raw_ceiling", results, len(payloads), started)
+    with LocalLRS() as lrs:  # a fresh LRS, so the client pays for storing, not for 200 re-sends
+        info = lrs.info
+        settings = LRSSettings.model_validate(
+            {
+                "endpoint": info.endpoint,
+                "username": Resolved(info.username),
+                "password": Resolved(info.password),
+                "batch_size": batch_size,
+                "timeout_seconds": 120,
+            }
+        )
+        started = time.perf_counter()
+        with LRSClient(settings) as client:
+            stored = sum(len(client.send(batch).stored) for batch in batches)
+        timed("deliver", results, len(payloads), started)
+        results["delivered"] = stored
+    ceiling = results["raw_ceiling"]["per_second"]
+    results["deliver_vs_ceiling"] = (
+        round(results["deliver"]["per_second"] / ceiling, 3) if ceiling else None
+    )
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print(f"{'stage':<24}{'seconds':>10}{'statements/s':>15}")
+    for stage in (
+        "build",
+        "validate",
+        "serialize",
+        "build_validate_serialize",
+        "raw_ceiling",
+        "deliver",
+    ):
+        if stage in results:
+            r = results[stage]
+            print(f"{stage:<24}{r['seconds']:>10}{r['per_second'] or '-':>15}")
+    if "deliver_vs_ceiling" in results:
+        print(f"delivery / raw ceiling: {results['deliver_vs_ceiling']:.1%}")
+    print(f"peak RSS: {results['peak_rss_mb']} MB   invalid statements: {results['invalid']}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
