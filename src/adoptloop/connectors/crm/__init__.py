@@ -1,0 +1,1 @@
+"""CRM connectors: Salesforce (Veeva CRM calls and coaching reports, or a generic org)."""

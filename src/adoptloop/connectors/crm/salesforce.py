@@ -1,0 +1,152 @@
+"""The `salesforce` connector: Veeva CRM calls and coaching reports (or a generic org),
+read incrementally, delete-aware and within the org's daily API budget.
+
+Streams, in the order the pipeline reads them (users first, so that every other stream's
+user ids resolve): `users`, then for the Veeva profile `calls`, `coaching_reports` and
+`advanced_coaching_reports`, for the generic profile `visits` and `coaching_reports`.
+
+At its first read in a run the connector logs in, describes every configured object (a
+missing field stops the run with a ConfigError naming it) and freezes the upper bound of
+this run's windows. When the API budget runs out it stops at the last checkpoint; the
+remaining streams are skipped and the next run resumes where this one stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+
+import requests
+import structlog
+
+from adoptloop.connectors.base import Connector, ConnectorContext, IdentityRule
+from adoptloop.connectors.crm.salesforce_auth import Authenticator
+from adoptloop.connectors.crm.salesforce_config import (
+    GenericProfile,
+    SalesforceConfig,
+    VeevaProfile,
+)
+from adoptloop.connectors.crm.salesforce_generic import VisitsMapper
+from adoptloop.connectors.crm.salesforce_http import BudgetExhausted, SalesforceClient
+from adoptloop.connectors.crm.salesforce_records import ReportsMapper, UsersMapper
+from adoptloop.connectors.crm.salesforce_schema import ObjectSchema, Wanted, describe_all
+from adoptloop.connectors.crm.salesforce_sync import StreamMapper, StreamSync
+from adoptloop.connectors.crm.salesforce_veeva import AdvancedReportsMapper, CallsMapper
+from adoptloop.domain import Item
+
+log = structlog.get_logger(__name__)
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_mappers(config: SalesforceConfig, context: ConnectorContext) -> list[StreamMapper]:
+    tz = config.timezone
+    mappers: list[StreamMapper] = [UsersMapper(config.users, context.name)]
+    profile = config.profile
+    if isinstance(profile, VeevaProfile):
+        if profile.calls is not None:
+            mappers.append(CallsMapper(profile.calls, context, tz))
+        if profile.coaching_reports is not None:
+            mappers.append(ReportsMapper(profile.coaching_reports, context, tz))
+        if profile.advanced_coaching_reports is not None:
+            mappers.append(AdvancedReportsMapper(profile.advanced_coaching_reports, context, tz))
+    elif isinstance(profile, GenericProfile):
+        if profile.visits is not None:
+            mappers.append(VisitsMapper(profile.visits, context, tz))
+        if profile.coaching_reports is not None:
+            mappers.append(ReportsMapper(profile.coaching_reports, context, tz))
+    return mappers
+
+
+class SalesforceConnector(Connector[SalesforceConfig]):
+    type_name = "salesforce"
+    family = "crm"
+    config_class = SalesforceConfig
+
+    def __init__(
+        self,
+        config: SalesforceConfig,
+        context: ConnectorContext,
+        *,
+        session: requests.Session | None = None,
+        sleep: Sleep = time.sleep,
+        clock: Clock = _utcnow,
+    ) -> None:
+        super().__init__(config, context)
+        self.mappers = {m.stream: m for m in build_mappers(config, context)}
+        self._session = session
+        self._sleep = sleep
+        self._clock = clock
+        self._client: SalesforceClient | None = None
+        self._schemas: dict[str, ObjectSchema] = {}
+        self._upper: datetime | None = None
+        self.stopped: BudgetExhausted | None = None
+
+    @property
+    def identity_rules(self) -> Sequence[IdentityRule]:
+        return self.config.users.identity
+
+    def streams(self) -> Sequence[str]:
+        return tuple(self.mappers)
+
+    @property
+    def client(self) -> SalesforceClient:
+        if self._client is None:
+            session = self._session or requests.Session()
+            self._client = SalesforceClient(
+                Authenticator(
+                    self.config.auth, api_version=self.config.api_version, session=session
+                ),
+                self.config.sync,
+                api_version=self.config.api_version,
+                session=session,
+                sleep=self._sleep,
+            )
+        return self._client
+
+    def _start(self) -> datetime:
+        """Once per run: describe every configured object, freeze the windows' upper bound."""
+        if self._upper is None:
+            wanted = Wanted()
+            for mapper in self.mappers.values():
+                for sobject, names in mapper.wanted().items():
+                    wanted.add(sobject, names)
+            self._schemas = describe_all(self.client, wanted, source=self.name)
+            self._upper = self._clock().astimezone(UTC).replace(microsecond=0)
+            log.info("salesforce run started", upper=self._upper.isoformat())
+        return self._upper
+
+    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+        mapper = self.mappers.get(stream)
+        if mapper is None:
+            raise ValueError(f"{self.name}: no stream {stream!r}")
+        if self.stopped is not None:
+            log.warning("skipped: the API budget ran out earlier in this run", stream=stream)
+            return
+        try:
+            upper = self._start()
+            sync = StreamSync(
+                self.client,
+                mapper,
+                self.config.sync,
+                upper=upper,
+                schemas=self._schemas,
+                sleep=self._sleep,
+            )
+            yield from sync.run(cursor)
+        except BudgetExhausted as exc:
+            self.stopped = exc
+            log.warning(
+                "salesforce API budget reached; stopped at the last checkpoint, the next run "
+                "resumes there",
+                stream=stream,
+                used=exc.used,
+                limit=exc.total,
+                reason=str(exc),
+            )

@@ -1,0 +1,112 @@
+"""Reading a window with a Bulk API 2.0 query job (backfills and other large windows).
+
+Bulk 2.0 does not sort (ORDER BY disables its chunking), so a bulk read cannot resume from a
+(SystemModstamp, Id) position. It resumes from the job instead: the job id is checkpointed as
+soon as the job exists, and after each result page the `Sforce-Locator` of the next page.
+Result sets are kept for days, so a run stopped on the API budget continues with the same job.
+A job that failed, was aborted or has expired makes the caller read the window over REST.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from adoptloop.connectors.crm.salesforce_cursor import BulkJob, Position
+from adoptloop.connectors.crm.salesforce_http import NotFound, SalesforceClient
+from adoptloop.connectors.crm.salesforce_query import Feed, Row, window_soql
+from adoptloop.errors import FatalSyncError
+
+log = structlog.get_logger(__name__)
+
+Sleep = Callable[[float], None]
+
+_NUMBER_TYPES = {"double", "currency", "percent"}
+_INT_TYPES = {"int", "long"}
+
+
+class BulkUnavailable(Exception):
+    """The job failed, was aborted or expired: read the window another way."""
+
+
+def coerce(value: str, field_type: str | None) -> Any:
+    """A CSV cell as the JSON value the REST API would have given (empty = null)."""
+    if value == "":
+        return None
+    if field_type == "boolean":
+        return value.lower() == "true"
+    if field_type in _INT_TYPES:
+        return int(float(value))
+    if field_type in _NUMBER_TYPES:
+        return float(value)
+    return value
+
+
+def parse_csv(text: str, types: Mapping[str, str]) -> list[Row]:
+    reader = csv.DictReader(io.StringIO(text))
+    return [{k: coerce(v or "", types.get(k)) for k, v in row.items()} for row in reader]
+
+
+def bulk_window(
+    client: SalesforceClient,
+    feed: Feed,
+    job: BulkJob | None,
+    start: Position | None,
+    upper: datetime,
+    *,
+    types: Mapping[str, str],
+    sleep: Sleep,
+    poll_seconds: float,
+    timeout_seconds: float,
+) -> Iterator[tuple[list[Row], BulkJob | None]]:
+    """Pages of the window, each with the job state to checkpoint after it (None = done).
+
+    The first item, for a new job, is an empty page carrying the job to checkpoint.
+    """
+    if job is None:
+        created = client.bulk_create(window_soql(feed, start, upper, ordered=False))
+        job = BulkJob(str(created["id"]))
+        log.info("bulk query job created", sobject=feed.sobject, job=job.job_id)
+        yield [], job
+    _wait(client, job.job_id, sleep=sleep, poll_seconds=poll_seconds, timeout=timeout_seconds)
+    locator = job.locator
+    while True:
+        try:
+            text, following = client.bulk_results(job.job_id, locator)
+        except NotFound:
+            raise BulkUnavailable(f"bulk job {job.job_id} results are gone") from None
+        rows = parse_csv(text, types)
+        if following is None:
+            yield rows, None
+            return
+        locator = following
+        yield rows, BulkJob(job.job_id, following)
+
+
+def _wait(
+    client: SalesforceClient, job_id: str, *, sleep: Sleep, poll_seconds: float, timeout: float
+) -> None:
+    waited = 0.0
+    delay = min(0.5, poll_seconds)
+    while True:
+        try:
+            state = str(client.bulk_job(job_id).get("state"))
+        except NotFound:
+            raise BulkUnavailable(f"bulk job {job_id} no longer exists") from None
+        if state == "JobComplete":
+            return
+        if state in ("Failed", "Aborted"):
+            raise BulkUnavailable(f"bulk job {job_id} ended {state}")
+        if waited >= timeout:
+            raise FatalSyncError(
+                f"bulk job {job_id} still {state} after {waited:.0f} s; the next run picks it up "
+                "again (raise sync.bulk_timeout_minutes for very large backfills)"
+            )
+        sleep(delay)
+        waited += delay
+        delay = min(delay * 2, poll_seconds)

@@ -1,0 +1,215 @@
+"""SOQL for incremental windows, and reading them over REST (query / queryAll).
+
+A window is read ordered by (SystemModstamp, Id) so that the last record of each page is a
+resume point: the next query continues with
+`(SystemModstamp > :m OR (SystemModstamp = :m AND Id > :id))`, which stays exact when many
+records share one SystemModstamp across a page boundary. On QUERY_TIMEOUT the rest of the
+window is split in two halves (down to `min_split_seconds`), each read in turn; an expired
+nextRecordsUrl (INVALID_QUERY_LOCATOR) restarts the query from the last position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from adoptloop.connectors.crm.salesforce_cursor import Position, parse_ts, soql_ts
+from adoptloop.connectors.crm.salesforce_http import (
+    QueryLocatorInvalid,
+    QueryTimeout,
+    SalesforceClient,
+)
+from adoptloop.errors import FatalSyncError
+
+Row = dict[str, Any]
+
+# Splitting a window that has no lower bound (the first backfill) starts here.
+SPLIT_FLOOR = datetime(2000, 1, 1, tzinfo=UTC)
+_ID = re.compile(r"[A-Za-z0-9]{15,18}")
+_MAX_RESTARTS = 3
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One object read incrementally by SystemModstamp."""
+
+    name: str  # key in the stream's cursor
+    sobject: str
+    fields: tuple[str, ...]
+    where: str | None = None
+    deletable: bool = True  # has IsDeleted: read with queryAll, check the deleted endpoint
+
+    def select(self) -> list[str]:
+        base = ["Id", "SystemModstamp", *(["IsDeleted"] if self.deletable else [])]
+        return list(dict.fromkeys([*base, *self.fields]))
+
+
+def quote(value: str) -> str:
+    """A SOQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def checked_ids(ids: Iterable[str]) -> list[str]:
+    """Salesforce ids only (15/18 alphanumerics): nothing else is spliced into SOQL."""
+    return [i for i in dict.fromkeys(ids) if _ID.fullmatch(i)]
+
+
+def range_predicate(start: Position | None, upper: datetime | None) -> list[str]:
+    parts: list[str] = []
+    if start is not None:
+        ts = soql_ts(start.modstamp)
+        if start.record_id is None:
+            parts.append(f"SystemModstamp >= {ts}")
+        else:
+            parts.append(
+                f"(SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > {quote(start.record_id)}))"
+            )
+    if upper is not None:
+        parts.append(f"SystemModstamp < {soql_ts(upper)}")
+    return parts
+
+
+def soql(
+    sobject: str,
+    fields: Sequence[str],
+    conditions: Sequence[str | None],
+    *,
+    order: str | None = None,
+) -> str:
+    where = [c for c in conditions if c]
+    text = f"SELECT {', '.join(fields)} FROM {sobject}"
+    if where:
+        text += " WHERE " + " AND ".join(where)
+    if order:
+        text += f" ORDER BY {order}"
+    return text
+
+
+def grouped(condition: str | None) -> str | None:
+    """A configured SOQL filter, parenthesised so that its ORs stay its own."""
+    return None if not condition else f"({condition})"
+
+
+def window_soql(feed: Feed, start: Position | None, upper: datetime, *, ordered: bool) -> str:
+    return soql(
+        feed.sobject,
+        feed.select(),
+        [grouped(feed.where), *range_predicate(start, upper)],
+        order="SystemModstamp, Id" if ordered else None,
+    )
+
+
+def flatten(record: dict[str, Any], prefix: str = "") -> Row:
+    """A REST record as a flat dict; relationship fields become 'RecordType.DeveloperName'."""
+    flat: Row = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def modstamp(row: Row) -> datetime:
+    return parse_ts(str(row["SystemModstamp"]))
+
+
+def query_pages(
+    client: SalesforceClient, text: str, *, include_deleted: bool
+) -> Iterator[list[Row]]:
+    """Every page of a REST query, following nextRecordsUrl."""
+    result = client.query(text, include_deleted=include_deleted)
+    while True:
+        yield [flatten(r) for r in result.get("records", [])]
+        next_url = result.get("nextRecordsUrl")
+        if result.get("done", True) or not next_url:
+            return
+        result = client.query_more(str(next_url))
+
+
+def count(
+    client: SalesforceClient, feed: Feed, start: Position | None, upper: datetime
+) -> int | None:
+    """Rows in the window (deleted included); None when even counting times out."""
+    text = soql(feed.sobject, ["COUNT()"], [grouped(feed.where), *range_predicate(start, upper)])
+    try:
+        result = client.query(text, include_deleted=feed.deletable)
+    except QueryTimeout:
+        return None
+    return int(result.get("totalSize", 0))
+
+
+def rest_window(
+    client: SalesforceClient,
+    feed: Feed,
+    start: Position | None,
+    upper: datetime,
+    *,
+    min_split: timedelta,
+) -> Iterator[tuple[list[Row], Position]]:
+    """Pages of the window [start, upper) in (SystemModstamp, Id) order, each with the
+    position reached after it; an empty page marks a completed part of a split window."""
+    position = start
+    uppers = [upper]
+    restarts = 0
+    while uppers:
+        part_upper = uppers[-1]
+        text = window_soql(feed, position, part_upper, ordered=True)
+        try:
+            for rows in query_pages(client, text, include_deleted=feed.deletable):
+                if rows:
+                    position = Position(modstamp(rows[-1]), str(rows[-1]["Id"]))
+                    restarts = 0
+                    yield rows, position
+        except QueryTimeout:
+            if position is None:  # bound the halves below too, or they time out the same way
+                position = Position(SPLIT_FLOOR, None)
+            low = position.modstamp
+            span = part_upper - low
+            if span < 2 * min_split:
+                raise FatalSyncError(
+                    f"{feed.sobject}: QUERY_TIMEOUT even for a window of {span}; ask Salesforce "
+                    "support for a custom index on SystemModstamp or narrow the stream's `where`"
+                ) from None
+            middle = low + span / 2
+            uppers.append(middle.replace(microsecond=0))
+            continue
+        except QueryLocatorInvalid:
+            restarts += 1
+            if restarts > _MAX_RESTARTS:
+                raise
+            continue
+        uppers.pop()
+        position = Position(part_upper, None)
+        if uppers:
+            yield [], position
+
+
+def lookup(
+    client: SalesforceClient,
+    sobject: str,
+    fields: Sequence[str],
+    key_field: str,
+    ids: Iterable[str],
+    *,
+    include_deleted: bool,
+    chunk: int,
+    where: str | None = None,
+) -> list[Row]:
+    """Rows whose `key_field` is one of `ids`, in chunks of `chunk` ids, ordered by Id."""
+    wanted = checked_ids(ids)
+    rows: list[Row] = []
+    for offset in range(0, len(wanted), chunk):
+        part = wanted[offset : offset + chunk]
+        condition = f"{key_field} IN ({', '.join(quote(i) for i in part)})"
+        text = soql(
+            sobject, list(dict.fromkeys(["Id", *fields])), [condition, grouped(where)], order="Id"
+        )
+        for page in query_pages(client, text, include_deleted=include_deleted):
+            rows.extend(page)
+    return rows

@@ -1,0 +1,239 @@
+"""Salesforce rows -> domain records, shared by both profiles: users and coaching reports.
+
+Free text (comments, next steps) is reduced here to a word count, whether a capability is
+named and whether a next step was agreed; the text itself never leaves this module. Rejected
+items carry the object and record id only: no free text, no customer (HCP) identifiers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from adoptloop.connectors.base import ConnectorContext
+from adoptloop.connectors.crm.salesforce_config import CoachingReportsStream, UsersStream
+from adoptloop.connectors.crm.salesforce_cursor import parse_ts
+from adoptloop.connectors.crm.salesforce_query import Feed, Row
+from adoptloop.connectors.crm.salesforce_sync import Lookups, StreamMapper
+from adoptloop.domain import (
+    Account,
+    CoachingObservation,
+    Deleted,
+    Item,
+    PersonRef,
+    Rating,
+    Rejected,
+)
+from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
+
+_LEADING_NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)\b")
+
+
+class BadRow(Exception):
+    """A row that cannot become a domain record; the message is the quarantine reason."""
+
+
+def value(row: Row, field: str | None) -> str | None:
+    """A field as stripped text; None when unset, empty, or the field is not configured."""
+    if not field:
+        return None
+    raw = row.get(field)
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    return text or None
+
+
+def required(row: Row, field: str) -> str:
+    text = value(row, field)
+    if text is None:
+        raise BadRow(f"{field} is empty")
+    return text
+
+
+def is_deleted(row: Row) -> bool:
+    return row.get("IsDeleted") in (True, "true")
+
+
+def local_date(raw: str, zone: str, field: str) -> date:
+    """A date field as is; a dateTime as the local date in `zone`."""
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+        return parse_ts(raw).astimezone(ZoneInfo(zone)).date()
+    except ValueError:
+        raise BadRow(f"{field}: {raw!r} is not a date") from None
+
+
+def optional_ts(row: Row, field: str | None) -> datetime | None:
+    text = value(row, field)
+    if text is None:
+        return None
+    try:
+        return parse_ts(text)
+    except ValueError:
+        raise BadRow(f"{field}: {text!r} is not a date-time") from None
+
+
+def rating_number(raw: Any, item: str, labels: Mapping[str, float]) -> float:
+    """A rating as a number: numeric fields as they are, picklist labels through `labels`."""
+    if isinstance(raw, bool):
+        raise BadRow(f"rating {raw!r} for {item} is not a number")
+    if isinstance(raw, int | float):
+        return float(raw)
+    text = str(raw).strip()
+    if text in labels:
+        return float(labels[text])
+    match = _LEADING_NUMBER.match(text)  # "4", "4.0", "4 - Exceeds expectations"
+    if match:
+        return float(match.group(1))
+    raise BadRow(f"rating {text!r} for {item} is not a number; map it under rating_values")
+
+
+def checked_ratings(
+    pairs: Sequence[tuple[str, Any]], capabilities: CapabilityMap, labels: Mapping[str, float]
+) -> tuple[Rating, ...]:
+    ratings: dict[str, Rating] = {}
+    for item, raw in pairs:
+        if raw is None or raw == "" or not capabilities.is_mapped_item(item):
+            continue
+        number = rating_number(raw, item, labels)
+        try:
+            capabilities.rate(item, number)
+        except OutOfScaleError as exc:
+            raise BadRow(str(exc)) from None
+        ratings[item] = Rating(item, number)
+    return tuple(sorted(ratings.values(), key=lambda r: r.item))
+
+
+def text_features(texts: Sequence[str | None], capabilities: CapabilityMap) -> tuple[int, bool]:
+    """(word count, names a capability) of free text, which is then dropped."""
+    joined = " ".join(t for t in texts if t)
+    if not joined:
+        return 0, False
+    return len(joined.split()), capabilities.mentions_capability(joined)
+
+
+def where(sobject: str, row: Row) -> str:
+    return f"{sobject} {row.get('Id', '?')}"
+
+
+def rejected(stream: str, sobject: str, row: Row, exc: BadRow) -> Rejected:
+    return Rejected(stream, str(row.get("Id", "")), where(sobject, row), str(exc))
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+class UsersMapper(StreamMapper):
+    """Salesforce Users -> Accounts; the pipeline matches them to HR records by the rules."""
+
+    stream = "users"
+
+    def __init__(self, spec: UsersStream, system: str) -> None:
+        self.spec = spec
+        self.system = system
+        attributes = tuple(dict.fromkeys(r.attribute for r in spec.identity))
+        self.feeds = (
+            Feed("users", spec.object, (spec.active, *attributes), spec.where, deletable=False),
+        )
+
+    def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
+        rules = [
+            (f"users.identity.{i}.attribute", r.attribute) for i, r in enumerate(self.spec.identity)
+        ]
+        return {self.spec.object: [("users.active", self.spec.active), *rules]}
+
+    def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:  # noqa: ARG002
+        for row in rows:
+            attributes = {
+                r.attribute: text for r in self.spec.identity if (text := value(row, r.attribute))
+            }
+            ref = PersonRef(self.system, str(row["Id"]), attributes)
+            active = row.get(self.spec.active) not in (False, "false")
+            yield Account(ref, active, location=where(feed.sobject, row))
+
+
+# --- coaching reports (Veeva standard, or a custom object) --------------------------------
+
+
+class ReportsMapper(StreamMapper):
+    """One report row -> one CoachingObservation; ratings are fields of the report."""
+
+    stream = "coaching_reports"
+
+    def __init__(
+        self, spec: CoachingReportsStream, context: ConnectorContext, timezone: str
+    ) -> None:
+        self.spec = spec
+        self.context = context
+        self.timezone = timezone
+        f = spec.fields
+        items = self.context.capabilities.spec.coaching_items
+        self.rating_fields = tuple(
+            f.ratings if f.ratings is not None else [i for i in items if i.endswith("__c")]
+        )
+        selected = (
+            f.observer,
+            f.observed,
+            f.visit_date,
+            f.status,
+            *([f.submitted_at] if f.submitted_at else []),
+            *self.rating_fields,
+            *f.comments,
+            *f.next_steps,
+        )
+        self.feeds = (Feed("reports", spec.object, selected, spec.where),)
+
+    def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
+        base = "profile.coaching_reports.fields"
+        f = self.spec.fields
+        named: list[tuple[str, str | None]] = [
+            (f"{base}.{key}", getattr(f, key))
+            for key in ("observer", "observed", "visit_date", "status", "submitted_at")
+        ]
+        named += [(f"{base}.ratings (or capability map)", r) for r in self.rating_fields]
+        named += [(f"{base}.comments", c) for c in f.comments]
+        named += [(f"{base}.next_steps", c) for c in f.next_steps]
+        return {self.spec.object: named}
+
+    def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:  # noqa: ARG002
+        for row in rows:
+            if is_deleted(row):
+                yield Deleted("observation", str(row["Id"]), location=where(feed.sobject, row))
+                continue
+            try:
+                yield self.observation(feed, row)
+            except BadRow as exc:
+                yield rejected(self.stream, feed.sobject, row, exc)
+
+    def hard_deleted(self, feed: Feed, ids: list[str]) -> Iterator[Item]:
+        for record_id in ids:
+            yield Deleted("observation", record_id, location=f"{feed.sobject} {record_id}")
+
+    def observation(self, feed: Feed, row: Row) -> CoachingObservation:
+        f = self.spec.fields
+        capabilities = self.context.capabilities
+        status = required(row, f.status)
+        words, names = text_features([value(row, c) for c in f.comments], capabilities)
+        return CoachingObservation(
+            source_record_id=str(row["Id"]),
+            observer=PersonRef(self.context.name, required(row, f.observer)),
+            observed=PersonRef(self.context.name, required(row, f.observed)),
+            visit_date=local_date(required(row, f.visit_date), self.timezone, f.visit_date),
+            timezone=self.timezone,
+            status=status,
+            counted=status in self.spec.counted_statuses,
+            submitted_at=optional_ts(row, f.submitted_at),
+            modified_at=optional_ts(row, "SystemModstamp"),
+            ratings=checked_ratings(
+                [(r, row.get(r)) for r in self.rating_fields], capabilities, self.spec.rating_values
+            ),
+            has_next_step=any(value(row, c) for c in f.next_steps),
+            names_capability=names,
+            word_count=words,
+            location=where(feed.sobject, row),
+        )

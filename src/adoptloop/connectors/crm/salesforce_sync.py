@@ -1,0 +1,227 @@
+"""The incremental read of one stream: windows by SystemModstamp, checkpoints, deletes.
+
+Per feed (object) of the stream:
+
+1. A window [watermark - look-back, upper) where `upper` was frozen when the run started (a
+   window left unfinished by an earlier run is finished first, up to its own frozen upper).
+2. The window is read over REST in (SystemModstamp, Id) order, or with a Bulk API 2.0 job when
+   it holds more than `bulk_above_rows` rows. queryAll returns soft-deleted rows (IsDeleted):
+   mappers turn them into tombstones. Each page ends with a Checkpoint, so a run stopped by
+   the API budget resumes exactly there.
+3. The deleted-records endpoint lists hard deletes since the last run; they become tombstones.
+
+The visit date is never a cursor: a call edited offline on an iPad reaches Salesforce days
+later, and only its SystemModstamp says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import structlog
+
+from adoptloop.connectors.crm.salesforce_bulk import BulkUnavailable, bulk_window
+from adoptloop.connectors.crm.salesforce_config import SyncSettings
+from adoptloop.connectors.crm.salesforce_cursor import FeedState, StreamState, Window, parse_ts
+from adoptloop.connectors.crm.salesforce_http import SalesforceClient
+from adoptloop.connectors.crm.salesforce_query import Feed, Row, count, lookup, rest_window
+from adoptloop.connectors.crm.salesforce_schema import ObjectSchema
+from adoptloop.domain import Checkpoint, Item
+
+log = structlog.get_logger(__name__)
+
+Sleep = Callable[[float], None]
+
+# The deleted-records endpoint answers for the last 15 days at most.
+DELETED_HORIZON = timedelta(days=15) - timedelta(hours=1)
+DELETED_MIN_SPAN = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """Related rows a mapper fetches for a page (children of calls, answers of a report)."""
+
+    client: SalesforceClient
+    chunk: int
+
+    def rows(
+        self,
+        sobject: str,
+        fields: Sequence[str],
+        key_field: str,
+        ids: Iterable[str],
+        *,
+        include_deleted: bool,
+        where: str | None = None,
+    ) -> list[Row]:
+        return lookup(
+            self.client,
+            sobject,
+            fields,
+            key_field,
+            ids,
+            include_deleted=include_deleted,
+            chunk=self.chunk,
+            where=where,
+        )
+
+
+class StreamMapper:
+    """Turns the changed rows of a stream's feeds into domain items."""
+
+    stream: str
+    feeds: tuple[Feed, ...]
+
+    def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
+        """Configured fields per object, as (config key, field name), for the describe check."""
+        raise NotImplementedError
+
+    def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def hard_deleted(self, feed: Feed, ids: list[str]) -> Iterator[Item]:  # noqa: ARG002 - a hook
+        return iter(())
+
+
+class StreamSync:
+    def __init__(
+        self,
+        client: SalesforceClient,
+        mapper: StreamMapper,
+        settings: SyncSettings,
+        *,
+        upper: datetime,
+        schemas: Mapping[str, ObjectSchema],
+        sleep: Sleep,
+    ) -> None:
+        self.client = client
+        self.mapper = mapper
+        self.settings = settings
+        self.upper = upper
+        self.schemas = schemas
+        self.sleep = sleep
+        self.lookups = Lookups(client, settings.lookup_chunk)
+        self.lookback = timedelta(minutes=settings.lookback_minutes)
+
+    def run(self, cursor: str | None) -> Iterator[Item]:
+        state = StreamState.decode(cursor)
+        if cursor and not state.feeds:
+            log.warning("unreadable cursor; reading the stream from the beginning")
+        for feed in self.mapper.feeds:
+            yield from self._feed(feed, state)
+        yield self._checkpoint(state)
+
+    def _checkpoint(self, state: StreamState) -> Checkpoint:
+        return Checkpoint(self.mapper.stream, state.encode())
+
+    def _feed(self, feed: Feed, state: StreamState) -> Iterator[Item]:
+        first_sync = (
+            state.feed(feed.name).watermark is None and state.feed(feed.name).window is None
+        )
+        while True:
+            current = state.feed(feed.name)
+            if current.window is None:
+                if current.watermark is not None and current.watermark >= self.upper:
+                    break
+                lower = None if current.watermark is None else current.watermark - self.lookback
+                state.feeds[feed.name] = replace(current, window=Window(lower, self.upper))
+            yield from self._window(feed, state)
+            watermark = state.feed(feed.name).watermark
+            if watermark is not None and watermark >= self.upper:
+                break
+        if feed.deletable:
+            yield from self._hard_deletes(feed, state, first_sync=first_sync)
+
+    def _window(self, feed: Feed, state: StreamState) -> Iterator[Item]:
+        current = state.feed(feed.name)
+        assert current.window is not None  # noqa: S101 - set by the caller
+        if current.bulk is not None or (current.after is None and self._large(feed, current)):
+            try:
+                yield from self._bulk(feed, state)
+            except BulkUnavailable as exc:
+                log.warning("bulk read unavailable; reading the window over REST", reason=str(exc))
+                state.feeds[feed.name] = replace(state.feed(feed.name), bulk=None)
+            else:
+                return
+        current = state.feed(feed.name)
+        window = current.window
+        assert window is not None  # noqa: S101
+        min_split = timedelta(seconds=self.settings.min_split_seconds)
+        for rows, position in rest_window(
+            self.client, feed, current.start_of_read(), window.upper, min_split=min_split
+        ):
+            if rows:
+                yield from self.mapper.changed(feed, rows, self.lookups)
+            state.feeds[feed.name] = replace(state.feed(feed.name), after=position)
+            yield self._checkpoint(state)
+        state.feeds[feed.name] = state.feed(feed.name).completed()
+        yield self._checkpoint(state)
+
+    def _large(self, feed: Feed, current: FeedState) -> bool:
+        threshold = self.settings.bulk_above_rows
+        if threshold is None or current.window is None:
+            return False
+        rows = count(self.client, feed, current.start_of_read(), current.window.upper)
+        large = rows is None or rows > threshold
+        log.info("window size", sobject=feed.sobject, rows=rows, bulk=large)
+        return large
+
+    def _bulk(self, feed: Feed, state: StreamState) -> Iterator[Item]:
+        current = state.feed(feed.name)
+        assert current.window is not None  # noqa: S101
+        schema = self.schemas.get(feed.sobject)
+        for rows, job in bulk_window(
+            self.client,
+            feed,
+            current.bulk,
+            current.start_of_read(),
+            current.window.upper,
+            types=schema.types if schema else {},
+            sleep=self.sleep,
+            poll_seconds=self.settings.bulk_poll_seconds,
+            timeout_seconds=self.settings.bulk_timeout_minutes * 60,
+        ):
+            if rows:
+                yield from self.mapper.changed(feed, rows, self.lookups)
+            latest = state.feed(feed.name)
+            state.feeds[feed.name] = (
+                latest.completed() if job is None else replace(latest, bulk=job)
+            )
+            yield self._checkpoint(state)
+
+    def _hard_deletes(self, feed: Feed, state: StreamState, *, first_sync: bool) -> Iterator[Item]:
+        current = state.feed(feed.name)
+        schema = self.schemas.get(feed.sobject)
+        if first_sync or current.deleted_through is None or (schema and not schema.replicateable):
+            # a first sync reads what exists now; an object that is not replicateable has no
+            # deleted-records endpoint (its soft deletes still arrive through queryAll)
+            state.feeds[feed.name] = replace(current, deleted_through=self.upper)
+            return
+        start = current.deleted_through - self.lookback
+        horizon = self.upper - DELETED_HORIZON
+        if start < horizon:
+            log.warning(
+                "hard deletes older than 15 days cannot be listed; some may be missed",
+                sobject=feed.sobject,
+                since=start.isoformat(),
+            )
+            start = horizon
+        if self.upper - start <= DELETED_MIN_SPAN:
+            return
+        result = self.client.deleted(feed.sobject, start.isoformat(), self.upper.isoformat())
+        earliest = result.get("earliestDateAvailable")
+        if earliest and parse_ts(str(earliest)) > start:
+            log.warning(
+                "Salesforce purged its delete log past our last run; some hard deletes may be "
+                "missed until a full resync",
+                sobject=feed.sobject,
+            )
+        ids = [str(r["id"]) for r in result.get("deletedRecords", []) if r.get("id")]
+        if ids:
+            yield from self.mapper.hard_deleted(feed, ids)
+        covered = result.get("latestDateCovered")
+        through = min(parse_ts(str(covered)), self.upper) if covered else self.upper
+        state.feeds[feed.name] = replace(state.feed(feed.name), deleted_through=through)
+        yield self._checkpoint(state)

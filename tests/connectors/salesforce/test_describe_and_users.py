@@ -1,0 +1,122 @@
+"""describe() checks every configured field at the start of a run; users resolve to HR ids."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.errors import ConfigError
+from adoptloop.mappings.capability_map import CapabilityMap
+from tests.connectors.salesforce.fake_org import FakeOrg
+from tests.connectors.salesforce.harness import Pipeline, connector, make_config, read
+from tests.connectors.salesforce.scenario import Veeva
+
+
+def test_every_missing_configured_field_is_named_before_anything_is_read(
+    org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
+) -> None:
+    config = make_config(
+        org,
+        rsa_key[0],
+        profile={
+            "calls": {"fields": {"territory": "Territory__c"}},
+            "coaching_reports": {"fields": {"comments": ["Coaching_Notes__c"]}},
+        },
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        read(connector(org, config, capabilities), "users")
+
+    problems = raised.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith(
+        "sources.crm.profile.calls.fields.territory: Call2_vod__c.Territory__c"
+    )
+    assert "Coaching_Report_vod__c.Coaching_Notes__c is not a field" in problems[1]
+    assert "field-level security" in problems[1]
+    assert not any("query" in p for _, p, _ in org.log)  # nothing was read
+
+
+def test_an_object_the_org_does_not_have_is_named(
+    org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
+) -> None:
+    config = make_config(
+        org, rsa_key[0], profile={"coaching_reports": {"object": "Coaching_Report__c"}}
+    )
+
+    with pytest.raises(ConfigError, match="object Coaching_Report__c does not exist in this org"):
+        read(connector(org, config, capabilities), "users")
+
+
+def test_describe_runs_once_per_run_for_all_streams(
+    org: FakeOrg, veeva: Veeva, config: SalesforceConfig, capabilities: CapabilityMap
+) -> None:
+    org.tick(minutes=1)
+    conn = connector(org, config, capabilities)
+    for stream in conn.streams():
+        read(conn, stream)
+
+    describes = [p for _, p, _ in org.log if p.endswith("/describe")]
+    assert len(describes) == len(set(describes)) == 5
+
+
+def test_users_resolve_by_federation_id_employee_number_or_email(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    config: SalesforceConfig,
+    capabilities: CapabilityMap,
+) -> None:
+    org.tick(minutes=1)
+    pipeline = Pipeline(tmp_path, org, config, capabilities)
+
+    pipeline.run()
+
+    matched = _matches(pipeline)
+    assert matched[veeva.manager] == ("E10002", "FederationIdentifier->hr_id")
+    assert matched[veeva.reps[0]] == ("E10010", "FederationIdentifier->hr_id")
+    assert matched[veeva.reps[1]] == ("E10011", "EmployeeNumber->employee_number")
+    assert matched[veeva.reps[2]] == ("E10012", "Email->email")
+    assert veeva.stranger not in matched
+
+
+def test_an_unmatched_user_is_quarantined_once_however_many_runs_and_records(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    config: SalesforceConfig,
+    capabilities: CapabilityMap,
+) -> None:
+    for day in (23, 24, 25):
+        veeva.call(veeva.stranger, date(2026, 2, day))
+    org.tick(minutes=1)
+    pipeline = Pipeline(tmp_path, org, config, capabilities)
+    pipeline.run()
+    org.tick(days=1)
+    org.update("User", veeva.stranger, Email="temp.rep2@agency.example")  # re-read, still no match
+    org.tick(minutes=1)
+
+    pipeline.run()
+
+    entries = pipeline.quarantine()
+    user_entries = [e for e in entries if e["stream"] == "users"]
+    assert [(e["record_key"], e["location"]) for e in user_entries] == [
+        (veeva.stranger, f"User {veeva.stranger}")
+    ]
+    assert "matches no HR record" in user_entries[0]["reason"]
+    assert len(entries) == len({(e["stream"], e["record_key"]) for e in entries})  # no duplicates
+
+
+def _matches(pipeline: Pipeline) -> dict[str, tuple[str, str]]:
+    from sqlalchemy import select
+
+    from adoptloop.store import schema
+
+    t = schema.identities
+    with pipeline.engine.connect() as conn:
+        rows = conn.execute(select(t.c.external_id, t.c.hr_id, t.c.matched_by)).all()
+    return {r.external_id: (r.hr_id, r.matched_by) for r in rows}
