@@ -1,0 +1,446 @@
+"""The connector kit itself: its checks pass a good connector and catch broken ones; the
+HTTP base it relies on (retries, OAuth refresh, safe messages); entry-point loading.
+
+`ExampleConnector` below is the connector of docs/writing-a-connector.md, kept here so the
+tutorial is tested.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import itertools
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import httpx
+import pytest
+import structlog.testing
+from pydantic import Field, SecretStr
+
+from adoptloop.connectors.base import ConnectorContext, IdentityRule
+from adoptloop.connectors.http import (
+    AuthFailed,
+    BearerToken,
+    HttpConnector,
+    HttpSourceConfig,
+    MalformedPage,
+    OAuth2ClientCredentials,
+    RestClient,
+    RestStream,
+    as_record,
+    json_body,
+    records_at,
+    require,
+)
+from adoptloop.connectors.registry import Registry
+from adoptloop.connectors.tabular import BadValue, parse_datetime
+from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
+from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.settings import Secret
+from adoptloop.testing.fake_api import FakeApi, json_response, status_response, text_response
+from adoptloop.testing.kit import ConnectorContract, FakeVendor, RecordingSleep, make_context
+from tests.connectors.lms.fake_moodle import person
+
+
+@pytest.fixture(autouse=True)
+def _captured_logs() -> Iterator[None]:
+    """Log events go to a capture, whatever logging set-up another test left behind."""
+    with structlog.testing.capture_logs():
+        yield
+
+
+# --- the tutorial's connector ----------------------------------------------------------------
+
+
+class ExampleConfig(HttpSourceConfig):
+    type: Literal["example-lms"]
+    token: Secret
+    identity: list[IdentityRule] = Field(
+        default=[IdentityRule(attribute="email", person_field="email")]
+    )
+
+
+class _Completions(RestStream):
+    path = "api/completions"
+
+    def __init__(self, client: RestClient, since: str | None, page_size: int) -> None:
+        super().__init__(client)
+        self.since = since
+        self.page_size = page_size
+
+    def params(self, token: Any) -> dict[str, Any]:
+        params = {"page": token or 1, "per_page": self.page_size}
+        return {**params, "updated_since": self.since} if self.since else params
+
+    def parse_page(self, response: httpx.Response) -> list[Any]:
+        return records_at(response, json_body(response), "items")
+
+    def next_page(self, response: httpx.Response, _records: Sequence[Any], _token: Any) -> Any:
+        return json_body(response).get("next_page")
+
+
+class ExampleConnector(HttpConnector[ExampleConfig]):
+    type_name = "example-lms"
+    family = "lms"
+    config_class = ExampleConfig
+    service = "Example LMS"
+
+    def auth(self) -> httpx.Auth:
+        return BearerToken(self.config.token)
+
+    @property
+    def identity_rules(self) -> Sequence[IdentityRule]:
+        return self.config.identity
+
+    def streams(self) -> Sequence[str]:
+        return ("completions",)
+
+    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+        newest = cursor
+        with self.client() as client:
+            try:
+                for page in _Completions(client, cursor, self.config.page_size).pages():
+                    for raw in page.records:
+                        item = self.completion(raw)
+                        if isinstance(item, Completion):
+                            stamp = item.completed_at.isoformat()
+                            newest = max(newest or stamp, stamp)
+                        yield item
+            except MalformedPage as exc:
+                yield Rejected(stream, "page", exc.where, str(exc))
+                return  # no checkpoint: the cursor stays where it was
+        yield Checkpoint(stream, newest or "")
+
+    def completion(self, raw: Any) -> Item:
+        key = str(raw.get("id", "")) if isinstance(raw, dict) else ""
+        try:
+            record = as_record(raw)
+            return Completion(
+                source_record_id=require(record, "id"),
+                learner=PersonRef(self.system, require(record, "user"), {"email": record["user"]}),
+                module_id=require(record, "course"),
+                module_title=None,
+                status="completed",
+                completed_at=parse_datetime(require(record, "completed_at"), "completed_at"),
+                score=None,
+            )
+        except BadValue as exc:
+            return Rejected("completions", key or "(no id)", f"completion {key}", str(exc))
+
+
+class FakeExampleLms:
+    """The vendor side of the tutorial: paged completions filtered by updated_since."""
+
+    def __init__(self) -> None:
+        self.api = FakeApi("https://lms.example.test")
+        self.api.route("GET", "/api/completions", self._serve)
+        self.rows: list[dict[str, Any]] = []
+        self._ids = itertools.count(1)
+        self._clock = datetime(2024, 3, 1, tzinfo=UTC)
+        self._broken_page: int | None = None
+
+    def add(self, count: int) -> list[str]:
+        return [self._row()["id"] for _ in range(count)]
+
+    def add_bad(self) -> str:
+        return str(self._row(course="")["id"])
+
+    def break_page(self, number: int) -> None:
+        self._broken_page = number
+
+    def _row(self, **overrides: Any) -> dict[str, Any]:
+        self._clock += timedelta(hours=1)
+        row = {
+            "id": f"c{next(self._ids)}",
+            "user": "ana@example.com",
+            "course": "MOD-OBJ-101",
+            "completed_at": self._clock.isoformat(),
+            **overrides,
+        }
+        self.rows.append(row)
+        return row
+
+    def _serve(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("Authorization") != "Bearer example-token":
+            return status_response(401)
+        page, size = int(request.url.params["page"]), int(request.url.params["per_page"])
+        if page == self._broken_page:
+            self._broken_page = None
+            return text_response("<html>oops</html>")
+        since = request.url.params.get("updated_since")
+        rows = [r for r in self.rows if since is None or r["completed_at"] > since]
+        chunk = rows[(page - 1) * size : page * size]
+        more = page * size < len(rows)
+        return json_response({"items": chunk, "next_page": page + 1 if more else None})
+
+
+def example(vendor: FakeExampleLms, context: ConnectorContext, sleep: Any) -> ExampleConnector:
+    config = ExampleConfig(
+        type="example-lms",
+        base_url=vendor.api.base_url,
+        token=SecretStr("example-token"),
+        page_size=2,
+    )
+    return ExampleConnector(config, context, transport=vendor.api.transport(), sleep=sleep)
+
+
+class TestExampleConnectorContract(ConnectorContract):
+    stream = "completions"
+    table = "completions"
+
+    def make_vendor(self) -> FakeExampleLms:
+        return FakeExampleLms()
+
+    def seed_people(self, _vendor: FakeVendor) -> list[Person]:
+        return [person("E1", "ana@example.com")]
+
+    def make_connector(
+        self, vendor: FakeVendor, context: ConnectorContext, sleep: RecordingSleep
+    ) -> ExampleConnector:
+        assert isinstance(vendor, FakeExampleLms)
+        return example(vendor, context, sleep)
+
+
+# --- the checks have teeth -------------------------------------------------------------------
+
+
+class CursorIgnoringConnector(ExampleConnector):
+    def read(self, stream: str, _cursor: str | None) -> Iterator[Item]:
+        return super().read(stream, None)
+
+
+class CheckpointPastBadPage(ExampleConnector):
+    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+        for item in super().read(stream, cursor):
+            yield item
+            if isinstance(item, Rejected):
+                yield Checkpoint(stream, "9999")
+
+
+class SwallowsBadRecords(ExampleConnector):
+    def completion(self, raw: Any) -> Item:
+        item = super().completion(raw)
+        if isinstance(item, Rejected):
+            raise BadValue(item.reason)
+        return item
+
+
+class NoRetry(ExampleConnector):
+    def client(self) -> RestClient:
+        return RestClient(
+            self.config.base_url,
+            service="no retry",
+            auth=self.auth(),
+            transport=self._transport,
+            max_attempts=1,
+        )
+
+
+def contract_for(cls: type[ExampleConnector]) -> ConnectorContract:
+    class Contract(TestExampleConnectorContract):
+        def make_connector(
+            self, vendor: FakeVendor, context: ConnectorContext, sleep: RecordingSleep
+        ) -> ExampleConnector:
+            connector = super().make_connector(vendor, context, sleep)
+            return cls(connector.config, context, transport=connector._transport, sleep=sleep)
+
+    return Contract()
+
+
+@pytest.mark.parametrize(
+    ("broken", "check"),
+    [
+        (CursorIgnoringConnector, "test_cursor_reads_only_what_changed_since"),
+        (CheckpointPastBadPage, "test_malformed_page_is_quarantined_and_the_cursor_stays"),
+        (SwallowsBadRecords, "test_bad_record_is_quarantined_and_the_rest_is_read"),
+        (NoRetry, "test_5xx_answers_are_retried_until_success"),
+    ],
+)
+def test_the_standard_checks_fail_a_connector_that_breaks_them(
+    broken: type[ExampleConnector], check: str
+) -> None:
+    with pytest.raises((pytest.fail.Exception, BadValue, RetriableError)):
+        getattr(contract_for(broken), check)()
+
+
+# --- the fake API ----------------------------------------------------------------------------
+
+
+def test_fake_api_serves_scripted_answers_first_then_routes_and_404s_the_rest() -> None:
+    api = FakeApi()
+    api.route("GET", "/ok", lambda _r: json_response({"ok": True}))
+    api.fail_next(status_response(503), path="/ok")
+    with httpx.Client(transport=api.transport(), base_url=api.base_url) as client:
+        assert client.get("/ok").status_code == 503
+        assert client.get("/ok").json() == {"ok": True}
+        assert client.get("/elsewhere").status_code == 404
+    assert [r.url.path for r in api.calls(method="GET")] == ["/ok", "/ok", "/elsewhere"]
+
+
+# --- the HTTP base ---------------------------------------------------------------------------
+
+
+def test_connect_errors_are_retried_then_the_request_succeeds() -> None:
+    attempts = itertools.count(1)
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if next(attempts) < 3:
+            raise httpx.ConnectError("connection refused", request=request)
+        return json_response([1, 2])
+
+    sleep = RecordingSleep()
+    with RestClient(
+        "https://api.example.test",
+        service="Test",
+        transport=httpx.MockTransport(flaky),
+        sleep=sleep,
+    ) as client:
+        assert client.request("GET", "x").json() == [1, 2]
+    assert len(sleep.calls) == 2
+
+
+def test_retries_stop_when_the_next_wait_would_pass_max_retry_seconds() -> None:
+    sleep = RecordingSleep()
+    transport = httpx.MockTransport(lambda _r: status_response(429, retry_after=200))
+    with (
+        RestClient(
+            "https://api.example.test",
+            service="Test",
+            transport=transport,
+            sleep=sleep,
+            max_attempts=10,
+            max_retry_seconds=300,
+        ) as client,
+        pytest.raises(RetriableError),
+    ):
+        client.request("GET", "x")
+    assert sleep.calls == [200.0]  # a second 200 s wait would pass the 300 s budget
+
+
+def test_error_messages_name_the_path_never_the_query_string_or_body() -> None:
+    transport = httpx.MockTransport(lambda _r: json_response({"error": "gone"}, 404))
+    with (
+        RestClient("https://api.example.test", service="Test", transport=transport) as client,
+        pytest.raises(FatalSyncError) as caught,
+    ):
+        client.request("GET", "users", params={"wstoken": "s3cr3t-token"})
+    assert "api.example.test/users" in str(caught.value)
+    assert "s3cr3t-token" not in str(caught.value)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def oauth_api(tokens_given: list[str], valid: set[str]) -> FakeApi:
+    """A token endpoint (HTTP Basic client auth, form body) and an API taking valid tokens."""
+    api = FakeApi()
+    numbers = itertools.count(1)
+
+    def token(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Authorization"].startswith("Basic ")
+        assert b"grant_type=client_credentials" in request.content
+        value = f"t{next(numbers)}"
+        tokens_given.append(value)
+        valid.add(value)
+        return json_response({"access_token": value, "expires_in": 600})
+
+    def data(request: httpx.Request) -> httpx.Response:
+        presented = request.headers["Authorization"].removeprefix("Bearer ")
+        return json_response([]) if presented in valid else status_response(401)
+
+    api.route("POST", "/oauth/token", token)
+    api.route("GET", "/data", data)
+    return api
+
+
+def test_oauth_token_is_reused_until_shortly_before_it_expires() -> None:
+    given: list[str] = []
+    api, clock = oauth_api(given, set()), FakeClock()
+    auth = OAuth2ClientCredentials(
+        f"{api.base_url}/oauth/token", "client", SecretStr("secret"), clock=clock
+    )
+    with RestClient(api.base_url, service="Test", auth=auth, transport=api.transport()) as client:
+        client.request("GET", "data")
+        clock.now = 500.0  # 600 s lifetime less the 60 s margin: still good
+        client.request("GET", "data")
+        clock.now = 560.0
+        client.request("GET", "data")
+    assert given == ["t1", "t2"]
+
+
+def test_oauth_token_is_renewed_once_when_the_api_answers_401() -> None:
+    given: list[str] = []
+    valid: set[str] = set()
+    api = oauth_api(given, valid)
+    auth = OAuth2ClientCredentials(f"{api.base_url}/oauth/token", "client", SecretStr("secret"))
+    with RestClient(api.base_url, service="Test", auth=auth, transport=api.transport()) as client:
+        client.request("GET", "data")
+        valid.clear()  # revoked at the provider before it expired
+        assert client.request("GET", "data").status_code == 200
+    assert given == ["t1", "t2"]
+
+
+def test_token_endpoint_refusal_is_an_auth_failure_that_does_not_leak_the_secret() -> None:
+    api = FakeApi()
+    api.route("POST", "/oauth/token", lambda _r: json_response({"error": "invalid_client"}, 401))
+    auth = OAuth2ClientCredentials(f"{api.base_url}/oauth/token", "client", SecretStr("hunter22"))
+    sleep = RecordingSleep()
+    with (
+        RestClient(
+            api.base_url, service="Test", auth=auth, transport=api.transport(), sleep=sleep
+        ) as client,
+        pytest.raises(AuthFailed) as caught,
+    ):
+        client.request("GET", "data")
+    assert "hunter22" not in str(caught.value)
+    assert sleep.calls == []
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+BUILTIN = {
+    "scim": "hris",
+    "workday": "hris",
+    "bamboohr": "hris",
+    "moodle": "lms",
+    "successfactors": "lms",
+    "cornerstone": "lms",
+    "docebo": "lms",
+}
+
+
+def test_every_hris_and_lms_connector_loads_through_the_entry_point_group() -> None:
+    types = Registry.from_entry_points().types
+    assert {name: types[name].family for name in BUILTIN} == BUILTIN
+
+
+class _EntryPoint:
+    name = "example-lms"
+    value = "tests.testing.test_kit:ExampleConnector"
+
+    def load(self) -> type[ExampleConnector]:
+        return ExampleConnector
+
+
+def test_a_third_party_connector_is_loaded_and_built_from_its_entry_point(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = importlib.metadata.entry_points
+
+    def with_third_party(*, group: str) -> list[Any]:
+        return [*real(group=group), _EntryPoint()]
+
+    monkeypatch.setattr("adoptloop.connectors.registry.entry_points", with_third_party)
+    found = Registry.from_entry_points()
+    config = ExampleConfig(
+        type="example-lms", base_url="https://lms.example.test", token=SecretStr("t")
+    )
+    built = found.build("lms", config, make_context(name="lms"))
+    assert isinstance(built, ExampleConnector)
+    assert ExampleConfig in found.config_classes()
