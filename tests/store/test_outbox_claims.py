@@ -1,0 +1,101 @@
+"""Delivery workers claim outbox rows with a lease: they split the outbox, never share a row,
+and a dead worker's rows are claimed again once its lease ran out."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import Engine, select, update
+
+from adoptloop.pipeline.workers import OutboxClaims
+from adoptloop.store import outbox, schema
+from adoptloop.store.outbox import Queued
+from adoptloop.xapi.lrs import BatchResult
+
+
+def _fill(engine: Engine, n: int) -> list[str]:
+    ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(n)]
+    with engine.begin() as conn:
+        outbox.enqueue(conn, [Queued(sid, "completed", b"{}", "E1") for sid in ids], "run-1")
+    return ids
+
+
+def test_two_workers_never_claim_the_same_row(engine: Engine) -> None:
+    ids = _fill(engine, 40)
+    a, b = OutboxClaims(engine, "a"), OutboxClaims(engine, "b")
+
+    first = a.claim(25)
+    second = b.claim(25)
+
+    assert [r.statement_id for r in first] == ids[:25]
+    assert [r.statement_id for r in second] == ids[25:]
+    assert b.claim(25) == []
+
+
+def test_concurrent_workers_split_the_outbox_between_them(engine: Engine) -> None:
+    ids = _fill(engine, 300)
+    got: dict[str, list[str]] = {}
+
+    def work(name: str) -> None:
+        claims = OutboxClaims(engine, name)
+        mine = got.setdefault(name, [])
+        while rows := claims.claim(7):
+            mine.extend(r.statement_id for r in rows)
+            claims.complete("run-1", BatchResult(stored=[r.statement_id for r in rows]))
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    claimed = [sid for mine in got.values() for sid in mine]
+    assert sorted(claimed) == ids  # every row exactly once
+    with engine.connect() as conn:
+        assert outbox.counts(conn) == {"delivered": 300}
+
+
+def test_a_dead_workers_rows_are_claimed_again_after_its_lease(engine: Engine) -> None:
+    ids = _fill(engine, 10)
+    dead = OutboxClaims(engine, "dead", lease_seconds=0.2)
+    assert len(dead.claim(10)) == 10
+    alive = OutboxClaims(engine, "alive")
+    assert alive.claim(10) == []
+
+    time.sleep(0.3)  # the lease runs out (this is what is tested, not a speed)
+    rows = alive.claim(10)
+    alive.complete("run-1", BatchResult(stored=[r.statement_id for r in rows]))
+
+    assert [r.statement_id for r in rows] == ids
+    t = schema.outbox
+    with engine.connect() as conn:
+        who = set(conn.execute(select(t.c.claimed_by, t.c.lease_until, t.c.state)).all())
+    assert who == {("alive", None, "delivered")}
+
+
+def test_released_rows_can_be_claimed_at_once(engine: Engine) -> None:
+    _fill(engine, 3)
+    a = OutboxClaims(engine, "a")
+    a.release(a.claim(3))
+
+    assert len(OutboxClaims(engine, "b").claim(3)) == 3
+
+
+def test_rejected_statements_are_quarantined_and_resolved_when_later_stored(
+    engine: Engine,
+) -> None:
+    ids = _fill(engine, 2)
+    claims = OutboxClaims(engine, "a")
+    claims.claim(2)
+    claims.complete("run-1", BatchResult(stored=[ids[0]], rejected=[(ids[1], "HTTP 400: bad")]))
+    q = schema.quarantine
+    with engine.connect() as conn:
+        assert outbox.counts(conn) == {"delivered": 1, "rejected": 1}
+        assert conn.execute(select(q.c.record_key, q.c.resolved)).all() == [(ids[1], False)]
+    with engine.begin() as conn:
+        conn.execute(update(schema.outbox).values(state="pending"))
+    claims.claim(2)
+    claims.complete("run-2", BatchResult(stored=ids))
+    with engine.connect() as conn:
+        assert conn.execute(select(q.c.resolved)).scalars().all() == [True]

@@ -1,0 +1,88 @@
+"""Domain records in the store: the upserts behave the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from sqlalchemy import Engine, select
+
+from adoptloop.domain import Person
+from adoptloop.store import records, schema
+
+ANNA = Person(
+    hr_id="E1",
+    valid_from=date(2025, 1, 1),
+    first_name="Anna",
+    last_name="Berg",
+    email="anna@example.com",
+    employee_number="1001",
+    role="rep",
+    manager_hr_id=None,
+    region="North",
+    country="DE",
+    territory=None,
+    business_unit="Oncology",
+    status="active",
+    hire_date=date(2024, 5, 1),
+    termination_date=None,
+)
+
+
+def _rows(engine: Engine) -> list[tuple[date, date | None, str | None]]:
+    t = schema.people
+    with engine.connect() as conn:
+        return [
+            (r.valid_from, r.valid_to, r.region)
+            for r in conn.execute(select(t).order_by(t.c.valid_from))
+        ]
+
+
+def test_a_changed_person_closes_the_old_row_and_dates_are_dates(engine: Engine) -> None:
+    moved = replace(ANNA, valid_from=date(2025, 7, 1), region="South")
+    with engine.begin() as conn:
+        records.upsert_people(conn, [ANNA])
+        counts = records.upsert_people(conn, [moved, ANNA])
+
+    assert (counts.inserted, counts.unchanged) == (1, 1)
+    assert _rows(engine) == [
+        (date(2025, 1, 1), date(2025, 7, 1), "North"),
+        (date(2025, 7, 1), None, "South"),
+    ]
+
+
+def test_a_terminated_person_gets_a_terminated_row_once(engine: Engine) -> None:
+    with engine.begin() as conn:
+        records.upsert_people(conn, [ANNA])
+        assert records.terminate_people(conn, ["E1"], date(2026, 1, 31)) == 1
+        assert records.terminate_people(conn, ["E1"], date(2026, 2, 28)) == 0
+    with engine.connect() as conn:
+        statuses = conn.execute(
+            select(schema.people.c.status).order_by(schema.people.c.valid_from)
+        ).scalars()
+        assert list(statuses) == ["active", "terminated"]
+
+
+def test_source_rows_are_inserted_updated_or_left_alone(engine: Engine) -> None:
+    row = {
+        "record_id": "c1",
+        "hr_id": "E1",
+        "module_id": "m1",
+        "module_title": "Objection handling",
+        "status": "completed",
+        "completed_at": "2026-01-05T10:00:00.000Z",
+        "score": None,
+    }
+    with engine.begin() as conn:
+        first = records.upsert_source_rows(conn, schema.completions, "lms", [row])
+        same = records.upsert_source_rows(conn, schema.completions, "lms", [row])
+        changed = records.upsert_source_rows(
+            conn, schema.completions, "lms", [{**row, "score": 0.8}]
+        )
+        gone = records.mark_deleted(conn, schema.completions, "lms", ["c1"])
+
+    assert (first.inserted, same.unchanged, changed.updated, gone) == (1, 1, 1, 1)
+    with engine.connect() as conn:
+        stored = conn.execute(select(schema.completions)).mappings().one()
+    assert stored["deleted"] is True
+    assert stored["score"] == 0.8
