@@ -8,197 +8,26 @@ reads the cohort counts per group. Unless a test says otherwise the as-of date D
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection
 
-from adoptloop.adoption.engine import (
-    ALL,
-    GroupBy,
-    GroupRow,
-    RepOutcome,
-    adoption_table,
-    rep_outcomes,
-)
+from adoptloop.adoption.engine import ALL, GroupRow
 from adoptloop.adoption.states import State
-from adoptloop.mappings.capability_map import (
-    Capability,
-    CapabilityMap,
-    CapabilityMapFile,
-    CoachingItem,
-    Scale,
-)
-from adoptloop.store import schema
 from adoptloop.store.db import open_store
-
-OBJ = "objection-handling"  # threshold 0.75, default 90-day window
-DISC = "discovery"  # threshold 0.5, 30-day window
-HIGH, LOW = 0.8, 0.5  # proficient / not proficient on objection handling
-
-D = date(2024, 6, 30)
-T = D - timedelta(days=120)
-EPOCH = date(2020, 1, 1)
-
-
-def day(offset: int) -> date:
-    """`offset` days after T (day(0) is the training day)."""
-    return T + timedelta(days=offset)
-
-
-def capability_map() -> CapabilityMap:
-    return CapabilityMap(
-        CapabilityMapFile(
-            scales={"five-point": Scale(min=1, max=5)},
-            capabilities=[
-                Capability(id=OBJ, name="Objection handling", threshold=0.75),
-                Capability(id=DISC, name="Discovery", threshold=0.5, window_days=30),
-            ],
-            modules={
-                "MOD-OBJ-101": [OBJ],
-                "MOD-OBJ-201": [OBJ],
-                "MOD-DISC-101": [DISC],
-            },
-            coaching_items={
-                "Objection_Handling_Rating__c": CoachingItem(capability=OBJ, scale="five-point"),
-                "Discovery_Rating__c": CoachingItem(capability=DISC, scale="five-point"),
-            },
-        ),
-        default_window_days=90,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Post:
-    """One effective-dated HR row: where the rep sits from `since`."""
-
-    since: date
-    region: str
-    manager: str = "M-1"
-
-
-class Scenario:
-    """Writes store rows the way the pull stage leaves them, one readable call per fact."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self._ids = itertools.count(1)
-        self.capabilities = capability_map()
-
-    def rep(self, hr_id: str, region: str = "North", manager: str = "M-1") -> None:
-        self.career(hr_id, Post(EPOCH, region, manager))
-
-    def career(self, hr_id: str, *posts: Post) -> None:
-        """HR rows per post; each row ends (valid_to, exclusive) where the next begins."""
-        ends: list[date | None] = [p.since for p in posts[1:]]
-        ends.append(None)
-        self.conn.execute(
-            schema.people.insert(),
-            [
-                {
-                    "hr_id": hr_id,
-                    "valid_from": post.since,
-                    "valid_to": end,
-                    "first_name": "Rep",
-                    "last_name": hr_id,
-                    "role": "field-rep",
-                    "manager_hr_id": post.manager,
-                    "region": post.region,
-                    "status": "active",
-                    "digest": "0" * 32,
-                }
-                for post, end in zip(posts, ends, strict=True)
-            ],
-        )
-
-    def completed(
-        self,
-        hr_id: str,
-        module: str,
-        on: date,
-        *,
-        status: str = "completed",
-        deleted: bool = False,
-    ) -> None:
-        self.conn.execute(
-            schema.completions.insert(),
-            [
-                {
-                    "source": "lms",
-                    "record_id": f"C-{next(self._ids):05d}",
-                    "hr_id": hr_id,
-                    "module_id": module,
-                    "status": status,
-                    "completed_at": f"{on.isoformat()}T10:00:00Z",
-                    "digest": "0" * 32,
-                    "deleted": deleted,
-                }
-            ],
-        )
-
-    def rated(
-        self,
-        hr_id: str,
-        on: date,
-        scaled: float,
-        *,
-        capability: str = OBJ,
-        counted: bool = True,
-        deleted: bool = False,
-    ) -> None:
-        """A coaching visit on `on` rating the rep on one capability."""
-        visit = f"V-{next(self._ids):05d}"
-        self.conn.execute(
-            schema.observations.insert(),
-            [
-                {
-                    "source": "crm",
-                    "record_id": visit,
-                    "observer_hr_id": "M-1",
-                    "observed_hr_id": hr_id,
-                    "visit_date": on,
-                    "timezone": "Europe/Paris",
-                    "status": "Submitted" if counted else "Draft",
-                    "counted": counted,
-                    "submitted_at": f"{on.isoformat()}T17:00:00Z" if counted else None,
-                    "has_next_step": True,
-                    "names_capability": True,
-                    "word_count": 40,
-                    "digest": "0" * 32,
-                    "deleted": deleted,
-                }
-            ],
-        )
-        self.conn.execute(
-            schema.ratings.insert(),
-            [
-                {
-                    "source": "crm",
-                    "record_id": visit,
-                    "item": f"{capability}-rating",
-                    "capability_id": capability,
-                    "raw": 1 + 4 * scaled,
-                    "scaled": scaled,
-                }
-            ],
-        )
-
-    def trained(self, hr_id: str, on: date = T, *, region: str = "North") -> None:
-        """A rep in `region` who completed the objection-handling module on `on`."""
-        self.rep(hr_id, region)
-        self.completed(hr_id, "MOD-OBJ-101", on)
-
-    def table(self, as_of: date = D, by: GroupBy = "region") -> list[GroupRow]:
-        return adoption_table(self.conn, self.capabilities, as_of, by)
-
-    def outcomes(self, as_of: date = D) -> dict[tuple[str, str], RepOutcome]:
-        return {
-            (o.hr_id, o.capability_id): o for o in rep_outcomes(self.conn, self.capabilities, as_of)
-        }
+from tests.adoption.scenario import (
+    DISC,
+    EPOCH,
+    HIGH,
+    LOW,
+    OBJ,
+    D,
+    Post,
+    Scenario,
+    day,
+)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ class RepOutcome:
     observed: bool
     proficient: bool
     path: Trajectory
+    trained_module: str | None = None  # the module whose completion started the clock
 
 
 @dataclass
@@ -124,20 +125,32 @@ class OrgHistory:
                 (row.valid_from, {"region": row.region, "manager": row.manager_hr_id})
             )
 
-    def group_of(self, hr_id: str, on: date, by: GroupBy) -> str:
+    def attributes(self, hr_id: str, on: date) -> dict[str, str | None]:
+        """The person's region and manager on a date (their first HR row before it starts)."""
         rows = self._rows.get(hr_id)
         if not rows:
-            return "(unknown)"
+            return {}
         index = max(0, bisect_right([r[0] for r in rows], on) - 1)
-        attributes = rows[index][1]
+        return rows[index][1]
+
+    def group_of(self, hr_id: str, on: date, by: GroupBy) -> str:
+        if hr_id not in self._rows:
+            return "(unknown)"
         key = "manager" if by in ("team", "manager") else "region"
-        return attributes.get(key) or "(none)"
+        return self.attributes(hr_id, on).get(key) or "(none)"
 
 
 def trained_dates(
     conn: Connection, capabilities: CapabilityMap, as_of: date
 ) -> dict[tuple[str, str], date]:
     """(hr_id, capability) -> earliest completed/passed completion date on or before as_of."""
+    return {key: day for key, (day, _module) in trained_by(conn, capabilities, as_of).items()}
+
+
+def trained_by(
+    conn: Connection, capabilities: CapabilityMap, as_of: date
+) -> dict[tuple[str, str], tuple[date, str]]:
+    """(hr_id, capability) -> (earliest completion date, the module completed then)."""
     c = schema.completions
     first = func.min(c.c.completed_at)
     query = (
@@ -145,15 +158,15 @@ def trained_dates(
         .where(and_(c.c.status != "failed", c.c.deleted.is_(False)))
         .group_by(c.c.hr_id, c.c.module_id)
     )
-    out: dict[tuple[str, str], date] = {}
+    out: dict[tuple[str, str], tuple[date, str]] = {}
     for hr_id, module_id, completed_at in conn.execute(query):
         day = date.fromisoformat(completed_at[:10])
         if day > as_of:
             continue
         for capability in capabilities.capabilities_for_module(module_id):
             key = (hr_id, capability)
-            if key not in out or day < out[key]:
-                out[key] = day
+            if key not in out or (day, module_id) < out[key]:
+                out[key] = (day, module_id)
     return out
 
 
@@ -187,7 +200,7 @@ def rep_outcomes(
     conn: Connection, capabilities: CapabilityMap, as_of: date
 ) -> Iterator[RepOutcome]:
     """Every (rep, capability) that is trained or rated, with its window outcome and path."""
-    trained = trained_dates(conn, capabilities, as_of)
+    trained = trained_by(conn, capabilities, as_of)
     seen: set[tuple[str, str]] = set()
     current: tuple[str, str] | None = None
     events: list[RatingEvent] = []
@@ -203,19 +216,20 @@ def rep_outcomes(
     if current is not None:
         seen.add(current)
         yield _outcome(current, trained.get((current[1], current[0])), events, capabilities, as_of)
-    for (hr_id, capability_id), day in sorted(trained.items()):
+    for (hr_id, capability_id), first in sorted(trained.items()):
         if (capability_id, hr_id) not in seen:
-            yield _outcome((capability_id, hr_id), day, [], capabilities, as_of)
+            yield _outcome((capability_id, hr_id), first, [], capabilities, as_of)
 
 
 def _outcome(
     key: tuple[str, str],
-    trained_at: date | None,
+    first: tuple[date, str] | None,
     events: list[RatingEvent],
     capabilities: CapabilityMap,
     as_of: date,
 ) -> RepOutcome:
     capability_id, hr_id = key
+    trained_at, module = first if first is not None else (None, None)
     capability = capabilities.capabilities[capability_id]
     window = timedelta(days=capabilities.window_days(capability_id))
     path = trajectory(trained_at, events, capability.threshold, as_of)
@@ -233,6 +247,7 @@ def _outcome(
         observed=in_cohort and bool(in_window),
         proficient=in_cohort and any(e.scaled >= capability.threshold for e in in_window),
         path=path,
+        trained_module=module,
     )
 
 

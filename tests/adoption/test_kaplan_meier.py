@@ -1,0 +1,75 @@
+"""Kaplan-Meier time to proficiency on classic hand-worked examples.
+
+An observation is (days, proficient): proficient=True is an event on that day, False a rep
+censored then (not proficient by the as-of date). The curve is the share proficient, 1 - S(t),
+stepping only on days with an event; S(t) = prod over event days of (1 - events / at risk).
+"""
+
+from __future__ import annotations
+
+from adoptloop.adoption.kaplan_meier import Curve, kaplan_meier
+
+
+def test_without_censoring_each_rep_adds_one_nth() -> None:
+    curve = kaplan_meier([(8, True), (2, True), (6, True), (4, True)])
+    # 4 reps, one event per day: S = 3/4, 2/4, 1/4, 0 -> shares .25, .5, .75, 1
+    assert curve == Curve(days=(2, 4, 6, 8), share=(0.25, 0.5, 0.75, 1.0), reps=4)
+    assert curve.quantile(0.5) == 4.0  # the first day the share reaches 50%
+    assert curve.quantile(0.75) == 6.0
+    assert curve.quantile(1.0) == 8.0
+
+
+def test_shares_are_rounded_to_six_places() -> None:
+    curve = kaplan_meier([(1, True), (2, True), (3, True)])
+    # 1/3, 2/3, 1
+    assert curve.share == (0.333333, 0.666667, 1.0)
+
+
+def test_a_rep_censored_before_an_event_leaves_the_risk_set() -> None:
+    curve = kaplan_meier([(1, True), (2, False), (3, True), (4, True)])
+    # day 1: 4 at risk, 1 event: S = 3/4 (share .25)
+    # day 2: one censored, at risk drops to 2 (no step)
+    # day 3: 2 at risk, 1 event: S = 3/4 * 1/2 = 3/8 (share .625)
+    # day 4: 1 at risk, 1 event: S = 0 (share 1)
+    assert curve.days == (1, 3, 4)
+    assert curve.share == (0.25, 0.625, 1.0)
+    assert curve.reps == 4
+    assert curve.quantile(0.5) == 3.0  # .625 >= .5 first on day 3
+    assert curve.quantile(0.75) == 4.0
+
+
+def test_censored_on_an_event_day_are_still_at_risk_that_day() -> None:
+    curve = kaplan_meier([(2, True), (2, False), (4, True), (6, False)])
+    # day 2: 4 at risk (the censored rep included), 1 event: S = 3/4 (share .25);
+    #        (dropping the censored rep first would give 1 - 2/3 = .333)
+    # day 4: 2 at risk, 1 event: S = 3/4 * 1/2 = 3/8 (share .625)
+    # day 6: censored only, no step
+    assert curve.days == (2, 4)
+    assert curve.share == (0.25, 0.625)
+    assert curve.quantile(0.5) == 4.0
+    assert curve.quantile(0.75) is None  # never reaches 75% within what was observed
+
+
+def test_ties_of_events_step_once() -> None:
+    curve = kaplan_meier([(5, True), (5, True), (5, True), (9, False)])
+    # day 5: 4 at risk, 3 events: S = 1/4 (share .75)
+    assert (curve.days, curve.share) == ((5,), (0.75,))
+    assert curve.quantile(0.5) == curve.quantile(0.75) == 5.0
+
+
+def test_nobody_proficient_gives_no_quantiles() -> None:
+    curve = kaplan_meier([(30, False), (45, False), (90, False)])
+    assert curve == Curve(days=(), share=(), reps=3)
+    assert curve.quantile(0.5) is None
+    assert curve.quantile(0.75) is None
+
+
+def test_empty_input_gives_an_empty_curve() -> None:
+    curve = kaplan_meier([])
+    assert curve == Curve(days=(), share=(), reps=0)
+    assert curve.quantile(0.5) is None
+
+
+def test_accepts_a_generator() -> None:
+    curve = kaplan_meier((d, True) for d in (3, 1))
+    assert curve == Curve(days=(1, 3), share=(0.5, 1.0), reps=2)
