@@ -146,7 +146,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_keys(
 
     assert message == (
         f"{_at(demo_config, 'colour:')} adoption.colour: unknown field "
-        "(valid here: as_of, by, output_dir, window_days)"
+        "(valid here: as_of, by, output_dir, window_days, write_back, write_back_dry_run)"
     )
 
 

@@ -7,9 +7,10 @@ to continue (credentials, a vendor error); 130 interrupted.
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
 from importlib import resources
@@ -24,11 +25,15 @@ from rich.table import Table
 
 from adoptloop import __version__
 from adoptloop import logging as adoptloop_logging
-from adoptloop.adoption.engine import GroupRow, state_counts
+from adoptloop.adoption.assemble import build_report_data, write_report
+from adoptloop.adoption.compute import scratch
+from adoptloop.adoption.metrics import COLUMNS, MetricsRow, RowSource, adoption_metrics
 from adoptloop.connectors.registry import Registry
 from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.run import Environment, RunResult, run_erasure, run_pipeline
+from adoptloop.scheduler import health
+from adoptloop.scheduler.cli import print_health, register
 from adoptloop.settings import Settings, load_settings, settings_model
 from adoptloop.store import bookkeeping, outbox
 from adoptloop.store.db import open_store
@@ -220,6 +225,8 @@ def _print_summary(result: RunResult) -> None:
     _print_adoption(result.adoption, result.as_of)
     if result.adoption_csv:
         out.print(f"adoption CSV: {result.adoption_csv}")
+    if result.report:
+        out.print(f"adoption report: {result.report}")
 
 
 def _fmt_counts(counts: Any) -> str:
@@ -230,7 +237,7 @@ def _fmt_counts(counts: Any) -> str:
     )
 
 
-def _print_adoption(rows: list[GroupRow], as_of: date | None) -> None:
+def _print_adoption(rows: Sequence[MetricsRow], as_of: date | None) -> None:
     table = Table(
         title=f"adoption as of {as_of} (cohort = trained reps whose window has closed)",
         title_justify="left",
@@ -244,26 +251,34 @@ def _print_adoption(rows: list[GroupRow], as_of: date | None) -> None:
         "observation_coverage",
         "adoption_observed",
         "adoption_cohort",
+        "median_days_to_proficiency",
+        "sustained",
+        "regressed",
         "tier",
     )
+    labels = {
+        "observation_coverage": "coverage",
+        "adoption_observed": "adopted/observed",
+        "adoption_cohort": "adopted/cohort",
+        "median_days_to_proficiency": "median days",
+    }
     for column in shown:
         table.add_column(
-            column.replace("_", " "),
+            labels.get(column, column),
             justify="left" if column in ("group", "capability", "tier") else "right",
         )
     for row in rows:
-        record = row.as_record()
-        table.add_row(*[_cell(record[c], c) for c in shown])
-    out.print(table)
-    states = state_counts(rows)
-    if states:
-        out.print(
-            "reps by state (all groups): "
-            + "; ".join(
-                f"{cap}: " + ", ".join(f"{s} {n}" for s, n in counts.items() if n)
-                for cap, counts in states.items()
-            )
+        record = row.record()
+        flag = " *" if record["flagged"] else ""
+        table.add_row(
+            *[_cell(record[c], c) + (flag if c == "adoption_observed" else "") for c in shown]
         )
+    out.print(table)
+    out.print(
+        "tiers: suppressed = cohort under 5; counts-only = 5-9; directional = 10-29 "
+        "(percentages with a Wilson 95% interval); comparable = 30+. * = the group's interval "
+        "excludes the overall value."
+    )
 
 
 def _cell(value: Any, column: str) -> str:
@@ -272,6 +287,79 @@ def _cell(value: Any, column: str) -> str:
     if column.startswith(("adoption", "observation")) and isinstance(value, float):
         return f"{value:.1f}%"
     return str(value)
+
+
+@app.command()
+def adoption(
+    config: ConfigOption,
+    by: Annotated[
+        str, typer.Option(help="Group by region, team, manager, module or capability.")
+    ] = "region",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge every window as of this date.")
+    ] = None,
+) -> None:
+    """Adoption by group and capability, from the store (reproducible with --as-of)."""
+    with _handled():
+        if by not in ("region", "team", "manager", "module", "capability"):
+            raise ConfigError(f"--by: {by!r} is not region, team, manager, module or capability")
+        if fmt not in ("table", "csv", "json"):
+            raise ConfigError(f"--format: {fmt!r} is not table, csv or json")
+        settings, registry = _settings(config)
+        env = Environment.open(settings, registry)
+        day = env.as_of(_parse_date(as_of, "--as-of"))
+        with (
+            scratch(env.engine, env.capabilities, day) as computation,
+            env.engine.connect() as conn,
+        ):
+            rows = adoption_metrics(
+                conn,
+                RowSource.scratch(computation),
+                env.capabilities,
+                day,
+                by,  # type: ignore[arg-type]
+            )
+        if fmt == "table":
+            _print_adoption(rows, day)
+        elif fmt == "json":
+            sys.stdout.write(
+                orjson.dumps(
+                    {"as_of": day.isoformat(), "by": by, "rows": [r.record() for r in rows]},
+                    option=orjson.OPT_INDENT_2,
+                ).decode()
+                + "\n"
+            )
+        else:
+            writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                record = row.record()
+                writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})
+
+
+@app.command()
+def report(
+    config: ConfigOption,
+    output: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(
+        "adoption.html"
+    ),
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge every window as of this date.")
+    ] = None,
+) -> None:
+    """Write the self-contained HTML adoption report (opens offline; no CDN)."""
+    with _handled():
+        settings, registry = _settings(config)
+        env = Environment.open(settings, registry)
+        day = env.as_of(_parse_date(as_of, "--as-of"))
+        with (
+            scratch(env.engine, env.capabilities, day) as computation,
+            env.engine.connect() as conn,
+        ):
+            data = build_report_data(conn, RowSource.scratch(computation), env.capabilities, day)
+        write_report(output, data)
+        out.print(f"wrote {output} (as of {day})")
 
 
 @app.command()
@@ -302,11 +390,25 @@ def erase(
 
 
 @app.command()
-def status(config: ConfigOption) -> None:
-    """Last runs, cursor positions, outbox and quarantine counts."""
+def status(
+    config: ConfigOption,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The health report as JSON (as `serve` writes it).")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 4 when the report has problems (for monitors).")
+    ] = False,
+) -> None:
+    """Last runs, cursors, source freshness, outbox backlog, quarantine by reason, health."""
     with _handled():
         settings, _ = _settings(config)
         engine = open_store(settings.store.url)
+        report = health.build_report(engine, settings)
+        if as_json:
+            sys.stdout.write(health.as_json(report))
+            if check and not report["ok"]:
+                raise typer.Exit(4)
+            return
         with engine.connect() as conn:
             runs = bookkeeping.recent_runs(conn)
             cursors = bookkeeping.all_cursors(conn)
@@ -336,6 +438,9 @@ def status(config: ConfigOption) -> None:
         out.print(f"quarantine: {total} open" + (":" if total else ""))
         for source, stream, n in quarantined:
             out.print(f"  {source}.{stream}: {n}")
+        print_health(out, report)
+    if check and not report["ok"]:
+        raise typer.Exit(4)
 
 
 @quarantine_app.command("list")
@@ -399,6 +504,9 @@ def statements_export(
                 count += 1
         tmp.replace(output)
         out.print(f"wrote {count} statements to {output}")
+
+
+register(app)  # serve, runs, quarantine retry, retention purge (scheduler/cli.py)
 
 
 def main() -> None:

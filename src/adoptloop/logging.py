@@ -44,6 +44,20 @@ class Redactor:
         return value
 
 
+class _Stderr:
+    """Writes to whatever sys.stderr is at the moment of writing (not at configure time), so
+    an in-process CLI call whose stderr was swapped and closed leaves no dangling stream."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(
     *,
     secrets: Iterable[str] = (),
@@ -51,7 +65,7 @@ def configure(
     level: int = logging.INFO,
     stream: TextIO | None = None,
 ) -> None:
-    out = stream or sys.stderr
+    out: Any = stream or _Stderr()
     use_json = (not out.isatty()) if json is None else json
     processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -9,11 +9,13 @@ Relative paths resolve against the config file's folder, so a config works from 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union, cast
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -28,6 +30,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from adoptloop.connectors.base import ConnectorConfig
 from adoptloop.connectors.registry import Registry
@@ -96,11 +100,46 @@ ExistingPath = Annotated[Path, AfterValidator(_existing_path)]
 # --- sections ------------------------------------------------------------------------------
 
 
+def _no_literal_password(value: object) -> object:
+    if isinstance(value, str) and not isinstance(value, Resolved) and _url_password(value):
+        raise ValueError(
+            "a database password may not be written into store.url; leave it out and use "
+            "store.password: ${ENV_VAR} (or PGPASSWORD / ~/.pgpass)"
+        )
+    return value
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None
+
+
 class StoreSettings(Frozen):
-    url: str = Field(
+    url: Annotated[str, BeforeValidator(_no_literal_password)] = Field(
         default="sqlite:///state/adoptloop.db",
-        description="SQLAlchemy URL. A relative SQLite path is relative to this config file.",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://adoptloop@db.internal/adoptloop. "
+        "A relative SQLite path is relative to this config file.",
     )
+    # Not dumped: a dump (and the schema's default of `store`) never holds the secret.
+    password: Secret | None = Field(
+        default=None,
+        exclude=True,
+        description="The database password as ${ENV_VAR} or ${file:...}; or use PGPASSWORD",
+    )
+
+    @model_validator(mode="after")
+    def _password_is_a_secret(self) -> StoreSettings:
+        # Either way the password ends up in `url` (to connect) and in `password`, where the
+        # log redactor finds it like every other secret.
+        in_url = _url_password(self.url)
+        if self.password is not None and in_url is None:
+            url = make_url(self.url).set(password=self.password.get_secret_value())
+            object.__setattr__(self, "url", url.render_as_string(hide_password=False))
+        elif in_url is not None and self.password is None:
+            object.__setattr__(self, "password", SecretStr(in_url))
+        return self
 
     @model_validator(mode="after")
     def _sqlite_relative_to_config(self, info: ValidationInfo) -> StoreSettings:
@@ -206,8 +245,136 @@ class AdoptionSettings(Frozen):
     output_dir: ConfigPath = Field(
         default=Path("out"),
         validate_default=True,  # so the default, too, is relative to the config file
-        description="Where `run` writes adoption.csv",
+        description="Where `run` writes adoption.csv and adoption.html",
     )
+    write_back: list[str] = Field(
+        default=[],
+        description="LMS sources to write 'Field-observed: <capability>' transcript records "
+        "to when a rep's state reaches adopted or sustained (e.g. [moodle])",
+    )
+    write_back_dry_run: bool = Field(
+        default=False, description="Only record what would be written (audited as would-write)"
+    )
+
+
+def _check_cron(value: str) -> str:
+    # The full parse is APScheduler's, at `serve` start (scheduler/jobs.py); this catches the
+    # common mistakes where they are written.
+    fields = value.split()
+    if len(fields) not in (5, 6) or not all(_CRON_FIELD.fullmatch(f) for f in fields):
+        raise ValueError(
+            f"{value!r} is not a crontab expression: 5 fields (minute hour day month "
+            "day-of-week), or 6 with a leading seconds field"
+        )
+    return " ".join(fields)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return value
+
+
+_CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#-]+")
+Cron = Annotated[str, AfterValidator(_check_cron)]
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+class SourceSchedule(Frozen):
+    """A source pulled on its own schedule (then translate, deliver, adoption, as every run)."""
+
+    cron: Cron | None = Field(default=None, description="Its own crontab; default: the nightly")
+    timezone: TimeZone | None = Field(default=None, description="Default: schedule.timezone")
+    stale_after_hours: float | None = Field(
+        default=None, gt=0, description="Default: schedule.health.stale_after_hours"
+    )
+
+
+class WorkerSettings(Frozen):
+    workers: int = Field(
+        default=1, ge=0, le=16, description="Delivery workers per `serve` process (0: none)"
+    )
+    poll_seconds: float = Field(default=30.0, gt=0, description="How often an idle worker looks")
+    lease_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a claimed outbox row is reserved; after it, another worker may "
+        "claim it (default: delivery.lrs.max_retry_seconds + 2 * timeout_seconds + 60)",
+    )
+
+
+class HealthSettings(Frozen):
+    status_file: ConfigPath | None = Field(
+        default=Path("state/status.json"),
+        validate_default=True,  # relative to the config file
+        description="JSON status written by `serve` for monitors (null: none)",
+    )
+    host: str = Field(default="127.0.0.1", description="Where the health endpoint listens")
+    port: int | None = Field(
+        default=None, ge=0, le=65535, description="Health endpoint port (null: no endpoint)"
+    )
+    stale_after_hours: float = Field(
+        default=36.0, gt=0, description="A source not pulled for this long is unhealthy"
+    )
+
+
+class ScheduleSettings(Frozen):
+    """`adoptloop serve`: when the pipeline runs, and how the processes share the work."""
+
+    cron: Cron = Field(default="0 2 * * *", description="When the nightly run starts (crontab)")
+    timezone: TimeZone = Field(default="UTC", description="The time zone of every cron here")
+    catch_up: bool = Field(
+        default=True,
+        description="At start, run once when the last scheduled run did not succeed (missed "
+        "while down, interrupted or failed)",
+    )
+    sources: dict[str, SourceSchedule] = Field(
+        default_factory=dict, description="Per-source overrides, keyed by source name"
+    )
+    standby_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often a standby `serve` tries to take over"
+    )
+    lock_lease_seconds: float = Field(
+        default=60.0,
+        ge=1,
+        description="SQLite: a lock whose holder stopped renewing it is free after this long "
+        "(PostgreSQL uses advisory locks, released when the holder's connection ends)",
+    )
+    delivery: WorkerSettings = WorkerSettings()
+    health: HealthSettings = HealthSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validate_omitted_sections(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {"health": {}, **data}
+        return data
+
+
+class RetentionSettings(Frozen):
+    """How long each class of data is kept; purged by `serve` on `cron` or `retention purge`."""
+
+    source_records_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Completions, coaching visits and ratings, development actions, calls and "
+        "superseded or terminated HR rows older than this (null: kept)",
+    )
+    statement_archive_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Statements in the store older than this; with an LRS only delivered or "
+        "rejected ones (null: kept)",
+    )
+    quarantine_days: int | None = Field(
+        default=180, ge=1, description="Quarantine entries not seen again for this long"
+    )
+    run_log_days: int | None = Field(
+        default=400, ge=1, description="Run history (the last run of each job is always kept)"
+    )
+    cron: Cron = Field(default="30 3 * * *", description="When `serve` purges (schedule.timezone)")
 
 
 class Settings(Frozen):
@@ -220,6 +387,8 @@ class Settings(Frozen):
     sources: dict[str, ConnectorConfig] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
     adoption: AdoptionSettings = AdoptionSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="before")
     @classmethod
@@ -227,8 +396,33 @@ class Settings(Frozen):
         # A default section instance is not validated, so its paths would stay relative to
         # the cwd; validating an empty section instead resolves them against the config file.
         if isinstance(data, dict):
-            return {"store": {}, "adoption": {}, **data}
+            return {"store": {}, "adoption": {}, "schedule": {}, **data}
         return data
+
+    @model_validator(mode="after")
+    def _scheduled_sources_exist(self) -> Settings:
+        for name in self.schedule.sources:
+            if name not in self.sources:
+                close = difflib.get_close_matches(name, list(self.sources), n=1)
+                hint = f" (did you mean '{close[0]}')" if close else ""
+                raise ValueError(f"schedule.sources.{name}: no such source{hint}")
+        days = self.retention.source_records_days
+        if days is not None and days < self.adoption.window_days + 180:
+            raise ValueError(
+                f"retention.source_records_days {days} is shorter than the adoption window "
+                f"plus the 180 days a sustained state needs ({self.adoption.window_days + 180})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _write_back_sources_exist(self) -> Settings:
+        for name in self.adoption.write_back:
+            if name not in self.sources:
+                known = ", ".join(sorted(self.sources)) or "none"
+                raise ValueError(
+                    f"adoption.write_back: no source named {name!r} (sources: {known})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _at_least_one_source(self) -> Settings:

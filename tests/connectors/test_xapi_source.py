@@ -131,11 +131,10 @@ def test_unknown_learners_are_quarantined_and_own_statements_ignored(
     run(config, info)
     assert completions(config) == []
     db = sqlite3.connect(config.parent / "state.db")
-    reasons = [
-        r[0] for r in db.execute("SELECT reason FROM quarantine WHERE stream = 'completions'")
-    ]
-    assert len(reasons) == 1
+    reasons = [r[0] for r in db.execute("SELECT reason FROM quarantine WHERE stream = 'users'")]
+    assert len(reasons) == 1  # the unknown learner, once; their completion waits in the store
     assert "matches no HR record" in reasons[0]
+    assert db.execute("SELECT count(*) FROM parked").fetchone() == (1,)
 
 
 def test_reading_follows_more_links_across_pages(local_lrs: tuple[LocalLRS, LRSInfo]) -> None:

@@ -122,24 +122,27 @@ def test_bad_demo_rows_are_quarantined_with_reasons_and_counted_in_status(
     listing = run(demo_config, "quarantine", "list", "--json")
     entries = [json.loads(line) for line in listing.splitlines()]
     reasons = {(e["source"], e["record_key"]): (e["location"], e["reason"]) for e in entries}
-    assert reasons[("crm", "a1C5g00z0000001EAA")] == (
+    assert reasons[("crm", "0051t000000HneCAAS")] == (
         "coaching_reports.csv:39",
-        "unknown person: crm user 0051t000000HneCAAS (observed) matches no HR record",
+        "unknown person: crm user 0051t000000HneCAAS matches no HR record; 1 record(s) naming "
+        "them wait in the store and are taken up once they match",
     )
     assert (
         reasons[("crm", "a1C5g00000DaXClEAN")][1]
         == "rating 7 for Opening_Rating__c is outside its scale 1..5"
     )
     assert "is not a date" in reasons[("crm", "a1C5g00000DdzSFEAZ")][1]
-    assert "matches no HR record" in reasons[("lms", "C900001")][1]
+    assert "lms user u999001 matches no HR record" in reasons[("lms", "u999001")][1]
     assert "is not an ISO 8601 date-time" in reasons[("lms", "C000060")][1]
     assert "E09999 is not a known person" in reasons[("hris", "E10094@2025-09-01")][1]
     assert len(entries) == 6
 
     status = run(demo_config, "status")
     assert "quarantine: 6 open" in status
-    assert "crm.reports: 3" in status
-    assert "lms.completions: 2" in status
+    assert "crm.reports: 2" in status
+    assert "crm.users: 1" in status
+    assert "lms.completions: 1" in status
+    assert "lms.users: 1" in status
 
 
 def test_run_prints_the_adoption_table_and_writes_the_csv(demo_config: Path) -> None:

@@ -16,6 +16,7 @@ never re-sends history.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -245,6 +246,64 @@ def _iso(value: date | datetime | None) -> str | None:
     return timestamp(value) if isinstance(value, datetime) else value.isoformat()
 
 
+def translate_adoption(row: Row, _children: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
+    """One statement per adoption transition: adopted, sustained, regressed (on its date).
+
+    The capability is the object; the modules that teach it are in contextActivities.other,
+    so an LRS report can join training to what became of it in the field.
+    """
+    if row["deleted"]:
+        return []
+    hr_id, capability_id = row["hr_id"], row["capability_id"]
+    if capability_id not in ctx.capabilities.capabilities:
+        raise KeyError(f"capability {capability_id!r} is no longer in the capability map")
+    verbs = {
+        "adopted": ctx.ns.adopted,
+        "sustained": ctx.ns.sustained,
+        "regressed": ctx.ns.regressed,
+    }
+    modules = [
+        {
+            "objectType": "Activity",
+            "id": ctx.ns.module(module_id),
+            "definition": {"type": vocab.ACTIVITY_COURSE},
+        }
+        for module_id in ctx.capabilities.modules_for(capability_id)
+    ]
+    context: dict[str, Any] = {
+        "extensions": ctx.ext(
+            {
+                vocab.EXT_SOURCE: "adoption",
+                vocab.EXT_TRAINED_ON: _iso(row["trained_at"]),
+                vocab.EXT_WINDOW_DAYS: ctx.capabilities.window_days(capability_id),
+            }
+        )
+    }
+    if modules:
+        context["contextActivities"] = {"other": modules}
+    drafts = []
+    for state, on in json.loads(row["transitions"]):
+        verb = verbs.get(state)
+        if verb is None:
+            continue
+        drafts.append(
+            Draft(
+                _key("adoption", hr_id, capability_id, state, on),
+                state,
+                hr_id,
+                {
+                    "actor": ctx.actors.agent(hr_id),
+                    "verb": ctx.verb(verb),
+                    "object": ctx.capability_activity(capability_id),
+                    "result": {"success": state != "regressed"},
+                    "context": context,
+                    "timestamp": local_noon(date.fromisoformat(on), "UTC"),
+                },
+            )
+        )
+    return drafts
+
+
 Translator = Callable[[Row, Sequence[Row], TranslateContext], Iterable[Draft]]
 
 # Which translator turns which store table into statements.
@@ -252,4 +311,5 @@ TRANSLATORS: Mapping[str, Translator] = {
     "completions": translate_completion,
     "observations": translate_observation,
     "development_actions": translate_action,
+    "adoption_states": translate_adoption,
 }

@@ -2,18 +2,25 @@
 
 With `delivery.target: store` (the embedded default) nothing is sent: the outbox is the
 archive, exported with `adoptloop statements export`.
+
+Rows are claimed with a lease (pipeline/workers.py), so this stage, the delivery workers of
+every `serve` process and its own `concurrency` threads split the outbox between them.
+Each thread runs in a copy of the caller's context, so its log lines carry the run id.
 """
 
 from __future__ import annotations
 
+import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import structlog
 from sqlalchemy import Engine
 
 from adoptloop.errors import RetriableError
-from adoptloop.store import bookkeeping, outbox
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS, OutboxClaims
+from adoptloop.scheduler.lock import node_id
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 
 log = structlog.get_logger(__name__)
@@ -30,37 +37,84 @@ class DeliverCounts:
     def as_dict(self) -> dict[str, int | bool]:
         return dict(self.__dict__)
 
+    def add(self, other: DeliverCounts) -> None:
+        self.sent += other.sent
+        self.stored += other.stored
+        self.rejected += other.rejected
+        self.batches += other.batches
+        self.stopped_early = self.stopped_early or other.stopped_early
 
-def deliver(engine: Engine, client: LRSClient, run_id: str, *, batch_size: int) -> DeliverCounts:
+
+def deliver(
+    engine: Engine,
+    client: LRSClient,
+    run_id: str,
+    *,
+    batch_size: int,
+    concurrency: int = 1,
+    worker: str | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    stop: threading.Event | None = None,
+) -> DeliverCounts:
+    """Send claimable statements until none is left (or `stop` is set between batches)."""
+    worker = worker or node_id("deliver")
+    stop = stop or threading.Event()
+    claims = [
+        OutboxClaims(engine, f"{worker}/{i}" if concurrency > 1 else worker, lease_seconds)
+        for i in range(concurrency)
+    ]
+    claims[0].free_dead_local_claims()  # a killed `run` on this host: its rows are free now
+    if concurrency == 1:
+        counts = deliver_batches(claims[0], client, run_id, batch_size=batch_size, stop=stop)
+    else:
+        counts = DeliverCounts()
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="deliver") as pool:
+            futures = [
+                pool.submit(
+                    contextvars.copy_context().run,
+                    deliver_batches,
+                    c,
+                    client,
+                    run_id,
+                    batch_size=batch_size,
+                    stop=stop,
+                )
+                for c in claims
+            ]
+            for future in futures:
+                counts.add(future.result())
+    log.info("delivered", **counts.as_dict())
+    return counts
+
+
+def deliver_batches(
+    claims: OutboxClaims,
+    client: LRSClient,
+    run_id: str,
+    *,
+    batch_size: int,
+    stop: threading.Event,
+    max_batches: int | None = None,
+) -> DeliverCounts:
+    """One worker's loop: claim a batch, send it, record the answer; until nothing is left."""
     counts = DeliverCounts()
-    after = 0
-    while True:
-        with engine.connect() as conn:
-            rows = outbox.pending(conn, after_seq=after, limit=batch_size)
+    while not stop.is_set() and (max_batches is None or counts.batches < max_batches):
+        rows = claims.claim(batch_size)
         if not rows:
             break
         try:
             result = client.send([Outgoing(r.statement_id, r.payload) for r in rows])
         except RetriableError as exc:
+            claims.release(rows)
             counts.stopped_early = True
             log.warning("delivery paused; statements stay in the outbox", reason=str(exc))
             break
-        with engine.begin() as conn:
-            outbox.mark(conn, result.stored, outbox.DELIVERED)
-            for statement_id, reason in result.rejected:
-                outbox.mark(conn, [statement_id], outbox.REJECTED, error=reason)
-            bookkeeping.quarantine(
-                conn,
-                run_id,
-                [
-                    QuarantineEntry("lrs", "delivery", sid, "outbox", reason)
-                    for sid, reason in result.rejected
-                ],
-            )
+        except BaseException:
+            claims.release(rows)
+            raise
+        claims.complete(run_id, result)
         counts.batches += 1
         counts.sent += len(rows)
         counts.stored += len(result.stored)
         counts.rejected += len(result.rejected)
-        after = rows[-1].seq
-    log.info("delivered", **counts.as_dict())
     return counts

@@ -122,6 +122,10 @@ def _purge(conn: Connection, hr_id: str) -> dict[str, int]:
         ),
         "interactions": delete(schema.interactions).where(schema.interactions.c.hr_id == hr_id),
         "identities": delete(schema.identities).where(schema.identities.c.hr_id == hr_id),
+        "writebacks": delete(schema.writebacks).where(schema.writebacks.c.hr_id == hr_id),
+        "adoption_states": delete(schema.adoption_states).where(
+            schema.adoption_states.c.hr_id == hr_id
+        ),
         "people_rows": delete(schema.people).where(schema.people.c.hr_id == hr_id),
         "quarantine": delete(schema.quarantine).where(
             or_(
@@ -142,6 +146,8 @@ def _purge(conn: Connection, hr_id: str) -> dict[str, int]:
         .where(schema.people.c.manager_hr_id == hr_id)
         .values(manager_hr_id=ERASED)
     )
+    states = schema.adoption_states
+    conn.execute(update(states).where(states.c.manager_hr_id == hr_id).values(manager_hr_id=ERASED))
     return counts
 
 

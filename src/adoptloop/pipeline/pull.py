@@ -33,7 +33,7 @@ from adoptloop.domain import (
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.identity import IdentityResolver
 from adoptloop.mappings.translate import ERASED
-from adoptloop.store import bookkeeping, records, schema
+from adoptloop.store import bookkeeping, parked, records, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.xapi.canonical import timestamp
 
@@ -51,6 +51,8 @@ class _Unresolved(Exception):
         super().__init__(
             f"unknown person: {ref.system} user {ref.external_id} ({role}) matches no HR record"
         )
+        self.ref = ref
+        self.role = role
 
 
 @dataclass
@@ -62,6 +64,7 @@ class StreamCounts:
     quarantined: int = 0
     deleted: int = 0
     erased: int = 0  # records about erased people, dropped
+    parked: int = 0  # records waiting for their person to be matched
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -72,6 +75,7 @@ class StreamCounts:
             "quarantined": self.quarantined,
             "deleted": self.deleted,
             "erased": self.erased,
+            "parked": self.parked,
         }
 
 
@@ -118,7 +122,42 @@ class PullStage:
         if connector.family == "hris":
             with self.engine.begin() as conn:
                 self._check_managers(conn, connector.name)
+        taken = self.retry_parked(connector)
+        if taken:
+            result["(parked)"] = {"taken_up": taken}
         return result
+
+    def retry_parked(self, connector: AnyConnector) -> int:
+        """Records that waited for their person: stored now if the person matches."""
+        source = connector.name
+        resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
+        taken = 0
+        after = 0
+        while True:
+            with self.engine.begin() as conn:
+                batch = parked.waiting(conn, source, after_id=after)
+                if not batch:
+                    return taken
+                after = batch[-1].id
+                writer = _Writer(conn, source, resolver, self.capabilities)
+                done: list[parked.Parked] = []
+                for item in batch:
+                    try:
+                        writer.add(item.record)
+                    except _Erased:
+                        pass
+                    except _Unresolved:
+                        continue
+                    done.append(item)
+                writer.write()
+                for item in done:
+                    parked.unpark(conn, source, item.stream, [item.record_key])
+                    bookkeeping.resolve_quarantined(conn, source, item.stream, [item.record_key])
+                people = {(item.system, item.external_id) for item in done}
+                for system, external_id in people:
+                    if parked.waiting_for(conn, source, PersonRef(system, external_id)) == 0:
+                        bookkeeping.resolve_quarantined(conn, source, "users", [external_id])
+                taken += len(done)
 
     def _pull_stream(
         self, connector: AnyConnector, stream: str, resolver: IdentityResolver
@@ -166,6 +205,7 @@ class PullStage:
                 for r in buffer.rejected
             ]
             writer = _Writer(conn, source, resolver, self.capabilities)
+            waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
             for record in buffer.records:
                 try:
                     writer.add(record)
@@ -174,8 +214,17 @@ class PullStage:
                 except _Unresolved as exc:
                     key = _record_key(record)
                     where = record.location or f"{stream} {key}"
-                    rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
+                    if isinstance(record, Account):
+                        rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
+                    else:  # kept until the person matches; the person is quarantined once
+                        parked.park(conn, source, stream, key, exc.ref, record, self.run_id)
+                        waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
+                        counts.parked += 1
             written = writer.write()
+            parked.unpark(conn, source, stream, writer.accepted_keys)
+            rejected += [
+                _waiting_entry(conn, source, ref, where) for ref, where in waiting.values()
+            ]
             counts.deleted += _apply_deletes(conn, source, buffer.deleted)
             counts.inserted += written.inserted
             counts.updated += written.updated
@@ -227,6 +276,25 @@ def _apply_deletes(conn: Connection, source: str, deleted: Sequence[Deleted]) ->
         ids = [d.record_id for d in deleted if d.kind == kind]
         total += records.mark_deleted(conn, table, source, ids)
     return total
+
+
+def _waiting_entry(conn: Connection, source: str, ref: PersonRef, where: str) -> QuarantineEntry:
+    """One entry per unknown person; where it was first seen (their user record, if read) stays."""
+    n = parked.waiting_for(conn, source, ref)
+    q = schema.quarantine
+    first_seen = conn.execute(
+        select(q.c.location).where(
+            (q.c.source == source) & (q.c.stream == "users") & (q.c.record_key == ref.external_id)
+        )
+    ).scalar_one_or_none()
+    return QuarantineEntry(
+        source,
+        "users",
+        ref.external_id,
+        first_seen or where,
+        f"unknown person: {ref.system} user {ref.external_id} matches no HR record; "
+        f"{n} record(s) naming them wait in the store and are taken up once they match",
+    )
 
 
 def _record_key(record: Record) -> str:

@@ -7,7 +7,9 @@ nothing changed pulls nothing new, adds no statement and sends nothing.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+import signal
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -16,17 +18,24 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
-from adoptloop.adoption.engine import COLUMNS, GroupRow, adoption_table
-from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext
+from adoptloop.adoption.assemble import build_report_data, write_report
+from adoptloop.adoption.compute import update_states
+from adoptloop.adoption.metrics import COLUMNS, MetricsRow, RowSource, adoption_metrics
+from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
 from adoptloop.connectors.registry import AnyConnector, Registry
-from adoptloop.errors import AdoptloopError
+from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline.deliver import deliver
 from adoptloop.pipeline.erase import erase_person, vacuum
+from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
+from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS
+from adoptloop.scheduler import lock
+from adoptloop.scheduler.lock import node_id
 from adoptloop.settings import Settings
 from adoptloop.store import bookkeeping
 from adoptloop.store.db import open_store
@@ -45,8 +54,9 @@ class RunResult:
     run_id: str
     status: str
     counts: dict[str, Any] = field(default_factory=dict)
-    adoption: list[GroupRow] = field(default_factory=list)
+    adoption: list[MetricsRow] = field(default_factory=list)
     adoption_csv: Path | None = None
+    report: Path | None = None
     as_of: date | None = None
 
 
@@ -64,7 +74,20 @@ class Environment:
         capabilities = CapabilityMap.load(
             settings.capability_map, default_window_days=settings.adoption.window_days
         )
-        return cls(settings, registry, open_store(settings.store.url), capabilities)
+        env = cls(settings, registry, open_store(settings.store.url), capabilities)
+        env.check_write_back()
+        return env
+
+    def check_write_back(self) -> None:
+        """Every source in adoption.write_back must be able to write to a transcript."""
+        for connector in self.connectors():
+            if connector.name in self.settings.adoption.write_back and not isinstance(
+                connector, SupportsWriteBack
+            ):
+                raise ConfigError(
+                    f"adoption.write_back: source {connector.name!r} ({connector.type_name}) "
+                    "cannot write to an LMS transcript"
+                )
 
     def connectors(self) -> list[AnyConnector]:
         base_dir = self.settings.config_path.parent
@@ -110,44 +133,160 @@ def _stage(counts: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
         counts[name] = bucket
 
 
+class RunInterrupted(AdoptloopError):
+    """SIGTERM (or a lost run lock) stopped the run at a checkpoint; what was committed stays.
+
+    The run is recorded as interrupted; the next start of `serve` (or the next `run` with the
+    same schedule) resumes it: cursors were stored at the last checkpoint and every stage is
+    idempotent, so it re-reads from there.
+    """
+
+    exit_code = 128 + signal.SIGTERM
+
+
 def run_pipeline(
     env: Environment,
     *,
     progress: Progress | None = None,
     scheduled_for: str | None = None,
     as_of: date | None = None,
+    pipeline: str = "nightly",
+    sources: Collection[str] | None = None,
+    stop: threading.Event | None = None,
+    holder: str | None = None,
 ) -> RunResult:
-    with env.engine.begin() as conn:
-        run_id = bookkeeping.start_run(conn, "nightly", scheduled_for)
+    """One run, under the store's run lock (RunInProgress when another process holds it).
+
+    A (pipeline, scheduled_for) that already succeeded is skipped (status "skipped"); one that
+    was interrupted or failed is resumed under its run id. `sources` limits the pull to those
+    sources. `stop` is checked between connectors, every pull batch, between stages and
+    between delivery batches; without one, SIGTERM sets it when this runs in the main thread.
+    """
+    holder = holder or node_id("run")
+    lease = env.settings.schedule.lock_lease_seconds
+    with (
+        lock.hold(env.engine, lock.RUN, holder=holder, lease_seconds=lease) as kept,
+        _stop_on_sigterm(stop) as stop_event,
+    ):
+        try:
+            with env.engine.begin() as conn:
+                bookkeeping.interrupt_stale_runs(conn)
+                run_id = bookkeeping.claim_run(conn, pipeline, scheduled_for, holder=holder)
+        except IntegrityError:  # the unique (pipeline, scheduled_for): someone else has it
+            run_id = None
+        if run_id is None:
+            log.info("already done; skipped", pipeline=pipeline, scheduled_for=scheduled_for)
+            return RunResult("", "skipped")
+        checkpoint = _Checkpoint(stop_event, kept.lost)
+        return _run(env, run_id, checkpoint, progress, as_of, sources, holder)
+
+
+class _Checkpoint:
+    def __init__(self, stop: threading.Event, lock_lost: threading.Event) -> None:
+        self.stop = stop
+        self.lock_lost = lock_lost
+
+    def __call__(self) -> None:
+        if self.lock_lost.is_set():
+            raise RunInterrupted("lost the store's run lock; stopped at a checkpoint")
+        if self.stop.is_set():
+            raise RunInterrupted("stopped at a checkpoint (SIGTERM); the next start resumes")
+
+
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event | None) -> Iterator[threading.Event]:
+    if stop is not None:
+        yield stop
+        return
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        event.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(
+    env: Environment,
+    run_id: str,
+    checkpoint: _Checkpoint,
+    progress: Progress | None,
+    as_of: date | None,
+    sources: Collection[str] | None,
+    holder: str,
+) -> RunResult:
     structlog.contextvars.bind_contextvars(run_id=run_id)
     result = RunResult(run_id, "running")
+
+    def tick(what: str, n: int) -> None:  # called by the pull stage after every batch
+        checkpoint()
+        if progress is not None:
+            progress(what, n)
+
     try:
         with _stage(result.counts, "pull") as bucket:
             with env.engine.connect() as conn:
                 erased = ErasureList.load(conn, env.actor_key)
-            stage = PullStage(
-                env.engine, env.capabilities, run_id, progress=progress, erased=erased
-            )
+            stage = PullStage(env.engine, env.capabilities, run_id, progress=tick, erased=erased)
             for connector in env.connectors():
-                bucket[connector.name] = stage.pull(connector)
+                if sources is None or connector.name in sources:
+                    checkpoint()
+                    bucket[connector.name] = stage.pull(connector)
+        checkpoint()
+        with _stage(result.counts, "states") as bucket:
+            result.as_of = env.as_of(as_of)
+            bucket.update(update_states(env.engine, env.capabilities, result.as_of))
+        checkpoint()
         with _stage(result.counts, "translate") as bucket:
             translate = TranslateStage(
                 env.engine, env.translate_context(), run_id, env.settings.xapi.version
             )
             bucket.update(translate.run())
+        checkpoint()
         with _stage(result.counts, "deliver") as bucket:
-            bucket.update(_deliver(env, run_id))
-        with _stage(result.counts, "adoption") as bucket:
-            result.as_of = env.as_of(as_of)
-            with env.engine.connect() as conn:
-                result.adoption = adoption_table(
-                    conn, env.capabilities, result.as_of, env.settings.adoption.by
+            bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
+        checkpoint()
+        if env.settings.adoption.write_back:
+            with _stage(result.counts, "publish") as bucket:
+                bucket.update(
+                    publish(
+                        env.engine,
+                        env.connectors(),
+                        env.capabilities,
+                        env.settings.adoption.write_back,
+                        dry_run=env.settings.adoption.write_back_dry_run,
+                    )
                 )
-            result.adoption_csv = write_csv(
-                result.adoption, env.settings.adoption.output_dir / "adoption.csv"
-            )
+            checkpoint()
+        with _stage(result.counts, "adoption") as bucket:
+            with env.engine.connect() as conn:
+                result.adoption = adoption_metrics(
+                    conn,
+                    RowSource.states(),
+                    env.capabilities,
+                    result.as_of,
+                    env.settings.adoption.by,
+                )
+            output = env.settings.adoption.output_dir
+            result.adoption_csv = write_csv(result.adoption, output / "adoption.csv")
+            with env.engine.connect() as conn:
+                data = build_report_data(conn, RowSource.states(), env.capabilities, result.as_of)
+            result.report = write_report(output / "adoption.html", data)
             bucket["rows"] = len(result.adoption)
         result.status = "succeeded"
+    except RunInterrupted as exc:
+        result.status = "interrupted"
+        with env.engine.begin() as conn:
+            bookkeeping.finish_run(conn, run_id, "interrupted", result.counts, error=str(exc))
+        log.warning("run interrupted; the next start resumes it", reason=str(exc))
+        raise
     except AdoptloopError as exc:
         result.status = "failed"
         with env.engine.begin() as conn:
@@ -164,27 +303,56 @@ def run_pipeline(
         structlog.contextvars.unbind_contextvars("run_id")
     with env.engine.begin() as conn:
         bookkeeping.finish_run(conn, run_id, "succeeded", result.counts)
-    log.info("run finished", run_id=run_id, status=result.status)
+    log.info("run finished", run_id=run_id, status=result.status, stages=_seconds(result.counts))
     return result
 
 
-def _deliver(env: Environment, run_id: str) -> dict[str, Any]:
+def _seconds(counts: dict[str, Any]) -> dict[str, Any]:
+    return {name: stage.get("seconds") for name, stage in counts.items() if isinstance(stage, dict)}
+
+
+def delivery_lease_seconds(settings: Settings) -> float:
+    """How long a claimed outbox row stays reserved: longer than a batch can take to send."""
+    configured = settings.schedule.delivery.lease_seconds
+    lrs = settings.delivery.lrs
+    if configured is not None or lrs is None:
+        return configured or DEFAULT_LEASE_SECONDS
+    return lrs.max_retry_seconds + 2 * lrs.timeout_seconds + 60
+
+
+def _deliver(
+    env: Environment,
+    run_id: str,
+    *,
+    stop: threading.Event | None = None,
+    worker: str | None = None,
+) -> dict[str, Any]:
     delivery = env.settings.delivery
     if delivery.target == "store" or delivery.lrs is None:
         return {"target": "store", "sent": 0}
     with LRSClient(delivery.lrs, xapi_version=env.settings.xapi.version) as client:
-        counts = deliver(env.engine, client, run_id, batch_size=delivery.lrs.batch_size)
+        counts = deliver(
+            env.engine,
+            client,
+            run_id,
+            batch_size=delivery.lrs.batch_size,
+            concurrency=delivery.lrs.concurrency,
+            worker=worker,
+            lease_seconds=delivery_lease_seconds(env.settings),
+            stop=stop,
+        )
     return {"target": "lrs", **counts.as_dict()}
 
 
-def write_csv(rows: list[GroupRow], path: Path) -> Path:
+def write_csv(rows: Sequence[MetricsRow], path: Path) -> Path:
+    """The adoption table as CSV (columns: adoption.metrics.COLUMNS), written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            record = row.as_record()
+            record = row.record()
             writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})
     tmp.replace(path)
     return path

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchModuleError, OperationalError
 
-from adoptloop.errors import StoreVersionError
+from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
 from adoptloop.store import schema
 
 # Migration steps: MIGRATIONS[n] upgrades a store at version n to n + 1.
@@ -30,7 +31,13 @@ def create_store_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    try:
+        return create_engine(url, pool_pre_ping=True)
+    except (ModuleNotFoundError, NoSuchModuleError) as exc:
+        raise ConfigError(
+            f"store.url {parsed.render_as_string(hide_password=True)}: the database driver is "
+            f"not installed ({exc}); for PostgreSQL: pip install 'adoptloop[postgres]'"
+        ) from None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -81,7 +88,23 @@ def migrate(engine: Engine) -> int:
         return found
 
 
+class StoreUnavailable(AdoptloopError):
+    """The database cannot be reached; nothing was done. Retrying later may succeed."""
+
+    exit_code = 75  # EX_TEMPFAIL, as for a busy run lock
+
+
 def open_store(url: str) -> Engine:
     engine = create_store_engine(url)
-    migrate(engine)
+    try:
+        migrate(engine)
+    except BaseException as exc:
+        engine.dispose()
+        if not isinstance(exc, OperationalError):
+            raise
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+        raise StoreUnavailable(
+            f"the store {engine.url.render_as_string(hide_password=True)} cannot be reached: "
+            f"{reason}"
+        ) from None
     return engine

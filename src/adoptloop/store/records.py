@@ -64,8 +64,13 @@ def upsert_source_rows(
     rows: Sequence[dict[str, Any]],
     *,
     extra_digest: Mapping[str, str] | None = None,
+    digest_exclude: Iterable[str] = (),
 ) -> WriteCounts:
-    """Upsert rows keyed by (source, record_id); `extra_digest` folds child rows into the digest."""
+    """Upsert rows keyed by (source, record_id); `extra_digest` folds child rows into the digest.
+
+    Fields in `digest_exclude` are stored but do not make a row count as changed.
+    """
+    exclude = ("source", *digest_exclude)
     counts = WriteCounts()
     if not rows:
         return counts
@@ -73,7 +78,7 @@ def upsert_source_rows(
     for row in rows:
         values = {**row, "source": source, "deleted": False}
         extra = (extra_digest or {}).get(row["record_id"], "")
-        values["digest"] = row_digest({**row, "_children": extra}, exclude=("source",))
+        values["digest"] = row_digest({**row, "_children": extra}, exclude=exclude)
         prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
     stored = dict(
         conn.execute(

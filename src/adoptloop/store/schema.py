@@ -8,6 +8,8 @@ what changed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -23,6 +25,12 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+def _utcnow() -> str:
+    """The store's timestamp format (as bookkeeping.utcnow; kept here to avoid an import cycle)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
 
 SCHEMA_VERSION = 1
 
@@ -192,6 +200,11 @@ outbox = Table(
     Column("delivered_at", String(32)),
     Column("state", String(16), nullable=False, default="pending"),  # pending|delivered|rejected
     Column("error", Text),
+    # Delivery workers (pipeline/workers.py) claim pending rows with a lease; `claimed_by`
+    # stays set after delivery (who delivered it), `lease_until` is cleared.
+    Column("created_at", String(32), default=_utcnow),  # for the statement-archive retention
+    Column("claimed_by", String(128)),
+    Column("lease_until", String(32)),
     Index("ix_outbox_state_seq", "state", "seq"),
     Index("ix_outbox_hr_id", "hr_id"),
 )
@@ -219,6 +232,7 @@ quarantine = Table(
     Column("first_seen_run", String(36), nullable=False),
     Column("last_seen_run", String(36), nullable=False),
     Column("resolved", Boolean, nullable=False, default=False),
+    Column("updated_at", String(32), default=_utcnow, onupdate=_utcnow),  # for retention
     UniqueConstraint("source", "stream", "record_key", name="uq_quarantine_record"),
 )
 
@@ -227,11 +241,108 @@ runs = Table(
     metadata,
     Column("run_id", String(36), primary_key=True),
     Column("pipeline", String(64), nullable=False),
-    Column("scheduled_for", String(32), nullable=False),
+    Column("scheduled_for", String(64), nullable=False),  # fire time (UTC) or manual:<time>
     Column("started_at", String(32), nullable=False),
     Column("finished_at", String(32)),
     Column("status", String(16), nullable=False),  # running|succeeded|failed|interrupted
     Column("counts", Text, nullable=False, default="{}"),
     Column("error", Text),
+    Column("attempts", Integer, nullable=False, default=1),  # > 1: resumed after an interruption
+    Column("holder", String(128)),  # the process that ran it (host:pid:...)
     UniqueConstraint("pipeline", "scheduled_for", name="uq_runs_schedule"),
+)
+
+# Locks (scheduler/lock.py): on SQLite a lease row per lock name, renewed while held; on
+# PostgreSQL advisory locks are used instead and this table stays empty.
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("acquired_at", String(32), nullable=False),
+    Column("lease_until", String(32), nullable=False),
+)
+
+# One row per transcript record sent to an LMS (write-back audit): what, when, and the answer.
+writebacks = Table(
+    "writebacks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("connector", String(64), nullable=False),
+    Column("key", String(512), nullable=False),  # TranscriptRecord.key (hr_id/capability/state)
+    Column("hr_id", String(64), nullable=False),
+    Column("capability_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("observed_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),  # written|already-present|would-write|failed
+    Column("external_id", String(255)),
+    Column("detail", Text, nullable=False, default=""),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("connector", "key", name="uq_writebacks_key"),
+)
+
+
+def _rep_capability_columns() -> list[Column[object]]:
+    """Per rep x capability outcome as of a date: the adoption engine's working rows."""
+    return [
+        Column("hr_id", String(64), primary_key=True),
+        Column("capability_id", String(64), primary_key=True),
+        Column("trained_at", Date),
+        Column("trained_module", String(255)),
+        Column("window_end", Date),
+        Column("in_cohort", Boolean, nullable=False),
+        Column("observed", Boolean, nullable=False),  # >= 1 rating in the window (cohort only)
+        Column("proficient", Boolean, nullable=False),  # >= 1 proficient rating in the window
+        Column("state", String(32), nullable=False),
+        Column("state_since", Date),
+        Column("ever_adopted", Boolean, nullable=False),
+        Column("days_to_proficient", Integer),  # None: not (yet) proficient; see `censored_at`
+        Column("censored_days", Integer),  # days observed without proficiency (KM censoring)
+        Column("region", Text),  # the rep's group at window close (min(window_end, as_of))
+        Column("manager_hr_id", String(64)),
+        Column("transitions", Text, nullable=False, default="[]"),  # [[state, date], ...]
+    ]
+
+
+# The current adoption state of every rep x capability (as of the last run): the source of the
+# adoption statements (adopted / sustained / regressed) and of LMS write-back.
+adoption_states = Table(
+    "adoption_states",
+    metadata,
+    Column("source", String(64), primary_key=True),  # always "adoption"
+    Column("record_id", String(255), primary_key=True),  # hr_id/capability
+    *[c for c in _rep_capability_columns() if c.name not in ("hr_id", "capability_id")],
+    Column("hr_id", String(64), nullable=False),
+    Column("capability_id", String(64), nullable=False),
+    Column("as_of", Date, nullable=False),
+    Column("digest", String(32), nullable=False),
+    Column("translated_digest", String(32)),
+    Column("deleted", Boolean, nullable=False, default=False),
+)
+
+# Scratch rows for one ad-hoc computation (`adoptloop adoption --as-of ...`), removed after.
+adoption_scratch = Table(
+    "adoption_scratch",
+    metadata,
+    Column("computation", String(36), primary_key=True),
+    *_rep_capability_columns(),
+)
+
+# Records that name a person no identity rule matches yet (a new hire's coaching report that
+# arrives before the HR export): kept, not lost, and taken up once the person matches. The
+# person is quarantined once (stream "users"), not each record.
+parked = Table(
+    "parked",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("stream", String(64), nullable=False),
+    Column("record_key", String(512), nullable=False),
+    Column("system", String(64), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("payload", Text, nullable=False),  # the domain record (store/parked.py codec)
+    Column("parked_run", String(36), nullable=False),
+    UniqueConstraint("source", "stream", "record_key", name="uq_parked_record"),
+    Index("ix_parked_person", "source", "system", "external_id"),
 )

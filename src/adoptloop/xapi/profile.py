@@ -32,6 +32,8 @@ _EXTENSIONS: Mapping[str, str] = {
     vocab.EXT_HAS_NEXT_STEP: "Whether the coaching report records an agreed next step.",
     vocab.EXT_NAMES_CAPABILITY: "Whether the coaching comments name a mapped capability (the text itself is never sent).",
     vocab.EXT_DUE_DATE: "The date a development action is due (YYYY-MM-DD).",
+    vocab.EXT_TRAINED_ON: "The date (YYYY-MM-DD) the rep first completed a module teaching the capability.",
+    vocab.EXT_WINDOW_DAYS: "The adoption window in days after training for the capability.",
 }
 
 

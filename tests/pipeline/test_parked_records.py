@@ -1,0 +1,98 @@
+"""A record naming a person nobody matches yet waits in the store; the person is quarantined once."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from adoptloop.cli import app
+from adoptloop.domain import CoachingObservation, Completion, PersonRef, Rating
+from adoptloop.store.parked import decode, encode
+
+runner = CliRunner()
+
+
+def run(config: Path, *args: str) -> str:
+    result = runner.invoke(app, [*args, "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def db(config: Path) -> sqlite3.Connection:
+    return sqlite3.connect(config.parent / "state" / "demo.db")
+
+
+def test_an_unknown_learner_is_quarantined_once_and_taken_up_when_hr_knows_them(
+    demo_config: Path,
+) -> None:
+    completions = demo_config.parent / "demo" / "lms" / "completions.csv"
+    lines = completions.read_text().splitlines()
+    unknown = next(line for line in lines if "jo.bloggs@example-pharma.com" in line)
+    second = unknown.replace("C900001", "C900002").replace("MOD-OPEN-101", "MOD-CLOSE-101")
+    completions.write_text("\n".join([*lines, second]) + "\n")
+
+    run(demo_config, "run")
+    entries = [json.loads(x) for x in run(demo_config, "quarantine", "list", "--json").splitlines()]
+    about_jo = [e for e in entries if e["source"] == "lms" and "u999001" in e["reason"]]
+    assert len(about_jo) == 1  # once, not once per record
+    assert about_jo[0]["stream"] == "users"
+    assert "2 record(s)" in about_jo[0]["reason"]
+    assert db(demo_config).execute("SELECT count(*) FROM parked").fetchone() == (
+        3,
+    )  # + the crm one
+
+    people = demo_config.parent / "demo" / "hris" / "people.csv"
+    people.write_text(
+        people.read_text()
+        + "E19999,Jo,Bloggs,jo.bloggs@example-pharma.com,199999,rep,E10004,North,GB,N-99,"
+        "Oncology,active,2026-01-05,,2026-01-05\n"
+    )
+    output = run(demo_config, "run")
+    assert "taken_up 2" in output
+    connection = db(demo_config)
+    stored = connection.execute(
+        "SELECT record_id FROM completions WHERE hr_id = 'E19999' ORDER BY record_id"
+    ).fetchall()
+    assert stored == [("C900001",), ("C900002",)]
+    assert connection.execute("SELECT count(*) FROM parked WHERE source = 'lms'").fetchone() == (0,)
+    entries = [json.loads(x) for x in run(demo_config, "quarantine", "list", "--json").splitlines()]
+    assert not [e for e in entries if "u999001" in e["reason"]]
+    statements = connection.execute(
+        "SELECT count(*) FROM outbox WHERE kind = 'completion' AND hr_id = 'E19999'"
+    ).fetchone()
+    assert statements == (2,)
+
+
+def test_parked_records_survive_the_json_codec_unchanged() -> None:
+    from datetime import UTC, date, datetime
+
+    completion = Completion(
+        "C1",
+        PersonRef("lms", "u1", {"user_email": "a@example.com"}),
+        "MOD-1",
+        "Title",
+        "passed",
+        datetime(2026, 2, 3, 10, 0, tzinfo=UTC),
+        88.0,
+        location="completions.csv:2",
+    )
+    observation = CoachingObservation(
+        "R1",
+        PersonRef("crm", "005A"),
+        PersonRef("crm", "005B"),
+        date(2026, 2, 4),
+        "Europe/London",
+        "Submitted",
+        True,
+        None,
+        datetime(2026, 2, 5, 8, 0, tzinfo=UTC),
+        (Rating("Opening_Rating__c", 4.0), Rating("Closing_Rating__c", 2.0)),
+        True,
+        False,
+        12,
+    )
+    for record in (completion, observation):
+        assert decode(encode(record)) == record
