@@ -2,7 +2,9 @@
 
 Exit codes: 0 success; 1 the run failed (see the message and `adoptloop status`);
 2 configuration or store-version error (nothing was written); 3 a source or the LRS refused
-to continue (credentials, a vendor error); 130 interrupted.
+to continue (credentials, a vendor error); 4 `status --check` found problems; 75 the store is
+busy or unreachable (retry later); 130 / 143 interrupted by Ctrl-C / SIGTERM at a checkpoint.
+The table with what to do for each is in docs/operations.md.
 """
 
 from __future__ import annotations

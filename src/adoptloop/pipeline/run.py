@@ -359,7 +359,16 @@ def write_csv(rows: Sequence[MetricsRow], path: Path) -> Path:
 
 
 def run_erasure(env: Environment, hr_id: str) -> RunResult:
-    """Erase one person (see pipeline/erase.py), then re-issue and deliver what that changed."""
+    """Erase one person (see pipeline/erase.py), then re-issue and deliver what that changed.
+
+    Under the store's run lock, like a run: an erasure never interleaves with a sync.
+    """
+    lease = env.settings.schedule.lock_lease_seconds
+    with lock.hold(env.engine, lock.RUN, holder=node_id("erase"), lease_seconds=lease):
+        return _erase(env, hr_id)
+
+
+def _erase(env: Environment, hr_id: str) -> RunResult:
     with env.engine.begin() as conn:
         run_id = bookkeeping.start_run(conn, "erase", None)
     result = RunResult(run_id, "running")
