@@ -143,6 +143,25 @@ def _ordered(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _grouped_percent_bars_layout(groups: int) -> Spec:
+    """Horizontal grouped bars on a 0-100% axis, one band per group, legend on top."""
+    return _layout(
+        90 + 56 * groups,
+        barmode="group",
+        showlegend=True,
+        legend=_legend(),
+        margin={"l": 8, "r": 60, "t": 40, "b": 8},
+        xaxis={
+            "range": [0, 105],
+            "ticksuffix": "%",
+            "gridcolor": RULE,
+            "zeroline": False,
+            "automargin": True,
+        },
+        yaxis={"autorange": "reversed", "automargin": True, "fixedrange": True},
+    )
+
+
 def _layout(height: int, **extra: Any) -> Spec:
     layout: Spec = {
         "height": height,
@@ -575,21 +594,7 @@ def coaching(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
         ],
         notes,
     )
-    layout = _layout(
-        90 + 56 * len(teams),
-        barmode="group",
-        showlegend=True,
-        legend=_legend(),
-        margin={"l": 8, "r": 60, "t": 40, "b": 8},
-        xaxis={
-            "range": [0, 105],
-            "ticksuffix": "%",
-            "gridcolor": RULE,
-            "zeroline": False,
-            "automargin": True,
-        },
-        yaxis={"autorange": "reversed", "automargin": True, "fixedrange": True},
-    )
+    layout = _grouped_percent_bars_layout(len(teams))
     shown = [g for g in teams if _num(g.coaching_coverage) is not None]
     if shown:
         coverages = [g.coaching_coverage or 0.0 for g in shown]
@@ -701,21 +706,7 @@ def follow_through(chart_id: str, rows: Sequence[FollowThrough]) -> Chart | None
         ],
         notes,
     )
-    layout = _layout(
-        90 + 56 * len(rows),
-        barmode="group",
-        showlegend=True,
-        legend=_legend(),
-        margin={"l": 8, "r": 60, "t": 40, "b": 8},
-        xaxis={
-            "range": [0, 105],
-            "ticksuffix": "%",
-            "gridcolor": RULE,
-            "zeroline": False,
-            "automargin": True,
-        },
-        yaxis={"autorange": "reversed", "automargin": True, "fixedrange": True},
-    )
+    layout = _grouped_percent_bars_layout(len(rows))
     counted = [r for r in rows if r.due is not None and r.completed is not None]
     due = sum(r.due or 0 for r in counted)
     done = sum(r.completed or 0 for r in counted)
