@@ -276,8 +276,8 @@ def test_unknown_connector_type_lists_the_valid_types(
 
     message = _only_problem(demo_config, registry)
 
-    assert message.startswith(f"{_at(demo_config, 'hris:')} sources.hris: ")
-    assert "'file-peeple'" in message
+    assert message.startswith(f"{_at(demo_config, 'type: file-peeple')} sources.hris.type: ")
+    assert "unknown connector type 'file-peeple' (did you mean 'file-people'" in message
     for valid in ("'file-coaching'", "'file-completions'", "'file-people'"):
         assert valid in message
 

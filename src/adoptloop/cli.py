@@ -172,7 +172,6 @@ def render_schema(registry: Registry) -> str:
     schema = settings_model(registry).model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "adoptloop configuration"
-    schema.get("properties", {}).pop("config_path", None)
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
 
 

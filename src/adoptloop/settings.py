@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -380,7 +381,13 @@ class RetentionSettings(Frozen):
 class Settings(Frozen):
     """The whole configuration. `sources` is replaced per registry by `settings_model()`."""
 
-    config_path: Path = Field(default=Path(), exclude=True)
+    _config_path: Path = PrivateAttr(default=Path("adoptloop.yaml"))
+
+    @property
+    def config_path(self) -> Path:
+        """The YAML file these settings came from (relative paths resolve against its folder)."""
+        return self._config_path
+
     store: StoreSettings = StoreSettings()
     xapi: XAPISettings
     capability_map: ExistingPath = Field(description="The capability map YAML file")
@@ -452,7 +459,7 @@ def settings_model(registry: Registry) -> type[Settings]:
 def load_settings(path: Path, registry: Registry) -> Settings:
     located = load_located(path)
     settings = validate_located(settings_model(registry), located)
-    object.__setattr__(settings, "config_path", path.resolve())
+    settings._config_path = path.resolve()
     return settings
 
 
@@ -496,15 +503,25 @@ def _typo_target(error: Mapping[str, Any], model: type[BaseModel], located: Loca
 
 def _describe(error: Mapping[str, Any], model: type[BaseModel], located: Located) -> str:
     loc: Loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        loc = (*loc, "type")  # the discriminator is what is wrong: point at it
     data_loc = _data_loc(loc, located.data)
     dotted = ".".join(str(p) for p in data_loc) or "(top level)"
-    kind = error["type"]
     if kind == "extra_forbidden":
         close, known = _suggestion(model, data_loc, located.data)
         hint = f" (did you mean '{close}')" if close else ""
         if not close and known:
             hint = f" (valid here: {', '.join(sorted(known))})"
         message = f"unknown field{hint}"
+    elif kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        tag = str(ctx.get("tag", ""))
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        similar = difflib.get_close_matches(tag, tags, n=1, cutoff=0.6)
+        hint = f"did you mean '{similar[0]}'; " if similar else ""
+        installed = ", ".join(f"'{t}'" for t in tags)
+        message = f"unknown connector type '{tag}' ({hint}installed: {installed})"
     elif kind == "missing":
         message = "required field is missing"
     else:
