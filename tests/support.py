@@ -41,3 +41,24 @@ def install_local_lrs(root: Path = REPO / "tests" / "lrs") -> None:
         capture_output=True,
         timeout=600,
     )
+
+
+def install_ralph(venv: Path = REPO / "tests" / "lrs" / ".ralph-venv") -> None:
+    """Create ralph's own virtualenv and install it there when it is missing (pip needed)."""
+    from adoptloop.testing.ralph_server import RALPH_REQUIREMENTS, ralph_available
+
+    python = shutil.which("python3.11")
+    if ralph_available(venv) is None or python is None:
+        return
+    if not (venv / "bin" / "pip").is_file():
+        subprocess.run(
+            [python, "-m", "venv", str(venv)], check=False, capture_output=True, timeout=300
+        )
+    pip = venv / "bin" / "pip"
+    if pip.is_file():
+        subprocess.run(
+            [str(pip), "install", "-q", *RALPH_REQUIREMENTS],
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
