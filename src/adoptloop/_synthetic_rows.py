@@ -9,6 +9,7 @@ Only integer and ``random()`` arithmetic is used (no libm), so the output is por
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from math import floor
@@ -94,6 +95,23 @@ _HIRED = {26: 11, 58: 39, 79: 60}
 def rng_for(spec: OrgSpec, *parts: object) -> random.Random:
     """A generator for one purpose and one person; string seeds are hashed with SHA-512."""
     return random.Random("/".join([str(spec.seed), *map(str, parts)]))  # noqa: S311 - synthetic data
+
+
+def picked(seed: int, name: str, index: int) -> float:
+    """A uniform number in [0, 1) for row `index` of file `name`: cheap, portable, seeded."""
+    x = (seed * 0x9E3779B97F4A7C15 + zlib.crc32(name.encode()) * 0xBF58476D1CE4E5B9 + index) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64  # splitmix64's finaliser
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return ((x ^ (x >> 31)) >> 11) / float(1 << 53)
+
+
+_M64 = (1 << 64) - 1
+
+
+def unknown_user(spec: OrgSpec, number: int) -> str:
+    """One of a small pool of CRM users that no HR record matches (about one per 1,000 reps)."""
+    pool = max(1, spec.reps // 1000)
+    return sf_id("005", 7_777_777 + (number % pool) * 104_729, pod="1t")
 
 
 def sf_id(prefix: str, number: int, pod: str = "5g") -> str:

@@ -15,6 +15,12 @@ order, then by date), lines end in "\\n" and no clock is read. Rows are streamed
 
 With ``bad_rows`` six deliberately broken rows are written at fixed positions (three inserted,
 three corrupted in place; see ``config/demo/README.md``); every other row is the same either way.
+``bad_share`` corrupts that share of the LMS and CRM rows in place on top (unknown users, bad
+dates, ratings out of scale, unknown capabilities), picked by a hash of the row's position.
+
+``generate_org(..., apis=True)`` also writes the same org as the data behind the fake APIs of
+the tests (:mod:`adoptloop._synthetic_apis`): ``salesforce/<SObject>.jsonl`` for the fake
+Salesforce org, ``scim/Users.jsonl`` for the SCIM server, ``moodle/*.jsonl`` for the fake Moodle.
 
 Regenerate the bundled demo with ``python -m adoptloop.synthetic --out config/demo``.
 """
@@ -30,14 +36,17 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeAlias
 
+from adoptloop._synthetic_apis import ApiWriters
 from adoptloop._synthetic_rows import (
     CAPABILITIES,
     MODULES,
     build_org,
     coaching_for,
     completions_for,
+    picked,
     rng_for,
     sf_id,
+    unknown_user,
 )
 
 if TYPE_CHECKING:
@@ -83,12 +92,15 @@ class OrgSpec:
     training_end: date = date(2026, 3, 31)  # completions fall in [start, training_end]
     seed: int = 20260101
     bad_rows: bool = True
+    bad_share: float = 0.0  # share of LMS/CRM rows corrupted in place, on top of `bad_rows`
 
     def __post_init__(self) -> None:
         if self.reps < 1 or self.reps_per_manager < 1 or not self.regions:
             raise ValueError("OrgSpec needs reps >= 1, reps_per_manager >= 1 and a region")
         if not self.start <= self.training_end <= self.end:
             raise ValueError("OrgSpec needs start <= training_end <= end")
+        if not 0 <= self.bad_share < 0.5:
+            raise ValueError("OrgSpec needs 0 <= bad_share < 0.5")
 
 
 @dataclass(frozen=True)
@@ -101,11 +113,27 @@ class GeneratedCounts:
     development_actions: int
     calls: int
     bad_rows: int
+    api_records: int = 0  # records written for the fake APIs (generate_org(..., apis=True))
 
 
 # A fix turns one good row into (the row to write instead, extra rows to write after it).
 Fix: TypeAlias = Callable[[list[str]], tuple[list[str], list[list[str]]]]
 _AT_END = 1 << 62  # a fix position past any file: applied to the last row
+
+
+@dataclass(frozen=True)
+class _Scatter:
+    """Corrupt the good rows that `picked(seed, name, index) < share`, cycling through `fixes`."""
+
+    seed: int
+    name: str
+    share: float
+    fixes: tuple[Fix, ...]
+
+    def fix_for(self, index: int) -> Fix | None:
+        if self.share <= 0 or not self.fixes or picked(self.seed, self.name, index) >= self.share:
+            return None
+        return self.fixes[index % len(self.fixes)]
 
 
 class _Sink:
@@ -114,12 +142,19 @@ class _Sink:
     Holds back one row, so fixes whose position is past the end apply to the last row.
     """
 
-    def __init__(self, path: Path, header: str, fixes: dict[int, Fix] | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        header: str,
+        fixes: dict[int, Fix] | None,
+        scatter: _Scatter | None = None,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = path.open("w", encoding="utf-8", newline="")
         self._writer = csv.writer(self._file, lineterminator="\n")
         self._writer.writerow(header.split(","))
         self._fixes = dict(fixes or {})
+        self._scatter = scatter
         self._pending: list[str] | None = None
         self._index = -1
         self.rows = 0
@@ -142,8 +177,13 @@ class _Sink:
         if self._pending is not None:
             fix = self._fixes.pop(self._index, None)
             self._emit(self._pending, [fix] if fix else [])
-        self._pending = row
         self._index += 1
+        scattered = self._scatter.fix_for(self._index) if self._scatter else None
+        if scattered is not None:
+            row, extra = scattered(row)
+            self.bad += 1
+            assert not extra  # noqa: S101 - scattered fixes corrupt in place
+        self._pending = row
 
     def _emit(self, row: list[str], fixes: list[Fix]) -> None:
         extra: list[list[str]] = []
@@ -243,15 +283,52 @@ def _calls(person: Person, reports: list[Report], spec: OrgSpec) -> Iterator[lis
         week += timedelta(days=7)
 
 
-def generate_org(out_dir: Path, spec: OrgSpec = OrgSpec()) -> GeneratedCounts:
-    """Write the six CSV files under ``out_dir`` and return how many rows each got."""
+def _scatters(spec: OrgSpec) -> dict[str, _Scatter]:
+    """The `bad_share` corruptions, by file: each keeps the row's key, so it is quarantined."""
+    if spec.bad_share <= 0:
+        return {}
+    year = spec.start.year
+
+    def scatter(name: str, *fixes: Fix) -> _Scatter:
+        return _Scatter(spec.seed, name, spec.bad_share, fixes)
+
+    def stranger(row: list[str]) -> tuple[list[str], list[list[str]]]:
+        """The observed rep becomes a CRM user the HRIS does not know (a small pool of them)."""
+        row = list(row)
+        row[2] = unknown_user(spec, sum(map(ord, row[0])))
+        return row, []
+
+    return {
+        "completions": scatter(
+            "completions",
+            _replace(6, f"{year}-02-30T09:00:00Z"),  # 30 February
+            _replace(7, "180"),  # a score outside 0..100
+        ),
+        "reports": scatter("reports", _rate_seven, _replace(3, f"{year}/02/31"), stranger),
+        "actions": scatter("actions", _replace(3, "negotiation")),  # not a capability
+        "calls": scatter("calls", _replace(2, f"{year}-00-10")),  # month 0
+    }
+
+
+def generate_org(
+    out_dir: Path, spec: OrgSpec = OrgSpec(), *, apis: bool = False
+) -> GeneratedCounts:
+    """Write the six CSV files under ``out_dir`` and return how many rows each got.
+
+    With ``apis`` the same org is also written as the data behind the fake Salesforce, SCIM
+    and Moodle APIs (see :mod:`adoptloop._synthetic_apis`).
+    """
     org = build_org(spec)
     fixes = _bad_fixes(org, spec)
+    scatters = _scatters(spec)
     out = Path(out_dir)
+    api = ApiWriters(out, spec) if apis else None
     with _Sink(out / "hris" / "people.csv", PEOPLE_HEADER, fixes.get("people")) as people:
         for person in org.people:
             for row in _people_rows(person):
                 people.write(row)
+            if api:
+                api.person(person)
     with _Sink(out / "crm" / "users.csv", USERS_HEADER, None) as users:
         for person in org.people:
             active = "false" if person.left_on else "true"
@@ -260,10 +337,14 @@ def generate_org(out_dir: Path, spec: OrgSpec = OrgSpec()) -> GeneratedCounts:
             )
     n = 0
     with _Sink(
-        out / "lms" / "completions.csv", COMPLETIONS_HEADER, fixes.get("completions")
+        out / "lms" / "completions.csv",
+        COMPLETIONS_HEADER,
+        fixes.get("completions"),
+        scatters.get("completions"),
     ) as lms:
         for person in org.field:
-            for c in completions_for(person, spec):
+            done = completions_for(person, spec)
+            for c in done:
                 n += 1
                 module_id, title, _, _ = MODULES[c.module]
                 at = c.at.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -279,13 +360,23 @@ def generate_org(out_dir: Path, spec: OrgSpec = OrgSpec()) -> GeneratedCounts:
                         c.score,
                     ]
                 )
+            if api:
+                api.completions(person, done)
     n_report = n_action = n_call = 0
     with (
         _Sink(
-            out / "crm" / "coaching_reports.csv", REPORTS_HEADER, fixes.get("reports")
+            out / "crm" / "coaching_reports.csv",
+            REPORTS_HEADER,
+            fixes.get("reports"),
+            scatters.get("reports"),
         ) as reports,
-        _Sink(out / "crm" / "development_actions.csv", ACTIONS_HEADER, None) as actions,
-        _Sink(out / "crm" / "calls.csv", CALLS_HEADER, None) as calls,
+        _Sink(
+            out / "crm" / "development_actions.csv",
+            ACTIONS_HEADER,
+            None,
+            scatters.get("actions"),
+        ) as actions,
+        _Sink(out / "crm" / "calls.csv", CALLS_HEADER, None, scatters.get("calls")) as calls,
     ):
         for person in org.field:
             plan = coaching_for(person, spec)
@@ -299,6 +390,8 @@ def generate_org(out_dir: Path, spec: OrgSpec = OrgSpec()) -> GeneratedCounts:
                     *("" if x is None else str(x) for x in r.ratings),
                     r.comment, r.next_steps,
                 ])  # fmt: skip
+                if api:
+                    api.report(report_id, person, r, n_report)
                 if a := r.action:
                     n_action += 1
                     actions.write([
@@ -308,7 +401,11 @@ def generate_org(out_dir: Path, spec: OrgSpec = OrgSpec()) -> GeneratedCounts:
                     ])  # fmt: skip
             for call in _calls(person, plan, spec):
                 n_call += 1
-                calls.write([sf_id("a0B", 400_000_000 + n_call * 3_571), *call])
+                call_id = sf_id("a0B", 400_000_000 + n_call * 3_571)
+                calls.write([call_id, *call])
+                if api:
+                    api.call(call_id, person, call, n_call)
+    api_records = api.close() if api else 0
     return GeneratedCounts(
         people=people.rows,
         completions=lms.rows,
@@ -316,6 +413,7 @@ def generate_org(out_dir: Path, spec: OrgSpec = OrgSpec()) -> GeneratedCounts:
         development_actions=actions.rows,
         calls=calls.rows,
         bad_rows=sum(s.bad for s in (people, lms, reports, actions, calls)),
+        api_records=api_records,
     )
 
 

@@ -17,8 +17,9 @@ never re-sends history.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
@@ -44,34 +45,76 @@ class Draft:
 
 @dataclass(frozen=True)
 class TranslateContext:
+    """What translators need. Parts that recur in many statements (verbs, capability
+    activities, visit-day timestamps) are built once and shared: a draft's body is never
+    changed after it is made, only copied (Finalizer) and serialized."""
+
     ns: Namespace
     actors: Pseudonymizer
     capabilities: CapabilityMap
     language: str = "en-US"
+    _shared: dict[object, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _once(self, key: object, make: Callable[[], Any]) -> Any:
+        value = self._shared.get(key)
+        if value is None:
+            value = make()
+            if len(self._shared) < 20_000:
+                self._shared[key] = value
+        return value
 
     def verb(self, verb: Verb) -> dict[str, Any]:
-        return {"id": verb.id, "display": {self.language: verb.display}}
+        made: dict[str, Any] = self._once(
+            ("verb", verb), lambda: {"id": verb.id, "display": {self.language: verb.display}}
+        )
+        return made
+
+    def noon(self, day: date, timezone: str) -> str:
+        """canonical.local_noon, remembered per (day, zone)."""
+        made: str = self._once(("noon", day, timezone), lambda: local_noon(day, timezone))
+        return made
 
     def lang(self, text: str) -> dict[str, str]:
         return {self.language: text}
 
     def ext(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {self.ns.extension(k): v for k, v in values.items() if v is not None}
+        iris = self._shared.get("ext")
+        if iris is None:
+            iris = self._shared["ext"] = {}
+        out = {}
+        for name, value in values.items():
+            if value is not None:
+                iri = iris.get(name)
+                if iri is None:
+                    iri = iris[name] = self.ns.extension(name)
+                out[iri] = value
+        return out
 
     def capability_activity(self, capability_id: str) -> dict[str, Any]:
         capability = self.capabilities.capabilities[capability_id]
-        return {
-            "objectType": "Activity",
-            "id": self.ns.capability(capability_id),
-            "definition": {"type": self.ns.capability_type, "name": self.lang(capability.name)},
-        }
+        made: dict[str, Any] = self._once(
+            ("capability", capability_id),
+            lambda: {
+                "objectType": "Activity",
+                "id": self.ns.capability(capability_id),
+                "definition": {
+                    "type": self.ns.capability_type,
+                    "name": self.lang(capability.name),
+                },
+            },
+        )
+        return made
 
 
 def _key(*parts: str) -> str:
     """Join key parts with '/', percent-encoding each so that a '/' inside a source name, record
     id or item cannot make two records share a key (and so a statement id). Ids made of
     letters, digits and '-', '_', '.', '~' are unchanged."""
-    return "/".join(quote(part, safe="") for part in parts)
+    return "/".join(part if _UNRESERVED.fullmatch(part) else quote(part, safe="") for part in parts)
+
+
+# What quote(part, safe="") leaves as it is: such a part needs no quoting at all.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def record_ref(table: str, source: str, record_id: str) -> str:
@@ -116,7 +159,7 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
     if row["deleted"] or not row["counted"]:
         return []
     source, record_id, rep = row["source"], row["record_id"], row["observed_hr_id"]
-    when = local_noon(row["visit_date"], row["timezone"])
+    when = ctx.noon(row["visit_date"], row["timezone"])
     observer = row["observer_hr_id"]
     # an erased manager is no longer named, not even pseudonymously
     instructor = {} if observer == ERASED else {"instructor": ctx.actors.agent(observer)}
@@ -217,7 +260,7 @@ def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) 
                 "verb": ctx.verb(vocab.PLANNED),
                 "object": goal,
                 "context": context,
-                "timestamp": local_noon(row["agreed_on"], "UTC"),
+                "timestamp": ctx.noon(row["agreed_on"], "UTC"),
             },
         )
     ]
@@ -233,7 +276,7 @@ def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) 
                     "object": goal,
                     "result": {"completion": True},
                     "context": context,
-                    "timestamp": local_noon(row["completed_on"], "UTC"),
+                    "timestamp": ctx.noon(row["completed_on"], "UTC"),
                 },
             )
         )
@@ -297,7 +340,7 @@ def translate_adoption(row: Row, _children: Sequence[Row], ctx: TranslateContext
                     "object": ctx.capability_activity(capability_id),
                     "result": {"success": state != "regressed"},
                     "context": context,
-                    "timestamp": local_noon(date.fromisoformat(on), "UTC"),
+                    "timestamp": ctx.noon(date.fromisoformat(on), "UTC"),
                 },
             )
         )

@@ -39,7 +39,7 @@ from adoptloop.xapi.canonical import timestamp
 
 log = structlog.get_logger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 2000  # records per write (and per commit, unless a checkpoint comes first)
 
 
 class _Erased(Exception):
@@ -205,6 +205,7 @@ class PullStage:
                 for r in buffer.rejected
             ]
             writer = _Writer(conn, source, resolver, self.capabilities)
+            resolver.prefetch(conn, (ref for record in buffer.records for ref in _refs(record)))
             waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
             for record in buffer.records:
                 try:
@@ -295,6 +296,21 @@ def _waiting_entry(conn: Connection, source: str, ref: PersonRef, where: str) ->
         f"unknown person: {ref.system} user {ref.external_id} matches no HR record; "
         f"{n} record(s) naming them wait in the store and are taken up once they match",
     )
+
+
+def _refs(record: Record) -> tuple[PersonRef, ...]:
+    """The people a record names, in the order `_Writer.add` resolves them."""
+    if isinstance(record, Account):
+        return (record.ref,)
+    if isinstance(record, Completion):
+        return (record.learner,)
+    if isinstance(record, CoachingObservation):
+        return (record.observer, record.observed)
+    if isinstance(record, DevelopmentAction):
+        return (record.person,)
+    if isinstance(record, FieldInteraction):
+        return (record.rep,) if record.manager is None else (record.rep, record.manager)
+    return ()
 
 
 def _record_key(record: Record) -> str:

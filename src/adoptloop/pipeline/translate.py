@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, or_, select, tuple_
 
 from adoptloop import __version__
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
-from adoptloop.store import bookkeeping, outbox, schema
+from adoptloop.store import bookkeeping, bulk, outbox, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.store.outbox import EmittedRow, Queued
 from adoptloop.xapi import canonical, vocab
@@ -32,7 +32,8 @@ from adoptloop.xapi.validate import XAPIVersion, validate_statement
 
 log = structlog.get_logger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 500  # records read and translated at a time
+COMMIT_STATEMENTS = 20_000  # statements made between commits (the last batch may pass it)
 
 
 @dataclass
@@ -98,14 +99,23 @@ class TranslateStage:
         table = schema.metadata.tables[name]
         counts = TranslateCounts()
         last: tuple[str, str] = ("", "")
-        while True:
+        done = False
+        while not done:
+            # Several batches per transaction: random statement ids make every commit rewrite
+            # many index pages, so fewer, larger commits write far less (see bench/RESULTS.md).
             with self.engine.begin() as conn:
-                rows = self._changed_rows(conn, table, last)
-                if not rows:
-                    break
-                children = self._children(conn, name, rows)
-                self._translate_batch(conn, name, table, rows, children, counts)
-                last = (rows[-1]["source"], rows[-1]["record_id"])
+                written = counts.statements + counts.voided
+                while counts.statements + counts.voided - written < COMMIT_STATEMENTS:
+                    rows = self._changed_rows(conn, table, last)
+                    if not rows:
+                        done = True
+                        break
+                    children = self._children(conn, name, rows)
+                    self._translate_batch(conn, name, table, rows, children, counts)
+                    last = (rows[-1]["source"], rows[-1]["record_id"])
+                    if len(rows) < BATCH_SIZE:
+                        done = True
+                        break
         log.info("translated", table=name, **counts.as_dict())
         return counts
 
@@ -163,6 +173,7 @@ class TranslateStage:
         for earlier in emitted.values():
             by_ref[earlier.record_ref][earlier.key] = earlier
         queue: list[Queued] = []
+        saves: list[tuple[EmittedRow, bool]] = []  # written once per batch
         bad: list[QuarantineEntry] = []
         retry: set[str] = set()  # rows that could not be translated stay pending
         for row, ref in zip(rows, refs, strict=True):
@@ -189,7 +200,7 @@ class TranslateStage:
             previous = by_ref.get(ref, {})
             for draft in drafts:
                 problems = self._emit(
-                    conn, ref, draft, previous.pop(draft.key, None), queue, counts
+                    ref, draft, previous.pop(draft.key, None), queue, saves, counts
                 )
                 if problems:
                     counts.invalid += 1
@@ -204,15 +215,17 @@ class TranslateStage:
                     )
             for stale in previous.values():  # keys this record no longer produces
                 if not stale.voided:
-                    self._void(conn, stale, queue, counts)
+                    self._void(stale, queue, saves, counts)
+        outbox.save_emitted_many(conn, saves)
         outbox.enqueue(conn, queue, self.run_id)
         bookkeeping.quarantine(conn, self.run_id, bad)
-        conn.execute(
-            table.update()
-            .where((table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")))
-            .values(translated_digest=bindparam("_d")),
+        bulk.update_many(
+            conn,
+            table,
+            (table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")),
+            ["translated_digest"],
             [
-                {"_s": r["source"], "_r": r["record_id"], "_d": r["digest"]}
+                {"_s": r["source"], "_r": r["record_id"], "_translated_digest": r["digest"]}
                 for r, ref in zip(rows, refs, strict=True)
                 if ref not in retry
             ],
@@ -220,11 +233,11 @@ class TranslateStage:
 
     def _emit(
         self,
-        conn: Connection,
         ref: str,
         draft: Draft,
         before: EmittedRow | None,
         queue: list[Queued],
+        saves: list[tuple[EmittedRow, bool]],
         counts: TranslateCounts,
     ) -> list[str]:
         digest = canonical.digest(draft.body)
@@ -237,21 +250,24 @@ class TranslateStage:
         if problems:
             return problems
         if before is not None and not before.voided:
-            self._void(conn, before, queue, counts, save=False)
+            self._void(before, queue, saves, counts, save=False)
         queue.append(Queued(statement_id, draft.kind, payload, draft.hr_id))
         counts.statements += 1
-        outbox.save_emitted(
-            conn,
-            EmittedRow(draft.key, ref, draft.hr_id, statement_id, revision, digest, voided=False),
-            exists=before is not None,
+        saves.append(
+            (
+                EmittedRow(
+                    draft.key, ref, draft.hr_id, statement_id, revision, digest, voided=False
+                ),
+                before is not None,
+            )
         )
         return []
 
     def _void(
         self,
-        conn: Connection,
         row: EmittedRow,
         queue: list[Queued],
+        saves: list[tuple[EmittedRow, bool]],
         counts: TranslateCounts,
         *,
         save: bool = True,
@@ -260,16 +276,17 @@ class TranslateStage:
         queue.append(Queued(void_id, "voided", payload, None))
         counts.voided += 1
         if save:
-            outbox.save_emitted(
-                conn,
-                EmittedRow(
-                    row.key,
-                    row.record_ref,
-                    row.hr_id,
-                    row.statement_id,
-                    row.revision,
-                    row.digest,
-                    voided=True,
-                ),
-                exists=True,
+            saves.append(
+                (
+                    EmittedRow(
+                        row.key,
+                        row.record_ref,
+                        row.hr_id,
+                        row.statement_id,
+                        row.revision,
+                        row.digest,
+                        voided=True,
+                    ),
+                    True,
+                )
             )

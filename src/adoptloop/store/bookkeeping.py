@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from adoptloop.store import schema
 
@@ -59,32 +59,77 @@ class QuarantineEntry:
 def quarantine(conn: Connection, run_id: str, entries: Iterable[QuarantineEntry]) -> int:
     """Record rejected records; one row per (source, stream, record key), refreshed on re-runs."""
     t = schema.quarantine
+    latest: dict[tuple[str, str, str], QuarantineEntry] = {}
     count = 0
     for entry in entries:
         count += 1
-        where = (
-            (t.c.source == entry.source)
-            & (t.c.stream == entry.stream)
-            & (t.c.record_key == entry.record_key)
-        )
-        values = {
-            "location": entry.location,
-            "reason": entry.reason,
-            "last_seen_run": run_id,
-            "resolved": False,
-        }
-        if conn.execute(select(t.c.id).where(where)).first() is None:
-            conn.execute(
-                t.insert().values(
-                    source=entry.source,
-                    stream=entry.stream,
-                    record_key=entry.record_key,
-                    first_seen_run=run_id,
-                    **values,
+        latest[(entry.source, entry.stream, entry.record_key)] = entry  # the last one wins
+    if not latest:
+        return count
+    known: set[tuple[str, str, str]] = set()
+    by_stream: dict[tuple[str, str], list[str]] = {}
+    for source, stream, key in latest:
+        by_stream.setdefault((source, stream), []).append(key)
+    for (source, stream), keys in by_stream.items():
+        for offset in range(0, len(keys), 500):
+            known.update(
+                (source, stream, key)
+                for (key,) in conn.execute(
+                    select(t.c.record_key).where(
+                        (t.c.source == source)
+                        & (t.c.stream == stream)
+                        & t.c.record_key.in_(keys[offset : offset + 500])
+                    )
                 )
             )
-        else:
-            conn.execute(t.update().where(where).values(**values))
+    now = utcnow()
+    fresh = [
+        {
+            "source": e.source,
+            "stream": e.stream,
+            "record_key": e.record_key,
+            "location": e.location,
+            "reason": e.reason,
+            "first_seen_run": run_id,
+            "last_seen_run": run_id,
+            "resolved": False,
+            "updated_at": now,
+        }
+        for key, e in latest.items()
+        if key not in known
+    ]
+    seen = [
+        {
+            "_source": e.source,
+            "_stream": e.stream,
+            "_record_key": e.record_key,
+            "_location": e.location,
+            "_reason": e.reason,
+            "_last_seen_run": run_id,
+            "_resolved": False,
+            "_updated_at": now,
+        }
+        for key, e in latest.items()
+        if key in known
+    ]
+    if fresh:
+        conn.execute(t.insert(), fresh)
+    if seen:
+        conn.execute(
+            t.update()
+            .where(
+                (t.c.source == bindparam("_source"))
+                & (t.c.stream == bindparam("_stream"))
+                & (t.c.record_key == bindparam("_record_key"))
+            )
+            .values(
+                {
+                    c: bindparam(f"_{c}")
+                    for c in ("location", "reason", "last_seen_run", "resolved", "updated_at")
+                }
+            ),
+            seen,
+        )
     return count
 
 

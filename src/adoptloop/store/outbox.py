@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
-from adoptloop.store import schema
+from adoptloop.store import bulk, schema
 from adoptloop.store.bookkeeping import utcnow
 
 PENDING = "pending"
@@ -46,9 +46,20 @@ def emitted_for(conn: Connection, record_refs: Sequence[str]) -> dict[str, Emitt
     return {r["key"]: EmittedRow(**r) for r in rows}
 
 
-def save_emitted(conn: Connection, row: EmittedRow, *, exists: bool) -> None:
-    t = schema.emitted
-    values = {
+_EMITTED_COLUMNS = (
+    "key",
+    "record_ref",
+    "hr_id",
+    "statement_id",
+    "revision",
+    "digest",
+    "voided",
+)
+
+
+def _values(row: EmittedRow) -> dict[str, object]:
+    return {
+        "key": row.key,
         "record_ref": row.record_ref,
         "hr_id": row.hr_id,
         "statement_id": row.statement_id,
@@ -56,10 +67,32 @@ def save_emitted(conn: Connection, row: EmittedRow, *, exists: bool) -> None:
         "digest": row.digest,
         "voided": row.voided,
     }
-    if exists:
-        conn.execute(t.update().where(t.c.key == row.key).values(**values))
-    else:
-        conn.execute(t.insert().values(key=row.key, **values))
+
+
+def save_emitted(conn: Connection, row: EmittedRow, *, exists: bool) -> None:
+    save_emitted_many(conn, [(row, exists)])
+
+
+def save_emitted_many(conn: Connection, rows: Sequence[tuple[EmittedRow, bool]]) -> None:
+    """Insert (exists=False) or update (exists=True) many rows: one statement per kind.
+
+    A key may come more than once; the last row for it wins, inserted if its first was.
+    """
+    pending: dict[str, tuple[EmittedRow, bool]] = {}
+    for row, exists in rows:
+        earlier = pending.get(row.key)
+        pending[row.key] = (row, exists if earlier is None else earlier[1])
+    t = schema.emitted
+    inserts = [_values(row) for row, exists in pending.values() if not exists]
+    updates = [_values(row) for row, exists in pending.values() if exists]
+    bulk.insert_many(conn, t, _EMITTED_COLUMNS, inserts)
+    bulk.update_many(
+        conn,
+        t,
+        t.c.key == bindparam("_key"),
+        [c for c in _EMITTED_COLUMNS if c != "key"],
+        [{f"_{c}": v for c, v in row.items()} for row in updates],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +103,25 @@ class Queued:
     hr_id: str | None  # whom the statement is about; None for voiding statements
 
 
+_OUTBOX_COLUMNS = (
+    "statement_id",
+    "kind",
+    "hr_id",
+    "payload",
+    "created_run",
+    "state",
+    "created_at",
+)
+
+
 def enqueue(conn: Connection, rows: Sequence[Queued], run_id: str) -> None:
     """Add statements to the outbox, in order."""
     if rows:
-        conn.execute(
-            schema.outbox.insert(),
+        now = utcnow()  # one creation time per batch (the retention clock needs no finer)
+        bulk.insert_many(
+            conn,
+            schema.outbox,
+            _OUTBOX_COLUMNS,
             [
                 {
                     "statement_id": row.statement_id,
@@ -83,6 +130,7 @@ def enqueue(conn: Connection, rows: Sequence[Queued], run_id: str) -> None:
                     "payload": row.payload.decode(),
                     "created_run": run_id,
                     "state": PENDING,
+                    "created_at": now,
                 }
                 for row in rows
             ],

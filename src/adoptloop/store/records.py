@@ -48,9 +48,12 @@ class WriteCounts:
         self.unchanged += other.unchanged
 
 
+_IN_CHUNK = 500  # keys per IN (...)
+
+
 def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
-    skip = set(exclude)
-    return digest({k: _plain(v) for k, v in sorted(values.items()) if k not in skip})
+    skip = set(exclude)  # digest() sorts the keys
+    return digest({k: _plain(v) for k, v in values.items() if k not in skip})
 
 
 def _plain(value: Any) -> Any:
@@ -131,7 +134,8 @@ def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
 
     A row at an existing (hr_id, valid_from) is updated in place; a row with a new valid_from
     is added unless it equals the row already in effect then (a snapshot export re-read on
-    another day adds nothing). `valid_to` is recomputed for every person touched.
+    another day adds nothing). `valid_to` is recomputed for every person touched. The rows
+    are worked out in memory, then written with one statement per kind (insert, update).
     """
     counts = WriteCounts()
     if not people:
@@ -139,10 +143,13 @@ def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
     table = schema.people
     ids = sorted({p.hr_id for p in people})
     existing: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
-    for row in conn.execute(
-        select(table).where(table.c.hr_id.in_(ids)).order_by(table.c.hr_id, table.c.valid_from)
-    ).mappings():
-        existing[row["hr_id"]].append(dict(row))
+    for offset in range(0, len(ids), _IN_CHUNK):
+        for row in conn.execute(
+            select(table)
+            .where(table.c.hr_id.in_(ids[offset : offset + _IN_CHUNK]))
+            .order_by(table.c.hr_id, table.c.valid_from)
+        ).mappings():
+            existing[row["hr_id"]].append({**row, "_stored": dict(row)})
     touched: set[str] = set()
     for person in sorted(people, key=lambda p: (p.hr_id, p.valid_from)):
         values = {f: getattr(person, f) for f in _PERSON_FIELDS}
@@ -153,11 +160,6 @@ def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
             if same_day["digest"] == content:
                 counts.unchanged += 1
                 continue
-            conn.execute(
-                table.update()
-                .where((table.c.hr_id == person.hr_id) & (table.c.valid_from == person.valid_from))
-                .values(**values, digest=content)
-            )
             same_day.update(values, digest=content)
             counts.updated += 1
         else:
@@ -165,29 +167,38 @@ def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
             if before and before[-1]["digest"] == content:
                 counts.unchanged += 1
                 continue
-            new_row = {"hr_id": person.hr_id, "valid_from": person.valid_from, **values}
-            conn.execute(table.insert().values(**new_row, digest=content))
-            rows.append({**new_row, "digest": content})
+            rows.append({"hr_id": person.hr_id, "valid_from": person.valid_from, **values})
+            rows[-1]["digest"] = content
             rows.sort(key=lambda r: r["valid_from"])
             counts.inserted += 1
         touched.add(person.hr_id)
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for hr_id in sorted(touched):
-        _close_rows(conn, existing[hr_id])
-    counts.changed_keys = sorted(touched)
-    return counts
-
-
-def _close_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    table = schema.people
-    for current, following in zip(rows, [*rows[1:], None], strict=True):
-        valid_to = following["valid_from"] if following else None
+        rows = existing[hr_id]
+        for current, following in zip(rows, [*rows[1:], None], strict=True):
+            current["valid_to"] = following["valid_from"] if following else None
+            stored = current.get("_stored")
+            wanted = {k: v for k, v in current.items() if k != "_stored"}
+            if stored is None:
+                inserts.append(wanted)
+            elif wanted != stored:
+                updates.append({f"_{k}": v for k, v in wanted.items()})
+    if inserts:
+        conn.execute(table.insert(), inserts)
+    if updates:
+        columns = [c.name for c in table.columns if c.name not in ("hr_id", "valid_from")]
         conn.execute(
             table.update()
             .where(
-                (table.c.hr_id == current["hr_id"]) & (table.c.valid_from == current["valid_from"])
+                (table.c.hr_id == bindparam("_hr_id"))
+                & (table.c.valid_from == bindparam("_valid_from"))
             )
-            .values(valid_to=valid_to)
+            .values({c: bindparam(f"_{c}") for c in columns}),
+            updates,
         )
+    counts.changed_keys = sorted(touched)
+    return counts
 
 
 def mark_deleted(conn: Connection, table: Table, source: str, record_ids: Sequence[str]) -> int:

@@ -14,15 +14,26 @@ import uuid
 from typing import Any
 
 
+def uuid5_str(namespace: bytes, name: str) -> str:
+    """`str(uuid.uuid5(UUID(bytes=namespace), name))`, without building UUID objects."""
+    digest = bytearray(
+        hashlib.sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 class StatementIds:
     def __init__(self, namespace: str) -> None:
-        self._root = uuid.uuid5(uuid.NAMESPACE_URL, namespace)
+        self._root = uuid.uuid5(uuid.NAMESPACE_URL, namespace).bytes
 
     def statement(self, key: str, revision: int) -> str:
-        return str(uuid.uuid5(self._root, f"{key}#{revision}"))
+        return uuid5_str(self._root, f"{key}#{revision}")
 
     def voiding(self, voided_id: str) -> str:
-        return str(uuid.uuid5(self._root, f"void#{voided_id}"))
+        return uuid5_str(self._root, f"void#{voided_id}")
 
 
 class Pseudonymizer:
@@ -32,6 +43,7 @@ class Pseudonymizer:
         self._home_page = home_page
         self._key = key
         self._cache: dict[str, str] = {}
+        self._agents: dict[str, dict[str, Any]] = {}
 
     def name(self, hr_id: str) -> str:
         name = self._cache.get(hr_id)
@@ -42,10 +54,16 @@ class Pseudonymizer:
         return name
 
     def agent(self, hr_id: str) -> dict[str, Any]:
-        return {
-            "objectType": "Agent",
-            "account": {"homePage": self._home_page, "name": self.name(hr_id)},
-        }
+        """The actor; the same dict for the same person (callers never change it)."""
+        agent = self._agents.get(hr_id)
+        if agent is None:
+            agent = {
+                "objectType": "Agent",
+                "account": {"homePage": self._home_page, "name": self.name(hr_id)},
+            }
+            if len(self._agents) < 200_000:
+                self._agents[hr_id] = agent
+        return agent
 
 
 def erasure_digest(key: bytes, hr_id: str) -> str:

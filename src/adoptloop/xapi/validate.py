@@ -31,6 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from adoptloop.xapi import _validate_fast
 from adoptloop.xapi import _validate_parts as parts
 from adoptloop.xapi._validate_parts import Report, XAPIVersion, child
 
@@ -114,6 +115,15 @@ def validate_statement(statement: object, *, version: XAPIVersion = "1.0.3") -> 
 
     Never raises for any JSON-like input; raises ``ValueError`` only for an unknown ``version``.
     """
+    if version not in _VERSION:
+        raise ValueError(f"unsupported xAPI version {version!r}; use '1.0.3' or '2.0.0'")
+    if _validate_fast.valid(statement, version):  # same verdict, without paths and messages
+        return []
+    return full_validation(statement, version=version)
+
+
+def full_validation(statement: object, *, version: XAPIVersion = "1.0.3") -> list[Problem]:
+    """`validate_statement` without its fast path: every rule walked, every problem reported."""
     if version not in _VERSION:
         raise ValueError(f"unsupported xAPI version {version!r}; use '1.0.3' or '2.0.0'")
     report = Report(version)

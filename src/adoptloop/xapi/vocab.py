@@ -8,6 +8,7 @@ generates the xAPI Profile.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
@@ -33,14 +34,29 @@ ACTIVITY_MEETING: Final = "http://adlnet.gov/expapi/activities/meeting"
 ACTIVITY_GOAL: Final = "http://id.tincanapi.com/activitytype/goal"
 
 
+# What quote(part, safe="") leaves as it is: such a part needs no quoting at all.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 class Namespace:
     """IRIs under the customer's namespace, e.g. https://xapi.example-pharma.com/adoptloop."""
 
     def __init__(self, base: str) -> None:
         self.base = base.rstrip("/")
+        self._known: dict[tuple[str, ...], str] = {}
 
     def _iri(self, *parts: str) -> str:
-        return "/".join([self.base, *(quote(p, safe="") for p in parts)])
+        quoted = (p if _UNRESERVED.fullmatch(p) else quote(p, safe="") for p in parts)
+        return "/".join([self.base, *quoted])
+
+    def _recurring(self, *parts: str) -> str:
+        """`_iri` for IRIs that recur in many statements (extensions, capabilities, modules)."""
+        iri = self._known.get(parts)
+        if iri is None:
+            iri = self._iri(*parts)
+            if len(self._known) < 10_000:
+                self._known[parts] = iri
+        return iri
 
     # verbs of the adoption loop
     @property
@@ -58,24 +74,24 @@ class Namespace:
     # activity types
     @property
     def capability_type(self) -> str:
-        return self._iri("activity-types", "capability")
+        return self._recurring("activity-types", "capability")
 
     # activities
     def module(self, module_id: str) -> str:
-        return self._iri("activities", "module", module_id)
+        return self._recurring("activities", "module", module_id)
 
     def visit(self, source: str, record_id: str) -> str:
         return self._iri("activities", "coaching-visit", source, record_id)
 
     def capability(self, capability_id: str) -> str:
-        return self._iri("activities", "capability", capability_id)
+        return self._recurring("activities", "capability", capability_id)
 
     def development_action(self, source: str, record_id: str) -> str:
         return self._iri("activities", "development-action", source, record_id)
 
     # extensions
     def extension(self, name: str) -> str:
-        return self._iri("extensions", name)
+        return self._recurring("extensions", name)
 
     @property
     def system_account_home(self) -> str:

@@ -1,0 +1,554 @@
+"""Benchmark: a full sync, an incremental sync, adoption and delivery of a synthetic org.
+
+    .venv/bin/python bench/run.py --reps 50000          # one size (about 10 minutes)
+    .venv/bin/python bench/run.py                       # 1k, 10k and 50k reps
+    .venv/bin/python bench/run.py --quick               # 1k reps, small delivery sample
+
+For each size:
+1. `bench/generate.py` writes the org: HRIS and LMS as file drops, the CRM as the records of a
+   fake Salesforce (Veeva) org, served over HTTPS by `bench/fake_salesforce.py` in its own
+   process (its memory and CPU are not the pipeline's).
+2. Full sync: `adoptloop run` (the real command, in a child process) on an empty store; time
+   by stage and by source stream (from the JSON log), statements/s of the translate stage
+   (build + validate + serialize + store), peak RSS of the process, store size, Salesforce
+   API calls.
+3. Incremental: 1% of the coaching reports and parent calls are edited in the org, then
+   `adoptloop run` again; time as a share of the full run, Salesforce API calls made.
+4. Adoption: the `states` stage (the state machine over every rating) plus the `adoption`
+   stage (metrics, CSV, HTML report) of the full run.
+5. Delivery: the first --deliver statements of the outbox sent to a real local LRS by the
+   delivery workers (claims, client, retries), against the raw ceiling measured in the same
+   run: the same payloads in the same batches posted by a bare httpx loop to a fresh LRS.
+
+Prints one table and writes --out (bench/results/latest.json). Summary figures go into
+bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from generate import generate, spec_for  # noqa: E402
+
+from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches  # noqa: E402
+from adoptloop.pipeline.workers import OutboxClaims  # noqa: E402
+from adoptloop.settings import LRSSettings  # noqa: E402
+from adoptloop.store.db import open_store  # noqa: E402
+from adoptloop.testing.lrs_server import LocalLRS, lrs_available  # noqa: E402
+from adoptloop.xapi.lrs import LRSClient, Outgoing  # noqa: E402
+from adoptloop.yamlsource import Resolved  # noqa: E402
+
+SIZES = (1_000, 10_000, 50_000)
+AS_OF = "2026-06-30"
+CHANGED_SHARE = 0.01
+TARGETS = {
+    "statements_per_second": 20_000,
+    "peak_rss_mb": 400,
+    "incremental_ratio": 0.05,
+    "adoption_seconds": 30,
+    "delivery_ratio": 0.80,
+}
+CONFIG = """\
+# written by bench/run.py
+store:
+  url: sqlite:///state/store.db
+xapi:
+  namespace: https://xapi.example-pharma.com/adoptloop
+  actor:
+    home_page: https://hr.example-pharma.com
+    key: ${{file:actor-key.txt}}
+capability_map: capabilities.yaml
+sources:
+  hris: {{type: file-people, path: hris/people.csv}}
+  lms:
+    type: file-completions
+    path: lms/completions.csv
+    identity:
+      - {{attribute: user_email, person_field: email}}
+  crm:
+    type: salesforce
+    auth: {{type: session, instance_url: "https://127.0.0.1:{port}", session_id: "${{file:sf-session.txt}}"}}
+    timezone: Europe/London
+    profile:
+      coaching_reports:
+        fields:
+          submitted_at: Submitted_DateTime__c
+          comments: [Comments__c]
+          next_steps: [Agreed_Next_Steps__c]
+      advanced_coaching_reports: null
+delivery: {{target: store}}
+adoption:
+  as_of: {as_of}
+  window_days: 90
+  by: region
+  output_dir: state/out
+"""
+SESSION = "00D5g000004ACME!AQbench.fake-session"
+
+
+# --- the fake Salesforce org ----------------------------------------------------------------
+
+
+class FakeSalesforce:
+    """bench/fake_salesforce.py in a child process: start, ask, stop."""
+
+    def __init__(self, data: Path, work: Path) -> None:
+        self.cert = work / "fake-sf.pem"
+        self.log = (work / "fake-sf.log").open("w")
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(BENCH / "fake_salesforce.py"),
+                *("--data", str(data), "--cert", str(self.cert)),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY "):
+            self.stop()
+            raise RuntimeError(f"the fake Salesforce did not start: {line!r}; see {self.log.name}")
+        _, port, counts = line.split(" ", 2)
+        self.port = int(port)
+        self.records = json.loads(counts)
+        self.load_seconds = time.perf_counter() - started
+        self._http = httpx.Client(
+            base_url=f"https://127.0.0.1:{self.port}", verify=str(self.cert), timeout=600
+        )
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._http.get("/bench/stats").raise_for_status().json()
+        return result
+
+    def mutate(self, fraction: float) -> dict[str, int]:
+        response = self._http.post("/bench/mutate", json={"fraction": fraction, "seed": 1})
+        result: dict[str, int] = response.raise_for_status().json()
+        return result
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self._http.close()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+# --- one `adoptloop run` ----------------------------------------------------------------------
+
+
+def run_adoptloop(config: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`adoptloop run` in a child process: wall time, peak RSS, CPU, the stages and streams."""
+    stderr = config.parent / f"run-{time.time_ns()}.log"
+    started = time.perf_counter()
+    with stderr.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "adoptloop.cli", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = stderr.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"adoptloop run failed ({proc.returncode}):\n{tail}")
+    events = [json.loads(line) for line in stderr.read_text().splitlines() if line.startswith("{")]
+    last = _last_run(config.parent / "state" / "store.db")
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
+        "streams": _stream_seconds(events, last["stages"]),
+        **last,
+    }
+
+
+def _stream_seconds(events: list[dict[str, Any]], stages: dict[str, float]) -> dict[str, float]:
+    """Seconds per pulled stream and per translated table, from the log's timestamps (the
+    first of each stage: the stage's time less the others')."""
+    out: dict[str, float] = {}
+    for stage, event_name, key in (
+        ("pull", "pulled", lambda e: f"pull {e['connector']}.{e['stream']}"),
+        ("translate", "translated", lambda e: f"translate {e['table']}"),
+    ):
+        found = [e for e in events if e.get("event") == event_name]
+        times = [datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in found]
+        spans = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        if found:
+            rest = sum(spans)
+            out[key(found[0])] = round(max(0.0, stages.get(stage, rest) - rest), 2)
+            for event, span in zip(found[1:], spans, strict=True):
+                out[key(event)] = round(span, 2)
+    return out
+
+
+def _last_run(store: Path) -> dict[str, Any]:
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        counts = json.loads(
+            db.execute("SELECT counts FROM runs ORDER BY started_at DESC").fetchone()[0]
+        )
+    stages = {name: value["seconds"] for name, value in counts.items() if isinstance(value, dict)}
+    translate = counts.get("translate", {})
+    made = sum(
+        t.get("statements", 0) + t.get("voided", 0)
+        for t in translate.values()
+        if isinstance(t, dict)
+    )
+    records = sum(
+        s.get("read", 0)
+        for source in counts.get("pull", {}).values()
+        if isinstance(source, dict)
+        for s in source.values()
+        if isinstance(s, dict)
+    )
+    return {
+        "stages": stages,
+        "records_read": records,
+        "statements": made,
+        "statements_per_second": round(made / stages["translate"])
+        if stages.get("translate")
+        else None,
+        "counts": counts,
+    }
+
+
+def store_facts(store: Path) -> dict[str, Any]:
+    size = sum(p.stat().st_size for p in store.parent.glob(store.name + "*"))
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        rows = {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in (
+                "people",
+                "completions",
+                "observations",
+                "ratings",
+                "interactions",
+                "outbox",
+            )
+        }
+    return {"store_mb": round(size / 2**20, 1), "rows": rows}
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+def delivery(store: Path, count: int, batch_size: int = 500) -> dict[str, Any]:
+    """The first `count` outbox statements: the delivery workers vs a bare httpx loop."""
+    reason = lrs_available()
+    if reason:
+        return {"skipped": reason}
+    with contextlib.closing(sqlite3.connect(store)) as db:
+        rows = db.execute(
+            "SELECT statement_id, payload FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
+            (count,),
+        ).fetchall()
+    payloads = [Outgoing(sid, payload.encode()) for sid, payload in rows]
+    batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
+    result: dict[str, Any] = {"statements": len(payloads), "batch_size": batch_size}
+    with LocalLRS() as lrs:
+        info = lrs.info
+        started = time.perf_counter()
+        with httpx.Client(
+            base_url=info.endpoint,
+            auth=(info.username, info.password),
+            headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
+            timeout=300,
+        ) as raw:
+            for batch in batches:
+                body = b"[" + b",".join(s.payload for s in batch) + b"]"
+                raw.post("statements", content=body).raise_for_status()
+        raw_seconds = time.perf_counter() - started
+    engine = open_store(f"sqlite:///{store}")
+    with LocalLRS() as lrs:  # a fresh LRS: the workers pay for storing, not for 200 re-sends
+        info = lrs.info
+        settings = LRSSettings.model_validate(
+            {
+                "endpoint": info.endpoint,
+                "username": Resolved(info.username),
+                "password": Resolved(info.password),
+                "batch_size": batch_size,
+                "timeout_seconds": 300,
+            }
+        )
+        workers = settings.concurrency
+        per_worker = -(-len(batches) // workers)
+        started = time.perf_counter()
+        with LRSClient(settings) as client, ThreadPoolExecutor(workers) as pool:
+            futures = [
+                pool.submit(
+                    deliver_batches,
+                    OutboxClaims(engine, f"bench/{i}"),
+                    client,
+                    "bench-delivery",
+                    batch_size=batch_size,
+                    stop=threading.Event(),
+                    max_batches=per_worker,
+                )
+                for i in range(workers)
+            ]
+            counts = DeliverCounts()
+            for future in futures:
+                counts.add(future.result())
+        seconds = time.perf_counter() - started
+    engine.dispose()
+    raw_rate = len(payloads) / raw_seconds
+    rate = counts.sent / seconds
+    result.update(
+        raw_ceiling_per_second=round(raw_rate),
+        per_second=round(rate),
+        ratio=round(rate / raw_rate, 3),
+        stored=counts.stored,
+        workers=workers,
+    )
+    return result
+
+
+# --- one size -----------------------------------------------------------------------------------
+
+
+def bench_size(reps: int, work: Path, deliver_n: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"reps": reps}
+    org = work / f"org-{reps}"
+    if org.exists():
+        shutil.rmtree(org)
+    started = time.perf_counter()
+    spec = spec_for(reps)
+    generated = generate(org, spec)
+    result["generate"] = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "regions": len(spec.regions),
+        "files": {
+            "people": generated.people,
+            "completions": generated.completions,
+            "coaching_reports": generated.coaching_reports,
+            "development_actions": generated.development_actions,
+            "calls": generated.calls,
+            "bad_rows": generated.bad_rows,
+            "api_records": generated.api_records,
+        },
+    }
+    print(f"[{reps}] generated in {result['generate']['seconds']} s", file=sys.stderr)
+    (org / "actor-key.txt").write_text("bench-actor-key-0123456789abcdef\n")
+    (org / "sf-session.txt").write_text(SESSION + "\n")
+    shutil.copy(REPO / "config" / "demo" / "capabilities.yaml", org / "capabilities.yaml")
+    sf = FakeSalesforce(org / "salesforce", work)
+    try:
+        result["salesforce_org"] = {
+            "records": sf.records,
+            "load_seconds": round(sf.load_seconds, 1),
+        }
+        config = org / "adoptloop.yaml"
+        config.write_text(CONFIG.format(port=sf.port, as_of=AS_OF))
+        env = {**os.environ, "REQUESTS_CA_BUNDLE": str(sf.cert), "PYTHONHASHSEED": "0"}
+        before = sf.stats()["api_calls"]
+        full = run_adoptloop(config, env)
+        full["salesforce_api_calls"] = sf.stats()["api_calls"] - before
+        full.update(store_facts(org / "state" / "store.db"))
+        result["full"] = full
+        print(f"[{reps}] full run {full['seconds']} s", file=sys.stderr)
+        changed = sf.mutate(CHANGED_SHARE)
+        before = sf.stats()["api_calls"]
+        incremental = run_adoptloop(config, env)
+        incremental["salesforce_api_calls"] = sf.stats()["api_calls"] - before
+        incremental["changed"] = changed
+        incremental["ratio"] = round(incremental["seconds"] / full["seconds"], 4)
+        sync = ("pull", "states", "translate", "deliver")
+        incremental["sync_ratio"] = round(
+            sum(incremental["stages"].get(s, 0) for s in sync)
+            / sum(full["stages"].get(s, 0) for s in sync),
+            4,
+        )
+        incremental["api_calls_ratio"] = round(
+            incremental["salesforce_api_calls"] / full["salesforce_api_calls"], 4
+        )
+        result["incremental"] = incremental
+        print(f"[{reps}] incremental run {incremental['seconds']} s", file=sys.stderr)
+    finally:
+        sf.stop()
+    stages = result["full"]["stages"]
+    result["adoption"] = {
+        "ratings": result["full"]["rows"]["ratings"],
+        "states_seconds": stages.get("states"),
+        "metrics_seconds": stages.get("adoption"),
+        "seconds": round(stages.get("states", 0) + stages.get("adoption", 0), 2),
+    }
+    if deliver_n:
+        result["delivery"] = delivery(org / "state" / "store.db", deliver_n)
+        print(f"[{reps}] delivery {result['delivery']}", file=sys.stderr)
+    return result
+
+
+# --- report ---------------------------------------------------------------------------------------
+
+
+def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]:
+    def get(r: dict[str, Any], *path: str) -> Any:
+        node: Any = r
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        return node
+
+    def fmt(value: Any, unit: str = "") -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float) and unit == "%":
+            return f"{value:.1%}"
+        if isinstance(value, int | float):
+            return f"{value:,}{unit}"
+        return str(value)
+
+    yield "ratings (rating statements)", [fmt(get(r, "adoption", "ratings")) for r in results], ""
+    yield "full run, seconds", [fmt(get(r, "full", "seconds")) for r in results], ""
+    for stage in ("pull", "states", "translate", "deliver", "adoption"):
+        yield f"  {stage}", [fmt(get(r, "full", "stages", stage)) for r in results], ""
+    yield (
+        "statements made",
+        [fmt(get(r, "full", "statements")) for r in results],
+        "",
+    )
+    yield (
+        "translate statements/s",
+        [fmt(get(r, "full", "statements_per_second")) for r in results],
+        f">= {TARGETS['statements_per_second']:,}",
+    )
+    yield (
+        "peak RSS, MB",
+        [fmt(get(r, "full", "peak_rss_mb")) for r in results],
+        f"< {TARGETS['peak_rss_mb']}, flat",
+    )
+    yield "store size, MB", [fmt(get(r, "full", "store_mb")) for r in results], ""
+    yield "SF API calls, full", [fmt(get(r, "full", "salesforce_api_calls")) for r in results], ""
+    yield "incremental run, seconds", [fmt(get(r, "incremental", "seconds")) for r in results], ""
+    yield (
+        "incremental / full",
+        [fmt(get(r, "incremental", "ratio"), "%") for r in results],
+        f"<= {TARGETS['incremental_ratio']:.0%}",
+    )
+    yield (
+        "  sync stages only",
+        [fmt(get(r, "incremental", "sync_ratio"), "%") for r in results],
+        "",
+    )
+    yield (
+        "SF API calls, incremental",
+        [fmt(get(r, "incremental", "salesforce_api_calls")) for r in results],
+        "~ changed rows",
+    )
+    yield (
+        "  / full",
+        [fmt(get(r, "incremental", "api_calls_ratio"), "%") for r in results],
+        "",
+    )
+    yield (
+        "adoption (states + metrics), s",
+        [fmt(get(r, "adoption", "seconds")) for r in results],
+        f"< {TARGETS['adoption_seconds']} s",
+    )
+    yield (
+        "delivery / raw ceiling",
+        [fmt(get(r, "delivery", "ratio"), "%") for r in results],
+        f">= {TARGETS['delivery_ratio']:.0%}",
+    )
+    yield (
+        "  delivery statements/s",
+        [
+            f"{fmt(get(r, 'delivery', 'per_second'))} / {fmt(get(r, 'delivery', 'raw_ceiling_per_second'))}"
+            for r in results
+        ],
+        "",
+    )
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    heads = [f"{r['reps']:,} reps" for r in results]
+    rows = list(_rows(results))
+    first = max(len(label) for label, _, _ in rows)
+    widths = [max(len(h), *(len(v[i]) for _, v, _ in rows)) for i, h in enumerate(heads)]
+    print(
+        f"{'':<{first}}  "
+        + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
+        + "  target"
+    )
+    for label, values, target in rows:
+        cells = "  ".join(f"{v:>{w}}" for v, w in zip(values, widths, strict=True))
+        print(f"{label:<{first}}  {cells}  {target}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, nargs="+", default=list(SIZES))
+    parser.add_argument("--quick", action="store_true", help="1,000 reps, 5,000 delivered")
+    parser.add_argument("--deliver", type=int, default=20_000, help="statements; 0 skips")
+    parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.json")
+    parser.add_argument(
+        "--pipeline-src",
+        type=Path,
+        default=None,
+        help="run `adoptloop run` from another source tree's src/ (for before/after figures)",
+    )
+    args = parser.parse_args(argv)
+    if args.pipeline_src is not None:
+        os.environ["PYTHONPATH"] = str(args.pipeline_src.resolve())
+    sizes = [1_000] if args.quick else args.reps
+    deliver_n = min(args.deliver, 5_000) if args.quick else args.deliver
+    work = args.work or Path(tempfile.mkdtemp(prefix="adoptloop-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        for reps in sizes:
+            results.append(bench_size(reps, work, deliver_n))
+    finally:
+        if not args.keep and args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    document = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "targets": TARGETS,
+        "runs": {str(r["reps"]): r for r in results},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    print_table(results)
+    print(f"results: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
