@@ -249,22 +249,6 @@ class ScaleOrg(FakeOrg):
         return {"api_calls": self.api_used, "by_kind": dict(sorted(kinds.items()))}
 
 
-def load(org: ScaleOrg, folder: Path) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for path in sorted(folder.glob("*.jsonl")):
-        sobject = path.stem
-        fields = payloads.OBJECTS[sobject]
-        table = org.tables.setdefault(sobject, {})
-        with path.open("rb") as fh:
-            for line in fh:
-                record: Record = dict.fromkeys(fields)
-                record.update(orjson.loads(line))
-                table[str(record["Id"])] = record
-        counts[sobject] = len(table)
-    org.build_indexes()
-    return counts
-
-
 class _Routes:
     """Collects what `fake_api.install` registers, in the shape of `responses.add_callback`."""
 
@@ -387,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     org = ScaleOrg(now=datetime.now(UTC), api_limit=5_000_000, job_polls=0)
     session = args.session_file.read_text().strip() if args.session_file else SESSION
     org.tokens.add(session)
-    counts = load(org, args.data)
+    counts = org.load(args.data)
+    org.build_indexes()
     server = serve(org, args.port)
     key = args.cert.with_suffix(".key")
     self_signed(args.cert, key)

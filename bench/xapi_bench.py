@@ -2,10 +2,13 @@
 
     .venv/bin/python bench/xapi_bench.py --statements 100000 --deliver 20000
 
-Stages, each timed on its own over the same statements:
+Stages, each timed on its own over the same statements, on one core:
 - build: store-shaped rating rows -> statement drafts (the translators);
-- validate: the strict xAPI 1.0.3 validator;
+- validate: the strict xAPI 1.0.3 validator, as the translate stage runs it (Finalizer: the
+  version stamp, then every statement checked, shared parts once);
 - serialize: id + canonical JSON bytes (what the outbox stores);
+- store: the statements appended to the outbox of a fresh SQLite store (outbox.enqueue, one
+  commit per 20,000 statements, as the translate stage does);
 - deliver: the first `--deliver` statements posted to a real local LRS by adoptloop's client,
   against a raw ceiling measured in the same run: the same pre-serialized batches posted to
   the same LRS by a bare httpx loop (same batch size, one connection, no retries).
@@ -18,7 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -31,11 +36,12 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
 from adoptloop.pipeline.translate import Finalizer
 from adoptloop.settings import LRSSettings
+from adoptloop.store.db import open_store
+from adoptloop.store.outbox import Queued, enqueue
 from adoptloop.testing.lrs_server import LocalLRS, lrs_available
 from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient, Outgoing
-from adoptloop.xapi.validate import validate_statement
 from adoptloop.xapi.vocab import Namespace
 from adoptloop.yamlsource import Resolved
 
@@ -102,6 +108,7 @@ def context() -> TranslateContext:
 
 
 CHUNK = 10_000
+COMMIT = 20_000  # statements per transaction, as pipeline/translate.py commits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ctx = context()
     finalizer = Finalizer(ctx, "1.0.3")
-    seconds = {"build": 0.0, "validate": 0.0, "serialize": 0.0}
+    seconds = {"build": 0.0, "validate": 0.0, "serialize": 0.0, "store": 0.0}
+    workdir = Path(tempfile.mkdtemp(prefix="adoptloop-xapi-bench-"))
+    engine = open_store(f"sqlite:///{workdir / 'store.db'}")
+    unstored: list[Queued] = []
     invalid = done = 0
     keep: list[Outgoing] = []  # the statements to deliver; the rest is dropped chunk by chunk
     source = observations(ctx.capabilities)
@@ -128,14 +138,24 @@ def main(argv: list[str] | None = None) -> int:
 
         started = time.perf_counter()
         ids = [finalizer.ids.statement(d.key, 1) for d in drafts]
-        invalid += sum(
-            bool(validate_statement({**d.body, "id": i})) for d, i in zip(drafts, ids, strict=True)
-        )
+        statements = [finalizer.stamped(i, d.body) for d, i in zip(drafts, ids, strict=True)]
+        invalid += sum(bool(finalizer.problems(st)) for st in statements)
         seconds["validate"] += time.perf_counter() - started
 
         started = time.perf_counter()
-        payloads = [dumps({**d.body, "id": i}) for d, i in zip(drafts, ids, strict=True)]
+        payloads = [dumps(st) for st in statements]
         seconds["serialize"] += time.perf_counter() - started
+
+        started = time.perf_counter()
+        unstored.extend(
+            Queued(i, d.kind, p, d.hr_id) for d, i, p in zip(drafts, ids, payloads, strict=True)
+        )
+        if len(unstored) >= COMMIT or done + len(drafts) >= args.statements:
+            with engine.begin() as conn:
+                for offset in range(0, len(unstored), 500):
+                    enqueue(conn, unstored[offset : offset + 500], "xapi-bench")
+            unstored = []
+        seconds["store"] += time.perf_counter() - started
         room = args.deliver - len(keep)
         keep.extend(Outgoing(i, p) for i, p in zip(ids[:room], payloads[:room], strict=True))
         done += len(drafts)
@@ -150,11 +170,18 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": round(spent, 3),
             "per_second": round(done / spent) if spent else None,
         }
-    total = sum(seconds.values())
+    total = seconds["build"] + seconds["validate"] + seconds["serialize"]
     results["build_validate_serialize"] = {
         "seconds": round(total, 3),
         "per_second": round(done / total),
     }
+    total += seconds["store"]
+    results["build_validate_serialize_store"] = {
+        "seconds": round(total, 3),
+        "per_second": round(done / total),
+    }
+    engine.dispose()
+    shutil.rmtree(workdir, ignore_errors=True)
     results["peak_rss_mb_before_delivery"] = round(peak_rss_mb(), 1)
     if args.deliver:
         reason = lrs_available()
@@ -221,7 +248,9 @@ def print_table(results: dict[str, Any]) -> None:
         "build",
         "validate",
         "serialize",
+        "store",
         "build_validate_serialize",
+        "build_validate_serialize_store",
         "raw_ceiling",
         "deliver",
     ):

@@ -12,6 +12,7 @@ import random
 import zlib
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from math import floor
 from typing import TYPE_CHECKING
 
@@ -165,7 +166,7 @@ class Person:
     segments: list[Segment]
     leniency: float = 0.0
 
-    @property
+    @cached_property
     def user_id(self) -> str:
         return sf_id("005", 100_000_000 + self.index * 104_729)
 

@@ -237,3 +237,27 @@ def test_a_problem_is_reported_by_the_full_validator_with_its_path() -> None:
     statement["actor"]["account"]["homePage"] = "not an irl"
     assert not _validate_fast.valid(statement, "1.0.3")
     assert [p.rule for p in validate_statement(statement)] == ["format.irl"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(statement=_mutated(), version=st.sampled_from(VERSIONS))
+def test_a_memo_of_shared_parts_gives_the_same_verdict(
+    statement: dict[str, Any], version: XAPIVersion
+) -> None:
+    memo: dict[int, Any] = {}
+    first = _validate_fast.valid(statement, version, memo)
+    assert _validate_fast.valid(statement, version, memo) == first  # parts now remembered
+    assert first == _validate_fast.valid(statement, version)
+
+
+def test_parts_shared_by_statements_are_checked_once_and_still_count() -> None:
+    one, two = copy.deepcopy(SEEDS[1]), copy.deepcopy(SEEDS[2])
+    two["actor"] = one["actor"]  # the same dict, as the translators share an actor
+    memo: dict[int, Any] = {}
+    assert _validate_fast.valid(one, "1.0.3", memo)
+    assert id(one["actor"]) in memo
+    assert _validate_fast.valid(two, "1.0.3", memo)
+    broken = copy.deepcopy(two)
+    broken["actor"] = {"objectType": "Agent"}  # a new, invalid part is checked, not remembered
+    assert not _validate_fast.valid(broken, "1.0.3", memo)
+    assert full_validation(broken) != []

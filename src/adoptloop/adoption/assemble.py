@@ -14,6 +14,7 @@ from adoptloop.adoption.metrics import (
     COACHING_DAYS,
     FIELD_ROLES,
     MetricsRow,
+    RaterStats,
     RowSource,
     adoption_metrics,
     coach_the_coach,
@@ -85,7 +86,10 @@ def build_report_data(
     *,
     title: str = "Is what we trained applied in the field?",
     field_roles: Sequence[str] = FIELD_ROLES,
+    by_region: Sequence[MetricsRow] | None = None,
 ) -> ReportData:
+    """`by_region`: adoption_metrics(conn, source, capabilities, as_of, "region", ...) when the
+    caller has it already (the same rows, not computed twice)."""
     names = {c.id: c.name for c in capabilities.spec.capabilities}
     data = ReportData(
         title=title,
@@ -93,9 +97,10 @@ def build_report_data(
         generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         window_days=capabilities.default_window_days,
     )
-    by_region = adoption_metrics(
-        conn, source, capabilities, as_of, "region", field_roles=field_roles
-    )
+    if by_region is None:
+        by_region = adoption_metrics(
+            conn, source, capabilities, as_of, "region", field_roles=field_roles
+        )
     overall = {r.capability: r for r in by_region if r.group == ALL}
     for row in by_region:
         name = names[row.capability]
@@ -125,7 +130,8 @@ def build_report_data(
             FunnelStep(names[cap], row.cohort, row.observed, row.adopted, row.cohort_sustained)
         )
     data.curves = _curves(conn, source, capabilities, as_of, names)
-    data.managers = _managers(conn, as_of, field_roles)
+    stats = rater_stats(conn, as_of)
+    data.managers = _managers(conn, as_of, field_roles, stats)
     actions = follow_through(conn, as_of, "region")
     for group in sorted(actions, key=lambda g: (g == ALL, g)):
         due, done, on_time = actions[group]
@@ -143,7 +149,7 @@ def build_report_data(
             )
         )
     data.freshness = freshness(conn)
-    data.notes = _notes(conn, source, as_of, names)
+    data.notes = _notes(conn, source, as_of, names, stats)
     return data
 
 
@@ -181,8 +187,9 @@ def _curves(
     return curves
 
 
-def _managers(conn: Connection, as_of: date, field_roles: Sequence[str]) -> list[ManagerGroup]:
-    stats = rater_stats(conn, as_of)
+def _managers(
+    conn: Connection, as_of: date, field_roles: Sequence[str], stats: dict[str, RaterStats]
+) -> list[ManagerGroup]:
     lenient = leniency(stats)
     coverage = coaching_coverage(conn, as_of, "manager", field_roles=field_roles)
     labels = team_labels(conn, as_of, [m for m in coverage if m not in (ALL, "(none)")])
@@ -232,18 +239,18 @@ def freshness(conn: Connection) -> list[Freshness]:
         (schema.development_actions, schema.development_actions.c.agreed_on),
     ]
     people_newest = conn.execute(select(func.max(schema.people.c.valid_from))).scalar()
+    latest: dict[str, list[str]] = {}  # source -> the newest date of each table (one scan each)
+    for table, column in dated:
+        for source, value in conn.execute(
+            select(table.c.source, func.max(column)).group_by(table.c.source)
+        ):
+            latest.setdefault(source, []).append(str(value or "")[:10])
     newest: dict[str, str] = {}
     out = []
     for cursor in bookkeeping.all_cursors(conn):
         source = cursor["source"]
         if source not in newest:
-            values = [
-                str(
-                    conn.execute(select(func.max(column)).where(table.c.source == source)).scalar()
-                    or ""
-                )[:10]
-                for table, column in dated
-            ]
+            values = latest.get(source, [""])
             newest[source] = max(values) or (str(people_newest)[:10] if people_newest else "")
         out.append(
             Freshness(source, cursor["stream"], cursor["updated_at"], newest[source] or None)
@@ -251,14 +258,19 @@ def freshness(conn: Connection) -> list[Freshness]:
     return out
 
 
-def _notes(conn: Connection, source: RowSource, as_of: date, names: dict[str, str]) -> list[str]:
+def _notes(
+    conn: Connection,
+    source: RowSource,
+    as_of: date,
+    names: dict[str, str],
+    stats: dict[str, RaterStats],
+) -> list[str]:
     notes = [
         "Groups under 5 reps are suppressed; 5-9 show counts only; 10-29 show percentages with "
         "a Wilson 95% interval and are directional; 30 or more are comparable.",
         "A rep counts in the region they were in when their adoption window closed; reps still "
         "inside their window are not counted yet.",
     ]
-    stats = rater_stats(conn, as_of)
     reports = sum(s.reports for s in stats.values())
     if reports >= 10:
         tagged = sum(s.tagged_reports for s in stats.values())

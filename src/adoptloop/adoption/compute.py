@@ -1,10 +1,12 @@
 """The adoption pass: one row per rep x capability, written to the store in batches.
 
-`rep_outcomes` streams the ratings (ordered by capability, rep, visit) through the state
-machine; each outcome becomes a row with its window outcome, its state and transitions, its
-time to proficiency (or how long it was observed without, for Kaplan-Meier censoring) and
-the rep's group at window close. Group metrics are then plain SQL aggregates over these rows
-(adoption.metrics), so they scale with the store, not with Python memory.
+`people_outcomes` streams each person's HR rows, completions and ratings (ordered by person,
+then capability and visit) through the state machine; each outcome becomes a row with its
+window outcome, its state and transitions, its time to proficiency (or how long it was
+observed without, for Kaplan-Meier censoring) and the rep's group at window close. Group
+metrics are then plain SQL aggregates over these rows (adoption.metrics), so they scale with
+the store, not with Python memory: one person is held at a time, and rows that are no longer
+produced are found by the database (`_stale`), not by a set of every key in memory.
 
 Two destinations share the columns:
 - `adoption_states`: the current state as of the run, upserted by digest so that only
@@ -22,9 +24,20 @@ from datetime import date, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    and_,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    union,
+)
 
-from adoptloop.adoption.engine import OrgHistory, RepOutcome, rep_outcomes
+from adoptloop.adoption.engine import OrgHistory, PersonHistory, RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import records, schema
 
@@ -33,7 +46,10 @@ SOURCE = "adoption"
 
 
 def outcome_row(
-    outcome: RepOutcome, capabilities: CapabilityMap, org: OrgHistory, as_of: date
+    outcome: RepOutcome,
+    capabilities: CapabilityMap,
+    org: OrgHistory | PersonHistory,
+    as_of: date,
 ) -> dict[str, Any]:
     path = outcome.path
     trained_at = outcome.trained_at
@@ -48,7 +64,11 @@ def outcome_row(
             days_to = (path.first_proficient - trained_at).days
         else:
             censored = (as_of - trained_at).days
-    group = org.attributes(outcome.hr_id, close)
+    group = (
+        org.attributes(close)
+        if isinstance(org, PersonHistory)
+        else org.attributes(outcome.hr_id, close)
+    )
     last = path.transitions[-1] if path.transitions else None
     return {
         "hr_id": outcome.hr_id,
@@ -75,9 +95,9 @@ def outcome_row(
 def compute_rows(
     conn: Connection, capabilities: CapabilityMap, as_of: date
 ) -> Iterator[dict[str, Any]]:
-    org = OrgHistory(conn)
-    for outcome in rep_outcomes(conn, capabilities, as_of):
-        yield outcome_row(outcome, capabilities, org, as_of)
+    for person in people_outcomes(conn, capabilities, as_of):
+        for outcome in person.outcomes:
+            yield outcome_row(outcome, capabilities, person.history, as_of)
 
 
 @contextmanager
@@ -109,13 +129,14 @@ def update_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> d
     """Refresh adoption_states as of `as_of`; returns counts. Changed rows get re-translated."""
     table = schema.adoption_states
     counts = records.WriteCounts()
-    seen: set[str] = set()
+    produced = 0
     with engine.begin() as conn:
         batch: list[dict[str, Any]] = []
         for row in compute_rows(conn, capabilities, as_of):
-            record_id = f"{row['hr_id']}/{row['capability_id']}"
-            seen.add(record_id)
-            batch.append({**row, "record_id": record_id, "as_of": as_of})
+            produced += 1
+            batch.append(
+                {**row, "record_id": f"{row['hr_id']}/{row['capability_id']}", "as_of": as_of}
+            )
             if len(batch) >= BATCH:
                 counts.add(
                     records.upsert_source_rows(conn, table, SOURCE, batch, digest_exclude=_VOLATILE)
@@ -125,14 +146,52 @@ def update_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> d
             counts.add(
                 records.upsert_source_rows(conn, table, SOURCE, batch, digest_exclude=_VOLATILE)
             )
-        stale = [
-            rid
-            for rid in conn.execute(
-                select(table.c.record_id).where(
-                    (table.c.source == SOURCE) & table.c.deleted.is_(False)
-                )
-            ).scalars()
-            if rid not in seen
-        ]
-        gone = records.mark_deleted(conn, table, SOURCE, stale)
-    return {"rows": len(seen), "changed": counts.inserted + counts.updated, "removed": gone}
+        gone = 0
+        live = conn.execute(
+            select(func.count()).where(table.c.source == SOURCE, table.c.deleted.is_(False))
+        ).scalar_one()
+        # every row produced is live now (a tombstone's digest never matches a fresh row's),
+        # so stale rows exist exactly when there are more live rows than were produced
+        stale = _stale(conn, capabilities, as_of) if live > produced else []
+        for offset in range(0, len(stale), BATCH):
+            gone += records.mark_deleted(conn, table, SOURCE, stale[offset : offset + BATCH])
+    return {"rows": produced, "changed": counts.inserted + counts.updated, "removed": gone}
+
+
+def _stale(conn: Connection, capabilities: CapabilityMap, as_of: date) -> list[str]:
+    """Live adoption_states rows whose (rep, capability) is neither trained nor rated any more.
+
+    The same pairs `people_outcomes` produces, as an anti-join in the database. Stale rows are
+    few (a rating removed, a capability dropped from the map), so the list is short.
+    """
+    s, r, o, c = schema.adoption_states, schema.ratings, schema.observations, schema.completions
+    rated = (
+        select(o.c.observed_hr_id.label("hr_id"), r.c.capability_id.label("capability_id"))
+        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
+        .where(
+            o.c.counted.is_(True),
+            o.c.deleted.is_(False),
+            o.c.visit_date <= as_of,
+            r.c.capability_id.in_(list(capabilities.capabilities)),
+        )
+    )
+    trained = [
+        select(c.c.hr_id, literal(capability, String).label("capability_id")).where(
+            c.c.module_id.in_(modules),
+            c.c.status != "failed",
+            c.c.deleted.is_(False),
+            func.substr(c.c.completed_at, 1, 10) <= as_of.isoformat(),
+        )
+        for capability in capabilities.capabilities
+        if (modules := capabilities.modules_for(capability))
+    ]
+    live = (union(rated, *trained) if trained else rated).subquery()
+    query = (
+        select(s.c.record_id)
+        .where(s.c.source == SOURCE, s.c.deleted.is_(False))
+        .where(
+            ~exists().where(live.c.hr_id == s.c.hr_id, live.c.capability_id == s.c.capability_id)
+        )
+        .order_by(s.c.record_id)
+    )
+    return list(conn.execute(query).scalars())

@@ -19,9 +19,9 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, Select, and_, func, select, union
 
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.adoption.states import RatingEvent, State, Trajectory, trajectory
@@ -111,6 +111,22 @@ def _pct(value: float | None) -> float | None:
     return None if value is None else round(100 * value, 1)
 
 
+class PersonHistory:
+    """One person's effective-dated HR rows (sorted by valid_from): their group on a date."""
+
+    __slots__ = ("_rows", "_starts")
+
+    def __init__(self, rows: list[tuple[date, dict[str, str | None]]]) -> None:
+        self._rows = rows
+        self._starts = [r[0] for r in rows]
+
+    def attributes(self, on: date) -> dict[str, str | None]:
+        """Region and manager on a date (the first HR row before it starts; {} without rows)."""
+        if not self._rows:
+            return {}
+        return self._rows[max(0, bisect_right(self._starts, on) - 1)][1]
+
+
 class OrgHistory:
     """Effective-dated HR rows, to find a person's group on a date."""
 
@@ -127,11 +143,7 @@ class OrgHistory:
 
     def attributes(self, hr_id: str, on: date) -> dict[str, str | None]:
         """The person's region and manager on a date (their first HR row before it starts)."""
-        rows = self._rows.get(hr_id)
-        if not rows:
-            return {}
-        index = max(0, bisect_right([r[0] for r in rows], on) - 1)
-        return rows[index][1]
+        return PersonHistory(self._rows.get(hr_id, [])).attributes(on)
 
     def group_of(self, hr_id: str, on: date, by: GroupBy) -> str:
         if hr_id not in self._rows:
@@ -170,14 +182,111 @@ def trained_by(
     return out
 
 
-def _ratings(
+def rep_outcomes(
     conn: Connection, capabilities: CapabilityMap, as_of: date
-) -> Iterator[tuple[str, str, RatingEvent]]:
+) -> Iterator[RepOutcome]:
+    """Every (rep, capability) that is trained or rated, with its window outcome and path."""
+    for person in people_outcomes(conn, capabilities, as_of):
+        yield from person.outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class PersonOutcomes:
+    hr_id: str
+    history: PersonHistory
+    outcomes: list[RepOutcome]  # in capability id order
+
+
+class _Stream:
+    """Rows of one query ordered by a person key, taken a person at a time."""
+
+    __slots__ = ("_head", "_rows")
+
+    def __init__(self, rows: Iterator[Any]) -> None:
+        self._rows = rows
+        self._head = next(rows, None)
+
+    def take(self, key: str) -> list[Any]:
+        """The rows of `key` at the head of the stream (keys come in the driver's order)."""
+        out = []
+        while self._head is not None and self._head[0] == key:
+            out.append(self._head)
+            self._head = next(self._rows, None)
+        return out
+
+
+def people_outcomes(
+    conn: Connection, capabilities: CapabilityMap, as_of: date
+) -> Iterator[PersonOutcomes]:
+    """Per person (in the store's hr_id order), every trained or rated capability's outcome.
+
+    Streams merged by person: only one person's HR rows, completions and ratings are held at a
+    time. Every stream is ordered by hr_id by the database, and the driver lists every hr_id
+    any of them holds, so they are walked by equality alone (whatever the collation).
+    """
+    p, c, o = schema.people, schema.completions, schema.observations
+    keys = union(
+        select(p.c.hr_id.label("k")),
+        select(c.c.hr_id.label("k")),
+        select(o.c.observed_hr_id.label("k")),
+    ).subquery()
+    driver = conn.execute(select(keys.c.k).order_by(keys.c.k).execution_options(yield_per=5000))
+    people = _Stream(
+        iter(
+            conn.execute(
+                select(p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id)
+                .order_by(p.c.hr_id, p.c.valid_from)
+                .execution_options(yield_per=5000)
+            )
+        )
+    )
+    completions = _Stream(iter(conn.execute(_trained_query())))
+    ratings = _Stream(iter(conn.execute(_ratings_query(capabilities, as_of))))
+    for (hr_id,) in driver:
+        history = PersonHistory(
+            [
+                (valid_from, {"region": region, "manager": manager})
+                for _, valid_from, region, manager in people.take(hr_id)
+            ]
+        )
+        trained: dict[str, tuple[date, str]] = {}
+        for _, module_id, completed_at in completions.take(hr_id):
+            day = date.fromisoformat(completed_at[:10])
+            if day > as_of:
+                continue
+            for capability in capabilities.capabilities_for_module(module_id):
+                if capability not in trained or (day, module_id) < trained[capability]:
+                    trained[capability] = (day, module_id)
+        events: dict[str, list[RatingEvent]] = defaultdict(list)
+        for _, capability_id, visit_date, visit_id, scaled in ratings.take(hr_id):
+            events[capability_id].append(RatingEvent(visit_date, visit_id, scaled))
+        if not trained and not events:
+            continue
+        outcomes = [
+            _outcome((cap, hr_id), trained.get(cap), events.get(cap, []), capabilities, as_of)
+            for cap in sorted(trained.keys() | events.keys())
+        ]
+        yield PersonOutcomes(hr_id, history, outcomes)
+
+
+def _trained_query() -> Select[Any]:
+    """Per (hr_id, module): the earliest completed/passed completion, by hr_id."""
+    c = schema.completions
+    return (
+        select(c.c.hr_id, c.c.module_id, func.min(c.c.completed_at))
+        .where(and_(c.c.status != "failed", c.c.deleted.is_(False)))
+        .group_by(c.c.hr_id, c.c.module_id)
+        .order_by(c.c.hr_id, c.c.module_id)
+        .execution_options(yield_per=5000)
+    )
+
+
+def _ratings_query(capabilities: CapabilityMap, as_of: date) -> Select[Any]:
     """Counted ratings on capabilities still in the map (a stored rating may name one since
-    removed from it), streamed in (capability, rep, visit date, visit id) order."""
+    removed from it), in (rep, capability, visit date, visit id) order."""
     r, o = schema.ratings, schema.observations
-    query = (
-        select(r.c.capability_id, o.c.observed_hr_id, o.c.visit_date, o.c.record_id, r.c.scaled)
+    return (
+        select(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id, r.c.scaled)
         .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
         .where(
             and_(
@@ -187,38 +296,11 @@ def _ratings(
                 r.c.capability_id.in_(list(capabilities.capabilities)),
             )
         )
-        .order_by(r.c.capability_id, o.c.observed_hr_id, o.c.visit_date, o.c.record_id)
+        .order_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id)
         # on the statement, not the connection: Connection.execution_options() changes the
         # caller's connection in place and would stream every later query on it
-        .execution_options(yield_per=2000)
+        .execution_options(yield_per=5000)
     )
-    for row in conn.execute(query):
-        yield row[0], row[1], RatingEvent(row[2], row[3], row[4])
-
-
-def rep_outcomes(
-    conn: Connection, capabilities: CapabilityMap, as_of: date
-) -> Iterator[RepOutcome]:
-    """Every (rep, capability) that is trained or rated, with its window outcome and path."""
-    trained = trained_by(conn, capabilities, as_of)
-    seen: set[tuple[str, str]] = set()
-    current: tuple[str, str] | None = None
-    events: list[RatingEvent] = []
-    for capability_id, hr_id, event in _ratings(conn, capabilities, as_of):
-        if (capability_id, hr_id) != current:
-            if current is not None:
-                seen.add(current)
-                yield _outcome(
-                    current, trained.get((current[1], current[0])), events, capabilities, as_of
-                )
-            current, events = (capability_id, hr_id), []
-        events.append(event)
-    if current is not None:
-        seen.add(current)
-        yield _outcome(current, trained.get((current[1], current[0])), events, capabilities, as_of)
-    for (hr_id, capability_id), first in sorted(trained.items()):
-        if (capability_id, hr_id) not in seen:
-            yield _outcome((capability_id, hr_id), first, [], capabilities, as_of)
 
 
 def _outcome(

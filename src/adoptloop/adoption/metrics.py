@@ -33,7 +33,18 @@ from datetime import date, timedelta
 from statistics import median
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
@@ -446,30 +457,27 @@ def rater_stats(
     )
     regions = dict(conn.execute(select(p.c.hr_id, p.c.region).where(_people_on(as_of))).all())
     stats: dict[str, RaterStats] = {}
-    rated = select(r.c.source, r.c.record_id).distinct().subquery()
-    query = (
-        select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at, rated.c.record_id)
-        .outerjoin(rated, and_(rated.c.source == o.c.source, rated.c.record_id == o.c.record_id))
-        .where(window)
-    )
+    rated = exists().where(r.c.source == o.c.source, r.c.record_id == o.c.record_id)
+    query = select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at, rated).where(window)
     for observer, visit, submitted, tagged in conn.execute(query):
         s = stats.setdefault(observer, RaterStats(observer, regions.get(observer) or "(none)"))
         s.reports += 1
-        s.tagged_reports += tagged is not None
+        s.tagged_reports += bool(tagged)
         if submitted:
             submitted_on = date.fromisoformat(submitted[:10])
             s.submission_days.append((submitted_on - visit).days)
             s.within_5_business_days += business_days_between(visit, submitted_on) <= 5
-    query2 = (
-        select(o.c.observer_hr_id, r.c.scaled)
+    query2 = (  # per observer in the database: a rating count, sum and top-box count
+        select(o.c.observer_hr_id, func.count(), func.sum(r.c.scaled), _flag(r.c.scaled >= 1.0))
         .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
         .where(window)
+        .group_by(o.c.observer_hr_id)
     )
-    for observer, scaled in conn.execute(query2):
+    for observer, ratings, scaled_sum, top_box in conn.execute(query2):
         s = stats[observer]
-        s.ratings += 1
-        s.scaled_sum += scaled
-        s.top_box += scaled >= 1.0
+        s.ratings += int(ratings)
+        s.scaled_sum += float(scaled_sum)
+        s.top_box += int(top_box)
     return stats
 
 
@@ -526,22 +534,17 @@ def reinforcement(
     o, r, t = schema.observations, schema.ratings, source.table
     since = as_of - timedelta(days=days)
     valid = and_(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of)
-    recent: dict[str, int] = dict(
-        conn.execute(
-            select(r.c.capability_id, func.count())
-            .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
-            .where(valid, o.c.visit_date > since)
-            .group_by(r.c.capability_id)
-        ).all()
-    )
-    last: dict[str, Any] = dict(
-        conn.execute(
-            select(r.c.capability_id, func.max(o.c.visit_date))
-            .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
-            .where(valid)
-            .group_by(r.c.capability_id)
-        ).all()
-    )
+    recent: dict[str, int] = {}
+    last: dict[str, Any] = {}
+    for cap, in_window, latest in conn.execute(  # one pass over the ratings for both
+        select(r.c.capability_id, _flag(o.c.visit_date > since), func.max(o.c.visit_date))
+        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
+        .where(valid)
+        .group_by(r.c.capability_id)
+    ):
+        if in_window:
+            recent[cap] = int(in_window)
+        last[cap] = latest
     trained: dict[str, int] = dict(
         conn.execute(
             select(t.c.capability_id, func.count())

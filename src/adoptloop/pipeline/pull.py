@@ -1,16 +1,21 @@
 """Pull: connectors -> store, with identity resolution and quarantine.
 
 Items are buffered and written in batches; a `Checkpoint` flushes the buffer and stores the
-stream's cursor in the same transaction. Every write is an idempotent upsert, so a crash
-between batches only means the next run re-reads from the last stored cursor.
+stream's cursor with it. Several batches share a transaction (`_Commits`: up to
+COMMIT_RECORDS records or COMMIT_SECONDS seconds), because large tables make every commit
+rewrite many index pages; a cursor is only ever committed with the records before it. Every
+write is an idempotent upsert, so a crash between commits only means the next run re-reads
+from the last committed cursor.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -39,7 +44,43 @@ from adoptloop.xapi.canonical import timestamp
 
 log = structlog.get_logger(__name__)
 
-BATCH_SIZE = 2000  # records per write (and per commit, unless a checkpoint comes first)
+BATCH_SIZE = 2000  # records per write
+COMMIT_RECORDS = 20_000  # records per transaction, at most
+COMMIT_SECONDS = 5.0  # a write transaction is not held longer (other writers wait on it)
+
+
+class _Commits:
+    """One stream's write transaction, committed every COMMIT_RECORDS records / COMMIT_SECONDS.
+
+    `close()` commits what was flushed (also when the source failed: as when every flush was
+    its own transaction), unless a flush itself failed, which rolls back to the last commit.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.pending = 0
+        self.since: float | None = None
+        self.broken = False
+
+    def flush(self, write: Callable[[], None], records: int) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+        self.broken = True
+        write()
+        self.broken = False
+        self.pending += records
+        if self.pending >= COMMIT_RECORDS or time.monotonic() - self.since >= COMMIT_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        self.conn.commit()
+        self.pending, self.since = 0, None
+
+    def close(self) -> None:
+        if self.broken:
+            self.conn.rollback()
+        else:
+            self.commit()
 
 
 class _Erased(Exception):
@@ -165,31 +206,44 @@ class PullStage:
         counts = StreamCounts()
         with self.engine.connect() as conn:
             cursor = bookkeeping.get_cursor(conn, connector.name, stream)
-        buffer = _Buffer()
-        for item in connector.read(stream, cursor):
-            if isinstance(item, Checkpoint):
-                self._flush(connector, stream, resolver, buffer, counts, cursor=item.cursor)
-                buffer = _Buffer()
-                continue
-            counts.read += 1
-            if isinstance(item, Rejected):
-                buffer.rejected.append(item)
-            elif isinstance(item, Deleted):
-                buffer.deleted.append(item)
-            else:
-                buffer.records.append(item)
-            if len(buffer) >= BATCH_SIZE:
-                self._flush(connector, stream, resolver, buffer, counts, cursor=None)
-                buffer = _Buffer()
-            if self.progress and counts.read % BATCH_SIZE == 0:
-                self.progress(f"{connector.name}.{stream}", counts.read)
-        if len(buffer):
-            # a connector that ended without a final checkpoint: keep the rows, not the cursor
-            self._flush(connector, stream, resolver, buffer, counts, cursor=None)
+            conn.commit()
+            commits = _Commits(conn)
+            buffer = _Buffer()
+
+            def write(batch: _Buffer, at: str | None) -> Callable[[], None]:
+                return partial(
+                    self._flush, conn, connector, stream, resolver, batch, counts, cursor=at
+                )
+
+            try:
+                for item in connector.read(stream, cursor):
+                    if isinstance(item, Checkpoint):
+                        commits.flush(write(buffer, item.cursor), len(buffer))
+                        buffer = _Buffer()
+                        continue
+                    counts.read += 1
+                    if isinstance(item, Rejected):
+                        buffer.rejected.append(item)
+                    elif isinstance(item, Deleted):
+                        buffer.deleted.append(item)
+                    else:
+                        buffer.records.append(item)
+                    if len(buffer) >= BATCH_SIZE:
+                        commits.flush(write(buffer, None), len(buffer))
+                        buffer = _Buffer()
+                    if self.progress and counts.read % BATCH_SIZE == 0:
+                        self.progress(f"{connector.name}.{stream}", counts.read)
+                if len(buffer):
+                    # a connector that ended without a final checkpoint: keep the rows, not
+                    # the cursor
+                    commits.flush(write(buffer, None), len(buffer))
+            finally:
+                commits.close()  # what was flushed stays, even when the source failed
         return counts
 
     def _flush(
         self,
+        conn: Connection,
         connector: AnyConnector,
         stream: str,
         resolver: IdentityResolver,
@@ -199,41 +253,38 @@ class PullStage:
         cursor: str | None,
     ) -> None:
         source = connector.name
-        with self.engine.begin() as conn:
-            rejected = [
-                QuarantineEntry(source, stream, r.record_key, r.location, r.reason)
-                for r in buffer.rejected
-            ]
-            writer = _Writer(conn, source, resolver, self.capabilities)
-            resolver.prefetch(conn, (ref for record in buffer.records for ref in _refs(record)))
-            waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
-            for record in buffer.records:
-                try:
-                    writer.add(record)
-                except _Erased:
-                    counts.erased += 1
-                except _Unresolved as exc:
-                    key = _record_key(record)
-                    where = record.location or f"{stream} {key}"
-                    if isinstance(record, Account):
-                        rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
-                    else:  # kept until the person matches; the person is quarantined once
-                        parked.park(conn, source, stream, key, exc.ref, record, self.run_id)
-                        waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
-                        counts.parked += 1
-            written = writer.write()
-            parked.unpark(conn, source, stream, writer.accepted_keys)
-            rejected += [
-                _waiting_entry(conn, source, ref, where) for ref, where in waiting.values()
-            ]
-            counts.deleted += _apply_deletes(conn, source, buffer.deleted)
-            counts.inserted += written.inserted
-            counts.updated += written.updated
-            counts.unchanged += written.unchanged
-            counts.quarantined += bookkeeping.quarantine(conn, self.run_id, rejected)
-            bookkeeping.resolve_quarantined(conn, source, stream, writer.accepted_keys)
-            if cursor is not None:
-                bookkeeping.set_cursor(conn, source, stream, cursor)
+        rejected = [
+            QuarantineEntry(source, stream, r.record_key, r.location, r.reason)
+            for r in buffer.rejected
+        ]
+        writer = _Writer(conn, source, resolver, self.capabilities)
+        resolver.prefetch(conn, (ref for record in buffer.records for ref in _refs(record)))
+        waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
+        for record in buffer.records:
+            try:
+                writer.add(record)
+            except _Erased:
+                counts.erased += 1
+            except _Unresolved as exc:
+                key = _record_key(record)
+                where = record.location or f"{stream} {key}"
+                if isinstance(record, Account):
+                    rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
+                else:  # kept until the person matches; the person is quarantined once
+                    parked.park(conn, source, stream, key, exc.ref, record, self.run_id)
+                    waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
+                    counts.parked += 1
+        written = writer.write()
+        parked.unpark(conn, source, stream, writer.accepted_keys)
+        rejected += [_waiting_entry(conn, source, ref, where) for ref, where in waiting.values()]
+        counts.deleted += _apply_deletes(conn, source, buffer.deleted)
+        counts.inserted += written.inserted
+        counts.updated += written.updated
+        counts.unchanged += written.unchanged
+        counts.quarantined += bookkeeping.quarantine(conn, self.run_id, rejected)
+        bookkeeping.resolve_quarantined(conn, source, stream, writer.accepted_keys)
+        if cursor is not None:
+            bookkeeping.set_cursor(conn, source, stream, cursor)
 
     def _check_managers(self, conn: Connection, source: str) -> None:
         """People whose manager is nobody we know are kept, and listed in quarantine."""

@@ -277,7 +277,13 @@ def _run(
             output = env.settings.adoption.output_dir
             result.adoption_csv = write_csv(result.adoption, output / "adoption.csv")
             with env.engine.connect() as conn:
-                data = build_report_data(conn, RowSource.states(), env.capabilities, result.as_of)
+                data = build_report_data(
+                    conn,
+                    RowSource.states(),
+                    env.capabilities,
+                    result.as_of,
+                    by_region=result.adoption if env.settings.adoption.by == "region" else None,
+                )
             result.report = write_report(output / "adoption.html", data)
             bucket["rows"] = len(result.adoption)
         result.status = "succeeded"

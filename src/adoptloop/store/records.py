@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from adoptloop.domain import Person
-from adoptloop.store import schema
+from adoptloop.store import bulk, schema
 from adoptloop.xapi.canonical import digest
 
 _PERSON_FIELDS = (
@@ -93,19 +93,18 @@ def upsert_source_rows(
     inserts = [v for k, v in prepared.items() if k not in stored]
     updates = [v for k, v in prepared.items() if k in stored and stored[k] != v["digest"]]
     if inserts:
-        conn.execute(table.insert(), inserts)
+        bulk.insert_many(conn, table, list(inserts[0]), inserts)
     if updates:
         columns = [c for c in updates[0] if c not in ("source", "record_id")]
-        statement = (
-            table.update()
-            .where(
-                (table.c.source == bindparam("_source")) & (table.c.record_id == bindparam("_rid"))
-            )
-            .values({c: bindparam(c) for c in columns})
-        )
-        conn.execute(
-            statement,
-            [{**v, "_source": v["source"], "_rid": v["record_id"]} for v in updates],
+        bulk.update_many(
+            conn,
+            table,
+            (table.c.source == bindparam("_source")) & (table.c.record_id == bindparam("_rid")),
+            columns,
+            [
+                {**{f"_{c}": v[c] for c in columns}, "_source": v["source"], "_rid": v["record_id"]}
+                for v in updates
+            ],
         )
     counts.inserted = len(inserts)
     counts.updated = len(updates)
@@ -126,7 +125,7 @@ def replace_ratings(
     )
     rows = [{**r, "source": source, "record_id": rid} for rid, rs in ratings.items() for r in rs]
     if rows:
-        conn.execute(table.insert(), rows)
+        bulk.insert_many(conn, table, list(rows[0]), rows)
 
 
 def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:

@@ -123,7 +123,47 @@ def _extensions(value: Any) -> bool:
     return all(type(key) is str and (key in _IRI.ok or _IRI.check(key)) for key in value)
 
 
-def _agent(value: Any) -> bool:
+Memo = dict[int, Any]
+_MEMO_LIMIT = 20_000
+
+
+def _remember(memo: Memo, value: Any) -> None:
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[id(value)] = value  # holding it: its id cannot be reused while it is remembered
+
+
+def _agent(value: Any, memo: Memo | None) -> bool:
+    if memo is not None and memo.get(id(value)) is value:
+        return True
+    if not _check_agent(value):
+        return False
+    if memo is not None:
+        _remember(memo, value)
+    return True
+
+
+def _verb(value: Any, memo: Memo | None) -> str | None:
+    known = memo.get(id(value)) if memo is not None else None
+    if known is not None and known is value:
+        return str(known["id"])
+    checked = _check_verb(value)
+    if checked is not None and memo is not None:
+        _remember(memo, value)
+    return checked
+
+
+def _activity(value: Any, memo: Memo | None) -> bool:
+    if memo is not None and memo.get(id(value)) is value:
+        return True
+    if not _check_activity(value):
+        return False
+    if memo is not None:
+        _remember(memo, value)
+    return True
+
+
+def _check_agent(value: Any) -> bool:
     """An Agent (not a Group) with exactly one of mbox / account."""
     if type(value) is not dict or not value.keys() <= _AGENT_KEYS or None in value.values():
         return False
@@ -148,7 +188,7 @@ def _agent(value: Any) -> bool:
     )
 
 
-def _verb(value: Any) -> str | None:
+def _check_verb(value: Any) -> str | None:
     """The verb id when the verb is valid, else None."""
     if (
         type(value) is not dict
@@ -165,7 +205,7 @@ def _verb(value: Any) -> str | None:
     return verb_id if isinstance(verb_id, str) else None
 
 
-def _activity(value: Any) -> bool:
+def _check_activity(value: Any) -> bool:
     if (
         type(value) is not dict
         or "id" not in value
@@ -243,14 +283,14 @@ def _result(value: Any) -> bool:
     return "extensions" not in value or _extensions(value["extensions"])
 
 
-def _context(value: Any) -> bool:
+def _context(value: Any, memo: Memo | None) -> bool:
     if type(value) is not dict or not value.keys() <= _CONTEXT_KEYS or None in value.values():
         return False
     if "registration" in value:
         registration = value["registration"]
         if not isinstance(registration, str) or _UUID.fullmatch(registration) is None:
             return False
-    if "instructor" in value and not _agent(value["instructor"]):
+    if "instructor" in value and not _agent(value["instructor"], memo):
         return False
     if "contextActivities" in value:
         activities = value["contextActivities"]
@@ -264,7 +304,7 @@ def _context(value: Any) -> bool:
             if type(entries) is not list:
                 return False  # a single object (1.0.3 only) is left to the full validator
             for entry in entries:
-                if not _activity(entry):
+                if not _activity(entry, memo):
                     return False
     if "language" in value:
         language = value["language"]
@@ -275,8 +315,14 @@ def _context(value: Any) -> bool:
     return "extensions" not in value or _extensions(value["extensions"])
 
 
-def valid(statement: object, version: str) -> bool:
-    """True only if the full validator would find no problem; False means "ask it"."""
+def valid(statement: object, version: str, memo: Memo | None = None) -> bool:
+    """True only if the full validator would find no problem; False means "ask it".
+
+    `memo` (optional, the caller's): the Agents, verbs and Activities already found valid, by
+    identity, so that parts shared by many statements are checked once. Only for a caller
+    that never changes an object once it was validated (adoptloop's translators share such
+    parts between statements and never change them).
+    """
     if type(statement) is not dict:
         return False
     if not statement.keys() <= _STATEMENT_KEYS or None in statement.values():
@@ -290,9 +336,9 @@ def valid(statement: object, version: str) -> bool:
         statement_id = statement["id"]
         if not isinstance(statement_id, str) or _UUID.fullmatch(statement_id) is None:
             return False
-    if not _agent(statement["actor"]):
+    if not _agent(statement["actor"], memo):
         return False
-    verb_id = _verb(statement["verb"])
+    verb_id = _verb(statement["verb"], memo)
     if verb_id is None:
         return False
     obj = statement["object"]
@@ -304,11 +350,11 @@ def valid(statement: object, version: str) -> bool:
             return False
     elif verb_id == VOIDED_VERB:
         return False  # statement.voiding-object, or an object shape left to the full validator
-    elif (object_type is None and "id" not in obj) or not _activity(obj):
+    elif (object_type is None and "id" not in obj) or not _activity(obj, memo):
         return False  # an object that may be an Agent, or an invalid Activity
     if "result" in statement and not _result(statement["result"]):
         return False
-    if "context" in statement and not _context(statement["context"]):
+    if "context" in statement and not _context(statement["context"], memo):
         return False
     if "timestamp" in statement:
         stamp = statement["timestamp"]

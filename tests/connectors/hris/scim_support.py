@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -75,6 +76,20 @@ class ScimDirectory:
         if title:
             user["title"] = title
         return str(self._admin("POST", "/Users", user)["id"])
+
+    def load(self, path: Path) -> dict[str, str]:
+        """Users as `adoptloop.synthetic` writes them (`scim/Users.jsonl`), in file order
+        (managers first); a manager reference there is an hr_id, replaced here by the SCIM id
+        the server gave that manager. Returns hr_id -> SCIM id."""
+        ids: dict[str, str] = {}
+        with path.open("rb") as fh:
+            for line in fh:
+                user = orjson.loads(line)
+                manager = user[ENTERPRISE].get("manager")
+                if manager:
+                    manager["value"] = ids[manager["value"]]
+                ids[user["externalId"]] = str(self._admin("POST", "/Users", user)["id"])
+        return ids
 
     def patch(self, scim_id: str, path: str, value: Any) -> None:
         operation = {"op": "replace", "path": path, "value": value}

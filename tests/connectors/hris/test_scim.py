@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from adoptloop.domain import Deleted, Item, Person
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import schema
 from adoptloop.store.db import open_store
+from adoptloop.synthetic import OrgSpec, generate_org
 from adoptloop.testing.fake_api import json_response
 from adoptloop.testing.kit import (
     ConnectorContract,
@@ -318,3 +320,22 @@ def test_region_and_role_change_close_the_old_row_and_open_a_new_one(
         (date(2026, 1, 10), date(2026, 3, 1), "Oncology East", "Sales Representative"),
         (date(2026, 3, 1), None, "Oncology West", "Key Account Manager"),
     ]
+
+
+def test_the_synthetic_orgs_scim_users_are_its_people(
+    directory: ScimDirectory, tmp_path: Path
+) -> None:
+    out = tmp_path / "org"
+    generate_org(out, OrgSpec(reps=16, bad_rows=False), apis=True)
+    ids = directory.load(out / "scim" / "Users.jsonl")
+
+    found = people(drain(connector(directory, page_size=50), "people"))
+
+    with (out / "hris" / "people.csv").open(encoding="utf-8", newline="") as fh:
+        current = {row["hr_id"]: row for row in csv.DictReader(fh)}  # each person's last row
+    assert set(found) == set(current) == set(ids)
+    for hr_id, person in found.items():
+        row = current[hr_id]
+        expected = (row["role"], row["manager_hr_id"] or None, row["region"], row["country"])
+        assert (person.role, person.manager_hr_id, person.region, person.country) == expected
+        assert person.status == ("active" if row["status"] == "active" else "terminated")

@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from adoptloop.domain import Person
 from adoptloop.testing.fake_api import FakeApi, form, json_response, text_response
@@ -55,6 +57,20 @@ class FakeMoodle:
             activities={ADOPTED_CM: (0, 0), SUSTAINED_CM: (0, 0)}
         )
         return user_id
+
+    def load(self, folder: Path) -> None:
+        """Users and course completions as `adoptloop.synthetic` writes them (`moodle/`)."""
+        with (folder / "users.jsonl").open("rb") as fh:
+            for line in fh:
+                user = orjson.loads(line)
+                self.users[int(user["id"])] = user
+        with (folder / "completions.jsonl").open("rb") as fh:
+            for line in fh:
+                row = orjson.loads(line)
+                when = row["timecompleted"]
+                self.enrolments[(int(row["courseid"]), int(row["userid"]))] = Enrolment(
+                    completed=bool(row["completed"]), times=[int(when)] if when else []
+                )
 
     def people(self) -> list[Person]:
         return [person(f"E{uid}", f"user{uid}@example.com") for uid in self.users]

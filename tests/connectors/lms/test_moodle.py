@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
+from adoptloop._synthetic_apis import MODULE_COURSES
 from adoptloop.connectors.base import ConnectorContext, TranscriptRecord, WriteBackResult
 from adoptloop.connectors.http import AuthFailed
 from adoptloop.connectors.lms.moodle import (
@@ -20,8 +22,10 @@ from adoptloop.connectors.lms.moodle import (
     MoodleWriteBack,
 )
 from adoptloop.domain import Completion, Deleted, Person
+from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.store.db import open_store
 from adoptloop.store.writeback import audit_rows, publish_writebacks
+from adoptloop.synthetic import CAPABILITIES, MODULES, OrgSpec, generate_org
 from adoptloop.testing.kit import (
     ConnectorContract,
     FakeVendor,
@@ -43,6 +47,7 @@ from tests.connectors.lms.fake_moodle import (
 )
 
 MAP = {f"course:{COURSE}": ["objection-handling"], "cm:55": ["objection-handling"]}
+MODULES_BY_ID = {module_id: CAPABILITIES[index] for module_id, _, index, _ in MODULES}
 
 
 def moodle(
@@ -322,3 +327,50 @@ def test_a_course_moodle_refuses_keeps_its_completions_at_reconciliation() -> No
     [refused] = rejected(items)
     assert refused.record_key == f"course:{COURSE}"
     assert "invalidrecord" in refused.reason
+
+
+def test_the_synthetic_orgs_moodle_data_gives_its_completions(tmp_path: Path) -> None:
+    out = tmp_path / "org"
+    generate_org(out, OrgSpec(reps=16, bad_rows=False), apis=True)
+    site = FakeMoodle()
+    site.load(out / "moodle")
+    courses = {
+        f"course:{course}": [MODULES_BY_ID[module]] for module, course in MODULE_COURSES.items()
+    }
+    capabilities = CapabilityMap(
+        CapabilityMapFile.model_validate(
+            {
+                "scales": {"five": {"min": 1, "max": 5}},
+                "capabilities": [{"id": c, "name": c, "threshold": 0.75} for c in CAPABILITIES],
+                "modules": courses,
+            }
+        )
+    )
+    config = MoodleConfig(
+        type="moodle", base_url=site.api.base_url, token=SecretStr(TOKEN), page_size=50
+    )
+    connector = MoodleConnector(
+        config,
+        make_context(capabilities, name="moodle"),
+        transport=site.api.transport(),
+        sleep=RecordingSleep(),
+    )
+
+    found = {
+        (c.learner.external_id, c.module_id, c.completed_at)
+        for c in domain_records(drain(connector, "completions"))
+        if isinstance(c, Completion)
+    }
+
+    expected = set()
+    with (out / "lms" / "completions.csv").open(encoding="utf-8", newline="") as fh:
+        first: dict[tuple[str, str], str] = {}
+        for row in csv.DictReader(fh):
+            key = (str(int(row["user_id"].removeprefix("u"))), row["module_id"])
+            if row["status"] != "failed" and key not in first:
+                first[key] = row["completed_at"]
+    for (user, module), at in first.items():
+        moment = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        expected.add((user, f"course:{MODULE_COURSES[module]}", moment))
+    assert found == expected
+    assert len(found) > 40

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -104,6 +105,22 @@ class FakeOrg:
         record["SystemModstamp"] = stamp(self.now)
         if "LastModifiedDate" in record:
             record["LastModifiedDate"] = stamp(self.now)
+
+    def load(self, folder: Path) -> dict[str, int]:
+        """Records as `adoptloop.synthetic` writes them (`<SObject>.jsonl`, one per line),
+        their SystemModstamp kept: a whole synthetic org, not stamped by this org's clock."""
+        counts: dict[str, int] = {}
+        for path in sorted(folder.glob("*.jsonl")):
+            sobject = path.stem
+            fields = payloads.OBJECTS[sobject]
+            table = self.tables.setdefault(sobject, {})
+            with path.open("rb") as fh:
+                for line in fh:
+                    record: Record = dict.fromkeys(fields)
+                    record.update(json.loads(line))
+                    table[str(record["Id"])] = record
+            counts[sobject] = len(table)
+        return counts
 
     def get(self, record_id: str) -> Record | None:
         for table in self.tables.values():
