@@ -474,12 +474,20 @@ def test_update_states_rewrites_only_changed_rows_and_tombstones_vanished_ones(
     scenario.conn.commit()
     engine, caps = scenario.conn.engine, scenario.capabilities
 
-    assert update_states(engine, caps, D) == {"rows": 3, "changed": 3, "removed": 0}
-    # the next day: r1 and r2 were censored one more day, nothing happened (not a change)
+    assert update_states(engine, caps, D) == {
+        "rows": 3,
+        "changed": 3,
+        "removed": 0,
+        "mode": "full",
+    }
+    # the next day: r1 and r2 were censored one more day, nothing happened (not a change);
+    # nobody's inputs were written and no window closed, so nobody is recomputed
     assert update_states(engine, caps, D + timedelta(days=1)) == {
         "rows": 3,
         "changed": 0,
         "removed": 0,
+        "mode": "incremental",
+        "people": 0,
     }
     scenario.rated("r1", day(95), HIGH)  # adopted, after the window
     scenario.conn.execute(
@@ -488,7 +496,13 @@ def test_update_states_rewrites_only_changed_rows_and_tombstones_vanished_ones(
         .where(schema.observations.c.observed_hr_id == "r3")
     )
     scenario.conn.commit()
-    assert update_states(engine, caps, D) == {"rows": 2, "changed": 1, "removed": 1}
+    # back to D (earlier than the last computation): everyone is recomputed
+    assert update_states(engine, caps, D) == {
+        "rows": 2,
+        "changed": 1,
+        "removed": 1,
+        "mode": "full",
+    }
     assert _states(scenario) == {
         f"r1/{OBJ}": ("adopted", False),
         f"r2/{OBJ}": ("trained-unobserved", False),

@@ -41,6 +41,27 @@ def test_a_store_from_a_newer_adoptloop_is_refused(engine: Engine, store_url: st
         open_store(store_url)
 
 
+def test_a_version_1_store_is_migrated_keeping_its_data(engine: Engine, store_url: str) -> None:
+    """v1 -> v2 adds adoption_dirty; the store's rows stay (SQLite and PostgreSQL)."""
+    with engine.begin() as conn:
+        schema.adoption_dirty.drop(conn)
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="1")
+        )
+        conn.execute(schema.meta.insert().values(key="kept", value="yes"))
+
+    again = create_store_engine(store_url)
+    try:
+        assert migrate(again) == 1
+        with again.connect() as conn:
+            assert inspect(conn).has_table("adoption_dirty")
+            meta = dict(conn.execute(select(schema.meta.c.key, schema.meta.c.value)).all())
+        assert meta["schema_version"] == str(schema.SCHEMA_VERSION)
+        assert meta["kept"] == "yes"
+    finally:
+        again.dispose()
+
+
 def test_an_unreachable_postgresql_store_is_a_temporary_failure_without_the_password() -> None:
     url = "postgresql+psycopg://adoptloop:s3cret-pw@127.0.0.1:1/adoptloop"
 

@@ -27,19 +27,24 @@ import orjson
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     String,
     and_,
     delete,
     exists,
     func,
+    insert,
     literal,
     select,
     union,
+    update,
 )
 
+from adoptloop import __version__
 from adoptloop.adoption.engine import OrgHistory, PersonHistory, RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import records, schema
+from adoptloop.xapi.canonical import digest
 
 BATCH = 1000
 SOURCE = "adoption"
@@ -125,37 +130,153 @@ def scratch(engine: Engine, capabilities: CapabilityMap, as_of: date) -> Iterato
 _VOLATILE = ("as_of", "censored_days")
 
 
-def update_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, int]:
-    """Refresh adoption_states as of `as_of`; returns counts. Changed rows get re-translated."""
+def update_states(
+    engine: Engine, capabilities: CapabilityMap, as_of: date, *, full: bool = False
+) -> dict[str, Any]:
+    """Refresh adoption_states as of `as_of`; returns counts. Changed rows get re-translated.
+
+    Only the people whose rows can have changed are recomputed (`_changed_people`), unless
+    this is the first computation, the capability map, window or adoptloop version changed,
+    `as_of` went back, or `full` is asked for. Either way the table ends as a full
+    computation would leave it (tests/adoption/test_incremental_states.py checks that).
+    """
+    basis = _basis(capabilities)
+    with engine.begin() as conn:
+        last = _last_computation(conn)
+        since = last[0] if last is not None and last[1] == basis else None
+        if full or since is None or as_of < since:
+            counts = _compute(conn, capabilities, as_of, None)
+            counts["mode"] = "full"
+        else:
+            people = _changed_people(conn, since, as_of)
+            counts = _compute(conn, capabilities, as_of, people)
+            counts["mode"] = "incremental"
+            counts["people"] = len(people)
+        conn.execute(delete(schema.adoption_dirty))
+        _save_computation(conn, as_of, basis)
+        counts["rows"] = conn.execute(
+            select(func.count()).where(
+                schema.adoption_states.c.source == SOURCE,
+                schema.adoption_states.c.deleted.is_(False),
+            )
+        ).scalar_one()
+    return counts
+
+
+def _compute(
+    conn: Connection, capabilities: CapabilityMap, as_of: date, people: list[str] | None
+) -> dict[str, Any]:
+    """Upsert the rows of `people` (everyone: None) and tombstone theirs no longer produced."""
     table = schema.adoption_states
     counts = records.WriteCounts()
     produced = 0
-    with engine.begin() as conn:
-        batch: list[dict[str, Any]] = []
-        for row in compute_rows(conn, capabilities, as_of):
+    keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
+    batch: list[dict[str, Any]] = []
+    for person in people_outcomes(conn, capabilities, as_of, people):
+        for outcome in person.outcomes:
+            row = outcome_row(outcome, capabilities, person.history, as_of)
+            record_id = f"{row['hr_id']}/{row['capability_id']}"
             produced += 1
-            batch.append(
-                {**row, "record_id": f"{row['hr_id']}/{row['capability_id']}", "as_of": as_of}
-            )
+            if people is not None:
+                keys.add(record_id)
+            batch.append({**row, "record_id": record_id, "as_of": as_of})
             if len(batch) >= BATCH:
                 counts.add(
                     records.upsert_source_rows(conn, table, SOURCE, batch, digest_exclude=_VOLATILE)
                 )
                 batch = []
-        if batch:
-            counts.add(
-                records.upsert_source_rows(conn, table, SOURCE, batch, digest_exclude=_VOLATILE)
-            )
-        gone = 0
+    if batch:
+        counts.add(records.upsert_source_rows(conn, table, SOURCE, batch, digest_exclude=_VOLATILE))
+    if people is not None:
+        stale = _stale_among(conn, people, keys)
+    else:
         live = conn.execute(
             select(func.count()).where(table.c.source == SOURCE, table.c.deleted.is_(False))
         ).scalar_one()
         # every row produced is live now (a tombstone's digest never matches a fresh row's),
         # so stale rows exist exactly when there are more live rows than were produced
         stale = _stale(conn, capabilities, as_of) if live > produced else []
-        for offset in range(0, len(stale), BATCH):
-            gone += records.mark_deleted(conn, table, SOURCE, stale[offset : offset + BATCH])
-    return {"rows": produced, "changed": counts.inserted + counts.updated, "removed": gone}
+    gone = 0
+    for offset in range(0, len(stale), BATCH):
+        gone += records.mark_deleted(conn, table, SOURCE, stale[offset : offset + BATCH])
+    return {"changed": counts.inserted + counts.updated, "removed": gone}
+
+
+def _stale_among(conn: Connection, people: list[str], produced: set[str]) -> list[str]:
+    """Live rows of `people` that the computation did not produce."""
+    t = schema.adoption_states
+    stale: list[str] = []
+    for offset in range(0, len(people), BATCH):
+        query = select(t.c.record_id).where(
+            t.c.source == SOURCE,
+            t.c.deleted.is_(False),
+            t.c.hr_id.in_(people[offset : offset + BATCH]),
+        )
+        stale += [rid for rid in conn.execute(query).scalars() if rid not in produced]
+    return sorted(stale)
+
+
+def _changed_people(conn: Connection, since: date, as_of: date) -> list[str]:
+    """Whose rows can differ from the computation as of `since`: people whose inputs were
+    written since (adoption_dirty), and people the passing of time from `since` to `as_of`
+    reaches: a completion or counted visit dated in (since, as_of] (not counted before), an
+    adoption window closing in it (the cohort), an HR row starting in it (the group of a rep
+    whose window is open). Nothing else in a row depends on the as-of date except
+    `censored_days` and `as_of`, which are volatile (metrics use the as-of date itself)."""
+    d, c, o, s, p = (
+        schema.adoption_dirty,
+        schema.completions,
+        schema.observations,
+        schema.adoption_states,
+        schema.people,
+    )
+    queries: list[Select[Any]] = [select(d.c.hr_id.label("k"))]
+    if as_of > since:
+        queries += [
+            select(c.c.hr_id.label("k")).where(
+                func.substr(c.c.completed_at, 1, 10) > since.isoformat(),
+                func.substr(c.c.completed_at, 1, 10) <= as_of.isoformat(),
+            ),
+            select(o.c.observed_hr_id.label("k")).where(
+                o.c.visit_date > since, o.c.visit_date <= as_of
+            ),
+            select(s.c.hr_id.label("k")).where(
+                s.c.source == SOURCE, s.c.window_end > since, s.c.window_end <= as_of
+            ),
+            select(p.c.hr_id.label("k")).where(p.c.valid_from > since, p.c.valid_from <= as_of),
+        ]
+    keys = union(*queries).subquery()
+    return list(conn.execute(select(keys.c.k).order_by(keys.c.k)).scalars())
+
+
+_BASIS_KEY = records.ADOPTION_BASIS_KEY
+
+
+def _basis(capabilities: CapabilityMap) -> str:
+    """What every row depends on besides the data: the map, the windows, the engine's code."""
+    return digest(
+        {
+            "map": capabilities.spec.model_dump(mode="json"),
+            "window_days": capabilities.default_window_days,
+            "adoptloop": __version__,
+        }
+    )
+
+
+def _last_computation(conn: Connection) -> tuple[date, str] | None:
+    m = schema.meta
+    value = conn.execute(select(m.c.value).where(m.c.key == _BASIS_KEY)).scalar_one_or_none()
+    if value is None:
+        return None
+    found = orjson.loads(value)
+    return date.fromisoformat(found["as_of"]), str(found["basis"])
+
+
+def _save_computation(conn: Connection, as_of: date, basis: str) -> None:
+    m = schema.meta
+    value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
+    if conn.execute(update(m).where(m.c.key == _BASIS_KEY).values(value=value)).rowcount == 0:
+        conn.execute(insert(m).values(key=_BASIS_KEY, value=value))
 
 
 def _stale(conn: Connection, capabilities: CapabilityMap, as_of: date) -> list[str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
@@ -216,32 +216,56 @@ class _Stream:
 
 
 def people_outcomes(
-    conn: Connection, capabilities: CapabilityMap, as_of: date
+    conn: Connection,
+    capabilities: CapabilityMap,
+    as_of: date,
+    only: Sequence[str] | None = None,
 ) -> Iterator[PersonOutcomes]:
-    """Per person (in the store's hr_id order), every trained or rated capability's outcome.
+    """Per person (in the store's hr_id order), every trained or rated capability's outcome;
+    with `only`, just those people (taken _ONLY_CHUNK at a time).
 
     Streams merged by person: only one person's HR rows, completions and ratings are held at a
     time. Every stream is ordered by hr_id by the database, and the driver lists every hr_id
     any of them holds, so they are walked by equality alone (whatever the collation).
     """
+    if only is None:
+        yield from _merged(conn, capabilities, as_of, None)
+        return
+    ids = sorted(set(only))
+    for offset in range(0, len(ids), _ONLY_CHUNK):
+        yield from _merged(conn, capabilities, as_of, ids[offset : offset + _ONLY_CHUNK])
+
+
+_ONLY_CHUNK = 500
+
+
+def _merged(
+    conn: Connection, capabilities: CapabilityMap, as_of: date, ids: list[str] | None
+) -> Iterator[PersonOutcomes]:
     p, c, o = schema.people, schema.completions, schema.observations
+
+    def among(query: Select[Any], column: Any) -> Select[Any]:
+        return query if ids is None else query.where(column.in_(ids))
+
     keys = union(
-        select(p.c.hr_id.label("k")),
-        select(c.c.hr_id.label("k")),
-        select(o.c.observed_hr_id.label("k")),
+        among(select(p.c.hr_id.label("k")), p.c.hr_id),
+        among(select(c.c.hr_id.label("k")), c.c.hr_id),
+        among(select(o.c.observed_hr_id.label("k")), o.c.observed_hr_id),
     ).subquery()
     driver = conn.execute(select(keys.c.k).order_by(keys.c.k).execution_options(yield_per=5000))
     people = _Stream(
         iter(
             conn.execute(
-                select(p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id)
+                among(select(p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id), p.c.hr_id)
                 .order_by(p.c.hr_id, p.c.valid_from)
                 .execution_options(yield_per=5000)
             )
         )
     )
-    completions = _Stream(iter(conn.execute(_trained_query())))
-    ratings = _Stream(iter(conn.execute(_ratings_query(capabilities, as_of))))
+    completions = _Stream(iter(conn.execute(among(_trained_query(), c.c.hr_id))))
+    ratings = _Stream(
+        iter(conn.execute(among(_ratings_query(capabilities, as_of), o.c.observed_hr_id)))
+    )
     for (hr_id,) in driver:
         history = PersonHistory(
             [

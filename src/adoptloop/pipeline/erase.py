@@ -26,7 +26,7 @@ from adoptloop.pipeline.translate import Finalizer
 from adoptloop.store import outbox, schema
 from adoptloop.store.erasures import is_recorded, record_erasure
 from adoptloop.store.outbox import Queued
-from adoptloop.store.records import row_digest
+from adoptloop.store.records import forget_adoption_computation, row_digest
 from adoptloop.xapi.canonical import timestamp
 
 log = structlog.get_logger(__name__)
@@ -54,6 +54,7 @@ def erase_person(
     counts["statements_voided"] = _void_statements_about(conn, finalizer, hr_id, run_id, now)
     counts["observations_reissued"] = _forget_as_observer(conn, hr_id)
     counts.update(_purge(conn, hr_id))
+    forget_adoption_computation(conn)  # their reports' manager is now ERASED: recompute all
     erasure_id = record_erasure(conn, key, hr_id, counts)
     log.info("person erased", erasure_id=erasure_id, **counts)
     return ErasureResult(erasure_id, counts)

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adoptloop.scheduler import lock
 from adoptloop.settings import Settings
-from adoptloop.store import bookkeeping, outbox, schema
+from adoptloop.store import bookkeeping, outbox, records, schema
 
 log = structlog.get_logger(__name__)
 
@@ -162,6 +162,8 @@ def purge(
             else:
                 n = conn.execute(delete(table).where(where)).rowcount
             counts[name] = counts.get(name, 0) + int(n or 0)
+        if not dry_run and any(counts.values()):
+            records.forget_adoption_computation(conn)  # old inputs gone: recompute everyone
         if sqlite and not dry_run:
             conn.exec_driver_sql("PRAGMA secure_delete = OFF")
     if sqlite and not dry_run and any(counts.values()):

@@ -22,6 +22,15 @@ from adoptloop.store import schema
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
 
 
+def _v1_to_v2(conn: Connection) -> None:
+    """v2 tracks which people's adoption inputs changed (incremental adoption states). A v1
+    store has no record of its last computation, so the first run after this computes all."""
+    schema.adoption_dirty.create(conn)
+
+
+MIGRATIONS[1] = _v1_to_v2
+
+
 def create_store_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

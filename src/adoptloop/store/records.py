@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from adoptloop.domain import Person
 from adoptloop.store import bulk, schema
@@ -50,6 +51,34 @@ class WriteCounts:
 
 _IN_CHUNK = 500  # keys per IN (...)
 
+# The tables whose rows feed adoption_states, with the column naming whose states they feed.
+# Writing a row marks that person (before and after the change) in adoption_dirty.
+ADOPTION_INPUTS = {"completions": "hr_id", "observations": "observed_hr_id"}
+
+
+# meta key: the as-of date and basis of the last adoption_states computation (adoption/compute.py)
+ADOPTION_BASIS_KEY = "adoption_states_basis"
+
+
+def forget_adoption_computation(conn: Connection) -> None:
+    """Make the next adoption_states computation redo everyone: for writes that change
+    adoption inputs without going through this module (erasure, retention purge)."""
+    conn.execute(delete(schema.meta).where(schema.meta.c.key == ADOPTION_BASIS_KEY))
+
+
+def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
+    """Note that these people's adoption states must be recomputed (adoption/compute.py)."""
+    ids = sorted({i for i in hr_ids if i})
+    if not ids:
+        return
+    t = schema.adoption_dirty
+    if conn.dialect.name == "postgresql":
+        statement: Any = postgresql.insert(t).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(t).on_conflict_do_nothing()
+    for offset in range(0, len(ids), _IN_CHUNK):
+        conn.execute(statement, [{"hr_id": i} for i in ids[offset : offset + _IN_CHUNK]])
+
 
 def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
     skip = set(exclude)  # digest() sorts the keys
@@ -83,15 +112,26 @@ def upsert_source_rows(
         extra = (extra_digest or {}).get(row["record_id"], "")
         values["digest"] = row_digest({**row, "_children": extra}, exclude=exclude)
         prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
-    stored = dict(
-        conn.execute(
-            select(table.c.record_id, table.c.digest).where(
-                (table.c.source == source) & table.c.record_id.in_(list(prepared))
-            )
-        ).all()
-    )
+    person = ADOPTION_INPUTS.get(table.name)
+    found = conn.execute(
+        select(
+            table.c.record_id,
+            table.c.digest,
+            table.c[person] if person else table.c.record_id,
+        ).where((table.c.source == source) & table.c.record_id.in_(list(prepared)))
+    ).all()
+    stored = {record_id: stored_digest for record_id, stored_digest, _ in found}
     inserts = [v for k, v in prepared.items() if k not in stored]
     updates = [v for k, v in prepared.items() if k in stored and stored[k] != v["digest"]]
+    if person and (inserts or updates):
+        changed = {v["record_id"] for v in updates}
+        mark_dirty(
+            conn,
+            [
+                *(v[person] for v in (*inserts, *updates)),
+                *(was for record_id, _, was in found if record_id in changed),
+            ],
+        )
     if inserts:
         bulk.insert_many(conn, table, list(inserts[0]), inserts)
     if updates:
@@ -197,6 +237,7 @@ def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
             updates,
         )
     counts.changed_keys = sorted(touched)
+    mark_dirty(conn, touched)
     return counts
 
 
@@ -204,13 +245,20 @@ def mark_deleted(conn: Connection, table: Table, source: str, record_ids: Sequen
     """Tombstone rows: `deleted` set and the digest changed, so translate voids their statements."""
     if not record_ids:
         return 0
+    person = ADOPTION_INPUTS.get(table.name)
     rows = conn.execute(
-        select(table.c.record_id, table.c.digest).where(
+        select(
+            table.c.record_id,
+            table.c.digest,
+            table.c[person] if person else table.c.record_id,
+        ).where(
             (table.c.source == source)
             & table.c.record_id.in_(list(record_ids))
             & table.c.deleted.is_(False)
         )
     ).all()
+    if person:
+        mark_dirty(conn, (row[2] for row in rows))
     if rows:
         conn.execute(
             table.update()

@@ -32,7 +32,7 @@ def _utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 meta = Table(
     "meta",
@@ -319,6 +319,15 @@ adoption_states = Table(
     Column("digest", String(32), nullable=False),
     Column("translated_digest", String(32)),
     Column("deleted", Boolean, nullable=False, default=False),
+)
+
+# People whose adoption inputs (HR rows, completions, counted visits and their ratings) changed
+# since adoption_states was last computed: the next computation redoes only them (and whoever
+# the passing of time moved), see adoption/compute.py. Written by store/records.py. (v2)
+adoption_dirty = Table(
+    "adoption_dirty",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
 )
 
 # Scratch rows for one ad-hoc computation (`adoptloop adoption --as-of ...`), removed after.
