@@ -21,23 +21,21 @@ POSIX only (process groups, signals).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
-import tempfile
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+
+from adoptloop.testing.process import LOOPBACK, ServerProcess
 
 __all__ = [
     "LRSError",
@@ -53,8 +51,6 @@ PACKAGE_NAME = "xapi-statements"
 XAPI_VERSION = "1.0.3"
 ENV_LRS_DIR = "ADOPTLOOP_LRS_DIR"
 _READY_RE = re.compile(r"^LRS ready on http://127\.0\.0\.1:(\d+)/xAPI\s*$", re.MULTILINE)
-_STOP_TIMEOUT = 5.0
-_LOG_TAIL_LINES = 40
 
 
 class LRSError(RuntimeError):
@@ -121,8 +117,52 @@ def lrs_available(root: Path | None = None) -> str | None:
     return _unavailable_reason(root if root is not None else default_lrs_root())
 
 
-class LocalLRS:
+def check_credentials(username: str, password: str) -> None:
+    """Refuse credentials that HTTP Basic auth cannot carry (a ':' ends the username)."""
+    if not username or ":" in username:
+        raise ValueError("username must be non-empty and must not contain ':'")
+    if not password:
+        raise ValueError("password must be non-empty")
+
+
+def xapi_client(info: LRSInfo, **kwargs: Any) -> httpx.Client:
+    """An httpx client for an LRS: base URL = endpoint, Basic auth, xAPI version header."""
+    headers = {"X-Experience-API-Version": XAPI_VERSION}
+    headers.update(kwargs.pop("headers", {}))
+    return httpx.Client(
+        base_url=info.endpoint,
+        auth=(info.username, info.password),
+        headers=headers,
+        timeout=kwargs.pop("timeout", 30.0),
+        **kwargs,
+    )
+
+
+def statement_pages(http: httpx.Client, url: str, *, server: str) -> Iterator[dict[str, Any]]:
+    """Every page of a GET statements query from ``url`` on, following each ``more`` link.
+
+    ``server`` names the LRS in the error raised when it loops by repeating a ``more`` link.
+    """
+    seen: set[str] = set()
+    while url:
+        if url in seen:
+            raise LRSError(f"{server} returned the same 'more' link twice: {url}")
+        seen.add(url)
+        response = http.get(url)
+        response.raise_for_status()
+        page: dict[str, Any] = response.json()
+        yield page
+        more = page.get("more") or ""
+        url = urljoin(url, more) if more else ""
+
+
+class LocalLRS(ServerProcess):
     """A local LRS process (context manager). ``start()`` is idempotent; ``stop()`` too."""
+
+    display_name = "the LRS launcher"
+    log_label = "LRS"
+    log_name = "lrs.log"
+    startup_error = LRSStartupError
 
     def __init__(
         self,
@@ -133,19 +173,13 @@ class LocalLRS:
         port: int | None = None,
         startup_timeout: float = 30.0,
     ) -> None:
-        if not username or ":" in username:
-            raise ValueError("username must be non-empty and must not contain ':'")
-        if not password:
-            raise ValueError("password must be non-empty")
+        check_credentials(username, password)
+        super().__init__(startup_timeout=startup_timeout)
         self.root = root if root is not None else default_lrs_root()
         self.username = username
         self.password = password
         self.port = port
-        self.startup_timeout = startup_timeout
         self._control_token = secrets.token_urlsafe(24)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._tmpdir: Path | None = None
-        self._log_file: IO[bytes] | None = None
         self._info: LRSInfo | None = None
         self._base_url = ""
 
@@ -156,20 +190,6 @@ class LocalLRS:
         if self._info is None:
             raise LRSError("the local LRS is not running; call start() first")
         return self._info
-
-    @property
-    def log_path(self) -> Path | None:
-        """The launcher's combined stdout/stderr log (None when not started)."""
-        return None if self._tmpdir is None else self._tmpdir / "lrs.log"
-
-    @property
-    def pid(self) -> int | None:
-        """Process id of the launcher (None when not started)."""
-        return None if self._proc is None else self._proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> LRSInfo:
         """Start the launcher and wait for its ready line; returns the connection details."""
@@ -184,11 +204,8 @@ class LocalLRS:
         if node is None:  # checked by lrs_available; only a race could get here
             raise LRSUnavailableError("local LRS unavailable: node not found")
 
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="adoptloop-lrs-"))
-        data_dir = self._tmpdir / "data"
+        data_dir = self._make_workspace("adoptloop-lrs-") / "data"
         data_dir.mkdir()
-        log_path = self._tmpdir / "lrs.log"
-        self._log_file = log_path.open("wb")
         env = dict(os.environ)
         env.update(
             {
@@ -202,22 +219,19 @@ class LocalLRS:
             }
         )
         try:
-            self._proc = subprocess.Popen(
+            self._spawn(
                 [node, str(self.root / "launcher.js")],
-                cwd=str(data_dir),
+                cwd=data_dir,
                 env=env,
-                stdin=subprocess.PIPE,  # closed by stop(), or by the OS if we die
-                stdout=self._log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group, so stop() can signal all of it
+                stdin=subprocess.PIPE,
             )
         except OSError as exc:
-            self._cleanup_files()
+            self.stop()
             raise LRSStartupError(f"could not run node: {exc}") from exc
 
         try:
-            actual_port = self._wait_ready(log_path)
-            self._base_url = f"http://127.0.0.1:{actual_port}"
+            actual_port = self._wait_until(self._ready_port)
+            self._base_url = f"http://{LOOPBACK}:{actual_port}"
             self._info = LRSInfo(
                 endpoint=f"{self._base_url}/xAPI/",
                 username=self.username,
@@ -230,28 +244,9 @@ class LocalLRS:
             raise
         return self._info
 
-    def _wait_ready(self, log_path: Path) -> int:
-        proc = self._proc
-        if proc is None:
-            raise LRSStartupError("the LRS launcher is not running")
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            text = log_path.read_text(encoding="utf-8", errors="replace")
-            match = _READY_RE.search(text)
-            if match:
-                return int(match.group(1))
-            code = proc.poll()
-            if code is not None:
-                raise LRSStartupError(
-                    f"the LRS launcher exited with status {code} before it was ready"
-                    f"{self._tail_suffix()}"
-                )
-            if time.monotonic() >= deadline:
-                raise LRSStartupError(
-                    f"the LRS launcher was not ready after {self.startup_timeout:.1f}s"
-                    f"{self._tail_suffix()}"
-                )
-            time.sleep(0.05)
+    def _ready_port(self) -> int | None:
+        match = _READY_RE.search(self.read_log() or "")
+        return int(match.group(1)) if match else None
 
     def _check_about(self) -> None:
         try:
@@ -269,61 +264,9 @@ class LocalLRS:
 
     def stop(self) -> None:
         """SIGTERM the launcher's process group, SIGKILL it after a timeout; remove temp files."""
-        proc, self._proc = self._proc, None
         self._info = None
         self._base_url = ""
-        if proc is not None:
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-            if proc.poll() is None:
-                self._signal_group(proc, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=_STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    self._signal_group(proc, signal.SIGKILL)
-                    proc.wait(timeout=_STOP_TIMEOUT)
-            # The launcher starts no children, so nothing is left in the group. (No killpg after
-            # the leader is reaped: its pgid could then belong to someone else.)
-        self._cleanup_files()
-
-    @staticmethod
-    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)  # start_new_session=True: pgid == pid
-
-    def _cleanup_files(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    # ------------------------------------------------------------------ diagnostics
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        """The last ``lines`` lines of the launcher's log ('' when there is none)."""
-        path = self.log_path
-        if path is None or not path.exists():
-            return ""
-        text = path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
-
-    def _tail_suffix(self) -> str:
-        tail = self.log_tail()
-        return f"\n--- LRS log tail ({self.log_path}) ---\n{tail}" if tail else " (log is empty)"
+        super().stop()
 
     # ------------------------------------------------------------------ outage simulation
     def pause(self) -> None:
@@ -349,16 +292,7 @@ class LocalLRS:
     # ------------------------------------------------------------------ queries
     def client(self, **kwargs: Any) -> httpx.Client:
         """An httpx client for the LRS: base URL = endpoint, Basic auth, xAPI version header."""
-        info = self.info
-        headers = {"X-Experience-API-Version": XAPI_VERSION}
-        headers.update(kwargs.pop("headers", {}))
-        return httpx.Client(
-            base_url=info.endpoint,
-            auth=(info.username, info.password),
-            headers=headers,
-            timeout=kwargs.pop("timeout", 30.0),
-            **kwargs,
-        )
+        return xapi_client(self.info, **kwargs)
 
     def statements_count(self) -> int:
         """Count the statements a GET /statements query returns, following every ``more`` link.
@@ -366,18 +300,8 @@ class LocalLRS:
         As xAPI prescribes, voided statements are not returned by such a query (so they are not
         counted); voiding statements are.
         """
-        count = 0
         with self.client() as http:
-            url = f"{self.info.endpoint}statements?limit=500"
-            seen: set[str] = set()
-            while url:
-                if url in seen:
-                    raise LRSError(f"the LRS returned the same 'more' link twice: {url}")
-                seen.add(url)
-                response = http.get(url)
-                response.raise_for_status()
-                page: dict[str, Any] = response.json()
-                count += len(page.get("statements", []))
-                more = page.get("more") or ""
-                url = urljoin(url, more) if more else ""
-        return count
+            pages = statement_pages(
+                http, f"{self.info.endpoint}statements?limit=500", server="the LRS"
+            )
+            return sum(len(page.get("statements", [])) for page in pages)

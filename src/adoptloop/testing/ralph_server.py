@@ -61,22 +61,23 @@ POSIX only (process groups, signals).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import shutil
-import signal
 import subprocess
-import tempfile
-import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Self
-from urllib.parse import urljoin
+from typing import Any
 
 import httpx
 
-from adoptloop.testing.lrs_server import XAPI_VERSION, LRSError, LRSInfo, LRSStartupError
+from adoptloop.testing.lrs_server import (
+    LRSError,
+    LRSInfo,
+    LRSStartupError,
+    check_credentials,
+    statement_pages,
+    xapi_client,
+)
+from adoptloop.testing.process import LOOPBACK, ServerProcess
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -96,9 +97,6 @@ INSTALL_COMMAND = (
 _READY_RE = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+) ")
 # uvicorn's access log: `127.0.0.1:40376 - "POST /xAPI/statements HTTP/1.1" 204`
 _POST_STATEMENTS_RE = re.compile(r'"POST /xAPI/statements(?:\?\S*)? HTTP/[\d.]+" (\d{3})')
-_HOST = "127.0.0.1"
-_STOP_TIMEOUT = 5.0
-_LOG_TAIL_LINES = 40
 
 # Run by the ralph venv's python. See the module docstring for why not `ralph runserver`.
 _LAUNCHER = """
@@ -156,12 +154,17 @@ def ralph_available(venv: Path | None = None) -> str | None:
     return None
 
 
-class RalphLRS:
+class RalphLRS(ServerProcess):
     """ralph serving xAPI on 127.0.0.1 with its filesystem backend and HTTP Basic auth.
 
     A context manager; ``start()`` and ``stop()`` are idempotent. Statements are kept in a
     temp directory that ``stop()`` removes.
     """
+
+    display_name = "ralph"
+    log_label = "ralph"
+    log_name = "ralph.log"
+    startup_error = RalphStartupError
 
     def __init__(
         self,
@@ -172,18 +175,12 @@ class RalphLRS:
         agent_mbox: str = "mailto:adoptloop@example.org",
         startup_timeout: float = 60.0,
     ) -> None:
-        if not username or ":" in username:
-            raise ValueError("username must be non-empty and must not contain ':'")
-        if not password:
-            raise ValueError("password must be non-empty")
+        check_credentials(username, password)
+        super().__init__(startup_timeout=startup_timeout)
         self.venv = venv if venv is not None else default_ralph_venv()
         self.username = username
         self.password = password
         self.agent_mbox = agent_mbox
-        self.startup_timeout = startup_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._tmpdir: Path | None = None
-        self._log_file: IO[bytes] | None = None
         self._info: LRSInfo | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -195,18 +192,9 @@ class RalphLRS:
         return self._info
 
     @property
-    def log_path(self) -> Path | None:
-        """ralph's combined stdout/stderr log (None when not started)."""
-        return None if self._tmpdir is None else self._tmpdir / "ralph.log"
-
-    @property
     def data_dir(self) -> Path | None:
         """Where the fs backend keeps ``fs_lrs.jsonl`` (None when not started)."""
         return None if self._tmpdir is None else self._tmpdir / "data"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
 
     def start(self) -> LRSInfo:
         """Write the auth file, start ralph and wait until it answers; returns its details."""
@@ -218,27 +206,22 @@ class RalphLRS:
         if reason is not None:
             raise RalphUnavailableError(f"ralph unavailable: {reason}")
 
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="adoptloop-ralph-"))
-        workdir = self._tmpdir / "run"  # empty: ralph would read a .env from its cwd
+        tmpdir = self._make_workspace("adoptloop-ralph-")
+        workdir = tmpdir / "run"  # empty: ralph would read a .env from its cwd
         workdir.mkdir()
-        (self._tmpdir / "data").mkdir()
-        log_path = self._tmpdir / "ralph.log"
-        self._log_file = log_path.open("wb")
-        env = self._environment(self._tmpdir)
+        (tmpdir / "data").mkdir()
+        env = self._environment(tmpdir)
         try:
             self._write_auth_file(env, workdir)
-            self._proc = subprocess.Popen(
-                [str(self.venv / "bin" / "python"), "-c", _LAUNCHER, _HOST],
-                cwd=str(workdir),
+            self._spawn(
+                [str(self.venv / "bin" / "python"), "-c", _LAUNCHER, LOOPBACK],
+                cwd=workdir,
                 env=env,
-                stdin=subprocess.PIPE,  # closed by stop(), or by the OS if we die
-                stdout=self._log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # own process group, so stop() can signal all of it
+                stdin=subprocess.PIPE,
             )
-            port = self._wait_ready(log_path)
+            port = self._wait_until(self._healthy_port)
             self._info = LRSInfo(
-                endpoint=f"http://{_HOST}:{port}/xAPI/",
+                endpoint=f"http://{LOOPBACK}:{port}/xAPI/",
                 username=self.username,
                 password=self.password,
             )
@@ -300,34 +283,18 @@ class RalphLRS:
                 f"file{self._tail_suffix()}"
             )
 
-    def _wait_ready(self, log_path: Path) -> int:
+    def _healthy_port(self) -> int | None:
         """uvicorn logs its port once the app has started; then the backend must be healthy."""
-        proc = self._proc
-        if proc is None:
-            raise RalphStartupError("ralph is not running")
-        deadline = time.monotonic() + self.startup_timeout
-        port: int | None = None
-        while True:
-            if port is None:
-                match = _READY_RE.search(log_path.read_text(encoding="utf-8", errors="replace"))
-                port = int(match.group(1)) if match else None
-            if port is not None and self._healthy(port):
-                return port
-            code = proc.poll()
-            if code is not None:
-                raise RalphStartupError(
-                    f"ralph exited with status {code} before it was ready{self._tail_suffix()}"
-                )
-            if time.monotonic() >= deadline:
-                raise RalphStartupError(
-                    f"ralph was not ready after {self.startup_timeout:.1f}s{self._tail_suffix()}"
-                )
-            time.sleep(0.05)
+        match = _READY_RE.search(self.read_log() or "")
+        if match is None:
+            return None
+        port = int(match.group(1))
+        return port if self._healthy(port) else None
 
     @staticmethod
     def _healthy(port: int) -> bool:
         try:
-            response = httpx.get(f"http://{_HOST}:{port}/__heartbeat__", timeout=5.0)
+            response = httpx.get(f"http://{LOOPBACK}:{port}/__heartbeat__", timeout=5.0)
         except httpx.HTTPError:
             return False
         return response.status_code == httpx.codes.OK
@@ -343,97 +310,26 @@ class RalphLRS:
 
     def stop(self) -> None:
         """SIGTERM ralph's process group, SIGKILL it after a timeout; remove its files."""
-        proc, self._proc = self._proc, None
         self._info = None
-        if proc is not None:
-            if proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
-            if proc.poll() is None:
-                self._signal_group(proc, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=_STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    self._signal_group(proc, signal.SIGKILL)
-                    proc.wait(timeout=_STOP_TIMEOUT)
-            # The launcher starts no children (no reloader, no workers). No killpg after the
-            # leader is reaped: its pgid could then belong to someone else.
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    @staticmethod
-    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)  # start_new_session=True: pgid == pid
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     # ------------------------------------------------------------------ diagnostics
-    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
-        """The last ``lines`` lines of ralph's log ('' when there is none)."""
-        path = self.log_path
-        if path is None or not path.exists():
-            return ""
-        if self._log_file is not None:
-            self._log_file.flush()
-        text = path.read_text(encoding="utf-8", errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
-
     def post_statuses(self) -> list[int]:
         """The status of every POST statements answered so far, oldest first (from the log)."""
-        path = self.log_path
-        if path is None or self._log_file is None:
+        text = self.read_log() if self._log_file is not None else None
+        if text is None:
             raise LRSError("ralph is not running; call start() first")
-        self._log_file.flush()
-        text = path.read_text(encoding="utf-8", errors="replace")
         return [int(status) for status in _POST_STATEMENTS_RE.findall(text)]
-
-    def _tail_suffix(self) -> str:
-        tail = self.log_tail()
-        return f"\n--- ralph log tail ({self.log_path}) ---\n{tail}" if tail else " (log is empty)"
 
     # ------------------------------------------------------------------ queries
     def client(self, **kwargs: Any) -> httpx.Client:
         """An httpx client for ralph: base URL = endpoint, Basic auth, xAPI version header."""
-        info = self.info
-        headers = {"X-Experience-API-Version": XAPI_VERSION}
-        headers.update(kwargs.pop("headers", {}))
-        return httpx.Client(
-            base_url=info.endpoint,
-            auth=(info.username, info.password),
-            headers=headers,
-            timeout=kwargs.pop("timeout", 30.0),
-            **kwargs,
-        )
+        return xapi_client(self.info, **kwargs)
 
     def statements(self) -> list[dict[str, Any]]:
         """Every statement ralph holds, read with GET statements following each ``more``."""
-        found: list[dict[str, Any]] = []
         with self.client() as http:
-            url = f"{self.info.endpoint}statements?limit=100"
-            seen: set[str] = set()
-            while url:
-                if url in seen:
-                    raise LRSError(f"ralph returned the same 'more' link twice: {url}")
-                seen.add(url)
-                response = http.get(url)
-                response.raise_for_status()
-                page: dict[str, Any] = response.json()
-                found.extend(page.get("statements", []))
-                more = page.get("more") or ""
-                url = urljoin(url, more) if more else ""
-        return found
+            pages = statement_pages(
+                http, f"{self.info.endpoint}statements?limit=100", server="ralph"
+            )
+            return [statement for page in pages for statement in page.get("statements", [])]

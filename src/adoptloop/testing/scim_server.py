@@ -18,22 +18,17 @@ import contextlib
 import importlib.util
 import os
 import secrets
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
-from types import TracebackType
-from typing import IO, Self
+from typing import Self
 
 import httpx
 
+from adoptloop.testing.process import LOOPBACK, ServerProcess
+
 __all__ = ["LocalScimServer", "ScimServerError", "scim_server_available"]
 
-_STOP_TIMEOUT = 5.0
 _PORT_TRIES = 3
 
 
@@ -50,33 +45,31 @@ def scim_server_available() -> str | None:
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
 
 
-class LocalScimServer:
+class LocalScimServer(ServerProcess):
     """A scim2-server process (context manager); `start()` and `stop()` are idempotent."""
 
+    display_name = "scim2-server"
+    log_label = "scim2-server"
+    log_name = "scim.log"
+    startup_error = ScimServerError
+
     def __init__(self, *, token: str | None = None, startup_timeout: float = 30.0) -> None:
+        super().__init__(startup_timeout=startup_timeout)
         self.token = token or secrets.token_urlsafe(16)
-        self.startup_timeout = startup_timeout
         self.port: int | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._tmpdir: Path | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
     def base_url(self, tenant: str) -> str:
         if self.port is None:
             raise ScimServerError("the SCIM server is not running; call start() first")
-        return f"http://127.0.0.1:{self.port}/{tenant}/v2"
+        return f"http://{LOOPBACK}:{self.port}/{tenant}/v2"
 
     @staticmethod
     def new_tenant() -> str:
@@ -100,86 +93,31 @@ class LocalScimServer:
         raise last_error or ScimServerError("the SCIM server did not start")
 
     def _start_on(self, port: int) -> None:
-        self._tmpdir = Path(tempfile.mkdtemp(prefix="adoptloop-scim-"))
-        self._log = (self._tmpdir / "scim.log").open("wb")
+        tmpdir = self._make_workspace("adoptloop-scim-")
         command = [
             sys.executable,
             "-m",
             "scim2_server.testserver.cli",
             "--hostname",
-            "127.0.0.1",
+            LOOPBACK,
             "--port",
             str(port),
             "--bearer-token",
             self.token,
             "--dynamic-tenants",
         ]
-        self._proc = subprocess.Popen(
-            command,
-            cwd=str(self._tmpdir),
-            env=dict(os.environ),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so stop() signals all of it
-        )
+        self._spawn(command, cwd=tmpdir, env=dict(os.environ), stdin=subprocess.DEVNULL)
         self.port = port
-        self._wait_ready()
+        self._wait_until(self._answers)
 
-    def _wait_ready(self) -> None:
-        proc = self._proc
-        assert proc is not None  # noqa: S101 - set by _start_on
+    def _answers(self) -> bool | None:
         url = f"{self.base_url('ready-probe')}/ServiceProviderConfig"
-        deadline = time.monotonic() + self.startup_timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise ScimServerError(
-                    f"scim2-server exited with status {proc.returncode}{self._tail()}"
-                )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url, headers=self.auth_headers, timeout=2.0).status_code == 200:
-                    return
-            time.sleep(0.05)
-        raise ScimServerError(
-            f"scim2-server was not ready after {self.startup_timeout:.0f}s{self._tail()}"
-        )
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, headers=self.auth_headers, timeout=2.0).status_code == 200:
+                return True
+        return None
 
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL after a timeout; remove the log folder."""
-        proc, self._proc = self._proc, None
         self.port = None
-        if proc is not None and proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=_STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=_STOP_TIMEOUT)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self._tmpdir is not None:
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-            self._tmpdir = None
-
-    def _tail(self, lines: int = 30) -> str:
-        if self._tmpdir is None:
-            return ""
-        path = self._tmpdir / "scim.log"
-        if not path.exists():
-            return ""
-        text = path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
-        return "\n--- scim2-server log tail ---\n" + "\n".join(text) if text else " (log empty)"
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
