@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine, select
 
 from adoptloop.domain import Person
 from adoptloop.store import records, schema
+from adoptloop.store.records import row_digest
+from adoptloop.xapi.canonical import digest
 
 ANNA = Person(
     hr_id="E1",
@@ -86,3 +88,13 @@ def test_source_rows_are_inserted_updated_or_left_alone(engine: Engine) -> None:
         stored = conn.execute(select(schema.completions)).mappings().one()
     assert stored["deleted"] is True
     assert stored["score"] == 0.8
+
+
+def test_a_row_digest_writes_dates_as_their_iso_form() -> None:
+    """Stored digests were made with dates as .isoformat() strings; they must stay valid."""
+    when = datetime(2026, 1, 5, 12, 30, 15, 120000, tzinfo=UTC)
+    row = {"on": date(2026, 1, 5), "at": when, "n": 3, "s": "x", "none": None}
+    as_text = {**row, "on": "2026-01-05", "at": when.isoformat()}
+    assert row_digest(row) == digest(as_text)
+    assert row_digest(row, exclude=["n"]) == digest({k: v for k, v in as_text.items() if k != "n"})
+    assert row_digest(row) != row_digest({**row, "on": date(2026, 1, 6)})

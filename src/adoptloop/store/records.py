@@ -81,12 +81,10 @@ def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
 
 
 def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
-    skip = set(exclude)  # digest() sorts the keys
-    return digest({k: _plain(v) for k, v in values.items() if k not in skip})
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
+    """The digest of a row's values (dates as their ISO form, which is how orjson writes them:
+    the same bytes as `.isoformat()`, so stored digests stay valid; digest() sorts the keys)."""
+    skip = set(exclude)
+    return digest({k: v for k, v in values.items() if k not in skip} if skip else values)
 
 
 def upsert_source_rows(
