@@ -15,10 +15,12 @@ D = 2024-06-30 (a Sunday) and T = D - 120 days as in tests/adoption/scenario.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adoptloop.adoption.assemble import build_report_data
 from adoptloop.adoption.compute import scratch
@@ -340,6 +342,13 @@ def test_business_days_between_counts_weekdays_after_start_up_to_end(
     start: date, end: date, expected: int
 ) -> None:
     assert business_days_between(start, end) == expected
+
+
+@given(st.dates(date(2000, 1, 1), date(2040, 12, 31)), st.integers(-10, 800))
+def test_business_days_between_equals_counting_day_by_day(start: date, span: int) -> None:
+    end = start + timedelta(days=span)
+    by_day = sum((start + timedelta(days=i)).weekday() < 5 for i in range(1, span + 1))
+    assert business_days_between(start, end) == by_day
 
 
 def test_leniency_is_a_managers_mean_minus_the_other_raters_in_the_region(

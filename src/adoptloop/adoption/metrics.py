@@ -418,12 +418,9 @@ def follow_through(
 
 def business_days_between(start: date, end: date) -> int:
     """Weekdays after `start` up to and including `end` (0 when end <= start)."""
-    days = 0
-    current = start
-    while current < end:
-        current += timedelta(days=1)
-        days += current.weekday() < 5
-    return days
+    weeks, rest = divmod(max(0, (end - start).days), 7)
+    first = start.weekday()
+    return weeks * 5 + sum((first + i) % 7 < 5 for i in range(1, rest + 1))
 
 
 @dataclass
