@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adoptloop.xapi.canonical import digest, dumps, local_noon, timestamp
-from adoptloop.xapi.ids import Pseudonymizer, StatementIds
+from adoptloop.xapi.ids import Pseudonymizer, StatementIds, uuid5_str
 
 NAMESPACE = "https://xapi.example-pharma.com/adoptloop"
 HOME_PAGE = "https://hr.example-pharma.com"
@@ -177,6 +177,17 @@ def test_statement_id_is_a_deterministic_uuid5() -> None:
     assert StatementIds(NAMESPACE).statement("completion/lms/C000101", 1) == first
     assert uuid.UUID(first).version == 5
     assert str(uuid.UUID(first)) == first
+
+
+@given(st.text(max_size=80), st.integers(1, 10_000))
+def test_statement_and_voiding_ids_are_the_standard_uuid5(key: str, revision: int) -> None:
+    """The fast path (a pre-seeded SHA-1) gives exactly uuid.uuid5 of the same name."""
+    ids = StatementIds(NAMESPACE)
+    root = uuid.uuid5(uuid.NAMESPACE_URL, NAMESPACE)
+    statement = ids.statement(key, revision)
+    assert statement == str(uuid.uuid5(root, f"{key}#{revision}"))
+    assert ids.voiding(statement) == str(uuid.uuid5(root, f"void#{statement}"))
+    assert uuid5_str(root.bytes, key) == str(uuid.uuid5(root, key))
 
 
 def test_statement_id_differs_per_revision_key_and_namespace() -> None:

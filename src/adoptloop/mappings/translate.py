@@ -64,14 +64,18 @@ class TranslateContext:
         return value
 
     def verb(self, verb: Verb) -> dict[str, Any]:
-        made: dict[str, Any] = self._once(
-            ("verb", verb), lambda: {"id": verb.id, "display": {self.language: verb.display}}
-        )
+        made: dict[str, Any] | None = self._shared.get(("verb", verb))
+        if made is None:
+            made = self._once(
+                ("verb", verb), lambda: {"id": verb.id, "display": {self.language: verb.display}}
+            )
         return made
 
     def noon(self, day: date, timezone: str) -> str:
         """canonical.local_noon, remembered per (day, zone)."""
-        made: str = self._once(("noon", day, timezone), lambda: local_noon(day, timezone))
+        made: str | None = self._shared.get(("noon", day, timezone))
+        if made is None:
+            made = self._once(("noon", day, timezone), lambda: local_noon(day, timezone))
         return made
 
     def lang(self, text: str) -> dict[str, str]:
@@ -92,17 +96,19 @@ class TranslateContext:
 
     def capability_activity(self, capability_id: str) -> dict[str, Any]:
         capability = self.capabilities.capabilities[capability_id]
-        made: dict[str, Any] = self._once(
-            ("capability", capability_id),
-            lambda: {
-                "objectType": "Activity",
-                "id": self.ns.capability(capability_id),
-                "definition": {
-                    "type": self.ns.capability_type,
-                    "name": self.lang(capability.name),
+        made: dict[str, Any] | None = self._shared.get(("capability", capability_id))
+        if made is None:
+            made = self._once(
+                ("capability", capability_id),
+                lambda: {
+                    "objectType": "Activity",
+                    "id": self.ns.capability(capability_id),
+                    "definition": {
+                        "type": self.ns.capability_type,
+                        "name": self.lang(capability.name),
+                    },
                 },
-            },
-        )
+            )
         return made
 
 
@@ -110,11 +116,15 @@ def _key(*parts: str) -> str:
     """Join key parts with '/', percent-encoding each so that a '/' inside a source name, record
     id or item cannot make two records share a key (and so a statement id). Ids made of
     letters, digits and '-', '_', '.', '~' are unchanged."""
+    joined = "/".join(parts)
+    if _UNRESERVED_PATH.fullmatch(joined) and joined.count("/") == len(parts) - 1:
+        return joined  # no part has a '/' or anything else to quote
     return "/".join(part if _UNRESERVED.fullmatch(part) else quote(part, safe="") for part in parts)
 
 
 # What quote(part, safe="") leaves as it is: such a part needs no quoting at all.
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+_UNRESERVED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
 
 
 def record_ref(table: str, source: str, record_id: str) -> str:
@@ -173,6 +183,7 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
         vocab.EXT_VISIT_DATE: row["visit_date"].isoformat(),
         vocab.EXT_TIMEZONE: row["timezone"],
     }
+    parent = {"parent": [visit]}  # the same for each rating of the visit
     drafts = [
         Draft(
             _key("visit", source, record_id),
@@ -219,7 +230,7 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
                     },
                     "context": {
                         **instructor,
-                        "contextActivities": {"parent": [visit]},
+                        "contextActivities": parent,
                         "extensions": ctx.ext(
                             {**visit_ext, vocab.EXT_COACHING_ITEM: rating["item"]}
                         ),
@@ -300,19 +311,26 @@ def translate_adoption(row: Row, _children: Sequence[Row], ctx: TranslateContext
     hr_id, capability_id = row["hr_id"], row["capability_id"]
     if capability_id not in ctx.capabilities.capabilities:
         raise KeyError(f"capability {capability_id!r} is no longer in the capability map")
-    verbs = {
-        "adopted": ctx.ns.adopted,
-        "sustained": ctx.ns.sustained,
-        "regressed": ctx.ns.regressed,
-    }
-    modules = [
-        {
-            "objectType": "Activity",
-            "id": ctx.ns.module(module_id),
-            "definition": {"type": vocab.ACTIVITY_COURSE},
-        }
-        for module_id in ctx.capabilities.modules_for(capability_id)
-    ]
+    verbs: dict[str, Verb] = ctx._once(
+        "adoption-verbs",
+        lambda: {
+            "adopted": ctx.ns.adopted,
+            "sustained": ctx.ns.sustained,
+            "regressed": ctx.ns.regressed,
+        },
+    )
+    # shared, like every recurring part, by all the statements about the capability
+    modules: list[dict[str, Any]] = ctx._once(
+        ("capability-modules", capability_id),
+        lambda: [
+            {
+                "objectType": "Activity",
+                "id": ctx.ns.module(module_id),
+                "definition": {"type": vocab.ACTIVITY_COURSE},
+            }
+            for module_id in ctx.capabilities.modules_for(capability_id)
+        ],
+    )
     context: dict[str, Any] = {
         "extensions": ctx.ext(
             {

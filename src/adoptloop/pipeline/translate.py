@@ -25,15 +25,17 @@ from adoptloop import __version__
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
 from adoptloop.store import bookkeeping, bulk, outbox, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
-from adoptloop.store.outbox import EmittedRow, Queued
+from adoptloop.store.outbox import EmittedRow, EmittedValues
 from adoptloop.xapi import _validate_fast, canonical, vocab
 from adoptloop.xapi.ids import StatementIds
 from adoptloop.xapi.validate import XAPIVersion, validate_statement
 
 log = structlog.get_logger(__name__)
 
+Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
+
 BATCH_SIZE = 500  # records read and translated at a time
-COMMIT_STATEMENTS = 20_000  # statements made between commits (the last batch may pass it)
+COMMIT_STATEMENTS = 50_000  # statements made between commits (the last batch may pass it)
 
 
 @dataclass
@@ -96,7 +98,7 @@ class Finalizer:
 def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
     """Rows as plain dicts (zipping the keys is cheaper than RowMapping per row)."""
     keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result]
+    return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
 
 
 class TranslateStage:
@@ -189,8 +191,8 @@ class TranslateStage:
         by_ref: dict[str, dict[str, EmittedRow]] = defaultdict(dict)
         for earlier in emitted.values():
             by_ref[earlier.record_ref][earlier.key] = earlier
-        queue: list[Queued] = []
-        saves: list[tuple[EmittedRow, bool]] = []  # written once per batch
+        queue: list[Enqueued] = []
+        saves: list[EmittedValues] = []  # written once per batch
         bad: list[QuarantineEntry] = []
         retry: set[str] = set()  # rows that could not be translated stay pending
         for row, ref in zip(rows, refs, strict=True):
@@ -233,16 +235,17 @@ class TranslateStage:
             for stale in previous.values():  # keys this record no longer produces
                 if not stale.voided:
                     self._void(stale, queue, saves, counts)
-        outbox.save_emitted_many(conn, saves)
-        outbox.enqueue(conn, queue, self.run_id)
+        outbox.save_emitted_values(conn, saves)
+        outbox.enqueue_values(conn, queue, self.run_id)
         bookkeeping.quarantine(conn, self.run_id, bad)
-        bulk.update_many(
+        bulk.update_tuples(
             conn,
             table,
             (table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")),
             ["translated_digest"],
+            ("_translated_digest", "_s", "_r"),
             [
-                {"_s": r["source"], "_r": r["record_id"], "_translated_digest": r["digest"]}
+                (r["digest"], r["source"], r["record_id"])
                 for r, ref in zip(rows, refs, strict=True)
                 if ref not in retry
             ],
@@ -253,8 +256,8 @@ class TranslateStage:
         ref: str,
         draft: Draft,
         before: EmittedRow | None,
-        queue: list[Queued],
-        saves: list[tuple[EmittedRow, bool]],
+        queue: list[Enqueued],
+        saves: list[EmittedValues],
         counts: TranslateCounts,
     ) -> list[str]:
         digest = canonical.digest(draft.body)
@@ -268,42 +271,35 @@ class TranslateStage:
             return problems
         if before is not None and not before.voided:
             self._void(before, queue, saves, counts, save=False)
-        queue.append(Queued(statement_id, draft.kind, payload, draft.hr_id))
+        queue.append((statement_id, draft.kind, payload, draft.hr_id))
         counts.statements += 1
         saves.append(
-            (
-                EmittedRow(
-                    draft.key, ref, draft.hr_id, statement_id, revision, digest, voided=False
-                ),
-                before is not None,
-            )
+            (draft.key, ref, draft.hr_id, statement_id, revision, digest, False, before is not None)
         )
         return []
 
     def _void(
         self,
         row: EmittedRow,
-        queue: list[Queued],
-        saves: list[tuple[EmittedRow, bool]],
+        queue: list[Enqueued],
+        saves: list[EmittedValues],
         counts: TranslateCounts,
         *,
         save: bool = True,
     ) -> None:
         void_id, payload = self.finalizer.voiding(row.statement_id, self.now)
-        queue.append(Queued(void_id, "voided", payload, None))
+        queue.append((void_id, "voided", payload, None))
         counts.voided += 1
         if save:
             saves.append(
                 (
-                    EmittedRow(
-                        row.key,
-                        row.record_ref,
-                        row.hr_id,
-                        row.statement_id,
-                        row.revision,
-                        row.digest,
-                        voided=True,
-                    ),
+                    row.key,
+                    row.record_ref,
+                    row.hr_id,
+                    row.statement_id,
+                    row.revision,
+                    row.digest,
+                    True,
                     True,
                 )
             )

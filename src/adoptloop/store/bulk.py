@@ -11,6 +11,7 @@ type's own bind processor, e.g. a date on SQLite), and hand the rows to the driv
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
@@ -42,6 +43,83 @@ def update_many(
         _execute_many(conn, statement, rows, typed)
 
 
+def insert_tuples(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """insert_many with each row a tuple of the values of `columns`, in that order (no
+    mapping per row; where the driver takes the same order and no value needs converting,
+    the tuples go to it as they are)."""
+    if rows:
+        key = (table, tuple(columns))
+        plan = _PLANS.get((key, conn.dialect))
+        if plan is None:
+            statement = table.insert().values({c: bindparam(c) for c in columns})
+            plan = _plan(conn, statement, {c: table.c[c] for c in columns})
+            if len(_PLANS) < 64:
+                _PLANS[(key, conn.dialect)] = plan
+        _execute_tuples(conn, plan, columns, rows)
+
+
+def update_tuples(
+    conn: Connection,
+    table: Table,
+    where: ColumnElement[bool],
+    columns: Sequence[str],
+    fields: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """update_many with each row a tuple of the values of the parameters `fields` (`_<column>`
+    for each of `columns`, and the bind parameters of `where`), in that order."""
+    if rows:
+        statement = table.update().where(where).values({c: bindparam(f"_{c}") for c in columns})
+        plan = _plan(conn, statement, {f"_{c.name}": c for c in table.columns})
+        _execute_tuples(conn, plan, fields, rows)
+
+
+# compiled SQL, positional?, its parameter names in order, each one's bind processor or None
+_Plan = tuple[str, bool, list[str], list[Callable[[Any], Any] | None]]
+_PLANS: dict[tuple[Any, Any], _Plan] = {}  # insert_tuples' plans by (table, columns), dialect
+
+
+def _plan(conn: Connection, statement: Any, typed: Mapping[str, Any]) -> _Plan:
+    compiled = statement.compile(dialect=conn.dialect)
+    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
+    processors: list[Callable[[Any], Any] | None] = []
+    for name in names:
+        column = typed.get(name)
+        processors.append(column.type.bind_processor(conn.dialect) if column is not None else None)
+    return compiled.string, bool(compiled.positional), names, processors
+
+
+def _execute_tuples(
+    conn: Connection, plan: _Plan, fields: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    sql, positional, names, processors = plan
+    order = [list(fields).index(n) for n in names]
+    converted = [(k, p) for k, p in enumerate(processors) if p is not None]
+    params: list[Any]
+    if positional and order == list(range(len(fields))):
+        if not converted:
+            params = rows if isinstance(rows, list) else list(rows)
+        else:
+            params = []
+            for row in rows:
+                values = list(row)
+                for k, p in converted:
+                    if values[k] is not None:
+                        values[k] = p(values[k])
+                params.append(tuple(values))
+    else:
+        params = []
+        for row in rows:
+            values = [row[i] for i in order]
+            for k, p in converted:
+                if values[k] is not None:
+                    values[k] = p(values[k])
+            params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
+    conn.exec_driver_sql(sql, params)
+
+
 def _execute_many(
     conn: Connection,
     statement: Any,
@@ -54,19 +132,19 @@ def _execute_many(
     for name in names:
         column = typed.get(name)
         processors.append(column.type.bind_processor(conn.dialect) if column is not None else None)
-    params: list[Any]
-    if not any(processors):
-        if compiled.positional:
-            params = [tuple(row[n] for n in names) for row in rows]
-        else:
-            params = [{n: row[n] for n in names} for row in rows]
+    take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    converted = [(k, p) for k, p in enumerate(processors) if p is not None]
+    values: list[Any]
+    if not converted:
+        values = [take(row) for row in rows]
     else:
-        pairs = list(zip(names, processors, strict=True))
-        values = [
-            [row[n] if p is None or row[n] is None else p(row[n]) for n, p in pairs] for row in rows
-        ]
-        if compiled.positional:
-            params = [tuple(v) for v in values]
-        else:
-            params = [dict(zip(names, v, strict=True)) for v in values]
-    conn.exec_driver_sql(compiled.string, params)
+        values = []
+        for row in rows:
+            value = list(take(row))
+            for k, p in converted:
+                if value[k] is not None:
+                    value[k] = p(value[k])
+            values.append(tuple(value))
+    if not compiled.positional:
+        values = [dict(zip(names, v, strict=True)) for v in values]
+    conn.exec_driver_sql(compiled.string, values)

@@ -57,16 +57,10 @@ _EMITTED_COLUMNS = (
 )
 
 
-def _values(row: EmittedRow) -> dict[str, object]:
-    return {
-        "key": row.key,
-        "record_ref": row.record_ref,
-        "hr_id": row.hr_id,
-        "statement_id": row.statement_id,
-        "revision": row.revision,
-        "digest": row.digest,
-        "voided": row.voided,
-    }
+# An emitted row as save_emitted_values takes it: its _EMITTED_COLUMNS, then whether it exists.
+EmittedValues = tuple[str, str, str, str, int, str, bool, bool]
+
+_EMITTED_UPDATE = (*(f"_{c}" for c in _EMITTED_COLUMNS if c != "key"), "_key")
 
 
 def save_emitted(conn: Connection, row: EmittedRow, *, exists: bool) -> None:
@@ -78,20 +72,36 @@ def save_emitted_many(conn: Connection, rows: Sequence[tuple[EmittedRow, bool]])
 
     A key may come more than once; the last row for it wins, inserted if its first was.
     """
-    pending: dict[str, tuple[EmittedRow, bool]] = {}
-    for row, exists in rows:
-        earlier = pending.get(row.key)
-        pending[row.key] = (row, exists if earlier is None else earlier[1])
+    save_emitted_values(
+        conn,
+        [
+            (r.key, r.record_ref, r.hr_id, r.statement_id, r.revision, r.digest, r.voided, exists)
+            for r, exists in rows
+        ],
+    )
+
+
+def save_emitted_values(conn: Connection, rows: Sequence[EmittedValues]) -> None:
+    """save_emitted_many for rows given as EmittedValues tuples."""
+    pending: dict[str, EmittedValues] = {}
+    for row in rows:
+        earlier = pending.get(row[0])
+        pending[row[0]] = row if earlier is None else (*row[:7], earlier[7])
     t = schema.emitted
-    inserts = [_values(row) for row, exists in pending.values() if not exists]
-    updates = [_values(row) for row, exists in pending.values() if exists]
-    bulk.insert_many(conn, t, _EMITTED_COLUMNS, inserts)
-    bulk.update_many(
+    if len(pending) == len(rows) and not any(row[7] for row in rows):
+        inserts = [row[:7] for row in rows]  # the usual case: new keys only, each once
+        updates = []
+    else:
+        inserts = [row[:7] for row in pending.values() if not row[7]]
+        updates = [(*row[1:7], row[0]) for row in pending.values() if row[7]]
+    bulk.insert_tuples(conn, t, _EMITTED_COLUMNS, inserts)
+    bulk.update_tuples(
         conn,
         t,
         t.c.key == bindparam("_key"),
         [c for c in _EMITTED_COLUMNS if c != "key"],
-        [{f"_{c}": v for c, v in row.items()} for row in updates],
+        _EMITTED_UPDATE,
+        updates,
     )
 
 
@@ -116,23 +126,22 @@ _OUTBOX_COLUMNS = (
 
 def enqueue(conn: Connection, rows: Sequence[Queued], run_id: str) -> None:
     """Add statements to the outbox, in order."""
+    enqueue_values(conn, [(r.statement_id, r.kind, r.payload, r.hr_id) for r in rows], run_id)
+
+
+def enqueue_values(
+    conn: Connection, rows: Sequence[tuple[str, str, bytes, str | None]], run_id: str
+) -> None:
+    """enqueue for rows given as (statement_id, kind, payload, hr_id) tuples."""
     if rows:
         now = utcnow()  # one creation time per batch (the retention clock needs no finer)
-        bulk.insert_many(
+        bulk.insert_tuples(
             conn,
             schema.outbox,
             _OUTBOX_COLUMNS,
             [
-                {
-                    "statement_id": row.statement_id,
-                    "kind": row.kind,
-                    "hr_id": row.hr_id,
-                    "payload": row.payload.decode(),
-                    "created_run": run_id,
-                    "state": PENDING,
-                    "created_at": now,
-                }
-                for row in rows
+                (statement_id, kind, hr_id, payload.decode(), run_id, PENDING, now)
+                for statement_id, kind, payload, hr_id in rows
             ],
         )
 

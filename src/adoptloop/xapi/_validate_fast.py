@@ -21,7 +21,9 @@ same verb ids, activity types, extension keys and visit dates recur in nearly ev
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from adoptloop.xapi import _validate_parts as parts
@@ -79,10 +81,41 @@ _MBOX = _Known(lambda text: parts._MBOX.fullmatch(text) is not None)
 _DURATION = _Known(parts.is_duration)
 
 
+# The shape canonical.timestamp writes (UTC, milliseconds, Z), which both timestamp patterns
+# accept: for it, the full check comes down to a real date and hour, minute and second in range.
+_CANONICAL_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.[0-9]{3}Z"
+)
+_REAL_DATES: dict[str, bool] = {}
+
+
+def _real_date(text: str, year: str, month: str, day: str) -> bool:
+    known = _REAL_DATES.get(text)
+    if known is None:
+        try:
+            date(int(year), int(month), int(day))
+            known = True
+        except ValueError:
+            known = False
+        if len(_REAL_DATES) >= _CACHE_LIMIT:
+            _REAL_DATES.clear()
+        _REAL_DATES[text] = known
+    return known
+
+
 def _timestamp_test(pattern_name: str) -> Callable[[str], bool]:
     pattern = getattr(parts, pattern_name)
 
     def test(text: str) -> bool:
+        canonical = _CANONICAL_TIMESTAMP.fullmatch(text)
+        if canonical is not None:
+            year, month, day, hour, minute, second = canonical.groups()
+            return (
+                int(hour) <= 23
+                and int(minute) <= 59
+                and int(second) <= 60  # 60: a leap second, as parts._real_instant allows
+                and _real_date(text[:10], year, month, day)
+            )
         match = pattern.fullmatch(text)
         if match is None or not parts._real_instant(match):
             return False
@@ -125,6 +158,7 @@ def _extensions(value: Any) -> bool:
 
 Memo = dict[int, Any]
 _MEMO_LIMIT = 20_000
+_ABSENT = object()  # what memo.get gives for an id not remembered (None is a possible value)
 
 
 def _remember(memo: Memo, value: Any) -> None:
@@ -134,7 +168,7 @@ def _remember(memo: Memo, value: Any) -> None:
 
 
 def _agent(value: Any, memo: Memo | None) -> bool:
-    if memo is not None and memo.get(id(value)) is value:
+    if memo is not None and memo.get(id(value), _ABSENT) is value:
         return True
     if not _check_agent(value):
         return False
@@ -154,7 +188,7 @@ def _verb(value: Any, memo: Memo | None) -> str | None:
 
 
 def _activity(value: Any, memo: Memo | None) -> bool:
-    if memo is not None and memo.get(id(value)) is value:
+    if memo is not None and memo.get(id(value), _ABSENT) is value:
         return True
     if not _check_activity(value):
         return False
@@ -246,6 +280,11 @@ def _statement_ref(value: dict[Any, Any]) -> bool:
 
 
 def _number(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is int:
+        return True
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
     return not isinstance(value, float) or math.isfinite(value)

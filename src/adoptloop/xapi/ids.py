@@ -16,24 +16,32 @@ from typing import Any
 
 def uuid5_str(namespace: bytes, name: str) -> str:
     """`str(uuid.uuid5(UUID(bytes=namespace), name))`, without building UUID objects."""
-    digest = bytearray(
-        hashlib.sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
-    )
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
-    h = digest[:16].hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return _uuid5_hex(hashlib.sha1(namespace, usedforsecurity=False), name)
+
+
+def _uuid5_hex(prefix: Any, name: str) -> str:
+    """The UUIDv5 string of `prefix` (a sha1 holding the namespace bytes) extended by `name`."""
+    sha = prefix.copy()
+    sha.update(name.encode("utf-8"))
+    digest = sha.digest()
+    h = digest.hex()
+    # version 5 in the 13th hex digit; the RFC 4122 variant (10xx) in the 17th
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[(digest[8] >> 4) & 3]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = "89ab"
 
 
 class StatementIds:
     def __init__(self, namespace: str) -> None:
         self._root = uuid.uuid5(uuid.NAMESPACE_URL, namespace).bytes
+        self._prefix = hashlib.sha1(self._root, usedforsecurity=False)
 
     def statement(self, key: str, revision: int) -> str:
-        return uuid5_str(self._root, f"{key}#{revision}")
+        return _uuid5_hex(self._prefix, f"{key}#{revision}")
 
     def voiding(self, voided_id: str) -> str:
-        return uuid5_str(self._root, f"void#{voided_id}")
+        return _uuid5_hex(self._prefix, f"void#{voided_id}")
 
 
 class Pseudonymizer:
