@@ -261,3 +261,12 @@ def test_parts_shared_by_statements_are_checked_once_and_still_count() -> None:
     broken["actor"] = {"objectType": "Agent"}  # a new, invalid part is checked, not remembered
     assert not _validate_fast.valid(broken, "1.0.3", memo)
     assert full_validation(broken) != []
+
+
+def test_a_null_activity_is_invalid_with_a_memo_too() -> None:
+    """memo.get() of an id never remembered is None; a None activity must not match it."""
+    statement = copy.deepcopy(SEEDS[1])
+    statement.setdefault("context", {})["contextActivities"] = {"parent": [None]}
+    assert full_validation(statement) != []
+    assert not _validate_fast.valid(statement, "1.0.3", {})
+    assert not _validate_fast.valid(statement, "1.0.3")
