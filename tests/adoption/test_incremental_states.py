@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import random
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,7 +23,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, select
 
+from adoptloop.adoption import compute
 from adoptloop.adoption.compute import update_states
+from adoptloop.adoption.engine import people_outcomes
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.files import (
     CoachingFileConfig,
@@ -349,3 +354,41 @@ def test_an_hr_change_recomputes_the_person(scenario: Scenario) -> None:
     after = update_states(engine, caps, as_of)
     assert (after["people"], after["changed"]) == (1, 1)
     _assert_same_as_full(engine, caps, as_of)
+
+
+def test_a_commit_by_another_connection_mid_computation_is_no_problem(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run lock's heartbeat commits on its own connection while the states stream in (a
+    long computation at scale): the computation must not fail (SQLite: "database is locked")."""
+    for n in range(60):  # more ratings than a stream fetches at once: its cursor stays open
+        scenario.trained(f"r{n:02d}")
+        for visit in range(100):
+            scenario.rated(f"r{n:02d}", day(visit + 1), HIGH)
+    scenario.conn.commit()
+    engine, caps = scenario.conn.engine, scenario.capabilities
+    real = people_outcomes
+
+    def slowly(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for person in real(*args, **kwargs):
+            time.sleep(0.01)  # a person takes a while: the heartbeat commits in between
+            yield person
+
+    stop, beats = threading.Event(), itertools.count()
+
+    def heartbeat() -> None:
+        while not stop.wait(0.003):
+            with engine.begin() as other:
+                other.execute(schema.meta.insert().values(key=f"beat-{next(beats)}", value="x"))
+
+    monkeypatch.setattr(compute, "people_outcomes", slowly)
+    monkeypatch.setattr(compute, "BATCH", 4)  # writes between the reads
+    monkeypatch.setattr(compute, "COMMIT_SECONDS", 0.02)  # and the lock is let go often
+    beating = threading.Thread(target=heartbeat)
+    beating.start()
+    try:
+        assert update_states(engine, caps, D)["rows"] == 60
+    finally:
+        stop.set()
+        beating.join()
+    assert next(beats) >= 10

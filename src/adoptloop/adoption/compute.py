@@ -17,6 +17,7 @@ Two destinations share the columns:
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,15 +112,19 @@ def scratch(engine: Engine, capabilities: CapabilityMap, as_of: date) -> Iterato
     computation = str(uuid.uuid4())
     table = schema.adoption_scratch
     try:
-        with engine.begin() as conn:
+        # read on one connection, write (and commit, batch by batch) on another: see
+        # update_states; the rows are removed below whatever happens
+        with engine.connect() as reader, engine.connect() as writer:
             batch: list[dict[str, Any]] = []
-            for row in compute_rows(conn, capabilities, as_of):
+            for row in compute_rows(reader, capabilities, as_of):
                 batch.append({**row, "computation": computation})
                 if len(batch) >= BATCH:
-                    conn.execute(table.insert(), batch)
+                    writer.execute(table.insert(), batch)
+                    writer.commit()
                     batch = []
             if batch:
-                conn.execute(table.insert(), batch)
+                writer.execute(table.insert(), batch)
+                writer.commit()
         yield computation
     finally:
         with engine.begin() as conn:
@@ -139,19 +144,26 @@ def update_states(
     this is the first computation, the capability map, window or adoptloop version changed,
     `as_of` went back, or `full` is asked for. Either way the table ends as a full
     computation would leave it (tests/adoption/test_incremental_states.py checks that).
+
+    The rows are written in transactions of COMMIT_ROWS rows (at most COMMIT_SECONDS long)
+    while the inputs stream from a second connection: a long read may not keep a write
+    transaction open (SQLite refuses a read snapshot's upgrade to writing once another
+    connection, e.g. the run lock's heartbeat, has committed since). The as-of date and basis
+    are recorded last, with the clearing of adoption_dirty: a computation cut short is redone.
     """
     basis = _basis(capabilities)
     with engine.begin() as conn:
         last = _last_computation(conn)
         since = last[0] if last is not None and last[1] == basis else None
-        if full or since is None or as_of < since:
-            counts = _compute(conn, capabilities, as_of, None)
-            counts["mode"] = "full"
-        else:
-            people = _changed_people(conn, since, as_of)
-            counts = _compute(conn, capabilities, as_of, people)
-            counts["mode"] = "incremental"
-            counts["people"] = len(people)
+        people = (
+            None if full or since is None or as_of < since else _changed_people(conn, since, as_of)
+        )
+    with engine.connect() as reader, engine.connect() as writer:
+        counts = _compute(reader, writer, capabilities, as_of, people)
+    counts["mode"] = "full" if people is None else "incremental"
+    if people is not None:
+        counts["people"] = len(people)
+    with engine.begin() as conn:
         conn.execute(delete(schema.adoption_dirty))
         _save_computation(conn, as_of, basis)
         counts["rows"] = conn.execute(
@@ -163,8 +175,16 @@ def update_states(
     return counts
 
 
+COMMIT_ROWS = 20_000
+COMMIT_SECONDS = 5.0
+
+
 def _compute(
-    conn: Connection, capabilities: CapabilityMap, as_of: date, people: list[str] | None
+    reader: Connection,
+    writer: Connection,
+    capabilities: CapabilityMap,
+    as_of: date,
+    people: list[str] | None,
 ) -> dict[str, Any]:
     """Upsert the rows of `people` (everyone: None) and tombstone theirs no longer produced."""
     table = schema.adoption_states
@@ -172,7 +192,20 @@ def _compute(
     produced = 0
     keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
     batch: list[dict[str, Any]] = []
-    for person in people_outcomes(conn, capabilities, as_of, people):
+    pending, since = 0, time.monotonic()
+
+    def write() -> None:
+        nonlocal pending, since
+        counts.add(
+            records.upsert_source_rows(writer, table, SOURCE, batch, digest_exclude=_VOLATILE)
+        )
+        pending += len(batch)
+        batch.clear()
+        if pending >= COMMIT_ROWS or time.monotonic() - since >= COMMIT_SECONDS:
+            writer.commit()
+            pending, since = 0, time.monotonic()
+
+    for person in people_outcomes(reader, capabilities, as_of, people):
         for outcome in person.outcomes:
             row = outcome_row(outcome, capabilities, person.history, as_of)
             record_id = f"{row['hr_id']}/{row['capability_id']}"
@@ -181,24 +214,23 @@ def _compute(
                 keys.add(record_id)
             batch.append({**row, "record_id": record_id, "as_of": as_of})
             if len(batch) >= BATCH:
-                counts.add(
-                    records.upsert_source_rows(conn, table, SOURCE, batch, digest_exclude=_VOLATILE)
-                )
-                batch = []
+                write()
     if batch:
-        counts.add(records.upsert_source_rows(conn, table, SOURCE, batch, digest_exclude=_VOLATILE))
+        write()
+    reader.rollback()  # the inputs are read; end the read transaction
     if people is not None:
-        stale = _stale_among(conn, people, keys)
+        stale = _stale_among(writer, people, keys)
     else:
-        live = conn.execute(
+        live = writer.execute(
             select(func.count()).where(table.c.source == SOURCE, table.c.deleted.is_(False))
         ).scalar_one()
         # every row produced is live now (a tombstone's digest never matches a fresh row's),
         # so stale rows exist exactly when there are more live rows than were produced
-        stale = _stale(conn, capabilities, as_of) if live > produced else []
+        stale = _stale(writer, capabilities, as_of) if live > produced else []
     gone = 0
     for offset in range(0, len(stale), BATCH):
-        gone += records.mark_deleted(conn, table, SOURCE, stale[offset : offset + BATCH])
+        gone += records.mark_deleted(writer, table, SOURCE, stale[offset : offset + BATCH])
+    writer.commit()
     return {"changed": counts.inserted + counts.updated, "removed": gone}
 
 
