@@ -43,6 +43,7 @@ from tests.adoption.scenario import (
     EPOCH,
     HIGH,
     LOW,
+    OBJ,
     Post,
     Scenario,
     before,
@@ -378,6 +379,13 @@ def test_leniency_is_a_managers_mean_minus_the_other_raters_in_the_region(
         "M-S": ("South", 1, 1),
     }
     assert stats["M-S"].top_box == 1  # a rating of 1.0 is top box
+    # tagged: reports rating at least one capability (M-C's second report rates none)
+    assert {m: s.tagged_reports for m, s in stats.items()} == {
+        "M-A": 2,
+        "M-B": 2,
+        "M-C": 1,
+        "M-S": 1,
+    }
     assert leniency(stats) == {
         "M-A": 0.2,  # .8 - (.5 + .7 + .6) / 3 = .8 - .6
         "M-B": -0.133,  # .6 - (.8 + .8 + .6) / 3 = .6 - .733333
@@ -401,3 +409,15 @@ def test_heatmap_flag_uses_the_interval_of_the_share_it_shows() -> None:
         "(all)", "objection-handling", trained=61, cohort=61, observed=44, adopted=30
     )
     assert not _cell(everyone, "Objection handling", 30, 61, overall=(30, 61)).flagged
+
+
+def test_a_report_rating_several_capabilities_is_one_tagged_report(scenario: Scenario) -> None:
+    scenario.manager("M-A", "North", "N-T")
+    scenario.rep("r1")
+    scenario.visit("r1", before(10), {OBJ: 0.8, DISC: 0.6}, observer="M-A")
+    scenario.visit("r1", before(20), {OBJ: 0.5}, observer="M-A")
+    scenario.visit("r1", before(30), observer="M-A")  # rates nothing
+    scenario.conn.commit()
+
+    stats = rater_stats(scenario.conn, AS_OF)["M-A"]
+    assert (stats.reports, stats.ratings, stats.tagged_reports) == (3, 3, 2)

@@ -263,9 +263,8 @@ def _merged(
         )
     )
     completions = _Stream(iter(conn.execute(among(_trained_query(), c.c.hr_id))))
-    ratings = _Stream(
-        iter(conn.execute(among(_ratings_query(capabilities, as_of), o.c.observed_hr_id)))
-    )
+    mapped = capabilities.capabilities
+    ratings = _Stream(iter(conn.execute(among(_ratings_query(as_of), o.c.observed_hr_id))))
     for (hr_id,) in driver:
         history = PersonHistory(
             [
@@ -283,7 +282,8 @@ def _merged(
                     trained[capability] = (day, module_id)
         events: dict[str, list[RatingEvent]] = defaultdict(list)
         for _, capability_id, visit_date, visit_id, scaled in ratings.take(hr_id):
-            events[capability_id].append(RatingEvent(visit_date, visit_id, scaled))
+            if capability_id in mapped:
+                events[capability_id].append(RatingEvent(visit_date, visit_id, scaled))
         if not trained and not events:
             continue
         outcomes = [
@@ -305,9 +305,11 @@ def _trained_query() -> Select[Any]:
     )
 
 
-def _ratings_query(capabilities: CapabilityMap, as_of: date) -> Select[Any]:
-    """Counted ratings on capabilities still in the map (a stored rating may name one since
-    removed from it), in (rep, capability, visit date, visit id) order."""
+def _ratings_query(as_of: date) -> Select[Any]:
+    """Counted ratings, in (rep, capability, visit date, visit id) order. Those on capabilities
+    no longer in the map (a stored rating may name one since removed from it) are skipped by
+    the caller: a capability filter here leads SQLite to scan every rating by capability
+    instead of taking a few reps' visits by the rep index."""
     r, o = schema.ratings, schema.observations
     return (
         select(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id, r.c.scaled)
@@ -317,7 +319,6 @@ def _ratings_query(capabilities: CapabilityMap, as_of: date) -> Select[Any]:
                 o.c.counted.is_(True),
                 o.c.deleted.is_(False),
                 o.c.visit_date <= as_of,
-                r.c.capability_id.in_(list(capabilities.capabilities)),
             )
         )
         .order_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id)

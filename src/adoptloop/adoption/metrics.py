@@ -36,10 +36,10 @@ from typing import Any, Literal
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    String,
     Table,
     and_,
     case,
-    exists,
     func,
     literal,
     or_,
@@ -454,27 +454,35 @@ def rater_stats(
     )
     regions = dict(conn.execute(select(p.c.hr_id, p.c.region).where(_people_on(as_of))).all())
     stats: dict[str, RaterStats] = {}
-    rated = exists().where(r.c.source == o.c.source, r.c.record_id == o.c.record_id)
-    query = select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at, rated).where(window)
-    for observer, visit, submitted, tagged in conn.execute(query):
+    query = select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at).where(window)
+    for observer, visit, submitted in conn.execute(query):
         s = stats.setdefault(observer, RaterStats(observer, regions.get(observer) or "(none)"))
         s.reports += 1
-        s.tagged_reports += bool(tagged)
         if submitted:
             submitted_on = date.fromisoformat(submitted[:10])
             s.submission_days.append((submitted_on - visit).days)
             s.within_5_business_days += business_days_between(visit, submitted_on) <= 5
-    query2 = (  # per observer in the database: a rating count, sum and top-box count
-        select(o.c.observer_hr_id, func.count(), func.sum(r.c.scaled), _flag(r.c.scaled >= 1.0))
+    # per observer in the database: ratings, their sum, top-box ratings and tagged reports
+    # (reports with at least one rating: the distinct reports among the rated rows)
+    report = o.c.source + literal("/", String) + o.c.record_id
+    query2 = (
+        select(
+            o.c.observer_hr_id,
+            func.count(),
+            func.sum(r.c.scaled),
+            _flag(r.c.scaled >= 1.0),
+            func.count(func.distinct(report)),
+        )
         .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
         .where(window)
         .group_by(o.c.observer_hr_id)
     )
-    for observer, ratings, scaled_sum, top_box in conn.execute(query2):
+    for observer, ratings, scaled_sum, top_box, tagged in conn.execute(query2):
         s = stats[observer]
         s.ratings += int(ratings)
         s.scaled_sum += float(scaled_sum)
         s.top_box += int(top_box)
+        s.tagged_reports += int(tagged)
     return stats
 
 
