@@ -1,6 +1,6 @@
 """Benchmark: a full sync, an incremental sync, adoption and delivery of a synthetic org.
 
-    .venv/bin/python bench/run.py --reps 50000          # one size (about 10 minutes)
+    .venv/bin/python bench/run.py --reps 50000          # one size (about 12 minutes)
     .venv/bin/python bench/run.py                       # 1k, 10k and 50k reps
     .venv/bin/python bench/run.py --quick               # 1k reps, small delivery sample
 
