@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 
+from adoptloop._synthetic_apis import RATING_FIELDS
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
 from adoptloop.pipeline.translate import Finalizer
@@ -46,14 +47,7 @@ from adoptloop.xapi.vocab import Namespace
 from adoptloop.yamlsource import Resolved
 
 REPO = Path(__file__).resolve().parent.parent
-ITEMS = [
-    "Opening_Rating__c",
-    "Needs_Assessment_Rating__c",
-    "Objection_Handling_Rating__c",
-    "Clinical_Data_Rating__c",
-    "Closing_Rating__c",
-    "Compliance_Rating__c",
-]
+ITEMS = RATING_FIELDS  # the demo capability map's coaching items
 
 
 def peak_rss_mb() -> float:

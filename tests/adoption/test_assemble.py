@@ -14,9 +14,7 @@ D = 2024-06-30 (a Sunday) and T = D - 120 days as in tests/adoption/scenario.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -48,17 +46,10 @@ from tests.adoption.scenario import (
     Scenario,
     before,
     day,
-    sqlite_store,
 )
 from tests.adoption.scenario import D as AS_OF
 
 OBJ_NAME, DISC_NAME = "Objection handling", "Discovery"
-
-
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    with sqlite_store(tmp_path) as engine, engine.connect() as conn:
-        yield Scenario(conn)
 
 
 def report(s: Scenario, as_of: date = AS_OF) -> ReportData:

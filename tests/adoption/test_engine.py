@@ -8,15 +8,12 @@ reads the cohort counts per group. Unless a test says otherwise the as-of date D
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from adoptloop.adoption.engine import ALL, GroupRow
 from adoptloop.adoption.states import State
-from adoptloop.store.db import open_store
 from tests.adoption.scenario import (
     DISC,
     EPOCH,
@@ -28,16 +25,6 @@ from tests.adoption.scenario import (
     Scenario,
     day,
 )
-
-
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    engine = open_store("sqlite:///" + str(tmp_path / "s.db"))
-    try:
-        with engine.begin() as conn:
-            yield Scenario(conn)
-    finally:
-        engine.dispose()
 
 
 def row(rows: list[GroupRow], group: str, capability: str = OBJ) -> GroupRow:

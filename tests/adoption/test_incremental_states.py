@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, func, select
 
+from adoptloop._synthetic_apis import RATING_FIELDS
 from adoptloop.adoption import compute
 from adoptloop.adoption.compute import update_states
 from adoptloop.adoption.engine import people_outcomes
@@ -139,14 +140,7 @@ def _edit(path: Path, change: Any) -> int:
 
 def _edit_drops(folder: Path, seed: int) -> None:
     rng = random.Random(seed)  # noqa: S311 (test data, not security)
-    ratings = [
-        "Opening_Rating__c",
-        "Needs_Assessment_Rating__c",
-        "Objection_Handling_Rating__c",
-        "Clinical_Data_Rating__c",
-        "Closing_Rating__c",
-        "Compliance_Rating__c",
-    ]
+    ratings = list(RATING_FIELDS)
     reps: list[str] = []
 
     def note_rep(row: dict[str, str]) -> None:
@@ -238,16 +232,6 @@ def test_a_changed_capability_map_recomputes_everyone(org: Path, engine: Engine)
 # --- each way a row can change without the person being written, and each writer -----------
 
 
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    engine = open_store("sqlite:///" + str(tmp_path / "s.db"))
-    try:
-        with engine.begin() as conn:
-            yield Scenario(conn)
-    finally:
-        engine.dispose()
-
-
 def _window_closes(s: Scenario) -> tuple[date, date]:
     s.trained("r1")
     s.rated("r1", day(10), HIGH)
@@ -328,7 +312,8 @@ def test_a_deleted_report_recomputes_its_rep(scenario: Scenario) -> None:
     _assert_same_as_full(engine, caps, D)
 
 
-def test_erasure_and_retention_make_the_next_computation_full(scenario: Scenario) -> None:
+def test_forgetting_the_last_computation_makes_the_next_one_full(scenario: Scenario) -> None:
+    """What an erasure and a retention purge do (their writes bypass store/records.py)."""
     scenario.trained("r1")
     scenario.conn.commit()
     engine, caps = scenario.conn.engine, scenario.capabilities

@@ -7,9 +7,7 @@ out by hand in the comment beside it (DESIGN.md, "Adoption (the loop)").
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -37,14 +35,7 @@ from tests.adoption.scenario import (
     T,
     before,
     day,
-    sqlite_store,
 )
-
-
-@pytest.fixture
-def scenario(tmp_path: Path) -> Iterator[Scenario]:
-    with sqlite_store(tmp_path) as engine, engine.connect() as conn:
-        yield Scenario(conn)
 
 
 def metrics(s: Scenario, by: By = "region", as_of: date = D) -> list[MetricsRow]:

@@ -97,22 +97,14 @@ def _execute_tuples(
     sql, positional, names, processors = plan
     order = [list(fields).index(n) for n in names]
     converted = [(k, p) for k, p in enumerate(processors) if p is not None]
+    in_order = order == list(range(len(fields)))
     params: list[Any]
-    if positional and order == list(range(len(fields))):
-        if not converted:
-            params = rows if isinstance(rows, list) else list(rows)
-        else:
-            params = []
-            for row in rows:
-                values = list(row)
-                for k, p in converted:
-                    if values[k] is not None:
-                        values[k] = p(values[k])
-                params.append(tuple(values))
+    if positional and in_order and not converted:
+        params = rows if isinstance(rows, list) else list(rows)
     else:
         params = []
         for row in rows:
-            values = [row[i] for i in order]
+            values = list(row) if in_order else [row[i] for i in order]
             for k, p in converted:
                 if values[k] is not None:
                     values[k] = p(values[k])
@@ -126,25 +118,7 @@ def _execute_many(
     rows: Sequence[Mapping[str, Any]],
     typed: Mapping[str, Any],
 ) -> None:
-    compiled = statement.compile(dialect=conn.dialect)
-    names = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
-    processors: list[Callable[[Any], Any] | None] = []
-    for name in names:
-        column = typed.get(name)
-        processors.append(column.type.bind_processor(conn.dialect) if column is not None else None)
+    plan = _plan(conn, statement, typed)
+    names = plan[2]
     take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-    converted = [(k, p) for k, p in enumerate(processors) if p is not None]
-    values: list[Any]
-    if not converted:
-        values = [take(row) for row in rows]
-    else:
-        values = []
-        for row in rows:
-            value = list(take(row))
-            for k, p in converted:
-                if value[k] is not None:
-                    value[k] = p(value[k])
-            values.append(tuple(value))
-    if not compiled.positional:
-        values = [dict(zip(names, v, strict=True)) for v in values]
-    conn.exec_driver_sql(compiled.string, values)
+    _execute_tuples(conn, plan, names, [take(row) for row in rows])

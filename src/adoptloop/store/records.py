@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, select
+from sqlalchemy import Connection, Select, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adoptloop.domain import Person
@@ -66,6 +66,13 @@ def forget_adoption_computation(conn: Connection) -> None:
     conn.execute(delete(schema.meta).where(schema.meta.c.key == ADOPTION_BASIS_KEY))
 
 
+def _digests(table: Table) -> Select[Any]:
+    """record_id, digest and the person whose adoption states the row feeds (for a table that
+    feeds none: record_id again)."""
+    person = ADOPTION_INPUTS.get(table.name)
+    return select(table.c.record_id, table.c.digest, table.c[person or "record_id"])
+
+
 def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
     """Note that these people's adoption states must be recomputed (adoption/compute.py)."""
     ids = sorted({i for i in hr_ids if i})
@@ -112,11 +119,7 @@ def upsert_source_rows(
         prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
     person = ADOPTION_INPUTS.get(table.name)
     found = conn.execute(
-        select(
-            table.c.record_id,
-            table.c.digest,
-            table.c[person] if person else table.c.record_id,
-        ).where((table.c.source == source) & table.c.record_id.in_(list(prepared)))
+        _digests(table).where((table.c.source == source) & table.c.record_id.in_(list(prepared)))
     ).all()
     stored = {record_id: stored_digest for record_id, stored_digest, _ in found}
     inserts = [v for k, v in prepared.items() if k not in stored]
@@ -243,19 +246,14 @@ def mark_deleted(conn: Connection, table: Table, source: str, record_ids: Sequen
     """Tombstone rows: `deleted` set and the digest changed, so translate voids their statements."""
     if not record_ids:
         return 0
-    person = ADOPTION_INPUTS.get(table.name)
     rows = conn.execute(
-        select(
-            table.c.record_id,
-            table.c.digest,
-            table.c[person] if person else table.c.record_id,
-        ).where(
+        _digests(table).where(
             (table.c.source == source)
             & table.c.record_id.in_(list(record_ids))
             & table.c.deleted.is_(False)
         )
     ).all()
-    if person:
+    if table.name in ADOPTION_INPUTS:
         mark_dirty(conn, (row[2] for row in rows))
     if rows:
         conn.execute(

@@ -167,14 +167,19 @@ def _remember(memo: Memo, value: Any) -> None:
     memo[id(value)] = value  # holding it: its id cannot be reused while it is remembered
 
 
-def _agent(value: Any, memo: Memo | None) -> bool:
+def _checked(value: Any, memo: Memo | None, check: Callable[[Any], bool]) -> bool:
+    """`check(value)`, or True at once for the very object found valid before."""
     if memo is not None and memo.get(id(value), _ABSENT) is value:
         return True
-    if not _check_agent(value):
+    if not check(value):
         return False
     if memo is not None:
         _remember(memo, value)
     return True
+
+
+def _agent(value: Any, memo: Memo | None) -> bool:
+    return _checked(value, memo, _check_agent)
 
 
 def _verb(value: Any, memo: Memo | None) -> str | None:
@@ -188,13 +193,7 @@ def _verb(value: Any, memo: Memo | None) -> str | None:
 
 
 def _activity(value: Any, memo: Memo | None) -> bool:
-    if memo is not None and memo.get(id(value), _ABSENT) is value:
-        return True
-    if not _check_activity(value):
-        return False
-    if memo is not None:
-        _remember(memo, value)
-    return True
+    return _checked(value, memo, _check_activity)
 
 
 def _check_agent(value: Any) -> bool:
