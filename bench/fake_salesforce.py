@@ -170,23 +170,6 @@ class ScaleOrg(FakeOrg):
             end = bisect.bisect_right(stamps, (f"{high.astimezone(UTC):%Y-%m-%dT%H:%M:%S}.999~",))
         return [table[rid] for _, rid in stamps[start:end]]
 
-    def run(self, text: str, *, include_deleted: bool) -> tuple[soql.Query, list[Record]]:
-        query = soql.parse(text)
-        resolve = self._resolve(query.sobject)
-        rows = [
-            r
-            for r in self._candidates(query.sobject, query.where)
-            if (include_deleted or not r.get("IsDeleted")) and soql.matches(query.where, r, resolve)
-        ]
-        for key in reversed(query.order):  # NULLs first, as Salesforce sorts ascending
-
-            def order(record: Record, field: str = key) -> tuple[bool, str]:
-                value = resolve(record, field)
-                return (value is not None, str(value or ""))
-
-            rows.sort(key=order)
-        return query, rows
-
     def create_job(self, text: str) -> str:
         query, rows = self.run(text, include_deleted=True)
         job_id = f"7505g0000{len(self._jobs):06d}AAA"

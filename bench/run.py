@@ -52,14 +52,13 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from generate import generate, spec_for  # noqa: E402
+from xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches  # noqa: E402
 from adoptloop.pipeline.workers import OutboxClaims  # noqa: E402
-from adoptloop.settings import LRSSettings  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
 from adoptloop.testing.lrs_server import LocalLRS, lrs_available  # noqa: E402
 from adoptloop.xapi.lrs import LRSClient, Outgoing  # noqa: E402
-from adoptloop.yamlsource import Resolved  # noqa: E402
 
 SIZES = (1_000, 10_000, 50_000)
 AS_OF = "2026-06-30"
@@ -277,31 +276,10 @@ def delivery(store: Path, count: int, batch_size: int = 500) -> dict[str, Any]:
     payloads = [Outgoing(sid, payload.encode()) for sid, payload in rows]
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
     result: dict[str, Any] = {"statements": len(payloads), "batch_size": batch_size}
-    with LocalLRS() as lrs:
-        info = lrs.info
-        started = time.perf_counter()
-        with httpx.Client(
-            base_url=info.endpoint,
-            auth=(info.username, info.password),
-            headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
-            timeout=300,
-        ) as raw:
-            for batch in batches:
-                body = b"[" + b",".join(s.payload for s in batch) + b"]"
-                raw.post("statements", content=body).raise_for_status()
-        raw_seconds = time.perf_counter() - started
+    raw_seconds = raw_ceiling_seconds(batches, timeout=300)
     engine = open_store(f"sqlite:///{store}")
     with LocalLRS() as lrs:  # a fresh LRS: the workers pay for storing, not for 200 re-sends
-        info = lrs.info
-        settings = LRSSettings.model_validate(
-            {
-                "endpoint": info.endpoint,
-                "username": Resolved(info.username),
-                "password": Resolved(info.password),
-                "batch_size": batch_size,
-                "timeout_seconds": 300,
-            }
-        )
+        settings = lrs_settings(lrs.info, batch_size, timeout=300)
         workers = settings.concurrency
         per_worker = -(-len(batches) // workers)
         started = time.perf_counter()

@@ -39,7 +39,7 @@ from adoptloop.pipeline.translate import Finalizer
 from adoptloop.settings import LRSSettings
 from adoptloop.store.db import open_store
 from adoptloop.store.outbox import Queued, enqueue
-from adoptloop.testing.lrs_server import LocalLRS, lrs_available
+from adoptloop.testing.lrs_server import LocalLRS, LRSInfo, lrs_available
 from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient, Outgoing
@@ -191,15 +191,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def timed(label: str, results: dict[str, Any], count: int, started: float) -> None:
-    seconds = time.perf_counter() - started
+    record(label, results, count, time.perf_counter() - started)
+
+
+def record(label: str, results: dict[str, Any], count: int, seconds: float) -> None:
     results[label] = {
         "seconds": round(seconds, 3),
         "per_second": round(count / seconds) if seconds else None,
     }
 
 
-def deliver(payloads: list[Outgoing], batch_size: int, results: dict[str, Any]) -> None:
-    batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
+def raw_ceiling_seconds(batches: list[list[Outgoing]], timeout: float) -> float:
+    """Seconds a bare httpx loop (one connection, no retries) takes to post the pre-serialized
+    batches to a fresh local LRS: the ceiling a client can reach on this machine."""
     with LocalLRS() as lrs:
         info = lrs.info
         started = time.perf_counter()
@@ -207,24 +211,32 @@ def deliver(payloads: list[Outgoing], batch_size: int, results: dict[str, Any]) 
             base_url=info.endpoint,
             auth=(info.username, info.password),
             headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
-            timeout=120,
+            timeout=timeout,
         ) as raw:
             for batch in batches:
-                raw.post(
-                    "statements", content=b"[" + b",".join(s.payload for s in batch) + b"]"
-                ).raise_for_status()
-        timed("raw_ceiling", results, len(payloads), started)
+                body = b"[" + b",".join(s.payload for s in batch) + b"]"
+                raw.post("statements", content=body).raise_for_status()
+        return time.perf_counter() - started
+
+
+def lrs_settings(info: LRSInfo, batch_size: int, timeout: float) -> LRSSettings:
+    """adoptloop's delivery settings for a local LRS."""
+    return LRSSettings.model_validate(
+        {
+            "endpoint": info.endpoint,
+            "username": Resolved(info.username),
+            "password": Resolved(info.password),
+            "batch_size": batch_size,
+            "timeout_seconds": timeout,
+        }
+    )
+
+
+def deliver(payloads: list[Outgoing], batch_size: int, results: dict[str, Any]) -> None:
+    batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
+    record("raw_ceiling", results, len(payloads), raw_ceiling_seconds(batches, timeout=120))
     with LocalLRS() as lrs:  # a fresh LRS, so the client pays for storing, not for 200 re-sends
-        info = lrs.info
-        settings = LRSSettings.model_validate(
-            {
-                "endpoint": info.endpoint,
-                "username": Resolved(info.username),
-                "password": Resolved(info.password),
-                "batch_size": batch_size,
-                "timeout_seconds": 120,
-            }
-        )
+        settings = lrs_settings(lrs.info, batch_size, timeout=120)
         started = time.perf_counter()
         with LRSClient(settings) as client:
             stored = sum(len(client.send(batch).stored) for batch in batches)

@@ -14,7 +14,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,12 +148,17 @@ class FakeOrg:
 
         return resolve
 
+    def _candidates(self, sobject: str, where: Any) -> Iterable[Record]:  # noqa: ARG002
+        """The rows the WHERE clause may match (all of them here; bench's scale org narrows
+        them with indexes)."""
+        return self.tables.get(sobject, {}).values()
+
     def run(self, text: str, *, include_deleted: bool) -> tuple[soql.Query, list[Record]]:
         query = soql.parse(text)
         resolve = self._resolve(query.sobject)
         rows = [
             r
-            for r in self.tables.get(query.sobject, {}).values()
+            for r in self._candidates(query.sobject, query.where)
             if (include_deleted or not r.get("IsDeleted")) and soql.matches(query.where, r, resolve)
         ]
         for key in reversed(query.order):  # NULLs first, as Salesforce sorts ascending
