@@ -17,11 +17,11 @@ Two destinations share the columns:
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -45,6 +45,7 @@ from adoptloop import __version__
 from adoptloop.adoption.engine import OrgHistory, PersonHistory, RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import records, schema
+from adoptloop.store.commits import Commits
 from adoptloop.xapi.canonical import digest
 
 BATCH = 1000
@@ -192,18 +193,12 @@ def _compute(
     produced = 0
     keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
     batch: list[dict[str, Any]] = []
-    pending, since = 0, time.monotonic()
+    commits = Commits(writer, rows=COMMIT_ROWS, seconds=COMMIT_SECONDS)
 
-    def write() -> None:
-        nonlocal pending, since
+    def upsert(rows: list[dict[str, Any]]) -> None:
         counts.add(
-            records.upsert_source_rows(writer, table, SOURCE, batch, digest_exclude=_VOLATILE)
+            records.upsert_source_rows(writer, table, SOURCE, rows, digest_exclude=_VOLATILE)
         )
-        pending += len(batch)
-        batch.clear()
-        if pending >= COMMIT_ROWS or time.monotonic() - since >= COMMIT_SECONDS:
-            writer.commit()
-            pending, since = 0, time.monotonic()
 
     for person in people_outcomes(reader, capabilities, as_of, people):
         for outcome in person.outcomes:
@@ -214,9 +209,11 @@ def _compute(
                 keys.add(record_id)
             batch.append({**row, "record_id": record_id, "as_of": as_of})
             if len(batch) >= BATCH:
-                write()
+                commits.write(partial(upsert, batch), len(batch))
+                batch = []
     if batch:
-        write()
+        commits.write(partial(upsert, batch), len(batch))
+    commits.close()
     reader.rollback()  # the inputs are read; end the read transaction
     if people is not None:
         stale = _stale_among(writer, people, keys)

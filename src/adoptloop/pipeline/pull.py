@@ -1,7 +1,7 @@
 """Pull: connectors -> store, with identity resolution and quarantine.
 
 Items are buffered and written in batches; a `Checkpoint` flushes the buffer and stores the
-stream's cursor with it. Several batches share a transaction (`_Commits`: up to
+stream's cursor with it. Several batches share a transaction (`store.commits`: up to
 COMMIT_RECORDS records or COMMIT_SECONDS seconds), because large tables make every commit
 rewrite many index pages; a cursor is only ever committed with the records before it. Every
 write is an idempotent upsert, so a crash between commits only means the next run re-reads
@@ -10,7 +10,6 @@ from the last committed cursor.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
@@ -40,6 +39,7 @@ from adoptloop.mappings.identity import IdentityResolver
 from adoptloop.mappings.translate import ERASED
 from adoptloop.store import bookkeeping, parked, records, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store.commits import Commits
 from adoptloop.xapi.canonical import timestamp
 
 log = structlog.get_logger(__name__)
@@ -47,40 +47,6 @@ log = structlog.get_logger(__name__)
 BATCH_SIZE = 2000  # records per write
 COMMIT_RECORDS = 20_000  # records per transaction, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (other writers wait on it)
-
-
-class _Commits:
-    """One stream's write transaction, committed every COMMIT_RECORDS records / COMMIT_SECONDS.
-
-    `close()` commits what was flushed (also when the source failed: as when every flush was
-    its own transaction), unless a flush itself failed, which rolls back to the last commit.
-    """
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.pending = 0
-        self.since: float | None = None
-        self.broken = False
-
-    def flush(self, write: Callable[[], None], records: int) -> None:
-        if self.since is None:
-            self.since = time.monotonic()
-        self.broken = True
-        write()
-        self.broken = False
-        self.pending += records
-        if self.pending >= COMMIT_RECORDS or time.monotonic() - self.since >= COMMIT_SECONDS:
-            self.commit()
-
-    def commit(self) -> None:
-        self.conn.commit()
-        self.pending, self.since = 0, None
-
-    def close(self) -> None:
-        if self.broken:
-            self.conn.rollback()
-        else:
-            self.commit()
 
 
 class _Erased(Exception):
@@ -207,7 +173,7 @@ class PullStage:
         with self.engine.connect() as conn:
             cursor = bookkeeping.get_cursor(conn, connector.name, stream)
             conn.commit()
-            commits = _Commits(conn)
+            commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
 
             def write(batch: _Buffer, at: str | None) -> Callable[[], None]:
@@ -218,7 +184,7 @@ class PullStage:
             try:
                 for item in connector.read(stream, cursor):
                     if isinstance(item, Checkpoint):
-                        commits.flush(write(buffer, item.cursor), len(buffer))
+                        commits.write(write(buffer, item.cursor), len(buffer))
                         buffer = _Buffer()
                         continue
                     counts.read += 1
@@ -229,14 +195,14 @@ class PullStage:
                     else:
                         buffer.records.append(item)
                     if len(buffer) >= BATCH_SIZE:
-                        commits.flush(write(buffer, None), len(buffer))
+                        commits.write(write(buffer, None), len(buffer))
                         buffer = _Buffer()
                     if self.progress and counts.read % BATCH_SIZE == 0:
                         self.progress(f"{connector.name}.{stream}", counts.read)
                 if len(buffer):
                     # a connector that ended without a final checkpoint: keep the rows, not
                     # the cursor
-                    commits.flush(write(buffer, None), len(buffer))
+                    commits.write(write(buffer, None), len(buffer))
             finally:
                 commits.close()  # what was flushed stays, even when the source failed
         return counts
