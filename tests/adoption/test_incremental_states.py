@@ -280,13 +280,18 @@ def _stored_observation(conn: Connection, hr_id: str) -> dict[str, Any]:
     return {str(k): v for k, v in row.items() if k not in skip}
 
 
+def _r1_rated_and_computed(s: Scenario, *trained: str) -> tuple[Engine, CapabilityMap]:
+    """`trained` reps, r1 rated once; their states computed as of D."""
+    for rep in trained:
+        s.trained(rep)
+    s.rated("r1", day(10), HIGH)
+    s.conn.commit()
+    update_states(s.conn.engine, s.capabilities, D)
+    return s.conn.engine, s.capabilities
+
+
 def test_a_report_moved_to_another_rep_recomputes_both(scenario: Scenario) -> None:
-    scenario.trained("r1")
-    scenario.trained("r2")
-    scenario.rated("r1", day(10), HIGH)
-    scenario.conn.commit()
-    engine, caps = scenario.conn.engine, scenario.capabilities
-    update_states(engine, caps, D)
+    engine, caps = _r1_rated_and_computed(scenario, "r1", "r2")
     with engine.begin() as conn:
         row = _stored_observation(conn, "r1")
         source = row.pop("source")
@@ -299,11 +304,7 @@ def test_a_report_moved_to_another_rep_recomputes_both(scenario: Scenario) -> No
 
 
 def test_a_deleted_report_recomputes_its_rep(scenario: Scenario) -> None:
-    scenario.trained("r1")
-    scenario.rated("r1", day(10), HIGH)
-    scenario.conn.commit()
-    engine, caps = scenario.conn.engine, scenario.capabilities
-    update_states(engine, caps, D)
+    engine, caps = _r1_rated_and_computed(scenario, "r1")
     with engine.begin() as conn:
         row = _stored_observation(conn, "r1")
         records.mark_deleted(conn, schema.observations, row["source"], [row["record_id"]])
