@@ -42,7 +42,7 @@ from sqlalchemy import (
 )
 
 from adoptloop import __version__
-from adoptloop.adoption.engine import OrgHistory, PersonHistory, RepOutcome, people_outcomes
+from adoptloop.adoption.engine import PersonHistory, RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import records, schema
 from adoptloop.store.commits import Commits
@@ -55,7 +55,7 @@ SOURCE = "adoption"
 def outcome_row(
     outcome: RepOutcome,
     capabilities: CapabilityMap,
-    org: OrgHistory | PersonHistory,
+    history: PersonHistory,
     as_of: date,
 ) -> dict[str, Any]:
     path = outcome.path
@@ -71,11 +71,7 @@ def outcome_row(
             days_to = (path.first_proficient - trained_at).days
         else:
             censored = (as_of - trained_at).days
-    group = (
-        org.attributes(close)
-        if isinstance(org, PersonHistory)
-        else org.attributes(outcome.hr_id, close)
-    )
+    group = history.attributes(close)
     last = path.transitions[-1] if path.transitions else None
     return {
         "hr_id": outcome.hr_id,
@@ -100,9 +96,13 @@ def outcome_row(
 
 
 def compute_rows(
-    conn: Connection, capabilities: CapabilityMap, as_of: date
+    conn: Connection,
+    capabilities: CapabilityMap,
+    as_of: date,
+    people: list[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    for person in people_outcomes(conn, capabilities, as_of):
+    """The rows of `people` (everyone: None), a person at a time."""
+    for person in people_outcomes(conn, capabilities, as_of, people):
         for outcome in person.outcomes:
             yield outcome_row(outcome, capabilities, person.history, as_of)
 
@@ -200,17 +200,15 @@ def _compute(
             records.upsert_source_rows(writer, table, SOURCE, rows, digest_exclude=_VOLATILE)
         )
 
-    for person in people_outcomes(reader, capabilities, as_of, people):
-        for outcome in person.outcomes:
-            row = outcome_row(outcome, capabilities, person.history, as_of)
-            record_id = f"{row['hr_id']}/{row['capability_id']}"
-            produced += 1
-            if people is not None:
-                keys.add(record_id)
-            batch.append({**row, "record_id": record_id, "as_of": as_of})
-            if len(batch) >= BATCH:
-                commits.write(partial(upsert, batch), len(batch))
-                batch = []
+    for row in compute_rows(reader, capabilities, as_of, people):
+        record_id = f"{row['hr_id']}/{row['capability_id']}"
+        produced += 1
+        if people is not None:
+            keys.add(record_id)
+        batch.append({**row, "record_id": record_id, "as_of": as_of})
+        if len(batch) >= BATCH:
+            commits.write(partial(upsert, batch), len(batch))
+            batch = []
     if batch:
         commits.write(partial(upsert, batch), len(batch))
     commits.close()
