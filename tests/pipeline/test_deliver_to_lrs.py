@@ -15,7 +15,8 @@ from adoptloop.testing.lrs_server import LocalLRS, LRSInfo
 runner = CliRunner()
 
 
-def _point_at_lrs(config: Path, info: LRSInfo) -> dict[str, str]:
+def _point_at_lrs(config: Path, info: LRSInfo, *, extra: str = "") -> dict[str, str]:
+    """Deliver the demo to the LRS at `info`; `extra`: more lines of `delivery.lrs`."""
     text = config.read_text()
     text = text.replace(
         "  target: store                          # keep statements in the store; see README for an LRS",
@@ -24,7 +25,7 @@ def _point_at_lrs(config: Path, info: LRSInfo) -> dict[str, str]:
         f"    endpoint: {info.endpoint}\n"
         "    username: ${LRS_USER}\n"
         "    password: ${LRS_PASS}\n"
-        "    batch_size: 400\n",
+        "    batch_size: 400\n" + extra,
     )
     assert "target: lrs" in text
     config.write_text(text)

@@ -22,6 +22,7 @@ from adoptloop.cli import app
 from adoptloop.testing.lrs_server import LRSInfo
 from adoptloop.testing.ralph_server import RalphLRS, ralph_available
 from adoptloop.xapi.validate import is_valid
+from tests.pipeline.test_deliver_to_lrs import _point_at_lrs
 from tests.support import copy_demo, install_ralph, require
 
 pytestmark = pytest.mark.slow
@@ -47,22 +48,9 @@ def demo(tmp_path: Path) -> Path:
 
 
 def _point_at_ralph(config: Path, info: LRSInfo) -> dict[str, str]:
-    """As tests/pipeline/test_deliver_to_lrs.py does, plus a short retry budget: a 5xx from
-    ralph then fails the test in seconds instead of being retried for ten minutes."""
-    text = config.read_text()
-    text = text.replace(
-        "  target: store                          # keep statements in the store; see README for an LRS",
-        "  target: lrs\n"
-        "  lrs:\n"
-        f"    endpoint: {info.endpoint}\n"
-        "    username: ${LRS_USER}\n"
-        "    password: ${LRS_PASS}\n"
-        "    batch_size: 400\n"
-        "    max_retry_seconds: 10\n",
-    )
-    assert "target: lrs" in text
-    config.write_text(text)
-    return {"LRS_USER": info.username, "LRS_PASS": info.password}
+    """As for the local LRS, plus a short retry budget: a 5xx from ralph then fails the test
+    in seconds instead of being retried for ten minutes."""
+    return _point_at_lrs(config, info, extra="    max_retry_seconds: 10\n")
 
 
 def _run(config: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
