@@ -23,7 +23,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from adoptloop.synthetic import GeneratedCounts, OrgSpec, generate_org
+from bench.synthetic import GeneratedCounts, OrgSpec, generate_org
 
 DEFAULT_BAD_SHARE = 0.02
 

@@ -52,12 +52,12 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from generate import generate, spec_for  # noqa: E402
+from tests.harness.lrs_server import LocalLRS, lrs_available  # noqa: E402
 from xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches  # noqa: E402
 from adoptloop.pipeline.workers import OutboxClaims  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
-from adoptloop.testing.lrs_server import LocalLRS, lrs_available  # noqa: E402
 from adoptloop.xapi.lrs import LRSClient, Outgoing  # noqa: E402
 
 SIZES = (1_000, 10_000, 50_000)

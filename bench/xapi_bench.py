@@ -31,20 +31,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
 
-from adoptloop._synthetic_apis import RATING_FIELDS
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
 from adoptloop.pipeline.translate import Finalizer
 from adoptloop.settings import LRSSettings
 from adoptloop.store.db import open_store
 from adoptloop.store.outbox import Queued, enqueue
-from adoptloop.testing.lrs_server import LocalLRS, LRSInfo, lrs_available
 from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 from adoptloop.xapi.vocab import Namespace
 from adoptloop.yamlsource import Resolved
+from bench.synthetic.apis import RATING_FIELDS
 
 REPO = Path(__file__).resolve().parent.parent
 ITEMS = RATING_FIELDS  # the demo capability map's coaching items

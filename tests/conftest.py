@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adoptloop.testing.lrs_server import LocalLRS, LRSInfo, lrs_available
+from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
 from tests.support import copy_demo, install_local_lrs, require
 
 

@@ -45,7 +45,7 @@ def install_local_lrs(root: Path = REPO / "tests" / "lrs") -> None:
 
 def install_ralph(venv: Path = REPO / "tests" / "lrs" / ".ralph-venv") -> None:
     """Create ralph's own virtualenv and install it there when it is missing (pip needed)."""
-    from adoptloop.testing.ralph_server import RALPH_REQUIREMENTS, ralph_available
+    from tests.harness.ralph_server import RALPH_REQUIREMENTS, ralph_available
 
     python = shutil.which("python3.11")
     if ralph_available(venv) is None or python is None:

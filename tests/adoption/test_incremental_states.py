@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.synthetic import OrgSpec, generate_org
+from bench.synthetic.apis import RATING_FIELDS
 from sqlalchemy import Connection, Engine, func, select
 
-from adoptloop._synthetic_apis import RATING_FIELDS
 from adoptloop.adoption import compute
 from adoptloop.adoption.compute import update_states
 from adoptloop.adoption.engine import people_outcomes
@@ -41,7 +42,6 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import bookkeeping, records, schema
 from adoptloop.store.db import open_store
-from adoptloop.synthetic import OrgSpec, generate_org
 from tests.adoption.scenario import EPOCH, HIGH, D, Post, Scenario, T, day
 
 DEMO = Path(__file__).resolve().parents[2] / "config" / "demo"

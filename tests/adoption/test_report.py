@@ -30,7 +30,7 @@ from adoptloop.adoption.reportdata import (
     ReportData,
 )
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
-from adoptloop.testing.browser import chromium_unavailable, visit_page
+from tests.harness.browser import chromium_unavailable, visit_page
 from tests.support import REPO, require
 
 SCREENSHOT = REPO / "test-artifacts" / "adoption-report.png"

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from adoptloop.cli import app
 from adoptloop.settings import LRSSettings
-from adoptloop.testing.lrs_server import LocalLRS, LRSInfo
 from adoptloop.xapi.lrs import LRSClient
 from adoptloop.yamlsource import Resolved
+from tests.harness.lrs_server import LocalLRS, LRSInfo
 
 runner = CliRunner()
 COMPLETED = "http://adlnet.gov/expapi/verbs/completed"

@@ -10,7 +10,7 @@ from typing import Any
 from typer.testing import CliRunner
 
 from adoptloop.cli import app
-from adoptloop.testing.lrs_server import LocalLRS, LRSInfo
+from tests.harness.lrs_server import LocalLRS, LRSInfo
 
 runner = CliRunner()
 

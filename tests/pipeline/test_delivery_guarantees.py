@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adoptloop.testing.lrs_server import LocalLRS, LRSInfo
+from tests.harness.lrs_server import LocalLRS, LRSInfo
 from tests.pipeline.test_deliver_to_lrs import _point_at_lrs
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ import orjson
 from typer.testing import CliRunner
 
 from adoptloop.cli import app
-from adoptloop.testing.lrs_server import LocalLRS, LRSInfo
 from adoptloop.xapi.ids import Pseudonymizer
+from tests.harness.lrs_server import LocalLRS, LRSInfo
 from tests.pipeline.test_deliver_to_lrs import _point_at_lrs
 
 runner = CliRunner()

@@ -19,9 +19,9 @@ import pytest
 from typer.testing import CliRunner
 
 from adoptloop.cli import app
-from adoptloop.testing.lrs_server import LRSInfo
-from adoptloop.testing.ralph_server import RalphLRS, ralph_available
 from adoptloop.xapi.validate import is_valid
+from tests.harness.lrs_server import LRSInfo
+from tests.harness.ralph_server import RalphLRS, ralph_available
 from tests.pipeline.test_deliver_to_lrs import _point_at_lrs
 from tests.support import copy_demo, install_ralph, require
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from adoptloop.testing.lrs_server import LocalLRS, lrs_available
+from tests.harness.lrs_server import LocalLRS, lrs_available
 from tests.store.conftest import _fresh_logging, engine, postgres_server, postgres_url, store_url
 from tests.support import install_local_lrs, require
 

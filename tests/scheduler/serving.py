@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from adoptloop.store import schema
-from adoptloop.testing.lrs_server import LocalLRS
+from tests.harness.lrs_server import LocalLRS
 from tests.store.stores import point_demo_at
 from tests.support import copy_demo
 

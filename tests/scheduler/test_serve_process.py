@@ -16,7 +16,7 @@ import pytest
 from adoptloop.cli import _secret_values
 from adoptloop.connectors.registry import Registry
 from adoptloop.settings import load_settings
-from adoptloop.testing.lrs_server import LocalLRS
+from tests.harness.lrs_server import LocalLRS
 from tests.scheduler.serving import ADOPTLOOP, Serve, StoreWatch, demo_service, wait_until
 
 pytestmark = [pytest.mark.slow]

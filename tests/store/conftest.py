@@ -1,6 +1,6 @@
 """The store's tests run against SQLite and a real PostgreSQL server.
 
-PostgreSQL is a throwaway cluster on 127.0.0.1 started by `adoptloop.testing.postgres` (or
+PostgreSQL is a throwaway cluster on 127.0.0.1 started by `tests.harness.postgres` (or
 the server named by ADOPTLOOP_TEST_POSTGRES_URL); each test gets a database of its own.
 Without one the PostgreSQL cases skip, or fail under ADOPTLOOP_REQUIRE_ALL=1 (CI).
 """
@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import Engine
 
 from adoptloop.store.db import open_store
-from adoptloop.testing.postgres import PostgresServer, postgres_unavailable, start_postgres
+from tests.harness.postgres import PostgresServer, postgres_unavailable, start_postgres
 from tests.support import require
 
 

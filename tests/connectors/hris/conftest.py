@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import structlog.testing
 
-from adoptloop.testing.scim_server import LocalScimServer, scim_server_available
+from tests.harness.scim_server import LocalScimServer, scim_server_available
 from tests.support import require
 
 

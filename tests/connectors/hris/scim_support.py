@@ -15,7 +15,7 @@ import httpx
 import orjson
 
 from adoptloop.testing.fake_api import FakeApi, text_response
-from adoptloop.testing.scim_server import LocalScimServer
+from tests.harness.scim_server import LocalScimServer
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -78,7 +78,7 @@ class ScimDirectory:
         return str(self._admin("POST", "/Users", user)["id"])
 
     def load(self, path: Path) -> dict[str, str]:
-        """Users as `adoptloop.synthetic` writes them (`scim/Users.jsonl`), in file order
+        """Users as `bench.synthetic` writes them (`scim/Users.jsonl`), in file order
         (managers first); a manager reference there is an hr_id, replaced here by the SCIM id
         the server gave that manager. Returns hr_id -> SCIM id."""
         ids: dict[str, str] = {}

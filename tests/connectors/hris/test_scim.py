@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from bench.synthetic import OrgSpec, generate_org
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
@@ -20,7 +21,6 @@ from adoptloop.domain import Deleted, Item, Person
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import schema
 from adoptloop.store.db import open_store
-from adoptloop.synthetic import OrgSpec, generate_org
 from adoptloop.testing.fake_api import json_response
 from adoptloop.testing.kit import (
     ConnectorContract,
@@ -33,8 +33,8 @@ from adoptloop.testing.kit import (
     minimal_capabilities,
     rejected,
 )
-from adoptloop.testing.scim_server import LocalScimServer
 from tests.connectors.hris.scim_support import ENTERPRISE, ScimDirectory
+from tests.harness.scim_server import LocalScimServer
 
 
 def connector(

@@ -59,7 +59,7 @@ class FakeMoodle:
         return user_id
 
     def load(self, folder: Path) -> None:
-        """Users and course completions as `adoptloop.synthetic` writes them (`moodle/`)."""
+        """Users and course completions as `bench.synthetic` writes them (`moodle/`)."""
         with (folder / "users.jsonl").open("rb") as fh:
             for line in fh:
                 user = orjson.loads(line)

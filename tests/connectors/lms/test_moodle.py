@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.synthetic import CAPABILITIES, MODULES, OrgSpec, generate_org
+from bench.synthetic.apis import MODULE_COURSES
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from adoptloop._synthetic_apis import MODULE_COURSES
 from adoptloop.connectors.base import ConnectorContext, TranscriptRecord, WriteBackResult
 from adoptloop.connectors.http import AuthFailed
 from adoptloop.connectors.lms.moodle import (
@@ -25,7 +26,6 @@ from adoptloop.domain import Completion, Deleted, Person
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.store.db import open_store
 from adoptloop.store.writeback import audit_rows, publish_writebacks
-from adoptloop.synthetic import CAPABILITIES, MODULES, OrgSpec, generate_org
 from adoptloop.testing.kit import (
     ConnectorContract,
     FakeVendor,

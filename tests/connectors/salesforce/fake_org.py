@@ -107,7 +107,7 @@ class FakeOrg:
             record["LastModifiedDate"] = stamp(self.now)
 
     def load(self, folder: Path) -> dict[str, int]:
-        """Records as `adoptloop.synthetic` writes them (`<SObject>.jsonl`, one per line),
+        """Records as `bench.synthetic` writes them (`<SObject>.jsonl`, one per line),
         their SystemModstamp kept: a whole synthetic org, not stamped by this org's clock."""
         counts: dict[str, int] = {}
         for path in sorted(folder.glob("*.jsonl")):

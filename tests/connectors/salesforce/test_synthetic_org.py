@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import responses
+from bench.synthetic import OrgSpec, generate_org
 from sqlalchemy import Engine, select
 
 from adoptloop.connectors.base import ConnectorContext
@@ -24,7 +25,6 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import bookkeeping, schema
 from adoptloop.store.db import open_store
-from adoptloop.synthetic import OrgSpec, generate_org
 from adoptloop.yamlsource import Resolved
 from tests.connectors.salesforce import payloads
 from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg

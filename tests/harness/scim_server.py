@@ -25,7 +25,7 @@ from typing import Self
 
 import httpx
 
-from adoptloop.testing.process import LOOPBACK, ServerProcess
+from tests.harness.process import LOOPBACK, ServerProcess
 
 __all__ = ["LocalScimServer", "ScimServerError", "scim_server_available"]
 

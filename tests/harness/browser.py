@@ -104,7 +104,7 @@ def visit_page(
     errors and warnings and uncaught page errors are collected; a full-page PNG is written to
     `screenshot` when given. Raises RuntimeError when no browser is available.
     """
-    from playwright.sync_api import sync_playwright  # noqa: PLC0415  (a test-only dependency)
+    from playwright.sync_api import sync_playwright
 
     binary = find_chromium()
     if binary is None:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from adoptloop.testing.lrs_server import (
+from tests.harness.lrs_server import (
     LocalLRS,
     LRSInfo,
     LRSStartupError,

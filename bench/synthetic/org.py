@@ -19,10 +19,10 @@ three corrupted in place; see ``config/demo/README.md``); every other row is the
 dates, ratings out of scale, unknown capabilities), picked by a hash of the row's position.
 
 ``generate_org(..., apis=True)`` also writes the same org as the data behind the fake APIs of
-the tests (:mod:`adoptloop._synthetic_apis`): ``salesforce/<SObject>.jsonl`` for the fake
+the tests (:mod:`bench.synthetic.apis`): ``salesforce/<SObject>.jsonl`` for the fake
 Salesforce org, ``scim/Users.jsonl`` for the SCIM server, ``moodle/*.jsonl`` for the fake Moodle.
 
-Regenerate the bundled demo with ``python -m adoptloop.synthetic --out config/demo``.
+Regenerate the bundled demo with ``python -m bench.synthetic --out config/demo``.
 """
 
 from __future__ import annotations
@@ -32,12 +32,12 @@ import csv
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, TypeAlias
 
-from adoptloop._synthetic_apis import ApiWriters
-from adoptloop._synthetic_rows import (
+from bench.synthetic.apis import ApiWriters
+from bench.synthetic.rows import (
     CAPABILITIES,
     MODULES,
     build_org,
@@ -48,13 +48,13 @@ from adoptloop._synthetic_rows import (
     sf_id,
     unknown_user,
 )
+from bench.synthetic.spec import GeneratedCounts, OrgSpec
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from adoptloop._synthetic_rows import Org, Person, Report
+    from bench.synthetic.rows import Org, Person, Report
 
-__all__ = ["CAPABILITIES", "MODULES", "GeneratedCounts", "OrgSpec", "generate_org", "main"]
 
 PEOPLE_HEADER = (
     "hr_id,first_name,last_name,email,employee_number,role,manager_hr_id,region,country,"
@@ -78,42 +78,6 @@ CALLS_HEADER = (
 )
 _FIRST_RATING = REPORTS_HEADER.split(",").index("Opening_Rating__c")
 _SF_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
-
-
-@dataclass(frozen=True)
-class OrgSpec:
-    """The shape of the synthetic org. ``reps`` counts all field staff (rep, kam, msl)."""
-
-    reps: int = 80
-    regions: tuple[str, ...] = ("North", "South", "West")
-    reps_per_manager: int = 8
-    start: date = date(2026, 1, 1)  # coaching period
-    end: date = date(2026, 6, 30)
-    training_end: date = date(2026, 3, 31)  # completions fall in [start, training_end]
-    seed: int = 20260101
-    bad_rows: bool = True
-    bad_share: float = 0.0  # share of LMS/CRM rows corrupted in place, on top of `bad_rows`
-
-    def __post_init__(self) -> None:
-        if self.reps < 1 or self.reps_per_manager < 1 or not self.regions:
-            raise ValueError("OrgSpec needs reps >= 1, reps_per_manager >= 1 and a region")
-        if not self.start <= self.training_end <= self.end:
-            raise ValueError("OrgSpec needs start <= training_end <= end")
-        if not 0 <= self.bad_share < 0.5:
-            raise ValueError("OrgSpec needs 0 <= bad_share < 0.5")
-
-
-@dataclass(frozen=True)
-class GeneratedCounts:
-    """Data rows written per file (header excluded, deliberately bad rows included)."""
-
-    people: int
-    completions: int
-    coaching_reports: int
-    development_actions: int
-    calls: int
-    bad_rows: int
-    api_records: int = 0  # records written for the fake APIs (generate_org(..., apis=True))
 
 
 # A fix turns one good row into (the row to write instead, extra rows to write after it).
@@ -182,7 +146,7 @@ class _Sink:
         if scattered is not None:
             row, extra = scattered(row)
             self.bad += 1
-            assert not extra  # noqa: S101 - scattered fixes corrupt in place
+            assert not extra
         self._pending = row
 
     def _emit(self, row: list[str], fixes: list[Fix]) -> None:
@@ -316,7 +280,7 @@ def generate_org(
     """Write the six CSV files under ``out_dir`` and return how many rows each got.
 
     With ``apis`` the same org is also written as the data behind the fake Salesforce, SCIM
-    and Moodle APIs (see :mod:`adoptloop._synthetic_apis`).
+    and Moodle APIs (see :mod:`bench.synthetic.apis`).
     """
     org = build_org(spec)
     fixes = _bad_fixes(org, spec)
@@ -418,10 +382,10 @@ def generate_org(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m adoptloop.synthetic --out DIR [--reps N] [--seed S] [--no-bad-rows]``."""
+    """``python -m bench.synthetic --out DIR [--reps N] [--seed S] [--no-bad-rows]``."""
     defaults = OrgSpec()
     parser = argparse.ArgumentParser(
-        prog="python -m adoptloop.synthetic",
+        prog="python -m bench.synthetic",
         description="Write a deterministic synthetic org (HRIS, LMS and CRM CSV drops).",
     )
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
@@ -434,7 +398,3 @@ def main(argv: list[str] | None = None) -> int:
     for f in fields(counts):
         sys.stdout.write(f"{f.name}: {getattr(counts, f.name)}\n")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -35,7 +35,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from adoptloop.testing.process import LOOPBACK, ServerProcess
+from tests.harness.process import LOOPBACK, ServerProcess
 
 __all__ = [
     "LRSError",
@@ -79,8 +79,8 @@ def default_lrs_root() -> Path:
     override = os.environ.get(ENV_LRS_DIR)
     if override:
         return Path(override).expanduser().resolve()
-    # src/adoptloop/testing/lrs_server.py -> parents[3] is the repository root.
-    return Path(__file__).resolve().parents[3] / "tests" / "lrs"
+    # tests/harness/lrs_server.py -> parents[2] is the repository root.
+    return Path(__file__).resolve().parents[2] / "tests" / "lrs"
 
 
 def _node_executable() -> str | None:

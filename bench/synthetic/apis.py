@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
-from adoptloop._synthetic_rows import (
+from bench.synthetic.rows import (
     MODULES,
     Completion,
     Person,
@@ -39,7 +39,7 @@ from adoptloop._synthetic_rows import (
 )
 
 if TYPE_CHECKING:
-    from adoptloop.synthetic import OrgSpec
+    from bench.synthetic.spec import OrgSpec
 
 __all__ = ["MODULE_COURSES", "RATING_FIELDS", "SF_OBJECTS", "ApiWriters"]
 

@@ -69,7 +69,7 @@ from typing import Any
 
 import httpx
 
-from adoptloop.testing.lrs_server import (
+from tests.harness.lrs_server import (
     LRSError,
     LRSInfo,
     LRSStartupError,
@@ -77,7 +77,7 @@ from adoptloop.testing.lrs_server import (
     statement_pages,
     xapi_client,
 )
-from adoptloop.testing.process import LOOPBACK, ServerProcess
+from tests.harness.process import LOOPBACK, ServerProcess
 
 __all__ = [
     "INSTALL_COMMAND",
@@ -137,8 +137,8 @@ class RalphStartupError(LRSStartupError):
 
 def default_ralph_venv() -> Path:
     """The repo's ``tests/lrs/.ralph-venv`` (found from this file)."""
-    # src/adoptloop/testing/ralph_server.py -> parents[3] is the repository root.
-    return Path(__file__).resolve().parents[3] / "tests" / "lrs" / ".ralph-venv"
+    # tests/harness/ralph_server.py -> parents[2] is the repository root.
+    return Path(__file__).resolve().parents[2] / "tests" / "lrs" / ".ralph-venv"
 
 
 def ralph_available(venv: Path | None = None) -> str | None:

@@ -10,10 +10,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from bench.synthetic import MODULES, GeneratedCounts, OrgSpec, generate_org, main
 
-from adoptloop.synthetic import MODULES, GeneratedCounts, OrgSpec, generate_org, main
-
-DEMO = Path(__file__).resolve().parents[1] / "config" / "demo"
+DEMO = Path(__file__).resolve().parents[2] / "config" / "demo"
 FILES = (
     "hris/people.csv",
     "lms/completions.csv",
@@ -266,11 +265,11 @@ def test_bad_rows_survive_a_tiny_org(tmp_path: Path) -> None:
 
 def test_committed_demo_matches_the_generator(demo: tuple[Path, GeneratedCounts]) -> None:
     committed = sorted(str(p.relative_to(DEMO)) for p in DEMO.rglob("*.csv"))
-    assert committed == sorted(FILES), "regenerate: python -m adoptloop.synthetic --out config/demo"
+    assert committed == sorted(FILES), "regenerate: python -m bench.synthetic --out config/demo"
     for name in FILES:
         assert (DEMO / name).read_bytes() == (demo[0] / name).read_bytes(), (
             f"config/demo/{name} drifted; regenerate with "
-            "`.venv/bin/python -m adoptloop.synthetic --out config/demo`"
+            "`.venv/bin/python -m bench.synthetic --out config/demo`"
         )
     assert sum((DEMO / name).stat().st_size for name in FILES) < 1_000_000
 

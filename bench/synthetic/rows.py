@@ -1,4 +1,4 @@
-"""The synthetic org model behind :mod:`adoptloop.synthetic`.
+"""The synthetic org model behind :mod:`bench.synthetic`.
 
 Every random draw comes from a ``random.Random`` seeded with a string built from the spec seed
 and a person's id, so each person's rows are a pure function of (spec, person): any file can be
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from adoptloop.synthetic import OrgSpec
+    from bench.synthetic.spec import OrgSpec
 
 # (module id, title, capability index, has an assessment with a score)
 MODULES: tuple[tuple[str, str, int, bool], ...] = (
@@ -95,7 +95,7 @@ _HIRED = {26: 11, 58: 39, 79: 60}
 
 def rng_for(spec: OrgSpec, *parts: object) -> random.Random:
     """A generator for one purpose and one person; string seeds are hashed with SHA-512."""
-    return random.Random("/".join([str(spec.seed), *map(str, parts)]))  # noqa: S311 - synthetic data
+    return random.Random("/".join([str(spec.seed), *map(str, parts)]))
 
 
 def picked(seed: int, name: str, index: int) -> float:
