@@ -33,17 +33,18 @@ from typing import Any
 import httpx
 from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
 
+from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
 from adoptloop.pipeline.translate import Finalizer
-from adoptloop.settings import LRSSettings
+from adoptloop.settings.capabilities import load_capability_map
+from adoptloop.settings.model import LRSSettings
 from adoptloop.store.db import open_store
 from adoptloop.store.outbox import Queued, enqueue
 from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 from adoptloop.xapi.vocab import Namespace
-from adoptloop.yamlsource import Resolved
 from bench.synthetic.apis import RATING_FIELDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,7 +98,7 @@ def context() -> TranslateContext:
     return TranslateContext(
         ns=Namespace("https://xapi.example-pharma.com/adoptloop"),
         actors=Pseudonymizer("https://hr.example-pharma.com", b"bench-key-0123456789abcdef"),
-        capabilities=CapabilityMap.load(REPO / "config" / "demo" / "capabilities.yaml"),
+        capabilities=load_capability_map(REPO / "config" / "demo" / "capabilities.yaml"),
     )
 
 

@@ -32,11 +32,11 @@ from adoptloop.adoption.compute import scratch
 from adoptloop.adoption.metrics import COLUMNS, MetricsRow, RowSource, adoption_metrics
 from adoptloop.connectors.registry import Registry
 from adoptloop.errors import AdoptloopError, ConfigError
-from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.run import Environment, RunResult, run_erasure, run_pipeline
 from adoptloop.scheduler import health
 from adoptloop.scheduler.cli import print_health, register
-from adoptloop.settings import Settings, load_settings, settings_model
+from adoptloop.settings.capabilities import load_capability_map
+from adoptloop.settings.model import Settings, load_settings, settings_model
 from adoptloop.store import bookkeeping, outbox
 from adoptloop.store.db import open_store
 from adoptloop.xapi import commands as xapi_commands
@@ -145,7 +145,7 @@ def validate(config: ConfigOption) -> None:
     """Check a config file (and the files it references) without running anything."""
     with _handled():
         settings, _ = _settings(config)
-        capabilities = CapabilityMap.load(settings.capability_map)
+        capabilities = load_capability_map(settings.capability_map)
         out.print(
             f"{config}: ok ({len(settings.sources)} sources, "
             f"{len(capabilities.capabilities)} capabilities, delivery to {settings.delivery.target})",

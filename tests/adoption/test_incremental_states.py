@@ -40,6 +40,7 @@ from adoptloop.connectors.files import (
 from adoptloop.domain import Person
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
+from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import bookkeeping, records, schema
 from adoptloop.store.db import open_store
 from tests.adoption.scenario import EPOCH, HIGH, D, Post, Scenario, T, day
@@ -186,7 +187,7 @@ def _edit_drops(folder: Path, seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_incremental_states_equal_a_full_computation(org: Path, engine: Engine, seed: int) -> None:
-    capabilities = CapabilityMap.load(DEMO / "capabilities.yaml")
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
     _pull(engine, org, capabilities)
     first = update_states(engine, capabilities, A)
     assert first["mode"] == "full"
@@ -220,7 +221,7 @@ def test_incremental_states_equal_a_full_computation(org: Path, engine: Engine, 
 
 
 def test_a_changed_capability_map_recomputes_everyone(org: Path, engine: Engine) -> None:
-    capabilities = CapabilityMap.load(DEMO / "capabilities.yaml")
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
     _pull(engine, org, capabilities)
     assert update_states(engine, capabilities, B)["mode"] == "full"
     assert update_states(engine, capabilities, B)["mode"] == "incremental"

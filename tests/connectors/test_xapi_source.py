@@ -10,9 +10,9 @@ from typing import Any
 from typer.testing import CliRunner
 
 from adoptloop.cli import app
-from adoptloop.settings import LRSSettings
+from adoptloop.fields import Resolved
+from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi.lrs import LRSClient
-from adoptloop.yamlsource import Resolved
 from tests.harness.lrs_server import LocalLRS, LRSInfo
 
 runner = CliRunner()

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile, OutOfScaleError
+from adoptloop.settings.capabilities import load_capability_map
 
 DEMO_CAPABILITIES = Path(__file__).parents[2] / "config" / "demo" / "capabilities.yaml"
 
@@ -52,13 +53,13 @@ def _line_of(path: Path, needle: str) -> int:
 
 def _config_error(path: Path, **kwargs: int) -> ConfigError:
     with pytest.raises(ConfigError) as caught:
-        CapabilityMap.load(path, **kwargs)
+        load_capability_map(path, **kwargs)
     return caught.value
 
 
 @pytest.fixture
 def capabilities(tmp_path: Path) -> CapabilityMap:
-    return CapabilityMap.load(_write(tmp_path, _VALID))
+    return load_capability_map(_write(tmp_path, _VALID))
 
 
 # --------------------------------------------------------------------------- scaling
@@ -100,7 +101,7 @@ def test_rating_an_unmapped_item_raises_key_error(capabilities: CapabilityMap) -
 
 @given(raw=st.floats(1, 5))
 def test_any_rating_within_the_scale_scales_into_0_1_monotonically(raw: float) -> None:
-    capabilities = CapabilityMap.load(DEMO_CAPABILITIES)
+    capabilities = load_capability_map(DEMO_CAPABILITIES)
     scaled = capabilities.rate("Opening_Rating__c", raw).scaled
     assert 0.0 <= scaled <= 1.0
     assert scaled == round((raw - 1) / 4, 4)
@@ -111,9 +112,9 @@ def test_any_rating_within_the_scale_scales_into_0_1_monotonically(raw: float) -
 
 def test_window_days_is_the_capability_override_or_the_default(tmp_path: Path) -> None:
     path = _write(tmp_path, _VALID)
-    assert CapabilityMap.load(path).window_days("opening") == 90
-    assert CapabilityMap.load(path).window_days("objection-handling") == 60
-    longer = CapabilityMap.load(path, default_window_days=120)
+    assert load_capability_map(path).window_days("opening") == 90
+    assert load_capability_map(path).window_days("objection-handling") == 60
+    longer = load_capability_map(path, default_window_days=120)
     assert longer.window_days("opening") == 120
     assert longer.window_days("objection-handling") == 60
 
@@ -126,7 +127,7 @@ def test_module_and_capability_lookups(capabilities: CapabilityMap) -> None:
 
 
 def test_demo_map_loads() -> None:
-    demo = CapabilityMap.load(DEMO_CAPABILITIES)
+    demo = load_capability_map(DEMO_CAPABILITIES)
     assert demo.window_days("compliant-promotion") == 60
     assert demo.rate("Objection_Handling_Rating__c", 4).scaled == 0.75
 

@@ -38,6 +38,7 @@ from adoptloop import __version__
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
 from adoptloop.pipeline.translate import Finalizer
+from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import schema
 from adoptloop.xapi import vocab
 from adoptloop.xapi.canonical import dumps, timestamp
@@ -71,7 +72,7 @@ def _context(capabilities: CapabilityMap) -> TranslateContext:
 
 @pytest.fixture(scope="module")
 def ctx() -> TranslateContext:
-    return _context(CapabilityMap.load(DEMO_CAPABILITIES))
+    return _context(load_capability_map(DEMO_CAPABILITIES))
 
 
 def _drafts(ctx: TranslateContext, table: str, row: Row, children: Sequence[Row]) -> list[Draft]:

@@ -21,7 +21,7 @@ from adoptloop.connectors.base import (
 from adoptloop.connectors.registry import Registry
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.run import Environment, run_pipeline
-from adoptloop.settings import load_settings
+from adoptloop.settings.model import load_settings
 from adoptloop.store import schema
 
 

@@ -21,7 +21,7 @@ from adoptloop.scheduler import lock
 from adoptloop.scheduler.health import HealthServer, reason_kind
 from adoptloop.scheduler.jobs import build_jobs
 from adoptloop.scheduler.service import Service
-from adoptloop.settings import load_settings
+from adoptloop.settings.model import load_settings
 from adoptloop.store.db import open_store
 
 runner = CliRunner()

@@ -19,7 +19,7 @@ from adoptloop.scheduler.jobs import (
     missed_run,
     scheduled_key,
 )
-from adoptloop.settings import Settings, load_settings
+from adoptloop.settings.model import Settings, load_settings
 from adoptloop.store import bookkeeping, schema
 from adoptloop.store.db import open_store
 from tests.support import copy_demo

@@ -12,7 +12,7 @@ from adoptloop.errors import ConfigError, FatalSyncError
 from adoptloop.pipeline.run import RunInterrupted
 from adoptloop.scheduler.jobs import build_jobs
 from adoptloop.scheduler.lock import RunInProgress
-from adoptloop.settings import load_settings
+from adoptloop.settings.model import load_settings
 from adoptloop.store.db import StoreUnavailable
 from tests.support import REPO, copy_demo
 

@@ -15,7 +15,7 @@ import pytest
 
 from adoptloop.cli import _secret_values
 from adoptloop.connectors.registry import Registry
-from adoptloop.settings import load_settings
+from adoptloop.settings.model import load_settings
 from tests.harness.lrs_server import LocalLRS
 from tests.scheduler.serving import ADOPTLOOP, Serve, StoreWatch, demo_service, wait_until
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from adoptloop.connectors.registry import Registry
 from adoptloop.scheduler.retention import purge, run_purge
-from adoptloop.settings import Settings, load_settings
+from adoptloop.settings.model import Settings, load_settings
 from adoptloop.store import bookkeeping, outbox, records, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.store.outbox import Queued

@@ -37,7 +37,7 @@ from adoptloop.connectors.registry import Registry
 from adoptloop.connectors.tabular import BadValue, parse_datetime
 from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
 from adoptloop.errors import FatalSyncError, RetriableError
-from adoptloop.settings import Secret
+from adoptloop.fields import Secret
 from adoptloop.testing.fake_api import FakeApi, json_response, status_response, text_response
 from adoptloop.testing.kit import ConnectorContract, FakeVendor, RecordingSleep, make_context
 from tests.connectors.lms.fake_moodle import person

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from adoptloop.errors import FatalSyncError, RetriableError
-from adoptloop.settings import LRSSettings
+from adoptloop.fields import Resolved
+from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi.lrs import LRSClient, Outgoing
-from adoptloop.yamlsource import Resolved
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

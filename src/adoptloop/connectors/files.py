@@ -48,7 +48,7 @@ from adoptloop.domain import (
     Record,
     Rejected,
 )
-from adoptloop.settings import ExistingPath
+from adoptloop.fields import ExistingPath
 
 
 class _Columns(BaseModel):

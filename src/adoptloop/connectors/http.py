@@ -35,7 +35,7 @@ from adoptloop import __version__
 from adoptloop.connectors.base import Connector, ConnectorConfig, ConnectorContext
 from adoptloop.connectors.tabular import BadValue
 from adoptloop.errors import FatalSyncError, RetriableError
-from adoptloop.settings import HttpURL
+from adoptloop.fields import HttpURL
 from adoptloop.xapi.http_status import Outcome, classify, retry_after
 
 Sleep = Callable[[float], None]

@@ -29,7 +29,7 @@ from adoptloop.domain import (
     PersonRef,
     Rejected,
 )
-from adoptloop.settings import LRSSettings
+from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi import vocab
 from adoptloop.xapi.lrs import LRSClient
 

@@ -20,13 +20,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
-from adoptloop.settings import Frozen, validate_located
-from adoptloop.yamlsource import load_located
+from adoptloop.fields import Frozen
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
@@ -137,11 +135,6 @@ class CapabilityMap:
         self.spec = spec
         self.default_window_days = default_window_days
         self.capabilities: Mapping[str, Capability] = {c.id: c for c in spec.capabilities}
-
-    @classmethod
-    def load(cls, path: Path, *, default_window_days: int = 90) -> CapabilityMap:
-        spec = validate_located(CapabilityMapFile, load_located(path))
-        return cls(spec, default_window_days=default_window_days)
 
     def window_days(self, capability_id: str) -> int:
         days = self.capabilities[capability_id].window_days

@@ -36,7 +36,8 @@ from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS
 from adoptloop.scheduler import lock
 from adoptloop.scheduler.lock import node_id
-from adoptloop.settings import Settings
+from adoptloop.settings.capabilities import load_capability_map
+from adoptloop.settings.model import Settings
 from adoptloop.store import bookkeeping
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import ErasureList
@@ -71,7 +72,7 @@ class Environment:
 
     @classmethod
     def open(cls, settings: Settings, registry: Registry) -> Environment:
-        capabilities = CapabilityMap.load(
+        capabilities = load_capability_map(
             settings.capability_map, default_window_days=settings.adoption.window_days
         )
         env = cls(settings, registry, open_store(settings.store.url), capabilities)

@@ -33,7 +33,7 @@ import structlog
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from adoptloop.settings import Settings
+from adoptloop.settings.model import Settings
 from adoptloop.store import outbox, schema
 
 log = structlog.get_logger(__name__)

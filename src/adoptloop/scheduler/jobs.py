@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import Connection
 
 from adoptloop.errors import ConfigError
-from adoptloop.settings import Settings
+from adoptloop.settings.model import Settings
 from adoptloop.store import bookkeeping
 
 NIGHTLY = "nightly"

@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from adoptloop.scheduler import lock
-from adoptloop.settings import Settings
+from adoptloop.settings.model import Settings
 from adoptloop.store import bookkeeping, outbox, records, schema
 
 log = structlog.get_logger(__name__)

@@ -32,7 +32,7 @@ from tenacity import (
 from adoptloop import __version__
 from adoptloop.connectors.http import OAuth2ClientCredentials
 from adoptloop.errors import FatalSyncError, RetriableError
-from adoptloop.settings import LRSSettings
+from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi.http_status import Outcome, classify, retry_after
 
 _IGNORED_ON_COMPARE = ("stored", "authority", "version")

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, create_model
 
 from adoptloop.connectors.base import ConnectorConfig
 from adoptloop.connectors.registry import Registry
-from adoptloop.settings import validate_located
-from adoptloop.yamlsource import load_located
+from adoptloop.settings.located import validate_located
+from adoptloop.settings.yaml import load_located
 from tests.support import REPO
 
 DOC = REPO / "docs" / "connectors.md"

@@ -16,6 +16,7 @@ from adoptloop.connectors.crm.salesforce import SalesforceConnector
 from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
 from adoptloop.connectors.files import PeopleFileConfig, PeopleFileConnector
 from adoptloop.domain import Checkpoint, Item
+from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline.pull import PullStage
@@ -24,7 +25,6 @@ from adoptloop.store import bookkeeping, schema
 from adoptloop.store.db import open_store
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
-from adoptloop.yamlsource import Resolved
 from tests.connectors.salesforce.fake_org import FakeOrg
 from tests.connectors.salesforce.scenario import (
     QUESTION_CLOSING_TEXT,

@@ -12,8 +12,8 @@ from structlog.testing import capture_logs
 
 from adoptloop.connectors.crm.salesforce_auth import AuthFailed
 from adoptloop.domain import Account
+from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.yamlsource import Resolved
 from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg
 from tests.connectors.salesforce.harness import connector, make_config, read, records
 from tests.connectors.salesforce.scenario import Veeva

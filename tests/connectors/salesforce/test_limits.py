@@ -171,6 +171,6 @@ def test_persistent_server_errors_give_up_after_the_configured_tries(
 
 
 def _resolved(value: str) -> str:
-    from adoptloop.yamlsource import Resolved
+    from adoptloop.fields import Resolved
 
     return Resolved(value)

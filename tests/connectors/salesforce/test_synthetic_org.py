@@ -21,11 +21,12 @@ from adoptloop.connectors.files import (
     PeopleFileConfig,
     PeopleFileConnector,
 )
+from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
+from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import bookkeeping, schema
 from adoptloop.store.db import open_store
-from adoptloop.yamlsource import Resolved
 from tests.connectors.salesforce import payloads
 from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg
 from tests.connectors.salesforce.harness import Sleeps
@@ -118,7 +119,7 @@ def test_the_salesforce_data_syncs_like_the_csv_drops(
         "Coaching_Report_vod__c",
         {**payloads.OBJECTS["Coaching_Report_vod__c"], **EXTRA_FIELDS},
     )
-    capabilities = CapabilityMap.load(DEMO / "capabilities.yaml")
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
     files = open_store(f"sqlite:///{tmp_path / 'files.db'}")
     crm = {
         "users": {"path": str(synthetic / "crm" / "users.csv")},

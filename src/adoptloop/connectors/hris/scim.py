@@ -44,7 +44,7 @@ from adoptloop.connectors.http import (
 )
 from adoptloop.connectors.tabular import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Deleted, Item, Person, Rejected
-from adoptloop.settings import Secret
+from adoptloop.fields import Secret
 
 log = structlog.get_logger(__name__)
 

@@ -39,7 +39,7 @@ from adoptloop.connectors.http import (
 )
 from adoptloop.connectors.tabular import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
-from adoptloop.settings import Secret
+from adoptloop.fields import Secret
 
 log = structlog.get_logger(__name__)
 

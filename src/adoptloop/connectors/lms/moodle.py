@@ -53,7 +53,7 @@ from adoptloop.domain import (
     Rejected,
 )
 from adoptloop.errors import ConfigError, FatalSyncError
-from adoptloop.settings import Secret
+from adoptloop.fields import Secret
 
 ENDPOINT = "webservice/rest/server.php"
 STREAM = "completions"

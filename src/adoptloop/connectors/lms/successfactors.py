@@ -45,7 +45,7 @@ from adoptloop.connectors.lms import reference
 from adoptloop.connectors.tabular import BadValue
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.errors import FatalSyncError
-from adoptloop.settings import ExistingPath, Secret
+from adoptloop.fields import ExistingPath, Secret
 
 STREAM = "completions"
 TOKEN_PATH = "learning/oauth-api/rest/v1/token"  # noqa: S105 - a path, not a secret

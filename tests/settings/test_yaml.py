@@ -1,4 +1,4 @@
-"""Tests for located YAML loading and secret references (adoptloop.yamlsource)."""
+"""Tests for located YAML loading and secret references (adoptloop.settings.yaml)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from textwrap import dedent
 import pytest
 
 from adoptloop.errors import ConfigError
-from adoptloop.yamlsource import Located, Mark, Resolved, load_located
+from adoptloop.fields import Resolved
+from adoptloop.settings.yaml import Located, Mark, load_located
 
 
 def _write(path: Path, text: str) -> Path:

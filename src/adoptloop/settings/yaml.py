@@ -22,17 +22,12 @@ from typing import Any, NoReturn
 import yaml
 
 from adoptloop.errors import ConfigError
+from adoptloop.fields import Resolved
 
 Loc = tuple[str | int, ...]
 
 _REFERENCE = re.compile(r"\$\{(?P<body>[^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class Resolved(str):
-    """A string whose value came from `${ENV}` or `${file:...}`, never typed into the YAML."""
-
-    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Tests for loading the YAML config into settings (adoptloop.settings)."""
+"""Tests for loading the YAML config into settings (adoptloop.settings.model)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from adoptloop.connectors.registry import Registry
 from adoptloop.errors import ConfigError
-from adoptloop.settings import Settings, load_settings
+from adoptloop.settings.model import Settings, load_settings
 from tests.support import DEMO_CONFIG
 
 _LRS = """delivery:

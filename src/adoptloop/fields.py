@@ -1,0 +1,84 @@
+"""Config field types shared by settings/ and every connector's config class.
+
+A neutral module: connectors declare their config with these types without knowing the
+settings package (DESIGN.md, "What may import what").
+
+- `Frozen`: the base of every config model (frozen, unknown keys refused).
+- `Secret`: a SecretStr that must come from `${ENV_VAR}` or `${file:...}` (a `Resolved` string),
+  never a literal typed into the YAML.
+- `HttpURL`: an absolute http(s) URL.
+- `ConfigPath` / `ExistingPath`: a path relative to the config file's folder (the latter must
+  exist).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    ValidationInfo,
+)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Resolved(str):
+    """A string whose value came from `${ENV}` or `${file:...}`, never typed into the YAML."""
+
+    __slots__ = ()
+
+
+def _require_reference(value: object) -> object:
+    if isinstance(value, str) and not isinstance(value, Resolved):
+        raise ValueError(
+            "a secret may not be written into the YAML; reference it as ${ENV_VAR} "
+            "or ${file:/path/to/secret}"
+        )
+    return value
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_require_reference)]
+
+
+def _check_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL")
+    return value
+
+
+HttpURL = Annotated[str, AfterValidator(_check_url)]
+
+
+def config_dir(info: ValidationInfo) -> Path | None:
+    """The config file's folder; None outside `validate_located` (e.g. a field default)."""
+    base = (info.context or {}).get("base_dir")
+    return None if base is None else Path(base)
+
+
+def _resolve_path(value: Path, info: ValidationInfo) -> Path:
+    # Without a config file to be relative to (a default built at import time), a relative
+    # path stays relative rather than being pinned to whatever the cwd was at import.
+    value = value.expanduser()
+    base = config_dir(info)
+    return value if value.is_absolute() or base is None else (base / value).resolve()
+
+
+def _existing_path(value: Path, info: ValidationInfo) -> Path:
+    path = _resolve_path(value, info)
+    if not path.exists():
+        raise ValueError(f"{path} does not exist")
+    return path
+
+
+ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
+ExistingPath = Annotated[Path, AfterValidator(_existing_path)]

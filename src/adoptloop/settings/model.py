@@ -1,0 +1,279 @@
+"""The whole configuration: one YAML file -> frozen pydantic models.
+
+Every error names the file, line and column, the field path and, for a typo, the closest
+valid key:  `config/prod.yaml:14:7 sources.crm.auth.kye: unknown field (did you mean 'key')`.
+Secrets come only from `${ENV_VAR}` or `${file:/path}`; a literal secret is refused.
+Relative paths resolve against the config file's folder, so a config works from any cwd.
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, cast
+
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from adoptloop.connectors.base import ConnectorConfig
+from adoptloop.connectors.registry import Registry
+from adoptloop.errors import ConfigError
+from adoptloop.fields import ConfigPath, ExistingPath, Frozen, HttpURL, Resolved, Secret, config_dir
+from adoptloop.settings.located import validate_located
+from adoptloop.settings.schedule import RetentionSettings, ScheduleSettings
+from adoptloop.settings.yaml import load_located
+
+ACTOR_KEY_MIN_BYTES = 16  # what adoptloop.xapi.ids.Pseudonymizer accepts
+
+
+def _no_literal_password(value: object) -> object:
+    if isinstance(value, str) and not isinstance(value, Resolved) and _url_password(value):
+        raise ValueError(
+            "a database password may not be written into store.url; leave it out and use "
+            "store.password: ${ENV_VAR} (or PGPASSWORD / ~/.pgpass)"
+        )
+    return value
+
+
+def _url_password(url: str) -> str | None:
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None
+
+
+class StoreSettings(Frozen):
+    url: Annotated[str, BeforeValidator(_no_literal_password)] = Field(
+        default="sqlite:///state/adoptloop.db",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://adoptloop@db.internal/adoptloop. "
+        "A relative SQLite path is relative to this config file.",
+    )
+    # Not dumped: a dump (and the schema's default of `store`) never holds the secret.
+    password: Secret | None = Field(
+        default=None,
+        exclude=True,
+        description="The database password as ${ENV_VAR} or ${file:...}; or use PGPASSWORD",
+    )
+
+    @model_validator(mode="after")
+    def _password_is_a_secret(self) -> StoreSettings:
+        # Either way the password ends up in `url` (to connect) and in `password`, where the
+        # log redactor finds it like every other secret.
+        in_url = _url_password(self.url)
+        if self.password is not None and in_url is None:
+            url = make_url(self.url).set(password=self.password.get_secret_value())
+            object.__setattr__(self, "url", url.render_as_string(hide_password=False))
+        elif in_url is not None and self.password is None:
+            object.__setattr__(self, "password", SecretStr(in_url))
+        return self
+
+    @model_validator(mode="after")
+    def _sqlite_relative_to_config(self, info: ValidationInfo) -> StoreSettings:
+        prefix = "sqlite:///"
+        base = config_dir(info)
+        if (
+            base is not None
+            and self.url.startswith(prefix)
+            and not self.url.startswith(prefix + "/")
+        ):
+            rest = self.url.removeprefix(prefix)
+            if rest and rest != ":memory:":
+                path = (base / rest).resolve()
+                object.__setattr__(self, "url", prefix + str(path))
+        return self
+
+
+class ActorSettings(Frozen):
+    home_page: HttpURL = Field(description="account.homePage of every actor, e.g. your HR system")
+    key: Secret = Field(
+        description="HMAC-SHA256 key that pseudonymises hr_id into account.name; at least 16 bytes"
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr) -> SecretStr:
+        # The pseudonymiser refuses a shorter key; say so here, before anything is written.
+        if len(value.get_secret_value().encode("utf-8")) < ACTOR_KEY_MIN_BYTES:
+            raise ValueError(f"the actor key must be at least {ACTOR_KEY_MIN_BYTES} bytes")
+        return value
+
+
+class XAPISettings(Frozen):
+    namespace: HttpURL = Field(
+        description="A domain you control; adoptloop's own verbs and activities live under it"
+    )
+    version: Literal["1.0.3", "2.0.0"] = "1.0.3"
+    language: str = "en-US"
+    actor: ActorSettings
+
+    @model_validator(mode="after")
+    def _strip_slash(self) -> XAPISettings:
+        object.__setattr__(self, "namespace", self.namespace.rstrip("/"))
+        return self
+
+
+class OAuth2Settings(Frozen):
+    """OAuth 2.0 client credentials (RFC 6749 4.4): a bearer token fetched and refreshed."""
+
+    token_url: HttpURL
+    client_id: str = Field(min_length=1)
+    client_secret: Secret
+    scope: str | None = None
+
+
+class LRSSettings(Frozen):
+    endpoint: HttpURL = Field(description="The LRS's xAPI base, e.g. https://lrs.example.com/xAPI/")
+    username: Secret | None = Field(default=None, description="Basic auth: the LRS key")
+    password: Secret | None = Field(default=None, description="Basic auth: the LRS secret")
+    oauth2: OAuth2Settings | None = Field(
+        default=None, description="Instead of basic auth: OAuth 2.0 client credentials"
+    )
+    batch_size: int = Field(default=500, ge=1, le=1000)
+    concurrency: int = Field(
+        default=2, ge=1, le=16, description="Batches in flight at once (one thread each)"
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retry_seconds: float = Field(
+        default=600.0, gt=0, description="Give up retrying after this long; the rest stays queued"
+    )
+    verify_tls: bool = True
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> LRSSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("set both username and password for basic auth, or neither")
+        if self.oauth2 is not None and self.username is not None:
+            raise ValueError("use basic auth (username/password) or oauth2, not both")
+        return self
+
+
+class DeliverySettings(Frozen):
+    target: Literal["store", "lrs"] = Field(
+        default="store",
+        description="store: keep statements in the store (export with `statements export`); "
+        "lrs: post them to the LRS below",
+    )
+    lrs: LRSSettings | None = None
+
+    @model_validator(mode="after")
+    def _lrs_needs_settings(self) -> DeliverySettings:
+        if self.target == "lrs" and self.lrs is None:
+            raise ValueError("target 'lrs' needs an `lrs:` section with at least `endpoint`")
+        return self
+
+
+class AdoptionSettings(Frozen):
+    as_of: date | None = Field(
+        default=None, description="Judge adoption as of this date (default: today, UTC)"
+    )
+    window_days: int = Field(default=90, ge=1, le=730)
+    by: Literal["region", "team", "manager", "capability"] = "region"
+    output_dir: ConfigPath = Field(
+        default=Path("out"),
+        validate_default=True,  # so the default, too, is relative to the config file
+        description="Where `run` writes adoption.csv and adoption.html",
+    )
+    write_back: list[str] = Field(
+        default=[],
+        description="LMS sources to write 'Field-observed: <capability>' transcript records "
+        "to when a rep's state reaches adopted or sustained (e.g. [moodle])",
+    )
+    write_back_dry_run: bool = Field(
+        default=False, description="Only record what would be written (audited as would-write)"
+    )
+
+
+class Settings(Frozen):
+    """The whole configuration. `sources` is replaced per registry by `settings_model()`."""
+
+    _config_path: Path = PrivateAttr(default=Path("adoptloop.yaml"))
+
+    @property
+    def config_path(self) -> Path:
+        """The YAML file these settings came from (relative paths resolve against its folder)."""
+        return self._config_path
+
+    store: StoreSettings = StoreSettings()
+    xapi: XAPISettings
+    capability_map: ExistingPath = Field(description="The capability map YAML file")
+    sources: dict[str, ConnectorConfig] = Field(default_factory=dict)
+    delivery: DeliverySettings = DeliverySettings()
+    adoption: AdoptionSettings = AdoptionSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    retention: RetentionSettings = RetentionSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _validate_omitted_sections(cls, data: Any) -> Any:
+        # A default section instance is not validated, so its paths would stay relative to
+        # the cwd; validating an empty section instead resolves them against the config file.
+        if isinstance(data, dict):
+            return {"store": {}, "adoption": {}, "schedule": {}, **data}
+        return data
+
+    @model_validator(mode="after")
+    def _scheduled_sources_exist(self) -> Settings:
+        for name in self.schedule.sources:
+            if name not in self.sources:
+                close = difflib.get_close_matches(name, list(self.sources), n=1)
+                hint = f" (did you mean '{close[0]}')" if close else ""
+                raise ValueError(f"schedule.sources.{name}: no such source{hint}")
+        days = self.retention.source_records_days
+        if days is not None and days < self.adoption.window_days + 180:
+            raise ValueError(
+                f"retention.source_records_days {days} is shorter than the adoption window "
+                f"plus the 180 days a sustained state needs ({self.adoption.window_days + 180})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _write_back_sources_exist(self) -> Settings:
+        for name in self.adoption.write_back:
+            if name not in self.sources:
+                known = ", ".join(sorted(self.sources)) or "none"
+                raise ValueError(
+                    f"adoption.write_back: no source named {name!r} (sources: {known})"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _at_least_one_source(self) -> Settings:
+        if not any(c.enabled for c in self.sources.values()):
+            raise ValueError("configure at least one enabled source under `sources:`")
+        return self
+
+
+def settings_model(registry: Registry) -> type[Settings]:
+    """The Settings model whose `sources` accept exactly the registry's connector configs."""
+    classes = registry.config_classes()
+    if not classes:
+        raise ConfigError("no connectors are installed (entry-point group adoptloop.connectors)")
+    union: Any = (
+        classes[0]
+        if len(classes) == 1
+        else Annotated[Union[tuple(classes)], Field(discriminator="type")]  # noqa: UP007
+    )
+    model = create_model(
+        "Settings",
+        __base__=Settings,
+        sources=(dict[str, union], Field(default_factory=dict)),
+    )
+    return cast(type[Settings], model)
+
+
+def load_settings(path: Path, registry: Registry) -> Settings:
+    located = load_located(path)
+    settings = validate_located(settings_model(registry), located)
+    settings._config_path = path.resolve()
+    return settings
