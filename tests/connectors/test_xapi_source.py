@@ -9,7 +9,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from adoptloop.fields import Resolved
 from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi.lrs import LRSClient

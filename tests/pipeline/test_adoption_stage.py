@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from adoptloop.adoption.metrics import COLUMNS
 from adoptloop.adoption.states import SUSTAIN_MIN_DAYS
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from adoptloop.xapi.profile import build_profile, match
 from adoptloop.xapi.validate import validate_statement
 from tests.support import copy_demo

@@ -9,7 +9,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from tests.harness.lrs_server import LocalLRS, LRSInfo
 
 runner = CliRunner()

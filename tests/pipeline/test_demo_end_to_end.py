@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from tests.support import copy_demo
 
 runner = CliRunner()

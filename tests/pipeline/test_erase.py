@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from adoptloop.xapi.ids import Pseudonymizer
 from tests.harness.lrs_server import LocalLRS, LRSInfo
 from tests.pipeline.test_deliver_to_lrs import _point_at_lrs

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from adoptloop.domain import CoachingObservation, Completion, PersonRef, Rating
 from adoptloop.store.parked import decode, encode
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from adoptloop.xapi.validate import is_valid
 from tests.harness.lrs_server import LRSInfo
 from tests.harness.ralph_server import RalphLRS, ralph_available

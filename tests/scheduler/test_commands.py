@@ -14,7 +14,7 @@ import structlog
 from typer.testing import CliRunner
 
 from adoptloop import logging as adoptloop_logging
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from adoptloop.connectors.registry import Registry
 from adoptloop.pipeline.run import Environment
 from adoptloop.scheduler import lock

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adoptloop.cli import _secret_values
+from adoptloop.cli.common import secret_values
 from adoptloop.connectors.registry import Registry
 from adoptloop.settings.model import load_settings
 from tests.harness.lrs_server import LocalLRS
@@ -29,7 +29,7 @@ FAST_STANDBY = """  cron: "0 3 * * *"
 def _secrets(config: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    found = _secret_values(load_settings(config, Registry.from_entry_points()))
+    found = secret_values(load_settings(config, Registry.from_entry_points()))
     assert len(found) >= 3  # actor key, LRS key and secret (and the database password)
     return found
 

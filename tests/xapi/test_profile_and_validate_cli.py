@@ -12,7 +12,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from adoptloop.xapi.profile import build_profile, match, select
 from tests.support import copy_demo
 

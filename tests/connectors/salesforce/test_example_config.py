@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from adoptloop.cli import app
+from adoptloop.cli.app import app
 from tests.support import REPO
 
 EXAMPLE = REPO / "config" / "veeva.example.yaml"

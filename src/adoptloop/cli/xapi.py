@@ -1,4 +1,4 @@
-"""`adoptloop xapi ...`: validate statement files and emit the xAPI Profile."""
+"""`adoptloop xapi validate | profile`: validate statement files and emit the xAPI Profile."""
 
 from __future__ import annotations
 
@@ -11,12 +11,18 @@ from typing import Annotated, Any
 import orjson
 import typer
 
+from adoptloop.cli.common import ConfigOption, handled, load
 from adoptloop.xapi.profile import build_profile
 from adoptloop.xapi.validate import XAPIVersion, validate_statement
 
-app = typer.Typer(
-    help="xAPI tools: validate statements, emit the xAPI Profile.", no_args_is_help=True
-)
+
+def register(app: typer.Typer) -> None:
+    xapi_app = typer.Typer(
+        help="xAPI tools: validate statements, emit the xAPI Profile.", no_args_is_help=True
+    )
+    xapi_app.command("validate")(validate)
+    xapi_app.command("profile")(profile)
+    app.add_typer(xapi_app, name="xapi")
 
 
 class UnreadableFile(Exception):
@@ -55,7 +61,6 @@ class _Unparsable:
         self.message = message
 
 
-@app.command("validate")
 def validate(
     file: Annotated[Path, typer.Argument(help="A JSON array or JSON Lines file of statements.")],
     version: Annotated[str, typer.Option(help="xAPI version: 1.0.3 or 2.0.0.")] = "1.0.3",
@@ -81,7 +86,22 @@ def validate(
     raise typer.Exit(1 if invalid else 0)
 
 
-def profile_command(namespace: str, output: Path | None, generated_at: str | None) -> None:
+def profile(
+    config: ConfigOption,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of stdout.")
+    ] = None,
+    generated_at: Annotated[
+        str | None, typer.Option(help="The version's generatedAtTime (default: now, UTC).")
+    ] = None,
+) -> None:
+    """The JSON-LD xAPI Profile of adoptloop's verbs, activity types, extensions and templates."""
+    with handled():
+        settings, _ = load(config)
+        _write_profile(settings.xapi.namespace, output, generated_at)
+
+
+def _write_profile(namespace: str, output: Path | None, generated_at: str | None) -> None:
     when = generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_profile(namespace, generated_at=when)
     text = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from adoptloop.cli import render_schema
+from adoptloop.cli.setup import render_schema
 from adoptloop.connectors.registry import Registry
 from tests.support import DEMO_CONFIG, REPO
 

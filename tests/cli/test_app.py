@@ -15,7 +15,8 @@ import pytest
 import structlog
 from typer.testing import CliRunner, Result
 
-from adoptloop.cli import app, render_schema
+from adoptloop.cli.app import app
+from adoptloop.cli.setup import render_schema
 from adoptloop.connectors.registry import Registry
 from tests.support import REPO
 

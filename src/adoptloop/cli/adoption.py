@@ -1,0 +1,148 @@
+"""`adoptloop adoption | report`: the adoption table and the HTML report, from the store."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.table import Table
+
+from adoptloop.adoption.assemble import build_report_data, write_report
+from adoptloop.adoption.compute import scratch
+from adoptloop.adoption.metrics import COLUMNS, MetricsRow, RowSource, adoption_metrics
+from adoptloop.cli.common import AsOfOption, ConfigOption, handled, load, out, parse_date
+from adoptloop.errors import ConfigError
+from adoptloop.pipeline.run import Environment
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(adoption)
+    app.command()(report)
+
+
+def adoption(
+    config: ConfigOption,
+    by: Annotated[
+        str, typer.Option(help="Group by region, team, manager, module or capability.")
+    ] = "region",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    as_of: AsOfOption = None,
+) -> None:
+    """Adoption by group and capability, from the store (reproducible with --as-of)."""
+    with handled():
+        if by not in ("region", "team", "manager", "module", "capability"):
+            raise ConfigError(f"--by: {by!r} is not region, team, manager, module or capability")
+        if fmt not in ("table", "csv", "json"):
+            raise ConfigError(f"--format: {fmt!r} is not table, csv or json")
+        settings, registry = load(config)
+        env = Environment.open(settings, registry)
+        day = env.as_of(parse_date(as_of, "--as-of"))
+        with (
+            scratch(env.engine, env.capabilities, day) as computation,
+            env.engine.connect() as conn,
+        ):
+            rows = adoption_metrics(
+                conn,
+                RowSource.scratch(computation),
+                env.capabilities,
+                day,
+                by,  # type: ignore[arg-type]
+            )
+        if fmt == "table":
+            print_adoption(rows, day)
+        elif fmt == "json":
+            sys.stdout.write(
+                orjson.dumps(
+                    {"as_of": day.isoformat(), "by": by, "rows": [r.record() for r in rows]},
+                    option=orjson.OPT_INDENT_2,
+                ).decode()
+                + "\n"
+            )
+        else:
+            writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                record = row.record()
+                writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})
+
+
+def report(
+    config: ConfigOption,
+    output: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(
+        "adoption.html"
+    ),
+    as_of: AsOfOption = None,
+) -> None:
+    """Write the self-contained HTML adoption report (opens offline; no CDN)."""
+    with handled():
+        settings, registry = load(config)
+        env = Environment.open(settings, registry)
+        day = env.as_of(parse_date(as_of, "--as-of"))
+        with (
+            scratch(env.engine, env.capabilities, day) as computation,
+            env.engine.connect() as conn,
+        ):
+            data = build_report_data(conn, RowSource.scratch(computation), env.capabilities, day)
+        write_report(output, data)
+        out.print(f"wrote {output} (as of {day})")
+
+
+_SHOWN = (
+    "group",
+    "capability",
+    "cohort",
+    "observed",
+    "adopted",
+    "observation_coverage",
+    "adoption_observed",
+    "adoption_cohort",
+    "median_days_to_proficiency",
+    "sustained",
+    "regressed",
+    "tier",
+)
+_LABELS = {
+    "observation_coverage": "coverage",
+    "adoption_observed": "adopted/observed",
+    "adoption_cohort": "adopted/cohort",
+    "median_days_to_proficiency": "median days",
+}
+
+
+def print_adoption(rows: Sequence[MetricsRow], as_of: date | None) -> None:
+    """The adoption table on the console, with the legend of its tiers."""
+    table = Table(
+        title=f"adoption as of {as_of} (cohort = trained reps whose window has closed)",
+        title_justify="left",
+    )
+    for column in _SHOWN:
+        table.add_column(
+            _LABELS.get(column, column),
+            justify="left" if column in ("group", "capability", "tier") else "right",
+        )
+    for row in rows:
+        record = row.record()
+        flag = " *" if record["flagged"] else ""
+        table.add_row(
+            *[_cell(record[c], c) + (flag if c == "adoption_observed" else "") for c in _SHOWN]
+        )
+    out.print(table)
+    out.print(
+        "tiers: suppressed = cohort under 5; counts-only = 5-9; directional = 10-29 "
+        "(percentages with a Wilson 95% interval); comparable = 30+. * = the group's interval "
+        "excludes the overall value."
+    )
+
+
+def _cell(value: Any, column: str) -> str:
+    if value is None:
+        return "-"
+    if column.startswith(("adoption", "observation")) and isinstance(value, float):
+        return f"{value:.1f}%"
+    return str(value)

@@ -1,0 +1,96 @@
+"""What every command shares: the --config option, the consoles, settings loading with log
+redaction, and the mapping of our errors to exit statuses.
+
+Exit codes: 0 success; 1 the run failed (see the message and `adoptloop status`);
+2 configuration or store-version error (nothing was written); 3 a source or the LRS refused
+to continue (credentials, a vendor error); 4 `status --check` found problems; 75 the store is
+busy or unreachable (retry later); 130 / 143 interrupted by Ctrl-C / SIGTERM at a checkpoint.
+The table with what to do for each is in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from adoptloop import logging as adoptloop_logging
+from adoptloop.connectors.registry import Registry
+from adoptloop.errors import AdoptloopError, ConfigError
+from adoptloop.settings.model import Settings, load_settings
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", "-c", help="The adoptloop YAML file.", show_default=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+DryRunOption = Annotated[
+    bool, typer.Option("--dry-run", help="Say what would change; change nothing.")
+]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Judge every window as of this date.")
+]
+
+out = Console()
+err = Console(stderr=True, soft_wrap=True)  # one problem per line, never wrapped at 80
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(message, markup=False, highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Our errors become their message and exit status; never a traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        fail("\n".join(exc.problems), exc.exit_code)
+    except AdoptloopError as exc:
+        fail(f"error: {exc}", exc.exit_code)
+    except KeyboardInterrupt:
+        fail("interrupted; the next run resumes from the last checkpoint", 130)
+
+
+def load(path: Path) -> tuple[Settings, Registry]:
+    """The settings (with the installed connectors) and logging that redacts their secrets."""
+    registry = Registry.from_entry_points()
+    settings = load_settings(path, registry)
+    adoptloop_logging.configure(secrets=secret_values(settings))
+    return settings, registry
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret value in the settings, for the log redactor."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if hasattr(value, "get_secret_value"):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            for name in type(value).model_fields:
+                walk(getattr(value, name))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item)
+
+    walk(settings)
+    return found
+
+
+def parse_date(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"{option}: {value!r} is not a date (YYYY-MM-DD)") from None

@@ -1,0 +1,97 @@
+"""`adoptloop run | erase`: one run of the pipeline, and the erasure of one person."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from adoptloop.cli.adoption import print_adoption
+from adoptloop.cli.common import ConfigOption, fail, handled, load, out, parse_date
+from adoptloop.pipeline.run import Environment, RunResult, run_erasure, run_pipeline
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(erase)
+
+
+def run(
+    config: ConfigOption,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Judge adoption as of this date (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Pull, translate, deliver and compute adoption, once."""
+    with handled():
+        settings, registry = load(config)
+        as_of_date = parse_date(as_of, "--as-of")
+        env = Environment.open(settings, registry)
+        if out.is_terminal:
+            with out.status("starting…") as status:
+
+                def progress(what: str, n: int) -> None:
+                    status.update(f"pulling {what}: {n:,} records")
+
+                result = run_pipeline(env, progress=progress, as_of=as_of_date)
+        else:
+            result = run_pipeline(env, as_of=as_of_date)
+        _print_summary(result)
+
+
+def _print_summary(result: RunResult) -> None:
+    table = Table(title=f"run {result.run_id} — {result.status}", title_justify="left")
+    for column in ("stage", "what", "counts"):
+        table.add_column(column)
+    for source, streams in result.counts.get("pull", {}).items():
+        if source == "seconds":
+            continue
+        for stream, counts in streams.items():
+            table.add_row("pull", f"{source}.{stream}", _fmt_counts(counts))
+    for name, counts in result.counts.get("translate", {}).items():
+        if name != "seconds":
+            table.add_row("translate", name, _fmt_counts(counts))
+    deliver = {k: v for k, v in result.counts.get("deliver", {}).items() if k != "seconds"}
+    table.add_row("deliver", str(deliver.get("target", "")), _fmt_counts(deliver))
+    out.print(table)
+    print_adoption(result.adoption, result.as_of)
+    if result.adoption_csv:
+        out.print(f"adoption CSV: {result.adoption_csv}")
+    if result.report:
+        out.print(f"adoption report: {result.report}")
+
+
+def _fmt_counts(counts: Any) -> str:
+    if not isinstance(counts, dict):
+        return str(counts)
+    return ", ".join(
+        f"{k} {v}" for k, v in counts.items() if k not in ("target",) and v not in (0, False)
+    )
+
+
+def erase(
+    config: ConfigOption,
+    person: Annotated[str, typer.Option("--person", help="The HR id of the person to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Void everything about a person in the LRS and purge them from the store (GDPR art. 17)."""
+    with handled():
+        settings, registry = load(config)
+        if not yes:
+            if not sys.stdin.isatty():
+                fail("erase is irreversible: confirm with --yes when not on a terminal", 2)
+            typer.confirm(f"Erase {person} from the store and void their statements?", abort=True)
+        env = Environment.open(settings, registry)
+        result = run_erasure(env, person)
+        counts = result.counts["erase"]
+        out.print(
+            f"erased: audit entry {counts['erasure_id']}; "
+            + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "erasure_id")
+        )
+        deliver = result.counts.get("deliver", {})
+        if deliver.get("target") == "lrs":
+            out.print(f"voiding statements delivered to the LRS: {deliver.get('stored', 0)}")
+        else:
+            out.print("voiding statements are in the outbox (delivery target: store)")

@@ -1,0 +1,286 @@
+"""`adoptloop status | runs | quarantine list/retry | statements export`: what the store says."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Connection, select, update
+
+from adoptloop.cli.common import ConfigOption, DryRunOption, JsonOption, handled, load, out
+from adoptloop.scheduler import health
+from adoptloop.store import bookkeeping, outbox, schema
+from adoptloop.store.db import open_store
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
+    app.command()(runs)
+    quarantine_app = typer.Typer(
+        help="Records that could not be used, with the reason.", no_args_is_help=True
+    )
+    quarantine_app.command("list")(quarantine_list)
+    quarantine_app.command("retry")(quarantine_retry)
+    app.add_typer(quarantine_app, name="quarantine")
+    statements_app = typer.Typer(help="The statements adoptloop made.", no_args_is_help=True)
+    statements_app.command("export")(statements_export)
+    app.add_typer(statements_app, name="statements")
+
+
+def status(
+    config: ConfigOption,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The health report as JSON (as `serve` writes it).")
+    ] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 4 when the report has problems (for monitors).")
+    ] = False,
+) -> None:
+    """Last runs, cursors, source freshness, outbox backlog, quarantine by reason, health."""
+    with handled():
+        settings, _ = load(config)
+        engine = open_store(settings.store.url)
+        report = health.build_report(engine, settings)
+        if as_json:
+            sys.stdout.write(health.as_json(report))
+            if check and not report["ok"]:
+                raise typer.Exit(4)
+            return
+        with engine.connect() as conn:
+            runs = bookkeeping.recent_runs(conn)
+            cursors = bookkeeping.all_cursors(conn)
+            box = outbox.counts(conn)
+            quarantined = bookkeeping.quarantine_counts(conn)
+        table = Table(title="last runs", title_justify="left")
+        for column in ("run", "started", "finished", "status"):
+            table.add_column(column)
+        for r in runs:
+            table.add_row(r["run_id"][:8], r["started_at"], r["finished_at"] or "", r["status"])
+        out.print(table)
+        table = Table(title="cursors", title_justify="left")
+        for column in ("source", "stream", "position", "updated"):
+            table.add_column(column)
+        for c in cursors:
+            table.add_row(c["source"], c["stream"], c["value"][:24], c["updated_at"])
+        out.print(table)
+        target = settings.delivery.target
+        pending_label = (
+            "kept as archive (target: store)" if target == "store" else "pending delivery"
+        )
+        out.print(
+            f"outbox: {box.get('pending', 0)} {pending_label}, {box.get('delivered', 0)} delivered, "
+            f"{box.get('rejected', 0)} rejected"
+        )
+        total = sum(n for *_, n in quarantined)
+        out.print(f"quarantine: {total} open" + (":" if total else ""))
+        for source, stream, n in quarantined:
+            out.print(f"  {source}.{stream}: {n}")
+        print_health(out, report)
+    if check and not report["ok"]:
+        raise typer.Exit(4)
+
+
+def print_health(console: Console, report: dict[str, Any]) -> None:
+    """The operational part of `adoptloop status`."""
+    table = Table(title="sources", title_justify="left")
+    for column in ("source", "last successful pull", "age (h)", "fresh"):
+        table.add_column(column)
+    for name, info in report["sources"].items():
+        table.add_row(
+            name,
+            info["last_success"] or "never",
+            "" if info["age_hours"] is None else str(info["age_hours"]),
+            "stale" if info["stale"] else "ok",
+        )
+    console.print(table)
+    box = report["outbox"]
+    if box["target"] == "lrs":
+        console.print(
+            f"outbox backlog: {box['pending']} pending"
+            + (f", oldest since {box['oldest_pending']}" if box["oldest_pending"] else "")
+        )
+    if report["quarantine"]["by_reason"]:
+        table = Table(title="quarantine by reason", title_justify="left")
+        for column in ("source", "stream", "reason", "open"):
+            table.add_column(column, overflow="fold")
+        for entry in report["quarantine"]["by_reason"]:
+            table.add_row(entry["source"], entry["stream"], entry["reason"], str(entry["count"]))
+        console.print(table)
+    if report["ok"]:
+        console.print("health: ok")
+    else:
+        console.print("health: PROBLEMS", markup=False)
+        for problem in report["problems"]:
+            console.print(f"  - {problem}", markup=False, highlight=False)
+
+
+def runs(
+    config: ConfigOption,
+    limit: Annotated[int, typer.Option(help="At most this many runs, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Run history: job, schedule, status, attempts, duration and seconds per stage."""
+    with handled():
+        settings, _ = load(config)
+        engine = open_store(settings.store.url)
+        with engine.connect() as conn:
+            history = bookkeeping.recent_runs(conn, limit=limit)
+        if as_json:
+            for run in history:
+                sys.stdout.write(
+                    orjson.dumps(
+                        {str(k): v for k, v in run.items()}, option=orjson.OPT_SORT_KEYS
+                    ).decode()
+                    + "\n"
+                )
+            return
+        table = Table(title=f"runs ({len(history)} shown)", title_justify="left")
+        for column in ("run", "job", "scheduled for", "started", "status", "tries", "seconds"):
+            table.add_column(column)
+        for run in history:
+            stages = {
+                k: v["seconds"]
+                for k, v in run["counts"].items()
+                if isinstance(v, dict) and "seconds" in v
+            }
+            table.add_row(
+                run["run_id"][:8],
+                run["pipeline"],
+                run["scheduled_for"],
+                run["started_at"],
+                run["status"],
+                str(run.get("attempts") or 1),
+                ", ".join(f"{k} {v}" for k, v in stages.items()),
+            )
+        out.print(table)
+
+
+def quarantine_list(
+    config: ConfigOption,
+    limit: Annotated[int, typer.Option(help="At most this many entries.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Open quarantine entries: source, stream, record, where it was, and why."""
+    with handled():
+        settings, _ = load(config)
+        engine = open_store(settings.store.url)
+        with engine.connect() as conn:
+            entries = bookkeeping.quarantine_entries(conn, limit=limit)
+        if as_json:
+            for e in entries:
+                keep = ("source", "stream", "record_key", "location", "reason", "first_seen_run")
+                sys.stdout.write(orjson.dumps({k: e[k] for k in keep}).decode() + "\n")
+            return
+        table = Table(title=f"quarantine ({len(entries)} shown)", title_justify="left")
+        for column in ("source", "stream", "record", "where", "reason"):
+            table.add_column(column, overflow="fold")
+        for e in entries:
+            table.add_row(e["source"], e["stream"], e["record_key"], e["location"], e["reason"])
+        out.print(table)
+
+
+def quarantine_retry(
+    config: ConfigOption,
+    source: Annotated[str | None, typer.Option(help="Only this source (lrs: delivery).")] = None,
+    stream: Annotated[str | None, typer.Option(help="Only this stream.")] = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Retry quarantined records at the next run, once their cause is fixed.
+
+    Statements the LRS rejected go back to the outbox; statements that were invalid are made
+    again from their records; records a pull rejected are read again: the stream's cursor is
+    cleared, so the next run re-reads it in full (unchanged records are not written again).
+    Entries leave quarantine when the retry succeeds.
+    """
+    with handled():
+        settings, _ = load(config)
+        engine = open_store(settings.store.url)
+        with engine.begin() as conn:
+            plan = retry_plan(conn, source=source, stream=stream)
+            if not dry_run:
+                apply_retry(conn, plan)
+        verb = "would" if dry_run else "will"
+        out.print(
+            f"{len(plan['statements'])} rejected statements {verb} be sent again; "
+            f"{len(plan['records'])} records {verb} be translated again; "
+            f"{len(plan['streams'])} streams {verb} be read again in full"
+            + (": " + ", ".join(f"{s}.{t}" for s, t in plan["streams"]) if plan["streams"] else "")
+        )
+        if not dry_run and any(plan.values()):
+            out.print("the next run (or `serve`'s next scheduled run) retries them")
+
+
+def retry_plan(conn: Connection, *, source: str | None, stream: str | None) -> dict[str, Any]:
+    """What `quarantine retry` changes, from the open quarantine entries."""
+    q = schema.quarantine
+    query = select(q.c.source, q.c.stream, q.c.record_key, q.c.location).where(
+        q.c.resolved.is_(False)
+    )
+    if source is not None:
+        query = query.where(q.c.source == source)
+    if stream is not None:
+        query = query.where(q.c.stream == stream)
+    statements: list[str] = []
+    records: list[tuple[str, str, str]] = []
+    streams: set[tuple[str, str]] = set()
+    for row in conn.execute(query):
+        if (row.source, row.stream) == ("lrs", "delivery"):
+            statements.append(row.record_key)
+        elif row.stream == "statements":
+            table, _, record_id = row.location.partition(" ")
+            if (
+                table in schema.metadata.tables
+                and "translated_digest" in schema.metadata.tables[table].c
+            ):
+                records.append((table, row.source, record_id))
+        else:
+            streams.add((row.source, row.stream))
+    return {"statements": statements, "records": records, "streams": sorted(streams)}
+
+
+def apply_retry(conn: Connection, plan: dict[str, Any]) -> None:
+    box = schema.outbox
+    if plan["statements"]:
+        conn.execute(
+            update(box)
+            .where(box.c.statement_id.in_(plan["statements"]) & (box.c.state == outbox.REJECTED))
+            .values(state=outbox.PENDING, error=None, lease_until=None)
+        )
+    for table_name, source, record_id in plan["records"]:
+        table = schema.metadata.tables[table_name]
+        conn.execute(
+            update(table)
+            .where((table.c.source == source) & (table.c.record_id == record_id))
+            .values(translated_digest=None)
+        )
+    cursors = schema.cursors
+    for source, stream in plan["streams"]:
+        conn.execute(
+            cursors.delete().where((cursors.c.source == source) & (cursors.c.stream == stream))
+        )
+
+
+def statements_export(
+    config: ConfigOption,
+    output: Annotated[
+        Path, typer.Option("--out", help="JSON Lines file to write.", show_default=False)
+    ],
+) -> None:
+    """Write every statement made so far, one per line, in the order they were made."""
+    with handled():
+        settings, _ = load(config)
+        engine = open_store(settings.store.url)
+        count = 0
+        output.parent.mkdir(parents=True, exist_ok=True)
+        tmp = output.with_suffix(output.suffix + ".tmp")
+        with engine.connect() as conn, tmp.open("wb") as fh:
+            for payload in outbox.iter_payloads(conn):
+                fh.write(payload + b"\n")
+                count += 1
+        tmp.replace(output)
+        out.print(f"wrote {count} statements to {output}")
