@@ -27,9 +27,9 @@ from rich.table import Table
 
 from adoptloop import __version__
 from adoptloop import logging as adoptloop_logging
-from adoptloop.adoption.assemble import build_report_data, write_report
 from adoptloop.adoption.compute import scratch
-from adoptloop.adoption.metrics import COLUMNS, MetricsRow, RowSource, adoption_metrics
+from adoptloop.adoption.metrics import COLUMNS, MetricsRow, adoption_metrics
+from adoptloop.adoption.report.assemble import build_report_data, write_report
 from adoptloop.connectors.registry import Registry
 from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
@@ -39,6 +39,7 @@ from adoptloop.scheduler.cli import print_health, register
 from adoptloop.settings import Settings, load_settings, settings_model
 from adoptloop.store import bookkeeping, outbox
 from adoptloop.store.db import open_store
+from adoptloop.store.metrics import RowSource
 from adoptloop.xapi import commands as xapi_commands
 
 app = typer.Typer(
