@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,25 +139,6 @@ def ordered(values: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def percent_bars_layout(groups: int) -> Spec:
-    """Horizontal grouped bars on a 0-100% axis, one band per group, legend on top."""
-    return base_layout(
-        90 + 56 * groups,
-        barmode="group",
-        showlegend=True,
-        legend=legend(),
-        margin={"l": 8, "r": 60, "t": 40, "b": 8},
-        xaxis={
-            "range": [0, 105],
-            "ticksuffix": "%",
-            "gridcolor": RULE,
-            "zeroline": False,
-            "automargin": True,
-        },
-        yaxis={"autorange": "reversed", "automargin": True, "fixedrange": True},
-    )
-
-
 def base_layout(height: int, **extra: Any) -> Spec:
     layout: Spec = {
         "height": height,
@@ -192,48 +173,3 @@ def withheld(tier: str, size: int | None) -> str:
     if tier == Tier.COUNTS_ONLY:
         return f"n={size}, counts only" if size is not None else "counts only"
     return "no data"
-
-
-def percent_bars(
-    labels: list[str],
-    series: Sequence[tuple[str, str, Sequence[float | None]]],
-    notes: Sequence[tuple[str, bool]],
-) -> list[Spec]:
-    """Horizontal grouped percentage bars; rows with no value get a grey note at zero."""
-    data: list[Spec] = []
-    for name, colour, values in series:
-        shown = [finite(v) for v in values]
-        text = [
-            pct(v, directional=directional) if v is not None else ""
-            for v, (_, directional) in zip(shown, notes, strict=True)
-        ]
-        data.append(
-            {
-                "type": "bar",
-                "orientation": "h",
-                "name": name,
-                "y": labels,
-                "x": shown,
-                "marker": {"color": colour},
-                "text": text,
-                "textposition": "outside",
-                "cliponaxis": False,
-                "hovertemplate": f"%{{y}}<br>{name}: %{{x:.0f}}%<extra></extra>",
-            }
-        )
-    blank = [i for i, (note, _) in enumerate(notes) if note]
-    if blank:
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "text",
-                "y": [labels[i] for i in blank],
-                "x": [0 for _ in blank],
-                "text": [NOTE_GAP + escape(notes[i][0]) for i in blank],
-                "textposition": "middle right",
-                "textfont": {"color": MUTED, "size": 12},
-                "hoverinfo": "skip",
-                "showlegend": False,
-            }
-        )
-    return data

@@ -32,6 +32,70 @@ def ordered_teams(groups: Sequence[ManagerGroup]) -> list[ManagerGroup]:
     return sorted(groups, key=lambda g: (g.region, g.team))
 
 
+def _bars(
+    labels: list[str],
+    series: Sequence[tuple[str, str, Sequence[float | None]]],
+    notes: Sequence[tuple[str, bool]],
+) -> list[Spec]:
+    """Horizontal grouped percentage bars; rows with no value get a grey note at zero."""
+    data: list[Spec] = []
+    for name, colour, values in series:
+        shown = [kit.finite(v) for v in values]
+        text = [
+            pct(v, directional=directional) if v is not None else ""
+            for v, (_, directional) in zip(shown, notes, strict=True)
+        ]
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": name,
+                "y": labels,
+                "x": shown,
+                "marker": {"color": colour},
+                "text": text,
+                "textposition": "outside",
+                "cliponaxis": False,
+                "hovertemplate": f"%{{y}}<br>{name}: %{{x:.0f}}%<extra></extra>",
+            }
+        )
+    blank = [i for i, (note, _) in enumerate(notes) if note]
+    if blank:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "text",
+                "y": [labels[i] for i in blank],
+                "x": [0 for _ in blank],
+                "text": [kit.NOTE_GAP + kit.escape(notes[i][0]) for i in blank],
+                "textposition": "middle right",
+                "textfont": {"color": MUTED, "size": 12},
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
+        )
+    return data
+
+
+def _grouped_percent_bars_layout(groups: int) -> Spec:
+    """Horizontal grouped bars on a 0-100% axis, one band per group, legend on top."""
+    return kit.base_layout(
+        90 + 56 * groups,
+        barmode="group",
+        showlegend=True,
+        legend=kit.legend(),
+        margin={"l": 8, "r": 60, "t": 40, "b": 8},
+        xaxis={
+            "range": [0, 105],
+            "ticksuffix": "%",
+            "gridcolor": RULE,
+            "zeroline": False,
+            "automargin": True,
+        },
+        yaxis={"autorange": "reversed", "automargin": True, "fixedrange": True},
+    )
+
+
 def coaching(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
     """Coaching coverage and report timeliness per manager group (team)."""
     teams = ordered_teams(groups)
@@ -45,7 +109,7 @@ def coaching(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
         )
         for g in teams
     ]
-    data = kit.percent_bars(
+    data = _bars(
         labels,
         [
             ("Coaching coverage (90 d)", "#2171b5", [g.coaching_coverage for g in teams]),
@@ -57,7 +121,7 @@ def coaching(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
         ],
         notes,
     )
-    layout = kit.percent_bars_layout(len(teams))
+    layout = _grouped_percent_bars_layout(len(teams))
     shown = [g for g in teams if kit.finite(g.coaching_coverage) is not None]
     if shown:
         coverages = [g.coaching_coverage or 0.0 for g in shown]
@@ -162,7 +226,7 @@ def follow_through(chart_id: str, rows: Sequence[FollowThrough]) -> Chart | None
         )
         for r in rows
     ]
-    data = kit.percent_bars(
+    data = _bars(
         labels,
         [
             ("Completed", "#2171b5", [r.share_completed for r in rows]),
@@ -170,7 +234,7 @@ def follow_through(chart_id: str, rows: Sequence[FollowThrough]) -> Chart | None
         ],
         notes,
     )
-    layout = kit.percent_bars_layout(len(rows))
+    layout = _grouped_percent_bars_layout(len(rows))
     counted = [r for r in rows if r.due is not None and r.completed is not None]
     due = sum(r.due or 0 for r in counted)
     done = sum(r.completed or 0 for r in counted)
