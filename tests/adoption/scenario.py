@@ -1,6 +1,6 @@
 """A small org written straight into a real SQLite store, one readable call per fact.
 
-The adoption tests (engine, metrics, report data) build their scenarios with this: HR rows,
+The adoption tests (outcomes, metrics, report data) build their scenarios with this: HR rows,
 LMS completions, coaching visits with ratings, development actions and cursors, stored the way
 the pull stage leaves them. Unless a test says otherwise the as-of date D is 2024-06-30 (a
 Sunday) and training happens on T = D - 120 days, so the default 90-day window (T, T + 90]
@@ -15,10 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Row, select
 
-from adoptloop.adoption.engine import GroupBy, GroupRow, RepOutcome, adoption_table, rep_outcomes
+from adoptloop.adoption.compute import update_states
+from adoptloop.adoption.metrics import By, MetricsRow, adoption_metrics
 from adoptloop.mappings.capability_map import (
     Capability,
     CapabilityMap,
@@ -28,6 +30,7 @@ from adoptloop.mappings.capability_map import (
 )
 from adoptloop.store import bookkeeping, schema
 from adoptloop.store.db import open_store
+from adoptloop.store.metrics import RowSource
 
 OBJ = "objection-handling"  # threshold 0.75, default 90-day window
 DISC = "discovery"  # threshold 0.5, 30-day window
@@ -281,13 +284,22 @@ class Scenario:
 
     # --- reading back -------------------------------------------------------------------------
 
-    def table(self, as_of: date = D, by: GroupBy = "region") -> list[GroupRow]:
-        return adoption_table(self.conn, self.capabilities, as_of, by)
+    def table(self, as_of: date = D, by: By = "region") -> list[MetricsRow]:
+        """Commit, bring adoption_states to `as_of` as a run does, and aggregate them by group."""
+        self._refresh(as_of)
+        return adoption_metrics(self.conn, RowSource.states(), self.capabilities, as_of, by)
 
-    def outcomes(self, as_of: date = D) -> dict[tuple[str, str], RepOutcome]:
-        return {
-            (o.hr_id, o.capability_id): o for o in rep_outcomes(self.conn, self.capabilities, as_of)
-        }
+    def outcomes(self, as_of: date = D) -> dict[tuple[str, str], Row[Any]]:
+        """Commit, bring adoption_states to `as_of` as a run does, and read its live rows."""
+        self._refresh(as_of)
+        t = schema.adoption_states
+        rows = self.conn.execute(select(t).where(t.c.deleted.is_(False))).all()
+        return {(r.hr_id, r.capability_id): r for r in rows}
+
+    def _refresh(self, as_of: date) -> None:
+        """Commit what was written and compute adoption_states as of `as_of`."""
+        self.conn.commit()
+        update_states(self.conn.engine, self.capabilities, as_of)
 
 
 @contextmanager

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from adoptloop.adoption import compute
 from adoptloop.adoption.compute import update_states
-from adoptloop.adoption.engine import people_outcomes
+from adoptloop.adoption.outcomes import people_outcomes
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.files import (
     CoachingFileConfig,

@@ -17,12 +17,12 @@ from adoptloop.adoption.metrics import (
     ALL,
     By,
     MetricsRow,
-    RowSource,
     adoption_metrics,
     coaching_coverage,
     follow_through,
 )
 from adoptloop.store import schema
+from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import (
     DISC,
     EPOCH,

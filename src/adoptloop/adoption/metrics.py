@@ -26,30 +26,22 @@ capability row of a group; a rep's coaching and actions belong to their group on
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import median
-from typing import Any, Literal
-
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    String,
-    Table,
-    and_,
-    case,
-    func,
-    literal,
-    or_,
-    select,
-)
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store import schema
+from adoptloop.store import metrics as store
+from adoptloop.store.metrics import NO_GROUP, FieldPerson, GroupColumn, RowSource
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 By = Literal["region", "team", "manager", "module", "capability"]
 ALL = "(all)"
@@ -82,24 +74,6 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class RowSource:
-    """Which rep x capability rows to aggregate: a table and a filter."""
-
-    table: Table
-    where: ColumnElement[bool]
-
-    @classmethod
-    def states(cls) -> RowSource:
-        t = schema.adoption_states
-        return cls(t, and_(t.c.source == "adoption", t.c.deleted.is_(False)))
-
-    @classmethod
-    def scratch(cls, computation: str) -> RowSource:
-        t = schema.adoption_scratch
-        return cls(t, t.c.computation == computation)
-
-
 @dataclass
 class MetricsRow:
     group: str
@@ -110,7 +84,6 @@ class MetricsRow:
     adopted: int = 0
     sustained: int = 0
     regressed: int = 0
-    ever_adopted: int = 0
     cohort_sustained: int = 0  # cohort reps whose state on D is sustained (the funnel's last step)
     median_days: float | None = None
     p75_days: float | None = None
@@ -119,7 +92,6 @@ class MetricsRow:
     actions_due: int | None = None
     actions_done: int | None = None
     flagged: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def tier(self) -> Tier:
@@ -184,19 +156,12 @@ class MetricsRow:
         }
 
 
-def _flag(value: ColumnElement[Any]) -> Any:
-    """SUM of a boolean as 0/1, portable across SQLite and PostgreSQL."""
-    return func.sum(case((value, 1), else_=0))
-
-
-def _group_expr(t: Table, by: By) -> ColumnElement[Any]:
-    if by == "region":
-        return func.coalesce(t.c.region, "(none)")
-    if by in ("team", "manager"):
-        return func.coalesce(t.c.manager_hr_id, "(none)")
-    if by == "module":
-        return func.coalesce(t.c.trained_module, "(none)")
-    return literal(ALL)
+_GROUP_COLUMN: dict[str, GroupColumn] = {
+    "region": "region",
+    "team": "manager_hr_id",
+    "manager": "manager_hr_id",
+    "module": "trained_module",
+}
 
 
 def adoption_metrics(
@@ -209,57 +174,27 @@ def adoption_metrics(
     field_roles: Sequence[str] = FIELD_ROLES,
 ) -> list[MetricsRow]:
     """Rows per (group, capability) plus an '(all)' row per capability."""
-    t = source.table
+    column = _GROUP_COLUMN.get(by)  # None: by capability, only the '(all)' rows
     rows: dict[tuple[str, str], MetricsRow] = {}
-    group = _group_expr(t, by)
-    for key_group in (group, literal(ALL)):
-        query = (
-            select(
-                key_group.label("g"),
-                t.c.capability_id,
-                func.count(),
-                _flag(t.c.in_cohort),
-                _flag(t.c.observed),
-                _flag(t.c.proficient),
-                _flag(t.c.state == "sustained"),
-                _flag(t.c.state == "regressed"),
-                _flag(t.c.ever_adopted),
-                _flag(and_(t.c.in_cohort, t.c.state == "sustained")),
-            )
-            .where(source.where, t.c.trained_at.is_not(None))
-            .group_by(key_group, t.c.capability_id)
-        )
-        for (
-            g,
-            cap,
-            trained,
-            cohort,
-            observed,
-            adopted,
-            sustained,
-            regressed,
-            ever,
-            cohort_sustained,
-        ) in conn.execute(query):
-            if cap not in capabilities.capabilities:
+    for grouping in (column, None) if column is not None else (None,):
+        for counts in store.group_counts(conn, source, grouping):
+            if counts.capability_id not in capabilities.capabilities:
                 continue
-            rows[(g, cap)] = MetricsRow(
+            g = ALL if counts.group is None else counts.group
+            rows[(g, counts.capability_id)] = MetricsRow(
                 g,
-                cap,
-                int(trained),
-                int(cohort or 0),
-                int(observed or 0),
-                int(adopted or 0),
-                int(sustained or 0),
-                int(regressed or 0),
-                int(ever or 0),
-                cohort_sustained=int(cohort_sustained or 0),
+                counts.capability_id,
+                counts.trained,
+                counts.cohort,
+                counts.observed,
+                counts.adopted,
+                counts.sustained,
+                counts.regressed,
+                cohort_sustained=counts.cohort_sustained,
             )
-        if by == "capability":
-            break
-    _time_to_proficiency(conn, source, group if by != "capability" else literal(ALL), rows, as_of)
-    if by != "capability":
-        _time_to_proficiency(conn, source, literal(ALL), rows, as_of)
+    _time_to_proficiency(conn, source, column, rows, as_of)
+    if column is not None:
+        _time_to_proficiency(conn, source, None, rows, as_of)
     if by in ("region", "team", "manager"):
         attach: Literal["region", "manager"] = "region" if by == "region" else "manager"
         coaching = coaching_coverage(conn, as_of, attach, field_roles=field_roles)
@@ -269,7 +204,7 @@ def adoption_metrics(
             row.actions_due, row.actions_done, _ = actions.get(g, (0, 0, 0))
     _flag_groups(rows)
     if by == "team":
-        labels = team_labels(conn, as_of, {g for g, _cap in rows if g not in (ALL, "(none)")})
+        labels = team_labels(conn, as_of, {g for g, _cap in rows if g not in (ALL, NO_GROUP)})
         for row in rows.values():
             row.group = labels.get(row.group, row.group) if row.group != ALL else ALL
     order = {c.id: i for i, c in enumerate(capabilities.spec.capabilities)}
@@ -280,8 +215,7 @@ def team_labels(conn: Connection, as_of: date, managers: Iterable[str] = ()) -> 
     """A team is a first-line manager's reps, named by the manager's territory, never by name
     or HR id: each of `managers` without a territory on record on D (or without an HR row at
     all, e.g. erased) is "team without territory #n", numbered in HR-id order."""
-    p = schema.people
-    rows = conn.execute(select(p.c.hr_id, p.c.territory).where(_people_on(as_of))).all()
+    rows = store.territories_on(conn, as_of)
     labels = {hr_id: f"team {territory}" for hr_id, territory in rows if territory}
     unnamed = sorted(set(managers) - set(labels))
     labels.update({m: f"team without territory #{i}" for i, m in enumerate(unnamed, 1)})
@@ -291,17 +225,11 @@ def team_labels(conn: Connection, as_of: date, managers: Iterable[str] = ()) -> 
 def _time_to_proficiency(
     conn: Connection,
     source: RowSource,
-    group: ColumnElement[Any],
+    grouping: GroupColumn | None,
     rows: Mapping[tuple[str, str], MetricsRow],
     as_of: date,
 ) -> None:
-    t = source.table
-    query = (
-        select(group.label("g"), t.c.capability_id, t.c.trained_at, t.c.days_to_proficient)
-        .where(source.where, t.c.trained_at.is_not(None))
-        .order_by(group, t.c.capability_id)
-        .execution_options(yield_per=5000)
-    )
+    """Kaplan-Meier median and p75 days per row, over every trained rep, censored at D."""
     current: tuple[str, str] | None = None
     batch: list[tuple[int, bool]] = []
 
@@ -311,10 +239,11 @@ def _time_to_proficiency(
             rows[current].median_days = curve.quantile(0.5)
             rows[current].p75_days = curve.quantile(0.75)
 
-    for g, cap, trained_at, days in conn.execute(query):
-        if (g, cap) != current:
+    for group, cap, trained_at, days in store.proficiency_times(conn, source, grouping):
+        key = (ALL if group is None else group, cap)
+        if key != current:
             flush()
-            current, batch = (g, cap), []
+            current, batch = key, []
         batch.append((days, True) if days is not None else ((as_of - trained_at).days, False))
     flush()
 
@@ -333,15 +262,10 @@ def _flag_groups(rows: Mapping[tuple[str, str], MetricsRow]) -> None:
 # --- coaching and follow-through (capability-independent) --------------------------------------
 
 
-def _people_on(day: date) -> Any:
-    p = schema.people
-    return and_(p.c.valid_from <= day, or_(p.c.valid_to.is_(None), p.c.valid_to > day))
-
-
-def _eligible(row: Any, as_of: date, window_days: int) -> bool:
+def _eligible(person: FieldPerson, as_of: date, window_days: int) -> bool:
     start = as_of - timedelta(days=window_days)
-    begin = max(start, row.hire_date) if row.hire_date else start
-    end = min(as_of, row.termination_date) if row.termination_date else as_of
+    begin = max(start, person.hire_date) if person.hire_date else start
+    end = min(as_of, person.termination_date) if person.termination_date else as_of
     return (end - begin).days >= window_days / 2
 
 
@@ -354,31 +278,15 @@ def coaching_coverage(
     window_days: int = COACHING_DAYS,
 ) -> dict[str, tuple[int, int]]:
     """group -> (eligible reps, those with >= 1 submitted visit in (D - 90 d, D])."""
-    p, o = schema.people, schema.observations
-    since = as_of - timedelta(days=window_days)
-    coached = set(
-        conn.execute(
-            select(o.c.observed_hr_id)
-            .where(
-                o.c.counted.is_(True),
-                o.c.deleted.is_(False),
-                o.c.visit_date > since,
-                o.c.visit_date <= as_of,
-            )
-            .distinct()
-        ).scalars()
-    )
+    coached = store.visited_people(conn, as_of - timedelta(days=window_days), as_of)
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    query = select(
-        p.c.hr_id, p.c.region, p.c.manager_hr_id, p.c.hire_date, p.c.termination_date
-    ).where(_people_on(as_of), p.c.role.in_(list(field_roles)))
-    for row in conn.execute(query):
-        if not _eligible(row, as_of, window_days):
+    for person in store.people_in_roles_on(conn, as_of, field_roles):
+        if not _eligible(person, as_of, window_days):
             continue
-        key = (row.region if attach == "region" else row.manager_hr_id) or "(none)"
+        key = (person.region if attach == "region" else person.manager_hr_id) or NO_GROUP
         for g in (key, ALL):
             out[g][0] += 1
-            out[g][1] += row.hr_id in coached
+            out[g][1] += person.hr_id in coached
     return {g: (v[0], v[1]) for g, v in out.items()}
 
 
@@ -390,21 +298,9 @@ def follow_through(
     days: int = COACHING_DAYS,
 ) -> dict[str, tuple[int, int, int]]:
     """group -> (actions due in (D - 90 d, D], completed by D, completed by due + 7 d)."""
-    a, p = schema.development_actions, schema.people
-    since = as_of - timedelta(days=days)
-    query = (
-        select(a.c.due_on, a.c.completed_on, p.c.region, p.c.manager_hr_id)
-        .join(p, and_(p.c.hr_id == a.c.hr_id, _people_on(as_of)))
-        .where(
-            a.c.deleted.is_(False),
-            a.c.status != "cancelled",
-            a.c.due_on > since,
-            a.c.due_on <= as_of,
-        )
-    )
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for due, done, region, manager in conn.execute(query):
-        key = (region if attach == "region" else manager) or "(none)"
+    for due, done, region, manager in store.due_actions(conn, as_of - timedelta(days=days), as_of):
+        key = (region if attach == "region" else manager) or NO_GROUP
         for g in (key, ALL):
             out[g][0] += 1
             if done is not None and done <= as_of:
@@ -414,6 +310,8 @@ def follow_through(
 
 
 # --- coaching quality (DESIGN.md's coaching rows) --------------------------------------------------
+
+TOP_BOX = 1.0  # a scaled rating at the top of its scale
 
 
 def business_days_between(start: date, end: date) -> int:
@@ -435,28 +333,16 @@ class RaterStats:
     top_box: int = 0
     tagged_reports: int = 0
 
-    @property
-    def mean(self) -> float | None:
-        return self.scaled_sum / self.ratings if self.ratings else None
-
 
 def rater_stats(
     conn: Connection, as_of: date, *, days: int = COACHING_DAYS
 ) -> dict[str, RaterStats]:
     """Per observing manager over (D - 90 d, D]: timeliness, ratings, top-box, tagged reports."""
-    o, r, p = schema.observations, schema.ratings, schema.people
     since = as_of - timedelta(days=days)
-    window = and_(
-        o.c.counted.is_(True),
-        o.c.deleted.is_(False),
-        o.c.visit_date > since,
-        o.c.visit_date <= as_of,
-    )
-    regions = dict(conn.execute(select(p.c.hr_id, p.c.region).where(_people_on(as_of))).all())
+    regions = store.regions_on(conn, as_of)
     stats: dict[str, RaterStats] = {}
-    query = select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at).where(window)
-    for observer, visit, submitted in conn.execute(query):
-        s = stats.setdefault(observer, RaterStats(observer, regions.get(observer) or "(none)"))
+    for observer, visit, submitted in store.visits(conn, since, as_of):
+        s = stats.setdefault(observer, RaterStats(observer, regions.get(observer) or NO_GROUP))
         s.reports += 1
         if submitted:
             submitted_on = date.fromisoformat(submitted[:10])
@@ -464,25 +350,12 @@ def rater_stats(
             s.within_5_business_days += business_days_between(visit, submitted_on) <= 5
     # per observer in the database: ratings, their sum, top-box ratings and tagged reports
     # (reports with at least one rating: the distinct reports among the rated rows)
-    report = o.c.source + literal("/", String) + o.c.record_id
-    query2 = (
-        select(
-            o.c.observer_hr_id,
-            func.count(),
-            func.sum(r.c.scaled),
-            _flag(r.c.scaled >= 1.0),
-            func.count(func.distinct(report)),
-        )
-        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
-        .where(window)
-        .group_by(o.c.observer_hr_id)
-    )
-    for observer, ratings, scaled_sum, top_box, tagged in conn.execute(query2):
-        s = stats[observer]
-        s.ratings += int(ratings)
-        s.scaled_sum += float(scaled_sum)
-        s.top_box += int(top_box)
-        s.tagged_reports += int(tagged)
+    for rated in store.observer_ratings(conn, since, as_of, top_box=TOP_BOX):
+        s = stats[rated.observer]
+        s.ratings += rated.ratings
+        s.scaled_sum += rated.scaled_sum
+        s.top_box += rated.top_box
+        s.tagged_reports += rated.tagged_reports
     return stats
 
 
@@ -505,29 +378,8 @@ def leniency(stats: Mapping[str, RaterStats]) -> dict[str, float | None]:
 
 def coach_the_coach(conn: Connection, as_of: date, *, days: int = 180) -> tuple[int, int]:
     """(first-line managers observed by their own manager in 180 d, first-line managers)."""
-    p, o = schema.people, schema.observations
-    managers = dict(
-        conn.execute(
-            select(p.c.hr_id, p.c.manager_hr_id).where(
-                _people_on(as_of), p.c.role == "first_line_manager"
-            )
-        ).all()
-    )
-    since = as_of - timedelta(days=days)
-    observed = {
-        (observed, observer)
-        for observed, observer in conn.execute(
-            select(o.c.observed_hr_id, o.c.observer_hr_id)
-            .where(
-                o.c.counted.is_(True),
-                o.c.deleted.is_(False),
-                o.c.visit_date > since,
-                o.c.visit_date <= as_of,
-                o.c.observed_hr_id.in_(list(managers)),
-            )
-            .distinct()
-        )
-    }
+    managers = store.managers_in_role_on(conn, as_of, "first_line_manager")
+    observed = store.observation_pairs(conn, as_of - timedelta(days=days), as_of, list(managers))
     hits = sum((m, boss) in observed for m, boss in managers.items())
     return hits, len(managers)
 
@@ -536,35 +388,19 @@ def reinforcement(
     conn: Connection, source: RowSource, as_of: date, *, days: int = COACHING_DAYS
 ) -> dict[str, tuple[int, int, int | None]]:
     """capability -> (ratings in (D - 90 d, D], reps trained, days since last rated)."""
-    o, r, t = schema.observations, schema.ratings, source.table
-    since = as_of - timedelta(days=days)
-    valid = and_(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of)
     recent: dict[str, int] = {}
-    last: dict[str, Any] = {}
-    for cap, in_window, latest in conn.execute(  # one pass over the ratings for both
-        select(r.c.capability_id, _flag(o.c.visit_date > since), func.max(o.c.visit_date))
-        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
-        .where(valid)
-        .group_by(r.c.capability_id)
-    ):
+    last: dict[str, date | None] = {}
+    for cap, in_window, latest in store.rating_recency(conn, as_of - timedelta(days=days), as_of):
         if in_window:
-            recent[cap] = int(in_window)
+            recent[cap] = in_window
         last[cap] = latest
-    trained: dict[str, int] = dict(
-        conn.execute(
-            select(t.c.capability_id, func.count())
-            .where(source.where, t.c.trained_at.is_not(None))
-            .group_by(t.c.capability_id)
-        ).all()
-    )
+    trained = store.trained_per_capability(conn, source)
     out: dict[str, tuple[int, int, int | None]] = {}
     for cap in set(trained) | set(recent):
         last_day = last.get(cap)
-        if isinstance(last_day, str):
-            last_day = date.fromisoformat(last_day)
         out[cap] = (
-            int(recent.get(cap, 0)),
-            int(trained.get(cap, 0)),
+            recent.get(cap, 0),
+            trained.get(cap, 0),
             (as_of - last_day).days if last_day else None,
         )
     return out
@@ -575,6 +411,10 @@ def median_or_none(values: Iterable[float]) -> float | None:
     return float(median(items)) if items else None
 
 
-def as_records(rows: Sequence[MetricsRow]) -> Iterator[dict[str, Any]]:
+def write_table_csv(rows: Sequence[MetricsRow], out: TextIO) -> None:
+    """The adoption table as CSV: a header of COLUMNS, then one line per row (blank = None)."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
     for row in rows:
-        yield row.record()
+        record = row.record()
+        writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})

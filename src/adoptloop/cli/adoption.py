@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -13,12 +12,13 @@ import orjson
 import typer
 from rich.table import Table
 
-from adoptloop.adoption.assemble import build_report_data, write_report
 from adoptloop.adoption.compute import scratch
-from adoptloop.adoption.metrics import COLUMNS, MetricsRow, RowSource, adoption_metrics
+from adoptloop.adoption.metrics import MetricsRow, adoption_metrics, write_table_csv
+from adoptloop.adoption.report.assemble import build_report_data, write_report
 from adoptloop.cli.common import AsOfOption, ConfigOption, handled, load, out, parse_date
 from adoptloop.errors import ConfigError
 from adoptloop.pipeline.run import Environment
+from adoptloop.store.metrics import RowSource
 
 
 def register(app: typer.Typer) -> None:
@@ -65,11 +65,7 @@ def adoption(
                 + "\n"
             )
         else:
-            writer = csv.DictWriter(sys.stdout, fieldnames=COLUMNS, lineterminator="\n")
-            writer.writeheader()
-            for row in rows:
-                record = row.record()
-                writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})
+            write_table_csv(rows, sys.stdout)
 
 
 def report(

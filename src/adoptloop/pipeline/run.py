@@ -6,10 +6,9 @@ nothing changed pulls nothing new, adds no statement and sends nothing.
 
 from __future__ import annotations
 
-import csv
 import signal
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,14 +19,13 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
-from adoptloop.adoption.assemble import build_report_data, write_report
-from adoptloop.adoption.compute import update_states
-from adoptloop.adoption.metrics import COLUMNS, MetricsRow, RowSource, adoption_metrics
+from adoptloop.adoption.metrics import MetricsRow
 from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
 from adoptloop.connectors.registry import AnyConnector, Registry
 from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
+from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver
 from adoptloop.pipeline.erase import erase_person, vacuum
 from adoptloop.pipeline.publish import publish
@@ -243,7 +241,7 @@ def _run(
         checkpoint()
         with _stage(result.counts, "states") as bucket:
             result.as_of = env.as_of(as_of)
-            bucket.update(update_states(env.engine, env.capabilities, result.as_of))
+            bucket.update(adopt.refresh_states(env.engine, env.capabilities, result.as_of))
         checkpoint()
         with _stage(result.counts, "translate") as bucket:
             translate = TranslateStage(
@@ -267,25 +265,15 @@ def _run(
                 )
             checkpoint()
         with _stage(result.counts, "adoption") as bucket:
-            with env.engine.connect() as conn:
-                result.adoption = adoption_metrics(
-                    conn,
-                    RowSource.states(),
-                    env.capabilities,
-                    result.as_of,
-                    env.settings.adoption.by,
-                )
-            output = env.settings.adoption.output_dir
-            result.adoption_csv = write_csv(result.adoption, output / "adoption.csv")
-            with env.engine.connect() as conn:
-                data = build_report_data(
-                    conn,
-                    RowSource.states(),
-                    env.capabilities,
-                    result.as_of,
-                    by_region=result.adoption if env.settings.adoption.by == "region" else None,
-                )
-            result.report = write_report(output / "adoption.html", data)
+            outputs = adopt.write_outputs(
+                env.engine,
+                env.capabilities,
+                result.as_of,
+                by=env.settings.adoption.by,
+                output_dir=env.settings.adoption.output_dir,
+            )
+            result.adoption, result.adoption_csv = outputs.rows, outputs.csv
+            result.report = outputs.report
             bucket["rows"] = len(result.adoption)
         result.status = "succeeded"
     except RunInterrupted as exc:
@@ -349,20 +337,6 @@ def _deliver(
             stop=stop,
         )
     return {"target": "lrs", **counts.as_dict()}
-
-
-def write_csv(rows: Sequence[MetricsRow], path: Path) -> Path:
-    """The adoption table as CSV (columns: adoption.metrics.COLUMNS), written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            record = row.record()
-            writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})
-    tmp.replace(path)
-    return path
 
 
 def run_erasure(env: Environment, hr_id: str) -> RunResult:

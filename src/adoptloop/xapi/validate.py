@@ -21,7 +21,9 @@ What the two versions change:
 
 Both versions require a time zone in timestamps and reject the ``-00:00`` offset, reject unknown
 properties everywhere (rule ``unknown-property``) and reject null everywhere except inside
-extension values (rule ``null-value``). Agents, Groups and the special data types live in
+extension values (rule ``null-value``). This module walks the Statement, its object, result
+and attachments; Activities live in :mod:`adoptloop.xapi._validate_activity`, the context in
+:mod:`adoptloop.xapi._validate_context`, Agents, Groups and the special data types in
 :mod:`adoptloop.xapi._validate_parts`.
 """
 
@@ -29,10 +31,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from adoptloop.xapi import _validate_fast
 from adoptloop.xapi import _validate_parts as parts
+from adoptloop.xapi._validate_activity import activity, statement_ref
+from adoptloop.xapi._validate_context import context
 from adoptloop.xapi._validate_parts import Report, XAPIVersion, child
 
 __all__ = ["Problem", "XAPIVersion", "is_valid", "validate_statement"]
@@ -49,46 +52,12 @@ _STATEMENT_KEYS = frozenset({
 _SUBSTATEMENT_FORBIDDEN = frozenset({"id", "stored", "version", "authority"})
 _SUBSTATEMENT_KEYS = (_STATEMENT_KEYS - _SUBSTATEMENT_FORBIDDEN) | {"objectType"}
 _VERB_KEYS = frozenset({"id", "display"})
-_ACTIVITY_KEYS = frozenset({"objectType", "id", "definition"})
-_STATEMENT_REF_KEYS = frozenset({"objectType", "id"})
-_COMPONENT_LISTS = ("choices", "scale", "source", "target", "steps")
-# fmt: off
-_DEFINITION_KEYS = frozenset({
-    "name", "description", "type", "moreInfo", "extensions", "interactionType",
-    "correctResponsesPattern", *_COMPONENT_LISTS,
-})
-# fmt: on
-_COMPONENT_KEYS = frozenset({"id", "description"})
-# Which interaction component lists each interactionType supports (2.4.4.1, Interaction Components).
-_LISTS_FOR_INTERACTION: dict[str, frozenset[str]] = {
-    "true-false": frozenset(),
-    "choice": frozenset({"choices"}),
-    "fill-in": frozenset(),
-    "long-fill-in": frozenset(),
-    "matching": frozenset({"source", "target"}),
-    "performance": frozenset({"steps"}),
-    "sequencing": frozenset({"choices"}),
-    "likert": frozenset({"scale"}),
-    "numeric": frozenset(),
-    "other": frozenset(),
-}
 _RESULT_KEYS = frozenset({"score", "success", "completion", "response", "duration", "extensions"})
 _SCORE_KEYS = frozenset({"scaled", "raw", "min", "max"})
-# fmt: off
-_CONTEXT_KEYS = frozenset({
-    "registration", "instructor", "team", "contextActivities", "revision", "platform",
-    "language", "statement", "extensions",
-})
-# fmt: on
-_CONTEXT_KEYS_2_0 = _CONTEXT_KEYS | {"contextAgents", "contextGroups"}
-_CONTEXT_ACTIVITY_KEYS = frozenset({"parent", "grouping", "category", "other"})
-_CONTEXT_AGENT_KEYS = frozenset({"objectType", "agent", "relevantTypes"})
-_CONTEXT_GROUP_KEYS = frozenset({"objectType", "group", "relevantTypes"})
 _ATTACHMENT_KEYS = frozenset(
     {"usageType", "display", "description", "contentType", "length", "sha2", "fileUrl"}
 )
 _ATTACHMENT_REQUIRED = ("usageType", "display", "contentType", "length", "sha2")
-_A = {"Agent": "an Agent", "Group": "a Group"}
 _VERSION = {"1.0.3": re.compile(r"1\.0\.[0-9]+"), "2.0.0": re.compile(r"2\.0\.[0-9]+")}
 _MEDIA_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _MEDIA_TYPE = re.compile(rf"{_MEDIA_NAME}/{_MEDIA_NAME}(?:\s*;.*)?", re.ASCII | re.DOTALL)
@@ -179,7 +148,7 @@ def _statement(report: Report, value: object, path: str, *, substatement: bool) 
     if "result" in props:
         _result(report, props["result"], child(path, "result"))
     if "context" in props:
-        _context(report, props["context"], child(path, "context"), object_type)
+        context(report, props["context"], child(path, "context"), object_type)
     for key in ("timestamp", "stored"):
         if key in props:
             parts.timestamp(report, props[key], child(path, key), f"'{key}'")
@@ -261,11 +230,11 @@ def _object(report: Report, value: object, path: str, *, in_substatement: bool) 
         # that forgot the objectType the spec requires of Agents used as objects (2.4.4.2).
         parts.agent(report, obj, path, "the object", object_type_required=True)
     elif object_type is None or object_type == "Activity":
-        _activity(report, obj, path, "the object Activity")
+        activity(report, obj, path, "the object Activity")
     elif object_type in ("Agent", "Group"):
         parts.agent_or_group(report, obj, path, "the object", object_type_required=True)
     elif object_type == "StatementRef":
-        _statement_ref(report, obj, path, "the object StatementRef")
+        statement_ref(report, obj, path, "the object StatementRef")
     elif object_type == "SubStatement":
         if in_substatement:
             report.add(
@@ -283,135 +252,6 @@ def _object(report: Report, value: object, path: str, *, in_substatement: bool) 
             "a Statement's objectType must be one of Activity, Agent, Group, SubStatement, "
             f"StatementRef (case sensitive), not {parts.show(object_type)}",
         )
-
-
-def _statement_ref(report: Report, obj: dict[object, object], path: str, what: str) -> None:
-    props = parts.properties(
-        report, obj, path, what=what, allowed=_STATEMENT_REF_KEYS, required=("objectType", "id")
-    )
-    if "id" in props:
-        parts.uuid(report, props["id"], child(path, "id"), "a StatementRef id")
-
-
-def _activity(report: Report, obj: dict[object, object], path: str, what: str) -> None:
-    props = parts.properties(report, obj, path, what=what, allowed=_ACTIVITY_KEYS, required=("id",))
-    object_type = props.get("objectType", "Activity")
-    if object_type != "Activity":
-        report.add(
-            child(path, "objectType"),
-            "activity.object-type",
-            f"{what} must have objectType 'Activity' when present, not {parts.show(object_type)}",
-        )
-    if "id" in props:
-        parts.iri(report, props["id"], child(path, "id"), "an Activity id")
-    if "definition" in props:
-        _definition(report, props["definition"], child(path, "definition"))
-
-
-def _definition(report: Report, value: object, path: str) -> None:
-    what = "an Activity definition"
-    obj = parts.expect_object(report, value, path, what)
-    if obj is None:
-        return
-    props = parts.properties(report, obj, path, what=what, allowed=_DEFINITION_KEYS)
-    for key in ("name", "description"):
-        if key in props:
-            parts.language_map(report, props[key], child(path, key), f"an Activity's {key}")
-    if "type" in props:
-        parts.iri(report, props["type"], child(path, "type"), "an Activity type")
-    if "moreInfo" in props:
-        parts.irl(report, props["moreInfo"], child(path, "moreInfo"), "an Activity's moreInfo")
-    if "extensions" in props:
-        parts.extensions(report, props["extensions"], child(path, "extensions"), "extensions")
-    _interaction(report, obj, props, path)
-
-
-def _interaction(
-    report: Report, obj: dict[object, object], props: dict[str, object], path: str
-) -> None:
-    """interactionType, correctResponsesPattern and the interaction component lists."""
-    supported: frozenset[str] | None = None  # None: unknown, so lists are not cross-checked
-    if "interactionType" in props:
-        type_path = child(path, "interactionType")
-        interaction = parts.string(report, props["interactionType"], type_path, "interactionType")
-        if interaction is not None and interaction not in _LISTS_FOR_INTERACTION:
-            report.add(
-                type_path,
-                "activity.interaction-type",
-                "interactionType must be one of "
-                f"{', '.join(_LISTS_FOR_INTERACTION)} (case sensitive), not {parts.show(interaction)}",
-            )
-        elif interaction is not None:
-            supported = _LISTS_FOR_INTERACTION[interaction]
-    interaction_keys = [k for k in ("correctResponsesPattern", *_COMPONENT_LISTS) if k in obj]
-    if interaction_keys and "interactionType" not in obj:
-        report.add(
-            child(path, "interactionType"),
-            "activity.interaction-type-required",
-            f"an Activity definition with {', '.join(interaction_keys)} is an interaction "
-            "Activity, so it must have an interactionType",
-        )
-    if "correctResponsesPattern" in props:
-        pattern_path = child(path, "correctResponsesPattern")
-        patterns = parts.array(
-            report, props["correctResponsesPattern"], pattern_path, "correctResponsesPattern"
-        )
-        for entry_path, entry in parts.items(
-            report, patterns or [], pattern_path, "correctResponsesPattern"
-        ):
-            parts.string(report, entry, entry_path, "a correct response pattern")
-    for key in _COMPONENT_LISTS:
-        if key not in props:
-            continue
-        list_path = child(path, key)
-        if supported is not None and key not in supported:
-            allowed = ", ".join(
-                name for name, lists in _LISTS_FOR_INTERACTION.items() if key in lists
-            )
-            report.add(
-                list_path,
-                "activity.component-list",
-                f"the component list {key!r} is only valid for interactionType {allowed}, "
-                f"not {parts.show(props['interactionType'])}",
-            )
-        _components(report, props[key], list_path, key)
-
-
-def _components(report: Report, value: object, path: str, key: str) -> None:
-    components = parts.array(report, value, path, f"the component list {key!r}")
-    seen: set[str] = set()
-    for entry_path, entry in parts.items(report, components or [], path, f"{key!r}"):
-        obj = parts.expect_object(report, entry, entry_path, "an interaction component")
-        if obj is None:
-            continue
-        props = parts.properties(
-            report,
-            obj,
-            entry_path,
-            what="an interaction component",
-            allowed=_COMPONENT_KEYS,
-            required=("id",),
-        )
-        if "description" in props:
-            parts.language_map(
-                report,
-                props["description"],
-                child(entry_path, "description"),
-                "a component's description",
-            )
-        if "id" not in props:
-            continue
-        id_path = child(entry_path, "id")
-        component_id = parts.string(report, props["id"], id_path, "an interaction component id")
-        if component_id is None:
-            continue
-        if component_id in seen:
-            report.add(
-                id_path,
-                "activity.component-id-duplicate",
-                f"ids within {key!r} must be distinct; {parts.show(component_id)} is repeated",
-            )
-        seen.add(component_id)
 
 
 # --------------------------------------------------------------------------- Result
@@ -465,152 +305,6 @@ def _score(report: Report, value: object, path: str) -> None:
             "result.score.raw-range",
             f"score.raw ({parts.show(raw)}) must lie between score.min and score.max inclusive",
         )
-
-
-# --------------------------------------------------------------------------- Context
-
-
-def _context(report: Report, value: object, path: str, object_type: str | None) -> None:
-    obj = parts.expect_object(report, value, path, "the context")
-    if obj is None:
-        return
-    allowed = _CONTEXT_KEYS_2_0 if report.version == "2.0.0" else _CONTEXT_KEYS
-    props = parts.properties(report, obj, path, what="the context", allowed=allowed)
-    if "registration" in props:
-        parts.uuid(report, props["registration"], child(path, "registration"), "a registration")
-    if "instructor" in props:
-        parts.agent_or_group(
-            report, props["instructor"], child(path, "instructor"), "the instructor"
-        )
-    if "team" in props:
-        team_path = child(path, "team")
-        if parts.agent_or_group(report, props["team"], team_path, "the team") == "Agent":
-            report.add(
-                team_path,
-                "context.team-group",
-                "context.team must be a Group (objectType 'Group'), not an Agent",
-            )
-    if "contextActivities" in props:
-        _context_activities(report, props["contextActivities"], child(path, "contextActivities"))
-    for key in ("revision", "platform"):
-        if key not in props:
-            continue
-        parts.string(report, props[key], child(path, key), f"context.{key}")
-        if object_type is not None and object_type != "Activity":
-            report.add(
-                child(path, key),
-                f"context.{key}-requires-activity",
-                f"context.{key} may only be used when the Statement's object is an Activity; "
-                f"this object is {parts.show(object_type)}",
-            )
-    if "language" in props:
-        parts.language_tag(report, props["language"], child(path, "language"), "context.language")
-    if "statement" in props:
-        _context_statement(report, props["statement"], child(path, "statement"))
-    if "extensions" in props:
-        parts.extensions(report, props["extensions"], child(path, "extensions"), "extensions")
-    if "contextAgents" in props:
-        _context_actors(report, props["contextAgents"], child(path, "contextAgents"), "Agent")
-    if "contextGroups" in props:
-        _context_actors(report, props["contextGroups"], child(path, "contextGroups"), "Group")
-
-
-def _context_statement(report: Report, value: object, path: str) -> None:
-    obj = parts.expect_object(report, value, path, "context.statement")
-    if obj is None:
-        return
-    object_type = obj.get("objectType")
-    if object_type is not None and object_type != "StatementRef":
-        report.add(
-            child(path, "objectType"),
-            "context.statement-ref",
-            f"context.statement must be a StatementRef (objectType 'StatementRef'), "
-            f"not {parts.show(object_type)}",
-        )
-    _statement_ref(report, obj, path, "context.statement")
-
-
-def _context_activities(report: Report, value: object, path: str) -> None:
-    what = "contextActivities"
-    obj = parts.expect_object(report, value, path, what)
-    if obj is None:
-        return
-    props = parts.properties(report, obj, path, what=what, allowed=_CONTEXT_ACTIVITY_KEYS)
-    for key, activities in props.items():
-        key_path = child(path, key)
-        if isinstance(activities, list):
-            for entry_path, entry in parts.items(report, activities, key_path, f"{what}.{key}"):
-                activity = parts.expect_object(report, entry, entry_path, "a context Activity")
-                if activity is not None:
-                    _activity(report, activity, entry_path, "a context Activity")
-        elif isinstance(activities, dict):
-            if report.version == "2.0.0":
-                report.add(
-                    key_path,
-                    "context.context-activities-array",
-                    f"{what}.{key} must be an array of Activity objects in xAPI 2.0.0 "
-                    "(a single Activity object is only tolerated by 1.0.x)",
-                )
-            _activity(report, activities, key_path, "a context Activity")
-        else:
-            report.add(
-                key_path,
-                "type.array",
-                f"{what}.{key} must be an array of Activity objects, "
-                f"not {parts.describe(activities)}",
-            )
-
-
-def _context_actors(
-    report: Report, value: object, path: str, kind: Literal["Agent", "Group"]
-) -> None:
-    """xAPI 2.0.0 context.contextAgents (kind Agent) or context.contextGroups (kind Group)."""
-    if kind == "Agent":
-        name, member, object_type, rule = "contextAgents", "agent", "contextAgent", "context-agent"
-    else:
-        name, member, object_type, rule = "contextGroups", "group", "contextGroup", "context-group"
-    entries = parts.array(report, value, path, f"context.{name}")
-    for entry_path, entry in parts.items(report, entries or [], path, f"context.{name}"):
-        obj = parts.expect_object(report, entry, entry_path, f"an entry of {name}")
-        if obj is None:
-            continue
-        props = parts.properties(
-            report,
-            obj,
-            entry_path,
-            what=f"an entry of {name}",
-            allowed=_CONTEXT_AGENT_KEYS if kind == "Agent" else _CONTEXT_GROUP_KEYS,
-            required=("objectType", member),
-        )
-        if "objectType" in props and props["objectType"] != object_type:
-            report.add(
-                child(entry_path, "objectType"),
-                f"context.{rule}-object-type",
-                f"entries of {name} must have objectType {object_type!r} (case sensitive), "
-                f"not {parts.show(props['objectType'])}",
-            )
-        if member in props:
-            actor_path = child(entry_path, member)
-            found = parts.agent_or_group(report, props[member], actor_path, f"the {member}")
-            if found is not None and found != kind:
-                report.add(
-                    actor_path,
-                    f"context.{rule}-kind",
-                    f"the {member} of an entry of {name} must be {_A[kind]}, not {_A[found]}",
-                )
-        if "relevantTypes" in props:
-            types_path = child(entry_path, "relevantTypes")
-            types = parts.array(report, props["relevantTypes"], types_path, "relevantTypes")
-            if types == []:
-                report.add(
-                    types_path,
-                    "context.relevant-types-empty",
-                    "relevantTypes must hold one or more IRIs when present (leave it out instead)",
-                )
-            for type_path, relevant in parts.items(
-                report, types or [], types_path, "relevantTypes"
-            ):
-                parts.iri(report, relevant, type_path, "a relevant type")
 
 
 # --------------------------------------------------------------------------- Attachments

@@ -14,12 +14,13 @@ from bench.synthetic import OrgSpec, generate_org
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
-from adoptloop.adoption.engine import OrgHistory
+from adoptloop.adoption.outcomes import PersonHistory
 from adoptloop.connectors.hris.scim import ScimConfig, ScimConnector
 from adoptloop.connectors.http import AuthFailed
 from adoptloop.domain import Deleted, Item, Person
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import schema
+from adoptloop.store.adoption import person_inputs
 from adoptloop.store.db import open_store
 from adoptloop.testing.fake_api import json_response
 from adoptloop.testing.kit import (
@@ -150,13 +151,20 @@ def test_manager_change_becomes_effective_dated_history(
             .where(schema.people.c.hr_id == "E101")
             .order_by(schema.people.c.valid_from)
         ).all()
-        history = OrgHistory(conn)
+        (inputs,) = person_inputs(conn, date(2026, 2, 5), ["E101"])
+    history = PersonHistory(inputs.posts)
     assert [tuple(r) for r in rows] == [
         (date(2026, 1, 10), date(2026, 2, 1), "E100"),
         (date(2026, 2, 1), None, "E200"),
     ]
-    assert history.group_of("E101", date(2026, 1, 20), "manager") == "E100"
-    assert history.group_of("E101", date(2026, 2, 5), "manager") == "E200"
+    assert manager_on(history, date(2026, 1, 20)) == "E100"
+    assert manager_on(history, date(2026, 2, 5)) == "E200"
+
+
+def manager_on(history: PersonHistory, day: date) -> str | None:
+    """The manager adoption attributes the person to on `day` (their HR row in effect)."""
+    post = history.on(day)
+    return post.manager_hr_id if post else None
 
 
 def pull(engine: Engine, directory: ScimDirectory, run_date: date, run_id: str) -> dict[str, int]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-
-from sqlalchemy import Connection, String, and_, func, literal, or_, select
+from typing import TYPE_CHECKING
 
 from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.metrics import (
@@ -15,7 +14,6 @@ from adoptloop.adoption.metrics import (
     FIELD_ROLES,
     MetricsRow,
     RaterStats,
-    RowSource,
     adoption_metrics,
     coach_the_coach,
     coaching_coverage,
@@ -26,8 +24,7 @@ from adoptloop.adoption.metrics import (
     reinforcement,
     team_labels,
 )
-from adoptloop.adoption.report import render_html
-from adoptloop.adoption.reportdata import (
+from adoptloop.adoption.report.data import (
     Cell,
     FollowThrough,
     Freshness,
@@ -36,9 +33,15 @@ from adoptloop.adoption.reportdata import (
     ProficiencyCurve,
     ReportData,
 )
+from adoptloop.adoption.report.html import render_html
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store import bookkeeping, schema
+from adoptloop.store import bookkeeping
+from adoptloop.store import metrics as store
+from adoptloop.store.metrics import NO_GROUP, RowSource
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def _cell(
@@ -160,14 +163,9 @@ def _curves(
     as_of: date,
     names: dict[str, str],
 ) -> list[ProficiencyCurve]:
-    t = source.table
     curves = []
     for cap in capabilities.capabilities:
-        rows = conn.execute(
-            select(t.c.trained_at, t.c.days_to_proficient).where(
-                source.where, t.c.capability_id == cap, t.c.trained_at.is_not(None)
-            )
-        ).all()
+        rows = store.capability_times(conn, source, cap)
         if tier(len(rows)) in (Tier.SUPPRESSED, Tier.COUNTS_ONLY):
             continue
         curve = kaplan_meier(
@@ -192,10 +190,8 @@ def _managers(
 ) -> list[ManagerGroup]:
     lenient = leniency(stats)
     coverage = coaching_coverage(conn, as_of, "manager", field_roles=field_roles)
-    labels = team_labels(conn, as_of, [m for m in coverage if m not in (ALL, "(none)")])
-    p = schema.people
-    on_d = and_(p.c.valid_from <= as_of, or_(p.c.valid_to.is_(None), p.c.valid_to > as_of))
-    regions = dict(conn.execute(select(p.c.hr_id, p.c.region).where(on_d)).all())
+    labels = team_labels(conn, as_of, [m for m in coverage if m not in (ALL, NO_GROUP)])
+    regions = store.regions_on(conn, as_of)
     out = []
     for manager, (eligible, coached) in sorted(coverage.items()):
         if manager == ALL:
@@ -206,8 +202,8 @@ def _managers(
         enough_reports = tier(reports) in (Tier.DIRECTIONAL, Tier.COMPARABLE)
         out.append(
             ManagerGroup(
-                team=labels.get(manager, "(no team)" if manager == "(none)" else "team"),
-                region=regions.get(manager) or "(none)",  # also when they rated nobody
+                team=labels.get(manager, "(no team)" if manager == NO_GROUP else "team"),
+                region=regions.get(manager) or NO_GROUP,  # also when they rated nobody
                 eligible_reps=None if level is Tier.SUPPRESSED else eligible,
                 coaching_coverage=round(100 * coached / eligible, 1)
                 if eligible and level in (Tier.DIRECTIONAL, Tier.COMPARABLE)
@@ -232,28 +228,14 @@ def _managers(
 
 def freshness(conn: Connection) -> list[Freshness]:
     """Per synced stream: when it last synced, and the newest dated record its source gave."""
-    dated = [
-        (schema.completions, schema.completions.c.completed_at),
-        (schema.observations, schema.observations.c.visit_date),
-        (schema.interactions, schema.interactions.c.date),
-        (schema.development_actions, schema.development_actions.c.agreed_on),
-    ]
-    people_newest = conn.execute(select(func.max(schema.people.c.valid_from))).scalar()
-    latest: dict[str, list[str]] = {}  # source -> the newest date of each table (one scan each)
-    for table, column in dated:
-        # grouped by `source || ''`, not by the column: SQLite would otherwise walk the primary
-        # key index (source, record_id) and fetch every row's date from the table by key, which
-        # takes seconds on a million calls; a plain scan with a small temp table does not
-        source = (table.c.source + literal("", String)).label("source")
-        for name, value in conn.execute(select(source, func.max(column)).group_by(source)):
-            latest.setdefault(name, []).append(str(value or "")[:10])
+    latest, people_newest = store.newest_dates(conn)
     newest: dict[str, str] = {}
     out = []
     for cursor in bookkeeping.all_cursors(conn):
         source = cursor["source"]
         if source not in newest:
             values = latest.get(source, [""])
-            newest[source] = max(values) or (str(people_newest)[:10] if people_newest else "")
+            newest[source] = max(values) or people_newest
         out.append(
             Freshness(source, cursor["stream"], cursor["updated_at"], newest[source] or None)
         )

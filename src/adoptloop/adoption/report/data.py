@@ -1,4 +1,4 @@
-"""What the adoption report shows: plain data, computed by adoption.metrics, drawn by adoption.report.
+"""What the adoption report shows: plain data, filled by report/assemble.py, drawn by report/html.py.
 
 Every number here has already been through the small-number rules: a suppressed value is
 None and carries its tier, so the renderer never decides what may be shown.

@@ -1,18 +1,21 @@
-"""The adoption table over a real SQLite store (DESIGN.md, "Adoption (the loop)").
+"""Each rep x capability's outcome and the cohort counts per group, over a real SQLite store
+(DESIGN.md, "Adoption (the loop)").
 
-Each test builds a small scenario of HR rows, LMS completions and coaching ratings, then
-reads the cohort counts per group. Unless a test says otherwise the as-of date D is
+Each test builds a small scenario of HR rows, LMS completions and coaching ratings, computes
+adoption_states as a run does (adoption.compute.update_states), then reads the rows
+(outcomes) or the cohort counts per group (adoption.metrics.adoption_metrics). Unless a test says otherwise the as-of date D is
 2024-06-30 and training happens on T = D - 120 days, so the default 90-day window
 (T, T + 90] closed 30 days before D.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 
-from adoptloop.adoption.engine import ALL, GroupRow
+from adoptloop.adoption.metrics import ALL, MetricsRow
 from adoptloop.adoption.states import State
 from tests.adoption.scenario import (
     DISC,
@@ -27,15 +30,15 @@ from tests.adoption.scenario import (
 )
 
 
-def row(rows: list[GroupRow], group: str, capability: str = OBJ) -> GroupRow:
+def row(rows: list[MetricsRow], group: str, capability: str = OBJ) -> MetricsRow:
     matches = [r for r in rows if (r.group, r.capability) == (group, capability)]
     assert len(matches) == 1, f"expected one row for {group}/{capability}, got {rows}"
     return matches[0]
 
 
-def counts(r: GroupRow) -> tuple[int, int, int, int]:
+def counts(r: MetricsRow) -> tuple[int, int, int, int]:
     """(trained, cohort, observed, adopted)."""
-    return (r.trained, r.cohort, r.observed, r.proficient)
+    return (r.trained, r.cohort, r.observed, r.adopted)
 
 
 # --- censoring and the window ---------------------------------------------------------------
@@ -59,7 +62,7 @@ def test_rep_whose_window_has_not_closed_is_trained_but_counts_nowhere_else(
         False,
         False,
     )
-    assert still_open.path.state is State.ADOPTED  # the state machine itself is not censored
+    assert State(still_open.state) is State.ADOPTED  # the state machine itself is not censored
 
 
 def test_only_ratings_inside_the_window_after_the_training_day_count(scenario: Scenario) -> None:
@@ -201,7 +204,8 @@ def test_all_row_sums_the_groups_and_comes_last(scenario: Scenario) -> None:
     # (2+1+1, 2+1+0, 2+1+0, 1+1+0)
     assert counts(row(rows, ALL)) == (4, 3, 3, 2)
     # states over every trained rep: n1, s1 adopted; n2 developing; w1 trained-unobserved
-    assert dict(row(rows, ALL).states) == {
+    trained = [o for o in scenario.outcomes().values() if o.trained_at is not None]
+    assert dict(Counter(o.state for o in trained if o.capability_id == OBJ)) == {
         "adopted": 2,
         "developing": 1,
         "trained-unobserved": 1,
@@ -235,7 +239,7 @@ def test_rated_but_untrained_reps_are_outcomes_but_not_in_the_table(scenario: Sc
 
     outcome = scenario.outcomes()[("never-trained", OBJ)]
     assert outcome.trained_at is None
-    assert outcome.path.state is State.UNTRAINED
+    assert State(outcome.state) is State.UNTRAINED
     assert scenario.table() == []
 
 
@@ -248,11 +252,11 @@ def test_ratings_on_a_capability_no_longer_in_the_map_are_ignored(scenario: Scen
     assert counts(row(scenario.table(), "North")) == (1, 1, 1, 1)
 
 
-# --- small-number rules in as_record() ------------------------------------------------------
+# --- small-number rules in record() ---------------------------------------------------------
 
 
 def record(trained: int, cohort: int, observed: int, adopted: int) -> dict[str, object]:
-    return GroupRow("North", OBJ, trained, cohort, observed, adopted).as_record()
+    return MetricsRow("North", OBJ, trained, cohort, observed, adopted).record()
 
 
 def test_cohort_under_five_is_suppressed() -> None:
@@ -344,7 +348,7 @@ def test_tier_is_decided_by_the_cohort_not_by_everyone_trained(scenario: Scenari
     for i in range(3):
         scenario.trained(f"open{i}", D - timedelta(days=10))
 
-    got = row(scenario.table(), "North").as_record()
+    got = row(scenario.table(), "North").record()
     assert (got["trained"], got["cohort"], got["observed"], got["adopted"]) == (15, 12, 8, 6)
     assert got["tier"] == "directional"  # cohort 12, not trained 15
     assert got["adoption_observed"] == 75.0  # 6 / 8
@@ -352,7 +356,7 @@ def test_tier_is_decided_by_the_cohort_not_by_everyone_trained(scenario: Scenari
     assert got["observation_coverage"] == 66.7  # 8 / 12 = 0.66667
 
 
-def test_adoption_table_leaves_the_callers_connection_options_alone(scenario: Scenario) -> None:
+def test_adoption_metrics_leave_the_callers_connection_options_alone(scenario: Scenario) -> None:
     scenario.trained("r1")
     scenario.rated("r1", day(10), HIGH)
     before = dict(scenario.conn.get_execution_options())

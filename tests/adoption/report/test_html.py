@@ -1,6 +1,6 @@
 """The HTML adoption report: what it shows, what it withholds, and that it draws offline.
 
-The renderer is tested on hand-built ReportData (the contract adoption.metrics fills); the
+The renderer is tested on hand-built ReportData (the contract adoption.report.assemble fills); the
 browser test opens the written file in Debian's headless Chromium from a file:// URL.
 """
 
@@ -19,8 +19,7 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
-from adoptloop.adoption.report import CHARTS_ELEMENT, render_html
-from adoptloop.adoption.reportdata import (
+from adoptloop.adoption.report.data import (
     Cell,
     FollowThrough,
     Freshness,
@@ -29,6 +28,8 @@ from adoptloop.adoption.reportdata import (
     ProficiencyCurve,
     ReportData,
 )
+from adoptloop.adoption.report.html import render_html
+from adoptloop.adoption.report.page import CHARTS_ELEMENT
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from tests.harness.browser import chromium_unavailable, visit_page
 from tests.support import REPO, require

@@ -1,4 +1,4 @@
-"""The report's numbers (adoption.assemble.build_report_data) on a small scenario.
+"""The report's numbers (adoption.report.assemble.build_report_data) on a small scenario.
 
 D = 2024-06-30 (a Sunday) and T = D - 120 days as in tests/adoption/scenario.py. The org:
 
@@ -20,22 +20,22 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adoptloop.adoption.assemble import build_report_data
 from adoptloop.adoption.compute import scratch
 from adoptloop.adoption.metrics import (
     ALL,
-    RowSource,
     business_days_between,
     leniency,
     rater_stats,
 )
-from adoptloop.adoption.reportdata import (
+from adoptloop.adoption.report.assemble import build_report_data
+from adoptloop.adoption.report.data import (
     Cell,
     FollowThrough,
     FunnelStep,
     ManagerGroup,
     ReportData,
 )
+from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import (
     DISC,
     EPOCH,
@@ -386,8 +386,8 @@ def test_leniency_is_a_managers_mean_minus_the_other_raters_in_the_region(
 
 
 def test_heatmap_flag_uses_the_interval_of_the_share_it_shows() -> None:
-    from adoptloop.adoption.assemble import _cell
     from adoptloop.adoption.metrics import MetricsRow
+    from adoptloop.adoption.report.assemble import _cell
 
     # North: 6 adopted of a cohort of 22 -> 27.3%, Wilson 95% about 13.2-48.2%
     north = MetricsRow("North", "objection-handling", trained=22, cohort=22, observed=13, adopted=6)

@@ -3,12 +3,12 @@
 Sections, in one column: header (as-of date, generated time, reading guide, small-number
 tally), data freshness per source, the adoption and observation-coverage heatmaps, the funnel
 per capability, time to proficiency, coaching per team, development-action follow-through,
-and "How to read this". Charts are Plotly: plotly.min.js from the plotly wheel is inlined, the
-figures travel as JSON in a <script type="application/json"> block, and a short script draws
-them. A Content-Security-Policy forbids every network fetch, so a CDN link could not load.
+and "How to read this". The charts are Plotly specs (adoption_charts.py, coaching_charts.py);
+the page around the sections, which inlines Plotly and draws them offline, is page.py.
 
 Every string from the data is escaped. The figures arrive already small-number-filtered
-(adoption.metrics); this module only shows them and says what was withheld and why.
+(adoption.metrics, report/assemble.py); this module only shows them and says what was
+withheld and why.
 """
 
 # Ranges are typeset with en dashes (5–9 people, 0–100%) on purpose: readers see them.
@@ -17,27 +17,31 @@ Every string from the data is escaped. The figures arrive already small-number-f
 from __future__ import annotations
 
 import html
-import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
-from plotly.offline import get_plotlyjs
-
-from adoptloop.adoption import charts
-from adoptloop.adoption.charts import DIRECTIONAL_MARK, Chart, cell_view, pct
-from adoptloop.adoption.reportdata import Cell, FollowThrough, Freshness, ManagerGroup, ReportData
+from adoptloop.adoption.report import adoption_charts, coaching_charts, page
+from adoptloop.adoption.report.chartkit import (
+    DIRECTIONAL_MARK,
+    Chart,
+    cell_view,
+    interval,
+    pct,
+    withheld,
+)
+from adoptloop.adoption.report.data import (
+    Cell,
+    FollowThrough,
+    Freshness,
+    ManagerGroup,
+    ReportData,
+)
 from adoptloop.adoption.smallnumbers import Tier
 
-CHARTS_ELEMENT = "adoptloop-charts"
 _NUM = ' class="num"'
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-_CSP = (
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-    "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'"
-)
 
 
 def e(text: object) -> str:
@@ -62,36 +66,8 @@ def render_html(data: ReportData) -> str:
         ]
     )
     specs = {chart.id: chart.spec for chart in drawn}
-    plotly_js: str = get_plotlyjs()
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{e(_CSP)}">
-<meta name="generator" content="adoptloop {e(_version())}">
-<title>{e(data.title)} — as of {data.as_of.isoformat()}</title>
-<link rel="icon" href="data:,">
-<style>{_CSS}</style>
-</head>
-<body data-charts="pending">
-<main>
-{body}
-</main>
-<script type="application/json" id="{CHARTS_ELEMENT}">{json_for_html(specs)}</script>
-<script id="plotly-js">{plotly_js}</script>
-<script>{_DRAW}</script>
-</body>
-</html>
-"""
-
-
-def json_for_html(value: Any) -> str:
-    """JSON that cannot close or comment out the <script> element it sits in."""
-    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
-        text = text.replace(char, escaped)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    title = f"{data.title} — as of {data.as_of.isoformat()}"
+    return page.document(title=title, generator=f"adoptloop {_version()}", body=body, charts=specs)
 
 
 def _refuse_contact_details(data: ReportData) -> None:
@@ -251,7 +227,7 @@ def _grid_table(cells: Sequence[Cell]) -> str:
                 "suppressed": "suppressed",
                 "counts-only": "counts only",
                 "missing": "",
-            }.get(view.kind, charts.interval(cell.ci_low, cell.ci_high) if cell else "")
+            }.get(view.kind, interval(cell.ci_low, cell.ci_high) if cell else "")
             classes = f"cell {view.kind}" + (" flagged" if view.flagged else "")
             tds.append(
                 f'<td class="{classes}" title="{e(view.detail)}">{e(view.figure)}'
@@ -270,13 +246,13 @@ def _adoption(data: ReportData, drawn: list[Chart]) -> str:
         "rep whose window has closed. Read it beside <b>observation coverage</b>: low adoption "
         "with low coverage means the field was not observed, not that the skill is missing."
     )
-    adoption = charts.heatmap(
+    adoption = adoption_charts.heatmap(
         "chart-adoption",
         "Adoption (cohort) by region and capability",
         "Adoption (cohort)",
         data.heatmap,
     )
-    coverage = charts.heatmap(
+    coverage = adoption_charts.heatmap(
         "chart-coverage",
         "Observation coverage by region and capability",
         "Observation coverage",
@@ -302,7 +278,7 @@ def _funnel(data: ReportData, drawn: list[Chart]) -> str:
         "window, and sustained (a second proficient rating 30–180 days after the first). The "
         "label after each bar is its share of those trained."
     )
-    chart = charts.funnel("chart-funnel", data.funnel)
+    chart = adoption_charts.funnel("chart-funnel", data.funnel)
     return _section(
         "funnel",
         "From training to sustained use",
@@ -317,7 +293,7 @@ def _proficiency(data: ReportData, drawn: list[Chart]) -> str:
         "not yet proficient count until the as-of date, then drop out rather than count as "
         "failures). ◆ marks the median day, ◇ the day 75% were proficient."
     )
-    chart = charts.proficiency("chart-proficiency", data.curves, data.window_days)
+    chart = adoption_charts.proficiency("chart-proficiency", data.curves, data.window_days)
     return _section(
         "proficiency",
         "Time to proficiency",
@@ -331,8 +307,8 @@ def _coaching(data: ReportData, drawn: list[Chart]) -> str:
         "Coaching by first-line manager's team, labelled by territory. Teams are listed by region "
         "and territory, never ranked, and no individual rep appears."
     )
-    coverage = charts.coaching("chart-coaching", data.managers)
-    lenient = charts.leniency("chart-leniency", data.managers)
+    coverage = coaching_charts.coaching("chart-coaching", data.managers)
+    lenient = coaching_charts.leniency("chart-leniency", data.managers)
     content = _figure(coverage, drawn, empty="No coaching data for this period.")
     if lenient is not None:
         content += _figure(lenient, drawn)
@@ -351,9 +327,9 @@ def _value(value: float | None, tier: str, *, percent: bool = True, digits: int 
 
 def _managers_table(groups: Sequence[ManagerGroup]) -> str:
     rows = []
-    for g in charts.ordered_teams(groups):
-        withheld = g.tier in (Tier.SUPPRESSED, Tier.COUNTS_ONLY)
-        status = charts.withheld(g.tier, g.eligible_reps) if withheld else g.tier
+    for g in coaching_charts.ordered_teams(groups):
+        hidden = g.tier in (Tier.SUPPRESSED, Tier.COUNTS_ONLY)
+        status = withheld(g.tier, g.eligible_reps) if hidden else g.tier
         eligible = "n<5" if g.tier == Tier.SUPPRESSED else _count(g.eligible_reps)
         lenient = "–" if g.leniency is None else f"{g.leniency:+.2f}"
         rows.append(
@@ -388,7 +364,7 @@ def _follow_through(data: ReportData, drawn: list[Chart]) -> str:
         "Development actions agreed in coaching and due in the period: the share completed, and "
         "completed on time (by the due date + 7 days)."
     )
-    chart = charts.follow_through("chart-follow-through", data.follow_through)
+    chart = coaching_charts.follow_through("chart-follow-through", data.follow_through)
     content = _figure(chart, drawn, empty="No development actions were due in the period.")
     if data.follow_through:
         content += _follow_table(data.follow_through)
@@ -502,88 +478,3 @@ def _footer() -> str:
         f"<footer>adoptloop {e(_version())} · figures computed from the adoptloop store; "
         "no individual rep is ranked or named in this report.</footer>"
     )
-
-
-_DRAW = """
-(function () {
-  "use strict";
-  var body = document.body;
-  function fail(error) {
-    body.setAttribute("data-charts", "failed");
-    console.error("adoptloop report: a chart could not be drawn", error);
-  }
-  try {
-    var specs = JSON.parse(document.getElementById("__CHARTS__").textContent);
-    var drawing = Object.keys(specs).map(function (id) {
-      var spec = specs[id];
-      return Plotly.newPlot(id, spec.data, spec.layout, spec.config);
-    });
-    Promise.all(drawing).then(function () { body.setAttribute("data-charts", "ready"); }, fail);
-  } catch (error) {
-    fail(error);
-  }
-})();
-""".replace("__CHARTS__", CHARTS_ELEMENT)
-
-_CSS = """
-:root { color-scheme: light; --ink: #1f2933; --muted: #616e7c; --rule: #d9dee4;
-  --soft: #f5f7fa; --accent: #08306b; --hatch: #9aa5b1; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #fff; color: var(--ink); font-size: 15px; line-height: 1.5;
-  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 980px; margin: 0 auto; padding: 32px 24px 64px; }
-h1 { font-size: 28px; font-weight: 650; margin: 0 0 4px; letter-spacing: -0.01em; }
-h2 { font-size: 21px; font-weight: 620; margin: 8px 0 4px; }
-h3 { font-size: 16px; margin: 24px 0 4px; }
-.meta { color: var(--muted); margin: 0; }
-.guide { margin: 16px 0 0; padding: 12px 16px; background: var(--soft);
-  border-left: 4px solid var(--accent); max-width: 80ch; }
-.tally { margin: 10px 0 0; font-size: 14px; color: var(--muted); }
-nav ol { list-style: none; padding: 0; margin: 18px 0 0; display: flex; flex-wrap: wrap;
-  gap: 4px 18px; font-size: 14px; }
-nav a, details summary { color: var(--accent); }
-section { margin-top: 40px; padding-top: 8px; border-top: 1px solid var(--rule); }
-.lede { color: var(--muted); margin: 0 0 12px; max-width: 80ch; }
-.empty { color: var(--muted); font-style: italic; }
-figure { margin: 20px 0 32px; break-inside: avoid; }
-figcaption { font-weight: 600; font-size: 16px; margin-bottom: 4px; }
-.chart { width: 100%; min-height: 140px; }
-.summary { margin: 6px 0 0; font-size: 14px; max-width: 80ch; }
-.key { list-style: none; padding: 0; margin: 10px 0 0; display: flex; flex-wrap: wrap;
-  gap: 4px 20px; font-size: 13px; color: var(--muted); }
-.swatch { display: inline-block; width: 20px; height: 14px; margin-right: 6px;
-  vertical-align: -2px; border: 1px solid var(--hatch); }
-.swatch.scale { background: linear-gradient(90deg, #e3eef9, #6baed6, #08306b); border: 0; }
-.swatch.hatched, td.suppressed { background: repeating-linear-gradient(135deg,
-  var(--soft) 0 4px, #c8ced6 4px 5px); }
-.swatch.counts { border-style: dotted; }
-.swatch.outlined { border: 2px solid var(--ink); }
-.mark { display: inline-block; width: 20px; margin-right: 6px; text-align: center;
-  color: var(--ink); font-weight: 700; }
-.table-wrap { overflow-x: auto; margin-top: 10px; }
-table { border-collapse: collapse; width: 100%; font-size: 14px;
-  font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding: 8px 0 4px; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--rule);
-  vertical-align: top; }
-thead th { font-weight: 600; border-bottom: 2px solid var(--ink); }
-.num { text-align: right; }
-.nowrap { white-space: nowrap; }
-tr.suppressed, tr.counts-only, td.suppressed, td.counts-only { color: var(--muted); }
-td.flagged { box-shadow: inset 0 0 0 2px var(--ink); }
-.small { display: block; font-size: 12px; color: var(--muted); }
-details { margin-top: 8px; font-size: 14px; }
-details summary { cursor: pointer; }
-dl.defs dt { font-weight: 600; margin-top: 12px; }
-dl.defs dd { margin: 2px 0 0; max-width: 80ch; }
-.notes { padding-left: 20px; }
-footer { margin-top: 48px; padding-top: 12px; border-top: 1px solid var(--rule);
-  color: var(--muted); font-size: 13px; }
-@media print {
-  body { font-size: 10.5pt; }
-  main { max-width: none; padding: 0; }
-  nav, details { display: none; }
-  section { border-top-color: #999; }
-  .guide { border-left-color: #000; }
-}
-"""

@@ -1,0 +1,125 @@
+"""Each rep x capability's outcome: trained when, judged or not, observed, proficient, its path.
+
+For each capability c and as-of date D (DESIGN.md, "Adoption"):
+- trained_at: the earliest completed/passed completion of any module mapped to c, on or
+  before D;
+- window: (trained_at, trained_at + W]; cohort: reps with trained_at + W <= D (censoring:
+  a rep still inside the window counts nowhere yet);
+- observed / proficient in window: >= 1 rating / >= 1 rating at or above the threshold;
+- the path: the state machine (adoption.states) over every rating after training up to D.
+
+A person's inputs come from the store one person at a time (store.adoption.person_inputs);
+only one rep's ratings are held at a time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from adoptloop.adoption.states import RatingEvent, Trajectory, trajectory
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store.adoption import Post, person_inputs
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class RepOutcome:
+    hr_id: str
+    capability_id: str
+    trained_at: date | None
+    in_cohort: bool
+    observed: bool
+    proficient: bool
+    path: Trajectory
+    trained_module: str | None = None  # the module whose completion started the clock
+
+
+class PersonHistory:
+    """One person's effective-dated HR rows (sorted by valid_from): their post on a date."""
+
+    __slots__ = ("_posts", "_starts")
+
+    def __init__(self, posts: Sequence[Post]) -> None:
+        self._posts = posts
+        self._starts = [p.valid_from for p in posts]
+
+    def on(self, day: date) -> Post | None:
+        """The HR row in effect on a date (the first one before it starts; None without rows)."""
+        if not self._posts:
+            return None
+        return self._posts[max(0, bisect_right(self._starts, day) - 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonOutcomes:
+    hr_id: str
+    history: PersonHistory
+    outcomes: list[RepOutcome]  # in capability id order
+
+
+def people_outcomes(
+    conn: Connection,
+    capabilities: CapabilityMap,
+    as_of: date,
+    only: Sequence[str] | None = None,
+) -> Iterator[PersonOutcomes]:
+    """Per person (in the store's hr_id order), every trained or rated capability's outcome;
+    with `only`, just those people. People with neither are left out."""
+    mapped = capabilities.capabilities
+    for inputs in person_inputs(conn, as_of, only):
+        trained: dict[str, tuple[date, str]] = {}
+        for module_id, day in inputs.completions:
+            if day > as_of:
+                continue
+            for capability in capabilities.capabilities_for_module(module_id):
+                if capability not in trained or (day, module_id) < trained[capability]:
+                    trained[capability] = (day, module_id)
+        events: dict[str, list[RatingEvent]] = defaultdict(list)
+        for capability_id, visit_date, visit_id, scaled in inputs.ratings:
+            if capability_id in mapped:
+                events[capability_id].append(RatingEvent(visit_date, visit_id, scaled))
+        if not trained and not events:
+            continue
+        hr_id = inputs.hr_id
+        outcomes = [
+            _outcome((cap, hr_id), trained.get(cap), events.get(cap, []), capabilities, as_of)
+            for cap in sorted(trained.keys() | events.keys())
+        ]
+        yield PersonOutcomes(hr_id, PersonHistory(inputs.posts), outcomes)
+
+
+def _outcome(
+    key: tuple[str, str],
+    first: tuple[date, str] | None,
+    events: list[RatingEvent],
+    capabilities: CapabilityMap,
+    as_of: date,
+) -> RepOutcome:
+    capability_id, hr_id = key
+    trained_at, module = first if first is not None else (None, None)
+    capability = capabilities.capabilities[capability_id]
+    window = timedelta(days=capabilities.window_days(capability_id))
+    path = trajectory(trained_at, events, capability.threshold, as_of)
+    in_cohort = trained_at is not None and trained_at + window <= as_of
+    in_window = [
+        e
+        for e in events
+        if trained_at is not None and trained_at < e.visit_date <= trained_at + window
+    ]
+    return RepOutcome(
+        hr_id=hr_id,
+        capability_id=capability_id,
+        trained_at=trained_at,
+        in_cohort=in_cohort,
+        observed=in_cohort and bool(in_window),
+        proficient=in_cohort and any(e.scaled >= capability.threshold for e in in_window),
+        path=path,
+        trained_module=module,
+    )

@@ -1,0 +1,65 @@
+"""The adoption stage: the rep x capability states after the pull, the outputs at the end.
+
+A run calls it twice (pipeline/run.py):
+- `refresh_states`, right after the pull: adoption_states as of D, so the translate stage
+  turns the changed states into adoption statements;
+- `write_outputs`, last: the adoption table by group (adoption.metrics) from those states,
+  written as adoption.csv, and the HTML report (adoption.report) beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from adoptloop.adoption.compute import update_states
+from adoptloop.adoption.metrics import By, MetricsRow, adoption_metrics, write_table_csv
+from adoptloop.adoption.report.assemble import build_report_data, write_report
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store.metrics import RowSource
+
+
+def refresh_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, Any]:
+    """Bring adoption_states to `as_of`; returns the stage's counts (adoption.compute)."""
+    return update_states(engine, capabilities, as_of)
+
+
+@dataclass(frozen=True)
+class AdoptionOutputs:
+    rows: list[MetricsRow]
+    csv: Path
+    report: Path
+
+
+def write_outputs(
+    engine: Engine, capabilities: CapabilityMap, as_of: date, *, by: By, output_dir: Path
+) -> AdoptionOutputs:
+    """The adoption table grouped `by`, as `output_dir`/adoption.csv, and the report as
+    `output_dir`/adoption.html (its region rows are the table's when `by` is region)."""
+    with engine.connect() as conn:
+        rows = adoption_metrics(conn, RowSource.states(), capabilities, as_of, by)
+    table = write_csv(rows, output_dir / "adoption.csv")
+    with engine.connect() as conn:
+        data = build_report_data(
+            conn,
+            RowSource.states(),
+            capabilities,
+            as_of,
+            by_region=rows if by == "region" else None,
+        )
+    return AdoptionOutputs(rows, table, write_report(output_dir / "adoption.html", data))
+
+
+def write_csv(rows: Sequence[MetricsRow], path: Path) -> Path:
+    """The adoption table as CSV (columns: adoption.metrics.COLUMNS), written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        write_table_csv(rows, fh)
+    tmp.replace(path)
+    return path

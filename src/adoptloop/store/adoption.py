@@ -1,0 +1,338 @@
+"""The adoption states' SQL: each person's inputs, streamed, and the rows the pass writes.
+
+adoption/compute.py runs the pass (the state machine and the rows are its business); this
+module reads and writes for it:
+- `person_inputs` streams every person's HR rows, completions and counted ratings, one person
+  at a time, in the store's hr_id order;
+- `adoption_states` (the current state as of the last run): upserts, tombstones, the people
+  whose rows can have changed since the last computation, the rows that are no longer
+  produced, and the bookmark (as-of date and basis) of the last computation in `meta`;
+- `adoption_scratch`: the rows of one ad-hoc computation, deleted after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, NamedTuple
+
+import orjson
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    union,
+    update,
+)
+
+from adoptloop.store import records, schema
+
+SOURCE = "adoption"  # the `source` of every adoption_states row
+_IN_CHUNK = 1000  # keys per IN (...) and rows per tombstoning statement
+_ONLY_CHUNK = 500  # people per input query when only some are recomputed
+
+
+class Post(NamedTuple):
+    """One effective-dated HR row, as far as adoption needs it: where the person sits."""
+
+    valid_from: date
+    region: str | None
+    manager_hr_id: str | None
+
+
+class RatingInput(NamedTuple):
+    """One counted rating of the person: on a submitted, not deleted visit on or before D."""
+
+    capability_id: str
+    visit_date: date
+    visit_id: str
+    scaled: float
+
+
+@dataclass(frozen=True, slots=True)
+class PersonInputs:
+    """Everything one person's adoption rows are computed from."""
+
+    hr_id: str
+    posts: list[Post]  # by valid_from
+    completions: list[tuple[str, date]]  # (module, day of its earliest completed/passed one)
+    ratings: list[RatingInput]  # by capability, visit date, visit id
+
+
+def person_inputs(
+    conn: Connection, as_of: date, only: Sequence[str] | None = None
+) -> Iterator[PersonInputs]:
+    """Per person (in the store's hr_id order), their inputs; with `only`, just those people
+    (taken _ONLY_CHUNK at a time). Completions are not cut at `as_of` (the caller decides).
+
+    Streams merged by person: only one person's HR rows, completions and ratings are held at a
+    time. Every stream is ordered by hr_id by the database, and the driver lists every hr_id
+    any of them holds, so they are walked by equality alone (whatever the collation).
+    """
+    if only is None:
+        yield from _merged(conn, as_of, None)
+        return
+    ids = sorted(set(only))
+    for offset in range(0, len(ids), _ONLY_CHUNK):
+        yield from _merged(conn, as_of, ids[offset : offset + _ONLY_CHUNK])
+
+
+class _Stream:
+    """Rows of one query ordered by a person key, taken a person at a time."""
+
+    __slots__ = ("_head", "_rows")
+
+    def __init__(self, rows: Iterator[Any]) -> None:
+        self._rows = rows
+        self._head = next(rows, None)
+
+    def take(self, key: str) -> list[Any]:
+        """The rows of `key` at the head of the stream (keys come in the driver's order)."""
+        out = []
+        while self._head is not None and self._head[0] == key:
+            out.append(self._head)
+            self._head = next(self._rows, None)
+        return out
+
+
+def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[PersonInputs]:
+    p, c, o = schema.people, schema.completions, schema.observations
+
+    def among(query: Select[Any], column: Any) -> Select[Any]:
+        return query if ids is None else query.where(column.in_(ids))
+
+    keys = union(
+        among(select(p.c.hr_id.label("k")), p.c.hr_id),
+        among(select(c.c.hr_id.label("k")), c.c.hr_id),
+        among(select(o.c.observed_hr_id.label("k")), o.c.observed_hr_id),
+    ).subquery()
+    driver = conn.execute(select(keys.c.k).order_by(keys.c.k).execution_options(yield_per=5000))
+    people = _Stream(
+        iter(
+            conn.execute(
+                among(select(p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id), p.c.hr_id)
+                .order_by(p.c.hr_id, p.c.valid_from)
+                .execution_options(yield_per=5000)
+            )
+        )
+    )
+    completions = _Stream(iter(conn.execute(among(_trained_query(), c.c.hr_id))))
+    ratings = _Stream(iter(conn.execute(among(_ratings_query(as_of), o.c.observed_hr_id))))
+    for (hr_id,) in driver:
+        yield PersonInputs(
+            hr_id,
+            [
+                Post(valid_from, region, manager)
+                for _, valid_from, region, manager in people.take(hr_id)
+            ],
+            [
+                (module_id, date.fromisoformat(completed_at[:10]))
+                for _, module_id, completed_at in completions.take(hr_id)
+            ],
+            [RatingInput(*row[1:]) for row in ratings.take(hr_id)],
+        )
+
+
+def _trained_query() -> Select[Any]:
+    """Per (hr_id, module): the earliest completed/passed completion, by hr_id."""
+    c = schema.completions
+    return (
+        select(c.c.hr_id, c.c.module_id, func.min(c.c.completed_at))
+        .where(and_(c.c.status != "failed", c.c.deleted.is_(False)))
+        .group_by(c.c.hr_id, c.c.module_id)
+        .order_by(c.c.hr_id, c.c.module_id)
+        .execution_options(yield_per=5000)
+    )
+
+
+def _ratings_query(as_of: date) -> Select[Any]:
+    """Counted ratings, in (rep, capability, visit date, visit id) order. Those on capabilities
+    no longer in the map (a stored rating may name one since removed from it) are skipped by
+    the caller: a capability filter here leads SQLite to scan every rating by capability
+    instead of taking a few reps' visits by the rep index."""
+    r, o = schema.ratings, schema.observations
+    return (
+        select(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id, r.c.scaled)
+        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
+        .where(
+            and_(
+                o.c.counted.is_(True),
+                o.c.deleted.is_(False),
+                o.c.visit_date <= as_of,
+            )
+        )
+        .order_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id)
+        # on the statement, not the connection: Connection.execution_options() changes the
+        # caller's connection in place and would stream every later query on it
+        .execution_options(yield_per=5000)
+    )
+
+
+# --- adoption_scratch ----------------------------------------------------------------------------
+
+
+def insert_scratch(conn: Connection, computation: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Add rows to one ad-hoc computation."""
+    conn.execute(
+        schema.adoption_scratch.insert(), [{**r, "computation": computation} for r in rows]
+    )
+
+
+def delete_scratch(conn: Connection, computation: str) -> None:
+    """Remove the rows of one ad-hoc computation."""
+    table = schema.adoption_scratch
+    conn.execute(delete(table).where(table.c.computation == computation))
+
+
+# --- adoption_states -----------------------------------------------------------------------------
+
+
+def upsert_states(
+    conn: Connection, rows: Sequence[dict[str, Any]], *, volatile: Iterable[str]
+) -> records.WriteCounts:
+    """Insert new rows and update changed ones; a change in `volatile` fields alone is none."""
+    return records.upsert_source_rows(
+        conn, schema.adoption_states, SOURCE, rows, digest_exclude=volatile
+    )
+
+
+def tombstone_states(conn: Connection, record_ids: Sequence[str]) -> int:
+    """Mark rows deleted (their statements get voided); returns how many were live."""
+    gone = 0
+    for offset in range(0, len(record_ids), _IN_CHUNK):
+        gone += records.mark_deleted(
+            conn, schema.adoption_states, SOURCE, record_ids[offset : offset + _IN_CHUNK]
+        )
+    return gone
+
+
+def live_states(conn: Connection) -> int:
+    """How many rows are live (not tombstoned)."""
+    t = schema.adoption_states
+    return int(
+        conn.execute(
+            select(func.count()).where(t.c.source == SOURCE, t.c.deleted.is_(False))
+        ).scalar_one()
+    )
+
+
+def stale_among(conn: Connection, people: Sequence[str], produced: set[str]) -> list[str]:
+    """Live rows of `people` whose record id is not in `produced`."""
+    t = schema.adoption_states
+    stale: list[str] = []
+    for offset in range(0, len(people), _IN_CHUNK):
+        query = select(t.c.record_id).where(
+            t.c.source == SOURCE,
+            t.c.deleted.is_(False),
+            t.c.hr_id.in_(people[offset : offset + _IN_CHUNK]),
+        )
+        stale += [rid for rid in conn.execute(query).scalars() if rid not in produced]
+    return sorted(stale)
+
+
+def stale_states(conn: Connection, modules: Mapping[str, Sequence[str]], as_of: date) -> list[str]:
+    """Live rows whose (rep, capability) is neither trained nor rated any more, by record id.
+
+    `modules`: every mapped capability -> the modules that teach it. The same pairs
+    `person_inputs` leads to, as an anti-join in the database: a counted rating on or before
+    `as_of` of a mapped capability, or a completed/passed completion on or before `as_of` of a
+    module teaching it. Stale rows are few (a rating removed, a capability dropped from the
+    map), so the list is short.
+    """
+    s, r, o, c = schema.adoption_states, schema.ratings, schema.observations, schema.completions
+    rated = (
+        select(o.c.observed_hr_id.label("hr_id"), r.c.capability_id.label("capability_id"))
+        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
+        .where(
+            o.c.counted.is_(True),
+            o.c.deleted.is_(False),
+            o.c.visit_date <= as_of,
+            r.c.capability_id.in_(list(modules)),
+        )
+    )
+    trained = [
+        select(c.c.hr_id, literal(capability, String).label("capability_id")).where(
+            c.c.module_id.in_(list(teaching)),
+            c.c.status != "failed",
+            c.c.deleted.is_(False),
+            func.substr(c.c.completed_at, 1, 10) <= as_of.isoformat(),
+        )
+        for capability, teaching in modules.items()
+        if teaching
+    ]
+    live = (union(rated, *trained) if trained else rated).subquery()
+    query = (
+        select(s.c.record_id)
+        .where(s.c.source == SOURCE, s.c.deleted.is_(False))
+        .where(
+            ~exists().where(live.c.hr_id == s.c.hr_id, live.c.capability_id == s.c.capability_id)
+        )
+        .order_by(s.c.record_id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def changed_people(conn: Connection, since: date, as_of: date) -> list[str]:
+    """Whose rows can differ from the computation as of `since`: people whose inputs were
+    written since (adoption_dirty), and people the passing of time from `since` to `as_of`
+    reaches: a completion or counted visit dated in (since, as_of] (not counted before), an
+    adoption window closing in it (the cohort), an HR row starting in it (the group of a rep
+    whose window is open). Nothing else in a row depends on the as-of date except
+    `censored_days` and `as_of`, which are volatile (metrics use the as-of date itself)."""
+    d, c, o, s, p = (
+        schema.adoption_dirty,
+        schema.completions,
+        schema.observations,
+        schema.adoption_states,
+        schema.people,
+    )
+    queries: list[Select[Any]] = [select(d.c.hr_id.label("k"))]
+    if as_of > since:
+        queries += [
+            select(c.c.hr_id.label("k")).where(
+                func.substr(c.c.completed_at, 1, 10) > since.isoformat(),
+                func.substr(c.c.completed_at, 1, 10) <= as_of.isoformat(),
+            ),
+            select(o.c.observed_hr_id.label("k")).where(
+                o.c.visit_date > since, o.c.visit_date <= as_of
+            ),
+            select(s.c.hr_id.label("k")).where(
+                s.c.source == SOURCE, s.c.window_end > since, s.c.window_end <= as_of
+            ),
+            select(p.c.hr_id.label("k")).where(p.c.valid_from > since, p.c.valid_from <= as_of),
+        ]
+    keys = union(*queries).subquery()
+    return list(conn.execute(select(keys.c.k).order_by(keys.c.k)).scalars())
+
+
+# --- the bookmark of the last computation ---------------------------------------------------------
+
+
+def last_computation(conn: Connection) -> tuple[date, str] | None:
+    """(as-of date, basis) of the last completed computation; None before the first."""
+    m = schema.meta
+    value = conn.execute(
+        select(m.c.value).where(m.c.key == records.ADOPTION_BASIS_KEY)
+    ).scalar_one_or_none()
+    if value is None:
+        return None
+    found = orjson.loads(value)
+    return date.fromisoformat(found["as_of"]), str(found["basis"])
+
+
+def finish_computation(conn: Connection, as_of: date, basis: str) -> None:
+    """Record a completed computation: its as-of date and basis; nobody is dirty any more."""
+    m = schema.meta
+    conn.execute(delete(schema.adoption_dirty))
+    value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
+    key = records.ADOPTION_BASIS_KEY
+    if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(insert(m).values(key=key, value=value))

@@ -1,0 +1,333 @@
+"""The adoption metrics' and report's SQL: aggregates over the rep x capability rows, and the
+people, visits, ratings and actions the coaching figures are counted from.
+
+adoption/metrics.py and adoption/report/assemble.py turn these plain rows into figures (the
+small-number rules, Kaplan-Meier, the attribution choices); nothing here decides what a
+figure means beyond the filter each docstring names. Periods are (since, as_of]: the first day
+out, the last day in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal, NamedTuple
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+)
+
+from adoptloop.store import schema
+from adoptloop.store.adoption import SOURCE
+
+NO_GROUP = "(none)"  # the group of a row without a region, manager or module
+GroupColumn = Literal["region", "manager_hr_id", "trained_module"]
+
+
+@dataclass(frozen=True)
+class RowSource:
+    """Which rep x capability rows to aggregate: a table and a filter."""
+
+    table: Table
+    where: ColumnElement[bool]
+
+    @classmethod
+    def states(cls) -> RowSource:
+        """The live rows of adoption_states (the last run's computation)."""
+        t = schema.adoption_states
+        return cls(t, and_(t.c.source == SOURCE, t.c.deleted.is_(False)))
+
+    @classmethod
+    def scratch(cls, computation: str) -> RowSource:
+        """The rows of one ad-hoc computation in adoption_scratch."""
+        t = schema.adoption_scratch
+        return cls(t, t.c.computation == computation)
+
+
+class GroupCounts(NamedTuple):
+    """Counts of the trained reps of one (group, capability)."""
+
+    group: str | None  # None when every row was counted together
+    capability_id: str
+    trained: int
+    cohort: int  # window closed
+    observed: int  # in the cohort and rated in the window
+    adopted: int  # in the cohort and rated proficient in the window
+    sustained: int  # state sustained
+    regressed: int  # state regressed
+    cohort_sustained: int  # in the cohort and sustained
+
+
+def _flag(value: ColumnElement[Any]) -> Any:
+    """SUM of a boolean as 0/1, portable across SQLite and PostgreSQL."""
+    return func.sum(case((value, 1), else_=0))
+
+
+def _group(t: Table, by: GroupColumn | None) -> list[ColumnElement[Any]]:
+    """The grouping column (a missing value is NO_GROUP); none to count everyone together."""
+    return [] if by is None else [func.coalesce(t.c[by], NO_GROUP)]
+
+
+def group_counts(conn: Connection, source: RowSource, by: GroupColumn | None) -> list[GroupCounts]:
+    """Per (group, capability), over the trained reps (rows with a trained_at)."""
+    t = source.table
+    keys = [*_group(t, by), t.c.capability_id]
+    query = (
+        select(
+            *keys,
+            func.count(),
+            _flag(t.c.in_cohort),
+            _flag(t.c.observed),
+            _flag(t.c.proficient),
+            _flag(t.c.state == "sustained"),
+            _flag(t.c.state == "regressed"),
+            _flag(and_(t.c.in_cohort, t.c.state == "sustained")),
+        )
+        .where(source.where, t.c.trained_at.is_not(None))
+        .group_by(*keys)
+    )
+    out = []
+    for row in conn.execute(query):
+        group = row[0] if by is not None else None
+        capability, *numbers = row[len(keys) - 1 :]
+        out.append(GroupCounts(group, capability, *(int(n or 0) for n in numbers)))
+    return out
+
+
+def proficiency_times(
+    conn: Connection, source: RowSource, by: GroupColumn | None
+) -> Iterator[tuple[str | None, str, date, int | None]]:
+    """(group, capability, trained_at, days to proficiency or None) of every trained rep,
+    ordered by group and capability, streamed."""
+    t = source.table
+    keys = [*_group(t, by), t.c.capability_id]
+    query = (
+        select(*keys, t.c.trained_at, t.c.days_to_proficient)
+        .where(source.where, t.c.trained_at.is_not(None))
+        .order_by(*keys)
+        .execution_options(yield_per=5000)
+    )
+    for row in conn.execute(query):
+        group = row[0] if by is not None else None
+        capability, trained_at, days = row[-3:]
+        yield group, capability, trained_at, days
+
+
+def capability_times(
+    conn: Connection, source: RowSource, capability: str
+) -> list[tuple[date, int | None]]:
+    """(trained_at, days to proficiency or None) of every rep trained on `capability`."""
+    t = source.table
+    query = select(t.c.trained_at, t.c.days_to_proficient).where(
+        source.where, t.c.capability_id == capability, t.c.trained_at.is_not(None)
+    )
+    return [(trained, days) for trained, days in conn.execute(query)]
+
+
+def trained_per_capability(conn: Connection, source: RowSource) -> dict[str, int]:
+    """capability -> reps trained on it."""
+    t = source.table
+    query = (
+        select(t.c.capability_id, func.count())
+        .where(source.where, t.c.trained_at.is_not(None))
+        .group_by(t.c.capability_id)
+    )
+    return {capability: int(n) for capability, n in conn.execute(query)}
+
+
+# --- people on a date ----------------------------------------------------------------------------
+
+
+def _people_on(day: date) -> ColumnElement[bool]:
+    p = schema.people
+    return and_(p.c.valid_from <= day, or_(p.c.valid_to.is_(None), p.c.valid_to > day))
+
+
+def territories_on(conn: Connection, day: date) -> list[tuple[str, str | None]]:
+    """(hr_id, territory) of everyone's HR row in effect on `day`."""
+    p = schema.people
+    return [
+        (h, t) for h, t in conn.execute(select(p.c.hr_id, p.c.territory).where(_people_on(day)))
+    ]
+
+
+def regions_on(conn: Connection, day: date) -> dict[str, str | None]:
+    """hr_id -> region, from everyone's HR row in effect on `day`."""
+    p = schema.people
+    return dict(conn.execute(select(p.c.hr_id, p.c.region).where(_people_on(day))).all())
+
+
+class FieldPerson(NamedTuple):
+    hr_id: str
+    region: str | None
+    manager_hr_id: str | None
+    hire_date: date | None
+    termination_date: date | None
+
+
+def people_in_roles_on(conn: Connection, day: date, roles: Sequence[str]) -> list[FieldPerson]:
+    """Everyone whose HR row in effect on `day` has one of `roles`."""
+    p = schema.people
+    query = select(
+        p.c.hr_id, p.c.region, p.c.manager_hr_id, p.c.hire_date, p.c.termination_date
+    ).where(_people_on(day), p.c.role.in_(list(roles)))
+    return [FieldPerson(*row) for row in conn.execute(query)]
+
+
+def managers_in_role_on(conn: Connection, day: date, role: str) -> dict[str, str | None]:
+    """hr_id -> their own manager's hr_id, for everyone in `role` on `day`."""
+    p = schema.people
+    query = select(p.c.hr_id, p.c.manager_hr_id).where(_people_on(day), p.c.role == role)
+    return dict(conn.execute(query).all())
+
+
+# --- coaching visits, ratings and actions ----------------------------------------------------------
+
+
+def _visits_in(since: date, as_of: date) -> ColumnElement[bool]:
+    """Counted (submitted), not deleted visits dated in (since, as_of]."""
+    o = schema.observations
+    return and_(
+        o.c.counted.is_(True),
+        o.c.deleted.is_(False),
+        o.c.visit_date > since,
+        o.c.visit_date <= as_of,
+    )
+
+
+def visited_people(conn: Connection, since: date, as_of: date) -> set[str]:
+    """Everyone observed on a counted visit in (since, as_of], by any observer."""
+    o = schema.observations
+    query = select(o.c.observed_hr_id).where(_visits_in(since, as_of)).distinct()
+    return set(conn.execute(query).scalars())
+
+
+def observation_pairs(
+    conn: Connection, since: date, as_of: date, observed: Sequence[str]
+) -> set[tuple[str, str]]:
+    """(observed, observer) of the counted visits in (since, as_of] on any of `observed`."""
+    o = schema.observations
+    query = (
+        select(o.c.observed_hr_id, o.c.observer_hr_id)
+        .where(_visits_in(since, as_of), o.c.observed_hr_id.in_(list(observed)))
+        .distinct()
+    )
+    return {(person, observer) for person, observer in conn.execute(query)}
+
+
+def visits(conn: Connection, since: date, as_of: date) -> list[tuple[str, date, str | None]]:
+    """(observer, visit date, submitted_at timestamp) of every counted visit in (since, as_of]."""
+    o = schema.observations
+    query = select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at).where(
+        _visits_in(since, as_of)
+    )
+    return [(observer, day, submitted) for observer, day, submitted in conn.execute(query)]
+
+
+class ObserverRatings(NamedTuple):
+    observer: str
+    ratings: int
+    scaled_sum: float
+    top_box: int  # ratings at or above the top-box level
+    tagged_reports: int  # visits with at least one rating
+
+
+def observer_ratings(
+    conn: Connection, since: date, as_of: date, *, top_box: float
+) -> list[ObserverRatings]:
+    """Per observer, the ratings given on counted visits in (since, as_of]."""
+    o, r = schema.observations, schema.ratings
+    report = o.c.source + literal("/", String) + o.c.record_id
+    query = (
+        select(
+            o.c.observer_hr_id,
+            func.count(),
+            func.sum(r.c.scaled),
+            _flag(r.c.scaled >= top_box),
+            func.count(func.distinct(report)),
+        )
+        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
+        .where(_visits_in(since, as_of))
+        .group_by(o.c.observer_hr_id)
+    )
+    return [
+        ObserverRatings(observer, int(n), float(total), int(top), int(tagged))
+        for observer, n, total, top, tagged in conn.execute(query)
+    ]
+
+
+def rating_recency(
+    conn: Connection, since: date, as_of: date
+) -> list[tuple[str, int, date | None]]:
+    """Per rated capability: (capability, ratings dated in (since, as_of], the latest rating's
+    date on or before as_of), over the ratings on counted visits (one pass for both)."""
+    o, r = schema.observations, schema.ratings
+    query = (
+        select(r.c.capability_id, _flag(o.c.visit_date > since), func.max(o.c.visit_date))
+        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
+        .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of)
+        .group_by(r.c.capability_id)
+    )
+    return [
+        (
+            capability,
+            int(recent or 0),
+            date.fromisoformat(latest) if isinstance(latest, str) else latest,
+        )
+        for capability, recent, latest in conn.execute(query)
+    ]
+
+
+def due_actions(
+    conn: Connection, since: date, as_of: date
+) -> list[tuple[date, date | None, str | None, str | None]]:
+    """(due, completed, owner's region, owner's manager) of the development actions due in
+    (since, as_of], not deleted or cancelled; the owner's HR row is the one in effect on as_of
+    (an owner without one, e.g. a leaver, drops the action)."""
+    a, p = schema.development_actions, schema.people
+    query = (
+        select(a.c.due_on, a.c.completed_on, p.c.region, p.c.manager_hr_id)
+        .join(p, and_(p.c.hr_id == a.c.hr_id, _people_on(as_of)))
+        .where(
+            a.c.deleted.is_(False),
+            a.c.status != "cancelled",
+            a.c.due_on > since,
+            a.c.due_on <= as_of,
+        )
+    )
+    return [(due, done, region, manager) for due, done, region, manager in conn.execute(query)]
+
+
+# --- freshness ----------------------------------------------------------------------------------
+
+
+def newest_dates(conn: Connection) -> tuple[dict[str, list[str]], str]:
+    """Per source, the newest record date (YYYY-MM-DD, "" for none) of each dated table it
+    fills (completions, visits, interactions, actions); and the newest HR row's valid_from
+    ("" without HR rows)."""
+    dated = [
+        (schema.completions, schema.completions.c.completed_at),
+        (schema.observations, schema.observations.c.visit_date),
+        (schema.interactions, schema.interactions.c.date),
+        (schema.development_actions, schema.development_actions.c.agreed_on),
+    ]
+    people_newest = conn.execute(select(func.max(schema.people.c.valid_from))).scalar()
+    latest: dict[str, list[str]] = {}  # source -> the newest date of each table (one scan each)
+    for table, column in dated:
+        # grouped by `source || ''`, not by the column: SQLite would otherwise walk the primary
+        # key index (source, record_id) and fetch every row's date from the table by key, which
+        # takes seconds on a million calls; a plain scan with a small temp table does not
+        source = (table.c.source + literal("", String)).label("source")
+        for name, value in conn.execute(select(source, func.max(column)).group_by(source)):
+            latest.setdefault(name, []).append(str(value or "")[:10])
+    return latest, str(people_newest)[:10] if people_newest else ""

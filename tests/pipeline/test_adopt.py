@@ -1,0 +1,69 @@
+"""The adoption stage (pipeline/adopt.py): states after the pull, the table and report last.
+
+The org is written with the adoption tests' scenario helper (tests/adoption/scenario.py):
+D = 2024-06-30 and training on T = D - 120 days. The stage end to end through `adoptloop run`
+is tests/pipeline/test_adoption_stage.py.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from adoptloop.adoption.metrics import ALL, COLUMNS, MetricsRow
+from adoptloop.pipeline import adopt
+from tests.adoption.scenario import HIGH, LOW, OBJ, D, Scenario, day, sqlite_store
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    with sqlite_store(tmp_path) as engine, engine.connect() as conn:
+        yield Scenario(conn)
+
+
+def test_the_states_then_the_outputs_of_one_run(scenario: Scenario, tmp_path: Path) -> None:
+    for i in range(6):
+        scenario.trained(f"n{i}", region="North")
+        scenario.rated(f"n{i}", day(10), HIGH if i < 4 else LOW)
+    scenario.conn.commit()
+    engine = scenario.conn.engine
+
+    counts = adopt.refresh_states(engine, scenario.capabilities, D)
+    outputs = adopt.write_outputs(
+        engine, scenario.capabilities, D, by="region", output_dir=tmp_path / "out"
+    )
+
+    assert (counts["mode"], counts["rows"]) == ("full", 6)
+    assert [(r.group, r.capability, r.cohort, r.adopted) for r in outputs.rows] == [
+        ("North", OBJ, 6, 4),
+        (ALL, OBJ, 6, 4),
+    ]
+    with outputs.csv.open(newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    assert [(r["group"], r["cohort"], r["adopted"]) for r in table] == [
+        ("North", "6", "4"),
+        (ALL, "6", "4"),
+    ]
+    assert outputs.report == tmp_path / "out" / "adoption.html"
+    assert "Objection handling" in outputs.report.read_text(encoding="utf-8")
+
+
+def test_csv_has_the_contract_columns_and_blanks_what_is_withheld(tmp_path: Path) -> None:
+    rows = [MetricsRow("North", OBJ, trained=4, cohort=3, observed=2, adopted=1)]  # n < 5
+
+    path = adopt.write_csv(rows, tmp_path / "out" / "adoption.csv")
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        (row,) = list(reader)
+    assert tuple(reader.fieldnames or ()) == COLUMNS
+    assert (row["group"], row["cohort"], row["adopted"], row["adoption_cohort"]) == (
+        "North",
+        "",
+        "",
+        "",
+    )
+    assert [p.name for p in path.parent.iterdir()] == ["adoption.csv"]  # no temporary file left
