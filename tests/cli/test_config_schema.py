@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
+from pathlib import Path
 from typing import Any
 
+import jsonschema
+import pytest
 import yaml
 
 from adoptloop.cli.setup import render_schema
@@ -22,16 +23,28 @@ def _committed() -> dict[str, Any]:
     return schema
 
 
-def _demo_as_an_editor_sees_it() -> dict[str, Any]:
-    """demo.yaml as plain YAML; dates become strings, as they are in JSON."""
-    data = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
+def _ref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    target: dict[str, Any] = schema["$defs"][node["$ref"].removeprefix("#/$defs/")]
+    return target
+
+
+EXAMPLES = [
+    DEMO_CONFIG,
+    REPO / "config" / "veeva.example.yaml",
+    REPO / "src" / "adoptloop" / "templates" / "adoptloop.yaml",
+]
+
+
+def _as_an_editor_sees_it(path: Path) -> dict[str, Any]:
+    """A config as plain YAML; dates become strings, as they are in JSON."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     plain: dict[str, Any] = json.loads(json.dumps(data, default=str))
     return plain
 
 
-def _ref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    target: dict[str, Any] = schema["$defs"][node["$ref"].removeprefix("#/$defs/")]
-    return target
+def _problems(config: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft202012Validator(_committed())
+    return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(config)]
 
 
 def test_committed_schema_matches_the_code() -> None:
@@ -50,7 +63,7 @@ def test_committed_schema_has_no_machine_specific_defaults() -> None:
 
 def test_demo_config_keys_are_all_in_the_committed_schema() -> None:
     schema = _committed()
-    demo = _demo_as_an_editor_sees_it()
+    demo = _as_an_editor_sees_it(DEMO_CONFIG)
 
     assert schema["additionalProperties"] is False
     assert set(demo) <= set(schema["properties"])
@@ -64,22 +77,17 @@ def test_demo_config_keys_are_all_in_the_committed_schema() -> None:
         assert set(config.get("required", [])) <= set(source), name
 
 
-def test_demo_config_validates_against_the_committed_schema() -> None:
-    demo = _demo_as_an_editor_sees_it()
-    schema = _committed()
-    if importlib.util.find_spec("jsonschema") is None:
-        # jsonschema is not a dependency; without it, check the shape the schema promises.
-        union = schema["properties"]["sources"]["additionalProperties"]
-        assert {s["type"] for s in demo["sources"].values()} <= set(
-            union["discriminator"]["mapping"]
-        )
-        assert (
-            demo["delivery"]["target"]
-            in _ref(schema, schema["properties"]["delivery"])["properties"]["target"]["enum"]
-        )
-        return
-    jsonschema = importlib.import_module("jsonschema")
-    validator = jsonschema.Draft202012Validator(schema)
-    problems = [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(demo)]
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_shipped_configs_validate_against_the_committed_schema(path: Path) -> None:
+    assert _problems(_as_an_editor_sees_it(path)) == [], f"{path} does not satisfy {SCHEMA}"
 
-    assert problems == [], f"demo.yaml does not satisfy {SCHEMA}: {problems}; {REGENERATE}"
+
+def test_the_schema_refuses_a_misspelt_key_and_an_unknown_connector() -> None:
+    demo = _as_an_editor_sees_it(DEMO_CONFIG)
+    demo["adoption"]["windw_days"] = 90
+    demo["sources"]["crm"]["type"] = "file-coachin"
+
+    problems = _problems(demo)
+
+    assert any("windw_days" in p for p in problems)
+    assert any(p.startswith("sources.crm") for p in problems)
