@@ -18,6 +18,8 @@ from typing import Literal
 CompletionStatus = Literal["completed", "passed", "failed"]
 ActionStatus = Literal["open", "completed", "cancelled"]
 
+ERASED = "(erased)"  # stands in for the hr_id of a person erased from the store
+
 
 @dataclass(frozen=True, slots=True)
 class PersonRef:
@@ -119,10 +121,6 @@ class FieldInteraction:
     manager: PersonRef | None  # set when a manager rode along
     location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
-    @property
-    def manager_present(self) -> bool:
-        return self.manager is not None
-
 
 Record = Person | Account | Completion | CoachingObservation | DevelopmentAction | FieldInteraction
 
@@ -162,3 +160,39 @@ class Checkpoint:
 
 
 Item = Record | Deleted | Rejected | Checkpoint
+
+
+# --- LMS transcript write-back ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptRecord:
+    """One "Field-observed: <capability>" record for a learner's LMS transcript.
+
+    `key` is the idempotency key (hr_id/capability/state): a connector embeds it in what it
+    writes (an external id, an idnumber, a description) so that before writing it can tell
+    whether an earlier attempt already landed, even one whose answer was lost in a crash.
+    """
+
+    key: str
+    hr_id: str
+    lms_user_id: str  # the learner's id in this LMS (from identity resolution)
+    capability_id: str
+    capability_name: str
+    state: Literal["adopted", "sustained"]
+    observed_on: date  # the visit date of the rating that reached the state
+
+    @property
+    def title(self) -> str:
+        return f"Field-observed: {self.capability_name}"
+
+
+WriteBackStatus = Literal["written", "already-present", "would-write", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBackResult:
+    key: str
+    status: WriteBackStatus
+    external_id: str | None  # what the LMS calls the record, when it says
+    detail: str  # the LMS's answer, shortened; never personal data beyond ids

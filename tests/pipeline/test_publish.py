@@ -11,14 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from adoptloop.adoption.compute import update_states
-from adoptloop.connectors.base import (
-    Connector,
-    ConnectorConfig,
-    SupportsWriteBack,
-    TranscriptRecord,
-    WriteBackResult,
-)
+from adoptloop.connectors.base import Connector, ConnectorConfig, SupportsWriteBack
 from adoptloop.connectors.registry import Registry
+from adoptloop.domain import TranscriptRecord, WriteBackResult
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.run import Environment, run_pipeline
 from adoptloop.settings.model import load_settings

@@ -18,7 +18,7 @@ import pytest
 import structlog.testing
 from pydantic import Field, SecretStr
 
-from adoptloop.connectors.base import ConnectorContext, IdentityRule
+from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.http import (
     AuthFailed,
     BearerToken,
@@ -38,6 +38,7 @@ from adoptloop.connectors.tabular import BadValue, parse_datetime
 from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
 from adoptloop.errors import FatalSyncError, RetriableError
 from adoptloop.fields import Secret
+from adoptloop.mappings.identity import IdentityRule
 from adoptloop.testing.fake_api import FakeApi, json_response, status_response, text_response
 from adoptloop.testing.kit import ConnectorContract, FakeVendor, RecordingSleep, make_context
 from tests.connectors.lms.fake_moodle import person

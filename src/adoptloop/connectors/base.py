@@ -16,22 +16,14 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from adoptloop.domain import Item
+from adoptloop.domain import Item, TranscriptRecord, WriteBackResult
+from adoptloop.mappings.identity import IdentityRule
 
 if TYPE_CHECKING:
     from adoptloop.mappings.capability_map import CapabilityMap
 
 Family = Literal["hris", "lms", "crm"]
 FAMILY_ORDER: tuple[Family, ...] = ("hris", "lms", "crm")
-
-
-class IdentityRule(BaseModel):
-    """Match a source attribute (a column, a User field) to a field of the HR record."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    attribute: str
-    person_field: Literal["hr_id", "email", "employee_number"]
 
 
 class ConnectorConfig(BaseModel):
@@ -90,39 +82,6 @@ class Connector(Generic[C]):
 
 
 # --- LMS transcript write-back ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class TranscriptRecord:
-    """One "Field-observed: <capability>" record for a learner's LMS transcript.
-
-    `key` is the idempotency key (hr_id/capability/state): a connector embeds it in what it
-    writes (an external id, an idnumber, a description) so that before writing it can tell
-    whether an earlier attempt already landed, even one whose answer was lost in a crash.
-    """
-
-    key: str
-    hr_id: str
-    lms_user_id: str  # the learner's id in this LMS (from identity resolution)
-    capability_id: str
-    capability_name: str
-    state: Literal["adopted", "sustained"]
-    observed_on: date  # the visit date of the rating that reached the state
-
-    @property
-    def title(self) -> str:
-        return f"Field-observed: {self.capability_name}"
-
-
-WriteBackStatus = Literal["written", "already-present", "would-write", "failed"]
-
-
-@dataclass(frozen=True, slots=True)
-class WriteBackResult:
-    key: str
-    status: WriteBackStatus
-    external_id: str | None  # what the LMS calls the record, when it says
-    detail: str  # the LMS's answer, shortened; never personal data beyond ids
 
 
 class SupportsWriteBack:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from adoptloop.connectors.base import Connector, ConnectorConfig, IdentityRule
+from adoptloop.connectors.base import Connector, ConnectorConfig
 from adoptloop.connectors.tabular import (
     BadValue,
     FileFormat,
@@ -49,6 +49,7 @@ from adoptloop.domain import (
     Rejected,
 )
 from adoptloop.fields import ExistingPath
+from adoptloop.mappings.identity import IdentityRule
 
 
 class _Columns(BaseModel):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field
 
-from adoptloop.connectors.base import Connector, ConnectorConfig, IdentityRule
+from adoptloop.connectors.base import Connector, ConnectorConfig
 from adoptloop.domain import (
     Checkpoint,
     Completion,
@@ -29,6 +29,7 @@ from adoptloop.domain import (
     PersonRef,
     Rejected,
 )
+from adoptloop.mappings.identity import IdentityRule
 from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi import vocab
 from adoptloop.xapi.lrs import LRSClient

@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
+from adoptloop.domain import ERASED
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.xapi import vocab
 from adoptloop.xapi.canonical import local_noon, timestamp
@@ -31,8 +32,6 @@ from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace, Verb
 
 Row = Mapping[str, Any]
-
-ERASED = "(erased)"  # stands in for the hr_id of a person erased from the store
 
 
 @dataclass(frozen=True, slots=True)

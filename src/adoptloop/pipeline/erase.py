@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy import Connection, delete, or_, select, text, update
 
+from adoptloop.domain import ERASED
 from adoptloop.errors import AdoptloopError
-from adoptloop.mappings.translate import ERASED
 from adoptloop.pipeline.translate import Finalizer
 from adoptloop.store import outbox, schema
 from adoptloop.store.erasures import is_recorded, record_erasure

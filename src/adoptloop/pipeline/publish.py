@@ -18,8 +18,9 @@ import orjson
 import structlog
 from sqlalchemy import Connection, Engine, select
 
-from adoptloop.connectors.base import SupportsWriteBack, TranscriptRecord
+from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.registry import AnyConnector
+from adoptloop.domain import TranscriptRecord
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import schema

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, select
 
 from adoptloop.connectors.registry import AnyConnector
 from adoptloop.domain import (
+    ERASED,
     Account,
     Checkpoint,
     CoachingObservation,
@@ -35,8 +36,7 @@ from adoptloop.domain import (
     Rejected,
 )
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.mappings.identity import IdentityResolver
-from adoptloop.mappings.translate import ERASED
+from adoptloop.pipeline.identity import IdentityResolver
 from adoptloop.store import bookkeeping, parked, records, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.store.commits import Commits

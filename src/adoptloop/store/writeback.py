@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import structlog
 from sqlalchemy import Connection, Engine, select
 
-from adoptloop.connectors.base import TranscriptRecord, WriteBackResult
+from adoptloop.domain import TranscriptRecord, WriteBackResult
 from adoptloop.store import schema
 from adoptloop.store.bookkeeping import utcnow
 

@@ -14,7 +14,7 @@ from bench.synthetic.apis import MODULE_COURSES
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from adoptloop.connectors.base import ConnectorContext, TranscriptRecord, WriteBackResult
+from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.http import AuthFailed
 from adoptloop.connectors.lms.moodle import (
     FieldObservedActivities,
@@ -22,7 +22,7 @@ from adoptloop.connectors.lms.moodle import (
     MoodleConnector,
     MoodleWriteBack,
 )
-from adoptloop.domain import Completion, Deleted, Person
+from adoptloop.domain import Completion, Deleted, Person, TranscriptRecord, WriteBackResult
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.store.db import open_store
 from adoptloop.store.writeback import audit_rows, publish_writebacks

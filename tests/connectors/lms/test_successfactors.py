@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from adoptloop.connectors.base import ConnectorContext, TranscriptRecord, WriteBackResult
+from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.lms.successfactors import SuccessFactorsConfig, SuccessFactorsConnector
-from adoptloop.domain import Completion, Person
+from adoptloop.domain import Completion, Person, TranscriptRecord, WriteBackResult
 from adoptloop.store.db import open_store
 from adoptloop.store.writeback import audit_rows, publish_writebacks
 from adoptloop.testing.fake_api import json_response

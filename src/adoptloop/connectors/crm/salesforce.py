@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import requests
 import structlog
 
-from adoptloop.connectors.base import Connector, ConnectorContext, IdentityRule
+from adoptloop.connectors.base import Connector, ConnectorContext
 from adoptloop.connectors.crm.salesforce_auth import Authenticator
 from adoptloop.connectors.crm.salesforce_config import (
     GenericProfile,
@@ -34,6 +34,7 @@ from adoptloop.connectors.crm.salesforce_schema import ObjectSchema, Wanted, des
 from adoptloop.connectors.crm.salesforce_sync import StreamMapper, StreamSync
 from adoptloop.connectors.crm.salesforce_veeva import AdvancedReportsMapper, CallsMapper
 from adoptloop.domain import Item
+from adoptloop.mappings.identity import IdentityRule
 
 log = structlog.get_logger(__name__)
 

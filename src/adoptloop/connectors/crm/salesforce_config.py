@@ -14,8 +14,9 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from adoptloop.connectors.base import ConnectorConfig, IdentityRule
+from adoptloop.connectors.base import ConnectorConfig
 from adoptloop.fields import ExistingPath, HttpURL, Secret
+from adoptloop.mappings.identity import IdentityRule
 
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from adoptloop.connectors.base import TranscriptRecord
+from adoptloop.domain import TranscriptRecord
 
 
 def reference(record: TranscriptRecord) -> str:

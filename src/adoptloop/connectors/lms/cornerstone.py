@@ -23,7 +23,6 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.base import IdentityRule
 from adoptloop.connectors.http import (
     HttpConnector,
     HttpSourceConfig,
@@ -40,6 +39,7 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.tabular import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.fields import Secret
+from adoptloop.mappings.identity import IdentityRule
 
 log = structlog.get_logger(__name__)
 

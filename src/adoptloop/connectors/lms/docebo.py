@@ -17,7 +17,6 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.base import IdentityRule
 from adoptloop.connectors.http import (
     HttpConnector,
     HttpSourceConfig,
@@ -34,6 +33,7 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.tabular import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.fields import Secret
+from adoptloop.mappings.identity import IdentityRule
 
 STREAM = "completions"
 

@@ -28,8 +28,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.base import IdentityRule, SupportsWriteBack, TranscriptRecord
-from adoptloop.connectors.base import WriteBackResult as Result
+from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.hris import pack_state, unpack_state
 from adoptloop.connectors.http import (
     AuthFailed,
@@ -51,9 +50,12 @@ from adoptloop.domain import (
     Item,
     PersonRef,
     Rejected,
+    TranscriptRecord,
 )
+from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import ConfigError, FatalSyncError
 from adoptloop.fields import Secret
+from adoptloop.mappings.identity import IdentityRule
 
 ENDPOINT = "webservice/rest/server.php"
 STREAM = "completions"

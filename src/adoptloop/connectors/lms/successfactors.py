@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import httpx
 from pydantic import Field, field_validator
 
-from adoptloop.connectors.base import IdentityRule, SupportsWriteBack, TranscriptRecord
-from adoptloop.connectors.base import WriteBackResult as Result
+from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.hris import pack_state, unpack_state
 from adoptloop.connectors.http import (
     HttpConnector,
@@ -43,9 +42,19 @@ from adoptloop.connectors.http import (
 )
 from adoptloop.connectors.lms import reference
 from adoptloop.connectors.tabular import BadValue
-from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
+from adoptloop.domain import (
+    Checkpoint,
+    Completion,
+    CompletionStatus,
+    Item,
+    PersonRef,
+    Rejected,
+    TranscriptRecord,
+)
+from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import FatalSyncError
 from adoptloop.fields import ExistingPath, Secret
+from adoptloop.mappings.identity import IdentityRule
 
 STREAM = "completions"
 TOKEN_PATH = "learning/oauth-api/rest/v1/token"  # noqa: S105 - a path, not a secret

@@ -1,0 +1,80 @@
+"""Identity resolution for the pull stage: every source's person id -> the HR id.
+
+An account already matched is looked up in the store; a new one is matched by the source's
+identity rules (mappings/identity.py) against the people in the store, and remembered. An
+account that matches an erased person is answered with ERASED and never written down.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Container, Iterable, Sequence
+
+from sqlalchemy import Connection
+
+from adoptloop.domain import ERASED, PersonRef
+from adoptloop.mappings.identity import IdentityRule, match_accounts
+from adoptloop.store import identities
+from adoptloop.store.identities import Identity
+
+_CACHE_LIMIT = 500_000
+
+
+class IdentityResolver:
+    """Resolves PersonRefs of one source; caches what it has seen in this run."""
+
+    def __init__(
+        self, rules: Sequence[IdentityRule], *, erased: Container[str] = frozenset()
+    ) -> None:
+        self.rules = tuple(rules)
+        self.erased = erased
+        self._cache: dict[tuple[str, str], str | None] = {}
+
+    def resolve(self, conn: Connection, ref: PersonRef) -> str | None:
+        """The HR id (ERASED for an erased person), or None when nobody matches."""
+        key = (ref.system, ref.external_id)
+        if key not in self._cache:
+            answers = self._resolve(conn, [ref])
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache.update(answers)
+            return answers[key]
+        return self._cache[key]
+
+    def prefetch(self, conn: Connection, refs: Iterable[PersonRef]) -> None:
+        """Resolve many refs with a few queries, so that the `resolve` calls that follow are
+        answered from the cache (a cache too full to take them all is left as it is)."""
+        todo: dict[tuple[str, str], PersonRef] = {}
+        for ref in refs:
+            key = (ref.system, ref.external_id)
+            if key not in self._cache and key not in todo:
+                todo[key] = ref
+        if todo and len(todo) <= _CACHE_LIMIT - len(self._cache):
+            self._cache.update(self._resolve(conn, list(todo.values())))
+
+    def _resolve(
+        self, conn: Connection, refs: Sequence[PersonRef]
+    ) -> dict[tuple[str, str], str | None]:
+        answers: dict[tuple[str, str], str | None] = {}
+        by_system: dict[str, list[str]] = defaultdict(list)
+        for ref in refs:
+            by_system[ref.system].append(ref.external_id)
+        for system, external_ids in by_system.items():
+            for external_id, hr_id in identities.known(conn, system, external_ids).items():
+                answers[(system, external_id)] = hr_id
+        new = [r for r in refs if (r.system, r.external_id) not in answers]
+        matches = match_accounts(
+            self.rules, new, lambda field, values: identities.people_by(conn, field, values)
+        )
+        fresh = []
+        for ref in new:
+            key = (ref.system, ref.external_id)
+            match = matches.get(key)
+            if match is None:
+                answers[key] = None
+            elif match.hr_id in self.erased:
+                answers[key] = ERASED  # matched an erased person: never written down again
+            else:
+                answers[key] = match.hr_id
+                fresh.append(Identity(ref.system, ref.external_id, match.hr_id, match.matched_by))
+        identities.remember(conn, fresh)
+        return answers

@@ -1,0 +1,88 @@
+"""Identity resolution through the store (pipeline/identity.py + store/identities.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from adoptloop.domain import ERASED, Person, PersonRef
+from adoptloop.mappings.identity import IdentityRule
+from adoptloop.pipeline.identity import IdentityResolver
+from adoptloop.store import identities, records, schema
+from adoptloop.store.db import open_store
+
+RULES = [IdentityRule(attribute="Email", person_field="email")]
+
+
+def _person(hr_id: str, email: str) -> Person:
+    return Person(
+        hr_id=hr_id,
+        valid_from=date(2026, 1, 1),
+        first_name="A",
+        last_name="B",
+        email=email,
+        employee_number=None,
+        role="rep",
+        manager_hr_id=None,
+        region=None,
+        country=None,
+        territory=None,
+        business_unit=None,
+        status="active",
+        hire_date=None,
+        termination_date=None,
+    )
+
+
+def _store(tmp_path: Path) -> Engine:
+    engine = open_store(f"sqlite:///{tmp_path}/store.db")
+    with engine.begin() as conn:
+        records.upsert_people(conn, [_person("E1", "ana@example.com"), _person("E2", "bo@x.io")])
+    return engine
+
+
+def test_a_new_account_is_matched_remembered_and_then_looked_up(tmp_path: Path) -> None:
+    engine = _store(tmp_path)
+    ana = PersonRef("crm", "U1", {"Email": "ANA@example.com"})
+    with engine.begin() as conn:
+        assert IdentityResolver(RULES).resolve(conn, ana) == "E1"
+    with engine.begin() as conn:
+        assert identities.known(conn, "crm", ["U1"]) == {"U1": "E1"}
+        # a later run needs no rule: the account is known (even if the email changed since)
+        moved = PersonRef("crm", "U1", {"Email": "nobody@example.com"})
+        assert IdentityResolver(RULES).resolve(conn, moved) == "E1"
+
+
+def test_an_account_nobody_matches_is_none_and_not_remembered(tmp_path: Path) -> None:
+    engine = _store(tmp_path)
+    with engine.begin() as conn:
+        resolver = IdentityResolver(RULES)
+        resolver.prefetch(conn, [PersonRef("crm", "U9", {"Email": "who@example.com"})])
+        assert resolver.resolve(conn, PersonRef("crm", "U9", {})) is None
+        assert conn.execute(select(func.count()).select_from(schema.identities)).scalar() == 0
+
+
+def test_an_account_of_an_erased_person_is_erased_and_never_written_down(tmp_path: Path) -> None:
+    engine = _store(tmp_path)
+    with engine.begin() as conn:
+        resolver = IdentityResolver(RULES, erased={"E2"})
+        assert resolver.resolve(conn, PersonRef("crm", "U2", {"Email": "bo@x.io"})) == ERASED
+        assert identities.known(conn, "crm", ["U2"]) == {}
+
+
+def test_prefetch_answers_many_accounts_as_resolve_would_one_by_one(tmp_path: Path) -> None:
+    engine = _store(tmp_path)
+    refs = [
+        PersonRef("crm", "U1", {"Email": "ana@example.com"}),
+        PersonRef("crm", "U2", {"Email": "bo@x.io"}),
+        PersonRef("crm", "U3", {"Email": "nobody@x.io"}),
+    ]
+    with engine.begin() as conn:
+        batch = IdentityResolver(RULES)
+        batch.prefetch(conn, refs)
+        answers = [batch.resolve(conn, r) for r in refs]
+    assert answers == ["E1", "E2", None]
+    with engine.begin() as conn:
+        assert identities.known(conn, "crm", ["U1", "U2", "U3"]) == {"U1": "E1", "U2": "E2"}
