@@ -27,7 +27,7 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver
-from adoptloop.pipeline.erase import erase_person, vacuum
+from adoptloop.pipeline.erase import ErasureList, erase_person
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
@@ -38,7 +38,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
 from adoptloop.store import bookkeeping
 from adoptloop.store.db import open_store
-from adoptloop.store.erasures import ErasureList
+from adoptloop.store.erasures import vacuum
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient
 from adoptloop.xapi.vocab import Namespace

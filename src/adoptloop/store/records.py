@@ -7,17 +7,18 @@ changed rows, so re-reading an unchanged export writes nothing. A changed row ke
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Select, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adoptloop.domain import Person
 from adoptloop.store import bulk, schema
-from adoptloop.xapi.canonical import digest
 
 _PERSON_FIELDS = (
     "first_name",
@@ -87,9 +88,17 @@ def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
         conn.execute(statement, [{"hr_id": i} for i in ids[offset : offset + _IN_CHUNK]])
 
 
+def digest(value: Any) -> str:
+    """BLAKE2b-128 of the value as JSON with sorted keys (orjson). Stored digests depend on
+    these exact bytes: changing them makes every row look changed once."""
+    return hashlib.blake2b(
+        orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16
+    ).hexdigest()
+
+
 def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
     """The digest of a row's values (dates as their ISO form, which is how orjson writes them:
-    the same bytes as `.isoformat()`, so stored digests stay valid; digest() sorts the keys)."""
+    the same bytes as `.isoformat()`, so stored digests stay valid)."""
     skip = set(exclude)
     return digest({k: v for k, v in values.items() if k not in skip} if skip else values)
 
