@@ -1,6 +1,6 @@
 """The fake Salesforce org of the tests, served over real HTTP on 127.0.0.1 for the benchmark.
 
-    .venv/bin/python bench/fake_salesforce.py --data ORG/salesforce [--port 0]
+    .venv/bin/python -m bench.fake_salesforce --data ORG/salesforce [--port 0]
 
 Loads the `salesforce/<SObject>.jsonl` files that `bench/generate.py` writes into the fake org
 of `tests/connectors/salesforce/fake_org.py` and answers through the same request handlers as
@@ -37,7 +37,6 @@ import random
 import re
 import socket
 import ssl
-import sys
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -53,12 +52,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the fake org lives in the tests package
-
-from tests.connectors.salesforce import fake_api, payloads, soql  # noqa: E402
-from tests.connectors.salesforce.fake_org import (  # noqa: E402
+from tests.connectors.salesforce import fake_api, payloads, soql
+from tests.connectors.salesforce.fake_org import (
     INSTANCE,
     FakeOrg,
     Record,

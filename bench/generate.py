@@ -1,6 +1,6 @@
 """Generate a deterministic synthetic org of any size for the benchmarks.
 
-    .venv/bin/python bench/generate.py --reps 50000 --out /tmp/org-50k
+    .venv/bin/python -m bench.generate --reps 50000 --out /tmp/org-50k
 
 Writes the nightly file drops (hris/, lms/, crm/ — what the file connectors read) and, unless
 --no-apis, the same org as the data behind the fake APIs of the tests: salesforce/*.jsonl (the

@@ -1,8 +1,8 @@
 """Benchmark: a full sync, an incremental sync, adoption and delivery of a synthetic org.
 
-    .venv/bin/python bench/run.py --reps 50000          # one size (about 12 minutes)
-    .venv/bin/python bench/run.py                       # 1k, 10k and 50k reps
-    .venv/bin/python bench/run.py --quick               # 1k reps, small delivery sample
+    .venv/bin/python -m bench.run --reps 50000          # one size (about 12 minutes)
+    .venv/bin/python -m bench.run                       # 1k, 10k and 50k reps
+    .venv/bin/python -m bench.run --quick               # 1k reps, small delivery sample
 
 For each size:
 1. `bench/generate.py` writes the org: HRIS and LMS as file drops, the CRM as the records of a
@@ -49,16 +49,15 @@ import httpx
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-sys.path.insert(0, str(BENCH))
 
-from generate import generate, spec_for  # noqa: E402
 from tests.harness.lrs_server import LocalLRS, lrs_available  # noqa: E402
-from xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches  # noqa: E402
 from adoptloop.pipeline.workers import OutboxClaims  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
 from adoptloop.xapi.lrs import LRSClient, Outgoing  # noqa: E402
+from bench.generate import generate, spec_for  # noqa: E402
+from bench.xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 SIZES = (1_000, 10_000, 50_000)
 AS_OF = "2026-06-30"
@@ -121,9 +120,11 @@ class FakeSalesforce:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                str(BENCH / "fake_salesforce.py"),
+                "-m",
+                "bench.fake_salesforce",
                 *("--data", str(data), "--cert", str(self.cert)),
             ],
+            cwd=REPO,  # `-m bench.fake_salesforce` from the repository root
             stdout=subprocess.PIPE,
             stderr=self.log,
             text=True,

@@ -1,6 +1,6 @@
 """Benchmark: build, validate, serialize and deliver N xAPI statements.
 
-    .venv/bin/python bench/xapi_bench.py --statements 100000 --deliver 20000
+    .venv/bin/python -m bench.xapi_bench --statements 100000 --deliver 20000
 
 Stages, each timed on its own over the same statements, on one core:
 - build: store-shaped rating rows -> statement drafts (the translators);
@@ -35,6 +35,7 @@ from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
 
 from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.mappings.records import StoredObservation
 from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
 from adoptloop.pipeline.translate import Finalizer
 from adoptloop.settings.capabilities import load_capability_map
@@ -57,7 +58,7 @@ def peak_rss_mb() -> float:
 
 def observations(
     capabilities: CapabilityMap,
-) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
+) -> Iterator[StoredObservation]:
     """Endless synthetic counted observations with 3 ratings each: 4 statements apiece."""
     start = date(2026, 1, 5)
     i = 0
@@ -78,19 +79,11 @@ def observations(
             "word_count": 12,
             "deleted": False,
         }
-        ratings = []
-        for item in sorted(ITEMS[(i + k) % 6] for k in range(3)):
-            raw = float(1 + (i + len(item)) % 5)
-            rated = capabilities.rate(item, raw)
-            ratings.append(
-                {
-                    "item": item,
-                    "raw": raw,
-                    "scaled": rated.scaled,
-                    "capability_id": rated.capability.id,
-                }
-            )
-        yield row, ratings
+        ratings = tuple(
+            capabilities.rate(item, float(1 + (i + len(item)) % 5))
+            for item in sorted(ITEMS[(i + k) % 6] for k in range(3))
+        )
+        yield StoredObservation(**row, ratings=ratings)
         i += 1
 
 
@@ -126,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         drafts: list[Draft] = []
         while len(drafts) < min(CHUNK, args.statements - done):
-            row, ratings = next(source)
-            drafts.extend(translate_observation(row, ratings, ctx))
+            drafts.extend(translate_observation(next(source), ctx))
         drafts = drafts[: args.statements - done]
         seconds["build"] += time.perf_counter() - started
 

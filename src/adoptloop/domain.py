@@ -75,8 +75,14 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class Rating:
+    """One rating of a coaching item, scaled once at pull through the capability map."""
+
     item: str  # the coaching item as configured: a field name or a question id
-    raw: float
+    capability_id: str  # the capability the item rates
+    raw: float  # as the source wrote it, on [scale_min, scale_max]
+    scale_min: float
+    scale_max: float
+    scaled: float  # (raw - scale_min) / (scale_max - scale_min), 4 decimals
 
 
 @dataclass(frozen=True, slots=True)

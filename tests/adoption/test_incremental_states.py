@@ -97,7 +97,7 @@ def _pull(engine: Engine, folder: Path, capabilities: CapabilityMap) -> None:
     )
     with engine.begin() as conn:
         run_id = bookkeeping.start_run(conn, "test", None)
-    stage = PullStage(engine, capabilities, run_id)
+    stage = PullStage(engine, run_id)
     for connector in (people, completions, coaching):
         stage.pull(connector)
 

@@ -71,8 +71,8 @@ def test_five_point_rating_scales_to_0_1(
 ) -> None:
     rated = capabilities.rate("Opening_Rating__c", raw)
     assert rated.scaled == scaled
-    assert rated.capability.id == "opening"
-    assert (rated.scale.min, rated.scale.max) == (1, 5)
+    assert rated.capability_id == "opening"
+    assert (rated.scale_min, rated.scale_max) == (1, 5)
 
 
 def test_rating_on_a_scale_starting_at_zero(capabilities: CapabilityMap) -> None:

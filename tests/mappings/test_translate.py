@@ -37,7 +37,7 @@ from sqlalchemy import Date, Table
 from adoptloop import __version__
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
-from adoptloop.pipeline.translate import Finalizer
+from adoptloop.pipeline.translate import Finalizer, as_record
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import schema
 from adoptloop.xapi import vocab
@@ -76,7 +76,8 @@ def ctx() -> TranslateContext:
 
 
 def _drafts(ctx: TranslateContext, table: str, row: Row, children: Sequence[Row]) -> list[Draft]:
-    return list(TRANSLATORS[table](row, children, ctx))
+    """The drafts of a store row (and its ratings), as the translate stage makes them."""
+    return list(TRANSLATORS[table](as_record(table, row, children), ctx))
 
 
 def _finalize(ctx: TranslateContext, draft: Draft, version: XAPIVersion = "1.0.3") -> bytes:
@@ -348,8 +349,10 @@ def _observations(draw: st.DrawFn, capabilities: CapabilityMap) -> tuple[Row, li
                 "source": row["source"],
                 "record_id": row["record_id"],
                 "item": item,
-                "capability_id": rated.capability.id,
+                "capability_id": rated.capability_id,
                 "raw": raw,
+                "scale_min": rated.scale_min,
+                "scale_max": rated.scale_max,
                 "scaled": rated.scaled,
             }
         )
@@ -427,12 +430,23 @@ def _keys(ctx: TranslateContext, source: str, record_id: str, item: str) -> dict
         "observed_hr_id": "R1",
         "visit_date": date(2026, 1, 1),
         "timezone": "UTC",
+        "status": "Submitted",
         "counted": True,
+        "submitted_at": None,
+        "modified_at": None,
         "has_next_step": False,
         "names_capability": False,
+        "word_count": 0,
         "deleted": False,
     }
-    rating = {"item": item, "capability_id": "opening", "raw": 4, "scaled": 0.75}
+    rating = {
+        "item": item,
+        "capability_id": "opening",
+        "raw": 4,
+        "scale_min": 1.0,
+        "scale_max": 5.0,
+        "scaled": 0.75,
+    }
     completion = {
         "source": source,
         "record_id": record_id,

@@ -89,7 +89,10 @@ def test_parked_records_survive_the_json_codec_unchanged() -> None:
         True,
         None,
         datetime(2026, 2, 5, 8, 0, tzinfo=UTC),
-        (Rating("Opening_Rating__c", 4.0), Rating("Closing_Rating__c", 2.0)),
+        (
+            Rating("Opening_Rating__c", "opening", 4.0, 1.0, 5.0, 0.75),
+            Rating("Closing_Rating__c", "closing", 2.0, 1.0, 5.0, 0.25),
+        ),
         True,
         False,
         12,

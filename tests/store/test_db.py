@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from adoptloop.errors import ConfigError, StoreVersionError
+from adoptloop.pipeline.pull import rescale_stored_ratings
+from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import schema
 from adoptloop.store.db import StoreUnavailable, create_store_engine, migrate, open_store
+from tests.support import DEMO_CONFIG
+
+DEMO_CAPABILITIES = DEMO_CONFIG.parent / "demo" / "capabilities.yaml"
 
 
 def test_a_fresh_store_gets_every_table_at_the_current_version(engine: Engine) -> None:
@@ -45,6 +52,7 @@ def test_a_version_1_store_is_migrated_keeping_its_data(engine: Engine, store_ur
     """v1 -> v2 adds adoption_dirty; the store's rows stay (SQLite and PostgreSQL)."""
     with engine.begin() as conn:
         schema.adoption_dirty.drop(conn)
+        _drop_rating_scales(conn)
         conn.execute(
             schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="1")
         )
@@ -60,6 +68,81 @@ def test_a_version_1_store_is_migrated_keeping_its_data(engine: Engine, store_ur
         assert meta["kept"] == "yes"
     finally:
         again.dispose()
+
+
+def _drop_rating_scales(conn: Connection) -> None:
+    """Make the ratings table a v2 one (before ratings kept their scale)."""
+    for column in ("scale_min", "scale_max"):
+        conn.execute(text(f"ALTER TABLE ratings DROP COLUMN {column}"))
+
+
+def test_a_version_2_store_is_migrated_and_its_ratings_and_parked_records_get_their_scale(
+    engine: Engine, store_url: str
+) -> None:
+    """v2 -> v3: ratings keep their scale; an upgraded store's first run fills in the scales of
+    the ratings (and parked observations) stored before, from the capability map."""
+    legacy_parked = {
+        "$": "CoachingObservation",
+        "ratings": [
+            {"$": "Rating", "item": "Opening_Rating__c", "raw": 4.0},
+            {"$": "Rating", "item": "Gone_Rating__c", "raw": 2.0},
+        ],
+    }
+    with engine.begin() as conn:
+        _drop_rating_scales(conn)
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="2")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO ratings (source, record_id, item, capability_id, raw, scaled) "
+                "VALUES ('crm', 'R1', 'Opening_Rating__c', 'opening', 4, 0.75), "
+                "('crm', 'R1', 'Gone_Rating__c', 'gone', 2, 0.25)"
+            )
+        )
+        conn.execute(
+            schema.parked.insert().values(
+                source="crm",
+                stream="coaching_reports",
+                record_key="R2",
+                system="crm",
+                external_id="005X",
+                payload=json.dumps(legacy_parked, separators=(",", ":")),
+                parked_run="run-1",
+            )
+        )
+
+    again = create_store_engine(store_url)
+    try:
+        assert migrate(again) == 2
+        capabilities = load_capability_map(DEMO_CAPABILITIES)
+        rescale_stored_ratings(again, capabilities)
+        rescale_stored_ratings(again, capabilities)  # once: nothing is pending any more
+        with again.connect() as conn:
+            ratings = conn.execute(
+                select(
+                    schema.ratings.c.item, schema.ratings.c.scale_min, schema.ratings.c.scale_max
+                ).order_by(schema.ratings.c.item)
+            ).all()
+            payload = json.loads(conn.execute(select(schema.parked.c.payload)).scalar_one())
+    finally:
+        again.dispose()
+
+    assert [tuple(r) for r in ratings] == [
+        ("Gone_Rating__c", None, None),  # no longer in the map: not translatable, as before v3
+        ("Opening_Rating__c", 1.0, 5.0),
+    ]
+    assert payload["ratings"] == [
+        {
+            "$": "Rating",
+            "item": "Opening_Rating__c",
+            "capability_id": "opening",
+            "raw": 4.0,
+            "scale_min": 1.0,
+            "scale_max": 5.0,
+            "scaled": 0.75,
+        }
+    ]
 
 
 def test_an_unreachable_postgresql_store_is_a_temporary_failure_without_the_password() -> None:

@@ -454,12 +454,10 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         for item, value in pairs:
             if not value or not capabilities.is_mapped_item(item):
                 continue
-            raw = parse_number(value, item)
             try:
-                capabilities.rate(item, raw)
+                ratings.append(capabilities.rate(item, parse_number(value, item)))
             except ValueError as exc:
                 raise BadValue(str(exc)) from None
-            ratings.append(Rating(item, raw))
         comments = " ".join(row.get(col) for col in c.comments if row.get(col))
         next_step = any(row.get(col) for col in c.next_steps)
         counted = {s.lower() for s in reports.counted_statuses}

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
+from adoptloop.domain import Rating
 from adoptloop.fields import Frozen
 
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
@@ -117,13 +117,6 @@ class CapabilityMapFile(Frozen):
     )
 
 
-@dataclass(frozen=True, slots=True)
-class ItemRating:
-    capability: Capability
-    scale: Scale
-    scaled: float
-
-
 class OutOfScaleError(ValueError):
     """A raw rating outside its item's scale."""
 
@@ -149,8 +142,9 @@ class CapabilityMap:
     def is_mapped_item(self, item: str) -> bool:
         return item in self.spec.coaching_items
 
-    def rate(self, item: str, raw: float) -> ItemRating:
-        """Scale a raw rating; raises KeyError for an unmapped item, OutOfScaleError if off scale."""
+    def rate(self, item: str, raw: float) -> Rating:
+        """The rating of `item`, scaled to 0..1: KeyError for an unmapped item, OutOfScaleError
+        for a raw value off its scale. Connectors call this once per rating, at pull."""
         mapping = self.spec.coaching_items[item]
         scale = self.spec.scales[mapping.scale]
         if not scale.min <= raw <= scale.max:
@@ -158,7 +152,14 @@ class CapabilityMap:
                 f"rating {raw:g} for {item} is outside its scale {scale.min:g}..{scale.max:g}"
             )
         scaled = (raw - scale.min) / (scale.max - scale.min)
-        return ItemRating(self.capabilities[mapping.capability], scale, round(scaled, 4))
+        return Rating(item, mapping.capability, raw, scale.min, scale.max, round(scaled, 4))
+
+    def scales(self) -> dict[str, tuple[float, float]]:
+        """item -> (min, max) of its scale, for every rated coaching item."""
+        return {
+            item: (self.spec.scales[m.scale].min, self.spec.scales[m.scale].max)
+            for item, m in self.spec.coaching_items.items()
+        }
 
     def mentions_capability(self, text: str) -> bool:
         lowered = text.lower()

@@ -16,9 +16,8 @@ never re-sends history.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -26,12 +25,16 @@ from urllib.parse import quote
 
 from adoptloop.domain import ERASED
 from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.mappings.records import (
+    AdoptionTransitions,
+    StoredAction,
+    StoredCompletion,
+    StoredObservation,
+)
 from adoptloop.xapi import vocab
 from adoptloop.xapi.canonical import local_noon, timestamp
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace, Verb
-
-Row = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,46 +133,46 @@ def record_ref(table: str, source: str, record_id: str) -> str:
     return _key(table, source, record_id)
 
 
-def translate_completion(row: Row, _children: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
-    if row["deleted"]:
+def translate_completion(record: StoredCompletion, ctx: TranslateContext) -> list[Draft]:
+    if record.deleted:
         return []
-    verb = {"passed": vocab.PASSED, "failed": vocab.FAILED}.get(row["status"], vocab.COMPLETED)
+    verb = {"passed": vocab.PASSED, "failed": vocab.FAILED}.get(record.status, vocab.COMPLETED)
     definition: dict[str, Any] = {"type": vocab.ACTIVITY_COURSE}
-    if row["module_title"]:
-        definition["name"] = ctx.lang(row["module_title"])
-    result: dict[str, Any] = {"completion": row["status"] != "failed"}
-    if row["status"] in ("passed", "failed"):
-        result["success"] = row["status"] == "passed"
-    if row["score"] is not None:
-        raw = float(row["score"])
+    if record.module_title:
+        definition["name"] = ctx.lang(record.module_title)
+    result: dict[str, Any] = {"completion": record.status != "failed"}
+    if record.status in ("passed", "failed"):
+        result["success"] = record.status == "passed"
+    if record.score is not None:
+        raw = float(record.score)
         result["score"] = {"raw": raw, "min": 0.0, "max": 100.0, "scaled": round(raw / 100, 4)}
-    capabilities = ctx.capabilities.capabilities_for_module(row["module_id"])
-    context: dict[str, Any] = {"extensions": ctx.ext({vocab.EXT_SOURCE: row["source"]})}
+    capabilities = ctx.capabilities.capabilities_for_module(record.module_id)
+    context: dict[str, Any] = {"extensions": ctx.ext({vocab.EXT_SOURCE: record.source})}
     if capabilities:
         context["contextActivities"] = {"other": [ctx.capability_activity(c) for c in capabilities]}
     body = {
-        "actor": ctx.actors.agent(row["hr_id"]),
+        "actor": ctx.actors.agent(record.hr_id),
         "verb": ctx.verb(verb),
         "object": {
             "objectType": "Activity",
-            "id": ctx.ns.module(row["module_id"]),
+            "id": ctx.ns.module(record.module_id),
             "definition": definition,
         },
         "result": result,
         "context": context,
-        "timestamp": row["completed_at"],
+        "timestamp": record.completed_at,
     }
-    key = _key("completion", row["source"], row["record_id"])
-    return [Draft(key, "completion", row["hr_id"], body)]
+    key = _key("completion", record.source, record.record_id)
+    return [Draft(key, "completion", record.hr_id, body)]
 
 
-def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
-    """A counted (submitted) visit: one `attended`, plus one `scored` per mapped rating."""
-    if row["deleted"] or not row["counted"]:
+def translate_observation(record: StoredObservation, ctx: TranslateContext) -> list[Draft]:
+    """A counted (submitted) visit: one `attended`, plus one `scored` per rating."""
+    if record.deleted or not record.counted:
         return []
-    source, record_id, rep = row["source"], row["record_id"], row["observed_hr_id"]
-    when = ctx.noon(row["visit_date"], row["timezone"])
-    observer = row["observer_hr_id"]
+    source, record_id, rep = record.source, record.record_id, record.observed_hr_id
+    when = ctx.noon(record.visit_date, record.timezone)
+    observer = record.observer_hr_id
     # an erased manager is no longer named, not even pseudonymously
     instructor = {} if observer == ERASED else {"instructor": ctx.actors.agent(observer)}
     visit = {
@@ -179,8 +182,8 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
     }
     visit_ext = {
         vocab.EXT_SOURCE: source,
-        vocab.EXT_VISIT_DATE: row["visit_date"].isoformat(),
-        vocab.EXT_TIMEZONE: row["timezone"],
+        vocab.EXT_VISIT_DATE: record.visit_date.isoformat(),
+        vocab.EXT_TIMEZONE: record.timezone,
     }
     parent = {"parent": [visit]}  # the same for each rating of the visit
     drafts = [
@@ -197,8 +200,8 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
                     "extensions": ctx.ext(
                         {
                             **visit_ext,
-                            vocab.EXT_HAS_NEXT_STEP: bool(row["has_next_step"]),
-                            vocab.EXT_NAMES_CAPABILITY: bool(row["names_capability"]),
+                            vocab.EXT_HAS_NEXT_STEP: record.has_next_step,
+                            vocab.EXT_NAMES_CAPABILITY: record.names_capability,
                         }
                     ),
                 },
@@ -206,12 +209,11 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
             },
         )
     ]
-    for rating in ratings:
-        capability = ctx.capabilities.capabilities[rating["capability_id"]]
-        scale = ctx.capabilities.rate(rating["item"], rating["raw"]).scale
+    for rating in record.ratings:
+        capability = ctx.capabilities.capabilities[rating.capability_id]
         drafts.append(
             Draft(
-                _key("rating", source, record_id, rating["item"]),
+                _key("rating", source, record_id, rating.item),
                 "rating",
                 rep,
                 {
@@ -220,19 +222,17 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
                     "object": ctx.capability_activity(capability.id),
                     "result": {
                         "score": {
-                            "raw": float(rating["raw"]),
-                            "min": float(scale.min),
-                            "max": float(scale.max),
-                            "scaled": float(rating["scaled"]),
+                            "raw": float(rating.raw),
+                            "min": float(rating.scale_min),
+                            "max": float(rating.scale_max),
+                            "scaled": float(rating.scaled),
                         },
-                        "success": rating["scaled"] >= capability.threshold,
+                        "success": rating.scaled >= capability.threshold,
                     },
                     "context": {
                         **instructor,
                         "contextActivities": parent,
-                        "extensions": ctx.ext(
-                            {**visit_ext, vocab.EXT_COACHING_ITEM: rating["item"]}
-                        ),
+                        "extensions": ctx.ext({**visit_ext, vocab.EXT_COACHING_ITEM: rating.item}),
                     },
                     "timestamp": when,
                 },
@@ -241,22 +241,22 @@ def translate_observation(row: Row, ratings: Sequence[Row], ctx: TranslateContex
     return drafts
 
 
-def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
+def translate_action(record: StoredAction, ctx: TranslateContext) -> list[Draft]:
     """`planned` when agreed; `achieved` once completed (ADL Learner Competency style pair)."""
-    if row["deleted"]:
+    if record.deleted:
         return []
-    source, record_id, person = row["source"], row["record_id"], row["hr_id"]
+    source, record_id, person = record.source, record.record_id, record.hr_id
     goal = {
         "objectType": "Activity",
         "id": ctx.ns.development_action(source, record_id),
         "definition": {"type": vocab.ACTIVITY_GOAL, "name": ctx.lang("Development action")},
     }
     context: dict[str, Any] = {
-        "contextActivities": {"other": [ctx.capability_activity(row["capability_id"])]},
+        "contextActivities": {"other": [ctx.capability_activity(record.capability_id)]},
         "extensions": ctx.ext(
             {
                 vocab.EXT_SOURCE: source,
-                vocab.EXT_DUE_DATE: _iso(row["due_on"]),
+                vocab.EXT_DUE_DATE: _iso(record.due_on),
             }
         ),
     }
@@ -270,11 +270,11 @@ def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) 
                 "verb": ctx.verb(vocab.PLANNED),
                 "object": goal,
                 "context": context,
-                "timestamp": ctx.noon(row["agreed_on"], "UTC"),
+                "timestamp": ctx.noon(record.agreed_on, "UTC"),
             },
         )
     ]
-    if row["status"] == "completed" and row["completed_on"] is not None:
+    if record.status == "completed" and record.completed_on is not None:
         drafts.append(
             Draft(
                 _key("achieved", source, record_id),
@@ -286,7 +286,7 @@ def translate_action(row: Row, _children: Sequence[Row], ctx: TranslateContext) 
                     "object": goal,
                     "result": {"completion": True},
                     "context": context,
-                    "timestamp": ctx.noon(row["completed_on"], "UTC"),
+                    "timestamp": ctx.noon(record.completed_on, "UTC"),
                 },
             )
         )
@@ -299,15 +299,15 @@ def _iso(value: date | datetime | None) -> str | None:
     return timestamp(value) if isinstance(value, datetime) else value.isoformat()
 
 
-def translate_adoption(row: Row, _children: Sequence[Row], ctx: TranslateContext) -> list[Draft]:
+def translate_adoption(record: AdoptionTransitions, ctx: TranslateContext) -> list[Draft]:
     """One statement per adoption transition: adopted, sustained, regressed (on its date).
 
     The capability is the object; the modules that teach it are in contextActivities.other,
     so an LRS report can join training to what became of it in the field.
     """
-    if row["deleted"]:
+    if record.deleted:
         return []
-    hr_id, capability_id = row["hr_id"], row["capability_id"]
+    hr_id, capability_id = record.hr_id, record.capability_id
     if capability_id not in ctx.capabilities.capabilities:
         raise KeyError(f"capability {capability_id!r} is no longer in the capability map")
     verbs: dict[str, Verb] = ctx._once(
@@ -334,7 +334,7 @@ def translate_adoption(row: Row, _children: Sequence[Row], ctx: TranslateContext
         "extensions": ctx.ext(
             {
                 vocab.EXT_SOURCE: "adoption",
-                vocab.EXT_TRAINED_ON: _iso(row["trained_at"]),
+                vocab.EXT_TRAINED_ON: _iso(record.trained_at),
                 vocab.EXT_WINDOW_DAYS: ctx.capabilities.window_days(capability_id),
             }
         )
@@ -342,13 +342,13 @@ def translate_adoption(row: Row, _children: Sequence[Row], ctx: TranslateContext
     if modules:
         context["contextActivities"] = {"other": modules}
     drafts = []
-    for state, on in json.loads(row["transitions"]):
+    for state, on in record.transitions:
         verb = verbs.get(state)
         if verb is None:
             continue
         drafts.append(
             Draft(
-                _key("adoption", hr_id, capability_id, state, on),
+                _key("adoption", hr_id, capability_id, state, on.isoformat()),
                 state,
                 hr_id,
                 {
@@ -357,16 +357,16 @@ def translate_adoption(row: Row, _children: Sequence[Row], ctx: TranslateContext
                     "object": ctx.capability_activity(capability_id),
                     "result": {"success": state != "regressed"},
                     "context": context,
-                    "timestamp": ctx.noon(date.fromisoformat(on), "UTC"),
+                    "timestamp": ctx.noon(on, "UTC"),
                 },
             )
         )
     return drafts
 
 
-Translator = Callable[[Row, Sequence[Row], TranslateContext], Iterable[Draft]]
+Translator = Callable[[Any, TranslateContext], list[Draft]]
 
-# Which translator turns which store table into statements.
+# Which translator turns the records of which store table into statements.
 TRANSLATORS: Mapping[str, Translator] = {
     "completions": translate_completion,
     "observations": translate_observation,

@@ -32,10 +32,11 @@ from adoptloop.domain import (
     FieldInteraction,
     Person,
     PersonRef,
+    Rating,
     Record,
     Rejected,
 )
-from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 from adoptloop.pipeline.identity import IdentityResolver
 from adoptloop.store import bookkeeping, parked, records, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
@@ -103,14 +104,12 @@ class PullStage:
     def __init__(
         self,
         engine: Engine,
-        capabilities: CapabilityMap,
         run_id: str,
         *,
         progress: Progress | None = None,
         erased: Container[str] = frozenset(),
     ) -> None:
         self.engine = engine
-        self.capabilities = capabilities
         self.run_id = run_id
         self.progress = progress
         self.erased = erased
@@ -146,7 +145,7 @@ class PullStage:
                 if not batch:
                     return taken
                 after = batch[-1].id
-                writer = _Writer(conn, source, resolver, self.capabilities)
+                writer = _Writer(conn, source, resolver)
                 done: list[parked.Parked] = []
                 for item in batch:
                     try:
@@ -223,7 +222,7 @@ class PullStage:
             QuarantineEntry(source, stream, r.record_key, r.location, r.reason)
             for r in buffer.rejected
         ]
-        writer = _Writer(conn, source, resolver, self.capabilities)
+        writer = _Writer(conn, source, resolver)
         resolver.prefetch(conn, (ref for record in buffer.records for ref in _refs(record)))
         waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
         for record in buffer.records:
@@ -346,15 +345,13 @@ class _Writer:
         conn: Connection,
         source: str,
         resolver: IdentityResolver,
-        capabilities: CapabilityMap,
     ) -> None:
         self.conn = conn
         self.source = source
         self.resolver = resolver
-        self.capabilities = capabilities
         self.people: list[Person] = []
         self.rows: dict[str, list[dict[str, Any]]] = {}
-        self.ratings: dict[str, list[dict[str, Any]]] = {}
+        self.ratings: dict[str, list[Rating]] = {}
         self.accepted_keys: list[str] = []
         self.accounts = Counter[str]()
 
@@ -433,18 +430,7 @@ class _Writer:
     def _observation(self, record: CoachingObservation) -> None:
         observer = self._hr_id(record.observer, "observer", erasable=True)
         observed = self._hr_id(record.observed, "observed")
-        ratings = []
-        for rating in record.ratings:
-            rated = self.capabilities.rate(rating.item, rating.raw)
-            ratings.append(
-                {
-                    "item": rating.item,
-                    "capability_id": rated.capability.id,
-                    "raw": rating.raw,
-                    "scaled": rated.scaled,
-                }
-            )
-        self.ratings[record.source_record_id] = ratings
+        self.ratings[record.source_record_id] = list(record.ratings)
         self._row(
             "observations",
             {
@@ -472,7 +458,7 @@ class _Writer:
             table = schema.metadata.tables[table_name]
             extra = None
             if table_name == "observations":
-                extra = {rid: records.row_digest({"r": rs}) for rid, rs in self.ratings.items()}
+                extra = {rid: records.ratings_digest(rs) for rid, rs in self.ratings.items()}
             written = records.upsert_source_rows(
                 self.conn, table, self.source, rows, extra_digest=extra
             )
@@ -491,3 +477,20 @@ def pull_all(
     stage: PullStage, connectors: Sequence[AnyConnector]
 ) -> dict[str, dict[str, dict[str, int]]]:
     return {c.name: stage.pull(c) for c in connectors}
+
+
+def rescale_stored_ratings(engine: Engine, capabilities: CapabilityMap) -> None:
+    """Once, on a store upgraded from v2: the ratings stored (and parked) before the store kept
+    their scale get it from the capability map, as pull gives every new rating."""
+
+    def rate(item: str, raw: float) -> Rating | None:
+        try:
+            return capabilities.rate(item, raw)
+        except (KeyError, OutOfScaleError):
+            return None
+
+    with engine.begin() as conn:
+        filled = records.fill_rating_scales(conn, capabilities.scales())
+        if filled is not None:
+            rewritten = parked.rescale_legacy_ratings(conn, rate)
+            log.info("ratings of a v2 store rescaled", ratings=filled, parked=rewritten)

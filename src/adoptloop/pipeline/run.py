@@ -29,7 +29,7 @@ from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver
 from adoptloop.pipeline.erase import ErasureList, erase_person
 from adoptloop.pipeline.publish import publish
-from adoptloop.pipeline.pull import PullStage
+from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS
 from adoptloop.scheduler import lock
@@ -74,6 +74,7 @@ class Environment:
             settings.capability_map, default_window_days=settings.adoption.window_days
         )
         env = cls(settings, registry, open_store(settings.store.url), capabilities)
+        rescale_stored_ratings(env.engine, capabilities)
         env.check_write_back()
         return env
 
@@ -233,7 +234,7 @@ def _run(
         with _stage(result.counts, "pull") as bucket:
             with env.engine.connect() as conn:
                 erased = ErasureList.load(conn, env.actor_key)
-            stage = PullStage(env.engine, env.capabilities, run_id, progress=tick, erased=erased)
+            stage = PullStage(env.engine, run_id, progress=tick, erased=erased)
             for connector in env.connectors():
                 if sources is None or connector.name in sources:
                     checkpoint()

@@ -15,15 +15,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import orjson
 import structlog
-from sqlalchemy import Connection, Engine, Result, Table, bindparam, or_, select, tuple_
+from sqlalchemy import Connection, Engine
 
 from adoptloop import __version__
+from adoptloop.domain import Rating
+from adoptloop.mappings.records import (
+    AdoptionTransitions,
+    StoredAction,
+    StoredCompletion,
+    StoredObservation,
+    StoredRecord,
+)
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
-from adoptloop.store import bookkeeping, bulk, outbox, schema
+from adoptloop.store import bookkeeping, outbox, translation
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.store.outbox import EmittedRow, EmittedValues
 from adoptloop.xapi import _validate_fast, canonical, vocab
@@ -95,10 +104,43 @@ class Finalizer:
         return statement_id, payload
 
 
-def _dicts(result: Result[Any]) -> list[dict[str, Any]]:
-    """Rows as plain dicts (zipping the keys is cheaper than RowMapping per row)."""
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
+def as_record(table: str, row: dict[str, Any], ratings: Sequence[dict[str, Any]]) -> StoredRecord:
+    """A store row (and its ratings) as the record its translator takes."""
+    values = {k: v for k, v in row.items() if k not in _TRACKING}
+    if table == "completions":
+        return StoredCompletion(**values)
+    if table == "development_actions":
+        return StoredAction(**values)
+    if table == "observations":
+        return StoredObservation(**values, ratings=tuple(_rating(r) for r in ratings))
+    return AdoptionTransitions(
+        source=row["source"],
+        record_id=row["record_id"],
+        hr_id=row["hr_id"],
+        capability_id=row["capability_id"],
+        trained_at=row["trained_at"],
+        transitions=tuple(
+            (state, date.fromisoformat(on)) for state, on in orjson.loads(row["transitions"])
+        ),
+        deleted=row["deleted"],
+    )
+
+
+_TRACKING = frozenset({"digest", "translated_digest"})
+
+
+def _rating(row: dict[str, Any]) -> Rating:
+    if row["scale_min"] is None or row["scale_max"] is None:
+        # a rating stored before v3 whose item has left the capability map since: no scale
+        raise KeyError(f"coaching item {row['item']!r} is not in the capability map")
+    return Rating(
+        row["item"],
+        row["capability_id"],
+        row["raw"],
+        row["scale_min"],
+        row["scale_max"],
+        row["scaled"],
+    )
 
 
 class TranslateStage:
@@ -115,7 +157,6 @@ class TranslateStage:
         return {name: self._table(name).as_dict() for name in TRANSLATORS}
 
     def _table(self, name: str) -> TranslateCounts:
-        table = schema.metadata.tables[name]
         counts = TranslateCounts()
         last: tuple[str, str] = ("", "")
         done = False
@@ -125,12 +166,12 @@ class TranslateStage:
             with self.engine.begin() as conn:
                 written = counts.statements + counts.voided
                 while counts.statements + counts.voided - written < COMMIT_STATEMENTS:
-                    rows = self._changed_rows(conn, table, last)
+                    rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
                     if not rows:
                         done = True
                         break
-                    children = self._children(conn, name, rows)
-                    self._translate_batch(conn, name, table, rows, children, counts)
+                    ratings = translation.ratings_of(conn, rows) if name == "observations" else {}
+                    self._translate_batch(conn, name, rows, ratings, counts)
                     last = (rows[-1]["source"], rows[-1]["record_id"])
                     if len(rows) < BATCH_SIZE:
                         done = True
@@ -138,51 +179,12 @@ class TranslateStage:
         log.info("translated", table=name, **counts.as_dict())
         return counts
 
-    @staticmethod
-    def _changed_rows(
-        conn: Connection, table: Table, after: tuple[str, str]
-    ) -> list[dict[str, Any]]:
-        query = (
-            select(table)
-            .where(
-                or_(
-                    table.c.translated_digest.is_(None), table.c.translated_digest != table.c.digest
-                )
-            )
-            .where(tuple_(table.c.source, table.c.record_id) > tuple_(*after))
-            .order_by(table.c.source, table.c.record_id)
-            .limit(BATCH_SIZE)
-        )
-        return _dicts(conn.execute(query))
-
-    @staticmethod
-    def _children(
-        conn: Connection, name: str, rows: Sequence[dict[str, Any]]
-    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-        if name != "observations":
-            return grouped
-        t = schema.ratings
-        by_source: dict[str, list[str]] = defaultdict(list)
-        for row in rows:
-            by_source[row["source"]].append(row["record_id"])
-        for source, ids in by_source.items():
-            query = (
-                select(t)
-                .where((t.c.source == source) & t.c.record_id.in_(ids))
-                .order_by(t.c.record_id, t.c.item)
-            )
-            for rating in _dicts(conn.execute(query)):
-                grouped[(source, rating["record_id"])].append(rating)
-        return grouped
-
     def _translate_batch(
         self,
         conn: Connection,
         name: str,
-        table: Table,
         rows: Sequence[dict[str, Any]],
-        children: dict[tuple[str, str], list[dict[str, Any]]],
+        ratings: dict[tuple[str, str], list[dict[str, Any]]],
         counts: TranslateCounts,
     ) -> None:
         translator = TRANSLATORS[name]
@@ -198,9 +200,8 @@ class TranslateStage:
         for row, ref in zip(rows, refs, strict=True):
             counts.records += 1
             try:
-                drafts = list(
-                    translator(row, children.get((row["source"], row["record_id"]), []), self.ctx)
-                )
+                record = as_record(name, row, ratings.get((row["source"], row["record_id"]), []))
+                drafts = translator(record, self.ctx)
             except (KeyError, ValueError) as exc:
                 # e.g. the capability map no longer has an item or capability this row uses:
                 # keep what was emitted, say why, and retry once the map or the row changes
@@ -238,17 +239,8 @@ class TranslateStage:
         outbox.save_emitted_values(conn, saves)
         outbox.enqueue_values(conn, queue, self.run_id)
         bookkeeping.quarantine(conn, self.run_id, bad)
-        bulk.update_tuples(
-            conn,
-            table,
-            (table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")),
-            ["translated_digest"],
-            ("_translated_digest", "_s", "_r"),
-            [
-                (r["digest"], r["source"], r["record_id"])
-                for r, ref in zip(rows, refs, strict=True)
-                if ref not in retry
-            ],
+        translation.mark_translated(
+            conn, name, [r for r, ref in zip(rows, refs, strict=True) if ref not in retry]
         )
 
     def _emit(

@@ -11,12 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import NoSuchModuleError, OperationalError
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
-from adoptloop.store import schema
+from adoptloop.store import records, schema
 
 # Migration steps: MIGRATIONS[n] upgrades a store at version n to n + 1.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
@@ -28,7 +28,16 @@ def _v1_to_v2(conn: Connection) -> None:
     schema.adoption_dirty.create(conn)
 
 
+def _v2_to_v3(conn: Connection) -> None:
+    """v3 keeps each rating's scale (min, max) as it was scaled at pull. A v2 store's ratings
+    get theirs from the capability map at the next run (records.fill_rating_scales)."""
+    for column in ("scale_min", "scale_max"):
+        conn.execute(text(f"ALTER TABLE ratings ADD COLUMN {column} FLOAT"))
+    conn.execute(schema.meta.insert().values(key=records.RATING_SCALES_PENDING, value="v2->v3"))
+
+
 MIGRATIONS[1] = _v1_to_v2
+MIGRATIONS[2] = _v2_to_v3
 
 
 def create_store_engine(url: str) -> Engine:

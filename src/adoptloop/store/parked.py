@@ -7,7 +7,7 @@ be able to run code), and decoded back into the same domain records.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -150,5 +150,31 @@ def waiting_for(conn: Connection, source: str, ref: PersonRef) -> int:
     )
 
 
-def iter_sources(conn: Connection) -> Iterator[str]:
-    yield from conn.execute(select(schema.parked.c.source).distinct()).scalars()
+Rate = Callable[[str, float], "domain.Rating | None"]
+
+
+def rescale_legacy_ratings(conn: Connection, rate: Rate) -> int:
+    """After the v3 migration, once: parked observations written before v3 hold their ratings as
+    (item, raw) only; each becomes the full Rating `rate` gives (None: the item is no longer
+    rated in the capability map, and the rating is dropped, as a connector would not read it).
+    Returns how many parked records were rewritten."""
+    t = schema.parked
+    rewritten = 0
+    rows = conn.execute(
+        select(t.c.id, t.c.payload).where(t.c.payload.contains('"$":"Rating"'))
+    ).all()
+    for row_id, payload in rows:
+        data = orjson.loads(payload)
+        legacy = [r for r in data.get("ratings", []) if "capability_id" not in r]
+        if not legacy:
+            continue
+        ratings = []
+        for rating in data["ratings"]:
+            if "capability_id" in rating:
+                ratings.append(rating)
+            elif (scaled := rate(rating["item"], rating["raw"])) is not None:
+                ratings.append(_plain(scaled))
+        data["ratings"] = ratings
+        conn.execute(t.update().where(t.c.id == row_id).values(payload=orjson.dumps(data).decode()))
+        rewritten += 1
+    return rewritten

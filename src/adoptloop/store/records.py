@@ -7,6 +7,7 @@ changed rows, so re-reading an unchanged export writes nothing. A changed row ke
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import orjson
 from sqlalchemy import Connection, Select, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adoptloop.domain import Person
+from adoptloop.domain import Person, Rating
 from adoptloop.store import bulk, schema
 
 _PERSON_FIELDS = (
@@ -163,9 +164,50 @@ def upsert_source_rows(
     return counts
 
 
-def replace_ratings(
-    conn: Connection, source: str, ratings: Mapping[str, Sequence[dict[str, Any]]]
-) -> None:
+# meta key: set by the v2 -> v3 migration until the ratings' scales are filled in
+RATING_SCALES_PENDING = "pending:rating_scales"
+
+
+def fill_rating_scales(conn: Connection, scales: Mapping[str, tuple[float, float]]) -> int | None:
+    """After the v3 migration, once: each stored rating's scale from its item's scale in the
+    capability map (`scales`: item -> (min, max)), as the translator took it before v3.
+    Ratings of items no longer mapped stay without. Returns how many ratings were filled, or
+    None when nothing was pending (the store was not upgraded from v2, or is done)."""
+    meta = schema.meta
+    pending = select(meta.c.key).where(meta.c.key == RATING_SCALES_PENDING)
+    if conn.execute(pending).first() is None:
+        return None
+    t = schema.ratings
+    filled = 0
+    for item, (low, high) in sorted(scales.items()):
+        filled += conn.execute(
+            t.update()
+            .where((t.c.item == item) & t.c.scale_min.is_(None))
+            .values(scale_min=low, scale_max=high)
+        ).rowcount
+    conn.execute(delete(meta).where(meta.c.key == RATING_SCALES_PENDING))
+    return filled
+
+
+def ratings_digest(ratings: Sequence[Rating]) -> str:
+    """What an observation's ratings add to its digest: item, capability, raw and scaled value
+    (the scale's bounds come from the capability map, and moving them moves `scaled`)."""
+    return row_digest(
+        {
+            "r": [
+                {
+                    "item": r.item,
+                    "capability_id": r.capability_id,
+                    "raw": r.raw,
+                    "scaled": r.scaled,
+                }
+                for r in ratings
+            ]
+        }
+    )
+
+
+def replace_ratings(conn: Connection, source: str, ratings: Mapping[str, Sequence[Rating]]) -> None:
     """Replace the ratings of the given observations (keyed by record_id)."""
     if not ratings:
         return
@@ -173,7 +215,11 @@ def replace_ratings(
     conn.execute(
         delete(table).where((table.c.source == source) & table.c.record_id.in_(list(ratings)))
     )
-    rows = [{**r, "source": source, "record_id": rid} for rid, rs in ratings.items() for r in rs]
+    rows = [
+        {"source": source, "record_id": rid, **dataclasses.asdict(r)}
+        for rid, rs in ratings.items()
+        for r in rs
+    ]
     if rows:
         bulk.insert_many(conn, table, list(rows[0]), rows)
 

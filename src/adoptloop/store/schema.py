@@ -32,7 +32,7 @@ def _utcnow() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 meta = Table(
     "meta",
@@ -132,6 +132,8 @@ ratings = Table(
     Column("item", String(255), primary_key=True),
     Column("capability_id", String(64), nullable=False),
     Column("raw", Float, nullable=False),
+    Column("scale_min", Float),  # the item's scale at pull (v3; NULL until an upgraded store's
+    Column("scale_max", Float),  # first run fills it from the capability map)
     Column("scaled", Float, nullable=False),
     Index("ix_ratings_capability", "capability_id"),
 )

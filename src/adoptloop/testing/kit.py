@@ -330,7 +330,7 @@ class ConnectorContract:
         with engine.begin() as conn:  # the HR rows the learners resolve to, as an HRIS would
             records.upsert_people(conn, self.seed_people(vendor))
         connector = self._build(vendor)
-        stage = PullStage(engine, self.capabilities(), run_id)
+        stage = PullStage(engine, run_id)
         return stage.pull(connector)[self.stream]
 
     def _stored(self, engine: Engine) -> int:

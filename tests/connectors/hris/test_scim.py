@@ -31,7 +31,6 @@ from adoptloop.testing.kit import (
     drain,
     last_cursor,
     make_context,
-    minimal_capabilities,
     rejected,
 )
 from tests.connectors.hris.scim_support import ENTERPRISE, ScimDirectory
@@ -169,7 +168,7 @@ def manager_on(history: PersonHistory, day: date) -> str | None:
 
 def pull(engine: Engine, directory: ScimDirectory, run_date: date, run_id: str) -> dict[str, int]:
     scim = connector(directory, run_date=run_date, effective_date="run_date")
-    return PullStage(engine, minimal_capabilities(), run_id).pull(scim)["people"]
+    return PullStage(engine, run_id).pull(scim)["people"]
 
 
 def test_second_run_asks_only_for_users_changed_since_the_watermark(

@@ -15,7 +15,7 @@ from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.crm.salesforce import SalesforceConnector
 from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
 from adoptloop.connectors.files import PeopleFileConfig, PeopleFileConnector
-from adoptloop.domain import Checkpoint, Item
+from adoptloop.domain import Checkpoint, CoachingObservation, Item
 from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.mappings.translate import TranslateContext
@@ -126,6 +126,11 @@ def records(items: Iterable[Item], kind: type[Any]) -> list[Any]:
     return [i for i in items if isinstance(i, kind)]
 
 
+def raw_ratings(observation: CoachingObservation) -> list[tuple[str, float]]:
+    """(item, raw value) of each rating, in the observation's order."""
+    return [(r.item, r.raw) for r in observation.ratings]
+
+
 class Pipeline:
     """The real pull and translate stages on a SQLite store, with HR people from a CSV file."""
 
@@ -151,7 +156,7 @@ class Pipeline:
         self.runs += 1
         with self.engine.begin() as conn:
             run_id = bookkeeping.start_run(conn, "test", f"run-{self.runs}")
-        pull = PullStage(self.engine, self.capabilities, run_id)
+        pull = PullStage(self.engine, run_id)
         pull.pull(self.people)
         self.last = connector(self.org, self.config, self.capabilities, self.sleeps)
         counts = pull.pull(self.last)

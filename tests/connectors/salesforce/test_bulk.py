@@ -6,10 +6,17 @@ import json
 from datetime import date
 from typing import Any
 
-from adoptloop.domain import Checkpoint, CoachingObservation, FieldInteraction, Rating
+from adoptloop.domain import Checkpoint, CoachingObservation, FieldInteraction
 from adoptloop.mappings.capability_map import CapabilityMap
 from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import Sleeps, connector, make_config, read, records
+from tests.connectors.salesforce.harness import (
+    Sleeps,
+    connector,
+    make_config,
+    raw_ratings,
+    read,
+    records,
+)
 from tests.connectors.salesforce.scenario import Veeva
 
 
@@ -55,7 +62,7 @@ def test_bulk_rows_keep_their_types_from_describe(
 
     observations = records(items, CoachingObservation)
     assert len(observations) == 7
-    assert all(o.ratings == (Rating("Opening_Rating__c", 4.0),) for o in observations)
+    assert all(raw_ratings(o) == [("Opening_Rating__c", 4.0)] for o in observations)
     assert any(p.endswith("/results") for _, p, _ in org.log)
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, PersonRef, Rating
+from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, PersonRef
 from adoptloop.mappings.capability_map import CapabilityMap
 from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import connector, make_config, read, records
+from tests.connectors.salesforce.harness import connector, make_config, raw_ratings, read, records
 from tests.connectors.salesforce.scenario import Veeva
 
 
@@ -98,4 +98,4 @@ def test_a_custom_coaching_report_object_is_read_with_configured_fields(
     assert conn.streams() == ("users", "coaching_reports")
     (observation,) = records(items, CoachingObservation)
     assert observation.source_record_id == report
-    assert observation.ratings == (Rating("Opening_Rating__c", 5.0),)
+    assert raw_ratings(observation) == [("Opening_Rating__c", 5.0)]

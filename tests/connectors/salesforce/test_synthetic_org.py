@@ -70,7 +70,7 @@ def _people(folder: Path, capabilities: CapabilityMap) -> PeopleFileConnector:
 def _pull(engine: Engine, capabilities: CapabilityMap, *connectors: Any) -> None:
     with engine.begin() as conn:
         run_id = bookkeeping.start_run(conn, "test", None)
-    stage = PullStage(engine, capabilities, run_id)
+    stage = PullStage(engine, run_id)
     for connector in connectors:
         stage.pull(connector)
 

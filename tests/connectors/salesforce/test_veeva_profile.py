@@ -12,12 +12,18 @@ from adoptloop.domain import (
     Deleted,
     FieldInteraction,
     PersonRef,
-    Rating,
     Rejected,
 )
 from adoptloop.mappings.capability_map import CapabilityMap
 from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import Pipeline, connector, make_config, read, records
+from tests.connectors.salesforce.harness import (
+    Pipeline,
+    connector,
+    make_config,
+    raw_ratings,
+    read,
+    records,
+)
 from tests.connectors.salesforce.scenario import (
     QUESTION_CLOSING_TEXT,
     QUESTION_NEXT_STEP,
@@ -110,10 +116,7 @@ def test_standard_report_ratings_follow_the_capability_map_and_free_text_is_redu
         PersonRef("crm", veeva.manager),
         PersonRef("crm", veeva.reps[0]),
     )
-    assert seen.ratings == (
-        Rating("Objection_Handling_Rating__c", 3.0),
-        Rating("Opening_Rating__c", 4.0),
-    )
+    assert raw_ratings(seen) == [("Objection_Handling_Rating__c", 3.0), ("Opening_Rating__c", 4.0)]
     assert (seen.visit_date, seen.timezone, seen.counted) == (
         date(2026, 2, 24),
         "Europe/Madrid",
@@ -139,7 +142,7 @@ def test_a_rating_label_maps_through_rating_values_or_goes_to_quarantine(
 
     (ok,) = records(items, CoachingObservation)
     assert ok.source_record_id == mapped
-    assert ok.ratings == (Rating("Objection_Handling_Rating__c", 5.0),)
+    assert raw_ratings(ok) == [("Objection_Handling_Rating__c", 5.0)]
     reasons = {r.record_key: r.reason for r in records(items, Rejected)}
     assert "map it under rating_values" in reasons[unmapped]
     assert reasons[off_scale] == "rating 7 for Opening_Rating__c is outside its scale 1..5"
@@ -177,7 +180,7 @@ def test_advanced_report_answers_map_by_question_id_and_by_question_text(
     observations = {o.source_record_id: o for o in records(items, CoachingObservation)}
     assert set(observations) == {report, in_progress}
     seen = observations[report]
-    assert seen.ratings == (Rating(QUESTION_CLOSING_TEXT, 5.0), Rating(QUESTION_OPENING, 4.0))
+    assert raw_ratings(seen) == [(QUESTION_CLOSING_TEXT, 5.0), (QUESTION_OPENING, 4.0)]
     assert seen.visit_date == date(2026, 2, 27)  # 23:00 UTC is the next day in Madrid
     assert (seen.counted, seen.has_next_step, seen.word_count) == (True, True, 6)
     assert observations[in_progress].counted is False
@@ -200,7 +203,7 @@ def test_an_answer_changed_later_rebuilds_its_advanced_report(
 
     rebuilt = [o for o in records(items, CoachingObservation) if o.source_record_id == report]
     assert rebuilt
-    assert Rating(QUESTION_OPENING, 5.0) in rebuilt[-1].ratings
+    assert (QUESTION_OPENING, 5.0) in raw_ratings(rebuilt[-1])
 
 
 def test_a_rating_changed_after_delivery_voids_the_old_statement_and_sends_a_new_one(

@@ -100,12 +100,10 @@ def checked_ratings(
     for item, raw in pairs:
         if raw is None or raw == "" or not capabilities.is_mapped_item(item):
             continue
-        number = rating_number(raw, item, labels)
         try:
-            capabilities.rate(item, number)
+            ratings[item] = capabilities.rate(item, rating_number(raw, item, labels))
         except OutOfScaleError as exc:
             raise BadRow(str(exc)) from None
-        ratings[item] = Rating(item, number)
     return tuple(sorted(ratings.values(), key=lambda r: r.item))
 
 

@@ -1,0 +1,73 @@
+"""What the translate stage reads and marks: rows whose digest changed since they were last
+turned into statements, with their ratings, in (source, record_id) order.
+
+Every table the translate stage reads carries `digest` (the row as stored) and
+`translated_digest` (what was last translated): a row is due when the two differ, so the
+stage's cost follows what changed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Result, bindparam, or_, select, tuple_
+
+from adoptloop.store import bulk, schema
+
+Row = dict[str, Any]
+
+
+def _dicts(result: Result[Any]) -> list[Row]:
+    """Rows as plain dicts (zipping the keys is cheaper than RowMapping per row)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
+
+
+def changed_rows(
+    conn: Connection, table_name: str, after: tuple[str, str], limit: int
+) -> list[Row]:
+    """Up to `limit` rows due for translation after (source, record_id) `after`."""
+    table = schema.metadata.tables[table_name]
+    query = (
+        select(table)
+        .where(
+            or_(table.c.translated_digest.is_(None), table.c.translated_digest != table.c.digest)
+        )
+        .where(tuple_(table.c.source, table.c.record_id) > tuple_(*after))
+        .order_by(table.c.source, table.c.record_id)
+        .limit(limit)
+    )
+    return _dicts(conn.execute(query))
+
+
+def ratings_of(conn: Connection, observations: Sequence[Row]) -> dict[tuple[str, str], list[Row]]:
+    """(source, record_id) -> the observation's ratings, in item order."""
+    grouped: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    t = schema.ratings
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for row in observations:
+        by_source[row["source"]].append(row["record_id"])
+    for source, ids in by_source.items():
+        query = (
+            select(t)
+            .where((t.c.source == source) & t.c.record_id.in_(ids))
+            .order_by(t.c.record_id, t.c.item)
+        )
+        for rating in _dicts(conn.execute(query)):
+            grouped[(source, rating["record_id"])].append(rating)
+    return grouped
+
+
+def mark_translated(conn: Connection, table_name: str, rows: Sequence[Row]) -> None:
+    """The rows' current digests were turned into statements."""
+    table = schema.metadata.tables[table_name]
+    bulk.update_tuples(
+        conn,
+        table,
+        (table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")),
+        ["translated_digest"],
+        ("_translated_digest", "_s", "_r"),
+        [(r["digest"], r["source"], r["record_id"]) for r in rows],
+    )
