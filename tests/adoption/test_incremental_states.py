@@ -296,9 +296,7 @@ def test_a_report_moved_to_another_rep_recomputes_both(scenario: Scenario) -> No
     with engine.begin() as conn:
         row = _stored_observation(conn, "r1")
         source = row.pop("source")
-        records.upsert_source_rows(
-            conn, schema.observations, source, [{**row, "observed_hr_id": "r2"}]
-        )
+        records.upsert_source_rows(conn, "observations", source, [{**row, "observed_hr_id": "r2"}])
     moved = update_states(engine, caps, D)
     assert (moved["people"], moved["changed"]) == (2, 2)
     _assert_same_as_full(engine, caps, D)
@@ -308,7 +306,7 @@ def test_a_deleted_report_recomputes_its_rep(scenario: Scenario) -> None:
     engine, caps = _r1_rated_and_computed(scenario, "r1")
     with engine.begin() as conn:
         row = _stored_observation(conn, "r1")
-        records.mark_deleted(conn, schema.observations, row["source"], [row["record_id"]])
+        records.mark_deleted(conn, "observations", row["source"], [row["record_id"]])
     after = update_states(engine, caps, D)
     assert (after["people"], after["changed"]) == (1, 1)
     _assert_same_as_full(engine, caps, D)

@@ -76,12 +76,10 @@ def test_source_rows_are_inserted_updated_or_left_alone(engine: Engine) -> None:
         "score": None,
     }
     with engine.begin() as conn:
-        first = records.upsert_source_rows(conn, schema.completions, "lms", [row])
-        same = records.upsert_source_rows(conn, schema.completions, "lms", [row])
-        changed = records.upsert_source_rows(
-            conn, schema.completions, "lms", [{**row, "score": 0.8}]
-        )
-        gone = records.mark_deleted(conn, schema.completions, "lms", ["c1"])
+        first = records.upsert_source_rows(conn, "completions", "lms", [row])
+        same = records.upsert_source_rows(conn, "completions", "lms", [row])
+        changed = records.upsert_source_rows(conn, "completions", "lms", [{**row, "score": 0.8}])
+        gone = records.mark_deleted(conn, "completions", "lms", ["c1"])
 
     assert (first.inserted, same.unchanged, changed.updated, gone) == (1, 1, 1, 1)
     with engine.connect() as conn:

@@ -56,7 +56,7 @@ def _seed(engine: Engine) -> None:
         for rid, when in (("old", "2023-01-10T10:00:00.000Z"), ("new", "2026-06-01T10:00:00.000Z")):
             records.upsert_source_rows(
                 conn,
-                schema.completions,
+                "completions",
                 "lms",
                 [
                     {

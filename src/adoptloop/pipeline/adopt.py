@@ -13,15 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING, Any
 
 from adoptloop.adoption.compute import update_states
 from adoptloop.adoption.metrics import By, MetricsRow, adoption_metrics, write_table_csv
 from adoptloop.adoption.report.assemble import build_report_data, write_report
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.metrics import RowSource
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def refresh_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import Connection
 
 from adoptloop.errors import AdoptloopError
 from adoptloop.pipeline.translate import Finalizer
@@ -26,6 +26,9 @@ from adoptloop.store import erasures, outbox
 from adoptloop.store.outbox import Queued
 from adoptloop.store.records import forget_adoption_computation
 from adoptloop.xapi.ids import erasure_digest
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 log = structlog.get_logger(__name__)
 

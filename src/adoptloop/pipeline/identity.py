@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Container, Iterable, Sequence
-
-from sqlalchemy import Connection
+from typing import TYPE_CHECKING
 
 from adoptloop.domain import ERASED, PersonRef
 from adoptloop.mappings.identity import IdentityRule, match_accounts
 from adoptloop.store import identities
 from adoptloop.store.identities import Identity
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 _CACHE_LIMIT = 500_000
 

@@ -12,19 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from sqlalchemy import Connection, Engine, select
 
 from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.registry import AnyConnector
 from adoptloop.domain import TranscriptRecord
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store import schema
-from adoptloop.store.writeback import publish_writebacks
+from adoptloop.store import writeback
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 log = structlog.get_logger(__name__)
 
@@ -36,17 +37,11 @@ def transcript_records(
     conn: Connection, capabilities: CapabilityMap, system: str
 ) -> Iterator[list[TranscriptRecord]]:
     """Batches of records for one LMS, in a stable order (hr_id, capability, state)."""
-    a, i = schema.adoption_states, schema.identities
-    query = (
-        select(a.c.hr_id, a.c.capability_id, a.c.transitions, i.c.external_id)
-        .join(i, (i.c.hr_id == a.c.hr_id) & (i.c.system == system))
-        .where(a.c.source == "adoption", a.c.deleted.is_(False), a.c.ever_adopted.is_(True))
-        .order_by(a.c.hr_id, a.c.capability_id, i.c.external_id)
-        .execution_options(yield_per=BATCH)
-    )
     batch: list[TranscriptRecord] = []
     seen: set[tuple[str, str]] = set()
-    for hr_id, capability_id, transitions, lms_user_id in conn.execute(query):
+    for hr_id, capability_id, transitions, lms_user_id in writeback.adopted_with_account(
+        conn, system, batch=BATCH
+    ):
         capability = capabilities.capabilities.get(capability_id)
         if capability is None or (hr_id, capability_id) in seen:
             continue  # one LMS account per person: the first (stable order) is used
@@ -96,7 +91,7 @@ def publish(
         totals: dict[str, int] = {}
         with engine.connect() as conn:  # read in batches while the audit is written beside it
             for batch in transcript_records(conn, capabilities, connector.system):
-                summary = publish_writebacks(engine, connector, batch, dry_run=dry_run)
+                summary = writeback.publish_writebacks(engine, connector, batch, dry_run=dry_run)
                 for key, value in summary.counts().items():
                     totals[key] = totals.get(key, 0) + value
         counts[name] = totals

@@ -15,10 +15,9 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Connection, Engine, select
 
 from adoptloop.connectors.registry import AnyConnector
 from adoptloop.domain import (
@@ -38,10 +37,13 @@ from adoptloop.domain import (
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 from adoptloop.pipeline.identity import IdentityResolver
-from adoptloop.store import bookkeeping, parked, records, schema
+from adoptloop.store import bookkeeping, parked, records
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.store.commits import Commits
 from adoptloop.xapi.canonical import timestamp
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 log = structlog.get_logger(__name__)
 
@@ -253,33 +255,25 @@ class PullStage:
 
     def _check_managers(self, conn: Connection, source: str) -> None:
         """People whose manager is nobody we know are kept, and listed in quarantine."""
-        people = schema.people
-        known = select(people.c.hr_id)
-        orphans = conn.execute(
-            select(people.c.hr_id, people.c.manager_hr_id, people.c.valid_from)
-            .where(people.c.manager_hr_id.is_not(None) & people.c.manager_hr_id.not_in(known))
-            .where(people.c.manager_hr_id != ERASED)
-            .order_by(people.c.hr_id, people.c.valid_from)
-        ).all()
         entries = [
             QuarantineEntry(
                 source,
                 "people",
-                f"{row.hr_id}@{row.valid_from.isoformat()}",
-                f"people {row.hr_id}",
-                f"manager_hr_id {row.manager_hr_id} is not a known person; "
+                f"{hr_id}@{valid_from.isoformat()}",
+                f"people {hr_id}",
+                f"manager_hr_id {manager} is not a known person; "
                 "the person is kept, their team is unknown",
             )
-            for row in orphans
+            for hr_id, manager, valid_from in records.unknown_managers(conn)
         ]
         bookkeeping.quarantine(conn, self.run_id, entries)
 
 
 _DELETED_TABLES = {
-    "completion": schema.completions,
-    "observation": schema.observations,
-    "action": schema.development_actions,
-    "interaction": schema.interactions,
+    "completion": "completions",
+    "observation": "observations",
+    "action": "development_actions",
+    "interaction": "interactions",
 }
 
 
@@ -298,12 +292,7 @@ def _apply_deletes(conn: Connection, source: str, deleted: Sequence[Deleted]) ->
 def _waiting_entry(conn: Connection, source: str, ref: PersonRef, where: str) -> QuarantineEntry:
     """One entry per unknown person; where it was first seen (their user record, if read) stays."""
     n = parked.waiting_for(conn, source, ref)
-    q = schema.quarantine
-    first_seen = conn.execute(
-        select(q.c.location).where(
-            (q.c.source == source) & (q.c.stream == "users") & (q.c.record_key == ref.external_id)
-        )
-    ).scalar_one_or_none()
+    first_seen = bookkeeping.quarantined_at(conn, source, "users", ref.external_id)
     return QuarantineEntry(
         source,
         "users",
@@ -455,12 +444,11 @@ class _Writer:
         if self.people:
             total.add(records.upsert_people(self.conn, self.people))
         for table_name, rows in self.rows.items():
-            table = schema.metadata.tables[table_name]
             extra = None
             if table_name == "observations":
                 extra = {rid: records.ratings_digest(rs) for rid, rs in self.ratings.items()}
             written = records.upsert_source_rows(
-                self.conn, table, self.source, rows, extra_digest=extra
+                self.conn, table_name, self.source, rows, extra_digest=extra
             )
             if table_name == "observations":
                 changed = set(written.changed_keys)

@@ -16,11 +16,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from sqlalchemy import Connection, Engine
 
 from adoptloop import __version__
 from adoptloop.domain import Rating
@@ -38,6 +37,9 @@ from adoptloop.store.outbox import EmittedRow, EmittedValues
 from adoptloop.xapi import _validate_fast, canonical, vocab
 from adoptloop.xapi.ids import StatementIds
 from adoptloop.xapi.validate import XAPIVersion, validate_statement
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 log = structlog.get_logger(__name__)
 

@@ -200,7 +200,7 @@ def upsert_states(
 ) -> records.WriteCounts:
     """Insert new rows and update changed ones; a change in `volatile` fields alone is none."""
     return records.upsert_source_rows(
-        conn, schema.adoption_states, SOURCE, rows, digest_exclude=volatile
+        conn, "adoption_states", SOURCE, rows, digest_exclude=volatile
     )
 
 
@@ -209,7 +209,7 @@ def tombstone_states(conn: Connection, record_ids: Sequence[str]) -> int:
     gone = 0
     for offset in range(0, len(record_ids), _IN_CHUNK):
         gone += records.mark_deleted(
-            conn, schema.adoption_states, SOURCE, record_ids[offset : offset + _IN_CHUNK]
+            conn, "adoption_states", SOURCE, record_ids[offset : offset + _IN_CHUNK]
         )
     return gone
 

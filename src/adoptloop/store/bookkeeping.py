@@ -151,6 +151,16 @@ def resolve_quarantined(conn: Connection, source: str, stream: str, keys: Iterab
     )
 
 
+def quarantined_at(conn: Connection, source: str, stream: str, record_key: str) -> str | None:
+    """Where a quarantined record was seen (its location), if it is in quarantine."""
+    t = schema.quarantine
+    return conn.execute(
+        select(t.c.location).where(
+            (t.c.source == source) & (t.c.stream == stream) & (t.c.record_key == record_key)
+        )
+    ).scalar_one_or_none()
+
+
 def quarantine_counts(conn: Connection) -> list[tuple[str, str, int]]:
     """(source, stream, open entries)."""
     t = schema.quarantine

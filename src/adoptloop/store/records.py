@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy import Connection, Select, Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from adoptloop.domain import Person, Rating
+from adoptloop.domain import ERASED, Person, Rating
 from adoptloop.store import bulk, schema
 
 _PERSON_FIELDS = (
@@ -106,7 +106,7 @@ def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
 
 def upsert_source_rows(
     conn: Connection,
-    table: Table,
+    table_name: str,
     source: str,
     rows: Sequence[dict[str, Any]],
     *,
@@ -117,6 +117,7 @@ def upsert_source_rows(
 
     Fields in `digest_exclude` are stored but do not make a row count as changed.
     """
+    table = schema.metadata.tables[table_name]
     exclude = ("source", *digest_exclude)
     counts = WriteCounts()
     if not rows:
@@ -297,10 +298,11 @@ def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
     return counts
 
 
-def mark_deleted(conn: Connection, table: Table, source: str, record_ids: Sequence[str]) -> int:
+def mark_deleted(conn: Connection, table_name: str, source: str, record_ids: Sequence[str]) -> int:
     """Tombstone rows: `deleted` set and the digest changed, so translate voids their statements."""
     if not record_ids:
         return 0
+    table = schema.metadata.tables[table_name]
     rows = conn.execute(
         _digests(table).where(
             (table.c.source == source)
@@ -342,3 +344,17 @@ def terminate_people(conn: Connection, hr_ids: Sequence[str], on: date) -> int:
         closed.append(Person(hr_id=hr_id, valid_from=on, **values))
     written = upsert_people(conn, closed)
     return written.inserted + written.updated
+
+
+def unknown_managers(conn: Connection) -> list[tuple[str, str, date]]:
+    """(hr_id, manager_hr_id, valid_from) of HR rows naming a manager who has no HR row (an
+    erased manager, ERASED, is known to be gone and not listed)."""
+    people = schema.people
+    known = select(people.c.hr_id)
+    rows = conn.execute(
+        select(people.c.hr_id, people.c.manager_hr_id, people.c.valid_from)
+        .where(people.c.manager_hr_id.is_not(None) & people.c.manager_hr_id.not_in(known))
+        .where(people.c.manager_hr_id != ERASED)
+        .order_by(people.c.hr_id, people.c.valid_from)
+    ).all()
+    return [(r.hr_id, r.manager_hr_id, r.valid_from) for r in rows]

@@ -14,7 +14,7 @@ sent, so a crash loses at most one chunk's audit rows, never a record.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -50,6 +50,24 @@ class WriteBackSummary:
         for result in self.results:
             out[result.status] = out.get(result.status, 0) + 1
         return out
+
+
+def adopted_with_account(
+    conn: Connection, system: str, *, batch: int
+) -> Iterator[tuple[str, str, str, str]]:
+    """(hr_id, capability_id, transitions JSON, external_id in `system`) of every live rep x
+    capability ever adopted whose person has an account in that system, in a stable order
+    (hr_id, capability, external_id), streamed `batch` rows at a time."""
+    a, i = schema.adoption_states, schema.identities
+    query = (
+        select(a.c.hr_id, a.c.capability_id, a.c.transitions, i.c.external_id)
+        .join(i, (i.c.hr_id == a.c.hr_id) & (i.c.system == system))
+        .where(a.c.source == "adoption", a.c.deleted.is_(False), a.c.ever_adopted.is_(True))
+        .order_by(a.c.hr_id, a.c.capability_id, i.c.external_id)
+        .execution_options(yield_per=batch)
+    )
+    for row in conn.execute(query):
+        yield row.hr_id, row.capability_id, row.transitions, row.external_id
 
 
 def done_keys(conn: Connection, connector: str, keys: Sequence[str]) -> set[str]:
