@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from adoptloop.errors import RetriableError
 from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS, OutboxClaims
-from adoptloop.scheduler.lock import node_id
+from adoptloop.store.locks import node_id
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 
 log = structlog.get_logger(__name__)

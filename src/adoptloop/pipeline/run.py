@@ -32,13 +32,12 @@ from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS
-from adoptloop.scheduler import lock
-from adoptloop.scheduler.lock import node_id
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
-from adoptloop.store import bookkeeping
+from adoptloop.store import bookkeeping, locks
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import ErasureList
+from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient
 from adoptloop.xapi.vocab import Namespace
@@ -164,7 +163,7 @@ def run_pipeline(
     holder = holder or node_id("run")
     lease = env.settings.schedule.lock_lease_seconds
     with (
-        lock.hold(env.engine, lock.RUN, holder=holder, lease_seconds=lease) as kept,
+        locks.hold(env.engine, locks.RUN, holder=holder, lease_seconds=lease) as kept,
         _stop_on_sigterm(stop) as stop_event,
     ):
         try:
@@ -345,7 +344,7 @@ def run_erasure(env: Environment, hr_id: str) -> RunResult:
     Under the store's run lock, like a run: an erasure never interleaves with a sync.
     """
     lease = env.settings.schedule.lock_lease_seconds
-    with lock.hold(env.engine, lock.RUN, holder=node_id("erase"), lease_seconds=lease):
+    with locks.hold(env.engine, locks.RUN, holder=node_id("erase"), lease_seconds=lease):
         return _erase(env, hr_id)
 
 

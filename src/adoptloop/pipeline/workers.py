@@ -19,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from adoptloop.scheduler.lock import is_dead_local_process
 from adoptloop.store import bookkeeping, outbox, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store.locks import is_dead_local_process
 from adoptloop.store.outbox import OutboxRow
 from adoptloop.xapi.lrs import BatchResult
 

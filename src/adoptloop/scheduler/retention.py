@@ -37,9 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from adoptloop.scheduler import lock
 from adoptloop.settings.model import Settings
-from adoptloop.store import bookkeeping, outbox, records, schema
+from adoptloop.store import bookkeeping, locks, outbox, records, schema
 
 log = structlog.get_logger(__name__)
 
@@ -183,9 +182,9 @@ def run_purge(
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """The purge as a recorded run (pipeline `retention`), under the store's run lock."""
-    holder = holder or lock.node_id("retention")
+    holder = holder or locks.node_id("retention")
     lease = settings.schedule.lock_lease_seconds
-    with lock.hold(engine, lock.RUN, holder=holder, lease_seconds=lease):
+    with locks.hold(engine, locks.RUN, holder=holder, lease_seconds=lease):
         try:
             with engine.begin() as conn:
                 bookkeeping.interrupt_stale_runs(conn)

@@ -43,7 +43,6 @@ from adoptloop.pipeline.run import (
     run_pipeline,
 )
 from adoptloop.pipeline.workers import OutboxClaims
-from adoptloop.scheduler import lock
 from adoptloop.scheduler.health import HealthServer, NodeState, build_report, write_status_file
 from adoptloop.scheduler.jobs import (
     JobSpec,
@@ -53,6 +52,7 @@ from adoptloop.scheduler.jobs import (
     scheduled_key,
 )
 from adoptloop.scheduler.retention import run_purge
+from adoptloop.store import locks
 from adoptloop.xapi.lrs import LRSClient
 
 log = structlog.get_logger(__name__)
@@ -67,7 +67,7 @@ class Service:
         self.settings = env.settings
         self.schedule = env.settings.schedule
         self.jobs = build_jobs(env.settings)
-        self.holder = holder or lock.node_id()
+        self.holder = holder or locks.node_id()
         self.stop = threading.Event()
         self.exit_code = 0
         self.node = NodeState(
@@ -75,9 +75,9 @@ class Service:
             started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             jobs=[job.describe() for job in self.jobs],
         )
-        self._leadership = lock.store_lock(
+        self._leadership = locks.store_lock(
             env.engine,
-            lock.SCHEDULER,
+            locks.SCHEDULER,
             holder=self.holder,
             lease_seconds=self.schedule.lock_lease_seconds,
         )
@@ -228,7 +228,7 @@ class Service:
                 )
         except RunInterrupted:
             pass  # logged by run_pipeline; the next start resumes it
-        except lock.RunInProgress as exc:
+        except locks.RunInProgress as exc:
             log.info("skipped: another process is running", reason=str(exc))
         except AdoptloopError:
             pass  # logged by run_pipeline with its cause; recorded in `runs`

@@ -214,7 +214,7 @@ def recent_runs(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
 
 
 # --- scheduled runs: claim, resume, stale -------------------------------------------------
-# Called with the store's `run` lock held (scheduler/lock.py), so no other run is live.
+# Called with the store's `run` lock held (store/locks.py), so no other run is live.
 
 
 def interrupt_stale_runs(conn: Connection) -> int:

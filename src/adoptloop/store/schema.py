@@ -252,7 +252,7 @@ runs = Table(
     UniqueConstraint("pipeline", "scheduled_for", name="uq_runs_schedule"),
 )
 
-# Locks (scheduler/lock.py): on SQLite a lease row per lock name, renewed while held; on
+# Locks (store/locks.py): on SQLite a lease row per lock name, renewed while held; on
 # PostgreSQL advisory locks are used instead and this table stays empty.
 locks = Table(
     "locks",
