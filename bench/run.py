@@ -56,7 +56,7 @@ from tests.harness.lrs_server import LocalLRS, lrs_available  # noqa: E402
 from xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches  # noqa: E402
-from adoptloop.pipeline.workers import OutboxClaims  # noqa: E402
+from adoptloop.store.claims import OutboxClaims  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
 from adoptloop.xapi.lrs import LRSClient, Outgoing  # noqa: E402
 

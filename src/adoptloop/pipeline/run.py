@@ -31,10 +31,10 @@ from adoptloop.pipeline.erase import erase_person, vacuum
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
-from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
 from adoptloop.store import bookkeeping, locks
+from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import ErasureList
 from adoptloop.store.locks import node_id

@@ -3,7 +3,7 @@
 Every `serve` process against the same store:
 
 - runs delivery workers, which split the outbox with the other processes (claims + leases,
-  pipeline/workers.py);
+  store/claims.py);
 - tries to become the scheduling process by taking the store's `scheduler` lock; the others
   stand by and retry every `schedule.standby_poll_seconds`. A standby takes over as soon as
   the lock is free (PostgreSQL: when the holder's connection ends; SQLite: when its lease
@@ -42,7 +42,6 @@ from adoptloop.pipeline.run import (
     delivery_lease_seconds,
     run_pipeline,
 )
-from adoptloop.pipeline.workers import OutboxClaims
 from adoptloop.scheduler.health import HealthServer, NodeState, build_report, write_status_file
 from adoptloop.scheduler.jobs import (
     JobSpec,
@@ -53,6 +52,7 @@ from adoptloop.scheduler.jobs import (
 )
 from adoptloop.scheduler.retention import run_purge
 from adoptloop.store import locks
+from adoptloop.store.claims import OutboxClaims
 from adoptloop.xapi.lrs import LRSClient
 
 log = structlog.get_logger(__name__)

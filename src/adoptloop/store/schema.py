@@ -200,7 +200,7 @@ outbox = Table(
     Column("delivered_at", String(32)),
     Column("state", String(16), nullable=False, default="pending"),  # pending|delivered|rejected
     Column("error", Text),
-    # Delivery workers (pipeline/workers.py) claim pending rows with a lease; `claimed_by`
+    # Delivery workers (store/claims.py) claim pending rows with a lease; `claimed_by`
     # stays set after delivery (who delivered it), `lease_until` is cleared.
     Column("created_at", String(32), default=_utcnow),  # for the statement-archive retention
     Column("claimed_by", String(128)),

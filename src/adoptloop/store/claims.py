@@ -23,7 +23,6 @@ from adoptloop.store import bookkeeping, outbox, schema
 from adoptloop.store.bookkeeping import QuarantineEntry
 from adoptloop.store.locks import is_dead_local_process
 from adoptloop.store.outbox import OutboxRow
-from adoptloop.xapi.lrs import BatchResult
 
 DEFAULT_LEASE_SECONDS = 720.0
 
@@ -78,14 +77,20 @@ class OutboxClaims:
     def _lease(self) -> timedelta:
         return timedelta(seconds=self.lease_seconds)
 
-    def complete(self, run_id: str, result: BatchResult) -> None:
-        """Record what the LRS said: stored rows are delivered, rejected ones quarantined."""
+    def complete(
+        self,
+        run_id: str,
+        stored: Sequence[str],
+        rejected: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Record what the LRS said: `stored` statement ids are delivered, `rejected`
+        ((statement id, reason) pairs) quarantined."""
         t = schema.outbox
         with self.engine.begin() as conn:
-            outbox.mark(conn, result.stored, outbox.DELIVERED)
-            for statement_id, reason in result.rejected:
+            outbox.mark(conn, stored, outbox.DELIVERED)
+            for statement_id, reason in rejected:
                 outbox.mark(conn, [statement_id], outbox.REJECTED, error=reason)
-            ids = [*result.stored, *(sid for sid, _ in result.rejected)]
+            ids = [*stored, *(sid for sid, _ in rejected)]
             if ids:
                 conn.execute(
                     update(t)
@@ -97,10 +102,10 @@ class OutboxClaims:
                 run_id,
                 [
                     QuarantineEntry("lrs", "delivery", sid, "outbox", reason)
-                    for sid, reason in result.rejected
+                    for sid, reason in rejected
                 ],
             )
-            bookkeeping.resolve_quarantined(conn, "lrs", "delivery", result.stored)
+            bookkeeping.resolve_quarantined(conn, "lrs", "delivery", stored)
 
     def free_dead_local_claims(self) -> int:
         """Rows claimed by a process of this host that no longer runs are free at once.
