@@ -37,9 +37,9 @@ from adoptloop.domain import (
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.identity import IdentityResolver
 from adoptloop.mappings.translate import ERASED
-from adoptloop.store import bookkeeping, parked, records, schema
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store import cursors, parked, quarantine, records, schema
 from adoptloop.store.commits import Commits
+from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.xapi.canonical import timestamp
 
 log = structlog.get_logger(__name__)
@@ -159,11 +159,11 @@ class PullStage:
                 writer.write()
                 for item in done:
                     parked.unpark(conn, source, item.stream, [item.record_key])
-                    bookkeeping.resolve_quarantined(conn, source, item.stream, [item.record_key])
+                    quarantine.resolve_quarantined(conn, source, item.stream, [item.record_key])
                 people = {(item.system, item.external_id) for item in done}
                 for system, external_id in people:
                     if parked.waiting_for(conn, source, PersonRef(system, external_id)) == 0:
-                        bookkeeping.resolve_quarantined(conn, source, "users", [external_id])
+                        quarantine.resolve_quarantined(conn, source, "users", [external_id])
                 taken += len(done)
 
     def _pull_stream(
@@ -171,7 +171,7 @@ class PullStage:
     ) -> StreamCounts:
         counts = StreamCounts()
         with self.engine.connect() as conn:
-            cursor = bookkeeping.get_cursor(conn, connector.name, stream)
+            cursor = cursors.get_cursor(conn, connector.name, stream)
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
@@ -247,10 +247,10 @@ class PullStage:
         counts.inserted += written.inserted
         counts.updated += written.updated
         counts.unchanged += written.unchanged
-        counts.quarantined += bookkeeping.quarantine(conn, self.run_id, rejected)
-        bookkeeping.resolve_quarantined(conn, source, stream, writer.accepted_keys)
+        counts.quarantined += quarantine.quarantine(conn, self.run_id, rejected)
+        quarantine.resolve_quarantined(conn, source, stream, writer.accepted_keys)
         if cursor is not None:
-            bookkeeping.set_cursor(conn, source, stream, cursor)
+            cursors.set_cursor(conn, source, stream, cursor)
 
     def _check_managers(self, conn: Connection, source: str) -> None:
         """People whose manager is nobody we know are kept, and listed in quarantine."""
@@ -273,7 +273,7 @@ class PullStage:
             )
             for row in orphans
         ]
-        bookkeeping.quarantine(conn, self.run_id, entries)
+        quarantine.quarantine(conn, self.run_id, entries)
 
 
 _DELETED_TABLES = {

@@ -13,11 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
 from adoptloop.adoption.metrics import MetricsRow
 from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
@@ -33,7 +31,7 @@ from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
-from adoptloop.store import bookkeeping, locks
+from adoptloop.store import locks, runs
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import ErasureList
@@ -41,6 +39,9 @@ from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient
 from adoptloop.xapi.vocab import Namespace
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -166,12 +167,7 @@ def run_pipeline(
         locks.hold(env.engine, locks.RUN, holder=holder, lease_seconds=lease) as kept,
         _stop_on_sigterm(stop) as stop_event,
     ):
-        try:
-            with env.engine.begin() as conn:
-                bookkeeping.interrupt_stale_runs(conn)
-                run_id = bookkeeping.claim_run(conn, pipeline, scheduled_for, holder=holder)
-        except IntegrityError:  # the unique (pipeline, scheduled_for): someone else has it
-            run_id = None
+        run_id = runs.open_run(env.engine, pipeline, scheduled_for, holder=holder)
         if run_id is None:
             log.info("already done; skipped", pipeline=pipeline, scheduled_for=scheduled_for)
             return RunResult("", "skipped")
@@ -278,25 +274,25 @@ def _run(
     except RunInterrupted as exc:
         result.status = "interrupted"
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(conn, run_id, "interrupted", result.counts, error=str(exc))
+            runs.finish_run(conn, run_id, "interrupted", result.counts, error=str(exc))
         log.warning("run interrupted; the next start resumes it", reason=str(exc))
         raise
     except AdoptloopError as exc:
         result.status = "failed"
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(conn, run_id, "failed", result.counts, error=str(exc))
+            runs.finish_run(conn, run_id, "failed", result.counts, error=str(exc))
         log.error("run failed", error=str(exc))  # noqa: TRY400 - the message is the cause; no traceback
         raise
     except BaseException as exc:
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(
+            runs.finish_run(
                 conn, run_id, "interrupted", result.counts, error=exc.__class__.__name__
             )
         raise
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     with env.engine.begin() as conn:
-        bookkeeping.finish_run(conn, run_id, "succeeded", result.counts)
+        runs.finish_run(conn, run_id, "succeeded", result.counts)
     log.info("run finished", run_id=run_id, status=result.status, stages=_seconds(result.counts))
     return result
 
@@ -350,7 +346,7 @@ def run_erasure(env: Environment, hr_id: str) -> RunResult:
 
 def _erase(env: Environment, hr_id: str) -> RunResult:
     with env.engine.begin() as conn:
-        run_id = bookkeeping.start_run(conn, "erase", None)
+        run_id = runs.start_run(conn, "erase", None)
     result = RunResult(run_id, "running")
     ctx = env.translate_context()
     translate = TranslateStage(env.engine, ctx, run_id, env.settings.xapi.version)
@@ -364,12 +360,10 @@ def _erase(env: Environment, hr_id: str) -> RunResult:
         result.counts["deliver"] = _deliver(env, run_id)
     except BaseException as exc:
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(
-                conn, run_id, "failed", result.counts, error=exc.__class__.__name__
-            )
+            runs.finish_run(conn, run_id, "failed", result.counts, error=exc.__class__.__name__)
         raise
     with env.engine.begin() as conn:
-        bookkeeping.finish_run(conn, run_id, "succeeded", result.counts)
+        runs.finish_run(conn, run_id, "succeeded", result.counts)
     with env.engine.connect() as conn:
         vacuum(conn.execution_options(isolation_level="AUTOCOMMIT"))
     result.status = "succeeded"

@@ -23,9 +23,9 @@ from sqlalchemy import Connection, Engine, Result, Table, bindparam, or_, select
 
 from adoptloop import __version__
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
-from adoptloop.store import bookkeeping, bulk, outbox, schema
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store import bulk, outbox, quarantine, schema
 from adoptloop.store.outbox import EmittedRow, EmittedValues
+from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.xapi import _validate_fast, canonical, vocab
 from adoptloop.xapi.ids import StatementIds
 from adoptloop.xapi.validate import XAPIVersion, validate_statement
@@ -237,7 +237,7 @@ class TranslateStage:
                     self._void(stale, queue, saves, counts)
         outbox.save_emitted_values(conn, saves)
         outbox.enqueue_values(conn, queue, self.run_id)
-        bookkeeping.quarantine(conn, self.run_id, bad)
+        quarantine.quarantine(conn, self.run_id, bad)
         bulk.update_tuples(
             conn,
             table,

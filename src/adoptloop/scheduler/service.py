@@ -32,7 +32,6 @@ from typing import Any
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import DBAPIError
 
 from adoptloop.errors import AdoptloopError, FatalSyncError
 from adoptloop.pipeline.deliver import deliver_batches
@@ -53,6 +52,7 @@ from adoptloop.scheduler.jobs import (
 from adoptloop.scheduler.retention import run_purge
 from adoptloop.store import locks
 from adoptloop.store.claims import OutboxClaims
+from adoptloop.store.db import StoreUnavailable
 from adoptloop.xapi.lrs import LRSClient
 
 log = structlog.get_logger(__name__)
@@ -128,7 +128,7 @@ class Service:
             thread.join()
         try:
             self._leadership.release()
-        except DBAPIError as exc:
+        except StoreUnavailable as exc:
             log.warning("could not release the scheduler lock", error=str(exc))
         self._write_status()
         if self._health is not None:
@@ -144,7 +144,7 @@ class Service:
                     self.node.role = "leader"
                     log.info("leading: this process schedules the runs")
                     return True
-            except DBAPIError as exc:
+            except StoreUnavailable as exc:
                 log.warning("the store is unreachable; retrying", error=str(exc))
             if not announced:
                 log.info("standby: another process schedules the runs; delivery workers run here")
@@ -193,7 +193,7 @@ class Service:
         while not self.stop.wait(heartbeat):
             try:
                 kept = self._leadership.renew()
-            except DBAPIError as exc:
+            except StoreUnavailable as exc:
                 log.warning("could not renew the scheduler lock", error=str(exc))
                 continue
             if not kept:
@@ -230,6 +230,8 @@ class Service:
             pass  # logged by run_pipeline; the next start resumes it
         except locks.RunInProgress as exc:
             log.info("skipped: another process is running", reason=str(exc))
+        except StoreUnavailable as exc:
+            log.warning("skipped: the store is unreachable", reason=str(exc))
         except AdoptloopError:
             pass  # logged by run_pipeline with its cause; recorded in `runs`
         except Exception:
@@ -305,7 +307,7 @@ class Service:
             return
         try:
             report = self.report()
-        except DBAPIError as exc:
+        except StoreUnavailable as exc:
             log.warning("could not build the status", error=str(exc))
             return
         with self._status_lock:

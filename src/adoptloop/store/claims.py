@@ -19,16 +19,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from adoptloop.store import bookkeeping, outbox, schema
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store import outbox, quarantine, schema
 from adoptloop.store.locks import is_dead_local_process
 from adoptloop.store.outbox import OutboxRow
+from adoptloop.store.quarantine import QuarantineEntry
+from adoptloop.store.schema import stamp
 
 DEFAULT_LEASE_SECONDS = 720.0
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -44,9 +41,9 @@ class OutboxClaims:
         t = schema.outbox
         now = datetime.now(UTC)
         claimable = (t.c.state == outbox.PENDING) & (
-            t.c.lease_until.is_(None) | (t.c.lease_until < _stamp(now))
+            t.c.lease_until.is_(None) | (t.c.lease_until < stamp(now))
         )
-        lease = {"claimed_by": self.worker, "lease_until": _stamp(now + self._lease())}
+        lease = {"claimed_by": self.worker, "lease_until": stamp(now + self._lease())}
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 seqs = list(
@@ -97,7 +94,7 @@ class OutboxClaims:
                     .where(t.c.statement_id.in_(ids))
                     .values(claimed_by=self.worker, lease_until=None)
                 )
-            bookkeeping.quarantine(
+            quarantine.quarantine(
                 conn,
                 run_id,
                 [
@@ -105,7 +102,7 @@ class OutboxClaims:
                     for sid, reason in rejected
                 ],
             )
-            bookkeeping.resolve_quarantined(conn, "lrs", "delivery", stored)
+            quarantine.resolve_quarantined(conn, "lrs", "delivery", stored)
 
     def free_dead_local_claims(self) -> int:
         """Rows claimed by a process of this host that no longer runs are free at once.

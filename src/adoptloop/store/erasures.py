@@ -9,7 +9,7 @@ import orjson
 from sqlalchemy import Connection, select
 
 from adoptloop.store import schema
-from adoptloop.store.bookkeeping import utcnow
+from adoptloop.store.schema import utcnow
 from adoptloop.xapi.ids import erasure_digest
 
 

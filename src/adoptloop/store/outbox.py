@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from adoptloop.store import bulk, schema
-from adoptloop.store.bookkeeping import utcnow
+from adoptloop.store.schema import utcnow
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -173,6 +173,13 @@ def counts(conn: Connection) -> dict[str, int]:
     t = schema.outbox
     rows = conn.execute(select(t.c.state, func.count()).group_by(t.c.state)).all()
     return {state: int(n) for state, n in rows}
+
+
+def oldest_pending(conn: Connection) -> str | None:
+    """When the oldest statement still waiting for delivery was made (None: none waits)."""
+    t = schema.outbox
+    oldest = conn.execute(select(func.min(t.c.created_at)).where(t.c.state == PENDING)).scalar()
+    return None if oldest is None else str(oldest)
 
 
 def iter_payloads(conn: Connection, *, batch: int = 1000) -> Iterator[bytes]:
