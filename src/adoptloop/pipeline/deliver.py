@@ -14,14 +14,17 @@ import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import Engine
 
 from adoptloop.errors import RetriableError
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS, OutboxClaims
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.lrs import LRSClient, Outgoing
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
