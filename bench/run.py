@@ -53,7 +53,7 @@ REPO = BENCH.parent
 from tests.harness.lrs_server import LocalLRS, lrs_available  # noqa: E402
 
 from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches  # noqa: E402
-from adoptloop.pipeline.workers import OutboxClaims  # noqa: E402
+from adoptloop.store.claims import OutboxClaims  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
 from adoptloop.xapi.lrs import LRSClient, Outgoing  # noqa: E402
 from bench.generate import generate, spec_for  # noqa: E402

@@ -28,7 +28,7 @@ from adoptloop.mappings.capability_map import (
     CoachingItem,
     Scale,
 )
-from adoptloop.store import bookkeeping, schema
+from adoptloop.store import cursors, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.metrics import RowSource
 
@@ -280,7 +280,7 @@ class Scenario:
         )
 
     def cursor(self, source: str, stream: str, value: str) -> None:
-        bookkeeping.set_cursor(self.conn, source, stream, value)
+        cursors.set_cursor(self.conn, source, stream, value)
 
     # --- reading back -------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from adoptloop.domain import Person
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import bookkeeping, records, schema
+from adoptloop.store import records, runs, schema
 from adoptloop.store.db import open_store
 from tests.adoption.scenario import EPOCH, HIGH, D, Post, Scenario, T, day
 
@@ -96,7 +96,7 @@ def _pull(engine: Engine, folder: Path, capabilities: CapabilityMap) -> None:
         context("crm"),
     )
     with engine.begin() as conn:
-        run_id = bookkeeping.start_run(conn, "test", None)
+        run_id = runs.start_run(conn, "test", None)
     stage = PullStage(engine, run_id)
     for connector in (people, completions, coaching):
         stage.pull(connector)

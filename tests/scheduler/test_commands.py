@@ -17,11 +17,11 @@ from adoptloop import logging as adoptloop_logging
 from adoptloop.cli.app import app
 from adoptloop.connectors.registry import Registry
 from adoptloop.pipeline.run import Environment
-from adoptloop.scheduler import lock
 from adoptloop.scheduler.health import HealthServer, reason_kind
 from adoptloop.scheduler.jobs import build_jobs
 from adoptloop.scheduler.service import Service
 from adoptloop.settings.model import load_settings
+from adoptloop.store import locks
 from adoptloop.store.db import open_store
 
 runner = CliRunner()
@@ -46,7 +46,7 @@ def test_run_exits_75_and_writes_no_run_while_another_process_holds_the_run_lock
 ) -> None:
     engine = open_store(_store(demo_config))
     try:
-        with lock.hold(engine, lock.RUN, holder="elsewhere:1:x", lease_seconds=60):
+        with locks.hold(engine, locks.RUN, holder="elsewhere:1:x", lease_seconds=60):
             result = _invoke(demo_config, "run")
         assert result.exit_code == 75
         assert "another adoptloop process holds the 'run' lock" in result.stderr

@@ -20,7 +20,7 @@ from adoptloop.scheduler.jobs import (
     scheduled_key,
 )
 from adoptloop.settings.model import Settings, load_settings
-from adoptloop.store import bookkeeping, schema
+from adoptloop.store import runs, schema
 from adoptloop.store.db import open_store
 from tests.support import copy_demo
 
@@ -134,9 +134,9 @@ def _nightly(tmp_path: Path) -> object:
 def _finish(engine: Engine, fire: datetime | None, status: str) -> None:
     """A run of that fire time (None: a manual run now), started when it was scheduled."""
     with engine.begin() as conn:
-        run_id = bookkeeping.claim_run(conn, "nightly", scheduled_key(fire) if fire else None)
+        run_id = runs.claim_run(conn, "nightly", scheduled_key(fire) if fire else None)
         assert run_id is not None
-        bookkeeping.finish_run(conn, run_id, status, {})
+        runs.finish_run(conn, run_id, status, {})
         if fire is not None:
             started = fire.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             conn.execute(

@@ -11,9 +11,9 @@ from adoptloop.connectors.registry import Registry
 from adoptloop.errors import ConfigError, FatalSyncError
 from adoptloop.pipeline.run import RunInterrupted
 from adoptloop.scheduler.jobs import build_jobs
-from adoptloop.scheduler.lock import RunInProgress
 from adoptloop.settings.model import load_settings
 from adoptloop.store.db import StoreUnavailable
+from adoptloop.store.locks import RunInProgress
 from tests.support import REPO, copy_demo
 
 DOC = REPO / "docs" / "operations.md"

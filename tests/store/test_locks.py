@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text, update
 
-from adoptloop.scheduler import lock
-from adoptloop.store import schema
+from adoptloop.store import locks, schema
 from adoptloop.store.db import open_store
 
 
 def test_a_held_lock_refuses_a_second_holder_until_released(engine: Engine) -> None:
-    first = lock.store_lock(engine, "run", holder="host:1:a", lease_seconds=60)
-    second = lock.store_lock(engine, "run", holder="host:2:b", lease_seconds=60)
+    first = locks.store_lock(engine, "run", holder="host:1:a", lease_seconds=60)
+    second = locks.store_lock(engine, "run", holder="host:2:b", lease_seconds=60)
 
     assert first.try_acquire()
     assert first.try_acquire()  # ours already: still ours
@@ -29,8 +28,8 @@ def test_a_held_lock_refuses_a_second_holder_until_released(engine: Engine) -> N
 
 
 def test_locks_with_different_names_do_not_block_each_other(engine: Engine) -> None:
-    run = lock.store_lock(engine, lock.RUN, holder="a", lease_seconds=60)
-    scheduler = lock.store_lock(engine, lock.SCHEDULER, holder="b", lease_seconds=60)
+    run = locks.store_lock(engine, locks.RUN, holder="a", lease_seconds=60)
+    scheduler = locks.store_lock(engine, locks.SCHEDULER, holder="b", lease_seconds=60)
 
     assert run.try_acquire()
     assert scheduler.try_acquire()
@@ -40,21 +39,21 @@ def test_locks_with_different_names_do_not_block_each_other(engine: Engine) -> N
 
 def test_hold_raises_run_in_progress_with_exit_status_75(engine: Engine) -> None:
     with (
-        lock.hold(engine, lock.RUN, holder="a", lease_seconds=60),
-        pytest.raises(lock.RunInProgress) as caught,
-        lock.hold(engine, lock.RUN, holder="b", lease_seconds=60),
+        locks.hold(engine, locks.RUN, holder="a", lease_seconds=60),
+        pytest.raises(locks.RunInProgress) as caught,
+        locks.hold(engine, locks.RUN, holder="b", lease_seconds=60),
     ):
         pass  # pragma: no cover - never entered
     assert caught.value.exit_code == 75
-    with lock.hold(engine, lock.RUN, holder="b", lease_seconds=60):
+    with locks.hold(engine, locks.RUN, holder="b", lease_seconds=60):
         pass
 
 
 _HOLD_AND_DIE = """
 import os, sys
-from adoptloop.scheduler import lock
+from adoptloop.store import locks
 from adoptloop.store.db import open_store
-held = lock.store_lock(open_store(sys.argv[1]), "run", holder=lock.node_id(), lease_seconds=3600)
+held = locks.store_lock(open_store(sys.argv[1]), "run", holder=locks.node_id(), lease_seconds=3600)
 assert held.try_acquire()
 print("held", flush=True)
 os._exit(0)  # dies without releasing: no clean-up at all
@@ -72,7 +71,7 @@ def test_a_lock_held_by_a_process_that_died_is_free(engine: Engine, store_url: s
     )
     assert done.stdout.strip() == "held", done.stderr
 
-    after = lock.store_lock(engine, "run", holder=lock.node_id(), lease_seconds=60)
+    after = locks.store_lock(engine, "run", holder=locks.node_id(), lease_seconds=60)
     deadline = time.monotonic() + 30  # PostgreSQL notices the closed socket asynchronously
     while not after.try_acquire():
         assert time.monotonic() < deadline, "the dead holder's lock was never freed"
@@ -83,11 +82,11 @@ def test_a_lock_held_by_a_process_that_died_is_free(engine: Engine, store_url: s
 def test_an_expired_lease_is_taken_over_on_sqlite(tmp_path: Path) -> None:
     engine = open_store(f"sqlite:///{tmp_path}/s.db")
     try:
-        stale = lock.store_lock(engine, "run", holder="otherhost:1:x", lease_seconds=60)
+        stale = locks.store_lock(engine, "run", holder="otherhost:1:x", lease_seconds=60)
         assert stale.try_acquire()
         with engine.begin() as conn:
             conn.execute(update(schema.locks).values(lease_until="2000-01-01T00:00:00.000000Z"))
-        fresh = lock.store_lock(engine, "run", holder="here:2:y", lease_seconds=60)
+        fresh = locks.store_lock(engine, "run", holder="here:2:y", lease_seconds=60)
         assert fresh.try_acquire()
         assert not stale.renew()  # the old holder learns it lost the lock
     finally:
@@ -95,7 +94,7 @@ def test_an_expired_lease_is_taken_over_on_sqlite(tmp_path: Path) -> None:
 
 
 def test_a_kept_lock_reports_loss(engine: Engine) -> None:
-    with lock.hold(engine, lock.RUN, holder="a", lease_seconds=1.5) as kept:
+    with locks.hold(engine, locks.RUN, holder="a", lease_seconds=1.5) as kept:
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
                 conn.execute(

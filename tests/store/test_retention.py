@@ -13,9 +13,9 @@ from sqlalchemy import Engine, func, select
 from adoptloop.connectors.registry import Registry
 from adoptloop.scheduler.retention import purge, run_purge
 from adoptloop.settings.model import Settings, load_settings
-from adoptloop.store import bookkeeping, outbox, records, schema
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store import outbox, quarantine, records, runs, schema
 from adoptloop.store.outbox import Queued
+from adoptloop.store.quarantine import QuarantineEntry
 from tests.store.stores import point_demo_at
 from tests.store.test_records import ANNA
 from tests.support import copy_demo
@@ -83,17 +83,17 @@ def _seed(engine: Engine) -> None:
             .where(schema.outbox.c.statement_id.endswith("1"))
             .values(created_at=old, state="delivered")
         )
-        bookkeeping.quarantine(conn, "run-1", [QuarantineEntry("lms", "c", "k1", "x", "bad")])
-        bookkeeping.quarantine(conn, "run-1", [QuarantineEntry("lms", "c", "k2", "x", "bad")])
+        quarantine.quarantine(conn, "run-1", [QuarantineEntry("lms", "c", "k1", "x", "bad")])
+        quarantine.quarantine(conn, "run-1", [QuarantineEntry("lms", "c", "k2", "x", "bad")])
         conn.execute(
             schema.quarantine.update()
             .where(schema.quarantine.c.record_key == "k1")
             .values(updated_at=old)
         )
         for pipeline, started in (("nightly", old), ("nightly", new), ("retention", old)):
-            run_id = bookkeeping.claim_run(conn, pipeline, started)
+            run_id = runs.claim_run(conn, pipeline, started)
             assert run_id is not None
-            bookkeeping.finish_run(conn, run_id, "succeeded", {})
+            runs.finish_run(conn, run_id, "succeeded", {})
             conn.execute(
                 schema.runs.update()
                 .where(schema.runs.c.run_id == run_id)
@@ -168,6 +168,6 @@ def test_a_scheduled_purge_is_recorded_once_as_a_run(
     assert first["status"] == "succeeded"
     assert again == {"status": "skipped"}
     with engine.connect() as conn:
-        (run,) = bookkeeping.recent_runs(conn)
+        (run,) = runs.recent_runs(conn)
     assert (run["pipeline"], run["status"]) == ("retention", "succeeded")
     assert "seconds" in run["counts"]["purge"]

@@ -10,12 +10,14 @@ import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Connection, select, update
 
 from adoptloop.cli.common import ConfigOption, DryRunOption, JsonOption, handled, load, out
 from adoptloop.scheduler import health
-from adoptloop.store import bookkeeping, outbox, schema
+from adoptloop.store import outbox
+from adoptloop.store import quarantine as quarantined_records
+from adoptloop.store.cursors import all_cursors
 from adoptloop.store.db import open_store
+from adoptloop.store.runs import recent_runs
 
 
 def register(app: typer.Typer) -> None:
@@ -52,14 +54,14 @@ def status(
                 raise typer.Exit(4)
             return
         with engine.connect() as conn:
-            runs = bookkeeping.recent_runs(conn)
-            cursors = bookkeeping.all_cursors(conn)
+            last_runs = recent_runs(conn)
+            cursors = all_cursors(conn)
             box = outbox.counts(conn)
-            quarantined = bookkeeping.quarantine_counts(conn)
+            quarantined = quarantined_records.counts(conn)
         table = Table(title="last runs", title_justify="left")
         for column in ("run", "started", "finished", "status"):
             table.add_column(column)
-        for r in runs:
+        for r in last_runs:
             table.add_row(r["run_id"][:8], r["started_at"], r["finished_at"] or "", r["status"])
         out.print(table)
         table = Table(title="cursors", title_justify="left")
@@ -129,7 +131,7 @@ def runs(
         settings, _ = load(config)
         engine = open_store(settings.store.url)
         with engine.connect() as conn:
-            history = bookkeeping.recent_runs(conn, limit=limit)
+            history = recent_runs(conn, limit=limit)
         if as_json:
             for run in history:
                 sys.stdout.write(
@@ -170,7 +172,7 @@ def quarantine_list(
         settings, _ = load(config)
         engine = open_store(settings.store.url)
         with engine.connect() as conn:
-            entries = bookkeeping.quarantine_entries(conn, limit=limit)
+            entries = quarantined_records.entries(conn, limit=limit)
         if as_json:
             for e in entries:
                 keep = ("source", "stream", "record_key", "location", "reason", "first_seen_run")
@@ -201,68 +203,18 @@ def quarantine_retry(
         settings, _ = load(config)
         engine = open_store(settings.store.url)
         with engine.begin() as conn:
-            plan = retry_plan(conn, source=source, stream=stream)
+            plan = quarantined_records.retry_plan(conn, source=source, stream=stream)
             if not dry_run:
-                apply_retry(conn, plan)
+                quarantined_records.apply_retry(conn, plan)
         verb = "would" if dry_run else "will"
         out.print(
-            f"{len(plan['statements'])} rejected statements {verb} be sent again; "
-            f"{len(plan['records'])} records {verb} be translated again; "
-            f"{len(plan['streams'])} streams {verb} be read again in full"
-            + (": " + ", ".join(f"{s}.{t}" for s, t in plan["streams"]) if plan["streams"] else "")
+            f"{len(plan.statements)} rejected statements {verb} be sent again; "
+            f"{len(plan.records)} records {verb} be translated again; "
+            f"{len(plan.streams)} streams {verb} be read again in full"
+            + (": " + ", ".join(f"{s}.{t}" for s, t in plan.streams) if plan.streams else "")
         )
-        if not dry_run and any(plan.values()):
+        if not dry_run and plan:
             out.print("the next run (or `serve`'s next scheduled run) retries them")
-
-
-def retry_plan(conn: Connection, *, source: str | None, stream: str | None) -> dict[str, Any]:
-    """What `quarantine retry` changes, from the open quarantine entries."""
-    q = schema.quarantine
-    query = select(q.c.source, q.c.stream, q.c.record_key, q.c.location).where(
-        q.c.resolved.is_(False)
-    )
-    if source is not None:
-        query = query.where(q.c.source == source)
-    if stream is not None:
-        query = query.where(q.c.stream == stream)
-    statements: list[str] = []
-    records: list[tuple[str, str, str]] = []
-    streams: set[tuple[str, str]] = set()
-    for row in conn.execute(query):
-        if (row.source, row.stream) == ("lrs", "delivery"):
-            statements.append(row.record_key)
-        elif row.stream == "statements":
-            table, _, record_id = row.location.partition(" ")
-            if (
-                table in schema.metadata.tables
-                and "translated_digest" in schema.metadata.tables[table].c
-            ):
-                records.append((table, row.source, record_id))
-        else:
-            streams.add((row.source, row.stream))
-    return {"statements": statements, "records": records, "streams": sorted(streams)}
-
-
-def apply_retry(conn: Connection, plan: dict[str, Any]) -> None:
-    box = schema.outbox
-    if plan["statements"]:
-        conn.execute(
-            update(box)
-            .where(box.c.statement_id.in_(plan["statements"]) & (box.c.state == outbox.REJECTED))
-            .values(state=outbox.PENDING, error=None, lease_until=None)
-        )
-    for table_name, source, record_id in plan["records"]:
-        table = schema.metadata.tables[table_name]
-        conn.execute(
-            update(table)
-            .where((table.c.source == source) & (table.c.record_id == record_id))
-            .values(translated_digest=None)
-        )
-    cursors = schema.cursors
-    for source, stream in plan["streams"]:
-        conn.execute(
-            cursors.delete().where((cursors.c.source == source) & (cursors.c.stream == stream))
-        )
 
 
 def statements_export(

@@ -3,7 +3,7 @@
 With `delivery.target: store` (the embedded default) nothing is sent: the outbox is the
 archive, exported with `adoptloop statements export`.
 
-Rows are claimed with a lease (pipeline/workers.py), so this stage, the delivery workers of
+Rows are claimed with a lease (store/claims.py), so this stage, the delivery workers of
 every `serve` process and its own `concurrency` threads split the outbox between them.
 Each thread runs in a copy of the caller's context, so its log lines carry the run id.
 """
@@ -14,14 +14,17 @@ import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import Engine
 
 from adoptloop.errors import RetriableError
-from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS, OutboxClaims
-from adoptloop.scheduler.lock import node_id
+from adoptloop.store.claims import DEFAULT_LEASE_SECONDS, OutboxClaims
+from adoptloop.store.locks import node_id
 from adoptloop.xapi.lrs import LRSClient, Outgoing
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +115,7 @@ def deliver_batches(
         except BaseException:
             claims.release(rows)
             raise
-        claims.complete(run_id, result)
+        claims.complete(run_id, result.stored, result.rejected)
         counts.batches += 1
         counts.sent += len(rows)
         counts.stored += len(result.stored)

@@ -37,9 +37,9 @@ from adoptloop.domain import (
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 from adoptloop.pipeline.identity import IdentityResolver
-from adoptloop.store import bookkeeping, parked, records
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store import cursors, parked, quarantine, records
 from adoptloop.store.commits import Commits
+from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.xapi.canonical import timestamp
 
 if TYPE_CHECKING:
@@ -160,11 +160,11 @@ class PullStage:
                 writer.write()
                 for item in done:
                     parked.unpark(conn, source, item.stream, [item.record_key])
-                    bookkeeping.resolve_quarantined(conn, source, item.stream, [item.record_key])
+                    quarantine.resolve_quarantined(conn, source, item.stream, [item.record_key])
                 people = {(item.system, item.external_id) for item in done}
                 for system, external_id in people:
                     if parked.waiting_for(conn, source, PersonRef(system, external_id)) == 0:
-                        bookkeeping.resolve_quarantined(conn, source, "users", [external_id])
+                        quarantine.resolve_quarantined(conn, source, "users", [external_id])
                 taken += len(done)
 
     def _pull_stream(
@@ -172,7 +172,7 @@ class PullStage:
     ) -> StreamCounts:
         counts = StreamCounts()
         with self.engine.connect() as conn:
-            cursor = bookkeeping.get_cursor(conn, connector.name, stream)
+            cursor = cursors.get_cursor(conn, connector.name, stream)
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
@@ -248,10 +248,10 @@ class PullStage:
         counts.inserted += written.inserted
         counts.updated += written.updated
         counts.unchanged += written.unchanged
-        counts.quarantined += bookkeeping.quarantine(conn, self.run_id, rejected)
-        bookkeeping.resolve_quarantined(conn, source, stream, writer.accepted_keys)
+        counts.quarantined += quarantine.quarantine(conn, self.run_id, rejected)
+        quarantine.resolve_quarantined(conn, source, stream, writer.accepted_keys)
         if cursor is not None:
-            bookkeeping.set_cursor(conn, source, stream, cursor)
+            cursors.set_cursor(conn, source, stream, cursor)
 
     def _check_managers(self, conn: Connection, source: str) -> None:
         """People whose manager is nobody we know are kept, and listed in quarantine."""
@@ -266,7 +266,7 @@ class PullStage:
             )
             for hr_id, manager, valid_from in records.unknown_managers(conn)
         ]
-        bookkeeping.quarantine(conn, self.run_id, entries)
+        quarantine.quarantine(conn, self.run_id, entries)
 
 
 _DELETED_TABLES = {
@@ -292,7 +292,7 @@ def _apply_deletes(conn: Connection, source: str, deleted: Sequence[Deleted]) ->
 def _waiting_entry(conn: Connection, source: str, ref: PersonRef, where: str) -> QuarantineEntry:
     """One entry per unknown person; where it was first seen (their user record, if read) stays."""
     n = parked.waiting_for(conn, source, ref)
-    first_seen = bookkeeping.quarantined_at(conn, source, "users", ref.external_id)
+    first_seen = quarantine.quarantined_at(conn, source, "users", ref.external_id)
     return QuarantineEntry(
         source,
         "users",

@@ -13,11 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 
 from adoptloop.adoption.metrics import MetricsRow
 from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
@@ -31,17 +29,19 @@ from adoptloop.pipeline.erase import ErasureList, erase_person
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
 from adoptloop.pipeline.translate import TranslateStage
-from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS
-from adoptloop.scheduler import lock
-from adoptloop.scheduler.lock import node_id
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
-from adoptloop.store import bookkeeping
+from adoptloop.store import locks, runs
+from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import vacuum
+from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import LRSClient
 from adoptloop.xapi.vocab import Namespace
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -165,15 +165,10 @@ def run_pipeline(
     holder = holder or node_id("run")
     lease = env.settings.schedule.lock_lease_seconds
     with (
-        lock.hold(env.engine, lock.RUN, holder=holder, lease_seconds=lease) as kept,
+        locks.hold(env.engine, locks.RUN, holder=holder, lease_seconds=lease) as kept,
         _stop_on_sigterm(stop) as stop_event,
     ):
-        try:
-            with env.engine.begin() as conn:
-                bookkeeping.interrupt_stale_runs(conn)
-                run_id = bookkeeping.claim_run(conn, pipeline, scheduled_for, holder=holder)
-        except IntegrityError:  # the unique (pipeline, scheduled_for): someone else has it
-            run_id = None
+        run_id = runs.open_run(env.engine, pipeline, scheduled_for, holder=holder)
         if run_id is None:
             log.info("already done; skipped", pipeline=pipeline, scheduled_for=scheduled_for)
             return RunResult("", "skipped")
@@ -280,25 +275,25 @@ def _run(
     except RunInterrupted as exc:
         result.status = "interrupted"
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(conn, run_id, "interrupted", result.counts, error=str(exc))
+            runs.finish_run(conn, run_id, "interrupted", result.counts, error=str(exc))
         log.warning("run interrupted; the next start resumes it", reason=str(exc))
         raise
     except AdoptloopError as exc:
         result.status = "failed"
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(conn, run_id, "failed", result.counts, error=str(exc))
+            runs.finish_run(conn, run_id, "failed", result.counts, error=str(exc))
         log.error("run failed", error=str(exc))  # noqa: TRY400 - the message is the cause; no traceback
         raise
     except BaseException as exc:
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(
+            runs.finish_run(
                 conn, run_id, "interrupted", result.counts, error=exc.__class__.__name__
             )
         raise
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     with env.engine.begin() as conn:
-        bookkeeping.finish_run(conn, run_id, "succeeded", result.counts)
+        runs.finish_run(conn, run_id, "succeeded", result.counts)
     log.info("run finished", run_id=run_id, status=result.status, stages=_seconds(result.counts))
     return result
 
@@ -346,13 +341,13 @@ def run_erasure(env: Environment, hr_id: str) -> RunResult:
     Under the store's run lock, like a run: an erasure never interleaves with a sync.
     """
     lease = env.settings.schedule.lock_lease_seconds
-    with lock.hold(env.engine, lock.RUN, holder=node_id("erase"), lease_seconds=lease):
+    with locks.hold(env.engine, locks.RUN, holder=node_id("erase"), lease_seconds=lease):
         return _erase(env, hr_id)
 
 
 def _erase(env: Environment, hr_id: str) -> RunResult:
     with env.engine.begin() as conn:
-        run_id = bookkeeping.start_run(conn, "erase", None)
+        run_id = runs.start_run(conn, "erase", None)
     result = RunResult(run_id, "running")
     ctx = env.translate_context()
     translate = TranslateStage(env.engine, ctx, run_id, env.settings.xapi.version)
@@ -366,12 +361,10 @@ def _erase(env: Environment, hr_id: str) -> RunResult:
         result.counts["deliver"] = _deliver(env, run_id)
     except BaseException as exc:
         with env.engine.begin() as conn:
-            bookkeeping.finish_run(
-                conn, run_id, "failed", result.counts, error=exc.__class__.__name__
-            )
+            runs.finish_run(conn, run_id, "failed", result.counts, error=exc.__class__.__name__)
         raise
     with env.engine.begin() as conn:
-        bookkeeping.finish_run(conn, run_id, "succeeded", result.counts)
+        runs.finish_run(conn, run_id, "succeeded", result.counts)
     with env.engine.connect() as conn:
         vacuum(conn.execution_options(isolation_level="AUTOCOMMIT"))
     result.status = "succeeded"

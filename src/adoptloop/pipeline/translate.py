@@ -31,9 +31,9 @@ from adoptloop.mappings.records import (
     StoredRecord,
 )
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
-from adoptloop.store import bookkeeping, outbox, translation
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store import outbox, quarantine, translation
 from adoptloop.store.outbox import EmittedRow, EmittedValues
+from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.xapi import _validate_fast, canonical, vocab
 from adoptloop.xapi.ids import StatementIds
 from adoptloop.xapi.validate import XAPIVersion, validate_statement
@@ -240,7 +240,7 @@ class TranslateStage:
                     self._void(stale, queue, saves, counts)
         outbox.save_emitted_values(conn, saves)
         outbox.enqueue_values(conn, queue, self.run_id)
-        bookkeeping.quarantine(conn, self.run_id, bad)
+        quarantine.quarantine(conn, self.run_id, bad)
         translation.mark_translated(
             conn, name, [r for r, ref in zip(rows, refs, strict=True) if ref not in retry]
         )

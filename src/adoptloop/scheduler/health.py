@@ -26,15 +26,17 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from adoptloop.settings.model import Settings
-from adoptloop.store import outbox, schema
+from adoptloop.store import cursors, outbox, quarantine, runs
+from adoptloop.store.db import StoreUnavailable, reading
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 log = structlog.get_logger(__name__)
 
@@ -94,38 +96,17 @@ def build_report(
 ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     problems: list[str] = list(node.problems) if node else []
-    with engine.connect() as conn:
-        runs_t = schema.runs
-        runs = [
-            dict(r)
-            for r in conn.execute(
-                select(runs_t).order_by(runs_t.c.started_at.desc()).limit(_RUNS_SCANNED)
-            ).mappings()
-        ]
-        cursor_t = schema.cursors
-        cursor_updated = dict(
-            conn.execute(
-                select(cursor_t.c.source, func.max(cursor_t.c.updated_at)).group_by(
-                    cursor_t.c.source
-                )
-            ).all()
-        )
+    with reading(engine) as conn:
+        recent = runs.recent_runs(conn, limit=_RUNS_SCANNED)
+        cursor_updated = cursors.updated_by_source(conn)
         box = outbox.counts(conn)
-        box_t = schema.outbox
-        oldest_pending = conn.execute(
-            select(func.min(box_t.c.created_at)).where(box_t.c.state == outbox.PENDING)
-        ).scalar()
-        q = schema.quarantine
-        quarantined = conn.execute(
-            select(q.c.source, q.c.stream, q.c.reason, func.count())
-            .where(q.c.resolved.is_(False))
-            .group_by(q.c.source, q.c.stream, q.c.reason)
-        ).all()
+        oldest_pending = outbox.oldest_pending(conn)
+        quarantined = quarantine.counts_by_reason(conn)
 
     last_runs: dict[str, dict[str, Any]] = {}
     pulled: dict[str, str] = {}
-    for run in runs:
-        counts = orjson.loads(run["counts"] or "{}")
+    for run in recent:
+        counts = run["counts"]
         if run["pipeline"] not in last_runs:
             last_runs[run["pipeline"]] = {
                 "run_id": run["run_id"],
@@ -177,7 +158,7 @@ def build_report(
 
     by_reason: dict[tuple[str, str, str], int] = defaultdict(int)
     for source, stream, reason, n in quarantined:
-        by_reason[(source, stream, reason_kind(reason))] += int(n)
+        by_reason[(source, stream, reason_kind(reason))] += n
     return {
         "ok": not problems,
         "problems": problems,
@@ -249,10 +230,10 @@ class HealthServer:
                 elif self.path.rstrip("/") == "/status":
                     try:
                         body = report()
-                    except SQLAlchemyError as exc:
+                    except StoreUnavailable as exc:
                         body = {
                             "ok": False,
-                            "problems": [f"the store cannot be read: {exc.__class__.__name__}"],
+                            "problems": [f"the store cannot be read: {exc.cause}"],
                         }
                     code = HTTPStatus.OK if body.get("ok") else HTTPStatus.SERVICE_UNAVAILABLE
                     self._send(code, dumps(body))

@@ -15,15 +15,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import Connection
 
 from adoptloop.errors import ConfigError
 from adoptloop.settings.model import Settings
-from adoptloop.store import bookkeeping
+from adoptloop.store import runs
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 NIGHTLY = "nightly"
 RETENTION = "retention"
@@ -168,5 +170,5 @@ def missed_run(conn: Connection, job: JobSpec, now: datetime) -> datetime | None
     if fire is None:
         return None
     since = fire.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    done = bookkeeping.last_success_since(conn, job.pipeline, scheduled_key(fire), since)
+    done = runs.last_success_since(conn, job.pipeline, scheduled_key(fire), since)
     return None if done is not None else fire

@@ -3,7 +3,7 @@
 Every `serve` process against the same store:
 
 - runs delivery workers, which split the outbox with the other processes (claims + leases,
-  pipeline/workers.py);
+  store/claims.py);
 - tries to become the scheduling process by taking the store's `scheduler` lock; the others
   stand by and retry every `schedule.standby_poll_seconds`. A standby takes over as soon as
   the lock is free (PostgreSQL: when the holder's connection ends; SQLite: when its lease
@@ -32,7 +32,6 @@ from typing import Any
 import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy.exc import DBAPIError
 
 from adoptloop.errors import AdoptloopError, FatalSyncError
 from adoptloop.pipeline.deliver import deliver_batches
@@ -42,8 +41,6 @@ from adoptloop.pipeline.run import (
     delivery_lease_seconds,
     run_pipeline,
 )
-from adoptloop.pipeline.workers import OutboxClaims
-from adoptloop.scheduler import lock
 from adoptloop.scheduler.health import HealthServer, NodeState, build_report, write_status_file
 from adoptloop.scheduler.jobs import (
     JobSpec,
@@ -53,6 +50,9 @@ from adoptloop.scheduler.jobs import (
     scheduled_key,
 )
 from adoptloop.scheduler.retention import run_purge
+from adoptloop.store import locks
+from adoptloop.store.claims import OutboxClaims
+from adoptloop.store.db import StoreUnavailable
 from adoptloop.xapi.lrs import LRSClient
 
 log = structlog.get_logger(__name__)
@@ -67,7 +67,7 @@ class Service:
         self.settings = env.settings
         self.schedule = env.settings.schedule
         self.jobs = build_jobs(env.settings)
-        self.holder = holder or lock.node_id()
+        self.holder = holder or locks.node_id()
         self.stop = threading.Event()
         self.exit_code = 0
         self.node = NodeState(
@@ -75,9 +75,9 @@ class Service:
             started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             jobs=[job.describe() for job in self.jobs],
         )
-        self._leadership = lock.store_lock(
+        self._leadership = locks.store_lock(
             env.engine,
-            lock.SCHEDULER,
+            locks.SCHEDULER,
             holder=self.holder,
             lease_seconds=self.schedule.lock_lease_seconds,
         )
@@ -128,7 +128,7 @@ class Service:
             thread.join()
         try:
             self._leadership.release()
-        except DBAPIError as exc:
+        except StoreUnavailable as exc:
             log.warning("could not release the scheduler lock", error=str(exc))
         self._write_status()
         if self._health is not None:
@@ -144,7 +144,7 @@ class Service:
                     self.node.role = "leader"
                     log.info("leading: this process schedules the runs")
                     return True
-            except DBAPIError as exc:
+            except StoreUnavailable as exc:
                 log.warning("the store is unreachable; retrying", error=str(exc))
             if not announced:
                 log.info("standby: another process schedules the runs; delivery workers run here")
@@ -193,7 +193,7 @@ class Service:
         while not self.stop.wait(heartbeat):
             try:
                 kept = self._leadership.renew()
-            except DBAPIError as exc:
+            except StoreUnavailable as exc:
                 log.warning("could not renew the scheduler lock", error=str(exc))
                 continue
             if not kept:
@@ -228,8 +228,10 @@ class Service:
                 )
         except RunInterrupted:
             pass  # logged by run_pipeline; the next start resumes it
-        except lock.RunInProgress as exc:
+        except locks.RunInProgress as exc:
             log.info("skipped: another process is running", reason=str(exc))
+        except StoreUnavailable as exc:
+            log.warning("skipped: the store is unreachable", reason=str(exc))
         except AdoptloopError:
             pass  # logged by run_pipeline with its cause; recorded in `runs`
         except Exception:
@@ -305,7 +307,7 @@ class Service:
             return
         try:
             report = self.report()
-        except DBAPIError as exc:
+        except StoreUnavailable as exc:
             log.warning("could not build the status", error=str(exc))
             return
         with self._status_lock:

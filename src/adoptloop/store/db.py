@@ -7,13 +7,14 @@ by a later adoptloop) is refused, never misread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import NoSuchModuleError, OperationalError
+from sqlalchemy.exc import NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
 from adoptloop.store import records, schema
@@ -115,9 +116,33 @@ def migrate(engine: Engine) -> int:
 
 
 class StoreUnavailable(AdoptloopError):
-    """The database cannot be reached; nothing was done. Retrying later may succeed."""
+    """The database cannot be reached; nothing was done. Retrying later may succeed.
+
+    `cause` names the database error behind it (e.g. "OperationalError"), when there was one.
+    """
 
     exit_code = 75  # EX_TEMPFAIL, as for a busy run lock
+
+    def __init__(self, message: str, *, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+@contextlib.contextmanager
+def unavailable_on(errors: type[SQLAlchemyError] = SQLAlchemyError) -> Iterator[None]:
+    """Database `errors` raised in the block surface as StoreUnavailable (same message), so
+    that callers outside the store handle our error, never the database library's."""
+    try:
+        yield
+    except errors as exc:
+        raise StoreUnavailable(str(exc), cause=exc.__class__.__name__) from exc
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; any database error surfaces as StoreUnavailable."""
+    with unavailable_on(), engine.connect() as conn:
+        yield conn
 
 
 def open_store(url: str) -> Engine:

@@ -14,8 +14,8 @@ from sqlalchemy import Connection, delete, or_, select, text, update
 
 from adoptloop.domain import ERASED
 from adoptloop.store import schema
-from adoptloop.store.bookkeeping import utcnow
 from adoptloop.store.records import row_digest
+from adoptloop.store.schema import utcnow
 
 
 def erased_digests(conn: Connection) -> frozenset[str]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from adoptloop.store import bulk, schema
-from adoptloop.store.bookkeeping import utcnow
+from adoptloop.store.schema import utcnow
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -63,26 +63,11 @@ EmittedValues = tuple[str, str, str, str, int, str, bool, bool]
 _EMITTED_UPDATE = (*(f"_{c}" for c in _EMITTED_COLUMNS if c != "key"), "_key")
 
 
-def save_emitted(conn: Connection, row: EmittedRow, *, exists: bool) -> None:
-    save_emitted_many(conn, [(row, exists)])
-
-
-def save_emitted_many(conn: Connection, rows: Sequence[tuple[EmittedRow, bool]]) -> None:
+def save_emitted_values(conn: Connection, rows: Sequence[EmittedValues]) -> None:
     """Insert (exists=False) or update (exists=True) many rows: one statement per kind.
 
     A key may come more than once; the last row for it wins, inserted if its first was.
     """
-    save_emitted_values(
-        conn,
-        [
-            (r.key, r.record_ref, r.hr_id, r.statement_id, r.revision, r.digest, r.voided, exists)
-            for r, exists in rows
-        ],
-    )
-
-
-def save_emitted_values(conn: Connection, rows: Sequence[EmittedValues]) -> None:
-    """save_emitted_many for rows given as EmittedValues tuples."""
     pending: dict[str, EmittedValues] = {}
     for row in rows:
         earlier = pending.get(row[0])
@@ -146,17 +131,6 @@ def enqueue_values(
         )
 
 
-def pending(conn: Connection, *, after_seq: int = 0, limit: int = 500) -> list[OutboxRow]:
-    t = schema.outbox
-    rows = conn.execute(
-        select(t.c.seq, t.c.statement_id, t.c.payload)
-        .where((t.c.state == PENDING) & (t.c.seq > after_seq))
-        .order_by(t.c.seq)
-        .limit(limit)
-    ).all()
-    return [OutboxRow(r.seq, r.statement_id, r.payload.encode()) for r in rows]
-
-
 def mark(
     conn: Connection, statement_ids: Sequence[str], state: str, error: str | None = None
 ) -> None:
@@ -173,6 +147,13 @@ def counts(conn: Connection) -> dict[str, int]:
     t = schema.outbox
     rows = conn.execute(select(t.c.state, func.count()).group_by(t.c.state)).all()
     return {state: int(n) for state, n in rows}
+
+
+def oldest_pending(conn: Connection) -> str | None:
+    """When the oldest statement still waiting for delivery was made (None: none waits)."""
+    t = schema.outbox
+    oldest = conn.execute(select(func.min(t.c.created_at)).where(t.c.state == PENDING)).scalar()
+    return None if oldest is None else str(oldest)
 
 
 def iter_payloads(conn: Connection, *, batch: int = 1000) -> Iterator[bytes]:

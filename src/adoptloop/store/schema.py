@@ -27,9 +27,14 @@ from sqlalchemy import (
 metadata = MetaData()
 
 
-def _utcnow() -> str:
-    """The store's timestamp format (as bookkeeping.utcnow; kept here to avoid an import cycle)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def stamp(moment: datetime) -> str:
+    """The store's timestamp text: UTC with microseconds, sortable as a string."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utcnow() -> str:
+    """Now, as the store writes it (every module of the store stamps rows with this)."""
+    return stamp(datetime.now(UTC))
 
 
 SCHEMA_VERSION = 3
@@ -202,9 +207,9 @@ outbox = Table(
     Column("delivered_at", String(32)),
     Column("state", String(16), nullable=False, default="pending"),  # pending|delivered|rejected
     Column("error", Text),
-    # Delivery workers (pipeline/workers.py) claim pending rows with a lease; `claimed_by`
+    # Delivery workers (store/claims.py) claim pending rows with a lease; `claimed_by`
     # stays set after delivery (who delivered it), `lease_until` is cleared.
-    Column("created_at", String(32), default=_utcnow),  # for the statement-archive retention
+    Column("created_at", String(32), default=utcnow),  # for the statement-archive retention
     Column("claimed_by", String(128)),
     Column("lease_until", String(32)),
     Index("ix_outbox_state_seq", "state", "seq"),
@@ -234,7 +239,7 @@ quarantine = Table(
     Column("first_seen_run", String(36), nullable=False),
     Column("last_seen_run", String(36), nullable=False),
     Column("resolved", Boolean, nullable=False, default=False),
-    Column("updated_at", String(32), default=_utcnow, onupdate=_utcnow),  # for retention
+    Column("updated_at", String(32), default=utcnow, onupdate=utcnow),  # for retention
     UniqueConstraint("source", "stream", "record_key", name="uq_quarantine_record"),
 )
 
@@ -254,7 +259,7 @@ runs = Table(
     UniqueConstraint("pipeline", "scheduled_for", name="uq_runs_schedule"),
 )
 
-# Locks (scheduler/lock.py): on SQLite a lease row per lock name, renewed while held; on
+# Locks (store/locks.py): on SQLite a lease row per lock name, renewed while held; on
 # PostgreSQL advisory locks are used instead and this table stays empty.
 locks = Table(
     "locks",

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Engine, select
 
 from adoptloop.domain import TranscriptRecord, WriteBackResult
 from adoptloop.store import schema
-from adoptloop.store.bookkeeping import utcnow
+from adoptloop.store.schema import utcnow
 
 log = structlog.get_logger(__name__)
 

@@ -49,7 +49,7 @@ from adoptloop.domain import (
 from adoptloop.errors import RetriableError
 from adoptloop.mappings.capability_map import Capability, CapabilityMap, CapabilityMapFile, Scale
 from adoptloop.pipeline.pull import PullStage
-from adoptloop.store import bookkeeping, records, schema
+from adoptloop.store import cursors, records, schema
 from adoptloop.store.db import open_store
 from adoptloop.testing.fake_api import FakeApi, status_response
 
@@ -346,7 +346,7 @@ class ConnectorContract:
 
     def _cursor(self, engine: Engine) -> str | None:
         with engine.connect() as conn:
-            return bookkeeping.get_cursor(conn, "source", self.stream)
+            return cursors.get_cursor(conn, "source", self.stream)
 
 
 __all__ = [

@@ -21,7 +21,7 @@ from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
-from adoptloop.store import bookkeeping, schema
+from adoptloop.store import cursors, quarantine, runs, schema
 from adoptloop.store.db import open_store
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
@@ -155,7 +155,7 @@ class Pipeline:
     def run(self) -> dict[str, dict[str, int]]:
         self.runs += 1
         with self.engine.begin() as conn:
-            run_id = bookkeeping.start_run(conn, "test", f"run-{self.runs}")
+            run_id = runs.start_run(conn, "test", f"run-{self.runs}")
         pull = PullStage(self.engine, run_id)
         pull.pull(self.people)
         self.last = connector(self.org, self.config, self.capabilities, self.sleeps)
@@ -230,8 +230,8 @@ class Pipeline:
 
     def quarantine(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return bookkeeping.quarantine_entries(conn, limit=1000)
+            return quarantine.entries(conn, limit=1000)
 
     def cursor(self, stream: str) -> str | None:
         with self.engine.connect() as conn:
-            return bookkeeping.get_cursor(conn, SOURCE, stream)
+            return cursors.get_cursor(conn, SOURCE, stream)

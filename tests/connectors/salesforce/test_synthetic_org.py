@@ -25,7 +25,7 @@ from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import bookkeeping, schema
+from adoptloop.store import runs, schema
 from adoptloop.store.db import open_store
 from tests.connectors.salesforce import payloads
 from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg
@@ -69,7 +69,7 @@ def _people(folder: Path, capabilities: CapabilityMap) -> PeopleFileConnector:
 
 def _pull(engine: Engine, capabilities: CapabilityMap, *connectors: Any) -> None:
     with engine.begin() as conn:
-        run_id = bookkeeping.start_run(conn, "test", None)
+        run_id = runs.start_run(conn, "test", None)
     stage = PullStage(engine, run_id)
     for connector in connectors:
         stage.pull(connector)

@@ -36,7 +36,7 @@ from adoptloop.adoption.report.data import (
 from adoptloop.adoption.report.html import render_html
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store import bookkeeping
+from adoptloop.store import cursors
 from adoptloop.store import metrics as store
 from adoptloop.store.metrics import NO_GROUP, RowSource
 
@@ -231,7 +231,7 @@ def freshness(conn: Connection) -> list[Freshness]:
     latest, people_newest = store.newest_dates(conn)
     newest: dict[str, str] = {}
     out = []
-    for cursor in bookkeeping.all_cursors(conn):
+    for cursor in cursors.all_cursors(conn):
         source = cursor["source"]
         if source not in newest:
             values = latest.get(source, [""])

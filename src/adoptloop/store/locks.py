@@ -29,6 +29,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from adoptloop.errors import AdoptloopError
 from adoptloop.store import schema
+from adoptloop.store.db import StoreUnavailable, unavailable_on
+from adoptloop.store.schema import stamp
 
 log = structlog.get_logger(__name__)
 
@@ -50,11 +52,10 @@ def node_id(role: str = "") -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}{suffix}"
 
 
-def stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 class StoreLock(Protocol):
+    """A lock in the store. Each method raises StoreUnavailable when the database cannot be
+    reached (a transient trouble: the lock may still be ours next time)."""
+
     name: str
     holder: str
 
@@ -90,6 +91,7 @@ class AdvisoryLock:
         self.key = advisory_key(name)
         self._conn: Connection | None = None
 
+    @unavailable_on(DBAPIError)
     def try_acquire(self) -> bool:
         if self._conn is not None:
             return self.renew()
@@ -150,6 +152,7 @@ class LeaseLock:
         self.lease = timedelta(seconds=lease_seconds)
         self._held = False
 
+    @unavailable_on(DBAPIError)
     def try_acquire(self) -> bool:
         t = schema.locks
         now = datetime.now(UTC)
@@ -194,6 +197,7 @@ class LeaseLock:
             log.info("took over a lock from a process that no longer runs", lock=self.name)
         return bool(taken)
 
+    @unavailable_on(DBAPIError)
     def renew(self) -> bool:
         if not self._held:
             return False
@@ -207,6 +211,7 @@ class LeaseLock:
         self._held = bool(kept)
         return self._held
 
+    @unavailable_on(DBAPIError)
     def release(self) -> None:
         if not self._held:
             return
@@ -258,7 +263,7 @@ class KeptLock:
         while not self._stop.wait(self.interval):
             try:
                 kept = self.lock.renew()
-            except DBAPIError as exc:
+            except StoreUnavailable as exc:
                 log.warning("could not renew a lock", lock=self.lock.name, error=str(exc))
                 continue  # a transient error: the lease may still be ours next time
             if not kept:

@@ -19,17 +19,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
-from adoptloop.scheduler.lock import is_dead_local_process
-from adoptloop.store import bookkeeping, outbox, schema
-from adoptloop.store.bookkeeping import QuarantineEntry
+from adoptloop.store import outbox, quarantine, schema
+from adoptloop.store.locks import is_dead_local_process
 from adoptloop.store.outbox import OutboxRow
-from adoptloop.xapi.lrs import BatchResult
+from adoptloop.store.quarantine import QuarantineEntry
+from adoptloop.store.schema import stamp
 
 DEFAULT_LEASE_SECONDS = 720.0
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -45,9 +41,9 @@ class OutboxClaims:
         t = schema.outbox
         now = datetime.now(UTC)
         claimable = (t.c.state == outbox.PENDING) & (
-            t.c.lease_until.is_(None) | (t.c.lease_until < _stamp(now))
+            t.c.lease_until.is_(None) | (t.c.lease_until < stamp(now))
         )
-        lease = {"claimed_by": self.worker, "lease_until": _stamp(now + self._lease())}
+        lease = {"claimed_by": self.worker, "lease_until": stamp(now + self._lease())}
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 seqs = list(
@@ -78,29 +74,35 @@ class OutboxClaims:
     def _lease(self) -> timedelta:
         return timedelta(seconds=self.lease_seconds)
 
-    def complete(self, run_id: str, result: BatchResult) -> None:
-        """Record what the LRS said: stored rows are delivered, rejected ones quarantined."""
+    def complete(
+        self,
+        run_id: str,
+        stored: Sequence[str],
+        rejected: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        """Record what the LRS said: `stored` statement ids are delivered, `rejected`
+        ((statement id, reason) pairs) quarantined."""
         t = schema.outbox
         with self.engine.begin() as conn:
-            outbox.mark(conn, result.stored, outbox.DELIVERED)
-            for statement_id, reason in result.rejected:
+            outbox.mark(conn, stored, outbox.DELIVERED)
+            for statement_id, reason in rejected:
                 outbox.mark(conn, [statement_id], outbox.REJECTED, error=reason)
-            ids = [*result.stored, *(sid for sid, _ in result.rejected)]
+            ids = [*stored, *(sid for sid, _ in rejected)]
             if ids:
                 conn.execute(
                     update(t)
                     .where(t.c.statement_id.in_(ids))
                     .values(claimed_by=self.worker, lease_until=None)
                 )
-            bookkeeping.quarantine(
+            quarantine.quarantine(
                 conn,
                 run_id,
                 [
                     QuarantineEntry("lrs", "delivery", sid, "outbox", reason)
-                    for sid, reason in result.rejected
+                    for sid, reason in rejected
                 ],
             )
-            bookkeeping.resolve_quarantined(conn, "lrs", "delivery", result.stored)
+            quarantine.resolve_quarantined(conn, "lrs", "delivery", stored)
 
     def free_dead_local_claims(self) -> int:
         """Rows claimed by a process of this host that no longer runs are free at once.

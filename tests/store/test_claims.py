@@ -8,10 +8,9 @@ import time
 
 from sqlalchemy import Engine, select, update
 
-from adoptloop.pipeline.workers import OutboxClaims
 from adoptloop.store import outbox, schema
+from adoptloop.store.claims import OutboxClaims
 from adoptloop.store.outbox import Queued
-from adoptloop.xapi.lrs import BatchResult
 
 
 def _fill(engine: Engine, n: int) -> list[str]:
@@ -42,7 +41,7 @@ def test_concurrent_workers_split_the_outbox_between_them(engine: Engine) -> Non
         mine = got.setdefault(name, [])
         while rows := claims.claim(7):
             mine.extend(r.statement_id for r in rows)
-            claims.complete("run-1", BatchResult(stored=[r.statement_id for r in rows]))
+            claims.complete("run-1", [r.statement_id for r in rows])
 
     threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
     for thread in threads:
@@ -65,7 +64,7 @@ def test_a_dead_workers_rows_are_claimed_again_after_its_lease(engine: Engine) -
 
     time.sleep(0.3)  # the lease runs out (this is what is tested, not a speed)
     rows = alive.claim(10)
-    alive.complete("run-1", BatchResult(stored=[r.statement_id for r in rows]))
+    alive.complete("run-1", [r.statement_id for r in rows])
 
     assert [r.statement_id for r in rows] == ids
     t = schema.outbox
@@ -88,7 +87,7 @@ def test_rejected_statements_are_quarantined_and_resolved_when_later_stored(
     ids = _fill(engine, 2)
     claims = OutboxClaims(engine, "a")
     claims.claim(2)
-    claims.complete("run-1", BatchResult(stored=[ids[0]], rejected=[(ids[1], "HTTP 400: bad")]))
+    claims.complete("run-1", [ids[0]], [(ids[1], "HTTP 400: bad")])
     q = schema.quarantine
     with engine.connect() as conn:
         assert outbox.counts(conn) == {"delivered": 1, "rejected": 1}
@@ -96,6 +95,6 @@ def test_rejected_statements_are_quarantined_and_resolved_when_later_stored(
     with engine.begin() as conn:
         conn.execute(update(schema.outbox).values(state="pending"))
     claims.claim(2)
-    claims.complete("run-2", BatchResult(stored=ids))
+    claims.complete("run-2", ids)
     with engine.connect() as conn:
         assert conn.execute(select(q.c.resolved)).scalars().all() == [True]

@@ -1,0 +1,136 @@
+"""A write transaction shared by batches: committed after `rows` rows or `seconds`, by close(),
+and rolled back to the last commit when a write itself failed.
+
+What another connection sees is what was committed (SQLite in WAL mode lets it read while the
+writer's transaction is open). The clock is the test's, so no test waits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, Engine, func, select
+
+from adoptloop.store import commits as commits_module
+from adoptloop.store import schema
+from adoptloop.store.commits import Commits
+from adoptloop.store.db import open_store
+
+
+class Clock:
+    """time.monotonic, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(commits_module, "time", fake)
+    return fake
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def conn(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        yield conn
+
+
+def batch(conn: Connection, *names: str) -> Callable[[], None]:
+    """A write of one cursor row per name."""
+
+    def write() -> None:
+        conn.execute(
+            schema.cursors.insert(),
+            [{"source": "s", "stream": name, "value": "v", "updated_at": "t"} for name in names],
+        )
+
+    return write
+
+
+def committed(engine: Engine) -> list[str]:
+    """The rows another connection sees."""
+    t = schema.cursors
+    with engine.connect() as other:
+        return list(other.execute(select(t.c.stream).order_by(t.c.stream)).scalars())
+
+
+def test_batches_are_committed_once_rows_reach_the_limit(
+    engine: Engine, conn: Connection, clock: Clock
+) -> None:
+    commits = Commits(conn, rows=3, seconds=60)
+
+    commits.write(batch(conn, "a", "b"), 2)
+    assert committed(engine) == []
+
+    commits.write(batch(conn, "c"), 1)
+    assert committed(engine) == ["a", "b", "c"]
+
+    commits.write(batch(conn, "d"), 1)  # the count starts again after a commit
+    assert committed(engine) == ["a", "b", "c"]
+    commits.close()
+
+
+def test_batches_are_committed_once_seconds_have_gone_by_since_the_first(
+    engine: Engine, conn: Connection, clock: Clock
+) -> None:
+    commits = Commits(conn, rows=1000, seconds=30)
+
+    commits.write(batch(conn, "a"), 1)
+    clock.now += 29
+    commits.write(batch(conn, "b"), 1)
+    assert committed(engine) == []
+
+    clock.now += 1  # 30 s since the first uncommitted batch
+    commits.write(batch(conn, "c"), 1)
+    assert committed(engine) == ["a", "b", "c"]
+
+    clock.now += 29  # the clock starts again with the next batch after a commit
+    commits.write(batch(conn, "d"), 1)
+    clock.now += 29
+    commits.write(batch(conn, "e"), 1)
+    assert committed(engine) == ["a", "b", "c"]
+    commits.close()
+
+
+def test_close_commits_what_was_written(engine: Engine, conn: Connection, clock: Clock) -> None:
+    commits = Commits(conn, rows=1000, seconds=60)
+    commits.write(batch(conn, "a", "b"), 2)
+    assert committed(engine) == []
+
+    commits.close()
+
+    assert committed(engine) == ["a", "b"]
+
+
+def test_a_write_that_raises_rolls_back_to_the_last_commit(
+    engine: Engine, conn: Connection, clock: Clock
+) -> None:
+    commits = Commits(conn, rows=2, seconds=60)
+    commits.write(batch(conn, "a", "b"), 2)  # committed
+    commits.write(batch(conn, "c"), 1)  # written, not committed yet
+
+    def half_written() -> None:
+        batch(conn, "d")()
+        raise RuntimeError("the database refused the second half")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        commits.write(half_written, 2)
+    commits.close()
+
+    assert committed(engine) == ["a", "b"]
+    t = schema.cursors
+    assert conn.execute(select(func.count()).select_from(t)).scalar() == 2  # nothing pending
