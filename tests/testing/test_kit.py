@@ -34,7 +34,7 @@ from adoptloop.connectors.http import (
     require,
 )
 from adoptloop.connectors.registry import Registry
-from adoptloop.connectors.tabular import BadValue, parse_datetime
+from adoptloop.connectors.values import BadValue, parse_datetime
 from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
 from adoptloop.errors import FatalSyncError, RetriableError
 from adoptloop.fields import Secret

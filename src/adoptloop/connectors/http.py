@@ -33,7 +33,7 @@ from tenacity import (
 
 from adoptloop import __version__
 from adoptloop.connectors.base import Connector, ConnectorConfig, ConnectorContext
-from adoptloop.connectors.tabular import BadValue
+from adoptloop.connectors.values import BadValue
 from adoptloop.errors import FatalSyncError, RetriableError
 from adoptloop.fields import HttpURL
 from adoptloop.xapi.http_status import Outcome, classify, retry_after

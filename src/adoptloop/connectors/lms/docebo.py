@@ -30,7 +30,7 @@ from adoptloop.connectors.http import (
     require,
     text,
 )
-from adoptloop.connectors.tabular import BadValue, parse_datetime, parse_number
+from adoptloop.connectors.values import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.fields import Secret
 from adoptloop.mappings.identity import IdentityRule

@@ -41,7 +41,7 @@ from adoptloop.connectors.http import (
     short,
     text,
 )
-from adoptloop.connectors.tabular import BadValue, optional_date
+from adoptloop.connectors.values import BadValue, optional_date
 from adoptloop.domain import (
     Checkpoint,
     Completion,

@@ -41,7 +41,7 @@ from adoptloop.connectors.http import (
     text,
 )
 from adoptloop.connectors.lms import reference
-from adoptloop.connectors.tabular import BadValue
+from adoptloop.connectors.values import BadValue
 from adoptloop.domain import (
     Checkpoint,
     Completion,
