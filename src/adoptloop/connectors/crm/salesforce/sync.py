@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from adoptloop.connectors.crm.salesforce_bulk import BulkUnavailable, bulk_window
-from adoptloop.connectors.crm.salesforce_config import SyncSettings
-from adoptloop.connectors.crm.salesforce_cursor import FeedState, StreamState, Window, parse_ts
-from adoptloop.connectors.crm.salesforce_http import SalesforceClient
-from adoptloop.connectors.crm.salesforce_query import Feed, Row, count, lookup, rest_window
-from adoptloop.connectors.crm.salesforce_schema import ObjectSchema
+from adoptloop.connectors.crm.salesforce.bulk import BulkUnavailable, bulk_window
+from adoptloop.connectors.crm.salesforce.client import SalesforceClient
+from adoptloop.connectors.crm.salesforce.config import SyncSettings
+from adoptloop.connectors.crm.salesforce.cursor import FeedState, StreamState, Window, parse_ts
+from adoptloop.connectors.crm.salesforce.query import Feed, Row, count, lookup, rest_window
+from adoptloop.connectors.crm.salesforce.schema import ObjectSchema
 from adoptloop.domain import Checkpoint, Item
 
 log = structlog.get_logger(__name__)

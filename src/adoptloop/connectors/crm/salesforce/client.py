@@ -28,8 +28,8 @@ from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.util import exception_handler
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from adoptloop.connectors.crm.salesforce_auth import Authenticator
-from adoptloop.connectors.crm.salesforce_config import SyncSettings
+from adoptloop.connectors.crm.salesforce.auth import Authenticator
+from adoptloop.connectors.crm.salesforce.config import SyncSettings
 from adoptloop.errors import FatalSyncError, RetriableError
 
 log = structlog.get_logger(__name__)

@@ -16,9 +16,9 @@ from typing import Any
 
 import structlog
 
-from adoptloop.connectors.crm.salesforce_cursor import BulkJob, Position
-from adoptloop.connectors.crm.salesforce_http import NotFound, SalesforceClient
-from adoptloop.connectors.crm.salesforce_query import Feed, Row, window_soql
+from adoptloop.connectors.crm.salesforce.client import NotFound, SalesforceClient
+from adoptloop.connectors.crm.salesforce.cursor import BulkJob, Position
+from adoptloop.connectors.crm.salesforce.query import Feed, Row, window_soql
 from adoptloop.errors import FatalSyncError
 
 log = structlog.get_logger(__name__)
