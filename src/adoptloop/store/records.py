@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Table, bindparam, delete, select
+from sqlalchemy import Connection, Select, Table, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adoptloop.domain import ERASED, Person, Rating
@@ -358,3 +358,13 @@ def unknown_managers(conn: Connection) -> list[tuple[str, str, date]]:
         .order_by(people.c.hr_id, people.c.valid_from)
     ).all()
     return [(r.hr_id, r.manager_hr_id, r.valid_from) for r in rows]
+
+
+def stored_count(conn: Connection, table_name: str) -> int:
+    """How many records a table holds: people by HR id, others not deleted."""
+    table = schema.metadata.tables[table_name]
+    if table_name == "people":
+        query = select(func.count(table.c.hr_id.distinct()))
+    else:
+        query = select(func.count()).where(table.c.deleted.is_(False)).select_from(table)
+    return int(conn.execute(query).scalar_one())
