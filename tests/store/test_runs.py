@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import Engine, event, select
 from sqlalchemy.exc import IntegrityError
@@ -82,9 +84,9 @@ def test_a_success_started_after_a_fire_time_covers_it(engine: Engine) -> None:
         assert run_id is not None
         runs.finish_run(conn, run_id, "succeeded", {})
     with engine.connect() as conn:
-        assert runs.last_success_since(conn, "nightly", FIRE, "2000-01-01T00:00:00.000000Z")
-        assert not runs.last_success_since(conn, "nightly", FIRE, "2999-01-01T00:00:00Z")
-        assert not runs.last_success_since(conn, "other", FIRE, "2000-01-01T00:00:00Z")
+        assert runs.last_success_since(conn, "nightly", FIRE, datetime(2000, 1, 1, tzinfo=UTC))
+        assert not runs.last_success_since(conn, "nightly", FIRE, datetime(2999, 1, 1, tzinfo=UTC))
+        assert not runs.last_success_since(conn, "other", FIRE, datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def test_a_run_another_process_inserted_first_is_skipped_not_raised(postgres_url: str) -> None:

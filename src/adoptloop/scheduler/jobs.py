@@ -169,6 +169,5 @@ def missed_run(conn: Connection, job: JobSpec, now: datetime) -> datetime | None
     fire = latest_fire_time(job.trigger(), now)
     if fire is None:
         return None
-    since = fire.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    done = runs.last_success_since(conn, job.pipeline, scheduled_key(fire), since)
+    done = runs.last_success_since(conn, job.pipeline, scheduled_key(fire), fire)
     return None if done is not None else fire

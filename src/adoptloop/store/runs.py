@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -136,7 +137,7 @@ def claim_run(
 
 
 def last_success_since(
-    conn: Connection, pipeline: str, scheduled_for: str, since: str
+    conn: Connection, pipeline: str, scheduled_for: str, since: datetime
 ) -> dict[str, Any] | None:
     """The latest succeeded run of `pipeline` for `scheduled_for`, or started at `since` or later."""
     t = schema.runs
@@ -146,7 +147,7 @@ def last_success_since(
             .where(
                 (t.c.pipeline == pipeline)
                 & (t.c.status == "succeeded")
-                & ((t.c.scheduled_for == scheduled_for) | (t.c.started_at >= since))
+                & ((t.c.scheduled_for == scheduled_for) | (t.c.started_at >= schema.stamp(since)))
             )
             .order_by(t.c.started_at.desc())
             .limit(1)
