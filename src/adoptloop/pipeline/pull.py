@@ -461,12 +461,6 @@ class _Writer:
         return total
 
 
-def pull_all(
-    stage: PullStage, connectors: Sequence[AnyConnector]
-) -> dict[str, dict[str, dict[str, int]]]:
-    return {c.name: stage.pull(c) for c in connectors}
-
-
 def rescale_stored_ratings(engine: Engine, capabilities: CapabilityMap) -> None:
     """Once, on a store upgraded from v2: the ratings stored (and parked) before the store kept
     their scale get it from the capability map, as pull gives every new rating."""

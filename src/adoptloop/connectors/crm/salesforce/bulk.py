@@ -47,10 +47,6 @@ def coerce(value: str, field_type: str | None) -> Any:
     return value
 
 
-def parse_csv(text: str, types: Mapping[str, str]) -> list[Row]:
-    return [row for chunk in parse_csv_chunks(text, types) for row in chunk]
-
-
 def parse_csv_chunks(
     text: str, types: Mapping[str, str], size: int = CHUNK_ROWS
 ) -> Iterator[list[Row]]:
