@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
+
+from adoptloop.domain import Person
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = REPO / "config" / "demo.yaml"
@@ -62,3 +65,29 @@ def install_ralph(venv: Path = REPO / "tests" / "lrs" / ".ralph-venv") -> None:
             capture_output=True,
             timeout=600,
         )
+
+
+def hr_row(
+    hr_id: str,
+    email: str | None = None,
+    employee_number: str | None = None,
+    valid_from: date = date(2026, 1, 1),
+) -> Person:
+    """An active rep's HR row with only what identity matching looks at filled in."""
+    return Person(
+        hr_id=hr_id,
+        valid_from=valid_from,
+        first_name="A",
+        last_name="B",
+        email=email,
+        employee_number=employee_number,
+        role="rep",
+        manager_hr_id=None,
+        region=None,
+        country=None,
+        territory=None,
+        business_unit=None,
+        status="active",
+        hire_date=None,
+        termination_date=None,
+    )

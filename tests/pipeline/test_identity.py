@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from adoptloop.domain import ERASED, Person, PersonRef
+from adoptloop.domain import ERASED, PersonRef
 from adoptloop.mappings.identity import IdentityRule
 from adoptloop.pipeline.identity import IdentityResolver
 from adoptloop.store import identities, records, schema
 from adoptloop.store.db import open_store
+from tests.support import hr_row
 
 RULES = [IdentityRule(attribute="Email", person_field="email")]
-
-
-def _person(hr_id: str, email: str) -> Person:
-    return Person(
-        hr_id=hr_id,
-        valid_from=date(2026, 1, 1),
-        first_name="A",
-        last_name="B",
-        email=email,
-        employee_number=None,
-        role="rep",
-        manager_hr_id=None,
-        region=None,
-        country=None,
-        territory=None,
-        business_unit=None,
-        status="active",
-        hire_date=None,
-        termination_date=None,
-    )
 
 
 def _store(tmp_path: Path) -> Engine:
     engine = open_store(f"sqlite:///{tmp_path}/store.db")
     with engine.begin() as conn:
-        records.upsert_people(conn, [_person("E1", "ana@example.com"), _person("E2", "bo@x.io")])
+        records.upsert_people(conn, [hr_row("E1", "ana@example.com"), hr_row("E2", "bo@x.io")])
     return engine
 
 

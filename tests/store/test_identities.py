@@ -7,29 +7,9 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine
 
-from adoptloop.domain import Person
 from adoptloop.store import identities, records
 from adoptloop.store.identities import Identity
-
-
-def _person(hr_id: str, email: str, employee_number: str, valid_from: date) -> Person:
-    return Person(
-        hr_id=hr_id,
-        valid_from=valid_from,
-        first_name="A",
-        last_name="B",
-        email=email,
-        employee_number=employee_number,
-        role="rep",
-        manager_hr_id=None,
-        region=None,
-        country=None,
-        territory=None,
-        business_unit=None,
-        status="active",
-        hire_date=None,
-        termination_date=None,
-    )
+from tests.support import hr_row
 
 
 def test_people_by_finds_every_person_with_a_value_on_any_of_their_rows(engine: Engine) -> None:
@@ -37,9 +17,9 @@ def test_people_by_finds_every_person_with_a_value_on_any_of_their_rows(engine: 
         records.upsert_people(
             conn,
             [
-                _person("E1", "old@x.io", "100", date(2026, 1, 1)),
-                _person("E1", "new@x.io", "100", date(2026, 3, 1)),
-                _person("E2", "new@x.io", "200", date(2026, 1, 1)),
+                hr_row("E1", "old@x.io", "100", date(2026, 1, 1)),
+                hr_row("E1", "new@x.io", "100", date(2026, 3, 1)),
+                hr_row("E2", "new@x.io", "200", date(2026, 1, 1)),
             ],
         )
         assert identities.people_by(conn, "email", ["old@x.io", "new@x.io", "none@x.io"]) == {
