@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -19,6 +20,9 @@ from adoptloop.cli.common import AsOfOption, ConfigOption, handled, load, out, p
 from adoptloop.errors import ConfigError
 from adoptloop.pipeline.run import Environment
 from adoptloop.store.metrics import RowSource
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def register(app: typer.Typer) -> None:
@@ -40,20 +44,8 @@ def adoption(
             raise ConfigError(f"--by: {by!r} is not region, team, manager, module or capability")
         if fmt not in ("table", "csv", "json"):
             raise ConfigError(f"--format: {fmt!r} is not table, csv or json")
-        settings, registry = load(config)
-        env = Environment.open(settings, registry)
-        day = env.as_of(parse_date(as_of, "--as-of"))
-        with (
-            scratch(env.engine, env.capabilities, day) as computation,
-            env.engine.connect() as conn,
-        ):
-            rows = adoption_metrics(
-                conn,
-                RowSource.scratch(computation),
-                env.capabilities,
-                day,
-                by,  # type: ignore[arg-type]
-            )
+        with _computed(config, as_of) as (env, day, source, conn):
+            rows = adoption_metrics(conn, source, env.capabilities, day, by)  # type: ignore[arg-type]
         if fmt == "table":
             print_adoption(rows, day)
         elif fmt == "json":
@@ -77,16 +69,23 @@ def report(
 ) -> None:
     """Write the self-contained HTML adoption report (opens offline; no CDN)."""
     with handled():
-        settings, registry = load(config)
-        env = Environment.open(settings, registry)
-        day = env.as_of(parse_date(as_of, "--as-of"))
-        with (
-            scratch(env.engine, env.capabilities, day) as computation,
-            env.engine.connect() as conn,
-        ):
-            data = build_report_data(conn, RowSource.scratch(computation), env.capabilities, day)
+        with _computed(config, as_of) as (env, day, source, conn):
+            data = build_report_data(conn, source, env.capabilities, day)
         write_report(output, data)
         out.print(f"wrote {output} (as of {day})")
+
+
+@contextmanager
+def _computed(
+    config: Path, as_of: str | None
+) -> Iterator[tuple[Environment, date, RowSource, Connection]]:
+    """The rep x capability rows computed as of --as-of (or the configured/today's date) into
+    the store's scratch table, for one command to aggregate; removed afterwards."""
+    settings, registry = load(config)
+    env = Environment.open(settings, registry)
+    day = env.as_of(parse_date(as_of, "--as-of"))
+    with scratch(env.engine, env.capabilities, day) as computation, env.engine.connect() as conn:
+        yield env, day, RowSource.scratch(computation), conn
 
 
 _SHOWN = (
