@@ -1,5 +1,5 @@
-"""The connector kit itself: its checks pass a good connector and catch broken ones; the
-HTTP base it relies on (retries, OAuth refresh, safe messages); entry-point loading.
+"""The connector kit itself: its checks pass a good connector and catch broken ones;
+entry-point loading. (The HTTP kit it relies on is tested in tests/http/.)
 
 `ExampleConnector` below is the connector of docs/writing-a-connector.md, kept here so the
 tutorial is tested.
@@ -20,13 +20,9 @@ from pydantic import Field, SecretStr
 
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.http import (
-    AuthFailed,
-    BearerToken,
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    OAuth2ClientCredentials,
-    RestClient,
     RestStream,
     as_record,
     json_body,
@@ -36,8 +32,10 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.registry import Registry
 from adoptloop.connectors.tabular import BadValue, parse_datetime
 from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
-from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.errors import RetriableError
 from adoptloop.fields import Secret
+from adoptloop.http.auth import BearerToken
+from adoptloop.http.client import RestClient
 from adoptloop.mappings.identity import IdentityRule
 from adoptloop.testing.fake_api import FakeApi, json_response, status_response, text_response
 from adoptloop.testing.kit import ConnectorContract, FakeVendor, RecordingSleep, make_context
@@ -277,130 +275,6 @@ def test_fake_api_serves_scripted_answers_first_then_routes_and_404s_the_rest() 
         assert client.get("/ok").json() == {"ok": True}
         assert client.get("/elsewhere").status_code == 404
     assert [r.url.path for r in api.calls(method="GET")] == ["/ok", "/ok", "/elsewhere"]
-
-
-# --- the HTTP base ---------------------------------------------------------------------------
-
-
-def test_connect_errors_are_retried_then_the_request_succeeds() -> None:
-    attempts = itertools.count(1)
-
-    def flaky(request: httpx.Request) -> httpx.Response:
-        if next(attempts) < 3:
-            raise httpx.ConnectError("connection refused", request=request)
-        return json_response([1, 2])
-
-    sleep = RecordingSleep()
-    with RestClient(
-        "https://api.example.test",
-        service="Test",
-        transport=httpx.MockTransport(flaky),
-        sleep=sleep,
-    ) as client:
-        assert client.request("GET", "x").json() == [1, 2]
-    assert len(sleep.calls) == 2
-
-
-def test_retries_stop_when_the_next_wait_would_pass_max_retry_seconds() -> None:
-    sleep = RecordingSleep()
-    transport = httpx.MockTransport(lambda _r: status_response(429, retry_after=200))
-    with (
-        RestClient(
-            "https://api.example.test",
-            service="Test",
-            transport=transport,
-            sleep=sleep,
-            max_attempts=10,
-            max_retry_seconds=300,
-        ) as client,
-        pytest.raises(RetriableError),
-    ):
-        client.request("GET", "x")
-    assert sleep.calls == [200.0]  # a second 200 s wait would pass the 300 s budget
-
-
-def test_error_messages_name_the_path_never_the_query_string_or_body() -> None:
-    transport = httpx.MockTransport(lambda _r: json_response({"error": "gone"}, 404))
-    with (
-        RestClient("https://api.example.test", service="Test", transport=transport) as client,
-        pytest.raises(FatalSyncError) as caught,
-    ):
-        client.request("GET", "users", params={"wstoken": "s3cr3t-token"})
-    assert "api.example.test/users" in str(caught.value)
-    assert "s3cr3t-token" not in str(caught.value)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def oauth_api(tokens_given: list[str], valid: set[str]) -> FakeApi:
-    """A token endpoint (HTTP Basic client auth, form body) and an API taking valid tokens."""
-    api = FakeApi()
-    numbers = itertools.count(1)
-
-    def token(request: httpx.Request) -> httpx.Response:
-        assert request.headers["Authorization"].startswith("Basic ")
-        assert b"grant_type=client_credentials" in request.content
-        value = f"t{next(numbers)}"
-        tokens_given.append(value)
-        valid.add(value)
-        return json_response({"access_token": value, "expires_in": 600})
-
-    def data(request: httpx.Request) -> httpx.Response:
-        presented = request.headers["Authorization"].removeprefix("Bearer ")
-        return json_response([]) if presented in valid else status_response(401)
-
-    api.route("POST", "/oauth/token", token)
-    api.route("GET", "/data", data)
-    return api
-
-
-def test_oauth_token_is_reused_until_shortly_before_it_expires() -> None:
-    given: list[str] = []
-    api, clock = oauth_api(given, set()), FakeClock()
-    auth = OAuth2ClientCredentials(
-        f"{api.base_url}/oauth/token", "client", SecretStr("secret"), clock=clock
-    )
-    with RestClient(api.base_url, service="Test", auth=auth, transport=api.transport()) as client:
-        client.request("GET", "data")
-        clock.now = 500.0  # 600 s lifetime less the 60 s margin: still good
-        client.request("GET", "data")
-        clock.now = 560.0
-        client.request("GET", "data")
-    assert given == ["t1", "t2"]
-
-
-def test_oauth_token_is_renewed_once_when_the_api_answers_401() -> None:
-    given: list[str] = []
-    valid: set[str] = set()
-    api = oauth_api(given, valid)
-    auth = OAuth2ClientCredentials(f"{api.base_url}/oauth/token", "client", SecretStr("secret"))
-    with RestClient(api.base_url, service="Test", auth=auth, transport=api.transport()) as client:
-        client.request("GET", "data")
-        valid.clear()  # revoked at the provider before it expired
-        assert client.request("GET", "data").status_code == 200
-    assert given == ["t1", "t2"]
-
-
-def test_token_endpoint_refusal_is_an_auth_failure_that_does_not_leak_the_secret() -> None:
-    api = FakeApi()
-    api.route("POST", "/oauth/token", lambda _r: json_response({"error": "invalid_client"}, 401))
-    auth = OAuth2ClientCredentials(f"{api.base_url}/oauth/token", "client", SecretStr("hunter22"))
-    sleep = RecordingSleep()
-    with (
-        RestClient(
-            api.base_url, service="Test", auth=auth, transport=api.transport(), sleep=sleep
-        ) as client,
-        pytest.raises(AuthFailed) as caught,
-    ):
-        client.request("GET", "data")
-    assert "hunter22" not in str(caught.value)
-    assert sleep.calls == []
 
 
 # --- entry points ----------------------------------------------------------------------------

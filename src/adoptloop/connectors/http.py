@@ -1,54 +1,38 @@
-"""The httpx base of the REST connectors: client, auth, retries, paging hooks, payload helpers.
+"""The httpx base of the REST connectors: config, connector, paging hooks, payload helpers.
 
-- `RestClient.request` retries connect errors, timeouts, 408/429/5xx (honouring Retry-After)
-  with tenacity, bounded by attempts and by time; 401/403 raise `AuthFailed` at once (a retry
-  cannot fix credentials); any other non-2xx raises `FatalSyncError`. Every status goes
-  through `adoptloop.xapi.http_status.classify`, the one place that decides.
-- Auth: `BearerToken`, `httpx.BasicAuth`, and `OAuth2ClientCredentials`, an `httpx.Auth` that
-  fetches a token, reuses it until shortly before it expires and fetches a new one once when
-  the API answers 401. Vendors whose token endpoint differs override `token_request`.
+- `HttpSourceConfig` holds the fields every REST connector has; `HttpConnector` builds a
+  `adoptloop.http.client.RestClient` from them (retries, status classification and auth come
+  from the neutral kit in `adoptloop.http`).
 - `RestStream` pages through one endpoint with small hooks (`url`, `params`, `validate_response`,
   `parse_page`, `next_page`), as meltano's RESTStream does.
-- Messages name the host and path only: never a query string, a body or a header, which is
-  where tokens and personal data live.
+- `json_body`, `records_at`, `field`, `text`, `require`, `as_record` read vendor JSON; a value
+  that is missing or of the wrong shape raises `BadValue` (the record is quarantined).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import httpx
 import orjson
-from pydantic import Field, SecretStr
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    wait_exponential_jitter,
-)
+from pydantic import Field
 
-from adoptloop import __version__
 from adoptloop.connectors.base import Connector, ConnectorConfig, ConnectorContext
 from adoptloop.connectors.tabular import BadValue
-from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.errors import FatalSyncError
 from adoptloop.fields import HttpURL
-from adoptloop.xapi.http_status import Outcome, classify, retry_after
+from adoptloop.http.client import RestClient, where
+from adoptloop.http.retry import Sleep
 
-Sleep = Callable[[float], None]
-Clock = Callable[[], float]
 Now = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class AuthFailed(FatalSyncError):
-    """401/403: the credentials or the integration user's permissions are wrong."""
 
 
 class MalformedPage(FatalSyncError):
@@ -57,11 +41,6 @@ class MalformedPage(FatalSyncError):
     def __init__(self, message: str, *, where: str = "") -> None:
         super().__init__(message)
         self.where = where
-
-
-def where(request: httpx.Request) -> str:
-    """`METHOD host/path` of a request: safe to log (no query string, no body)."""
-    return f"{request.method} {request.url.host}{request.url.path}"
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -80,235 +59,6 @@ class HttpSourceConfig(ConnectorConfig):
         default=600.0, gt=0, description="Give up retrying one request after this long"
     )
     page_size: int = Field(default=100, ge=1, le=1000)
-
-
-# --- auth ----------------------------------------------------------------------------------
-
-
-class BearerToken(httpx.Auth):
-    """A static bearer token (SCIM, Docebo API tokens)."""
-
-    def __init__(self, token: SecretStr) -> None:
-        self._token = token
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
-        yield request
-
-
-class OAuth2ClientCredentials(httpx.Auth):
-    """OAuth 2.0 client credentials (RFC 6749 4.4) with token reuse and refresh.
-
-    The default token request is the RFC's: a form body `grant_type=client_credentials`
-    (plus `scope`) with the client id and secret as HTTP Basic. Override `token_request` for
-    vendors that want JSON, and `parse_token` for unusual answers.
-    """
-
-    requires_response_body = True
-    refresh_margin_seconds: ClassVar[float] = 60.0
-
-    def __init__(
-        self,
-        token_url: str,
-        client_id: str,
-        client_secret: SecretStr,
-        *,
-        scope: str | None = None,
-        clock: Clock = time.monotonic,
-    ) -> None:
-        self.token_url = token_url
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.scope = scope
-        self._clock = clock
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self.tokens_fetched = 0
-
-    def token_request(self) -> httpx.Request:
-        data = {"grant_type": "client_credentials"}
-        if self.scope:
-            data["scope"] = self.scope
-        request = httpx.Request("POST", self.token_url, data=data)
-        basic = httpx.BasicAuth(self.client_id, self.client_secret.get_secret_value())
-        return next(basic.auth_flow(request))
-
-    def parse_token(self, body: Any) -> tuple[str, float]:
-        """(access token, lifetime in seconds) from the token endpoint's JSON answer."""
-        if not isinstance(body, dict) or not isinstance(body.get("access_token"), str):
-            raise FatalSyncError(f"the token endpoint {self.token_url} answered no access_token")
-        lifetime = body.get("expires_in", 3600)
-        return body["access_token"], float(lifetime) if isinstance(lifetime, int | float) else 3600
-
-    def _valid(self) -> bool:
-        return self._token is not None and self._clock() < self._expires_at
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        fetched_now = False
-        if not self._valid():
-            self._store((yield self.token_request()))
-            fetched_now = True
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        response = yield request
-        if response.status_code == httpx.codes.UNAUTHORIZED and not fetched_now:
-            # the token was revoked or expired early: one new token, one more try
-            self._store((yield self.token_request()))
-            request.headers["Authorization"] = f"Bearer {self._token}"
-            yield request
-
-    def _store(self, response: httpx.Response) -> None:
-        outcome = classify(response.status_code)
-        if outcome is Outcome.RETRY:
-            raise RetriableError(
-                f"token endpoint answered HTTP {response.status_code}",
-                retry_after=retry_after(response),
-            )
-        if outcome is not Outcome.OK:
-            raise AuthFailed(
-                f"the token endpoint {self.token_url} refused client {self.client_id!r} "
-                f"(HTTP {response.status_code}); check the client id, secret and scope"
-            )
-        try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise FatalSyncError(f"the token endpoint {self.token_url} answered no JSON") from None
-        token, lifetime = self.parse_token(body)
-        self._token = token
-        self._expires_at = self._clock() + max(0.0, lifetime - self.refresh_margin_seconds)
-        self.tokens_fetched += 1
-
-
-# --- the client ----------------------------------------------------------------------------
-
-_backoff = wait_exponential_jitter(initial=1, max=60, jitter=1)
-
-
-def _wait(state: RetryCallState) -> float:
-    outcome = state.outcome
-    exc = outcome.exception() if outcome is not None else None
-    if isinstance(exc, RetriableError) and exc.retry_after is not None:
-        return exc.retry_after
-    return float(_backoff(state))
-
-
-Validate = Callable[[httpx.Response], None]
-
-
-class RestClient:
-    """An httpx client with bounded retries. Use as a context manager."""
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        service: str,
-        auth: httpx.Auth | None = None,
-        headers: Mapping[str, str] | None = None,
-        timeout: float = 30.0,
-        verify: bool = True,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Sleep = time.sleep,
-        max_attempts: int = 6,
-        max_retry_seconds: float = 600.0,
-    ) -> None:
-        self.service = service
-        self._sleep = sleep
-        self._max_attempts = max_attempts
-        self._max_retry_seconds = max_retry_seconds
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
-            auth=auth,
-            headers={"User-Agent": f"adoptloop/{__version__}", **(headers or {})},
-            timeout=timeout,
-            verify=verify,
-            transport=transport,
-        )
-
-    def __enter__(self) -> RestClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        data: Mapping[str, Any] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        accept: Collection[int] = (),
-        validate: Validate | None = None,
-    ) -> httpx.Response:
-        """Send with retries; `accept` lists non-2xx statuses to return instead of raising.
-
-        `validate` runs on every answer that is returned: raising RetriableError there retries
-        (a vendor that reports overload inside a 200), anything else propagates.
-        """
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetriableError),
-            stop=self._stop,
-            wait=_wait,
-            sleep=self._sleep,
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                response = self._send(
-                    method, url, params=params, data=data, json=json, headers=headers
-                )
-                if response.status_code in accept:
-                    return response
-                self._check_status(response)
-                if validate is not None:
-                    validate(response)
-                return response
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _stop(self, state: RetryCallState) -> bool:
-        """Bounded by attempts, and by the time spent waiting (the next wait included)."""
-        waited = state.idle_for + (state.upcoming_sleep or 0.0)
-        return state.attempt_number >= self._max_attempts or waited > self._max_retry_seconds
-
-    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return self._http.request(method, url.lstrip("/"), **kwargs)
-        except httpx.TransportError as exc:
-            raise RetriableError(
-                f"{self.service} unreachable ({exc.__class__.__name__} on {method} {url})"
-            ) from None
-
-    def _check_status(self, response: httpx.Response) -> None:
-        outcome = classify(response.status_code)
-        status = response.status_code
-        if outcome is Outcome.OK:
-            return
-        if outcome is Outcome.RETRY:
-            raise RetriableError(
-                f"{self.service} answered HTTP {status} to {where(response.request)}",
-                retry_after=retry_after(response),
-            )
-        if outcome is Outcome.AUTH:
-            raise AuthFailed(
-                f"{self.service} refused the credentials (HTTP {status} to "
-                f"{where(response.request)}); check the token or client secret and the "
-                "integration user's permissions"
-            )
-        raise FatalSyncError(
-            f"{self.service} answered HTTP {status} to {where(response.request)}: "
-            f"{short(response.text)}"
-        )
-
-
-def short(text: str, limit: int = 300) -> str:
-    """A vendor's answer, shortened and on one line, for messages and the write-back audit."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 # --- connectors ----------------------------------------------------------------------------

@@ -36,7 +36,6 @@ import structlog.testing
 from sqlalchemy import Engine, func, select
 
 from adoptloop.connectors.base import Connector, ConnectorContext
-from adoptloop.connectors.http import AuthFailed
 from adoptloop.domain import (
     Account,
     Checkpoint,
@@ -47,6 +46,7 @@ from adoptloop.domain import (
     Rejected,
 )
 from adoptloop.errors import RetriableError
+from adoptloop.http.client import AuthFailed
 from adoptloop.mappings.capability_map import Capability, CapabilityMap, CapabilityMapFile, Scale
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import bookkeeping, records, schema

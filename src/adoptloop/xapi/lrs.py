@@ -15,25 +15,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from adoptloop import __version__
-from adoptloop.connectors.http import OAuth2ClientCredentials
 from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.http.auth import OAuth2ClientCredentials
+from adoptloop.http.retry import Sleep, retrying
+from adoptloop.http.status import Outcome, classify, retry_after
 from adoptloop.settings.model import LRSSettings
-from adoptloop.xapi.http_status import Outcome, classify, retry_after
 
 _IGNORED_ON_COMPARE = ("stored", "authority", "version")
 
@@ -68,7 +63,7 @@ class LRSClient:
         *,
         xapi_version: str = "1.0.3",
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        sleep: Sleep = time.sleep,
     ) -> None:
         self.settings = settings
         auth: httpx.Auth | None = None
@@ -225,15 +220,8 @@ class LRSClient:
     # --- transport -------------------------------------------------------------------------
 
     def _request_with_retry(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetriableError),
-            stop=stop_after_delay(self.settings.max_retry_seconds),
-            wait=_wait,
-            reraise=True,
-        )
-        if self._sleep is not None:
-            retrying.sleep = self._sleep
-        for attempt in retrying:
+        policy = retrying(sleep=self._sleep, max_elapsed_seconds=self.settings.max_retry_seconds)
+        for attempt in policy:
             with attempt:
                 return self._request(method, url, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -253,17 +241,6 @@ class LRSClient:
                 "and password"
             )
         return response
-
-
-_backoff = wait_exponential_jitter(initial=1, max=60, jitter=1)
-
-
-def _wait(state: RetryCallState) -> float:
-    outcome = state.outcome
-    exc = outcome.exception() if outcome is not None else None
-    if isinstance(exc, RetriableError) and exc.retry_after is not None:
-        return exc.retry_after
-    return float(_backoff(state))
 
 
 def _normalise(value: Any) -> Any:

@@ -28,7 +28,6 @@ from adoptloop.connectors.http import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    RestClient,
     as_record,
     json_body,
     records_at,
@@ -37,6 +36,7 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.tabular import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Deleted, Item, Person, Rejected
 from adoptloop.fields import Secret
+from adoptloop.http.client import RestClient
 
 STREAM = "people"
 

@@ -21,7 +21,6 @@ from adoptloop.connectors.http import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    OAuth2ClientCredentials,
     RestStream,
     as_record,
     field,
@@ -33,6 +32,7 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.tabular import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.fields import Secret
+from adoptloop.http.auth import OAuth2ClientCredentials
 from adoptloop.mappings.identity import IdentityRule
 
 STREAM = "completions"

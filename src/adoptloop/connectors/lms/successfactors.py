@@ -30,14 +30,11 @@ from adoptloop.connectors.http import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    OAuth2ClientCredentials,
-    RestClient,
     RestStream,
     as_record,
     json_body,
     records_at,
     require,
-    short,
     text,
 )
 from adoptloop.connectors.lms import reference
@@ -54,6 +51,8 @@ from adoptloop.domain import (
 from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import FatalSyncError
 from adoptloop.fields import ExistingPath, Secret
+from adoptloop.http.auth import OAuth2ClientCredentials
+from adoptloop.http.client import RestClient, short
 from adoptloop.mappings.identity import IdentityRule
 
 STREAM = "completions"
