@@ -19,7 +19,8 @@ import structlog.testing
 from pydantic import Field, SecretStr
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.http import (
+from adoptloop.connectors.registry import Registry
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
@@ -29,7 +30,6 @@ from adoptloop.connectors.http import (
     records_at,
     require,
 )
-from adoptloop.connectors.registry import Registry
 from adoptloop.connectors.tabular import BadValue, parse_datetime
 from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
 from adoptloop.errors import RetriableError

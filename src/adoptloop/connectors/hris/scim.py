@@ -28,7 +28,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.hris import pack_state, unpack_state
-from adoptloop.connectors.http import (
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,

@@ -23,7 +23,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.http import (
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.hris import pack_state, unpack_state
-from adoptloop.connectors.http import (
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,

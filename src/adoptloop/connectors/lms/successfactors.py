@@ -26,7 +26,8 @@ from pydantic import Field, field_validator
 
 from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.hris import pack_state, unpack_state
-from adoptloop.connectors.http import (
+from adoptloop.connectors.lms import reference
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
@@ -37,7 +38,6 @@ from adoptloop.connectors.http import (
     require,
     text,
 )
-from adoptloop.connectors.lms import reference
 from adoptloop.connectors.tabular import BadValue
 from adoptloop.domain import (
     Checkpoint,
