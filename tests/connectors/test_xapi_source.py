@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from adoptloop.cli.app import app
 from adoptloop.fields import Resolved
+from adoptloop.pipeline.deliver import lrs_client
 from adoptloop.settings.model import LRSSettings
-from adoptloop.xapi.lrs import LRSClient
 from tests.harness.lrs_server import LocalLRS, LRSInfo
 
 runner = CliRunner()
@@ -148,6 +148,6 @@ def test_reading_follows_more_links_across_pages(local_lrs: tuple[LocalLRS, LRSI
             "password": Resolved(info.password),
         }
     )
-    with LRSClient(settings) as client:
+    with lrs_client(settings, "1.0.3") as client:
         read = list(client.statements(verb=COMPLETED, limit=3))
     assert [s["id"] for s in read] == [s["id"] for s in posted]

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import httpx
 import orjson
 from pydantic import Field
 
@@ -72,7 +73,17 @@ class XapiSourceConnector(Connector[XapiSourceConfig]):
         return ("completions",)
 
     def client(self) -> LRSClient:
-        return LRSClient(self.config.lrs)
+        lrs = self.config.lrs
+        auth = None
+        if lrs.username is not None and lrs.password is not None:
+            auth = httpx.BasicAuth(lrs.username.get_secret_value(), lrs.password.get_secret_value())
+        return LRSClient(
+            lrs.endpoint,
+            auth=auth,
+            timeout=lrs.timeout_seconds,
+            verify=lrs.verify_tls,
+            max_retry_seconds=lrs.max_retry_seconds,
+        )
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         watermarks: dict[str, str] = orjson.loads(cursor) if cursor else {}

@@ -6,21 +6,27 @@ archive, exported with `adoptloop statements export`.
 Rows are claimed with a lease (pipeline/workers.py), so this stage, the delivery workers of
 every `serve` process and its own `concurrency` threads split the outbox between them.
 Each thread runs in a copy of the caller's context, so its log lines carry the run id.
+`lrs_client` builds the LRS client from `delivery.lrs` for every caller.
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import httpx
 import structlog
 from sqlalchemy import Engine
 
 from adoptloop.errors import RetriableError
+from adoptloop.http.auth import OAuth2ClientCredentials
+from adoptloop.http.retry import Sleep
 from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS, OutboxClaims
 from adoptloop.scheduler.lock import node_id
+from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 
 log = structlog.get_logger(__name__)
@@ -43,6 +49,36 @@ class DeliverCounts:
         self.rejected += other.rejected
         self.batches += other.batches
         self.stopped_early = self.stopped_early or other.stopped_early
+
+
+def lrs_client(
+    settings: LRSSettings,
+    xapi_version: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Sleep = time.sleep,
+) -> LRSClient:
+    """The LRS client for `delivery.lrs`: basic auth or OAuth 2.0 client credentials."""
+    auth: httpx.Auth | None = None
+    if settings.username is not None and settings.password is not None:
+        auth = httpx.BasicAuth(
+            settings.username.get_secret_value(), settings.password.get_secret_value()
+        )
+    elif settings.oauth2 is not None:
+        oauth = settings.oauth2
+        auth = OAuth2ClientCredentials(
+            oauth.token_url, oauth.client_id, oauth.client_secret, scope=oauth.scope
+        )
+    return LRSClient(
+        settings.endpoint,
+        auth=auth,
+        timeout=settings.timeout_seconds,
+        verify=settings.verify_tls,
+        max_retry_seconds=settings.max_retry_seconds,
+        xapi_version=xapi_version,
+        transport=transport,
+        sleep=sleep,
+    )
 
 
 def deliver(

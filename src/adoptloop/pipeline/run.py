@@ -26,7 +26,7 @@ from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
-from adoptloop.pipeline.deliver import deliver
+from adoptloop.pipeline.deliver import deliver, lrs_client
 from adoptloop.pipeline.erase import ErasureList, erase_person
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
@@ -40,7 +40,6 @@ from adoptloop.store import bookkeeping
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import vacuum
 from adoptloop.xapi.ids import Pseudonymizer
-from adoptloop.xapi.lrs import LRSClient
 from adoptloop.xapi.vocab import Namespace
 
 log = structlog.get_logger(__name__)
@@ -326,7 +325,7 @@ def _deliver(
     delivery = env.settings.delivery
     if delivery.target == "store" or delivery.lrs is None:
         return {"target": "store", "sent": 0}
-    with LRSClient(delivery.lrs, xapi_version=env.settings.xapi.version) as client:
+    with lrs_client(delivery.lrs, env.settings.xapi.version) as client:
         counts = deliver(
             env.engine,
             client,
