@@ -135,7 +135,8 @@ class RestStream:
     def url(self, _token: Any) -> str:
         return self.path
 
-    def params(self, _token: Any) -> dict[str, Any]:
+    def params(self, _token: Any) -> dict[str, Any] | None:
+        """The query string; None keeps the one `url` carries (a next link's own query)."""
         return {}
 
     def body(self, _token: Any) -> dict[str, Any] | None:

@@ -1,5 +1,8 @@
 """`httpx.Auth` flows: a static bearer token and OAuth 2.0 client credentials.
 
+`basic_or_client_credentials` turns a config section with `username`/`password` or an
+`oauth2` block (the LRS's, wherever it is declared) into the auth of its client.
+
 `OAuth2ClientCredentials` fetches a token, reuses it until shortly before it expires and
 fetches a new one once when the API answers 401. Vendors whose token endpoint differs
 override `token_request` (and `parse_token` for unusual answers). Tokens never appear in a
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx
 import orjson
@@ -114,3 +117,41 @@ class OAuth2ClientCredentials(httpx.Auth):
         self._token = token
         self._expires_at = self._clock() + max(0.0, lifetime - self.refresh_margin_seconds)
         self.tokens_fetched += 1
+
+
+class ClientCredentials(Protocol):
+    """An `oauth2:` config block: where to get a token, and as whom."""
+
+    @property
+    def token_url(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def client_secret(self) -> SecretStr: ...
+    @property
+    def scope(self) -> str | None: ...
+
+
+class Credentials(Protocol):
+    """A config section that authenticates with basic auth or OAuth 2.0 client credentials."""
+
+    @property
+    def username(self) -> SecretStr | None: ...
+    @property
+    def password(self) -> SecretStr | None: ...
+    @property
+    def oauth2(self) -> ClientCredentials | None: ...
+
+
+def basic_or_client_credentials(credentials: Credentials) -> httpx.Auth | None:
+    """HTTP Basic when username and password are set, else OAuth 2.0 if configured, else none."""
+    if credentials.username is not None and credentials.password is not None:
+        return httpx.BasicAuth(
+            credentials.username.get_secret_value(), credentials.password.get_secret_value()
+        )
+    oauth = credentials.oauth2
+    if oauth is not None:
+        return OAuth2ClientCredentials(
+            oauth.token_url, oauth.client_id, oauth.client_secret, scope=oauth.scope
+        )
+    return None

@@ -2,7 +2,8 @@
 and the one retry policy.
 
 - Connect errors, timeouts and 408/429/5xx are retried (honouring Retry-After), bounded by
-  attempts and by the time spent waiting; 401/403 raise `AuthFailed` at once (a retry cannot
+  attempts and by the time spent waiting (`max_retry_seconds`), or by the wall-clock time
+  since the first attempt (`max_elapsed_seconds`, the LRS reader's bound); 401/403 raise `AuthFailed` at once (a retry cannot
   fix credentials); any other non-2xx raises `FatalSyncError`.
 - Messages name the host and path only (`where`): never a query string, a body or a header,
   which is where tokens and personal data live.
@@ -53,13 +54,15 @@ class RestClient:
         verify: bool = True,
         transport: httpx.BaseTransport | None = None,
         sleep: Sleep = time.sleep,
-        max_attempts: int = 6,
-        max_retry_seconds: float = 600.0,
+        max_attempts: int | None = 6,
+        max_retry_seconds: float | None = 600.0,
+        max_elapsed_seconds: float | None = None,
     ) -> None:
         self.service = service
         self._sleep = sleep
         self._max_attempts = max_attempts
         self._max_retry_seconds = max_retry_seconds
+        self._max_elapsed_seconds = max_elapsed_seconds
         self._http = httpx.Client(
             base_url=base_url.rstrip("/") + "/",
             auth=auth,
@@ -99,6 +102,7 @@ class RestClient:
             sleep=self._sleep,
             max_attempts=self._max_attempts,
             max_wait_seconds=self._max_retry_seconds,
+            max_elapsed_seconds=self._max_elapsed_seconds,
         )
         for attempt in policy:
             with attempt:

@@ -22,7 +22,7 @@ import structlog
 from sqlalchemy import Engine
 
 from adoptloop.errors import RetriableError
-from adoptloop.http.auth import OAuth2ClientCredentials
+from adoptloop.http.auth import basic_or_client_credentials
 from adoptloop.http.retry import Sleep
 from adoptloop.pipeline.workers import DEFAULT_LEASE_SECONDS, OutboxClaims
 from adoptloop.scheduler.lock import node_id
@@ -59,19 +59,9 @@ def lrs_client(
     sleep: Sleep = time.sleep,
 ) -> LRSClient:
     """The LRS client for `delivery.lrs`: basic auth or OAuth 2.0 client credentials."""
-    auth: httpx.Auth | None = None
-    if settings.username is not None and settings.password is not None:
-        auth = httpx.BasicAuth(
-            settings.username.get_secret_value(), settings.password.get_secret_value()
-        )
-    elif settings.oauth2 is not None:
-        oauth = settings.oauth2
-        auth = OAuth2ClientCredentials(
-            oauth.token_url, oauth.client_id, oauth.client_secret, scope=oauth.scope
-        )
     return LRSClient(
         settings.endpoint,
-        auth=auth,
+        auth=basic_or_client_credentials(settings),
         timeout=settings.timeout_seconds,
         verify=settings.verify_tls,
         max_retry_seconds=settings.max_retry_seconds,
