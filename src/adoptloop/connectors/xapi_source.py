@@ -225,13 +225,17 @@ class XapiSourceConnector(Connector[XapiSourceConfig]):
             return None
         learner = _learner(self.system, statement.get("actor") or {})
         if learner is None:
-            return Rejected(stream, statement_id, location, "the actor has neither account nor mbox")
+            return Rejected(
+                stream, statement_id, location, "the actor has neither account nor mbox"
+            )
         try:
             completed_at = datetime.fromisoformat(
                 str(statement.get("timestamp", "")).replace("Z", "+00:00")
             )
         except ValueError:
-            return Rejected(stream, statement_id, location, "timestamp is not an ISO 8601 date-time")
+            return Rejected(
+                stream, statement_id, location, "timestamp is not an ISO 8601 date-time"
+            )
         names = definition.get("name") or {}
         title = names.get(self.config.language) or next(iter(names.values()), None)
         return Completion(

@@ -19,7 +19,7 @@ The client takes plain values (endpoint, an `httpx.Auth`, bounds); it knows no s
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,48 +164,6 @@ class LRSClient:
             raise FatalSyncError(f"LRS answered {_reason(response)} to GET statements")
         body = response.json()
         return body if isinstance(body, dict) else None
-
-    def statements(
-        self,
-        *,
-        since: str | None = None,
-        until: str | None = None,
-        verb: str | None = None,
-        activity: str | None = None,
-        agent: Mapping[str, Any] | None = None,
-        ascending: bool = True,
-        limit: int = 500,
-    ) -> Iterator[dict[str, Any]]:
-        """Statements matching the filters, oldest `stored` first, following every `more` link."""
-        params: dict[str, str] = {"limit": str(limit), "ascending": str(ascending).lower()}
-        for name, value in (
-            ("since", since),
-            ("until", until),
-            ("verb", verb),
-            ("activity", activity),
-        ):
-            if value is not None:
-                params[name] = value
-        if agent is not None:
-            params["agent"] = orjson.dumps(agent).decode()
-        url: str | None = "statements"
-        query: dict[str, str] | None = params
-        seen: set[str] = set()
-        while url:
-            response = self._request_with_retry("GET", url, params=query)
-            if classify(response.status_code) is not Outcome.OK:
-                raise FatalSyncError(f"LRS answered {_reason(response)} to GET statements")
-            body = response.json()
-            yield from body.get("statements", [])
-            more = body.get("more") or ""
-            if not more or more in seen:
-                return
-            seen.add(more)
-            url, query = self._resolve_more(more), None
-
-    def _resolve_more(self, more: str) -> str:
-        """`more` is relative to the LRS's origin (or absolute); httpx needs a full URL."""
-        return str(self._http.base_url.join(more))
 
     # --- transport -------------------------------------------------------------------------
 
