@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.fake_salesforce --data ORG/salesforce [--port 0]
 
 Loads the `salesforce/<SObject>.jsonl` files that `bench/generate.py` writes into the fake org
-of `tests/connectors/salesforce/fake_org.py` and answers through the same request handlers as
+of `tests/connectors/crm/salesforce/fake_org.py` and answers through the same request handlers as
 in the tests (`fake_api.install`): SOQL evaluated for real, REST paging by nextRecordsUrl, Bulk
 API 2.0 jobs, the deleted-records endpoint, Sforce-Limit-Info on every answer. Prints
 `READY <port>` once it listens. It runs in its own process so that its memory (every record of
@@ -52,8 +52,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from tests.connectors.salesforce import fake_api, payloads, soql
-from tests.connectors.salesforce.fake_org import (
+from tests.connectors.crm.salesforce import fake_api, payloads, soql
+from tests.connectors.crm.salesforce.fake_org import (
     INSTANCE,
     FakeOrg,
     Record,

@@ -3,7 +3,7 @@
 Written next to the CSV drops, from the same people, reports and calls (same ids, same values):
 
 - ``salesforce/<SObject>.jsonl``: records of the fake Salesforce org
-  (``tests/connectors/salesforce/fake_org.py``), one JSON object per line with the field names
+  (``tests/connectors/crm/salesforce/fake_org.py``), one JSON object per line with the field names
   of the Veeva CRM objects: ``User``, ``Coaching_Report_vod__c`` (ratings as number fields)
   and ``Call2_vod__c`` (a visit is a parent call; a ride-along is a child call with
   ``Attendee_Type_vod__c = User_vod`` and the manager in ``User_vod__c``). SystemModstamp is

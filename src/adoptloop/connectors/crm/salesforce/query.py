@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adoptloop.connectors.crm.salesforce_cursor import Position, parse_ts, soql_ts
-from adoptloop.connectors.crm.salesforce_http import (
+from adoptloop.connectors.crm.salesforce.client import (
     QueryLocatorInvalid,
     QueryTimeout,
     SalesforceClient,
 )
+from adoptloop.connectors.crm.salesforce.cursor import Position, parse_ts, soql_ts
 from adoptloop.errors import FatalSyncError
 
 Row = dict[str, Any]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from adoptloop.connectors.crm.salesforce_http import NotFound, SalesforceClient
+from adoptloop.connectors.crm.salesforce.client import NotFound, SalesforceClient
 from adoptloop.errors import ConfigError
 
 

@@ -12,11 +12,11 @@ import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import capability_map, make_config
-from tests.connectors.salesforce.scenario import Veeva, seed
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.harness import capability_map, make_config
+from tests.connectors.crm.salesforce.scenario import Veeva, seed
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

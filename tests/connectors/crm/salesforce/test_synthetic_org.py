@@ -13,8 +13,8 @@ from bench.synthetic import OrgSpec, generate_org
 from sqlalchemy import Engine, select
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.salesforce import SalesforceConnector
-from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.connector import SalesforceConnector
 from adoptloop.connectors.files import (
     CoachingFileConfig,
     CoachingFileConnector,
@@ -27,11 +27,11 @@ from adoptloop.pipeline.pull import PullStage
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import bookkeeping, schema
 from adoptloop.store.db import open_store
-from tests.connectors.salesforce import payloads
-from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg
-from tests.connectors.salesforce.harness import Sleeps
+from tests.connectors.crm.salesforce import payloads
+from tests.connectors.crm.salesforce.fake_org import INSTANCE, FakeOrg
+from tests.connectors.crm.salesforce.harness import Sleeps
 
-DEMO = Path(__file__).resolve().parents[3] / "config" / "demo"
+DEMO = Path(__file__).resolve().parents[4] / "config" / "demo"
 TOKEN = "00D5g000004ACME!AQsynthetic.session"
 RUN_DATE = date(2026, 8, 1)
 ZONE = "Europe/London"

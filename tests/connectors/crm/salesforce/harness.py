@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.salesforce import SalesforceConnector
-from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.connector import SalesforceConnector
 from adoptloop.connectors.files import PeopleFileConfig, PeopleFileConnector
 from adoptloop.domain import Checkpoint, CoachingObservation, Item
 from adoptloop.fields import Resolved
@@ -25,8 +25,8 @@ from adoptloop.store import bookkeeping, schema
 from adoptloop.store.db import open_store
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.scenario import (
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.scenario import (
     QUESTION_CLOSING_TEXT,
     QUESTION_OPENING,
     write_people,

@@ -16,23 +16,23 @@ later, and only its SystemModstamp says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import structlog
 
-from adoptloop.connectors.crm.salesforce_bulk import BulkUnavailable, bulk_window
-from adoptloop.connectors.crm.salesforce_config import SyncSettings
-from adoptloop.connectors.crm.salesforce_cursor import FeedState, StreamState, Window, parse_ts
-from adoptloop.connectors.crm.salesforce_http import SalesforceClient
-from adoptloop.connectors.crm.salesforce_query import Feed, Row, count, lookup, rest_window
-from adoptloop.connectors.crm.salesforce_schema import ObjectSchema
+from adoptloop.connectors.crm.salesforce.bulk import BulkUnavailable, bulk_window
+from adoptloop.connectors.crm.salesforce.client import SalesforceClient
+from adoptloop.connectors.crm.salesforce.config import SyncSettings
+from adoptloop.connectors.crm.salesforce.cursor import FeedState, StreamState, Window, parse_ts
+from adoptloop.connectors.crm.salesforce.query import Feed, Row, count, lookup, rest_window
+from adoptloop.connectors.crm.salesforce.schema import ObjectSchema
 from adoptloop.domain import Checkpoint, Item
+from adoptloop.http.retry import Sleep
 
 log = structlog.get_logger(__name__)
 
-Sleep = Callable[[float], None]
 
 # The deleted-records endpoint answers for the last 15 days at most.
 DELETED_HORIZON = timedelta(days=15) - timedelta(hours=1)

@@ -8,9 +8,15 @@ from typing import Any
 
 from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, PersonRef
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import connector, make_config, raw_ratings, read, records
-from tests.connectors.salesforce.scenario import Veeva
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.harness import (
+    connector,
+    make_config,
+    raw_ratings,
+    read,
+    records,
+)
+from tests.connectors.crm.salesforce.scenario import Veeva
 
 
 def _generic(org: FakeOrg, key: str, **profile: Any) -> Any:

@@ -10,13 +10,13 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from adoptloop.connectors.crm.salesforce_auth import AuthFailed
+from adoptloop.connectors.crm.salesforce.auth import AuthFailed
 from adoptloop.domain import Account
 from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg
-from tests.connectors.salesforce.harness import connector, make_config, read, records
-from tests.connectors.salesforce.scenario import Veeva
+from tests.connectors.crm.salesforce.fake_org import INSTANCE, FakeOrg
+from tests.connectors.crm.salesforce.harness import connector, make_config, read, records
+from tests.connectors.crm.salesforce.scenario import Veeva
 
 JWT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

@@ -16,7 +16,7 @@ import structlog
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import SalesforceLogin
 
-from adoptloop.connectors.crm.salesforce_config import (
+from adoptloop.connectors.crm.salesforce.config import (
     Auth,
     ClientCredentialsAuth,
     JwtBearerAuth,

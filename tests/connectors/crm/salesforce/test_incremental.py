@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.domain import Checkpoint, Deleted, FieldInteraction
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import connector, make_config, read, records
-from tests.connectors.salesforce.scenario import Veeva
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.harness import connector, make_config, read, records
+from tests.connectors.crm.salesforce.scenario import Veeva
 
 
 def _queries(org: FakeOrg, sobject: str) -> list[str]:

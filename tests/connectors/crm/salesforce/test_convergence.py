@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import Pipeline, make_config
-from tests.connectors.salesforce.scenario import Veeva, ts
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.harness import Pipeline, make_config
+from tests.connectors.crm.salesforce.scenario import Veeva, ts
 
 
 def _history(veeva: Veeva) -> dict[str, list[str]]:

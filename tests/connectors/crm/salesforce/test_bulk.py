@@ -8,8 +8,8 @@ from typing import Any
 
 from adoptloop.domain import Checkpoint, CoachingObservation, FieldInteraction
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import (
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.harness import (
     Sleeps,
     connector,
     make_config,
@@ -17,7 +17,7 @@ from tests.connectors.salesforce.harness import (
     read,
     records,
 )
-from tests.connectors.salesforce.scenario import Veeva
+from tests.connectors.crm.salesforce.scenario import Veeva
 
 
 def _bulk_config(org: FakeOrg, key: str, **sync: Any) -> Any:

@@ -21,8 +21,8 @@ import requests
 import responses
 from requests import PreparedRequest
 
-from tests.connectors.salesforce import payloads, soql
-from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg, query_string, stamp
+from tests.connectors.crm.salesforce import payloads, soql
+from tests.connectors.crm.salesforce.fake_org import INSTANCE, FakeOrg, query_string, stamp
 
 Answer = tuple[int, dict[str, str], str]
 Handler = Callable[[FakeOrg, PreparedRequest, re.Match[str]], Answer]

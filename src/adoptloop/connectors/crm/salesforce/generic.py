@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.salesforce_config import VisitsStream
-from adoptloop.connectors.crm.salesforce_query import Feed, Row
-from adoptloop.connectors.crm.salesforce_records import (
+from adoptloop.connectors.crm.salesforce.config import VisitsStream
+from adoptloop.connectors.crm.salesforce.query import Feed, Row
+from adoptloop.connectors.crm.salesforce.records import (
     BadRow,
     is_deleted,
     local_date,
@@ -23,7 +23,7 @@ from adoptloop.connectors.crm.salesforce_records import (
     value,
     where,
 )
-from adoptloop.connectors.crm.salesforce_sync import Lookups, StreamMapper
+from adoptloop.connectors.crm.salesforce.sync import Lookups, StreamMapper
 from adoptloop.domain import Deleted, FieldInteraction, Item, PersonRef
 
 USER_ID_PREFIX = "005"

@@ -21,24 +21,24 @@ import requests
 import structlog
 
 from adoptloop.connectors.base import Connector, ConnectorContext
-from adoptloop.connectors.crm.salesforce_auth import Authenticator
-from adoptloop.connectors.crm.salesforce_config import (
+from adoptloop.connectors.crm.salesforce.auth import Authenticator
+from adoptloop.connectors.crm.salesforce.client import BudgetExhausted, SalesforceClient
+from adoptloop.connectors.crm.salesforce.config import (
     GenericProfile,
     SalesforceConfig,
     VeevaProfile,
 )
-from adoptloop.connectors.crm.salesforce_generic import VisitsMapper
-from adoptloop.connectors.crm.salesforce_http import BudgetExhausted, SalesforceClient
-from adoptloop.connectors.crm.salesforce_records import ReportsMapper, UsersMapper
-from adoptloop.connectors.crm.salesforce_schema import ObjectSchema, Wanted, describe_all
-from adoptloop.connectors.crm.salesforce_sync import StreamMapper, StreamSync
-from adoptloop.connectors.crm.salesforce_veeva import AdvancedReportsMapper, CallsMapper
+from adoptloop.connectors.crm.salesforce.generic import VisitsMapper
+from adoptloop.connectors.crm.salesforce.records import ReportsMapper, UsersMapper
+from adoptloop.connectors.crm.salesforce.schema import ObjectSchema, Wanted, describe_all
+from adoptloop.connectors.crm.salesforce.sync import StreamMapper, StreamSync
+from adoptloop.connectors.crm.salesforce.veeva import AdvancedReportsMapper, CallsMapper
 from adoptloop.domain import Item
+from adoptloop.http.retry import Sleep
 from adoptloop.mappings.identity import IdentityRule
 
 log = structlog.get_logger(__name__)
 
-Sleep = Callable[[float], None]
 Clock = Callable[[], datetime]
 
 

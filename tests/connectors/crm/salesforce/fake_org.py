@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import responses
 
-from tests.connectors.salesforce import payloads, soql
+from tests.connectors.crm.salesforce import payloads, soql
 
 INSTANCE = "https://acme.my.salesforce.com"
 Record = dict[str, Any]
@@ -215,7 +215,7 @@ class FakeOrg:
     # --- serving -----------------------------------------------------------------------------
 
     def install(self, mock: responses.RequestsMock) -> None:
-        from tests.connectors.salesforce import fake_api
+        from tests.connectors.crm.salesforce import fake_api
 
         fake_api.install(self, mock)
 

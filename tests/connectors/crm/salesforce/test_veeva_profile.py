@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.domain import (
     CoachingObservation,
     Deleted,
@@ -15,8 +15,8 @@ from adoptloop.domain import (
     Rejected,
 )
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import (
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.harness import (
     Pipeline,
     connector,
     make_config,
@@ -24,7 +24,7 @@ from tests.connectors.salesforce.harness import (
     read,
     records,
 )
-from tests.connectors.salesforce.scenario import (
+from tests.connectors.crm.salesforce.scenario import (
     QUESTION_CLOSING_TEXT,
     QUESTION_NEXT_STEP,
     QUESTION_OPENING,

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.domain import FieldInteraction
 from adoptloop.errors import FatalSyncError
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import INSTANCE, FakeOrg
-from tests.connectors.salesforce.harness import (
+from tests.connectors.crm.salesforce.fake_org import INSTANCE, FakeOrg
+from tests.connectors.crm.salesforce.harness import (
     Pipeline,
     Sleeps,
     connector,
@@ -23,7 +23,7 @@ from tests.connectors.salesforce.harness import (
     read,
     records,
 )
-from tests.connectors.salesforce.scenario import Veeva, ts
+from tests.connectors.crm.salesforce.scenario import Veeva, ts
 
 JWT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 

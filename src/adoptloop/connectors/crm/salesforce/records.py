@@ -14,10 +14,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.salesforce_config import CoachingReportsStream, UsersStream
-from adoptloop.connectors.crm.salesforce_cursor import parse_ts
-from adoptloop.connectors.crm.salesforce_query import Feed, Row
-from adoptloop.connectors.crm.salesforce_sync import Lookups, StreamMapper
+from adoptloop.connectors.crm.salesforce.config import CoachingReportsStream, UsersStream
+from adoptloop.connectors.crm.salesforce.cursor import parse_ts
+from adoptloop.connectors.crm.salesforce.query import Feed, Row
+from adoptloop.connectors.crm.salesforce.sync import Lookups, StreamMapper
 from adoptloop.domain import (
     Account,
     CoachingObservation,

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from adoptloop.connectors.crm.salesforce_config import SalesforceConfig
+from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
-from tests.connectors.salesforce.fake_org import FakeOrg
-from tests.connectors.salesforce.harness import Pipeline, connector, make_config, read
-from tests.connectors.salesforce.scenario import Veeva
+from tests.connectors.crm.salesforce.fake_org import FakeOrg
+from tests.connectors.crm.salesforce.harness import Pipeline, connector, make_config, read
+from tests.connectors.crm.salesforce.scenario import Veeva
 
 
 def test_every_missing_configured_field_is_named_before_anything_is_read(

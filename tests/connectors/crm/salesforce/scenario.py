@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tests.connectors.salesforce.fake_org import FakeOrg, stamp
+from tests.connectors.crm.salesforce.fake_org import FakeOrg, stamp
 
 QUESTION_OPENING = "a2Q5g00000QOPEN001"  # mapped by question id
 QUESTION_CLOSING_TEXT = "Closing: rating"  # mapped by question text

@@ -10,20 +10,20 @@ A job that failed, was aborted or has expired makes the caller read the window o
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from adoptloop.connectors.crm.salesforce_cursor import BulkJob, Position
-from adoptloop.connectors.crm.salesforce_http import NotFound, SalesforceClient
-from adoptloop.connectors.crm.salesforce_query import Feed, Row, window_soql
+from adoptloop.connectors.crm.salesforce.client import NotFound, SalesforceClient
+from adoptloop.connectors.crm.salesforce.cursor import BulkJob, Position
+from adoptloop.connectors.crm.salesforce.query import Feed, Row, window_soql
 from adoptloop.errors import FatalSyncError
+from adoptloop.http.retry import Sleep
 
 log = structlog.get_logger(__name__)
 
-Sleep = Callable[[float], None]
 
 CHUNK_ROWS = 5_000  # rows of a result page parsed and handed on at a time
 _NUMBER_TYPES = {"double", "currency", "percent"}

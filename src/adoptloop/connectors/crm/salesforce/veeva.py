@@ -19,9 +19,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.salesforce_config import AdvancedCoachingStream, CallsStream
-from adoptloop.connectors.crm.salesforce_query import Feed, Row, quote
-from adoptloop.connectors.crm.salesforce_records import (
+from adoptloop.connectors.crm.salesforce.config import AdvancedCoachingStream, CallsStream
+from adoptloop.connectors.crm.salesforce.query import Feed, Row, quote
+from adoptloop.connectors.crm.salesforce.records import (
     BadRow,
     checked_ratings,
     is_deleted,
@@ -33,7 +33,7 @@ from adoptloop.connectors.crm.salesforce_records import (
     value,
     where,
 )
-from adoptloop.connectors.crm.salesforce_sync import Lookups, StreamMapper
+from adoptloop.connectors.crm.salesforce.sync import Lookups, StreamMapper
 from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, Item, PersonRef, Rating
 
 

@@ -28,8 +28,8 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.util import exception_handler
 
-from adoptloop.connectors.crm.salesforce_auth import Authenticator
-from adoptloop.connectors.crm.salesforce_config import SyncSettings
+from adoptloop.connectors.crm.salesforce.auth import Authenticator
+from adoptloop.connectors.crm.salesforce.config import SyncSettings
 from adoptloop.errors import FatalSyncError, RetriableError
 from adoptloop.http.retry import Sleep, retrying
 
