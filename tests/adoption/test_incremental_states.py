@@ -29,14 +29,9 @@ from adoptloop.adoption import compute
 from adoptloop.adoption.compute import update_states
 from adoptloop.adoption.outcomes import people_outcomes
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.files import (
-    CoachingFileConfig,
-    CoachingFileConnector,
-    CompletionsFileConfig,
-    CompletionsFileConnector,
-    PeopleFileConfig,
-    PeopleFileConnector,
-)
+from adoptloop.connectors.files.coaching import CoachingFileConfig, CoachingFileConnector
+from adoptloop.connectors.files.completions import CompletionsFileConfig, CompletionsFileConnector
+from adoptloop.connectors.files.people import PeopleFileConfig, PeopleFileConnector
 from adoptloop.domain import Person
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage

@@ -30,7 +30,7 @@ from adoptloop.connectors.rest import (
     records_at,
     require,
 )
-from adoptloop.connectors.tabular import BadValue, parse_datetime
+from adoptloop.connectors.values import BadValue, parse_datetime
 from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
 from adoptloop.errors import RetriableError
 from adoptloop.fields import Secret

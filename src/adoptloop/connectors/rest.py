@@ -22,7 +22,7 @@ import orjson
 from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig, ConnectorContext
-from adoptloop.connectors.tabular import BadValue
+from adoptloop.connectors.values import BadValue
 from adoptloop.errors import FatalSyncError
 from adoptloop.fields import HttpURL
 from adoptloop.http.client import RestClient, where

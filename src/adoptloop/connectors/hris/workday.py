@@ -32,7 +32,7 @@ from adoptloop.connectors.rest import (
     records_at,
     text,
 )
-from adoptloop.connectors.tabular import BadValue, optional_date, parse_datetime
+from adoptloop.connectors.values import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Item, Person, Rejected
 from adoptloop.fields import Secret
 

@@ -29,7 +29,7 @@ from adoptloop.connectors.rest import (
     require,
     text,
 )
-from adoptloop.connectors.tabular import BadValue, parse_datetime, parse_number
+from adoptloop.connectors.values import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.fields import Secret
 from adoptloop.http.auth import OAuth2ClientCredentials

@@ -38,7 +38,7 @@ from adoptloop.connectors.rest import (
     json_body,
     text,
 )
-from adoptloop.connectors.tabular import BadValue, optional_date
+from adoptloop.connectors.values import BadValue, optional_date
 from adoptloop.domain import (
     Checkpoint,
     Completion,

@@ -38,7 +38,7 @@ from adoptloop.connectors.rest import (
     require,
     text,
 )
-from adoptloop.connectors.tabular import BadValue
+from adoptloop.connectors.values import BadValue
 from adoptloop.domain import (
     Checkpoint,
     Completion,

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.connectors.crm.salesforce.connector import SalesforceConnector
-from adoptloop.connectors.files import PeopleFileConfig, PeopleFileConnector
+from adoptloop.connectors.files.people import PeopleFileConfig, PeopleFileConnector
 from adoptloop.domain import Checkpoint, CoachingObservation, Item
 from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile

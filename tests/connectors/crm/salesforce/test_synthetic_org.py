@@ -15,12 +15,8 @@ from sqlalchemy import Engine, select
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.connectors.crm.salesforce.connector import SalesforceConnector
-from adoptloop.connectors.files import (
-    CoachingFileConfig,
-    CoachingFileConnector,
-    PeopleFileConfig,
-    PeopleFileConnector,
-)
+from adoptloop.connectors.files.coaching import CoachingFileConfig, CoachingFileConnector
+from adoptloop.connectors.files.people import PeopleFileConfig, PeopleFileConnector
 from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage

@@ -1,250 +1,51 @@
-"""File connectors: the nightly CSV / JSON Lines drops many customers hand over.
+"""`file-coaching` (CRM): coaching reports with ratings as columns (or a separate file with one
+row per rating), plus optional users, development actions and calls files.
 
-- `file-people` (HRIS): one row per person, or several per person with `valid_from` for history.
-- `file-completions` (LMS): one row per completion.
-- `file-coaching` (CRM): coaching reports with ratings as columns (or a separate file with one
-  row per rating), plus optional users, development actions and calls files.
-
-Each file's cursor is its content hash: an unchanged drop is not even parsed, and a changed
-one is re-read whole and upserted by record id, so only rows that really changed move on.
+Each file's cursor is its content hash (the reports' includes the ratings file's): an
+unchanged drop is not even parsed, and a changed one is re-read whole and upserted by id.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
-from adoptloop.connectors.tabular import (
-    BadValue,
-    FileFormat,
+from adoptloop.connectors.files.reader import (
+    Columns,
+    FileStream,
     SourceRow,
     file_fingerprint,
+    person_ref,
+    read_rows,
+    read_stream,
+)
+from adoptloop.connectors.values import (
+    BadValue,
     optional_date,
     optional_datetime,
     parse_date,
-    parse_datetime,
     parse_number,
-    read_rows,
 )
 from adoptloop.domain import (
     Account,
     ActionStatus,
     Checkpoint,
     CoachingObservation,
-    Completion,
-    CompletionStatus,
     DevelopmentAction,
     FieldInteraction,
     Item,
-    Person,
     PersonRef,
     Rating,
-    Record,
-    Rejected,
 )
-from adoptloop.fields import ExistingPath
 from adoptloop.mappings.identity import IdentityRule
 
 
-class _Columns(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class FileStream(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    path: ExistingPath
-    format: FileFormat | None = Field(default=None, description="csv or jsonl; default by suffix")
-    delimiter: str = Field(default=",", min_length=1, max_length=1)
-
-
-def _read_stream(
-    stream: str,
-    spec: FileStream,
-    cursor: str | None,
-    *,
-    required: Sequence[str],
-    parse: Callable[[SourceRow], Record],
-    key_column: str,
-    fingerprint: str | None = None,
-) -> Iterator[Item]:
-    """The shared loop: skip an unchanged file, parse rows, reject bad ones with file:line."""
-    fingerprint = fingerprint or file_fingerprint(spec.path)
-    if fingerprint != cursor:
-        for row in read_rows(
-            spec.path, fmt=spec.format, required=required, delimiter=spec.delimiter
-        ):
-            key = row.get(key_column) or f"line {row.line}"
-            if "__error__" in row.values:
-                yield Rejected(stream, key, row.location, row.values["__error__"])
-                continue
-            try:
-                yield replace(parse(row), location=row.location)
-            except BadValue as exc:
-                yield Rejected(stream, key, row.location, str(exc))
-    yield Checkpoint(stream, fingerprint)
-
-
-# --- HRIS ----------------------------------------------------------------------------------
-
-
-class PeopleColumns(_Columns):
-    hr_id: str = "hr_id"
-    first_name: str = "first_name"
-    last_name: str = "last_name"
-    email: str = "email"
-    employee_number: str = "employee_number"
-    role: str = "role"
-    manager_hr_id: str = "manager_hr_id"
-    region: str = "region"
-    country: str = "country"
-    territory: str = "territory"
-    business_unit: str = "business_unit"
-    status: str = "status"
-    hire_date: str = "hire_date"
-    termination_date: str = "termination_date"
-    valid_from: str = Field(
-        default="valid_from",
-        description="Effective date of the row; absent = the row is effective from the run date",
-    )
-
-
-class PeopleFileConfig(FileStream, ConnectorConfig):
-    type: Literal["file-people"]
-    columns: PeopleColumns = PeopleColumns()
-    inactive_statuses: list[str] = Field(
-        default=["terminated", "inactive", "leaver"],
-        description="Status values (case-insensitive) that mean the person has left",
-    )
-
-
-class PeopleFileConnector(Connector[PeopleFileConfig]):
-    type_name = "file-people"
-    family = "hris"
-    config_class = PeopleFileConfig
-
-    def streams(self) -> Sequence[str]:
-        return ("people",)
-
-    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
-        c = self.config.columns
-        required = [c.hr_id, c.first_name, c.last_name, c.role]
-        return _read_stream(
-            stream, self.config, cursor, required=required, parse=self._person, key_column=c.hr_id
-        )
-
-    def _person(self, row: SourceRow) -> Person:
-        c = self.config.columns
-        inactive = {s.lower() for s in self.config.inactive_statuses}
-        status_value = row.get(c.status).lower()
-        valid_from = optional_date(row.get(c.valid_from), c.valid_from)
-        return Person(
-            hr_id=row.require(c.hr_id),
-            valid_from=valid_from or self.context.run_date,
-            first_name=row.require(c.first_name),
-            last_name=row.require(c.last_name),
-            email=row.get(c.email).lower() or None,
-            employee_number=row.get(c.employee_number) or None,
-            role=row.require(c.role),
-            manager_hr_id=row.get(c.manager_hr_id) or None,
-            region=row.get(c.region) or None,
-            country=row.get(c.country) or None,
-            territory=row.get(c.territory) or None,
-            business_unit=row.get(c.business_unit) or None,
-            status="terminated" if status_value in inactive else "active",
-            hire_date=optional_date(row.get(c.hire_date), c.hire_date),
-            termination_date=optional_date(row.get(c.termination_date), c.termination_date),
-        )
-
-
-# --- LMS -----------------------------------------------------------------------------------
-
-
-class CompletionColumns(_Columns):
-    record_id: str = "record_id"
-    user_id: str = "user_id"
-    module_id: str = "module_id"
-    module_title: str = "module_title"
-    status: str = "status"
-    completed_at: str = "completed_at"
-    score: str = "score"
-
-
-class CompletionsFileConfig(FileStream, ConnectorConfig):
-    type: Literal["file-completions"]
-    columns: CompletionColumns = CompletionColumns()
-    identity: list[IdentityRule] = Field(
-        default=[IdentityRule(attribute="user_email", person_field="email")],
-        description="How an LMS user is matched to an HR record, tried in order",
-    )
-    statuses: dict[str, CompletionStatus] = Field(
-        default={"completed": "completed", "passed": "passed", "failed": "failed"},
-        description="The LMS's status values (case-insensitive) -> completed/passed/failed",
-    )
-
-
-class CompletionsFileConnector(Connector[CompletionsFileConfig]):
-    type_name = "file-completions"
-    family = "lms"
-    config_class = CompletionsFileConfig
-
-    @property
-    def identity_rules(self) -> Sequence[IdentityRule]:
-        return self.config.identity
-
-    def streams(self) -> Sequence[str]:
-        return ("completions",)
-
-    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
-        c = self.config.columns
-        required = [c.record_id, c.user_id, c.module_id, c.status, c.completed_at]
-        required += [r.attribute for r in self.config.identity]
-        return _read_stream(
-            stream,
-            self.config,
-            cursor,
-            required=required,
-            parse=self._completion,
-            key_column=c.record_id,
-        )
-
-    def _completion(self, row: SourceRow) -> Completion:
-        c = self.config.columns
-        statuses = {k.lower(): v for k, v in self.config.statuses.items()}
-        raw_status = row.require(c.status)
-        status = statuses.get(raw_status.lower())
-        if status is None:
-            raise BadValue(f"{c.status}: {raw_status!r} is not one of {', '.join(statuses)}")
-        score_text = row.get(c.score)
-        score = parse_number(score_text, c.score) if score_text else None
-        if score is not None and not 0 <= score <= 100:
-            raise BadValue(f"{c.score}: {score:g} is outside 0..100")
-        return Completion(
-            source_record_id=row.require(c.record_id),
-            learner=_ref(self.system, row.require(c.user_id), row, self.config.identity),
-            module_id=row.require(c.module_id),
-            module_title=row.get(c.module_title) or None,
-            status=status,
-            completed_at=parse_datetime(row.require(c.completed_at), c.completed_at),
-            score=score,
-        )
-
-
-def _ref(system: str, external_id: str, row: SourceRow, rules: Sequence[IdentityRule]) -> PersonRef:
-    attributes = {r.attribute: row.get(r.attribute) for r in rules if row.get(r.attribute)}
-    return PersonRef(system, external_id, attributes)
-
-
-# --- CRM -----------------------------------------------------------------------------------
-
-
-class UserColumns(_Columns):
+class UserColumns(Columns):
     id: str = "Id"
     active: str = "IsActive"
 
@@ -261,7 +62,7 @@ class UsersFile(FileStream):
     )
 
 
-class ReportColumns(_Columns):
+class ReportColumns(Columns):
     id: str = "Id"
     observer: str = "Manager_vod__c"
     observed: str = "Employee_vod__c"
@@ -299,7 +100,7 @@ class ReportsFile(FileStream):
     )
 
 
-class ActionColumns(_Columns):
+class ActionColumns(Columns):
     id: str = "Id"
     report_id: str = "Coaching_Report__c"
     person: str = "Employee_vod__c"
@@ -314,7 +115,7 @@ class ActionsFile(FileStream):
     columns: ActionColumns = ActionColumns()
 
 
-class CallColumns(_Columns):
+class CallColumns(Columns):
     id: str = "Id"
     rep: str = "OwnerId"
     date: str = "Call_Date_vod__c"
@@ -379,7 +180,7 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         cfg = self.config
         if stream == "users" and cfg.users:
             c = cfg.users.columns
-            return _read_stream(
+            return read_stream(
                 stream, cfg.users, cursor, required=[c.id], parse=self._account, key_column=c.id
             )
         if stream == "reports":
@@ -387,13 +188,13 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         if stream == "actions" and cfg.actions:
             a = cfg.actions.columns
             required = [a.id, a.person, a.capability, a.agreed_on, a.status]
-            return _read_stream(
+            return read_stream(
                 stream, cfg.actions, cursor, required=required, parse=self._action, key_column=a.id
             )
         if stream == "calls" and cfg.calls:
             k = cfg.calls.columns
             required = [k.id, k.rep, k.date]
-            return _read_stream(
+            return read_stream(
                 stream, cfg.calls, cursor, required=required, parse=self._call, key_column=k.id
             )
         raise ValueError(f"{self.name}: no stream {stream!r}")
@@ -403,7 +204,7 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         assert users is not None  # noqa: S101 - only called for the users stream
         active = row.get(users.columns.active).lower() not in {"false", "0", "no"}
         return Account(
-            _ref(self.system, row.require(users.columns.id), row, users.identity), active
+            person_ref(self.system, row.require(users.columns.id), row, users.identity), active
         )
 
     def _read_reports(self, cursor: str | None) -> Iterator[Item]:
@@ -426,7 +227,7 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
             return self._observation(row, pairs)
 
         required = [c.id, c.observer, c.observed, c.visit_date, c.status]
-        yield from _read_stream(
+        yield from read_stream(
             "reports",
             reports,
             None,

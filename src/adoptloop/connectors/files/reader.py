@@ -1,25 +1,32 @@
-"""Reading CSV and JSON Lines drops: rows with their line numbers, values parsed with located errors."""
+"""Reading the CSV and JSON Lines drops of the file connectors.
+
+- `read_rows` streams a file's rows with their line numbers; a missing required column stops
+  the file with an error that names the file, the columns it has and the key to set.
+- `read_stream` is the loop every file stream shares: an unchanged file (same content hash,
+  the stream's cursor) is not even parsed; a changed one is read whole, each row becomes a
+  domain record or a `Rejected` naming `file:line`, and the new hash is the checkpoint.
+- `FileStream` is the config every file entry has (path, format, delimiter).
+"""
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import math
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field
 
+from adoptloop.connectors.values import BadValue
+from adoptloop.domain import Checkpoint, Item, PersonRef, Record, Rejected
 from adoptloop.errors import FatalSyncError
+from adoptloop.fields import ExistingPath
+from adoptloop.mappings.identity import IdentityRule
 
 FileFormat = Literal["csv", "jsonl"]
-
-
-class BadValue(ValueError):
-    """A value that cannot be parsed; the message names the column."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,38 +99,50 @@ def _read_jsonl(path: Path) -> Iterator[SourceRow]:
             )
 
 
-def parse_date(value: str, column: str) -> date:
-    try:
-        return date.fromisoformat(value[:10]) if len(value) >= 10 else date.fromisoformat(value)
-    except ValueError:
-        raise BadValue(f"{column}: {value!r} is not a date (YYYY-MM-DD)") from None
+class Columns(BaseModel):
+    """Base of each file's column names (frozen, unknown keys refused)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def optional_date(value: str, column: str) -> date | None:
-    return parse_date(value, column) if value else None
+class FileStream(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: ExistingPath
+    format: FileFormat | None = Field(default=None, description="csv or jsonl; default by suffix")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
 
 
-def parse_datetime(value: str, column: str) -> datetime:
-    """ISO 8601 with a zone (Z, +00:00 or Salesforce's +0000); a naive value is taken as UTC."""
-    text = value.strip()
-    if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and text[-3] != ":":
-        text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise BadValue(f"{column}: {value!r} is not an ISO 8601 date-time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+def read_stream(
+    stream: str,
+    spec: FileStream,
+    cursor: str | None,
+    *,
+    required: Sequence[str],
+    parse: Callable[[SourceRow], Record],
+    key_column: str,
+    fingerprint: str | None = None,
+) -> Iterator[Item]:
+    """The shared loop: skip an unchanged file, parse rows, reject bad ones with file:line."""
+    fingerprint = fingerprint or file_fingerprint(spec.path)
+    if fingerprint != cursor:
+        for row in read_rows(
+            spec.path, fmt=spec.format, required=required, delimiter=spec.delimiter
+        ):
+            key = row.get(key_column) or f"line {row.line}"
+            if "__error__" in row.values:
+                yield Rejected(stream, key, row.location, row.values["__error__"])
+                continue
+            try:
+                yield replace(parse(row), location=row.location)
+            except BadValue as exc:
+                yield Rejected(stream, key, row.location, str(exc))
+    yield Checkpoint(stream, fingerprint)
 
 
-def optional_datetime(value: str, column: str) -> datetime | None:
-    return parse_datetime(value, column) if value else None
-
-
-def parse_number(value: str, column: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise BadValue(f"{column}: {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise BadValue(f"{column}: {value!r} is not a finite number")
-    return number
+def person_ref(
+    system: str, external_id: str, row: SourceRow, rules: Sequence[IdentityRule]
+) -> PersonRef:
+    """A person as the source names them, with the attributes the identity rules match on."""
+    attributes = {r.attribute: row.get(r.attribute) for r in rules if row.get(r.attribute)}
+    return PersonRef(system, external_id, attributes)
