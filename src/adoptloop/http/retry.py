@@ -34,7 +34,7 @@ Sleep = Callable[[float], None]
 _backoff = wait_exponential_jitter(initial=1, max=60, jitter=1)
 
 
-def wait(state: RetryCallState) -> float:
+def _wait(state: RetryCallState) -> float:
     """Seconds before the next attempt: the server's Retry-After, else backoff with jitter."""
     outcome = state.outcome
     exc = outcome.exception() if outcome is not None else None
@@ -73,7 +73,7 @@ def retrying(
     return Retrying(
         retry=retry_if_exception_type(RetriableError),
         stop=stop_any(*stops),
-        wait=wait,
+        wait=_wait,
         sleep=sleep,
         reraise=True,
     )
