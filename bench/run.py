@@ -52,10 +52,10 @@ REPO = BENCH.parent
 
 from tests.harness.lrs_server import LocalLRS, lrs_available  # noqa: E402
 
-from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches  # noqa: E402
+from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches, lrs_client  # noqa: E402
 from adoptloop.store.claims import OutboxClaims  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
-from adoptloop.xapi.lrs import LRSClient, Outgoing  # noqa: E402
+from adoptloop.xapi.lrs import Outgoing  # noqa: E402
 from bench.generate import generate, spec_for  # noqa: E402
 from bench.xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
@@ -284,7 +284,7 @@ def delivery(store: Path, count: int, batch_size: int = 500) -> dict[str, Any]:
         workers = settings.concurrency
         per_worker = -(-len(batches) // workers)
         started = time.perf_counter()
-        with LRSClient(settings) as client, ThreadPoolExecutor(workers) as pool:
+        with lrs_client(settings, "1.0.3") as client, ThreadPoolExecutor(workers) as pool:
             futures = [
                 pool.submit(
                     deliver_batches,

@@ -37,6 +37,7 @@ from adoptloop.fields import Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.records import StoredObservation
 from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
+from adoptloop.pipeline.deliver import lrs_client
 from adoptloop.pipeline.translate import Finalizer
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import LRSSettings
@@ -44,7 +45,7 @@ from adoptloop.store.db import open_store
 from adoptloop.store.outbox import Queued, enqueue
 from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
-from adoptloop.xapi.lrs import LRSClient, Outgoing
+from adoptloop.xapi.lrs import Outgoing
 from adoptloop.xapi.vocab import Namespace
 from bench.synthetic.apis import RATING_FIELDS
 
@@ -231,7 +232,7 @@ def deliver(payloads: list[Outgoing], batch_size: int, results: dict[str, Any]) 
     with LocalLRS() as lrs:  # a fresh LRS, so the client pays for storing, not for 200 re-sends
         settings = lrs_settings(lrs.info, batch_size, timeout=120)
         started = time.perf_counter()
-        with LRSClient(settings) as client:
+        with lrs_client(settings, "1.0.3") as client:
             stored = sum(len(client.send(batch).stored) for batch in batches)
         timed("deliver", results, len(payloads), started)
         results["delivered"] = stored

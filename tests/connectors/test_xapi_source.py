@@ -7,12 +7,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 from typer.testing import CliRunner
 
 from adoptloop.cli.app import app
-from adoptloop.fields import Resolved
-from adoptloop.settings.model import LRSSettings
-from adoptloop.xapi.lrs import LRSClient
+from adoptloop.connectors.xapi_source import StatementsStream
+from adoptloop.http.client import RestClient
 from tests.harness.lrs_server import LocalLRS, LRSInfo
 
 runner = CliRunner()
@@ -141,13 +141,9 @@ def test_reading_follows_more_links_across_pages(local_lrs: tuple[LocalLRS, LRSI
     lrs, info = local_lrs
     posted = [completion(f"r{n}@example-pharma.com", f"M{n}") for n in range(7)]
     post(lrs, posted)
-    settings = LRSSettings.model_validate(
-        {
-            "endpoint": info.endpoint,
-            "username": Resolved(info.username),
-            "password": Resolved(info.password),
-        }
-    )
-    with LRSClient(settings) as client:
-        read = list(client.statements(verb=COMPLETED, limit=3))
+    auth = httpx.BasicAuth(info.username, info.password)
+    headers = {"X-Experience-API-Version": "1.0.3"}
+    with RestClient(info.endpoint, service="LRS", auth=auth, headers=headers) as client:
+        stream = StatementsStream(client, info.endpoint, verb=COMPLETED, since=None, limit=3)
+        read = [s for page in stream.pages() for s in page.records]
     assert [s["id"] for s in read] == [s["id"] for s in posted]

@@ -102,8 +102,7 @@ class LocalScimServer(ServerProcess):
             LOOPBACK,
             "--port",
             str(port),
-            "--bearer-token",
-            self.token,
+            f"--bearer-token={self.token}",  # one argument: a token may start with "-"
             "--dynamic-tenants",
         ]
         self._spawn(command, cwd=tmpdir, env=dict(os.environ), stdin=subprocess.DEVNULL)

@@ -1,47 +1,34 @@
-"""The connector kit itself: its checks pass a good connector and catch broken ones; the
-HTTP base it relies on (retries, OAuth refresh, safe messages); entry-point loading.
+"""The connector kit itself: its checks pass a good connector and catch broken ones;
+entry-point loading. (The HTTP kit it relies on is tested in tests/http/.)
 
-`ExampleConnector` below is the connector of docs/writing-a-connector.md, kept here so the
-tutorial is tested.
+`MyLmsConnector` is the connector of docs/writing-a-connector.md, executed from the guide
+itself (tests/testing/tutorial.py), so the tutorial is tested; `FakeExampleLms` is its vendor.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import itertools
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import pytest
 import structlog.testing
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.http import (
-    AuthFailed,
-    BearerToken,
-    HttpConnector,
-    HttpSourceConfig,
-    MalformedPage,
-    OAuth2ClientCredentials,
-    RestClient,
-    RestStream,
-    as_record,
-    json_body,
-    records_at,
-    require,
-)
 from adoptloop.connectors.registry import Registry
-from adoptloop.connectors.values import BadValue, parse_datetime
-from adoptloop.domain import Checkpoint, Completion, Item, Person, PersonRef, Rejected
-from adoptloop.errors import FatalSyncError, RetriableError
-from adoptloop.fields import Secret
-from adoptloop.mappings.identity import IdentityRule
+from adoptloop.connectors.values import BadValue
+from adoptloop.domain import Checkpoint, Item, Person, Rejected
+from adoptloop.errors import RetriableError
+from adoptloop.http.client import RestClient
 from adoptloop.testing.fake_api import FakeApi, json_response, status_response, text_response
 from adoptloop.testing.kit import ConnectorContract, FakeVendor, RecordingSleep, make_context
 from tests.connectors.lms.fake_moodle import person
+from tests.testing.tutorial import MyLmsConfig, MyLmsConnector, python_blocks
 
 
 @pytest.fixture(autouse=True)
@@ -51,83 +38,7 @@ def _captured_logs() -> Iterator[None]:
         yield
 
 
-# --- the tutorial's connector ----------------------------------------------------------------
-
-
-class ExampleConfig(HttpSourceConfig):
-    type: Literal["example-lms"]
-    token: Secret
-    identity: list[IdentityRule] = Field(
-        default=[IdentityRule(attribute="email", person_field="email")]
-    )
-
-
-class _Completions(RestStream):
-    path = "api/completions"
-
-    def __init__(self, client: RestClient, since: str | None, page_size: int) -> None:
-        super().__init__(client)
-        self.since = since
-        self.page_size = page_size
-
-    def params(self, token: Any) -> dict[str, Any]:
-        params = {"page": token or 1, "per_page": self.page_size}
-        return {**params, "updated_since": self.since} if self.since else params
-
-    def parse_page(self, response: httpx.Response) -> list[Any]:
-        return records_at(response, json_body(response), "items")
-
-    def next_page(self, response: httpx.Response, _records: Sequence[Any], _token: Any) -> Any:
-        return json_body(response).get("next_page")
-
-
-class ExampleConnector(HttpConnector[ExampleConfig]):
-    type_name = "example-lms"
-    family = "lms"
-    config_class = ExampleConfig
-    service = "Example LMS"
-
-    def auth(self) -> httpx.Auth:
-        return BearerToken(self.config.token)
-
-    @property
-    def identity_rules(self) -> Sequence[IdentityRule]:
-        return self.config.identity
-
-    def streams(self) -> Sequence[str]:
-        return ("completions",)
-
-    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
-        newest = cursor
-        with self.client() as client:
-            try:
-                for page in _Completions(client, cursor, self.config.page_size).pages():
-                    for raw in page.records:
-                        item = self.completion(raw)
-                        if isinstance(item, Completion):
-                            stamp = item.completed_at.isoformat()
-                            newest = max(newest or stamp, stamp)
-                        yield item
-            except MalformedPage as exc:
-                yield Rejected(stream, "page", exc.where, str(exc))
-                return  # no checkpoint: the cursor stays where it was
-        yield Checkpoint(stream, newest or "")
-
-    def completion(self, raw: Any) -> Item:
-        key = str(raw.get("id", "")) if isinstance(raw, dict) else ""
-        try:
-            record = as_record(raw)
-            return Completion(
-                source_record_id=require(record, "id"),
-                learner=PersonRef(self.system, require(record, "user"), {"email": record["user"]}),
-                module_id=require(record, "course"),
-                module_title=None,
-                status="completed",
-                completed_at=parse_datetime(require(record, "completed_at"), "completed_at"),
-                score=None,
-            )
-        except BadValue as exc:
-            return Rejected("completions", key or "(no id)", f"completion {key}", str(exc))
+# --- the tutorial's vendor --------------------------------------------------------------------
 
 
 class FakeExampleLms:
@@ -176,14 +87,14 @@ class FakeExampleLms:
         return json_response({"items": chunk, "next_page": page + 1 if more else None})
 
 
-def example(vendor: FakeExampleLms, context: ConnectorContext, sleep: Any) -> ExampleConnector:
-    config = ExampleConfig(
-        type="example-lms",
+def example(vendor: FakeExampleLms, context: ConnectorContext, sleep: Any) -> MyLmsConnector:
+    config = MyLmsConfig(
+        type="my-lms",
         base_url=vendor.api.base_url,
         token=SecretStr("example-token"),
         page_size=2,
     )
-    return ExampleConnector(config, context, transport=vendor.api.transport(), sleep=sleep)
+    return MyLmsConnector(config, context, transport=vendor.api.transport(), sleep=sleep)
 
 
 class TestExampleConnectorContract(ConnectorContract):
@@ -198,7 +109,7 @@ class TestExampleConnectorContract(ConnectorContract):
 
     def make_connector(
         self, vendor: FakeVendor, context: ConnectorContext, sleep: RecordingSleep
-    ) -> ExampleConnector:
+    ) -> MyLmsConnector:
         assert isinstance(vendor, FakeExampleLms)
         return example(vendor, context, sleep)
 
@@ -206,12 +117,12 @@ class TestExampleConnectorContract(ConnectorContract):
 # --- the checks have teeth -------------------------------------------------------------------
 
 
-class CursorIgnoringConnector(ExampleConnector):
+class CursorIgnoringConnector(MyLmsConnector):
     def read(self, stream: str, _cursor: str | None) -> Iterator[Item]:
         return super().read(stream, None)
 
 
-class CheckpointPastBadPage(ExampleConnector):
+class CheckpointPastBadPage(MyLmsConnector):
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         for item in super().read(stream, cursor):
             yield item
@@ -219,7 +130,7 @@ class CheckpointPastBadPage(ExampleConnector):
                 yield Checkpoint(stream, "9999")
 
 
-class SwallowsBadRecords(ExampleConnector):
+class SwallowsBadRecords(MyLmsConnector):
     def completion(self, raw: Any) -> Item:
         item = super().completion(raw)
         if isinstance(item, Rejected):
@@ -227,7 +138,7 @@ class SwallowsBadRecords(ExampleConnector):
         return item
 
 
-class NoRetry(ExampleConnector):
+class NoRetry(MyLmsConnector):
     def client(self) -> RestClient:
         return RestClient(
             self.config.base_url,
@@ -238,11 +149,11 @@ class NoRetry(ExampleConnector):
         )
 
 
-def contract_for(cls: type[ExampleConnector]) -> ConnectorContract:
+def contract_for(cls: type[MyLmsConnector]) -> ConnectorContract:
     class Contract(TestExampleConnectorContract):
         def make_connector(
             self, vendor: FakeVendor, context: ConnectorContext, sleep: RecordingSleep
-        ) -> ExampleConnector:
+        ) -> MyLmsConnector:
             connector = super().make_connector(vendor, context, sleep)
             return cls(connector.config, context, transport=connector._transport, sleep=sleep)
 
@@ -259,7 +170,7 @@ def contract_for(cls: type[ExampleConnector]) -> ConnectorContract:
     ],
 )
 def test_the_standard_checks_fail_a_connector_that_breaks_them(
-    broken: type[ExampleConnector], check: str
+    broken: type[MyLmsConnector], check: str
 ) -> None:
     with pytest.raises((pytest.fail.Exception, BadValue, RetriableError)):
         getattr(contract_for(broken), check)()
@@ -277,130 +188,6 @@ def test_fake_api_serves_scripted_answers_first_then_routes_and_404s_the_rest() 
         assert client.get("/ok").json() == {"ok": True}
         assert client.get("/elsewhere").status_code == 404
     assert [r.url.path for r in api.calls(method="GET")] == ["/ok", "/ok", "/elsewhere"]
-
-
-# --- the HTTP base ---------------------------------------------------------------------------
-
-
-def test_connect_errors_are_retried_then_the_request_succeeds() -> None:
-    attempts = itertools.count(1)
-
-    def flaky(request: httpx.Request) -> httpx.Response:
-        if next(attempts) < 3:
-            raise httpx.ConnectError("connection refused", request=request)
-        return json_response([1, 2])
-
-    sleep = RecordingSleep()
-    with RestClient(
-        "https://api.example.test",
-        service="Test",
-        transport=httpx.MockTransport(flaky),
-        sleep=sleep,
-    ) as client:
-        assert client.request("GET", "x").json() == [1, 2]
-    assert len(sleep.calls) == 2
-
-
-def test_retries_stop_when_the_next_wait_would_pass_max_retry_seconds() -> None:
-    sleep = RecordingSleep()
-    transport = httpx.MockTransport(lambda _r: status_response(429, retry_after=200))
-    with (
-        RestClient(
-            "https://api.example.test",
-            service="Test",
-            transport=transport,
-            sleep=sleep,
-            max_attempts=10,
-            max_retry_seconds=300,
-        ) as client,
-        pytest.raises(RetriableError),
-    ):
-        client.request("GET", "x")
-    assert sleep.calls == [200.0]  # a second 200 s wait would pass the 300 s budget
-
-
-def test_error_messages_name_the_path_never_the_query_string_or_body() -> None:
-    transport = httpx.MockTransport(lambda _r: json_response({"error": "gone"}, 404))
-    with (
-        RestClient("https://api.example.test", service="Test", transport=transport) as client,
-        pytest.raises(FatalSyncError) as caught,
-    ):
-        client.request("GET", "users", params={"wstoken": "s3cr3t-token"})
-    assert "api.example.test/users" in str(caught.value)
-    assert "s3cr3t-token" not in str(caught.value)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def oauth_api(tokens_given: list[str], valid: set[str]) -> FakeApi:
-    """A token endpoint (HTTP Basic client auth, form body) and an API taking valid tokens."""
-    api = FakeApi()
-    numbers = itertools.count(1)
-
-    def token(request: httpx.Request) -> httpx.Response:
-        assert request.headers["Authorization"].startswith("Basic ")
-        assert b"grant_type=client_credentials" in request.content
-        value = f"t{next(numbers)}"
-        tokens_given.append(value)
-        valid.add(value)
-        return json_response({"access_token": value, "expires_in": 600})
-
-    def data(request: httpx.Request) -> httpx.Response:
-        presented = request.headers["Authorization"].removeprefix("Bearer ")
-        return json_response([]) if presented in valid else status_response(401)
-
-    api.route("POST", "/oauth/token", token)
-    api.route("GET", "/data", data)
-    return api
-
-
-def test_oauth_token_is_reused_until_shortly_before_it_expires() -> None:
-    given: list[str] = []
-    api, clock = oauth_api(given, set()), FakeClock()
-    auth = OAuth2ClientCredentials(
-        f"{api.base_url}/oauth/token", "client", SecretStr("secret"), clock=clock
-    )
-    with RestClient(api.base_url, service="Test", auth=auth, transport=api.transport()) as client:
-        client.request("GET", "data")
-        clock.now = 500.0  # 600 s lifetime less the 60 s margin: still good
-        client.request("GET", "data")
-        clock.now = 560.0
-        client.request("GET", "data")
-    assert given == ["t1", "t2"]
-
-
-def test_oauth_token_is_renewed_once_when_the_api_answers_401() -> None:
-    given: list[str] = []
-    valid: set[str] = set()
-    api = oauth_api(given, valid)
-    auth = OAuth2ClientCredentials(f"{api.base_url}/oauth/token", "client", SecretStr("secret"))
-    with RestClient(api.base_url, service="Test", auth=auth, transport=api.transport()) as client:
-        client.request("GET", "data")
-        valid.clear()  # revoked at the provider before it expired
-        assert client.request("GET", "data").status_code == 200
-    assert given == ["t1", "t2"]
-
-
-def test_token_endpoint_refusal_is_an_auth_failure_that_does_not_leak_the_secret() -> None:
-    api = FakeApi()
-    api.route("POST", "/oauth/token", lambda _r: json_response({"error": "invalid_client"}, 401))
-    auth = OAuth2ClientCredentials(f"{api.base_url}/oauth/token", "client", SecretStr("hunter22"))
-    sleep = RecordingSleep()
-    with (
-        RestClient(
-            api.base_url, service="Test", auth=auth, transport=api.transport(), sleep=sleep
-        ) as client,
-        pytest.raises(AuthFailed) as caught,
-    ):
-        client.request("GET", "data")
-    assert "hunter22" not in str(caught.value)
-    assert sleep.calls == []
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -422,11 +209,11 @@ def test_every_hris_and_lms_connector_loads_through_the_entry_point_group() -> N
 
 
 class _EntryPoint:
-    name = "example-lms"
-    value = "tests.testing.test_kit:ExampleConnector"
+    name = "my-lms"
+    value = "tests.testing.tutorial:MyLmsConnector"
 
-    def load(self) -> type[ExampleConnector]:
-        return ExampleConnector
+    def load(self) -> type[MyLmsConnector]:
+        return MyLmsConnector
 
 
 def test_a_third_party_connector_is_loaded_and_built_from_its_entry_point(
@@ -439,9 +226,19 @@ def test_a_third_party_connector_is_loaded_and_built_from_its_entry_point(
 
     monkeypatch.setattr("adoptloop.connectors.registry.entry_points", with_third_party)
     found = Registry.from_entry_points()
-    config = ExampleConfig(
-        type="example-lms", base_url="https://lms.example.test", token=SecretStr("t")
-    )
+    config = MyLmsConfig(type="my-lms", base_url="https://lms.example.test", token=SecretStr("t"))
     built = found.build("lms", config, make_context(name="lms"))
-    assert isinstance(built, ExampleConnector)
-    assert ExampleConfig in found.config_classes()
+    assert isinstance(built, MyLmsConnector)
+    assert MyLmsConfig in found.config_classes()
+
+
+# --- the guide's test skeleton ---------------------------------------------------------------
+
+
+def test_the_guides_test_skeleton_runs_against_the_guides_connector() -> None:
+    [skeleton] = python_blocks("## 6. Tests with the connector kit")
+    namespace = dict(vars(sys.modules[MyLmsConnector.__module__]))
+    exec(compile(skeleton, "writing-a-connector.md: section 6", "exec"), namespace)  # noqa: S102
+    contract = namespace["TestMyLmsContract"]()
+    assert isinstance(contract, ConnectorContract)
+    assert isinstance(contract.make_vendor(), namespace["FakeMyLms"])

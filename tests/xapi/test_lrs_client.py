@@ -1,4 +1,5 @@
-"""The LRS client's answers to each status, faked at the HTTP transport."""
+"""The LRS client's answers to each status, faked at the HTTP transport, built from the
+settings by `pipeline.deliver.lrs_client` (basic auth or OAuth 2.0 client credentials)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from adoptloop.errors import FatalSyncError, RetriableError
 from adoptloop.fields import Resolved
+from adoptloop.pipeline.deliver import lrs_client
 from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 
@@ -34,8 +36,8 @@ def statement(n: int) -> Outgoing:
 
 def client(handler: Handler, sleeps: list[float] | None = None, **overrides: object) -> LRSClient:
     record = sleeps if sleeps is not None else []
-    return LRSClient(
-        settings(**overrides), transport=httpx.MockTransport(handler), sleep=record.append
+    return lrs_client(
+        settings(**overrides), "1.0.3", transport=httpx.MockTransport(handler), sleep=record.append
     )
 
 

@@ -1,8 +1,5 @@
-"""Parsing the values connectors read (dates, date-times, numbers) with errors naming the field.
-
-A `BadValue` makes a record a row defect: the connector yields it as `Rejected`, with the
-location, and the rest of the source is read.
-"""
+"""Value parsers every connector uses: dates, date-times and numbers, with errors that name the
+column or field (`BadValue`: the record is quarantined with that reason)."""
 
 from __future__ import annotations
 
@@ -11,7 +8,7 @@ from datetime import UTC, date, datetime
 
 
 class BadValue(ValueError):
-    """A value that cannot be parsed; the message names the column."""
+    """A value that cannot be parsed or is missing; the message names the column or field."""
 
 
 def parse_date(value: str, column: str) -> date:

@@ -8,18 +8,23 @@ version extension) are skipped, so pointing this at the delivery LRS cannot loop
 
 The learner is identified by the actor: `account.name` (with its homePage) or the `mbox`
 address, matched to HR records by the `identity` rules (attributes `account_name`, `mbox`).
+
+The statements are read with the HTTP kit (`StatementsStream`, a `RestStream`); the verbs are
+recognised by their ADL IRIs, declared here: a connector knows no xAPI package.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
+import httpx
 import orjson
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
+from adoptloop.connectors.rest import MalformedPage, RestStream, json_body
 from adoptloop.domain import (
     Checkpoint,
     Completion,
@@ -29,23 +34,65 @@ from adoptloop.domain import (
     PersonRef,
     Rejected,
 )
+from adoptloop.fields import Frozen, HttpURL, Secret
+from adoptloop.http.auth import basic_or_client_credentials
+from adoptloop.http.client import RestClient, where
 from adoptloop.mappings.identity import IdentityRule
-from adoptloop.settings.model import LRSSettings
-from adoptloop.xapi import vocab
-from adoptloop.xapi.lrs import LRSClient
 
-_OWN_EXTENSION = "/extensions/" + vocab.EXT_VERSION
+COMPLETED: Final = "http://adlnet.gov/expapi/verbs/completed"
+PASSED: Final = "http://adlnet.gov/expapi/verbs/passed"
+FAILED: Final = "http://adlnet.gov/expapi/verbs/failed"
+VOIDED: Final = "http://adlnet.gov/expapi/verbs/voided"
+XAPI_VERSION: Final = "1.0.3"  # the X-Experience-API-Version header of every request
+PAGE_SIZE: Final = 500  # statements per page (`limit`)
+_OWN_EXTENSION: Final = "/extensions/adoptloop-version"  # what adoptloop stamps on its own
+
+
+# The LRS section has the same keys as `delivery.lrs`, and the same class names, so the
+# generated JSON Schema keeps one definition for both.
+
+
+class OAuth2Settings(Frozen):
+    """OAuth 2.0 client credentials (RFC 6749 4.4): a bearer token fetched and refreshed."""
+
+    token_url: HttpURL
+    client_id: str = Field(min_length=1)
+    client_secret: Secret
+    scope: str | None = None
+
+
+class LRSSettings(Frozen):
+    endpoint: HttpURL = Field(description="The LRS's xAPI base, e.g. https://lrs.example.com/xAPI/")
+    username: Secret | None = Field(default=None, description="Basic auth: the LRS key")
+    password: Secret | None = Field(default=None, description="Basic auth: the LRS secret")
+    oauth2: OAuth2Settings | None = Field(
+        default=None, description="Instead of basic auth: OAuth 2.0 client credentials"
+    )
+    # batch_size and concurrency are delivery's; the reader accepts and ignores them
+    batch_size: int = Field(default=500, ge=1, le=1000)
+    concurrency: int = Field(
+        default=2, ge=1, le=16, description="Batches in flight at once (one thread each)"
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retry_seconds: float = Field(
+        default=600.0, gt=0, description="Give up retrying after this long; the rest stays queued"
+    )
+    verify_tls: bool = True
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> LRSSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("set both username and password for basic auth, or neither")
+        if self.oauth2 is not None and self.username is not None:
+            raise ValueError("use basic auth (username/password) or oauth2, not both")
+        return self
 
 
 class XapiSourceConfig(ConnectorConfig):
     type: Literal["xapi-lrs"]
     lrs: LRSSettings
     verbs: dict[str, CompletionStatus] = Field(
-        default={
-            vocab.COMPLETED.id: "completed",
-            vocab.PASSED.id: "passed",
-            vocab.FAILED.id: "failed",
-        },
+        default={COMPLETED: "completed", PASSED: "passed", FAILED: "failed"},
         description="Verb IRI -> completion status; statements with other verbs are ignored",
     )
     activity_types: list[str] = Field(
@@ -57,6 +104,58 @@ class XapiSourceConfig(ConnectorConfig):
         description="How an actor is matched to an HR record: attributes mbox, account_name",
     )
     language: str = "en-US"
+
+
+class StatementsStream(RestStream):
+    """GET statements?verb=...&since=..., oldest `stored` first, following every `more` link.
+
+    A `more` link is relative to the LRS's origin (or absolute); the stream stops at the
+    first page without one, or at a link it has already followed.
+    """
+
+    path = "statements"
+
+    def __init__(
+        self,
+        client: RestClient,
+        endpoint: str,
+        *,
+        verb: str,
+        since: str | None,
+        limit: int = PAGE_SIZE,
+    ) -> None:
+        super().__init__(client)
+        self._base = httpx.URL(endpoint.rstrip("/") + "/")
+        self._query = {"limit": str(limit), "ascending": "true", "verb": verb}
+        if since is not None:
+            self._query["since"] = since
+        self._followed: set[str] = set()
+
+    def url(self, token: Any) -> str:
+        return self.path if token is None else str(self._base.join(token))
+
+    def params(self, token: Any) -> dict[str, Any] | None:
+        return dict(self._query) if token is None else None  # a `more` link has its query
+
+    def parse_page(self, response: httpx.Response) -> list[Any]:
+        statements = self._body(response).get("statements") or []
+        if not isinstance(statements, list):
+            raise MalformedPage("statements is not an array", where=where(response.request))
+        return statements
+
+    def next_page(self, response: httpx.Response, _records: Sequence[Any], _token: Any) -> Any:
+        more = self._body(response).get("more") or ""
+        if not isinstance(more, str) or not more or more in self._followed:
+            return None
+        self._followed.add(more)
+        return more
+
+    @staticmethod
+    def _body(response: httpx.Response) -> Mapping[str, Any]:
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise MalformedPage("expected a StatementResult object", where=where(response.request))
+        return body
 
 
 class XapiSourceConnector(Connector[XapiSourceConfig]):
@@ -71,15 +170,29 @@ class XapiSourceConnector(Connector[XapiSourceConfig]):
     def streams(self) -> Sequence[str]:
         return ("completions",)
 
-    def client(self) -> LRSClient:
-        return LRSClient(self.config.lrs)
+    def client(self) -> RestClient:
+        """Retries bounded by `lrs.max_retry_seconds` of wall-clock time, like delivery's."""
+        lrs = self.config.lrs
+        return RestClient(
+            lrs.endpoint,
+            service=f"LRS ({self.name})",
+            auth=basic_or_client_credentials(lrs),
+            headers={"X-Experience-API-Version": XAPI_VERSION},
+            timeout=lrs.timeout_seconds,
+            verify=lrs.verify_tls,
+            max_attempts=None,
+            max_retry_seconds=None,
+            max_elapsed_seconds=lrs.max_retry_seconds,
+        )
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         watermarks: dict[str, str] = orjson.loads(cursor) if cursor else {}
-        with self.client() as lrs:
-            for verb in [*self.config.verbs, vocab.VOIDED.id]:
+        endpoint = self.config.lrs.endpoint
+        with self.client() as client:
+            for verb in [*self.config.verbs, VOIDED]:
                 last = watermarks.get(verb)
-                for statement in lrs.statements(verb=verb, since=last):
+                pages = StatementsStream(client, endpoint, verb=verb, since=last).pages()
+                for statement in (s for page in pages for s in page.records):
                     stored = statement.get("stored")
                     item = self._item(stream, statement)
                     if item is not None:
@@ -95,14 +208,14 @@ class XapiSourceConnector(Connector[XapiSourceConfig]):
 
     def _item(self, stream: str, statement: Mapping[str, Any]) -> Item | None:
         statement_id = str(statement.get("id", ""))
-        where = f"statement {statement_id}"
+        location = f"statement {statement_id}"
         if _is_own(statement):
             return None
         verb = statement.get("verb", {}).get("id")
         target = statement.get("object", {})
-        if verb == vocab.VOIDED.id:
+        if verb == VOIDED:
             if target.get("objectType") == "StatementRef" and target.get("id"):
-                return Deleted("completion", str(target["id"]), location=where)
+                return Deleted("completion", str(target["id"]), location=location)
             return None
         status = self.config.verbs.get(str(verb))
         if status is None:
@@ -112,13 +225,17 @@ class XapiSourceConnector(Connector[XapiSourceConfig]):
             return None
         learner = _learner(self.system, statement.get("actor") or {})
         if learner is None:
-            return Rejected(stream, statement_id, where, "the actor has neither account nor mbox")
+            return Rejected(
+                stream, statement_id, location, "the actor has neither account nor mbox"
+            )
         try:
             completed_at = datetime.fromisoformat(
                 str(statement.get("timestamp", "")).replace("Z", "+00:00")
             )
         except ValueError:
-            return Rejected(stream, statement_id, where, "timestamp is not an ISO 8601 date-time")
+            return Rejected(
+                stream, statement_id, location, "timestamp is not an ISO 8601 date-time"
+            )
         names = definition.get("name") or {}
         title = names.get(self.config.language) or next(iter(names.values()), None)
         return Completion(
@@ -129,7 +246,7 @@ class XapiSourceConnector(Connector[XapiSourceConfig]):
             status=status,
             completed_at=completed_at,
             score=_score(statement.get("result") or {}),
-            location=where,
+            location=location,
         )
 
 

@@ -6,19 +6,25 @@ archive, exported with `adoptloop statements export`.
 Rows are claimed with a lease (store/claims.py), so this stage, the delivery workers of
 every `serve` process and its own `concurrency` threads split the outbox between them.
 Each thread runs in a copy of the caller's context, so its log lines carry the run id.
+`lrs_client` builds the LRS client from `delivery.lrs` for every caller.
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
 import structlog
 
 from adoptloop.errors import RetriableError
+from adoptloop.http.auth import basic_or_client_credentials
+from adoptloop.http.retry import Sleep
+from adoptloop.settings.model import LRSSettings
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS, OutboxClaims
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.lrs import LRSClient, Outgoing
@@ -46,6 +52,26 @@ class DeliverCounts:
         self.rejected += other.rejected
         self.batches += other.batches
         self.stopped_early = self.stopped_early or other.stopped_early
+
+
+def lrs_client(
+    settings: LRSSettings,
+    xapi_version: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    sleep: Sleep = time.sleep,
+) -> LRSClient:
+    """The LRS client for `delivery.lrs`: basic auth or OAuth 2.0 client credentials."""
+    return LRSClient(
+        settings.endpoint,
+        auth=basic_or_client_credentials(settings),
+        timeout=settings.timeout_seconds,
+        verify=settings.verify_tls,
+        max_retry_seconds=settings.max_retry_seconds,
+        xapi_version=xapi_version,
+        transport=transport,
+        sleep=sleep,
+    )
 
 
 def deliver(

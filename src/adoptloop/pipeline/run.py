@@ -24,7 +24,7 @@ from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
-from adoptloop.pipeline.deliver import deliver
+from adoptloop.pipeline.deliver import deliver, lrs_client
 from adoptloop.pipeline.erase import ErasureList, erase_person
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
@@ -37,7 +37,6 @@ from adoptloop.store.db import open_store
 from adoptloop.store.erasures import vacuum
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
-from adoptloop.xapi.lrs import LRSClient
 from adoptloop.xapi.vocab import Namespace
 
 if TYPE_CHECKING:
@@ -321,7 +320,7 @@ def _deliver(
     delivery = env.settings.delivery
     if delivery.target == "store" or delivery.lrs is None:
         return {"target": "store", "sent": 0}
-    with LRSClient(delivery.lrs, xapi_version=env.settings.xapi.version) as client:
+    with lrs_client(delivery.lrs, env.settings.xapi.version) as client:
         counts = deliver(
             env.engine,
             client,

@@ -34,7 +34,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from adoptloop.errors import AdoptloopError, FatalSyncError
-from adoptloop.pipeline.deliver import deliver_batches
+from adoptloop.pipeline.deliver import deliver_batches, lrs_client
 from adoptloop.pipeline.run import (
     Environment,
     RunInterrupted,
@@ -53,7 +53,6 @@ from adoptloop.scheduler.retention import run_purge
 from adoptloop.store import locks
 from adoptloop.store.claims import OutboxClaims
 from adoptloop.store.db import StoreUnavailable
-from adoptloop.xapi.lrs import LRSClient
 
 log = structlog.get_logger(__name__)
 
@@ -260,7 +259,7 @@ class Service:
         structlog.contextvars.bind_contextvars(node=self.holder, worker=worker)
         claims = OutboxClaims(self.env.engine, worker, delivery_lease_seconds(self.settings))
         poll = self.schedule.delivery.poll_seconds
-        with LRSClient(lrs, xapi_version=self.settings.xapi.version) as client:
+        with lrs_client(lrs, self.settings.xapi.version) as client:
             while not self.stop.is_set():
                 busy = False
                 try:

@@ -20,7 +20,8 @@ an empty source gives a checkpoint and nothing else; a malformed page is quarant
 reason and the cursor does not move past it; a bad record is quarantined and the rest is
 read; 401 fails at once without retrying; 429 waits the Retry-After seconds; 5xx answers are
 retried until a success; retries are bounded; and, through the real pull stage and a SQLite
-store, bad data never loses what is already stored.
+store, bad data never loses what is already stored. The connector's injected `sleep` goes to
+the one retry policy (`adoptloop.http.retry`), so the checks see every wait without waiting.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ import pytest
 import structlog.testing
 
 from adoptloop.connectors.base import Connector, ConnectorContext
-from adoptloop.connectors.http import AuthFailed
 from adoptloop.domain import (
     Account,
     Checkpoint,
@@ -46,6 +46,7 @@ from adoptloop.domain import (
     Rejected,
 )
 from adoptloop.errors import RetriableError
+from adoptloop.http.client import AuthFailed
 from adoptloop.mappings.capability_map import Capability, CapabilityMap, CapabilityMapFile, Scale
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import cursors, quarantine, records

@@ -7,33 +7,29 @@
 - 413: the batch is split in two.
 - 400/422: the batch is bisected until the bad statements are isolated; those are rejected
   with the LRS's reason and the rest is delivered.
-- connection errors, timeouts, 408/429/5xx: retried with tenacity, honouring Retry-After,
-  exponential backoff with jitter otherwise, for at most `max_retry_seconds`; then the
-  RetriableError goes up and the run ends cleanly with the statements still in the outbox.
+- connection errors, timeouts, 408/429/5xx: retried by the one retry policy
+  (`adoptloop.http.retry`: Retry-After, else exponential backoff with jitter) until
+  `max_retry_seconds` have passed; then the RetriableError goes up and the run ends cleanly
+  with the statements still in the outbox.
 - 401/403: FatalSyncError (fix the credentials; retrying will not help).
+
+The client takes plain values (endpoint, an `httpx.Auth`, bounds); it knows no settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
 
 from adoptloop import __version__
-from adoptloop.connectors.http import OAuth2ClientCredentials
 from adoptloop.errors import FatalSyncError, RetriableError
-from adoptloop.settings.model import LRSSettings
-from adoptloop.xapi.http_status import Outcome, classify, retry_after
+from adoptloop.http.retry import Sleep, retrying
+from adoptloop.http.status import Outcome, classify, retry_after
 
 _IGNORED_ON_COMPARE = ("stored", "authority", "version")
 
@@ -62,37 +58,33 @@ def _reason(response: httpx.Response) -> str:
 
 
 class LRSClient:
+    """Posts batches to one LRS; `pipeline.deliver.lrs_client` builds it from the settings."""
+
     def __init__(
         self,
-        settings: LRSSettings,
+        endpoint: str,
         *,
+        auth: httpx.Auth | None = None,
+        timeout: float = 30.0,
+        verify: bool = True,
+        max_retry_seconds: float = 600.0,
         xapi_version: str = "1.0.3",
         transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        sleep: Sleep = time.sleep,
     ) -> None:
-        self.settings = settings
-        auth: httpx.Auth | None = None
-        if settings.username is not None and settings.password is not None:
-            auth = httpx.BasicAuth(
-                settings.username.get_secret_value(), settings.password.get_secret_value()
-            )
-        elif settings.oauth2 is not None:
-            oauth = settings.oauth2
-            auth = OAuth2ClientCredentials(
-                oauth.token_url, oauth.client_id, oauth.client_secret, scope=oauth.scope
-            )
+        self._max_retry_seconds = max_retry_seconds
+        self._sleep = sleep
         self._http = httpx.Client(
-            base_url=settings.endpoint.rstrip("/") + "/",
+            base_url=endpoint.rstrip("/") + "/",
             auth=auth,
-            timeout=settings.timeout_seconds,
-            verify=settings.verify_tls,
+            timeout=timeout,
+            verify=verify,
             transport=transport,
             headers={
                 "X-Experience-API-Version": xapi_version,
                 "User-Agent": f"adoptloop/{__version__}",
             },
         )
-        self._sleep = sleep
 
     def close(self) -> None:
         self._http.close()
@@ -173,67 +165,11 @@ class LRSClient:
         body = response.json()
         return body if isinstance(body, dict) else None
 
-    def statements(
-        self,
-        *,
-        since: str | None = None,
-        until: str | None = None,
-        verb: str | None = None,
-        activity: str | None = None,
-        agent: Mapping[str, Any] | None = None,
-        ascending: bool = True,
-        limit: int = 500,
-    ) -> Iterator[dict[str, Any]]:
-        """Statements matching the filters, oldest `stored` first, following every `more` link."""
-        params: dict[str, str] = {"limit": str(limit), "ascending": str(ascending).lower()}
-        for name, value in (
-            ("since", since),
-            ("until", until),
-            ("verb", verb),
-            ("activity", activity),
-        ):
-            if value is not None:
-                params[name] = value
-        if agent is not None:
-            params["agent"] = orjson.dumps(agent).decode()
-        url: str | None = "statements"
-        query: dict[str, str] | None = params
-        seen: set[str] = set()
-        while url:
-            response = self._request_with_retry("GET", url, params=query)
-            if classify(response.status_code) is not Outcome.OK:
-                raise FatalSyncError(f"LRS answered {_reason(response)} to GET statements")
-            body = response.json()
-            yield from body.get("statements", [])
-            more = body.get("more") or ""
-            if not more or more in seen:
-                return
-            seen.add(more)
-            url, query = self._resolve_more(more), None
-
-    def _resolve_more(self, more: str) -> str:
-        """`more` is relative to the LRS's origin (or absolute); httpx needs a full URL."""
-        return str(self._http.base_url.join(more))
-
-    def about(self) -> dict[str, Any]:
-        response = self._request_with_retry("GET", "about")
-        if classify(response.status_code) is not Outcome.OK:
-            raise FatalSyncError(f"LRS answered {_reason(response)} to GET about")
-        body = response.json()
-        return body if isinstance(body, dict) else {}
-
     # --- transport -------------------------------------------------------------------------
 
     def _request_with_retry(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetriableError),
-            stop=stop_after_delay(self.settings.max_retry_seconds),
-            wait=_wait,
-            reraise=True,
-        )
-        if self._sleep is not None:
-            retrying.sleep = self._sleep
-        for attempt in retrying:
+        policy = retrying(sleep=self._sleep, max_elapsed_seconds=self._max_retry_seconds)
+        for attempt in policy:
             with attempt:
                 return self._request(method, url, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -253,17 +189,6 @@ class LRSClient:
                 "and password"
             )
         return response
-
-
-_backoff = wait_exponential_jitter(initial=1, max=60, jitter=1)
-
-
-def _wait(state: RetryCallState) -> float:
-    outcome = state.outcome
-    exc = outcome.exception() if outcome is not None else None
-    if isinstance(exc, RetriableError) and exc.retry_after is not None:
-        return exc.retry_after
-    return float(_backoff(state))
 
 
 def _normalise(value: Any) -> Any:

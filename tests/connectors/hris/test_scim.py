@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select
 
 from adoptloop.adoption.outcomes import PersonHistory
 from adoptloop.connectors.hris.scim import ScimConfig, ScimConnector
-from adoptloop.connectors.http import AuthFailed
 from adoptloop.domain import Deleted, Item, Person
+from adoptloop.http.client import AuthFailed
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import schema
 from adoptloop.store.adoption import person_inputs

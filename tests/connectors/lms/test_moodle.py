@@ -15,7 +15,6 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.http import AuthFailed
 from adoptloop.connectors.lms.moodle import (
     FieldObservedActivities,
     MoodleConfig,
@@ -23,6 +22,7 @@ from adoptloop.connectors.lms.moodle import (
     MoodleWriteBack,
 )
 from adoptloop.domain import Completion, Deleted, Person, TranscriptRecord, WriteBackResult
+from adoptloop.http.client import AuthFailed
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.store.db import open_store
 from adoptloop.store.writeback import audit_rows, publish_writebacks

@@ -1,5 +1,9 @@
-"""`file-coaching`: the CRM exports, coaching reports with their ratings (as columns, or a
-separate file with one row per rating), plus optional users, development actions and calls."""
+"""`file-coaching` (CRM): coaching reports with ratings as columns (or a separate file with one
+row per rating), plus optional users, development actions and calls files.
+
+Each file's cursor is its content hash (the reports' includes the ratings file's): an
+unchanged drop is not even parsed, and a changed one is re-read whole and upserted by id.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from pydantic import Field, field_validator
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
-from adoptloop.connectors.files.reading import (
+from adoptloop.connectors.files.reader import (
     Columns,
     FileStream,
     SourceRow,
@@ -140,6 +144,18 @@ class CoachingFileConfig(ConnectorConfig):
             raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
         ZoneInfo(value)
         return value
+
+
+_ACTION_STATUS: Mapping[str, ActionStatus] = {
+    "open": "open",
+    "in progress": "open",
+    "not started": "open",
+    "completed": "completed",
+    "complete": "completed",
+    "done": "completed",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+}
 
 
 class CoachingFileConnector(Connector[CoachingFileConfig]):
@@ -297,15 +313,3 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
             status=row.get(k.status) or None,
             manager=PersonRef(self.system, manager) if manager else None,
         )
-
-
-_ACTION_STATUS: Mapping[str, ActionStatus] = {
-    "open": "open",
-    "in progress": "open",
-    "not started": "open",
-    "completed": "completed",
-    "complete": "completed",
-    "done": "completed",
-    "cancelled": "cancelled",
-    "canceled": "cancelled",
-}

@@ -1,4 +1,8 @@
-"""`file-completions`: the LMS export, one row per completion."""
+"""`file-completions` (LMS): one row per completion, the learner matched by the identity rules.
+
+The file's cursor is its content hash: an unchanged drop is not even parsed, and a changed one
+is re-read whole and upserted by record id.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
-from adoptloop.connectors.files.reading import (
+from adoptloop.connectors.files.reader import (
     Columns,
     FileStream,
     SourceRow,

@@ -1,4 +1,8 @@
-"""`file-people`: the HR export, one row per person (or per change, with `valid_from`)."""
+"""`file-people` (HRIS): one row per person, or several per person with `valid_from` for history.
+
+The file's cursor is its content hash: an unchanged drop is not even parsed, and a changed one
+is re-read whole and upserted by hr_id.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,12 @@ from typing import Literal
 from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
-from adoptloop.connectors.files.reading import Columns, FileStream, SourceRow, read_stream
+from adoptloop.connectors.files.reader import (
+    Columns,
+    FileStream,
+    SourceRow,
+    read_stream,
+)
 from adoptloop.connectors.values import optional_date
 from adoptloop.domain import Item, Person
 

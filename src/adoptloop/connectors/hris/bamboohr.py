@@ -24,11 +24,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.hris import pack_state, unpack_state
-from adoptloop.connectors.http import (
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    RestClient,
     as_record,
     json_body,
     records_at,
@@ -37,6 +36,7 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.values import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Deleted, Item, Person, Rejected
 from adoptloop.fields import Secret
+from adoptloop.http.client import RestClient
 
 STREAM = "people"
 

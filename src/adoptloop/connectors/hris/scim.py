@@ -28,12 +28,10 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.hris import pack_state, unpack_state
-from adoptloop.connectors.http import (
-    BearerToken,
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    RestClient,
     RestStream,
     as_record,
     field,
@@ -45,6 +43,8 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.values import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Deleted, Item, Person, Rejected
 from adoptloop.fields import Secret
+from adoptloop.http.auth import BearerToken
+from adoptloop.http.client import RestClient
 
 log = structlog.get_logger(__name__)
 

@@ -23,12 +23,10 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.http import (
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    OAuth2ClientCredentials,
-    RestClient,
     RestStream,
     as_record,
     json_body,
@@ -39,6 +37,8 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.values import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.fields import Secret
+from adoptloop.http.auth import OAuth2ClientCredentials
+from adoptloop.http.client import RestClient
 from adoptloop.mappings.identity import IdentityRule
 
 log = structlog.get_logger(__name__)

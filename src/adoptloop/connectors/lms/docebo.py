@@ -17,11 +17,10 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.http import (
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    OAuth2ClientCredentials,
     RestStream,
     as_record,
     field,
@@ -33,6 +32,7 @@ from adoptloop.connectors.http import (
 from adoptloop.connectors.values import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
 from adoptloop.fields import Secret
+from adoptloop.http.auth import OAuth2ClientCredentials
 from adoptloop.mappings.identity import IdentityRule
 
 STREAM = "completions"

@@ -30,15 +30,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.hris import pack_state, unpack_state
-from adoptloop.connectors.http import (
-    AuthFailed,
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    RestClient,
     RestStream,
     json_body,
-    short,
     text,
 )
 from adoptloop.connectors.values import BadValue, optional_date
@@ -55,6 +52,7 @@ from adoptloop.domain import (
 from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import ConfigError, FatalSyncError
 from adoptloop.fields import Secret
+from adoptloop.http.client import AuthFailed, RestClient, short
 from adoptloop.mappings.identity import IdentityRule
 
 ENDPOINT = "webservice/rest/server.php"

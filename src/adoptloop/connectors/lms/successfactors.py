@@ -26,21 +26,18 @@ from pydantic import Field, field_validator
 
 from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.hris import pack_state, unpack_state
-from adoptloop.connectors.http import (
+from adoptloop.connectors.lms import reference
+from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
     MalformedPage,
-    OAuth2ClientCredentials,
-    RestClient,
     RestStream,
     as_record,
     json_body,
     records_at,
     require,
-    short,
     text,
 )
-from adoptloop.connectors.lms import reference
 from adoptloop.connectors.values import BadValue
 from adoptloop.domain import (
     Checkpoint,
@@ -54,6 +51,8 @@ from adoptloop.domain import (
 from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import FatalSyncError
 from adoptloop.fields import ExistingPath, Secret
+from adoptloop.http.auth import OAuth2ClientCredentials
+from adoptloop.http.client import RestClient, short
 from adoptloop.mappings.identity import IdentityRule
 
 STREAM = "completions"

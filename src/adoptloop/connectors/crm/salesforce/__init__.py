@@ -1,7 +1,8 @@
-"""The Salesforce CRM connector (Veeva CRM on Salesforce, or a generic Salesforce org).
+"""The Salesforce connector (Veeva CRM on Salesforce, or a generic org): one module per concern.
 
-connector.py is the `salesforce` connector; config.py its settings; auth.py the login flows;
-client.py every call (errors, retries, API budget); query.py, bulk.py and cursor.py the
-incremental windows over REST and Bulk API 2.0; sync.py one stream's sync; schema.py the
-describe() check; records.py, veeva.py and generic.py turn rows into domain records.
+`connector` (the `salesforce` entry point), `config` (its YAML), `auth` (simple-salesforce
+logins), `client` (every API call: errors, retries, re-login, API budget), `query` and `bulk`
+(SOQL windows over REST and Bulk API 2.0), `cursor` (positions and windows), `schema`
+(describe), `sync` (one stream's incremental sync), `records`, `veeva` and `generic` (rows ->
+domain records).
 """

@@ -10,7 +10,7 @@ A job that failed, was aborted or has expired makes the caller read the window o
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +20,10 @@ from adoptloop.connectors.crm.salesforce.client import NotFound, SalesforceClien
 from adoptloop.connectors.crm.salesforce.cursor import BulkJob, Position
 from adoptloop.connectors.crm.salesforce.query import Feed, Row, window_soql
 from adoptloop.errors import FatalSyncError
+from adoptloop.http.retry import Sleep
 
 log = structlog.get_logger(__name__)
 
-Sleep = Callable[[float], None]
 
 CHUNK_ROWS = 5_000  # rows of a result page parsed and handed on at a time
 _NUMBER_TYPES = {"double", "currency", "percent"}

@@ -1,7 +1,8 @@
 """Every call to Salesforce goes through `SalesforceClient.call`.
 
 - Errors are classified in one place (`classify`), by Salesforce's errorCode first, then status.
-- 5xx and connection errors are retried with tenacity (the sleep is injected).
+- 5xx and connection errors are retried by the one retry policy (`adoptloop.http.retry`,
+  the sleep is injected), bounded by `sync.max_attempts`.
 - INVALID_SESSION_ID: log in again and repeat the call. simple-salesforce is never given the
   credentials, so its own re-login (which gives up after four tries, and whose per-object
   calls can recurse) never runs; it only ever holds a session id.
@@ -26,16 +27,15 @@ import structlog
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
 from simple_salesforce.util import exception_handler
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from adoptloop.connectors.crm.salesforce.auth import Authenticator
 from adoptloop.connectors.crm.salesforce.config import SyncSettings
 from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.http.retry import Sleep, retrying
 
 log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
-Sleep = Callable[[float], None]
 
 MAX_REAUTH = 2  # consecutive re-logins for one call before giving up
 _USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")
@@ -164,15 +164,9 @@ class SalesforceClient:
             self.usage = Usage(int(match.group(1)), int(match.group(2)))
 
     def _retry(self, fn: Callable[[], T]) -> T:
-        retrying = Retrying(
-            retry=retry_if_exception_type(RetriableError),
-            stop=stop_after_attempt(self.sync.max_attempts),
-            wait=wait_exponential(multiplier=1, min=1, max=60),
-            sleep=self.sleep,
-            reraise=True,
-        )
+        policy = retrying(sleep=self.sleep, max_attempts=self.sync.max_attempts)
         try:
-            return retrying(fn)
+            return policy(fn)
         except RetriableError as exc:
             raise FatalSyncError(
                 f"{exc} (gave up after {self.sync.max_attempts} tries; the next run resumes "

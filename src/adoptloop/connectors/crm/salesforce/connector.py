@@ -34,11 +34,11 @@ from adoptloop.connectors.crm.salesforce.schema import ObjectSchema, Wanted, des
 from adoptloop.connectors.crm.salesforce.sync import StreamMapper, StreamSync
 from adoptloop.connectors.crm.salesforce.veeva import AdvancedReportsMapper, CallsMapper
 from adoptloop.domain import Item
+from adoptloop.http.retry import Sleep
 from adoptloop.mappings.identity import IdentityRule
 
 log = structlog.get_logger(__name__)
 
-Sleep = Callable[[float], None]
 Clock = Callable[[], datetime]
 
 

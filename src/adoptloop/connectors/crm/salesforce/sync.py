@@ -16,7 +16,7 @@ later, and only its SystemModstamp says so.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -29,10 +29,10 @@ from adoptloop.connectors.crm.salesforce.cursor import FeedState, StreamState, W
 from adoptloop.connectors.crm.salesforce.query import Feed, Row, count, lookup, rest_window
 from adoptloop.connectors.crm.salesforce.schema import ObjectSchema
 from adoptloop.domain import Checkpoint, Item
+from adoptloop.http.retry import Sleep
 
 log = structlog.get_logger(__name__)
 
-Sleep = Callable[[float], None]
 
 # The deleted-records endpoint answers for the last 15 days at most.
 DELETED_HORIZON = timedelta(days=15) - timedelta(hours=1)

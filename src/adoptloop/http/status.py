@@ -1,4 +1,4 @@
-"""HTTP status classification for every outbound call, in one place."""
+"""HTTP status classification for every outbound call, in one place (and Retry-After)."""
 
 from __future__ import annotations
 

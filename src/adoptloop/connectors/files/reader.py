@@ -1,5 +1,12 @@
-"""Reading CSV and JSON Lines drops: rows with their line numbers, the shared file settings,
-and one file read as a stream of domain records with its content hash as the cursor."""
+"""Reading the CSV and JSON Lines drops of the file connectors.
+
+- `read_rows` streams a file's rows with their line numbers; a missing required column stops
+  the file with an error that names the file, the columns it has and the key to set.
+- `read_stream` is the loop every file stream shares: an unchanged file (same content hash,
+  the stream's cursor) is not even parsed; a changed one is read whole, each row becomes a
+  domain record or a `Rejected` naming `file:line`, and the new hash is the checkpoint.
+- `FileStream` is the config every file entry has (path, format, delimiter).
+"""
 
 from __future__ import annotations
 
@@ -93,7 +100,7 @@ def _read_jsonl(path: Path) -> Iterator[SourceRow]:
 
 
 class Columns(BaseModel):
-    """Base of a file's column-name settings: each field names the column it is read from."""
+    """Base of each file's column names (frozen, unknown keys refused)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -136,6 +143,6 @@ def read_stream(
 def person_ref(
     system: str, external_id: str, row: SourceRow, rules: Sequence[IdentityRule]
 ) -> PersonRef:
-    """A person as the export names them, with the columns its identity rules match on."""
+    """A person as the source names them, with the attributes the identity rules match on."""
     attributes = {r.attribute: row.get(r.attribute) for r in rules if row.get(r.attribute)}
     return PersonRef(system, external_id, attributes)

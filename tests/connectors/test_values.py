@@ -1,0 +1,70 @@
+"""The value parsers every connector uses: what they accept, and errors that name the column."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from adoptloop.connectors.values import (
+    BadValue,
+    optional_date,
+    optional_datetime,
+    parse_date,
+    parse_datetime,
+    parse_number,
+)
+
+
+def test_a_date_is_read_from_the_first_ten_characters_of_an_iso_value() -> None:
+    assert parse_date("2026-02-03", "d") == date(2026, 2, 3)
+    assert parse_date("2026-02-03T23:59:59+05:00", "d") == date(2026, 2, 3)
+
+
+@pytest.mark.parametrize("value", ["03.02.2026", "2026-2-3", "2026-02-30", "tomorrow"])
+def test_a_date_in_another_form_names_the_column(value: str) -> None:
+    with pytest.raises(BadValue, match=rf"^due: '{value}' is not a date \(YYYY-MM-DD\)$"):
+        parse_date(value, "due")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-02-03T10:00:00Z", datetime(2026, 2, 3, 10, tzinfo=UTC)),
+        ("2026-02-03T10:00:00.000+0000", datetime(2026, 2, 3, 10, tzinfo=UTC)),  # Salesforce
+        (
+            "2026-02-03T10:00:00-0500",
+            datetime(2026, 2, 3, 10, tzinfo=timezone(timedelta(hours=-5))),
+        ),
+        ("2026-02-03T10:00:00+01:00", datetime(2026, 2, 3, 9, tzinfo=UTC)),
+        ("2026-02-03 10:00:00", datetime(2026, 2, 3, 10, tzinfo=UTC)),  # naive: UTC
+    ],
+)
+def test_date_times_carry_a_zone(value: str, expected: datetime) -> None:
+    parsed = parse_datetime(value, "at")
+    assert parsed == expected
+    assert parsed.tzinfo is not None
+
+
+def test_a_date_time_that_is_not_iso_names_the_column() -> None:
+    with pytest.raises(BadValue, match=r"^at: '3 Feb 2026' is not an ISO 8601 date-time$"):
+        parse_datetime("3 Feb 2026", "at")
+
+
+def test_empty_optional_values_are_none_and_others_are_parsed() -> None:
+    assert optional_date("", "d") is None
+    assert optional_datetime("", "at") is None
+    assert optional_date("2026-02-03", "d") == date(2026, 2, 3)
+    assert optional_datetime("2026-02-03T10:00:00Z", "at") == datetime(2026, 2, 3, 10, tzinfo=UTC)
+    with pytest.raises(BadValue):
+        optional_date("x", "d")
+
+
+def test_numbers_must_be_finite() -> None:
+    assert parse_number("4", "score") == 4.0
+    assert parse_number(" 87.5 ", "score") == 87.5
+    with pytest.raises(BadValue, match=r"^score: 'four' is not a number$"):
+        parse_number("four", "score")
+    for value in ("nan", "inf", "-Infinity"):
+        with pytest.raises(BadValue, match="is not a finite number"):
+            parse_number(value, "score")
