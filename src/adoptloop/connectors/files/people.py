@@ -18,6 +18,7 @@ from adoptloop.connectors.files.reader import (
     SourceRow,
     read_stream,
 )
+from adoptloop.connectors.people import hr_row
 from adoptloop.connectors.values import optional_date
 from adoptloop.domain import Item, Person
 
@@ -72,20 +73,20 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
         inactive = {s.lower() for s in self.config.inactive_statuses}
         status_value = row.get(c.status).lower()
         valid_from = optional_date(row.get(c.valid_from), c.valid_from)
-        return Person(
+        return hr_row(
             hr_id=row.require(c.hr_id),
             valid_from=valid_from or self.context.run_date,
             first_name=row.require(c.first_name),
             last_name=row.require(c.last_name),
-            email=row.get(c.email).lower() or None,
-            employee_number=row.get(c.employee_number) or None,
+            email=row.get(c.email),
+            employee_number=row.get(c.employee_number),
             role=row.require(c.role),
-            manager_hr_id=row.get(c.manager_hr_id) or None,
-            region=row.get(c.region) or None,
-            country=row.get(c.country) or None,
-            territory=row.get(c.territory) or None,
-            business_unit=row.get(c.business_unit) or None,
-            status="terminated" if status_value in inactive else "active",
+            manager_hr_id=row.get(c.manager_hr_id),
+            region=row.get(c.region),
+            country=row.get(c.country),
+            territory=row.get(c.territory),
+            business_unit=row.get(c.business_unit),
+            active=status_value not in inactive,
             hire_date=optional_date(row.get(c.hire_date), c.hire_date),
             termination_date=optional_date(row.get(c.termination_date), c.termination_date),
         )

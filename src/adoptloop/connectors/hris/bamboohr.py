@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.hris import pack_state, unpack_state
+from adoptloop.connectors.people import hr_row
 from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
@@ -189,12 +190,12 @@ class BambooHRConnector(HttpConnector[BambooHRConfig]):
 
         active = (get(f.status) or "Active").lower() == "active"
         termination = optional_date(_no_zero(get(f.termination_date)), f.termination_date or "")
-        return Person(
+        return hr_row(
             hr_id=need(f.hr_id),
             valid_from=changed_on or self.context.run_date,
             first_name=need(f.first_name),
             last_name=need(f.last_name),
-            email=(get(f.email) or "").lower() or None,
+            email=get(f.email),
             employee_number=get(f.employee_number),
             role=need(f.role),
             manager_hr_id=self._hr_id_of(client, text(raw, "supervisorEId")),
@@ -202,7 +203,7 @@ class BambooHRConnector(HttpConnector[BambooHRConfig]):
             country=get(f.country),
             territory=get(f.territory),
             business_unit=get(f.business_unit),
-            status="active" if active else "terminated",
+            active=active,
             hire_date=optional_date(_no_zero(get(f.hire_date)), f.hire_date or ""),
             termination_date=termination,
             location=f"BambooHR employee {text(raw, 'id')}",

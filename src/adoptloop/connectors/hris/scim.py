@@ -28,6 +28,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.hris import pack_state, unpack_state
+from adoptloop.connectors.people import hr_row
 from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
@@ -230,13 +231,12 @@ class ScimConnector(HttpConnector[ScimConfig]):
                 raise BadValue(f"{scim_path(path)} is missing")
             return value
 
-        email = value_at(raw, "emails.value").lower() or None
-        return Person(
+        return hr_row(
             hr_id=required(f.hr_id),
             valid_from=valid_from or self.context.run_date,
             first_name=required("name.givenName"),
             last_name=required("name.familyName"),
-            email=email,
+            email=value_at(raw, "emails.value"),
             employee_number=optional(f.employee_number),
             role=required(f.role),
             manager_hr_id=manager_hr_id,
@@ -244,7 +244,7 @@ class ScimConnector(HttpConnector[ScimConfig]):
             country=optional(f.country),
             territory=optional(f.territory),
             business_unit=optional(f.business_unit),
-            status="active" if active else "terminated",
+            active=active,
             hire_date=optional_date(optional(f.hire_date) or "", f.hire_date or "hire_date"),
             termination_date=None if active else changed_on,
             location=f"SCIM Users/{text(raw, 'id')}",

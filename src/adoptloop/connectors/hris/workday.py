@@ -23,6 +23,7 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
+from adoptloop.connectors.people import hr_row
 from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
@@ -163,12 +164,12 @@ class WorkdayConnector(HttpConnector[WorkdayConfig]):
         inactive = status in {s.lower() for s in self.config.inactive_statuses}
         effective = optional_date(get(c.effective_date) or "", c.effective_date or "")
         terminated_on = optional_date(get(c.termination_date) or "", c.termination_date or "")
-        return Person(
+        return hr_row(
             hr_id=need(c.hr_id),
             valid_from=effective or (updated.date() if updated else self.context.run_date),
             first_name=first,
             last_name=last,
-            email=(get(c.email) or "").lower() or None,
+            email=get(c.email),
             employee_number=get(c.employee_number),
             role=role,
             manager_hr_id=get(c.manager_hr_id),
@@ -176,7 +177,7 @@ class WorkdayConnector(HttpConnector[WorkdayConfig]):
             country=get(c.country),
             territory=get(c.territory),
             business_unit=get(c.business_unit),
-            status="terminated" if inactive else "active",
+            active=not inactive,
             hire_date=optional_date(get(c.hire_date) or "", c.hire_date or ""),
             termination_date=terminated_on,
             location=f"Workday {where}",
