@@ -126,9 +126,10 @@ class StatementsStream(RestStream):
     ) -> None:
         super().__init__(client)
         self._base = httpx.URL(endpoint.rstrip("/") + "/")
-        self._query = {"limit": str(limit), "ascending": "true", "verb": verb}
+        self._query = {"limit": str(limit), "ascending": "true"}
         if since is not None:
             self._query["since"] = since
+        self._query["verb"] = verb
         self._followed: set[str] = set()
 
     def url(self, token: Any) -> str:

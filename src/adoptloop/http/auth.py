@@ -64,7 +64,6 @@ class OAuth2ClientCredentials(httpx.Auth):
         self._clock = clock
         self._token: str | None = None
         self._expires_at = 0.0
-        self.tokens_fetched = 0
 
     def token_request(self) -> httpx.Request:
         data = {"grant_type": "client_credentials"}
@@ -116,7 +115,6 @@ class OAuth2ClientCredentials(httpx.Auth):
         token, lifetime = self.parse_token(body)
         self._token = token
         self._expires_at = self._clock() + max(0.0, lifetime - self.refresh_margin_seconds)
-        self.tokens_fetched += 1
 
 
 class ClientCredentials(Protocol):

@@ -1,10 +1,11 @@
 """`RestClient`: an httpx client whose every request goes through the one status classification
 and the one retry policy.
 
-- Connect errors, timeouts and 408/429/5xx are retried (honouring Retry-After), bounded by
-  attempts and by the time spent waiting (`max_retry_seconds`), or by the wall-clock time
-  since the first attempt (`max_elapsed_seconds`, the LRS reader's bound); 401/403 raise `AuthFailed` at once (a retry cannot
-  fix credentials); any other non-2xx raises `FatalSyncError`.
+- Connect errors, timeouts and 408/429/5xx are retried by the one retry policy (honouring
+  Retry-After), bounded by attempts and by the time spent waiting (`max_retry_seconds`), or by
+  the wall-clock time since the first attempt (`max_elapsed_seconds`, the LRS reader's bound).
+- 401/403 raise `AuthFailed` at once (a retry cannot fix credentials); any other non-2xx raises
+  `FatalSyncError`.
 - Messages name the host and path only (`where`): never a query string, a body or a header,
   which is where tokens and personal data live.
 """
@@ -26,7 +27,8 @@ Validate = Callable[[httpx.Response], None]
 
 
 class AuthFailed(FatalSyncError):
-    """401/403: the credentials or the integration user's permissions are wrong."""
+    """401/403 or a refused login: the credentials or the integration user's permissions are
+    wrong, and retrying cannot help."""
 
 
 def where(request: httpx.Request) -> str:

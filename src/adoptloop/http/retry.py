@@ -1,4 +1,5 @@
-"""The one retry policy of every outbound call (tenacity): what is retried, how long to wait, when to stop.
+"""The one retry policy of every outbound call (tenacity): what is retried, how long to wait,
+when to stop.
 
 - Only `RetriableError` is retried (connect errors, timeouts, 408/429/5xx as `status.classify`
   decides); anything else propagates at once, and the last RetriableError is re-raised when

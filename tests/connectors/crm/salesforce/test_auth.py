@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from adoptloop.connectors.crm.salesforce.auth import AuthFailed
 from adoptloop.domain import Account
 from adoptloop.fields import Resolved
+from adoptloop.http.client import AuthFailed
 from adoptloop.mappings.capability_map import CapabilityMap
 from tests.connectors.crm.salesforce.fake_org import INSTANCE, FakeOrg
 from tests.connectors.crm.salesforce.harness import connector, make_config, read, records

@@ -24,13 +24,10 @@ from adoptloop.connectors.crm.salesforce.config import (
     SessionAuth,
     login_domain,
 )
-from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.errors import RetriableError
+from adoptloop.http.client import AuthFailed
 
 log = structlog.get_logger(__name__)
-
-
-class AuthFailed(FatalSyncError):
-    """Salesforce refused the login; retrying cannot help."""
 
 
 @dataclass(frozen=True)
