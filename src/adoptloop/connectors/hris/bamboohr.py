@@ -23,7 +23,6 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.hris import pack_state, unpack_state
 from adoptloop.connectors.people import hr_row
 from adoptloop.connectors.rest import (
     HttpConnector,
@@ -34,6 +33,7 @@ from adoptloop.connectors.rest import (
     records_at,
     text,
 )
+from adoptloop.connectors.state import pack_state, unpack_state
 from adoptloop.connectors.values import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Deleted, Item, Person, Rejected
 from adoptloop.fields import Secret

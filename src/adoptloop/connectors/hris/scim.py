@@ -27,7 +27,6 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.connectors.hris import pack_state, unpack_state
 from adoptloop.connectors.people import hr_row
 from adoptloop.connectors.rest import (
     HttpConnector,
@@ -41,6 +40,7 @@ from adoptloop.connectors.rest import (
     require,
     text,
 )
+from adoptloop.connectors.state import pack_state, unpack_state
 from adoptloop.connectors.values import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Deleted, Item, Person, Rejected
 from adoptloop.fields import Secret

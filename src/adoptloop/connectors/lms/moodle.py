@@ -29,7 +29,6 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.base import SupportsWriteBack
-from adoptloop.connectors.hris import pack_state, unpack_state
 from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
@@ -38,6 +37,7 @@ from adoptloop.connectors.rest import (
     json_body,
     text,
 )
+from adoptloop.connectors.state import pack_state, unpack_state
 from adoptloop.connectors.values import BadValue, optional_date
 from adoptloop.domain import (
     Checkpoint,

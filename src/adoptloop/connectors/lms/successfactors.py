@@ -25,7 +25,6 @@ import httpx
 from pydantic import Field, field_validator
 
 from adoptloop.connectors.base import SupportsWriteBack
-from adoptloop.connectors.hris import pack_state, unpack_state
 from adoptloop.connectors.lms import reference
 from adoptloop.connectors.rest import (
     HttpConnector,
@@ -38,6 +37,7 @@ from adoptloop.connectors.rest import (
     require,
     text,
 )
+from adoptloop.connectors.state import pack_state, unpack_state
 from adoptloop.connectors.values import BadValue
 from adoptloop.domain import (
     Checkpoint,
