@@ -25,7 +25,7 @@ import httpx
 from pydantic import Field, field_validator
 
 from adoptloop.connectors.base import SupportsWriteBack
-from adoptloop.connectors.lms import reference
+from adoptloop.connectors.lms.writeback import reference
 from adoptloop.connectors.rest import (
     HttpConnector,
     HttpSourceConfig,
