@@ -7,6 +7,7 @@ settings package (DESIGN.md, "What may import what").
 - `Secret`: a SecretStr that must come from `${ENV_VAR}` or `${file:...}` (a `Resolved` string),
   never a literal typed into the YAML.
 - `HttpURL`: an absolute http(s) URL.
+- `TimeZone`: an IANA time zone name (e.g. Europe/Berlin).
 - `ConfigPath` / `ExistingPath`: a path relative to the config file's folder (the latter must
   exist).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -57,6 +59,15 @@ def _check_url(value: str) -> str:
 
 
 HttpURL = Annotated[str, AfterValidator(_check_url)]
+
+
+def _check_time_zone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_check_time_zone)]
 
 
 def config_dir(info: ValidationInfo) -> Path | None:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
-from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
 from adoptloop.connectors.files.reader import (
@@ -42,6 +41,7 @@ from adoptloop.domain import (
     PersonRef,
     Rating,
 )
+from adoptloop.fields import TimeZone
 from adoptloop.mappings.identity import IdentityRule
 
 
@@ -131,19 +131,11 @@ class CallsFile(FileStream):
 
 class CoachingFileConfig(ConnectorConfig):
     type: Literal["file-coaching"]
-    timezone: str = Field(default="UTC", description="IANA zone the visit dates are local to")
+    timezone: TimeZone = Field(default="UTC", description="IANA zone the visit dates are local to")
     users: UsersFile | None = None
     reports: ReportsFile
     actions: ActionsFile | None = None
     calls: CallsFile | None = None
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)")
-        ZoneInfo(value)
-        return value
 
 
 _ACTION_STATUS: Mapping[str, ActionStatus] = {

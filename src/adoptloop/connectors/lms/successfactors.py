@@ -19,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 import httpx
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from adoptloop.connectors.base import SupportsWriteBack
 from adoptloop.connectors.lms.writeback import reference
@@ -50,7 +50,7 @@ from adoptloop.domain import (
 )
 from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import FatalSyncError
-from adoptloop.fields import ExistingPath, Secret
+from adoptloop.fields import ExistingPath, Secret, TimeZone
 from adoptloop.http.auth import OAuth2ClientCredentials
 from adoptloop.http.client import RestClient, short
 from adoptloop.mappings.identity import IdentityRule
@@ -81,16 +81,9 @@ class SuccessFactorsConfig(HttpSourceConfig):
         default=[IdentityRule(attribute="studentID", person_field="hr_id")],
         description="How a student is matched to an HR record, tried in order",
     )
-    write_back_timezone: str = Field(
+    write_back_timezone: TimeZone = Field(
         default="UTC", description="completionTimeZoneID of written events (an IANA zone)"
     )
-
-    @field_validator("write_back_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
-            raise ValueError(f"{value!r} is not an IANA time zone (e.g. US/Eastern)")
-        return value
 
 
 class SapLearningToken(OAuth2ClientCredentials):
