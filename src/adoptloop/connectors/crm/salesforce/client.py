@@ -1,6 +1,7 @@
 """Every call to Salesforce goes through `SalesforceClient.call`.
 
-- Errors are classified in one place (`classify`), by Salesforce's errorCode first, then status.
+- Errors are classified in one place (`classify`), by Salesforce's errorCode first, then by
+  the HTTP status as the kit's one classification (`adoptloop.http.status`) sees it.
 - 5xx and connection errors are retried by the one retry policy (`adoptloop.http.retry`,
   the sleep is injected), bounded by `sync.max_attempts`.
 - INVALID_SESSION_ID: log in again and repeat the call. simple-salesforce is never given the
@@ -31,6 +32,7 @@ from simple_salesforce.util import exception_handler
 from adoptloop.connectors.crm.salesforce.auth import Authenticator
 from adoptloop.connectors.crm.salesforce.config import SyncSettings
 from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.http import status as http_status
 from adoptloop.http.retry import Sleep, retrying
 
 log = structlog.get_logger(__name__)
@@ -109,8 +111,8 @@ def classify(status: int | None, code: str | None) -> Kind:
     }
     if code in by_code:
         return by_code[code]
-    if status is None or status >= 500 or status in (408, 429):
-        return Kind.RETRY
+    if status is None or http_status.classify(status) is http_status.Outcome.RETRY:
+        return Kind.RETRY  # no answer (a dropped connection), 408/425/429 or 5xx
     if status == 401:
         return Kind.SESSION
     if status == 404:
