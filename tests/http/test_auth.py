@@ -1,15 +1,17 @@
 """OAuth 2.0 client credentials: a token reused until shortly before it expires, renewed once on
-401, and a refusal that is an auth failure without the secret in its message."""
+401, and a refusal that is an auth failure without the secret in its message; and the auth a
+config section with basic or OAuth 2.0 credentials gets."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from adoptloop.http.auth import OAuth2ClientCredentials
+from adoptloop.http.auth import OAuth2ClientCredentials, basic_or_client_credentials
 from adoptloop.http.client import AuthFailed, RestClient
 from adoptloop.testing.fake_api import FakeApi, json_response, status_response
 from adoptloop.testing.kit import RecordingSleep
@@ -86,3 +88,37 @@ def test_token_endpoint_refusal_is_an_auth_failure_that_does_not_leak_the_secret
         client.request("GET", "data")
     assert "hunter22" not in str(caught.value)
     assert sleep.calls == []
+
+
+@dataclass(frozen=True)
+class Client:
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class Section:
+    username: SecretStr | None = None
+    password: SecretStr | None = None
+    oauth2: Client | None = None
+
+
+def test_a_section_with_username_and_password_authenticates_with_basic_auth() -> None:
+    auth = basic_or_client_credentials(Section(SecretStr("key"), SecretStr("secret")))
+    assert isinstance(auth, httpx.BasicAuth)
+    request = next(auth.auth_flow(httpx.Request("GET", "https://lrs.example.test/xAPI/about")))
+    assert request.headers["Authorization"] == "Basic a2V5OnNlY3JldA=="  # key:secret
+
+
+def test_a_section_with_oauth2_gets_client_credentials_and_one_without_either_none() -> None:
+    client = Client("https://idp.example.test/token", "adoptloop", SecretStr("s"), scope="xapi")
+    auth = basic_or_client_credentials(Section(oauth2=client))
+    assert isinstance(auth, OAuth2ClientCredentials)
+    assert (auth.token_url, auth.client_id, auth.scope) == (
+        "https://idp.example.test/token",
+        "adoptloop",
+        "xapi",
+    )
+    assert basic_or_client_credentials(Section()) is None
