@@ -73,7 +73,6 @@ class Environment:
             settings.capability_map, default_window_days=settings.adoption.window_days
         )
         env = cls(settings, registry, open_store(settings.store.url), capabilities)
-        rescale_stored_ratings(env.engine, capabilities)
         env.check_write_back()
         return env
 
@@ -172,6 +171,7 @@ def run_pipeline(
             log.info("already done; skipped", pipeline=pipeline, scheduled_for=scheduled_for)
             return RunResult("", "skipped")
         checkpoint = _Checkpoint(stop_event, kept.lost)
+        rescale_stored_ratings(env.engine, env.capabilities)  # once, after a v2 -> v3 upgrade
         return _run(env, run_id, checkpoint, progress, as_of, sources, holder)
 
 

@@ -41,6 +41,8 @@ from adoptloop.xapi.validate import XAPIVersion, validate_statement
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from adoptloop.mappings.capability_map import CapabilityMap
+
 log = structlog.get_logger(__name__)
 
 Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
@@ -106,15 +108,21 @@ class Finalizer:
         return statement_id, payload
 
 
-def as_record(table: str, row: dict[str, Any], ratings: Sequence[dict[str, Any]]) -> StoredRecord:
-    """A store row (and its ratings) as the record its translator takes."""
+def as_record(
+    table: str,
+    row: dict[str, Any],
+    ratings: Sequence[dict[str, Any]],
+    capabilities: CapabilityMap | None = None,
+) -> StoredRecord:
+    """A store row (and its ratings) as the record its translator takes; a rating stored
+    without a scale is rated by `capabilities` (KeyError when it cannot be)."""
     values = {k: v for k, v in row.items() if k not in _TRACKING}
     if table == "completions":
         return StoredCompletion(**values)
     if table == "development_actions":
         return StoredAction(**values)
     if table == "observations":
-        return StoredObservation(**values, ratings=tuple(_rating(r) for r in ratings))
+        return StoredObservation(**values, ratings=tuple(_rating(r, capabilities) for r in ratings))
     return AdoptionTransitions(
         source=row["source"],
         record_id=row["record_id"],
@@ -131,18 +139,15 @@ def as_record(table: str, row: dict[str, Any], ratings: Sequence[dict[str, Any]]
 _TRACKING = frozenset({"digest", "translated_digest"})
 
 
-def _rating(row: dict[str, Any]) -> Rating:
-    if row["scale_min"] is None or row["scale_max"] is None:
-        # a rating stored before v3 whose item has left the capability map since: no scale
-        raise KeyError(f"coaching item {row['item']!r} is not in the capability map")
-    return Rating(
-        row["item"],
-        row["capability_id"],
-        row["raw"],
-        row["scale_min"],
-        row["scale_max"],
-        row["scaled"],
-    )
+def _rating(row: dict[str, Any], capabilities: CapabilityMap | None) -> Rating:
+    low, high = row["scale_min"], row["scale_max"]
+    if low is None or high is None:
+        # stored before v3 while its item was not in the capability map: rated as pull rates
+        # it now that the map has it again (KeyError or OutOfScaleError while it has not)
+        if capabilities is None:
+            raise KeyError(f"coaching item {row['item']!r} has no scale")
+        return capabilities.rate(row["item"], row["raw"])
+    return Rating(row["item"], row["capability_id"], row["raw"], low, high, row["scaled"])
 
 
 class TranslateStage:
@@ -202,7 +207,12 @@ class TranslateStage:
         for row, ref in zip(rows, refs, strict=True):
             counts.records += 1
             try:
-                record = as_record(name, row, ratings.get((row["source"], row["record_id"]), []))
+                record = as_record(
+                    name,
+                    row,
+                    ratings.get((row["source"], row["record_id"]), []),
+                    self.ctx.capabilities,
+                )
                 drafts = translator(record, self.ctx)
             except (KeyError, ValueError) as exc:
                 # e.g. the capability map no longer has an item or capability this row uses:
