@@ -1,55 +1,21 @@
 """The LMS write-back audit: which transcript records were sent, when, and what the LMS said.
 
-`publish_writebacks` is the one entry point. It is idempotent twice over:
-
-- across re-runs, by this audit: a key already audited as written or already-present is not
-  offered to the connector again;
-- across a crash between sending and recording (the LMS has the record, the audit does not),
-  by the connector: `write_back` checks the LMS for the record's key before writing, and
-  answers "already-present".
-
-Records go to the connector in small chunks, each chunk's answers committed before the next is
-sent, so a crash loses at most one chunk's audit rows, never a record.
+The publish stage (pipeline/publish.py) asks `done_keys` what not to offer again and writes
+every answer the connector gave with `record_results`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-import structlog
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, select
 
 from adoptloop.domain import TranscriptRecord, WriteBackResult
 from adoptloop.store import schema
 from adoptloop.store.schema import utcnow
 
-log = structlog.get_logger(__name__)
-
 DONE = ("written", "already-present")
-CHUNK = 10
-
-
-class WriteBackConnector(Protocol):
-    @property
-    def name(self) -> str: ...
-
-    def write_back(
-        self, records: Sequence[TranscriptRecord], *, dry_run: bool = False
-    ) -> list[WriteBackResult]: ...
-
-
-@dataclass
-class WriteBackSummary:
-    results: list[WriteBackResult] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # keys audited as done before
-
-    def counts(self) -> dict[str, int]:
-        out = {"skipped": len(self.skipped)}
-        for result in self.results:
-            out[result.status] = out.get(result.status, 0) + 1
-        return out
 
 
 def adopted_with_account(
@@ -130,33 +96,3 @@ def audit_rows(conn: Connection, connector: str | None = None) -> list[dict[str,
     if connector is not None:
         query = query.where(t.c.connector == connector)
     return [dict(row) for row in conn.execute(query).mappings()]
-
-
-def publish_writebacks(
-    engine: Engine,
-    connector: WriteBackConnector,
-    records: Sequence[TranscriptRecord],
-    *,
-    dry_run: bool = False,
-) -> WriteBackSummary:
-    """Send the records not yet audited as done, and audit every answer."""
-    summary = WriteBackSummary()
-    unique = list({r.key: r for r in records}.values())
-    with engine.connect() as conn:
-        done = done_keys(conn, connector.name, [r.key for r in unique])
-    summary.skipped = sorted(done)
-    pending = [r for r in unique if r.key not in done]
-    for start in range(0, len(pending), CHUNK):
-        chunk = pending[start : start + CHUNK]
-        results = connector.write_back(chunk, dry_run=dry_run)
-        answered = {r.key for r in results}
-        results += [
-            WriteBackResult(r.key, "failed", None, "the connector gave no answer for this record")
-            for r in chunk
-            if r.key not in answered
-        ]
-        with engine.begin() as conn:
-            record_results(conn, connector.name, chunk, results)
-        summary.results.extend(results)
-    log.info("write-back", connector=connector.name, dry_run=dry_run, **summary.counts())
-    return summary

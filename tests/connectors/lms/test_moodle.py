@@ -24,8 +24,9 @@ from adoptloop.connectors.lms.moodle import (
 from adoptloop.domain import Completion, Deleted, Person, TranscriptRecord, WriteBackResult
 from adoptloop.http.client import AuthFailed
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
+from adoptloop.pipeline.publish import publish_writebacks
 from adoptloop.store.db import open_store
-from adoptloop.store.writeback import audit_rows, publish_writebacks
+from adoptloop.store.writeback import audit_rows
 from adoptloop.testing.kit import (
     ConnectorContract,
     FakeVendor,

@@ -14,8 +14,9 @@ from sqlalchemy import Engine
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.lms.successfactors import SuccessFactorsConfig, SuccessFactorsConnector
 from adoptloop.domain import Completion, Person, TranscriptRecord, WriteBackResult
+from adoptloop.pipeline.publish import publish_writebacks
 from adoptloop.store.db import open_store
-from adoptloop.store.writeback import audit_rows, publish_writebacks
+from adoptloop.store.writeback import audit_rows
 from adoptloop.testing.fake_api import json_response
 from adoptloop.testing.kit import (
     ConnectorContract,
