@@ -33,14 +33,13 @@ from typing import Any
 import httpx
 from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
 
-from adoptloop.fields import Resolved
+from adoptloop.fields import LRSSettings, Resolved
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.records import StoredObservation
 from adoptloop.mappings.translate import Draft, TranslateContext, translate_observation
 from adoptloop.pipeline.deliver import lrs_client
 from adoptloop.pipeline.translate import Finalizer
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.settings.model import LRSSettings
 from adoptloop.store.db import open_store
 from adoptloop.store.outbox import Queued, enqueue
 from adoptloop.xapi.canonical import dumps

@@ -10,6 +10,8 @@ settings package (DESIGN.md, "What may import what").
 - `TimeZone`: an IANA time zone name (e.g. Europe/Berlin).
 - `ConfigPath` / `ExistingPath`: a path relative to the config file's folder (the latter must
   exist).
+- `LRSSettings` (with `OAuth2Settings`): how to reach an LRS; one section shape for
+  `delivery.lrs` and the `xapi-lrs` source's `lrs`, so the JSON Schema has one definition.
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     SecretStr,
     ValidationInfo,
+    model_validator,
 )
 
 
@@ -93,3 +97,38 @@ def _existing_path(value: Path, info: ValidationInfo) -> Path:
 
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 ExistingPath = Annotated[Path, AfterValidator(_existing_path)]
+
+
+class OAuth2Settings(Frozen):
+    """OAuth 2.0 client credentials (RFC 6749 4.4): a bearer token fetched and refreshed."""
+
+    token_url: HttpURL
+    client_id: str = Field(min_length=1)
+    client_secret: Secret
+    scope: str | None = None
+
+
+class LRSSettings(Frozen):
+    endpoint: HttpURL = Field(description="The LRS's xAPI base, e.g. https://lrs.example.com/xAPI/")
+    username: Secret | None = Field(default=None, description="Basic auth: the LRS key")
+    password: Secret | None = Field(default=None, description="Basic auth: the LRS secret")
+    oauth2: OAuth2Settings | None = Field(
+        default=None, description="Instead of basic auth: OAuth 2.0 client credentials"
+    )
+    batch_size: int = Field(default=500, ge=1, le=1000)
+    concurrency: int = Field(
+        default=2, ge=1, le=16, description="Batches in flight at once (one thread each)"
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    max_retry_seconds: float = Field(
+        default=600.0, gt=0, description="Give up retrying after this long; the rest stays queued"
+    )
+    verify_tls: bool = True
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> LRSSettings:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("set both username and password for basic auth, or neither")
+        if self.oauth2 is not None and self.username is not None:
+            raise ValueError("use basic auth (username/password) or oauth2, not both")
+        return self

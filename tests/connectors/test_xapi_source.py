@@ -116,7 +116,7 @@ def test_completions_are_read_incrementally_and_voids_become_deletions(
     assert ("E1", "OPEN", "completed", 1) in completions(config)
 
 
-def test_unknown_learners_are_quarantined_and_own_statements_ignored(
+def test_unknown_learners_are_quarantined_and_is_owns_ignored(
     tmp_path: Path, local_lrs: tuple[LocalLRS, LRSInfo]
 ) -> None:
     lrs, info = local_lrs
@@ -147,3 +147,15 @@ def test_reading_follows_more_links_across_pages(local_lrs: tuple[LocalLRS, LRSI
         stream = StatementsStream(client, info.endpoint, verb=COMPLETED, since=None, limit=3)
         read = [s for page in stream.pages() for s in page.records]
     assert [s["id"] for s in read] == [s["id"] for s in posted]
+
+
+def test_the_reader_recognises_the_version_extension_adoptloop_stamps_on_its_statements() -> None:
+    """The connector knows no xAPI package, so it declares the extension's IRI tail itself;
+    this pins it to the one the translator stamps (vocab.EXT_VERSION in any namespace)."""
+    from adoptloop.connectors.xapi_source import _is_own
+    from adoptloop.xapi import vocab
+
+    stamped = vocab.Namespace("https://acme.example/xapi").extension(vocab.EXT_VERSION)
+    assert _is_own({"context": {"extensions": {stamped: "1.2.3"}}})
+    assert not _is_own({"context": {"extensions": {stamped + "-not": "1.2.3"}}})
+    assert not _is_own({"context": {}})

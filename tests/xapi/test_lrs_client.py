@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from adoptloop.errors import FatalSyncError, RetriableError
-from adoptloop.fields import Resolved
+from adoptloop.fields import LRSSettings, Resolved
 from adoptloop.pipeline.deliver import lrs_client
-from adoptloop.settings.model import LRSSettings
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -21,7 +21,7 @@ from typing import Any, Final, Literal
 
 import httpx
 import orjson
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
 from adoptloop.connectors.rest import MalformedPage, RestStream, json_body
@@ -34,7 +34,7 @@ from adoptloop.domain import (
     PersonRef,
     Rejected,
 )
-from adoptloop.fields import Frozen, HttpURL, Secret
+from adoptloop.fields import LRSSettings
 from adoptloop.http.auth import basic_or_client_credentials
 from adoptloop.http.client import RestClient, where
 from adoptloop.mappings.identity import IdentityRule
@@ -46,46 +46,6 @@ VOIDED: Final = "http://adlnet.gov/expapi/verbs/voided"
 XAPI_VERSION: Final = "1.0.3"  # the X-Experience-API-Version header of every request
 PAGE_SIZE: Final = 500  # statements per page (`limit`)
 _OWN_EXTENSION: Final = "/extensions/adoptloop-version"  # what adoptloop stamps on its own
-
-
-# The LRS section has the same keys as `delivery.lrs`, and the same class names, so the
-# generated JSON Schema keeps one definition for both.
-
-
-class OAuth2Settings(Frozen):
-    """OAuth 2.0 client credentials (RFC 6749 4.4): a bearer token fetched and refreshed."""
-
-    token_url: HttpURL
-    client_id: str = Field(min_length=1)
-    client_secret: Secret
-    scope: str | None = None
-
-
-class LRSSettings(Frozen):
-    endpoint: HttpURL = Field(description="The LRS's xAPI base, e.g. https://lrs.example.com/xAPI/")
-    username: Secret | None = Field(default=None, description="Basic auth: the LRS key")
-    password: Secret | None = Field(default=None, description="Basic auth: the LRS secret")
-    oauth2: OAuth2Settings | None = Field(
-        default=None, description="Instead of basic auth: OAuth 2.0 client credentials"
-    )
-    # batch_size and concurrency are delivery's; the reader accepts and ignores them
-    batch_size: int = Field(default=500, ge=1, le=1000)
-    concurrency: int = Field(
-        default=2, ge=1, le=16, description="Batches in flight at once (one thread each)"
-    )
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    max_retry_seconds: float = Field(
-        default=600.0, gt=0, description="Give up retrying after this long; the rest stays queued"
-    )
-    verify_tls: bool = True
-
-    @model_validator(mode="after")
-    def _one_way_to_authenticate(self) -> LRSSettings:
-        if (self.username is None) != (self.password is None):
-            raise ValueError("set both username and password for basic auth, or neither")
-        if self.oauth2 is not None and self.username is not None:
-            raise ValueError("use basic auth (username/password) or oauth2, not both")
-        return self
 
 
 class XapiSourceConfig(ConnectorConfig):

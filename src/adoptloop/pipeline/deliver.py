@@ -22,9 +22,9 @@ import httpx
 import structlog
 
 from adoptloop.errors import RetriableError
+from adoptloop.fields import LRSSettings
 from adoptloop.http.auth import basic_or_client_credentials
 from adoptloop.http.retry import Sleep
-from adoptloop.settings.model import LRSSettings
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS, OutboxClaims
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.lrs import LRSClient, Outgoing

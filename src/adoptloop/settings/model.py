@@ -29,7 +29,16 @@ from sqlalchemy.exc import ArgumentError
 from adoptloop.connectors.base import ConnectorConfig
 from adoptloop.connectors.registry import Registry
 from adoptloop.errors import ConfigError
-from adoptloop.fields import ConfigPath, ExistingPath, Frozen, HttpURL, Resolved, Secret, config_dir
+from adoptloop.fields import (
+    ConfigPath,
+    ExistingPath,
+    Frozen,
+    HttpURL,
+    LRSSettings,
+    Resolved,
+    Secret,
+    config_dir,
+)
 from adoptloop.settings.located import validate_located
 from adoptloop.settings.schedule import RetentionSettings, ScheduleSettings
 from adoptloop.settings.yaml import load_located
@@ -120,41 +129,6 @@ class XAPISettings(Frozen):
     @model_validator(mode="after")
     def _strip_slash(self) -> XAPISettings:
         object.__setattr__(self, "namespace", self.namespace.rstrip("/"))
-        return self
-
-
-class OAuth2Settings(Frozen):
-    """OAuth 2.0 client credentials (RFC 6749 4.4): a bearer token fetched and refreshed."""
-
-    token_url: HttpURL
-    client_id: str = Field(min_length=1)
-    client_secret: Secret
-    scope: str | None = None
-
-
-class LRSSettings(Frozen):
-    endpoint: HttpURL = Field(description="The LRS's xAPI base, e.g. https://lrs.example.com/xAPI/")
-    username: Secret | None = Field(default=None, description="Basic auth: the LRS key")
-    password: Secret | None = Field(default=None, description="Basic auth: the LRS secret")
-    oauth2: OAuth2Settings | None = Field(
-        default=None, description="Instead of basic auth: OAuth 2.0 client credentials"
-    )
-    batch_size: int = Field(default=500, ge=1, le=1000)
-    concurrency: int = Field(
-        default=2, ge=1, le=16, description="Batches in flight at once (one thread each)"
-    )
-    timeout_seconds: float = Field(default=30.0, gt=0)
-    max_retry_seconds: float = Field(
-        default=600.0, gt=0, description="Give up retrying after this long; the rest stays queued"
-    )
-    verify_tls: bool = True
-
-    @model_validator(mode="after")
-    def _one_way_to_authenticate(self) -> LRSSettings:
-        if (self.username is None) != (self.password is None):
-            raise ValueError("set both username and password for basic auth, or neither")
-        if self.oauth2 is not None and self.username is not None:
-            raise ValueError("use basic auth (username/password) or oauth2, not both")
         return self
 
 
