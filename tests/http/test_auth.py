@@ -5,13 +5,22 @@ config section with basic or OAuth 2.0 credentials gets."""
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
-from adoptloop.http.auth import OAuth2ClientCredentials, basic_or_client_credentials
+from adoptloop.http.auth import (
+    OAuth2ClientCredentials,
+    OAuth2JwtBearer,
+    basic_or_client_credentials,
+)
 from adoptloop.http.client import AuthFailed, RestClient
 from adoptloop.testing.fake_api import FakeApi, json_response, status_response
 from adoptloop.testing.kit import RecordingSleep
@@ -122,3 +131,123 @@ def test_a_section_with_oauth2_gets_client_credentials_and_one_without_either_no
         "xapi",
     )
     assert basic_or_client_credentials(Section()) is None
+
+
+# --------------------------------------------------------------------------- JWT bearer
+
+
+@pytest.fixture(scope="module")
+def rsa_key() -> tuple[str, str]:
+    """(private PEM, public PEM) of a fresh RSA key."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def jwt_api(public_key: str, claims_seen: list[dict[str, object]], valid: set[str]) -> FakeApi:
+    """A token endpoint that verifies the RFC 7523 assertion with the public key."""
+
+    api = FakeApi()
+    numbers = itertools.count(1)
+
+    def token(request: httpx.Request) -> httpx.Response:
+        form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        assert form["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        assert "Authorization" not in request.headers  # the assertion is the credential
+        try:
+            claims = jwt.decode(
+                form["assertion"],
+                public_key,
+                algorithms=["RS256"],
+                audience="https://login.example",
+            )
+        except jwt.PyJWTError:
+            return json_response({"error": "invalid_grant"}, 400)
+        claims_seen.append(claims)
+        value = f"j{next(numbers)}"
+        valid.add(value)
+        return json_response({"access_token": value, "instance_url": "https://x.example"})
+
+    def data(request: httpx.Request) -> httpx.Response:
+        presented = request.headers["Authorization"].removeprefix("Bearer ")
+        return json_response([]) if presented in valid else status_response(401)
+
+    api.route("POST", "/services/oauth2/token", token)
+    api.route("GET", "/data", data)
+    return api
+
+
+def test_jwt_bearer_sends_a_signed_assertion_and_reuses_the_token(
+    rsa_key: tuple[str, str],
+) -> None:
+    private, public = rsa_key
+    now = float(int(time.time()))  # the endpoint checks iat and exp against the real clock
+    seen: list[dict[str, object]] = []
+    valid: set[str] = set()
+    api = jwt_api(public, seen, valid)
+    auth = OAuth2JwtBearer(
+        f"{api.base_url}/services/oauth2/token",
+        "consumer-key",
+        SecretStr(private),
+        subject="integration@acme.example",
+        audience="https://login.example",
+        wall_clock=lambda: now,
+    )
+    with RestClient(api.base_url, service="Test", auth=auth, transport=api.transport()) as client:
+        client.request("GET", "data")
+        client.request("GET", "data")  # the token is reused: no second assertion
+        valid.clear()  # revoked: one new assertion, one new token
+        assert client.request("GET", "data").status_code == 200
+    assert len(seen) == 2
+    assert seen[0] == {
+        "iss": "consumer-key",
+        "sub": "integration@acme.example",
+        "aud": "https://login.example",
+        "iat": int(now),
+        "exp": int(now) + 180,
+    }
+
+
+def test_jwt_bearer_refused_or_unsignable_is_an_auth_failure_without_the_key(
+    rsa_key: tuple[str, str],
+) -> None:
+    private, _public = rsa_key
+    api = jwt_api(rsa_key[1], [], set())
+    wrong_audience = OAuth2JwtBearer(
+        f"{api.base_url}/services/oauth2/token",
+        "consumer-key",
+        SecretStr(private),
+        subject="integration@acme.example",
+        audience="https://elsewhere.example",
+    )
+    with (
+        RestClient(
+            api.base_url, service="Test", auth=wrong_audience, transport=api.transport()
+        ) as client,
+        pytest.raises(AuthFailed, match="certificate") as refused,
+    ):
+        client.request("GET", "data")
+    assert "PRIVATE KEY" not in str(refused.value)
+
+    not_a_key = OAuth2JwtBearer(
+        f"{api.base_url}/services/oauth2/token",
+        "consumer-key",
+        SecretStr("-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----"),
+        subject="integration@acme.example",
+        audience="https://login.example",
+    )
+    with (
+        RestClient(api.base_url, service="Test", auth=not_a_key, transport=api.transport()) as c,
+        pytest.raises(AuthFailed, match="not a usable PEM key") as unsignable,
+    ):
+        c.request("GET", "data")
+    assert "not-a-key" not in str(unsignable.value)

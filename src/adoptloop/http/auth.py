@@ -1,4 +1,5 @@
-"""`httpx.Auth` flows: a static bearer token and OAuth 2.0 client credentials.
+"""`httpx.Auth` flows: a static bearer token, OAuth 2.0 client credentials and the OAuth 2.0
+JWT bearer grant.
 
 `basic_or_client_credentials` turns a config section with `username`/`password` or an
 `oauth2` block (the LRS's, wherever it is declared) into the auth of its client.
@@ -7,6 +8,10 @@
 fetches a new one once when the API answers 401. Vendors whose token endpoint differs
 override `token_request` (and `parse_token` for unusual answers). Tokens never appear in a
 message.
+
+`OAuth2JwtBearer` (RFC 7523 2.1) is the same token life with a signed assertion instead of a
+client secret: the assertion is signed with PyJWT (RS256 by default), lives a few minutes, and
+a new one is signed for every token request.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Callable, Generator
 from typing import Any, ClassVar, Protocol
 
 import httpx
+import jwt
 import orjson
 from pydantic import SecretStr
 
@@ -47,6 +53,7 @@ class OAuth2ClientCredentials(httpx.Auth):
 
     requires_response_body = True
     refresh_margin_seconds: ClassVar[float] = 60.0
+    refusal_hint: ClassVar[str] = "check the client id, secret and scope"
 
     def __init__(
         self,
@@ -106,7 +113,7 @@ class OAuth2ClientCredentials(httpx.Auth):
         if outcome is not Outcome.OK:
             raise AuthFailed(
                 f"the token endpoint {self.token_url} refused client {self.client_id!r} "
-                f"(HTTP {response.status_code}); check the client id, secret and scope"
+                f"(HTTP {response.status_code}); {self.refusal_hint}"
             )
         try:
             body = orjson.loads(response.content)
@@ -115,6 +122,70 @@ class OAuth2ClientCredentials(httpx.Auth):
         token, lifetime = self.parse_token(body)
         self._token = token
         self._expires_at = self._clock() + max(0.0, lifetime - self.refresh_margin_seconds)
+
+
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+class OAuth2JwtBearer(OAuth2ClientCredentials):
+    """OAuth 2.0 JWT bearer grant (RFC 7523 2.1): a token for a signed assertion.
+
+    The assertion says who asks (`iss`, the client id), for whom (`sub`, e.g. the integration
+    user), to whom (`aud`, the authorization server) and until when (`exp`, `lifetime_seconds`
+    from now by the wall clock); it is signed with `private_key` (PEM). Tokens are reused and
+    refreshed exactly like client credentials' tokens.
+    """
+
+    assertion_seconds: ClassVar[int] = 180
+    refusal_hint: ClassVar[str] = (
+        "check the client id, that the token endpoint knows the signing key's certificate, "
+        "and that the subject may use this client"
+    )
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        private_key: SecretStr,
+        *,
+        subject: str,
+        audience: str,
+        algorithm: str = "RS256",
+        scope: str | None = None,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+    ) -> None:
+        super().__init__(token_url, client_id, SecretStr(""), scope=scope, clock=clock)
+        self.private_key = private_key
+        self.subject = subject
+        self.audience = audience
+        self.algorithm = algorithm
+        self._wall_clock = wall_clock
+
+    def assertion(self) -> str:
+        now = int(self._wall_clock())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.subject,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + self.assertion_seconds,
+        }
+        try:
+            return jwt.encode(claims, self.private_key.get_secret_value(), self.algorithm)
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            # the key never appears in the message, only what kind of problem it has
+            raise AuthFailed(
+                f"cannot sign the JWT assertion for client {self.client_id!r} with "
+                f"{self.algorithm}: the private key is not a usable PEM key "
+                f"({exc.__class__.__name__})"
+            ) from None
+
+    def token_request(self) -> httpx.Request:
+        data = {"grant_type": JWT_BEARER_GRANT, "assertion": self.assertion()}
+        if self.scope:
+            data["scope"] = self.scope
+        return httpx.Request("POST", self.token_url, data=data)
 
 
 class ClientCredentials(Protocol):
