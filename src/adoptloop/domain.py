@@ -165,7 +165,16 @@ class Checkpoint:
     cursor: str
 
 
-Item = Record | Deleted | Rejected | Checkpoint
+@dataclass(frozen=True, slots=True)
+class Stopped:
+    """The stream stopped early on purpose (e.g. the vendor's API budget ran out) and the next
+    run resumes from its last checkpoint: this run's data from it is not complete."""
+
+    stream: str
+    reason: str
+
+
+Item = Record | Deleted | Rejected | Checkpoint | Stopped
 
 
 # --- LMS transcript write-back ---------------------------------------------------------------

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 
 class AdoptloopError(Exception):
-    """Base of every error adoptloop raises on purpose."""
+    """Base of every error adoptloop raises on purpose. Each kind has its exit status (see
+    docs/operations.md); 70 (EX_SOFTWARE) is for one that names none, which is a bug."""
 
-    exit_code = 1
+    exit_code = 70
 
 
 class ConfigError(AdoptloopError):
@@ -33,7 +34,9 @@ class StoreVersionError(AdoptloopError):
 
 
 class RetriableError(AdoptloopError):
-    """A transient failure: retrying later may succeed."""
+    """A transient failure: retrying later may succeed (exit 75 once retries are spent)."""
+
+    exit_code = 75
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)

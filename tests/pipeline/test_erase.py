@@ -140,7 +140,7 @@ def test_erasing_an_unknown_person_changes_nothing_and_says_so(demo_config: Path
     result = runner.invoke(
         app, ["erase", "--config", str(demo_config), "--person", "E99999", "--yes"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no person with hr_id E99999" in result.stderr
     assert db(demo_config).execute("SELECT count(*) FROM erasures").fetchone() == (0,)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from adoptloop.connectors.registry import Registry
-from adoptloop.errors import ConfigError, FatalSyncError
+from adoptloop.errors import AdoptloopError, ConfigError, FatalSyncError, RetriableError
+from adoptloop.pipeline.outcome import EXIT_CODES
 from adoptloop.pipeline.run import RunInterrupted
 from adoptloop.scheduler.jobs import build_jobs
 from adoptloop.settings.model import load_settings
@@ -66,16 +67,19 @@ def test_every_exit_status_of_the_code_is_in_the_documented_table() -> None:
     table = {int(code) for code in re.findall(r"^\| (\d+) \|", DOC.read_text(), re.M)}
     codes = {
         0,
-        1,
         ConfigError.exit_code,
         FatalSyncError.exit_code,
         4,  # status --check
+        *EXIT_CODES.values(),  # a run's outcome: done, attention, stopped
+        AdoptloopError.exit_code,  # an error that names no status: a bug
+        RetriableError.exit_code,
         RunInProgress.exit_code,
         StoreUnavailable.exit_code,
         130,
         RunInterrupted.exit_code,
     }
     assert codes == table
+    assert 1 not in table  # DESIGN.md: never 1
 
 
 def test_the_systemd_unit_and_cron_lines_run_the_real_commands() -> None:

@@ -71,9 +71,29 @@ def test_a_version_1_store_is_migrated_keeping_its_data(engine: Engine, store_ur
 
 
 def _drop_rating_scales(conn: Connection) -> None:
-    """Make the ratings table a v2 one (before ratings kept their scale)."""
+    """Make the store a v2 one (before ratings kept their scale and sources their reads)."""
+    schema.source_reads.drop(conn)
     for column in ("scale_min", "scale_max"):
         conn.execute(text(f"ALTER TABLE ratings DROP COLUMN {column}"))
+
+
+def test_a_version_3_store_gets_the_source_reads_table(engine: Engine, store_url: str) -> None:
+    with engine.begin() as conn:
+        schema.source_reads.drop(conn)
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="3")
+        )
+    again = create_store_engine(store_url)
+    try:
+        assert migrate(again) == 3
+        with again.connect() as conn:
+            assert inspect(conn).has_table("source_reads")
+            version = conn.execute(
+                select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
+            ).scalar_one()
+        assert version == str(schema.SCHEMA_VERSION)
+    finally:
+        again.dispose()
 
 
 def test_a_version_2_store_is_migrated_and_its_ratings_and_parked_records_get_their_scale(

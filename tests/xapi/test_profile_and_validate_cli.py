@@ -119,14 +119,14 @@ def _write(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def test_validate_prints_one_line_per_statement_and_exits_1_on_any_invalid(
+def test_validate_prints_one_line_per_statement_and_exits_65_on_any_invalid(
     tmp_path: Path, demo_statements: list[dict[str, Any]]
 ) -> None:
     good = demo_statements[0]
     bad = {**good, "timestamp": "2026-01-01T10:00:00"}
     path = _write(tmp_path / "s.jsonl", [json.dumps(good), json.dumps(bad), "{not json"])
     result = runner.invoke(app, ["xapi", "validate", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 65
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(r["index"], r["valid"]) for r in lines] == [(0, True), (1, False), (2, False)]
     assert any("$.timestamp" in e for e in lines[1]["errors"])

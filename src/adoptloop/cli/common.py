@@ -1,11 +1,12 @@
 """What every command shares: the --config option, the consoles, settings loading with log
 redaction, and the mapping of our errors to exit statuses.
 
-Exit codes: 0 success; 1 the run failed (see the message and `adoptloop status`);
-2 configuration or store-version error (nothing was written); 3 a source or the LRS refused
-to continue (credentials, a vendor error); 4 `status --check` found problems; 75 the store is
-busy or unreachable (retry later); 130 / 143 interrupted by Ctrl-C / SIGTERM at a checkpoint.
-The table with what to do for each is in docs/operations.md.
+Exit codes: 0 done; 2 configuration or input unusable (nothing was written; do not retry);
+3 a source or the LRS refused us (credentials, a vendor error); 4 `status --check` found
+problems; 65 done, but data over a limit needs a person; 70 an internal error (a bug: report
+it with the log); 75 stopped early (API budget, the store busy or unreachable, the LRS down):
+the next run resumes; 130 / 143 interrupted by Ctrl-C / SIGTERM at a checkpoint. Never 1 and
+never a traceback. The table with what to do for each is in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import click
+import structlog
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -35,6 +38,8 @@ DryRunOption = Annotated[
 AsOfOption = Annotated[
     str | None, typer.Option("--as-of", help="Judge every window as of this date.")
 ]
+
+log = structlog.get_logger(__name__)
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)  # one problem per line, never wrapped at 80
@@ -56,6 +61,19 @@ def handled() -> Iterator[None]:
         fail(f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted; the next run resumes from the last checkpoint", 130)
+    except (typer.Exit, typer.Abort, click.ClickException):
+        raise  # a command's own exit status or usage error
+    except OSError as exc:  # a path the user gave that cannot be read or written
+        where = f" {exc.filename}" if exc.filename else ""
+        fail(f"error: cannot use{where}: {exc.strerror or exc.__class__.__name__}", 2)
+    except Exception as exc:  # a bug: say so in one line, never a traceback
+        log.error("internal error", error=exc.__class__.__name__)  # noqa: TRY400 - no traceback
+        log.debug("internal error", exc_info=exc)  # the traceback, only when asked for
+        fail(
+            f"internal error ({exc.__class__.__name__}); this is a bug in adoptloop — please "
+            "report it with the log line 'internal error' (run with --log-level debug)",
+            70,
+        )
 
 
 def load(path: Path) -> tuple[Settings, Registry]:

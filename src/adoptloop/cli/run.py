@@ -39,6 +39,10 @@ def run(
         else:
             result = run_pipeline(env, as_of=as_of_date)
         _print_summary(result)
+    if result.problems:
+        fail("\n".join(f"attention: {p}" for p in result.problems), result.exit_code)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def _print_summary(result: RunResult) -> None:

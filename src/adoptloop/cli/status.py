@@ -90,14 +90,20 @@ def status(
 def print_health(console: Console, report: dict[str, Any]) -> None:
     """The operational part of `adoptloop status`."""
     table = Table(title="sources", title_justify="left")
-    for column in ("source", "last successful pull", "age (h)", "fresh"):
-        table.add_column(column)
+    columns = ("source", "read", "used", "quarantined", "held back", "last complete run")
+    for column in (*columns, "age (h)", "fresh"):
+        table.add_column(column, justify="right" if column in columns[1:5] else "left")
     for name, info in report["sources"].items():
+        figures = [_count(info.get(k)) for k in ("read", "used", "quarantined", "held_back")]
+        fresh = "stale" if info["stale"] else "ok"
+        if info.get("stopped"):
+            fresh = "stopped early"
         table.add_row(
             name,
+            *figures,
             info["last_success"] or "never",
             "" if info["age_hours"] is None else str(info["age_hours"]),
-            "stale" if info["stale"] else "ok",
+            fresh,
         )
     console.print(table)
     box = report["outbox"]
@@ -119,6 +125,10 @@ def print_health(console: Console, report: dict[str, Any]) -> None:
         console.print("health: PROBLEMS", markup=False)
         for problem in report["problems"]:
             console.print(f"  - {problem}", markup=False, highlight=False)
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
 
 
 def runs(

@@ -65,7 +65,7 @@ def validate(
     file: Annotated[Path, typer.Argument(help="A JSON array or JSON Lines file of statements.")],
     version: Annotated[str, typer.Option(help="xAPI version: 1.0.3 or 2.0.0.")] = "1.0.3",
 ) -> None:
-    """One JSON line per statement: {"index", "valid", "errors"}; exit 1 if any is invalid."""
+    """One JSON line per statement: {"index", "valid", "errors"}; exit 65 if any is invalid."""
     if version not in ("1.0.3", "2.0.0"):
         typer.echo(f"--version: {version!r} is not 1.0.3 or 2.0.0", err=True)
         raise typer.Exit(2)
@@ -83,7 +83,7 @@ def validate(
     except UnreadableFile as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-    raise typer.Exit(1 if invalid else 0)
+    raise typer.Exit(65 if invalid else 0)  # EX_DATAERR: the data needs a person
 
 
 def profile(

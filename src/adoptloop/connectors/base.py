@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.domain import Item, TranscriptRecord, WriteBackResult
 from adoptloop.mappings.identity import IdentityRule
@@ -33,6 +33,13 @@ class ConnectorConfig(BaseModel):
 
     type: str
     enabled: bool = True
+    max_rejected_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A read that quarantines more than this share of its data lines ends the "
+        "run with exit 65 (its good rows are used) and fails `status --check`",
+    )
 
 
 C = TypeVar("C", bound=ConnectorConfig)

@@ -34,7 +34,9 @@ log = structlog.get_logger(__name__)
 
 
 class UnknownPersonError(AdoptloopError):
-    exit_code = 1
+    """`erase --person` names nobody the store knows: a usage error."""
+
+    exit_code = 2
 
 
 @dataclass

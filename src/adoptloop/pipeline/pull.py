@@ -34,10 +34,11 @@ from adoptloop.domain import (
     Rating,
     Record,
     Rejected,
+    Stopped,
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 from adoptloop.pipeline.identity import IdentityResolver
-from adoptloop.store import cursors, parked, quarantine, records
+from adoptloop.store import cursors, parked, quarantine, records, source_reads
 from adoptloop.store.commits import Commits
 from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.xapi.canonical import timestamp
@@ -67,7 +68,8 @@ class _Unresolved(Exception):
 
 @dataclass
 class StreamCounts:
-    read: int = 0
+    read: int = 0  # data lines (records, deletes, refused rows) the connector gave
+    rejected: int = 0  # of those, refused and quarantined (a row defect, an unknown account)
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -75,10 +77,12 @@ class StreamCounts:
     deleted: int = 0
     erased: int = 0  # records about erased people, dropped
     parked: int = 0  # records waiting for their person to be matched
+    stopped: str | None = None  # why the stream stopped early (the next run resumes it)
 
     def as_dict(self) -> dict[str, int]:
         return {
             "read": self.read,
+            "rejected": self.rejected,
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
@@ -115,21 +119,36 @@ class PullStage:
         self.run_id = run_id
         self.progress = progress
         self.erased = erased
+        self.stopped: dict[str, str] = {}  # source -> why it stopped early in this run
 
     def pull(self, connector: AnyConnector) -> dict[str, dict[str, int]]:
         resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
         result: dict[str, dict[str, int]] = {}
+        streams: list[StreamCounts] = []
         for stream in connector.streams():
             structlog.contextvars.bind_contextvars(connector=connector.name, stream=stream)
             try:
                 counts = self._pull_stream(connector, stream, resolver)
             finally:
                 structlog.contextvars.unbind_contextvars("connector", "stream")
+            streams.append(counts)
             result[stream] = counts.as_dict()
             log.info("pulled", connector=connector.name, stream=stream, **counts.as_dict())
-        if connector.family == "hris":
-            with self.engine.begin() as conn:
+        stopped = next((c.stopped for c in streams if c.stopped), None)
+        if stopped is not None:
+            self.stopped[connector.name] = stopped
+        with self.engine.begin() as conn:
+            if connector.family == "hris":
                 self._check_managers(conn, connector.name)
+            source_reads.record_read(
+                conn,
+                connector.name,
+                self.run_id,
+                lines=sum(c.read for c in streams),
+                quarantined=sum(c.rejected for c in streams),
+                held_back=sum(c.parked for c in streams),
+                stopped_reason=stopped,
+            )
         taken = self.retry_parked(connector)
         if taken:
             result["(parked)"] = {"taken_up": taken}
@@ -188,6 +207,9 @@ class PullStage:
                         commits.write(write(buffer, item.cursor), len(buffer))
                         buffer = _Buffer()
                         continue
+                    if isinstance(item, Stopped):
+                        counts.stopped = item.reason
+                        continue
                     counts.read += 1
                     if isinstance(item, Rejected):
                         buffer.rejected.append(item)
@@ -224,6 +246,7 @@ class PullStage:
             QuarantineEntry(source, stream, r.record_key, r.location, r.reason)
             for r in buffer.rejected
         ]
+        counts.rejected += len(rejected)
         writer = _Writer(conn, source, resolver)
         resolver.prefetch(conn, (ref for record in buffer.records for ref in _refs(record)))
         waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
@@ -237,6 +260,7 @@ class PullStage:
                 where = record.location or f"{stream} {key}"
                 if isinstance(record, Account):
                     rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
+                    counts.rejected += 1
                 else:  # kept until the person matches; the person is quarantined once
                     parked.park(conn, source, stream, key, exc.ref, record, self.run_id)
                     waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))

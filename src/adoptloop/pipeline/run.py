@@ -26,12 +26,13 @@ from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver, lrs_client
 from adoptloop.pipeline.erase import ErasureList, erase_person
+from adoptloop.pipeline.outcome import EXIT_CODES, judge
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
-from adoptloop.store import locks, runs
+from adoptloop.store import locks, runs, source_reads
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import vacuum
@@ -56,6 +57,12 @@ class RunResult:
     adoption_csv: Path | None = None
     report: Path | None = None
     as_of: date | None = None
+    problems: list[str] = field(default_factory=list)  # why the status is not "succeeded"
+
+    @property
+    def exit_code(self) -> int:
+        """0 done; 65 done, but data over a limit needs a person; 75 stopped early."""
+        return EXIT_CODES.get(self.status, 0)
 
 
 @dataclass
@@ -86,6 +93,14 @@ class Environment:
                     f"adoption.write_back: source {connector.name!r} ({connector.type_name}) "
                     "cannot write to an LMS transcript"
                 )
+
+    def rejected_share_limits(self) -> dict[str, float]:
+        """Enabled source -> its max_rejected_share."""
+        return {
+            name: config.max_rejected_share
+            for name, config in self.settings.sources.items()
+            if config.enabled
+        }
 
     def connectors(self) -> list[AnyConnector]:
         base_dir = self.settings.config_path.parent
@@ -270,7 +285,10 @@ def _run(
             result.adoption, result.adoption_csv = outputs.rows, outputs.csv
             result.report = outputs.report
             bucket["rows"] = len(result.adoption)
-        result.status = "succeeded"
+        with env.engine.connect() as conn:
+            reads = source_reads.latest_reads(conn)
+        outcome = judge(reads, env.rejected_share_limits(), stage.stopped)
+        result.status, result.problems = outcome.status, outcome.problems
     except RunInterrupted as exc:
         result.status = "interrupted"
         with env.engine.begin() as conn:
@@ -292,8 +310,11 @@ def _run(
     finally:
         structlog.contextvars.unbind_contextvars("run_id")
     with env.engine.begin() as conn:
-        runs.finish_run(conn, run_id, "succeeded", result.counts)
+        error = "; ".join(result.problems) or None
+        runs.finish_run(conn, run_id, result.status, result.counts, error=error)
     log.info("run finished", run_id=run_id, status=result.status, stages=_seconds(result.counts))
+    for problem in result.problems:
+        log.warning("needs attention", problem=problem)
     return result
 
 

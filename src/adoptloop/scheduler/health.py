@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
+from adoptloop.pipeline.outcome import source_problems
 from adoptloop.settings.model import Settings
-from adoptloop.store import cursors, outbox, quarantine, runs
+from adoptloop.store import cursors, outbox, quarantine, runs, source_reads
 from adoptloop.store.db import StoreUnavailable, reading
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def build_report(
         box = outbox.counts(conn)
         oldest_pending = outbox.oldest_pending(conn)
         quarantined = quarantine.counts_by_reason(conn)
+        reads = source_reads.latest_reads(conn)
 
     last_runs: dict[str, dict[str, Any]] = {}
     pulled: dict[str, str] = {}
@@ -128,6 +130,8 @@ def build_report(
     for pipeline, last in sorted(last_runs.items()):
         if last["status"] == "failed":
             problems.append(f"the last {pipeline} run failed: {last['error']}")
+    limits = {n: c.max_rejected_share for n, c in settings.sources.items() if c.enabled}
+    problems += source_problems(reads, limits)
 
     health = settings.schedule.health
     sources: dict[str, dict[str, Any]] = {}
@@ -136,15 +140,24 @@ def build_report(
             continue
         override = settings.schedule.sources.get(name)
         limit = (override.stale_after_hours if override else None) or health.stale_after_hours
-        last_pull = pulled.get(name)
+        read = reads.get(name)
+        # the last read to the end; a store from before v4 has no reads yet: the runs say
+        last_pull = read.complete_at if read is not None else pulled.get(name)
         age = _hours(_parse(last_pull), now)
         stale = age is None or age > limit
         sources[name] = {
             "last_success": last_pull,
+            "last_complete_run": read.complete_run_id if read is not None else None,
             "age_hours": age,
             "stale_after_hours": limit,
             "stale": stale,
             "cursor_updated_at": cursor_updated.get(name),
+            "read": read.lines if read is not None else None,
+            "used": read.used if read is not None else None,
+            "quarantined": read.quarantined if read is not None else None,
+            "held_back": read.held_back if read is not None else None,
+            "rejected_share": round(read.rejected_share, 4) if read is not None else None,
+            "stopped": read.stopped_reason if read is not None else None,
         }
         if last_pull is None:
             problems.append(f"source {name} was never pulled successfully")

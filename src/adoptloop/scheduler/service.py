@@ -198,7 +198,7 @@ class Service:
             if not kept:
                 log.error("lost the scheduler lock; stopping so that another process can lead")
                 self.node.problems.append("this process lost the scheduler lock")
-                self.exit_code = 1
+                self.exit_code = 75  # EX_TEMPFAIL: restart it; it stands by or leads
                 self.request_stop("lost the scheduler lock")
                 break
             self._note_next_runs(scheduler)

@@ -37,8 +37,15 @@ def _v2_to_v3(conn: Connection) -> None:
     conn.execute(schema.meta.insert().values(key=records.RATING_SCALES_PENDING, value="v2->v3"))
 
 
+def _v3_to_v4(conn: Connection) -> None:
+    """v4 keeps each source's latest read (lines, used, quarantined, held back) and its last
+    complete read, for honest run outcomes and `status`."""
+    schema.source_reads.create(conn)
+
+
 MIGRATIONS[1] = _v1_to_v2
 MIGRATIONS[2] = _v2_to_v3
+MIGRATIONS[3] = _v3_to_v4
 
 
 def create_store_engine(url: str) -> Engine:

@@ -53,6 +53,10 @@ def recent_runs(conn: Connection, limit: int = 5) -> list[dict[str, Any]]:
     return [{**r, "counts": orjson.loads(r["counts"] or "{}")} for r in rows]
 
 
+# A run in one of these states did its work and is not resumed: "attention" is done, but data
+# over a limit needs a person (exit 65). "stopped" (API budget) and "interrupted" are resumed.
+DONE = ("succeeded", "attention")
+
 # --- scheduled runs: claim, resume, stale -------------------------------------------------
 # Called with the store's `run` lock held (store/locks.py), so no other run is live.
 
@@ -119,11 +123,11 @@ def claim_run(
             )
         )
         return run_id
-    if row.status == "succeeded":
+    if row.status in DONE:
         return None
     resumed = conn.execute(
         update(t)
-        .where((t.c.run_id == row.run_id) & (t.c.status != "succeeded"))
+        .where((t.c.run_id == row.run_id) & t.c.status.not_in(DONE))
         .values(
             status="running",
             started_at=now,
@@ -139,14 +143,15 @@ def claim_run(
 def last_success_since(
     conn: Connection, pipeline: str, scheduled_for: str, since: datetime
 ) -> dict[str, Any] | None:
-    """The latest succeeded run of `pipeline` for `scheduled_for`, or started at `since` or later."""
+    """The latest done run (DONE) of `pipeline` for `scheduled_for`, or started at `since` or
+    later."""
     t = schema.runs
     row = (
         conn.execute(
             select(t)
             .where(
                 (t.c.pipeline == pipeline)
-                & (t.c.status == "succeeded")
+                & t.c.status.in_(DONE)
                 & ((t.c.scheduled_for == scheduled_for) | (t.c.started_at >= schema.stamp(since)))
             )
             .order_by(t.c.started_at.desc())

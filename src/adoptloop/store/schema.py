@@ -37,7 +37,7 @@ def utcnow() -> str:
     return stamp(datetime.now(UTC))
 
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 meta = Table(
     "meta",
@@ -178,6 +178,23 @@ cursors = Table(
     Column("stream", String(64), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", String(32), nullable=False),
+)
+
+# One row per source: what its latest read brought (data lines read, used, quarantined, held
+# back) and when it last read to the end; a source stopped early (API budget) says why.
+source_reads = Table(
+    "source_reads",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("run_id", String(36), nullable=False),  # the run of the latest read with rows
+    Column("read_at", String(32), nullable=False),
+    Column("lines", Integer, nullable=False),  # data lines (records) read
+    Column("used", Integer, nullable=False),
+    Column("quarantined", Integer, nullable=False),
+    Column("held_back", Integer, nullable=False),  # e.g. waiting for their person
+    Column("complete_run_id", String(36)),  # the latest run that read it to the end
+    Column("complete_at", String(32)),
+    Column("stopped_reason", Text),  # set while the source's latest read stopped early
 )
 
 # One row per statement key (kind/source/record/item): which statement currently stands for it.

@@ -44,6 +44,7 @@ from adoptloop.domain import (
     Person,
     Record,
     Rejected,
+    Stopped,
 )
 from adoptloop.errors import RetriableError
 from adoptloop.http.client import AuthFailed
@@ -115,7 +116,7 @@ def drain(connector: Connector[Any], stream: str, cursor: str | None = None) -> 
 
 
 def domain_records(items: Sequence[Item]) -> list[Record]:
-    return [i for i in items if not isinstance(i, Rejected | Checkpoint | Deleted)]
+    return [i for i in items if not isinstance(i, Rejected | Checkpoint | Deleted | Stopped)]
 
 
 def rejected(items: Sequence[Item]) -> list[Rejected]:

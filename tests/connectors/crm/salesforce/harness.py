@@ -21,8 +21,9 @@ from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.pipeline.translate import TranslateStage
-from adoptloop.store import cursors, quarantine, runs, schema
+from adoptloop.store import cursors, quarantine, runs, schema, source_reads
 from adoptloop.store.db import open_store
+from adoptloop.store.source_reads import SourceRead
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
 from tests.connectors.crm.salesforce.fake_org import FakeOrg
@@ -151,12 +152,13 @@ class Pipeline:
         self.sleeps = Sleeps()
         self.runs = 0
         self.last: SalesforceConnector | None = None
+        self.pull_stage: PullStage | None = None
 
     def run(self) -> dict[str, dict[str, int]]:
         self.runs += 1
         with self.engine.begin() as conn:
             run_id = runs.start_run(conn, "test", f"run-{self.runs}")
-        pull = PullStage(self.engine, run_id)
+        pull = self.pull_stage = PullStage(self.engine, run_id)
         pull.pull(self.people)
         self.last = connector(self.org, self.config, self.capabilities, self.sleeps)
         counts = pull.pull(self.last)
@@ -167,6 +169,11 @@ class Pipeline:
         )
         TranslateStage(self.engine, ctx, run_id).run()
         return counts
+
+    def read_of_crm(self) -> SourceRead:
+        """What the store says about the CRM source's latest read."""
+        with self.engine.connect() as conn:
+            return source_reads.latest_reads(conn)[SOURCE]
 
     def live(self) -> dict[str, list[dict[str, Any]]]:
         """The store's current (non-deleted) CRM rows, without bookkeeping columns."""

@@ -11,11 +11,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
-from adoptloop.domain import FieldInteraction
+from adoptloop.domain import FieldInteraction, Stopped
 from adoptloop.errors import FatalSyncError
 from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.pipeline.outcome import judge
 from tests.connectors.crm.salesforce.fake_org import INSTANCE, FakeOrg
 from tests.connectors.crm.salesforce.harness import (
+    SOURCE,
     Pipeline,
     Sleeps,
     connector,
@@ -102,6 +104,15 @@ def test_the_api_budget_stops_at_a_checkpoint_and_later_runs_end_with_the_same_s
     assert any("API budget reached" in e["event"] for e in logs)
     calls_cursor = json.loads(interrupted.cursor("calls") or "{}")
     assert calls_cursor["feeds"]["calls"]["window"] is not None  # a window left half-read
+    # the run says it stopped early (exit 75), and the source is not complete until it is
+    assert interrupted.pull_stage is not None
+    assert set(interrupted.pull_stage.stopped) == {SOURCE}
+    stopped = interrupted.read_of_crm()
+    assert stopped.stopped_reason is not None
+    assert stopped.complete_run_id is None
+    problems = judge({SOURCE: stopped}, {SOURCE: 0.05}, interrupted.pull_stage.stopped)
+    assert problems.status == "stopped"
+    assert problems.exit_code == 75
 
     days = 1
     while interrupted.last is not None and interrupted.last.stopped is not None:
@@ -112,6 +123,9 @@ def test_the_api_budget_stops_at_a_checkpoint_and_later_runs_end_with_the_same_s
         assert days < 30, "the interrupted sync never finished"
 
     assert days > 2
+    complete = interrupted.read_of_crm()
+    assert complete.stopped_reason is None
+    assert complete.complete_run_id is not None
     assert interrupted.live() == uninterrupted.live()
     assert interrupted.standing() == uninterrupted.standing()
 
@@ -133,9 +147,9 @@ def test_request_limit_exceeded_stops_the_sync_without_retrying(
     assert conn.stopped is not None
     assert "REQUEST_LIMIT_EXCEEDED" in str(conn.stopped)
     assert sleeps == []
-    assert calls == []
+    assert [type(i) for i in calls] == [Stopped]  # nothing read; the stream says it stopped
     assert calls_cursor is None  # nothing read, the cursor stays where it was
-    assert reports == []  # the remaining streams wait for the next run
+    assert [type(i) for i in reports] == [Stopped]  # the remaining streams wait for next run
     assert users_cursor is not None
 
 

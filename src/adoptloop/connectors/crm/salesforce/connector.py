@@ -33,7 +33,7 @@ from adoptloop.connectors.crm.salesforce.records import ReportsMapper, UsersMapp
 from adoptloop.connectors.crm.salesforce.schema import ObjectSchema, Wanted, describe_all
 from adoptloop.connectors.crm.salesforce.sync import StreamMapper, StreamSync
 from adoptloop.connectors.crm.salesforce.veeva import AdvancedReportsMapper, CallsMapper
-from adoptloop.domain import Item
+from adoptloop.domain import Item, Stopped
 from adoptloop.http.retry import Sleep
 from adoptloop.mappings.identity import IdentityRule
 
@@ -129,6 +129,7 @@ class SalesforceConnector(Connector[SalesforceConfig]):
             raise ValueError(f"{self.name}: no stream {stream!r}")
         if self.stopped is not None:
             log.warning("skipped: the API budget ran out earlier in this run", stream=stream)
+            yield Stopped(stream, f"not read: {self.stopped}")
             return
         try:
             upper = self._start()
@@ -151,3 +152,4 @@ class SalesforceConnector(Connector[SalesforceConfig]):
                 limit=exc.total,
                 reason=str(exc),
             )
+            yield Stopped(stream, str(exc))
