@@ -2,7 +2,7 @@
 
 ralph differs from the local LRS where it matters to delivery: it answers 204 (not 200) to a
 batch it holds already and 422 (not 400) to an invalid statement. What else it does is written
-up in adoptloop/testing/ralph_server.py.
+up in tests/harness/ralph_server.py.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """`RestClient`: an httpx client whose every request goes through the one status classification
 and the one retry policy.
 
-- Connect errors, timeouts and 408/429/5xx are retried by the one retry policy (honouring
+- Connect errors, timeouts and 408/425/429/5xx are retried by the one retry policy (honouring
   Retry-After), bounded by attempts and by the time spent waiting (`max_retry_seconds`), or by
   the wall-clock time since the first attempt (`max_elapsed_seconds`, the LRS reader's bound).
 - 401/403 raise `AuthFailed` at once (a retry cannot fix credentials); any other non-2xx raises

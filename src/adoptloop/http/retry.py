@@ -1,7 +1,7 @@
 """The one retry policy of every outbound call (tenacity): what is retried, how long to wait,
 when to stop.
 
-- Only `RetriableError` is retried (connect errors, timeouts, 408/429/5xx as `status.classify`
+- Only `RetriableError` is retried (connect errors, timeouts, 408/425/429/5xx as `status.classify`
   decides); anything else propagates at once, and the last RetriableError is re-raised when
   the policy gives up.
 - The wait is the error's `retry_after` when the server set one (Retry-After), otherwise

@@ -17,7 +17,7 @@ class Outcome(Enum):
     TOO_LARGE = "too_large"  # 413
     BAD_REQUEST = "bad_request"  # 400/422: the content was rejected
     AUTH = "auth"  # 401/403: credentials or permissions; not retried
-    RETRY = "retry"  # 408/429/5xx: transient
+    RETRY = "retry"  # 408/425/429/5xx: transient
     FATAL = "fatal"  # anything else
 
 

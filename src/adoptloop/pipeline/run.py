@@ -1,4 +1,5 @@
-"""One run of the pipeline: pull (HRIS -> LMS -> CRM) -> translate -> deliver -> adoption.
+"""One run of the pipeline: pull (HRIS -> LMS -> CRM) -> adoption states -> translate ->
+deliver (delivery.target: lrs) -> publish (adoption.write_back) -> adoption table and report.
 
 Each stage commits before the next reads, and every stage is idempotent: running again with
 nothing changed pulls nothing new, adds no statement and sends nothing.

@@ -7,7 +7,7 @@
 - 413: the batch is split in two.
 - 400/422: the batch is bisected until the bad statements are isolated; those are rejected
   with the LRS's reason and the rest is delivered.
-- connection errors, timeouts, 408/429/5xx: retried by the one retry policy
+- connection errors, timeouts, 408/425/429/5xx: retried by the one retry policy
   (`adoptloop.http.retry`: Retry-After, else exponential backoff with jitter) until
   `max_retry_seconds` have passed; then the RetriableError goes up and the run ends cleanly
   with the statements still in the outbox.
