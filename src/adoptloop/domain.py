@@ -174,7 +174,16 @@ class Stopped:
     reason: str
 
 
-Item = Record | Deleted | Rejected | Checkpoint | Stopped
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything yielded for `stream` since its read began is the whole truth (a snapshot file
+    read to the end): the records of the stream's `snapshot_kinds` that it did not name are
+    deleted when the Checkpoint that follows is committed."""
+
+    stream: str
+
+
+Item = Record | Deleted | Rejected | Checkpoint | Stopped | Snapshot
 
 
 # --- LMS transcript write-back ---------------------------------------------------------------

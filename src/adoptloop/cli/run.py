@@ -23,6 +23,14 @@ def run(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Judge adoption as of this date (YYYY-MM-DD).")
     ] = None,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Apply the deletions of a snapshot export that lost more than 20 % of its "
+            "records since the last good read (held back otherwise).",
+        ),
+    ] = False,
 ) -> None:
     """Pull, translate, deliver and compute adoption, once."""
     with handled():
@@ -35,9 +43,11 @@ def run(
                 def progress(what: str, n: int) -> None:
                     status.update(f"pulling {what}: {n:,} records")
 
-                result = run_pipeline(env, progress=progress, as_of=as_of_date)
+                result = run_pipeline(
+                    env, progress=progress, as_of=as_of_date, allow_shrink=allow_shrink
+                )
         else:
-            result = run_pipeline(env, as_of=as_of_date)
+            result = run_pipeline(env, as_of=as_of_date, allow_shrink=allow_shrink)
         _print_summary(result)
     if result.problems:
         fail("\n".join(f"attention: {p}" for p in result.problems), result.exit_code)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adoptloop.domain import Item, TranscriptRecord, WriteBackResult
+from adoptloop.domain import DeletedKind, Item, TranscriptRecord, WriteBackResult
 from adoptloop.mappings.identity import IdentityRule
 
 if TYPE_CHECKING:
@@ -86,6 +86,12 @@ class Connector(Generic[C]):
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         """Yield the stream's records changed since `cursor`, ending with a Checkpoint."""
         raise NotImplementedError
+
+    def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:  # noqa: ARG002
+        """The kinds of record a whole read of `stream` lists completely (a snapshot export):
+        after a `Snapshot` item, the stored ones of these kinds it did not name are deleted.
+        Empty (the default): the stream says what changed, and deletions come as `Deleted`."""
+        return ()
 
 
 # --- LMS transcript write-back ---------------------------------------------------------------

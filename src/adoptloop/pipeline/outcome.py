@@ -30,7 +30,8 @@ class Outcome:
 
 def source_problems(reads: Mapping[str, SourceRead], limits: Mapping[str, float]) -> list[str]:
     """One line per enabled source (`limits`: source -> max_rejected_share) whose latest read
-    quarantined more than its share, or that stopped early and has not read to the end since."""
+    quarantined more than its share, whose snapshot deletions are held back (it shrank), or
+    that stopped early and has not read to the end since."""
     problems: list[str] = []
     for source, limit in sorted(limits.items()):
         read = reads.get(source)
@@ -43,6 +44,8 @@ def source_problems(reads: Mapping[str, SourceRead], limits: Mapping[str, float]
                 f"{limit:.0%}; the good rows were used. See `adoptloop quarantine list "
                 f"--source {source}`, fix the export, or raise sources.{source}.max_rejected_share"
             )
+        if read.held_reason is not None:
+            problems.append(f"source {source}: {read.held_reason}")
         if read.stopped_reason is not None:
             problems.append(
                 f"source {source} stopped early ({read.stopped_reason}); the next run resumes it"

@@ -11,9 +11,8 @@ from the last committed cursor.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +33,11 @@ from adoptloop.domain import (
     Rating,
     Record,
     Rejected,
+    Snapshot,
     Stopped,
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
+from adoptloop.pipeline.deletes import WholeRead, apply_deletes, apply_snapshot
 from adoptloop.pipeline.identity import IdentityResolver
 from adoptloop.store import cursors, parked, quarantine, records, source_reads
 from adoptloop.store.commits import Commits
@@ -114,12 +115,15 @@ class PullStage:
         *,
         progress: Progress | None = None,
         erased: Container[str] = frozenset(),
+        allow_shrink: bool = False,
     ) -> None:
         self.engine = engine
         self.run_id = run_id
         self.progress = progress
         self.erased = erased
         self.stopped: dict[str, str] = {}  # source -> why it stopped early in this run
+        self.allow_shrink = allow_shrink
+        self.held_back: dict[str, list[str]] = {}  # source -> snapshots not applied, and why
 
     def pull(self, connector: AnyConnector) -> dict[str, dict[str, int]]:
         resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
@@ -148,6 +152,7 @@ class PullStage:
                 quarantined=sum(c.rejected for c in streams),
                 held_back=sum(c.parked for c in streams),
                 stopped_reason=stopped,
+                held_reason="; ".join(self.held_back.get(connector.name, [])) or None,
             )
         taken = self.retry_parked(connector)
         if taken:
@@ -190,26 +195,45 @@ class PullStage:
         self, connector: AnyConnector, stream: str, resolver: IdentityResolver
     ) -> StreamCounts:
         counts = StreamCounts()
+        kinds = connector.snapshot_kinds(stream)
+        seen: set[str] = set()  # keys a snapshot read named, rejected rows included
+        whole: WholeRead | None = None
         with self.engine.connect() as conn:
             cursor = cursors.get_cursor(conn, connector.name, stream)
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
 
-            def write(batch: _Buffer, at: str | None) -> Callable[[], None]:
+            def write(
+                batch: _Buffer, at: str | None, snapshot: WholeRead | None = None
+            ) -> Callable[[], None]:
                 return partial(
-                    self._flush, conn, connector, stream, resolver, batch, counts, cursor=at
+                    self._flush,
+                    conn,
+                    connector,
+                    stream,
+                    resolver,
+                    batch,
+                    counts,
+                    cursor=at,
+                    snapshot=snapshot,
                 )
 
             try:
                 for item in connector.read(stream, cursor):
                     if isinstance(item, Checkpoint):
-                        commits.write(write(buffer, item.cursor), len(buffer))
-                        buffer = _Buffer()
+                        commits.write(write(buffer, item.cursor, whole), len(buffer))
+                        buffer, whole = _Buffer(), None
                         continue
                     if isinstance(item, Stopped):
                         counts.stopped = item.reason
                         continue
+                    if isinstance(item, Snapshot):
+                        if kinds:
+                            whole = WholeRead(kinds, frozenset(seen))
+                        continue
+                    if kinds:
+                        seen.add(_item_key(item))
                     counts.read += 1
                     if isinstance(item, Rejected):
                         buffer.rejected.append(item)
@@ -240,6 +264,7 @@ class PullStage:
         counts: StreamCounts,
         *,
         cursor: str | None,
+        snapshot: WholeRead | None = None,
     ) -> None:
         source = connector.name
         rejected = [
@@ -268,12 +293,18 @@ class PullStage:
         written = writer.write()
         parked.unpark(conn, source, stream, writer.accepted_keys)
         rejected += [_waiting_entry(conn, source, ref, where) for ref, where in waiting.values()]
-        counts.deleted += _apply_deletes(conn, source, buffer.deleted)
+        counts.deleted += apply_deletes(conn, source, buffer.deleted)
         counts.inserted += written.inserted
         counts.updated += written.updated
         counts.unchanged += written.unchanged
         counts.quarantined += quarantine.quarantine(conn, self.run_id, rejected)
         quarantine.resolve_quarantined(conn, source, stream, writer.accepted_keys)
+        if snapshot is not None:
+            applied = apply_snapshot(conn, source, stream, snapshot, allow_shrink=self.allow_shrink)
+            counts.deleted += applied.deleted
+            if applied.held_back is not None:
+                self.held_back.setdefault(source, []).append(applied.held_back)
+                cursor = None  # the next run reads the same export again
         if cursor is not None:
             cursors.set_cursor(conn, source, stream, cursor)
 
@@ -291,26 +322,6 @@ class PullStage:
             for hr_id, manager, valid_from in records.unknown_managers(conn)
         ]
         quarantine.quarantine(conn, self.run_id, entries)
-
-
-_DELETED_TABLES = {
-    "completion": "completions",
-    "observation": "observations",
-    "action": "development_actions",
-    "interaction": "interactions",
-}
-
-
-def _apply_deletes(conn: Connection, source: str, deleted: Sequence[Deleted]) -> int:
-    total = 0
-    today = datetime.now(UTC).date()
-    people = [d for d in deleted if d.kind == "person"]
-    for person in people:
-        total += records.terminate_people(conn, [person.record_id], person.on or today)
-    for kind, table in _DELETED_TABLES.items():
-        ids = [d.record_id for d in deleted if d.kind == kind]
-        total += records.mark_deleted(conn, table, source, ids)
-    return total
 
 
 def _waiting_entry(conn: Connection, source: str, ref: PersonRef, where: str) -> QuarantineEntry:
@@ -340,6 +351,14 @@ def _refs(record: Record) -> tuple[PersonRef, ...]:
     if isinstance(record, FieldInteraction):
         return (record.rep,) if record.manager is None else (record.rep, record.manager)
     return ()
+
+
+def _item_key(item: Record | Rejected | Deleted) -> str:
+    if isinstance(item, Rejected):
+        return item.record_key
+    if isinstance(item, Deleted):
+        return item.record_id
+    return _record_key(item)
 
 
 def _record_key(record: Record) -> str:

@@ -168,8 +168,12 @@ def run_pipeline(
     sources: Collection[str] | None = None,
     stop: threading.Event | None = None,
     holder: str | None = None,
+    allow_shrink: bool = False,
 ) -> RunResult:
     """One run, under the store's run lock (RunInProgress when another process holds it).
+
+    `allow_shrink` applies the deletions of snapshot exports that shrank by more than the
+    limit (pipeline/deletes.py) instead of holding them back.
 
     A (pipeline, scheduled_for) that already succeeded is skipped (status "skipped"); one that
     was interrupted or failed is resumed under its run id. `sources` limits the pull to those
@@ -188,7 +192,7 @@ def run_pipeline(
             return RunResult("", "skipped")
         checkpoint = _Checkpoint(stop_event, kept.lost)
         rescale_stored_ratings(env.engine, env.capabilities)  # once, after a v2 -> v3 upgrade
-        return _run(env, run_id, checkpoint, progress, as_of, sources, holder)
+        return _run(env, run_id, checkpoint, progress, as_of, sources, holder, allow_shrink)
 
 
 class _Checkpoint:
@@ -231,6 +235,7 @@ def _run(
     as_of: date | None,
     sources: Collection[str] | None,
     holder: str,
+    allow_shrink: bool = False,
 ) -> RunResult:
     structlog.contextvars.bind_contextvars(run_id=run_id)
     result = RunResult(run_id, "running")
@@ -244,7 +249,9 @@ def _run(
         with _stage(result.counts, "pull") as bucket:
             with env.engine.connect() as conn:
                 erased = ErasureList.load(conn, env.actor_key)
-            stage = PullStage(env.engine, run_id, progress=tick, erased=erased)
+            stage = PullStage(
+                env.engine, run_id, progress=tick, erased=erased, allow_shrink=allow_shrink
+            )
             for connector in env.connectors():
                 if sources is None or connector.name in sources:
                     checkpoint()

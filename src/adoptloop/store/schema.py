@@ -195,6 +195,7 @@ source_reads = Table(
     Column("complete_run_id", String(36)),  # the latest run that read it to the end
     Column("complete_at", String(32)),
     Column("stopped_reason", Text),  # set while the source's latest read stopped early
+    Column("held_reason", Text),  # set while a snapshot's deletions are held back (shrank)
 )
 
 # One row per statement key (kind/source/record/item): which statement currently stands for it.

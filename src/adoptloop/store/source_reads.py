@@ -5,7 +5,8 @@ replaces the source's figures (lines read, used, quarantined, held back); a read
 nothing (an unchanged file, a quiet night) keeps the figures of the read before, so a file
 whose rows were mostly refused keeps saying so until a better file arrives. A read that went to
 the end marks the source complete in that run; one stopped early (the API budget) keeps the
-last complete run and says why it stopped.
+last complete run and says why it stopped. A snapshot whose deletions were held back (it shrank
+too much) says so until a read applies one.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class SourceRead:
     complete_run_id: str | None
     complete_at: str | None
     stopped_reason: str | None
+    held_reason: str | None = None
 
     @property
     def rejected_share(self) -> float:
@@ -45,8 +47,10 @@ def record_read(
     quarantined: int,
     held_back: int,
     stopped_reason: str | None,
+    held_reason: str | None = None,
 ) -> None:
-    """What this run's read of `source` brought; see the module docstring."""
+    """What this run's read of `source` brought; see the module docstring. `held_reason`:
+    why a snapshot's deletions were held back in this read (None: nothing held back)."""
     t = schema.source_reads
     now = utcnow()
     current = conn.execute(select(t).where(t.c.source == source)).mappings().first()
@@ -59,6 +63,7 @@ def record_read(
         "held_back": held_back,
     }
     values: dict[str, object] = dict(figures) if lines or current is None else {}
+    values["held_reason"] = held_reason
     if stopped_reason is None:
         values.update(complete_run_id=run_id, complete_at=now, stopped_reason=None)
     else:
@@ -83,6 +88,7 @@ def latest_reads(conn: Connection) -> dict[str, SourceRead]:
             complete_run_id=row.complete_run_id,
             complete_at=row.complete_at,
             stopped_reason=row.stopped_reason,
+            held_reason=row.held_reason,
         )
         for row in conn.execute(select(t).order_by(t.c.source))
     }

@@ -44,6 +44,7 @@ from adoptloop.domain import (
     Person,
     Record,
     Rejected,
+    Snapshot,
     Stopped,
 )
 from adoptloop.errors import RetriableError
@@ -116,7 +117,8 @@ def drain(connector: Connector[Any], stream: str, cursor: str | None = None) -> 
 
 
 def domain_records(items: Sequence[Item]) -> list[Record]:
-    return [i for i in items if not isinstance(i, Rejected | Checkpoint | Deleted | Stopped)]
+    skip = (Rejected, Checkpoint, Deleted, Stopped, Snapshot)
+    return [i for i in items if not isinstance(i, skip)]
 
 
 def rejected(items: Sequence[Item]) -> list[Rejected]:

@@ -1,0 +1,87 @@
+"""Deletions at pull: tombstones a source sent, and what a snapshot export no longer lists.
+
+`apply_deletes` applies `Deleted` items: a person is terminated from the day given (or today),
+any other record is tombstoned so that translate voids its statements.
+
+`apply_snapshot` runs when a snapshot read reached its end (a `Snapshot` item, then the
+Checkpoint): every stored, live record of the stream's kinds that the read did not name is
+deleted, and records of the stream that waited for their person are dropped. A read that no
+longer names more than SHRINK_LIMIT of the records stored from it is held back instead (no
+deletions, and its checkpoint is not committed, so the next run reads it again) unless the run
+allows the shrink (`adoptloop run --allow-shrink`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import structlog
+
+from adoptloop.domain import Deleted, DeletedKind
+from adoptloop.store import parked, records, snapshots
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+log = structlog.get_logger(__name__)
+
+# A snapshot that no longer lists more than this share of the records stored from it is held
+# back: a truncated or filtered export is likelier than a fifth of the field leaving overnight.
+SHRINK_LIMIT = 0.2
+
+
+@dataclass(frozen=True)
+class WholeRead:
+    """A snapshot read to its end: the kinds it lists completely, and the keys it named
+    (rejected rows included: a row that could not be read is not a row that was removed)."""
+
+    kinds: tuple[DeletedKind, ...]
+    seen: frozenset[str]
+
+
+def apply_deletes(conn: Connection, source: str, deleted: Sequence[Deleted]) -> int:
+    total = 0
+    today = datetime.now(UTC).date()
+    for person in (d for d in deleted if d.kind == "person"):
+        total += records.terminate_people(conn, [person.record_id], person.on or today)
+    for kind, table in snapshots.TABLES.items():
+        ids = [d.record_id for d in deleted if d.kind == kind]
+        total += records.mark_deleted(conn, table, source, ids)
+    return total
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    deleted: int = 0
+    held_back: str | None = None  # why the deletions were not applied
+
+
+def apply_snapshot(
+    conn: Connection, source: str, stream: str, read: WholeRead, *, allow_shrink: bool
+) -> SnapshotResult:
+    gone: list[Deleted] = []
+    live = 0
+    for kind in read.kinds:
+        ids = snapshots.live_ids(conn, source, kind)
+        live += len(ids)
+        gone += [Deleted(kind, rid) for rid in sorted(ids - read.seen)]
+    if live and len(gone) > SHRINK_LIMIT * live and not allow_shrink:
+        log.warning(
+            "snapshot shrank; deletions held back",
+            source=source,
+            stream=stream,
+            missing=len(gone),
+            stored=live,
+        )
+        return SnapshotResult(
+            held_back=f"{stream}: the export no longer lists {len(gone):,} of the {live:,} "
+            f"records stored from it (over {SHRINK_LIMIT:.0%}), so none was deleted; if the "
+            "export is right, run `adoptloop run --allow-shrink` once"
+        )
+    deleted = apply_deletes(conn, source, gone)
+    dropped = sorted(snapshots.parked_keys(conn, source, stream) - read.seen)
+    parked.unpark(conn, source, stream, dropped)
+    return SnapshotResult(deleted=deleted + len(dropped))
