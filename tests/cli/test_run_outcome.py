@@ -83,3 +83,34 @@ def test_a_share_under_the_configured_limit_is_done(demo_config: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert _invoke("status", "-c", demo_config, "--check").exit_code == 0
+
+
+def _store_rows(config: Path, table: str) -> int:
+    import sqlite3
+
+    path = config.parent / "state" / "demo.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def test_a_dry_run_commits_nothing_and_shows_counts_reasons_and_samples(
+    demo_config: Path,
+) -> None:
+    first = _invoke("run", "-c", demo_config, "--dry-run")
+    assert first.exit_code == 0, first.output
+    assert "would quarantine" in first.stdout
+    assert first.stdout.count('"verb"') == 3  # three sample statements
+    assert "nothing was committed" in first.stdout
+    assert _store_rows(demo_config, "outbox") == 0
+
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    queued = _store_rows(demo_config, "outbox")
+    _break_dates(demo_config, 0.5)
+    trial = _invoke("run", "-c", demo_config, "--dry-run")
+    assert trial.exit_code == 65  # it would need attention, and says so
+    assert "source lms:" in trial.stderr
+    assert _store_rows(demo_config, "outbox") == queued  # the real store is untouched
+    status = _invoke("status", "-c", demo_config, "--check")
+    assert status.exit_code == 0  # the real store saw nothing of the dry run

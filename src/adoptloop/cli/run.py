@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from adoptloop.cli.adoption import print_adoption
 from adoptloop.cli.common import ConfigOption, fail, handled, load, out, parse_date
+from adoptloop.pipeline.dry_run import dry_run
 from adoptloop.pipeline.run import Environment, RunResult, run_erasure, run_pipeline
 
 
@@ -31,8 +33,19 @@ def run(
             "records since the last good read (held back otherwise).",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Everything but commit and deliver, on a scratch copy of the store: counts, "
+            "quarantine reasons and three sample statements.",
+        ),
+    ] = False,
 ) -> None:
     """Pull, translate, deliver and compute adoption, once."""
+    if dry_run:
+        _dry_run(config, as_of, allow_shrink=allow_shrink)
+        return
     with handled():
         settings, registry = load(config)
         as_of_date = parse_date(as_of, "--as-of")
@@ -55,7 +68,40 @@ def run(
         raise typer.Exit(result.exit_code)
 
 
-def _print_summary(result: RunResult) -> None:
+def _dry_run(config: Path, as_of: str | None, *, allow_shrink: bool) -> None:
+    with handled():
+        settings, registry = load(config)
+        trial = dry_run(
+            settings,
+            registry,
+            as_of=parse_date(as_of, "--as-of"),
+            allow_shrink=allow_shrink,
+        )
+        result = trial.run
+        _print_summary(result, outputs=False)
+        if trial.from_empty_store:
+            out.print(
+                "dry run from an empty store (the store is not a SQLite file here): the "
+                "counts are those of a first run"
+            )
+        if trial.quarantined:
+            table = Table(title="would quarantine", title_justify="left")
+            for column in ("source", "stream", "reason", "rows"):
+                table.add_column(column, overflow="fold")
+            for source, stream, reason, n in trial.quarantined:
+                table.add_row(source, stream, reason, str(n))
+            out.print(table)
+        out.print(f"sample statements ({len(trial.samples)} of those this run would queue):")
+        for payload in trial.samples:
+            out.print_json(payload.decode("utf-8"))
+        out.print("dry run: nothing was committed to the store, delivered or written back")
+    if result.problems:
+        fail("\n".join(f"attention: {p}" for p in result.problems), result.exit_code)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _print_summary(result: RunResult, *, outputs: bool = True) -> None:
     table = Table(title=f"run {result.run_id} — {result.status}", title_justify="left")
     for column in ("stage", "what", "counts"):
         table.add_column(column)
@@ -70,6 +116,8 @@ def _print_summary(result: RunResult) -> None:
     deliver = {k: v for k, v in result.counts.get("deliver", {}).items() if k != "seconds"}
     table.add_row("deliver", str(deliver.get("target", "")), _fmt_counts(deliver))
     out.print(table)
+    if not outputs:
+        return
     print_adoption(result.adoption, result.as_of)
     if result.adoption_csv:
         out.print(f"adoption CSV: {result.adoption_csv}")

@@ -8,6 +8,7 @@ by a later adoptloop) is refused, never misread.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,20 @@ def open_store(url: str) -> Engine:
             f"{reason}"
         ) from None
     return engine
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite store URL, or None (another database, or in memory)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite store (the backup API: safe while another process writes)."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)

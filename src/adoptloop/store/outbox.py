@@ -169,3 +169,12 @@ def iter_payloads(conn: Connection, *, batch: int = 1000) -> Iterator[bytes]:
         for row in rows:
             yield row.payload.encode()
         last = rows[-1].seq
+
+
+def created_in(conn: Connection, run_id: str, *, limit: int) -> list[bytes]:
+    """The first `limit` statements the run `run_id` queued, in queue order."""
+    t = schema.outbox
+    rows = conn.execute(
+        select(t.c.payload).where(t.c.created_run == run_id).order_by(t.c.seq).limit(limit)
+    ).scalars()
+    return [str(payload).encode("utf-8") for payload in rows]

@@ -150,6 +150,18 @@ def counts_by_reason(conn: Connection) -> list[tuple[str, str, str, int]]:
     return [(str(source), str(stream), str(reason), int(n)) for source, stream, reason, n in rows]
 
 
+def reasons_seen_in(conn: Connection, run_id: str) -> list[tuple[str, str, str, int]]:
+    """(source, stream, reason, entries) of the open entries the run `run_id` saw."""
+    q = schema.quarantine
+    rows = conn.execute(
+        select(q.c.source, q.c.stream, q.c.reason, func.count())
+        .where(q.c.resolved.is_(False) & (q.c.last_seen_run == run_id))
+        .group_by(q.c.source, q.c.stream, q.c.reason)
+        .order_by(func.count().desc(), q.c.source, q.c.stream, q.c.reason)
+    )
+    return [(str(source), str(stream), str(reason), int(n)) for source, stream, reason, n in rows]
+
+
 # --- retry -----------------------------------------------------------------------------------
 
 
