@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
 from tests.support import copy_demo, install_local_lrs, require
@@ -26,3 +29,15 @@ def local_lrs() -> Iterator[tuple[LocalLRS, LRSInfo]]:
     require("local LRS", lrs_available())
     with LocalLRS() as lrs:
         yield lrs, lrs.info
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> tuple[str, Any]:
+    """(PEM private key, public key) of an RSA key: a connected app's certificate, a JWT signer."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return pem, key.public_key()

@@ -6,13 +6,11 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-import structlog
 from typer.testing import CliRunner, Result
 
 from adoptloop.cli.app import app
@@ -40,14 +38,6 @@ _EXPORT_HEADERS = {
     "exports/crm/users.csv": "Id,FederationIdentifier,Email,IsActive\n",
     "exports/crm/coaching_reports.csv": "Id,Manager_vod__c,Employee_vod__c,Review_Date__c\n",
 }
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """Commands configure structlog to the runner's stderr, which is gone after the test."""
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _invoke(*args: str | Path) -> Result:

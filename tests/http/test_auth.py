@@ -7,13 +7,12 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from adoptloop.http.auth import (
@@ -136,24 +135,7 @@ def test_a_section_with_oauth2_gets_client_credentials_and_one_without_either_no
 # --------------------------------------------------------------------------- JWT bearer
 
 
-@pytest.fixture(scope="module")
-def rsa_key() -> tuple[str, str]:
-    """(private PEM, public PEM) of a fresh RSA key."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-def jwt_api(public_key: str, claims_seen: list[dict[str, object]], valid: set[str]) -> FakeApi:
+def jwt_api(public_key: Any, claims_seen: list[dict[str, object]], valid: set[str]) -> FakeApi:
     """A token endpoint that verifies the RFC 7523 assertion with the public key."""
 
     api = FakeApi()
@@ -187,7 +169,7 @@ def jwt_api(public_key: str, claims_seen: list[dict[str, object]], valid: set[st
 
 
 def test_jwt_bearer_sends_a_signed_assertion_and_reuses_the_token(
-    rsa_key: tuple[str, str],
+    rsa_key: tuple[str, Any],
 ) -> None:
     private, public = rsa_key
     now = float(int(time.time()))  # the endpoint checks iat and exp against the real clock
@@ -218,7 +200,7 @@ def test_jwt_bearer_sends_a_signed_assertion_and_reuses_the_token(
 
 
 def test_jwt_bearer_refused_or_unsignable_is_an_auth_failure_without_the_key(
-    rsa_key: tuple[str, str],
+    rsa_key: tuple[str, Any],
 ) -> None:
     private, _public = rsa_key
     api = jwt_api(rsa_key[1], [], set())

@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 import responses
 import structlog
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.mappings.capability_map import CapabilityMap
@@ -27,18 +25,6 @@ def _default_logging() -> Iterator[None]:
     structlog.reset_defaults()
     yield
     structlog.reset_defaults()
-
-
-@pytest.fixture(scope="session")
-def rsa_key() -> tuple[str, Any]:
-    """(PEM private key, public key) of the connected app's certificate."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return pem, key.public_key()
 
 
 @pytest.fixture
