@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from adoptloop.cli import adoption, run, service, setup, status, xapi
+from adoptloop.cli import adoption, operate, run, service, setup, status, xapi
 
 
 def build_app() -> typer.Typer:
@@ -15,7 +15,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for family in (setup, run, adoption, status, service, xapi):
+    for family in (setup, operate, run, adoption, status, service, xapi):
         family.register(app)
     return app
 

@@ -26,7 +26,7 @@ def serve(config: ConfigOption) -> None:
     take over; all of them deliver. SIGTERM finishes the current batch, records the run as
     interrupted and exits 0; the next start resumes it.
     """
-    from adoptloop.scheduler.service import Service  # noqa: PLC0415 - APScheduler, only here
+    from adoptloop.scheduler.service import Service
 
     with handled():
         settings, registry = load(config)

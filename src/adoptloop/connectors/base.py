@@ -46,6 +46,18 @@ C = TypeVar("C", bound=ConnectorConfig)
 
 
 @dataclass(frozen=True)
+class StreamFields:
+    """`adoptloop discover`: one stream's (or object's, or file's) columns or fields."""
+
+    stream: str
+    where: str  # the file, object or endpoint they were read from
+    available: tuple[str, ...]  # what the source has
+    used: tuple[str, ...]  # of those, what the mapping reads
+    missing: tuple[str, ...] = ()  # what the mapping names and the source lacks
+    unmatched_items: tuple[str, ...] = ()  # capability-map items that match nothing here
+
+
+@dataclass(frozen=True)
 class ConnectorContext:
     """What a connector gets besides its config."""
 
@@ -86,6 +98,25 @@ class Connector(Generic[C]):
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         """Yield the stream's records changed since `cursor`, ending with a Checkpoint."""
         raise NotImplementedError
+
+    def check(self) -> None:
+        """Reach the source and prove the configuration fits it; raise what a run would
+        (ConfigError, AuthFailed, RetriableError). The default reads the first item of each
+        stream from the beginning and stops; connectors override it with something cheaper
+        (a login and a describe, a file's header)."""
+        for stream in self.streams():
+            items = iter(self.read(stream, None))
+            try:
+                next(items, None)
+            finally:
+                close = getattr(items, "close", None)
+                if close is not None:
+                    close()
+
+    def discover(self) -> list[StreamFields]:
+        """What each stream offers (columns, fields) and which of it the mapping reads; empty
+        when the connector cannot list its fields."""
+        return []
 
     def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:  # noqa: ARG002
         """The kinds of record a whole read of `stream` lists completely (a snapshot export):

@@ -120,3 +120,34 @@ def _matches(pipeline: Pipeline) -> dict[str, tuple[str, str]]:
     with pipeline.engine.connect() as conn:
         rows = conn.execute(select(t.c.external_id, t.c.hr_id, t.c.matched_by)).all()
     return {r.external_id: (r.hr_id, r.matched_by) for r in rows}
+
+
+def test_check_describes_the_configured_objects_and_reads_no_data(
+    org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
+) -> None:
+    good = connector(org, make_config(org, rsa_key[0]), capabilities)
+    good.check()
+    paths = [p for _, p, _ in org.log]
+    assert paths
+    assert all(p.endswith("/describe") or "oauth2/token" in p for p in paths), paths
+
+    broken = make_config(
+        org, rsa_key[0], profile={"calls": {"fields": {"territory": "Territory__c"}}}
+    )
+    with pytest.raises(ConfigError, match="Territory__c"):
+        connector(org, broken, capabilities).check()
+
+
+def test_discover_lists_each_objects_fields_what_the_mapping_reads_and_what_it_lacks(
+    org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
+) -> None:
+    config = make_config(
+        org, rsa_key[0], profile={"calls": {"fields": {"territory": "Territory__c"}}}
+    )
+    found = {s.stream: s for s in connector(org, config, capabilities).discover()}
+
+    calls = found["Call2_vod__c"]
+    assert "Territory__c" in calls.missing
+    assert "Call_Date_vod__c" in calls.used
+    assert set(calls.used) <= set(calls.available)
+    assert "Territory__c" not in calls.available

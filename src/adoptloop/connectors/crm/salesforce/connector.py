@@ -15,14 +15,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import requests
 import structlog
 
-from adoptloop.connectors.base import Connector, ConnectorContext
+from adoptloop.connectors.base import Connector, ConnectorContext, StreamFields
 from adoptloop.connectors.crm.salesforce.auth import Authenticator
-from adoptloop.connectors.crm.salesforce.client import BudgetExhausted, SalesforceClient
+from adoptloop.connectors.crm.salesforce.client import (
+    BudgetExhausted,
+    NotFound,
+    SalesforceClient,
+)
 from adoptloop.connectors.crm.salesforce.config import (
     GenericProfile,
     SalesforceConfig,
@@ -114,14 +119,51 @@ class SalesforceConnector(Connector[SalesforceConfig]):
     def _start(self) -> datetime:
         """Once per run: describe every configured object, freeze the windows' upper bound."""
         if self._upper is None:
-            wanted = Wanted()
-            for mapper in self.mappers.values():
-                for sobject, names in mapper.wanted().items():
-                    wanted.add(sobject, names)
-            self._schemas = describe_all(self.client, wanted, source=self.name)
+            self._schemas = describe_all(self.client, self._wanted(), source=self.name)
             self._upper = self._clock().astimezone(UTC).replace(microsecond=0)
             log.info("salesforce run started", upper=self._upper.isoformat())
         return self._upper
+
+    def _wanted(self) -> Wanted:
+        wanted = Wanted()
+        for mapper in self.mappers.values():
+            for sobject, names in mapper.wanted().items():
+                wanted.add(sobject, names)
+        return wanted
+
+    def check(self) -> None:
+        """Log in and describe every configured object: a missing object or field, or no
+        access, is the ConfigError (or AuthFailed) a run would raise, for a few API calls."""
+        describe_all(self.client, self._wanted(), source=self.name)
+
+    def discover(self) -> list[StreamFields]:
+        """Each configured object's fields, which of them the mapping reads, and the rating
+        items of the capability map (custom fields) no object has."""
+        found: list[StreamFields] = []
+        every_field: set[str] = set()
+        for sobject, names in sorted(self._wanted().fields.items()):
+            try:
+                described = self.client.describe(sobject)
+            except NotFound:
+                found.append(StreamFields(sobject, sobject, (), (), tuple(sorted(names))))
+                continue
+            available = tuple(sorted(str(f["name"]) for f in described.get("fields", [])))
+            every_field.update(available)
+            top = {name.partition(".")[0] for name in names}
+            found.append(
+                StreamFields(
+                    sobject,
+                    sobject,
+                    available,
+                    tuple(sorted(top & set(available))),
+                    tuple(sorted(n for n in names if "." not in n and n not in available)),
+                )
+            )
+        items = self.context.capabilities.spec.coaching_items
+        unmatched = tuple(sorted(i for i in items if i.endswith("__c") and i not in every_field))
+        if unmatched and found:
+            found[0] = replace(found[0], unmatched_items=unmatched)
+        return found
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         mapper = self.mappers.get(stream)
