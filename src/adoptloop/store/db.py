@@ -92,9 +92,30 @@ def schema_version(conn: Connection) -> int | None:
     return None if value is None else int(value)
 
 
+# PostgreSQL: the advisory lock that serializes schema creation and migration between processes
+_SCHEMA_LOCK = 0x61646F7073636D61  # "adopscma"
+
+
+def _exclusive(conn: Connection) -> None:
+    """Make this transaction the only one changing the schema, and make its DDL atomic: on
+    SQLite an explicit BEGIN IMMEDIATE (the driver would otherwise commit DDL statement by
+    statement, so a kill mid-creation left a store no run could open); on PostgreSQL, whose
+    DDL is transactional, a transaction-scoped advisory lock (two first starts: one creates,
+    the other waits and then finds the schema)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+
+
 def migrate(engine: Engine) -> int:
-    """Bring the store to SCHEMA_VERSION; returns the version found before."""
+    """Bring the store to SCHEMA_VERSION, in one atomic transaction that other processes wait
+    for; returns the version found before."""
+    with engine.connect() as probe:  # the common case, an up-to-date store: no write lock
+        if schema_version(probe) == schema.SCHEMA_VERSION:
+            return schema.SCHEMA_VERSION
     with engine.begin() as conn:
+        _exclusive(conn)
         found = schema_version(conn)
         if found is None:
             if inspect(conn).get_table_names():
@@ -162,6 +183,12 @@ def open_store(url: str) -> Engine:
         if not isinstance(exc, OperationalError):
             raise
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
+        if "readonly" in reason.replace(" ", "").lower():
+            raise ConfigError(
+                f"the store {engine.url.render_as_string(hide_password=True)} is read-only "
+                f"({reason}); give the user running adoptloop write access to the database "
+                "file and its folder (SQLite writes -wal and -shm files beside it)"
+            ) from None
         raise StoreUnavailable(
             f"the store {engine.url.render_as_string(hide_password=True)} cannot be reached: "
             f"{reason}"
