@@ -13,16 +13,15 @@ import orjson
 import typer
 from rich.table import Table
 
-from adoptloop.adoption.compute import scratch
-from adoptloop.adoption.metrics import MetricsRow, adoption_metrics, write_table_csv
-from adoptloop.adoption.report.assemble import build_report_data, write_report
 from adoptloop.cli.common import AsOfOption, ConfigOption, handled, load, out, parse_date
 from adoptloop.errors import ConfigError
-from adoptloop.pipeline.run import Environment
-from adoptloop.store.metrics import RowSource
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+
+    from adoptloop.adoption.metrics import MetricsRow
+    from adoptloop.pipeline.run import Environment
+    from adoptloop.store.metrics import RowSource
 
 
 def register(app: typer.Typer) -> None:
@@ -39,6 +38,8 @@ def adoption(
     as_of: AsOfOption = None,
 ) -> None:
     """Adoption by group and capability, from the store (reproducible with --as-of)."""
+    from adoptloop.adoption.metrics import adoption_metrics, write_table_csv
+
     with handled():
         if by not in ("region", "team", "manager", "module", "capability"):
             raise ConfigError(f"--by: {by!r} is not region, team, manager, module or capability")
@@ -68,6 +69,8 @@ def report(
     as_of: AsOfOption = None,
 ) -> None:
     """Write the self-contained HTML adoption report (opens offline; no CDN)."""
+    from adoptloop.adoption.report.assemble import build_report_data, write_report
+
     with handled():
         with _computed(config, as_of) as (env, day, source, conn):
             data = build_report_data(conn, source, env.capabilities, day)
@@ -81,6 +84,10 @@ def _computed(
 ) -> Iterator[tuple[Environment, date, RowSource, Connection]]:
     """The rep x capability rows computed as of --as-of (or the configured/today's date) into
     the store's scratch table, for one command to aggregate; removed afterwards."""
+    from adoptloop.adoption.compute import scratch
+    from adoptloop.pipeline.run import Environment
+    from adoptloop.store.metrics import RowSource
+
     settings, registry = load(config)
     env = Environment.open(settings, registry)
     day = env.as_of(parse_date(as_of, "--as-of"))

@@ -15,18 +15,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import click
 import structlog
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
 from adoptloop import logging as adoptloop_logging
-from adoptloop.connectors.registry import Registry
 from adoptloop.errors import AdoptloopError, ConfigError
-from adoptloop.settings.model import Settings, load_settings
+
+if TYPE_CHECKING:
+    from adoptloop.connectors.registry import Registry
+    from adoptloop.settings.model import Settings
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The adoptloop YAML file.", show_default=False)
@@ -78,6 +79,9 @@ def handled() -> Iterator[None]:
 
 def load(path: Path) -> tuple[Settings, Registry]:
     """The settings (with the installed connectors) and logging that redacts their secrets."""
+    from adoptloop.connectors.registry import Registry
+    from adoptloop.settings.model import load_settings
+
     registry = Registry.from_entry_points()
     settings = load_settings(path, registry)
     adoptloop_logging.configure(secrets=secret_values(settings))
@@ -86,6 +90,8 @@ def load(path: Path) -> tuple[Settings, Registry]:
 
 def secret_values(settings: Settings) -> list[str]:
     """Every secret value in the settings, for the log redactor."""
+    from pydantic import BaseModel
+
     found: list[str] = []
 
     def walk(value: Any) -> None:
