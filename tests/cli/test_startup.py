@@ -51,7 +51,7 @@ def _probe(*argv: list[str], heavy: tuple[str, ...] = HEAVY) -> dict[str, list[o
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["run", "--help"], ["adoption", "--help"]],
+    [["--help"], ["--version"], ["run", "--help"], ["adoption", "--help"]],
     ids=" ".join,
 )
 def test_help_and_version_import_no_heavy_library(argv: list[str]) -> None:
@@ -65,6 +65,6 @@ def test_importing_the_app_imports_no_heavy_library() -> None:
     assert _probe()["heavy"] == []
 
 
-def test_the_top_level_help_does_not_even_import_pydantic() -> None:
+def test_the_top_level_help_and_version_do_not_even_import_pydantic() -> None:
     # (typer itself imports pydantic to convert the option types of a command's --help)
-    assert _probe(["--help"], heavy=("pydantic",))["heavy"] == []
+    assert _probe(["--help"], ["--version"], heavy=("pydantic",))["heavy"] == []

@@ -11,9 +11,13 @@ never a traceback. The table with what to do for each is in docs/operations.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -77,6 +81,44 @@ def handled() -> Iterator[None]:
         )
 
 
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+    @property
+    def number(self) -> int:
+        return int(logging.getLevelName(self.value.upper()))
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options given before the command: `adoptloop --log-level debug run ...`."""
+
+    log_level: LogLevel = LogLevel.info
+
+
+# Set by the app's callback for the duration of one invocation (see cli/app.py).
+_global_options: ContextVar[GlobalOptions] = ContextVar("adoptloop_global_options")
+
+
+def global_options() -> GlobalOptions:
+    """The global options of the command being run (the defaults outside an invocation)."""
+    return _global_options.get(GlobalOptions())
+
+
+def use_global_options(ctx: typer.Context, options: GlobalOptions) -> None:
+    """Make `options` the global options until the invocation `ctx` ends."""
+    token = _global_options.set(options)
+    ctx.call_on_close(lambda: _global_options.reset(token))
+
+
+def configure_logging(secrets: list[str] | None = None) -> None:
+    """structlog at the --log-level, redacting `secrets`."""
+    adoptloop_logging.configure(secrets=secrets or (), level=global_options().log_level.number)
+
+
 def load(path: Path) -> tuple[Settings, Registry]:
     """The settings (with the installed connectors) and logging that redacts their secrets."""
     from adoptloop.connectors.registry import Registry
@@ -84,7 +126,7 @@ def load(path: Path) -> tuple[Settings, Registry]:
 
     registry = Registry.from_entry_points()
     settings = load_settings(path, registry)
-    adoptloop_logging.configure(secrets=secret_values(settings))
+    configure_logging(secret_values(settings))
     return settings, registry
 
 
