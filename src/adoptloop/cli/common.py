@@ -27,6 +27,7 @@ import typer
 from rich.console import Console
 
 from adoptloop import logging as adoptloop_logging
+from adoptloop.cli.console import OutputConsole
 from adoptloop.errors import AdoptloopError, ConfigError
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ AsOfOption = Annotated[
 
 log = structlog.get_logger(__name__)
 
-out = Console()
+out = OutputConsole()  # plain and full-width when stdout is not a terminal (cron, a pipe)
 err = Console(stderr=True, soft_wrap=True)  # one problem per line, never wrapped at 80
 
 
