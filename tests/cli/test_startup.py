@@ -51,7 +51,7 @@ def _probe(*argv: list[str], heavy: tuple[str, ...] = HEAVY) -> dict[str, list[o
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["--version"], ["run", "--help"], ["adoption", "--help"]],
+    [["--help"], ["--version"], ["run", "--help"], ["adoption", "--help"], ["reset", "--help"]],
     ids=" ".join,
 )
 def test_help_and_version_import_no_heavy_library(argv: list[str]) -> None:
