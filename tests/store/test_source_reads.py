@@ -59,7 +59,3 @@ def test_a_source_stopped_before_its_first_row_has_no_complete_run(engine: Engin
     stopped = _read(engine, "run-1", 0, 0, stopped="API budget reached")
     assert stopped.complete_run_id is None
     assert stopped.run_id is None  # no row read yet
-    with engine.begin() as conn:
-        source_reads.forget(conn, "hr")
-    with engine.connect() as conn:
-        assert source_reads.latest_reads(conn) == {}

@@ -13,16 +13,15 @@ import orjson
 import typer
 from rich.table import Table
 
-from adoptloop.adoption.compute import scratch
-from adoptloop.adoption.metrics import MetricsRow, adoption_metrics, write_table_csv
-from adoptloop.adoption.report.assemble import build_report_data, write_report
 from adoptloop.cli.common import AsOfOption, ConfigOption, handled, load, out, parse_date
 from adoptloop.errors import ConfigError
-from adoptloop.pipeline.run import Environment
-from adoptloop.store.metrics import RowSource
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+
+    from adoptloop.adoption.metrics import MetricsRow
+    from adoptloop.pipeline.run import Environment
+    from adoptloop.store.metrics import RowSource
 
 
 def register(app: typer.Typer) -> None:
@@ -33,25 +32,33 @@ def register(app: typer.Typer) -> None:
 def adoption(
     config: ConfigOption,
     by: Annotated[
-        str, typer.Option(help="Group by region, team, manager, module or capability.")
-    ] = "region",
+        str | None,
+        typer.Option(
+            help="Group by region, team, manager, module or capability "
+            "(default: adoption.by in the config, else region).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     as_of: AsOfOption = None,
 ) -> None:
     """Adoption by group and capability, from the store (reproducible with --as-of)."""
+    from adoptloop.adoption.metrics import adoption_metrics, write_table_csv
+
     with handled():
-        if by not in ("region", "team", "manager", "module", "capability"):
+        if by is not None and by not in ("region", "team", "manager", "module", "capability"):
             raise ConfigError(f"--by: {by!r} is not region, team, manager, module or capability")
         if fmt not in ("table", "csv", "json"):
             raise ConfigError(f"--format: {fmt!r} is not table, csv or json")
         with _computed(config, as_of) as (env, day, source, conn):
-            rows = adoption_metrics(conn, source, env.capabilities, day, by)  # type: ignore[arg-type]
+            group = by or env.settings.adoption.by
+            rows = adoption_metrics(conn, source, env.capabilities, day, group)  # type: ignore[arg-type]
         if fmt == "table":
             print_adoption(rows, day)
         elif fmt == "json":
             sys.stdout.write(
                 orjson.dumps(
-                    {"as_of": day.isoformat(), "by": by, "rows": [r.record() for r in rows]},
+                    {"as_of": day.isoformat(), "by": group, "rows": [r.record() for r in rows]},
                     option=orjson.OPT_INDENT_2,
                 ).decode()
                 + "\n"
@@ -62,17 +69,28 @@ def adoption(
 
 def report(
     config: ConfigOption,
-    output: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path(
-        "adoption.html"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="The HTML file to write, or a folder to write adoption.html in "
+            "(default: adoption.html in adoption.output_dir; missing folders are made).",
+            show_default=False,
+        ),
+    ] = None,
     as_of: AsOfOption = None,
 ) -> None:
     """Write the self-contained HTML adoption report (opens offline; no CDN)."""
+    from adoptloop.adoption.report.assemble import build_report_data, write_report
+
     with handled():
         with _computed(config, as_of) as (env, day, source, conn):
             data = build_report_data(conn, source, env.capabilities, day)
-        write_report(output, data)
-        out.print(f"wrote {output} (as of {day})")
+        target = output if output is not None else env.settings.adoption.output_dir
+        if output is None or output.is_dir():
+            target = target / "adoption.html"
+        written = write_report(target, data)
+        out.print(f"wrote {written.resolve()} (as of {day})", soft_wrap=True)
 
 
 @contextmanager
@@ -81,6 +99,10 @@ def _computed(
 ) -> Iterator[tuple[Environment, date, RowSource, Connection]]:
     """The rep x capability rows computed as of --as-of (or the configured/today's date) into
     the store's scratch table, for one command to aggregate; removed afterwards."""
+    from adoptloop.adoption.compute import scratch
+    from adoptloop.pipeline.run import Environment
+    from adoptloop.store.metrics import RowSource
+
     settings, registry = load(config)
     env = Environment.open(settings, registry)
     day = env.as_of(parse_date(as_of, "--as-of"))

@@ -11,22 +11,27 @@ never a traceback. The table with what to do for each is in docs/operations.md.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
-import click
 import structlog
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 
 from adoptloop import logging as adoptloop_logging
-from adoptloop.connectors.registry import Registry
+from adoptloop.cli.console import OutputConsole
 from adoptloop.errors import AdoptloopError, ConfigError
-from adoptloop.settings.model import Settings, load_settings
+
+if TYPE_CHECKING:
+    from adoptloop.connectors.registry import Registry
+    from adoptloop.settings.model import Settings
 
 ConfigOption = Annotated[
     Path, typer.Option("--config", "-c", help="The adoptloop YAML file.", show_default=False)
@@ -41,7 +46,7 @@ AsOfOption = Annotated[
 
 log = structlog.get_logger(__name__)
 
-out = Console()
+out = OutputConsole()  # plain and full-width when stdout is not a terminal (cron, a pipe)
 err = Console(stderr=True, soft_wrap=True)  # one problem per line, never wrapped at 80
 
 
@@ -61,8 +66,10 @@ def handled() -> Iterator[None]:
         fail(f"error: {exc}", exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted; the next run resumes from the last checkpoint", 130)
-    except (typer.Exit, typer.Abort, click.ClickException):
+    except (typer.Exit, typer.TyperException):
         raise  # a command's own exit status or usage error
+    except typer.Abort:  # a confirmation answered no
+        fail("not confirmed; nothing was done", 2)
     except OSError as exc:  # a path the user gave that cannot be read or written
         where = f" {exc.filename}" if exc.filename else ""
         fail(f"error: cannot use{where}: {exc.strerror or exc.__class__.__name__}", 2)
@@ -76,16 +83,59 @@ def handled() -> Iterator[None]:
         )
 
 
+class LogLevel(StrEnum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
+
+    @property
+    def number(self) -> int:
+        return int(logging.getLevelName(self.value.upper()))
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """The options given before the command: `adoptloop --log-level debug run ...`."""
+
+    log_level: LogLevel = LogLevel.info
+
+
+# Set by the app's callback for the duration of one invocation (see cli/app.py).
+_global_options: ContextVar[GlobalOptions] = ContextVar("adoptloop_global_options")
+
+
+def global_options() -> GlobalOptions:
+    """The global options of the command being run (the defaults outside an invocation)."""
+    return _global_options.get(GlobalOptions())
+
+
+def use_global_options(ctx: typer.Context, options: GlobalOptions) -> None:
+    """Make `options` the global options until the invocation `ctx` ends."""
+    token = _global_options.set(options)
+    ctx.call_on_close(lambda: _global_options.reset(token))
+
+
+def configure_logging(secrets: list[str] | None = None) -> None:
+    """structlog at the --log-level, redacting `secrets`."""
+    adoptloop_logging.configure(secrets=secrets or (), level=global_options().log_level.number)
+
+
 def load(path: Path) -> tuple[Settings, Registry]:
     """The settings (with the installed connectors) and logging that redacts their secrets."""
+    from adoptloop.connectors.registry import Registry
+    from adoptloop.settings.model import load_settings
+
     registry = Registry.from_entry_points()
     settings = load_settings(path, registry)
-    adoptloop_logging.configure(secrets=secret_values(settings))
+    configure_logging(secret_values(settings))
     return settings, registry
 
 
 def secret_values(settings: Settings) -> list[str]:
     """Every secret value in the settings, for the log redactor."""
+    from pydantic import BaseModel
+
     found: list[str] = []
 
     def walk(value: Any) -> None:

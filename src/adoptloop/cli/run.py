@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from adoptloop.cli.adoption import print_adoption
 from adoptloop.cli.common import ConfigOption, fail, handled, load, out, parse_date
-from adoptloop.pipeline.dry_run import dry_run
-from adoptloop.pipeline.run import Environment, RunResult, run_erasure, run_pipeline
+
+if TYPE_CHECKING:
+    from adoptloop.pipeline.run import RunResult
 
 
 def register(app: typer.Typer) -> None:
@@ -46,6 +47,8 @@ def run(
     if dry_run:
         _dry_run(config, as_of, allow_shrink=allow_shrink)
         return
+    from adoptloop.pipeline.run import Environment, run_pipeline
+
     with handled():
         settings, registry = load(config)
         as_of_date = parse_date(as_of, "--as-of")
@@ -69,6 +72,8 @@ def run(
 
 
 def _dry_run(config: Path, as_of: str | None, *, allow_shrink: bool) -> None:
+    from adoptloop.pipeline.dry_run import dry_run
+
     with handled():
         settings, registry = load(config)
         trial = dry_run(
@@ -139,6 +144,8 @@ def erase(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Void everything about a person in the LRS and purge them from the store (GDPR art. 17)."""
+    from adoptloop.pipeline.run import Environment, run_erasure
+
     with handled():
         settings, registry = load(config)
         if not yes:

@@ -7,9 +7,6 @@ from typing import Any
 import typer
 
 from adoptloop.cli.common import ConfigOption, DryRunOption, handled, load, out
-from adoptloop.pipeline.run import Environment
-from adoptloop.scheduler.retention import purge, run_purge
-from adoptloop.store.db import open_store
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +23,7 @@ def serve(config: ConfigOption) -> None:
     take over; all of them deliver. SIGTERM finishes the current batch, records the run as
     interrupted and exits 0; the next start resumes it.
     """
+    from adoptloop.pipeline.run import Environment
     from adoptloop.scheduler.service import Service
 
     with handled():
@@ -37,6 +35,9 @@ def serve(config: ConfigOption) -> None:
 
 def retention_purge(config: ConfigOption, dry_run: DryRunOption = False) -> None:
     """Delete what is older than `retention:` allows, now (serve does it on retention.cron)."""
+    from adoptloop.scheduler.retention import purge, run_purge
+    from adoptloop.store.db import open_store
+
     with handled():
         settings, _ = load(config)
         engine = open_store(settings.store.url)

@@ -6,15 +6,15 @@ import json
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from adoptloop import __version__
 from adoptloop.cli.common import ConfigOption, fail, handled, load, out
-from adoptloop.connectors.registry import Registry
-from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.settings.model import settings_model
+
+if TYPE_CHECKING:
+    from adoptloop.connectors.registry import Registry
 
 
 def register(app: typer.Typer) -> None:
@@ -56,6 +56,8 @@ def init(
 
 def validate(config: ConfigOption) -> None:
     """Check a config file (and the files it references) without running anything."""
+    from adoptloop.settings.capabilities import load_capability_map
+
     with handled():
         settings, _ = load(config)
         capabilities = load_capability_map(settings.capability_map)
@@ -72,6 +74,8 @@ def config_schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of the config file (for editor completion and validation)."""
+    from adoptloop.connectors.registry import Registry
+
     text = render_schema(Registry.from_entry_points())
     if output is None:
         sys.stdout.write(text)
@@ -81,6 +85,8 @@ def config_schema(
 
 
 def render_schema(registry: Registry) -> str:
+    from adoptloop.settings.model import settings_model
+
     schema = settings_model(registry).model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "adoptloop configuration"

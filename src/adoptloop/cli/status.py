@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from adoptloop.cli.common import ConfigOption, DryRunOption, JsonOption, handled, load, out
-from adoptloop.scheduler import health
-from adoptloop.store import outbox
-from adoptloop.store import quarantine as quarantined_records
-from adoptloop.store.cursors import all_cursors
-from adoptloop.store.db import open_store
-from adoptloop.store.runs import recent_runs
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +40,13 @@ def status(
     ] = False,
 ) -> None:
     """Last runs, cursors, source freshness, outbox backlog, quarantine by reason, health."""
+    from adoptloop.scheduler import health
+    from adoptloop.store import outbox
+    from adoptloop.store import quarantine as quarantined_records
+    from adoptloop.store.cursors import all_cursors
+    from adoptloop.store.db import open_store
+    from adoptloop.store.runs import recent_runs
+
     with handled():
         settings, _ = load(config)
         engine = open_store(settings.store.url)
@@ -137,6 +140,9 @@ def runs(
     as_json: JsonOption = False,
 ) -> None:
     """Run history: job, schedule, status, attempts, duration and seconds per stage."""
+    from adoptloop.store.db import open_store
+    from adoptloop.store.runs import recent_runs
+
     with handled():
         settings, _ = load(config)
         engine = open_store(settings.store.url)
@@ -178,6 +184,9 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Open quarantine entries: source, stream, record, where it was, and why."""
+    from adoptloop.store import quarantine as quarantined_records
+    from adoptloop.store.db import open_store
+
     with handled():
         settings, _ = load(config)
         engine = open_store(settings.store.url)
@@ -209,6 +218,9 @@ def quarantine_retry(
     cleared, so the next run re-reads it in full (unchanged records are not written again).
     Entries leave quarantine when the retry succeeds.
     """
+    from adoptloop.store import quarantine as quarantined_records
+    from adoptloop.store.db import open_store
+
     with handled():
         settings, _ = load(config)
         engine = open_store(settings.store.url)
@@ -234,6 +246,9 @@ def statements_export(
     ],
 ) -> None:
     """Write every statement made so far, one per line, in the order they were made."""
+    from adoptloop.store import outbox
+    from adoptloop.store.db import open_store
+
     with handled():
         settings, _ = load(config)
         engine = open_store(settings.store.url)

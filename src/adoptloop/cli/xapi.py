@@ -6,14 +6,15 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
 
 from adoptloop.cli.common import ConfigOption, handled, load
-from adoptloop.xapi.profile import build_profile
-from adoptloop.xapi.validate import XAPIVersion, validate_statement
+
+if TYPE_CHECKING:
+    from adoptloop.xapi.validate import XAPIVersion
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +67,8 @@ def validate(
     version: Annotated[str, typer.Option(help="xAPI version: 1.0.3 or 2.0.0.")] = "1.0.3",
 ) -> None:
     """One JSON line per statement: {"index", "valid", "errors"}; exit 65 if any is invalid."""
+    from adoptloop.xapi.validate import validate_statement
+
     if version not in ("1.0.3", "2.0.0"):
         typer.echo(f"--version: {version!r} is not 1.0.3 or 2.0.0", err=True)
         raise typer.Exit(2)
@@ -102,6 +105,8 @@ def profile(
 
 
 def _write_profile(namespace: str, output: Path | None, generated_at: str | None) -> None:
+    from adoptloop.xapi.profile import build_profile
+
     when = generated_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     document = build_profile(namespace, generated_at=when)
     text = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n"

@@ -38,3 +38,9 @@ def updated_by_source(conn: Connection) -> dict[str, str]:
     t = schema.cursors
     rows = conn.execute(select(t.c.source, func.max(t.c.updated_at)).group_by(t.c.source))
     return {str(source): str(updated) for source, updated in rows}
+
+
+def forget_source(conn: Connection, source: str) -> int:
+    """Delete every cursor of `source` (all its streams); how many there were."""
+    t = schema.cursors
+    return conn.execute(t.delete().where(t.c.source == source)).rowcount

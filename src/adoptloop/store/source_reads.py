@@ -92,9 +92,3 @@ def latest_reads(conn: Connection) -> dict[str, SourceRead]:
         )
         for row in conn.execute(select(t).order_by(t.c.source))
     }
-
-
-def forget(conn: Connection, source: str) -> None:
-    """A source reset or removed: its figures go with its cursors."""
-    t = schema.source_reads
-    conn.execute(t.delete().where(t.c.source == source))
