@@ -1,6 +1,7 @@
 """The connector contract.
 
-A connector is built from its own config class and reads one or more streams. `read` yields
+A connector is built from its own config class and reads one or more streams. `preflight`
+(optional) refuses input that is unusable as configured before any source commits. `read` yields
 domain records, `Rejected` items for records that cannot become one, and `Checkpoint` items
 where everything yielded so far is complete: the pipeline commits at each checkpoint and
 stores the cursor, so an interrupted sync resumes from the last committed checkpoint.
@@ -79,6 +80,15 @@ class Connector(Generic[C]):
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         """Yield the stream's records changed since `cursor`, ending with a Checkpoint."""
         raise NotImplementedError
+
+    def preflight(self) -> None:
+        """Raise ConfigError when the source's input is unusable as configured.
+
+        A run calls this for every source before pulling any, so that an input nobody can read
+        (a file in another encoding, a missing column, a wrong date format) stops the run with
+        exit 2 before any source commits. File connectors read their files whole here; the
+        default checks nothing (an API source finds out when it connects).
+        """
 
 
 # --- LMS transcript write-back ---------------------------------------------------------------

@@ -1,0 +1,193 @@
+"""Pre-flight: is a file readable as configured? Checked for every file before any source
+commits, so a wrong setting stops the run (ConfigError, exit 2) instead of quarantining every
+row or committing half of the sources.
+
+A file fails the pre-flight when it cannot be opened (a directory, no permission), a byte does
+not decode with its `encoding` (the message gives the line, the byte offset and the encoding
+charset-normalizer guesses), it has no header row, a required column is missing (with the
+closest header), or a typed column fails across the file: when no non-empty value of a date,
+date-time or number column parses, or more than half fail, the `date_format` or `decimal` is
+wrong, not the values (the message says which setting would read them). Fewer failures are row
+defects, quarantined when the file is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from charset_normalizer import from_bytes
+
+from adoptloop.connectors.files.reader import (
+    FileStream,
+    Layout,
+    SourceRow,
+    missing_columns,
+    unreadable,
+)
+from adoptloop.connectors.files.rows import CsvRows, jsonl_rows, open_text
+from adoptloop.connectors.values import BadValue, Decimal, ValueFormat
+from adoptloop.errors import ConfigError
+
+CHUNK = 1 << 20
+SAMPLE = 4 << 20  # bytes of the file charset-normalizer looks at for a guess
+_DATE_FORMATS = (
+    None,  # ISO 8601
+    "%d.%m.%Y",
+    "%d/%m/%Y",
+    "%d-%m-%Y",
+    "%m/%d/%Y",
+    "%Y/%m/%d",
+    "%d.%m.%y",
+    "%d/%m/%y",
+    "%m/%d/%y",
+)
+
+
+def check_file(spec: FileStream, layout: Layout) -> None:
+    """Raise ConfigError naming file, line and the key to set when the file is unusable."""
+    try:
+        _check_decoding(spec, layout.where)
+        _check_values(spec, layout)
+    except OSError as exc:
+        raise unreadable(spec.path, layout.where, exc) from None
+
+
+def _check_decoding(spec: FileStream, where: str) -> None:
+    encoding = spec.dialect.text_encoding
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0  # bytes of the file before `chunk`
+    lines = 1
+    with spec.path.open("rb") as fh:
+        head = b""
+        while True:
+            chunk = fh.read(CHUNK)
+            if len(head) < SAMPLE:
+                head += chunk[: SAMPLE - len(head)]
+            pending = decoder.getstate()[0]
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                data = pending + chunk
+                before = data[: exc.start].decode(encoding, errors="replace")
+                at = offset - len(pending) + exc.start
+                raise _decode_error(
+                    spec, where, lines + before.count("\n"), at, exc, head
+                ) from None
+            lines += text.count("\n")
+            offset += len(chunk)
+            if not chunk:
+                return
+
+
+def _decode_error(
+    spec: FileStream, where: str, line: int, at: int, exc: UnicodeDecodeError, sample: bytes
+) -> ConfigError:
+    bad = exc.object[exc.start : exc.start + 1].hex()
+    message = (
+        f"{spec.path}:{line}: byte {at} (0x{bad}) cannot be read as {spec.encoding} ({exc.reason})"
+    )
+    best = from_bytes(sample).best()
+    guess = best.encoding if best is not None else None
+    if guess and codecs.lookup(guess).name != codecs.lookup(spec.encoding).name:
+        message += f"; it looks like {guess}: set `encoding: {guess}` under {where}"
+    else:
+        message += f"; set the file's `encoding` under {where} (e.g. `encoding: cp1252`)"
+    return ConfigError(message)
+
+
+def _rows(spec: FileStream, layout: Layout) -> Iterator[SourceRow]:
+    path = spec.path
+    with open_text(path, spec.dialect) as fh:
+        if spec.file_format == "jsonl":
+            for raw in jsonl_rows(fh, spec.dialect):
+                yield SourceRow(path, raw.line, raw.values, raw.defect)
+            return
+        rows = CsvRows(fh, spec.dialect)
+        if not rows.header:
+            what = rows.header_defect or "the file is empty"
+            raise ConfigError(
+                f"{path}:{rows.header_line or 1}: no header row ({what}); the file of "
+                f"{layout.where} must start with a header naming its columns"
+            )
+        missing = missing_columns(spec, layout, rows.header, rows.header_line)
+        if missing is not None:
+            raise missing
+        for raw in rows:
+            yield SourceRow(path, raw.line, raw.values, raw.defect)
+
+
+@dataclass
+class _Column:
+    name: str
+    kind: str  # "date", "date-time" or "number"
+    parse: Callable[[ValueFormat, str, str], Any]
+    seen: int = 0
+    failed: list[tuple[int, str]] = field(default_factory=list)  # the first few, and a count
+    failures: int = 0
+
+    def add(self, fmt: ValueFormat, line: int, value: str) -> None:
+        self.seen += 1
+        try:
+            self.parse(fmt, value, self.name)
+        except BadValue:
+            self.failures += 1
+            if len(self.failed) < 20:
+                self.failed.append((line, value))
+
+    @property
+    def fails_across_the_file(self) -> bool:
+        return self.seen > 0 and (self.failures == self.seen or 2 * self.failures > self.seen)
+
+
+def _check_values(spec: FileStream, layout: Layout) -> None:
+    fmt = spec.values
+    columns = [
+        *(_Column(c, "date", ValueFormat.parse_date) for c in layout.dates),
+        *(_Column(c, "date-time", ValueFormat.parse_datetime) for c in layout.datetimes),
+        *(_Column(c, "number", ValueFormat.parse_number) for c in layout.numbers),
+    ]
+    for row in _rows(spec, layout):
+        if row.defect is not None:
+            continue
+        for column in columns:
+            value = row.get(column.name)
+            if value:
+                column.add(fmt, row.line, value)
+    problems = [_problem(spec, layout, c) for c in columns if c.fails_across_the_file]
+    if problems:
+        raise ConfigError(problems[0], problems=problems)
+
+
+def _problem(spec: FileStream, layout: Layout, column: _Column) -> str:
+    line, example = column.failed[0]
+    head = (
+        f"{spec.path}:{line}: {column.name}: {column.failures} of {column.seen} values are not "
+        f"{column.kind}s as configured (e.g. {example!r})"
+    )
+    values = [value for _, value in column.failed]
+    if column.kind == "number":
+        other: Decimal = "," if spec.decimal == "." else "."
+        if _all_parse(ValueFormat(spec.date_format, other), column, values):
+            return f'{head}; set `decimal: "{other}"` under {layout.where}'
+        return f"{head}; check `decimal` under {layout.where} (now {spec.decimal!r})"
+    for candidate in _DATE_FORMATS:
+        if candidate == spec.date_format:
+            continue
+        if _all_parse(ValueFormat(candidate, spec.decimal), column, values):
+            if candidate is None:
+                return f"{head}; they are ISO 8601: remove `date_format` under {layout.where}"
+            return f'{head}; set `date_format: "{candidate}"` under {layout.where}'
+    now = spec.date_format or "ISO 8601"
+    return f"{head}; set `date_format` (strftime) under {layout.where} (now {now})"
+
+
+def _all_parse(fmt: ValueFormat, column: _Column, values: Sequence[str]) -> bool:
+    try:
+        for value in values:
+            column.parse(fmt, value, column.name)
+    except BadValue:
+        return False
+    return True
