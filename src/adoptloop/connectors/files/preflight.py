@@ -14,6 +14,7 @@ defects, quarantined when the file is read.
 from __future__ import annotations
 
 import codecs
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,13 +90,45 @@ def _decode_error(
     message = (
         f"{spec.path}:{line}: byte {at} (0x{bad}) cannot be read as {spec.encoding} ({exc.reason})"
     )
-    best = from_bytes(sample).best()
-    guess = best.encoding if best is not None else None
+    guess = _guess_encoding(sample)
     if guess and codecs.lookup(guess).name != codecs.lookup(spec.encoding).name:
         message += f"; it looks like {guess}: set `encoding: {guess}` under {where}"
     else:
         message += f"; set the file's `encoding` under {where} (e.g. `encoding: cp1252`)"
     return ConfigError(message)
+
+
+def _guess_encoding(sample: bytes) -> str | None:
+    """charset-normalizer's guess, with a lean towards cp1252 (Excel's Western European
+    default): short exports give charset-normalizer too little text, and it then names Farsi or
+    Central European code pages for French or German. cp1252 is named when it is one of the
+    encodings that read the sample alike, or when it reads the sample as Latin letters and
+    typographic punctuation with accented letters a minority in the words that have them."""
+    matches = list(from_bytes(sample))
+    best = matches[0].encoding if matches else None
+    if any("cp1252" in m.could_be_from_charset for m in matches):
+        return "cp1252"
+    if best is not None and codecs.lookup(best).name.startswith("utf"):
+        return best
+    try:
+        text = sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return best
+    words = [w for w in text.split() if not w.isascii()]
+    letters = [ch for w in words for ch in w if ch.isalpha()]
+    accented = [ch for ch in letters if not ch.isascii()]
+    if all(_western(ch) for ch in set(text) if not ch.isascii()) and (
+        2 * len(accented) < len(letters)
+    ):
+        return "cp1252"
+    return best
+
+
+def _western(ch: str) -> bool:
+    return "LATIN" in unicodedata.name(ch, "") or ch in _PUNCTUATION
+
+
+_PUNCTUATION = "\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2022\u2026\u20ac\xa0\xa1\xbf\xab\xbb\xb0\xa7\xa9\xae\u2122\xb7"
 
 
 def _rows(spec: FileStream, layout: Layout) -> Iterator[SourceRow]:
