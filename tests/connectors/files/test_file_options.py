@@ -307,3 +307,73 @@ def test_people_history_rows_are_no_duplicates_but_a_repeated_row_is(tmp_path: P
     assert [(r.location, r.reason) for r in items if isinstance(r, Rejected)] == [
         ("people.csv:4", "duplicate record id E1@2025-01-01: line 2 is used")
     ]
+
+
+def test_a_symlink_loop_as_path_is_a_config_error(tmp_path: Path) -> None:
+    loop = tmp_path / "people.csv"
+    loop.symlink_to(loop)
+
+    with pytest.raises(ValidationError, match="is a symlink to nothing"):
+        PeopleFileConfig.model_validate({"type": "file-people", "path": loop})
+
+
+def test_visits_and_actions_after_the_run_date_are_quarantined(tmp_path: Path) -> None:
+    reports = tmp_path / "reports.csv"
+    reports.write_text(
+        "Id,Manager_vod__c,Employee_vod__c,Review_Date__c,Status__c\n"
+        "R1,005M,005E,2026-06-30,Submitted\n"
+        "R2,005M,005E,2026-07-01,Submitted\n"  # one day ahead: a zone east of UTC
+        "R3,005M,005E,2026-07-02,Submitted\n",
+        encoding="utf-8",
+    )
+    actions = tmp_path / "actions.csv"
+    actions.write_text(
+        "Id,Employee_vod__c,Capability__c,Agreed_Date__c,Due_Date__c,Status__c\n"
+        "A1,005E,objection-handling,2026-06-01,2026-09-01,Open\n"
+        "A2,005E,objection-handling,2027-06-01,2027-09-01,Open\n",
+        encoding="utf-8",
+    )
+    connector = coaching(reports={"path": reports}, actions={"path": actions})
+
+    connector.preflight()
+    visits = drain(connector, "reports")
+    agreed = drain(connector, "actions")
+
+    assert [o.source_record_id for o in visits if isinstance(o, CoachingObservation)] == [
+        "R1",
+        "R2",
+    ]
+    assert [(r.location, r.reason) for r in visits + agreed if isinstance(r, Rejected)] == [
+        (
+            "reports.csv:4",
+            "Review_Date__c: 2026-07-02 is in the future (the run date is 2026-06-30)",
+        ),
+        (
+            "actions.csv:3",
+            "Agreed_Date__c: 2027-06-01 is in the future (the run date is 2026-06-30)",
+        ),
+    ]
+
+
+def test_a_stray_quote_in_the_ratings_file_costs_only_its_line(tmp_path: Path) -> None:
+    reports = tmp_path / "reports.csv"
+    reports.write_text(
+        "Id,Manager_vod__c,Employee_vod__c,Review_Date__c,Status__c\n"
+        + "".join(f"R{n},005M,005E,2026-02-03,Submitted\n" for n in range(1, 4)),
+        encoding="utf-8",
+    )
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text(
+        'Coaching_Report__c,Item__c,Value__c\nR1,Objections__c,4\nR2,"Objections__c,3\n'
+        "R3,Objections__c,5\n",
+        encoding="utf-8",
+    )
+    items = drain(coaching(reports={"path": reports, "ratings": {"path": ratings}}), "reports")
+
+    rated = {
+        o.source_record_id: [r.raw for r in o.ratings]
+        for o in items
+        if isinstance(o, CoachingObservation)
+    }
+    assert rated == {"R1": [4.0], "R2": [], "R3": [5.0]}
+    assert [r.location for r in items if isinstance(r, Rejected)] == ["ratings.csv:3"]
