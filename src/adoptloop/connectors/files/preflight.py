@@ -15,20 +15,13 @@ from __future__ import annotations
 
 import codecs
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from charset_normalizer import from_bytes
 
-from adoptloop.connectors.files.reader import (
-    FileStream,
-    Layout,
-    SourceRow,
-    missing_columns,
-    unreadable,
-)
-from adoptloop.connectors.files.rows import CsvRows, jsonl_rows, open_text
+from adoptloop.connectors.files.reader import FileStream, Layout, read_rows, unreadable
 from adoptloop.connectors.values import BadValue, Decimal, ValueFormat
 from adoptloop.errors import ConfigError
 
@@ -131,27 +124,6 @@ def _western(ch: str) -> bool:
 _PUNCTUATION = "\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2022\u2026\u20ac\xa0\xa1\xbf\xab\xbb\xb0\xa7\xa9\xae\u2122\xb7"
 
 
-def _rows(spec: FileStream, layout: Layout) -> Iterator[SourceRow]:
-    path = spec.path
-    with open_text(path, spec.dialect) as fh:
-        if spec.file_format == "jsonl":
-            for raw in jsonl_rows(fh, spec.dialect):
-                yield SourceRow(path, raw.line, raw.values, raw.defect)
-            return
-        rows = CsvRows(fh, spec.dialect)
-        if not rows.header:
-            what = rows.header_defect or "the file is empty"
-            raise ConfigError(
-                f"{path}:{rows.header_line or 1}: no header row ({what}); the file of "
-                f"{layout.where} must start with a header naming its columns"
-            )
-        missing = missing_columns(spec, layout, rows.header, rows.header_line)
-        if missing is not None:
-            raise missing
-        for raw in rows:
-            yield SourceRow(path, raw.line, raw.values, raw.defect)
-
-
 @dataclass
 class _Column:
     name: str
@@ -182,7 +154,7 @@ def _check_values(spec: FileStream, layout: Layout) -> None:
         *(_Column(c, "date-time", ValueFormat.parse_datetime) for c in layout.datetimes),
         *(_Column(c, "number", ValueFormat.parse_number) for c in layout.numbers),
     ]
-    for row in _rows(spec, layout):
+    for row in read_rows(spec, layout):
         if row.defect is not None:
             continue
         for column in columns:

@@ -113,23 +113,31 @@ def missing_columns(
 def read_rows(spec: FileStream, layout: Layout) -> Iterator[SourceRow]:
     """Stream rows; a missing required column stops the file with a located ConfigError."""
     path = spec.path
-    if spec.file_format == "jsonl":
+    try:
         with open_text(path, spec.dialect) as fh:
-            for raw in jsonl_rows(fh, spec.dialect):
+            if spec.file_format == "jsonl":
+                for raw in jsonl_rows(fh, spec.dialect):
+                    yield SourceRow(path, raw.line, raw.values, raw.defect)
+                return
+            rows = CsvRows(fh, spec.dialect)
+            if not rows.header:
+                what = rows.header_defect or "the file is empty"
+                raise ConfigError(
+                    f"{path}:{rows.header_line or 1}: no header row ({what}); the file of "
+                    f"{layout.where} must start with a header naming its columns"
+                )
+            missing = missing_columns(spec, layout, rows.header, rows.header_line)
+            if missing is not None:
+                raise missing
+            for raw in rows:
                 yield SourceRow(path, raw.line, raw.values, raw.defect)
-        return
-    with open_text(path, spec.dialect) as fh:
-        rows = CsvRows(fh, spec.dialect)
-        if not rows.header:
-            raise ConfigError(
-                f"{path}:{rows.header_line or 1}: no header row "
-                f"({rows.header_defect or 'the file is empty'}); {layout.where} needs one"
-            )
-        missing = missing_columns(spec, layout, rows.header, rows.header_line)
-        if missing is not None:
-            raise missing
-        for raw in rows:
-            yield SourceRow(path, raw.line, raw.values, raw.defect)
+    except UnicodeDecodeError as exc:  # the pre-flight names line and byte; this is a fallback
+        raise ConfigError(
+            f"{path}: cannot be read as {spec.encoding} ({exc.reason}); set the file's "
+            f"`encoding` under {layout.where}"
+        ) from None
+    except OSError as exc:
+        raise unreadable(path, layout.where, exc) from None
 
 
 class Columns(BaseModel):

@@ -12,7 +12,8 @@ defect (`RawRow.defect`) that the caller quarantines with `file:line`. Row defec
 - a field over 128 KiB (FIELD_LIMIT) and a NUL byte (PostgreSQL refuses it).
 
 Bytes that do not decode are not a row defect: the pre-flight (`preflight.py`) stops the run
-before they are read here; a file changed in between raises `UnicodeDecodeError`.
+before they are read here (a file changed in between raises `UnicodeDecodeError`, which
+`reader.read_rows` turns into a ConfigError).
 """
 
 from __future__ import annotations
@@ -91,10 +92,6 @@ class _Lines:
     def push_back(self, lines: list[tuple[int, str]]) -> None:
         self._back.extend(reversed(lines))
 
-    @property
-    def next_line(self) -> int:
-        return self._back[-1][0] if self._back else self._count + 1
-
 
 @dataclass
 class CsvRows:
@@ -119,11 +116,6 @@ class CsvRows:
             else:
                 self.header = [f.strip() for f in fields]
             return
-
-    @property
-    def next_line(self) -> int:
-        """The number of the line the reader reads next (where a decode error happened)."""
-        return self._lines.next_line
 
     def __iter__(self) -> Iterator[RawRow]:
         width = len(self.header)
