@@ -91,6 +91,8 @@ def _resolve_path(value: Path, info: ValidationInfo) -> Path:
 def _existing_path(value: Path, info: ValidationInfo) -> Path:
     path = _resolve_path(value, info)
     if not path.exists():
+        if path.is_symlink():
+            raise ValueError(f"{path} is a symlink to nothing (a broken link or a loop)")
         raise ValueError(f"{path} does not exist")
     return path
 

@@ -1,6 +1,7 @@
 """The connector contract.
 
-A connector is built from its own config class and reads one or more streams. `read` yields
+A connector is built from its own config class and reads one or more streams. `preflight`
+(optional) refuses input that is unusable as configured before any source commits. `read` yields
 domain records, `Rejected` items for records that cannot become one, and `Checkpoint` items
 where everything yielded so far is complete: the pipeline commits at each checkpoint and
 stores the cursor, so an interrupted sync resumes from the last committed checkpoint.
@@ -99,11 +100,21 @@ class Connector(Generic[C]):
         """Yield the stream's records changed since `cursor`, ending with a Checkpoint."""
         raise NotImplementedError
 
+    def preflight(self) -> None:
+        """Raise ConfigError when the source's input is unusable as configured.
+
+        A run calls this for every source before pulling any, so that an input nobody can read
+        (a file in another encoding, a missing column, a wrong date format) stops the run with
+        exit 2 before any source commits. File connectors read their files whole here; the
+        default checks nothing (an API source finds out when it connects).
+        """
+
     def check(self) -> None:
         """Reach the source and prove the configuration fits it; raise what a run would
-        (ConfigError, AuthFailed, RetriableError). The default reads the first item of each
-        stream from the beginning and stops; connectors override it with something cheaper
-        (a login and a describe, a file's header)."""
+        (ConfigError, AuthFailed, RetriableError). The default runs the pre-flight, then reads
+        the first item of each stream from the beginning and stops; connectors override it
+        with something cheaper (a login and a describe; a file's pre-flight)."""
+        self.preflight()
         for stream in self.streams():
             items = iter(self.read(stream, None))
             try:

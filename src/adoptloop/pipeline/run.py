@@ -252,10 +252,12 @@ def _run(
             stage = PullStage(
                 env.engine, run_id, progress=tick, erased=erased, allow_shrink=allow_shrink
             )
-            for connector in env.connectors():
-                if sources is None or connector.name in sources:
-                    checkpoint()
-                    bucket[connector.name] = stage.pull(connector)
+            pulled = [c for c in env.connectors() if sources is None or c.name in sources]
+            for connector in pulled:  # unusable input stops the run before any source commits
+                connector.preflight()
+            for connector in pulled:
+                checkpoint()
+                bucket[connector.name] = stage.pull(connector)
         checkpoint()
         with _stage(result.counts, "states") as bucket:
             result.as_of = env.as_of(as_of)

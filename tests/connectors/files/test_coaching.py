@@ -21,6 +21,8 @@ from adoptloop.domain import (
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
 from adoptloop.testing.kit import drain, last_cursor, make_context
 
+RUN_DATE = date(2026, 6, 30)  # the exports' dates are before it
+
 CAPABILITIES = CapabilityMap(
     CapabilityMapFile.model_validate(
         {
@@ -51,7 +53,9 @@ def connector(**config: Any) -> CoachingFileConnector:
     settings = CoachingFileConfig.model_validate(
         {"type": "file-coaching", "timezone": "Europe/Berlin", **config}
     )
-    return CoachingFileConnector(settings, make_context(CAPABILITIES, name="crm"))
+    return CoachingFileConnector(
+        settings, make_context(CAPABILITIES, name="crm", run_date=RUN_DATE)
+    )
 
 
 def test_a_report_becomes_an_observation_with_its_mapped_ratings_scaled(tmp_path: Path) -> None:

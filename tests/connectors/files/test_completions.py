@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from adoptloop.connectors.files.completions import (
@@ -12,6 +12,8 @@ from adoptloop.connectors.files.completions import (
 from adoptloop.domain import Checkpoint, Completion, PersonRef, Rejected
 from adoptloop.testing.kit import drain, last_cursor, make_context
 
+RUN_DATE = date(2026, 6, 30)  # the exports' dates are before it
+
 HEADER = "record_id,user_id,user_email,module_id,module_title,status,completed_at,score\n"
 
 
@@ -19,7 +21,7 @@ def connector(path: Path, **config: object) -> CompletionsFileConnector:
     settings = CompletionsFileConfig.model_validate(
         {"type": "file-completions", "path": path, **config}
     )
-    return CompletionsFileConnector(settings, make_context(name="lms"))
+    return CompletionsFileConnector(settings, make_context(name="lms", run_date=RUN_DATE))
 
 
 def write(tmp_path: Path, body: str, name: str = "completions.csv") -> Path:
@@ -97,7 +99,9 @@ def test_a_json_lines_drop_rejects_a_line_that_is_not_json(tmp_path: Path) -> No
 
     assert [i.source_record_id for i in items if isinstance(i, Completion)] == ["C1"]
     rejected = [r for r in items if isinstance(r, Rejected)]
-    assert [(r.record_key, r.location) for r in rejected] == [("line 2", "completions.jsonl:2")]
+    assert [(r.record_key, r.location) for r in rejected] == [
+        ("completions.jsonl:2", "completions.jsonl:2")
+    ]
     assert rejected[0].reason.startswith("invalid JSON")
 
 

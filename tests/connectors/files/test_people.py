@@ -9,7 +9,7 @@ import pytest
 
 from adoptloop.connectors.files.people import PeopleFileConfig, PeopleFileConnector
 from adoptloop.domain import Checkpoint, Person, Rejected
-from adoptloop.errors import FatalSyncError
+from adoptloop.errors import ConfigError
 from adoptloop.testing.kit import drain, last_cursor, make_context
 
 RUN_DATE = date(2026, 3, 2)
@@ -114,7 +114,7 @@ def test_an_unchanged_file_yields_only_its_checkpoint_the_second_time(tmp_path: 
 
 def test_a_missing_required_column_stops_the_file_naming_it(tmp_path: Path) -> None:
     path = write(tmp_path, "E1,Ada,Rep,rep\n", header="hr_id,first_name,last_name,job\n")
-    with pytest.raises(FatalSyncError, match=r"people.csv:1: column\(s\) role not found"):
+    with pytest.raises(ConfigError, match=r"people.csv:1: column 'role' not found; set its name"):
         drain(connector(path), "people")
 
 

@@ -3,32 +3,39 @@ row per rating), plus optional users, development actions and calls files.
 
 Each file's cursor is its content hash (the reports' includes the ratings file's): an
 unchanged drop is not even parsed, and a changed one is re-read whole and upserted by id.
+Every file entry (users, reports, reports.ratings, actions, calls) has its own encoding,
+delimiter, quotechar, date_format and decimal. Visit, agreed, completed and call dates are
+local: one day after the run date is still taken (zones ahead of UTC), a later one is a row
+defect.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Literal
 
 from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
+from adoptloop.connectors.files.preflight import check_file
 from adoptloop.connectors.files.reader import (
+    Column,
     Columns,
     FileStream,
+    Layout,
     SourceRow,
+    checked_rows,
     file_fingerprint,
     person_ref,
-    read_rows,
     read_stream,
+    unreadable,
 )
 from adoptloop.connectors.values import (
     BadValue,
-    optional_date,
-    optional_datetime,
-    parse_date,
-    parse_number,
+    ValueFormat,
+    moment_not_after,
+    not_after,
 )
 from adoptloop.domain import (
     Account,
@@ -40,6 +47,8 @@ from adoptloop.domain import (
     Item,
     PersonRef,
     Rating,
+    Record,
+    Rejected,
 )
 from adoptloop.fields import TimeZone
 from adoptloop.mappings.identity import IdentityRule
@@ -168,27 +177,80 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         }
         return tuple(name for name, spec in named.items() if spec is not None)
 
-    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+    def layouts(self) -> dict[str, tuple[FileStream, Layout]]:
+        """Each configured file with what is read from it; `ratings` only with a ratings file."""
         cfg = self.config
-        if stream == "users" and cfg.users:
-            c = cfg.users.columns
-            return read_stream(
-                stream, cfg.users, cursor, required=[c.id], parse=self._account, key_column=c.id
+        where = f"sources.{self.name}"
+        found: dict[str, tuple[FileStream, Layout]] = {}
+        if cfg.users:
+            u = cfg.users.columns
+            # the identity attributes are optional: the rules are tried in order
+            found["users"] = (cfg.users, Layout(f"{where}.users", u.pick("id"), u.id))
+        r = cfg.reports.columns
+        capabilities = self.context.capabilities
+        items = [i for i in capabilities.spec.coaching_items if capabilities.is_mapped_item(i)]
+        found["reports"] = (
+            cfg.reports,
+            Layout(
+                f"{where}.reports",
+                r.pick("id", "observer", "observed", "visit_date", "status"),
+                r.id,
+                dates=(r.visit_date,),
+                datetimes=(r.submitted_at, r.modified_at),
+                numbers=() if cfg.reports.ratings else tuple(items),
+            ),
+        )
+        if cfg.reports.ratings:
+            g = cfg.reports.ratings
+            found["ratings"] = (
+                g,
+                Layout(
+                    f"{where}.reports.ratings",
+                    [
+                        Column(g.report_id, "report_id"),
+                        Column(g.item, "item"),
+                        Column(g.value, "value"),
+                    ],
+                    g.report_id,
+                    numbers=(g.value,),
+                    record_id=lambda row: f"{row.get(g.report_id)} {row.get(g.item)}",
+                ),
             )
-        if stream == "reports":
-            return self._read_reports(cursor)
-        if stream == "actions" and cfg.actions:
+        if cfg.actions:
             a = cfg.actions.columns
-            required = [a.id, a.person, a.capability, a.agreed_on, a.status]
-            return read_stream(
-                stream, cfg.actions, cursor, required=required, parse=self._action, key_column=a.id
+            found["actions"] = (
+                cfg.actions,
+                Layout(
+                    f"{where}.actions",
+                    a.pick("id", "person", "capability", "agreed_on", "status"),
+                    a.id,
+                    dates=(a.agreed_on, a.due_on, a.completed_on),
+                ),
             )
-        if stream == "calls" and cfg.calls:
+        if cfg.calls:
             k = cfg.calls.columns
-            required = [k.id, k.rep, k.date]
-            return read_stream(
-                stream, cfg.calls, cursor, required=required, parse=self._call, key_column=k.id
+            found["calls"] = (
+                cfg.calls,
+                Layout(f"{where}.calls", k.pick("id", "rep", "date"), k.id, dates=(k.date,)),
             )
+        return found
+
+    def preflight(self) -> None:
+        for spec, layout in self.layouts().values():
+            check_file(spec, layout)
+
+    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+        layouts = self.layouts()
+        if stream == "reports":
+            return self._read_reports(cursor, layouts)
+        parse: dict[str, Callable[[SourceRow], Record]] = {
+            "users": self._account,
+            "actions": self._action,
+            "calls": self._call,
+        }
+        if stream in parse and stream in layouts:
+            spec, layout = layouts[stream]
+            return read_stream(stream, spec, layout, cursor, parse=parse[stream])
         raise ValueError(f"{self.name}: no stream {stream!r}")
 
     def _account(self, row: SourceRow) -> Account:
@@ -199,48 +261,70 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
             person_ref(self.system, row.require(users.columns.id), row, users.identity), active
         )
 
-    def _read_reports(self, cursor: str | None) -> Iterator[Item]:
-        reports = self.config.reports
-        c = reports.columns
-        fingerprint = file_fingerprint(reports.path)
-        if reports.ratings is not None:
-            fingerprint += "+" + file_fingerprint(reports.ratings.path)
+    def _read_reports(
+        self, cursor: str | None, layouts: dict[str, tuple[FileStream, Layout]]
+    ) -> Iterator[Item]:
+        reports, layout = layouts["reports"]
+        c = self.config.reports.columns
+        try:
+            fingerprint = file_fingerprint(reports.path)
+            if "ratings" in layouts:
+                fingerprint += "+" + file_fingerprint(layouts["ratings"][0].path)
+        except OSError as exc:
+            raise unreadable(reports.path, layout.where, exc) from None
         if fingerprint == cursor:
             yield Checkpoint("reports", fingerprint)
             return
-        long_ratings = self._long_ratings() if reports.ratings is not None else None
+        long_ratings: dict[str, list[tuple[SourceRow, str, str]]] | None = None
+        if "ratings" in layouts:
+            long_ratings, defects = self._long_ratings(*layouts["ratings"])
+            yield from defects
         items = list(self.context.capabilities.spec.coaching_items)
 
         def parse(row: SourceRow) -> CoachingObservation:
             if long_ratings is None:
                 pairs = [(item, row.get(item)) for item in items if item in row.values]
-            else:
-                pairs = long_ratings.get(row.get(c.id), [])
-            return self._observation(row, pairs)
+                return self._observation(row, pairs, reports.values)
+            ratings = long_ratings.pop(row.get(c.id), [])
+            fmt = layouts["ratings"][0].values
+            return self._observation(row, [(item, value) for _, item, value in ratings], fmt)
 
-        required = [c.id, c.observer, c.observed, c.visit_date, c.status]
         yield from read_stream(
-            "reports",
-            reports,
-            None,
-            required=required,
-            parse=parse,
-            key_column=c.id,
-            fingerprint=fingerprint,
+            "reports", reports, layout, None, parse=parse, fingerprint=fingerprint
         )
+        for report_id, orphans in (long_ratings or {}).items():
+            for row, _, _ in orphans:  # every rating row is used or quarantined
+                yield Rejected(
+                    "reports",
+                    f"{row.path.name}:{row.line}",
+                    row.location,
+                    f"rating of report {report_id}, which is not in {reports.path.name}",
+                )
 
-    def _long_ratings(self) -> dict[str, list[tuple[str, str]]]:
-        """Ratings kept one row per rating, grouped by report id (held in memory per file)."""
-        spec = self.config.reports.ratings
-        assert spec is not None  # noqa: S101 - only called when a ratings file is configured
-        grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        required = [spec.report_id, spec.item, spec.value]
-        for row in read_rows(spec.path, fmt=spec.format, required=required):
-            grouped[row.get(spec.report_id)].append((row.get(spec.item), row.get(spec.value)))
-        return grouped
+    def _long_ratings(
+        self, spec: FileStream, layout: Layout
+    ) -> tuple[dict[str, list[tuple[SourceRow, str, str]]], list[Rejected]]:
+        """Ratings kept one row per rating, grouped by report id (held in memory per file),
+        and the rating rows that are row defects."""
+        ratings = self.config.reports.ratings
+        assert ratings is not None  # noqa: S101 - only called when a ratings file is configured
+        grouped: dict[str, list[tuple[SourceRow, str, str]]] = defaultdict(list)
+        defects: list[Rejected] = []
+        for row in checked_rows("reports", spec, layout):
+            if isinstance(row, Rejected):
+                defects.append(row)
+                continue
+            grouped[row.get(ratings.report_id)].append(
+                (row, row.get(ratings.item), row.get(ratings.value))
+            )
+        return grouped, defects
 
-    def _observation(self, row: SourceRow, pairs: Sequence[tuple[str, str]]) -> CoachingObservation:
+    def _observation(
+        self, row: SourceRow, pairs: Sequence[tuple[str, str]], numbers: ValueFormat
+    ) -> CoachingObservation:
         reports = self.config.reports
+        values = reports.values
+        today = self.context.run_date
         c = reports.columns
         capabilities = self.context.capabilities
         ratings: list[Rating] = []
@@ -248,23 +332,27 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
             if not value or not capabilities.is_mapped_item(item):
                 continue
             try:
-                ratings.append(capabilities.rate(item, parse_number(value, item)))
+                ratings.append(capabilities.rate(item, numbers.parse_number(value, item)))
             except ValueError as exc:
                 raise BadValue(str(exc)) from None
         comments = " ".join(row.get(col) for col in c.comments if row.get(col))
         next_step = any(row.get(col) for col in c.next_steps)
         counted = {s.lower() for s in reports.counted_statuses}
         status = row.require(c.status)
+        visit_date = values.parse_date(row.require(c.visit_date), c.visit_date)
+        submitted_at = values.optional_datetime(row.get(c.submitted_at), c.submitted_at)
         return CoachingObservation(
             source_record_id=row.require(c.id),
             observer=PersonRef(self.system, row.require(c.observer)),
             observed=PersonRef(self.system, row.require(c.observed)),
-            visit_date=parse_date(row.require(c.visit_date), c.visit_date),
+            visit_date=not_after(visit_date, today, c.visit_date, slack_days=1),
             timezone=self.config.timezone,
             status=status,
             counted=status.lower() in counted,
-            submitted_at=optional_datetime(row.get(c.submitted_at), c.submitted_at),
-            modified_at=optional_datetime(row.get(c.modified_at), c.modified_at),
+            submitted_at=(
+                moment_not_after(submitted_at, today, c.submitted_at) if submitted_at else None
+            ),
+            modified_at=values.optional_datetime(row.get(c.modified_at), c.modified_at),
             ratings=tuple(sorted(ratings, key=lambda r: r.item)),
             has_next_step=next_step,
             names_capability=capabilities.mentions_capability(comments) if comments else False,
@@ -281,13 +369,20 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         status = _ACTION_STATUS.get(raw_status.lower())
         if status is None:
             raise BadValue(f"{a.status}: {raw_status!r} is not open/completed/cancelled")
+        values, today = self.config.actions.values, self.context.run_date
+        agreed_on = values.parse_date(row.require(a.agreed_on), a.agreed_on)
+        completed_on = values.optional_date(row.get(a.completed_on), a.completed_on)
         return DevelopmentAction(
             source_record_id=row.require(a.id),
             person=PersonRef(self.system, row.require(a.person)),
             capability_id=capability,
-            agreed_on=parse_date(row.require(a.agreed_on), a.agreed_on),
-            due_on=optional_date(row.get(a.due_on), a.due_on),
-            completed_on=optional_date(row.get(a.completed_on), a.completed_on),
+            agreed_on=not_after(agreed_on, today, a.agreed_on, slack_days=1),
+            due_on=values.optional_date(row.get(a.due_on), a.due_on),
+            completed_on=(
+                not_after(completed_on, today, a.completed_on, slack_days=1)
+                if completed_on
+                else None
+            ),
             status=status,
             observation_record_id=row.get(a.report_id) or None,
         )
@@ -296,10 +391,11 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         assert self.config.calls is not None  # noqa: S101 - only called for the calls stream
         k = self.config.calls.columns
         manager = row.get(k.manager)
+        day = self.config.calls.values.parse_date(row.require(k.date), k.date)
         return FieldInteraction(
             source_record_id=row.require(k.id),
             rep=PersonRef(self.system, row.require(k.rep)),
-            date=parse_date(row.require(k.date), k.date),
+            date=not_after(day, self.context.run_date, k.date, slack_days=1),
             channel=row.get(k.channel) or None,
             type=row.get(k.type) or None,
             status=row.get(k.status) or None,

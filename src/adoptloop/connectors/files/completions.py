@@ -12,14 +12,17 @@ from typing import Literal
 from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
+from adoptloop.connectors.files.preflight import check_file
 from adoptloop.connectors.files.reader import (
+    Column,
     Columns,
     FileStream,
+    Layout,
     SourceRow,
     person_ref,
     read_stream,
 )
-from adoptloop.connectors.values import BadValue, parse_datetime, parse_number
+from adoptloop.connectors.values import BadValue, moment_not_after
 from adoptloop.domain import Completion, CompletionStatus, Item
 from adoptloop.mappings.identity import IdentityRule
 
@@ -59,28 +62,34 @@ class CompletionsFileConnector(Connector[CompletionsFileConfig]):
     def streams(self) -> Sequence[str]:
         return ("completions",)
 
-    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+    def layout(self) -> Layout:
         c = self.config.columns
-        required = [c.record_id, c.user_id, c.module_id, c.status, c.completed_at]
-        required += [r.attribute for r in self.config.identity]
-        return read_stream(
-            stream,
-            self.config,
-            cursor,
+        required = c.pick("record_id", "user_id", "module_id", "status", "completed_at")
+        required += [Column(r.attribute, "identity") for r in self.config.identity]
+        return Layout(
+            where=f"sources.{self.name}",
             required=required,
-            parse=self._completion,
             key_column=c.record_id,
+            datetimes=(c.completed_at,),
+            numbers=(c.score,),
         )
+
+    def preflight(self) -> None:
+        check_file(self.config, self.layout())
+
+    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+        return read_stream(stream, self.config, self.layout(), cursor, parse=self._completion)
 
     def _completion(self, row: SourceRow) -> Completion:
         c = self.config.columns
+        values = self.config.values
         statuses = {k.lower(): v for k, v in self.config.statuses.items()}
         raw_status = row.require(c.status)
         status = statuses.get(raw_status.lower())
         if status is None:
             raise BadValue(f"{c.status}: {raw_status!r} is not one of {', '.join(statuses)}")
         score_text = row.get(c.score)
-        score = parse_number(score_text, c.score) if score_text else None
+        score = values.parse_number(score_text, c.score) if score_text else None
         if score is not None and not 0 <= score <= 100:
             raise BadValue(f"{c.score}: {score:g} is outside 0..100")
         return Completion(
@@ -89,6 +98,10 @@ class CompletionsFileConnector(Connector[CompletionsFileConfig]):
             module_id=row.require(c.module_id),
             module_title=row.get(c.module_title) or None,
             status=status,
-            completed_at=parse_datetime(row.require(c.completed_at), c.completed_at),
+            completed_at=moment_not_after(
+                values.parse_datetime(row.require(c.completed_at), c.completed_at),
+                self.context.run_date,
+                c.completed_at,
+            ),
             score=score,
         )

@@ -12,14 +12,15 @@ from typing import Literal
 from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig
+from adoptloop.connectors.files.preflight import check_file
 from adoptloop.connectors.files.reader import (
     Columns,
     FileStream,
+    Layout,
     SourceRow,
     read_stream,
 )
 from adoptloop.connectors.people import hr_row
-from adoptloop.connectors.values import optional_date
 from adoptloop.domain import Item, Person
 
 
@@ -61,18 +62,29 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
     def streams(self) -> Sequence[str]:
         return ("people",)
 
-    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+    def layout(self) -> Layout:
+        """Several rows of one person are their history: the record id is hr_id@valid_from."""
         c = self.config.columns
-        required = [c.hr_id, c.first_name, c.last_name, c.role]
-        return read_stream(
-            stream, self.config, cursor, required=required, parse=self._person, key_column=c.hr_id
+        return Layout(
+            where=f"sources.{self.name}",
+            required=c.pick("hr_id", "first_name", "last_name", "role"),
+            key_column=c.hr_id,
+            dates=(c.valid_from, c.hire_date, c.termination_date),
+            record_id=lambda row: f"{row.get(c.hr_id)}@{row.get(c.valid_from)}",
         )
+
+    def preflight(self) -> None:
+        check_file(self.config, self.layout())
+
+    def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
+        return read_stream(stream, self.config, self.layout(), cursor, parse=self._person)
 
     def _person(self, row: SourceRow) -> Person:
         c = self.config.columns
+        values = self.config.values
         inactive = {s.lower() for s in self.config.inactive_statuses}
         status_value = row.get(c.status).lower()
-        valid_from = optional_date(row.get(c.valid_from), c.valid_from)
+        valid_from = values.optional_date(row.get(c.valid_from), c.valid_from)
         return hr_row(
             hr_id=row.require(c.hr_id),
             valid_from=valid_from or self.context.run_date,
@@ -87,6 +99,6 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
             territory=row.get(c.territory),
             business_unit=row.get(c.business_unit),
             active=status_value not in inactive,
-            hire_date=optional_date(row.get(c.hire_date), c.hire_date),
-            termination_date=optional_date(row.get(c.termination_date), c.termination_date),
+            hire_date=values.optional_date(row.get(c.hire_date), c.hire_date),
+            termination_date=values.optional_date(row.get(c.termination_date), c.termination_date),
         )

@@ -1,28 +1,36 @@
 """Reading the CSV and JSON Lines drops of the file connectors.
 
-- `read_rows` streams a file's rows with their line numbers; a missing required column stops
-  the file with an error that names the file, the columns it has and the key to set.
+- `FileStream` is the config every file entry has: path, format, and how the file is written
+  (`encoding`, `delimiter`, `quotechar`, `date_format`, `decimal`).
+- `Layout` is what a connector reads from one file: its required columns (with the config key
+  that names each), which columns hold dates, date-times and numbers, and the record id.
+- `read_rows` streams a file's rows with their line numbers (`rows.py` reads them strictly).
 - `read_stream` is the loop every file stream shares: an unchanged file (same content hash,
   the stream's cursor) is not even parsed; a changed one is read whole, each row becomes a
   domain record or a `Rejected` naming `file:line`, and the new hash is the checkpoint.
-- `FileStream` is the config every file entry has (path, format, delimiter).
+  A record id seen twice in one file: the first row is used, every later one is quarantined.
+
+File-level problems (bytes that do not decode, a missing column, a wrong date format) are found
+before any source commits by `preflight.check_file`.
 """
 
 from __future__ import annotations
 
-import csv
+import codecs
+import difflib
 import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from adoptloop.connectors.values import BadValue
+from adoptloop.connectors.files.rows import CsvRows, Dialect, jsonl_rows, open_text
+from adoptloop.connectors.values import BadValue, Decimal, ValueFormat
 from adoptloop.domain import Checkpoint, Item, PersonRef, Record, Rejected
-from adoptloop.errors import FatalSyncError
+from adoptloop.errors import ConfigError
 from adoptloop.fields import ExistingPath
 from adoptloop.mappings.identity import IdentityRule
 
@@ -34,6 +42,7 @@ class SourceRow:
     path: Path
     line: int
     values: Mapping[str, str]
+    defect: str | None = None  # why the line is no row (a stray quote, a NUL byte, ...)
 
     @property
     def location(self) -> str:
@@ -51,6 +60,30 @@ class SourceRow:
         return value
 
 
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column as the file names it, and the config key (under the file's entry) that sets it."""
+
+    name: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a connector reads from one file entry (config key `where`, e.g. sources.crm.reports)."""
+
+    where: str
+    required: Sequence[Column]
+    key_column: str
+    dates: Sequence[str] = ()
+    datetimes: Sequence[str] = ()
+    numbers: Sequence[str] = ()
+    record_id: Callable[[SourceRow], str] | None = None  # default: the key column's value
+
+    def id_of(self, row: SourceRow) -> str:
+        return self.record_id(row) if self.record_id else row.get(self.key_column)
+
+
 def file_fingerprint(path: Path) -> str:
     """A content hash: an unchanged file is skipped without being parsed."""
     h = hashlib.sha256()
@@ -60,43 +93,51 @@ def file_fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_rows(
-    path: Path, *, fmt: FileFormat | None = None, required: Sequence[str] = (), delimiter: str = ","
-) -> Iterator[SourceRow]:
-    """Stream rows; a missing required column stops the file with a located error."""
-    fmt = fmt or ("jsonl" if path.suffix.lower() in {".jsonl", ".ndjson"} else "csv")
-    if fmt == "jsonl":
-        yield from _read_jsonl(path)
-        return
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise FatalSyncError(
-                f"{path}:1: column(s) {', '.join(missing)} not found; the header has "
-                f"{', '.join(header) or 'nothing'} (set the column names under `columns:`)"
-            )
-        for values in reader:
-            yield SourceRow(path, reader.line_num, {k: v for k, v in values.items() if k})
+def missing_columns(
+    spec: FileStream, layout: Layout, header: Sequence[str], line: int
+) -> ConfigError | None:
+    """The error for required columns the header lacks, with the closest header of each."""
+    problems = []
+    for column in layout.required:
+        if column.name in header:
+            continue
+        close = difflib.get_close_matches(column.name, header, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        problems.append(
+            f"{spec.path}:{line}: column {column.name!r} not found{hint}; set its name with "
+            f"`{column.key}` under {layout.where} (the header has {', '.join(header)})"
+        )
+    return ConfigError(problems[0], problems=problems) if problems else None
 
 
-def _read_jsonl(path: Path) -> Iterator[SourceRow]:
-    with path.open("rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                yield SourceRow(path, number, {"__error__": f"invalid JSON ({exc.msg})"})
-                continue
-            if not isinstance(obj, dict):
-                yield SourceRow(path, number, {"__error__": "a line must hold a JSON object"})
-                continue
-            yield SourceRow(
-                path, number, {str(k): "" if v is None else str(v) for k, v in obj.items()}
-            )
+def read_rows(spec: FileStream, layout: Layout) -> Iterator[SourceRow]:
+    """Stream rows; a missing required column stops the file with a located ConfigError."""
+    path = spec.path
+    try:
+        with open_text(path, spec.dialect) as fh:
+            if spec.file_format == "jsonl":
+                for raw in jsonl_rows(fh, spec.dialect):
+                    yield SourceRow(path, raw.line, raw.values, raw.defect)
+                return
+            rows = CsvRows(fh, spec.dialect)
+            if not rows.header:
+                what = rows.header_defect or "the file is empty"
+                raise ConfigError(
+                    f"{path}:{rows.header_line or 1}: no header row ({what}); the file of "
+                    f"{layout.where} must start with a header naming its columns"
+                )
+            missing = missing_columns(spec, layout, rows.header, rows.header_line)
+            if missing is not None:
+                raise missing
+            for raw in rows:
+                yield SourceRow(path, raw.line, raw.values, raw.defect)
+    except UnicodeDecodeError as exc:  # the pre-flight names line and byte; this is a fallback
+        raise ConfigError(
+            f"{path}: cannot be read as {spec.encoding} ({exc.reason}); set the file's "
+            f"`encoding` under {layout.where}"
+        ) from None
+    except OSError as exc:
+        raise unreadable(path, layout.where, exc) from None
 
 
 class Columns(BaseModel):
@@ -104,40 +145,123 @@ class Columns(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def pick(self, *fields: str) -> list[Column]:
+        """The named fields as required columns, each with its key `columns.<field>`."""
+        return [Column(getattr(self, f), f"columns.{f}") for f in fields]
+
+
+def _codec(value: str) -> str:
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"{value!r} is not an encoding Python knows (e.g. cp1252)") from None
+    return value
+
+
+def _strftime(value: str) -> str:
+    probe = date(2001, 2, 3)
+    try:
+        back = datetime.strptime(probe.strftime(value), value).date()  # noqa: DTZ007 - a date
+    except ValueError:
+        back = None
+    if back != probe:
+        raise ValueError(f"{value!r} does not write and read back a whole date (e.g. %d.%m.%Y)")
+    return value
+
 
 class FileStream(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     path: ExistingPath
     format: FileFormat | None = Field(default=None, description="csv or jsonl; default by suffix")
+    encoding: Annotated[str, AfterValidator(_codec)] = Field(
+        default="utf-8",
+        description="The file's character encoding (a Python codec name, e.g. cp1252, latin-1); "
+        "UTF-8 may start with a byte order mark",
+    )
     delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quotechar: str = Field(default='"', min_length=1, max_length=1)
+    date_format: Annotated[str, AfterValidator(_strftime)] | None = Field(
+        default=None,
+        description='How dates are written, as strftime (e.g. "%d.%m.%Y"); default ISO 8601. '
+        "Date-times: ISO 8601, or this format followed by %H:%M[:%S]",
+    )
+    decimal: Decimal = Field(default=".", description='The decimal mark of numbers: "." or ","')
+
+    @model_validator(mode="after")
+    def _distinct_marks(self) -> FileStream:
+        if self.delimiter == self.quotechar or self.delimiter in "\r\n":
+            raise ValueError("delimiter must differ from quotechar and not be a line break")
+        if self.decimal == "," and self.delimiter == "," and self.file_format == "csv":
+            raise ValueError('decimal "," needs another delimiter (e.g. delimiter: ";")')
+        return self
+
+    @property
+    def file_format(self) -> FileFormat:
+        return self.format or ("jsonl" if self.path.suffix.lower() in _JSONL else "csv")
+
+    @property
+    def dialect(self) -> Dialect:
+        return Dialect(self.encoding, self.delimiter, self.quotechar, self.decimal)
+
+    @property
+    def values(self) -> ValueFormat:
+        return ValueFormat(self.date_format, self.decimal)
+
+
+_JSONL = {".jsonl", ".ndjson"}
 
 
 def read_stream(
     stream: str,
     spec: FileStream,
+    layout: Layout,
     cursor: str | None,
     *,
-    required: Sequence[str],
     parse: Callable[[SourceRow], Record],
-    key_column: str,
     fingerprint: str | None = None,
 ) -> Iterator[Item]:
     """The shared loop: skip an unchanged file, parse rows, reject bad ones with file:line."""
-    fingerprint = fingerprint or file_fingerprint(spec.path)
+    try:
+        fingerprint = fingerprint or file_fingerprint(spec.path)
+    except OSError as exc:
+        raise unreadable(spec.path, layout.where, exc) from None
     if fingerprint != cursor:
-        for row in read_rows(
-            spec.path, fmt=spec.format, required=required, delimiter=spec.delimiter
-        ):
-            key = row.get(key_column) or f"line {row.line}"
-            if "__error__" in row.values:
-                yield Rejected(stream, key, row.location, row.values["__error__"])
+        for row in checked_rows(stream, spec, layout):
+            if isinstance(row, Rejected):
+                yield row
                 continue
             try:
                 yield replace(parse(row), location=row.location)
             except BadValue as exc:
+                key = row.get(layout.key_column) or f"line {row.line}"
                 yield Rejected(stream, key, row.location, str(exc))
     yield Checkpoint(stream, fingerprint)
+
+
+def checked_rows(stream: str, spec: FileStream, layout: Layout) -> Iterator[SourceRow | Rejected]:
+    """The file's rows, its row defects and later rows of a record id already seen rejected."""
+    first_seen: dict[str, int] = {}
+    for row in read_rows(spec, layout):
+        if row.defect is not None:
+            yield Rejected(stream, f"{row.path.name}:{row.line}", row.location, row.defect)
+            continue
+        record_id = layout.id_of(row)
+        if record_id in first_seen:
+            yield Rejected(
+                stream,
+                f"{row.get(layout.key_column)} ({row.path.name}:{row.line})",
+                row.location,
+                f"duplicate record id {record_id}: line {first_seen[record_id]} is used",
+            )
+            continue
+        first_seen[record_id] = row.line
+        yield row
+
+
+def unreadable(path: Path, where: str, exc: OSError) -> ConfigError:
+    reason = exc.strerror or exc.__class__.__name__
+    return ConfigError(f"{path}: cannot be read ({reason}); check {where}.path")
 
 
 def person_ref(
