@@ -42,6 +42,7 @@ from adoptloop.domain import (
     ActionStatus,
     Checkpoint,
     CoachingObservation,
+    DeletedKind,
     DevelopmentAction,
     FieldInteraction,
     Item,
@@ -159,6 +160,14 @@ _ACTION_STATUS: Mapping[str, ActionStatus] = {
 }
 
 
+# the kind of record each stream holds (users are accounts: never deleted from a file)
+_KINDS: Mapping[str, DeletedKind] = {
+    "reports": "observation",
+    "actions": "action",
+    "calls": "interaction",
+}
+
+
 class CoachingFileConnector(Connector[CoachingFileConfig]):
     type_name = "file-coaching"
     family = "crm"
@@ -250,8 +259,14 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         }
         if stream in parse and stream in layouts:
             spec, layout = layouts[stream]
-            return read_stream(stream, spec, layout, cursor, parse=parse[stream])
+            kind = _KINDS.get(stream)
+            return read_stream(stream, spec, layout, cursor, parse=parse[stream], kind=kind)
         raise ValueError(f"{self.name}: no stream {stream!r}")
+
+    def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
+        spec = self.layouts().get(stream, (None, None))[0]
+        kind = _KINDS.get(stream)
+        return (kind,) if spec is not None and kind and spec.mode == "snapshot" else ()
 
     def _account(self, row: SourceRow) -> Account:
         users = self.config.users
@@ -290,7 +305,13 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
             return self._observation(row, [(item, value) for _, item, value in ratings], fmt)
 
         yield from read_stream(
-            "reports", reports, layout, None, parse=parse, fingerprint=fingerprint
+            "reports",
+            reports,
+            layout,
+            None,
+            parse=parse,
+            fingerprint=fingerprint,
+            kind="observation",
         )
         for report_id, orphans in (long_ratings or {}).items():
             for row, _, _ in orphans:  # every rating row is used or quarantined

@@ -23,7 +23,7 @@ from adoptloop.connectors.files.reader import (
     read_stream,
 )
 from adoptloop.connectors.values import BadValue, moment_not_after
-from adoptloop.domain import Completion, CompletionStatus, Item
+from adoptloop.domain import Completion, CompletionStatus, DeletedKind, Item
 from adoptloop.mappings.identity import IdentityRule
 
 
@@ -78,7 +78,13 @@ class CompletionsFileConnector(Connector[CompletionsFileConfig]):
         check_file(self.config, self.layout())
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
-        return read_stream(stream, self.config, self.layout(), cursor, parse=self._completion)
+        return read_stream(
+            stream, self.config, self.layout(), cursor, parse=self._completion, kind="completion"
+        )
+
+    def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
+        snapshot = self.config.mode == "snapshot" and stream == "completions"
+        return ("completion",) if snapshot else ()
 
     def _completion(self, row: SourceRow) -> Completion:
         c = self.config.columns

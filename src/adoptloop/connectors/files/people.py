@@ -21,7 +21,7 @@ from adoptloop.connectors.files.reader import (
     read_stream,
 )
 from adoptloop.connectors.people import hr_row
-from adoptloop.domain import Item, Person
+from adoptloop.domain import DeletedKind, Item, Person
 
 
 class PeopleColumns(Columns):
@@ -77,7 +77,12 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
         check_file(self.config, self.layout())
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
-        return read_stream(stream, self.config, self.layout(), cursor, parse=self._person)
+        return read_stream(
+            stream, self.config, self.layout(), cursor, parse=self._person, kind="person"
+        )
+
+    def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
+        return ("person",) if self.config.mode == "snapshot" and stream == "people" else ()
 
     def _person(self, row: SourceRow) -> Person:
         c = self.config.columns

@@ -29,7 +29,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from adoptloop.connectors.files.rows import CsvRows, Dialect, jsonl_rows, open_text
 from adoptloop.connectors.values import BadValue, Decimal, ValueFormat
-from adoptloop.domain import Checkpoint, Item, PersonRef, Record, Rejected
+from adoptloop.domain import (
+    Checkpoint,
+    Deleted,
+    DeletedKind,
+    Item,
+    PersonRef,
+    Record,
+    Rejected,
+    Snapshot,
+)
 from adoptloop.errors import ConfigError
 from adoptloop.fields import ExistingPath
 from adoptloop.mappings.identity import IdentityRule
@@ -98,7 +107,10 @@ def missing_columns(
 ) -> ConfigError | None:
     """The error for required columns the header lacks, with the closest header of each."""
     problems = []
-    for column in layout.required:
+    required = list(layout.required)
+    if spec.deleted is not None:
+        required.append(Column(spec.deleted.column, "deleted.column"))
+    for column in required:
         if column.name in header:
             continue
         close = difflib.get_close_matches(column.name, header, n=1, cutoff=0.6)
@@ -169,6 +181,25 @@ def _strftime(value: str) -> str:
     return value
 
 
+class DeletedFlag(BaseModel):
+    """`mode: changes` (or any mode): the column that marks a row as deleted at the source."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    column: str = Field(min_length=1, description="The column that says a record was deleted")
+    values: list[str] = Field(
+        default=["true", "1", "yes", "y", "deleted", "x"],
+        min_length=1,
+        description="Its values (case-insensitive) that mean deleted; any other value: live",
+    )
+
+    def marks(self, row: SourceRow) -> bool:
+        return row.get(self.column).lower() in {v.strip().lower() for v in self.values}
+
+
+FileMode = Literal["snapshot", "changes"]
+
+
 class FileStream(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -187,6 +218,15 @@ class FileStream(BaseModel):
         "Date-times: ISO 8601, or this format followed by %H:%M[:%S]",
     )
     decimal: Decimal = Field(default=".", description='The decimal mark of numbers: "." or ","')
+    mode: FileMode = Field(
+        default="snapshot",
+        description="snapshot: the file lists every record, and one it no longer lists is "
+        "deleted (its statements voided; held back when more than 20 % went missing at once). "
+        "changes: rows add or update records; deletions come only from `deleted`",
+    )
+    deleted: DeletedFlag | None = Field(
+        default=None, description="A column marking deleted records (e.g. IsDeleted: true)"
+    )
 
     @model_validator(mode="after")
     def _distinct_marks(self) -> FileStream:
@@ -220,8 +260,13 @@ def read_stream(
     *,
     parse: Callable[[SourceRow], Record],
     fingerprint: str | None = None,
+    kind: DeletedKind | None = None,
 ) -> Iterator[Item]:
-    """The shared loop: skip an unchanged file, parse rows, reject bad ones with file:line."""
+    """The shared loop: skip an unchanged file, parse rows, reject bad ones with file:line.
+
+    With the `kind` of record the file holds, a row its `deleted` column marks is a `Deleted`
+    tombstone, and a snapshot file read whole ends with a `Snapshot` item (what it no longer
+    lists is deleted by the pull)."""
     try:
         fingerprint = fingerprint or file_fingerprint(spec.path)
     except OSError as exc:
@@ -231,11 +276,16 @@ def read_stream(
             if isinstance(row, Rejected):
                 yield row
                 continue
+            if kind is not None and spec.deleted is not None and spec.deleted.marks(row):
+                yield Deleted(kind, row.get(layout.key_column), location=row.location)
+                continue
             try:
                 yield replace(parse(row), location=row.location)
             except BadValue as exc:
                 key = row.get(layout.key_column) or f"line {row.line}"
                 yield Rejected(stream, key, row.location, str(exc))
+        if kind is not None and spec.mode == "snapshot":
+            yield Snapshot(stream)
     yield Checkpoint(stream, fingerprint)
 
 

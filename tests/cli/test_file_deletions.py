@@ -1,0 +1,122 @@
+"""Deletions from export files, end to end: a snapshot file's missing record is deleted and
+its statements voided; a snapshot that shrank too much is held back (exit 65) until
+`run --allow-shrink`; `mode: changes` deletes only what its deleted column marks."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from adoptloop.cli.app import app
+
+REPORTS = Path("demo/crm/coaching_reports.csv")
+COMPLETIONS = Path("demo/lms/completions.csv")
+
+
+def _invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def _db(config: Path) -> sqlite3.Connection:
+    return sqlite3.connect(config.parent / "state" / "demo.db")
+
+
+def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    return header, rows
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    path.write_text(out.getvalue(), encoding="utf-8")
+
+
+def _deleted(config: Path, table: str, record_id: str) -> bool:
+    with _db(config) as db:
+        row = db.execute(
+            f"SELECT deleted FROM {table} WHERE record_id = ?",
+            (record_id,),
+        ).fetchone()
+    assert row is not None, f"{record_id} was never stored"
+    return bool(row[0])
+
+
+def _voiding_statements(config: Path) -> int:
+    with _db(config) as db:
+        return int(
+            db.execute("SELECT count(*) FROM outbox WHERE payload LIKE '%/voided\"%'").fetchone()[0]
+        )
+
+
+def test_a_report_removed_from_a_snapshot_export_is_deleted_and_its_statements_voided(
+    demo_config: Path,
+) -> None:
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    path = demo_config.parent / REPORTS
+    header, rows = _rows(path)
+    gone = rows[0][0]
+    _write(path, header, rows[1:])
+
+    result = _invoke("run", "-c", demo_config)
+
+    assert result.exit_code == 0, result.output
+    assert _deleted(demo_config, "observations", gone)
+    assert _voiding_statements(demo_config) > 0
+    assert not _deleted(demo_config, "observations", rows[1][0])
+
+
+def test_a_snapshot_that_lost_too_much_is_held_back_until_allow_shrink(
+    demo_config: Path,
+) -> None:
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    path = demo_config.parent / COMPLETIONS
+    header, rows = _rows(path)
+    kept = rows[: len(rows) // 2]  # half the export is missing: a cut file, most likely
+    _write(path, header, kept)
+
+    held = _invoke("run", "-c", demo_config)
+
+    assert held.exit_code == 65, held.output
+    assert "no longer lists" in held.stderr
+    assert "--allow-shrink" in held.stderr
+    assert not _deleted(demo_config, "completions", rows[-1][0])
+    assert _invoke("status", "-c", demo_config, "--check").exit_code == 4
+    assert _invoke("run", "-c", demo_config).exit_code == 65  # read again, held again
+
+    applied = _invoke("run", "-c", demo_config, "--allow-shrink")
+
+    assert applied.exit_code == 0, applied.output
+    assert _deleted(demo_config, "completions", rows[-1][0])
+    assert not _deleted(demo_config, "completions", kept[0][0])
+    assert _invoke("status", "-c", demo_config, "--check").exit_code == 0
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+
+
+def test_a_changes_export_deletes_only_what_its_deleted_column_marks(demo_config: Path) -> None:
+    text = demo_config.read_text(encoding="utf-8")
+    old = "    path: demo/lms/completions.csv\n"
+    demo_config.write_text(
+        text.replace(
+            old, old + "    mode: changes\n    deleted: {column: IsDeleted, values: ['true']}\n"
+        ),
+        encoding="utf-8",
+    )
+    path = demo_config.parent / COMPLETIONS
+    header, rows = _rows(path)
+    _write(path, [*header, "IsDeleted"], [[*r, "false"] for r in rows])
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+
+    marked, missing = rows[0][0], rows[1][0]
+    changed = [[*rows[0], "true"], *[[*r, "false"] for r in rows[2:]]]  # rows[1] left out
+    _write(path, [*header, "IsDeleted"], changed)
+    result = _invoke("run", "-c", demo_config)
+
+    assert result.exit_code == 0, result.output
+    assert _deleted(demo_config, "completions", marked)
+    assert not _deleted(demo_config, "completions", missing)  # a changes file is not the whole
