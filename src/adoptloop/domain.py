@@ -17,6 +17,10 @@ from typing import Literal
 
 CompletionStatus = Literal["completed", "passed", "failed"]
 ActionStatus = Literal["open", "completed", "cancelled"]
+# The roles the adoption metrics know: only `rep` is a field role (cohorts, coaching metrics);
+# `manager` is a first-line manager (coach-the-coach). An HR value becomes one of these once, at
+# pull, through the `roles:` map (adoptloop.mappings.roles).
+Role = Literal["rep", "manager", "director", "other"]
 
 ERASED = "(erased)"  # stands in for the hr_id of a person erased from the store
 
@@ -40,7 +44,7 @@ class Person:
     last_name: str
     email: str | None
     employee_number: str | None
-    role: str
+    role: str  # as the HRIS says it (a role or job title); stored as a `Role` after the map
     manager_hr_id: str | None
     region: str | None
     country: str | None

@@ -244,7 +244,13 @@ def _run(
         with _stage(result.counts, "pull") as bucket:
             with env.engine.connect() as conn:
                 erased = ErasureList.load(conn, env.actor_key)
-            stage = PullStage(env.engine, run_id, progress=tick, erased=erased)
+            stage = PullStage(
+                env.engine,
+                run_id,
+                progress=tick,
+                erased=erased,
+                roles=env.settings.roles.role_map(),
+            )
             for connector in env.connectors():
                 if sources is None or connector.name in sources:
                     checkpoint()
