@@ -30,12 +30,6 @@ def test_a_configured_map_replaces_the_default_but_canonical_names_map_to_themse
     ]
 
 
-def test_unknown_values_are_counted_in_first_seen_order() -> None:
-    roles = RoleMap({"Sales Representative": "rep"})
-    values = ["Sales Representative", "District Manager", "KAM", "District Manager"]
-    assert roles.unknown(values) == {"District Manager": 2, "KAM": 1}
-
-
 def test_the_digest_changes_with_the_map() -> None:
     assert RoleMap().digest == RoleMap(dict(DEFAULT_ROLE_MAP)).digest
     assert RoleMap().digest != RoleMap({"Sales Representative": "rep"}).digest

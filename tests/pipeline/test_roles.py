@@ -127,3 +127,44 @@ def test_an_unmapped_title_is_quarantined_naming_it_and_comes_back_once_mapped(
     status = json.loads(_invoke("status", "-c", demo_config, "--json").stdout)
     assert status["sources"]["hris"]["quarantined"] == 0
     engine.dispose()
+
+
+def test_validate_lists_every_unknown_title_with_its_count_and_exits_2(
+    demo_config: Path,
+) -> None:
+    with_job_titles(demo_config, director=False)
+    text = demo_config.read_text(encoding="utf-8")
+    demo_config.write_text(text.replace("    District Manager: manager\n", ""), encoding="utf-8")
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert lines == [
+        "sources.hris people.csv:2: role 'Regional Sales Director' (3 rows) is not in the roles "
+        "map; add it under roles.map in demo.yaml as one of rep, manager, director, other",
+        "sources.hris people.csv:5: role 'District Manager' (10 rows) is not in the roles "
+        "map; add it under roles.map in demo.yaml as one of rep, manager, director, other",
+    ]
+
+
+def test_validate_accepts_job_titles_the_map_knows(demo_config: Path) -> None:
+    with_job_titles(demo_config)
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_names_the_missing_role_column_and_exits_2(demo_config: Path) -> None:
+    text = demo_config.read_text(encoding="utf-8")
+    source = "    path: demo/hris/people.csv\n"
+    demo_config.write_text(
+        text.replace(source, source + "    columns: {role: job_title}\n"), encoding="utf-8"
+    )
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 2
+    assert "sources.hris" in result.stderr
+    assert "job_title" in result.stderr

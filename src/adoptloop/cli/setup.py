@@ -13,6 +13,7 @@ import typer
 from adoptloop import __version__
 from adoptloop.cli.common import ConfigOption, fail, handled, load, out
 from adoptloop.connectors.registry import Registry
+from adoptloop.pipeline.checks import check_roles
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import settings_model
 
@@ -57,8 +58,9 @@ def init(
 def validate(config: ConfigOption) -> None:
     """Check a config file (and the files it references) without running anything."""
     with handled():
-        settings, _ = load(config)
+        settings, registry = load(config)
         capabilities = load_capability_map(settings.capability_map)
+        check_roles(settings, registry, capabilities)
         out.print(
             f"{config}: ok ({len(settings.sources)} sources, "
             f"{len(capabilities.capabilities)} capabilities, delivery to {settings.delivery.target})",

@@ -15,7 +15,7 @@ HR row is quarantined, naming the value and `roles.map`; it never silently count
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import get_args
 
@@ -51,14 +51,6 @@ class RoleMap:
 
     def role(self, value: str) -> Role | None:
         return self.mapping.get(role_key(value))
-
-    def unknown(self, values: Iterable[str]) -> dict[str, int]:
-        """The values the map does not know, with how often each occurs (in first-seen order)."""
-        out: dict[str, int] = {}
-        for value in values:
-            if self.role(value) is None:
-                out[value] = out.get(value, 0) + 1
-        return out
 
     @property
     def digest(self) -> str:

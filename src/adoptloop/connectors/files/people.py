@@ -16,6 +16,7 @@ from adoptloop.connectors.files.reader import (
     Columns,
     FileStream,
     SourceRow,
+    read_rows,
     read_stream,
 )
 from adoptloop.connectors.people import hr_row
@@ -29,7 +30,11 @@ class PeopleColumns(Columns):
     last_name: str = "last_name"
     email: str = "email"
     employee_number: str = "employee_number"
-    role: str = "role"
+    role: str = Field(
+        default="role",
+        description="The column whose value `roles.map` maps to rep/manager/director/other: "
+        "a role code or a job title column",
+    )
     manager_hr_id: str = "manager_hr_id"
     region: str = "region"
     country: str = "country"
@@ -67,6 +72,15 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
         return read_stream(
             stream, self.config, cursor, required=required, parse=self._person, key_column=c.hr_id
         )
+
+    def role_values(self) -> Iterator[tuple[str, str]]:
+        """Every row's role value with its "file:line" (for `adoptloop validate`)."""
+        role = self.config.columns.role
+        spec = self.config
+        for row in read_rows(spec.path, fmt=spec.format, required=[role], delimiter=spec.delimiter):
+            value = row.get(role)
+            if value:
+                yield value, row.location
 
     def _person(self, row: SourceRow) -> Person:
         c = self.config.columns
