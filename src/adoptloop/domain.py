@@ -145,6 +145,18 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A source record read and deliberately not used, as the config says (e.g. an LMS status
+    mapped to `ignore`, such as "In Progress"): not stored, not quarantined; it counts among
+    the source's used lines (data lines = used + quarantined)."""
+
+    stream: str
+    record_key: str
+    reason: str
+    location: str | None = field(default=None, compare=False)
+
+
 DeletedKind = Literal["person", "completion", "observation", "action", "interaction"]
 
 
@@ -178,7 +190,7 @@ class Stopped:
     reason: str
 
 
-Item = Record | Deleted | Rejected | Checkpoint | Stopped
+Item = Record | Deleted | Rejected | Skipped | Checkpoint | Stopped
 
 
 # --- LMS transcript write-back ---------------------------------------------------------------

@@ -34,6 +34,7 @@ from adoptloop.domain import (
     Rating,
     Record,
     Rejected,
+    Skipped,
     Stopped,
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
@@ -81,6 +82,7 @@ class StreamCounts:
     quarantined: int = 0
     deleted: int = 0
     erased: int = 0  # records about erased people, dropped
+    skipped: int = 0  # read and deliberately not used, as configured (e.g. an ignored status)
     parked: int = 0  # records waiting for their person to be matched
     stopped: str | None = None  # why the stream stopped early (the next run resumes it)
 
@@ -94,6 +96,7 @@ class StreamCounts:
             "quarantined": self.quarantined,
             "deleted": self.deleted,
             "erased": self.erased,
+            "skipped": self.skipped,
             "parked": self.parked,
         }
 
@@ -240,6 +243,9 @@ class PullStage:
                         counts.stopped = item.reason
                         continue
                     counts.read += 1
+                    if isinstance(item, Skipped):  # used: read, and not wanted
+                        counts.skipped += 1
+                        continue
                     if isinstance(item, Rejected):
                         buffer.rejected.append(item)
                     elif isinstance(item, Deleted):

@@ -21,7 +21,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from adoptloop.connectors.values import BadValue
-from adoptloop.domain import Checkpoint, Item, PersonRef, Record, Rejected
+from adoptloop.domain import Checkpoint, Item, PersonRef, Record, Rejected, Skipped
 from adoptloop.errors import FatalSyncError
 from adoptloop.fields import ExistingPath
 from adoptloop.mappings.identity import IdentityRule
@@ -119,7 +119,7 @@ def read_stream(
     cursor: str | None,
     *,
     required: Sequence[str],
-    parse: Callable[[SourceRow], Record],
+    parse: Callable[[SourceRow], Record | Skipped],
     key_column: str,
     fingerprint: str | None = None,
 ) -> Iterator[Item]:
