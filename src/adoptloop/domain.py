@@ -17,6 +17,10 @@ from typing import Literal
 
 CompletionStatus = Literal["completed", "passed", "failed"]
 ActionStatus = Literal["open", "completed", "cancelled"]
+# The roles the adoption metrics know: only `rep` is a field role (cohorts, coaching metrics);
+# `manager` is a first-line manager (coach-the-coach). An HR value becomes one of these once, at
+# pull, through the `roles:` map (adoptloop.mappings.roles).
+Role = Literal["rep", "manager", "director", "other"]
 
 ERASED = "(erased)"  # stands in for the hr_id of a person erased from the store
 
@@ -40,7 +44,7 @@ class Person:
     last_name: str
     email: str | None
     employee_number: str | None
-    role: str
+    role: str  # as the HRIS says it (a role or job title); stored as a `Role` after the map
     manager_hr_id: str | None
     region: str | None
     country: str | None
@@ -141,6 +145,18 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A source record read and deliberately not used, as the config says (e.g. an LMS status
+    mapped to `ignore`, such as "In Progress"): not stored, not quarantined; it counts among
+    the source's used lines (data lines = used + quarantined)."""
+
+    stream: str
+    record_key: str
+    reason: str
+    location: str | None = field(default=None, compare=False)
+
+
 DeletedKind = Literal["person", "completion", "observation", "action", "interaction"]
 
 
@@ -183,7 +199,7 @@ class Snapshot:
     stream: str
 
 
-Item = Record | Deleted | Rejected | Checkpoint | Stopped | Snapshot
+Item = Record | Deleted | Rejected | Skipped | Checkpoint | Stopped | Snapshot
 
 
 # --- LMS transcript write-back ---------------------------------------------------------------

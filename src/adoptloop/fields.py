@@ -10,6 +10,8 @@ settings package (DESIGN.md, "What may import what").
 - `TimeZone`: an IANA time zone name (e.g. Europe/Berlin).
 - `ConfigPath` / `ExistingPath`: a path relative to the config file's folder (the latter must
   exist).
+- `StatusChoice`: what an LMS status value becomes under a source's `statuses:` (completed,
+  passed, failed, or `ignore`: the row is read and deliberately not used).
 - `LRSSettings` (with `OAuth2Settings`): how to reach an LRS; one section shape for
   `delivery.lrs` and the `xapi-lrs` source's `lrs`, so the JSON Schema has one definition.
 """
@@ -17,7 +19,7 @@ settings package (DESIGN.md, "What may import what").
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
@@ -96,6 +98,11 @@ def _existing_path(value: Path, info: ValidationInfo) -> Path:
         raise ValueError(f"{path} does not exist")
     return path
 
+
+# An LMS status value -> a completion status, or `ignore` (e.g. "In Progress": not a completion,
+# not a defect; the connector yields a `domain.Skipped`). A value not mapped at all is a defect.
+StatusChoice = Literal["completed", "passed", "failed", "ignore"]
+IGNORE: Literal["ignore"] = "ignore"
 
 ConfigPath = Annotated[Path, AfterValidator(_resolve_path)]
 ExistingPath = Annotated[Path, AfterValidator(_existing_path)]

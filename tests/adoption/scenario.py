@@ -110,7 +110,7 @@ class Scenario:
         self, hr_id: str, region: str, territory: str | None, *, boss: str | None = None
     ) -> None:
         """A first-line manager (not a field role), whose team is named by `territory`."""
-        self.career(hr_id, Post(EPOCH, region, boss, territory, role="first_line_manager"))
+        self.career(hr_id, Post(EPOCH, region, boss, territory, role="manager"))
 
     def career(
         self, hr_id: str, *posts: Post, hired: date | None = None, left: date | None = None

@@ -281,9 +281,9 @@ def _coaching(s: Scenario) -> None:
     s.visit("e8", D + timedelta(days=1))  # after D: not coached
     s.rep("e9")
     s.visit("e9", before(3), counted=False)  # a draft: not coached
-    s.rep("e10", role="msl")  # MSLs are field staff
+    s.rep("e10", role="rep")  # an MSL: field staff, mapped to `rep` at pull
     s.visit("e10", D)  # D itself is in the window: coached
-    s.rep("e11", role="kam", hired=before(45))  # exactly half the window: eligible
+    s.rep("e11", hired=before(45))  # exactly half the window: eligible
     s.rep("e12")
     s.visit("e12", before(10), deleted=True)  # deleted at the source: not coached
     s.manager("M-1", "North", "N-D01")  # not a field role

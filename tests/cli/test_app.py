@@ -36,7 +36,9 @@ _EXPORT_HEADERS = {
     "exports/hris/people.csv": "hr_id,first_name,last_name,email,role,manager_hr_id,region\n",
     "exports/lms/completions.csv": "record_id,user_id,user_email,module_id,status,completed_at\n",
     "exports/crm/users.csv": "Id,FederationIdentifier,Email,IsActive\n",
-    "exports/crm/coaching_reports.csv": "Id,Manager_vod__c,Employee_vod__c,Review_Date__c\n",
+    "exports/crm/coaching_reports.csv": (
+        "Id,Manager_vod__c,Employee_vod__c,Review_Date__c,Status__c\n"
+    ),
 }
 
 
@@ -196,6 +198,23 @@ def test_init_config_validates_once_key_and_exports_exist(
 
     assert result.exit_code == 0, result.stderr
     assert "ok (3 sources, 1 capabilities, delivery to store)" in result.stdout
+
+
+def test_validate_reads_the_exports_and_names_a_missing_column(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate checks the files the config points at, not only the YAML."""
+    assert _invoke("init", tmp_path).exit_code == 0
+    for name, header in _EXPORT_HEADERS.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(header.replace("Status__c", "Stauts__c"), encoding="utf-8")
+    monkeypatch.setenv("ADOPTLOOP_ACTOR_KEY", "a-stable-key-of-32-characters-ok")
+
+    result = _invoke("validate", "--config", tmp_path / "adoptloop.yaml")
+
+    assert result.exit_code == 2
+    assert "coaching_reports.csv:1: column 'Status__c' not found" in result.stderr
+    assert "did you mean 'Stauts__c'" in result.stderr
 
 
 def test_init_config_without_the_actor_key_names_the_variable(

@@ -147,7 +147,7 @@ def test_people_on_a_date_are_their_hr_rows_in_effect_then(scenario: Scenario) -
     assert sorted(field) == ["gone", "kam", "mover"]
     assert field["gone"].termination_date == before(10)
     assert (field["mover"].region, field["mover"].manager_hr_id) == ("South", "M-2")
-    assert metrics.managers_in_role_on(scenario.conn, D, "first_line_manager") == {"M-1": "D-1"}
+    assert metrics.managers_in_role_on(scenario.conn, D, "manager") == {"M-1": "D-1"}
 
 
 # --- visits, ratings, actions ---------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.mappings.roles import FIELD_ROLE, MANAGER_ROLE
 from adoptloop.store import metrics as store
 from adoptloop.store.metrics import NO_GROUP, FieldPerson, GroupColumn, RowSource
 
@@ -46,7 +47,9 @@ if TYPE_CHECKING:
 By = Literal["region", "team", "manager", "module", "capability"]
 ALL = "(all)"
 COACHING_DAYS = 90
-FIELD_ROLES = ("rep", "kam", "msl")
+# The store keeps canonical roles (the `roles:` map is applied at pull): only `rep` is a field
+# role, `manager` a first-line manager.
+FIELD_ROLES = (FIELD_ROLE,)
 
 COLUMNS = (
     "group",
@@ -378,7 +381,7 @@ def leniency(stats: Mapping[str, RaterStats]) -> dict[str, float | None]:
 
 def coach_the_coach(conn: Connection, as_of: date, *, days: int = 180) -> tuple[int, int]:
     """(first-line managers observed by their own manager in 180 d, first-line managers)."""
-    managers = store.managers_in_role_on(conn, as_of, "first_line_manager")
+    managers = store.managers_in_role_on(conn, as_of, MANAGER_ROLE)
     observed = store.observation_pairs(conn, as_of - timedelta(days=days), as_of, list(managers))
     hits = sum((m, boss) in observed for m, boss in managers.items())
     return hits, len(managers)

@@ -56,11 +56,14 @@ def init(
 
 def validate(config: ConfigOption) -> None:
     """Check a config file (and the files it references) without running anything."""
+    from adoptloop.pipeline.checks import check_inputs, check_roles
     from adoptloop.settings.capabilities import load_capability_map
 
     with handled():
-        settings, _ = load(config)
+        settings, registry = load(config)
         capabilities = load_capability_map(settings.capability_map)
+        check_roles(settings, registry, capabilities)
+        check_inputs(settings, registry, capabilities)
         out.print(
             f"{config}: ok ({len(settings.sources)} sources, "
             f"{len(capabilities.capabilities)} capabilities, delivery to {settings.delivery.target})",

@@ -1,15 +1,28 @@
 """The HR row every HRIS connector yields, built in one place.
 
-Connectors read their vendor's fields; `hr_row` makes the `domain.Person` from them the same
+Connectors read their vendor's fields (the role as the HRIS says it: a role code or a job
+title; the pull stage maps it through the `roles:` map); `hr_row` makes the `domain.Person` from them the same
 way for all: blank values become None, emails are compared lower-case, and `active` decides the
 status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
+from typing import Protocol, runtime_checkable
 
 from adoptloop.domain import Person
+
+
+@runtime_checkable
+class ListsRoleValues(Protocol):
+    """An HR connector that can list every row's role value cheaply (a file), so that
+    `adoptloop validate` can check them all against the roles map before a run."""
+
+    def role_values(self) -> Iterator[tuple[str, str]]:
+        """(the role value as `Person.role` would hold it, where: "file:line"), every row."""
+        ...
 
 
 def _present(value: str | None) -> str | None:

@@ -33,10 +33,12 @@ from adoptloop.domain import (
     Rating,
     Record,
     Rejected,
+    Skipped,
     Snapshot,
     Stopped,
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
+from adoptloop.mappings.roles import RoleMap, unknown_role_reason
 from adoptloop.pipeline.deletes import WholeRead, apply_deletes, apply_snapshot
 from adoptloop.pipeline.identity import IdentityResolver
 from adoptloop.store import cursors, parked, quarantine, records, source_reads
@@ -58,6 +60,10 @@ class _Erased(Exception):
     """The record is about an erased person: it is dropped, not stored and not quarantined."""
 
 
+class _UnknownRole(Exception):
+    """An HR row whose role or title the roles map does not know: quarantined (a row defect)."""
+
+
 class _Unresolved(Exception):
     def __init__(self, ref: PersonRef, role: str) -> None:
         super().__init__(
@@ -77,6 +83,7 @@ class StreamCounts:
     quarantined: int = 0
     deleted: int = 0
     erased: int = 0  # records about erased people, dropped
+    skipped: int = 0  # read and deliberately not used, as configured (e.g. an ignored status)
     parked: int = 0  # records waiting for their person to be matched
     stopped: str | None = None  # why the stream stopped early (the next run resumes it)
 
@@ -90,6 +97,7 @@ class StreamCounts:
             "quarantined": self.quarantined,
             "deleted": self.deleted,
             "erased": self.erased,
+            "skipped": self.skipped,
             "parked": self.parked,
         }
 
@@ -115,12 +123,14 @@ class PullStage:
         *,
         progress: Progress | None = None,
         erased: Container[str] = frozenset(),
+        roles: RoleMap | None = None,
         allow_shrink: bool = False,
     ) -> None:
         self.engine = engine
         self.run_id = run_id
         self.progress = progress
         self.erased = erased
+        self.roles = roles or RoleMap()
         self.stopped: dict[str, str] = {}  # source -> why it stopped early in this run
         self.allow_shrink = allow_shrink
         self.held_back: dict[str, list[str]] = {}  # source -> snapshots not applied, and why
@@ -129,10 +139,11 @@ class PullStage:
         resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
         result: dict[str, dict[str, int]] = {}
         streams: list[StreamCounts] = []
+        reread = connector.family == "hris" and self._roles_changed(connector.name)
         for stream in connector.streams():
             structlog.contextvars.bind_contextvars(connector=connector.name, stream=stream)
             try:
-                counts = self._pull_stream(connector, stream, resolver)
+                counts = self._pull_stream(connector, stream, resolver, reread=reread)
             finally:
                 structlog.contextvars.unbind_contextvars("connector", "stream")
             streams.append(counts)
@@ -144,6 +155,8 @@ class PullStage:
         with self.engine.begin() as conn:
             if connector.family == "hris":
                 self._check_managers(conn, connector.name)
+                if reread and stopped is None:
+                    records.set_roles_digest(conn, connector.name, self.roles.digest)
             source_reads.record_read(
                 conn,
                 connector.name,
@@ -158,6 +171,20 @@ class PullStage:
         if taken:
             result["(parked)"] = {"taken_up": taken}
         return result
+
+    def _roles_changed(self, source: str) -> bool:
+        """True when this HR source was last read under another roles map (or before the store
+        kept canonical roles): it is then re-read whole, whatever its cursors say, so that every
+        row gets the current map (and a row quarantined for its role comes back once mapped);
+        the rows it no longer sends (history) are mapped in place."""
+        with self.engine.begin() as conn:
+            if records.roles_digest(conn, source) == self.roles.digest:
+                return False
+            remapped = records.remap_roles(conn, self.roles.role)
+        log.info(
+            "roles map changed; re-reading the HR source whole", source=source, remapped=remapped
+        )
+        return True
 
     def retry_parked(self, connector: AnyConnector) -> int:
         """Records that waited for their person: stored now if the person matches."""
@@ -192,14 +219,19 @@ class PullStage:
                 taken += len(done)
 
     def _pull_stream(
-        self, connector: AnyConnector, stream: str, resolver: IdentityResolver
+        self,
+        connector: AnyConnector,
+        stream: str,
+        resolver: IdentityResolver,
+        *,
+        reread: bool = False,
     ) -> StreamCounts:
         counts = StreamCounts()
         kinds = connector.snapshot_kinds(stream)
         seen: set[str] = set()  # keys a snapshot read named, rejected rows included
         whole: WholeRead | None = None
         with self.engine.connect() as conn:
-            cursor = cursors.get_cursor(conn, connector.name, stream)
+            cursor = None if reread else cursors.get_cursor(conn, connector.name, stream)
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
@@ -235,6 +267,9 @@ class PullStage:
                     if kinds:
                         seen.add(_item_key(item))
                     counts.read += 1
+                    if isinstance(item, Skipped):  # used: read, and not wanted
+                        counts.skipped += 1
+                        continue
                     if isinstance(item, Rejected):
                         buffer.rejected.append(item)
                     elif isinstance(item, Deleted):
@@ -272,7 +307,7 @@ class PullStage:
             for r in buffer.rejected
         ]
         counts.rejected += len(rejected)
-        writer = _Writer(conn, source, resolver)
+        writer = _Writer(conn, source, resolver, self.roles)
         resolver.prefetch(conn, (ref for record in buffer.records for ref in _refs(record)))
         waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
         for record in buffer.records:
@@ -280,6 +315,11 @@ class PullStage:
                 writer.add(record)
             except _Erased:
                 counts.erased += 1
+            except _UnknownRole as exc:
+                key = _record_key(record)
+                where = record.location or f"{stream} {key}"
+                rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
+                counts.rejected += 1
             except _Unresolved as exc:
                 key = _record_key(record)
                 where = record.location or f"{stream} {key}"
@@ -309,19 +349,28 @@ class PullStage:
             cursors.set_cursor(conn, source, stream, cursor)
 
     def _check_managers(self, conn: Connection, source: str) -> None:
-        """People whose manager is nobody we know are kept, and listed in quarantine."""
+        """People whose manager is nobody we know are kept, and listed in quarantine; an entry
+        whose manager is known now (e.g. their row was mapped after a roles map change) is
+        resolved."""
         entries = [
             QuarantineEntry(
                 source,
                 "people",
                 f"{hr_id}@{valid_from.isoformat()}",
                 f"people {hr_id}",
-                f"manager_hr_id {manager} is not a known person; "
+                f"{_UNKNOWN_MANAGER} {manager} is not a known person; "
                 "the person is kept, their team is unknown",
             )
             for hr_id, manager, valid_from in records.unknown_managers(conn)
         ]
+        stale = quarantine.open_keys(conn, source, "people", _UNKNOWN_MANAGER) - {
+            e.record_key for e in entries
+        }
+        quarantine.resolve_quarantined(conn, source, "people", stale)
         quarantine.quarantine(conn, self.run_id, entries)
+
+
+_UNKNOWN_MANAGER = "manager_hr_id"  # how the reason of an unknown manager's entry starts
 
 
 def _waiting_entry(conn: Connection, source: str, ref: PersonRef, where: str) -> QuarantineEntry:
@@ -353,8 +402,8 @@ def _refs(record: Record) -> tuple[PersonRef, ...]:
     return ()
 
 
-def _item_key(item: Record | Rejected | Deleted) -> str:
-    if isinstance(item, Rejected):
+def _item_key(item: Record | Rejected | Deleted | Skipped) -> str:
+    if isinstance(item, Rejected | Skipped):
         return item.record_key
     if isinstance(item, Deleted):
         return item.record_id
@@ -377,10 +426,12 @@ class _Writer:
         conn: Connection,
         source: str,
         resolver: IdentityResolver,
+        roles: RoleMap | None = None,
     ) -> None:
         self.conn = conn
         self.source = source
         self.resolver = resolver
+        self.roles = roles or RoleMap()
         self.people: list[Person] = []
         self.rows: dict[str, list[dict[str, Any]]] = {}
         self.ratings: dict[str, list[Rating]] = {}
@@ -405,9 +456,12 @@ class _Writer:
         if isinstance(record, Person):
             if record.hr_id in self.resolver.erased:
                 raise _Erased
+            role = self.roles.role(record.role)
+            if role is None:
+                raise _UnknownRole(unknown_role_reason(record.role))
             if record.manager_hr_id in self.resolver.erased:
                 record = replace(record, manager_hr_id=ERASED)
-            self.people.append(record)
+            self.people.append(replace(record, role=role))
         elif isinstance(record, Account):
             self._hr_id(record.ref, "account")
             self.accounts["matched"] += 1

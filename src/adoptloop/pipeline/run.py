@@ -250,7 +250,12 @@ def _run(
             with env.engine.connect() as conn:
                 erased = ErasureList.load(conn, env.actor_key)
             stage = PullStage(
-                env.engine, run_id, progress=tick, erased=erased, allow_shrink=allow_shrink
+                env.engine,
+                run_id,
+                progress=tick,
+                erased=erased,
+                roles=env.settings.roles.role_map(),
+                allow_shrink=allow_shrink,
             )
             pulled = [c for c in env.connectors() if sources is None or c.name in sources]
             for connector in pulled:  # unusable input stops the run before any source commits

@@ -28,6 +28,7 @@ from sqlalchemy.exc import ArgumentError
 
 from adoptloop.connectors.base import ConnectorConfig
 from adoptloop.connectors.registry import Registry
+from adoptloop.domain import Role
 from adoptloop.errors import ConfigError
 from adoptloop.fields import (
     ConfigPath,
@@ -39,6 +40,7 @@ from adoptloop.fields import (
     Secret,
     config_dir,
 )
+from adoptloop.mappings.roles import DEFAULT_ROLE_MAP, RoleMap, role_key
 from adoptloop.settings.located import validate_located
 from adoptloop.settings.schedule import RetentionSettings, ScheduleSettings
 from adoptloop.settings.yaml import load_located
@@ -168,6 +170,38 @@ class AdoptionSettings(Frozen):
     )
 
 
+class RolesSettings(Frozen):
+    """Which HR values are field reps: only `rep` counts in adoption cohorts and coaching."""
+
+    map: dict[str, Role] = Field(
+        default_factory=lambda: dict(DEFAULT_ROLE_MAP),
+        description="HR role or job title (as the HR source's `role` column or field holds it; "
+        "compared trimmed and case-insensitively) -> rep, manager, director or other. Replaces "
+        "the default (kam, msl -> rep; first_line_manager -> manager; regional_director -> "
+        "director); rep, manager, director and other always map to themselves. A value not "
+        "in the map is a validate error and its HR row is quarantined.",
+    )
+
+    @field_validator("map")
+    @classmethod
+    def _no_duplicate_titles(cls, value: dict[str, Role]) -> dict[str, Role]:
+        seen: dict[str, str] = {}
+        for title in value:
+            key = role_key(title)
+            if not key:
+                raise ValueError("an empty title cannot be mapped")
+            if key in seen:
+                raise ValueError(
+                    f"{title!r} and {seen[key]!r} are the same title (compared trimmed and "
+                    "case-insensitively); keep one"
+                )
+            seen[key] = title
+        return value
+
+    def role_map(self) -> RoleMap:
+        return RoleMap(self.map)
+
+
 class Settings(Frozen):
     """The whole configuration. `sources` is replaced per registry by `settings_model()`."""
 
@@ -184,6 +218,7 @@ class Settings(Frozen):
     sources: dict[str, ConnectorConfig] = Field(default_factory=dict)
     delivery: DeliverySettings = DeliverySettings()
     adoption: AdoptionSettings = AdoptionSettings()
+    roles: RolesSettings = RolesSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     retention: RetentionSettings = RetentionSettings()
 

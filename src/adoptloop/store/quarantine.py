@@ -99,6 +99,20 @@ def quarantine(conn: Connection, run_id: str, entries: Iterable[QuarantineEntry]
     return count
 
 
+def open_keys(conn: Connection, source: str, stream: str, reason_prefix: str) -> set[str]:
+    """The record keys of a stream's open entries whose reason starts with `reason_prefix`."""
+    t = schema.quarantine
+    rows = conn.execute(
+        select(t.c.record_key).where(
+            (t.c.source == source)
+            & (t.c.stream == stream)
+            & t.c.resolved.is_(False)
+            & t.c.reason.startswith(reason_prefix, autoescape=True)
+        )
+    )
+    return {key for (key,) in rows}
+
+
 def resolve_quarantined(conn: Connection, source: str, stream: str, keys: Iterable[str]) -> None:
     """Records that were stored fine are no longer in quarantine."""
     key_list = list(keys)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -368,3 +368,52 @@ def stored_count(conn: Connection, table_name: str) -> int:
     else:
         query = select(func.count()).where(table.c.deleted.is_(False)).select_from(table)
     return int(conn.execute(query).scalar_one())
+
+
+# meta key prefix: the digest of the roles map an HR source was last read whole under
+ROLES_DIGEST_KEY = "roles_map:"
+
+
+def roles_digest(conn: Connection, source: str) -> str | None:
+    m = schema.meta
+    return conn.execute(
+        select(m.c.value).where(m.c.key == ROLES_DIGEST_KEY + source)
+    ).scalar_one_or_none()
+
+
+def set_roles_digest(conn: Connection, source: str, value: str) -> None:
+    m = schema.meta
+    key = ROLES_DIGEST_KEY + source
+    if conn.execute(m.update().where(m.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(m.insert().values(key=key, value=value))
+
+
+def remap_roles(conn: Connection, role_of: Callable[[str], str | None]) -> int:
+    """Map the stored HR rows' roles again (`role_of` answers None for a value it does not
+    know, which is left as it is); returns how many rows changed."""
+    people = schema.people
+    changed: list[dict[str, Any]] = []
+    for row in conn.execute(select(people)).mappings():
+        role = role_of(row["role"])
+        if role is None or role == row["role"]:
+            continue
+        values = {f: row[f] for f in _PERSON_FIELDS} | {"role": role}
+        changed.append(
+            {
+                "_hr_id": row["hr_id"],
+                "_valid_from": row["valid_from"],
+                "role": role,
+                "digest": row_digest(values),
+            }
+        )
+    if changed:
+        conn.execute(
+            people.update()
+            .where(
+                (people.c.hr_id == bindparam("_hr_id"))
+                & (people.c.valid_from == bindparam("_valid_from"))
+            )
+            .values(role=bindparam("role"), digest=bindparam("digest")),
+            changed,
+        )
+    return len(changed)

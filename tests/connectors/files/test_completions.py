@@ -9,7 +9,7 @@ from adoptloop.connectors.files.completions import (
     CompletionsFileConfig,
     CompletionsFileConnector,
 )
-from adoptloop.domain import Checkpoint, Completion, PersonRef, Rejected
+from adoptloop.domain import Checkpoint, Completion, PersonRef, Rejected, Skipped
 from adoptloop.testing.kit import drain, last_cursor, make_context
 
 RUN_DATE = date(2026, 6, 30)  # the exports' dates are before it
@@ -80,7 +80,8 @@ def test_bad_rows_are_rejected_with_file_and_line_and_the_rest_is_read(tmp_path:
         (
             "C2",
             "completions.csv:3",
-            "status: 'in progress' is not one of completed, passed, failed",
+            "status: 'in progress' is not one of completed, passed, failed "
+            "(map it under statuses:, to completed, passed, failed or ignore)",
         ),
         ("C3", "completions.csv:4", "score: 140 is outside 0..100"),
         ("C4", "completions.csv:5", "completed_at: 'yesterday' is not an ISO 8601 date-time"),
@@ -111,3 +112,19 @@ def test_an_unchanged_file_yields_only_its_checkpoint_the_second_time(tmp_path: 
     assert cursor is not None
 
     assert drain(connector(path), "completions", cursor) == [Checkpoint("completions", cursor)]
+
+
+def test_a_status_mapped_to_ignore_is_skipped_not_rejected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER + "C1,u-1,,MOD-1,,Completed,2026-02-03T10:00:00Z,\n"
+        "C2,u-2,,MOD-1,,In Progress,2026-02-03T10:00:00Z,\n"
+        "C3,u-3,,MOD-1,,Not Started,,\n",
+    )
+    statuses = {"Completed": "completed", " in progress ": "ignore", "not started": "ignore"}
+    items = drain(connector(path, statuses=statuses), "completions")
+
+    assert [i.source_record_id for i in items if isinstance(i, Completion)] == ["C1"]
+    assert not [i for i in items if isinstance(i, Rejected)]
+    skipped = [(s.record_key, s.location) for s in items if isinstance(s, Skipped)]
+    assert skipped == [("C2", "completions.csv:3"), ("C3", "completions.csv:4")]

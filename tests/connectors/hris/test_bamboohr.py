@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 import itertools
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import SecretStr
 
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.hris.bamboohr import BambooHRConfig, BambooHRConnector
-from adoptloop.domain import Deleted, Person
+from adoptloop.domain import Deleted, Person, Role
 from adoptloop.testing.fake_api import FakeApi, json_response, text_response
 from adoptloop.testing.kit import (
     ConnectorContract,
@@ -144,6 +145,7 @@ def bamboo(hr: FakeBambooHR, *, run_date: date = date(2024, 3, 10)) -> BambooHRC
 class TestBambooHRContract(ConnectorContract):
     stream = "people"
     table = "people"
+    roles: ClassVar[Mapping[str, Role]] = {"Sales Representative": "rep"}  # its job title
 
     def make_vendor(self) -> FakeBambooHR:
         return FakeBambooHR()

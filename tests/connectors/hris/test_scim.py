@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -16,8 +17,9 @@ from sqlalchemy import Engine, select
 
 from adoptloop.adoption.outcomes import PersonHistory
 from adoptloop.connectors.hris.scim import ScimConfig, ScimConnector
-from adoptloop.domain import Deleted, Item, Person
+from adoptloop.domain import Deleted, Item, Person, Role
 from adoptloop.http.client import AuthFailed
+from adoptloop.mappings.roles import RoleMap
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import schema
 from adoptloop.store.adoption import person_inputs
@@ -73,6 +75,7 @@ def directory(scim_server: LocalScimServer) -> ScimDirectory:
 class TestScimContract(ConnectorContract):
     stream = "people"
     table = "people"
+    roles: ClassVar[Mapping[str, Role]] = {"Sales Representative": "rep"}  # its job title
 
     @pytest.fixture(autouse=True)
     def _server(self, scim_server: LocalScimServer) -> None:
@@ -166,9 +169,13 @@ def manager_on(history: PersonHistory, day: date) -> str | None:
     return post.manager_hr_id if post else None
 
 
+# the job titles these tests' SCIM users have, as an admin would map them under `roles:`
+ROLES = RoleMap({"Sales Representative": "rep", "District Manager": "manager"})
+
+
 def pull(engine: Engine, directory: ScimDirectory, run_date: date, run_id: str) -> dict[str, int]:
     scim = connector(directory, run_date=run_date, effective_date="run_date")
-    return PullStage(engine, run_id).pull(scim)["people"]
+    return PullStage(engine, run_id, roles=ROLES).pull(scim)["people"]
 
 
 def test_second_run_asks_only_for_users_changed_since_the_watermark(
@@ -313,7 +320,7 @@ def test_region_and_role_change_close_the_old_row_and_open_a_new_one(
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     pull(engine, directory, date(2026, 1, 10), "run-1")
     directory.patch(rep, f"{ENTERPRISE}:department", "Oncology West")
-    directory.patch(rep, "title", "Key Account Manager")
+    directory.patch(rep, "title", "District Manager")  # promoted
     pull(engine, directory, date(2026, 3, 1), "run-2")
 
     p = schema.people.c
@@ -324,8 +331,8 @@ def test_region_and_role_change_close_the_old_row_and_open_a_new_one(
             .order_by(p.valid_from)
         ).all()
     assert [tuple(r) for r in rows] == [
-        (date(2026, 1, 10), date(2026, 3, 1), "Oncology East", "Sales Representative"),
-        (date(2026, 3, 1), None, "Oncology West", "Key Account Manager"),
+        (date(2026, 1, 10), date(2026, 3, 1), "Oncology East", "rep"),  # mapped at pull
+        (date(2026, 3, 1), None, "Oncology West", "manager"),
     ]
 
 

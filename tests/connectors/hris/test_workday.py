@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from pydantic import SecretStr
 
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.hris.workday import WorkdayColumns, WorkdayConfig, WorkdayConnector
-from adoptloop.domain import Person
+from adoptloop.domain import Person, Role
 from adoptloop.testing.fake_api import FakeApi, json_response, text_response
 from adoptloop.testing.kit import (
     ConnectorContract,
@@ -95,6 +96,7 @@ def workday(report: FakeWorkday, **overrides: Any) -> WorkdayConnector:
 class TestWorkdayContract(ConnectorContract):
     stream = "people"
     table = "people"
+    roles: ClassVar[Mapping[str, Role]] = {"Sales Representative": "rep"}  # its job title
     min_requests = 1  # a report is one response
     broken_page = 1
 

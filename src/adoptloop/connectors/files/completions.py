@@ -23,7 +23,8 @@ from adoptloop.connectors.files.reader import (
     read_stream,
 )
 from adoptloop.connectors.values import BadValue, moment_not_after
-from adoptloop.domain import Completion, CompletionStatus, DeletedKind, Item
+from adoptloop.domain import Completion, DeletedKind, Item, Skipped
+from adoptloop.fields import IGNORE, StatusChoice
 from adoptloop.mappings.identity import IdentityRule
 
 
@@ -44,9 +45,11 @@ class CompletionsFileConfig(FileStream, ConnectorConfig):
         default=[IdentityRule(attribute="user_email", person_field="email")],
         description="How an LMS user is matched to an HR record, tried in order",
     )
-    statuses: dict[str, CompletionStatus] = Field(
+    statuses: dict[str, StatusChoice] = Field(
         default={"completed": "completed", "passed": "passed", "failed": "failed"},
-        description="The LMS's status values (case-insensitive) -> completed/passed/failed",
+        description="The LMS's status values (case-insensitive, trimmed) -> completed, passed, "
+        "failed, or ignore (e.g. 'In Progress': ignore; the row is read and not used, not "
+        "quarantined). A value not listed is a row defect (quarantined).",
     )
 
 
@@ -86,14 +89,20 @@ class CompletionsFileConnector(Connector[CompletionsFileConfig]):
         snapshot = self.config.mode == "snapshot" and stream == "completions"
         return ("completion",) if snapshot else ()
 
-    def _completion(self, row: SourceRow) -> Completion:
+    def _completion(self, row: SourceRow) -> Completion | Skipped:
         c = self.config.columns
         values = self.config.values
-        statuses = {k.lower(): v for k, v in self.config.statuses.items()}
+        statuses = {k.strip().lower(): v for k, v in self.config.statuses.items()}
         raw_status = row.require(c.status)
         status = statuses.get(raw_status.lower())
         if status is None:
-            raise BadValue(f"{c.status}: {raw_status!r} is not one of {', '.join(statuses)}")
+            raise BadValue(
+                f"{c.status}: {raw_status!r} is not one of {', '.join(self.config.statuses)} "
+                "(map it under statuses:, to completed, passed, failed or ignore)"
+            )
+        if status == IGNORE:
+            key = row.get(c.record_id) or f"line {row.line}"
+            return Skipped("completions", key, f"{c.status} {raw_status!r} is ignored")
         score_text = row.get(c.score)
         score = values.parse_number(score_text, c.score) if score_text else None
         if score is not None and not 0 <= score <= 100:

@@ -18,6 +18,7 @@ from adoptloop.connectors.files.reader import (
     FileStream,
     Layout,
     SourceRow,
+    read_rows,
     read_stream,
 )
 from adoptloop.connectors.people import hr_row
@@ -30,7 +31,11 @@ class PeopleColumns(Columns):
     last_name: str = "last_name"
     email: str = "email"
     employee_number: str = "employee_number"
-    role: str = "role"
+    role: str = Field(
+        default="role",
+        description="The column whose value `roles.map` maps to rep/manager/director/other: "
+        "a role code or a job title column",
+    )
     manager_hr_id: str = "manager_hr_id"
     region: str = "region"
     country: str = "country"
@@ -83,6 +88,15 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
 
     def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
         return ("person",) if self.config.mode == "snapshot" and stream == "people" else ()
+
+    def role_values(self) -> Iterator[tuple[str, str]]:
+        """Every row's role value with its "file:line" (for `adoptloop validate`)."""
+        role = self.config.columns.role
+        layout = Layout(f"sources.{self.name}", self.config.columns.pick("role"), role)
+        for row in read_rows(self.config, layout):
+            value = row.get(role)
+            if value and row.defect is None:
+                yield value, row.location
 
     def _person(self, row: SourceRow) -> Person:
         c = self.config.columns

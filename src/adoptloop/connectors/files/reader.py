@@ -37,6 +37,7 @@ from adoptloop.domain import (
     PersonRef,
     Record,
     Rejected,
+    Skipped,
     Snapshot,
 )
 from adoptloop.errors import ConfigError
@@ -258,7 +259,7 @@ def read_stream(
     layout: Layout,
     cursor: str | None,
     *,
-    parse: Callable[[SourceRow], Record],
+    parse: Callable[[SourceRow], Record | Skipped],
     fingerprint: str | None = None,
     kind: DeletedKind | None = None,
 ) -> Iterator[Item]:

@@ -42,15 +42,15 @@ from adoptloop.connectors.values import BadValue
 from adoptloop.domain import (
     Checkpoint,
     Completion,
-    CompletionStatus,
     Item,
     PersonRef,
     Rejected,
+    Skipped,
     TranscriptRecord,
 )
 from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import FatalSyncError
-from adoptloop.fields import ExistingPath, Secret, TimeZone
+from adoptloop.fields import IGNORE, ExistingPath, Secret, StatusChoice, TimeZone
 from adoptloop.http.auth import OAuth2ClientCredentials
 from adoptloop.http.client import RestClient, short
 from adoptloop.mappings.identity import IdentityRule
@@ -72,9 +72,10 @@ class SuccessFactorsConfig(HttpSourceConfig):
     students_file: ExistingPath | None = Field(
         default=None, description="A file with one student ID per line (# comments allowed)"
     )
-    statuses: dict[str, CompletionStatus] = Field(
+    statuses: dict[str, StatusChoice] = Field(
         default={"COMPLETE": "completed", "PASSED": "passed", "FAILED": "failed"},
-        description="completionStatusID values -> completed/passed/failed; others quarantine",
+        description="completionStatusID values -> completed, passed, failed, or ignore (read "
+        "and not used, e.g. an incomplete status); a value not listed is quarantined",
     )
     lookback_days: int = Field(default=7, ge=0)
     identity: list[IdentityRule] = Field(
@@ -200,6 +201,8 @@ class SuccessFactorsConnector(HttpConnector[SuccessFactorsConfig], SupportsWrite
         try:
             record = as_record(raw)
             status = self._status(require(record, "completionStatusID"))
+            if status == IGNORE:
+                return Skipped(STREAM, key, "completionStatusID is ignored (statuses:)")
             return Completion(
                 source_record_id=key,
                 learner=PersonRef(self.system, student, {"studentID": student}),
@@ -213,12 +216,13 @@ class SuccessFactorsConnector(HttpConnector[SuccessFactorsConfig], SupportsWrite
         except BadValue as exc:
             return Rejected(STREAM, key, f"SuccessFactors learning history of {student}", str(exc))
 
-    def _status(self, status_id: str) -> CompletionStatus:
+    def _status(self, status_id: str) -> StatusChoice:
         status = self.config.statuses.get(status_id)
         if status is None:
             raise BadValue(
                 f"completionStatusID {status_id!r} is not one of "
-                f"{', '.join(self.config.statuses)} (map it under statuses:)"
+                f"{', '.join(self.config.statuses)} (map it under statuses:, "
+                "to completed, passed, failed or ignore)"
             )
         return status
 

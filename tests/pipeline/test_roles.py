@@ -1,0 +1,170 @@
+"""Roles from config: an HR export with job titles, mapped by `roles.map`, gives the same reps
+and managers as the demo's role codes; a title the map does not know is quarantined (a row
+defect naming the title and `roles.map`) and comes back once it is mapped."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+from typer.testing import CliRunner, Result
+
+from adoptloop.cli.app import app
+from adoptloop.store import quarantine
+from adoptloop.store.db import open_store
+from tests.support import copy_demo
+
+PEOPLE = Path("demo/hris/people.csv")
+TITLES = {
+    "rep": "Sales Representative",
+    "kam": "Key Account Manager",
+    "msl": "Medical Science Liaison",
+    "first_line_manager": "District Manager",
+    "regional_director": "Regional Sales Director",
+}
+ROLES_MAP = """
+roles:
+  map:
+    Sales Representative: rep
+    Key Account Manager: rep
+    medical science liaison: rep     # compared case-insensitively
+    District Manager: manager
+{director}
+"""
+DIRECTOR = "    Regional Sales Director: director\n"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
+
+
+def _invoke(*args: str | Path) -> Result:
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def with_job_titles(config: Path, *, director: bool = True) -> None:
+    """The demo's HR file with job titles in a `job_title` column instead of role codes, the
+    source pointed at it with `columns.role`, and a roles map for the titles."""
+    path = config.parent / PEOPLE
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    fields = ["job_title" if f == "role" else f for f in rows[0]]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        row["job_title"] = TITLES[row.pop("role")]
+        writer.writerow(row)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    text = config.read_text(encoding="utf-8")
+    source = "    path: demo/hris/people.csv\n"
+    text = text.replace(source, source + "    columns: {role: job_title}\n")
+    config.write_text(
+        text + ROLES_MAP.format(director=DIRECTOR if director else ""), encoding="utf-8"
+    )
+
+
+def _adoption(config: Path) -> list[dict[str, str]]:
+    out = config.parent / "state" / "out" / "adoption.csv"
+    return list(csv.DictReader(out.read_text(encoding="utf-8").splitlines()))
+
+
+def test_job_titles_mapped_to_roles_give_the_demo_reps_and_managers(
+    demo_config: Path,
+) -> None:
+    demo = demo_config
+    titled = demo_config.parent.parent / "titled" / "demo.yaml"
+    copy_demo(titled.parent)
+    with_job_titles(titled)
+
+    assert _invoke("run", "-c", demo).exit_code == 0
+    result = _invoke("run", "-c", titled)
+
+    assert result.exit_code == 0, result.output
+    rows = _adoption(titled)
+    overall = next(r for r in rows if r["group"] == "(all)")
+    assert int(overall["eligible"]) > 0
+    assert float(overall["coaching_coverage"]) > 0
+    assert rows == _adoption(demo)  # the same people are reps and managers as with the codes
+
+
+def test_an_unmapped_title_is_quarantined_naming_it_and_comes_back_once_mapped(
+    demo_config: Path,
+) -> None:
+    with_job_titles(demo_config, director=False)
+
+    result = _invoke("run", "-c", demo_config)
+
+    assert result.exit_code == 0, result.output  # 3 of 97 rows: under max_rejected_share
+    engine = open_store(f"sqlite:///{demo_config.parent / 'state' / 'demo.db'}")
+    with engine.connect() as conn:
+        held = [e for e in quarantine.entries(conn) if "roles.map" in e["reason"]]
+        # their reports' manager is now nobody known: listed too (the people are kept)
+        orphans = [e for e in quarantine.entries(conn) if "not a known person" in e["reason"]]
+    assert len(held) == 3
+    assert orphans
+    assert {e["location"] for e in held} == {"people.csv:2", "people.csv:3", "people.csv:4"}
+    assert all("'Regional Sales Director'" in e["reason"] for e in held)
+    status = json.loads(_invoke("status", "-c", demo_config, "--json").stdout)
+    assert status["sources"]["hris"]["quarantined"] == 3  # the rows; the orphans are kept
+    assert status["sources"]["hris"]["read"] == 97
+
+    # the file is unchanged, but the map is not: the HR source is re-read and the rows return
+    demo_config.write_text(demo_config.read_text(encoding="utf-8") + DIRECTOR, encoding="utf-8")
+    again = _invoke("run", "-c", demo_config)
+
+    assert again.exit_code == 0, again.output
+    with engine.connect() as conn:
+        left = [e["record_key"] for e in quarantine.entries(conn) if e["source"] == "hris"]
+    assert left == ["E10094@2025-09-01"]  # the demo's own rep whose manager is unknown
+    status = json.loads(_invoke("status", "-c", demo_config, "--json").stdout)
+    assert status["sources"]["hris"]["quarantined"] == 0
+    engine.dispose()
+
+
+def test_validate_lists_every_unknown_title_with_its_count_and_exits_2(
+    demo_config: Path,
+) -> None:
+    with_job_titles(demo_config, director=False)
+    text = demo_config.read_text(encoding="utf-8")
+    demo_config.write_text(text.replace("    District Manager: manager\n", ""), encoding="utf-8")
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert lines == [
+        "sources.hris people.csv:2: role 'Regional Sales Director' (3 rows) is not in the roles "
+        "map; add it under roles.map in demo.yaml as one of rep, manager, director, other",
+        "sources.hris people.csv:5: role 'District Manager' (10 rows) is not in the roles "
+        "map; add it under roles.map in demo.yaml as one of rep, manager, director, other",
+    ]
+
+
+def test_validate_accepts_job_titles_the_map_knows(demo_config: Path) -> None:
+    with_job_titles(demo_config)
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_names_the_missing_role_column_and_exits_2(demo_config: Path) -> None:
+    text = demo_config.read_text(encoding="utf-8")
+    source = "    path: demo/hris/people.csv\n"
+    demo_config.write_text(
+        text.replace(source, source + "    columns: {role: job_title}\n"), encoding="utf-8"
+    )
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 2
+    assert "sources.hris" in result.stderr
+    assert "job_title" in result.stderr
