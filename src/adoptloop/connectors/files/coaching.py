@@ -17,7 +17,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from adoptloop.connectors.base import Connector, ConnectorConfig
+from adoptloop.connectors.base import Connector, ConnectorConfig, StreamFields
+from adoptloop.connectors.files.discover import describe
 from adoptloop.connectors.files.preflight import check_file
 from adoptloop.connectors.files.reader import (
     Column,
@@ -28,6 +29,7 @@ from adoptloop.connectors.files.reader import (
     checked_rows,
     file_fingerprint,
     person_ref,
+    read_rows,
     read_stream,
     unreadable,
 )
@@ -262,6 +264,25 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
             kind = _KINDS.get(stream)
             return read_stream(stream, spec, layout, cursor, parse=parse[stream], kind=kind)
         raise ValueError(f"{self.name}: no stream {stream!r}")
+
+    def discover(self) -> list[StreamFields]:
+        """Each file; the rating items of the capability map are looked for among the reports'
+        columns, or among the ratings file's item values."""
+        capabilities = self.context.capabilities
+        items = [i for i in capabilities.spec.coaching_items if capabilities.is_mapped_item(i)]
+        layouts = self.layouts()
+        found: list[StreamFields] = []
+        for stream, (spec, layout) in layouts.items():
+            if stream == "reports" and "ratings" not in layouts:
+                found.append(describe(stream, spec, layout, also_read=items, items=items))
+            elif stream == "ratings":
+                g = self.config.reports.ratings
+                assert g is not None  # noqa: S101 - "ratings" is only laid out with one
+                values = {row.get(g.item) for row in read_rows(spec, layout)}
+                found.append(describe(stream, spec, layout, items=items, item_values=values))
+            else:
+                found.append(describe(stream, spec, layout))
+        return found
 
     def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
         spec = self.layouts().get(stream, (None, None))[0]

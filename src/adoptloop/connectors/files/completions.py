@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from adoptloop.connectors.base import Connector, ConnectorConfig
+from adoptloop.connectors.base import Connector, ConnectorConfig, StreamFields
+from adoptloop.connectors.files.discover import describe
 from adoptloop.connectors.files.preflight import check_file
 from adoptloop.connectors.files.reader import (
     Column,
@@ -84,6 +85,9 @@ class CompletionsFileConnector(Connector[CompletionsFileConfig]):
         return read_stream(
             stream, self.config, self.layout(), cursor, parse=self._completion, kind="completion"
         )
+
+    def discover(self) -> list[StreamFields]:
+        return [describe("completions", self.config, self.layout())]
 
     def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
         snapshot = self.config.mode == "snapshot" and stream == "completions"

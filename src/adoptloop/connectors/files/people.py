@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from adoptloop.connectors.base import Connector, ConnectorConfig
+from adoptloop.connectors.base import Connector, ConnectorConfig, StreamFields
+from adoptloop.connectors.files.discover import describe
 from adoptloop.connectors.files.preflight import check_file
 from adoptloop.connectors.files.reader import (
     Columns,
@@ -88,6 +89,9 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
 
     def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
         return ("person",) if self.config.mode == "snapshot" and stream == "people" else ()
+
+    def discover(self) -> list[StreamFields]:
+        return [describe("people", self.config, self.layout())]
 
     def role_values(self) -> Iterator[tuple[str, str]]:
         """Every row's role value with its "file:line" (for `adoptloop validate`)."""
