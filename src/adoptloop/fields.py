@@ -4,8 +4,9 @@ A neutral module: connectors declare their config with these types without knowi
 settings package (DESIGN.md, "What may import what").
 
 - `Frozen`: the base of every config model (frozen, unknown keys refused).
-- `Secret`: a SecretStr that must come from `${ENV_VAR}` or `${file:...}` (a `Resolved` string),
-  never a literal typed into the YAML.
+- `Secret`: a SecretStr that must come from `${ENV_VAR}` or `${file:...}` (a `Reference` it
+  expands, or a `Resolved` string), never a literal typed into the YAML. `Sensitive`: a plain
+  string that may also be written as a reference. No other field expands `${...}`.
 - `HttpURL`: an absolute http(s) URL.
 - `TimeZone`: an IANA time zone name (e.g. Europe/Berlin).
 - `ConfigPath` / `ExistingPath`: a path relative to the config file's folder (the latter must
@@ -19,7 +20,7 @@ settings package (DESIGN.md, "What may import what").
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
@@ -45,7 +46,35 @@ class Resolved(str):
     __slots__ = ()
 
 
+class Reference(str):
+    """A YAML string with `${ENV}` or `${file:...}` in it, as written (not yet expanded).
+
+    Only a field declared secret (`Secret`, `Sensitive`) expands it, by calling `resolve()`,
+    which marks it used; settings/located.py refuses a reference anywhere else, so a label can
+    never pull a key into a statement or a report. `resolve` raises ConfigError (which names
+    the file, line and variable or file, never a value)."""
+
+    def __new__(cls, text: str, *, where: str, loc: tuple[str | int, ...], resolver: Any) -> Self:
+        made = super().__new__(cls, text)
+        made.where = where
+        made.loc = loc
+        made.used = False
+        made._resolver = resolver
+        return made
+
+    where: str
+    loc: tuple[str | int, ...]
+    used: bool
+    _resolver: Any
+
+    def resolve(self) -> Resolved:
+        self.used = True
+        return Resolved(self._resolver(str(self)))
+
+
 def _require_reference(value: object) -> object:
+    if isinstance(value, Reference):
+        return value.resolve()
     if isinstance(value, str) and not isinstance(value, Resolved):
         raise ValueError(
             "a secret may not be written into the YAML; reference it as ${ENV_VAR} "
@@ -54,7 +83,14 @@ def _require_reference(value: object) -> object:
     return value
 
 
+def _literal_or_reference(value: object) -> object:
+    return value.resolve() if isinstance(value, Reference) else value
+
+
 Secret = Annotated[SecretStr, BeforeValidator(_require_reference)]
+# An identifier some teams keep out of the YAML too (a client id, an integration user): written
+# as it is, or as a reference, which is expanded here like a secret's.
+Sensitive = Annotated[str, BeforeValidator(_literal_or_reference)]
 
 
 def _check_url(value: str) -> str:
@@ -112,7 +148,7 @@ class OAuth2Settings(Frozen):
     """OAuth 2.0 client credentials (RFC 6749 4.4): a bearer token fetched and refreshed."""
 
     token_url: HttpURL
-    client_id: str = Field(min_length=1)
+    client_id: Sensitive = Field(min_length=1)
     client_secret: Secret
     scope: str | None = None
 

@@ -9,6 +9,7 @@ import pytest
 
 from adoptloop.connectors.registry import Registry
 from adoptloop.errors import ConfigError
+from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings, load_settings
 from tests.support import DEMO_CONFIG
 
@@ -385,3 +386,52 @@ def test_absolute_and_non_file_store_urls_are_kept(
     _edit(demo_config, "url: sqlite:///state/demo.db", f'url: "{url}"')
 
     assert load_settings(demo_config, registry).store.url == url
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "dotted"),
+    [
+        (  # a label that would put the actor key into every statement
+            "  namespace: https://xapi.example-pharma.com/adoptloop",
+            "  namespace: https://xapi.example-pharma.com/${file:demo/actor-key.txt}",
+            "xapi.namespace",
+        ),
+        (
+            "url: sqlite:///state/demo.db",
+            "url: postgresql+psycopg://app@${PGPASSWORD}/adoptloop",
+            "store.url",
+        ),
+    ],
+)
+def test_a_reference_outside_a_secret_field_is_refused_without_expanding_it(
+    demo_config: Path,
+    registry: Registry,
+    monkeypatch: pytest.MonkeyPatch,
+    old: str,
+    new: str,
+    dotted: str,
+) -> None:
+    monkeypatch.setenv("PGPASSWORD", "the-database-password")
+    _edit(demo_config, old, new)
+    key = (demo_config.parent / "demo" / "actor-key.txt").read_text(encoding="utf-8").strip()
+
+    message = _only_problem(demo_config, registry)
+
+    assert f" {dotted}: " in message
+    assert "work only in secret fields" in message
+    assert key not in message
+    assert "the-database-password" not in message
+
+
+def test_a_reference_in_the_capability_map_is_refused(
+    demo_config: Path, registry: Registry
+) -> None:
+    capabilities = demo_config.parent / "demo" / "capabilities.yaml"
+    text = capabilities.read_text(encoding="utf-8")
+    assert "name: Opening the call" in text
+    capabilities.write_text(
+        text.replace("name: Opening the call", 'name: "${file:actor-key.txt}"'), encoding="utf-8"
+    )
+
+    with pytest.raises(ConfigError, match="work only in secret fields"):
+        load_capability_map(capabilities)

@@ -9,7 +9,7 @@ from textwrap import dedent
 import pytest
 
 from adoptloop.errors import ConfigError
-from adoptloop.fields import Resolved
+from adoptloop.fields import Reference, Resolved
 from adoptloop.settings.yaml import Located, Mark, load_located
 
 
@@ -20,8 +20,15 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _error(path: Path, environ: dict[str, str] | None = None) -> str:
+    """The error of loading `path` and expanding every reference (as secret fields do)."""
+
+    def load_and_expand() -> None:
+        located = load_located(path, environ=environ if environ is not None else {})
+        for reference in located.references:
+            reference.resolve()
+
     with pytest.raises(ConfigError) as caught:
-        load_located(path, environ=environ if environ is not None else {})
+        load_and_expand()
     message = str(caught.value)
     assert caught.value.problems == [message]
     assert "\n" not in message
@@ -74,7 +81,7 @@ def test_where_falls_back_to_the_closest_written_parent(tmp_path: Path) -> None:
 # --- references -----------------------------------------------------------------------------
 
 
-def test_env_reference_is_resolved_and_marked_as_resolved(tmp_path: Path) -> None:
+def test_env_reference_is_kept_as_written_and_resolved_only_on_request(tmp_path: Path) -> None:
     config = _write(
         tmp_path / "c.yaml",
         """
@@ -85,9 +92,11 @@ def test_env_reference_is_resolved_and_marked_as_resolved(tmp_path: Path) -> Non
 
     data = load_located(config, environ={"ADOPTLOOP_ACTOR_KEY": "s3cret-value"}).data
 
-    assert data["key"] == "s3cret-value"
-    assert isinstance(data["key"], Resolved)
-    assert not isinstance(data["literal"], Resolved)
+    assert isinstance(data["key"], Reference)
+    assert data["key"] == "${ADOPTLOOP_ACTOR_KEY}"  # not expanded until a secret field asks
+    assert data["key"].resolve() == "s3cret-value"
+    assert isinstance(data["key"].resolve(), Resolved)
+    assert not isinstance(data["literal"], Reference | Resolved)
 
 
 def test_env_reference_inside_a_longer_string_is_substituted(tmp_path: Path) -> None:
@@ -95,8 +104,7 @@ def test_env_reference_inside_a_longer_string_is_substituted(tmp_path: Path) -> 
 
     data = load_located(config, environ={"PGPASSWORD": "pw"}).data
 
-    assert data["url"] == "postgresql+psycopg://app:pw@db/adopt"
-    assert isinstance(data["url"], Resolved)
+    assert data["url"].resolve() == "postgresql+psycopg://app:pw@db/adopt"
 
 
 def test_env_references_come_from_the_process_environment_by_default(
@@ -105,7 +113,7 @@ def test_env_references_come_from_the_process_environment_by_default(
     monkeypatch.setenv("ADOPTLOOP_TEST_TOKEN", "from-env")
     config = _write(tmp_path / "c.yaml", "token: ${ADOPTLOOP_TEST_TOKEN}\n")
 
-    assert load_located(config).data == {"token": "from-env"}
+    assert load_located(config).data["token"].resolve() == "from-env"
 
 
 def test_unset_env_var_is_a_located_error_naming_the_variable(tmp_path: Path) -> None:
@@ -143,15 +151,14 @@ def test_file_reference_is_relative_to_the_yaml_file_not_the_cwd(
 
     data = load_located(config, environ={}).data
 
-    assert data["key"] == "from-the-file"  # trailing newline stripped
-    assert isinstance(data["key"], Resolved)
+    assert data["key"].resolve() == "from-the-file"  # trailing newline stripped
 
 
 def test_file_reference_accepts_an_absolute_path(tmp_path: Path) -> None:
     secret = _write(tmp_path / "secrets" / "key.txt", "abs-secret")
     config = _write(tmp_path / "conf" / "c.yaml", f"key: ${{file:{secret}}}\n")
 
-    assert load_located(config, environ={}).data == {"key": "abs-secret"}
+    assert load_located(config, environ={}).data["key"].resolve() == "abs-secret"
 
 
 def test_missing_secret_file_is_a_located_error(tmp_path: Path) -> None:
@@ -272,3 +279,14 @@ def test_empty_file_gives_an_empty_mapping(tmp_path: Path, text: str) -> None:
 
 def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
     assert _error(tmp_path / "nope.yaml") == f"{tmp_path / 'nope.yaml'}: file not found"
+
+
+def test_an_alias_bomb_is_a_config_error_not_a_full_memory(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    config = _write(tmp_path / "bomb.yaml", "\n".join(lines) + "\n")
+
+    message = _error(config)
+
+    assert "expands to more than 100,000 values" in message
+    assert message.startswith(f"{config}:")

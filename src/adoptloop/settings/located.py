@@ -20,7 +20,7 @@ M = TypeVar("M", bound=BaseModel)
 def validate_located(model: type[M], located: Located) -> M:
     """Validate YAML data against `model`; errors become one located line each."""
     try:
-        return model.model_validate(located.data, context={"base_dir": located.path.parent})
+        validated = model.model_validate(located.data, context={"base_dir": located.path.parent})
     except ValidationError as exc:
         errors = exc.errors()
         # `namspace: ...` is reported as unknown (did you mean 'namespace'); the matching
@@ -35,6 +35,16 @@ def validate_located(model: type[M], located: Located) -> M:
             )
         ]
         raise ConfigError(problems[0], problems=problems) from None
+    unexpanded = [
+        f"{r.where} {'.'.join(str(p) for p in r.loc) or '(top level)'}: {str(r)!r} is not "
+        "expanded here: ${ENV} and ${file:...} work only in secret fields (passwords, keys, "
+        "tokens, client secrets, client ids, user names); write this value itself"
+        for r in located.references
+        if not r.used
+    ]
+    if unexpanded:
+        raise ConfigError(unexpanded[0], problems=unexpanded)
+    return validated
 
 
 def _suggestion(model: type[BaseModel], data_loc: Loc, data: Any) -> tuple[str | None, list[str]]:

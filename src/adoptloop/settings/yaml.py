@@ -6,15 +6,17 @@ pydantic error can be reported as `config/prod.yaml:14:7 sources.crm.auth.key: .
 
 String values may reference secrets kept outside the file: `${NAME}` reads the environment
 variable NAME, `${file:path}` reads a file (relative paths are relative to the YAML file).
-A referenced value is returned as a `Resolved` string, which is how a secret field tells a
-reference from a literal typed into the YAML.
+Such a value is returned as a `Reference`, checked for its syntax but not expanded: only a
+field declared secret expands it (fields.Secret, fields.Sensitive), and validate_located
+refuses one anywhere else. Aliases are bounded: a document that expands to more than
+MAX_VALUES values (an alias bomb) is a ConfigError.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -22,12 +24,13 @@ from typing import Any, NoReturn
 import yaml
 
 from adoptloop.errors import ConfigError
-from adoptloop.fields import Resolved
+from adoptloop.fields import Reference
 
 Loc = tuple[str | int, ...]
 
 _REFERENCE = re.compile(r"\$\{(?P<body>[^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_VALUES = 100_000  # values a config may expand to; aliases past this are an alias bomb
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class Located:
     path: Path
     data: Any
     marks: Mapping[Loc, Mark]
+    references: Sequence[Reference] = ()
 
     def where(self, loc: Loc) -> str:
         """`file:line:col` for the longest prefix of `loc` that has a mark."""
@@ -78,7 +82,8 @@ def load_located(path: Path, *, environ: Mapping[str, str] | None = None) -> Loc
     if node is None:
         return Located(path, {}, marks)
     builder = _Builder(path, env, marks)
-    return Located(path, builder.build(node, ()), marks)
+    data = builder.build(node, ())
+    return Located(path, data, marks, builder.references)
 
 
 class _Builder:
@@ -87,8 +92,17 @@ class _Builder:
         self._env = env
         self._marks = marks
         self._constructor = yaml.SafeLoader("")
+        self.references: list[Reference] = []
+        self._values = 0
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self._values += 1
+        if self._values > MAX_VALUES:
+            self._fail(
+                node,
+                f"the file expands to more than {MAX_VALUES:,} values (aliases repeating "
+                "anchors, an alias bomb?); write the values out or use fewer aliases",
+            )
         self._marks.setdefault(loc, Mark(node.start_mark.line + 1, node.start_mark.column + 1))
         if isinstance(node, yaml.MappingNode):
             out: dict[Hashable, Any] = {}
@@ -108,7 +122,7 @@ class _Builder:
             return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
         value = self._construct(node)
         if isinstance(value, str) and "${" in value:
-            return self._resolve(value, node)
+            return self._reference(value, node, loc)
         return value
 
     def _construct(self, node: yaml.Node) -> Any:
@@ -120,18 +134,30 @@ class _Builder:
         except ValueError as exc:
             self._fail(node, f"invalid value: {exc}")
 
-    def _resolve(self, value: str, node: yaml.Node) -> str:
-        def replace(match: re.Match[str]) -> str:
+    def _reference(self, value: str, node: yaml.Node, loc: Loc) -> Reference:
+        """The value as written; its references are checked now and expanded only by a
+        secret field (Reference.resolve)."""
+        for match in _REFERENCE.finditer(value):
             body = match.group("body").strip()
-            if body.startswith("file:"):
-                return self._read_file(body.removeprefix("file:").strip(), node)
-            if not _ENV_NAME.fullmatch(body):
+            if not body.startswith("file:") and not _ENV_NAME.fullmatch(body):
                 self._fail(node, f"'${{{body}}}' is neither ${{ENV_VAR}} nor ${{file:/path}}")
-            if body not in self._env:
-                self._fail(node, f"environment variable {body} is not set")
-            return self._env[body]
 
-        return Resolved(_REFERENCE.sub(replace, value))
+        def resolve(text: str) -> str:
+            def replace(match: re.Match[str]) -> str:
+                body = match.group("body").strip()
+                if body.startswith("file:"):
+                    return self._read_file(body.removeprefix("file:").strip(), node)
+                if body not in self._env:
+                    self._fail(node, f"environment variable {body} is not set")
+                return self._env[body]
+
+            return _REFERENCE.sub(replace, text)
+
+        mark = node.start_mark
+        where = f"{self._path}:{mark.line + 1}:{mark.column + 1}"
+        reference = Reference(value, where=where, loc=loc, resolver=resolve)
+        self.references.append(reference)
+        return reference
 
     def _read_file(self, name: str, node: yaml.Node) -> str:
         target = Path(name).expanduser()

@@ -35,7 +35,7 @@ from adoptloop.connectors.rest import (
 )
 from adoptloop.connectors.values import BadValue, optional_date, parse_datetime
 from adoptloop.domain import Checkpoint, Item, Person, Rejected
-from adoptloop.fields import Secret
+from adoptloop.fields import Secret, Sensitive
 
 STREAM = "people"
 
@@ -69,7 +69,7 @@ class WorkdayConfig(HttpSourceConfig):
     report_path: str = Field(
         description="e.g. ccx/service/customreport2/acme/ISU_adoptloop/Field_Force_Roster"
     )
-    username: str = Field(description="The Integration System User")
+    username: Sensitive = Field(description="The Integration System User")
     password: Secret
     prompts: dict[str, str] = Field(default_factory=dict, description="Report prompts")
     since_prompt: str | None = Field(

@@ -36,7 +36,7 @@ from adoptloop.connectors.rest import (
 )
 from adoptloop.connectors.values import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
-from adoptloop.fields import Secret
+from adoptloop.fields import Secret, Sensitive
 from adoptloop.http.auth import OAuth2ClientCredentials
 from adoptloop.http.client import RestClient
 from adoptloop.mappings.identity import IdentityRule
@@ -62,7 +62,7 @@ class TranscriptColumns(BaseModel):
 
 class CornerstoneConfig(HttpSourceConfig):
     type: Literal["cornerstone"]
-    client_id: str
+    client_id: Sensitive
     client_secret: Secret
     search_path: str = Field(
         description="Path of the Transcript Search endpoint as your portal's API explorer "

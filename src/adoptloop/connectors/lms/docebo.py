@@ -31,7 +31,7 @@ from adoptloop.connectors.rest import (
 )
 from adoptloop.connectors.values import BadValue, parse_datetime, parse_number
 from adoptloop.domain import Checkpoint, Completion, CompletionStatus, Item, PersonRef, Rejected
-from adoptloop.fields import Secret
+from adoptloop.fields import Secret, Sensitive
 from adoptloop.http.auth import OAuth2ClientCredentials
 from adoptloop.mappings.identity import IdentityRule
 
@@ -54,7 +54,7 @@ class EnrollmentColumns(BaseModel):
 
 class DoceboConfig(HttpSourceConfig):
     type: Literal["docebo"]
-    client_id: str
+    client_id: Sensitive
     client_secret: Secret
     columns: EnrollmentColumns = EnrollmentColumns()
     statuses: dict[str, CompletionStatus] = Field(default={"completed": "completed"})

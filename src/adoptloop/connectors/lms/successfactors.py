@@ -50,7 +50,7 @@ from adoptloop.domain import (
 )
 from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import FatalSyncError
-from adoptloop.fields import IGNORE, ExistingPath, Secret, StatusChoice, TimeZone
+from adoptloop.fields import IGNORE, ExistingPath, Secret, Sensitive, StatusChoice, TimeZone
 from adoptloop.http.auth import OAuth2ClientCredentials
 from adoptloop.http.client import RestClient, short
 from adoptloop.mappings.identity import IdentityRule
@@ -65,7 +65,7 @@ MAX_EVENTS_PER_CALL = 10
 class SuccessFactorsConfig(HttpSourceConfig):
     type: Literal["successfactors"]
     company_id: str
-    client_id: str
+    client_id: Sensitive
     client_secret: Secret
     admin_user: str = Field(description="The admin user the OAuth token acts as")
     students: list[str] = Field(default_factory=list, description="Student IDs to read")

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from adoptloop.connectors.base import ConnectorConfig
-from adoptloop.fields import ExistingPath, HttpURL, Secret, TimeZone
+from adoptloop.fields import ExistingPath, HttpURL, Secret, Sensitive, TimeZone
 from adoptloop.mappings.identity import IdentityRule
 
 _API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
@@ -66,8 +66,8 @@ class JwtBearerAuth(_Frozen):
     """OAuth 2.0 JWT bearer flow: a certificate-signed assertion, no password, no secret."""
 
     type: Literal["jwt-bearer"]
-    client_id: str = Field(min_length=1, description="The connected app's consumer key")
-    username: str = Field(min_length=1, description="The integration user's username")
+    client_id: Sensitive = Field(min_length=1, description="The connected app's consumer key")
+    username: Sensitive = Field(min_length=1, description="The integration user's username")
     private_key: Secret | None = Field(
         default=None, description="PEM private key: ${SF_JWT_PRIVATE_KEY} or ${file:/path/key.pem}"
     )
@@ -93,7 +93,7 @@ class ClientCredentialsAuth(_Frozen):
     """OAuth 2.0 client credentials flow; the connected app's "Run As" user reads the data."""
 
     type: Literal["client-credentials"]
-    client_id: str = Field(min_length=1, description="The connected app's consumer key")
+    client_id: Sensitive = Field(min_length=1, description="The connected app's consumer key")
     client_secret: Secret
     login_url: LoginURL = Field(description="Your My Domain, e.g. https://acme.my.salesforce.com")
 
@@ -119,10 +119,10 @@ class PasswordAuth(_Frozen):
     """Username, password and security token. Deprecated: Salesforce is retiring SOAP login."""
 
     type: Literal["password"]
-    username: str = Field(min_length=1)
+    username: Sensitive = Field(min_length=1)
     password: Secret
     security_token: Secret | None = None
-    client_id: str | None = Field(
+    client_id: Sensitive | None = Field(
         default=None, description="With client_secret: OAuth password flow"
     )
     client_secret: Secret | None = None
