@@ -484,3 +484,32 @@ def test_ids_containing_slashes_never_make_two_records_share_a_key(segments: lis
     for kind in keys[0]:
         per_record = {cut if kind == "rating" else cut[:2] for cut in cuts}
         assert len({k[kind] for k in keys}) == len(per_record), kind
+
+
+def test_the_same_transition_twice_on_one_day_gives_two_statements_with_two_ids(
+    ctx: TranslateContext,
+) -> None:
+    """adopted -> regressed -> adopted on one day: each transition is its own statement (one id
+    for both made the outbox refuse the second, and every later run failed)."""
+    from adoptloop.mappings.records import AdoptionTransitions
+    from adoptloop.mappings.translate import translate_adoption
+
+    day = date(2026, 3, 2)
+    capability = next(iter(ctx.capabilities.capabilities))
+    record = AdoptionTransitions(
+        source="adoption",
+        record_id=f"E1/{capability}",
+        hr_id="E1",
+        capability_id=capability,
+        trained_at=date(2026, 1, 5),
+        transitions=(("adopted", day), ("regressed", day), ("adopted", day)),
+        deleted=False,
+    )
+
+    drafts = translate_adoption(record, ctx)
+
+    keys = [d.key for d in drafts]
+    assert len(keys) == len(set(keys)) == 3
+    assert keys[0] == f"adoption/E1/{capability}/adopted/2026-03-02"  # the first keeps its id
+    ids = {StatementIds(NAMESPACE).statement(k, 1) for k in keys}
+    assert len(ids) == 3

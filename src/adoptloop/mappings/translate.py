@@ -342,13 +342,17 @@ def translate_adoption(record: AdoptionTransitions, ctx: TranslateContext) -> li
     if modules:
         context["contextActivities"] = {"other": modules}
     drafts = []
+    seen: dict[tuple[str, date], int] = {}
     for state, on in record.transitions:
         verb = verbs.get(state)
         if verb is None:
             continue
+        # adopted -> regressed -> adopted on one day: the second "adopted" is its own statement
+        nth = seen[state, on] = seen.get((state, on), 0) + 1
+        occurrence = () if nth == 1 else (str(nth),)
         drafts.append(
             Draft(
-                _key("adoption", hr_id, capability_id, state, on.isoformat()),
+                _key("adoption", hr_id, capability_id, state, on.isoformat(), *occurrence),
                 state,
                 hr_id,
                 {
