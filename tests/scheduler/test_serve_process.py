@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,10 @@ def _secrets(config: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch)
 
 
 def test_sigterm_checkpoints_the_run_and_the_next_start_resumes_it(
-    tmp_path: Path, private_lrs: LocalLRS, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    private_lrs: LocalLRS,
+    monkeypatch: pytest.MonkeyPatch,
+    store_watch: Callable[[str], StoreWatch],
 ) -> None:
     store = f"sqlite:///{tmp_path / 'store.db'}"
     config, env = demo_service(
@@ -45,7 +49,7 @@ def test_sigterm_checkpoints_the_run_and_the_next_start_resumes_it(
         lrs=private_lrs,
         batch_size=5,
     )
-    watch = StoreWatch(store)
+    watch = store_watch(store)
     first = Serve.start(config, env, tmp_path / "first.log")
     try:
         # a fresh store: the latest nightly (03:00) never ran, so it is caught up at start
@@ -75,7 +79,6 @@ def test_sigterm_checkpoints_the_run_and_the_next_start_resumes_it(
     total = sum(watch.outbox().values())
     assert watch.outbox() == {"delivered": total}
     assert private_lrs.statements_count() == total
-    watch.close()
 
     events = first.events() + second.events()  # every line is JSON
     stopped = [
@@ -101,7 +104,11 @@ def _standing_by(serve: Serve) -> bool:
 
 
 def test_two_processes_on_postgresql_split_delivery_and_reclaim_a_killed_workers_rows(
-    tmp_path: Path, postgres_url: str, private_lrs: LocalLRS, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    postgres_url: str,
+    private_lrs: LocalLRS,
+    monkeypatch: pytest.MonkeyPatch,
+    store_watch: Callable[[str], StoreWatch],
 ) -> None:
     schedule = FAST_STANDBY + (
         "  delivery:\n    workers: 2\n    poll_seconds: 0.2\n    lease_seconds: 3\n"
@@ -109,7 +116,7 @@ def test_two_processes_on_postgresql_split_delivery_and_reclaim_a_killed_workers
     config, env = demo_service(
         tmp_path / "config", postgres_url, schedule=schedule, lrs=private_lrs, batch_size=5
     )
-    watch = StoreWatch(postgres_url)
+    watch = store_watch(postgres_url)
     a = Serve.start(config, env, tmp_path / "a.log")
     b: Serve | None = None
     try:
@@ -124,13 +131,17 @@ def test_two_processes_on_postgresql_split_delivery_and_reclaim_a_killed_workers
 
         wait_until(both_delivered, "both processes deliver")
         private_lrs.pause()  # batches in flight stay claimed
-        wait_until(
-            lambda: any(w.startswith(a_id) for w in watch.claimed_pending().values()),
-            "A holds claimed rows",
-        )
+        orphaned: set[str] = set()  # what A holds when it is killed (read, then kill: no race
+        # with B re-claiming the rows once their short lease has run out)
+
+        def a_holds_rows() -> bool:
+            held = {s for s, w in watch.claimed_pending().items() if w.startswith(a_id)}
+            orphaned.clear()
+            orphaned.update(held)
+            return bool(held)
+
+        wait_until(a_holds_rows, "A holds claimed rows")
         a.kill()  # SIGKILL: no clean-up, its claims and locks are left behind
-        orphaned = {s for s, w in watch.claimed_pending().items() if w.startswith(a_id)}
-        assert orphaned
         private_lrs.resume()
 
         wait_until(lambda: _leading(b), "B takes over")
@@ -150,7 +161,6 @@ def test_two_processes_on_postgresql_split_delivery_and_reclaim_a_killed_workers
     assert private_lrs.statements_count() == total  # every statement in the LRS, once
     assert all(delivered_by[s].startswith(b_id) for s in orphaned)  # re-claimed after the lease
     assert {w.split("/")[0] for w in delivered_by.values()} == {a_id, b_id}
-    watch.close()
     logs = a.log.read_text() + b.log.read_text()
     for secret in _secrets(config, env, monkeypatch):
         assert secret not in logs
@@ -158,7 +168,10 @@ def test_two_processes_on_postgresql_split_delivery_and_reclaim_a_killed_workers
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_scheduled_run_executes_once_and_a_standby_takes_over(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
+    store_watch: Callable[[str], StoreWatch],
 ) -> None:
     store = (
         f"sqlite:///{tmp_path / 'store.db'}"
@@ -171,7 +184,7 @@ def test_a_scheduled_run_executes_once_and_a_standby_takes_over(
   lock_lease_seconds: 3
 """
     config, env = demo_service(tmp_path / "config", store, schedule=schedule)
-    watch = StoreWatch(store)
+    watch = store_watch(store)
     a = Serve.start(config, env, tmp_path / "a.log")
     b: Serve | None = None
 
@@ -194,7 +207,6 @@ def test_a_scheduled_run_executes_once_and_a_standby_takes_over(
             b.ensure_stopped()
 
     runs = watch.runs()
-    watch.close()
     assert {r["holder"] for r in runs} == {a_id, b_id}
     finished = [
         e["scheduled_for"]
@@ -210,11 +222,11 @@ def test_a_scheduled_run_executes_once_and_a_standby_takes_over(
 
 
 def test_run_stops_at_a_checkpoint_on_sigterm_with_exit_143_and_the_next_run_finishes(
-    tmp_path: Path, private_lrs: LocalLRS
+    tmp_path: Path, private_lrs: LocalLRS, store_watch: Callable[[str], StoreWatch]
 ) -> None:
     store = f"sqlite:///{tmp_path / 'store.db'}"
     config, env = demo_service(tmp_path / "config", store, schedule=FAST_STANDBY, lrs=private_lrs)
-    watch = StoreWatch(store)
+    watch = store_watch(store)
     private_lrs.pause()  # the first batch waits in its retries
     run = subprocess.Popen(
         [str(ADOPTLOOP), "run", "--config", str(config)],
@@ -248,4 +260,3 @@ def test_run_stops_at_a_checkpoint_on_sigterm_with_exit_143_and_the_next_run_fin
     total = sum(watch.outbox().values())
     assert watch.outbox() == {"delivered": total}
     assert private_lrs.statements_count() == total
-    watch.close()
