@@ -143,6 +143,9 @@ class Rejected:
     record_key: str
     location: str  # e.g. "hris/people.csv:17" or "Coaching_Report_vod__c a1C..."
     reason: str
+    # True when not even the record's id could be read (`record_key` is then its file:line):
+    # a snapshot with such a line cannot tell which record it lost, so it deletes nothing
+    unidentified: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,3 +120,75 @@ def test_a_changes_export_deletes_only_what_its_deleted_column_marks(demo_config
     assert result.exit_code == 0, result.output
     assert _deleted(demo_config, "completions", marked)
     assert not _deleted(demo_config, "completions", missing)  # a changes file is not the whole
+
+
+def _state(config: Path, hr_id: str) -> str:
+    with _db(config) as db:
+        (status,) = db.execute(
+            "SELECT status FROM people WHERE hr_id = ? ORDER BY valid_from DESC LIMIT 1", (hr_id,)
+        ).fetchone()
+    return str(status)
+
+
+def test_a_broken_line_whose_id_can_be_read_keeps_its_record(demo_config: Path) -> None:
+    """A NUL byte or a field cut short quarantines the line, but the record it stands for is
+    still in the export: a snapshot must not delete it (nor void its statements)."""
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    people = demo_config.parent / "demo/hris/people.csv"
+    data = people.read_bytes()
+    assert b"\nE10005,Chloe," in data
+    people.write_bytes(data.replace(b"\nE10005,Chloe,", b"\nE10005,Chl\x00oe,"))
+    path = demo_config.parent / COMPLETIONS
+    _header, rows = _rows(path)
+    text = path.read_text(encoding="utf-8")
+    cut = text.rstrip("\n")[:-12]  # the last line cut mid-row
+
+    path.write_text(cut, encoding="utf-8")
+    result = _invoke("run", "-c", demo_config)
+
+    assert result.exit_code == 0, result.output
+    assert _state(demo_config, "E10005") == "active"
+    assert not _deleted(demo_config, "completions", rows[-1][0])
+    with _db(demo_config) as db:
+        keys = {k for (k,) in db.execute("SELECT record_key FROM quarantine WHERE resolved = 0")}
+    assert {"E10005", rows[-1][0]} <= keys
+
+
+def test_a_line_whose_id_cannot_be_read_holds_the_snapshot_back(demo_config: Path) -> None:
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    path = demo_config.parent / COMPLETIONS
+    _header, rows = _rows(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[5] = '"' + lines[5]  # a quote opened before the id: the line's record is unknown
+    path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # and one row is gone
+
+    held = _invoke("run", "-c", demo_config)
+
+    assert held.exit_code == 65, held.output
+    assert "could not be read" in held.stderr
+    assert not _deleted(demo_config, "completions", rows[-1][0])
+    assert not _deleted(demo_config, "completions", rows[4][0])
+
+
+def test_a_person_back_in_the_snapshot_is_employed_again(demo_config: Path) -> None:
+    """Missing from one HR export (closed as a leaver), listed again in the next: the closing
+    is undone, not kept for ever."""
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    people = demo_config.parent / "demo/hris/people.csv"
+    good = people.read_text(encoding="utf-8")
+    people.write_text(
+        "".join(line for line in good.splitlines(keepends=True) if not line.startswith("E10030,")),
+        encoding="utf-8",
+    )
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    assert _state(demo_config, "E10030") == "terminated"
+
+    people.write_text(good, encoding="utf-8")
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+
+    assert _state(demo_config, "E10030") == "active"
+    with _db(demo_config) as db:
+        rows = db.execute(
+            "SELECT valid_to FROM people WHERE hr_id = 'E10030' ORDER BY valid_from"
+        ).fetchall()
+    assert rows[-1] == (None,)  # in effect again, open-ended

@@ -72,14 +72,20 @@ def test_a_version_1_store_is_migrated_keeping_its_data(engine: Engine, store_ur
 
 def _drop_rating_scales(conn: Connection) -> None:
     """Make the store a v2 one (before ratings kept their scale and sources their reads)."""
-    schema.source_reads.drop(conn)
+    _make_v3(conn)
     for column in ("scale_min", "scale_max"):
         conn.execute(text(f"ALTER TABLE ratings DROP COLUMN {column}"))
 
 
+def _make_v3(conn: Connection) -> None:
+    """Undo v4: no source_reads table, no people.snapshot_closed column."""
+    schema.source_reads.drop(conn)
+    conn.execute(text("ALTER TABLE people DROP COLUMN snapshot_closed"))
+
+
 def test_a_version_3_store_gets_the_source_reads_table(engine: Engine, store_url: str) -> None:
     with engine.begin() as conn:
-        schema.source_reads.drop(conn)
+        _make_v3(conn)
         conn.execute(
             schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="3")
         )
@@ -88,6 +94,8 @@ def test_a_version_3_store_gets_the_source_reads_table(engine: Engine, store_url
         assert migrate(again) == 3
         with again.connect() as conn:
             assert inspect(conn).has_table("source_reads")
+            people = {c["name"] for c in inspect(conn).get_columns("people")}
+            assert "snapshot_closed" in people
             version = conn.execute(
                 select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
             ).scalar_one()

@@ -6,9 +6,10 @@ any other record is tombstoned so that translate voids its statements.
 `apply_snapshot` runs when a snapshot read reached its end (a `Snapshot` item, then the
 Checkpoint): every stored, live record of the stream's kinds that the read did not name is
 deleted, and records of the stream that waited for their person are dropped. A read that no
-longer names more than SHRINK_LIMIT of the records stored from it is held back instead (no
-deletions, and its checkpoint is not committed, so the next run reads it again) unless the run
-allows the shrink (`adoptloop run --allow-shrink`).
+longer names more than SHRINK_LIMIT of the records stored from it, or that has lines not even
+a record id could be read from, is held back instead (no deletions, and its checkpoint is not
+committed, so the next run reads it again) unless the run allows the shrink
+(`adoptloop run --allow-shrink`).
 """
 
 from __future__ import annotations
@@ -40,13 +41,18 @@ class WholeRead:
 
     kinds: tuple[DeletedKind, ...]
     seen: frozenset[str]
+    unreadable: int = 0  # lines not even an id could be read from: which records, unknown
 
 
-def apply_deletes(conn: Connection, source: str, deleted: Sequence[Deleted]) -> int:
+def apply_deletes(
+    conn: Connection, source: str, deleted: Sequence[Deleted], *, by_snapshot: bool = False
+) -> int:
     total = 0
     today = datetime.now(UTC).date()
     for person in (d for d in deleted if d.kind == "person"):
-        total += records.terminate_people(conn, [person.record_id], person.on or today)
+        total += records.terminate_people(
+            conn, [person.record_id], person.on or today, by_snapshot=by_snapshot
+        )
     for kind, table in snapshots.TABLES.items():
         ids = [d.record_id for d in deleted if d.kind == kind]
         total += records.mark_deleted(conn, table, source, ids)
@@ -62,6 +68,19 @@ class SnapshotResult:
 def apply_snapshot(
     conn: Connection, source: str, stream: str, read: WholeRead, *, allow_shrink: bool
 ) -> SnapshotResult:
+    if read.unreadable and not allow_shrink:
+        log.warning(
+            "snapshot with unreadable lines; deletions held back",
+            source=source,
+            stream=stream,
+            lines=read.unreadable,
+        )
+        return SnapshotResult(
+            held_back=f"{stream}: {read.unreadable:,} line(s) of the export could not be read "
+            "(see `adoptloop quarantine list`), so which records it no longer lists is unknown "
+            "and none was deleted; fix the export, or run `adoptloop run --allow-shrink` once "
+            "to delete what the readable lines do not name"
+        )
     gone: list[Deleted] = []
     live = 0
     for kind in read.kinds:
@@ -81,7 +100,7 @@ def apply_snapshot(
             f"records stored from it (over {SHRINK_LIMIT:.0%}), so none was deleted; if the "
             "export is right, run `adoptloop run --allow-shrink` once"
         )
-    deleted = apply_deletes(conn, source, gone)
+    deleted = apply_deletes(conn, source, gone, by_snapshot=True)
     dropped = sorted(snapshots.parked_keys(conn, source, stream) - read.seen)
     parked.unpark(conn, source, stream, dropped)
     return SnapshotResult(deleted=deleted + len(dropped))

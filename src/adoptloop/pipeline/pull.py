@@ -229,6 +229,7 @@ class PullStage:
         counts = StreamCounts()
         kinds = connector.snapshot_kinds(stream)
         seen: set[str] = set()  # keys a snapshot read named, rejected rows included
+        unreadable = 0  # rejected lines of a snapshot read whose record id is unknown
         whole: WholeRead | None = None
         with self.engine.connect() as conn:
             cursor = None if reread else cursors.get_cursor(conn, connector.name, stream)
@@ -262,10 +263,11 @@ class PullStage:
                         continue
                     if isinstance(item, Snapshot):
                         if kinds:
-                            whole = WholeRead(kinds, frozenset(seen))
+                            whole = WholeRead(kinds, frozenset(seen), unreadable)
                         continue
                     if kinds:
                         seen.add(_item_key(item))
+                        unreadable += isinstance(item, Rejected) and item.unidentified
                     counts.read += 1
                     if isinstance(item, Skipped):  # used: read, and not wanted
                         counts.skipped += 1
@@ -539,6 +541,8 @@ class _Writer:
         total = records.WriteCounts()
         total.unchanged += self.accounts["matched"]
         if self.people:
+            # listed again after a snapshot export had closed them: that closing is undone
+            records.reopen_snapshot_closed(self.conn, [p.hr_id for p in self.people])
             total.add(records.upsert_people(self.conn, self.people))
         for table_name, rows in self.rows.items():
             extra = None

@@ -40,8 +40,12 @@ def _v2_to_v3(conn: Connection) -> None:
 
 def _v3_to_v4(conn: Connection) -> None:
     """v4 keeps each source's latest read (lines, used, quarantined, held back) and its last
-    complete read, for honest run outcomes and `status`."""
+    complete read, for honest run outcomes and `status`; and marks the HR rows a snapshot
+    export's absence wrote (people.snapshot_closed), so that they can be undone."""
     schema.source_reads.create(conn)
+    conn.execute(
+        text("ALTER TABLE people ADD COLUMN snapshot_closed BOOLEAN NOT NULL DEFAULT FALSE")
+    )
 
 
 MIGRATIONS[1] = _v1_to_v2

@@ -322,8 +322,12 @@ def mark_deleted(conn: Connection, table_name: str, source: str, record_ids: Seq
     return len(rows)
 
 
-def terminate_people(conn: Connection, hr_ids: Sequence[str], on: date) -> int:
-    """People deleted at the source: a terminated row from `on`, unless already terminated."""
+def terminate_people(
+    conn: Connection, hr_ids: Sequence[str], on: date, *, by_snapshot: bool = False
+) -> int:
+    """People deleted at the source: a terminated row from `on`, unless already terminated.
+    `by_snapshot`: they are only missing from a snapshot export; the row is marked so that
+    `reopen_snapshot_closed` undoes it when an export lists them again."""
     table = schema.people
     closed: list[Person] = []
     for hr_id in sorted(set(hr_ids)):
@@ -343,7 +347,37 @@ def terminate_people(conn: Connection, hr_ids: Sequence[str], on: date) -> int:
         values.update(status="terminated", termination_date=current["termination_date"] or on)
         closed.append(Person(hr_id=hr_id, valid_from=on, **values))
     written = upsert_people(conn, closed)
+    if by_snapshot and closed:
+        table = schema.people
+        conn.execute(
+            table.update()
+            .where(table.c.hr_id.in_([p.hr_id for p in closed]) & (table.c.valid_from == on))
+            .values(snapshot_closed=True)
+        )
     return written.inserted + written.updated
+
+
+def reopen_snapshot_closed(conn: Connection, hr_ids: Sequence[str]) -> list[str]:
+    """People a snapshot export had closed and a read lists again: the closing row goes and
+    the row before it is in effect again. Returns whom it reopened."""
+    table = schema.people
+    closed = conn.execute(
+        select(table.c.hr_id, table.c.valid_from).where(
+            table.c.hr_id.in_(sorted(set(hr_ids))) & table.c.snapshot_closed.is_(True)
+        )
+    ).all()
+    for hr_id, valid_from in closed:
+        conn.execute(
+            table.delete().where((table.c.hr_id == hr_id) & (table.c.valid_from == valid_from))
+        )
+        conn.execute(
+            table.update()
+            .where((table.c.hr_id == hr_id) & (table.c.valid_to == valid_from))
+            .values(valid_to=None)
+        )
+    reopened = sorted({hr_id for hr_id, _ in closed})
+    mark_dirty(conn, reopened)
+    return reopened
 
 
 def unknown_managers(conn: Connection) -> list[tuple[str, str, date]]:

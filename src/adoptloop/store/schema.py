@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -66,6 +67,9 @@ people = Table(
     Column("hire_date", Date),
     Column("termination_date", Date),
     Column("digest", String(32), nullable=False),
+    # the row a snapshot HR export wrote when it no longer listed the person: undone (the row
+    # removed, the one before reopened) when a later read lists them again
+    Column("snapshot_closed", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_people_email", "email"),
     Index("ix_people_employee_number", "employee_number"),
 )

@@ -295,7 +295,12 @@ def checked_rows(stream: str, spec: FileStream, layout: Layout) -> Iterator[Sour
     first_seen: dict[str, int] = {}
     for row in read_rows(spec, layout):
         if row.defect is not None:
-            yield Rejected(stream, f"{row.path.name}:{row.line}", row.location, row.defect)
+            record_id = layout.id_of(row) if row.get(layout.key_column) else ""
+            if record_id:  # what the line was meant to be is known: a snapshot keeps it
+                yield Rejected(stream, row.get(layout.key_column), row.location, row.defect)
+            else:
+                where = f"{row.path.name}:{row.line}"
+                yield Rejected(stream, where, row.location, row.defect, unidentified=True)
             continue
         record_id = layout.id_of(row)
         if record_id in first_seen:

@@ -109,7 +109,7 @@ class CsvRows:
         self._reader = csv.reader(
             self._lines, delimiter=self.dialect.delimiter, quotechar=self.dialect.quotechar
         )
-        for line, fields, defect in self._records(width=None):
+        for line, fields, defect, _raw in self._records(width=None):
             self.header_line = line
             if fields is None:
                 self.header_defect = defect
@@ -121,14 +121,37 @@ class CsvRows:
         width = len(self.header)
         if not width:
             return
-        for line, fields, defect in self._records(width):
+        for line, fields, defect, raw in self._records(width):
             if defect is not None:
-                yield RawRow(line, {}, defect)
+                yield RawRow(line, self._salvage(raw), defect)
             elif fields is not None:
                 yield RawRow(line, dict(zip(self.header, fields, strict=True)))
 
-    def _records(self, width: int | None) -> Iterator[tuple[int, list[str] | None, str | None]]:
-        """(first line, fields, defect); blank lines give nothing."""
+    def _salvage(self, text: str) -> dict[str, str]:
+        """What can still be read from a defective line on its own (NUL bytes dropped; a field
+        past the size limit cut): the values of its leading columns, so that the record the
+        line was meant to be (its id) is known. Empty when nothing can be read."""
+        cleaned = text.replace("\x00", "").rstrip("\r\n")
+        try:
+            fields = next(
+                csv.reader(
+                    [cleaned], delimiter=self.dialect.delimiter, quotechar=self.dialect.quotechar
+                ),
+                [],
+            )
+        except csv.Error:  # a field over the limit: the plain split still finds the id
+            fields = cleaned.split(self.dialect.delimiter)
+        marks = (self.dialect.delimiter, self.dialect.quotechar, "\n")
+        return {  # a value holding a delimiter or quote ran past its field: not trusted
+            name: value
+            for name, value in zip(self.header, fields, strict=False)
+            if name and len(value) <= FIELD_LIMIT and not any(m in value for m in marks)
+        }
+
+    def _records(
+        self, width: int | None
+    ) -> Iterator[tuple[int, list[str] | None, str | None, str]]:
+        """(first line, fields, defect, the first line's text); blank lines give nothing."""
         while True:
             error = None
             try:
@@ -143,11 +166,12 @@ class CsvRows:
             first = taken[0][0]
             if len(taken) > 1 and width and self._swallows(taken[1:], width):
                 self._lines.push_back(taken[1:])
-                yield first, None, "a stray or unterminated quote (the lines after it were read)"
+                defect = "a stray or unterminated quote (the lines after it were read)"
+                yield first, None, defect, taken[0][1]
                 continue
             if all(not text.strip() for _, text in taken):
                 continue
-            yield first, *_check(fields, error, width, ran_out=ran_out)
+            yield first, *_check(fields, error, width, ran_out=ran_out), taken[0][1]
 
     def _swallows(self, lines: list[tuple[int, str]], width: int) -> bool:
         """Whether one of these lines parses alone as a whole row."""
