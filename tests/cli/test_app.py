@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from importlib import resources
@@ -259,3 +260,53 @@ def test_config_schema_out_writes_the_same_schema(tmp_path: Path) -> None:
     assert result.exit_code == 0
     written = (tmp_path / "schema.json").read_text(encoding="utf-8")
     assert written == render_schema(Registry.from_entry_points())
+
+
+def test_a_damaged_store_is_a_configuration_error_naming_it(demo_config: Path) -> None:
+    store = demo_config.parent / "state" / "demo.db"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text("this is not a database\n" * 200, encoding="utf-8")
+
+    result = _invoke("run", "--config", demo_config)
+
+    assert result.exit_code == 2
+    assert "demo.db cannot be used" in result.stderr
+    assert "restore it from a backup" in result.stderr
+
+
+def test_an_output_dir_that_is_a_file_stops_the_run_before_anything_is_stored(
+    demo_config: Path,
+) -> None:
+    out = demo_config.parent / "state" / "out"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("not a folder", encoding="utf-8")
+
+    result = _invoke("run", "--config", demo_config)
+
+    assert result.exit_code == 2
+    assert "adoption.output_dir" in result.stderr
+    with sqlite3.connect(demo_config.parent / "state" / "demo.db") as db:
+        assert db.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("record_id;user_id;user_email;module_id;status;completed_at", "delimiter: ';'"),
+        ("sep=;", "Excel's 'sep=;' hint"),
+        (
+            "record_id,user_id,user_email,module_id,status,completed_at,completed_at",
+            "'completed_at' appear more than once",
+        ),
+    ],
+)
+def test_a_header_read_with_the_wrong_delimiter_or_a_column_twice_says_so(
+    demo_config: Path, header: str, says: str
+) -> None:
+    completions = demo_config.parent / "demo" / "lms" / "completions.csv"
+    completions.write_text(header + "\n", encoding="utf-8")
+
+    result = _invoke("validate", "--config", demo_config)
+
+    assert result.exit_code == 2
+    assert says in result.stderr

@@ -62,8 +62,8 @@ def validate(config: ConfigOption) -> None:
     with handled():
         settings, registry = load(config)
         capabilities = load_capability_map(settings.capability_map)
+        check_inputs(settings, registry, capabilities)  # a file's encoding, header, formats
         check_roles(settings, registry, capabilities)
-        check_inputs(settings, registry, capabilities)
         out.print(
             f"{config}: ok ({len(settings.sources)} sources, "
             f"{len(capabilities.capabilities)} capabilities, delivery to {settings.delivery.target})",

@@ -82,7 +82,18 @@ class Environment:
         )
         env = cls(settings, registry, open_store(settings.store.url), capabilities)
         env.check_write_back()
+        env.check_output_dir()
         return env
+
+    def check_output_dir(self) -> None:
+        """adoption.output_dir must be a folder (or not exist yet): found before a run commits
+        anything, not at its end."""
+        folder = self.settings.adoption.output_dir
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(
+                f"adoption.output_dir: {folder} is a file, not a folder; point "
+                "adoption.output_dir at a folder (it is made if missing) or move the file"
+            )
 
     def check_write_back(self) -> None:
         """Every source in adoption.write_back must be able to write to a transcript."""

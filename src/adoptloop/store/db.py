@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
 from adoptloop.store import records, schema
@@ -184,6 +184,13 @@ def open_store(url: str) -> Engine:
         migrate(engine)
     except BaseException as exc:
         engine.dispose()
+        if isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError):
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            raise ConfigError(
+                f"the store {engine.url.render_as_string(hide_password=True)} cannot be used: "
+                f"{reason}; it is not an adoptloop database (a damaged or foreign file?): "
+                "restore it from a backup, or point store.url at a new file"
+            ) from None
         if not isinstance(exc, OperationalError):
             raise
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__

@@ -106,7 +106,27 @@ def file_fingerprint(path: Path) -> str:
 def missing_columns(
     spec: FileStream, layout: Layout, header: Sequence[str], line: int
 ) -> ConfigError | None:
-    """The error for required columns the header lacks, with the closest header of each."""
+    """The error for a header that cannot be read as configured: another delimiter (the whole
+    header in one column), a column named twice, required columns it lacks (with the closest
+    header of each)."""
+    delimiter = _other_delimiter(spec, header)
+    if delimiter is not None and header[0].lower().startswith("sep="):
+        return ConfigError(
+            f"{spec.path}:{line}: the first line is Excel's {header[0]!r} hint, not a header; "
+            f"export without it (and set `delimiter: {delimiter!r}` under {layout.where})"
+        )
+    if delimiter is not None:
+        return ConfigError(
+            f"{spec.path}:{line}: the header is one column ({header[0][:80]!r}); the file looks "
+            f"separated by {delimiter!r}: set `delimiter: {delimiter!r}` under {layout.where}"
+        )
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        return ConfigError(
+            f"{spec.path}:{line}: column(s) {', '.join(map(repr, twice))} appear more than once "
+            f"in the header; rename one in the export, or point `columns` under {layout.where} "
+            "at the one to read"
+        )
     problems = []
     required = list(layout.required)
     if spec.deleted is not None:
@@ -121,6 +141,20 @@ def missing_columns(
             f"`{column.key}` under {layout.where} (the header has {', '.join(header)})"
         )
     return ConfigError(problems[0], problems=problems) if problems else None
+
+
+_DELIMITERS = (";", "\t", "|", ",")
+
+
+def _other_delimiter(spec: FileStream, header: Sequence[str]) -> str | None:
+    """The delimiter a one-column header is really split by (an Excel `sep=;` line counts)."""
+    if len(header) != 1:
+        return None
+    text = header[0]
+    if text.lower().startswith("sep=") and len(text) >= 5:
+        return text[4]
+    found = [d for d in _DELIMITERS if d != spec.delimiter and text.count(d) >= 1]
+    return max(found, key=text.count) if found else None
 
 
 def read_rows(spec: FileStream, layout: Layout) -> Iterator[SourceRow]:
