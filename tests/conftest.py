@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -41,3 +42,11 @@ def rsa_key() -> tuple[str, Any]:
         serialization.NoEncryption(),
     ).decode()
     return pem, key.public_key()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """A command configures structlog to the runner's stderr, which is gone after the test."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)

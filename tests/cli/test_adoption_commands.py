@@ -15,13 +15,6 @@ from adoptloop.cli.app import app
 from tests.support import copy_demo
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
-
-
 def _invoke(*args: str | Path) -> Result:
     return CliRunner().invoke(
         app, ["--log-level", "error", *[str(a) for a in args]], catch_exceptions=False

@@ -6,7 +6,6 @@ import json
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
 
@@ -17,13 +16,6 @@ from typer.testing import CliRunner, Result
 from adoptloop.cli.app import app
 
 ADOPTLOOP = Path(sys.executable).with_name("adoptloop")
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _invoke(*args: str | Path, env: dict[str, str] | None = None) -> Result:

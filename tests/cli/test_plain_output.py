@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import structlog
 from typer.testing import CliRunner, Result
 
 from adoptloop.cli.app import app
@@ -19,13 +16,6 @@ ADOPTLOOP = Path(sys.executable).with_name("adoptloop")
 LONG_REGION = (
     "North (Northern Europe, the Nordics, the Baltic states, Iceland and the Faroe Islands)"
 )
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _invoke(*args: str | Path) -> Result:

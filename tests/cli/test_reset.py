@@ -4,24 +4,14 @@ changed, it queues no statement."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import structlog
 from typer.testing import CliRunner, Result
 
 from adoptloop.cli.app import app
 from adoptloop.store import locks
 from adoptloop.store.cursors import all_cursors
 from adoptloop.store.db import open_store
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _invoke(*args: str | Path, stdin: str | None = None) -> Result:

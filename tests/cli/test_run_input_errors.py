@@ -4,21 +4,11 @@ names the file, the line and the key to set, and nothing of any source committed
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import structlog
 from typer.testing import CliRunner, Result
 
 from adoptloop.cli.app import app
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _run(config: Path) -> Result:

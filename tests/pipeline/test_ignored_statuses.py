@@ -4,11 +4,8 @@ counted among the source's used lines; a status not mapped at all stays a row de
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import structlog
 from typer.testing import CliRunner, Result
 
 from adoptloop.cli.app import app
@@ -20,13 +17,6 @@ STATUSES = """    statuses:
       failed: failed
       In Progress: ignore
 """
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _invoke(*args: str | Path) -> Result:

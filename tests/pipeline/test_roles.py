@@ -7,11 +7,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import structlog
 from typer.testing import CliRunner, Result
 
 from adoptloop.cli.app import app
@@ -37,13 +34,6 @@ roles:
 {director}
 """
 DIRECTOR = "    Regional Sales Director: director\n"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    saved = structlog.get_config()
-    yield
-    structlog.configure(**saved)
 
 
 def _invoke(*args: str | Path) -> Result:
