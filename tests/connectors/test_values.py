@@ -51,6 +51,14 @@ def test_a_date_time_that_is_not_iso_names_the_column() -> None:
         parse_datetime("3 Feb 2026", "at")
 
 
+@pytest.mark.parametrize("value", ["2026-02-22X10:35:00Z", "2026-02-22_10:35"])
+def test_a_date_time_with_another_separator_than_t_or_space_is_refused(value: str) -> None:
+    """Python's fromisoformat takes any character between date and time; ISO 8601 does not."""
+    with pytest.raises(BadValue, match="is not an ISO 8601 date-time"):
+        parse_datetime(value, "at")
+    assert parse_datetime(value.replace(value[10], " "), "at").day == 22
+
+
 def test_empty_optional_values_are_none_and_others_are_parsed() -> None:
     assert optional_date("", "d") is None
     assert optional_datetime("", "at") is None

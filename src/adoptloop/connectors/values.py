@@ -27,6 +27,8 @@ def optional_date(value: str, column: str) -> date | None:
 def parse_datetime(value: str, column: str) -> datetime:
     """ISO 8601 with a zone (Z, +00:00 or Salesforce's +0000); a naive value is taken as UTC."""
     text = value.strip()
+    if len(text) > 10 and text[10] not in "Tt ":  # Python takes any separator; ISO does not
+        raise BadValue(f"{column}: {value!r} is not an ISO 8601 date-time")
     if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and text[-3] != ":":
         text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00
     try:
