@@ -73,6 +73,8 @@ class Connector(Generic[C]):
 
     type_name: ClassVar[str]
     family: ClassVar[Family]
+    # its input is local files: `validate` reads them (a remote source is reached by `check`)
+    reads_local_files: ClassVar[bool] = False
     config_class: ClassVar[type[ConnectorConfig]]
 
     def __init__(self, config: C, context: ConnectorContext) -> None:

@@ -1,7 +1,7 @@
 """Checks `adoptloop validate` runs on what the config points at, before anything is written.
 
-- `check_inputs`: every enabled source's pre-flight (for a file: its encoding, header and
-  date and number formats, read whole), as a run does before pulling anything.
+- `check_inputs`: the pre-flight of every enabled source that reads local files (its encoding,
+  header and date and number formats, read whole), as a run does before pulling anything.
 - `check_roles`: every HR file's role values (`columns.role` of a `file-people` source) must be
   known to the `roles:` map; each unknown value is listed with its row count and first line,
   and the key to set. (An HR API's values are checked at pull instead: an unknown one
@@ -37,6 +37,8 @@ def check_inputs(settings: Settings, registry: Registry, capabilities: Capabilit
     """ConfigError (exit 2) listing every source whose input cannot be read as configured."""
     problems: list[str] = []
     for _name, connector in _connectors(settings, registry, capabilities):
+        if not connector.reads_local_files:
+            continue  # a remote source is reached by `adoptloop check`, not by validate
         try:
             connector.preflight()
         except ConfigError as exc:

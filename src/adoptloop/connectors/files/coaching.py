@@ -173,6 +173,7 @@ _KINDS: Mapping[str, DeletedKind] = {
 class CoachingFileConnector(Connector[CoachingFileConfig]):
     type_name = "file-coaching"
     family = "crm"
+    reads_local_files = True
     config_class = CoachingFileConfig
 
     @property

@@ -57,6 +57,7 @@ class CompletionsFileConfig(FileStream, ConnectorConfig):
 class CompletionsFileConnector(Connector[CompletionsFileConfig]):
     type_name = "file-completions"
     family = "lms"
+    reads_local_files = True
     config_class = CompletionsFileConfig
 
     @property

@@ -63,6 +63,7 @@ class PeopleFileConfig(FileStream, ConnectorConfig):
 class PeopleFileConnector(Connector[PeopleFileConfig]):
     type_name = "file-people"
     family = "hris"
+    reads_local_files = True
     config_class = PeopleFileConfig
 
     def streams(self) -> Sequence[str]:

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from adoptloop.domain import Account
+from adoptloop.errors import ConfigError
 from adoptloop.fields import Resolved
 from adoptloop.http.client import AuthFailed
 from adoptloop.mappings.capability_map import CapabilityMap
@@ -126,6 +127,22 @@ def test_a_refused_login_names_the_flow_and_what_to_check(
         AuthFailed, match=r"refused the jwt-bearer login \(invalid_grant.*pre-authorized"
     ):
         _users(org, make_config(org, rsa_key[0], auth=auth), capabilities)
+
+
+def test_a_private_key_that_cannot_sign_is_a_config_error_not_a_crash(
+    org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
+) -> None:
+    not_a_key = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----"
+    auth = {
+        "type": "jwt-bearer",
+        "client_id": org.client_id,
+        "username": org.username,
+        "private_key": Resolved(not_a_key),
+    }
+
+    with pytest.raises(ConfigError, match="not a usable PEM RSA key") as raised:
+        _users(org, make_config(org, rsa_key[0], auth=auth), capabilities)
+    assert "bm90IGEga2V5" not in str(raised.value)
 
 
 def test_the_api_version_is_configurable(

@@ -138,6 +138,24 @@ def test_check_describes_the_configured_objects_and_reads_no_data(
         connector(org, broken, capabilities).check()
 
 
+def test_the_preflight_names_a_missing_field_before_any_source_is_read(
+    org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
+) -> None:
+    """The run calls every source's pre-flight before pulling any: a field the org lacks stops
+    the run with exit 2 before the HR people are written."""
+    broken = make_config(
+        org, rsa_key[0], profile={"calls": {"fields": {"territory": "Territory__c"}}}
+    )
+    with pytest.raises(ConfigError, match="Territory__c"):
+        connector(org, broken, capabilities).preflight()
+
+    good = connector(org, make_config(org, rsa_key[0]), capabilities)
+    good.preflight()
+    described = len([p for _, p, _ in org.log if p.endswith("/describe")])
+    read(good, "users")  # the reads use the pre-flight's describes: none again
+    assert len([p for _, p, _ in org.log if p.endswith("/describe")]) == described
+
+
 def test_discover_lists_each_objects_fields_what_the_mapping_reads_and_what_it_lacks(
     org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
 ) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import jwt
 import requests
 import structlog
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
@@ -24,7 +25,7 @@ from adoptloop.connectors.crm.salesforce.config import (
     SessionAuth,
     login_domain,
 )
-from adoptloop.errors import RetriableError
+from adoptloop.errors import ConfigError, RetriableError
 from adoptloop.http.client import AuthFailed
 
 log = structlog.get_logger(__name__)
@@ -80,6 +81,12 @@ class Authenticator:
             hint = _HINTS.get(auth.type, "")
             raise AuthFailed(
                 f"Salesforce refused the {auth.type} login ({exc.code}: {exc.auth_message}); {hint}"
+            ) from None
+        except (jwt.PyJWTError, ValueError, TypeError) as exc:  # the key cannot sign
+            raise ConfigError(
+                f"the Salesforce {auth.type} login cannot sign its JWT assertion: the private key "
+                f"is not a usable PEM RSA key ({exc.__class__.__name__}); check auth.private_key "
+                "or auth.private_key_file"
             ) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise RetriableError(

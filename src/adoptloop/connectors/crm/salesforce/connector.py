@@ -131,6 +131,12 @@ class SalesforceConnector(Connector[SalesforceConfig]):
                 wanted.add(sobject, names)
         return wanted
 
+    def preflight(self) -> None:
+        """Before any source commits: log in and describe every configured object (a missing
+        field or object is a ConfigError then, not after the HR people were written); the
+        describes and the run's upper bound are kept for the reads."""
+        self._start()
+
     def check(self) -> None:
         """Log in and describe every configured object: a missing object or field, or no
         access, is the ConfigError (or AuthFailed) a run would raise, for a few API calls."""
