@@ -188,3 +188,37 @@ def _resolved(value: str) -> str:
     from adoptloop.fields import Resolved
 
     return Resolved(value)
+
+
+def test_a_hard_delete_during_a_backfill_stopped_by_the_budget_is_read_when_it_resumes(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    rsa_key: tuple[str, Any],
+    capabilities: CapabilityMap,
+) -> None:
+    """The delete log is read from the start of the first read, not from the upper bound of
+    the run that resumes it: a record read, then hard-deleted while the backfill waited for
+    a new API budget, is deleted once it finishes (however long the wait)."""
+    _busy_org(veeva)
+    thrifty = make_config(org, rsa_key[0], sync={"max_api_share": 0.2})
+    pipeline = Pipeline(tmp_path / "budgeted", org, thrifty, capabilities)
+    org.api_limit, org.api_used = 100, 0
+    pipeline.run()
+    assert pipeline.last is not None
+    assert pipeline.last.stopped is not None
+    read_so_far = [r["record_id"] for r in pipeline.live()["interactions"]]
+    assert read_so_far, "the first run read some calls before the budget ran out"
+    gone = read_so_far[0]
+    org.tick(hours=3)  # well past the look-back
+    org.hard_delete("Call2_vod__c", gone)
+
+    days = 0
+    while pipeline.last is not None and pipeline.last.stopped is not None:
+        org.tick(days=1)
+        org.api_used = 0
+        pipeline.run()
+        days += 1
+        assert days < 30, "the interrupted sync never finished"
+
+    assert gone not in [r["record_id"] for r in pipeline.live()["interactions"]]

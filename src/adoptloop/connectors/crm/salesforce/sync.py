@@ -126,7 +126,12 @@ class StreamSync:
                 if current.watermark is not None and current.watermark >= self.upper:
                     break
                 lower = None if current.watermark is None else current.watermark - self.lookback
-                state.feeds[feed.name] = replace(current, window=Window(lower, self.upper))
+                opened = replace(current, window=Window(lower, self.upper))
+                if current.watermark is None and current.deleted_through is None:
+                    # the first read sees what exists up to this bound; the delete log is read
+                    # from here on, by the run that finishes it however much later that is
+                    opened = replace(opened, deleted_through=self.upper)
+                state.feeds[feed.name] = opened
             yield from self._window(feed, state)
             watermark = state.feed(feed.name).watermark
             if watermark is not None and watermark >= self.upper:
@@ -194,9 +199,11 @@ class StreamSync:
     def _hard_deletes(self, feed: Feed, state: StreamState, *, first_sync: bool) -> Iterator[Item]:
         current = state.feed(feed.name)
         schema = self.schemas.get(feed.sobject)
-        if first_sync or current.deleted_through is None or (schema and not schema.replicateable):
-            # a first sync reads what exists now; an object that is not replicateable has no
-            # deleted-records endpoint (its soft deletes still arrive through queryAll)
+        if first_sync:  # its start was kept when its first window opened: nothing to list yet
+            return
+        if current.deleted_through is None or (schema and not schema.replicateable):
+            # a cursor from before the first read kept its start; an object that is not
+            # replicateable has no deleted-records endpoint (soft deletes come via queryAll)
             state.feeds[feed.name] = replace(current, deleted_through=self.upper)
             return
         start = current.deleted_through - self.lookback
