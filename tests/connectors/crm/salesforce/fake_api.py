@@ -12,7 +12,8 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, timedelta
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -91,7 +92,8 @@ def _data_call(
                 raise requests.ConnectionError("Connection reset by peer")
             return status, {"Content-Type": "text/html"}, "<html>Service Unavailable</html>"
         status, headers, body = handler(org, request, match)
-        return status, {**headers, **usage}, body
+        served = {"Date": format_datetime(org.now.astimezone(UTC), usegmt=True)}  # the org's clock
+        return status, {**headers, **usage, **served}, body
 
     return callback
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +103,15 @@ def connector(
     config: SalesforceConfig,
     capabilities: CapabilityMap,
     sleeps: Sleeps | None = None,
+    *,
+    ahead: timedelta = timedelta(0),
 ) -> SalesforceConnector:
+    """`ahead`: how far this machine's clock runs ahead of the org's."""
     return SalesforceConnector(
         config,
         context(capabilities, Path()),
         sleep=sleeps if sleeps is not None else Sleeps(),
-        clock=lambda: org.now,
+        clock=lambda: org.now + ahead,
     )
 
 

@@ -186,3 +186,24 @@ def test_an_expired_query_locator_restarts_the_query_from_the_last_record_read(
 
     assert seen == calls
     assert f"Id > '{calls[2]}'" in _queries(org, "Call2_vod__c")[-1]
+
+
+def test_the_window_bound_is_the_orgs_time_not_a_clock_that_runs_ahead(
+    org: FakeOrg, veeva: Veeva, config: SalesforceConfig, capabilities: CapabilityMap
+) -> None:
+    """Our clock 10 minutes ahead: the bound comes from the org's Date header, so a call
+    modified in those 10 minutes (org time) is read by the next run, not skipped for ever."""
+    org.tick(minutes=1)
+    fast = connector(org, config, capabilities, ahead=timedelta(minutes=10))
+    _, cursor = read(fast, "calls")
+    watermark = json.loads(str(cursor))["feeds"]["calls"]["watermark"]
+    assert watermark == org.now.strftime("%Y-%m-%dT%H:%M:%SZ")  # the org's now, not ours
+
+    org.tick(minutes=3)
+    late = veeva.call(veeva.reps[0], date(2026, 3, 2))  # modified before our clock's "now"
+    org.tick(minutes=1)
+    items, _ = read(
+        connector(org, config, capabilities, ahead=timedelta(minutes=10)), "calls", cursor
+    )
+
+    assert late in [i.source_record_id for i in records(items, FieldInteraction)]

@@ -15,10 +15,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
@@ -154,6 +157,7 @@ class SalesforceClient:
         self.session = session
         self.sleep = sleep
         self.usage: Usage | None = None
+        self.server_time: datetime | None = None  # the org's clock, from the last Date header
         self.calls = 0
         self._sf: Salesforce | None = None
         session.hooks["response"].append(self._observe)
@@ -164,6 +168,10 @@ class SalesforceClient:
         match = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
         if match:
             self.usage = Usage(int(match.group(1)), int(match.group(2)))
+        served = response.headers.get("Date")
+        if served:
+            with contextlib.suppress(TypeError, ValueError):  # malformed: keep the last good one
+                self.server_time = parsedate_to_datetime(served).astimezone(UTC)
 
     def _retry(self, fn: Callable[[], T]) -> T:
         policy = retrying(sleep=self.sleep, max_attempts=self.sync.max_attempts)

@@ -120,7 +120,10 @@ class SalesforceConnector(Connector[SalesforceConfig]):
         """Once per run: describe every configured object, freeze the windows' upper bound."""
         if self._upper is None:
             self._schemas = describe_all(self.client, self._wanted(), source=self.name)
-            self._upper = self._clock().astimezone(UTC).replace(microsecond=0)
+            # the window's bound is the org's time (the describes' Date header), not ours: a
+            # machine whose clock runs ahead would skip records modified in the difference
+            now = self.client.server_time or self._clock()
+            self._upper = now.astimezone(UTC).replace(microsecond=0)
             log.info("salesforce run started", upper=self._upper.isoformat())
         return self._upper
 
