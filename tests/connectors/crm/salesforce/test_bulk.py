@@ -66,7 +66,7 @@ def test_bulk_rows_keep_their_types_from_describe(
     assert any(p.endswith("/results") for _, p, _ in org.log)
 
 
-def test_deltas_below_the_estimate_are_read_over_rest(
+def test_a_nightly_delta_is_read_over_rest_without_counting_it(
     org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
 ) -> None:
     config = _bulk_config(org, rsa_key[0])
@@ -84,7 +84,25 @@ def test_deltas_below_the_estimate_are_read_over_rest(
     paths = [p for _, p, _ in org.log[before:]]
     assert not any("/jobs/" in p for p in paths)
     counts = [q for _, _, q in org.log[before:] if "COUNT()" in q]
-    assert len(counts) == 1
+    assert counts == []  # COUNT() only where a backfill path is a choice
+
+
+def test_a_long_gap_is_counted_and_a_large_one_read_with_bulk(
+    org: FakeOrg, veeva: Veeva, rsa_key: tuple[str, Any], capabilities: CapabilityMap
+) -> None:
+    config = _bulk_config(org, rsa_key[0])
+    org.tick(minutes=1)
+    _, cursor = read(connector(org, config, capabilities), "calls")
+    org.tick(days=10)  # the service was down for ten days
+    for day in range(1, 11):
+        veeva.call(veeva.reps[0], date(2026, 3, day))
+    org.tick(minutes=1)
+    before = len(org.log)
+
+    read(connector(org, config, capabilities), "calls", cursor)
+
+    assert [q for _, _, q in org.log[before:] if "COUNT()" in q]
+    assert any("/jobs/" in p for _, p, _ in org.log[before:])
 
 
 def test_a_bulk_read_stopped_by_the_budget_resumes_with_the_same_job_and_locator(

@@ -34,6 +34,8 @@ from adoptloop.http.retry import Sleep
 log = structlog.get_logger(__name__)
 
 
+# A window no longer than this (a night's delta, with a stop or two) is read over REST.
+NIGHTLY_SPAN = timedelta(days=3)
 # The deleted-records endpoint answers for the last 15 days at most.
 DELETED_HORIZON = timedelta(days=15) - timedelta(hours=1)
 DELETED_MIN_SPAN = timedelta(minutes=1)
@@ -165,8 +167,14 @@ class StreamSync:
         yield self._checkpoint(state)
 
     def _large(self, feed: Feed, current: FeedState) -> bool:
+        """Whether to read the window with Bulk: asked with a COUNT() only where a backfill
+        path is a real choice (the first read, or a gap of more than NIGHTLY_SPAN after a
+        stop); a nightly delta goes over REST without spending a call on counting it."""
         threshold = self.settings.bulk_above_rows
         if threshold is None or current.window is None:
+            return False
+        lower = current.window.lower
+        if lower is not None and current.window.upper - lower <= NIGHTLY_SPAN:
             return False
         rows = count(self.client, feed, current.start_of_read(), current.window.upper)
         large = rows is None or rows > threshold
