@@ -137,6 +137,10 @@ class StoreWatch:
         rows = self._all(select(t.c.state, func.count()).group_by(t.c.state))
         return {state: int(n) for state, n in rows}
 
+    def statement_ids(self) -> list[str]:
+        t = schema.outbox
+        return [str(sid) for (sid,) in self._all(select(t.c.statement_id).order_by(t.c.seq))]
+
     def delivered_by(self) -> dict[str, str]:
         t = schema.outbox
         rows = self._all(select(t.c.statement_id, t.c.claimed_by).where(t.c.state == "delivered"))
