@@ -27,7 +27,7 @@ import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -307,6 +307,11 @@ class LocalLRS(ServerProcess):
                 if found.status_code != httpx.codes.OK:
                     gone.append(statement_id)
         return gone
+
+    def holds(self, statement_ids: Sequence[str]) -> bool:
+        """Every one of these statements is in the LRS (asked by id), and a listing shows no
+        more than these (a short listing is the LRS's paging, an extra one a duplicate)."""
+        return not self.missing(statement_ids) and self.statements_count() <= len(statement_ids)
 
     def statements_count(self) -> int:
         """Count the statements a GET /statements query returns, following every ``more`` link.

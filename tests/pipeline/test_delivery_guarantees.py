@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.lrs_server import LocalLRS, LRSInfo
-from tests.pipeline.test_deliver_to_lrs import _point_at_lrs
+from tests.pipeline.test_deliver_to_lrs import _point_at_lrs, statement_ids
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def test_a_run_killed_during_delivery_loses_and_duplicates_nothing(
     assert finish.returncode == 0, stderr.decode()[-2000:]
     made, delivered = _outbox(demo_config)
     assert delivered == made
-    assert lrs.statements_count() == made
+    assert lrs.holds(statement_ids(demo_config))
 
 
 def test_an_lrs_outage_keeps_statements_queued_until_it_recovers(
@@ -101,7 +101,7 @@ def test_an_lrs_outage_keeps_statements_queued_until_it_recovers(
     _, stderr = up.communicate(timeout=300)
     assert up.returncode == 0, stderr.decode()[-2000:]
     assert _outbox(demo_config) == (made, made)
-    assert lrs.statements_count() == made
+    assert lrs.holds(statement_ids(demo_config))
 
 
 def test_a_short_outage_during_delivery_is_ridden_out_by_retries(
@@ -122,4 +122,4 @@ def test_a_short_outage_during_delivery_is_ridden_out_by_retries(
     assert process.returncode == 0, stderr.decode()[-2000:]
     made, delivered = _outbox(demo_config)
     assert delivered == made
-    assert lrs.statements_count() == made
+    assert lrs.holds(statement_ids(demo_config))
