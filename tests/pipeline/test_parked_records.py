@@ -99,3 +99,43 @@ def test_parked_records_survive_the_json_codec_unchanged() -> None:
     )
     for record in (completion, observation):
         assert decode(encode(record)) == record
+
+
+def test_fixing_the_hr_file_takes_up_a_crm_users_parked_reports_without_the_crm_resending(
+    demo_config: Path,
+) -> None:
+    """The rep is missing from the first HR export: their CRM user matches nobody, and their
+    coaching reports wait. Fixing only the HR file (the CRM exports unchanged, so not read
+    again) takes the user and the reports up."""
+    people = demo_config.parent / "demo" / "hris" / "people.csv"
+    good = people.read_text(encoding="utf-8")
+    people.write_text(
+        "".join(line for line in good.splitlines(keepends=True) if not line.startswith("E10014,")),
+        encoding="utf-8",
+    )
+    run(demo_config, "run")
+    waiting = (
+        db(demo_config)
+        .execute(
+            "SELECT count(*) FROM parked WHERE source = 'crm' AND external_id = '0055g000006rIkXAAU'"
+        )
+        .fetchone()[0]
+    )
+    assert waiting >= 6  # the user account and the reports naming them
+
+    people.write_text(good, encoding="utf-8")
+    run(demo_config, "run")
+
+    connection = db(demo_config)
+    assert connection.execute(
+        "SELECT count(*) FROM parked WHERE external_id = '0055g000006rIkXAAU'"
+    ).fetchone() == (0,)
+    assert connection.execute(
+        "SELECT hr_id FROM identities WHERE external_id = '0055g000006rIkXAAU'"
+    ).fetchall() == [("E10014",)]
+    observed = connection.execute(
+        "SELECT count(*) FROM observations WHERE observed_hr_id = 'E10014' AND NOT deleted"
+    ).fetchone()[0]
+    assert observed == 6
+    entries = [json.loads(x) for x in run(demo_config, "quarantine", "list", "--json").splitlines()]
+    assert not [e for e in entries if "0055g000006rIkXAAU" in e["reason"]]

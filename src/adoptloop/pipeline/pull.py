@@ -187,16 +187,27 @@ class PullStage:
         return True
 
     def retry_parked(self, connector: AnyConnector) -> int:
-        """Records that waited for their person: stored now if the person matches."""
+        """Records that waited for their person: stored now if the person matches. A user
+        account that matches now (its HR person arrived, or was fixed) is remembered, and the
+        records naming that user are tried again in another pass."""
+        taken = 0
+        while True:
+            done, accounts = self._retry_pass(connector)
+            taken += done
+            if not accounts:
+                return taken
+
+    def _retry_pass(self, connector: AnyConnector) -> tuple[int, int]:
+        """One pass over the parked records: (taken up, of which user accounts)."""
         source = connector.name
         resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
-        taken = 0
+        taken = accounts = 0
         after = 0
         while True:
             with self.engine.begin() as conn:
                 batch = parked.waiting(conn, source, after_id=after)
                 if not batch:
-                    return taken
+                    return taken, accounts
                 after = batch[-1].id
                 writer = _Writer(conn, source, resolver)
                 done: list[parked.Parked] = []
@@ -217,6 +228,7 @@ class PullStage:
                     if parked.waiting_for(conn, source, PersonRef(system, external_id)) == 0:
                         quarantine.resolve_quarantined(conn, source, "users", [external_id])
                 taken += len(done)
+                accounts += sum(isinstance(item.record, Account) for item in done)
 
     def _pull_stream(
         self,
@@ -325,13 +337,11 @@ class PullStage:
             except _Unresolved as exc:
                 key = _record_key(record)
                 where = record.location or f"{stream} {key}"
-                if isinstance(record, Account):
-                    rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
-                    counts.rejected += 1
-                else:  # kept until the person matches; the person is quarantined once
-                    parked.park(conn, source, stream, key, exc.ref, record, self.run_id)
-                    waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
-                    counts.parked += 1
+                # kept until the person matches (a user account too: fixing the HR side
+                # takes it up without the source sending it again); quarantined once
+                parked.park(conn, source, stream, key, exc.ref, record, self.run_id)
+                waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
+                counts.parked += 1
         written = writer.write()
         parked.unpark(conn, source, stream, writer.accepted_keys)
         rejected += [_waiting_entry(conn, source, ref, where) for ref, where in waiting.values()]

@@ -23,6 +23,7 @@ _CLASSES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (
         domain.PersonRef,
+        domain.Account,
         domain.Rating,
         domain.Completion,
         domain.CoachingObservation,
@@ -70,7 +71,8 @@ def decode(payload: str) -> Record:
     record = _restore(orjson.loads(payload))
     if not isinstance(
         record,
-        domain.Completion
+        domain.Account
+        | domain.Completion
         | domain.CoachingObservation
         | domain.DevelopmentAction
         | domain.FieldInteraction,
