@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -139,3 +141,54 @@ def test_fixing_the_hr_file_takes_up_a_crm_users_parked_reports_without_the_crm_
     assert observed == 6
     entries = [json.loads(x) for x in run(demo_config, "quarantine", "list", "--json").splitlines()]
     assert not [e for e in entries if "0055g000006rIkXAAU" in e["reason"]]
+
+
+def test_a_parked_report_deleted_at_the_source_does_not_come_back_when_its_person_matches(
+    demo_config: Path,
+) -> None:
+    """The reports export says what changed (mode: changes, an IsDeleted column): a report
+    that waits for its rep and is then deleted stays gone once the rep is known."""
+    text = demo_config.read_text(encoding="utf-8")
+    old = "      path: demo/crm/coaching_reports.csv\n"
+    demo_config.write_text(
+        text.replace(
+            old, old + "      mode: changes\n      deleted: {column: IsDeleted, values: ['true']}\n"
+        ),
+        encoding="utf-8",
+    )
+    reports = demo_config.parent / "demo" / "crm" / "coaching_reports.csv"
+    rows = list(csv.reader(io.StringIO(reports.read_text(encoding="utf-8"))))
+    header, body = [*rows[0], "IsDeleted"], [[*r, "false"] for r in rows[1:]]
+    employee = rows[0].index("Employee_vod__c")
+    theirs = [r for r in body if r[employee] == "0055g000006rIkXAAU"]
+    _write_csv(reports, header, body)
+    people = demo_config.parent / "demo" / "hris" / "people.csv"
+    good = people.read_text(encoding="utf-8")
+    people.write_text(
+        "".join(line for line in good.splitlines(keepends=True) if not line.startswith("E10014,")),
+        encoding="utf-8",
+    )
+    run(demo_config, "run")  # the rep's reports wait for them
+
+    gone = theirs[0][0]
+    theirs[0][-1] = "true"  # deleted in the CRM while it waited
+    _write_csv(reports, header, body)
+    run(demo_config, "run")
+    people.write_text(good, encoding="utf-8")  # the rep is known at last
+    run(demo_config, "run")
+
+    connection = db(demo_config)
+    live = {
+        rid
+        for (rid,) in connection.execute(
+            "SELECT record_id FROM observations WHERE observed_hr_id = 'E10014' AND NOT deleted"
+        )
+    }
+    assert gone not in live
+    assert live == {r[0] for r in theirs[1:]}
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    path.write_text(out.getvalue(), encoding="utf-8")

@@ -346,6 +346,9 @@ class PullStage:
         parked.unpark(conn, source, stream, writer.accepted_keys)
         rejected += [_waiting_entry(conn, source, ref, where) for ref, where in waiting.values()]
         counts.deleted += apply_deletes(conn, source, buffer.deleted)
+        # a deleted record that waited for its person is dropped: it must not come back live
+        # when the person matches
+        parked.unpark(conn, source, stream, [d.record_id for d in buffer.deleted])
         counts.inserted += written.inserted
         counts.updated += written.updated
         counts.unchanged += written.unchanged
