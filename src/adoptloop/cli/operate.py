@@ -28,10 +28,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _connectors(config: ConfigOption, only: list[str] | None) -> list[Any]:
-    from datetime import UTC, datetime
-
-    from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext
     from adoptloop.errors import ConfigError
+    from adoptloop.pipeline.run import build_connectors
     from adoptloop.settings.capabilities import load_capability_map
 
     settings, registry = load(config)
@@ -44,13 +42,8 @@ def _connectors(config: ConfigOption, only: list[str] | None) -> list[Any]:
             f"no source {', '.join(unknown)} in {config}; the sources are "
             f"{', '.join(sorted(settings.sources))}"
         )
-    today = datetime.now(UTC).date()
-    built = [
-        registry.build(name, source, ConnectorContext(name, config.parent, capabilities, today))
-        for name, source in settings.sources.items()
-        if source.enabled and (not only or name in only)
-    ]
-    return sorted(built, key=lambda c: FAMILY_ORDER.index(c.family))
+    built = build_connectors(settings, registry, capabilities)
+    return [c for c in built if not only or c.name in only]
 
 
 SourceOption = Annotated[

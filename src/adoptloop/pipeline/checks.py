@@ -10,33 +10,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.people import ListsRoleValues
-from adoptloop.connectors.registry import AnyConnector, Registry
+from adoptloop.connectors.registry import Registry
 from adoptloop.errors import ConfigError, FatalSyncError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.roles import ROLES
+from adoptloop.pipeline.run import build_connectors
 from adoptloop.settings.model import Settings
-
-
-def _connectors(
-    settings: Settings, registry: Registry, capabilities: CapabilityMap
-) -> list[tuple[str, AnyConnector]]:
-    base_dir = settings.config_path.parent
-    today = datetime.now(UTC).date()
-    return [
-        (name, registry.build(name, config, ConnectorContext(name, base_dir, capabilities, today)))
-        for name, config in settings.sources.items()
-        if config.enabled
-    ]
 
 
 def check_inputs(settings: Settings, registry: Registry, capabilities: CapabilityMap) -> None:
     """ConfigError (exit 2) listing every source whose input cannot be read as configured."""
     problems: list[str] = []
-    for _name, connector in _connectors(settings, registry, capabilities):
+    for connector in build_connectors(settings, registry, capabilities):
         if not connector.reads_local_files:
             continue  # a remote source is reached by `adoptloop check`, not by validate
         try:
@@ -50,15 +36,9 @@ def check_inputs(settings: Settings, registry: Registry, capabilities: Capabilit
 def check_roles(settings: Settings, registry: Registry, capabilities: CapabilityMap) -> None:
     """ConfigError (exit 2) listing every role value of the HR files the roles map lacks."""
     roles = settings.roles.role_map()
-    base_dir = settings.config_path.parent
-    today = datetime.now(UTC).date()
     problems: list[str] = []
-    for name, config in settings.sources.items():
-        if not config.enabled:
-            continue
-        connector = registry.build(
-            name, config, ConnectorContext(name, base_dir, capabilities, today)
-        )
+    for connector in build_connectors(settings, registry, capabilities):
+        name = connector.name
         if not isinstance(connector, ListsRoleValues):
             continue
         counts: dict[str, int] = {}

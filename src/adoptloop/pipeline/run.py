@@ -66,6 +66,20 @@ class RunResult:
         return EXIT_CODES.get(self.status, 0)
 
 
+def build_connectors(
+    settings: Settings, registry: Registry, capabilities: CapabilityMap
+) -> list[AnyConnector]:
+    """Every enabled source's connector, HRIS first, then LMS, then CRM."""
+    base_dir = settings.config_path.parent
+    today = datetime.now(UTC).date()
+    built = [
+        registry.build(name, config, ConnectorContext(name, base_dir, capabilities, today))
+        for name, config in settings.sources.items()
+        if config.enabled
+    ]
+    return sorted(built, key=lambda c: FAMILY_ORDER.index(c.family))
+
+
 @dataclass
 class Environment:
     """What a run is built from: settings, the store, the capability map, the connectors."""
@@ -115,16 +129,7 @@ class Environment:
         }
 
     def connectors(self) -> list[AnyConnector]:
-        base_dir = self.settings.config_path.parent
-        today = datetime.now(UTC).date()
-        built = [
-            self.registry.build(
-                name, config, ConnectorContext(name, base_dir, self.capabilities, today)
-            )
-            for name, config in self.settings.sources.items()
-            if config.enabled
-        ]
-        return sorted(built, key=lambda c: FAMILY_ORDER.index(c.family))
+        return build_connectors(self.settings, self.registry, self.capabilities)
 
     def translate_context(self) -> TranslateContext:
         xapi = self.settings.xapi
