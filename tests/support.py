@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import subprocess
@@ -91,3 +93,16 @@ def hr_row(
         hire_date=None,
         termination_date=None,
     )
+
+
+def read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """A CSV export's header and rows, for a test that edits it."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    return header, rows
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([header, *rows])
+    path.write_text(out.getvalue(), encoding="utf-8")

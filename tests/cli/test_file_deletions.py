@@ -4,14 +4,13 @@ its statements voided; a snapshot that shrank too much is held back (exit 65) un
 
 from __future__ import annotations
 
-import csv
-import io
 import sqlite3
 from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
 from adoptloop.cli.app import app
+from tests.support import read_csv, write_csv
 
 REPORTS = Path("demo/crm/coaching_reports.csv")
 COMPLETIONS = Path("demo/lms/completions.csv")
@@ -23,18 +22,6 @@ def _invoke(*args: str | Path) -> Result:
 
 def _db(config: Path) -> sqlite3.Connection:
     return sqlite3.connect(config.parent / "state" / "demo.db")
-
-
-def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        header, *rows = list(csv.reader(fh))
-    return header, rows
-
-
-def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([header, *rows])
-    path.write_text(out.getvalue(), encoding="utf-8")
 
 
 def _deleted(config: Path, table: str, record_id: str) -> bool:
@@ -59,9 +46,9 @@ def test_a_report_removed_from_a_snapshot_export_is_deleted_and_its_statements_v
 ) -> None:
     assert _invoke("run", "-c", demo_config).exit_code == 0
     path = demo_config.parent / REPORTS
-    header, rows = _rows(path)
+    header, rows = read_csv(path)
     gone = rows[0][0]
-    _write(path, header, rows[1:])
+    write_csv(path, header, rows[1:])
 
     result = _invoke("run", "-c", demo_config)
 
@@ -76,9 +63,9 @@ def test_a_snapshot_that_lost_too_much_is_held_back_until_allow_shrink(
 ) -> None:
     assert _invoke("run", "-c", demo_config).exit_code == 0
     path = demo_config.parent / COMPLETIONS
-    header, rows = _rows(path)
+    header, rows = read_csv(path)
     kept = rows[: len(rows) // 2]  # half the export is missing: a cut file, most likely
-    _write(path, header, kept)
+    write_csv(path, header, kept)
 
     held = _invoke("run", "-c", demo_config)
 
@@ -108,13 +95,13 @@ def test_a_changes_export_deletes_only_what_its_deleted_column_marks(demo_config
         encoding="utf-8",
     )
     path = demo_config.parent / COMPLETIONS
-    header, rows = _rows(path)
-    _write(path, [*header, "IsDeleted"], [[*r, "false"] for r in rows])
+    header, rows = read_csv(path)
+    write_csv(path, [*header, "IsDeleted"], [[*r, "false"] for r in rows])
     assert _invoke("run", "-c", demo_config).exit_code == 0
 
     marked, missing = rows[0][0], rows[1][0]
     changed = [[*rows[0], "true"], *[[*r, "false"] for r in rows[2:]]]  # rows[1] left out
-    _write(path, [*header, "IsDeleted"], changed)
+    write_csv(path, [*header, "IsDeleted"], changed)
     result = _invoke("run", "-c", demo_config)
 
     assert result.exit_code == 0, result.output
@@ -139,7 +126,7 @@ def test_a_broken_line_whose_id_can_be_read_keeps_its_record(demo_config: Path) 
     assert b"\nE10005,Chloe," in data
     people.write_bytes(data.replace(b"\nE10005,Chloe,", b"\nE10005,Chl\x00oe,"))
     path = demo_config.parent / COMPLETIONS
-    _header, rows = _rows(path)
+    _header, rows = read_csv(path)
     text = path.read_text(encoding="utf-8")
     cut = text.rstrip("\n")[:-12]  # the last line cut mid-row
 
@@ -157,7 +144,7 @@ def test_a_broken_line_whose_id_can_be_read_keeps_its_record(demo_config: Path) 
 def test_a_line_whose_id_cannot_be_read_holds_the_snapshot_back(demo_config: Path) -> None:
     assert _invoke("run", "-c", demo_config).exit_code == 0
     path = demo_config.parent / COMPLETIONS
-    _header, rows = _rows(path)
+    _header, rows = read_csv(path)
     lines = path.read_text(encoding="utf-8").splitlines()
     lines[5] = '"' + lines[5]  # a quote opened before the id: the line's record is unknown
     path.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # and one row is gone

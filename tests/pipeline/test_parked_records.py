@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 from pathlib import Path
@@ -13,6 +11,7 @@ from typer.testing import CliRunner
 from adoptloop.cli.app import app
 from adoptloop.domain import CoachingObservation, Completion, PersonRef, Rating
 from adoptloop.store.parked import decode, encode
+from tests.support import read_csv, write_csv
 
 runner = CliRunner()
 
@@ -157,11 +156,11 @@ def test_a_parked_report_deleted_at_the_source_does_not_come_back_when_its_perso
         encoding="utf-8",
     )
     reports = demo_config.parent / "demo" / "crm" / "coaching_reports.csv"
-    rows = list(csv.reader(io.StringIO(reports.read_text(encoding="utf-8"))))
-    header, body = [*rows[0], "IsDeleted"], [[*r, "false"] for r in rows[1:]]
-    employee = rows[0].index("Employee_vod__c")
+    original, rows = read_csv(reports)
+    header, body = [*original, "IsDeleted"], [[*r, "false"] for r in rows]
+    employee = original.index("Employee_vod__c")
     theirs = [r for r in body if r[employee] == "0055g000006rIkXAAU"]
-    _write_csv(reports, header, body)
+    write_csv(reports, header, body)
     people = demo_config.parent / "demo" / "hris" / "people.csv"
     good = people.read_text(encoding="utf-8")
     people.write_text(
@@ -172,7 +171,7 @@ def test_a_parked_report_deleted_at_the_source_does_not_come_back_when_its_perso
 
     gone = theirs[0][0]
     theirs[0][-1] = "true"  # deleted in the CRM while it waited
-    _write_csv(reports, header, body)
+    write_csv(reports, header, body)
     run(demo_config, "run")
     people.write_text(good, encoding="utf-8")  # the rep is known at last
     run(demo_config, "run")
@@ -186,9 +185,3 @@ def test_a_parked_report_deleted_at_the_source_does_not_come_back_when_its_perso
     }
     assert gone not in live
     assert live == {r[0] for r in theirs[1:]}
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([header, *rows])
-    path.write_text(out.getvalue(), encoding="utf-8")
