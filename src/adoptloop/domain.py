@@ -196,10 +196,18 @@ class Stopped:
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything yielded for `stream` since its read began is the whole truth (a snapshot file
-    read to the end): the records of the stream's `snapshot_kinds` that it did not name are
-    deleted when the Checkpoint that follows is committed."""
+    read to the end, a full read of a Salesforce object): the records of the stream's
+    `snapshot_kinds` that it did not name are deleted when the Checkpoint that follows is
+    committed.
+
+    `keys`: the keys the source holds, listed apart from the records read (a full read that
+    spanned several runs lists the object's ids when it completes); they count as named too.
+    `key_prefix`: only stored records whose key starts with it are compared (a Salesforce
+    object's key prefix, when two streams yield the same kind of record)."""
 
     stream: str
+    keys: frozenset[str] | None = None
+    key_prefix: str = ""
 
 
 Item = Record | Deleted | Rejected | Skipped | Checkpoint | Stopped | Snapshot

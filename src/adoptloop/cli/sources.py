@@ -20,7 +20,9 @@ def reset(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Forget how far SOURCE was read (its cursors and file content hashes): the next run reads
-    it again in full, and re-issues or voids statements only for what changed.
+    it again in full, and re-issues or voids statements only for what changed. A source read
+    whole (a snapshot file, a Salesforce object) compares ids once its full read completes:
+    what it no longer has is deleted and its statements voided.
 
     Waits for no run: exit 75 while one holds the store's run lock.
 

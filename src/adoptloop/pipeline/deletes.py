@@ -42,6 +42,7 @@ class WholeRead:
     kinds: tuple[DeletedKind, ...]
     seen: frozenset[str]
     unreadable: int = 0  # lines not even an id could be read from: which records, unknown
+    key_prefix: str = ""  # only the stored records whose key starts with it are compared
 
 
 def apply_deletes(
@@ -84,7 +85,7 @@ def apply_snapshot(
     gone: list[Deleted] = []
     live = 0
     for kind in read.kinds:
-        ids = snapshots.live_ids(conn, source, kind)
+        ids = {i for i in snapshots.live_ids(conn, source, kind) if i.startswith(read.key_prefix)}
         live += len(ids)
         gone += [Deleted(kind, rid) for rid in sorted(ids - read.seen)]
     if live and len(gone) > SHRINK_LIMIT * live and not allow_shrink:
@@ -101,6 +102,7 @@ def apply_snapshot(
             "export is right, run `adoptloop run --allow-shrink` once"
         )
     deleted = apply_deletes(conn, source, gone, by_snapshot=True)
-    dropped = sorted(snapshots.parked_keys(conn, source, stream) - read.seen)
+    parked_keys = snapshots.parked_keys(conn, source, stream)
+    dropped = sorted(k for k in parked_keys - read.seen if k.startswith(read.key_prefix))
     parked.unpark(conn, source, stream, dropped)
     return SnapshotResult(deleted=deleted + len(dropped))

@@ -275,7 +275,8 @@ class PullStage:
                         continue
                     if isinstance(item, Snapshot):
                         if kinds:
-                            whole = WholeRead(kinds, frozenset(seen), unreadable)
+                            named = seen if item.keys is None else seen | item.keys
+                            whole = WholeRead(kinds, frozenset(named), unreadable, item.key_prefix)
                         continue
                     if kinds:
                         seen.add(_item_key(item))

@@ -5,7 +5,11 @@ file's content hash (so the next run parses the file even though it did not chan
 source its position (a modstamp, or the state it keeps). The records already stored stay. The
 next run upserts what it reads by digest, so an unchanged row is not written again, and the
 translate stage issues statements only for records whose content changed (voiding the ones
-they replace): a reset re-reads everything and re-issues only what changed.
+they replace): a reset re-reads everything and re-issues only what changed. A source that
+lists its records whole when read from the start (a snapshot file; a Salesforce object read in
+full, `connectors/crm/salesforce/sync.py`) also deletes, and voids the statements of, the
+stored records the full read no longer names — once the full read completes, however many
+runs (API budget stops) that takes.
 
 Under the store's run lock, like a run: a reset never interleaves with a sync.
 """

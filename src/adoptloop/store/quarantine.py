@@ -193,7 +193,9 @@ class RetryPlan:
 
 def retry_plan(conn: Connection, *, source: str | None, stream: str | None) -> RetryPlan:
     """Statements the LRS rejected go back to the outbox; statements that were invalid are
-    made again from their records; a stream with records a pull rejected is read again."""
+    made again from their records; a stream with records a pull rejected is read again, and so
+    is a stream whose parked records wait for a quarantined user (read in full, it drops the
+    ones the source no longer has before the user's records are taken up)."""
     q = schema.quarantine
     query = select(q.c.source, q.c.stream, q.c.record_key, q.c.location).where(
         q.c.resolved.is_(False)
@@ -217,6 +219,15 @@ def retry_plan(conn: Connection, *, source: str | None, stream: str | None) -> R
                 records.append((table, row.source, record_id))
         else:
             streams.add((row.source, row.stream))
+            p = schema.parked
+            streams.update(
+                (row.source, str(waiting))
+                for waiting in conn.execute(
+                    select(p.c.stream)
+                    .where((p.c.source == row.source) & (p.c.external_id == row.record_key))
+                    .distinct()
+                ).scalars()
+            )
     return RetryPlan(statements, records, sorted(streams))
 
 

@@ -101,6 +101,11 @@ class FakeOrg:
         del self.tables[sobject][record_id]
         self.delete_log.append((sobject, record_id, self.now))
 
+    def purge(self, sobject: str, record_id: str) -> None:
+        """Gone without a trace: deleted so long ago that the delete log no longer lists it
+        (Salesforce keeps it for about 15 days), as a full resync finds it."""
+        del self.tables[sobject][record_id]
+
     def _touch(self, record: Record) -> None:
         record["SystemModstamp"] = stamp(self.now)
         if "LastModifiedDate" in record:

@@ -38,7 +38,7 @@ from adoptloop.connectors.crm.salesforce.records import ReportsMapper, UsersMapp
 from adoptloop.connectors.crm.salesforce.schema import ObjectSchema, Wanted, describe_all
 from adoptloop.connectors.crm.salesforce.sync import StreamMapper, StreamSync
 from adoptloop.connectors.crm.salesforce.veeva import AdvancedReportsMapper, CallsMapper
-from adoptloop.domain import Item, Stopped
+from adoptloop.domain import DeletedKind, Item, Stopped
 from adoptloop.http.retry import Sleep
 from adoptloop.mappings.identity import IdentityRule
 
@@ -100,6 +100,11 @@ class SalesforceConnector(Connector[SalesforceConfig]):
 
     def streams(self) -> Sequence[str]:
         return tuple(self.mappers)
+
+    def snapshot_kinds(self, stream: str) -> tuple[DeletedKind, ...]:
+        """A full read of a stream's object lists its records completely (sync.py)."""
+        kind = self.mappers[stream].kind if stream in self.mappers else None
+        return () if kind is None else (kind,)
 
     @property
     def client(self) -> SalesforceClient:

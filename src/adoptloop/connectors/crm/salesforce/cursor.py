@@ -9,7 +9,10 @@ A stream reads one or more objects ("feeds"). Per feed it keeps:
 - `after`: how far into the window a REST read got: (SystemModstamp, Id) of the last record
   read, or (t, None) for "everything before t";
 - `bulk`: the Bulk API 2.0 job reading the window and the locator of its next result page;
-- `deleted_through`: the deleted-records endpoint has been read up to here.
+- `deleted_through`: the deleted-records endpoint has been read up to here;
+- `compare`: a full read (from the beginning: a first backfill, or after `adoptloop reset`)
+  whose ids are still to be compared with the store; set when it starts, cleared once the
+  comparison is handed over (a `Snapshot`).
 
 A window interrupted (API budget, crash) is resumed by the next run from `after`/`bulk` up to
 its frozen upper bound, then a new window starts.
@@ -80,6 +83,7 @@ class FeedState:
     after: Position | None = None
     bulk: BulkJob | None = None
     deleted_through: datetime | None = None
+    compare: bool = False
 
     def start_of_read(self) -> Position | None:
         """Where the window's reading (re)starts."""
@@ -104,6 +108,7 @@ class FeedState:
             else [_dump(self.after.modstamp), self.after.record_id],
             "bulk": None if self.bulk is None else [self.bulk.job_id, self.bulk.locator],
             "deleted_through": _dump(self.deleted_through),
+            "compare": self.compare,
         }
 
     @classmethod
@@ -119,6 +124,7 @@ class FeedState:
             after=Position(modstamp, after[1]) if after and modstamp else None,
             bulk=BulkJob(str(bulk[0]), bulk[1]) if bulk else None,
             deleted_through=_load(data.get("deleted_through")),
+            compare=bool(data.get("compare", False)),
         )
 
 

@@ -31,6 +31,7 @@ USER_ID_PREFIX = "005"
 
 class VisitsMapper(StreamMapper):
     stream = "visits"
+    kind = "interaction"
 
     def __init__(self, spec: VisitsStream, context: ConnectorContext, timezone: str) -> None:
         self.spec = spec

@@ -213,3 +213,25 @@ def lookup(
         for page in query_pages(client, text, include_deleted=include_deleted):
             rows.extend(page)
     return rows
+
+
+def list_ids(client: SalesforceClient, feed: Feed) -> Iterator[str]:
+    """The Id of every live record of the feed's object that its `where` selects (recycle bin
+    excluded), in Id order; an expired nextRecordsUrl restarts after the last Id listed."""
+    last: str | None = None
+    restarts = 0
+    while True:
+        after = None if last is None else f"Id > {quote(last)}"
+        text = soql(feed.sobject, ["Id"], [grouped(feed.where), after], order="Id")
+        try:
+            for rows in query_pages(client, text, include_deleted=False):
+                for row in rows:
+                    last = str(row["Id"])
+                    yield last
+                restarts = 0
+        except QueryLocatorInvalid:
+            restarts += 1
+            if restarts > _MAX_RESTARTS:
+                raise
+            continue
+        return

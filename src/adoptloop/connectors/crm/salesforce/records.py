@@ -162,6 +162,7 @@ class ReportsMapper(StreamMapper):
     """One report row -> one CoachingObservation; ratings are fields of the report."""
 
     stream = "coaching_reports"
+    kind = "observation"
 
     def __init__(
         self, spec: CoachingReportsStream, context: ConnectorContext, timezone: str

@@ -20,6 +20,7 @@ class ObjectSchema:
     types: Mapping[str, str]  # field -> Salesforce type (string, boolean, double, ...)
     relationships: Mapping[str, str]  # relationship name -> its lookup field
     replicateable: bool = True
+    key_prefix: str | None = None  # the first 3 characters of every Id of the object
 
     def has(self, path: str) -> bool:
         head, _, rest = path.partition(".")
@@ -65,6 +66,7 @@ def describe_all(
                 if f.get("relationshipName")
             },
             replicateable=bool(described.get("replicateable", True)),
+            key_prefix=str(described["keyPrefix"]) if described.get("keyPrefix") else None,
         )
         schemas[sobject] = schema
         for name, key in sorted(names.items()):

@@ -9,6 +9,12 @@ Per feed (object) of the stream:
    mappers turn them into tombstones. Each page ends with a Checkpoint, so a run stopped by
    the API budget resumes exactly there.
 3. The deleted-records endpoint lists hard deletes since the last run; they become tombstones.
+4. A full read (no watermark yet: the first backfill, or after `adoptloop reset`) of the
+   stream's first feed ends with a `Snapshot`: the stored records of the object that the read
+   did not name vanished from the org without a delete record (purged past the delete log's
+   retention) and are deleted. A full read that began in an earlier run (the API budget stopped
+   it) lists the object's ids when it completes, since the earlier runs' records are not at
+   hand; a read that has not completed compares nothing.
 
 The visit date is never a cursor: a call edited offline on an iPad reaches Salesforce days
 later, and only its SystemModstamp says so.
@@ -26,9 +32,16 @@ from adoptloop.connectors.crm.salesforce.bulk import BulkUnavailable, bulk_windo
 from adoptloop.connectors.crm.salesforce.client import SalesforceClient
 from adoptloop.connectors.crm.salesforce.config import SyncSettings
 from adoptloop.connectors.crm.salesforce.cursor import FeedState, StreamState, Window, parse_ts
-from adoptloop.connectors.crm.salesforce.query import Feed, Row, count, lookup, rest_window
+from adoptloop.connectors.crm.salesforce.query import (
+    Feed,
+    Row,
+    count,
+    list_ids,
+    lookup,
+    rest_window,
+)
 from adoptloop.connectors.crm.salesforce.schema import ObjectSchema
-from adoptloop.domain import Checkpoint, Item
+from adoptloop.domain import Checkpoint, DeletedKind, Item, Snapshot
 from adoptloop.http.retry import Sleep
 
 log = structlog.get_logger(__name__)
@@ -75,6 +88,9 @@ class StreamMapper:
 
     stream: str
     feeds: tuple[Feed, ...]
+    # the kind of record whose key is the Id of the first feed's object (None: no such record,
+    # e.g. users): what a full read of that object is compared with
+    kind: DeletedKind | None = None
 
     def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
         """Configured fields per object, as (config key, field name), for the describe check."""
@@ -111,17 +127,18 @@ class StreamSync:
         state = StreamState.decode(cursor)
         if cursor and not state.feeds:
             log.warning("unreadable cursor; reading the stream from the beginning")
-        for feed in self.mapper.feeds:
-            yield from self._feed(feed, state)
+        for index, feed in enumerate(self.mapper.feeds):
+            yield from self._feed(feed, state, compared=index == 0 and self.mapper.kind is not None)
         yield self._checkpoint(state)
 
     def _checkpoint(self, state: StreamState) -> Checkpoint:
         return Checkpoint(self.mapper.stream, state.encode())
 
-    def _feed(self, feed: Feed, state: StreamState) -> Iterator[Item]:
+    def _feed(self, feed: Feed, state: StreamState, *, compared: bool) -> Iterator[Item]:
         first_sync = (
             state.feed(feed.name).watermark is None and state.feed(feed.name).window is None
         )
+        begun_earlier = state.feed(feed.name).compare  # a full read an earlier run began
         while True:
             current = state.feed(feed.name)
             if current.window is None:
@@ -133,13 +150,34 @@ class StreamSync:
                     # the first read sees what exists up to this bound; the delete log is read
                     # from here on, by the run that finishes it however much later that is
                     opened = replace(opened, deleted_through=self.upper)
+                if current.watermark is None:
+                    opened = replace(opened, compare=compared)
                 state.feeds[feed.name] = opened
             yield from self._window(feed, state)
             watermark = state.feed(feed.name).watermark
             if watermark is not None and watermark >= self.upper:
                 break
+        if state.feed(feed.name).compare:
+            yield from self._compare(feed, state, listed=begun_earlier)
         if feed.deletable:
             yield from self._hard_deletes(feed, state, first_sync=first_sync)
+
+    def _compare(self, feed: Feed, state: StreamState, *, listed: bool) -> Iterator[Item]:
+        """The full read of `feed` completed: hand the pipeline the ids to compare with the
+        store. Read whole in this run, the records it yielded are the ids; begun by an earlier
+        run, the org's ids are listed now (a listing stopped by the budget is done again)."""
+        schema = self.schemas.get(feed.sobject)
+        prefix = schema.key_prefix if schema else None
+        if prefix:
+            keys = frozenset(list_ids(self.client, feed)) if listed else None
+            yield Snapshot(self.mapper.stream, keys=keys, key_prefix=prefix)
+        else:
+            log.warning(
+                "describe gave no key prefix; vanished records are not compared",
+                sobject=feed.sobject,
+            )
+        state.feeds[feed.name] = replace(state.feed(feed.name), compare=False)
+        yield self._checkpoint(state)
 
     def _window(self, feed: Feed, state: StreamState) -> Iterator[Item]:
         current = state.feed(feed.name)

@@ -45,6 +45,7 @@ def _affected(rows: Sequence[Row], parent_of: str | None) -> list[str]:
 
 class CallsMapper(StreamMapper):
     stream = "calls"
+    kind = "interaction"
 
     def __init__(self, spec: CallsStream, context: ConnectorContext, timezone: str) -> None:
         self.spec = spec
@@ -143,6 +144,7 @@ class CallsMapper(StreamMapper):
 
 class AdvancedReportsMapper(StreamMapper):
     stream = "advanced_coaching_reports"
+    kind = "observation"
 
     def __init__(
         self, spec: AdvancedCoachingStream, context: ConnectorContext, timezone: str
