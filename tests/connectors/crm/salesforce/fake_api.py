@@ -44,7 +44,19 @@ def ok(body: Any) -> Answer:
 
 
 def install(org: FakeOrg, mock: responses.RequestsMock) -> None:
-    data = re.escape(INSTANCE) + r"/services/data/v(?P<version>\d+\.\d)/"
+    for instance in (INSTANCE, *([org.served_at] if org.served_at else [])):
+        _install_data(org, mock, instance)
+    token_url = re.compile(r"https://(login|test|acme\.my)\.salesforce\.com/services/oauth2/token$")
+    mock.add_callback("POST", token_url, callback=lambda r: _token(org, r), content_type=None)
+    if org.served_at:
+        own = re.compile(re.escape(org.served_at) + r"/services/oauth2/token$")
+        mock.add_callback("POST", own, callback=lambda r: _token(org, r), content_type=None)
+    soap_url = re.compile(r"https://(login|test)\.salesforce\.com/services/Soap/u/[\d.]+$")
+    mock.add_callback("POST", soap_url, callback=lambda r: _soap(org, r), content_type=None)
+
+
+def _install_data(org: FakeOrg, mock: responses.RequestsMock, instance: str) -> None:
+    data = re.escape(instance) + r"/services/data/v(?P<version>\d+\.\d)/"
     routes: list[tuple[str, str, Handler]] = [
         ("GET", data + r"(?P<kind>query|queryAll)/(?P<key>01g\w+)-(?P<offset>\d+)$", _more),
         ("GET", data + r"(?P<kind>query|queryAll)/?(\?.*)?$", _query),
@@ -59,10 +71,6 @@ def install(org: FakeOrg, mock: responses.RequestsMock) -> None:
         mock.add_callback(
             method, compiled, callback=_data_call(org, compiled, handler), content_type=None
         )
-    token_url = re.compile(r"https://(login|test|acme\.my)\.salesforce\.com/services/oauth2/token$")
-    mock.add_callback("POST", token_url, callback=lambda r: _token(org, r), content_type=None)
-    soap_url = re.compile(r"https://(login|test)\.salesforce\.com/services/Soap/u/[\d.]+$")
-    mock.add_callback("POST", soap_url, callback=lambda r: _soap(org, r), content_type=None)
 
 
 def _data_call(
@@ -202,14 +210,17 @@ def _token(org: FakeOrg, request: PreparedRequest) -> Answer:
     form = {k: v[0] for k, v in parse_qs(str(request.body or "")).items()}
     grant = form.get("grant_type", "")
     host = urlsplit(str(request.url)).hostname or ""
+    own_host = org.served_at is not None and str(request.url).startswith(org.served_at)
+    if org.credentials_revoked:
+        grant = "revoked"
     granted = False
     if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
         granted = org.check_jwt(form.get("assertion", ""))
     elif grant == "client_credentials":
         basic = str(request.headers.get("Authorization", "")).removeprefix("Basic ")
         pair = base64.b64decode(basic).decode() if basic else ""
-        granted = (
-            host.endswith(".my.salesforce.com") and pair == f"{org.client_id}:{org.client_secret}"
+        granted = (host.endswith(".my.salesforce.com") or own_host) and (
+            pair == f"{org.client_id}:{org.client_secret}"
         )
     elif grant == "password":
         granted = form.get("password") == org.password + org.security_token
@@ -223,7 +234,7 @@ def _token(org: FakeOrg, request: PreparedRequest) -> Answer:
     return ok(
         {
             "access_token": token,
-            "instance_url": INSTANCE,
+            "instance_url": org.served_at if own_host else INSTANCE,
             "id": "https://login.salesforce.com/id/00D5g000004ACME/0055g00000INTEG",
             "token_type": "Bearer",
             "issued_at": "1735689600000",

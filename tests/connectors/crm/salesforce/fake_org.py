@@ -64,6 +64,10 @@ class FakeOrg:
     fail_next: list[int] = field(default_factory=list)  # statuses of the next failing calls
     query_timeout_over: timedelta | None = None
     job_polls: int = 1  # "InProgress" answers before a job completes
+    # another base URL that serves the token endpoint and the data API (a proxy, a test org
+    # on 127.0.0.1); a token it grants names it as the instance
+    served_at: str | None = None
+    credentials_revoked: bool = False  # the token endpoint refuses every grant (invalid_grant)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _cursors: dict[str, list[Record]] = field(default_factory=dict)
     _jobs: dict[str, _Job] = field(default_factory=dict)

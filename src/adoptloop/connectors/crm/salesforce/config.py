@@ -36,26 +36,22 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _salesforce_domain(url: str) -> str:
-    host = urlsplit(url).hostname or ""
-    if not host.endswith(".salesforce.com"):
-        raise ValueError(
-            f"{url!r} is not a Salesforce login host: use https://login.salesforce.com, "
-            "https://test.salesforce.com or your My Domain (https://NAME.my.salesforce.com)"
-        )
-    return host
+def is_salesforce_host(url: str) -> bool:
+    """A login host of Salesforce's own (login, test, or a My Domain under salesforce.com)."""
+    return (urlsplit(url).hostname or "").endswith(".salesforce.com")
 
 
 def login_domain(url: str) -> str:
-    """simple-salesforce's `domain`: the login host without `.salesforce.com`."""
-    return _salesforce_domain(url).removesuffix(".salesforce.com")
+    """simple-salesforce's `domain`: a Salesforce login host without `.salesforce.com`."""
+    return (urlsplit(url).hostname or "").removesuffix(".salesforce.com")
 
 
 def _login_host(url: str) -> str:
-    _salesforce_domain(url)
     return url.rstrip("/")
 
 
+# Limited to Salesforce hosts unless the source sets `allow_custom_login_host` (checked by
+# SalesforceConfig, which sees both).
 LoginURL = Annotated[HttpURL, AfterValidator(_login_host)]
 
 
@@ -99,7 +95,7 @@ class ClientCredentialsAuth(_Frozen):
 
     @model_validator(mode="after")
     def _my_domain(self) -> ClientCredentialsAuth:
-        if login_domain(self.login_url) in ("login", "test"):
+        if is_salesforce_host(self.login_url) and login_domain(self.login_url) in ("login", "test"):
             raise ValueError(
                 "the client credentials flow needs your My Domain as login_url "
                 "(e.g. https://acme.my.salesforce.com), not login/test.salesforce.com"
@@ -336,3 +332,27 @@ class SalesforceConfig(ConnectorConfig):
     users: UsersStream = UsersStream()
     profile: Profile = VeevaProfile()
     sync: SyncSettings = SyncSettings()
+    allow_custom_login_host: bool = Field(
+        default=False,
+        description="Let auth.login_url be a host other than Salesforce's (a proxy, a test "
+        "org) for the jwt-bearer and client-credentials logins",
+    )
+
+    @model_validator(mode="after")
+    def _login_host(self) -> SalesforceConfig:
+        url = getattr(self.auth, "login_url", None)
+        if url is None or is_salesforce_host(url):
+            return self
+        if not self.allow_custom_login_host:
+            raise ValueError(
+                f"auth.login_url: {url!r} is not a Salesforce login host: use "
+                "https://login.salesforce.com, https://test.salesforce.com or your My Domain "
+                "(https://NAME.my.salesforce.com); to log in through a proxy or a test org, "
+                "set allow_custom_login_host: true on this source"
+            )
+        if isinstance(self.auth, PasswordAuth):
+            raise ValueError(
+                f"auth.login_url: {url!r}: a custom login host works with auth.type jwt-bearer "
+                "or client-credentials, not password"
+            )
+        return self

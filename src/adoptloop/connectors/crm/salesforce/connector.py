@@ -112,7 +112,10 @@ class SalesforceConnector(Connector[SalesforceConfig]):
             session = self._session or requests.Session()
             self._client = SalesforceClient(
                 Authenticator(
-                    self.config.auth, api_version=self.config.api_version, session=session
+                    self.config.auth,
+                    api_version=self.config.api_version,
+                    session=session,
+                    source=self.name,
                 ),
                 self.config.sync,
                 api_version=self.config.api_version,
