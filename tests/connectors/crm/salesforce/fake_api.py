@@ -88,6 +88,9 @@ def _data_call(
                 org.expire_after_calls = None
             else:
                 org.expire_after_calls -= 1
+        if org.expire_at is not None and org.expire_at in urlsplit(url).path:
+            org.expire_sessions()  # the session dies just as this kind of call arrives
+            org.expire_at = None
         if token not in org.tokens:
             return error(401, "INVALID_SESSION_ID", "Session expired or invalid")
         org.api_used += 1

@@ -61,6 +61,7 @@ class FakeOrg:
     issued: list[str] = field(default_factory=list)
     delete_log: list[tuple[str, str, datetime]] = field(default_factory=list)
     expire_after_calls: int | None = None
+    expire_at: str | None = None  # sessions expire at the first call whose path contains it
     fail_next: list[int] = field(default_factory=list)  # statuses of the next failing calls
     query_timeout_over: timedelta | None = None
     job_polls: int = 1  # "InProgress" answers before a job completes
