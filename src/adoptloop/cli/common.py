@@ -2,7 +2,8 @@
 redaction, and the mapping of our errors to exit statuses.
 
 Exit codes: 0 done; 2 configuration or input unusable (nothing was written; do not retry);
-3 a source or the LRS refused us (credentials, a vendor error); 4 `status --check` found
+3 credentials refused (a source or the LRS refused us: revoked or wrong credentials, or a
+vendor error retrying cannot fix); 4 `status --check` found
 problems; 65 done, but data over a limit needs a person; 70 an internal error (a bug: report
 it with the log); 75 stopped early (API budget, the store busy or unreachable, the LRS down):
 the next run resumes; 130 / 143 interrupted by Ctrl-C / SIGTERM at a checkpoint. Never 1 and
