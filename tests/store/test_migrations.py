@@ -231,3 +231,19 @@ def test_a_store_at_a_revision_this_adoptloop_does_not_know_is_refused_untouched
     with engine.connect() as conn:
         assert _state(conn) == ("0005_from_the_future", str(schema.SCHEMA_VERSION))
         assert set(inspect(conn).get_table_names()) == tables
+
+
+def test_a_store_written_before_alembic_at_a_version_no_adoptloop_wrote_is_refused(
+    engine: Engine, store_url: str
+) -> None:
+    with engine.begin() as conn:
+        schema.alembic_version.drop(conn)
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="0")
+        )
+
+    with pytest.raises(StoreVersionError, match="schema version 0, which no adoptloop wrote"):
+        open_store(store_url)
+
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("alembic_version")
