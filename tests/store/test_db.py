@@ -78,7 +78,9 @@ def _drop_rating_scales(conn: Connection) -> None:
 
 
 def _make_v3(conn: Connection) -> None:
-    """Undo v4: no source_reads table, no people.snapshot_closed column."""
+    """Undo v4: no source_reads table, no people.snapshot_closed column; and make it a store
+    written by adoptloop before Alembic (meta.schema_version, no alembic_version table)."""
+    schema.alembic_version.drop(conn)
     schema.source_reads.drop(conn)
     conn.execute(text("ALTER TABLE people DROP COLUMN snapshot_closed"))
 

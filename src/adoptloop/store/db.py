@@ -1,15 +1,17 @@
 """Opening the store: engine, SQLite pragmas, and the versioned schema.
 
-The schema version lives in the `meta` table. An empty database is created at the current
-version; an older one is migrated step by step inside one transaction; a newer one (written
-by a later adoptloop) is refused, never misread.
+The schema is versioned with Alembic (store/migrations/). An empty database is created from
+store/schema.py and stamped at the head revision; an older one is upgraded revision by revision;
+a store written before Alembic (meta.schema_version only) is first stamped at its version's
+revision. All of it happens in one transaction that other processes wait for; a newer store
+(written by a later adoptloop) is refused, never misread or changed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,39 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
-from adoptloop.store import records, schema
-
-# Migration steps: MIGRATIONS[n] upgrades a store at version n to n + 1.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
-
-
-def _v1_to_v2(conn: Connection) -> None:
-    """v2 tracks which people's adoption inputs changed (incremental adoption states). A v1
-    store has no record of its last computation, so the first run after this computes all."""
-    schema.adoption_dirty.create(conn)
-
-
-def _v2_to_v3(conn: Connection) -> None:
-    """v3 keeps each rating's scale (min, max) as it was scaled at pull. A v2 store's ratings
-    get theirs from the capability map at the next run (records.fill_rating_scales)."""
-    for column in ("scale_min", "scale_max"):
-        conn.execute(text(f"ALTER TABLE ratings ADD COLUMN {column} FLOAT"))
-    conn.execute(schema.meta.insert().values(key=records.RATING_SCALES_PENDING, value="v2->v3"))
-
-
-def _v3_to_v4(conn: Connection) -> None:
-    """v4 keeps each source's latest read (lines, used, quarantined, held back) and its last
-    complete read, for honest run outcomes and `status`; and marks the HR rows a snapshot
-    export's absence wrote (people.snapshot_closed), so that they can be undone."""
-    schema.source_reads.create(conn)
-    conn.execute(
-        text("ALTER TABLE people ADD COLUMN snapshot_closed BOOLEAN NOT NULL DEFAULT FALSE")
-    )
-
-
-MIGRATIONS[1] = _v1_to_v2
-MIGRATIONS[2] = _v2_to_v3
-MIGRATIONS[3] = _v3_to_v4
+from adoptloop.store import migrations, schema
 
 
 def create_store_engine(url: str) -> Engine:
@@ -87,7 +57,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def schema_version(conn: Connection) -> int | None:
+def _schema_version(conn: Connection) -> int | None:
+    """meta.schema_version (None: no adoptloop store here)."""
     if not inspect(conn).has_table("meta"):
         return None
     value = conn.execute(
@@ -113,14 +84,18 @@ def _exclusive(conn: Connection) -> None:
 
 
 def migrate(engine: Engine) -> int:
-    """Bring the store to SCHEMA_VERSION, in one atomic transaction that other processes wait
-    for; returns the version found before."""
+    """Bring the store to the head revision (schema.SCHEMA_VERSION), in one atomic transaction
+    that other processes wait for; returns the schema version found before (0: a new store)."""
     with engine.connect() as probe:  # the common case, an up-to-date store: no write lock
-        if schema_version(probe) == schema.SCHEMA_VERSION:
+        head = migrations.scripts(probe).get_current_head()
+        if (_schema_version(probe), migrations.current_revision(probe)) == (
+            schema.SCHEMA_VERSION,
+            head,
+        ):
             return schema.SCHEMA_VERSION
     with engine.begin() as conn:
         _exclusive(conn)
-        found = schema_version(conn)
+        found = _schema_version(conn)
         if found is None:
             if inspect(conn).get_table_names():
                 raise StoreVersionError(
@@ -128,24 +103,34 @@ def migrate(engine: Engine) -> int:
                     "adoptloop schema version; point store.url at an empty or adoptloop database"
                 )
             schema.metadata.create_all(conn)
-            conn.execute(
-                schema.meta.insert().values(key="schema_version", value=str(schema.SCHEMA_VERSION))
-            )
+            migrations.stamp(conn, "head")
             return 0
         if found > schema.SCHEMA_VERSION:
             raise StoreVersionError(
                 f"the store is at schema version {found}, but this adoptloop understands up to "
                 f"{schema.SCHEMA_VERSION}; upgrade adoptloop (the store was not changed)"
             )
-        for version in range(found, schema.SCHEMA_VERSION):
-            MIGRATIONS[version](conn)
-        if found != schema.SCHEMA_VERSION:
-            conn.execute(
-                schema.meta.update()
-                .where(schema.meta.c.key == "schema_version")
-                .values(value=str(schema.SCHEMA_VERSION))
+        known = {
+            migrations.number(s.revision): s.revision
+            for s in migrations.scripts(conn).walk_revisions()
+        }
+        revision = migrations.current_revision(conn)
+        if revision is None:  # written by adoptloop before Alembic: meta.schema_version only
+            if found not in known:
+                raise StoreVersionError(
+                    f"the store is at schema version {found}, which no adoptloop wrote; restore "
+                    "it from a backup (the store was not changed)"
+                )
+            revision = known[found]
+            migrations.stamp(conn, revision)
+        elif revision not in known.values():
+            raise StoreVersionError(
+                f"the store is at schema revision {revision}, but this adoptloop understands up "
+                f"to {head} (schema version {schema.SCHEMA_VERSION}); upgrade adoptloop (the "
+                "store was not changed)"
             )
-        return found
+        migrations.upgrade(conn)
+        return migrations.number(revision)
 
 
 class StoreUnavailable(AdoptloopError):

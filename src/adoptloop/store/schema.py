@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -38,13 +39,26 @@ def utcnow() -> str:
     return stamp(datetime.now(UTC))
 
 
+# The schema version these tables are: the number of the head revision in store/migrations/
+# (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
+# revision there (docs/architecture.md, "Changing the store's schema").
 SCHEMA_VERSION = 4
 
+# meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
     "meta",
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Alembic's own table (the revision the store is at), declared as Alembic creates it so that
+# these tables are the whole store; Alembic's comparisons leave it out.
+alembic_version = Table(
+    "alembic_version",
+    metadata,
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
 )
 
 people = Table(

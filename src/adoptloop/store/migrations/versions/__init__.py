@@ -1,0 +1,1 @@
+"""The store's Alembic revisions, one per schema version (loaded by Alembic, not imported)."""
