@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from adoptloop import __version__
-from adoptloop.adoption.outcomes import PersonHistory, RepOutcome, people_outcomes
+from adoptloop.adoption.employment import Employment
+from adoptloop.adoption.outcomes import RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
 from adoptloop.store.commits import Commits
@@ -43,7 +44,7 @@ BATCH = 1000
 def outcome_row(
     outcome: RepOutcome,
     capabilities: CapabilityMap,
-    history: PersonHistory,
+    history: Employment,
     as_of: date,
 ) -> dict[str, Any]:
     path = outcome.path
@@ -59,7 +60,7 @@ def outcome_row(
             days_to = (path.first_proficient - trained_at).days
         else:
             censored = (as_of - trained_at).days
-    post = history.on(close)
+    post = history.rep_on(close)  # None: the pair counts nowhere (left, or not a rep)
     last = path.transitions[-1] if path.transitions else None
     return {
         "hr_id": outcome.hr_id,
