@@ -358,7 +358,10 @@ def test_adoption_by_team_names_teams_by_territory_never_by_hr_id(demo: Path) ->
     out = run(demo, "adoption", "--by", "team", "--format", "json", "--as-of", AS_OF)
     groups = {r["group"] for r in json.loads(out)["rows"]}
     assert "(all)" in groups
-    assert all(re.fullmatch(r"team [NSW]-D\d\d", g) for g in groups - {"(all)"}), groups
+    # E10094's manager is purged from the HR extract (config/demo/README.md): an eligible rep,
+    # so their team has rows, labelled without a territory, never by the manager's HR id
+    teams = groups - {"(all)", "team without territory #1"}
+    assert all(re.fullmatch(r"team [NSW]-D\d\d", g) for g in teams), groups
     assert not re.search(r"E\d{5}", out)
 
 

@@ -3,9 +3,10 @@
 `people_outcomes` streams each person's HR rows, completions and ratings (ordered by person,
 then capability and visit) through the state machine; each outcome becomes a row with its
 window outcome, its state and transitions, its time to proficiency (or how long it was
-observed without, for Kaplan-Meier censoring) and the rep's group at window close. Group
-metrics are then plain SQL aggregates over these rows (adoption.metrics), so they scale with
-the store, not with Python memory: one person is held at a time, and rows that are no longer
+observed without, for Kaplan-Meier censoring) and the rep's group at window close (region and
+manager of the `rep` row valid then, adoption.employment; both NULL when the pair counts
+nowhere). Group metrics (adoption.metrics) stream these rows and attribute each through the
+same adoption.employment rules: one person is held at a time here, and rows that are no longer
 produced are found by the database (store.adoption.stale_states), not by a set of every key
 in memory. Every query is in store/adoption.py; this module decides what the rows say.
 
