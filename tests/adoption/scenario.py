@@ -145,6 +145,41 @@ class Scenario:
             current["valid_to"] = following["valid_from"]
         self.conn.execute(schema.people.insert(), rows)
 
+    def hr_row(
+        self,
+        hr_id: str,
+        valid_from: date,
+        valid_to: date | None = None,
+        region: str = "North",
+        manager: str | None = "M-1",
+        *,
+        role: str = "rep",
+        status: str = "active",
+        hired: date | None = None,
+        terminated: date | None = None,
+    ) -> None:
+        """One HR row exactly as given; `valid_to` is the store's EXCLUSIVE end (None: open),
+        so rows may leave gaps (a rehire) or overlap."""
+        self.conn.execute(
+            schema.people.insert(),
+            [
+                {
+                    "hr_id": hr_id,
+                    "valid_from": valid_from,
+                    "valid_to": valid_to,
+                    "first_name": "Rep",
+                    "last_name": hr_id,
+                    "role": role,
+                    "manager_hr_id": manager,
+                    "region": region,
+                    "status": status,
+                    "hire_date": hired,
+                    "termination_date": terminated,
+                    "digest": "0" * 32,
+                }
+            ],
+        )
+
     # --- LMS ----------------------------------------------------------------------------------
 
     def completed(
@@ -258,9 +293,10 @@ class Scenario:
         *,
         status: str | None = None,
         capability: str = OBJ,
+        agreed: date | None = None,
     ) -> None:
-        """A development action agreed 30 days before it is due."""
-        agreed = (due or D) - timedelta(days=30)
+        """A development action agreed 30 days before it is due (unless `agreed` says)."""
+        agreed = agreed or (due or D) - timedelta(days=30)
         self.conn.execute(
             schema.development_actions.insert(),
             [

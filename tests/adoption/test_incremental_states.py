@@ -240,6 +240,15 @@ def _hr_move_takes_effect(s: Scenario) -> tuple[date, date]:
     return day(30), day(70)  # window still open on both dates: the group is the one on D
 
 
+def _termination_date_passes(s: Scenario) -> tuple[date, date]:
+    """Issue 16 point 1 (leavers, incremental == full): an HR row that already names a
+    termination date (day 50) and no later row; between the two dates the rep's last day
+    passes, so at the second date they counted nowhere: their row's group goes."""
+    s.hr_row("r1", EPOCH, terminated=day(50))
+    s.completed("r1", "MOD-OBJ-101", T)
+    return day(30), day(70)
+
+
 def _training_comes_into_range(s: Scenario) -> tuple[date, date]:
     s.rep("r1")
     s.rated("r1", day(10), HIGH)
@@ -255,7 +264,13 @@ def _visit_comes_into_range(s: Scenario) -> tuple[date, date]:
 
 @pytest.mark.parametrize(
     "build",
-    [_window_closes, _hr_move_takes_effect, _training_comes_into_range, _visit_comes_into_range],
+    [
+        _window_closes,
+        _hr_move_takes_effect,
+        _termination_date_passes,
+        _training_comes_into_range,
+        _visit_comes_into_range,
+    ],
 )
 def test_time_alone_recomputes_whom_it_reaches(scenario: Scenario, build: Any) -> None:
     first, second = build(scenario)

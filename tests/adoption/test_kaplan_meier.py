@@ -7,13 +7,15 @@ stepping only on days with an event; S(t) = prod over event days of (1 - events 
 
 from __future__ import annotations
 
-from adoptloop.adoption.kaplan_meier import Curve, kaplan_meier
+from fractions import Fraction
+
+from adoptloop.adoption.kaplan_meier import kaplan_meier
 
 
 def test_without_censoring_each_rep_adds_one_nth() -> None:
     curve = kaplan_meier([(8, True), (2, True), (6, True), (4, True)])
     # 4 reps, one event per day: S = 3/4, 2/4, 1/4, 0 -> shares .25, .5, .75, 1
-    assert curve == Curve(days=(2, 4, 6, 8), share=(0.25, 0.5, 0.75, 1.0), reps=4)
+    assert (curve.days, curve.share, curve.reps) == ((2, 4, 6, 8), (0.25, 0.5, 0.75, 1.0), 4)
     assert curve.quantile(0.5) == 4.0  # the first day the share reaches 50%
     assert curve.quantile(0.75) == 6.0
     assert curve.quantile(1.0) == 8.0
@@ -59,17 +61,31 @@ def test_ties_of_events_step_once() -> None:
 
 def test_nobody_proficient_gives_no_quantiles() -> None:
     curve = kaplan_meier([(30, False), (45, False), (90, False)])
-    assert curve == Curve(days=(), share=(), reps=3)
+    assert (curve.days, curve.share, curve.reps) == ((), (), 3)
     assert curve.quantile(0.5) is None
     assert curve.quantile(0.75) is None
 
 
 def test_empty_input_gives_an_empty_curve() -> None:
     curve = kaplan_meier([])
-    assert curve == Curve(days=(), share=(), reps=0)
+    assert (curve.days, curve.share, curve.reps) == ((), (), 0)
     assert curve.quantile(0.5) is None
 
 
 def test_accepts_a_generator() -> None:
     curve = kaplan_meier((d, True) for d in (3, 1))
-    assert curve == Curve(days=(1, 3), share=(0.5, 1.0), reps=2)
+    assert (curve.days, curve.share, curve.reps) == ((1, 3), (0.5, 1.0), 2)
+
+
+def test_median_is_the_first_day_s_reaches_one_half_exactly() -> None:
+    """Issue 16 point 1 (Kaplan-Meier conventions): median = first day with S(t) <= 1/2,
+    p75 = first day with S(t) <= 1/4, decided exactly.
+
+    6 reps: events on days 1, 2, 3, 4, censored on 5 and 6. S(1) = 5/6, S(2) = 5/6 * 4/5 = 2/3,
+    S(3) = 2/3 * 3/4 = 1/2 exactly -> the median is day 3 (in floats 2/3 * 3/4 can land a hair
+    above or below 1/2). S(4) = 1/2 * 2/3 = 1/3 > 1/4 -> no p75.
+    """
+    curve = kaplan_meier([(1, True), (2, True), (3, True), (4, True), (5, False), (6, False)])
+    assert curve.survival == (Fraction(5, 6), Fraction(2, 3), Fraction(1, 2), Fraction(1, 3))
+    assert curve.quantile(0.5) == 3
+    assert curve.quantile(0.75) is None

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from adoptloop.adoption.compute import scratch, update_states
+from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.metrics import (
     ALL,
     By,
@@ -81,10 +82,14 @@ def test_counts_per_region_and_the_all_row(scenario: Scenario) -> None:
     two_regions(scenario)
     rows = metrics(scenario)
 
+    # every group with a trained (or eligible) rep x every capability, then "(all)"
     assert [(r.group, r.capability) for r in rows] == [
         ("North", OBJ),
         ("South", OBJ),
         (ALL, OBJ),
+        ("North", DISC),
+        ("South", DISC),
+        (ALL, DISC),
     ]
     # North: trained n1..n4 = 4; cohort n1..n3 = 3 (n4's window is open); observed n1, n2 = 2;
     # adopted n1 = 1; nobody sustained or regressed
@@ -157,7 +162,7 @@ def test_by_team_counts_the_rep_in_the_team_at_window_close_named_by_territory(
     _manager_change(scenario)
     rows = metrics(scenario, by="team")
 
-    assert [r.group for r in rows] == ["team N-D01", "team N-D02", ALL]
+    assert [r.group for r in rows if r.capability == OBJ] == ["team N-D01", "team N-D02", ALL]
     # M-A (territory N-D01): r2, r3 trained and in the cohort; r2 observed, not adopted
     assert counts(row(rows, "team N-D01")) == (2, 2, 1, 0, 0, 0)
     # M-B (territory N-D02): r1 (cohort, observed, adopted) and r4 (trained only)
@@ -175,7 +180,7 @@ def test_by_team_never_names_a_team_by_its_managers_hr_id(scenario: Scenario) ->
 
     rows = metrics(scenario, by="team")
     # the unnamed ones are numbered in HR-id order: M-GONE #1, M-Z #2
-    assert [(r.group, r.trained) for r in rows] == [
+    assert [(r.group, r.trained) for r in rows if r.capability == OBJ] == [
         ("(none)", 1),
         ("team N-D01", 1),
         ("team without territory #1", 1),
@@ -191,7 +196,7 @@ def test_by_manager_groups_the_same_reps_by_the_manager_at_window_close(
     rows = metrics(scenario, by="manager")
 
     # same attribution as by team (r2, r3 | r1, r4), keyed by the manager's HR id
-    assert [(r.group, r.trained, r.cohort, r.adopted) for r in rows] == [
+    assert [(r.group, r.trained, r.cohort, r.adopted) for r in rows if r.capability == OBJ] == [
         ("M-A", 2, 2, 0),
         ("M-B", 2, 1, 1),
         (ALL, 4, 3, 1),
@@ -213,14 +218,20 @@ def test_by_module_groups_by_the_module_that_started_the_clock(scenario: Scenari
 
     rows = metrics(scenario, by="module")
     # objection handling: MOD-OBJ-101 started r1 and r3, MOD-OBJ-201 started r2 (adopted)
+    # every module group x every capability (a module that teaches nothing of c: a
+    # suppressed row with nobody)
     assert [(r.group, r.capability, r.trained, r.adopted) for r in rows] == [
+        ("MOD-DISC-101", OBJ, 0, 0),
         ("MOD-OBJ-101", OBJ, 2, 0),
         ("MOD-OBJ-201", OBJ, 1, 1),
         (ALL, OBJ, 3, 1),
         ("MOD-DISC-101", DISC, 1, 0),
+        ("MOD-OBJ-101", DISC, 0, 0),
+        ("MOD-OBJ-201", DISC, 0, 0),
         (ALL, DISC, 1, 0),
     ]
-    assert all(r.eligible is None for r in rows)  # coaching is not split by module
+    # coaching is not split by module: the four eligible reps count on the "(all)" rows only
+    assert [r.eligible for r in rows] == [0, 0, 0, 4, 0, 0, 0, 4]
 
 
 def test_by_capability_gives_one_all_row_per_capability(scenario: Scenario) -> None:
@@ -234,7 +245,7 @@ def test_by_capability_gives_one_all_row_per_capability(scenario: Scenario) -> N
     assert counts(row(rows, ALL, OBJ)) == (6, 5, 4, 3, 1, 1)  # as the regions' sum
     assert counts(row(rows, ALL, DISC)) == (1, 1, 1, 1, 0, 0)
     # one event at day 20 (D-20 - (D-40)) out of one rep: median = p75 = 20
-    assert (row(rows, ALL, DISC).median_days, row(rows, ALL, DISC).p75_days) == (20.0, 20.0)
+    assert (row(rows, ALL, DISC).median_days, row(rows, ALL, DISC).p75_days) == (20, 20)
 
 
 # --- time to proficiency ----------------------------------------------------------------------
@@ -248,14 +259,14 @@ def test_median_and_p75_days_are_kaplan_meier_over_all_trained_reps(scenario: Sc
     # day 5: 4 at risk, S = 3/4 (25%); day 10: 3 at risk, S = 3/4 * 2/3 = 1/2 (50%): median 10;
     # the two censored reps never let the share reach 75%: p75 None
     north = row(rows, "North")
-    assert (north.median_days, north.p75_days) == (10.0, None)
+    assert (north.median_days, north.p75_days) == (10, None)
     # South: s1 and s2 both proficient at day 5: 100% on day 5
     south = row(rows, "South")
-    assert (south.median_days, south.p75_days) == (5.0, 5.0)
+    assert (south.median_days, south.p75_days) == (5, 5)
     # (all): day 5: 6 at risk, 3 events, S = 1/2 (50%): median 5; day 10: 3 at risk, 1 event,
     # S = 1/2 * 2/3 = 1/3 (66.7%); then only censored reps: p75 None
     everyone = row(rows, ALL)
-    assert (everyone.median_days, everyone.p75_days) == (5.0, None)
+    assert (everyone.median_days, everyone.p75_days) == (5, None)
     # cohort under 10: the medians are not shown in the record
     assert everyone.record()["median_days_to_proficiency"] is None
 
@@ -264,14 +275,15 @@ def test_median_and_p75_days_are_kaplan_meier_over_all_trained_reps(scenario: Sc
 
 
 def _coaching(s: Scenario) -> None:
+    """Eligibility over (D - 90, D] = D-89 .. D, 90 days; eligible from 45 employed days."""
     s.rep("e1")  # employed throughout
     s.visit("e1", before(10))  # coached
-    s.rep("e2", hired=before(60))  # 60 days of 90 >= 45: eligible, not coached
-    s.rep("e3", hired=before(30))  # 30 days of 90 < 45: not eligible ...
+    s.rep("e2", hired=before(60))  # D-60 .. D: 61 days >= 45: eligible, not coached
+    s.rep("e3", hired=before(30))  # D-30 .. D: 31 days < 45: not eligible ...
     s.visit("e3", before(5))  # ... even though coached
-    s.rep("e4", left=before(10))  # left 10 days ago: employed 80 of 90 days, eligible
+    s.rep("e4", left=before(10))  # last day D-10: D-89 .. D-10 = 80 days, eligible
     s.visit("e4", before(50))  # coached
-    s.rep("e5", left=before(50))  # left 50 days ago: employed 40 of 90 days, not eligible
+    s.rep("e5", left=before(50))  # last day D-50: D-89 .. D-50 = 40 days, not eligible
     s.visit("e5", before(60))
     s.rep("e6")
     s.visit("e6", before(90))  # D - 90 is outside (D - 90, D]: not coached
@@ -283,9 +295,11 @@ def _coaching(s: Scenario) -> None:
     s.visit("e9", before(3), counted=False)  # a draft: not coached
     s.rep("e10", role="rep")  # an MSL: field staff, mapped to `rep` at pull
     s.visit("e10", D)  # D itself is in the window: coached
-    s.rep("e11", hired=before(45))  # exactly half the window: eligible
+    s.rep("e11", hired=before(45))  # D-45 .. D: 46 days: eligible
     s.rep("e12")
     s.visit("e12", before(10), deleted=True)  # deleted at the source: not coached
+    s.rep("e13", hired=before(44))  # D-44 .. D: exactly 45 days, the hire day counted: eligible
+    s.rep("e14", hired=before(43))  # D-43 .. D: 44 days: not eligible
     s.manager("M-1", "North", "N-D01")  # not a field role
     s.visit("M-1", before(10), observer="RD-1")
     s.rep("s1", "South")
@@ -295,34 +309,38 @@ def _coaching(s: Scenario) -> None:
 def test_coaching_coverage_counts_eligible_field_reps_with_a_visit_in_the_last_90_days(
     scenario: Scenario,
 ) -> None:
+    """Issue 16 point 1 (hire day, coaching eligibility at 45 of 90 days): the hire day and
+    the termination day are employed days; e13, hired on D-44, is employed exactly 45 days."""
     _coaching(scenario)
     got = coaching_coverage(scenario.conn, D, "region")
-    # North eligible: e1, e2, e4, e6, e7, e8, e9, e10, e11, e12 = 10; coached e1, e4, e7, e10 = 4
-    # South: s1, coached. (all): 10 + 1 = 11 eligible, 4 + 1 = 5 coached
-    assert got == {"North": (10, 4), "South": (1, 1), ALL: (11, 5)}
+    # North eligible: e1, e2, e4, e6, e7, e8, e9, e10, e11, e12, e13 = 11;
+    # coached e1, e4, e7, e10 = 4. South: s1, coached. (all): 12 eligible, 5 coached
+    assert got == {"North": (11, 4), "South": (1, 1), ALL: (12, 5)}
 
 
-def test_coaching_coverage_is_shown_on_the_adoption_rows_by_the_eligible_count(
+def test_coaching_cells_follow_the_rows_cohort_not_the_eligible_count(
     scenario: Scenario,
 ) -> None:
+    """Issue 16 point 1 (row-cohort tier rule): the row's cohort n decides coaching coverage
+    too. North has 11 eligible reps but a cohort of 1 (e1): the whole row is blank."""
     _coaching(scenario)
     scenario.completed("e1", "MOD-OBJ-101", T)
     scenario.completed("s1", "MOD-OBJ-101", T)
 
     rows = metrics(scenario)
     north = row(rows, "North").record()
-    # cohort 1 suppresses the adoption figures, not the coaching ones (10 eligible: directional)
     assert north["suppressed"] is True
-    assert (north["eligible"], north["coaching_coverage"]) == (10, 40.0)  # 4 / 10
-    south = row(rows, "South").record()
-    assert (south["eligible"], south["coaching_coverage"]) == (None, None)  # 1 eligible
-    everyone = row(rows, ALL).record()
-    assert (everyone["eligible"], everyone["coaching_coverage"]) == (11, 45.5)  # 5 / 11 = .4545
+    assert (north["eligible"], north["coaching_coverage"]) == (None, None)
+    assert (row(rows, "North").eligible, row(rows, "North").coached) == (11, 4)  # kept inside
+    everyone = row(rows, ALL).record()  # cohort 2: suppressed as well
+    assert (everyone["eligible"], everyone["coaching_coverage"]) == (None, None)
 
 
-def test_follow_through_counts_actions_due_in_the_period_and_completed_by_d(
+def test_follow_through_counts_actions_due_in_the_period_done_on_time(
     scenario: Scenario,
 ) -> None:
+    """Issue 16 point 1 (follow-through on time per capability): an action due in (D-90, D]
+    and agreed by D is done on time when completed on or before min(due + 7, D)."""
     scenario.rep("f1")
     scenario.action("f1", before(20), before(13))  # 7 days late: done, on time
     scenario.action("f1", before(20), before(12))  # 8 days late: done, late
@@ -330,26 +348,35 @@ def test_follow_through_counts_actions_due_in_the_period_and_completed_by_d(
     scenario.action("f1", before(10))  # open: due, not done
     scenario.action("f1", before(10), status="cancelled")  # cancelled: not counted
     scenario.action("f1", before(90), before(90))  # due D - 90: outside (D - 90, D]
-    scenario.action("f1", before(89), before(89))  # due on the window's first day: done, on time
+    scenario.action("f1", before(89), before(89))  # due on the window's first day: on time
     scenario.action("f1", D + timedelta(days=5))  # due after D: not counted
-    scenario.action("f1", before(5), D + timedelta(days=2))  # completed after D: not done
+    scenario.action("f1", before(5), D + timedelta(days=2))  # by due + 7 = D + 2, but after D
     scenario.action("f1", None)  # no due date: never due
+    scenario.action("f1", before(15), before(15), capability=DISC)  # on time, on discovery
 
-    # due: the 7-late, 8-late, early, open, D-89 and after-D ones = 6
-    # completed by D: 7-late, 8-late, early, D-89 = 4; on time (by due + 7): 7-late, early, D-89 = 3
-    assert follow_through(scenario.conn, D, "region") == {"North": (6, 4, 3), ALL: (6, 4, 3)}
+    # objection handling, due: the 7-late, 8-late, early, open, D-89 and after-D ones = 6;
+    # completed by D: 7-late, 8-late, early, D-89 = 4; on time: 7-late, early, D-89 = 3
+    assert follow_through(scenario.conn, scenario.capabilities, D, "region") == {
+        ("North", OBJ): (6, 4, 3),
+        (ALL, OBJ): (6, 4, 3),
+        ("North", DISC): (1, 1, 1),
+        (ALL, DISC): (1, 1, 1),
+    }
 
 
-@pytest.mark.parametrize(("due", "shown"), [(9, None), (10, 70.0)])
-def test_follow_through_share_is_shown_from_ten_actions_due(
-    scenario: Scenario, due: int, shown: float | None
+@pytest.mark.parametrize(("due", "shown"), [(9, 0.7778), (10, 0.7)])
+def test_follow_through_share_is_shown_by_the_rows_cohort(
+    scenario: Scenario, due: int, shown: float
 ) -> None:
-    scenario.trained("f1")
+    """Issue 16 point 1 (row-cohort tier rule): 10 reps in North's cohort make the row
+    directional, so 9 actions due show their share too (7 / 9 = .77778; 7 / 10 = .7)."""
+    for i in range(10):
+        scenario.trained(f"f{i}")
     for i in range(due):
-        scenario.action("f1", before(10), before(12) if i < 7 else None)  # 7 done
+        scenario.action("f0", before(10), before(12) if i < 7 else None)  # 7 done early
 
     got = row(metrics(scenario), "North").record()
-    assert got["action_follow_through"] == shown  # 7 / 10 = 70%; 9 due is counts-only
+    assert got["action_follow_through"] == shown
 
 
 # --- small-number rules in record() ---------------------------------------------------------
@@ -376,8 +403,8 @@ def metrics_row(cohort: int, observed: int, adopted: int) -> MetricsRow:
         adopted=adopted,
         sustained=1,
         regressed=1,
-        median_days=12.0,
-        p75_days=30.0,
+        # events on days 12, 12, 30, 30: S = 1/2 after day 12, 0 after day 30
+        curve=kaplan_meier([(12, True), (12, True), (30, True), (30, True)]),
     )
 
 
@@ -399,25 +426,25 @@ def test_cohort_of_seven_shows_counts_only() -> None:
 def test_cohort_of_twelve_shows_rates_with_an_interval_marked_directional() -> None:
     got = metrics_row(cohort=12, observed=10, adopted=6).record()
     assert (got["tier"], got["suppressed"], got["directional"]) == ("directional", False, True)
-    assert got["adoption_observed"] == 60.0  # 6 / 10
+    assert got["adoption_observed"] == 0.6  # 6 / 10
     # Wilson 6/10: z^2/n = 3.841459/10 = .384146, denominator 1.384146,
     # centre (.6 + .192073) / 1.384146 = .572245,
-    # half 1.959964 * sqrt(.024 + .009604) / 1.384146 = .259572 -> (31.3%, 83.2%)
-    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (31.3, 83.2)
-    assert got["adoption_cohort"] == 50.0  # 6 / 12
-    assert got["observation_coverage"] == 83.3  # 10 / 12 = .83333
-    assert (got["median_days_to_proficiency"], got["p75_days_to_proficiency"]) == (12.0, 30.0)
+    # half 1.959964 * sqrt(.024 + .009604) / 1.384146 = .259572 -> (.312673, .831817)
+    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (0.3127, 0.8318)
+    assert got["adoption_cohort"] == 0.5  # 6 / 12
+    assert got["observation_coverage"] == 0.8333  # 10 / 12 = .83333
+    assert (got["median_days_to_proficiency"], got["p75_days_to_proficiency"]) == (12, 30)
 
 
 def test_cohort_of_thirty_is_comparable() -> None:
     got = metrics_row(cohort=30, observed=25, adopted=20).record()
     assert (got["tier"], got["suppressed"], got["directional"]) == ("comparable", False, False)
-    assert got["adoption_observed"] == 80.0  # 20 / 25
+    assert got["adoption_observed"] == 0.8  # 20 / 25
     # Wilson 20/25: z^2/n = .153658, denominator 1.153658, centre (.8 + .076829) / 1.153658
-    # = .760043, half 1.959964 * sqrt(.0064 + .001537) / 1.153658 = .151351 -> (60.9%, 91.1%)
-    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (60.9, 91.1)
-    assert got["adoption_cohort"] == 66.7  # 20 / 30
-    assert got["observation_coverage"] == 83.3  # 25 / 30
+    # = .760043, half 1.959964 * sqrt(.0064 + .001537) / 1.153658 = .151351 -> (.608692, .911394)
+    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (0.6087, 0.9114)
+    assert got["adoption_cohort"] == 0.6667  # 20 / 30
+    assert got["observation_coverage"] == 0.8333  # 25 / 30
 
 
 def test_flagged_only_when_the_groups_interval_excludes_the_overall_adoption(
@@ -438,7 +465,7 @@ def test_flagged_only_when_the_groups_interval_excludes_the_overall_adoption(
     # North, Wilson 12/12: (.758, 1.0) excludes .585: flagged
     # South, Wilson 12/24: (.314, .686) includes .585: not flagged
     # West, 0/5 would be (0, .434), but a counts-only group shows no interval: not flagged
-    assert {r.group: r.record()["flagged"] for r in rows} == {
+    assert {r.group: r.record()["flagged"] for r in rows if r.capability == OBJ} == {
         "North": True,
         "South": False,
         "West": False,

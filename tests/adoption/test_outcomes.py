@@ -96,7 +96,13 @@ def test_failed_completion_never_starts_the_clock(scenario: Scenario) -> None:
 def test_deleted_completion_never_starts_the_clock(scenario: Scenario) -> None:
     scenario.rep("gone")
     scenario.completed("gone", "MOD-OBJ-101", day(0), deleted=True)
-    assert scenario.table() == []
+    # "gone" is an eligible rep, so North has (suppressed) rows, but nobody is trained
+    assert [(r.group, r.trained) for r in scenario.table()] == [
+        ("North", 0),
+        (ALL, 0),
+        ("North", 0),
+        (ALL, 0),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -196,7 +202,7 @@ def test_all_row_sums_the_groups_and_comes_last(scenario: Scenario) -> None:
     scenario.rated("n2", day(5), LOW)
     scenario.rated("s1", day(5), HIGH)
 
-    rows = scenario.table()
+    rows = [r for r in scenario.table() if r.capability == OBJ]
     assert [r.group for r in rows] == ["North", "South", "West", ALL]
     assert counts(row(rows, "North")) == (2, 2, 2, 1)
     assert counts(row(rows, "South")) == (1, 1, 1, 1)
@@ -218,7 +224,7 @@ def test_grouping_by_manager_uses_the_manager_at_window_close(scenario: Scenario
     for rep in ("r1", "r2"):
         scenario.completed(rep, "MOD-OBJ-101", day(0))
 
-    rows = scenario.table(by="manager")
+    rows = [r for r in scenario.table(by="manager") if r.capability == OBJ]
     assert [(r.group, r.trained) for r in rows] == [("M-A", 1), ("M-B", 1), (ALL, 2)]
 
 
@@ -240,7 +246,7 @@ def test_rated_but_untrained_reps_are_outcomes_but_not_in_the_table(scenario: Sc
     outcome = scenario.outcomes()[("never-trained", OBJ)]
     assert outcome.trained_at is None
     assert State(outcome.state) is State.UNTRAINED
-    assert scenario.table() == []
+    assert [r.trained for r in scenario.table()] == [0, 0, 0, 0]  # North and (all), 2 caps
 
 
 def test_ratings_on_a_capability_no_longer_in_the_map_are_ignored(scenario: Scenario) -> None:
@@ -299,33 +305,33 @@ def test_cohort_of_five_to_nine_shows_counts_only(cohort: int) -> None:
 
 def test_cohort_of_ten_shows_percentages_with_an_interval_marked_directional() -> None:
     got = record(trained=12, cohort=10, observed=8, adopted=6)
-    assert got["adoption_observed"] == 75.0  # 6 / 8
-    assert got["adoption_cohort"] == 60.0  # 6 / 10
-    assert got["observation_coverage"] == 80.0  # 8 / 10
+    assert got["adoption_observed"] == 0.75  # 6 / 8
+    assert got["adoption_cohort"] == 0.6  # 6 / 10
+    assert got["observation_coverage"] == 0.8  # 8 / 10
     # Wilson 6/8: p = .75, denominator 1 + 3.841459/8 = 1.480182,
     # centre (.75 + .240091) / 1.480182 = .668896,
-    # half 1.959964 * sqrt(.0234375 + .0150057) / 1.480182 = .259621 -> (40.9%, 92.9%)
-    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (40.9, 92.9)
+    # half 1.959964 * sqrt(.0234375 + .0150057) / 1.480182 = .259621 -> (.409275, .928517)
+    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (0.4093, 0.9285)
     assert got["tier"] == "directional"
     assert (got["suppressed"], got["directional"]) == (False, True)
 
 
 def test_cohort_of_twenty_nine_is_still_directional() -> None:
     got = record(trained=29, cohort=29, observed=20, adopted=10)
-    assert got["adoption_observed"] == 50.0  # 10 / 20
-    assert got["adoption_cohort"] == 34.5  # 10 / 29 = 0.34483
-    assert got["observation_coverage"] == 69.0  # 20 / 29 = 0.68966
+    assert got["adoption_observed"] == 0.5  # 10 / 20
+    assert got["adoption_cohort"] == 0.3448  # 10 / 29 = 0.344827
+    assert got["observation_coverage"] == 0.6897  # 20 / 29 = 0.689655
     assert got["directional"] is True
 
 
 def test_cohort_of_thirty_is_comparable() -> None:
     got = record(trained=31, cohort=30, observed=21, adopted=7)
-    assert got["adoption_observed"] == 33.3  # 7 / 21 = 0.33333
-    assert got["adoption_cohort"] == 23.3  # 7 / 30 = 0.23333
-    assert got["observation_coverage"] == 70.0  # 21 / 30
+    assert got["adoption_observed"] == 0.3333  # 7 / 21 = 0.33333
+    assert got["adoption_cohort"] == 0.2333  # 7 / 30 = 0.23333
+    assert got["observation_coverage"] == 0.7  # 21 / 30
     # Wilson 7/21: p = 1/3, denominator 1.182927, centre (.333333 + .091463) / 1.182927 = .359107,
-    # half 1.959964 * sqrt(.010582 + .002178) / 1.182927 = .187159 -> (17.2%, 54.6%)
-    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (17.2, 54.6)
+    # half 1.959964 * sqrt(.010582 + .002178) / 1.182927 = .187159 -> (.171948, .546266)
+    assert (got["adoption_observed_ci_low"], got["adoption_observed_ci_high"]) == (0.1719, 0.5463)
     assert got["tier"] == "comparable"
     assert (got["suppressed"], got["directional"]) == (False, False)
 
@@ -351,9 +357,9 @@ def test_tier_is_decided_by_the_cohort_not_by_everyone_trained(scenario: Scenari
     got = row(scenario.table(), "North").record()
     assert (got["trained"], got["cohort"], got["observed"], got["adopted"]) == (15, 12, 8, 6)
     assert got["tier"] == "directional"  # cohort 12, not trained 15
-    assert got["adoption_observed"] == 75.0  # 6 / 8
-    assert got["adoption_cohort"] == 50.0  # 6 / 12
-    assert got["observation_coverage"] == 66.7  # 8 / 12 = 0.66667
+    assert got["adoption_observed"] == 0.75  # 6 / 8
+    assert got["adoption_cohort"] == 0.5  # 6 / 12
+    assert got["observation_coverage"] == 0.6667  # 8 / 12 = 0.66667
 
 
 def test_adoption_metrics_leave_the_callers_connection_options_alone(scenario: Scenario) -> None:

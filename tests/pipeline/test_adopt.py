@@ -15,7 +15,7 @@ import pytest
 
 from adoptloop.adoption.metrics import ALL, COLUMNS, MetricsRow
 from adoptloop.pipeline import adopt
-from tests.adoption.scenario import HIGH, LOW, OBJ, D, Scenario, day, sqlite_store
+from tests.adoption.scenario import DISC, HIGH, LOW, OBJ, D, Scenario, day, sqlite_store
 
 
 @pytest.fixture
@@ -40,12 +40,16 @@ def test_the_states_then_the_outputs_of_one_run(scenario: Scenario, tmp_path: Pa
     assert [(r.group, r.capability, r.cohort, r.adopted) for r in outputs.rows] == [
         ("North", OBJ, 6, 4),
         (ALL, OBJ, 6, 4),
+        ("North", DISC, 0, 0),  # every group x every capability
+        (ALL, DISC, 0, 0),
     ]
     with outputs.csv.open(newline="", encoding="utf-8") as fh:
         table = list(csv.DictReader(fh))
     assert [(r["group"], r["cohort"], r["adopted"]) for r in table] == [
         ("North", "6", "4"),
         (ALL, "6", "4"),
+        ("North", "", ""),  # nobody trained: suppressed
+        (ALL, "", ""),
     ]
     assert outputs.report == tmp_path / "out" / "adoption.html"
     assert "Objection handling" in outputs.report.read_text(encoding="utf-8")

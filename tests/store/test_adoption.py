@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from adoptloop.store import adoption, records, schema
-from adoptloop.store.adoption import Post, RatingInput
+from adoptloop.store.adoption import HRRow, RatingInput
 from tests.adoption.scenario import DISC, EPOCH, HIGH, LOW, OBJ, D, Scenario, day
 from tests.adoption.scenario import Post as Career
 
@@ -79,7 +79,10 @@ def test_person_inputs_give_each_person_once_with_their_rows_in_order(scenario: 
 
     assert sorted(people) == ["only-hr", "only-rated", "only-trained", "r1"]
     r1 = people["r1"]
-    assert r1.posts == [Post(EPOCH, "North", "M-1"), Post(day(30), "South", "M-2")]
+    assert r1.posts == [
+        HRRow(EPOCH, day(30), "rep", "North", "M-1", "active", None, None),
+        HRRow(day(30), None, "rep", "South", "M-2", "active", None, None),
+    ]
     assert r1.completions == [
         ("MOD-DISC-101", D + timedelta(days=5)),
         ("MOD-OBJ-201", day(2)),

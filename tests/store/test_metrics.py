@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from adoptloop.store import adoption, metrics
-from adoptloop.store.metrics import NO_GROUP, GroupCounts, RowSource
+from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day
 from tests.adoption.scenario import Post as Career
 
@@ -71,32 +71,31 @@ def org(s: Scenario) -> RowSource:
 # --- the rep x capability rows -------------------------------------------------------------------
 
 
-def test_group_counts_count_the_trained_reps_per_group_and_capability(scenario: Scenario) -> None:
+def test_trained_rows_are_every_trained_rep_x_capability_of_the_source(
+    scenario: Scenario,
+) -> None:
     source = org(scenario)
 
-    by_region = sorted(metrics.group_counts(scenario.conn, source, "region"))
-    everyone = sorted(metrics.group_counts(scenario.conn, source, None))
-
-    assert by_region == [
-        GroupCounts(NO_GROUP, OBJ, 1, 1, 0, 0, 0, 0, 0),
-        GroupCounts("North", DISC, 1, 1, 0, 0, 0, 0, 0),
-        # n1 sustained (in the cohort), n2 observed, n3 outside the cohort
-        GroupCounts("North", OBJ, 3, 2, 2, 1, 1, 0, 1),
-        GroupCounts("South", OBJ, 1, 1, 0, 0, 0, 1, 0),
+    got = sorted(metrics.trained_rows(scenario.conn, source))
+    # every row with a trained_at, of computation c1 only; the untrained row is left out
+    assert [(r.hr_id, r.capability_id) for r in got] == [
+        ("n1", DISC),
+        ("n1", OBJ),
+        ("n2", OBJ),
+        ("n3", OBJ),
+        ("s1", OBJ),
+        ("x1", OBJ),
     ]
-    assert everyone == [
-        GroupCounts(None, DISC, 1, 1, 0, 0, 0, 0, 0),
-        GroupCounts(None, OBJ, 5, 4, 2, 1, 1, 1, 1),
-    ]
-    modules = {
-        (c.group, c.capability_id)
-        for c in metrics.group_counts(scenario.conn, source, "trained_module")
-    }
-    assert modules == {
-        ("MOD-OBJ-101", OBJ),
-        ("MOD-OBJ-201", OBJ),
-        ("MOD-DISC-101", DISC),
-    }
+    n1 = got[1]
+    assert (n1.trained_at, n1.window_end, n1.in_cohort, n1.observed, n1.proficient) == (
+        T,
+        day(90),
+        True,
+        True,
+        True,
+    )
+    assert (n1.state, n1.days_to_proficient, n1.trained_module) == ("sustained", 10, "MOD-OBJ-101")
+    assert metrics.trained_per_capability(scenario.conn, source) == {OBJ: 5, DISC: 1}
 
 
 def test_states_are_the_live_adoption_states_rows(scenario: Scenario) -> None:
@@ -104,31 +103,7 @@ def test_states_are_the_live_adoption_states_rows(scenario: Scenario) -> None:
     adoption.upsert_states(scenario.conn, rows, volatile=())
     adoption.tombstone_states(scenario.conn, [f"b/{OBJ}"])
 
-    (counts,) = metrics.group_counts(scenario.conn, RowSource.states(), None)
-    assert counts.trained == 1
-
-
-def test_proficiency_times_come_grouped_by_group_and_capability(scenario: Scenario) -> None:
-    source = org(scenario)
-
-    times = list(metrics.proficiency_times(scenario.conn, source, "region"))
-    keys = [(g, c) for g, c, _, _ in times]
-    runs = [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
-    assert len(runs) == len(set(keys)) == 4  # each (group, capability) in one run
-    assert len(times) == 6  # every trained rep, once
-    north_obj = sorted(d for g, c, _, d in times if (g, c) == ("North", OBJ) and d is not None)
-    assert north_obj == [5, 10]
-    everyone = list(metrics.proficiency_times(scenario.conn, source, None))
-    assert [c for _, c, _, _ in everyone] == [DISC] + [OBJ] * 5
-    assert {g for g, _, _, _ in everyone} == {None}
-    assert all(trained == T for _, _, trained, _ in everyone)
-
-
-def test_capability_times_and_trained_counts(scenario: Scenario) -> None:
-    source = org(scenario)
-
-    assert metrics.capability_times(scenario.conn, source, DISC) == [(T, 3)]
-    assert metrics.trained_per_capability(scenario.conn, source) == {OBJ: 5, DISC: 1}
+    assert [r.hr_id for r in metrics.trained_rows(scenario.conn, RowSource.states())] == ["a"]
 
 
 # --- people on a date ----------------------------------------------------------------------------
@@ -143,10 +118,6 @@ def test_people_on_a_date_are_their_hr_rows_in_effect_then(scenario: Scenario) -
     assert metrics.regions_on(scenario.conn, before(1))["mover"] == "North"
     assert metrics.regions_on(scenario.conn, D)["mover"] == "South"  # valid_to is exclusive
     assert dict(metrics.territories_on(scenario.conn, D))["M-1"] == "N-01"
-    field = {p.hr_id: p for p in metrics.people_in_roles_on(scenario.conn, D, ["rep", "kam"])}
-    assert sorted(field) == ["gone", "kam", "mover"]
-    assert field["gone"].termination_date == before(10)
-    assert (field["mover"].region, field["mover"].manager_hr_id) == ("South", "M-2")
     assert metrics.managers_in_role_on(scenario.conn, D, "manager") == {"M-1": "D-1"}
 
 
@@ -187,21 +158,21 @@ def test_rating_recency_counts_the_period_and_dates_the_latest(scenario: Scenari
     ]
 
 
-def test_due_actions_follow_the_owners_row_on_d(scenario: Scenario) -> None:
+def test_due_actions_are_those_due_in_the_period_and_agreed_by_d(scenario: Scenario) -> None:
     since = before(90)
-    scenario.rep("r1", "North", "M-1")
-    scenario.rep("left", "South", left=before(30))
     scenario.action("r1", before(10), before(12))
-    scenario.action("r1", before(5), status="cancelled")
+    scenario.action("r1", before(5), status="cancelled")  # not due
     scenario.action("r1", since)  # due on the first day: out
-    scenario.action("left", before(20))  # the owner still has a row on D (terminated)
-    scenario.action("nobody", before(20))  # no HR row at all: dropped
+    scenario.action("r1", D)  # due on D: in
+    scenario.action("left", before(20), capability=DISC)  # whose it is: the caller's business
+    scenario.action("r1", before(3), agreed=D + timedelta(days=1))  # agreed after D: out
 
-    due = {action[0]: action for action in metrics.due_actions(scenario.conn, since, D)}
-    assert due == {
-        before(10): (before(10), before(12), "North", "M-1"),
-        before(20): (before(20), None, "South", "M-1"),
-    }
+    due = sorted(metrics.due_actions(scenario.conn, since, D))
+    assert due == [
+        metrics.DueAction("left", DISC, before(20), None),
+        metrics.DueAction("r1", OBJ, before(10), before(12)),
+        metrics.DueAction("r1", OBJ, D, None),
+    ]
 
 
 def test_newest_dates_per_source_and_of_the_hr_rows(scenario: Scenario) -> None:

@@ -3,9 +3,10 @@
 `people_outcomes` streams each person's HR rows, completions and ratings (ordered by person,
 then capability and visit) through the state machine; each outcome becomes a row with its
 window outcome, its state and transitions, its time to proficiency (or how long it was
-observed without, for Kaplan-Meier censoring) and the rep's group at window close. Group
-metrics are then plain SQL aggregates over these rows (adoption.metrics), so they scale with
-the store, not with Python memory: one person is held at a time, and rows that are no longer
+observed without, for Kaplan-Meier censoring) and the rep's group at window close (region and
+manager of the `rep` row valid then, adoption.employment; both NULL when the pair counts
+nowhere). Group metrics (adoption.metrics) stream these rows and attribute each through the
+same adoption.employment rules: one person is held at a time here, and rows that are no longer
 produced are found by the database (store.adoption.stale_states), not by a set of every key
 in memory. Every query is in store/adoption.py; this module decides what the rows say.
 
@@ -28,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from adoptloop import __version__
-from adoptloop.adoption.outcomes import PersonHistory, RepOutcome, people_outcomes
+from adoptloop.adoption.employment import Employment
+from adoptloop.adoption.outcomes import RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
 from adoptloop.store.commits import Commits
@@ -43,7 +45,7 @@ BATCH = 1000
 def outcome_row(
     outcome: RepOutcome,
     capabilities: CapabilityMap,
-    history: PersonHistory,
+    history: Employment,
     as_of: date,
 ) -> dict[str, Any]:
     path = outcome.path
@@ -59,7 +61,7 @@ def outcome_row(
             days_to = (path.first_proficient - trained_at).days
         else:
             censored = (as_of - trained_at).days
-    post = history.on(close)
+    post = history.rep_on(close)  # None: the pair counts nowhere (left, or not a rep)
     last = path.transitions[-1] if path.transitions else None
     return {
         "hr_id": outcome.hr_id,

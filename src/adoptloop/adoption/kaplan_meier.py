@@ -1,9 +1,10 @@
-"""Kaplan-Meier time to proficiency: every rep trained on c by D counts, censored at D.
+"""Kaplan-Meier time to proficiency (DESIGN.md, precise rules).
 
-A rep rated proficient d days after training is an event at d; a rep not (yet) proficient
-is censored at the days from training to D. The curve is the share proficient by day t,
-1 - S(t); the median (p75) is the first day the share reaches 50% (75%), None if it never
-does within what was observed.
+Each rep trained on c by D counts: a rep rated proficient d days after training is an event at
+d; a rep not (yet) proficient is censored at D - trained_at (leavers too). A rep censored on an
+event day is still at risk that day. The survival S(t) is kept exact (fractions), so that the
+median, the first day with S(t) <= 1/2, and the p75, the first day with S(t) <= 1/4, are
+decided exactly; the curve drawn is the share proficient by day t, 1 - S(t).
 """
 
 from __future__ import annotations
@@ -11,19 +12,25 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from fractions import Fraction
 
 
 @dataclass(frozen=True, slots=True)
 class Curve:
-    days: tuple[int, ...]
-    share: tuple[float, ...]  # proficient by that day, 0..1
+    days: tuple[int, ...]  # the event days
+    survival: tuple[Fraction, ...]  # S(t) just after each event day
     reps: int
 
-    def quantile(self, q: float) -> float | None:
-        for day, share in zip(self.days, self.share, strict=True):
-            if share >= q - 1e-12:
-                return float(day)
-        return None
+    @property
+    def share(self) -> tuple[float, ...]:
+        """The share proficient by each event day, 0..1 (rounded to 6 places, for charts)."""
+        return tuple(round(float(1 - s), 6) for s in self.survival)
+
+    def quantile(self, q: float) -> int | None:
+        """The first day the share proficient reaches q (S(t) <= 1 - q); None if it never does
+        within what was observed."""
+        limit = 1 - Fraction(q)
+        return next((d for d, s in zip(self.days, self.survival, strict=True) if s <= limit), None)
 
 
 def kaplan_meier(observations: Iterable[tuple[int, bool]]) -> Curve:
@@ -34,13 +41,13 @@ def kaplan_meier(observations: Iterable[tuple[int, bool]]) -> Curve:
         (events if proficient else censored)[max(0, days)] += 1
     at_risk = sum(events.values()) + sum(censored.values())
     total = at_risk
-    survival = 1.0
+    survival = Fraction(1)
     days_out: list[int] = []
-    share_out: list[float] = []
+    survival_out: list[Fraction] = []
     for day in sorted(set(events) | set(censored)):
         if events[day] and at_risk:
-            survival *= 1 - events[day] / at_risk
+            survival *= 1 - Fraction(events[day], at_risk)
             days_out.append(day)
-            share_out.append(round(1 - survival, 6))
+            survival_out.append(survival)
         at_risk -= events[day] + censored[day]
-    return Curve(tuple(days_out), tuple(share_out), total)
+    return Curve(tuple(days_out), tuple(survival_out), total)

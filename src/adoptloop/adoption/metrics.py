@@ -1,27 +1,35 @@
-"""Adoption metrics by group and capability, aggregated in SQL over the rep x capability rows.
+"""Adoption metrics by group and capability: the one engine behind the table, CSV and report.
 
-Columns (stable; documented in the README):
+Every figure follows DESIGN.md ("Adoption (the loop)", precise rules); the columns are its CSV
+contract (`COLUMNS`, in order):
 
 | column | meaning |
 |---|---|
 | group, capability | the group (region, team, manager, module, or "(all)") and capability id |
-| eligible | field reps in the group employed for at least half the window (coaching metrics) |
-| trained | reps trained on the capability by the as-of date D |
+| eligible | reps eligible for coaching: employed on >= 45 of the 90 days to D, a rep on the last |
+| trained | reps trained on the capability by D, attributed to the group |
 | cohort | trained reps whose adoption window closed by D (the denominator of the rates) |
 | observed, adopted | cohort reps rated / rated proficient inside their window |
 | sustained, regressed | trained reps whose state on D is sustained / regressed |
-| adoption_observed (+ _ci_low/_ci_high) | adopted / observed, percent, Wilson 95% interval |
-| adoption_cohort | adopted / cohort, percent — read beside observation_coverage |
-| observation_coverage | observed / cohort, percent |
-| median_days_to_proficiency, p75_... | Kaplan-Meier over every trained rep, censored at D |
-| coaching_coverage | eligible reps with >= 1 submitted visit in (D - 90 d, D], percent |
-| action_follow_through | actions due in (D - 90 d, D] completed by D / due, percent |
-| suppressed, directional, tier, flagged | small-number rules (cohort < 5 / 10-29 / ...); flagged: the adoption interval excludes the overall value |
+| adoption_observed (+ _ci_low/_ci_high) | adopted / observed, with a Wilson 95% interval |
+| adoption_cohort | adopted / cohort, read beside observation_coverage |
+| observation_coverage | observed / cohort |
+| median_days_to_proficiency, p75_... | Kaplan-Meier over the trained reps, censored at D |
+| coaching_coverage | eligible reps with >= 1 submitted visit in (D - 90 d, D] / eligible |
+| action_follow_through | actions on the capability due in (D - 90 d, D] done on time / due |
+| suppressed, directional | the row's small-number tier, decided by its cohort |
 
-Choices (documented here and in the README): teams are first-line managers' teams (the rep's
-manager at window close); `--by module` groups by the module whose completion started the
-clock; coaching coverage and follow-through are capability-independent and repeated on each
-capability row of a group; a rep's coaching and actions belong to their group on D.
+Attribution (employment.py holds the HR conventions): a rep x capability counts in the group of
+the rep's HR row valid on min(trained_at + W, D), and nowhere when there is none (the person had
+left) or it is not a `rep` row; an eligible rep in the group of the row valid on their last
+employed day in the coaching window; an action in the group of its owner's row valid on its due
+date. Teams are first-line managers' teams (the row's manager), labelled by territory;
+`--by module` groups trained reps by the module whose completion started the clock (coaching
+coverage and follow-through then only on the "(all)" rows). Rows: every group with a trained
+rep, an eligible rep or an action, times every capability of the map, plus "(all)".
+
+Further choices: cancelled and deleted actions are not due; an action without a due date is
+never due; an action on a capability the map does not know is left out (no row to put it on).
 """
 
 from __future__ import annotations
@@ -31,15 +39,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from itertools import groupby
 from statistics import median
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
 
-from adoptloop.adoption.kaplan_meier import kaplan_meier
+from adoptloop.adoption.employment import Employment
+from adoptloop.adoption.kaplan_meier import Curve, kaplan_meier
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.mappings.roles import FIELD_ROLE, MANAGER_ROLE
+from adoptloop.mappings.roles import MANAGER_ROLE
 from adoptloop.store import metrics as store
-from adoptloop.store.metrics import NO_GROUP, FieldPerson, GroupColumn, RowSource
+from adoptloop.store.adoption import HRRow, hr_rows
+from adoptloop.store.metrics import NO_GROUP, RowSource
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -47,15 +59,14 @@ if TYPE_CHECKING:
 By = Literal["region", "team", "manager", "module", "capability"]
 ALL = "(all)"
 COACHING_DAYS = 90
-# The store keeps canonical roles (the `roles:` map is applied at pull): only `rep` is a field
-# role, `manager` a first-line manager.
-FIELD_ROLES = (FIELD_ROLE,)
+ON_TIME_GRACE = timedelta(days=7)  # an action is on time when done by due + 7 d (and by D)
 
 COLUMNS = (
     "group",
     "capability",
     "eligible",
     "trained",
+    "cohort",
     "observed",
     "adopted",
     "sustained",
@@ -71,10 +82,19 @@ COLUMNS = (
     "action_follow_through",
     "suppressed",
     "directional",
-    "cohort",
-    "tier",
-    "flagged",
 )
+_FRACTION = Decimal("0.0001")
+
+
+def fraction(value: Decimal | float) -> Decimal:
+    """A fraction 0..1 as the CSV writes it: 4 decimals, rounded half up."""
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    return exact.quantize(_FRACTION, rounding=ROUND_HALF_UP)
+
+
+def ratio(numerator: int, denominator: int) -> Decimal | None:
+    """numerator / denominator as a CSV fraction; None (blank) for a 0 denominator."""
+    return fraction(Decimal(numerator) / Decimal(denominator)) if denominator else None
 
 
 @dataclass
@@ -88,83 +108,110 @@ class MetricsRow:
     sustained: int = 0
     regressed: int = 0
     cohort_sustained: int = 0  # cohort reps whose state on D is sustained (the funnel's last step)
-    median_days: float | None = None
-    p75_days: float | None = None
-    eligible: int | None = None
-    coached: int | None = None
-    actions_due: int | None = None
-    actions_done: int | None = None
+    curve: Curve | None = None  # Kaplan-Meier over the trained reps (None: nobody trained)
+    eligible: int = 0
+    coached: int = 0
+    actions_due: int = 0
+    actions_completed: int = 0  # completed on or before D (the report's "completed")
+    actions_on_time: int = 0
     flagged: bool = False
 
     @property
     def tier(self) -> Tier:
+        """The row's tier: its cohort size decides every cell, coaching ones included."""
         return tier(self.cohort)
 
     @property
     def shows_rates(self) -> bool:
         return self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
 
+    @property
+    def median_days(self) -> int | None:
+        return self.curve.quantile(0.5) if self.curve else None
+
+    @property
+    def p75_days(self) -> int | None:
+        return self.curve.quantile(0.75) if self.curve else None
+
     def interval(self) -> tuple[float, float] | None:
         return wilson(self.adopted, self.observed) if self.observed and self.shows_rates else None
 
-    def record(self) -> dict[str, Any]:
+    def values(self) -> dict[str, Any]:
+        """The CSV contract's cells as values: None = blank (a suppressed cell or a 0
+        denominator), fractions as 4-decimal Decimals, days as ints, flags as bools."""
         suppressed = self.tier is Tier.SUPPRESSED
+        rates = self.shows_rates
 
-        def count(value: int | None) -> int | None:
+        def count(value: int) -> int | None:
             return None if suppressed else value
 
-        def pct(num: int | None, den: int | None, *, gated: bool = True) -> float | None:
-            if (gated and not self.shows_rates) or not den or num is None:
-                return None
-            return round(100 * num / den, 1)
+        def rate(numerator: int, denominator: int) -> Decimal | None:
+            return ratio(numerator, denominator) if rates else None
 
         interval = self.interval()
-        coaching_ok = self.eligible is not None and tier(self.eligible) in (
-            Tier.DIRECTIONAL,
-            Tier.COMPARABLE,
-        )
-        actions_ok = self.actions_due is not None and tier(self.actions_due) in (
-            Tier.DIRECTIONAL,
-            Tier.COMPARABLE,
-        )
         return {
             "group": self.group,
             "capability": self.capability,
-            "eligible": self.eligible
-            if self.eligible is None or tier(self.eligible) is not Tier.SUPPRESSED
-            else None,
+            "eligible": count(self.eligible),
             "trained": count(self.trained),
+            "cohort": count(self.cohort),
             "observed": count(self.observed),
             "adopted": count(self.adopted),
             "sustained": count(self.sustained),
             "regressed": count(self.regressed),
-            "adoption_observed": pct(self.adopted, self.observed),
-            "adoption_observed_ci_low": round(100 * interval[0], 1) if interval else None,
-            "adoption_observed_ci_high": round(100 * interval[1], 1) if interval else None,
-            "adoption_cohort": pct(self.adopted, self.cohort),
-            "observation_coverage": pct(self.observed, self.cohort),
-            "median_days_to_proficiency": self.median_days if self.shows_rates else None,
-            "p75_days_to_proficiency": self.p75_days if self.shows_rates else None,
-            "coaching_coverage": pct(self.coached, self.eligible, gated=False)
-            if coaching_ok
-            else None,
-            "action_follow_through": pct(self.actions_done, self.actions_due, gated=False)
-            if actions_ok
-            else None,
+            "adoption_observed": rate(self.adopted, self.observed),
+            "adoption_observed_ci_low": fraction(interval[0]) if interval else None,
+            "adoption_observed_ci_high": fraction(interval[1]) if interval else None,
+            "adoption_cohort": rate(self.adopted, self.cohort),
+            "observation_coverage": rate(self.observed, self.cohort),
+            "median_days_to_proficiency": self.median_days if rates else None,
+            "p75_days_to_proficiency": self.p75_days if rates else None,
+            "coaching_coverage": rate(self.coached, self.eligible),
+            "action_follow_through": rate(self.actions_on_time, self.actions_due),
             "suppressed": suppressed,
             "directional": self.tier is Tier.DIRECTIONAL,
-            "cohort": count(self.cohort),
-            "tier": self.tier.value,
-            "flagged": self.flagged,
         }
 
+    def record(self) -> dict[str, Any]:
+        """values() for JSON (fractions as numbers), with the tier and the flag."""
+        out = {k: float(v) if isinstance(v, Decimal) else v for k, v in self.values().items()}
+        return {**out, "tier": self.tier.value, "flagged": self.flagged}
 
-_GROUP_COLUMN: dict[str, GroupColumn] = {
-    "region": "region",
-    "team": "manager_hr_id",
-    "manager": "manager_hr_id",
-    "module": "trained_module",
-}
+    def cells(self) -> dict[str, str]:
+        """values() as the CSV writes them: blank, `true`/`false`, plain numbers."""
+
+        def text(value: Any) -> str:
+            if value is None:
+                return ""
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            return str(value)
+
+        return {k: text(v) for k, v in self.values().items()}
+
+
+class _Key(NamedTuple):
+    group: str
+    capability: str
+
+
+def _group_of(by: By, row: HRRow, module: str | None = None) -> str | None:
+    """The group a row puts a rep in (None: only the "(all)" rows)."""
+    if by == "region":
+        return row.region or NO_GROUP
+    if by in ("team", "manager"):
+        return row.manager_hr_id or NO_GROUP
+    if by == "module":
+        return module or NO_GROUP
+    return None
+
+
+def load_people(conn: Connection) -> dict[str, Employment]:
+    """Everyone's employment, from their HR rows."""
+    return {
+        hr_id: Employment([row for _, row in rows])
+        for hr_id, rows in groupby(hr_rows(conn), key=lambda item: item[0])
+    }
 
 
 def adoption_metrics(
@@ -173,38 +220,49 @@ def adoption_metrics(
     capabilities: CapabilityMap,
     as_of: date,
     by: By = "region",
-    *,
-    field_roles: Sequence[str] = FIELD_ROLES,
 ) -> list[MetricsRow]:
     """Rows per (group, capability) plus an '(all)' row per capability."""
-    column = _GROUP_COLUMN.get(by)  # None: by capability, only the '(all)' rows
-    rows: dict[tuple[str, str], MetricsRow] = {}
-    for grouping in (column, None) if column is not None else (None,):
-        for counts in store.group_counts(conn, source, grouping):
-            if counts.capability_id not in capabilities.capabilities:
-                continue
-            g = ALL if counts.group is None else counts.group
-            rows[(g, counts.capability_id)] = MetricsRow(
-                g,
-                counts.capability_id,
-                counts.trained,
-                counts.cohort,
-                counts.observed,
-                counts.adopted,
-                counts.sustained,
-                counts.regressed,
-                cohort_sustained=counts.cohort_sustained,
+    people = load_people(conn)
+    rows: dict[_Key, MetricsRow] = {}
+
+    def at(group: str, capability: str) -> MetricsRow:
+        return rows.setdefault(_Key(group, capability), MetricsRow(group, capability))
+
+    times: dict[_Key, list[tuple[int, bool]]] = defaultdict(list)
+    for rep in store.trained_rows(conn, source):
+        if rep.capability_id not in capabilities.capabilities:
+            continue
+        person = people.get(rep.hr_id)
+        post = person.rep_on(min(rep.window_end, as_of)) if person else None
+        if post is None:
+            continue  # no rep row valid at window close: counts nowhere
+        group = _group_of(by, post, rep.trained_module)
+        for g in (group, ALL) if group is not None else (ALL,):
+            r = at(g, rep.capability_id)
+            r.trained += 1
+            r.cohort += rep.in_cohort
+            r.observed += rep.observed
+            r.adopted += rep.proficient
+            r.sustained += rep.state == "sustained"
+            r.regressed += rep.state == "regressed"
+            r.cohort_sustained += rep.in_cohort and rep.state == "sustained"
+            times[_Key(g, rep.capability_id)].append(
+                (rep.days_to_proficient, True)
+                if rep.days_to_proficient is not None
+                else ((as_of - rep.trained_at).days, False)
             )
-    _time_to_proficiency(conn, source, column, rows, as_of)
-    if column is not None:
-        _time_to_proficiency(conn, source, None, rows, as_of)
-    if by in ("region", "team", "manager"):
-        attach: Literal["region", "manager"] = "region" if by == "region" else "manager"
-        coaching = coaching_coverage(conn, as_of, attach, field_roles=field_roles)
-        actions = follow_through(conn, as_of, attach)
-        for (g, _cap), row in rows.items():
-            row.eligible, row.coached = coaching.get(g, (0, 0))
-            row.actions_due, row.actions_done, _ = actions.get(g, (0, 0, 0))
+    for key, observations in times.items():
+        rows[key].curve = kaplan_meier(observations)
+    attach: By = by if by in ("region", "team", "manager") else "capability"
+    for g, (eligible, coached) in _coverage(conn, people, as_of, attach).items():
+        for cap in capabilities.capabilities:
+            at(g, cap).eligible, at(g, cap).coached = eligible, coached
+    for (g, cap), counts in _follow_through(conn, people, capabilities, as_of, attach).items():
+        r = at(g, cap)
+        r.actions_due, r.actions_completed, r.actions_on_time = counts
+    for g in {key.group for key in rows} | {ALL}:  # every group x every capability
+        for cap in capabilities.capabilities:
+            at(g, cap)
     _flag_groups(rows)
     if by == "team":
         labels = team_labels(conn, as_of, {g for g, _cap in rows if g not in (ALL, NO_GROUP)})
@@ -225,36 +283,10 @@ def team_labels(conn: Connection, as_of: date, managers: Iterable[str] = ()) -> 
     return labels
 
 
-def _time_to_proficiency(
-    conn: Connection,
-    source: RowSource,
-    grouping: GroupColumn | None,
-    rows: Mapping[tuple[str, str], MetricsRow],
-    as_of: date,
-) -> None:
-    """Kaplan-Meier median and p75 days per row, over every trained rep, censored at D."""
-    current: tuple[str, str] | None = None
-    batch: list[tuple[int, bool]] = []
-
-    def flush() -> None:
-        if current is not None and current in rows:
-            curve = kaplan_meier(batch)
-            rows[current].median_days = curve.quantile(0.5)
-            rows[current].p75_days = curve.quantile(0.75)
-
-    for group, cap, trained_at, days in store.proficiency_times(conn, source, grouping):
-        key = (ALL if group is None else group, cap)
-        if key != current:
-            flush()
-            current, batch = key, []
-        batch.append((days, True) if days is not None else ((as_of - trained_at).days, False))
-    flush()
-
-
-def _flag_groups(rows: Mapping[tuple[str, str], MetricsRow]) -> None:
+def _flag_groups(rows: Mapping[_Key, MetricsRow]) -> None:
     """A group is flagged only when its adoption interval excludes the overall value."""
     for (g, cap), row in rows.items():
-        overall = rows.get((ALL, cap))
+        overall = rows.get(_Key(ALL, cap))
         interval = row.interval()
         if g == ALL or overall is None or interval is None or not overall.observed:
             continue
@@ -262,54 +294,67 @@ def _flag_groups(rows: Mapping[tuple[str, str], MetricsRow]) -> None:
         row.flagged = not interval[0] <= value <= interval[1]
 
 
-# --- coaching and follow-through (capability-independent) --------------------------------------
+# --- coaching coverage and follow-through ------------------------------------------------------
 
 
-def _eligible(person: FieldPerson, as_of: date, window_days: int) -> bool:
-    start = as_of - timedelta(days=window_days)
-    begin = max(start, person.hire_date) if person.hire_date else start
-    end = min(as_of, person.termination_date) if person.termination_date else as_of
-    return (end - begin).days >= window_days / 2
-
-
-def coaching_coverage(
-    conn: Connection,
-    as_of: date,
-    attach: Literal["region", "manager"],
-    *,
-    field_roles: Sequence[str] = FIELD_ROLES,
-    window_days: int = COACHING_DAYS,
+def _coverage(
+    conn: Connection, people: Mapping[str, Employment], as_of: date, attach: By
 ) -> dict[str, tuple[int, int]]:
-    """group -> (eligible reps, those with >= 1 submitted visit in (D - 90 d, D])."""
-    coached = store.visited_people(conn, as_of - timedelta(days=window_days), as_of)
+    """group -> (eligible reps, those with >= 1 submitted visit in (D - 90 d, D], by anyone)."""
+    visited = store.visited_people(conn, as_of - timedelta(days=COACHING_DAYS), as_of)
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for person in store.people_in_roles_on(conn, as_of, field_roles):
-        if not _eligible(person, as_of, window_days):
+    for hr_id, person in people.items():
+        post = person.eligible_on(as_of, COACHING_DAYS)
+        if post is None:
             continue
-        key = (person.region if attach == "region" else person.manager_hr_id) or NO_GROUP
-        for g in (key, ALL):
+        group = _group_of(attach, post)
+        for g in (group, ALL) if group is not None else (ALL,):
             out[g][0] += 1
-            out[g][1] += person.hr_id in coached
+            out[g][1] += hr_id in visited
     return {g: (v[0], v[1]) for g, v in out.items()}
 
 
-def follow_through(
+def coaching_coverage(
+    conn: Connection, as_of: date, attach: Literal["region", "manager"]
+) -> dict[str, tuple[int, int]]:
+    """group -> (eligible reps, those visited in (D - 90 d, D]), attributed by `attach`."""
+    return _coverage(conn, load_people(conn), as_of, attach)
+
+
+def _follow_through(
     conn: Connection,
+    people: Mapping[str, Employment],
+    capabilities: CapabilityMap,
     as_of: date,
-    attach: Literal["region", "manager"],
-    *,
-    days: int = COACHING_DAYS,
-) -> dict[str, tuple[int, int, int]]:
-    """group -> (actions due in (D - 90 d, D], completed by D, completed by due + 7 d)."""
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for due, done, region, manager in store.due_actions(conn, as_of - timedelta(days=days), as_of):
-        key = (region if attach == "region" else manager) or NO_GROUP
-        for g in (key, ALL):
-            out[g][0] += 1
-            if done is not None and done <= as_of:
-                out[g][1] += 1
-                out[g][2] += done <= due + timedelta(days=7)
-    return {g: (v[0], v[1], v[2]) for g, v in out.items()}
+    attach: By,
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(group, capability) -> (actions due in (D - 90 d, D] and agreed by D, completed by D,
+    done on time: completed on or before min(due + 7 d, D)), each in the group of its owner's
+    `rep` row valid on the due date (none if they had left)."""
+    out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    since = as_of - timedelta(days=COACHING_DAYS)
+    for action in store.due_actions(conn, since, as_of):
+        person = people.get(action.hr_id)
+        post = person.rep_on(action.due) if person else None
+        if post is None or action.capability_id not in capabilities.capabilities:
+            continue
+        completed = action.completed
+        done = completed is not None and completed <= as_of
+        on_time = completed is not None and completed <= min(action.due + ON_TIME_GRACE, as_of)
+        group = _group_of(attach, post)
+        for g in (group, ALL) if group is not None else (ALL,):
+            counts = out[(g, action.capability_id)]
+            counts[0] += 1
+            counts[1] += done
+            counts[2] += on_time
+    return {key: (v[0], v[1], v[2]) for key, v in out.items()}
+
+
+def follow_through(
+    conn: Connection, capabilities: CapabilityMap, as_of: date, attach: Literal["region", "manager"]
+) -> dict[tuple[str, str], tuple[int, int, int]]:
+    """(group, capability) -> (due, completed by D, on time), attributed by `attach`."""
+    return _follow_through(conn, load_people(conn), capabilities, as_of, attach)
 
 
 # --- coaching quality (DESIGN.md's coaching rows) --------------------------------------------------
@@ -415,9 +460,9 @@ def median_or_none(values: Iterable[float]) -> float | None:
 
 
 def write_table_csv(rows: Sequence[MetricsRow], out: TextIO) -> None:
-    """The adoption table as CSV: a header of COLUMNS, then one line per row (blank = None)."""
+    """The adoption table as CSV (DESIGN.md's contract): a header of COLUMNS, then a line per
+    row."""
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        record = row.record()
-        writer.writerow({k: "" if record[k] is None else record[k] for k in COLUMNS})
+        writer.writerow(row.cells())

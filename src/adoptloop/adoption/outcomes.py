@@ -14,16 +14,16 @@ only one rep's ratings are held at a time.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
+from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.states import RatingEvent, Trajectory, trajectory
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store.adoption import Post, person_inputs
+from adoptloop.store.adoption import person_inputs
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -41,26 +41,10 @@ class RepOutcome:
     trained_module: str | None = None  # the module whose completion started the clock
 
 
-class PersonHistory:
-    """One person's effective-dated HR rows (sorted by valid_from): their post on a date."""
-
-    __slots__ = ("_posts", "_starts")
-
-    def __init__(self, posts: Sequence[Post]) -> None:
-        self._posts = posts
-        self._starts = [p.valid_from for p in posts]
-
-    def on(self, day: date) -> Post | None:
-        """The HR row in effect on a date (the first one before it starts; None without rows)."""
-        if not self._posts:
-            return None
-        return self._posts[max(0, bisect_right(self._starts, day) - 1)]
-
-
 @dataclass(frozen=True, slots=True)
 class PersonOutcomes:
     hr_id: str
-    history: PersonHistory
+    history: Employment
     outcomes: list[RepOutcome]  # in capability id order
 
 
@@ -92,7 +76,7 @@ def people_outcomes(
             _outcome((cap, hr_id), trained.get(cap), events.get(cap, []), capabilities, as_of)
             for cap in sorted(trained.keys() | events.keys())
         ]
-        yield PersonOutcomes(hr_id, PersonHistory(inputs.posts), outcomes)
+        yield PersonOutcomes(hr_id, Employment(inputs.posts), outcomes)
 
 
 def _outcome(

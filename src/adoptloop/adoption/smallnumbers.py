@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
+from statistics import NormalDist
 
-Z_95 = 1.959963984540054
+Z_95 = NormalDist().inv_cdf(0.975)  # DESIGN.md: the CSV contract's z
 
 
 class Tier(StrEnum):

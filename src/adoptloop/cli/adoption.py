@@ -161,5 +161,5 @@ def _cell(value: Any, column: str) -> str:
     if value is None:
         return "-"
     if column.startswith(("adoption", "observation")) and isinstance(value, float):
-        return f"{value:.1f}%"
+        return f"{100 * value:.1f}%"  # a fraction 0..1 in the CSV and JSON; percent here
     return str(value)

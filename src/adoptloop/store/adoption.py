@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     union,
     update,
@@ -40,12 +41,42 @@ _IN_CHUNK = 1000  # keys per IN (...) and rows per tombstoning statement
 _ONLY_CHUNK = 500  # people per input query when only some are recomputed
 
 
-class Post(NamedTuple):
-    """One effective-dated HR row, as far as adoption needs it: where the person sits."""
+class HRRow(NamedTuple):
+    """One effective-dated HR row, as far as adoption needs it: when it holds (valid_to is
+    EXCLUSIVE, as the people table keeps it), whether it employs, the role and the group."""
 
     valid_from: date
+    valid_to: date | None
+    role: str
     region: str | None
     manager_hr_id: str | None
+    status: str
+    hire_date: date | None
+    termination_date: date | None
+
+
+HR_COLUMNS = (
+    "valid_from",
+    "valid_to",
+    "role",
+    "region",
+    "manager_hr_id",
+    "status",
+    "hire_date",
+    "termination_date",
+)
+
+
+def hr_rows(conn: Connection) -> Iterator[tuple[str, HRRow]]:
+    """(hr_id, row) of every HR row, by hr_id then valid_from, streamed."""
+    p = schema.people
+    query = (
+        select(p.c.hr_id, *(p.c[c] for c in HR_COLUMNS))
+        .order_by(p.c.hr_id, p.c.valid_from)
+        .execution_options(yield_per=5000)
+    )
+    for hr_id, *values in conn.execute(query):
+        yield hr_id, HRRow(*values)
 
 
 class RatingInput(NamedTuple):
@@ -62,7 +93,7 @@ class PersonInputs:
     """Everything one person's adoption rows are computed from."""
 
     hr_id: str
-    posts: list[Post]  # by valid_from
+    posts: list[HRRow]  # by valid_from
     completions: list[tuple[str, date]]  # (module, day of its earliest completed/passed one)
     ratings: list[RatingInput]  # by capability, visit date, visit id
 
@@ -118,7 +149,7 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
     people = _Stream(
         iter(
             conn.execute(
-                among(select(p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id), p.c.hr_id)
+                among(select(p.c.hr_id, *(p.c[c] for c in HR_COLUMNS)), p.c.hr_id)
                 .order_by(p.c.hr_id, p.c.valid_from)
                 .execution_options(yield_per=5000)
             )
@@ -129,10 +160,7 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
     for (hr_id,) in driver:
         yield PersonInputs(
             hr_id,
-            [
-                Post(valid_from, region, manager)
-                for _, valid_from, region, manager in people.take(hr_id)
-            ],
+            [HRRow(*row[1:]) for row in people.take(hr_id)],
             [
                 (module_id, date.fromisoformat(completed_at[:10]))
                 for _, module_id, completed_at in completions.take(hr_id)
@@ -169,7 +197,7 @@ def _ratings_query(as_of: date) -> Select[Any]:
                 o.c.visit_date <= as_of,
             )
         )
-        .order_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id)
+        .order_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id, r.c.item)
         # on the statement, not the connection: Connection.execution_options() changes the
         # caller's connection in place and would stream every later query on it
         .execution_options(yield_per=5000)
@@ -284,8 +312,8 @@ def changed_people(conn: Connection, since: date, as_of: date) -> list[str]:
     """Whose rows can differ from the computation as of `since`: people whose inputs were
     written since (adoption_dirty), and people the passing of time from `since` to `as_of`
     reaches: a completion or counted visit dated in (since, as_of] (not counted before), an
-    adoption window closing in it (the cohort), an HR row starting in it (the group of a rep
-    whose window is open). Nothing else in a row depends on the as-of date except
+    adoption window closing in it (the cohort), an HR row's employment starting or ending in it
+    (the group of a rep whose window is open, or none once they left). Nothing else in a row depends on the as-of date except
     `censored_days` and `as_of`, which are volatile (metrics use the as-of date itself)."""
     d, c, o, s, p = (
         schema.adoption_dirty,
@@ -307,7 +335,17 @@ def changed_people(conn: Connection, since: date, as_of: date) -> list[str]:
             select(s.c.hr_id.label("k")).where(
                 s.c.source == SOURCE, s.c.window_end > since, s.c.window_end <= as_of
             ),
-            select(p.c.hr_id.label("k")).where(p.c.valid_from > since, p.c.valid_from <= as_of),
+            # an HR row's employment starts or ends in it: the group (or no group, for a
+            # leaver) of a rep whose window is open; a termination date is the last day
+            # employed, so it ends employment the day after
+            select(p.c.hr_id.label("k")).where(
+                or_(
+                    and_(p.c.valid_from > since, p.c.valid_from <= as_of),
+                    and_(p.c.valid_to > since, p.c.valid_to <= as_of),
+                    and_(p.c.hire_date > since, p.c.hire_date <= as_of),
+                    and_(p.c.termination_date >= since, p.c.termination_date < as_of),
+                )
+            ),
         ]
     keys = union(*queries).subquery()
     return list(conn.execute(select(keys.c.k).order_by(keys.c.k)).scalars())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,7 +31,6 @@ from adoptloop.store import schema
 from adoptloop.store.adoption import SOURCE
 
 NO_GROUP = "(none)"  # the group of a row without a region, manager or module
-GroupColumn = Literal["region", "manager_hr_id", "trained_module"]
 
 
 @dataclass(frozen=True)
@@ -54,84 +53,36 @@ class RowSource:
         return cls(t, t.c.computation == computation)
 
 
-class GroupCounts(NamedTuple):
-    """Counts of the trained reps of one (group, capability)."""
-
-    group: str | None  # None when every row was counted together
-    capability_id: str
-    trained: int
-    cohort: int  # window closed
-    observed: int  # in the cohort and rated in the window
-    adopted: int  # in the cohort and rated proficient in the window
-    sustained: int  # state sustained
-    regressed: int  # state regressed
-    cohort_sustained: int  # in the cohort and sustained
-
-
 def _flag(value: ColumnElement[Any]) -> Any:
     """SUM of a boolean as 0/1, portable across SQLite and PostgreSQL."""
     return func.sum(case((value, 1), else_=0))
 
 
-def _group(t: Table, by: GroupColumn | None) -> list[ColumnElement[Any]]:
-    """The grouping column (a missing value is NO_GROUP); none to count everyone together."""
-    return [] if by is None else [func.coalesce(t.c[by], NO_GROUP)]
+class TrainedRow(NamedTuple):
+    """One trained rep x capability row, as the metrics aggregate it."""
+
+    hr_id: str
+    capability_id: str
+    trained_at: date
+    window_end: date
+    trained_module: str | None
+    in_cohort: bool
+    observed: bool  # in the cohort and rated in the window
+    proficient: bool  # in the cohort and rated proficient in the window
+    state: str
+    days_to_proficient: int | None
 
 
-def group_counts(conn: Connection, source: RowSource, by: GroupColumn | None) -> list[GroupCounts]:
-    """Per (group, capability), over the trained reps (rows with a trained_at)."""
+def trained_rows(conn: Connection, source: RowSource) -> Iterator[TrainedRow]:
+    """Every trained rep x capability row (with a trained_at), streamed."""
     t = source.table
-    keys = [*_group(t, by), t.c.capability_id]
     query = (
-        select(
-            *keys,
-            func.count(),
-            _flag(t.c.in_cohort),
-            _flag(t.c.observed),
-            _flag(t.c.proficient),
-            _flag(t.c.state == "sustained"),
-            _flag(t.c.state == "regressed"),
-            _flag(and_(t.c.in_cohort, t.c.state == "sustained")),
-        )
+        select(*(t.c[name] for name in TrainedRow._fields))
         .where(source.where, t.c.trained_at.is_not(None))
-        .group_by(*keys)
-    )
-    out = []
-    for row in conn.execute(query):
-        group = row[0] if by is not None else None
-        capability, *numbers = row[len(keys) - 1 :]
-        out.append(GroupCounts(group, capability, *(int(n or 0) for n in numbers)))
-    return out
-
-
-def proficiency_times(
-    conn: Connection, source: RowSource, by: GroupColumn | None
-) -> Iterator[tuple[str | None, str, date, int | None]]:
-    """(group, capability, trained_at, days to proficiency or None) of every trained rep,
-    ordered by group and capability, streamed."""
-    t = source.table
-    keys = [*_group(t, by), t.c.capability_id]
-    query = (
-        select(*keys, t.c.trained_at, t.c.days_to_proficient)
-        .where(source.where, t.c.trained_at.is_not(None))
-        .order_by(*keys)
         .execution_options(yield_per=5000)
     )
     for row in conn.execute(query):
-        group = row[0] if by is not None else None
-        capability, trained_at, days = row[-3:]
-        yield group, capability, trained_at, days
-
-
-def capability_times(
-    conn: Connection, source: RowSource, capability: str
-) -> list[tuple[date, int | None]]:
-    """(trained_at, days to proficiency or None) of every rep trained on `capability`."""
-    t = source.table
-    query = select(t.c.trained_at, t.c.days_to_proficient).where(
-        source.where, t.c.capability_id == capability, t.c.trained_at.is_not(None)
-    )
-    return [(trained, days) for trained, days in conn.execute(query)]
+        yield TrainedRow(*row)
 
 
 def trained_per_capability(conn: Connection, source: RowSource) -> dict[str, int]:
@@ -165,23 +116,6 @@ def regions_on(conn: Connection, day: date) -> dict[str, str | None]:
     """hr_id -> region, from everyone's HR row in effect on `day`."""
     p = schema.people
     return dict(conn.execute(select(p.c.hr_id, p.c.region).where(_people_on(day))).all())
-
-
-class FieldPerson(NamedTuple):
-    hr_id: str
-    region: str | None
-    manager_hr_id: str | None
-    hire_date: date | None
-    termination_date: date | None
-
-
-def people_in_roles_on(conn: Connection, day: date, roles: Sequence[str]) -> list[FieldPerson]:
-    """Everyone whose HR row in effect on `day` has one of `roles`."""
-    p = schema.people
-    query = select(
-        p.c.hr_id, p.c.region, p.c.manager_hr_id, p.c.hire_date, p.c.termination_date
-    ).where(_people_on(day), p.c.role.in_(list(roles)))
-    return [FieldPerson(*row) for row in conn.execute(query)]
 
 
 def managers_in_role_on(conn: Connection, day: date, role: str) -> dict[str, str | None]:
@@ -288,24 +222,25 @@ def rating_recency(
     ]
 
 
-def due_actions(
-    conn: Connection, since: date, as_of: date
-) -> list[tuple[date, date | None, str | None, str | None]]:
-    """(due, completed, owner's region, owner's manager) of the development actions due in
-    (since, as_of], not deleted or cancelled; the owner's HR row is the one in effect on as_of
-    (an owner without one, e.g. a leaver, drops the action)."""
-    a, p = schema.development_actions, schema.people
-    query = (
-        select(a.c.due_on, a.c.completed_on, p.c.region, p.c.manager_hr_id)
-        .join(p, and_(p.c.hr_id == a.c.hr_id, _people_on(as_of)))
-        .where(
-            a.c.deleted.is_(False),
-            a.c.status != "cancelled",
-            a.c.due_on > since,
-            a.c.due_on <= as_of,
-        )
+class DueAction(NamedTuple):
+    hr_id: str
+    capability_id: str
+    due: date
+    completed: date | None
+
+
+def due_actions(conn: Connection, since: date, as_of: date) -> list[DueAction]:
+    """The development actions due in (since, as_of] and agreed on or before as_of, not
+    deleted or cancelled (whom they count for is the caller's business)."""
+    a = schema.development_actions
+    query = select(a.c.hr_id, a.c.capability_id, a.c.due_on, a.c.completed_on).where(
+        a.c.deleted.is_(False),
+        a.c.status != "cancelled",
+        a.c.agreed_on <= as_of,
+        a.c.due_on > since,
+        a.c.due_on <= as_of,
     )
-    return [(due, done, region, manager) for due, done, region, manager in conn.execute(query)]
+    return [DueAction(*row) for row in conn.execute(query)]
 
 
 # --- freshness ----------------------------------------------------------------------------------

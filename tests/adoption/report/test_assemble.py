@@ -111,6 +111,7 @@ def test_heatmap_cells_follow_the_small_number_tiers(scenario: Scenario) -> None
         ("South", OBJ_NAME),
         (ALL, OBJ_NAME),
         ("North", DISC_NAME),
+        ("South", DISC_NAME),  # every group x every capability: South's is suppressed
         (ALL, DISC_NAME),
     ]
     # North, objection handling: cohort 12 (directional), adopted n00..n05 = 6: 6/12 = 50%;

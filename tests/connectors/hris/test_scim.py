@@ -15,7 +15,7 @@ from bench.synthetic import OrgSpec, generate_org
 from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
-from adoptloop.adoption.outcomes import PersonHistory
+from adoptloop.adoption.employment import Employment
 from adoptloop.connectors.hris.scim import ScimConfig, ScimConnector
 from adoptloop.domain import Deleted, Item, Person, Role
 from adoptloop.http.client import AuthFailed
@@ -154,7 +154,7 @@ def test_manager_change_becomes_effective_dated_history(
             .order_by(schema.people.c.valid_from)
         ).all()
         (inputs,) = person_inputs(conn, date(2026, 2, 5), ["E101"])
-    history = PersonHistory(inputs.posts)
+    history = Employment(inputs.posts)
     assert [tuple(r) for r in rows] == [
         (date(2026, 1, 10), date(2026, 2, 1), "E100"),
         (date(2026, 2, 1), None, "E200"),
@@ -163,7 +163,7 @@ def test_manager_change_becomes_effective_dated_history(
     assert manager_on(history, date(2026, 2, 5)) == "E200"
 
 
-def manager_on(history: PersonHistory, day: date) -> str | None:
+def manager_on(history: Employment, day: date) -> str | None:
     """The manager adoption attributes the person to on `day` (their HR row in effect)."""
     post = history.on(day)
     return post.manager_hr_id if post else None

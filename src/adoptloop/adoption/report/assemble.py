@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.metrics import (
     ALL,
     COACHING_DAYS,
-    FIELD_ROLES,
     MetricsRow,
     RaterStats,
     adoption_metrics,
@@ -88,7 +87,6 @@ def build_report_data(
     as_of: date,
     *,
     title: str = "Is what we trained applied in the field?",
-    field_roles: Sequence[str] = FIELD_ROLES,
     by_region: Sequence[MetricsRow] | None = None,
 ) -> ReportData:
     """`by_region`: adoption_metrics(conn, source, capabilities, as_of, "region", ...) when the
@@ -101,9 +99,7 @@ def build_report_data(
         window_days=capabilities.default_window_days,
     )
     if by_region is None:
-        by_region = adoption_metrics(
-            conn, source, capabilities, as_of, "region", field_roles=field_roles
-        )
+        by_region = adoption_metrics(conn, source, capabilities, as_of, "region")
     overall = {r.capability: r for r in by_region if r.group == ALL}
     for row in by_region:
         name = names[row.capability]
@@ -132,10 +128,16 @@ def build_report_data(
         data.funnel.append(
             FunnelStep(names[cap], row.cohort, row.observed, row.adopted, row.cohort_sustained)
         )
-    data.curves = _curves(conn, source, capabilities, as_of, names)
+    data.curves = _curves(overall.values(), names)
     stats = rater_stats(conn, as_of)
-    data.managers = _managers(conn, as_of, field_roles, stats)
-    actions = follow_through(conn, as_of, "region")
+    data.managers = _managers(conn, as_of, stats)
+    actions: dict[str, tuple[int, int, int]] = defaultdict(lambda: (0, 0, 0))
+    for (group, _cap), counts in follow_through(conn, capabilities, as_of, "region").items():
+        actions[group] = (
+            actions[group][0] + counts[0],
+            actions[group][1] + counts[1],
+            actions[group][2] + counts[2],
+        )
     for group in sorted(actions, key=lambda g: (g == ALL, g)):
         due, done, on_time = actions[group]
         level = tier(due)
@@ -156,25 +158,16 @@ def build_report_data(
     return data
 
 
-def _curves(
-    conn: Connection,
-    source: RowSource,
-    capabilities: CapabilityMap,
-    as_of: date,
-    names: dict[str, str],
-) -> list[ProficiencyCurve]:
+def _curves(overall: Iterable[MetricsRow], names: dict[str, str]) -> list[ProficiencyCurve]:
+    """The Kaplan-Meier curve of each capability's "(all)" row, from 10 trained reps."""
     curves = []
-    for cap in capabilities.capabilities:
-        rows = store.capability_times(conn, source, cap)
-        if tier(len(rows)) in (Tier.SUPPRESSED, Tier.COUNTS_ONLY):
+    for row in overall:
+        curve = row.curve
+        if curve is None or tier(curve.reps) in (Tier.SUPPRESSED, Tier.COUNTS_ONLY):
             continue
-        curve = kaplan_meier(
-            (days, True) if days is not None else ((as_of - trained).days, False)
-            for trained, days in rows
-        )
         curves.append(
             ProficiencyCurve(
-                capability=names[cap],
+                capability=names[row.capability],
                 days=curve.days,
                 proficient_share=curve.share,
                 median_days=curve.quantile(0.5),
@@ -185,11 +178,9 @@ def _curves(
     return curves
 
 
-def _managers(
-    conn: Connection, as_of: date, field_roles: Sequence[str], stats: dict[str, RaterStats]
-) -> list[ManagerGroup]:
+def _managers(conn: Connection, as_of: date, stats: dict[str, RaterStats]) -> list[ManagerGroup]:
     lenient = leniency(stats)
-    coverage = coaching_coverage(conn, as_of, "manager", field_roles=field_roles)
+    coverage = coaching_coverage(conn, as_of, "manager")
     labels = team_labels(conn, as_of, [m for m in coverage if m not in (ALL, NO_GROUP)])
     regions = store.regions_on(conn, as_of)
     out = []
