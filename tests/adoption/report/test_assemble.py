@@ -475,7 +475,9 @@ def test_where_to_act_and_where_it_works_follow_the_interval_and_gap_rule() -> N
     - E: 0 of 9: far below, but 9 reps: not judged. F: 18 of 30 (60%): interval holds 60%.
     - (none): 0 of 30, but no region: not judged."""
 
-    def row(group: str, cohort: int, observed: int, adopted: int, due: int = 0, done: int = 0):
+    def row(
+        group: str, cohort: int, observed: int, adopted: int, due: int = 0, done: int = 0
+    ) -> MetricsRow:
         return MetricsRow(
             group,
             "c",

@@ -153,9 +153,9 @@ table.grid td[style] .small { color: inherit; opacity: 0.85; }
   font-weight: 600; border-radius: 10px; background: var(--soft); color: var(--ink);
   vertical-align: 2px; }
 .evidence { color: var(--muted); font-size: 14px; }
-.stale { margin: 16px 0 0; padding: 12px 16px; border: 2px solid var(--bad);
+div.stale { margin: 16px 0 0; padding: 12px 16px; border: 2px solid var(--bad);
   background: #fdecea; color: var(--bad); border-radius: 4px; }
-.stale ul { margin: 6px 0; }
+div.stale ul { margin: 6px 0; }
 section.alert h2 { color: var(--bad); }
 tr.stale td { color: var(--bad); font-weight: 600; }
 dl.states { display: grid; gap: 4px; margin: 10px 0 0; font-size: 14px; }
