@@ -147,7 +147,32 @@ def test_unknown_key_without_a_close_match_lists_the_valid_keys(
 
     assert message == (
         f"{_at(demo_config, 'colour:')} adoption.colour: unknown field "
-        "(valid here: as_of, by, output_dir, window_days, write_back, write_back_dry_run)"
+        "(valid here: as_of, by, output_dir, report, window_days, write_back, "
+        "write_back_dry_run)"
+    )
+
+
+def test_report_settings_default_to_names_and_a_two_day_staleness_limit(
+    demo_config: Path, registry: Registry
+) -> None:
+    """Issue 16 point 4: adoption.report.show_names (default true: HR display names; false: the
+    actor pseudonyms) and stale_after_days (default 2) are config, checked like the rest."""
+    report = load_settings(demo_config, registry).adoption.report
+    assert (report.show_names, report.stale_after_days) == (True, 2)
+
+    _edit(
+        demo_config,
+        "  window_days: 90",
+        "  window_days: 90\n  report:\n    show_names: false\n    stale_after_days: 3",
+    )
+    report = load_settings(demo_config, registry).adoption.report
+    assert (report.show_names, report.stale_after_days) == (False, 3)
+
+    _edit(demo_config, "    show_names: false", "    show_name: false")
+    message = _only_problem(demo_config, registry)
+    assert message == (
+        f"{_at(demo_config, 'show_name:')} adoption.report.show_name: unknown field "
+        "(did you mean 'show_names')"
     )
 
 

@@ -20,6 +20,12 @@ class Curve:
     days: tuple[int, ...]  # the event days
     survival: tuple[Fraction, ...]  # S(t) just after each event day
     reps: int
+    exits: tuple[tuple[int, int], ...] = ()  # (day, reps leaving the risk set that day), by day
+
+    def at_risk(self, day: int) -> int:
+        """Reps still at risk on `day`: neither proficient nor censored before it (a rep whose
+        event or censoring falls on `day` is still at risk that day)."""
+        return self.reps - sum(n for d, n in self.exits if d < day)
 
     @property
     def share(self) -> tuple[float, ...]:
@@ -50,4 +56,5 @@ def kaplan_meier(observations: Iterable[tuple[int, bool]]) -> Curve:
             days_out.append(day)
             survival_out.append(survival)
         at_risk -= events[day] + censored[day]
-    return Curve(tuple(days_out), tuple(survival_out), total)
+    exits = tuple((day, events[day] + censored[day]) for day in sorted(set(events) | set(censored)))
+    return Curve(tuple(days_out), tuple(survival_out), total, exits)

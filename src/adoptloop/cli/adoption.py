@@ -82,10 +82,12 @@ def report(
 ) -> None:
     """Write the self-contained HTML adoption report (opens offline; no CDN)."""
     from adoptloop.adoption.report.assemble import build_report_data, write_report
+    from adoptloop.pipeline.adopt import report_options
 
     with handled():
         with _computed(config, as_of) as (env, day, source, conn):
-            data = build_report_data(conn, source, env.capabilities, day)
+            options = report_options(env.settings)
+            data = build_report_data(conn, source, env.capabilities, day, options=options)
         target = output if output is not None else env.settings.adoption.output_dir
         if output is None or output.is_dir():
             target = target / "adoption.html"

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from adoptloop.adoption.compute import update_states
 from adoptloop.adoption.metrics import By, MetricsRow, adoption_metrics, write_table_csv
-from adoptloop.adoption.report.assemble import build_report_data, write_report
+from adoptloop.adoption.report.assemble import ReportOptions, build_report_data, write_report
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.metrics import RowSource
+from adoptloop.xapi.ids import Pseudonymizer
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from adoptloop.settings.model import Settings
 
 
 def refresh_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, Any]:
@@ -37,8 +40,27 @@ class AdoptionOutputs:
     report: Path
 
 
+def report_options(settings: Settings) -> ReportOptions:
+    """adoption.report's settings for the report, with the statements' actor pseudonymiser
+    (the labels of `show_names: false`)."""
+    actor = settings.xapi.actor
+    actors = Pseudonymizer(actor.home_page, actor.key.get_secret_value().encode("utf-8"))
+    report = settings.adoption.report
+    return ReportOptions(
+        show_names=report.show_names,
+        stale_after_days=report.stale_after_days,
+        pseudonym=actors.name,
+    )
+
+
 def write_outputs(
-    engine: Engine, capabilities: CapabilityMap, as_of: date, *, by: By, output_dir: Path
+    engine: Engine,
+    capabilities: CapabilityMap,
+    as_of: date,
+    *,
+    by: By,
+    output_dir: Path,
+    options: ReportOptions | None = None,
 ) -> AdoptionOutputs:
     """The adoption table grouped `by`, as `output_dir`/adoption.csv, and the report as
     `output_dir`/adoption.html (its region rows are the table's when `by` is region)."""
@@ -52,6 +74,7 @@ def write_outputs(
             capabilities,
             as_of,
             by_region=rows if by == "region" else None,
+            options=options,
         )
     return AdoptionOutputs(rows, table, write_report(output_dir / "adoption.html", data))
 

@@ -312,6 +312,7 @@ def _run(
                 result.as_of,
                 by=env.settings.adoption.by,
                 output_dir=env.settings.adoption.output_dir,
+                options=adopt.report_options(env.settings),
             )
             result.adoption, result.adoption_csv = outputs.rows, outputs.csv
             result.report = outputs.report

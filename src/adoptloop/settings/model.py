@@ -149,6 +149,23 @@ class DeliverySettings(Frozen):
         return self
 
 
+class ReportSettings(Frozen):
+    """How the HTML adoption report labels people and when it calls a source stale."""
+
+    show_names: bool = Field(
+        default=True,
+        description="true: managers by their display name from HR (first and last name); "
+        "false: by the actor pseudonym the statements use (account.name)",
+    )
+    stale_after_days: int = Field(
+        default=2,
+        ge=1,
+        le=365,
+        description="A source whose last complete read is older than this many days, or whose "
+        "latest read stopped early, is stale: the report says so at the top, in red",
+    )
+
+
 class AdoptionSettings(Frozen):
     as_of: date | None = Field(
         default=None, description="Judge adoption as of this date (default: today, UTC)"
@@ -168,6 +185,7 @@ class AdoptionSettings(Frozen):
     write_back_dry_run: bool = Field(
         default=False, description="Only record what would be written (audited as would-write)"
     )
+    report: ReportSettings = ReportSettings()
 
 
 class RolesSettings(Frozen):

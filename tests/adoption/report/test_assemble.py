@@ -14,35 +14,38 @@ D = 2024-06-30 (a Sunday) and T = D - 120 days as in tests/adoption/scenario.py.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import hashlib
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import Connection
 
 from adoptloop.adoption.compute import scratch
+from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.metrics import (
     ALL,
+    MetricsRow,
     business_days_between,
     leniency,
     rater_stats,
 )
-from adoptloop.adoption.report.assemble import build_report_data
+from adoptloop.adoption.report.actions import opportunities
+from adoptloop.adoption.report.assemble import ReportOptions, _cell, at_risk, build_report_data
 from adoptloop.adoption.report.data import (
     Cell,
-    FollowThrough,
     FunnelStep,
     ManagerGroup,
     ReportData,
 )
+from adoptloop.store import schema, source_reads
 from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import (
     DISC,
-    EPOCH,
     HIGH,
     LOW,
     OBJ,
-    Post,
     Scenario,
     before,
     day,
@@ -52,12 +55,18 @@ from tests.adoption.scenario import D as AS_OF
 OBJ_NAME, DISC_NAME = "Objection handling", "Discovery"
 
 
-def report(s: Scenario, as_of: date = AS_OF) -> ReportData:
+NOW = datetime(2024, 7, 1, 6, 0, tzinfo=UTC)  # the report is generated the morning after D
+
+
+def report(s: Scenario, as_of: date = AS_OF, options: ReportOptions | None = None) -> ReportData:
     """Commit the scenario, compute into scratch rows and assemble the report's numbers."""
     s.conn.commit()
     engine = s.conn.engine
+    options = options or ReportOptions(now=NOW)
     with scratch(engine, s.capabilities, as_of) as computation, engine.connect() as conn:
-        return build_report_data(conn, RowSource.scratch(computation), s.capabilities, as_of)
+        return build_report_data(
+            conn, RowSource.scratch(computation), s.capabilities, as_of, options=options
+        )
 
 
 def org(s: Scenario) -> None:
@@ -117,7 +126,7 @@ def test_heatmap_cells_follow_the_small_number_tiers(scenario: Scenario) -> None
     # North, objection handling: cohort 12 (directional), adopted n00..n05 = 6: 6/12 = 50%;
     # Wilson 6/12: centre .5, half 1.959964 * sqrt(.020833 + .006669) / 1.320122 = .246222
     assert cell(data.heatmap, "North", OBJ_NAME) == Cell(
-        "North", OBJ_NAME, 50.0, 6, 12, "directional", 25.4, 74.6, flagged=False
+        "North", OBJ_NAME, 50.0, 6, 12, "directional", 25.4, 74.6
     )
     # South: cohort 3: suppressed, no numbers at all
     assert cell(data.heatmap, "South", OBJ_NAME) == Cell(
@@ -154,10 +163,10 @@ def test_funnel_gives_cohort_observed_adopted_and_sustained_per_capability(
     org(scenario)
     data = report(scenario)
     assert data.funnel == [
-        # cohort 12 + 3; observed 9 + 2; adopted 6 + 1; sustained: n00
-        FunnelStep(OBJ_NAME, 15, 11, 7, 1),
-        # cohort 6; observed d0..d3; adopted d0..d2; nobody sustained
-        FunnelStep(DISC_NAME, 6, 4, 3, 0),
+        # cohort 12 + 3; observed 9 + 2; adopted 6 + 1; sustained: n00; none regressed
+        FunnelStep(OBJ_NAME, 15, 11, 7, 1, 0, "directional"),
+        # cohort 6; observed d0..d3; adopted d0..d2; nobody sustained; counts only
+        FunnelStep(DISC_NAME, 6, 4, 3, 0, 0, "counts-only"),
     ]
 
 
@@ -171,7 +180,8 @@ def test_funnel_leaves_out_a_capability_whose_cohort_is_suppressed(scenario: Sce
 
     data = report(scenario)
     assert cell(data.heatmap, ALL, OBJ_NAME).numerator is None  # as in the heatmap ...
-    assert data.funnel == [FunnelStep(DISC_NAME, 5, 0, 0, 0)]  # ... so not in the funnel
+    # ... so not in the funnel
+    assert data.funnel == [FunnelStep(DISC_NAME, 5, 0, 0, 0, 0, "counts-only")]
 
 
 # --- time to proficiency ---------------------------------------------------------------------
@@ -206,9 +216,10 @@ def test_managers_are_labelled_by_territory_with_coverage_only_from_ten_eligible
     teams = {m.team: m for m in data.managers}
     assert list(teams) == ["team N-D01", "team N-D02", "team S-D01"]
     # N-D01: 12 eligible reps; visited in (D-90, D]: n00 (day 50), n09 (day 100), n01..n08
-    # (D-10) = 10: 83.3%. 10 reports: timeliness, leniency and top-box are shown.
+    # (D-10) = 10: 83.3%. 12 reps: timeliness and top-box are shown.
     # submission delays: 0 days x 8, 8 days x 2: median 0; 8 of 10 within 5 business days.
-    # leniency: own mean .8 (n00, n09) minus North's other raters (M-N2: .6 x 3 + .2) / 4 = .5
+    # leniency would compare with North's other team, N-D02, of 6 eligible reps: under 10, so
+    # the comparison is withheld (issue 16: rater statistics obey the small-number rule).
     assert teams["team N-D01"] == ManagerGroup(
         team="team N-D01",
         region="North",
@@ -216,18 +227,21 @@ def test_managers_are_labelled_by_territory_with_coverage_only_from_ten_eligible
         coaching_coverage=83.3,
         median_days_to_submit=0.0,
         submitted_within_5_business_days=80.0,
-        leniency=0.3,
+        leniency=None,
         top_box_share=0.0,
         tier="directional",
+        manager="Rep M-N1",
+        coached=10,
     )
-    # N-D02: 6 eligible (counts only): the count, but no percentage; 4 reports: nothing else
+    # N-D02: 6 eligible (counts only): the counts (d0..d3 visited), no percentage, no rater
+    # statistics
     assert teams["team N-D02"] == ManagerGroup(
-        "team N-D02", "North", 6, None, None, None, None, None, "counts-only"
+        "team N-D02", "North", 6, None, None, None, None, None, "counts-only", "Rep M-N2", 4
     )
     # S-D01: 3 eligible: suppressed. M-S1 rated nobody in the last 90 days; the team is still
     # in the South.
     assert teams["team S-D01"] == ManagerGroup(
-        "team S-D01", "South", None, None, None, None, None, None, "suppressed"
+        "team S-D01", "South", None, None, None, None, None, None, "suppressed", "Rep M-S1"
     )
 
 
@@ -250,43 +264,76 @@ def test_a_team_is_never_named_by_its_managers_hr_id_or_name(scenario: Scenario)
 # --- follow-through, freshness, notes -----------------------------------------------------------
 
 
-def test_follow_through_by_region_with_small_number_rules(scenario: Scenario) -> None:
-    org(scenario)
-    data = report(scenario)
-    assert data.follow_through == [
-        # 10 due, 7 completed, 5 on time (the two done on D-5 are 15 days late)
-        FollowThrough("North", 10, 7, 5, 70.0, 50.0, "directional"),
-        # 2 due: suppressed
-        FollowThrough("South", None, None, None, None, None, "suppressed"),
-        # 12 due, 8 completed (66.7%), 6 on time (50%)
-        FollowThrough(ALL, 12, 8, 6, 66.7, 50.0, "directional"),
-    ]
-
-
-def test_freshness_lists_each_cursor_with_the_newest_record_of_its_source(
+def test_follow_through_grid_takes_the_rows_actions_and_the_rows_cohort_tier(
     scenario: Scenario,
 ) -> None:
+    """Issue 16 point 4 (small numbers in every section): follow-through is shown per region x
+    capability from the adoption table's own rows, and the row's cohort decides what is shown
+    (DESIGN.md: "the row's cohort size n decides the whole row, ... follow-through included"),
+    not the number of actions due."""
     org(scenario)
-    scenario.career("late", Post(EPOCH, "North"), Post(before(3), "South"))
-    streams = (
-        ("crm", "actions"),
-        ("crm", "calls"),
-        ("crm", "reports"),
-        ("hris", "people"),
-        ("lms", "completions"),
+    data = report(scenario)
+    rows = {(r.group, r.capability): r for r in scenario.table()}
+    north = rows[("North", OBJ)]
+    # North x objection handling: cohort 12 (directional): the row's actions, as a percentage
+    assert north.actions_due
+    shown = cell(data.follow_through, "North", OBJ_NAME)
+    assert (shown.numerator, shown.denominator, shown.tier) == (
+        north.actions_on_time,
+        north.actions_due,
+        "directional",
     )
-    for source, stream in streams:
-        scenario.cursor(source, stream, "2024-06-30T00:00:00Z")
+    assert shown.value == round(100 * (north.actions_on_time or 0) / north.actions_due, 1)
+    # South x objection handling: cohort 3: suppressed, whatever the actions
+    assert cell(data.follow_through, "South", OBJ_NAME) == Cell(
+        "South", OBJ_NAME, None, None, None, "suppressed"
+    )
+    # North x discovery: cohort 6: counts only, no percentage
+    assert cell(data.follow_through, "North", DISC_NAME).value is None
+    assert cell(data.follow_through, "North", DISC_NAME).tier == "counts-only"
+
+
+def _read(conn: Connection, source: str, *, at: datetime, stopped: str | None = None) -> None:
+    """A read of `source` recorded as the pull records it, then dated `at`."""
+    source_reads.record_read(
+        conn, source, "run-1", lines=3, quarantined=0, held_back=0, stopped_reason=stopped
+    )
+    t = schema.source_reads
+    when = schema.stamp(at)
+    complete = {} if stopped else {"complete_at": when}
+    conn.execute(t.update().where(t.c.source == source).values(read_at=when, **complete))
+
+
+def test_freshness_marks_a_source_stale_when_its_last_complete_read_is_old_or_cut_short(
+    scenario: Scenario,
+) -> None:
+    """Issue 16 point 5: a source is stale when its last complete read is older than
+    stale_after_days (2 by default) before the report was generated, or its latest read
+    stopped early. Generated at NOW = 2024-07-01 06:00 UTC:
+    - hris read completely 1 day before: fresh;
+    - lms read completely 3 days before: stale (older than 2 days);
+    - crm's latest read stopped early (the API budget): stale, whatever its age."""
+    org(scenario)
+    _read(scenario.conn, "hris", at=NOW - timedelta(days=1))
+    _read(scenario.conn, "lms", at=NOW - timedelta(days=3))
+    _read(scenario.conn, "crm", at=NOW - timedelta(hours=2), stopped="api budget spent")
 
     data = report(scenario)
-    assert [(f.source, f.stream) for f in data.freshness] == list(streams)
+    status = {f.source: (f.stale, f.reason) for f in data.freshness}
+    assert status["hris"] == (False, "")
+    assert status["lms"] == (
+        True,
+        "last complete read 3 days ago, older than the 2-day limit",
+    )
+    assert status["crm"] == (True, "its latest read stopped early (api budget spent)")
+    assert [f.source for f in data.stale] == ["crm", "lms"]
     newest = {f.source: f.newest_record for f in data.freshness}
-    assert newest == {
-        "crm": "2024-06-20",  # the D-10 reports (actions agreed D-50, no calls)
-        "hris": "2024-06-27",  # the HR row of the move on D-3
-        "lms": "2024-05-21",  # the discovery completions on D-40
-    }
-    assert all(f.last_synced for f in data.freshness)
+    assert newest["crm"] == "2024-06-20"  # the D-10 reports (actions agreed D-50, no calls)
+    assert newest["lms"] == "2024-05-21"  # the discovery completions on D-40
+
+    # a looser threshold (adoption.report.stale_after_days: 5) makes lms fresh again
+    looser = report(scenario, options=ReportOptions(now=NOW, stale_after_days=5))
+    assert [f.source for f in looser.stale] == ["crm"]
 
 
 def test_notes_explain_the_small_number_rules_and_coaching_figures(scenario: Scenario) -> None:
@@ -308,11 +355,8 @@ def test_notes_explain_the_small_number_rules_and_coaching_figures(scenario: Sce
         "Reinforcement, Objection handling: 0.1 ratings per trained rep in the last 90 days; "
         "last rated 20 days ago."
     ) in notes
-    # discovery: 4 ratings over 6 trained = 0.7; last rated D - 30
-    assert (
-        "Reinforcement, Discovery: 0.7 ratings per trained rep in the last 90 days; "
-        "last rated 30 days ago."
-    ) in notes
+    # discovery: 6 trained: a rate from fewer than 10 people is not shown (issue 16 point 4)
+    assert not any("Reinforcement, Discovery" in n for n in notes)
     assert not any("Coach the coach" in n for n in notes)  # 3 first-line managers: too few
 
 
@@ -386,21 +430,20 @@ def test_leniency_is_a_managers_mean_minus_the_other_raters_in_the_region(
     }
 
 
-def test_heatmap_flag_uses_the_interval_of_the_share_it_shows() -> None:
-    from adoptloop.adoption.metrics import MetricsRow
-    from adoptloop.adoption.report.assemble import _cell
-
+def test_a_cell_says_whether_its_whole_interval_is_below_or_above_the_org() -> None:
+    """Issue 16 point 4 (the outline marked good and bad alike): a cell whose interval excludes
+    the org's figure now says on which side it is."""
     # North: 6 adopted of a cohort of 22 -> 27.3%, Wilson 95% about 13.2-48.2%
     north = MetricsRow("North", "objection-handling", trained=22, cohort=22, observed=13, adopted=6)
-    flagged = _cell(north, "Objection handling", 6, 22, overall=(30, 61))  # overall 49.2%: outside
-    assert flagged.value == 27.3
-    assert flagged.flagged
-    close = _cell(north, "Objection handling", 6, 22, overall=(20, 61))  # overall 32.8%: inside
-    assert not close.flagged
+    below = _cell(north, "Objection handling", 6, 22, 30 / 61)  # org 49.2%: above the interval
+    assert below.value == 27.3
+    assert below.versus_org == "below"
+    assert _cell(north, "Objection handling", 6, 22, 20 / 61).versus_org == ""  # 32.8%: inside
+    assert _cell(north, "Objection handling", 6, 22, 0.10).versus_org == "above"  # 10%: below it
     everyone = MetricsRow(
         "(all)", "objection-handling", trained=61, cohort=61, observed=44, adopted=30
     )
-    assert not _cell(everyone, "Objection handling", 30, 61, overall=(30, 61)).flagged
+    assert _cell(everyone, "Objection handling", 30, 61, 0.10).versus_org == ""  # the org itself
 
 
 def test_a_report_rating_several_capabilities_is_one_tagged_report(scenario: Scenario) -> None:
@@ -413,3 +456,136 @@ def test_a_report_rating_several_capabilities_is_one_tagged_report(scenario: Sce
 
     stats = rater_stats(scenario.conn, AS_OF)["M-A"]
     assert (stats.reports, stats.ratings, stats.tagged_reports) == (3, 3, 2)
+
+
+# --- issue 16, point 4: the report for the person who acts on it -------------------------------
+
+
+def test_where_to_act_and_where_it_works_follow_the_interval_and_gap_rule() -> None:
+    """Issue 16 point 4 (deliver 1): cells whose adoption (cohort) Wilson 95% interval sits
+    wholly below the org's are "where to act", with the gap the rule names; wholly above,
+    "where it works"; only rows of 10 or more reps; never a group without a region.
+
+    Org: cohort 100, observed 80, adopted 60: adoption 60%, coverage 80%, adopted among the
+    observed 75%; actions 80 of 100 done (80%). Wilson 9/30 = (16.7%, 47.9%): below 60%.
+    - A: 12 of 30 observed (40%: half the org's), 9 of 12 adopted (75%: like the org's):
+      coverage is further below -> coverage gap; 18 of 30 reps never rated.
+    - B: 24 observed (80%), 9 adopted (37.5%: half the org's), actions 8 of 20 (40% < 80%)
+      -> follow-through gap.
+    - C: as B but actions 18 of 20 (90% >= 80%) -> adoption gap.
+    - D: 27 of 30 (90%), Wilson (74.4%, 96.5%): wholly above 60% -> where it works.
+    - E: 0 of 9: far below, but 9 reps: not judged. F: 18 of 30 (60%): interval holds 60%.
+    - (none): 0 of 30, but no region: not judged."""
+
+    def row(
+        group: str, cohort: int, observed: int, adopted: int, due: int = 0, done: int = 0
+    ) -> MetricsRow:
+        return MetricsRow(
+            group,
+            "c",
+            trained=cohort,
+            cohort=cohort,
+            observed=observed,
+            adopted=adopted,
+            actions_due=due,
+            actions_on_time=done,
+        )
+
+    rows = [
+        row("A", 30, 12, 9),
+        row("B", 30, 24, 9, 20, 8),
+        row("C", 30, 24, 9, 20, 18),
+        row("D", 30, 30, 27),
+        row("E", 9, 9, 0),
+        row("F", 30, 24, 18),
+        row("(none)", 30, 0, 0),
+        row(ALL, 100, 80, 60, 100, 80),
+    ]
+    act, works = opportunities(rows, {"c": "Closing"})
+
+    assert [(o.group, o.gap) for o in act] == [
+        ("A", "coverage"),
+        ("B", "follow-through"),
+        ("C", "adoption"),
+    ]
+    a = act[0]
+    assert (a.adoption, a.ci_low, a.ci_high, a.org_adoption) == (30.0, 16.7, 47.9, 60.0)
+    assert (a.coverage, a.org_coverage, a.adoption_observed) == (40.0, 80.0, 75.0)
+    assert a.next_step.startswith("Observe first: 18 of 30 reps trained on Closing")
+    assert act[1].next_step.startswith("Follow through: 12 of 20 development actions")
+    assert act[2].next_step.startswith("Coach the skill: 24 reps were observed on Closing")
+    assert [(o.group, o.gap, o.ci_low, o.ci_high) for o in works] == [("D", "", 74.4, 96.5)]
+    assert all(o.tier == "comparable" for o in (*act, *works))  # 30 reps: comparable
+
+
+def test_time_to_proficiency_carries_the_number_at_risk_every_30_days(
+    scenario: Scenario,
+) -> None:
+    """Issue 16 point 4 (deliver 2): the at-risk counts under the curve. Objection handling,
+    15 trained on T = D - 120: n00..n05 proficient on day 10, s0 on day 20, n09 on day 100,
+    7 censored at 120. At risk on day t = reps whose time is >= t: day 0: 15; days 30, 60,
+    90: n09 and the 7 censored = 8; day 120: the 7 censored (censored on the day: at risk)."""
+    org(scenario)
+    (curve,) = report(scenario).curves
+    assert curve.at_risk == ((0, 15), (30, 8), (60, 8), (90, 8), (120, 7))
+    # fewer than 5 at risk is withheld (small numbers)
+    assert at_risk(kaplan_meier([(0, True)] * 4 + [(40, False)])) == ((0, 5), (30, None))
+
+
+def test_rater_statistics_are_withheld_for_a_team_or_region_under_ten(
+    scenario: Scenario,
+) -> None:
+    """Issue 16 point 4 (deliver 3): rater leniency used to be shown for any manager with 10
+    reports, whatever the size of the team. Now the team's eligible reps decide the row, and
+    leniency also needs 10 eligible reps in the region's other teams (its comparison).
+
+    North: M-A's team of 6 reps (10 reports rated .8), M-B's of 12 (10 rated .6), M-C's of 12
+    (10 rated .7); all 30 reps eligible.
+    - M-A: 6 reps (counts only): no leniency, no top-box, no timeliness, despite 10 reports.
+    - M-B: .6 minus the others' mean (.8 x 10 + .7 x 10) / 20 = .75 -> -0.15; peers 18.
+    - M-C: .7 minus (.8 x 10 + .6 x 10) / 20 = .7 -> 0.0; peers 18."""
+    for manager, team, size, score in (("M-A", "T-A", 6, 0.8), ("M-B", "T-B", 12, 0.6)):
+        scenario.manager(manager, "North", team)
+        for i in range(size):
+            scenario.rep(f"{manager}-{i}", "North", manager)
+        for i in range(10):
+            scenario.rated(f"{manager}-{i % size}", before(10 + i), score, observer=manager)
+    scenario.manager("M-C", "North", "T-C")
+    for i in range(12):
+        scenario.rep(f"M-C-{i}", "North", "M-C")
+    for i in range(10):
+        scenario.rated(f"M-C-{i}", before(10 + i), 0.7, observer="M-C")
+
+    teams = {m.team: m for m in report(scenario).managers}
+    small = teams["team T-A"]
+    assert (small.tier, small.eligible_reps) == ("counts-only", 6)
+    assert small.leniency is None
+    assert small.top_box_share is None
+    assert small.median_days_to_submit is None
+    assert small.submitted_within_5_business_days is None
+    assert teams["team T-B"].leniency == -0.15
+    assert teams["team T-C"].leniency == 0.0
+
+
+def test_managers_are_shown_by_display_name_or_by_their_actor_pseudonym(
+    scenario: Scenario,
+) -> None:
+    """Issue 16 point 4 (deliver 4): by default a manager is labelled with the first and last
+    name of their HR row (the scenario's are "Rep <hr_id>"); with show_names off, with the
+    first 12 characters of the pseudonym their statements carry; never with the HR id alone."""
+    org(scenario)
+    for i in range(5):
+        scenario.rep(f"g{i}", "North", "M-GONE")  # a manager with no HR row (erased)
+
+    named = {m.team: m.manager for m in report(scenario).managers}
+    assert named["team N-D01"] == "Rep M-N1"
+    assert named["team S-D01"] == "Rep M-S1"
+    assert named["team without territory #1"] == "(name not on record)"
+
+    def pseudonym(hr_id: str) -> str:
+        return hashlib.sha256(hr_id.encode()).hexdigest()
+
+    hidden = report(scenario, options=ReportOptions(now=NOW, show_names=False, pseudonym=pseudonym))
+    labels = {m.team: m.manager for m in hidden.managers}
+    assert labels["team N-D01"] == f"actor {pseudonym('M-N1')[:12]}\u2026"
+    assert not any("Rep " in label or "M-" in label for label in labels.values())

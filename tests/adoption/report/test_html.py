@@ -1,7 +1,8 @@
-"""The HTML adoption report: what it shows, what it withholds, and that it draws offline.
+"""The HTML adoption report: what it shows first, what it withholds, and that it draws offline.
 
 The renderer is tested on hand-built ReportData (the contract adoption.report.assemble fills); the
-browser test opens the written file in Debian's headless Chromium from a file:// URL.
+browser test opens the written file in Debian's headless Chromium from a file:// URL. The demo's
+own report (its size, its links, its screenshots) is tested in test_demo_report.py.
 """
 
 # The report typesets ranges with en dashes (5 to 9 people); the tests look for them.
@@ -9,8 +10,10 @@ browser test opens the written file in Debian's headless Chromium from a file://
 
 from __future__ import annotations
 
+import html
 import json
 import re
+from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,14 +24,14 @@ import pytest
 
 from adoptloop.adoption.report.data import (
     Cell,
-    FollowThrough,
     Freshness,
     FunnelStep,
     ManagerGroup,
+    Opportunity,
     ProficiencyCurve,
     ReportData,
 )
-from adoptloop.adoption.report.html import render_html
+from adoptloop.adoption.report.html import STATES, render_html
 from adoptloop.adoption.report.page import CHARTS_ELEMENT
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from tests.harness.browser import chromium_unavailable, visit_page
@@ -36,33 +39,28 @@ from tests.support import REPO, require
 
 SCREENSHOT = REPO / "test-artifacts" / "adoption-report.png"
 SECTIONS = (
-    "freshness",
+    "act",
+    "works",
     "adoption",
     "funnel",
     "proficiency",
     "coaching",
     "follow-through",
     "reading",
+    "freshness",
 )
-CHART_IDS = {
-    "chart-adoption",
-    "chart-coverage",
-    "chart-funnel",
-    "chart-proficiency",
-    "chart-coaching",
-    "chart-leniency",
-    "chart-follow-through",
-}
+CHART_IDS = {"chart-funnel", "chart-proficiency", "chart-coaching", "chart-leniency"}
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 REGIONS = ("North", "South", "East", "West", "Central")
 CAPABILITIES = ("Objection handling", "Needs discovery", "Access & reimbursement", "Value story")
+ORG = {"Objection handling": 45.0, "Needs discovery": 50.0}
 
 
 # -- a realistic ReportData, filtered the way adoption.metrics filters it ---------------------
 
 
 def cell(
-    group: str, capability: str, numerator: int, denominator: int, *, flagged: bool = False
+    group: str, capability: str, numerator: int, denominator: int, *, versus: str = ""
 ) -> Cell:
     size = tier(denominator)
     if size is Tier.SUPPRESSED:
@@ -79,7 +77,7 @@ def cell(
         size.value,
         100 * low,
         100 * high,
-        flagged,
+        versus,
     )
 
 
@@ -106,12 +104,41 @@ def curve(capability: str, spread: int, reps: int = 60) -> ProficiencyCurve:
             (float(d) for d, share in zip(days, shares, strict=True) if share >= level), None
         )
 
-    return ProficiencyCurve(capability, days, shares, first(0.5), first(0.75), reps)
+    # everyone not proficient is followed to day 180: at risk on t = reps not proficient before t
+    risk = ((t, reps - sum(1 for e in events if e < t)) for t in range(0, 181, 30))
+    at_risk = tuple((t, n if n >= 5 else None) for t, n in risk)
+    return ProficiencyCurve(capability, days, shares, first(0.5), first(0.75), reps, at_risk)
+
+
+def opportunity(group: str, capability: str, adopted: int, cohort: int, gap: str) -> Opportunity:
+    low, high = wilson(adopted, cohort)
+    return Opportunity(
+        group=group,
+        capability=capability,
+        tier=tier(cohort).value,
+        adopted=adopted,
+        cohort=cohort,
+        adoption=round(100 * adopted / cohort, 1),
+        ci_low=round(100 * low, 1),
+        ci_high=round(100 * high, 1),
+        org_adoption=ORG[capability],
+        coverage=40.0,
+        org_coverage=78.0,
+        adoption_observed=62.0,
+        org_adoption_observed=58.0,
+        follow_through=70.0,
+        org_follow_through=72.0,
+        gap=gap,
+        next_step=f"Next step for {group} on {capability}.",
+    )
+
+
+VERSUS = {("South", "Objection handling"): "below", ("North", "Needs discovery"): "above"}
 
 
 def sample_report() -> ReportData:
     heatmap = [
-        cell(region, cap, adopted, cohort, flagged=(region, cap) == ("North", "Needs discovery"))
+        cell(region, cap, adopted, cohort, versus=VERSUS.get((region, cap), ""))
         for region, rows in GRID.items()
         for cap, (adopted, _, cohort) in zip(CAPABILITIES, rows, strict=True)
     ]
@@ -120,50 +147,129 @@ def sample_report() -> ReportData:
         for region, rows in GRID.items()
         for cap, (_, observed, cohort) in zip(CAPABILITIES, rows, strict=True)
     ]
+    follow = [
+        cell(region, cap, cohort // 2, cohort)
+        for region, rows in GRID.items()
+        for cap, (_, _, cohort) in zip(CAPABILITIES, rows, strict=True)
+    ]
     curves = [curve(cap, spread) for spread, cap in enumerate(CAPABILITIES)]
     managers = [
-        ManagerGroup("Leeds & Bradford", "North", 12, 83.3, 2.5, 75.0, 0.21, 34.0, "directional"),
-        ManagerGroup("Newcastle", "North", 31, 64.5, 4.0, 58.1, -0.12, 18.0, "comparable"),
-        ManagerGroup("Bristol", "South", 14, 57.1, 6.5, 42.9, 0.44, 51.0, "directional"),
-        ManagerGroup("Cornwall", "South", 3, None, None, None, None, None, "suppressed"),
-        ManagerGroup("Norwich", "East", 7, None, None, None, None, None, "counts-only"),
-        ManagerGroup("Cambridge", "East", 33, 90.9, 1.5, 87.9, -0.31, 12.0, "comparable"),
-        ManagerGroup("Cardiff", "West", 18, 72.2, 3.0, 66.7, 0.05, 22.0, "directional"),
-        ManagerGroup("Birmingham", "Central", 35, 77.1, 2.0, 80.0, -0.02, 20.0, "comparable"),
+        ManagerGroup(
+            "team Leeds & Bradford",
+            "North",
+            12,
+            83.3,
+            2.5,
+            75.0,
+            0.21,
+            34.0,
+            "directional",
+            "Ada Lovelace",
+            10,
+        ),
+        ManagerGroup(
+            "team Newcastle",
+            "North",
+            31,
+            64.5,
+            4.0,
+            58.1,
+            -0.12,
+            18.0,
+            "comparable",
+            "Grace Hopper",
+            20,
+        ),
+        ManagerGroup(
+            "team Bristol",
+            "South",
+            14,
+            57.1,
+            6.5,
+            42.9,
+            0.44,
+            51.0,
+            "directional",
+            "Alan Turing",
+            8,
+        ),
+        ManagerGroup(
+            "team Cornwall",
+            "South",
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "suppressed",
+            "Karen Jones",
+        ),
+        ManagerGroup(
+            "team Norwich",
+            "East",
+            7,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "counts-only",
+            "Edsger Dijkstra",
+            5,
+        ),
+        ManagerGroup(
+            "team Cambridge",
+            "East",
+            33,
+            90.9,
+            1.5,
+            87.9,
+            -0.31,
+            12.0,
+            "comparable",
+            "Barbara Liskov",
+            30,
+        ),
     ]
     return ReportData(
         title="Field adoption — EMEA specialty care",
         as_of=date(2026, 10, 31),
         generated_at="2026-11-01T06:15:00+00:00",
         window_days=90,
+        where_to_act=[
+            opportunity("South", "Objection handling", 6, 24, "coverage"),
+        ],
+        where_it_works=[opportunity("North", "Needs discovery", 30, 55, "")],
         heatmap=heatmap,
         coverage=coverage,
         funnel=[
-            FunnelStep("Objection handling", 212, 137, 60, 24),
-            FunnelStep("Needs discovery", 180, 121, 69, 31),
-            FunnelStep("Access & reimbursement", 96, 60, 35, 9),
-            FunnelStep("Value story", 205, 132, 70, 28),
+            FunnelStep("Objection handling", 212, 137, 60, 24, 3, "comparable"),
+            FunnelStep("Needs discovery", 180, 121, 69, 31, 0, "comparable"),
+            FunnelStep("Access & reimbursement", 96, 60, 35, 9, 1, "comparable"),
+            FunnelStep("Value story", 8, 6, 4, 1, 0, "counts-only"),
         ],
         curves=curves,
         managers=managers,
-        follow_through=[
-            FollowThrough("North", 64, 51, 44, 79.7, 68.8, "comparable"),
-            FollowThrough("South", 22, 15, 11, 68.2, 50.0, "directional"),
-            FollowThrough("East", 8, 6, 4, None, None, "counts-only"),
-            FollowThrough("West", 3, None, None, None, None, "suppressed"),
-            FollowThrough("Central", 41, 30, 27, 73.2, 65.9, "comparable"),
-        ],
+        follow_through=follow,
         freshness=[
-            Freshness("hris", "people", "2026-11-01T05:02:11+00:00", "2026-10-31"),
-            Freshness("lms", "completions", "2026-11-01T05:10:40+00:00", "2026-10-30T17:45:00"),
-            Freshness("crm", "coaching_visits", "2026-11-01T05:31:09+00:00", "2026-10-24"),
-            Freshness("crm", "development_actions", None, None),
+            Freshness("hris", "2026-11-01T05:02:11.000000Z", "2026-10-31"),
+            Freshness("lms", "2026-11-01T05:10:40.000000Z", "2026-10-30T17:45:00"),
+            Freshness("crm", "2026-11-01T05:31:09.000000Z", "2026-10-24"),
         ],
         notes=[
             "Capability 'Access & reimbursement' uses a 120-day window.",
             "Coaching coverage counts submitted visits only.",
         ],
     )
+
+
+def stale_report() -> ReportData:
+    data = sample_report()
+    data.freshness[2] = replace(
+        data.freshness[2], stale=True, reason="its latest read stopped early (api budget spent)"
+    )
+    return data
 
 
 # -- reading the rendered page -----------------------------------------------------------------
@@ -212,19 +318,24 @@ def chart_specs(page: str) -> dict[str, Any]:
 
 
 def without_library(page: str) -> str:
-    """The page minus the inlined plotly.min.js, i.e. everything the report itself wrote."""
+    """The page minus the inlined Plotly bundle, i.e. everything the report itself wrote."""
     return re.sub(r'<script id="plotly-js">.*?</script>', "", page, flags=re.S)
 
 
-def heatmap_cell(spec: dict[str, Any], row: int, column: int) -> tuple[str, str]:
-    """The label and hover text of one heatmap cell (the text trace is the last one)."""
-    labels = spec["data"][-1]
-    for x, y, text, hover in zip(
-        labels["x"], labels["y"], labels["text"], labels["customdata"], strict=True
-    ):
-        if (x, y) == (column, row):
-            return text, hover
-    raise AssertionError(f"no cell at row {row}, column {column}")
+def section(page: str, anchor: str) -> str:
+    """The HTML of one section."""
+    start = page.index(f'<section id="{anchor}"')
+    return page[start : page.index("</section>", start)]
+
+
+def grid_cell(page: str, table_id: str, row: int, column: int) -> str:
+    """The <td> of a grid table, by row and capability column (0-based)."""
+    table = page[page.index(f'id="{table_id}"') :]
+    table = table[: table.index("</table>")]
+    body = table[table.index("<tbody>") :]
+    rows: list[str] = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    cells: list[str] = re.findall(r"<td.*?</td>", rows[row], re.S)
+    return cells[column]
 
 
 @pytest.fixture(scope="module")
@@ -242,11 +353,60 @@ def test_every_section_appears_once_in_reading_order(page: str) -> None:
     assert all(ids.count(section) == 1 for section in SECTIONS)
 
 
+def test_the_first_screen_answers_where_to_act_before_any_table_of_dates(page: str) -> None:
+    """Issue 16 point 4 (deliver 1, 5): the report opens with where to act, then where it
+    works; data freshness comes last when every source is fresh."""
+    ids = Page(page).ids
+    sections = [i for i in ids if i in SECTIONS]
+    assert sections[:2] == ["act", "works"]
+    assert sections[-1] == "freshness"
+    assert 'role="alert"' not in page
+
+
+def test_where_to_act_cards_give_the_figure_the_gap_and_the_next_step(page: str) -> None:
+    """Issue 16 point 4 (deliver 1): each card names a region and capability (never a rep), its
+    interval against the org, the gap the rule found, and what to do next."""
+    act = section(page, "act")
+    assert "South · Objection handling" in act
+    assert "Coverage gap" in act
+    assert "25%†</b> adopted (95% CI 12–45%; 6 of 24 reps) against <b>45%</b>" in act
+    assert "<b>Next:</b> Next step for South on Objection handling." in act
+    for rule in ("coverage gap", "follow-through gap", "adoption gap", "Wilson 95%"):
+        assert rule in act
+    works = section(page, "works")
+    assert "North · Needs discovery" in works
+    assert 'class="card works"' in works
+
+
+def test_empty_where_to_act_says_so() -> None:
+    data = sample_report()
+    data.where_to_act, data.where_it_works = [], []
+    page = render_html(data)
+    assert "No region sits clearly below the org on any capability" in section(page, "act")
+    assert "No region sits clearly above the org" in section(page, "works")
+
+
+def test_a_stale_source_puts_freshness_at_the_top_in_red() -> None:
+    """Issue 16 point 4 (deliver 5): with a stale source, a red alert under the title names it
+    and why, and the freshness section moves right after the header."""
+    page = render_html(stale_report())
+    ids = [i for i in Page(page).ids if i in SECTIONS]
+    assert ids[0] == "freshness"
+    alert = page[page.index('<div class="stale" role="alert"') :]
+    alert = alert[: alert.index("</div>")]
+    assert "<b>crm</b>: its latest read stopped early (api budget spent)" in alert
+    assert page.index('role="alert"') < page.index('<section id="act"')
+    assert "--bad: #b91c1c" in page  # red
+    assert "div.stale {" in page
+    assert '<section id="freshness" aria-labelledby="freshness-h" class="alert">' in page
+    assert "stale: its latest read stopped early" in section(page, "freshness")
+
+
 def test_header_states_title_as_of_date_generated_time_and_a_reading_guide(page: str) -> None:
     assert "<h1>Field adoption — EMEA specialty care</h1>" in page
-    assert "Data as of <strong>2026-10-31</strong>" in page
+    assert "As of <strong>2026-10-31</strong>" in page
     assert "generated 2026-11-01 06:15 UTC" in page
-    assert '<p class="guide">Read each figure as' in page
+    assert '<p class="guide">Each figure' in page
 
 
 def test_every_chart_has_a_title_an_aria_label_a_summary_and_a_spec(page: str) -> None:
@@ -261,89 +421,142 @@ def test_every_chart_has_a_title_an_aria_label_a_summary_and_a_spec(page: str) -
         assert len(parsed.text_by_id[chart["aria-describedby"]].strip()) > 40
 
 
-def test_chart_specs_are_valid_plotly_figures(page: str) -> None:
+def test_chart_specs_are_valid_plotly_figures_of_the_basic_bundle(page: str) -> None:
+    """The inlined bundle is Plotly's basic one: scatter and bar traces only."""
     for chart_id, spec in chart_specs(page).items():
         figure = go.Figure(data=spec["data"], layout=spec["layout"])  # raises on a bad property
         assert figure.data, chart_id
+        assert {t["type"] for t in spec["data"]} <= {"scatter", "bar"}, chart_id
 
 
-def test_suppressed_cells_are_hatched_and_say_why(page: str) -> None:
-    specs = chart_specs(page)
-    adoption = specs["chart-adoption"]
+def test_suppressed_cells_show_why_and_no_number(page: str) -> None:
     # South x Access & reimbursement: a cohort of 4
-    label, hover = heatmap_cell(adoption, row=1, column=2)
-    assert label == "n&lt;5"
-    assert "suppressed: fewer than 5 people in the cohort" in hover
-    assert adoption["data"][0]["z"][1][2] is None
-    hatched = adoption["data"][1]
-    assert hatched["fillpattern"]["shape"] == "/"
-    assert (2 - 0.47, 1 - 0.47) in set(zip(hatched["x"], hatched["y"], strict=True))
-    assert re.search(
-        r'<td class="cell suppressed" title="suppressed: fewer than 5 people in the cohort">n&lt;5',
-        page,
-    )
+    td = grid_cell(page, "grid-adoption", row=1, column=2)
+    assert 'class="cell suppressed"' in td
+    assert "suppressed: fewer than 5 people in the cohort" in td
+    assert ">n&lt;5<" in td
 
 
 def test_counts_only_cells_show_counts_and_no_percentage(page: str) -> None:
-    adoption = chart_specs(page)["chart-adoption"]
     # East x Objection handling: 3 of 7
-    label, hover = heatmap_cell(adoption, row=2, column=0)
-    assert label.startswith("3/7")
-    assert "%" not in label
-    assert "n=7" in label
-    assert "counts only (5–9 people), no percentage" in hover
-    assert adoption["data"][0]["z"][2][0] is None
+    td = grid_cell(page, "grid-adoption", row=2, column=0)
+    assert ">3/7<" in td
+    assert "%" not in td.split("title=")[0] + td.split('">', 1)[1]
+    assert "counts only (5–9 people), no percentage" in td
+    assert "style=" not in td  # not shaded: no share to shade
 
 
-def test_directional_cells_are_marked_and_the_mark_is_explained(page: str) -> None:
-    adoption = chart_specs(page)["chart-adoption"]
+def test_directional_cells_are_marked_shaded_and_the_mark_is_explained(page: str) -> None:
     # South x Objection handling: 6 of 24
-    label, hover = heatmap_cell(adoption, row=1, column=0)
-    assert label.startswith("25%†")
-    assert "directional (10–29 people)" in hover
-    assert "95% CI" in hover
-    comparable, _ = heatmap_cell(adoption, row=0, column=0)  # North: 21 of 52
-    assert comparable.startswith("40%<br>")
+    td = grid_cell(page, "grid-adoption", row=1, column=0)
+    assert "25%†" in td
+    assert "directional (10–29 people)" in td
+    assert "95% CI" in td
+    assert 'style="background:#' in td
     assert "directional: 10–29 people" in page
 
 
-def test_a_flagged_cell_is_outlined(page: str) -> None:
-    shapes = chart_specs(page)["chart-adoption"]["layout"]["shapes"]
-    assert [(s["x0"], s["y0"]) for s in shapes] == [(1 - 0.49, 0 - 0.49)]
-    assert 'class="cell comparable flagged"' in page
+def test_below_and_above_the_org_are_marked_differently(page: str) -> None:
+    """Issue 16 point 4: the old outline marked good and bad alike; now ▼ on a red edge for a
+    cell wholly below the org, ▲ on a green one wholly above, each explained in the key."""
+    below = grid_cell(page, "grid-adoption", row=1, column=0)  # South x Objection handling
+    above = grid_cell(page, "grid-adoption", row=0, column=1)  # North x Needs discovery
+    assert 'class="cell directional below"' in below
+    assert "▼" in below
+    assert 'class="cell comparable above"' in above
+    assert "▲" in above
+    assert "the whole interval is below the org&#x27;s figure" in below
+    assert "the whole interval is above the org&#x27;s figure" in above
+    assert "whole 95% interval below the org's figure" in page
+    assert "whole 95% interval above the org's figure" in page
+    assert "table.grid td.below { box-shadow: inset 0 0 0 3px var(--bad); }" in page
+    assert "table.grid td.above { box-shadow: inset 0 0 0 3px var(--good); }" in page
 
 
-def test_observation_coverage_is_drawn_beside_adoption_on_the_same_scale(page: str) -> None:
-    specs = chart_specs(page)
-    for chart_id in ("chart-adoption", "chart-coverage"):
-        heat = specs[chart_id]["data"][0]
-        assert (heat["zmin"], heat["zmax"]) == (0, 100)
-    ids = Page(page).ids
-    assert ids.index("chart-coverage") == ids.index("chart-adoption") + 3  # title, chart, summary
+def test_observation_coverage_is_shown_beside_adoption(page: str) -> None:
+    adoption = section(page, "adoption")
+    assert adoption.index('id="grid-adoption"') < adoption.index('id="grid-coverage"')
 
 
 def test_small_number_tally_counts_what_was_withheld(page: str) -> None:
     text = Page(page).text_by_id["small-numbers"]
     data = sample_report()
-    tiers = [c.tier for c in (*data.heatmap, *data.coverage)]
-    tiers += [m.tier for m in data.managers] + [f.tier for f in data.follow_through]
-    assert f"{tiers.count('suppressed')} figures suppressed (n<5)" in text
+    tiers = [c.tier for c in (*data.heatmap, *data.coverage, *data.follow_through)]
+    tiers += [m.tier for m in data.managers]
+    assert f"{tiers.count('suppressed')} suppressed (n<5)" in text
     assert f"{tiers.count('counts-only')} counts only" in text
     assert f"{tiers.count('directional')} directional" in text
 
 
-def test_teams_are_listed_by_region_and_territory_never_by_their_figures(page: str) -> None:
+def test_adopted_sustained_and_regressed_are_each_explained_where_they_appear(page: str) -> None:
+    """Issue 16 point 4 (deliver 7): one sentence each beside the funnel, as tooltips on the
+    funnel table's columns, and in "How to read this"."""
+    funnel = html.unescape(section(page, "funnel"))
+    reading = Page(page).text_by_id["reading"]
+    for state, sentence in STATES.items():
+        meaning = sentence.split(": ", 1)[1]
+        assert f"<dt>{state}</dt><dd>{meaning[:1].upper() + meaning[1:]}</dd>" in funnel
+        assert f'title="{sentence}"' in funnel
+        assert meaning[1:] in reading
+    assert "Regressed" in funnel  # the regressed counts are in the funnel's table
+
+
+def test_the_funnel_shows_no_percentage_for_a_counts_only_capability(page: str) -> None:
+    spec = chart_specs(page)["chart-funnel"]
+    value_story = [t["text"][3] for t in spec["data"]]  # the fourth capability: 8 trained
+    assert value_story == ["8", "6", "4", "1"]
+
+
+def test_time_to_proficiency_shows_the_number_at_risk_under_the_curves() -> None:
+    """Issue 16 point 4 (deliver 2): one row per curve under the x axis, each count under its
+    tick day, "<5" for fewer than 5; the ticks are the at-risk days."""
+    data = sample_report()
+    data.curves = [
+        replace(data.curves[0], at_risk=((0, 60), (30, 41), (60, 12), (90, None))),
+        replace(data.curves[1], at_risk=((0, 60), (30, 50), (60, 30), (90, 7))),
+    ]
+    page = render_html(data)
+    spec = chart_specs(page)["chart-proficiency"]
+    assert spec["layout"]["xaxis"]["tickvals"] == [0, 30, 60, 90]
+    notes = [a for a in spec["layout"]["annotations"] if a.get("yref") == "paper" and "x" in a]
+    under = [(a["x"], a["text"]) for a in notes if a.get("yshift", 0) < 0 and "xref" not in a]
+    assert under == [
+        (0, "60"), (30, "41"), (60, "12"), (90, "&lt;5"),
+        (0, "60"), (30, "50"), (60, "30"), (90, "7"),
+    ]  # fmt: skip
+    assert any(a["text"] == "<b>Number at risk</b>" for a in notes)
+    assert '<th scope="col" class="num">day 90</th>' in section(page, "proficiency")
+
+
+def test_teams_are_listed_by_region_and_territory_with_the_managers_name(page: str) -> None:
+    """Issue 16 point 4 (deliver 4): the manager's display name leads the team's label; teams
+    are ordered by region and territory, never by a figure."""
     specs = chart_specs(page)
-    expected = sorted((m.region, m.team) for m in sample_report().managers)
-    labels = [f"{team.replace('&', '&amp;')} · {region}" for region, team in expected]
+    expected = sorted((m.region, m.team, m.manager) for m in sample_report().managers)
+    labels = [
+        f"{manager} · {team.replace('&', '&amp;')} · {region}" for region, team, manager in expected
+    ]
     assert specs["chart-coaching"]["data"][0]["y"] == labels
     assert specs["chart-leniency"]["data"][0]["y"] == labels
+    coaching = section(page, "coaching")
+    assert '<th scope="row">Ada Lovelace</th><td>team Leeds &amp; Bradford</td>' in coaching
 
 
-def test_withheld_teams_show_why_instead_of_a_bar(page: str) -> None:
+def test_withheld_teams_show_why_and_their_counts_instead_of_a_bar(page: str) -> None:
     notes = chart_specs(page)["chart-coaching"]["data"][-1]
     assert notes["mode"] == "text"
-    assert sorted(t.strip() for t in notes["text"]) == ["n&lt;5, suppressed", "n=7, counts only"]
+    assert sorted(t.strip() for t in notes["text"]) == [
+        "n&lt;5, suppressed",
+        "n=7, counts only: 5 of 7 coached",
+    ]
+
+
+def test_no_leniency_chart_when_no_team_is_large_enough() -> None:
+    data = sample_report()
+    data.managers = [replace(m, leniency=None) for m in data.managers]
+    page = render_html(data)
+    assert "chart-leniency" not in chart_specs(page)
+    assert "Rater leniency: no team" in section(page, "coaching")
 
 
 def test_leniency_diverges_from_zero_on_a_symmetric_axis(page: str) -> None:
@@ -372,30 +585,46 @@ def test_proficiency_curves_are_steps_with_the_median_marked(page: str) -> None:
     assert all(m["y"] == [50] for m in medians)
 
 
-def test_freshness_table_shows_how_far_each_source_lags_the_as_of_date(page: str) -> None:
-    table = page[page.index('id="freshness"') : page.index('id="adoption"')]
-    assert "<td>coaching_visits</td><td>2026-11-01 05:31 UTC</td><td>2026-10-24</td>" in table
-    assert '<td class="num">7 days</td>' in table
+def test_follow_through_is_a_grid_with_the_small_number_rules(page: str) -> None:
+    follow = section(page, "follow-through")
+    assert 'id="grid-follow-through"' in follow
+    assert ">n&lt;5<" in follow  # South x Access & reimbursement: cohort 4
+    assert "Development actions done" in follow
+
+
+def test_freshness_table_shows_each_sources_last_complete_read(page: str) -> None:
+    table = section(page, "freshness")
+    assert "<td>crm</td><td>2026-11-01 05:31 UTC</td><td>2026-10-24</td>" in table
+    assert '<td class="num">7 days</td><td>fresh</td>' in table
     assert '<td class="num">current</td>' in table
-    assert "<td>never</td>" in table
 
 
 def test_definitions_and_notes_are_in_how_to_read_this(page: str) -> None:
     reading = Page(page).text_by_id["reading"]
-    for term in ("Cohort and censoring", "Wilson 95% interval", "Small-number rules (5 / 10 / 30)"):
+    for term in (
+        "Cohort and censoring",
+        "Wilson 95% interval",
+        "Small-number rules (5 / 10 / 30)",
+        "Where to act, where it works",
+        "Manager names",
+    ):
         assert term in reading
     assert "The 90 days after a rep first completed" in reading
     assert "Capability 'Access & reimbursement' uses a 120-day window." in reading
 
 
 def test_report_loads_nothing_from_the_network(page: str) -> None:
+    """Issue 16 point 4 (deliver 6): no element, style or text the report writes points at
+    another machine, and the policy forbids every fetch; the inlined library's own strings
+    (XML namespaces, links in its error messages) are never fetched (the browser test)."""
     for tag, attributes in Page(page).elements:
-        for name in ("src", "href"):
+        for name in ("src", "href", "action", "srcset", "poster", "data"):
             if name in attributes:
                 assert attributes[name].startswith(("#", "data:")), (tag, attributes)
     own = without_library(page)
-    assert not re.search(r"https?://", own)
+    assert not re.search(r"https?://|//[a-z0-9-]+\.[a-z]", own, re.I)
     assert "@import" not in own
+    assert "url(" not in own
     policy = next(
         a["content"]
         for t, a in Page(page).elements
@@ -404,14 +633,14 @@ def test_report_loads_nothing_from_the_network(page: str) -> None:
     assert "default-src 'none'" in policy
     assert "connect-src 'none'" in policy
     assert "Plotly.newPlot" in own
-    assert len(page) - len(own) > 1_000_000  # the library itself is inlined
+    assert "plotly.js (basic - minified)" in page  # the partial bundle, inlined
 
 
-def test_report_names_nobody(page: str) -> None:
+def test_report_shows_no_contact_details(page: str) -> None:
     assert not EMAIL.search(without_library(page))
     data = sample_report()
     data.managers.append(
-        ManagerGroup("jane.doe@example.com", "North", 12, 50.0, 2.0, 50.0, 0.0, 10.0, "directional")
+        ManagerGroup("team X", "North", 12, 50.0, 2.0, 50.0, 0.0, 10.0, "directional", "a@b.com")
     )
     with pytest.raises(ValueError, match="e-mail address"):
         render_html(data)
@@ -422,7 +651,7 @@ def test_strings_from_the_data_cannot_inject_markup_or_script() -> None:
     hostile = "</script><script>alert(1)</script><b onload=x>"
     data.notes.append(hostile)
     data.managers.append(
-        ManagerGroup(hostile, "North", 40, 50.0, 2.0, 50.0, 0.1, 10.0, "comparable")
+        ManagerGroup("team Z", "North", 40, 50.0, 2.0, 50.0, 0.1, 10.0, "comparable", hostile)
     )
     page = render_html(data)
     own = without_library(page)
@@ -433,18 +662,19 @@ def test_strings_from_the_data_cannot_inject_markup_or_script() -> None:
     assert "<" not in block.group(1)  # the JSON block cannot be closed from inside
     labels = chart_specs(page)["chart-leniency"]["data"][0]["y"]
     assert (
-        "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;b onload=x&gt; · North" in labels
+        "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;b onload=x&gt; · team Z · North"
+        in labels
     )
 
 
-def test_a_heatmap_with_every_cell_suppressed_draws_hatching_and_says_so() -> None:
+def test_a_grid_with_every_cell_suppressed_says_so() -> None:
     data = ReportData("Adoption", date(2026, 10, 31), "2026-11-01T06:00:00+00:00", 90)
     data.heatmap = [cell(region, "Value story", 1, 4) for region in REGIONS]
-    spec = chart_specs(render_html(data))["chart-adoption"]
-    assert spec["data"][0]["z"] == [[None]] * len(REGIONS)
-    assert spec["data"][-1]["text"] == ["n&lt;5"] * len(REGIONS)
-    assert len(spec["data"][1]["x"]) == 6 * len(REGIONS)  # one hatched box per cell
-    assert "no cell is large enough to show a percentage" in render_html(data)
+    data.coverage = list(data.heatmap)
+    page = render_html(data)
+    adoption = section(page, "adoption")
+    assert adoption.count('<td class="cell suppressed"') == 2 * len(REGIONS)
+    assert "no cell is large enough to show a percentage" in adoption
 
 
 def test_empty_report_says_there_is_nothing_to_show_instead_of_empty_charts() -> None:
@@ -464,28 +694,37 @@ PROBE = """() => ({
   id: div.id,
   plotted: div.classList.contains("js-plotly-plot"),
   svgs: div.querySelectorAll(".main-svg").length,
-  marks: div.querySelectorAll(".heatmaplayer image, .trace path, .point path, .textpoint text").length,
-  patterns: div.querySelectorAll("pattern").length,
+  marks: div.querySelectorAll(".trace path, .point path, .textpoint text").length,
   text: Array.from(div.querySelectorAll("text")).map((t) => t.textContent).join(" "),
   height: div.getBoundingClientRect().height,
 })),
+  first: Array.from(document.querySelectorAll("main > section")).map((s) => s.id)[0],
+  alert: !!document.querySelector("[role=alert]"),
 })"""
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("build", "shot"),
+    [
+        (sample_report, SCREENSHOT),
+        (stale_report, SCREENSHOT.with_name("adoption-report-stale.png")),
+    ],
+)
 def test_report_draws_every_chart_in_headless_chromium_without_console_errors(
-    tmp_path: Path,
+    tmp_path: Path, build: Any, shot: Path
 ) -> None:
+    """Issue 16 point 4 (deliver 8): drawn in headless Chromium with a screenshot of each page."""
     require("Chromium", chromium_unavailable())
     report = tmp_path / "adoption.html"
-    report.write_text(render_html(sample_report()), encoding="utf-8")
-    SCREENSHOT.unlink(missing_ok=True)
+    report.write_text(render_html(build()), encoding="utf-8")
+    shot.unlink(missing_ok=True)
 
     visit = visit_page(
         report.as_uri(),
         ready="document.body.dataset.charts !== 'pending'",
         probe=PROBE,
-        screenshot=SCREENSHOT,
+        screenshot=shot,
     )
 
     assert visit.console_errors == []
@@ -499,8 +738,8 @@ def test_report_draws_every_chart_in_headless_chromium_without_console_errors(
         assert chart["svgs"] >= 1, chart_id
         assert chart["marks"] > 0, chart_id
         assert chart["height"] > 100, chart_id
-    adoption = charts["chart-adoption"]
-    assert adoption["patterns"] >= 1  # the suppressed cells' hatching
-    for label in ("n<5", "3/7", "25%†"):
-        assert label in adoption["text"]
-    assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Number at risk" in charts["chart-proficiency"]["text"]
+    stale = build is stale_report
+    assert visit.probe["alert"] is stale
+    assert visit.probe["first"] == ("freshness" if stale else "act")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

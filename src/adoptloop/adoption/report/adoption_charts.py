@@ -1,5 +1,6 @@
-"""The adoption charts of the report: the group x capability heatmaps, the adoption funnel and
-the time to proficiency (Kaplan-Meier). Shared pieces are in chartkit.py.
+"""The adoption charts of the report: the adoption funnel and the time to proficiency
+(Kaplan-Meier, with the number at risk under the curves). Shared pieces are in chartkit.py; the
+group x capability heatmaps are HTML tables (tables.py).
 """
 
 # Ranges are typeset with en dashes (5–9 people, 0–100%) on purpose: readers see them.
@@ -12,175 +13,14 @@ from collections.abc import Sequence
 from adoptloop.adoption.report import chartkit as kit
 from adoptloop.adoption.report.chartkit import (
     CATEGORY,
-    DIRECTIONAL_MARK,
-    HATCH,
-    INK,
     MUTED,
     RULE,
-    SHARE_SCALE,
     STEPS,
     Chart,
     Spec,
-    cell_view,
-    pct,
 )
-from adoptloop.adoption.report.data import Cell, FunnelStep, ProficiencyCurve
-
-
-def heatmap(chart_id: str, title: str, metric: str, cells: Sequence[Cell]) -> Chart | None:
-    """Groups (rows) x capabilities (columns); withheld cells hatched or outlined, labelled."""
-    if not cells:
-        return None
-    groups = kit.ordered(c.group for c in cells)
-    capabilities = kit.ordered(c.capability for c in cells)
-    grid = {(c.group, c.capability): c for c in cells}
-    z: list[list[float | None]] = [[None] * len(capabilities) for _ in groups]
-    hatch_x: list[float | None] = []
-    hatch_y: list[float | None] = []
-    counts_x: list[float | None] = []
-    counts_y: list[float | None] = []
-    label_x: list[int] = []
-    label_y: list[int] = []
-    labels: list[str] = []
-    colours: list[str] = []
-    hovers: list[str] = []
-    shapes: list[Spec] = []
-    for y, group in enumerate(groups):
-        for x, capability in enumerate(capabilities):
-            cell = grid.get((group, capability))
-            view = cell_view(cell)
-            value = kit.finite(cell.value) if cell is not None and view.kind in _SHOWN else None
-            z[y][x] = value
-            if view.kind == "suppressed":
-                xs, ys = kit.box(x, y)
-                hatch_x += xs
-                hatch_y += ys
-            elif view.kind == "counts-only":
-                xs, ys = kit.box(x, y)
-                counts_x += xs
-                counts_y += ys
-            if view.flagged:
-                shapes.append(_outline(x, y))
-            label_x.append(x)
-            label_y.append(y)
-            size = (
-                f"<br><span style='font-size:11px'>{kit.escape(view.size)}</span>"
-                if view.size
-                else ""
-            )
-            labels.append(kit.escape(view.figure) + size)
-            colours.append("#ffffff" if value is not None and value > 55 else INK)
-            hovers.append(
-                f"<b>{kit.escape(group)} · {kit.escape(capability)}</b><br>{kit.escape(metric)}: {kit.escape(view.detail)}"
-            )
-    data: list[Spec] = [
-        {
-            "type": "heatmap",
-            "x": list(range(len(capabilities))),
-            "y": list(range(len(groups))),
-            "z": z,
-            "zmin": 0,
-            "zmax": 100,
-            "colorscale": SHARE_SCALE,
-            "xgap": 3,
-            "ygap": 3,
-            "hoverinfo": "skip",
-            "colorbar": {"ticksuffix": "%", "thickness": 12, "len": 0.9, "outlinewidth": 0},
-        },
-        {
-            "type": "scatter",
-            "x": hatch_x,
-            "y": hatch_y,
-            "mode": "lines",
-            "fill": "toself",
-            "fillcolor": "#f5f7fa",
-            "fillpattern": {"shape": "/", "fgcolor": HATCH, "bgcolor": "#f5f7fa", "size": 8},
-            "line": {"width": 0},
-            "hoverinfo": "skip",
-        },
-        {
-            "type": "scatter",
-            "x": counts_x,
-            "y": counts_y,
-            "mode": "lines",
-            "fill": "toself",
-            "fillcolor": "#ffffff",
-            "line": {"width": 1, "color": HATCH, "dash": "dot"},
-            "hoverinfo": "skip",
-        },
-        {
-            "type": "scatter",
-            "x": label_x,
-            "y": label_y,
-            "mode": "text",
-            "text": labels,
-            "textfont": {"color": colours, "size": 13},
-            "customdata": hovers,
-            "hovertemplate": "%{customdata}<extra></extra>",
-        },
-    ]
-    axis = {
-        "showgrid": False,
-        "zeroline": False,
-        "fixedrange": True,
-        "automargin": True,
-        "ticks": "",
-    }
-    layout = kit.base_layout(
-        96 + 52 * len(groups),
-        xaxis={
-            **axis,
-            "side": "top",
-            "tickmode": "array",
-            "tickvals": list(range(len(capabilities))),
-            "ticktext": [kit.wrap(c) for c in capabilities],
-            "range": [-0.5, len(capabilities) - 0.5],
-        },
-        yaxis={
-            **axis,
-            "tickmode": "array",
-            "tickvals": list(range(len(groups))),
-            "ticktext": [kit.escape(g) for g in groups],
-            "range": [len(groups) - 0.5, -0.5],
-        },
-        shapes=shapes,
-    )
-    return Chart(chart_id, title, _heatmap_summary(metric, cells), kit.spec(data, layout))
-
-
-_SHOWN = ("directional", "comparable")
-
-
-def _outline(x: int, y: int) -> Spec:
-    return {
-        "type": "rect",
-        "x0": x - 0.49,
-        "x1": x + 0.49,
-        "y0": y - 0.49,
-        "y1": y + 0.49,
-        "line": {"color": INK, "width": 2},
-        "layer": "above",
-    }
-
-
-def _heatmap_summary(metric: str, cells: Sequence[Cell]) -> str:
-    views = [(c, cell_view(c)) for c in cells]
-    shown = [(c, v) for c, v in views if v.kind in _SHOWN and kit.finite(c.value) is not None]
-    kinds = [v.kind for _, v in views]
-    withheld = (
-        f"{kinds.count('suppressed')} suppressed (n<5), "
-        f"{kinds.count('counts-only')} counts only, "
-        f"{kinds.count('directional')} directional ({DIRECTIONAL_MARK})."
-    )
-    if not shown:
-        return f"{metric}: no cell is large enough to show a percentage; {withheld}"
-    low = min(shown, key=lambda cv: cv[0].value or 0.0)[0]
-    high = max(shown, key=lambda cv: cv[0].value or 0.0)[0]
-    return (
-        f"{metric} across {len(cells)} cells: from {pct(low.value)} ({low.group}, "
-        f"{low.capability}) to {pct(high.value)} ({high.group}, {high.capability}); "
-        f"{withheld}"
-    )
+from adoptloop.adoption.report.data import FunnelStep, ProficiencyCurve
+from adoptloop.adoption.smallnumbers import Tier
 
 
 def funnel(chart_id: str, steps: Sequence[FunnelStep]) -> Chart | None:
@@ -192,11 +32,11 @@ def funnel(chart_id: str, steps: Sequence[FunnelStep]) -> Chart | None:
     for attr, name, colour in STEPS:
         counts = [int(getattr(s, attr)) for s in steps]
         shares = [
-            f"{100 * n / s.trained:.0f}%" if s.trained else "–"
+            f"{100 * n / s.trained:.0f}%" if s.trained and s.tier != Tier.COUNTS_ONLY else "–"
             for n, s in zip(counts, steps, strict=True)
         ]
         text = [
-            str(n) if attr == "trained" else f"{n} · {share}"
+            str(n) if attr == "trained" or share == "–" else f"{n} · {share}"
             for n, share in zip(counts, shares, strict=True)
         ]
         data.append(
@@ -226,11 +66,16 @@ def funnel(chart_id: str, steps: Sequence[FunnelStep]) -> Chart | None:
     )
     parts = []
     for s in steps:
-        if s.trained:
+        if s.tier == Tier.COUNTS_ONLY:
+            parts.append(
+                f"{s.capability}: {s.trained} trained, {s.observed} observed, "
+                f"{s.proficient} adopted, {s.sustained} sustained (counts only: 5–9 reps)"
+            )
+        elif s.trained:
             parts.append(
                 f"{s.capability}: {s.trained} trained, {100 * s.observed / s.trained:.0f}% observed, "
-                f"{100 * s.proficient / s.trained:.0f}% proficient, "
-                f"{100 * s.sustained / s.trained:.0f}% sustained"
+                f"{100 * s.proficient / s.trained:.0f}% adopted, "
+                f"{100 * s.sustained / s.trained:.0f}% sustained, {s.regressed} regressed"
             )
         else:
             parts.append(f"{s.capability}: nobody trained yet")
@@ -292,14 +137,18 @@ def proficiency(
                 }
             )
     guide = {"color": MUTED, "width": 1, "dash": "dot"}
+    ticks = sorted({day for c in curves for day, _ in c.at_risk})
+    risk = _at_risk_annotations(curves)
     layout = kit.base_layout(
-        420,
+        420 + _RISK_ROW * (len(curves) + 2),
         showlegend=True,
         legend=kit.legend(),
-        margin={"l": 8, "r": 8, "t": 40, "b": 8},
+        margin={"l": 150, "r": 8, "t": 40, "b": 40 + _RISK_ROW * (len(curves) + 1)},
         xaxis={
             "title": {"text": "Days since training"},
-            "range": [0, longest * 1.03],
+            "tickmode": "array" if ticks else "auto",
+            "tickvals": ticks,
+            "range": [-2, longest * 1.03],
             "gridcolor": RULE,
             "zeroline": False,
             "automargin": True,
@@ -334,7 +183,8 @@ def proficiency(
                 "xanchor": "left",
                 "yanchor": "top",
                 "font": {"size": 11, "color": MUTED},
-            }
+            },
+            *risk,
         ],
     )
     parts = []
@@ -344,5 +194,62 @@ def proficiency(
         else:
             p75 = f", 75% by day {c.p75_days:.0f}" if kit.finite(c.p75_days) is not None else ""
             parts.append(f"{c.capability}: median {c.median_days:.0f} days{p75} ({c.reps} reps)")
-    summary = "Days from training to the first proficient rating. " + "; ".join(parts) + "."
+    summary = (
+        "Days from training to the first proficient rating. "
+        + "; ".join(parts)
+        + ". Under the chart: the number of reps still at risk (not yet proficient and still "
+        "followed) on each tick day; <5 where fewer than 5."
+    )
     return Chart(chart_id, "Time to proficiency (Kaplan–Meier)", summary, kit.spec(data, layout))
+
+
+_RISK_ROW = 20  # pixels per row of at-risk counts under the time-to-proficiency chart
+
+
+def _at_risk_annotations(curves: Sequence[ProficiencyCurve]) -> list[Spec]:
+    """The number at risk under the x axis: a heading, then one row per curve, each count
+    under its tick day, in the curve's colour."""
+    if not any(c.at_risk for c in curves):
+        return []
+    below = {"yref": "paper", "y": 0, "yanchor": "top", "showarrow": False}
+    out: list[Spec] = [
+        {
+            **below,
+            "xref": "paper",
+            "x": 0,
+            "xanchor": "right",
+            "yshift": -44,
+            "text": "<b>Number at risk</b>",
+            "font": {"size": 11, "color": MUTED},
+        }
+    ]
+    for i, curve in enumerate(curves):
+        colour = CATEGORY[i % len(CATEGORY)]
+        shift = -44 - _RISK_ROW * (i + 1)
+        out.append(
+            {
+                **below,
+                "xref": "paper",
+                "x": 0,
+                "xanchor": "right",
+                "yshift": shift,
+                "xshift": -6,
+                "text": kit.escape(_short(curve.capability)),
+                "font": {"size": 11, "color": colour},
+            }
+        )
+        out += [
+            {
+                **below,
+                "x": day,
+                "yshift": shift,
+                "text": str(n) if n is not None else "&lt;5",
+                "font": {"size": 11, "color": colour},
+            }
+            for day, n in curve.at_risk
+        ]
+    return out
+
+
+def _short(text: str, width: int = 22) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"

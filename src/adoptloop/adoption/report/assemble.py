@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adoptloop.adoption.kaplan_meier import Curve
 from adoptloop.adoption.metrics import (
     ALL,
     COACHING_DAYS,
@@ -16,53 +17,58 @@ from adoptloop.adoption.metrics import (
     adoption_metrics,
     coach_the_coach,
     coaching_coverage,
-    follow_through,
     leniency,
     median_or_none,
     rater_stats,
     reinforcement,
     team_labels,
 )
+from adoptloop.adoption.report.actions import opportunities
 from adoptloop.adoption.report.data import (
     Cell,
-    FollowThrough,
-    Freshness,
     FunnelStep,
     ManagerGroup,
     ProficiencyCurve,
     ReportData,
 )
+from adoptloop.adoption.report.freshness import freshness
 from adoptloop.adoption.report.html import render_html
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store import cursors
 from adoptloop.store import metrics as store
 from adoptloop.store.metrics import NO_GROUP, RowSource
+from adoptloop.store.names import display_names
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+AT_RISK_EVERY = 30  # days between the at-risk counts under the time-to-proficiency curves
 
-def _cell(
-    row: MetricsRow,
-    name: str,
-    numerator: int,
-    denominator: int,
-    *,
-    overall: tuple[int, int] | None = None,
-) -> Cell:
-    """A shown share with its Wilson interval; flagged when that interval excludes `overall`."""
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """adoption.report's settings, plus what the caller knows: the actor pseudonym of an hr_id
+    (the statements' account.name) for `show_names: false`, and the clock (tests pin it)."""
+
+    show_names: bool = True
+    stale_after_days: int = 2
+    pseudonym: Callable[[str], str] | None = None
+    now: datetime | None = None
+
+
+def _shows_rates(n: int) -> bool:
+    return tier(n) in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+
+
+def _cell(row: MetricsRow, name: str, numerator: int, denominator: int, org: float | None) -> Cell:
+    """A share of the row with its Wilson interval; the row's cohort decides the tier, and
+    `versus_org` says whether the whole interval sits below or above `org` (0..1)."""
     level = row.tier
     shown = level in (Tier.DIRECTIONAL, Tier.COMPARABLE) and denominator > 0
     low, high = wilson(numerator, denominator) if shown else (None, None)
-    flagged = (
-        row.group != ALL
-        and low is not None
-        and high is not None
-        and overall is not None
-        and overall[1] > 0
-        and not low <= overall[0] / overall[1] <= high
-    )
+    versus = ""
+    if row.group != ALL and low is not None and high is not None and org is not None:
+        versus = "below" if high < org else "above" if low > org else ""
     return Cell(
         group=row.group,
         capability=name,
@@ -72,12 +78,15 @@ def _cell(
         tier=level.value,
         ci_low=round(100 * low, 1) if low is not None else None,
         ci_high=round(100 * high, 1) if high is not None else None,
-        flagged=flagged,
+        versus_org=versus,
     )
 
 
-def _shown(value: float | None, n: int) -> float | None:
-    return value if value is not None and tier(n) in (Tier.DIRECTIONAL, Tier.COMPARABLE) else None
+def _org(row: MetricsRow | None, numerator: str, denominator: str) -> float | None:
+    if row is None:
+        return None
+    num, den = getattr(row, numerator), getattr(row, denominator)
+    return num / den if num is not None and den else None
 
 
 def build_report_data(
@@ -88,72 +97,60 @@ def build_report_data(
     *,
     title: str = "Is what we trained applied in the field?",
     by_region: Sequence[MetricsRow] | None = None,
+    options: ReportOptions | None = None,
 ) -> ReportData:
     """`by_region`: adoption_metrics(conn, source, capabilities, as_of, "region", ...) when the
     caller has it already (the same rows, not computed twice)."""
+    options = options or ReportOptions()
+    now = options.now or datetime.now(UTC)
     names = {c.id: c.name for c in capabilities.spec.capabilities}
     data = ReportData(
         title=title,
         as_of=as_of,
-        generated_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         window_days=capabilities.default_window_days,
+        stale_after_days=options.stale_after_days,
     )
     if by_region is None:
         by_region = adoption_metrics(conn, source, capabilities, as_of, "region")
     overall = {r.capability: r for r in by_region if r.group == ALL}
+    data.where_to_act, data.where_it_works = opportunities(by_region, names)
     for row in by_region:
         name = names[row.capability]
         whole = overall.get(row.capability)
         data.heatmap.append(
-            _cell(
-                row,
-                name,
-                row.adopted,
-                row.cohort,
-                overall=(whole.adopted, whole.cohort) if whole else None,
-            )
+            _cell(row, name, row.adopted, row.cohort, _org(whole, "adopted", "cohort"))
         )
         data.coverage.append(
+            _cell(row, name, row.observed, row.cohort, _org(whole, "observed", "cohort"))
+        )
+        data.follow_through.append(
             _cell(
                 row,
                 name,
-                row.observed,
-                row.cohort,
-                overall=(whole.observed, whole.cohort) if whole else None,
+                row.actions_on_time or 0,
+                row.actions_due or 0,
+                _org(whole, "actions_on_time", "actions_due"),
             )
         )
     for cap, row in overall.items():
         if row.tier is Tier.SUPPRESSED:  # as its heatmap cell: no numbers for under 5 reps
             continue
         data.funnel.append(
-            FunnelStep(names[cap], row.cohort, row.observed, row.adopted, row.cohort_sustained)
+            FunnelStep(
+                names[cap],
+                row.cohort,
+                row.observed,
+                row.adopted,
+                row.cohort_sustained,
+                row.regressed,
+                row.tier.value,
+            )
         )
     data.curves = _curves(overall.values(), names)
     stats = rater_stats(conn, as_of)
-    data.managers = _managers(conn, as_of, stats)
-    actions: dict[str, tuple[int, int, int]] = defaultdict(lambda: (0, 0, 0))
-    for (group, _cap), counts in follow_through(conn, capabilities, as_of, "region").items():
-        actions[group] = (
-            actions[group][0] + counts[0],
-            actions[group][1] + counts[1],
-            actions[group][2] + counts[2],
-        )
-    for group in sorted(actions, key=lambda g: (g == ALL, g)):
-        due, done, on_time = actions[group]
-        level = tier(due)
-        hide = level is Tier.SUPPRESSED
-        data.follow_through.append(
-            FollowThrough(
-                group=group,
-                due=None if hide else due,
-                completed=None if hide else done,
-                on_time=None if hide else on_time,
-                share_completed=_shown(round(100 * done / due, 1) if due else None, due),
-                share_on_time=_shown(round(100 * on_time / due, 1) if due else None, due),
-                tier=level.value,
-            )
-        )
-    data.freshness = freshness(conn)
+    data.managers = _managers(conn, as_of, stats, options)
+    data.freshness = freshness(conn, now, options.stale_after_days)
     data.notes = _notes(conn, source, as_of, names, stats)
     return data
 
@@ -163,7 +160,7 @@ def _curves(overall: Iterable[MetricsRow], names: dict[str, str]) -> list[Profic
     curves = []
     for row in overall:
         curve = row.curve
-        if curve is None or tier(curve.reps) in (Tier.SUPPRESSED, Tier.COUNTS_ONLY):
+        if curve is None or not _shows_rates(curve.reps):
             continue
         curves.append(
             ProficiencyCurve(
@@ -173,64 +170,86 @@ def _curves(overall: Iterable[MetricsRow], names: dict[str, str]) -> list[Profic
                 median_days=curve.quantile(0.5),
                 p75_days=curve.quantile(0.75),
                 reps=curve.reps,
+                at_risk=at_risk(curve),
             )
         )
     return curves
 
 
-def _managers(conn: Connection, as_of: date, stats: dict[str, RaterStats]) -> list[ManagerGroup]:
+def at_risk(curve: Curve) -> tuple[tuple[int, int | None], ...]:
+    """Reps still at risk (neither proficient nor censored before the day) every 30 days, from
+    day 0 to the last observed time; a rep censored or proficient on a tick day is still at
+    risk on it (as in Kaplan-Meier). Fewer than 5 is None (small numbers)."""
+    if not curve.exits:
+        return ()
+    ticks = range(0, curve.exits[-1][0] + 1, AT_RISK_EVERY)
+    counts = ((t, curve.at_risk(t)) for t in ticks)
+    return tuple((t, n if n >= 5 else None) for t, n in counts)
+
+
+def _managers(
+    conn: Connection,
+    as_of: date,
+    stats: dict[str, RaterStats],
+    options: ReportOptions,
+) -> list[ManagerGroup]:
+    """One row per first-line manager's team. The team's eligible reps decide its tier, for
+    every figure of the row, rater statistics included: coverage, timeliness, leniency and
+    top-box share only from 10 reps, and leniency only when the region's other teams (the
+    comparison) have 10 eligible reps too."""
     lenient = leniency(stats)
     coverage = coaching_coverage(conn, as_of, "manager")
-    labels = team_labels(conn, as_of, [m for m in coverage if m not in (ALL, NO_GROUP)])
+    by_region = coaching_coverage(conn, as_of, "region")
+    managers = [m for m in coverage if m not in (ALL, NO_GROUP)]
+    labels = team_labels(conn, as_of, managers)
     regions = store.regions_on(conn, as_of)
+    people = _people_labels(conn, managers, as_of, options)
     out = []
     for manager, (eligible, coached) in sorted(coverage.items()):
         if manager == ALL:
             continue
         s = stats.get(manager)
         level = tier(eligible)
-        reports = s.reports if s else 0
-        enough_reports = tier(reports) in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        rates = _shows_rates(eligible) and s is not None
+        region = regions.get(manager) or NO_GROUP  # also when they rated nobody
+        peers = by_region.get(region, (0, 0))[0] - eligible
         out.append(
             ManagerGroup(
                 team=labels.get(manager, "(no team)" if manager == NO_GROUP else "team"),
-                region=regions.get(manager) or NO_GROUP,  # also when they rated nobody
+                region=region,
                 eligible_reps=None if level is Tier.SUPPRESSED else eligible,
                 coaching_coverage=round(100 * coached / eligible, 1)
-                if eligible and level in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+                if _shows_rates(eligible)
                 else None,
-                median_days_to_submit=median_or_none(s.submission_days)
-                if s and enough_reports
-                else None,
+                median_days_to_submit=median_or_none(s.submission_days) if s and rates else None,
                 submitted_within_5_business_days=(
                     round(100 * s.within_5_business_days / len(s.submission_days), 1)
-                    if s and enough_reports and s.submission_days
+                    if s and rates and s.submission_days
                     else None
                 ),
-                leniency=lenient.get(manager) if s and enough_reports else None,
+                leniency=lenient.get(manager) if s and rates and _shows_rates(peers) else None,
                 top_box_share=round(100 * s.top_box / s.ratings, 1)
-                if s and enough_reports and s.ratings
+                if s and rates and s.ratings
                 else None,
                 tier=level.value,
+                manager=people.get(manager, "(no manager)" if manager == NO_GROUP else ""),
+                coached=None if level is Tier.SUPPRESSED else coached,
             )
         )
     return out
 
 
-def freshness(conn: Connection) -> list[Freshness]:
-    """Per synced stream: when it last synced, and the newest dated record its source gave."""
-    latest, people_newest = store.newest_dates(conn)
-    newest: dict[str, str] = {}
-    out = []
-    for cursor in cursors.all_cursors(conn):
-        source = cursor["source"]
-        if source not in newest:
-            values = latest.get(source, [""])
-            newest[source] = max(values) or people_newest
-        out.append(
-            Freshness(source, cursor["stream"], cursor["updated_at"], newest[source] or None)
-        )
-    return out
+def _people_labels(
+    conn: Connection, hr_ids: Sequence[str], as_of: date, options: ReportOptions
+) -> dict[str, str]:
+    """hr_id -> how the report names them: the HR display name, or with show_names off the
+    first 12 characters of their actor pseudonym (the statements' account.name)."""
+    if options.show_names:
+        found = display_names(conn, hr_ids, as_of)
+        return {m: found.get(m, "(name not on record)") for m in hr_ids}
+    if options.pseudonym is None:
+        return dict.fromkeys(hr_ids, "(pseudonymised)")
+    return {m: f"actor {options.pseudonym(m)[:12]}…" for m in hr_ids}
 
 
 def _notes(
@@ -268,7 +287,7 @@ def _notes(
             f"Coach the coach: {coached} of {managers} first-line managers observed by their own manager in 180 days."
         )
     for cap, (ratings, trained, since) in sorted(reinforcement(conn, source, as_of).items()):
-        if cap in names and trained >= 5:
+        if cap in names and _shows_rates(trained):
             last = f"last rated {since} days ago" if since is not None else "never rated"
             notes.append(
                 f"Reinforcement, {names[cap]}: {ratings / trained:.1f} ratings per trained rep in "

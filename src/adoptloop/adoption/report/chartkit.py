@@ -1,8 +1,8 @@
 """What the report's charts share: the palette, a chart's shape, how a cell reads, Plotly helpers.
 
-The charts themselves are in adoption_charts.py (adoption, funnel, time to proficiency) and
-coaching_charts.py (coaching, leniency, follow-through): JSON-able Plotly specs, one builder
-per chart. The figures were computed and small-number-filtered by adoption.metrics; the charts
+The charts themselves are in adoption_charts.py (funnel, time to proficiency) and
+coaching_charts.py (coaching, leniency): JSON-able Plotly specs for the basic bundle (scatter and
+bar traces), one builder per chart; the group x capability grids are HTML tables (tables.py). The figures were computed and small-number-filtered by adoption.metrics; the charts
 only choose how to draw them. Strings that reach Plotly's text rendering are escaped here,
 since Plotly reads a small HTML subset in labels and hover text. A builder returns None when
 it has nothing to draw, and the report says so in words instead of showing an empty chart.
@@ -17,6 +17,7 @@ import html
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from adoptloop.adoption.report.data import Cell
@@ -29,15 +30,14 @@ FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, s
 INK = "#1f2933"
 MUTED = "#616e7c"
 RULE = "#d9dee4"
-HATCH = "#9aa5b1"
 # Sequential single hue for shares (0..100 on every heatmap, so a colour means one value).
-SHARE_SCALE = [[0.0, "#e3eef9"], [0.5, "#6baed6"], [1.0, "#08306b"]]
+SHARE_SCALE: tuple[tuple[float, str], ...] = ((0.0, "#e3eef9"), (0.5, "#6baed6"), (1.0, "#08306b"))
 # Colour-blind-safe categories (Okabe-Ito, yellow left out: too light on white).
 CATEGORY = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000"]
 STEPS = (
     ("trained", "Trained", "#c6dbef"),
     ("observed", "Observed in window", "#6baed6"),
-    ("proficient", "Proficient in window", "#2171b5"),
+    ("proficient", "Adopted (proficient in window)", "#2171b5"),
     ("sustained", "Sustained", "#08306b"),
 )
 LENIENT = "#c05621"
@@ -64,7 +64,7 @@ class CellView:
     figure: str  # "42%†", "3/7", "n<5", "–"
     size: str  # "n=24", or "" when the size itself is withheld
     detail: str  # the full reading, with the reason when a figure is withheld
-    flagged: bool
+    versus_org: str  # "below" / "above": the whole interval is below / above the org's value
 
 
 def pct(value: float | None, *, directional: bool = False) -> str:
@@ -81,7 +81,7 @@ def interval(low: float | None, high: float | None) -> str:
 
 def cell_view(cell: Cell | None) -> CellView:
     if cell is None:
-        return CellView("missing", "–", "", "no data", flagged=False)
+        return CellView("missing", "–", "", "no data", versus_org="")
     size = f"n={cell.denominator}" if cell.denominator is not None else ""
     if cell.tier == Tier.SUPPRESSED or cell.numerator is None:
         return CellView(
@@ -89,30 +89,47 @@ def cell_view(cell: Cell | None) -> CellView:
             "n<5",
             "",
             "suppressed: fewer than 5 people in the cohort",
-            flagged=False,
+            versus_org="",
         )
-    counts = f"{cell.numerator} of {cell.denominator} reps"
+    if not cell.denominator:
+        return CellView("missing", "–", "", "nothing to count", versus_org="")
+    counts = f"{cell.numerator} of {cell.denominator}"
     if cell.tier == Tier.COUNTS_ONLY or cell.value is None:
         return CellView(
             "counts-only",
             f"{cell.numerator}/{cell.denominator}",
             size,
             f"{counts}; counts only (5–9 people), no percentage",
-            flagged=False,
+            versus_org="",
         )
     directional = cell.tier == Tier.DIRECTIONAL
     parts = [pct(cell.value), interval(cell.ci_low, cell.ci_high), counts]
     if directional:
         parts.append("directional (10–29 people)")
-    if cell.flagged:
-        parts.append("the interval excludes the overall figure")
+    if cell.versus_org:
+        parts.append(f"the whole interval is {cell.versus_org} the org's figure")
     return CellView(
         "directional" if directional else "comparable",
         pct(cell.value, directional=directional),
         size,
         "; ".join(p for p in parts if p),
-        flagged=cell.flagged,
+        versus_org=cell.versus_org,
     )
+
+
+def share_colour(value: float) -> str:
+    """The SHARE_SCALE colour of a percentage (0..100), as #rrggbb."""
+    at = min(1.0, max(0.0, value / 100))
+    for (low, start), (high, end) in pairwise(SHARE_SCALE):
+        if at <= high:
+            f = (at - low) / (high - low)
+            a, b = _rgb(start), _rgb(end)
+            return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b, strict=True))
+    return SHARE_SCALE[-1][1]
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
 def escape(text: str) -> str:
@@ -159,12 +176,6 @@ def legend() -> Spec:
 
 def spec(data: list[Spec], layout: Spec) -> Spec:
     return {"data": data, "layout": layout, "config": CONFIG}
-
-
-def box(x: int, y: int, inset: float = 0.47) -> tuple[list[float | None], list[float | None]]:
-    xs: list[float | None] = [x - inset, x + inset, x + inset, x - inset, x - inset, None]
-    ys: list[float | None] = [y - inset, y - inset, y + inset, y + inset, y - inset, None]
-    return xs, ys
 
 
 def withheld(tier: str, size: int | None) -> str:

@@ -1,6 +1,6 @@
-"""The coaching charts of the report, one band per team or group: coaching coverage and
-report timeliness, rater leniency, development-action follow-through. Teams are listed by
-region and territory, never ranked. Shared pieces are in chartkit.py.
+"""The coaching charts of the report, one band per first-line manager's team: coaching
+coverage and report timeliness, and rater leniency. Teams are listed by region and territory,
+never ranked. Shared pieces are in chartkit.py.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from adoptloop.adoption.report.chartkit import (
     pct,
     withheld,
 )
-from adoptloop.adoption.report.data import FollowThrough, ManagerGroup
+from adoptloop.adoption.report.data import ManagerGroup
 from adoptloop.adoption.smallnumbers import Tier
 
 
 def team_label(group: ManagerGroup) -> str:
-    return f"{group.team} · {group.region}"
+    """ "<manager> · team <territory> · <region>" (the manager as adoption.report names them)."""
+    parts = (group.manager, group.team, group.region)
+    return " · ".join(p for p in parts if p)
 
 
 def ordered_teams(groups: Sequence[ManagerGroup]) -> list[ManagerGroup]:
@@ -104,7 +106,7 @@ def coaching(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
     labels = [kit.escape(team_label(g)) for g in teams]
     notes = [
         (
-            "" if g.coaching_coverage is not None else withheld(g.tier, g.eligible_reps),
+            "" if g.coaching_coverage is not None else _withheld_team(g),
             g.tier == Tier.DIRECTIONAL,
         )
         for g in teams
@@ -135,6 +137,14 @@ def coaching(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
     return Chart(
         chart_id, "Coaching coverage and report timeliness by team", summary, kit.spec(data, layout)
     )
+
+
+def _withheld_team(group: ManagerGroup) -> str:
+    """Why a team has no bar; a counts-only team still shows its counts."""
+    note = withheld(group.tier, group.eligible_reps)
+    if group.tier == Tier.COUNTS_ONLY and group.coached is not None:
+        note += f": {group.coached} of {group.eligible_reps} coached"
+    return note
 
 
 def leniency(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
@@ -209,40 +219,7 @@ def leniency(chart_id: str, groups: Sequence[ManagerGroup]) -> Chart | None:
         f"{max(shown):+.2f} scaled units; 0 means the manager rates like the other raters in "
         "the region."
         if shown
-        else "No team is large enough to show rater leniency."
+        else "No team (and its region's other teams) is large enough to show rater leniency: "
+        "it needs 10 eligible reps."
     )
     return Chart(chart_id, "Rater leniency by team", summary, kit.spec(data, layout))
-
-
-def follow_through(chart_id: str, rows: Sequence[FollowThrough]) -> Chart | None:
-    """Development actions completed and completed on time, per group."""
-    if not rows:
-        return None
-    labels = [kit.escape(r.group) for r in rows]
-    notes = [
-        (
-            "" if r.share_completed is not None else withheld(r.tier, r.due),
-            r.tier == Tier.DIRECTIONAL,
-        )
-        for r in rows
-    ]
-    data = _bars(
-        labels,
-        [
-            ("Completed", "#2171b5", [r.share_completed for r in rows]),
-            ("Completed on time", "#9ecae1", [r.share_on_time for r in rows]),
-        ],
-        notes,
-    )
-    layout = _grouped_percent_bars_layout(len(rows))
-    counted = [r for r in rows if r.due is not None and r.completed is not None]
-    due = sum(r.due or 0 for r in counted)
-    done = sum(r.completed or 0 for r in counted)
-    on_time = sum(r.on_time or 0 for r in counted if r.on_time is not None)
-    summary = (
-        f"Across the groups shown, {done} of {due} actions due were completed "
-        f"({on_time} on time, within 7 days of the due date)."
-        if due
-        else "No development actions were due in the period, or every group is withheld."
-    )
-    return Chart(chart_id, "Development-action follow-through", summary, kit.spec(data, layout))

@@ -22,7 +22,32 @@ class Cell:
     tier: str  # suppressed | counts-only | directional | comparable
     ci_low: float | None = None  # percent; Wilson 95%
     ci_high: float | None = None
-    flagged: bool = False  # the interval excludes the overall value
+    versus_org: str = ""  # "below" / "above": the whole interval is below / above the org's value
+
+
+@dataclass(frozen=True, slots=True)
+class Opportunity:
+    """A region x capability whose adoption interval sits wholly below ("where to act") or
+    above ("where it works") the org's adoption for that capability (report/actions.py).
+    Percentages 0..100; only rows with a cohort of 10 or more get here."""
+
+    group: str
+    capability: str
+    tier: str  # directional | comparable
+    adopted: int
+    cohort: int
+    adoption: float  # adopted / cohort
+    ci_low: float
+    ci_high: float
+    org_adoption: float
+    coverage: float  # observed / cohort
+    org_coverage: float
+    adoption_observed: float | None  # adopted / observed
+    org_adoption_observed: float | None
+    follow_through: float | None  # the row's development actions done / due
+    org_follow_through: float | None
+    gap: str  # coverage | follow-through | adoption; "" for where it works
+    next_step: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +57,8 @@ class FunnelStep:
     observed: int
     proficient: int
     sustained: int
+    regressed: int = 0
+    tier: str = "comparable"  # of the capability's org row: counts-only shows no percentages
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +71,16 @@ class ProficiencyCurve:
     median_days: float | None
     p75_days: float | None
     reps: int
+    # (tick day, reps still at risk on that day: not yet proficient, not yet censored);
+    # None when fewer than 5 (small numbers)
+    at_risk: tuple[tuple[int, int | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ManagerGroup:
-    """Coaching figures for one first-line manager's team (labelled by territory, not by name)."""
+    """Coaching figures for one first-line manager's team (eligible reps decide the tier)."""
 
-    team: str
+    team: str  # "team <territory>"
     region: str
     eligible_reps: int | None
     coaching_coverage: float | None  # percent
@@ -59,25 +89,19 @@ class ManagerGroup:
     leniency: float | None  # mean scaled rating minus the other raters in the region (scaled units)
     top_box_share: float | None  # percent
     tier: str
-
-
-@dataclass(frozen=True, slots=True)
-class FollowThrough:
-    group: str
-    due: int | None
-    completed: int | None
-    on_time: int | None
-    share_completed: float | None  # percent
-    share_on_time: float | None
-    tier: str
+    manager: str = ""  # the manager's display name, or their actor pseudonym (adoption.report)
+    coached: int | None = None  # eligible reps with a visit in 90 days; None when suppressed
 
 
 @dataclass(frozen=True, slots=True)
 class Freshness:
+    """One source's last complete read; stale when older than the threshold or cut short."""
+
     source: str
-    stream: str
-    last_synced: str | None  # ISO timestamp of the last successful cursor update
-    newest_record: str | None  # the newest record date seen in that stream's table
+    last_complete: str | None  # ISO timestamp of the last read that went to the end
+    newest_record: str | None  # the newest record date the source gave
+    stale: bool = False
+    reason: str = ""  # why it is stale, in words
 
 
 @dataclass
@@ -86,11 +110,18 @@ class ReportData:
     as_of: date
     generated_at: str
     window_days: int
+    where_to_act: list[Opportunity] = field(default_factory=list)
+    where_it_works: list[Opportunity] = field(default_factory=list)
     heatmap: list[Cell] = field(default_factory=list)  # adoption (cohort) by region x capability
     coverage: list[Cell] = field(default_factory=list)  # observation coverage, same grid
     funnel: list[FunnelStep] = field(default_factory=list)
     curves: list[ProficiencyCurve] = field(default_factory=list)
     managers: list[ManagerGroup] = field(default_factory=list)
-    follow_through: list[FollowThrough] = field(default_factory=list)
+    follow_through: list[Cell] = field(default_factory=list)  # actions done / due, same grid
     freshness: list[Freshness] = field(default_factory=list)
+    stale_after_days: int = 2
     notes: list[str] = field(default_factory=list)  # e.g. how small numbers were handled
+
+    @property
+    def stale(self) -> list[Freshness]:
+        return [f for f in self.freshness if f.stale]

@@ -1,6 +1,7 @@
 """The report's page around its sections: one self-contained HTML document that opens offline.
 
-plotly.min.js from the plotly wheel is inlined, the figures travel as JSON in a
+Plotly's basic bundle (vendor/plotly-basic.min.js: scatter and bar traces, 1.2 MB instead of
+the full 4.8 MB bundle) is inlined, the figures travel as JSON in a
 <script type="application/json"> block, and a short script draws them. A
 Content-Security-Policy forbids every network fetch, so a CDN link could not load. The
 sections themselves are written by html.py.
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import html
 import json
+from functools import cache
+from importlib.resources import files
 from typing import Any
-
-from plotly.offline import get_plotlyjs
 
 CHARTS_ELEMENT = "adoptloop-charts"
 _CSP = (
@@ -23,7 +24,7 @@ _CSP = (
 
 def document(*, title: str, generator: str, body: str, charts: dict[str, Any]) -> str:
     """The whole page: head (CSP, style), `body` (escaped HTML), the chart specs and scripts."""
-    plotly_js: str = get_plotlyjs()
+    plotly_js = plotly_basic()
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -45,6 +46,13 @@ def document(*, title: str, generator: str, body: str, charts: dict[str, Any]) -
 </body>
 </html>
 """
+
+
+@cache
+def plotly_basic() -> str:
+    """The vendored Plotly basic bundle (see vendor/README.md), read once per process."""
+    path = files("adoptloop.adoption.report").joinpath("vendor", "plotly-basic.min.js")
+    return path.read_text(encoding="utf-8")
 
 
 def _e(text: str) -> str:
@@ -82,7 +90,7 @@ _DRAW = """
 
 _CSS = """
 :root { color-scheme: light; --ink: #1f2933; --muted: #616e7c; --rule: #d9dee4;
-  --soft: #f5f7fa; --accent: #08306b; --hatch: #9aa5b1; }
+  --soft: #f5f7fa; --accent: #08306b; --hatch: #9aa5b1; --bad: #b91c1c; --good: #047857; }
 * { box-sizing: border-box; }
 body { margin: 0; background: #fff; color: var(--ink); font-size: 15px; line-height: 1.5;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
@@ -112,7 +120,9 @@ figcaption { font-weight: 600; font-size: 16px; margin-bottom: 4px; }
 .swatch.hatched, td.suppressed { background: repeating-linear-gradient(135deg,
   var(--soft) 0 4px, #c8ced6 4px 5px); }
 .swatch.counts { border-style: dotted; }
-.swatch.outlined { border: 2px solid var(--ink); }
+.swatch.below, .swatch.above { text-align: center; font-size: 11px; line-height: 12px; }
+.swatch.below { border: 2px solid var(--bad); color: var(--bad); }
+.swatch.above { border: 2px solid var(--good); color: var(--good); }
 .mark { display: inline-block; width: 20px; margin-right: 6px; text-align: center;
   color: var(--ink); font-weight: 700; }
 .table-wrap { overflow-x: auto; margin-top: 10px; }
@@ -125,7 +135,33 @@ thead th { font-weight: 600; border-bottom: 2px solid var(--ink); }
 .num { text-align: right; }
 .nowrap { white-space: nowrap; }
 tr.suppressed, tr.counts-only, td.suppressed, td.counts-only { color: var(--muted); }
-td.flagged { box-shadow: inset 0 0 0 2px var(--ink); }
+table.grid td { text-align: center; min-width: 92px; white-space: nowrap; }
+table.grid td.below { box-shadow: inset 0 0 0 3px var(--bad); }
+table.grid td.above { box-shadow: inset 0 0 0 3px var(--good); }
+.versus { font-size: 11px; margin-right: 3px; }
+td.below .versus { color: var(--bad); }
+td.above .versus { color: var(--good); }
+table.grid td[style] .small { color: inherit; opacity: 0.85; }
+.cards { list-style: none; padding: 0; margin: 12px 0 0; display: grid; gap: 12px; }
+.card { border: 1px solid var(--rule); border-left: 6px solid var(--bad); padding: 10px 16px;
+  border-radius: 4px; }
+.card.works { border-left-color: var(--good); }
+.card.coverage { border-left-color: #b45309; }
+.card h3 { margin: 0 0 4px; font-size: 17px; }
+.card p { margin: 4px 0; }
+.badge { display: inline-block; margin-left: 10px; padding: 1px 8px; font-size: 12px;
+  font-weight: 600; border-radius: 10px; background: var(--soft); color: var(--ink);
+  vertical-align: 2px; }
+.evidence { color: var(--muted); font-size: 14px; }
+div.stale { margin: 16px 0 0; padding: 12px 16px; border: 2px solid var(--bad);
+  background: #fdecea; color: var(--bad); border-radius: 4px; }
+div.stale ul { margin: 6px 0; }
+section.alert h2 { color: var(--bad); }
+tr.stale td { color: var(--bad); font-weight: 600; }
+dl.states { display: grid; gap: 4px; margin: 10px 0 0; font-size: 14px; }
+dl.states div { display: flex; gap: 8px; }
+dl.states dt { font-weight: 600; min-width: 90px; text-transform: capitalize; }
+dl.states dd { margin: 0; }
 .small { display: block; font-size: 12px; color: var(--muted); }
 details { margin-top: 8px; font-size: 14px; }
 details summary { cursor: pointer; }
