@@ -14,6 +14,7 @@ import csv
 import io
 import itertools
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,12 @@ class FakeOrg:
     fail_next: list[int] = field(default_factory=list)  # statuses of the next failing calls
     query_timeout_over: timedelta | None = None
     job_polls: int = 1  # "InProgress" answers before a job completes
+    # records sent per object (REST pages and Bulk result pages), to see what is read twice
+    transferred: Counter[str] = field(default_factory=Counter)
+    dropped_fields: dict[str, set[str]] = field(default_factory=dict)
+    schema_changes: dict[str, datetime] = field(default_factory=dict)  # object ("" = org) -> when
+    # every HTTP request the org received, logins included: (method, path)
+    requests: list[tuple[str, str]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _cursors: dict[str, list[Record]] = field(default_factory=dict)
     _jobs: dict[str, _Job] = field(default_factory=dict)
@@ -130,6 +137,30 @@ class FakeOrg:
 
     def expire_sessions(self) -> None:
         self.tokens.clear()
+
+    # --- metadata ----------------------------------------------------------------------------
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        described = payloads.describe(sobject, self.version)
+        gone = self.dropped_fields.get(sobject, set())
+        described["fields"] = [f for f in described["fields"] if f["name"] not in gone]
+        return described
+
+    def drop_field(self, sobject: str, name: str) -> None:
+        """An admin deletes a field (or hides it with field-level security)."""
+        self.dropped_fields.setdefault(sobject, set()).add(name)
+        self.schema_changes[sobject] = self.now
+
+    def change_metadata(self, sobject: str | None = None) -> None:
+        """A metadata change that leaves the configured fields alone: on one object (a new
+        field), or org-wide (a profile or a label) when `sobject` is None."""
+        self.schema_changes[sobject or ""] = self.now
+
+    def metadata_modified(self, sobject: str | None = None) -> datetime | None:
+        """When the metadata an If-Modified-Since describe asks about last changed: one
+        object's (and org-wide changes), or for describe-global any object's."""
+        keys = [k for k in self.schema_changes if sobject is None or k in (sobject, "")]
+        return max((self.schema_changes[k] for k in keys), default=None)
 
     # --- SOQL --------------------------------------------------------------------------------
 
@@ -234,6 +265,7 @@ class FakeOrg:
     def page(self, key: str, offset: int, size: int) -> dict[str, Any]:
         rows = self._cursors[key]
         chunk = rows[offset : offset + size]
+        self.transferred.update(r["attributes"]["type"] for r in chunk)
         done = offset + size >= len(rows)
         body: dict[str, Any] = {"totalSize": len(rows), "done": done, "records": chunk}
         if not done:
@@ -262,6 +294,7 @@ class FakeOrg:
         writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(job.fields)
         chunk = job.rows[offset : offset + size]
+        self.transferred.update(r["attributes"]["type"] for r in chunk)
         for row in chunk:
             writer.writerow([_cell(_dig(row, f)) for f in job.fields])
         following = offset + size

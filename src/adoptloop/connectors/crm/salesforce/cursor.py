@@ -11,6 +11,9 @@ A stream reads one or more objects ("feeds"). Per feed it keeps:
 - `bulk`: the Bulk API 2.0 job reading the window and the locator of its next result page;
 - `deleted_through`: the deleted-records endpoint has been read up to here.
 
+Beside the feeds, the cursor keeps what describe() found for the stream's objects (`schemas`,
+see schema.py), so that a later run re-describes only what changed.
+
 A window interrupted (API budget, crash) is resumed by the next run from `after`/`bulk` up to
 its frozen upper bound, then a new window starts.
 """
@@ -125,12 +128,17 @@ class FeedState:
 @dataclass
 class StreamState:
     feeds: dict[str, FeedState] = field(default_factory=dict)
+    schemas: dict[str, Any] = field(default_factory=dict)  # object -> ObjectSchema.as_json()
 
     def feed(self, name: str) -> FeedState:
         return self.feeds.get(name, FeedState())
 
     def encode(self) -> str:
-        payload = {"v": VERSION, "feeds": {k: v.as_json() for k, v in sorted(self.feeds.items())}}
+        payload = {
+            "v": VERSION,
+            "feeds": {k: v.as_json() for k, v in sorted(self.feeds.items())},
+            "schemas": self.schemas,
+        }
         return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
 
     @classmethod
@@ -142,7 +150,11 @@ class StreamState:
             data = orjson.loads(text)
             if data.get("v") != VERSION:
                 return cls()
-            return cls({k: FeedState.from_json(v) for k, v in data["feeds"].items()})
+            schemas = data.get("schemas") or {}
+            return cls(
+                {k: FeedState.from_json(v) for k, v in data["feeds"].items()},
+                dict(schemas) if isinstance(schemas, dict) else {},
+            )
         except (
             orjson.JSONDecodeError,
             AttributeError,

@@ -111,6 +111,11 @@ class StreamSync:
         state = StreamState.decode(cursor)
         if cursor and not state.feeds:
             log.warning("unreadable cursor; reading the stream from the beginning")
+        state.schemas = {  # kept with every checkpoint: the next run's describe cache
+            sobject: self.schemas[sobject].as_json()
+            for sobject in self.mapper.wanted()
+            if sobject in self.schemas
+        }
         for feed in self.mapper.feeds:
             yield from self._feed(feed, state)
         yield self._checkpoint(state)
