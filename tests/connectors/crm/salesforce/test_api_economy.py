@@ -149,3 +149,101 @@ def test_a_metadata_change_elsewhere_asks_each_object_and_keeps_what_did_not_cha
     pipeline.run()
     spent = _spent(org, before)
     assert (spent["describe-global"], spent["describe"]) == (1, 0)
+
+
+@pytest.mark.parametrize("bulk_above_rows", [None, 20])
+def test_a_backfill_transfers_every_record_once(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    rsa_key: tuple[str, Any],
+    capabilities: CapabilityMap,
+    bulk_above_rows: int | None,
+) -> None:
+    """Point 2: survey answers came three times (the answers' own window, and the lookups of
+    their report from both the reports' and the answers' pages) and reports twice; child
+    calls twice. Now each record is sent at most once (HCP attendee calls not at all)."""
+    made = _work(veeva)
+    config = make_config(org, rsa_key[0], sync={"bulk_above_rows": bulk_above_rows})
+    pipeline = Pipeline(tmp_path, org, config, capabilities)
+
+    pipeline.run()
+
+    rows = {name: len(table) for name, table in org.tables.items()}
+    sent = org.transferred
+    for sobject in ("User", "Coaching_Report_vod__c", "Survey_Target_vod__c"):
+        assert sent[sobject] == rows[sobject], sobject
+    assert sent["Question_Response_vod__c"] == rows["Question_Response_vod__c"]
+    assert rows["Question_Response_vod__c"] == 3 * len(made["advanced"])
+    calls = org.tables["Call2_vod__c"].values()
+    wanted_calls = [c for c in calls if c["Attendee_Type_vod__c"] != "Person_Account_vod"]
+    assert sent["Call2_vod__c"] == len(wanted_calls)
+    live = pipeline.live()
+    assert len(live["interactions"]) == len(made["calls"])
+    assert sum(1 for i in live["interactions"] if i["manager_hr_id"]) == 7
+    rated = {r["record_id"] for r in live["ratings"]}
+    assert set(made["advanced"]) <= rated
+
+
+def test_a_hard_deleted_survey_answer_removes_its_rating(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    config: Any,
+    capabilities: CapabilityMap,
+) -> None:
+    """Point 1 (c): the Question_Response delete log was read and ignored; an answer deleted
+    past the recycle bin cannot be traced to its report, so the reports are rebuilt from the
+    answers that remain and the deleted answer's rating goes."""
+    made = _work(veeva)
+    pipeline = Pipeline(tmp_path, org, config, capabilities)
+    pipeline.run()
+    report = made["advanced"][0]
+    opening = next(
+        rid
+        for rid in veeva.responses_of(report)
+        if org.tables["Question_Response_vod__c"][rid]["Number_vod__c"] is not None
+    )
+    assert ("a2Q5g00000QOPEN001", report) in _ratings(pipeline)
+    org.tick(days=1)
+    org.hard_delete("Question_Response_vod__c", opening)
+    org.tick(minutes=5)
+
+    pipeline.run()
+
+    assert ("a2Q5g00000QOPEN001", report) not in _ratings(pipeline)
+    assert ("Closing: rating", report) in _ratings(pipeline)
+    others = {(i, r) for i, r in _ratings(pipeline) if r != report}
+    assert len(others) == 2 * (len(made["advanced"]) - 1) + len(made["reports"])
+
+
+def test_a_report_deleted_with_its_answers_is_not_a_reason_to_read_every_report(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    config: Any,
+    capabilities: CapabilityMap,
+) -> None:
+    """Point 1 (c): answers that went in the same deletion as their report (a cascade) need
+    no rebuild: the report's tombstone covers them."""
+    made = _work(veeva)
+    pipeline = Pipeline(tmp_path, org, config, capabilities)
+    pipeline.run()
+    report = made["advanced"][1]
+    org.tick(days=1)
+    answers = veeva.responses_of(report)
+    org.hard_delete("Survey_Target_vod__c", report)
+    for answer in answers:
+        org.hard_delete("Question_Response_vod__c", answer)
+    org.tick(minutes=5)
+    logged = len(org.log)
+
+    pipeline.run()
+
+    assert report not in {o["record_id"] for o in pipeline.live()["observations"]}
+    reads = [q for _, _, q in org.log[logged:] if "FROM Survey_Target_vod__c" in q]
+    assert len(reads) == 1  # the nightly window only
+
+
+def _ratings(pipeline: Pipeline) -> set[tuple[str, str]]:
+    return {(r["item"], r["record_id"]) for r in pipeline.live()["ratings"]}

@@ -53,6 +53,12 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _newer(one: ObjectSchema, other: ObjectSchema) -> bool:
+    return (one.checked_at or datetime.min.replace(tzinfo=UTC)) > (
+        other.checked_at or datetime.min.replace(tzinfo=UTC)
+    )
+
+
 def build_mappers(config: SalesforceConfig, context: ConnectorContext) -> list[StreamMapper]:
     tz = config.timezone
     mappers: list[StreamMapper] = [UsersMapper(config.users, context.name)]
@@ -140,12 +146,13 @@ class SalesforceConnector(Connector[SalesforceConfig]):
         return wanted
 
     def restore(self, cursors: Mapping[str, str]) -> None:
-        """The schemas the streams' cursors kept (schema.py): checked again with
-        If-Modified-Since instead of describing every object."""
+        """The schemas the streams' cursors kept (schema.py), the newest of each object:
+        checked again with If-Modified-Since instead of describing every object."""
         for cursor in cursors.values():
             for sobject, data in StreamState.decode(cursor).schemas.items():
                 kept = ObjectSchema.from_json(sobject, data) if isinstance(data, dict) else None
-                if kept is not None:
+                known = self._kept.get(sobject)
+                if kept is not None and (known is None or _newer(kept, known)):
                     self._kept[sobject] = kept
 
     def preflight(self) -> None:

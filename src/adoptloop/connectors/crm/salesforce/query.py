@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,22 @@ class Feed:
     fields: tuple[str, ...]
     where: str | None = None
     deletable: bool = True  # has IsDeleted: read with queryAll, check the deleted endpoint
+    # in a backfill (a window from the beginning) only the rows that match this as well: the
+    # mapper looks the others up with their parent (a call's ride-along children)
+    backfill_where: str | None = None
+    # the feed whose reads look this feed's rows up with their parent (a report's answers):
+    # its backfill brings them, so this feed starts where that backfill ends
+    fetched_with: str | None = None
+
+    def backfill(self) -> Feed:
+        """The feed as a backfill window reads it."""
+        if not self.backfill_where:
+            return self
+        return replace(
+            self,
+            where=" AND ".join(c for c in (grouped(self.where), self.backfill_where) if c),
+            backfill_where=None,
+        )
 
     def select(self) -> list[str]:
         base = ["Id", "SystemModstamp", *(["IsDeleted"] if self.deletable else [])]

@@ -120,14 +120,16 @@ def describe_all(
         and schema.checked_at is not None
         and all(schema.has(name) for name in wanted.fields[sobject])
     }
-    if usable and len(usable) == len(wanted.fields):
+    schemas: dict[str, ObjectSchema] = {}
+    if usable:
         since = min(s.checked_at for s in usable.values() if s.checked_at is not None)
         if client.changed_since("sobjects/", since, "describe global") is None:
             vouched = client.server_time or since
-            return {sobject: replace(s, checked_at=vouched) for sobject, s in usable.items()}
-    schemas: dict[str, ObjectSchema] = {}
+            schemas = {sobject: replace(s, checked_at=vouched) for sobject, s in usable.items()}
     problems: list[str] = []
     for sobject, names in wanted.fields.items():
+        if sobject in schemas:
+            continue
         hit = usable.get(sobject)
         try:
             if hit is not None and hit.checked_at is not None:
