@@ -133,13 +133,13 @@ def _query(org: FakeOrg, request: PreparedRequest, match: re.Match[str]) -> Answ
         return error(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
     if query.is_count:
         return ok({"totalSize": len(rows), "done": True, "records": []})
-    key = org.cursor([org.render(query, r) for r in rows])
+    key = org.cursor([org.render(query, r) for r in rows], text)
     return ok(org.page(key, 0, _batch(request, org)))
 
 
 def _more(org: FakeOrg, request: PreparedRequest, match: re.Match[str]) -> Answer:
     key, offset = match.group("key"), int(match.group("offset"))
-    if key not in org._cursors:
+    if org.locator_expired(key):
         return error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
     return ok(org.page(key, offset, _batch(request, org)))
 

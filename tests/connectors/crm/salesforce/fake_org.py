@@ -72,7 +72,10 @@ class FakeOrg:
     # every HTTP request the org received, logins included: (method, path)
     requests: list[tuple[str, str]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # a queryMore of the next query whose SOQL contains this answers INVALID_QUERY_LOCATOR
+    expire_locator_of: str | None = None
     _cursors: dict[str, list[Record]] = field(default_factory=dict)
+    _cursor_queries: dict[str, str] = field(default_factory=dict)
     _jobs: dict[str, _Job] = field(default_factory=dict)
 
     # --- data ------------------------------------------------------------------------------
@@ -257,10 +260,22 @@ class FakeOrg:
         self.tokens.add(token)
         return token
 
-    def cursor(self, rows: list[Record]) -> str:
+    def cursor(self, rows: list[Record], text: str = "") -> str:
         key = f"01g5g0000{len(self._cursors):06d}"
         self._cursors[key] = rows
+        self._cursor_queries[key] = text
         return key
+
+    def locator_expired(self, key: str) -> bool:
+        """Whether a queryMore on `key` answers INVALID_QUERY_LOCATOR: the cursor is gone, or
+        it belongs to a query containing `expire_locator_of` (once: the text is then cleared)."""
+        if key not in self._cursors:
+            return True
+        if self.expire_locator_of and self.expire_locator_of in self._cursor_queries[key]:
+            self.expire_locator_of = None
+            del self._cursors[key]
+            return True
+        return False
 
     def page(self, key: str, offset: int, size: int) -> dict[str, Any]:
         rows = self._cursors[key]
