@@ -9,7 +9,7 @@ stores the cursor, so an interrupted sync resumes from the last committed checkp
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -101,6 +101,12 @@ class Connector(Generic[C]):
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         """Yield the stream's records changed since `cursor`, ending with a Checkpoint."""
         raise NotImplementedError
+
+    def restore(self, cursors: Mapping[str, str]) -> None:
+        """Before the pre-flight, a run hands over the cursors this source's streams last
+        committed (stream -> cursor), for what a connector keeps across runs beyond each
+        stream's position (the Salesforce connector's describe cache). The default ignores them.
+        """
 
     def preflight(self) -> None:
         """Raise ConfigError when the source's input is unusable as configured.

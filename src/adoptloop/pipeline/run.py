@@ -33,7 +33,7 @@ from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
-from adoptloop.store import locks, runs, source_reads
+from adoptloop.store import cursors, locks, runs, source_reads
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
 from adoptloop.store.db import open_store
 from adoptloop.store.erasures import vacuum
@@ -275,6 +275,8 @@ def _run(
             )
             pulled = [c for c in env.connectors() if sources is None or c.name in sources]
             for connector in pulled:  # unusable input stops the run before any source commits
+                with env.engine.connect() as conn:
+                    connector.restore(cursors.of_source(conn, connector.name))
                 connector.preflight()
             for connector in pulled:
                 checkpoint()

@@ -28,6 +28,13 @@ def set_cursor(conn: Connection, source: str, stream: str, value: str) -> None:
         conn.execute(t.update().where(where).values(value=value, updated_at=utcnow()))
 
 
+def of_source(conn: Connection, source: str) -> dict[str, str]:
+    """stream -> cursor, for every stream of `source`."""
+    t = schema.cursors
+    rows = conn.execute(select(t.c.stream, t.c.value).where(t.c.source == source))
+    return {str(stream): str(value) for stream, value in rows}
+
+
 def all_cursors(conn: Connection) -> list[dict[str, Any]]:
     t = schema.cursors
     return [dict(r) for r in conn.execute(select(t).order_by(t.c.source, t.c.stream)).mappings()]

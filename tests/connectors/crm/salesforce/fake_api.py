@@ -12,8 +12,8 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, timedelta
-from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
@@ -47,12 +47,30 @@ def install(org: FakeOrg, mock: responses.RequestsMock) -> None:
     for instance in (INSTANCE, *([org.served_at] if org.served_at else [])):
         _install_data(org, mock, instance)
     token_url = re.compile(r"https://(login|test|acme\.my)\.salesforce\.com/services/oauth2/token$")
-    mock.add_callback("POST", token_url, callback=lambda r: _token(org, r), content_type=None)
+    mock.add_callback(
+        "POST", token_url, callback=_recorded(org, lambda r: _token(org, r)), content_type=None
+    )
     if org.served_at:
         own = re.compile(re.escape(org.served_at) + r"/services/oauth2/token$")
-        mock.add_callback("POST", own, callback=lambda r: _token(org, r), content_type=None)
+        mock.add_callback(
+            "POST", own, callback=_recorded(org, lambda r: _token(org, r)), content_type=None
+        )
     soap_url = re.compile(r"https://(login|test)\.salesforce\.com/services/Soap/u/[\d.]+$")
-    mock.add_callback("POST", soap_url, callback=lambda r: _soap(org, r), content_type=None)
+    mock.add_callback(
+        "POST", soap_url, callback=_recorded(org, lambda r: _soap(org, r)), content_type=None
+    )
+
+
+def _recorded(
+    org: FakeOrg, callback: Callable[[PreparedRequest], Answer]
+) -> Callable[[PreparedRequest], Answer]:
+    """A login endpoint's callback that also lists the request in `org.requests`."""
+
+    def record(request: PreparedRequest) -> Answer:
+        org.requests.append((str(request.method), urlsplit(str(request.url)).path))
+        return callback(request)
+
+    return record
 
 
 def _install_data(org: FakeOrg, mock: responses.RequestsMock, instance: str) -> None:
@@ -60,6 +78,7 @@ def _install_data(org: FakeOrg, mock: responses.RequestsMock, instance: str) -> 
     routes: list[tuple[str, str, Handler]] = [
         ("GET", data + r"(?P<kind>query|queryAll)/(?P<key>01g\w+)-(?P<offset>\d+)$", _more),
         ("GET", data + r"(?P<kind>query|queryAll)/?(\?.*)?$", _query),
+        ("GET", data + r"sobjects/?$", _describe_global),
         ("GET", data + r"sobjects/(?P<sobject>\w+)/describe/?$", _describe),
         ("GET", data + r"sobjects/(?P<sobject>\w+)/deleted/?(\?.*)?$", _deleted),
         ("POST", data + r"jobs/query/?$", _create_job),
@@ -81,6 +100,7 @@ def _data_call(
         match = pattern.match(url)
         assert match is not None
         org.log.append((str(request.method), urlsplit(url).path, query_string(url).get("q", "")))
+        org.requests.append((str(request.method), urlsplit(url).path))
         token = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
         if org.expire_after_calls is not None:
             if org.expire_after_calls <= 0:
@@ -126,22 +146,48 @@ def _query(org: FakeOrg, request: PreparedRequest, match: re.Match[str]) -> Answ
         return error(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
     if query.is_count:
         return ok({"totalSize": len(rows), "done": True, "records": []})
-    key = org.cursor([org.render(query, r) for r in rows])
+    key = org.cursor([org.render(query, r) for r in rows], text)
     return ok(org.page(key, 0, _batch(request, org)))
 
 
 def _more(org: FakeOrg, request: PreparedRequest, match: re.Match[str]) -> Answer:
     key, offset = match.group("key"), int(match.group("offset"))
-    if key not in org._cursors:
+    if org.locator_expired(key):
         return error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
     return ok(org.page(key, offset, _batch(request, org)))
 
 
-def _describe(org: FakeOrg, _request: PreparedRequest, match: re.Match[str]) -> Answer:
+def _not_modified(request: PreparedRequest, modified: datetime | None) -> bool:
+    """If-Modified-Since as Salesforce honours it on describe-global and sObject describe:
+    304 Not Modified, no body, when the metadata did not change after the given date."""
+    since = request.headers.get("If-Modified-Since")
+    if not since:
+        return False
+    return modified is None or modified <= parsedate_to_datetime(str(since))
+
+
+def _describe_global(org: FakeOrg, request: PreparedRequest, _match: re.Match[str]) -> Answer:
+    if _not_modified(request, org.metadata_modified()):
+        return 304, {}, ""
+    return ok(
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [
+                {k: v for k, v in org.describe(name).items() if k != "fields"}
+                for name in payloads.OBJECTS
+            ],
+        }
+    )
+
+
+def _describe(org: FakeOrg, request: PreparedRequest, match: re.Match[str]) -> Answer:
     sobject = match.group("sobject")
     if sobject not in payloads.OBJECTS:
         return error(404, "NOT_FOUND", "The requested resource does not exist")
-    return ok(payloads.describe(sobject, org.version))
+    if _not_modified(request, org.metadata_modified(sobject)):
+        return 304, {}, ""
+    return ok(org.describe(sobject))
 
 
 def _deleted(org: FakeOrg, request: PreparedRequest, match: re.Match[str]) -> Answer:

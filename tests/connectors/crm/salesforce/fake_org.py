@@ -14,6 +14,7 @@ import csv
 import io
 import itertools
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -69,8 +70,17 @@ class FakeOrg:
     # on 127.0.0.1); a token it grants names it as the instance
     served_at: str | None = None
     credentials_revoked: bool = False  # the token endpoint refuses every grant (invalid_grant)
+    # records sent per object (REST pages and Bulk result pages), to see what is read twice
+    transferred: Counter[str] = field(default_factory=Counter)
+    dropped_fields: dict[str, set[str]] = field(default_factory=dict)
+    schema_changes: dict[str, datetime] = field(default_factory=dict)  # object ("" = org) -> when
+    # every HTTP request the org received, logins included: (method, path)
+    requests: list[tuple[str, str]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # a queryMore of the next query whose SOQL contains this answers INVALID_QUERY_LOCATOR
+    expire_locator_of: str | None = None
     _cursors: dict[str, list[Record]] = field(default_factory=dict)
+    _cursor_queries: dict[str, str] = field(default_factory=dict)
     _jobs: dict[str, _Job] = field(default_factory=dict)
 
     # --- data ------------------------------------------------------------------------------
@@ -140,6 +150,30 @@ class FakeOrg:
 
     def expire_sessions(self) -> None:
         self.tokens.clear()
+
+    # --- metadata ----------------------------------------------------------------------------
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        described = payloads.describe(sobject, self.version)
+        gone = self.dropped_fields.get(sobject, set())
+        described["fields"] = [f for f in described["fields"] if f["name"] not in gone]
+        return described
+
+    def drop_field(self, sobject: str, name: str) -> None:
+        """An admin deletes a field (or hides it with field-level security)."""
+        self.dropped_fields.setdefault(sobject, set()).add(name)
+        self.schema_changes[sobject] = self.now
+
+    def change_metadata(self, sobject: str | None = None) -> None:
+        """A metadata change that leaves the configured fields alone: on one object (a new
+        field), or org-wide (a profile or a label) when `sobject` is None."""
+        self.schema_changes[sobject or ""] = self.now
+
+    def metadata_modified(self, sobject: str | None = None) -> datetime | None:
+        """When the metadata an If-Modified-Since describe asks about last changed: one
+        object's (and org-wide changes), or for describe-global any object's."""
+        keys = [k for k in self.schema_changes if sobject is None or k in (sobject, "")]
+        return max((self.schema_changes[k] for k in keys), default=None)
 
     # --- SOQL --------------------------------------------------------------------------------
 
@@ -236,14 +270,27 @@ class FakeOrg:
         self.tokens.add(token)
         return token
 
-    def cursor(self, rows: list[Record]) -> str:
+    def cursor(self, rows: list[Record], text: str = "") -> str:
         key = f"01g5g0000{len(self._cursors):06d}"
         self._cursors[key] = rows
+        self._cursor_queries[key] = text
         return key
+
+    def locator_expired(self, key: str) -> bool:
+        """Whether a queryMore on `key` answers INVALID_QUERY_LOCATOR: the cursor is gone, or
+        it belongs to a query containing `expire_locator_of` (once: the text is then cleared)."""
+        if key not in self._cursors:
+            return True
+        if self.expire_locator_of and self.expire_locator_of in self._cursor_queries[key]:
+            self.expire_locator_of = None
+            del self._cursors[key]
+            return True
+        return False
 
     def page(self, key: str, offset: int, size: int) -> dict[str, Any]:
         rows = self._cursors[key]
         chunk = rows[offset : offset + size]
+        self.transferred.update(r["attributes"]["type"] for r in chunk)
         done = offset + size >= len(rows)
         body: dict[str, Any] = {"totalSize": len(rows), "done": done, "records": chunk}
         if not done:
@@ -272,6 +319,7 @@ class FakeOrg:
         writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(job.fields)
         chunk = job.rows[offset : offset + size]
+        self.transferred.update(r["attributes"]["type"] for r in chunk)
         for row in chunk:
             writer.writerow([_cell(_dig(row, f)) for f in job.fields])
         following = offset + size

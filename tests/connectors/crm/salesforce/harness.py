@@ -164,6 +164,9 @@ class Pipeline:
         pull = self.pull_stage = PullStage(self.engine, run_id)
         pull.pull(self.people)
         self.last = connector(self.org, self.config, self.capabilities, self.sleeps)
+        with self.engine.connect() as conn:  # as the run does: kept state, then the pre-flight
+            self.last.restore(cursors.of_source(conn, SOURCE))
+        self.last.preflight()
         counts = pull.pull(self.last)
         ctx = TranslateContext(
             ns=Namespace("https://xapi.example-pharma.com/adoptloop"),

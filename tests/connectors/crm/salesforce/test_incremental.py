@@ -7,7 +7,7 @@ import json
 from datetime import date, timedelta
 
 from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
-from adoptloop.domain import Checkpoint, Deleted, FieldInteraction
+from adoptloop.domain import Checkpoint, CoachingObservation, Deleted, FieldInteraction
 from adoptloop.mappings.capability_map import CapabilityMap
 from tests.connectors.crm.salesforce.fake_org import FakeOrg
 from tests.connectors.crm.salesforce.harness import connector, make_config, read, records
@@ -208,3 +208,31 @@ def test_the_window_bound_is_the_orgs_time_not_a_clock_that_runs_ahead(
     )
 
     assert late in [i.source_record_id for i in records(items, FieldInteraction)]
+
+
+def test_an_expired_query_locator_inside_a_lookup_restarts_the_lookup_after_its_last_row(
+    org: FakeOrg, veeva: Veeva, config: SalesforceConfig, capabilities: CapabilityMap
+) -> None:
+    """Issue 15 point 1 (a cursor that expires mid-lookup is restarted): the answers of a
+    page of reports come back over several pages (3 reports x 3 answers, pages of 3); the
+    nextRecordsUrl of that lookup expires, and the lookup goes on after the last answer read
+    instead of failing the run."""
+    reports = [
+        veeva.advanced(
+            veeva.reps[d % 3], submitted=f"2026-02-0{d}T10:00:00.000+0000", opening=4, closing="3"
+        )
+        for d in range(1, 4)
+    ]
+    org.tick(minutes=1)
+    lookup = "FROM Question_Response_vod__c WHERE Survey_Target_vod__c IN ("
+    org.expire_locator_of = lookup
+
+    items, _ = read(connector(org, config, capabilities), "advanced_coaching_reports")
+
+    observations = records(items, CoachingObservation)
+    assert [o.source_record_id for o in observations] == reports
+    assert all(len(o.ratings) == 2 for o in observations)
+    assert org.expire_locator_of is None  # the locator did expire
+    lookups = [q for _, _, q in org.log if lookup in q]
+    assert len(lookups) == 2
+    assert "Id > '" in lookups[1]

@@ -92,15 +92,15 @@ def test_the_api_budget_stops_at_a_checkpoint_and_later_runs_end_with_the_same_s
     _busy_org(veeva)
     uninterrupted = Pipeline(tmp_path / "one-run", org, make_config(org, rsa_key[0]), capabilities)
     uninterrupted.run()
-    thrifty = make_config(org, rsa_key[0], sync={"max_api_share": 0.2})
+    thrifty = make_config(org, rsa_key[0], sync={"max_api_share": 0.12})
     interrupted = Pipeline(tmp_path / "budgeted", org, thrifty, capabilities)
-    org.api_limit, org.api_used = 100, 0  # stop after 20 calls a day
+    org.api_limit, org.api_used = 100, 0  # stop after 12 calls a day
 
     with capture_logs() as logs:
         interrupted.run()
     first_stop = interrupted.last.stopped if interrupted.last else None
     assert first_stop is not None
-    assert (first_stop.used, first_stop.total) == (20, 100)
+    assert (first_stop.used, first_stop.total) == (12, 100)
     assert any("API budget reached" in e["event"] for e in logs)
     calls_cursor = json.loads(interrupted.cursor("calls") or "{}")
     assert calls_cursor["feeds"]["calls"]["window"] is not None  # a window left half-read
@@ -201,7 +201,7 @@ def test_a_hard_delete_during_a_backfill_stopped_by_the_budget_is_read_when_it_r
     the run that resumes it: a record read, then hard-deleted while the backfill waited for
     a new API budget, is deleted once it finishes (however long the wait)."""
     _busy_org(veeva)
-    thrifty = make_config(org, rsa_key[0], sync={"max_api_share": 0.2})
+    thrifty = make_config(org, rsa_key[0], sync={"max_api_share": 0.12})
     pipeline = Pipeline(tmp_path / "budgeted", org, thrifty, capabilities)
     org.api_limit, org.api_used = 100, 0
     pipeline.run()

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
@@ -281,6 +281,28 @@ class SalesforceClient:
 
     def describe(self, sobject: str) -> dict[str, Any]:
         return self.rest(f"describe {sobject}", f"sobjects/{sobject}/describe")
+
+    def changed_since(self, path: str, since: datetime, what: str) -> dict[str, Any] | None:
+        """GET a metadata resource with If-Modified-Since: None when Salesforce answers 304
+        Not Modified (describe-global `sobjects/` and an sObject's `describe` support it)."""
+
+        def fetch(sf: Salesforce) -> dict[str, Any] | None:
+            response = sf.session.get(
+                f"{sf.base_url}{path}",
+                headers={
+                    **sf.headers,
+                    "If-Modified-Since": format_datetime(since.astimezone(UTC), usegmt=True),
+                },
+                timeout=self.sync.timeout_seconds,
+            )
+            if response.status_code == 304:
+                return None
+            if response.status_code >= 300:
+                exception_handler(response, what)
+            result = response.json()
+            return result if isinstance(result, dict) else {}
+
+        return self.call(what, fetch)
 
     def deleted(self, sobject: str, start: str, end: str) -> dict[str, Any]:
         return self.rest(

@@ -5,16 +5,17 @@ Streams, in the order the pipeline reads them (users first, so that every other 
 user ids resolve): `users`, then for the Veeva profile `calls`, `coaching_reports` and
 `advanced_coaching_reports`, for the generic profile `visits` and `coaching_reports`.
 
-At its first read in a run the connector logs in, describes every configured object (a
-missing field stops the run with a ConfigError naming it) and freezes the upper bound of
-this run's windows. When the API budget runs out it stops at the last checkpoint; the
+At its first read in a run (or in the pre-flight) the connector logs in, checks every
+configured object's fields (a missing field stops the run with a ConfigError naming it; what
+an earlier run's describes found, handed over by `restore`, is re-used when Salesforce answers
+304 Not Modified) and freezes the upper bound of this run's windows. When the API budget runs out it stops at the last checkpoint; the
 remaining streams are skipped and the next run resumes where this one stopped.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -33,6 +34,7 @@ from adoptloop.connectors.crm.salesforce.config import (
     SalesforceConfig,
     VeevaProfile,
 )
+from adoptloop.connectors.crm.salesforce.cursor import StreamState
 from adoptloop.connectors.crm.salesforce.generic import VisitsMapper
 from adoptloop.connectors.crm.salesforce.records import ReportsMapper, UsersMapper
 from adoptloop.connectors.crm.salesforce.schema import ObjectSchema, Wanted, describe_all
@@ -49,6 +51,12 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _newer(one: ObjectSchema, other: ObjectSchema) -> bool:
+    return (one.checked_at or datetime.min.replace(tzinfo=UTC)) > (
+        other.checked_at or datetime.min.replace(tzinfo=UTC)
+    )
 
 
 def build_mappers(config: SalesforceConfig, context: ConnectorContext) -> list[StreamMapper]:
@@ -91,6 +99,7 @@ class SalesforceConnector(Connector[SalesforceConfig]):
         self._clock = clock
         self._client: SalesforceClient | None = None
         self._schemas: dict[str, ObjectSchema] = {}
+        self._kept: dict[str, ObjectSchema] = {}  # describe results of earlier runs
         self._upper: datetime | None = None
         self.stopped: BudgetExhausted | None = None
 
@@ -127,7 +136,9 @@ class SalesforceConnector(Connector[SalesforceConfig]):
     def _start(self) -> datetime:
         """Once per run: describe every configured object, freeze the windows' upper bound."""
         if self._upper is None:
-            self._schemas = describe_all(self.client, self._wanted(), source=self.name)
+            self._schemas = describe_all(
+                self.client, self._wanted(), source=self.name, kept=self._kept
+            )
             # the window's bound is the org's time (the describes' Date header), not ours: a
             # machine whose clock runs ahead would skip records modified in the difference
             now = self.client.server_time or self._clock()
@@ -141,6 +152,16 @@ class SalesforceConnector(Connector[SalesforceConfig]):
             for sobject, names in mapper.wanted().items():
                 wanted.add(sobject, names)
         return wanted
+
+    def restore(self, cursors: Mapping[str, str]) -> None:
+        """The schemas the streams' cursors kept (schema.py), the newest of each object:
+        checked again with If-Modified-Since instead of describing every object."""
+        for cursor in cursors.values():
+            for sobject, data in StreamState.decode(cursor).schemas.items():
+                kept = ObjectSchema.from_json(sobject, data) if isinstance(data, dict) else None
+                known = self._kept.get(sobject)
+                if kept is not None and (known is None or _newer(kept, known)):
+                    self._kept[sobject] = kept
 
     def preflight(self) -> None:
         """Before any source commits: log in and describe every configured object (a missing

@@ -14,6 +14,9 @@ A stream reads one or more objects ("feeds"). Per feed it keeps:
   whose ids are still to be compared with the store; set when it starts, cleared once the
   comparison is handed over (a `Snapshot`).
 
+Beside the feeds, the cursor keeps what describe() found for the stream's objects (`schemas`,
+see schema.py), so that a later run re-describes only what changed.
+
 A window interrupted (API budget, crash) is resumed by the next run from `after`/`bulk` up to
 its frozen upper bound, then a new window starts.
 """
@@ -131,12 +134,17 @@ class FeedState:
 @dataclass
 class StreamState:
     feeds: dict[str, FeedState] = field(default_factory=dict)
+    schemas: dict[str, Any] = field(default_factory=dict)  # object -> ObjectSchema.as_json()
 
     def feed(self, name: str) -> FeedState:
         return self.feeds.get(name, FeedState())
 
     def encode(self) -> str:
-        payload = {"v": VERSION, "feeds": {k: v.as_json() for k, v in sorted(self.feeds.items())}}
+        payload = {
+            "v": VERSION,
+            "feeds": {k: v.as_json() for k, v in sorted(self.feeds.items())},
+            "schemas": self.schemas,
+        }
         return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS).decode()
 
     @classmethod
@@ -148,7 +156,11 @@ class StreamState:
             data = orjson.loads(text)
             if data.get("v") != VERSION:
                 return cls()
-            return cls({k: FeedState.from_json(v) for k, v in data["feeds"].items()})
+            schemas = data.get("schemas") or {}
+            return cls(
+                {k: FeedState.from_json(v) for k, v in data["feeds"].items()},
+                dict(schemas) if isinstance(schemas, dict) else {},
+            )
         except (
             orjson.JSONDecodeError,
             AttributeError,

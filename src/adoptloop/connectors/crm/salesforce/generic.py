@@ -43,7 +43,13 @@ class VisitsMapper(StreamMapper):
         self.relation_fields = (spec.relation_event, spec.relation_user)
         self.feeds = (
             Feed("events", spec.object, self.event_fields, spec.where),
-            Feed("relations", spec.relations_object, self.relation_fields, spec.relations_where),
+            Feed(
+                "relations",
+                spec.relations_object,
+                self.relation_fields,
+                spec.relations_where,
+                fetched_with="events",
+            ),
         )
 
     def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:

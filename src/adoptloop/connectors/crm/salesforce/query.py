@@ -5,14 +5,15 @@ resume point: the next query continues with
 `(SystemModstamp > :m OR (SystemModstamp = :m AND Id > :id))`, which stays exact when many
 records share one SystemModstamp across a page boundary. On QUERY_TIMEOUT the rest of the
 window is split in two halves (down to `min_split_seconds`), each read in turn; an expired
-nextRecordsUrl (INVALID_QUERY_LOCATOR) restarts the query from the last position.
+nextRecordsUrl (INVALID_QUERY_LOCATOR) restarts the query after the last row read, for a window
+and for the `Id IN (...)` lookups of related rows alike (`restartable_pages`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +42,22 @@ class Feed:
     fields: tuple[str, ...]
     where: str | None = None
     deletable: bool = True  # has IsDeleted: read with queryAll, check the deleted endpoint
+    # in a backfill (a window from the beginning) only the rows that match this as well: the
+    # mapper looks the others up with their parent (a call's ride-along children)
+    backfill_where: str | None = None
+    # the feed whose reads look this feed's rows up with their parent (a report's answers):
+    # its backfill brings them, so this feed starts where that backfill ends
+    fetched_with: str | None = None
+
+    def backfill(self) -> Feed:
+        """The feed as a backfill window reads it."""
+        if not self.backfill_where:
+            return self
+        return replace(
+            self,
+            where=" AND ".join(c for c in (grouped(self.where), self.backfill_where) if c),
+            backfill_where=None,
+        )
 
     def select(self) -> list[str]:
         base = ["Id", "SystemModstamp", *(["IsDeleted"] if self.deletable else [])]
@@ -132,6 +149,28 @@ def query_pages(
         result = client.query_more(str(next_url))
 
 
+def restartable_pages(
+    client: SalesforceClient, text_after: Callable[[Row | None], str], *, include_deleted: bool
+) -> Iterator[list[Row]]:
+    """Every page of a query ordered by a unique key, restarted after the last row read when
+    its nextRecordsUrl expires (INVALID_QUERY_LOCATOR): `text_after(row)` is the query for what
+    follows `row` (None: from the start). Gives up after a few restarts without progress."""
+    last: Row | None = None
+    restarts = 0
+    while True:
+        try:
+            for rows in query_pages(client, text_after(last), include_deleted=include_deleted):
+                if rows:
+                    last, restarts = rows[-1], 0
+                    yield rows
+        except QueryLocatorInvalid:
+            restarts += 1
+            if restarts > _MAX_RESTARTS:
+                raise
+            continue
+        return
+
+
 def count(
     client: SalesforceClient, feed: Feed, start: Position | None, upper: datetime
 ) -> int | None:
@@ -156,16 +195,20 @@ def rest_window(
     position reached after it; an empty page marks a completed part of a split window."""
     position = start
     uppers = [upper]
-    restarts = 0
     while uppers:
         part_upper = uppers[-1]
-        text = window_soql(feed, position, part_upper, ordered=True)
+        begin = position
+
+        def text_after(
+            last: Row | None, begin: Position | None = begin, end: datetime = part_upper
+        ) -> str:
+            after = begin if last is None else Position(modstamp(last), str(last["Id"]))
+            return window_soql(feed, after, end, ordered=True)
+
         try:
-            for rows in query_pages(client, text, include_deleted=feed.deletable):
-                if rows:
-                    position = Position(modstamp(rows[-1]), str(rows[-1]["Id"]))
-                    restarts = 0
-                    yield rows, position
+            for rows in restartable_pages(client, text_after, include_deleted=feed.deletable):
+                position = Position(modstamp(rows[-1]), str(rows[-1]["Id"]))
+                yield rows, position
         except QueryTimeout:
             if position is None:  # bound the halves below too, or they time out the same way
                 position = Position(SPLIT_FLOOR, None)
@@ -178,11 +221,6 @@ def rest_window(
                 ) from None
             middle = low + span / 2
             uppers.append(middle.replace(microsecond=0))
-            continue
-        except QueryLocatorInvalid:
-            restarts += 1
-            if restarts > _MAX_RESTARTS:
-                raise
             continue
         uppers.pop()
         position = Position(part_upper, None)
@@ -203,14 +241,17 @@ def lookup(
 ) -> list[Row]:
     """Rows whose `key_field` is one of `ids`, in chunks of `chunk` ids, ordered by Id."""
     wanted = checked_ids(ids)
+    selected = list(dict.fromkeys(["Id", *fields]))
     rows: list[Row] = []
     for offset in range(0, len(wanted), chunk):
         part = wanted[offset : offset + chunk]
         condition = f"{key_field} IN ({', '.join(quote(i) for i in part)})"
-        text = soql(
-            sobject, list(dict.fromkeys(["Id", *fields])), [condition, grouped(where)], order="Id"
-        )
-        for page in query_pages(client, text, include_deleted=include_deleted):
+
+        def text_after(last: Row | None, condition: str = condition) -> str:
+            after = None if last is None else f"Id > {quote(str(last['Id']))}"
+            return soql(sobject, selected, [condition, grouped(where), after], order="Id")
+
+        for page in restartable_pages(client, text_after, include_deleted=include_deleted):
             rows.extend(page)
     return rows
 

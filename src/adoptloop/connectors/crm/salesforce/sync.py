@@ -9,12 +9,18 @@ Per feed (object) of the stream:
    mappers turn them into tombstones. Each page ends with a Checkpoint, so a run stopped by
    the API budget resumes exactly there.
 3. The deleted-records endpoint lists hard deletes since the last run; they become tombstones.
+   A deleted row that cannot be traced to its parent (a report's answer) makes every parent be
+   read and rebuilt again, unless its parent went in the same deletion.
 4. A full read (no watermark yet: the first backfill, or after `adoptloop reset`) of the
    stream's first feed ends with a `Snapshot`: the stored records of the object that the read
    did not name vanished from the org without a delete record (purged past the delete log's
    retention) and are deleted. A full read that began in an earlier run (the API budget stopped
    it) lists the object's ids when it completes, since the earlier runs' records are not at
    hand; a read that has not completed compares nothing.
+
+A backfill transfers each record once: a call's children are looked up with their parents
+(`Feed.backfill_where`), and a feed looked up with its parent (`Feed.fetched_with`, a report's
+answers) starts where its parent's backfill ends.
 
 The visit date is never a cursor: a call edited offline on an iPad reaches Salesforce days
 later, and only its SystemModstamp says so.
@@ -122,11 +128,15 @@ class StreamSync:
         self.sleep = sleep
         self.lookups = Lookups(client, settings.lookup_chunk)
         self.lookback = timedelta(minutes=settings.lookback_minutes)
+        self.deleted_at: dict[str, set[str]] = {}  # feed -> deletedDate of its hard deletes
 
     def run(self, cursor: str | None) -> Iterator[Item]:
         state = StreamState.decode(cursor)
         if cursor and not state.feeds:
             log.warning("unreadable cursor; reading the stream from the beginning")
+        # every object's, with every checkpoint: the next run's describe cache, whichever of
+        # this run's streams get read before a budget stop
+        state.schemas = {sobject: schema.as_json() for sobject, schema in self.schemas.items()}
         for index, feed in enumerate(self.mapper.feeds):
             yield from self._feed(feed, state, compared=index == 0 and self.mapper.kind is not None)
         yield self._checkpoint(state)
@@ -135,9 +145,6 @@ class StreamSync:
         return Checkpoint(self.mapper.stream, state.encode())
 
     def _feed(self, feed: Feed, state: StreamState, *, compared: bool) -> Iterator[Item]:
-        first_sync = (
-            state.feed(feed.name).watermark is None and state.feed(feed.name).window is None
-        )
         begun_earlier = state.feed(feed.name).compare  # a full read an earlier run began
         while True:
             current = state.feed(feed.name)
@@ -150,6 +157,7 @@ class StreamSync:
                     # the first read sees what exists up to this bound; the delete log is read
                     # from here on, by the run that finishes it however much later that is
                     opened = replace(opened, deleted_through=self.upper)
+                    self._start_fetched_with(feed, state)
                 if current.watermark is None:
                     opened = replace(opened, compare=compared)
                 state.feeds[feed.name] = opened
@@ -160,7 +168,16 @@ class StreamSync:
         if state.feed(feed.name).compare:
             yield from self._compare(feed, state, listed=begun_earlier)
         if feed.deletable:
-            yield from self._hard_deletes(feed, state, first_sync=first_sync)
+            yield from self._hard_deletes(feed, state)
+
+    def _start_fetched_with(self, feed: Feed, state: StreamState) -> None:
+        """A feed whose rows this feed's first read looks up (a report's answers) has nothing
+        to read before the same bound: it starts there, so a backfill transfers them once."""
+        for other in self.mapper.feeds:
+            if other.fetched_with == feed.name and other.name not in state.feeds:
+                state.feeds[other.name] = FeedState(
+                    watermark=self.upper, deleted_through=self.upper
+                )
 
     def _compare(self, feed: Feed, state: StreamState, *, listed: bool) -> Iterator[Item]:
         """The full read of `feed` completed: hand the pipeline the ids to compare with the
@@ -182,6 +199,8 @@ class StreamSync:
     def _window(self, feed: Feed, state: StreamState) -> Iterator[Item]:
         current = state.feed(feed.name)
         assert current.window is not None  # noqa: S101 - set by the caller
+        if current.window.lower is None:  # a backfill: related rows come with their parents
+            feed = feed.backfill()
         if current.bulk is not None or (current.after is None and self._large(feed, current)):
             try:
                 yield from self._bulk(feed, state)
@@ -242,11 +261,11 @@ class StreamSync:
             )
             yield self._checkpoint(state)
 
-    def _hard_deletes(self, feed: Feed, state: StreamState, *, first_sync: bool) -> Iterator[Item]:
+    def _hard_deletes(self, feed: Feed, state: StreamState) -> Iterator[Item]:
         current = state.feed(feed.name)
         schema = self.schemas.get(feed.sobject)
-        if first_sync:  # its start was kept when its first window opened: nothing to list yet
-            return
+        if current.deleted_through is not None and current.deleted_through >= self.upper:
+            return  # a first read kept its start at this bound: nothing to list yet
         if current.deleted_through is None or (schema and not schema.replicateable):
             # a cursor from before the first read kept its start; an object that is not
             # replicateable has no deleted-records endpoint (soft deletes come via queryAll)
@@ -271,10 +290,33 @@ class StreamSync:
                 "missed until a full resync",
                 sobject=feed.sobject,
             )
-        ids = [str(r["id"]) for r in result.get("deletedRecords", []) if r.get("id")]
-        if ids:
-            yield from self.mapper.hard_deleted(feed, ids)
+        deleted = [r for r in result.get("deletedRecords", []) if r.get("id")]
+        if deleted:
+            yield from self.mapper.hard_deleted(feed, [str(r["id"]) for r in deleted])
+        self.deleted_at[feed.name] = {str(r.get("deletedDate")) for r in deleted}
         covered = result.get("latestDateCovered")
         through = min(parse_ts(str(covered)), self.upper) if covered else self.upper
         state.feeds[feed.name] = replace(state.feed(feed.name), deleted_through=through)
         yield self._checkpoint(state)
+        if feed.fetched_with is not None:
+            # the log names a deleted answer, not its report: unless its report went in the
+            # same deletion (a cascade), every report is rebuilt from the answers that remain
+            cascaded = self.deleted_at.get(feed.fetched_with, set())
+            untraced = [r for r in deleted if str(r.get("deletedDate")) not in cascaded]
+            if untraced:
+                yield from self._reread(feed.fetched_with, state, because=len(untraced))
+
+    def _reread(self, name: str, state: StreamState, *, because: int) -> Iterator[Item]:
+        """Read a feed again from the beginning, checkpointed like its backfill."""
+        feed = next(f for f in self.mapper.feeds if f.name == name)
+        log.info(
+            "hard-deleted rows cannot be traced to their parent; reading every parent again",
+            sobject=feed.sobject,
+            untraced=because,
+        )
+        current = state.feed(name)
+        state.feeds[name] = replace(
+            current, window=Window(None, current.watermark or self.upper), after=None, bulk=None
+        )
+        yield self._checkpoint(state)
+        yield from self._feed(feed, state, compared=False)

@@ -72,6 +72,7 @@ class CallsMapper(StreamMapper):
                 spec.object,
                 (*self.call_fields, f.attendee_type, f.attendee_user),
                 spec.where,
+                backfill_where=f"{f.parent} = null" if f.parent else None,
             ),
         )
 
@@ -173,7 +174,13 @@ class AdvancedReportsMapper(StreamMapper):
         )
         self.feeds = (
             Feed("targets", spec.object, self.target_fields, self.target_where),
-            Feed("responses", spec.responses_object, self.response_fields, response_where),
+            Feed(
+                "responses",
+                spec.responses_object,
+                self.response_fields,
+                response_where,
+                fetched_with="targets",
+            ),
         )
 
     def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
@@ -225,7 +232,8 @@ class AdvancedReportsMapper(StreamMapper):
                 yield rejected(self.stream, self.spec.object, target, exc)
 
     def hard_deleted(self, feed: Feed, ids: list[str]) -> Iterator[Item]:
-        if feed.name == "targets":  # a hard-deleted answer cannot be traced to its report
+        # a hard-deleted answer cannot be traced to its report: the sync rebuilds every report
+        if feed.name == "targets":
             for record_id in ids:
                 yield Deleted("observation", record_id, location=f"{feed.sobject} {record_id}")
 
