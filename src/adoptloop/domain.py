@@ -135,6 +135,22 @@ class FieldInteraction:
 Record = Person | Account | Completion | CoachingObservation | DevelopmentAction | FieldInteraction
 
 
+def people_named(record: Record) -> tuple[PersonRef, ...]:
+    """The source accounts a record names, in the order the pull resolves them (an HR row names
+    people by HR id, not by account: none)."""
+    if isinstance(record, Account):
+        return (record.ref,)
+    if isinstance(record, Completion):
+        return (record.learner,)
+    if isinstance(record, CoachingObservation):
+        return (record.observer, record.observed)
+    if isinstance(record, DevelopmentAction):
+        return (record.person,)
+    if isinstance(record, FieldInteraction):
+        return (record.rep,) if record.manager is None else (record.rep, record.manager)
+    return ()
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A source record that could not become a domain record; it goes to quarantine."""

@@ -61,7 +61,7 @@ def test_erased_rep_leaves_no_trace_in_the_store_and_only_an_audit_entry(demo_co
     audit = db(demo_config).execute("SELECT counts, subject_digest FROM erasures").fetchall()
     assert len(audit) == 1
     counts = json.loads(audit[0][0])
-    assert counts["people_rows"] == 1
+    assert counts["hr_rows"] == 1
     assert counts["statements_voided"] > 0
     assert REP not in audit[0][0]
     assert REP not in audit[0][1]

@@ -48,9 +48,23 @@ def _v3_to_v4(conn: Connection) -> None:
     )
 
 
+def _v4_to_v5(conn: Connection) -> None:
+    """v5 keeps the suppression list of erased people's identifiers (keyed digests). The HR id
+    digest of each earlier erasure is its subject digest (the same keyed digest), so an erasure
+    made before v5 keeps its person out as before; their other identifiers were not kept."""
+    schema.suppressed.create(conn)
+    conn.execute(
+        schema.suppressed.insert().from_select(
+            ["digest", "erasure_id"],
+            select(schema.erasures.c.subject_digest, schema.erasures.c.erasure_id),
+        )
+    )
+
+
 MIGRATIONS[1] = _v1_to_v2
 MIGRATIONS[2] = _v2_to_v3
 MIGRATIONS[3] = _v3_to_v4
+MIGRATIONS[4] = _v4_to_v5
 
 
 def create_store_engine(url: str) -> Engine:

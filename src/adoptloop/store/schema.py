@@ -38,7 +38,7 @@ def utcnow() -> str:
     return stamp(datetime.now(UTC))
 
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 meta = Table(
     "meta",
@@ -247,6 +247,16 @@ erasures = Table(
     Column("erased_at", String(32), nullable=False),
     Column("subject_digest", String(64), nullable=False, unique=True),
     Column("counts", Text, nullable=False),
+)
+
+# The suppression list (v5): a keyed digest of every identifier an erased person had (HR id,
+# email, employee number, each source account), never the identifier itself. The pull drops what
+# names one of them (pipeline/suppression.py), so re-read exports cannot bring the person back.
+suppressed = Table(
+    "suppressed",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("erasure_id", String(36), nullable=False),
 )
 
 quarantine = Table(
