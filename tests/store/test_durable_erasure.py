@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import MetaData, create_engine, select
@@ -16,21 +17,32 @@ from adoptloop.xapi.ids import Pseudonymizer
 from tests.store.stores import point_demo_at
 from tests.support import copy_demo
 
-MANAGER = {  # a first-line manager of the demo: observer of many visits, rides along on calls
-    "hr_id": "E10004",
-    "email": "jakob.hughes@example-pharma.com",
-    "employee_number": "100004",
-    "crm": "0055g000006muIlAAI",
-    "name": ("Jakob", "Hughes"),
-}
-REP = {  # one of his reps: LMS completions, coaching reports, calls, development actions
-    "hr_id": "E10014",
-    "email": "ines.weber@example-pharma.com",
-    "employee_number": "100014",
-    "crm": "0055g000006rIkXAAU",
-    "lms": "u4040",
-    "name": ("Ines", "Weber"),
-}
+
+@dataclass(frozen=True)
+class Erased:
+    hr_id: str
+    email: str
+    employee_number: str
+    accounts: tuple[str, ...]  # CRM user id, LMS user id
+    name: tuple[str, str]
+
+
+# a first-line manager of the demo: observer of many visits, rides along on calls
+MANAGER = Erased(
+    "E10004",
+    "jakob.hughes@example-pharma.com",
+    "100004",
+    ("0055g000006muIlAAI",),
+    ("Jakob", "Hughes"),
+)
+# one of his reps: LMS completions, coaching reports, calls, development actions
+REP = Erased(
+    "E10014",
+    "ines.weber@example-pharma.com",
+    "100014",
+    ("0055g000006rIkXAAU", "u4040"),
+    ("Ines", "Weber"),
+)
 NEW_HIRE_CRM = "0055gNEWHIRE0001AA"  # a rep no HR row names (yet): their visit waits, parked
 
 
@@ -57,7 +69,7 @@ def _edit_exports(data: Path) -> None:
     reports = data / "crm" / "coaching_reports.csv"
     lines = reports.read_text().splitlines()
     visit = lines[1].split(",")
-    visit[0], visit[1], visit[2] = "a1C5g00000NEWHIRE1", MANAGER["crm"], NEW_HIRE_CRM
+    visit[0], visit[1], visit[2] = "a1C5g00000NEWHIRE1", MANAGER.accounts[0], NEW_HIRE_CRM
     reports.write_text("\n".join([*lines, ",".join(visit)]) + "\n")
 
 
@@ -76,15 +88,13 @@ def _rows(store_url: str) -> dict[str, list[str]]:
         engine.dispose()
 
 
-def _traces(rows: dict[str, list[str]], person: dict[str, object], pseudonym: str) -> list[str]:
-    needles = [
-        str(person[k]) for k in ("hr_id", "email", "employee_number", "crm", "lms") if k in person
-    ]
-    first, last = person["name"]  # type: ignore[misc]
+def _traces(rows: dict[str, list[str]], person: Erased, pseudonym: str) -> list[str]:
+    needles = [person.hr_id, person.email, person.employee_number, *person.accounts, pseudonym]
+    first, last = person.name
     found = []
     for table, texts in rows.items():
         for text in texts:
-            hits = [n for n in [*needles, pseudonym] if n.lower() in text.lower()]
+            hits = [n for n in needles if n.lower() in text.lower()]
             if re.search(rf"\b{first}\b", text) and re.search(rf"\b{last}\b", text):
                 hits.append(f"{first} {last}")
             found += [f"{table}: {hit}: {text[:160]}" for hit in hits]
@@ -103,10 +113,10 @@ def test_erased_people_do_not_come_back_from_the_same_exports_anywhere_in_the_st
     _invoke(config, env, "run")
     before = _rows(store_url)
     assert any(NEW_HIRE_CRM in text for text in before["parked"])
-    assert any(REP["hr_id"] in text for text in before["quarantine"])
+    assert any(REP.hr_id in text for text in before["quarantine"])
 
     for person in (MANAGER, REP):
-        _invoke(config, env, "erase", "--person", str(person["hr_id"]), "--yes")
+        _invoke(config, env, "erase", "--person", person.hr_id, "--yes")
     for source in ("hris", "lms", "crm"):  # the same exports, read again in full
         _invoke(config, env, "reset", source, "--yes")
     output = _invoke(config, env, "run")
@@ -117,7 +127,7 @@ def test_erased_people_do_not_come_back_from_the_same_exports_anywhere_in_the_st
     traces = [
         trace
         for person in (MANAGER, REP)
-        for trace in _traces(after, person, pseudonyms.name(str(person["hr_id"])))
+        for trace in _traces(after, person, pseudonyms.name(person.hr_id))
     ]
     assert traces == []
     assert re.search(r"suppressed [1-9]", output)  # counted in the source reads
