@@ -150,7 +150,9 @@ def erase(
 
     Prints what was voided and purged, per kind (--json: as a JSON object). Exit 0 erased; 2 the
     person is unknown or already erased, the configuration is unusable, or no --yes off a
-    terminal (nothing changed); 75 a run holds the store (nothing changed; try again).
+    terminal (nothing changed); 75 a run holds the store (nothing changed; try again); 3 or 75
+    after the erasure was committed: the LRS refused us or stayed down, and the voiding
+    statements wait in the outbox for the next run. See docs/operations.md.
     """
     from adoptloop.pipeline.run import Environment, run_erasure
 
