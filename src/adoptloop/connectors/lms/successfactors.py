@@ -221,7 +221,7 @@ class SuccessFactorsConnector(HttpConnector[SuccessFactorsConfig], SupportsWrite
         status = self.config.statuses.get(status_id)
         if status is None:
             raise BadValue(
-                f"completionStatusID {shown(status_id)} is not one of "
+                f"completionStatusID {status_id!r} is not one of "  # an API code, not free text
                 f"{', '.join(self.config.statuses)} (map it under statuses:, "
                 "to completed, passed, failed or ignore)"
             )
