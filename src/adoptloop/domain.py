@@ -135,6 +135,37 @@ class FieldInteraction:
 Record = Person | Account | Completion | CoachingObservation | DevelopmentAction | FieldInteraction
 
 
+def people_named(record: Record) -> tuple[PersonRef, ...]:
+    """The source accounts a record names, in the order the pull resolves them (an HR row names
+    people by HR id, not by account: none)."""
+    if isinstance(record, Account):
+        return (record.ref,)
+    if isinstance(record, Completion):
+        return (record.learner,)
+    if isinstance(record, CoachingObservation):
+        return (record.observer, record.observed)
+    if isinstance(record, DevelopmentAction):
+        return (record.person,)
+    if isinstance(record, FieldInteraction):
+        return (record.rep,) if record.manager is None else (record.rep, record.manager)
+    return ()
+
+
+def shown(value: object) -> str:
+    """A source value as a reason (a quarantine entry, a row defect) may show it: its shape, never
+    its content, because quarantine keeps no free text (a comment typed into a date column, a
+    name): each digit as 9, each letter as a, other characters as they are ('9999-99-99' for
+    2026-13-45); a value over 32 characters only by its length. The entry's location (file and
+    line, or record id) and column say where to read the value itself."""
+    text = str(value)
+    if len(text) > _SHOWN_LIMIT:
+        return f"a value of {len(text)} characters"
+    return "'" + "".join("9" if c.isdigit() else "a" if c.isalpha() else c for c in text) + "'"
+
+
+_SHOWN_LIMIT = 32
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A source record that could not become a domain record; it goes to quarantine."""

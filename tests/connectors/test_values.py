@@ -21,10 +21,31 @@ def test_a_date_is_read_from_the_first_ten_characters_of_an_iso_value() -> None:
     assert parse_date("2026-02-03T23:59:59+05:00", "d") == date(2026, 2, 3)
 
 
-@pytest.mark.parametrize("value", ["03.02.2026", "2026-2-3", "2026-02-30", "tomorrow"])
-def test_a_date_in_another_form_names_the_column(value: str) -> None:
-    with pytest.raises(BadValue, match=rf"^due: '{value}' is not a date \(YYYY-MM-DD\)$"):
+@pytest.mark.parametrize(
+    ("value", "shape"),
+    [
+        ("03.02.2026", "99.99.9999"),
+        ("2026-2-3", "9999-9-9"),
+        ("2026-02-30", "9999-99-99"),
+        ("tomorrow", "aaaaaaaa"),
+    ],
+)
+def test_a_date_in_another_form_names_the_column_and_the_value_s_shape(
+    value: str, shape: str
+) -> None:
+    """Issue 15 point 2 (quarantine keeps no free text): the reason shows the value's shape."""
+    with pytest.raises(BadValue, match=rf"^due: '{shape}' is not a date \(YYYY-MM-DD\)$"):
         parse_date(value, "due")
+
+
+def test_a_reason_never_holds_a_long_free_text_value_only_its_length() -> None:
+    """Issue 15 point 2: a comment typed into a date column leaves no word in the reason."""
+    comment = "Dr Hollander asked about samples; call back after the congress"
+    with pytest.raises(BadValue) as caught:
+        parse_date(comment, "due")
+    assert (
+        str(caught.value) == f"due: a value of {len(comment)} characters is not a date (YYYY-MM-DD)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -47,7 +68,7 @@ def test_date_times_carry_a_zone(value: str, expected: datetime) -> None:
 
 
 def test_a_date_time_that_is_not_iso_names_the_column() -> None:
-    with pytest.raises(BadValue, match=r"^at: '3 Feb 2026' is not an ISO 8601 date-time$"):
+    with pytest.raises(BadValue, match=r"^at: '9 aaa 9999' is not an ISO 8601 date-time$"):
         parse_datetime("3 Feb 2026", "at")
 
 
@@ -71,7 +92,7 @@ def test_empty_optional_values_are_none_and_others_are_parsed() -> None:
 def test_numbers_must_be_finite() -> None:
     assert parse_number("4", "score") == 4.0
     assert parse_number(" 87.5 ", "score") == 87.5
-    with pytest.raises(BadValue, match=r"^score: 'four' is not a number$"):
+    with pytest.raises(BadValue, match=r"^score: 'aaaa' is not a number$"):
         parse_number("four", "score")
     for value in ("nan", "inf", "-Infinity"):
         with pytest.raises(BadValue, match="is not a finite number"):

@@ -35,7 +35,9 @@ def test_the_digest_changes_with_the_map() -> None:
     assert RoleMap().digest != RoleMap({"Sales Representative": "rep"}).digest
 
 
-def test_the_reason_names_the_value_and_the_key_to_set() -> None:
+def test_the_reason_shows_the_value_s_shape_and_the_key_to_set() -> None:
+    """Issue 15 point 2: a quarantine reason keeps no raw value (`validate` lists them)."""
     reason = unknown_role_reason("Field Medical Lead")
-    assert "'Field Medical Lead'" in reason
+    assert "Field" not in reason
+    assert "'aaaaa aaaaaaa aaaa'" in reason
     assert "roles.map" in reason

@@ -11,9 +11,12 @@ import orjson
 from typer.testing import CliRunner
 
 from adoptloop.cli.app import app
+from adoptloop.pipeline.erase import COUNTS
 from adoptloop.xapi.ids import Pseudonymizer
+from adoptloop.xapi.validate import validate_statement
 from tests.harness.lrs_server import LocalLRS, LRSInfo
 from tests.pipeline.test_deliver_to_lrs import _point_at_lrs
+from tests.support import copy_demo, read_csv, write_csv
 
 runner = CliRunner()
 REP = "E10020"  # a rep in the demo
@@ -61,7 +64,7 @@ def test_erased_rep_leaves_no_trace_in_the_store_and_only_an_audit_entry(demo_co
     audit = db(demo_config).execute("SELECT counts, subject_digest FROM erasures").fetchall()
     assert len(audit) == 1
     counts = json.loads(audit[0][0])
-    assert counts["people_rows"] == 1
+    assert counts["hr_rows"] == 1
     assert counts["statements_voided"] > 0
     assert REP not in audit[0][0]
     assert REP not in audit[0][1]
@@ -102,28 +105,66 @@ def test_an_erased_person_is_not_imported_again_from_exports_that_still_hold_the
     del raw
 
 
-def test_erasing_a_manager_reissues_their_observations_without_an_instructor(
-    demo_config: Path,
+def raw_export(config: Path) -> list[bytes]:
+    out = config.parent / "export.jsonl"
+    invoke(config, "statements", "export", "--out", str(out))
+    return out.read_bytes().splitlines()
+
+
+def instructor(statement: dict[str, Any]) -> str | None:
+    name: str | None = (
+        statement.get("context", {}).get("instructor", {}).get("account", {}).get("name")
+    )
+    return name
+
+
+def test_statements_naming_an_erased_manager_are_voided_and_reissued_without_him(
+    tmp_path: Path,
 ) -> None:
-    invoke(demo_config, "run")
-    manager = actor_name(demo_config, MANAGER)
-    before = exported(demo_config)
-    observed = [
-        s
-        for s in before
-        if s.get("context", {}).get("instructor", {}).get("account", {}).get("name") == manager
-    ]
+    """Issue 15 point 2: the visits and ratings an erased manager observed (he is their
+    context.instructor) are voided and re-issued without him under new statement ids; the
+    re-issued statements validate, are byte-identical in two stores erased apart and are not
+    sent again by a run that re-reads the same exports; no statement in the store (the outbox
+    archive) names his pseudonym any more."""
+    stores = [copy_demo(tmp_path / name) for name in ("one", "two")]
+    for config in stores:
+        invoke(config, "run")
+    config = stores[0]
+    manager = actor_name(config, MANAGER)
+    before = exported(config)
+    observed = [s for s in before if instructor(s) == manager]
     assert observed
 
-    invoke(demo_config, "erase", "--person", MANAGER, "--yes")
-    after = exported(demo_config)
-    added = after[len(before) :]
-    voided = {s["object"]["id"] for s in added if s["verb"]["id"] == VOIDED}
+    for each in stores:
+        invoke(each, "erase", "--person", MANAGER, "--yes")
+    after = exported(config)
+    assert not any(manager in orjson.dumps(s).decode() for s in after)
+    voided = {s["object"]["id"] for s in after if s["verb"]["id"] == VOIDED}
     assert {s["id"] for s in observed} <= voided
-    reissued = [s for s in added if s["verb"]["id"] != VOIDED]
+    earlier = {s["id"] for s in before}
+    reissued = [s for s in after if s["id"] not in earlier and s["verb"]["id"] != VOIDED]
     assert len(reissued) == len(observed)
+    assert {(s["verb"]["id"], s["object"]["id"], s["timestamp"]) for s in reissued} == {
+        (s["verb"]["id"], s["object"]["id"], s["timestamp"]) for s in observed
+    }
     assert all("instructor" not in s["context"] for s in reissued)
-    connection = db(demo_config)
+    assert all(validate_statement(s) == [] for s in reissued)
+
+    def reissued_bytes(config: Path) -> list[bytes]:
+        return sorted(
+            line
+            for line in raw_export(config)
+            if orjson.loads(line)["id"] in {s["id"] for s in reissued}
+        )
+
+    assert reissued_bytes(stores[0]) == reissued_bytes(stores[1])
+    assert len(reissued_bytes(stores[1])) == len(reissued)
+    exported_once = raw_export(config)
+    db(config).execute("DELETE FROM cursors").connection.commit()  # the same exports again
+    invoke(config, "run")
+    assert raw_export(config) == exported_once
+
+    connection = db(config)
     assert connection.execute(
         "SELECT count(*) FROM people WHERE manager_hr_id = ?", (MANAGER,)
     ).fetchone() == (0,)
@@ -133,6 +174,46 @@ def test_erasing_a_manager_reissues_their_observations_without_an_instructor(
         ).fetchone()[0]
         > 0
     )
+
+
+def test_a_quarantined_row_with_free_text_stores_no_part_of_it(demo_config: Path) -> None:
+    """Issue 15 point 3: quarantine keeps the location, the reason and the record key; a comment
+    typed into a date column and the report's own comment leave no word in the store."""
+    reports = demo_config.parent / "demo" / "crm" / "coaching_reports.csv"
+    header, rows = read_csv(reports)
+    bad = dict(zip(header, rows[0], strict=True))
+    bad["Id"] = "a1C5g00000FREETXT1"
+    bad["Review_Date__c"] = "Hollander congress"
+    bad["Comments__c"] = "Confidential: Dr Hollander distrusts samples"
+    write_csv(reports, header, [*rows, [bad[column] for column in header]])
+
+    invoke(demo_config, "run")
+    entries = db(demo_config).execute("SELECT * FROM quarantine").fetchall()
+    ours = [e for e in entries if "a1C5g00000FREETXT1" in e]
+    assert len(ours) == 1
+    assert "Review_Date__c" in " ".join(map(str, ours[0]))
+    stored = " ".join(str(value) for entry in entries for value in entry)
+    for word in ("Hollander", "congress", "Confidential", "distrusts", "samples"):
+        assert word not in stored
+    raw = (demo_config.parent / "state" / "demo.db").read_bytes()
+    assert b"Hollander" not in raw
+
+
+def test_erase_reports_what_it_voided_and_purged_per_kind_as_json(demo_config: Path) -> None:
+    """Issue 15 point 2 (`erase` reports what it voided and purged): --json prints the audit
+    entry's id and one count per kind, the same counts the audit entry keeps."""
+    invoke(demo_config, "run")
+    report = json.loads(invoke(demo_config, "erase", "--person", MANAGER, "--yes", "--json"))
+    counts = report["counts"]
+    assert set(counts) == set(COUNTS)
+    assert counts["hr_rows"] == 1
+    assert counts["identities"] == 1
+    assert counts["statements_voided"] == counts["statements_reissued"] > 0
+    assert counts["outbox_rows"] == counts["statements_reissued"]  # his observations' copies
+    assert counts["identifiers_suppressed"] == 4  # HR id, email, employee number, CRM user
+    assert report["delivery"] == {"target": "store", "stored": 0}
+    audit = db(demo_config).execute("SELECT erasure_id, counts FROM erasures").fetchall()
+    assert [(audit[0][0], json.loads(audit[0][1]))] == [(report["erasure_id"], counts)]
 
 
 def test_erasing_an_unknown_person_changes_nothing_and_says_so(demo_config: Path) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 from adoptloop.domain import ERASED, PersonRef
 from adoptloop.mappings.identity import IdentityRule
 from adoptloop.pipeline.identity import IdentityResolver
+from adoptloop.pipeline.suppression import Suppression
 from adoptloop.store import identities, records, schema
 from adoptloop.store.db import open_store
 from tests.support import hr_row
@@ -47,7 +48,9 @@ def test_an_account_nobody_matches_is_none_and_not_remembered(tmp_path: Path) ->
 def test_an_account_of_an_erased_person_is_erased_and_never_written_down(tmp_path: Path) -> None:
     engine = _store(tmp_path)
     with engine.begin() as conn:
-        resolver = IdentityResolver(RULES, erased={"E2"})
+        suppression = Suppression(b"k" * 16)
+        suppression.add("hr_id", "E2")
+        resolver = IdentityResolver(RULES, suppression=suppression)
         assert resolver.resolve(conn, PersonRef("crm", "U2", {"Email": "bo@x.io"})) == ERASED
         assert identities.known(conn, "crm", ["U2"]) == {}
 

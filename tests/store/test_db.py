@@ -9,9 +9,11 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 
 from adoptloop.errors import ConfigError, StoreVersionError
 from adoptloop.pipeline.pull import rescale_stored_ratings
+from adoptloop.pipeline.suppression import Suppression
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import schema
 from adoptloop.store.db import StoreUnavailable, create_store_engine, migrate, open_store
+from adoptloop.xapi.ids import suppression_digest
 from tests.support import DEMO_CONFIG
 
 DEMO_CAPABILITIES = DEMO_CONFIG.parent / "demo" / "capabilities.yaml"
@@ -77,10 +79,16 @@ def _drop_rating_scales(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE ratings DROP COLUMN {column}"))
 
 
-def _make_v3(conn: Connection) -> None:
-    """Undo v4: no source_reads table, no people.snapshot_closed column; and make it a store
-    written by adoptloop before Alembic (meta.schema_version, no alembic_version table)."""
+def _make_v4(conn: Connection) -> None:
+    """Undo v5: no suppression list; and make it a store written by adoptloop before Alembic
+    (meta.schema_version, no alembic_version table)."""
+    schema.suppressed.drop(conn)
     schema.alembic_version.drop(conn)
+
+
+def _make_v3(conn: Connection) -> None:
+    """Undo v4 and v5: no source_reads table, no people.snapshot_closed column."""
+    _make_v4(conn)
     schema.source_reads.drop(conn)
     conn.execute(text("ALTER TABLE people DROP COLUMN snapshot_closed"))
 
@@ -102,6 +110,36 @@ def test_a_version_3_store_gets_the_source_reads_table(engine: Engine, store_url
                 select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
             ).scalar_one()
         assert version == str(schema.SCHEMA_VERSION)
+    finally:
+        again.dispose()
+
+
+def test_a_version_4_store_gets_the_suppression_list_holding_its_earlier_erasures(
+    engine: Engine, store_url: str
+) -> None:
+    """Issue 15 point 2: v4 -> v5 adds the suppression list; the HR id digest of an erasure made
+    before it (the audit entry's subject digest) is on it, so that person stays out."""
+    key = b"k" * 16
+    subject = suppression_digest(key, "hr_id", "E42")
+    with engine.begin() as conn:
+        _make_v4(conn)
+        conn.execute(
+            schema.erasures.insert().values(
+                erasure_id="e-1",
+                erased_at="2026-01-01T00:00:00Z",
+                subject_digest=subject,
+                counts="{}",
+            )
+        )
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="4")
+        )
+    again = create_store_engine(store_url)
+    try:
+        assert migrate(again) == 4
+        with again.connect() as conn:
+            assert "E42" in Suppression.load(conn, key)
+            assert "E43" not in Suppression.load(conn, key)
     finally:
         again.dispose()
 

@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import orjson
 import typer
 from rich.table import Table
 
 from adoptloop.cli.adoption import print_adoption
-from adoptloop.cli.common import ConfigOption, fail, handled, load, out, parse_date
+from adoptloop.cli.common import ConfigOption, JsonOption, fail, handled, load, out, parse_date
 
 if TYPE_CHECKING:
     from adoptloop.pipeline.run import RunResult
@@ -142,8 +143,17 @@ def erase(
     config: ConfigOption,
     person: Annotated[str, typer.Option("--person", help="The HR id of the person to erase.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Void everything about a person in the LRS and purge them from the store (GDPR art. 17)."""
+    """Erase a person (GDPR art. 17): keep them out of every later pull, void their statements,
+    re-issue the statements that name them in passing, and purge them from the store.
+
+    Prints what was voided and purged, per kind (--json: as a JSON object). Exit 0 erased; 2 the
+    person is unknown or already erased, the configuration is unusable, or no --yes off a
+    terminal (nothing changed); 75 a run holds the store (nothing changed; try again); 3 or 75
+    after the erasure was committed: the LRS refused us or stayed down, and the voiding
+    statements wait in the outbox for the next run. See docs/operations.md.
+    """
     from adoptloop.pipeline.run import Environment, run_erasure
 
     with handled():
@@ -154,13 +164,25 @@ def erase(
             typer.confirm(f"Erase {person} from the store and void their statements?", abort=True)
         env = Environment.open(settings, registry)
         result = run_erasure(env, person)
-        counts = result.counts["erase"]
-        out.print(
-            f"erased: audit entry {counts['erasure_id']}; "
-            + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "erasure_id")
-        )
+        counts = dict(result.counts["erase"])
+        erasure_id = counts.pop("erasure_id")
         deliver = result.counts.get("deliver", {})
-        if deliver.get("target") == "lrs":
+        target = str(deliver.get("target", "store"))
+        if as_json:
+            report = {
+                "erasure_id": erasure_id,
+                "counts": counts,
+                "delivery": {"target": target, "stored": int(deliver.get("stored", 0))},
+            }
+            sys.stdout.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+            return
+        table = Table(title=f"erased: audit entry {erasure_id}", title_justify="left")
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        for kind, n in counts.items():
+            table.add_row(kind.replace("_", " "), str(n))
+        out.print(table)
+        if target == "lrs":
             out.print(f"voiding statements delivered to the LRS: {deliver.get('stored', 0)}")
         else:
             out.print("voiding statements are in the outbox (delivery target: store)")

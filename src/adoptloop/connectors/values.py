@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal
 
+from adoptloop.domain import shown
+
 
 class BadValue(ValueError):
     """A value that cannot be parsed or is missing; the message names the column or field."""
@@ -17,7 +19,7 @@ def parse_date(value: str, column: str) -> date:
     try:
         return date.fromisoformat(value[:10]) if len(value) >= 10 else date.fromisoformat(value)
     except ValueError:
-        raise BadValue(f"{column}: {value!r} is not a date (YYYY-MM-DD)") from None
+        raise BadValue(f"{column}: {shown(value)} is not a date (YYYY-MM-DD)") from None
 
 
 def optional_date(value: str, column: str) -> date | None:
@@ -28,13 +30,13 @@ def parse_datetime(value: str, column: str) -> datetime:
     """ISO 8601 with a zone (Z, +00:00 or Salesforce's +0000); a naive value is taken as UTC."""
     text = value.strip()
     if len(text) > 10 and text[10] not in "Tt ":  # Python takes any separator; ISO does not
-        raise BadValue(f"{column}: {value!r} is not an ISO 8601 date-time")
+        raise BadValue(f"{column}: {shown(value)} is not an ISO 8601 date-time")
     if len(text) > 5 and text[-5] in "+-" and text[-4:].isdigit() and text[-3] != ":":
         text = f"{text[:-2]}:{text[-2:]}"  # +0000 -> +00:00
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadValue(f"{column}: {value!r} is not an ISO 8601 date-time") from None
+        raise BadValue(f"{column}: {shown(value)} is not an ISO 8601 date-time") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
@@ -46,9 +48,9 @@ def parse_number(value: str, column: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise BadValue(f"{column}: {value!r} is not a number") from None
+        raise BadValue(f"{column}: {shown(value)} is not a number") from None
     if not math.isfinite(number):
-        raise BadValue(f"{column}: {value!r} is not a finite number")
+        raise BadValue(f"{column}: {shown(value)} is not a finite number")
     return number
 
 
@@ -75,7 +77,7 @@ class ValueFormat:
         try:
             return datetime.strptime(value, self.date_format).date()  # noqa: DTZ007 - a date
         except ValueError:
-            raise BadValue(f"{column}: {value!r} is not a date ({self.date_format})") from None
+            raise BadValue(f"{column}: {shown(value)} is not a date ({self.date_format})") from None
 
     def optional_date(self, value: str, column: str) -> date | None:
         return self.parse_date(value, column) if value else None
@@ -94,7 +96,7 @@ class ValueFormat:
                 continue
             return moment.replace(tzinfo=UTC)
         raise BadValue(
-            f"{column}: {value!r} is not a date-time ({self.date_format} [%H:%M[:%S]] or ISO 8601)"
+            f"{column}: {shown(value)} is not a date-time ({self.date_format} [%H:%M[:%S]] or ISO 8601)"
         ) from None
 
     def optional_datetime(self, value: str, column: str) -> datetime | None:
@@ -104,7 +106,7 @@ class ValueFormat:
         if self.decimal == ".":
             return parse_number(value, column)
         if "." in value:
-            raise BadValue(f"{column}: {value!r} is not a number with a decimal comma")
+            raise BadValue(f"{column}: {shown(value)} is not a number with a decimal comma")
         return parse_number(value.replace(",", "."), column)
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import get_args
 
-from adoptloop.domain import Role
+from adoptloop.domain import Role, shown
 
 ROLES: tuple[Role, ...] = get_args(Role)
 FIELD_ROLE: Role = "rep"  # the only field role: adoption cohorts and coaching metrics
@@ -60,8 +60,9 @@ class RoleMap:
 
 
 def unknown_role_reason(value: str) -> str:
-    """The quarantine reason (and validate message) for a value the map does not know."""
+    """The quarantine reason for a value the map does not know: its shape, not the value
+    (`validate` lists the values themselves)."""
     return (
-        f"role {value!r} is not in the roles map; add it under roles.map "
+        f"role {shown(value)} is not in the roles map; add it under roles.map "
         f"(as one of {', '.join(ROLES)})"
     )

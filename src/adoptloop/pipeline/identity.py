@@ -2,17 +2,20 @@
 
 An account already matched is looked up in the store; a new one is matched by the source's
 identity rules (mappings/identity.py) against the people in the store, and remembered. An
-account that matches an erased person is answered with ERASED and never written down.
+account of an erased person (on the suppression list, pipeline/suppression.py, or one that
+matches an erased HR id) is answered with ERASED before any lookup, and never written down; so
+is an account a parked record keeps as ERASED.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from adoptloop.domain import ERASED, PersonRef
 from adoptloop.mappings.identity import IdentityRule, match_accounts
+from adoptloop.pipeline.suppression import Suppression
 from adoptloop.store import identities
 from adoptloop.store.identities import Identity
 
@@ -26,10 +29,10 @@ class IdentityResolver:
     """Resolves PersonRefs of one source; caches what it has seen in this run."""
 
     def __init__(
-        self, rules: Sequence[IdentityRule], *, erased: Container[str] = frozenset()
+        self, rules: Sequence[IdentityRule], *, suppression: Suppression | None = None
     ) -> None:
         self.rules = tuple(rules)
-        self.erased = erased
+        self.suppression = suppression or Suppression(b"")
         self._cache: dict[tuple[str, str], str | None] = {}
 
     def resolve(self, conn: Connection, ref: PersonRef) -> str | None:
@@ -59,7 +62,10 @@ class IdentityResolver:
         answers: dict[tuple[str, str], str | None] = {}
         by_system: dict[str, list[str]] = defaultdict(list)
         for ref in refs:
-            by_system[ref.system].append(ref.external_id)
+            if ref.external_id == ERASED or self.suppression.account(ref, self.rules):
+                answers[(ref.system, ref.external_id)] = ERASED
+            else:
+                by_system[ref.system].append(ref.external_id)
         for system, external_ids in by_system.items():
             for external_id, hr_id in identities.known(conn, system, external_ids).items():
                 answers[(system, external_id)] = hr_id
@@ -73,7 +79,7 @@ class IdentityResolver:
             match = matches.get(key)
             if match is None:
                 answers[key] = None
-            elif match.hr_id in self.erased:
+            elif match.hr_id in self.suppression:
                 answers[key] = ERASED  # matched an erased person: never written down again
             else:
                 answers[key] = match.hr_id

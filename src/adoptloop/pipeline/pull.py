@@ -11,7 +11,7 @@ from the last committed cursor.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -36,11 +36,13 @@ from adoptloop.domain import (
     Skipped,
     Snapshot,
     Stopped,
+    people_named,
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 from adoptloop.mappings.roles import RoleMap, unknown_role_reason
 from adoptloop.pipeline.deletes import WholeRead, apply_deletes, apply_snapshot
 from adoptloop.pipeline.identity import IdentityResolver
+from adoptloop.pipeline.suppression import Suppression, without_erased
 from adoptloop.store import cursors, parked, quarantine, records, source_reads
 from adoptloop.store.commits import Commits
 from adoptloop.store.quarantine import QuarantineEntry
@@ -56,8 +58,8 @@ COMMIT_RECORDS = 20_000  # records per transaction, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (other writers wait on it)
 
 
-class _Erased(Exception):
-    """The record is about an erased person: it is dropped, not stored and not quarantined."""
+class _Suppressed(Exception):
+    """The record is about an erased person: it is dropped, not stored, parked or quarantined."""
 
 
 class _UnknownRole(Exception):
@@ -82,7 +84,7 @@ class StreamCounts:
     unchanged: int = 0
     quarantined: int = 0
     deleted: int = 0
-    erased: int = 0  # records about erased people, dropped
+    suppressed: int = 0  # records about erased people (the suppression list), dropped
     skipped: int = 0  # read and deliberately not used, as configured (e.g. an ignored status)
     parked: int = 0  # records waiting for their person to be matched
     stopped: str | None = None  # why the stream stopped early (the next run resumes it)
@@ -96,7 +98,7 @@ class StreamCounts:
             "unchanged": self.unchanged,
             "quarantined": self.quarantined,
             "deleted": self.deleted,
-            "erased": self.erased,
+            "suppressed": self.suppressed,
             "skipped": self.skipped,
             "parked": self.parked,
         }
@@ -122,21 +124,21 @@ class PullStage:
         run_id: str,
         *,
         progress: Progress | None = None,
-        erased: Container[str] = frozenset(),
+        suppression: Suppression | None = None,
         roles: RoleMap | None = None,
         allow_shrink: bool = False,
     ) -> None:
         self.engine = engine
         self.run_id = run_id
         self.progress = progress
-        self.erased = erased
+        self.suppression = suppression or Suppression(b"")
         self.roles = roles or RoleMap()
         self.stopped: dict[str, str] = {}  # source -> why it stopped early in this run
         self.allow_shrink = allow_shrink
         self.held_back: dict[str, list[str]] = {}  # source -> snapshots not applied, and why
 
     def pull(self, connector: AnyConnector) -> dict[str, dict[str, int]]:
-        resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
+        resolver = IdentityResolver(connector.identity_rules, suppression=self.suppression)
         result: dict[str, dict[str, int]] = {}
         streams: list[StreamCounts] = []
         reread = connector.family == "hris" and self._roles_changed(connector.name)
@@ -200,7 +202,7 @@ class PullStage:
     def _retry_pass(self, connector: AnyConnector) -> tuple[int, int]:
         """One pass over the parked records: (taken up, of which user accounts)."""
         source = connector.name
-        resolver = IdentityResolver(connector.identity_rules, erased=self.erased)
+        resolver = IdentityResolver(connector.identity_rules, suppression=self.suppression)
         taken = accounts = 0
         after = 0
         while True:
@@ -214,7 +216,7 @@ class PullStage:
                 for item in batch:
                     try:
                         writer.add(item.record)
-                    except _Erased:
+                    except _Suppressed:
                         pass
                     except _Unresolved:
                         continue
@@ -317,19 +319,21 @@ class PullStage:
         snapshot: WholeRead | None = None,
     ) -> None:
         source = connector.name
-        rejected = [
-            QuarantineEntry(source, stream, r.record_key, r.location, r.reason)
-            for r in buffer.rejected
-        ]
+        rejected = []
+        for r in buffer.rejected:
+            if self.suppression.key(connector.system, r.record_key):
+                counts.suppressed += 1  # an erased person's row: not even its key is kept
+            else:
+                rejected.append(QuarantineEntry(source, stream, r.record_key, r.location, r.reason))
         counts.rejected += len(rejected)
         writer = _Writer(conn, source, resolver, self.roles)
-        resolver.prefetch(conn, (ref for record in buffer.records for ref in _refs(record)))
+        resolver.prefetch(conn, (ref for record in buffer.records for ref in people_named(record)))
         waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
         for record in buffer.records:
             try:
                 writer.add(record)
-            except _Erased:
-                counts.erased += 1
+            except _Suppressed:
+                counts.suppressed += 1
             except _UnknownRole as exc:
                 key = _record_key(record)
                 where = record.location or f"{stream} {key}"
@@ -340,7 +344,8 @@ class PullStage:
                 where = record.location or f"{stream} {key}"
                 # kept until the person matches (a user account too: fixing the HR side
                 # takes it up without the source sending it again); quarantined once
-                parked.park(conn, source, stream, key, exc.ref, record, self.run_id)
+                kept = without_erased(record, lambda r: resolver.resolve(conn, r) == ERASED)
+                parked.park(conn, source, stream, key, exc.ref, kept or record, self.run_id)
                 waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
                 counts.parked += 1
         written = writer.write()
@@ -403,21 +408,6 @@ def _waiting_entry(conn: Connection, source: str, ref: PersonRef, where: str) ->
     )
 
 
-def _refs(record: Record) -> tuple[PersonRef, ...]:
-    """The people a record names, in the order `_Writer.add` resolves them."""
-    if isinstance(record, Account):
-        return (record.ref,)
-    if isinstance(record, Completion):
-        return (record.learner,)
-    if isinstance(record, CoachingObservation):
-        return (record.observer, record.observed)
-    if isinstance(record, DevelopmentAction):
-        return (record.person,)
-    if isinstance(record, FieldInteraction):
-        return (record.rep,) if record.manager is None else (record.rep, record.manager)
-    return ()
-
-
 def _item_key(item: Record | Rejected | Deleted | Skipped) -> str:
     if isinstance(item, Rejected | Skipped):
         return item.record_key
@@ -455,14 +445,15 @@ class _Writer:
         self.accounts = Counter[str]()
 
     def _hr_id(self, ref: PersonRef, role: str, *, erasable: bool = False) -> str:
-        """The HR id; an erased person raises _Erased, or gives ERASED where only mentioned."""
+        """The HR id; an erased person raises _Suppressed, or gives ERASED where only
+        mentioned."""
         hr_id = self.resolver.resolve(self.conn, ref)
         if hr_id is None:
             raise _Unresolved(ref, role)
-        if hr_id == ERASED or hr_id in self.resolver.erased:
+        if hr_id == ERASED:
             if erasable:
                 return ERASED
-            raise _Erased
+            raise _Suppressed
         return hr_id
 
     def _row(self, table: str, values: dict[str, Any]) -> None:
@@ -470,12 +461,12 @@ class _Writer:
 
     def add(self, record: Record) -> None:
         if isinstance(record, Person):
-            if record.hr_id in self.resolver.erased:
-                raise _Erased
+            if self.resolver.suppression.person(record):
+                raise _Suppressed
             role = self.roles.role(record.role)
             if role is None:
                 raise _UnknownRole(unknown_role_reason(record.role))
-            if record.manager_hr_id in self.resolver.erased:
+            if record.manager_hr_id in self.resolver.suppression:
                 record = replace(record, manager_hr_id=ERASED)
             self.people.append(replace(record, role=role))
         elif isinstance(record, Account):

@@ -26,17 +26,17 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver, lrs_client
-from adoptloop.pipeline.erase import ErasureList, erase_person
+from adoptloop.pipeline.erase import erase_person
 from adoptloop.pipeline.outcome import EXIT_CODES, judge
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
+from adoptloop.pipeline.suppression import Suppression
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
-from adoptloop.store import cursors, locks, runs, source_reads
+from adoptloop.store import cursors, erasures, locks, runs, source_reads
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
 from adoptloop.store.db import open_store
-from adoptloop.store.erasures import vacuum
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
@@ -264,12 +264,12 @@ def _run(
     try:
         with _stage(result.counts, "pull") as bucket:
             with env.engine.connect() as conn:
-                erased = ErasureList.load(conn, env.actor_key)
+                suppression = Suppression.load(conn, env.actor_key)
             stage = PullStage(
                 env.engine,
                 run_id,
                 progress=tick,
-                erased=erased,
+                suppression=suppression,
                 roles=env.settings.roles.role_map(),
                 allow_shrink=allow_shrink,
             )
@@ -405,13 +405,27 @@ def _erase(env: Environment, hr_id: str) -> RunResult:
     result = RunResult(run_id, "running")
     ctx = env.translate_context()
     translate = TranslateStage(env.engine, ctx, run_id, env.settings.xapi.version)
+    rules = {c.name: c.identity_rules for c in env.connectors()}
     try:
         with env.engine.begin() as conn:
             erased = erase_person(
-                conn, translate.finalizer, env.actor_key, hr_id, run_id=run_id, now=translate.now
+                conn,
+                translate.finalizer,
+                Suppression.load(conn, env.actor_key),
+                rules,
+                hr_id,
+                run_id=run_id,
+                now=translate.now,
             )
-        result.counts["erase"] = {"erasure_id": erased.erasure_id, **erased.counts}
-        result.counts["translate"] = translate.run()
+        # the statements naming them in passing (as the observing manager): voided and
+        # re-issued without them
+        translated = result.counts["translate"] = translate.run()
+        counts = erased.counts
+        counts["statements_voided"] += sum(t["voided"] for t in translated.values())
+        counts["statements_reissued"] += sum(t["statements"] for t in translated.values())
+        with env.engine.begin() as conn:
+            erasures.update_counts(conn, erased.erasure_id, counts)
+        result.counts["erase"] = {"erasure_id": erased.erasure_id, **counts}
         result.counts["deliver"] = _deliver(env, run_id)
     except BaseException as exc:
         with env.engine.begin() as conn:
@@ -420,6 +434,6 @@ def _erase(env: Environment, hr_id: str) -> RunResult:
     with env.engine.begin() as conn:
         runs.finish_run(conn, run_id, "succeeded", result.counts)
     with env.engine.connect() as conn:
-        vacuum(conn.execution_options(isolation_level="AUTOCOMMIT"))
+        erasures.vacuum(conn.execution_options(isolation_level="AUTOCOMMIT"))
     result.status = "succeeded"
     return result

@@ -84,6 +84,7 @@ def decode(payload: str) -> Record:
 @dataclass(frozen=True, slots=True)
 class Parked:
     id: int
+    source: str
     stream: str
     record_key: str
     system: str
@@ -125,18 +126,30 @@ def unpark(conn: Connection, source: str, stream: str, keys: Sequence[str]) -> N
         )
 
 
-def waiting(conn: Connection, source: str, *, after_id: int = 0, limit: int = 500) -> list[Parked]:
+def waiting(
+    conn: Connection, source: str | None, *, after_id: int = 0, limit: int = 500
+) -> list[Parked]:
+    """The next records waiting (of every source when `source` is None), by id."""
     t = schema.parked
-    rows = conn.execute(
-        select(t.c.id, t.c.stream, t.c.record_key, t.c.system, t.c.external_id, t.c.payload)
-        .where((t.c.source == source) & (t.c.id > after_id))
-        .order_by(t.c.id)
-        .limit(limit)
-    ).all()
+    query = select(
+        t.c.id, t.c.source, t.c.stream, t.c.record_key, t.c.system, t.c.external_id, t.c.payload
+    ).where(t.c.id > after_id)
+    if source is not None:
+        query = query.where(t.c.source == source)
+    rows = conn.execute(query.order_by(t.c.id).limit(limit)).all()
     return [
-        Parked(r.id, r.stream, r.record_key, r.system, r.external_id, decode(r.payload))
+        Parked(r.id, r.source, r.stream, r.record_key, r.system, r.external_id, decode(r.payload))
         for r in rows
     ]
+
+
+def drop(conn: Connection, ids: Sequence[int]) -> int:
+    """Delete these parked records (by id); how many."""
+    t = schema.parked
+    return sum(
+        conn.execute(delete(t).where(t.c.id.in_(list(ids[i : i + 500])))).rowcount
+        for i in range(0, len(ids), 500)
+    )
 
 
 def waiting_for(conn: Connection, source: str, ref: PersonRef) -> int:

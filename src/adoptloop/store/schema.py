@@ -42,7 +42,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -261,6 +261,16 @@ erasures = Table(
     Column("erased_at", String(32), nullable=False),
     Column("subject_digest", String(64), nullable=False, unique=True),
     Column("counts", Text, nullable=False),
+)
+
+# The suppression list (v5): a keyed digest of every identifier an erased person had (HR id,
+# email, employee number, each source account), never the identifier itself. The pull drops what
+# names one of them (pipeline/suppression.py), so re-read exports cannot bring the person back.
+suppressed = Table(
+    "suppressed",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("erasure_id", String(36), nullable=False),
 )
 
 quarantine = Table(

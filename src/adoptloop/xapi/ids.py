@@ -74,6 +74,10 @@ class Pseudonymizer:
         return agent
 
 
-def erasure_digest(key: bytes, hr_id: str) -> str:
-    """The keyed digest an erasure is remembered by: enough to refuse re-import, no HR id."""
-    return hmac.new(key, b"erasure\x00" + hr_id.encode("utf-8"), hashlib.sha256).hexdigest()
+def suppression_digest(key: bytes, kind: str, value: str) -> str:
+    """The keyed digest (HMAC-SHA256 with the actor key) an erased person's identifier is
+    remembered by: enough to recognise it again, not to recover it. `kind` says what the value
+    is ("hr_id", "email", "employee_number", "account:<system>"); an HR id's digest is the
+    erasure's subject digest, as stores before v5 kept it."""
+    scope = b"" if kind == "hr_id" else kind.encode("utf-8") + b"\x00"
+    return hmac.new(key, b"erasure\x00" + scope + value.encode("utf-8"), hashlib.sha256).hexdigest()

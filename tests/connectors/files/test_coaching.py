@@ -127,7 +127,7 @@ def test_bad_report_rows_are_rejected_with_file_and_line_and_the_rest_is_read(
     assert rejected == [
         ("R2", "reports.csv:3", "rating 9 for Objections__c is outside its scale 1..5"),
         ("R3", "reports.csv:4", "Employee_vod__c is empty"),
-        ("R4", "reports.csv:5", "Review_Date__c: '03.02.2026' is not a date (YYYY-MM-DD)"),
+        ("R4", "reports.csv:5", "Review_Date__c: '99.99.9999' is not a date (YYYY-MM-DD)"),
     ]
 
 
@@ -206,8 +206,8 @@ def test_users_actions_and_calls_files_become_their_records(tmp_path: Path) -> N
     assert [
         (r.record_key, r.location, r.reason) for r in action_items if isinstance(r, Rejected)
     ] == [
-        ("A2", "actions.csv:3", "Capability__c: 'closing' is not a capability of the map"),
-        ("A3", "actions.csv:4", "Status__c: 'Parked' is not open/completed/cancelled"),
+        ("A2", "actions.csv:3", "Capability__c: 'aaaaaaa' is not a capability of the map"),
+        ("A3", "actions.csv:4", "Status__c: 'aaaaaa' is not open/completed/cancelled"),
     ]
 
     assert [i for i in drain(conn, "calls") if isinstance(i, FieldInteraction)] == [

@@ -80,11 +80,11 @@ def test_bad_rows_are_rejected_with_file_and_line_and_the_rest_is_read(tmp_path:
         (
             "C2",
             "completions.csv:3",
-            "status: 'in progress' is not one of completed, passed, failed "
+            "status: 'aa aaaaaaaa' is not one of completed, passed, failed "
             "(map it under statuses:, to completed, passed, failed or ignore)",
         ),
         ("C3", "completions.csv:4", "score: 140 is outside 0..100"),
-        ("C4", "completions.csv:5", "completed_at: 'yesterday' is not an ISO 8601 date-time"),
+        ("C4", "completions.csv:5", "completed_at: 'aaaaaaaaa' is not an ISO 8601 date-time"),
     ]
 
 

@@ -94,7 +94,7 @@ def test_a_bad_row_is_rejected_with_file_and_line_and_the_rest_is_read(tmp_path:
         ("people", "E3", "people.csv:4"),
     ]
     assert rejected[0].reason == "first_name is empty"
-    assert rejected[1].reason == "valid_from: '01/02/2025' is not a date (YYYY-MM-DD)"
+    assert rejected[1].reason == "valid_from: '99/99/9999' is not a date (YYYY-MM-DD)"
 
 
 def test_an_unchanged_file_yields_only_its_checkpoint_the_second_time(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ from adoptloop.domain import (
     Rating,
     Record,
     Rejected,
+    shown,
 )
 from adoptloop.fields import TimeZone
 from adoptloop.mappings.identity import IdentityRule
@@ -407,11 +408,11 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         a = self.config.actions.columns
         capability = row.require(a.capability)
         if capability not in self.context.capabilities.capabilities:
-            raise BadValue(f"{a.capability}: {capability!r} is not a capability of the map")
+            raise BadValue(f"{a.capability}: {shown(capability)} is not a capability of the map")
         raw_status = row.require(a.status)
         status = _ACTION_STATUS.get(raw_status.lower())
         if status is None:
-            raise BadValue(f"{a.status}: {raw_status!r} is not open/completed/cancelled")
+            raise BadValue(f"{a.status}: {shown(raw_status)} is not open/completed/cancelled")
         values, today = self.config.actions.values, self.context.run_date
         agreed_on = values.parse_date(row.require(a.agreed_on), a.agreed_on)
         completed_on = values.optional_date(row.get(a.completed_on), a.completed_on)

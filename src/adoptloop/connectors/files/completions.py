@@ -24,7 +24,7 @@ from adoptloop.connectors.files.reader import (
     read_stream,
 )
 from adoptloop.connectors.values import BadValue, moment_not_after
-from adoptloop.domain import Completion, DeletedKind, Item, Skipped
+from adoptloop.domain import Completion, DeletedKind, Item, Skipped, shown
 from adoptloop.fields import IGNORE, StatusChoice
 from adoptloop.mappings.identity import IdentityRule
 
@@ -102,7 +102,7 @@ class CompletionsFileConnector(Connector[CompletionsFileConfig]):
         status = statuses.get(raw_status.lower())
         if status is None:
             raise BadValue(
-                f"{c.status}: {raw_status!r} is not one of {', '.join(self.config.statuses)} "
+                f"{c.status}: {shown(raw_status)} is not one of {', '.join(self.config.statuses)} "
                 "(map it under statuses:, to completed, passed, failed or ignore)"
             )
         if status == IGNORE:

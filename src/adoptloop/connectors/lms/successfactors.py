@@ -47,6 +47,7 @@ from adoptloop.domain import (
     Rejected,
     Skipped,
     TranscriptRecord,
+    shown,
 )
 from adoptloop.domain import WriteBackResult as Result
 from adoptloop.errors import FatalSyncError
@@ -142,7 +143,7 @@ class _History(RestStream):
 
 def _epoch_ms(value: Any, name: str) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadValue(f"{name}: {value!r} is not a time in epoch milliseconds")
+        raise BadValue(f"{name}: {shown(value)} is not a time in epoch milliseconds")
     return datetime.fromtimestamp(value / 1000, UTC)
 
 
@@ -220,7 +221,7 @@ class SuccessFactorsConnector(HttpConnector[SuccessFactorsConfig], SupportsWrite
         status = self.config.statuses.get(status_id)
         if status is None:
             raise BadValue(
-                f"completionStatusID {status_id!r} is not one of "
+                f"completionStatusID {status_id!r} is not one of "  # an API code, not free text
                 f"{', '.join(self.config.statuses)} (map it under statuses:, "
                 "to completed, passed, failed or ignore)"
             )

@@ -26,6 +26,7 @@ from adoptloop.domain import (
     PersonRef,
     Rating,
     Rejected,
+    shown,
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 
@@ -65,7 +66,7 @@ def local_date(raw: str, zone: str, field: str) -> date:
             return date.fromisoformat(raw)
         return parse_ts(raw).astimezone(ZoneInfo(zone)).date()
     except ValueError:
-        raise BadRow(f"{field}: {raw!r} is not a date") from None
+        raise BadRow(f"{field}: {shown(raw)} is not a date") from None
 
 
 def optional_ts(row: Row, field: str | None) -> datetime | None:
@@ -75,13 +76,13 @@ def optional_ts(row: Row, field: str | None) -> datetime | None:
     try:
         return parse_ts(text)
     except ValueError:
-        raise BadRow(f"{field}: {text!r} is not a date-time") from None
+        raise BadRow(f"{field}: {shown(text)} is not a date-time") from None
 
 
 def rating_number(raw: Any, item: str, labels: Mapping[str, float]) -> float:
     """A rating as a number: numeric fields as they are, picklist labels through `labels`."""
     if isinstance(raw, bool):
-        raise BadRow(f"rating {raw!r} for {item} is not a number")
+        raise BadRow(f"rating {shown(raw)} for {item} is not a number")
     if isinstance(raw, int | float):
         return float(raw)
     text = str(raw).strip()
@@ -90,7 +91,7 @@ def rating_number(raw: Any, item: str, labels: Mapping[str, float]) -> float:
     match = _LEADING_NUMBER.match(text)  # "4", "4.0", "4 - Exceeds expectations"
     if match:
         return float(match.group(1))
-    raise BadRow(f"rating {text!r} for {item} is not a number; map it under rating_values")
+    raise BadRow(f"rating {shown(text)} for {item} is not a number; map it under rating_values")
 
 
 def checked_ratings(
