@@ -576,7 +576,7 @@ def test_two_items_rating_one_capability_on_one_visit_are_two_statements() -> No
     capabilities = _map_with_items({"Opening_Rating__c", "Q7"})
     ctx = _context(capabilities)
     ratings = [_rating_row("Opening_Rating__c", "opening", 4), _rating_row("Q7", "opening", 2)]
-    drafts = [d for d in _drafts(ctx, "observations", _observation_row("V1"), ratings)]
+    drafts = _drafts(ctx, "observations", _observation_row("V1"), ratings)
     scored = [d for d in drafts if d.kind == "rating"]
     assert len({d.key for d in scored}) == 2
     statements = [json.loads(_finalize(ctx, d)) for d in scored]

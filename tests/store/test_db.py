@@ -78,9 +78,12 @@ def _drop_rating_scales(conn: Connection) -> None:
 
 
 def _make_v3(conn: Connection) -> None:
-    """Undo v4: no source_reads table, no people.snapshot_closed column; and make it a store
-    written by adoptloop before Alembic (meta.schema_version, no alembic_version table)."""
+    """Undo v5 and v4: no team columns, no source_reads table, no people.snapshot_closed
+    column; and make it a store written by adoptloop before Alembic (meta.schema_version, no
+    alembic_version table)."""
     schema.alembic_version.drop(conn)
+    for table in ("people", "adoption_states", "adoption_scratch"):
+        conn.execute(text(f"ALTER TABLE {table} DROP COLUMN team"))
     schema.source_reads.drop(conn)
     conn.execute(text("ALTER TABLE people DROP COLUMN snapshot_closed"))
 
@@ -102,6 +105,37 @@ def test_a_version_3_store_gets_the_source_reads_table(engine: Engine, store_url
                 select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")
             ).scalar_one()
         assert version == str(schema.SCHEMA_VERSION)
+    finally:
+        again.dispose()
+
+
+def test_a_version_4_store_gets_the_team_columns_keeping_its_people(
+    engine: Engine, store_url: str
+) -> None:
+    """Issue 16, point 2 (inputs): v5 adds people.team (and the team at window close to the
+    adoption rows); a v4 store's people stay, with no team (the manager's team, as before)."""
+    with engine.begin() as conn:
+        schema.alembic_version.drop(conn)
+        for table in ("people", "adoption_states", "adoption_scratch"):
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN team"))
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="4")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO people (hr_id, valid_from, first_name, last_name, role, status, "
+                "digest, snapshot_closed) VALUES ('E1', '2026-01-01', 'A', 'B', 'rep', "
+                "'active', 'd', false)"
+            )
+        )
+    again = create_store_engine(store_url)
+    try:
+        assert migrate(again) == 4
+        with again.connect() as conn:
+            for table in ("people", "adoption_states", "adoption_scratch"):
+                assert "team" in {c["name"] for c in inspect(conn).get_columns(table)}
+            people = conn.execute(select(schema.people.c.hr_id, schema.people.c.team)).all()
+        assert [tuple(p) for p in people] == [("E1", None)]
     finally:
         again.dispose()
 

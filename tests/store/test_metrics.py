@@ -199,8 +199,8 @@ def test_due_actions_follow_the_owners_row_on_d(scenario: Scenario) -> None:
 
     due = {action[0]: action for action in metrics.due_actions(scenario.conn, since, D)}
     assert due == {
-        before(10): (before(10), before(12), "North", "M-1"),
-        before(20): (before(20), None, "South", "M-1"),
+        before(10): (before(10), before(12), "North", "M-1", "M-1"),
+        before(20): (before(20), None, "South", "M-1", "M-1"),
     }
 
 

@@ -18,10 +18,11 @@ Columns (stable; documented in the README):
 | action_follow_through | actions due in (D - 90 d, D] completed by D / due, percent |
 | suppressed, directional, tier, flagged | small-number rules (cohort < 5 / 10-29 / ...); flagged: the adoption interval excludes the overall value |
 
-Choices (documented here and in the README): teams are first-line managers' teams (the rep's
-manager at window close); `--by module` groups by the module whose completion started the
-clock; coaching coverage and follow-through are capability-independent and repeated on each
-capability row of a group; a rep's coaching and actions belong to their group on D.
+Choices (documented here and in the README): a team is the `team` of the rep's HR row at window
+close, or without one the first-line manager's team (the rep's manager at window close); `--by
+module` groups by the module whose completion started the clock; coaching coverage and
+follow-through are capability-independent and repeated on each capability row of a group; a
+rep's coaching and actions belong to their group on D.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.roles import FIELD_ROLE, MANAGER_ROLE
 from adoptloop.store import metrics as store
-from adoptloop.store.metrics import NO_GROUP, FieldPerson, GroupColumn, RowSource
+from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, FieldPerson, GroupColumn, RowSource
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -161,7 +162,7 @@ class MetricsRow:
 
 _GROUP_COLUMN: dict[str, GroupColumn] = {
     "region": "region",
-    "team": "manager_hr_id",
+    "team": "team",
     "manager": "manager_hr_id",
     "module": "trained_module",
 }
@@ -199,7 +200,7 @@ def adoption_metrics(
     if column is not None:
         _time_to_proficiency(conn, source, None, rows, as_of)
     if by in ("region", "team", "manager"):
-        attach: Literal["region", "manager"] = "region" if by == "region" else "manager"
+        attach: Literal["region", "team", "manager"] = by
         coaching = coaching_coverage(conn, as_of, attach, field_roles=field_roles)
         actions = follow_through(conn, as_of, attach)
         for (g, _cap), row in rows.items():
@@ -215,11 +216,13 @@ def adoption_metrics(
 
 
 def team_labels(conn: Connection, as_of: date, managers: Iterable[str] = ()) -> dict[str, str]:
-    """A team is a first-line manager's reps, named by the manager's territory, never by name
-    or HR id: each of `managers` without a territory on record on D (or without an HR row at
-    all, e.g. erased) is "team without territory #n", numbered in HR-id order."""
+    """A team is the HR row's own team (its key `store.TEAM_KEY` + name, labelled by the
+    name), or else a first-line manager's reps, named by the manager's territory, never by
+    name or HR id: each of `managers` without a territory on record on D (or without an HR
+    row at all, e.g. erased) is "team without territory #n", numbered in HR-id order."""
     rows = store.territories_on(conn, as_of)
     labels = {hr_id: f"team {territory}" for hr_id, territory in rows if territory}
+    labels.update({k: k.removeprefix(TEAM_KEY) for k in managers if k.startswith(TEAM_KEY)})
     unnamed = sorted(set(managers) - set(labels))
     labels.update({m: f"team without territory #{i}" for i, m in enumerate(unnamed, 1)})
     return labels
@@ -275,7 +278,7 @@ def _eligible(person: FieldPerson, as_of: date, window_days: int) -> bool:
 def coaching_coverage(
     conn: Connection,
     as_of: date,
-    attach: Literal["region", "manager"],
+    attach: Literal["region", "team", "manager"],
     *,
     field_roles: Sequence[str] = FIELD_ROLES,
     window_days: int = COACHING_DAYS,
@@ -286,7 +289,9 @@ def coaching_coverage(
     for person in store.people_in_roles_on(conn, as_of, field_roles):
         if not _eligible(person, as_of, window_days):
             continue
-        key = (person.region if attach == "region" else person.manager_hr_id) or NO_GROUP
+        key = {"region": person.region, "team": person.team_key}.get(
+            attach, person.manager_hr_id
+        ) or NO_GROUP
         for g in (key, ALL):
             out[g][0] += 1
             out[g][1] += person.hr_id in coached
@@ -296,14 +301,16 @@ def coaching_coverage(
 def follow_through(
     conn: Connection,
     as_of: date,
-    attach: Literal["region", "manager"],
+    attach: Literal["region", "team", "manager"],
     *,
     days: int = COACHING_DAYS,
 ) -> dict[str, tuple[int, int, int]]:
     """group -> (actions due in (D - 90 d, D], completed by D, completed by due + 7 d)."""
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for due, done, region, manager in store.due_actions(conn, as_of - timedelta(days=days), as_of):
-        key = (region if attach == "region" else manager) or NO_GROUP
+    for due, done, region, manager, team in store.due_actions(
+        conn, as_of - timedelta(days=days), as_of
+    ):
+        key = {"region": region, "team": team}.get(attach, manager) or NO_GROUP
         for g in (key, ALL):
             out[g][0] += 1
             if done is not None and done <= as_of:

@@ -46,6 +46,7 @@ class Post(NamedTuple):
     valid_from: date
     region: str | None
     manager_hr_id: str | None
+    team: str | None = None  # the HR team (None: not given; `--by team` takes the manager's)
 
 
 class RatingInput(NamedTuple):
@@ -118,7 +119,10 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
     people = _Stream(
         iter(
             conn.execute(
-                among(select(p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id), p.c.hr_id)
+                among(
+                    select(p.c.hr_id, p.c.valid_from, p.c.region, p.c.manager_hr_id, p.c.team),
+                    p.c.hr_id,
+                )
                 .order_by(p.c.hr_id, p.c.valid_from)
                 .execution_options(yield_per=5000)
             )
@@ -129,10 +133,7 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
     for (hr_id,) in driver:
         yield PersonInputs(
             hr_id,
-            [
-                Post(valid_from, region, manager)
-                for _, valid_from, region, manager in people.take(hr_id)
-            ],
+            [Post(*row[1:]) for row in people.take(hr_id)],
             [
                 (module_id, date.fromisoformat(completed_at[:10]))
                 for _, module_id, completed_at in completions.take(hr_id)
@@ -169,7 +170,7 @@ def _ratings_query(as_of: date) -> Select[Any]:
                 o.c.visit_date <= as_of,
             )
         )
-        .order_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id)
+        .order_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, o.c.record_id, r.c.item)
         # on the statement, not the connection: Connection.execution_options() changes the
         # caller's connection in place and would stream every later query on it
         .execution_options(yield_per=5000)

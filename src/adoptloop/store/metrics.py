@@ -31,7 +31,16 @@ from adoptloop.store import schema
 from adoptloop.store.adoption import SOURCE
 
 NO_GROUP = "(none)"  # the group of a row without a region, manager or module
-GroupColumn = Literal["region", "manager_hr_id", "trained_module"]
+# `--by team`: a rep's team is the HR row's own `team` when it has one, keyed TEAM_KEY + name
+# (so that a team name can never be taken for a manager's HR id), else the manager's team,
+# keyed by the manager's HR id (adoption.metrics.team_labels names both)
+TEAM_KEY = "team:"
+GroupColumn = Literal["region", "manager_hr_id", "team", "trained_module"]
+
+
+def team_key(team: str | None, manager_hr_id: str | None) -> str | None:
+    """The `--by team` group of an HR row (None: neither a team nor a manager)."""
+    return TEAM_KEY + team if team else manager_hr_id
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,10 @@ def _flag(value: ColumnElement[Any]) -> Any:
 
 
 def _group(t: Table, by: GroupColumn | None) -> list[ColumnElement[Any]]:
-    """The grouping column (a missing value is NO_GROUP); none to count everyone together."""
+    """The grouping column (a missing value is NO_GROUP); none to count everyone together.
+    "team" is `team_key` in SQL (a NULL team makes the concatenation NULL)."""
+    if by == "team":
+        return [func.coalesce(literal(TEAM_KEY, String) + t.c.team, t.c.manager_hr_id, NO_GROUP)]
     return [] if by is None else [func.coalesce(t.c[by], NO_GROUP)]
 
 
@@ -173,13 +185,18 @@ class FieldPerson(NamedTuple):
     manager_hr_id: str | None
     hire_date: date | None
     termination_date: date | None
+    team: str | None = None
+
+    @property
+    def team_key(self) -> str | None:
+        return team_key(self.team, self.manager_hr_id)
 
 
 def people_in_roles_on(conn: Connection, day: date, roles: Sequence[str]) -> list[FieldPerson]:
     """Everyone whose HR row in effect on `day` has one of `roles`."""
     p = schema.people
     query = select(
-        p.c.hr_id, p.c.region, p.c.manager_hr_id, p.c.hire_date, p.c.termination_date
+        p.c.hr_id, p.c.region, p.c.manager_hr_id, p.c.hire_date, p.c.termination_date, p.c.team
     ).where(_people_on(day), p.c.role.in_(list(roles)))
     return [FieldPerson(*row) for row in conn.execute(query)]
 
@@ -290,13 +307,13 @@ def rating_recency(
 
 def due_actions(
     conn: Connection, since: date, as_of: date
-) -> list[tuple[date, date | None, str | None, str | None]]:
-    """(due, completed, owner's region, owner's manager) of the development actions due in
-    (since, as_of], not deleted or cancelled; the owner's HR row is the one in effect on as_of
-    (an owner without one, e.g. a leaver, drops the action)."""
+) -> list[tuple[date, date | None, str | None, str | None, str | None]]:
+    """(due, completed, owner's region, owner's manager, owner's `team_key`) of the development
+    actions due in (since, as_of], not deleted or cancelled; the owner's HR row is the one in
+    effect on as_of (an owner without one, e.g. a leaver, drops the action)."""
     a, p = schema.development_actions, schema.people
     query = (
-        select(a.c.due_on, a.c.completed_on, p.c.region, p.c.manager_hr_id)
+        select(a.c.due_on, a.c.completed_on, p.c.region, p.c.manager_hr_id, p.c.team)
         .join(p, and_(p.c.hr_id == a.c.hr_id, _people_on(as_of)))
         .where(
             a.c.deleted.is_(False),
@@ -305,7 +322,10 @@ def due_actions(
             a.c.due_on <= as_of,
         )
     )
-    return [(due, done, region, manager) for due, done, region, manager in conn.execute(query)]
+    return [
+        (due, done, region, manager, team_key(team, manager))
+        for due, done, region, manager, team in conn.execute(query)
+    ]
 
 
 # --- freshness ----------------------------------------------------------------------------------
