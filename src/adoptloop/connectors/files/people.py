@@ -28,6 +28,7 @@ from adoptloop.connectors.base import Connector, ConnectorConfig, StreamFields
 from adoptloop.connectors.files.discover import describe
 from adoptloop.connectors.files.preflight import check_file
 from adoptloop.connectors.files.reader import (
+    Column,
     Columns,
     FileStream,
     Layout,
@@ -97,12 +98,19 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
     def streams(self) -> Sequence[str]:
         return ("people",)
 
+    @property
+    def _role(self) -> Column:
+        """The column the roles map reads: settings `roles.column`, or else `columns.role`."""
+        if self.context.role_column is not None:
+            return Column(self.context.role_column, "roles.column")
+        return Column(self.config.columns.role, "columns.role")
+
     def layout(self) -> Layout:
         """Several rows of one person are their history: the record id is hr_id@valid_from."""
         c = self.config.columns
         return Layout(
             where=f"sources.{self.name}",
-            required=c.pick("hr_id", "first_name", "last_name", "role"),
+            required=[*c.pick("hr_id", "first_name", "last_name"), self._role],
             key_column=c.hr_id,
             dates=(c.valid_from, c.hire_date, c.termination_date),
             record_id=lambda row: f"{row.get(c.hr_id)}@{row.get(c.valid_from)}",
@@ -142,8 +150,8 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
 
     def role_values(self) -> Iterator[tuple[str, str]]:
         """Every row's role value with its "file:line" (for `adoptloop validate`)."""
-        role = self.config.columns.role
-        layout = Layout(f"sources.{self.name}", self.config.columns.pick("role"), role)
+        role = self._role.name
+        layout = Layout(f"sources.{self.name}", [self._role], role)
         for row in read_rows(self.config, layout):
             value = row.get(role)
             if value and row.defect is None:
@@ -162,7 +170,7 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
             last_name=row.require(c.last_name),
             email=row.get(c.email),
             employee_number=row.get(c.employee_number),
-            role=row.require(c.role),
+            role=row.require(self._role.name),
             manager_hr_id=row.get(c.manager_hr_id),
             region=row.get(c.region),
             country=row.get(c.country),
