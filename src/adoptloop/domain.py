@@ -52,7 +52,10 @@ class Person:
     business_unit: str | None
     status: Literal["active", "terminated"]
     hire_date: date | None
-    termination_date: date | None
+    termination_date: date | None  # the last day employed
+    # the team as HR names it (its own column, not the manager's reports); None: not given,
+    # and `--by team` falls back to the manager's team
+    team: str | None = None
     location: str | None = field(default=None, compare=False)  # e.g. "people.csv:17"
 
 

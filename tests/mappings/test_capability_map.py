@@ -210,7 +210,9 @@ def test_duplicate_capability_ids_are_rejected(tmp_path: Path) -> None:
     assert "capability ids must be unique; repeated: opening" in str(error)
 
 
-@pytest.mark.parametrize("bad_id", ["Opening", "opening call", "opening_call", "-opening", "é"])
+@pytest.mark.parametrize(
+    "bad_id", ["opening call", "-opening", "_opening", "é", "opening/call", "o" * 65]
+)
 def test_invalid_capability_id_is_rejected_with_a_hint(tmp_path: Path, bad_id: str) -> None:
     path = _write(
         tmp_path,
@@ -225,7 +227,31 @@ def test_invalid_capability_id_is_rejected_with_a_hint(tmp_path: Path, bad_id: s
     assert str(error).startswith(f"{path}:{_line_of(path, 'id:')}:")
     assert "capabilities.0.id" in str(error)
     assert f"{bad_id!r} is not a valid id" in str(error)
-    assert "lower-case letters, digits and '-'" in str(error)
+    assert "letters, digits, '_' and '-'" in str(error)
+
+
+@pytest.mark.parametrize("good_id", ["opening_call", "Opening-Call_2", "2nd_visit", "o" * 64])
+def test_capability_ids_of_letters_digits_underscore_and_hyphen_are_accepted(
+    tmp_path: Path, good_id: str
+) -> None:
+    """Issue 16, point 2 (inputs): capability ids with '_' (and letters of either case) are
+    accepted; before, anything but lower-case letters, digits and '-' was refused."""
+    path = _write(
+        tmp_path,
+        f"""\
+        scales:
+          five-point: {{min: 1, max: 5}}
+        capabilities:
+          - {{id: "{good_id}", name: Opening the call, threshold: 0.75}}
+        modules:
+          MOD-1: ["{good_id}"]
+        coaching_items:
+          Opening_Rating__c: {{capability: "{good_id}", scale: five-point}}
+        """,
+    )
+    loaded = load_capability_map(path)
+    assert list(loaded.capabilities) == [good_id]
+    assert loaded.rate("Opening_Rating__c", 4).capability_id == good_id
 
 
 @pytest.mark.parametrize(("low", "high"), [(5, 1), (3, 3)])

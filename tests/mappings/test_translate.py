@@ -513,3 +513,73 @@ def test_the_same_transition_twice_on_one_day_gives_two_statements_with_two_ids(
     assert keys[0] == f"adoption/E1/{capability}/adopted/2026-03-02"  # the first keeps its id
     ids = {StatementIds(NAMESPACE).statement(k, 1) for k in keys}
     assert len(ids) == 3
+
+
+def _observation_row(record_id: str) -> Row:
+    return {
+        "source": "crm",
+        "record_id": record_id,
+        "observer_hr_id": "M1",
+        "observed_hr_id": "R1",
+        "visit_date": date(2026, 3, 2),
+        "timezone": "UTC",
+        "status": "Submitted",
+        "counted": True,
+        "submitted_at": None,
+        "modified_at": None,
+        "has_next_step": False,
+        "names_capability": False,
+        "word_count": 0,
+        "deleted": False,
+    }
+
+
+def _rating_row(item: str, capability: str, raw: float) -> Row:
+    return {
+        "item": item,
+        "capability_id": capability,
+        "raw": raw,
+        "scale_min": 1.0,
+        "scale_max": 5.0,
+        "scaled": (raw - 1) / 4,
+    }
+
+
+def test_a_capability_id_with_underscores_is_a_valid_unencoded_activity_iri() -> None:
+    """Issue 16, point 2 (inputs): a capability id of letters, digits, '_' and '-' becomes the
+    last segment of the capability's activity IRI as it is (all unreserved), and the rating's
+    statement is valid xAPI."""
+    capability = "Objection_Handling-2"
+    capabilities = CapabilityMap(
+        CapabilityMapFile.model_validate(
+            {
+                "scales": {"five": {"min": 1, "max": 5}},
+                "capabilities": [{"id": capability, "name": "Objection", "threshold": 0.75}],
+                "coaching_items": {"Q1": {"capability": capability, "scale": "five"}},
+            }
+        )
+    )
+    ctx = _context(capabilities)
+    drafts = _drafts(
+        ctx, "observations", _observation_row("V1"), [_rating_row("Q1", capability, 4)]
+    )
+    for version in VERSIONS:
+        scored = [json.loads(_finalize(ctx, d, version)) for d in drafts if d.kind == "rating"]
+        assert [s["object"]["id"] for s in scored] == [
+            f"{NAMESPACE}/activities/capability/{capability}"
+        ]
+
+
+def test_two_items_rating_one_capability_on_one_visit_are_two_statements() -> None:
+    """Issue 16, point 2 (inputs): several coaching items may rate one capability; two ratings
+    of c on one visit are two `scored` statements on c, with distinct statement ids."""
+    capabilities = _map_with_items({"Opening_Rating__c", "Q7"})
+    ctx = _context(capabilities)
+    ratings = [_rating_row("Opening_Rating__c", "opening", 4), _rating_row("Q7", "opening", 2)]
+    drafts = _drafts(ctx, "observations", _observation_row("V1"), ratings)
+    scored = [d for d in drafts if d.kind == "rating"]
+    assert len({d.key for d in scored}) == 2
+    statements = [json.loads(_finalize(ctx, d)) for d in scored]
+    assert len({s["id"] for s in statements}) == 2
+    assert {s["object"]["id"] for s in statements} == {ctx.ns.capability("opening")}
+    assert sorted(s["result"]["score"]["raw"] for s in statements) == [2.0, 4.0]

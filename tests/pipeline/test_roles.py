@@ -160,3 +160,67 @@ def test_validate_names_the_missing_role_column_and_exits_2(demo_config: Path) -
     assert result.exit_code == 2
     assert "sources.hris" in result.stderr
     assert "job_title" in result.stderr
+
+
+def with_title_column(config: Path, *, director: bool = True) -> None:
+    """The demo's HR file keeps its `role` codes and gains a `job_title` column; the roles
+    section names that column (`roles.column`) and maps the titles."""
+    path = config.parent / PEOPLE
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8").splitlines()))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*rows[0], "job_title"], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "job_title": TITLES[row["role"]]})
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    roles = ROLES_MAP.format(director=DIRECTOR if director else "")
+    roles = roles.replace("roles:\n", "roles:\n  column: job_title\n")
+    config.write_text(config.read_text(encoding="utf-8") + roles, encoding="utf-8")
+
+
+def test_roles_column_maps_a_job_title_column_beside_the_role_column(
+    demo_config: Path,
+) -> None:
+    """Issue 16, point 2 (inputs): `roles: {column: job_title, map: {...}}` maps the job titles
+    of the column it names (the file's `role` column is then not read): the same reps and
+    managers as the demo's role codes."""
+    demo = demo_config
+    titled = demo_config.parent.parent / "titled" / "demo.yaml"
+    copy_demo(titled.parent)
+    with_title_column(titled)
+
+    assert _invoke("run", "-c", demo).exit_code == 0
+    result = _invoke("run", "-c", titled)
+
+    assert result.exit_code == 0, result.output
+    assert _invoke("validate", "-c", titled).exit_code == 0
+    assert _adoption(titled) == _adoption(demo)
+
+
+def test_validate_names_unmapped_titles_of_the_roles_column_with_file_and_line(
+    demo_config: Path,
+) -> None:
+    """Issue 16, point 2: a title of the `roles.column` column the map lacks is a validate
+    error naming the value, its count and its first file:line (exit 2)."""
+    with_title_column(demo_config, director=False)
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [
+        "sources.hris people.csv:2: role 'Regional Sales Director' (3 rows) is not in the roles "
+        "map; add it under roles.map in demo.yaml as one of rep, manager, director, other",
+    ]
+
+
+def test_a_missing_roles_column_is_named_with_the_key_to_set(demo_config: Path) -> None:
+    """Issue 16, point 2: `roles.column` naming a column the HR file lacks: exit 2, naming the
+    column and `roles.column`."""
+    text = demo_config.read_text(encoding="utf-8")
+    demo_config.write_text(text + "roles:\n  column: job_titel\n", encoding="utf-8")
+
+    result = _invoke("validate", "-c", demo_config)
+
+    assert result.exit_code == 2
+    assert "people.csv:1: column 'job_titel' not found" in result.stderr
+    assert "set its name with `roles.column` (the header has" in result.stderr

@@ -79,15 +79,22 @@ def _drop_rating_scales(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE ratings DROP COLUMN {column}"))
 
 
-def _make_v4(conn: Connection) -> None:
-    """Undo v5: no suppression list; and make it a store written by adoptloop before Alembic
+def _make_v5(conn: Connection) -> None:
+    """Undo v6: no team columns; and make it a store written by adoptloop before Alembic
     (meta.schema_version, no alembic_version table)."""
-    schema.suppressed.drop(conn)
     schema.alembic_version.drop(conn)
+    for table in ("people", "adoption_states", "adoption_scratch"):
+        conn.execute(text(f"ALTER TABLE {table} DROP COLUMN team"))
+
+
+def _make_v4(conn: Connection) -> None:
+    """Undo v6 and v5: no team columns, no suppression list."""
+    _make_v5(conn)
+    schema.suppressed.drop(conn)
 
 
 def _make_v3(conn: Connection) -> None:
-    """Undo v4 and v5: no source_reads table, no people.snapshot_closed column."""
+    """Undo v6, v5 and v4: no source_reads table, no people.snapshot_closed column."""
     _make_v4(conn)
     schema.source_reads.drop(conn)
     conn.execute(text("ALTER TABLE people DROP COLUMN snapshot_closed"))
@@ -140,6 +147,35 @@ def test_a_version_4_store_gets_the_suppression_list_holding_its_earlier_erasure
         with again.connect() as conn:
             assert "E42" in Suppression.load(conn, key)
             assert "E43" not in Suppression.load(conn, key)
+    finally:
+        again.dispose()
+
+
+def test_a_version_5_store_gets_the_team_columns_keeping_its_people(
+    engine: Engine, store_url: str
+) -> None:
+    """Issue 16, point 2 (inputs): v6 adds people.team (and the team at window close to the
+    adoption rows); a v5 store's people stay, with no team (the manager's team, as before)."""
+    with engine.begin() as conn:
+        _make_v5(conn)
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="5")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO people (hr_id, valid_from, first_name, last_name, role, status, "
+                "digest, snapshot_closed) VALUES ('E1', '2026-01-01', 'A', 'B', 'rep', "
+                "'active', 'd', false)"
+            )
+        )
+    again = create_store_engine(store_url)
+    try:
+        assert migrate(again) == 5
+        with again.connect() as conn:
+            for table in ("people", "adoption_states", "adoption_scratch"):
+                assert "team" in {c["name"] for c in inspect(conn).get_columns(table)}
+            people = conn.execute(select(schema.people.c.hr_id, schema.people.c.team)).all()
+        assert [tuple(p) for p in people] == [("E1", None)]
     finally:
         again.dispose()
 

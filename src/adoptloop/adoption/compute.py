@@ -79,6 +79,7 @@ def outcome_row(
         "censored_days": censored,
         "region": post.region if post else None,
         "manager_hr_id": post.manager_hr_id if post else None,
+        "team": post.team if post else None,
         "transitions": orjson.dumps(
             [[t.state.value, t.on.isoformat()] for t in path.transitions]
         ).decode(),

@@ -23,7 +23,8 @@ Attribution (employment.py holds the HR conventions): a rep x capability counts 
 the rep's HR row valid on min(trained_at + W, D), and nowhere when there is none (the person had
 left) or it is not a `rep` row; an eligible rep in the group of the row valid on their last
 employed day in the coaching window; an action in the group of its owner's row valid on its due
-date. Teams are first-line managers' teams (the row's manager), labelled by territory;
+date. A team is the `team` of that HR row, or without one the first-line manager's team (the
+row's manager), labelled by the manager's territory;
 `--by module` groups trained reps by the module whose completion started the clock (coaching
 coverage and follow-through then only on the "(all)" rows). Rows: every group with a trained
 rep, an eligible rep or an action, times every capability of the map, plus "(all)".
@@ -51,7 +52,7 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.roles import MANAGER_ROLE
 from adoptloop.store import metrics as store
 from adoptloop.store.adoption import HRRow, hr_rows
-from adoptloop.store.metrics import NO_GROUP, RowSource
+from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, RowSource, team_key
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -199,7 +200,9 @@ def _group_of(by: By, row: HRRow, module: str | None = None) -> str | None:
     """The group a row puts a rep in (None: only the "(all)" rows)."""
     if by == "region":
         return row.region or NO_GROUP
-    if by in ("team", "manager"):
+    if by == "team":
+        return team_key(row.team, row.manager_hr_id) or NO_GROUP
+    if by == "manager":
         return row.manager_hr_id or NO_GROUP
     if by == "module":
         return module or NO_GROUP
@@ -273,11 +276,13 @@ def adoption_metrics(
 
 
 def team_labels(conn: Connection, as_of: date, managers: Iterable[str] = ()) -> dict[str, str]:
-    """A team is a first-line manager's reps, named by the manager's territory, never by name
-    or HR id: each of `managers` without a territory on record on D (or without an HR row at
-    all, e.g. erased) is "team without territory #n", numbered in HR-id order."""
+    """A team is the HR row's own team (its key `store.TEAM_KEY` + name, labelled by the
+    name), or else a first-line manager's reps, named by the manager's territory, never by
+    name or HR id: each of `managers` without a territory on record on D (or without an HR
+    row at all, e.g. erased) is "team without territory #n", numbered in HR-id order."""
     rows = store.territories_on(conn, as_of)
     labels = {hr_id: f"team {territory}" for hr_id, territory in rows if territory}
+    labels.update({k: k.removeprefix(TEAM_KEY) for k in managers if k.startswith(TEAM_KEY)})
     unnamed = sorted(set(managers) - set(labels))
     labels.update({m: f"team without territory #{i}" for i, m in enumerate(unnamed, 1)})
     return labels

@@ -66,6 +66,9 @@ class ConnectorContext:
     base_dir: Path  # the config file's folder; relative paths resolve against it
     capabilities: CapabilityMap  # which coaching items to read; capability names in comments
     run_date: date  # effective date for HR rows that carry none
+    # the HR files' column the roles map reads (settings `roles.column`, e.g. a job title
+    # column); None: each HR file's own `columns.role`
+    role_column: str | None = None
 
 
 class Connector(Generic[C]):

@@ -46,6 +46,7 @@ def hr_row(
     business_unit: str | None = None,
     hire_date: date | None = None,
     termination_date: date | None = None,
+    team: str | None = None,
     location: str | None = None,
 ) -> Person:
     """One effective-dated HR row from the values a connector read."""
@@ -66,5 +67,6 @@ def hr_row(
         status="active" if active else "terminated",
         hire_date=hire_date,
         termination_date=termination_date,
+        team=_present(team),
         location=location,
     )

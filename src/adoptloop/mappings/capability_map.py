@@ -26,14 +26,17 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from adoptloop.domain import Rating
 from adoptloop.fields import Frozen
 
-_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+# An id is a path segment of the capability's activity IRI ({namespace}/activities/capability/
+# {id}) and the key of stored ratings: ASCII letters, digits, '_' and '-' are all unreserved in
+# an IRI (RFC 3987), so the id goes into it as it is, never percent-encoded.
+_SLUG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 def _slug(value: str) -> str:
     if not _SLUG.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a valid id: use lower-case letters, digits and '-' "
-            "(it becomes part of an IRI)"
+            f"{value!r} is not a valid id: use letters, digits, '_' and '-', starting with a "
+            "letter or digit, at most 64 (it becomes part of an IRI)"
         )
     return value
 
@@ -164,6 +167,6 @@ class CapabilityMap:
     def mentions_capability(self, text: str) -> bool:
         lowered = text.lower()
         return any(
-            c.name.lower() in lowered or c.id.replace("-", " ") in lowered
+            c.name.lower() in lowered or c.id.lower().replace("-", " ").replace("_", " ") in lowered
             for c in self.spec.capabilities
         )

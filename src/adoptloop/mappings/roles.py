@@ -43,6 +43,7 @@ class RoleMap:
     """HR value -> canonical role; `role` answers None for a value the map does not know."""
 
     mapping: Mapping[str, Role] = field(default_factory=lambda: dict(DEFAULT_ROLE_MAP))
+    column: str | None = None  # the HR files' column it reads (None: each file's columns.role)
 
     def __post_init__(self) -> None:
         keyed: dict[str, Role] = {r: r for r in ROLES}
@@ -56,6 +57,8 @@ class RoleMap:
     def digest(self) -> str:
         """Changes whenever the map does: the HR sources are then re-read whole."""
         text = "\n".join(f"{k}\t{v}" for k, v in sorted(self.mapping.items()))
+        if self.column is not None:  # another column: other values (the default keeps digests)
+            text += f"\ncolumn\t{self.column}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 

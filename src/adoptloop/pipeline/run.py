@@ -73,7 +73,11 @@ def build_connectors(
     base_dir = settings.config_path.parent
     today = datetime.now(UTC).date()
     built = [
-        registry.build(name, config, ConnectorContext(name, base_dir, capabilities, today))
+        registry.build(
+            name,
+            config,
+            ConnectorContext(name, base_dir, capabilities, today, settings.roles.column),
+        )
         for name, config in settings.sources.items()
         if config.enabled
     ]

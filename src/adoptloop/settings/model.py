@@ -191,6 +191,14 @@ class AdoptionSettings(Frozen):
 class RolesSettings(Frozen):
     """Which HR values are field reps: only `rep` counts in adoption cohorts and coaching."""
 
+    column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The HR file column whose values `map` maps, e.g. a job title column "
+        "(`job_title`); it replaces each file-people source's `columns.role`. Default: that "
+        "`columns.role` (`role`)",
+    )
+
     map: dict[str, Role] = Field(
         default_factory=lambda: dict(DEFAULT_ROLE_MAP),
         description="HR role or job title (as the HR source's `role` column or field holds it; "
@@ -217,7 +225,7 @@ class RolesSettings(Frozen):
         return value
 
     def role_map(self) -> RoleMap:
-        return RoleMap(self.map)
+        return RoleMap(self.map, self.column)
 
 
 class Settings(Frozen):

@@ -53,6 +53,7 @@ class HRRow(NamedTuple):
     status: str
     hire_date: date | None
     termination_date: date | None
+    team: str | None = None  # the HR team (None: not given; `--by team` takes the manager's)
 
 
 HR_COLUMNS = (
@@ -64,6 +65,7 @@ HR_COLUMNS = (
     "status",
     "hire_date",
     "termination_date",
+    "team",
 )
 
 

@@ -31,6 +31,15 @@ from adoptloop.store import schema
 from adoptloop.store.adoption import SOURCE
 
 NO_GROUP = "(none)"  # the group of a row without a region, manager or module
+# `--by team`: a rep's team is the HR row's own `team` when it has one, keyed TEAM_KEY + name
+# (so that a team name can never be taken for a manager's HR id), else the manager's team,
+# keyed by the manager's HR id (adoption.metrics.team_labels names both)
+TEAM_KEY = "team:"
+
+
+def team_key(team: str | None, manager_hr_id: str | None) -> str | None:
+    """The `--by team` group of an HR row (None: neither a team nor a manager)."""
+    return TEAM_KEY + team if team else manager_hr_id
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ _PERSON_FIELDS = (
     "status",
     "hire_date",
     "termination_date",
+    "team",
 )
 
 
@@ -249,7 +250,9 @@ def upsert_people(conn: Connection, people: Sequence[Person]) -> WriteCounts:
     touched: set[str] = set()
     for person in sorted(people, key=lambda p: (p.hr_id, p.valid_from)):
         values = {f: getattr(person, f) for f in _PERSON_FIELDS}
-        content = row_digest(values)
+        # without a team the digest is what it was before v6 added the column, so that the
+        # rows stored then do not all look changed
+        content = row_digest(values, exclude=() if person.team is not None else ("team",))
         rows = existing[person.hr_id]
         same_day = next((r for r in rows if r["valid_from"] == person.valid_from), None)
         if same_day is not None:

@@ -42,7 +42,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -79,7 +79,8 @@ people = Table(
     Column("business_unit", Text),
     Column("status", String(16), nullable=False),
     Column("hire_date", Date),
-    Column("termination_date", Date),
+    Column("termination_date", Date),  # the last day employed
+    Column("team", Text),  # the team as HR names it (v6); NULL: the manager's team
     Column("digest", String(32), nullable=False),
     # the row a snapshot HR export wrote when it no longer listed the person: undone (the row
     # removed, the one before reopened) when a later read lists them again
@@ -354,6 +355,7 @@ def _rep_capability_columns() -> list[Column[object]]:
         Column("censored_days", Integer),  # days observed without proficiency (KM censoring)
         Column("region", Text),  # the rep's group at window close (min(window_end, as_of))
         Column("manager_hr_id", String(64)),
+        Column("team", Text),  # the HR team of that row (v6)
         Column("transitions", Text, nullable=False, default="[]"),  # [[state, date], ...]
     ]
 

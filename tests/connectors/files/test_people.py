@@ -125,3 +125,135 @@ def test_renamed_columns_are_read_from_the_configured_names(tmp_path: Path) -> N
     assert [(p.hr_id, p.first_name, p.role) for p in items if isinstance(p, Person)] == [
         ("7", "Ada", "rep")
     ]
+
+
+# --- issue 16, point 2 (inputs): explicit effective-dated rows and the team column ----------
+
+EXPLICIT = (
+    "hr_id,first_name,last_name,role,manager_hr_id,region,team,status,hire_date,"
+    "termination_date,valid_from,valid_to\n"
+)
+
+
+def _history(tmp_path: Path, body: str) -> list[tuple[str, date, str, str | None, date | None]]:
+    """(hr_id, valid_from, status, region, termination_date) of the Person rows yielded."""
+    items = drain(connector(write(tmp_path, body, EXPLICIT)), "people")
+    assert not [i for i in items if isinstance(i, Rejected)]
+    return [
+        (p.hr_id, p.valid_from, p.status, p.region, p.termination_date)
+        for p in items
+        if isinstance(p, Person)
+    ]
+
+
+def test_explicit_rows_with_inclusive_valid_to_continue_without_a_gap(tmp_path: Path) -> None:
+    """Issue 16.2: two explicit rows, the first through 2025-06-30 (inclusive), the second from
+    2025-07-01: the store gets a row from each start (the first holds until the next starts,
+    its exclusive end 2025-07-01 = valid_to + 1), and no gap."""
+    history = _history(
+        tmp_path,
+        "E1,Ada,Rep,rep,M1,North,T1,active,2025-01-01,,2025-01-01,2025-06-30\n"
+        "E1,Ada,Rep,rep,M1,South,T2,active,2025-01-01,,2025-07-01,\n",
+    )
+    assert history == [
+        ("E1", date(2025, 1, 1), "active", "North", None),
+        ("E1", date(2025, 7, 1), "active", "South", None),
+    ]
+
+
+def test_a_rehire_after_a_gap_keeps_the_gap_as_a_terminated_row(tmp_path: Path) -> None:
+    """Issue 16.2: employed 2024-01-01..2024-03-31, rehired 2024-10-01: the day after the last
+    day employed starts a `terminated` row (termination_date 2024-03-31) that holds until the
+    rehire row; without it the first row would seem to run on until the rehire."""
+    history = _history(
+        tmp_path,
+        "E1,Ada,Rep,rep,M1,North,,active,2024-01-01,,2024-01-01,2024-03-31\n"
+        "E1,Ada,Rep,rep,M1,North,,active,2024-10-01,,2024-10-01,\n",
+    )
+    assert history == [
+        ("E1", date(2024, 1, 1), "active", "North", None),
+        ("E1", date(2024, 4, 1), "terminated", "North", date(2024, 3, 31)),
+        ("E1", date(2024, 10, 1), "active", "North", None),
+    ]
+
+
+def test_a_termination_date_ends_an_open_row_on_its_day(tmp_path: Path) -> None:
+    """Issue 16.2: termination_date is the last day employed: an open explicit row with
+    termination 2025-05-15 is followed by a terminated row from 2025-05-16."""
+    history = _history(
+        tmp_path, "E1,Ada,Rep,rep,M1,North,,active,2025-01-01,2025-05-15,2025-01-01,\n"
+    )
+    assert history == [
+        ("E1", date(2025, 1, 1), "active", "North", date(2025, 5, 15)),
+        ("E1", date(2025, 5, 16), "terminated", "North", date(2025, 5, 15)),
+    ]
+
+
+def test_overlapping_explicit_rows_the_latest_valid_from_wins(tmp_path: Path) -> None:
+    """Issue 16.2: North 2025-01-01..2025-12-31 overlapped by South 2025-03-01..2025-04-30: South
+    (the later valid_from) is in effect from 2025-03-01 through 2025-04-30, North again from
+    2025-05-01 through 2025-12-31, and the person left after that."""
+    history = _history(
+        tmp_path,
+        "E1,Ada,Rep,rep,M1,North,,active,,,2025-01-01,2025-12-31\n"
+        "E1,Ada,Rep,rep,M1,South,,active,,,2025-03-01,2025-04-30\n",
+    )
+    assert history == [
+        ("E1", date(2025, 1, 1), "active", "North", None),
+        ("E1", date(2025, 3, 1), "active", "South", None),
+        ("E1", date(2025, 5, 1), "active", "North", None),
+        ("E1", date(2026, 1, 1), "terminated", "North", date(2025, 12, 31)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        (
+            "E1,Ada,Rep,rep,M1,North,,active,,,2025-03-01,2025-02-28",
+            "valid_to: 2025-02-28 is before valid_from 2025-03-01",
+        ),
+        (
+            "E1,Ada,Rep,rep,M1,North,,active,2025-03-01,2025-02-01,2025-03-01,",
+            "termination_date: 2025-02-01 is before hire_date 2025-03-01",
+        ),
+    ],
+)
+def test_explicit_rows_that_make_no_sense_are_refused_at_their_line(
+    tmp_path: Path, row: str, reason: str
+) -> None:
+    """Issue 16.2: a row ending before it starts, a termination before the hire: the row is
+    quarantined naming file, line and field; the other rows are read."""
+    body = "E2,Bo,Rep,rep,M1,North,,active,,,2025-01-01,\n" + row + "\n"
+    items = drain(connector(write(tmp_path, body, EXPLICIT)), "people")
+    rejected = [i for i in items if isinstance(i, Rejected)]
+    assert [(r.location, r.record_key) for r in rejected] == [("people.csv:3", "E1")]
+    assert rejected[0].reason.startswith(reason)
+    assert [p.hr_id for p in items if isinstance(p, Person)] == ["E2"]
+
+
+def test_the_team_column_is_read_as_its_own_value(tmp_path: Path) -> None:
+    """Issue 16.2: `team` is its own column (blank: none), whatever the manager."""
+    path = write(
+        tmp_path,
+        "E1,Ada,Rep,rep,M1,North,Oncology North,active,,,2025-01-01,\n"
+        "E2,Bo,Rep,rep,M1,North,,active,,,2025-01-01,\n",
+        EXPLICIT,
+    )
+    people = [p for p in drain(connector(path), "people") if isinstance(p, Person)]
+    assert [(p.hr_id, p.team) for p in people] == [("E1", "Oncology North"), ("E2", None)]
+
+
+def test_the_implicit_form_is_read_as_before(tmp_path: Path) -> None:
+    """Issue 16.2: without a valid_to column, rows are yielded one by one as they are: a
+    leaver row stays a row of its own, and no gap rows are made."""
+    path = write(
+        tmp_path,
+        "E1,Ada,Rep,,rep,M1,North,active,2025-01-01\n"
+        "E1,Ada,Rep,,rep,M1,North,terminated,2025-06-01\n",
+    )
+    people = [p for p in drain(connector(path), "people") if isinstance(p, Person)]
+    assert [(p.valid_from, p.status, p.team) for p in people] == [
+        (date(2025, 1, 1), "active", None),
+        (date(2025, 6, 1), "terminated", None),
+    ]

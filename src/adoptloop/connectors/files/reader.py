@@ -136,9 +136,11 @@ def missing_columns(
             continue
         close = difflib.get_close_matches(column.name, header, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        # a key of the whole config (roles.column) is not set under the file's entry
+        where = "" if column.key.startswith("roles.") else f" under {layout.where}"
         problems.append(
             f"{spec.path}:{line}: column {column.name!r} not found{hint}; set its name with "
-            f"`{column.key}` under {layout.where} (the header has {', '.join(header)})"
+            f"`{column.key}`{where} (the header has {', '.join(header)})"
         )
     return ConfigError(problems[0], problems=problems) if problems else None
 
