@@ -55,7 +55,7 @@ def tokens(text: str) -> list[str]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
-            raise ValueError(f"cannot read VQL at {text[pos:pos + 20]!r}")
+            raise ValueError(f"cannot read VQL at {text[pos : pos + 20]!r}")
         out.append(match.group(match.lastgroup or "word"))
         pos = match.end()
     return out
@@ -186,7 +186,9 @@ class FakeVault:
         self.schema.setdefault(object_name, {"id", "modified_date__v"}).update(fields)
         return record_id
 
-    def update(self, object_name: str, record_id: str, *, at: datetime | None = None, **fields: Any) -> None:
+    def update(
+        self, object_name: str, record_id: str, *, at: datetime | None = None, **fields: Any
+    ) -> None:
         if at is None:
             self.tick(milliseconds=1)
         record = self.tables[object_name][record_id]
@@ -254,7 +256,8 @@ class FakeVault:
         body = form(request)
         if (body.get("username"), body.get("password")) != (USERNAME, PASSWORD):
             answer = failure(
-                "USERNAME_OR_PASSWORD_INCORRECT", f"Authentication failed for user: {body.get('username')}."
+                "USERNAME_OR_PASSWORD_INCORRECT",
+                f"Authentication failed for user: {body.get('username')}.",
             )
             answer["errorType"] = "AUTHENTICATION_FAILED"
             return self._answer(answer)
@@ -317,7 +320,9 @@ class FakeVault:
             return self._answer(refused)
         result_id = request.url.path.rsplit("/", 1)[-1]
         if result_id not in self.results:
-            return self._answer(failure("INVALID_DATA", "Invalid query: the page is no longer available."))
+            return self._answer(
+                failure("INVALID_DATA", "Invalid query: the page is no longer available.")
+            )
         return self._answer(self._page(result_id, int(request.url.params["pageoffset"])))
 
     def _deletions(self, request: httpx.Request) -> httpx.Response:
@@ -338,7 +343,12 @@ class FakeVault:
         return self._answer(
             {
                 "responseStatus": "SUCCESS",
-                "responseDetails": {"total": len(found), "limit": limit, "size": len(chunk), "offset": offset},
+                "responseDetails": {
+                    "total": len(found),
+                    "limit": limit,
+                    "size": len(chunk),
+                    "offset": offset,
+                },
                 "data": chunk,
             }
         )
@@ -351,4 +361,6 @@ class FakeVault:
         if object_name not in self.schema:
             return self._answer(failure("INVALID_DATA", f"Object [{object_name}] not found"))
         fields = [{"name": n, "type": "String"} for n in sorted(self.schema[object_name])]
-        return self._answer({"responseStatus": "SUCCESS", "object": {"name": object_name, "fields": fields}})
+        return self._answer(
+            {"responseStatus": "SUCCESS", "object": {"name": object_name, "fields": fields}}
+        )

@@ -121,7 +121,9 @@ class Org:
         if opening is not None:
             self.answer(target, question=QUESTION_OPENING, text="Opening", number=opening)
         if closing is not None:
-            self.answer(target, question="V0Q000000CLOS01", text=QUESTION_CLOSING_TEXT, choice=closing)
+            self.answer(
+                target, question="V0Q000000CLOS01", text=QUESTION_CLOSING_TEXT, choice=closing
+            )
         return target
 
     def answer(
@@ -213,7 +215,9 @@ class Pipeline:
         self.capabilities = capability_map()
         self.engine = open_store(f"sqlite:///{folder / 'store.db'}")
         self.people = PeopleFileConnector(
-            PeopleFileConfig.model_validate({"type": "file-people", "path": str(write_people(folder))}),
+            PeopleFileConfig.model_validate(
+                {"type": "file-people", "path": str(write_people(folder))}
+            ),
             ConnectorContext("hris", folder, self.capabilities, date(2026, 3, 2)),
         )
         self.runs = 0
@@ -266,4 +270,7 @@ class Pipeline:
                 .join(outbox, outbox.c.statement_id == emitted.c.statement_id)
                 .where(emitted.c.voided.is_(False))
             ).all()
-        return {key: payload if isinstance(payload, bytes) else payload.encode() for key, payload in rows}
+        return {
+            key: payload if isinstance(payload, bytes) else payload.encode()
+            for key, payload in rows
+        }
