@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from adoptloop.connectors.base import ConnectorContext
+from adoptloop.connectors.base import Connector, ConnectorContext
 from adoptloop.connectors.crm.vault.config import VaultConfig
 from adoptloop.connectors.crm.vault.connector import VaultConnector
 from adoptloop.connectors.files.people import PeopleFileConfig, PeopleFileConnector
@@ -47,7 +47,8 @@ RESPONSE_FIELDS = {
 }  # fmt: skip
 
 
-def capability_map() -> CapabilityMap:
+def capability_map(opening: str = QUESTION_OPENING) -> CapabilityMap:
+    """`opening`: the item that rates opening (the question id, or the question text)."""
     five = {"scale": "five-point"}
     return CapabilityMap(
         CapabilityMapFile.model_validate(
@@ -58,7 +59,7 @@ def capability_map() -> CapabilityMap:
                     {"id": "closing", "name": "Closing with a commitment", "threshold": 0.75},
                 ],
                 "coaching_items": {
-                    QUESTION_OPENING: {"capability": "opening", **five},
+                    opening: {"capability": "opening", **five},
                     QUESTION_CLOSING_TEXT: {"capability": "closing", **five},
                 },
             }
@@ -208,11 +209,17 @@ def connector(
 class Pipeline:
     """The real pull and translate stages on a SQLite store, with HR people from a CSV file."""
 
-    def __init__(self, folder: Path, vault: FakeVault, config: VaultConfig | None = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        vault: FakeVault,
+        config: VaultConfig | None = None,
+        capabilities: CapabilityMap | None = None,
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.vault = vault
         self.config = config or make_config()
-        self.capabilities = capability_map()
+        self.capabilities = capabilities or capability_map()
         self.engine = open_store(f"sqlite:///{folder / 'store.db'}")
         self.people = PeopleFileConnector(
             PeopleFileConfig.model_validate(
@@ -224,14 +231,18 @@ class Pipeline:
         self.last: VaultConnector | None = None
 
     def run(self) -> dict[str, dict[str, int]]:
+        self.last = connector(self.vault, self.config, self.capabilities)
+        self.last.preflight()
+        return self.run_connector(self.last)
+
+    def run_connector(self, crm: Connector[Any]) -> dict[str, dict[str, int]]:
+        """One run: the HR file, then `crm`, then translation."""
         self.runs += 1
         with self.engine.begin() as conn:
             run_id = runs.start_run(conn, "test", f"run-{self.runs}")
         pull = PullStage(self.engine, run_id)
         pull.pull(self.people)
-        self.last = connector(self.vault, self.config, self.capabilities)
-        self.last.preflight()
-        counts = pull.pull(self.last)
+        counts = pull.pull(crm)
         ctx = TranslateContext(
             ns=Namespace("https://xapi.example-pharma.com/adoptloop"),
             actors=Pseudonymizer("https://hr.example-pharma.com", b"0123456789abcdef0123"),
