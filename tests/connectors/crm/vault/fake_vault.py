@@ -65,6 +65,14 @@ Getter = Callable[[dict[str, Any], str], Any]
 Predicate = Callable[[dict[str, Any]], bool]
 
 
+def _either(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r: a(r) or b(r)
+
+
+def _both(a: Predicate, b: Predicate) -> Predicate:
+    return lambda r: a(r) and b(r)
+
+
 def _literal(token: str) -> str:
     return re.sub(r"\\(.)", r"\1", token[1:-1])
 
@@ -85,7 +93,7 @@ class _Where:
         while (self.peek() or "").upper() == "OR":
             self.take()
             right, first = self.parse_and(), left
-            left = lambda r, a=first, b=right: a(r) or b(r)  # noqa: E731
+            left = _either(first, right)
         return left
 
     def parse_and(self) -> Predicate:
@@ -93,7 +101,7 @@ class _Where:
         while (self.peek() or "").upper() == "AND":
             self.take()
             right, first = self.parse_atom(), left
-            left = lambda r, a=first, b=right: a(r) and b(r)  # noqa: E731
+            left = _both(first, right)
         return left
 
     def parse_atom(self) -> Predicate:
@@ -112,7 +120,7 @@ class _Where:
                     break
             return lambda r: any(v in values for v in _values(self.get(r, name)))
         literal = _literal(self.take())
-        compare = {
+        compare: Callable[[str, str], bool] = {
             "=": lambda a, b: a == b,
             "!=": lambda a, b: a != b,
             "<": lambda a, b: a < b,
@@ -291,7 +299,7 @@ class FakeVault:
         for part in reversed((match["order"] or "").split(",")):
             if part.strip():
                 name, _, direction = part.strip().partition(" ")
-                rows.sort(key=lambda r, n=name: str(r.get(n) or ""), reverse=direction == "DESC")
+                rows.sort(key=lambda r, n=name: str(r.get(n) or ""), reverse=direction == "DESC")  # type: ignore[misc]
         fields = [f.strip() for f in match["fields"].split(",")]
         selected = [{f: r.get(f) for f in fields} for r in rows]
         size = min(int(match["size"] or 1000), self.page_size_cap)

@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from adoptloop.domain import Checkpoint, CoachingObservation, Deleted, Stopped
 from adoptloop.http.client import AuthFailed
 from adoptloop.store import source_reads
-from adoptloop.testing.kit import domain_records, drain, last_cursor
+from adoptloop.testing.kit import domain_records, drain, key_of, last_cursor
 from tests.connectors.crm.vault.fake_vault import USERNAME, FakeVault
 from tests.connectors.crm.vault.scenario import Org, Pipeline, connector, make_config, seed
 
@@ -34,7 +34,8 @@ def test_a_refused_password_is_auth_failed_naming_the_source_exit_3() -> None:
     with pytest.raises(AuthFailed) as raised:
         drain(connector(org.vault, config), "users")
     assert raised.value.exit_code == 3
-    assert "'crm'" in str(raised.value) and "USERNAME_OR_PASSWORD_INCORRECT" in str(raised.value)
+    assert "'crm'" in str(raised.value)
+    assert "USERNAME_OR_PASSWORD_INCORRECT" in str(raised.value)
     assert "wrong" not in str(raised.value)
 
 
@@ -43,7 +44,7 @@ def test_an_expired_session_mid_read_logs_in_again_and_reads_everything() -> Non
     org = _org()
     org.vault.expire_session_in = 3  # a few calls into the coaching read
     items = drain(connector(org.vault), "coaching_reports")
-    observations = {r.source_record_id for r in domain_records(items)}
+    observations = {key_of(r) for r in domain_records(items)}
     assert observations == set(org.vault.tables["survey_target__v"])
     assert org.vault.log.count("POST auth") == 2
 
@@ -72,7 +73,7 @@ def test_records_sharing_a_modified_date_across_pages_are_read_once_each_across_
     assert isinstance(first[-1], Stopped)
     org.vault.limit_in = None
     rest = drain(connector(org.vault), "coaching_reports", last_cursor(first))
-    read = [r.source_record_id for r in domain_records(first + rest)]
+    read = [key_of(r) for r in domain_records(first + rest)]
     assert set(read) == set(org.vault.tables["survey_target__v"])
 
 
@@ -87,7 +88,8 @@ def test_api_limit_exceeded_stops_at_the_last_checkpoint_and_the_run_exits_75(
     pipeline.run()
     with pipeline.engine.connect() as conn:
         read = source_reads.latest_reads(conn)["crm"]
-    assert read.stopped_reason is not None and "API limit exceeded" in read.stopped_reason
+    assert read.stopped_reason is not None
+    assert "API limit exceeded" in read.stopped_reason
     assert "API calls" in read.stopped_reason
     org.vault.limit_in = None
     pipeline.run()
@@ -110,7 +112,8 @@ def test_burst_limit_headroom_pauses_one_window_and_response_delays_are_logged()
     config = make_config(sync={"burst_headroom": 0.25})
     items = drain(connector(org.vault, config), "coaching_reports")
     assert isinstance(items[-1], Checkpoint)
-    assert org.vault.sleeps and all(s == 300.0 for s in org.vault.sleeps)
+    assert org.vault.sleeps
+    assert all(s == 300.0 for s in org.vault.sleeps)
     org.vault.burst_limit = 2  # every answer is delayed now
     org.vault.burst_used = 5
     with capture_logs() as logs:

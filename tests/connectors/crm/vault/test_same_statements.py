@@ -11,9 +11,9 @@ from typing import Any
 
 from adoptloop.connectors.base import Connector, ConnectorConfig, ConnectorContext
 from adoptloop.connectors.crm.salesforce.config import AdvancedCoachingStream
-from adoptloop.connectors.crm.salesforce.records import UsersMapper as SalesforceUsers
 from adoptloop.connectors.crm.salesforce.config import UsersStream as SalesforceUsersStream
 from adoptloop.connectors.crm.salesforce.query import Feed as SalesforceFeed
+from adoptloop.connectors.crm.salesforce.records import UsersMapper as SalesforceUsers
 from adoptloop.connectors.crm.salesforce.veeva import AdvancedReportsMapper
 from adoptloop.domain import Checkpoint, Item
 from adoptloop.mappings.identity import IdentityRule
@@ -63,7 +63,7 @@ def _salesforce_items(context: ConnectorContext) -> dict[str, list[Item]]:
         "Submitted_DateTime_vod__c": "2026-02-21T10:00:00.000+0000",
         "SystemModstamp": "2026-02-21T10:00:05.000+0000",
     }
-    answers = [
+    answers: list[dict[str, Any]] = [
         {"Survey_Question_vod__c": "a2Q5g00000QOPEN001", "Question_Text_vod__c": OPENING_TEXT,
          "Number_vod__c": 4, "Answer_Choice_vod__c": None, "Text_vod__c": None},
         {"Survey_Question_vod__c": "a2Q5g00000QCLOS001", "Question_Text_vod__c": "Closing: rating",
