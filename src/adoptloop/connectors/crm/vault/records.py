@@ -1,0 +1,327 @@
+"""Vault CRM rows -> domain records: users, calls with ride-alongs, survey coaching reports.
+
+The rules are the Veeva profile's on Salesforce (connectors/crm/salesforce/veeva.py), with
+Vault's names, and the rating, free-text and date helpers are that profile's own, so that one
+coaching report gives the same record, and so the same statements, from either CRM:
+
+- a visit is a parent call (`parent_call__v` empty) in a counted status; a manager rode along
+  when a child call has `attendee_type__v = user__v` with the manager in `user__v`. A changed
+  child rebuilds its parent; a parent deleted or not (or no longer) counted is a tombstone;
+- a coaching report is a `survey_target__v` of object type `coaching_report__v`, its answers
+  the `question_response__v` rows pointing at it; a changed answer rebuilds its report. Only
+  reports in a counted status (completed) count: others (drafts, under review) are kept
+  uncounted and give no statements. Answers are matched to the capability map by question id,
+  then by question text.
+
+Picklists come back as JSON arrays of value names (`["submitted__v"]`): the first value is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from adoptloop.connectors.base import ConnectorContext
+from adoptloop.connectors.crm.salesforce.records import (
+    BadRow,
+    checked_ratings,
+    local_date,
+    text_features,
+)
+from adoptloop.connectors.crm.vault.config import CallsStream, CoachingStream, UsersStream
+from adoptloop.connectors.crm.vault.query import Feed, Row, parse_ts, quote
+from adoptloop.connectors.crm.vault.sync import Lookups, StreamMapper
+from adoptloop.domain import (
+    Account,
+    CoachingObservation,
+    Deleted,
+    FieldInteraction,
+    Item,
+    PersonRef,
+    Rating,
+    Rejected,
+)
+
+
+def value(row: Row, name: str | None) -> str | None:
+    """A field as stripped text (a picklist's first value); None when unset or not configured."""
+    if not name:
+        return None
+    raw: Any = row.get(name)
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    return text or None
+
+
+def required(row: Row, name: str) -> str:
+    text = value(row, name)
+    if text is None:
+        raise BadRow(f"{name} is empty")
+    return text
+
+
+def optional_ts(row: Row, name: str | None) -> datetime | None:
+    text = value(row, name)
+    if text is None:
+        return None
+    try:
+        return parse_ts(text)
+    except ValueError:
+        raise BadRow(f"{name}: {text!r} is not a date-time") from None
+
+
+def where(object_name: str, row: Row) -> str:
+    return f"{object_name} {row.get('id', '?')}"
+
+
+def rejected(stream: str, object_name: str, row: Row, exc: BadRow) -> Rejected:
+    return Rejected(stream, str(row.get("id", "")), where(object_name, row), str(exc))
+
+
+def _config_keys(base: str, model: Any) -> list[tuple[str, str | None]]:
+    return [(f"{base}.{k}", v) for k, v in model.model_dump().items()]
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+class UsersMapper(StreamMapper):
+    """user__sys -> Accounts; the pipeline matches them to HR records by the identity rules."""
+
+    stream = "users"
+
+    def __init__(self, spec: UsersStream, system: str) -> None:
+        self.spec = spec
+        self.system = system
+        attributes = tuple(dict.fromkeys(r.attribute for r in spec.identity))
+        self.feeds = (
+            Feed("users", spec.object, (spec.status, *attributes), spec.where, deletable=False),
+        )
+
+    def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
+        rules = [
+            (f"users.identity.{i}.attribute", r.attribute) for i, r in enumerate(self.spec.identity)
+        ]
+        return {self.spec.object: [("users.status", self.spec.status), *rules]}
+
+    def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:  # noqa: ARG002
+        for row in rows:
+            attributes = {
+                r.attribute: text for r in self.spec.identity if (text := value(row, r.attribute))
+            }
+            ref = PersonRef(self.system, str(row["id"]), attributes)
+            active = value(row, self.spec.status) in self.spec.active_statuses
+            yield Account(ref, active, location=where(feed.object, row))
+
+
+# --- calls ---------------------------------------------------------------------------------
+
+
+class CallsMapper(StreamMapper):
+    stream = "calls"
+    kind = "interaction"
+
+    def __init__(self, spec: CallsStream, context: ConnectorContext, timezone: str) -> None:
+        self.spec = spec
+        self.system = context.name
+        self.timezone = timezone
+        f = spec.fields
+        self.call_fields = tuple(
+            x for x in (f.rep, f.call_date, f.status, f.channel, f.call_type, f.parent) if x
+        )
+        self.feeds = (
+            Feed(
+                "calls",
+                spec.object,
+                (*self.call_fields, f.attendee_type, f.attendee_user),
+                spec.where,
+            ),
+        )
+
+    def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
+        return {self.spec.object: _config_keys("calls.fields", self.spec.fields)}
+
+    def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:
+        f = self.spec.fields
+        parents = {str(r["id"]): r for r in rows if not value(r, f.parent)}
+        affected = list(dict.fromkeys(value(r, f.parent) or str(r["id"]) for r in rows))
+        missing = [i for i in affected if i not in parents]
+        if missing:
+            for row in lookups.rows(feed.object, self.call_fields, "id", missing):
+                parents[str(row["id"])] = row
+        managers: dict[str, str] = {}
+        condition = f"{f.attendee_type} = {quote(self.spec.manager_attendee_type)}"
+        for child in lookups.rows(
+            feed.object, [f.parent, f.attendee_user], f.parent, affected, where=condition
+        ):
+            manager = value(child, f.attendee_user)
+            parent = value(child, f.parent)
+            if manager and parent:
+                managers.setdefault(parent, manager)
+        for parent_id in affected:
+            parent_row = parents.get(parent_id)
+            location = f"{feed.object} {parent_id}"
+            if (
+                parent_row is None
+                or value(parent_row, f.parent)
+                or value(parent_row, f.status) not in self.spec.counted_statuses
+            ):
+                yield Deleted("interaction", parent_id, location=location)
+                continue
+            try:
+                yield self.interaction(feed, parent_row, managers.get(parent_id))
+            except BadRow as exc:
+                yield rejected(self.stream, feed.object, parent_row, exc)
+
+    def deleted(self, feed: Feed, ids: list[str]) -> Iterator[Item]:
+        # a deleted child cannot be traced to its parent any more; a deleted parent can
+        for record_id in ids:
+            yield Deleted("interaction", record_id, location=f"{feed.object} {record_id}")
+
+    def interaction(self, feed: Feed, row: Row, manager: str | None) -> FieldInteraction:
+        f = self.spec.fields
+        return FieldInteraction(
+            source_record_id=str(row["id"]),
+            rep=PersonRef(self.system, required(row, f.rep)),
+            date=local_date(required(row, f.call_date), self.timezone, f.call_date),
+            channel=value(row, f.channel),
+            type=value(row, f.call_type),
+            status=value(row, f.status),
+            manager=PersonRef(self.system, manager) if manager else None,
+            location=where(feed.object, row),
+        )
+
+
+# --- coaching reports ----------------------------------------------------------------------
+
+
+class CoachingMapper(StreamMapper):
+    stream = "coaching_reports"
+    kind = "observation"
+
+    def __init__(self, spec: CoachingStream, context: ConnectorContext, timezone: str) -> None:
+        self.spec = spec
+        self.context = context
+        self.timezone = timezone
+        t, r = spec.fields, spec.response_fields
+        self.target_where = (
+            None
+            if spec.object_type is None
+            else f"{spec.object_type_field} = {quote(spec.object_type)}"
+        )
+        self.target_fields = tuple(
+            x for x in (t.observer, t.observed, t.status, t.submitted_at, t.visit_date) if x
+        )
+        self.response_fields = tuple(
+            x
+            for x in (r.target, r.question_id, r.question_text, r.answer_choice, r.number, r.text)
+            if x
+        )
+        response_where = (
+            None
+            if spec.object_type is None
+            else f"{spec.target_relationship}.{spec.object_type_field} = {quote(spec.object_type)}"
+        )
+        self.feeds = (
+            Feed("targets", spec.object, self.target_fields, self.target_where),
+            Feed("responses", spec.responses_object, self.response_fields, response_where),
+        )
+
+    def wanted(self) -> Mapping[str, Sequence[tuple[str, str | None]]]:
+        base = "coaching_reports"
+        targets = _config_keys(f"{base}.fields", self.spec.fields)
+        if self.spec.object_type is not None:
+            targets.append((f"{base}.object_type_field", self.spec.object_type_field))
+        responses = _config_keys(f"{base}.response_fields", self.spec.response_fields)
+        return {self.spec.object: targets, self.spec.responses_object: responses}
+
+    def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:
+        r = self.spec.response_fields
+        if feed.name == "targets":
+            targets = {str(row["id"]): row for row in rows}
+            affected = list(targets)
+        else:
+            affected = list(dict.fromkeys(t for row in rows if (t := value(row, r.target))))
+            found = lookups.rows(
+                self.spec.object, self.target_fields, "id", affected, where=self.target_where
+            )
+            targets = {str(row["id"]): row for row in found}
+        answers: dict[str, list[Row]] = {}
+        for answer in lookups.rows(
+            self.spec.responses_object, self.response_fields, r.target, affected
+        ):
+            target = value(answer, r.target)
+            if target:
+                answers.setdefault(target, []).append(answer)
+        for target_id in affected:
+            target_row = targets.get(target_id)
+            if target_row is None:  # deleted since, or not a coaching report
+                yield Deleted("observation", target_id, location=f"{self.spec.object} {target_id}")
+                continue
+            try:
+                yield self.observation(target_row, answers.get(target_id, []))
+            except BadRow as exc:
+                yield rejected(self.stream, self.spec.object, target_row, exc)
+
+    def deleted(self, feed: Feed, ids: list[str]) -> Iterator[Item]:
+        if feed.name == "targets":  # a deleted answer cannot be traced to its report
+            for record_id in ids:
+                yield Deleted("observation", record_id, location=f"{feed.object} {record_id}")
+
+    def _item(self, answer: Row) -> str | None:
+        r = self.spec.response_fields
+        for key in (value(answer, r.question_id), value(answer, r.question_text)):
+            if key and self.context.capabilities.is_mapped_item(key):
+                return key
+        return None
+
+    def observation(self, target: Row, answers: Sequence[Row]) -> CoachingObservation:
+        t, r = self.spec.fields, self.spec.response_fields
+        capabilities = self.context.capabilities
+        pairs: list[tuple[str, object]] = []
+        texts: list[str | None] = []
+        next_step = False
+        for answer in sorted(answers, key=lambda a: str(a.get("id", ""))):
+            item = self._item(answer)
+            if item is not None:
+                number = answer.get(r.number)
+                pairs.append(
+                    (item, number if number is not None else value(answer, r.answer_choice))
+                )
+            text = value(answer, r.text)
+            texts.append(text)
+            questions = {value(answer, r.question_id), value(answer, r.question_text)}
+            if text and questions & set(self.spec.next_step_questions):
+                next_step = True
+        submitted = optional_ts(target, t.submitted_at)
+        raw_date = value(target, t.visit_date)
+        if raw_date is not None and t.visit_date:
+            visit_date = local_date(raw_date, self.timezone, t.visit_date)
+        elif submitted is not None:
+            visit_date = submitted.astimezone(ZoneInfo(self.timezone)).date()
+        else:
+            raise BadRow(f"neither {t.visit_date or 'a visit date'} nor {t.submitted_at} is set")
+        status = required(target, t.status)
+        words, names = text_features(texts, capabilities)
+        ratings: tuple[Rating, ...] = checked_ratings(pairs, capabilities, self.spec.rating_values)
+        return CoachingObservation(
+            source_record_id=str(target["id"]),
+            observer=PersonRef(self.context.name, required(target, t.observer)),
+            observed=PersonRef(self.context.name, required(target, t.observed)),
+            visit_date=visit_date,
+            timezone=self.timezone,
+            status=status,
+            counted=status in self.spec.counted_statuses,
+            submitted_at=submitted,
+            modified_at=optional_ts(target, "modified_date__v"),
+            ratings=ratings,
+            has_next_step=next_step,
+            names_capability=names,
+            word_count=words,
+            location=where(self.spec.object, target),
+        )
