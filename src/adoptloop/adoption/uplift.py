@@ -288,16 +288,10 @@ def _pretrend(fitted: Any) -> PreTrend | None:
     leads: dict[int, float] = {}
     for key, value in (test.get("lead_coefficients") or {}).items():
         coef = value.get("coef") if isinstance(value, Mapping) else value
-        if _finite(coef):
-            leads[_lead(key)] = float(coef)
+        if coef is not None and _finite(coef):
+            leads[int(key)] = float(coef)  # -k: k periods before the training period
     p_value = test.get("p_value")
     return PreTrend(leads, float(p_value) if p_value is not None and _finite(p_value) else None)
-
-
-def _lead(key: Any) -> int:
-    """-k for the k-th period before training, whatever way the library names it."""
-    digits = "".join(ch for ch in str(key) if ch.isdigit())
-    return -abs(int(digits)) if digits else 0
 
 
 def _finite(*values: Any) -> bool:
