@@ -58,13 +58,7 @@ def people_outcomes(
     with `only`, just those people. People with neither are left out."""
     mapped = capabilities.capabilities
     for inputs in person_inputs(conn, as_of, only):
-        trained: dict[str, tuple[date, str]] = {}
-        for module_id, day in inputs.completions:
-            if day > as_of:
-                continue
-            for capability in capabilities.capabilities_for_module(module_id):
-                if capability not in trained or (day, module_id) < trained[capability]:
-                    trained[capability] = (day, module_id)
+        trained = trained_dates(inputs.completions, capabilities, as_of)
         events: dict[str, list[RatingEvent]] = defaultdict(list)
         for capability_id, visit_date, visit_id, scaled in inputs.ratings:
             if capability_id in mapped:
@@ -77,6 +71,22 @@ def people_outcomes(
             for cap in sorted(trained.keys() | events.keys())
         ]
         yield PersonOutcomes(hr_id, Employment(inputs.posts), outcomes)
+
+
+def trained_dates(
+    completions: Sequence[tuple[str, date]], capabilities: CapabilityMap, as_of: date
+) -> dict[str, tuple[date, str]]:
+    """capability -> (trained_at, the module that started the clock): the earliest
+    completed/passed completion on or before `as_of` of any module mapped to it (ties: the
+    smallest module id). `completions` are (module, day of its earliest completed/passed one)."""
+    trained: dict[str, tuple[date, str]] = {}
+    for module_id, day in completions:
+        if day > as_of:
+            continue
+        for capability in capabilities.capabilities_for_module(module_id):
+            if capability not in trained or (day, module_id) < trained[capability]:
+                trained[capability] = (day, module_id)
+    return trained
 
 
 def _outcome(

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from adoptloop import __version__
-from adoptloop.cli import adoption, operate, run, service, setup, sources, status, xapi
+from adoptloop.cli import adoption, operate, run, service, setup, sources, status, uplift, xapi
 from adoptloop.cli.common import GlobalOptions, LogLevel, configure_logging, use_global_options
 
 
@@ -24,7 +24,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.callback()(global_options)
-    for family in (setup, operate, run, sources, adoption, status, service, xapi):
+    for family in (setup, operate, run, sources, adoption, uplift, status, service, xapi):
         family.register(app)
     return app
 

@@ -275,3 +275,20 @@ def newest_dates(conn: Connection) -> tuple[dict[str, list[str]], str]:
         for name, value in conn.execute(select(source, func.max(column)).group_by(source)):
             latest.setdefault(name, []).append(str(value or "")[:10])
     return latest, str(people_newest)[:10] if people_newest else ""
+
+
+def rating_rows(
+    conn: Connection, since: date, as_of: date
+) -> list[tuple[str, str, str, date, float]]:
+    """(observer, observed person, capability, visit date, scaled) of every rating on a counted
+    visit in (since, as_of], by observer: the rows of the rater-leniency model."""
+    o, r = schema.observations, schema.ratings
+    query = (
+        select(
+            o.c.observer_hr_id, o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, r.c.scaled
+        )
+        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
+        .where(_visits_in(since, as_of))
+        .order_by(o.c.observer_hr_id, o.c.visit_date, o.c.record_id, r.c.item)
+    )
+    return [(a, b, c, d, float(s)) for a, b, c, d, s in conn.execute(query)]

@@ -1,0 +1,256 @@
+"""Rater leniency: how much higher (or lower) a coaching manager rates than the region's average
+rater, adjusted for which reps they rated and when (DESIGN.md "What training caused").
+
+A raw mean minus the others blames the managers of weaker teams (and flatters those of strong
+ones): their reps' ratings are lower whoever rates them. Here every rating (scaled 0..1) is
+explained by a rep x capability effect (the rep's level on that capability), a period effect
+(RATER_PERIOD_DAYS, counted back from D: the rising tide) and a rater effect, by least squares
+(diff-diff's `solve_ols`, the rep x capability effect absorbed by demeaning), with a
+cluster-robust (CR1, by rep) covariance. A rater effect is only told apart from their team's
+ability when the reps they rate are also rated by someone else: raters are joined into
+connected groups (two raters are joined when they rated a common rep); a rater alone in theirs
+is not identifiable (blank leniency and the reason). Leniency = the rater's effect minus the
+average effect of the identifiable raters of the same region in the same connected group, with
+a 95 % interval from the same covariance.
+
+Rules: ratings on counted visits in (D - RATER_DAYS, D] of people whose HR row on the visit date
+is a `rep` row (adoption.employment); a rater's region is their HR row valid on D. Small
+numbers: n_reps (reps the manager rated) decides the row: < 5 everything blank (suppressed),
+5-9 counts only, 10+ the leniency and its interval. Reps are never ranked.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
+
+from adoptloop.adoption import estimators
+from adoptloop.adoption.employment import Employment
+from adoptloop.adoption.metrics import fraction
+from adoptloop.adoption.smallnumbers import Z_95, Tier, tier
+from adoptloop.store import metrics as store
+from adoptloop.store.adoption import HRRow, hr_rows
+from adoptloop.store.metrics import NO_GROUP
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+RATER_DAYS = 365  # a year of ratings: a quarter rarely puts a rep before two raters
+RATER_PERIOD_DAYS = 28
+NOT_IDENTIFIABLE = "not identifiable: the reps they rated were rated by no one else"
+COLUMNS = (
+    "manager",
+    "region",
+    "n_ratings",
+    "n_reps",
+    "leniency",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    """One rating in the model: who rated whom, on which capability, when, how high (0..1)."""
+
+    rater: str
+    rep: str
+    capability: str
+    day: date
+    scaled: float
+
+
+@dataclass(slots=True)
+class Leniency:
+    manager: str
+    region: str
+    n_ratings: int
+    n_reps: int
+    tier: Tier
+    leniency: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    raw: float | None = None  # mean minus the region's other raters: for contrast only
+    reason: str | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        return self.tier is Tier.SUPPRESSED
+
+    def cells(self) -> dict[str, Any]:
+        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        counts = not self.suppressed
+
+        def num(value: float | None) -> str:
+            return "" if value is None or not shown else str(fraction(value))
+
+        return {
+            "manager": self.manager,
+            "region": self.region,
+            "n_ratings": self.n_ratings if counts else "",
+            "n_reps": self.n_reps if counts else "",
+            "leniency": num(self.leniency),
+            "ci_low": num(self.ci_low),
+            "ci_high": num(self.ci_high),
+            "suppressed": "true" if self.suppressed else "false",
+        }
+
+    def record(self) -> dict[str, Any]:
+        cells = self.cells()
+        out: dict[str, Any] = {k: (None if v == "" else v) for k, v in cells.items()}
+        for k in ("leniency", "ci_low", "ci_high"):
+            out[k] = float(out[k]) if out[k] is not None else None
+        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        out |= {
+            "suppressed": self.suppressed,
+            "tier": self.tier.value,
+            "reason": self.reason if shown else None,
+            "raw_mean_minus_others": float(fraction(self.raw))
+            if shown and self.raw is not None
+            else None,
+        }
+        return out
+
+
+def raters(conn: Connection, as_of: date, *, days: int = RATER_DAYS) -> list[Leniency]:
+    """Every rater's row (by region, then manager id), from the store as of `as_of`."""
+    estimators.load()
+    history: dict[str, list[HRRow]] = defaultdict(list)
+    for hr_id, row in hr_rows(conn):
+        history[hr_id].append(row)
+    employment = {hr_id: Employment(rows) for hr_id, rows in history.items()}
+    rated = [
+        Rated(rater, rep, capability, day, scaled)
+        for rater, rep, capability, day, scaled in store.rating_rows(
+            conn, as_of - timedelta(days=days), as_of
+        )
+        if rep in employment and employment[rep].rep_on(day) is not None
+    ]
+    regions = {rater: _region(employment.get(rater), as_of) for rater in {r.rater for r in rated}}
+    return leniency(rated, regions, as_of)
+
+
+def _region(history: Employment | None, as_of: date) -> str:
+    row = history.on(as_of) if history is not None else None
+    return row.region if row is not None and row.region else NO_GROUP
+
+
+def leniency(ratings: Sequence[Rated], regions: dict[str, str], as_of: date) -> list[Leniency]:
+    """The model on `ratings`; `regions`: rater -> region."""
+    by_rater: dict[str, list[Rated]] = defaultdict(list)
+    for r in ratings:
+        by_rater[r.rater].append(r)
+    rows = {
+        m: Leniency(m, regions.get(m, NO_GROUP), len(rs), n := len({r.rep for r in rs}), tier(n))
+        for m, rs in by_rater.items()
+    }
+    _raw(by_rater, rows)
+    for component in _components(ratings):
+        if len(component) == 1:
+            rows[component[0]].reason = NOT_IDENTIFIABLE
+            continue
+        _fit([r for r in ratings if r.rater in set(component)], component, rows, as_of)
+    for row in rows.values():
+        if row.tier not in (Tier.DIRECTIONAL, Tier.COMPARABLE):
+            row.leniency = row.ci_low = row.ci_high = row.raw = None
+    return sorted(rows.values(), key=lambda r: (r.region, r.manager))
+
+
+def _raw(by_rater: dict[str, list[Rated]], rows: dict[str, Leniency]) -> None:
+    """Mean minus the mean of the region's other raters (the unadjusted comparison)."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for m, rs in by_rater.items():
+        region = totals[rows[m].region]
+        region[0] += sum(r.scaled for r in rs)
+        region[1] += len(rs)
+    for m, rs in by_rater.items():
+        own = sum(r.scaled for r in rs)
+        region_sum, region_n = totals[rows[m].region]
+        if region_n > len(rs):
+            rows[m].raw = own / len(rs) - (region_sum - own) / (region_n - len(rs))
+
+
+def _components(ratings: Sequence[Rated]) -> list[list[str]]:
+    """Raters joined when they rated a common rep (union-find), each group sorted."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for r in ratings:
+        a, b = find("m:" + r.rater), find("r:" + r.rep)
+        if a != b:
+            parent[a] = b
+    groups: dict[str, list[str]] = defaultdict(list)
+    for key in list(parent):
+        if key.startswith("m:"):
+            groups[find(key)].append(key[2:])
+    return [sorted(g) for g in groups.values()]
+
+
+def _fit(
+    ratings: Sequence[Rated], component: list[str], rows: dict[str, Leniency], as_of: date
+) -> None:
+    """Least squares with rep x capability, period and rater effects on one connected group;
+    fills leniency and its interval for the group's raters."""
+    np = estimators.load("numpy")
+    pd = estimators.load("pandas")
+    linalg = estimators.load("diff_diff.linalg")
+    frame = pd.DataFrame(
+        {
+            "unit": [f"{r.rep}\x1f{r.capability}" for r in ratings],
+            "rep": [r.rep for r in ratings],
+            "period": [(as_of - r.day).days // RATER_PERIOD_DAYS for r in ratings],
+            "rater": [r.rater for r in ratings],
+            "y": [r.scaled for r in ratings],
+        }
+    )
+    others = component[1:]  # the first rater is the reference (effect 0)
+    periods = sorted(frame["period"].unique())[1:]
+    design = np.column_stack(
+        [(frame["rater"] == m).to_numpy(float) for m in others]
+        + [(frame["period"] == p).to_numpy(float) for p in periods]
+    )
+    columns = pd.DataFrame(design).groupby(frame["unit"].to_numpy()).transform("mean")
+    x = design - columns.to_numpy()
+    y = frame["y"].to_numpy() - frame.groupby("unit")["y"].transform("mean").to_numpy()
+    with estimators.quiet("raters"):
+        coef, _resid, vcov = linalg.solve_ols(
+            x,
+            y,
+            cluster_ids=frame["rep"].to_numpy(),
+            rank_deficient_action="silent",
+        )
+    k = len(others)
+    effects = np.concatenate([[0.0], np.nan_to_num(coef[:k])])
+    cov = np.zeros((k + 1, k + 1))
+    cov[1:, 1:] = np.nan_to_num(vcov[:k, :k])
+    for region in {rows[m].region for m in component}:
+        members = [i for i, m in enumerate(component) if rows[m].region == region]
+        if len(members) == 1:
+            rows[component[members[0]]].reason = "no other rater of the region to compare with"
+            continue
+        for i in members:
+            contrast = np.zeros(k + 1)
+            contrast[members] -= 1 / len(members)
+            contrast[i] += 1
+            value = float(contrast @ effects)
+            se = float(np.sqrt(max(contrast @ cov @ contrast, 0.0)))
+            row = rows[component[i]]
+            row.leniency, row.ci_low, row.ci_high = value, value - Z_95 * se, value + Z_95 * se
+
+
+def write_csv(rows: Sequence[Leniency], out: TextIO) -> None:
+    """The raters table as CSV (DESIGN.md's contract)."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row.cells())

@@ -1,0 +1,329 @@
+"""What training caused: per capability (and group), the effect of training on the share of a
+trained rep's ratings of the capability that are proficient in the window after training,
+against reps not yet trained in the same weeks (DESIGN.md "What training caused").
+
+Method (docs/uplift.md): the imputation difference-in-differences estimator of Borusyak,
+Jaravel and Spiess (2024), from diff-diff. A rep x period panel (periods of PERIOD_DAYS days)
+of the share of the rep's ratings of c that are proficient; rep and period fixed effects are
+fitted on the untreated cells only (reps never trained by D, and trained reps before their
+training), every treated cell's counterfactual is imputed from them, and the effect is the
+average of (observed - imputed) over treated cells, with a 95 % interval clustered by rep. So
+a rising tide (the period effects) and weaker reps trained first (the rep effects) are not
+mistaken for training, as a before/after difference would (`naive`, shown for contrast only).
+
+Rules, each deciding real numbers:
+- A rating counts when it is a counted rating of c (store.adoption.person_inputs: submitted,
+  not deleted, visit date <= D) and the rep's HR row valid on the visit date is a `rep` row
+  (adoption.employment): managers and directors never count, even when rated.
+- trained_at is the adoption engine's (outcomes.trained_dates). Treated cells: ratings in the
+  window (trained_at, trained_at + W] (W: the capability's window, 90 d by default); ratings
+  after the window are left out (the estimand is the window); ratings in the training's own
+  period on or before trained_at are left out (the period would be marked treated).
+- Groups (--by region / manager): a trained rep belongs to the group of the HR row valid on
+  min(trained_at + W, D), as in the adoption metrics; a rep not trained on c to the row valid
+  on D, else (they left) the row of their last counted rating. A group's estimate uses only
+  its own reps, treated and comparison. `(all)` uses every rep.
+- Small numbers: n_trained (reps with a rated treated cell) decides the row: < 5 everything
+  blank (suppressed); 5-9 counts only; 10+ the estimate and its interval. A fit the data
+  cannot support (no comparison cells) leaves the estimate blank with a reason.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from adoptloop.adoption import estimators
+from adoptloop.adoption.employment import Employment
+from adoptloop.adoption.metrics import ALL, fraction
+from adoptloop.adoption.outcomes import trained_dates
+from adoptloop.adoption.smallnumbers import Tier, tier
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store.adoption import HRRow, person_inputs
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+UpliftBy = Literal["region", "manager"]
+PERIOD_DAYS = 14  # the panel's time unit: two weeks (docs/uplift.md: why not one or four)
+PRE_LEADS = 6  # pre-trend check: six two-week periods (12 weeks) before training
+METHOD = "imputation-did"  # Borusyak-Jaravel-Spiess, diff-diff ImputationDiD
+MIN_COMPARISON = 2  # comparison reps below which no fit is attempted
+
+COLUMNS = (
+    "group",
+    "capability",
+    "estimate",
+    "ci_low",
+    "ci_high",
+    "n_trained",
+    "n_comparison",
+    "method",
+    "suppressed",
+)
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """One counted rating of a rep on a capability, as the panel needs it."""
+
+    rep: str
+    day: date
+    proficient: bool
+    trained_at: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class PreTrend:
+    """The event-study leads: the estimated 'effect' k periods before training (should be
+    about 0), and the joint Wald test that they all are."""
+
+    leads: dict[int, float]
+    p_value: float | None
+
+
+@dataclass(slots=True)
+class Uplift:
+    group: str
+    capability: str
+    n_trained: int
+    n_comparison: int
+    tier: Tier
+    estimate: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    naive: float | None = None  # before/after among trained reps: for contrast, never the answer
+    pretrend: PreTrend | None = None
+    reason: str | None = None
+    method: str = METHOD
+
+    @property
+    def suppressed(self) -> bool:
+        return self.tier is Tier.SUPPRESSED
+
+    def cells(self) -> dict[str, Any]:
+        """The CSV row (DESIGN.md's contract): fractions with 4 decimals, blanks by tier."""
+        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        counts = not self.suppressed
+        return {
+            "group": self.group,
+            "capability": self.capability,
+            "estimate": _num(self.estimate) if shown else "",
+            "ci_low": _num(self.ci_low) if shown else "",
+            "ci_high": _num(self.ci_high) if shown else "",
+            "n_trained": self.n_trained if counts else "",
+            "n_comparison": self.n_comparison if counts else "",
+            "method": self.method,
+            "suppressed": "true" if self.suppressed else "false",
+        }
+
+    def record(self) -> dict[str, Any]:
+        """The JSON row: the CSV cells as numbers, plus tier, reason, naive and pre-trend."""
+        cells = self.cells()
+        out: dict[str, Any] = {
+            k: (None if cells[k] == "" else cells[k]) for k in COLUMNS if k != "suppressed"
+        }
+        for k in ("estimate", "ci_low", "ci_high"):
+            out[k] = float(out[k]) if out[k] is not None else None
+        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        out |= {
+            "suppressed": self.suppressed,
+            "tier": self.tier.value,
+            "reason": self.reason,
+            "naive_before_after": _round(self.naive) if shown else None,
+            "pretrend": (
+                {
+                    "leads": {str(k): _round(v) for k, v in sorted(self.pretrend.leads.items())},
+                    "p_value": _round(self.pretrend.p_value),
+                }
+                if self.pretrend is not None and shown
+                else None
+            ),
+        }
+        return out
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else str(fraction(value))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else float(fraction(value))
+
+
+@dataclass(slots=True)
+class _Panel:
+    """One capability's counted ratings, and each rep's group."""
+
+    ratings: list[Rating] = field(default_factory=list)
+    groups: dict[str, str | None] = field(default_factory=dict)
+
+
+def collect(
+    conn: Connection, capabilities: CapabilityMap, as_of: date, by: UpliftBy | None
+) -> dict[str, _Panel]:
+    """capability -> its counted ratings (rep rows only) and each rep's group."""
+    panels: dict[str, _Panel] = {c: _Panel() for c in capabilities.capabilities}
+    for inputs in person_inputs(conn, as_of):
+        history = Employment(inputs.posts)
+        trained = trained_dates(inputs.completions, capabilities, as_of)
+        last_rated: dict[str, HRRow] = {}
+        for capability, day, _visit, scaled in inputs.ratings:
+            if capability not in panels:
+                continue
+            row = history.rep_on(day)
+            if row is None:
+                continue
+            trained_at = trained[capability][0] if capability in trained else None
+            threshold = capabilities.capabilities[capability].threshold
+            panels[capability].ratings.append(
+                Rating(inputs.hr_id, day, scaled >= threshold, trained_at)
+            )
+            last_rated[capability] = row
+        for capability, row in last_rated.items():
+            group = None
+            if by is not None:
+                if capability in trained:
+                    window = timedelta(days=capabilities.window_days(capability))
+                    post = history.on(min(trained[capability][0] + window, as_of))
+                else:
+                    post = history.on(as_of) or row
+                group = _group_of(post, by)
+            panels[capability].groups[inputs.hr_id] = group
+    return panels
+
+
+def _group_of(row: HRRow | None, by: UpliftBy) -> str | None:
+    if row is None:
+        return None
+    return row.region if by == "region" else row.manager_hr_id
+
+
+def uplift(
+    conn: Connection, capabilities: CapabilityMap, as_of: date, by: UpliftBy | None = None
+) -> list[Uplift]:
+    """The uplift rows: per capability an `(all)` row, then (with `by`) one per group."""
+    estimators.load()  # a clear error before reading anything when the extra is missing
+    out: list[Uplift] = []
+    for capability, panel in sorted(collect(conn, capabilities, as_of, by).items()):
+        window = capabilities.window_days(capability)
+        out.append(estimate(panel.ratings, ALL, capability, window, pretrend=True))
+        if by is None:
+            continue
+        members: dict[str, list[Rating]] = defaultdict(list)
+        for rating in panel.ratings:
+            group = panel.groups.get(rating.rep)
+            if group is not None:
+                members[group].append(rating)
+        out.extend(
+            estimate(members[g], g, capability, window, pretrend=False) for g in sorted(members)
+        )
+    return out
+
+
+def estimate(
+    ratings: Sequence[Rating], group: str, capability: str, window_days: int, *, pretrend: bool
+) -> Uplift:
+    """One row: the imputation DiD estimate on `ratings` with its 95 % interval (by rep)."""
+    cells = _cells(ratings, window_days)
+    treated = {rep for rep, _t, _y, g in cells if g and _t >= g}
+    comparison = {rep for rep, t, _y, g in cells if not g or t < g}
+    row = Uplift(group, capability, len(treated), len(comparison), tier(len(treated)))
+    if row.tier not in (Tier.DIRECTIONAL, Tier.COMPARABLE):
+        return row
+    row.naive = naive_before_after(ratings, window_days)
+    if len(comparison) < MIN_COMPARISON:
+        row.reason = "no reps untrained in the same weeks to compare with"
+        return row
+    diff_diff = estimators.load()
+    pd = estimators.load("pandas")
+    frame = pd.DataFrame(cells, columns=["rep", "t", "y", "g"])
+    with estimators.quiet(f"uplift {group}/{capability}"):
+        fitted = diff_diff.ImputationDiD(cluster="rep", rank_deficient_action="silent").fit(
+            frame, outcome="y", unit="rep", time="t", first_treat="g"
+        )
+        value, (low, high) = fitted.overall_att, fitted.overall_conf_int
+        if pretrend:
+            row.pretrend = _pretrend(fitted)
+    if not _finite(value, low, high):
+        row.reason = "the data cannot identify an effect (too few comparison ratings)"
+        return row
+    row.estimate, row.ci_low, row.ci_high = float(value), float(low), float(high)
+    return row
+
+
+def _cells(ratings: Iterable[Rating], window_days: int) -> list[tuple[str, int, float, int]]:
+    """(rep, period, share proficient, first treated period or 0 = not trained by D): one per
+    rated rep x period, periods numbered from 1 at the first rating or training day. Ratings
+    after a rep's window are left out: the estimand is the window."""
+    window = timedelta(days=window_days)
+    items = [r for r in ratings if r.trained_at is None or r.day <= r.trained_at + window]
+    if not items:
+        return []
+    starts = [r.trained_at + _DAY for r in items if r.trained_at is not None]
+    origin = min([r.day for r in items] + starts)
+    sums: dict[tuple[str, int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for r in items:
+        t = (r.day - origin).days // PERIOD_DAYS + 1
+        g = 0 if r.trained_at is None else (r.trained_at + _DAY - origin).days // PERIOD_DAYS + 1
+        if g and t == g and r.day <= r.trained_at:  # type: ignore[operator]
+            continue  # before training, in the period the training opens
+        cell = sums[(r.rep, t, g)]
+        cell[0] += r.proficient
+        cell[1] += 1
+    return [(rep, t, hits / n, g) for (rep, t, g), (hits, n) in sorted(sums.items())]
+
+
+def _pretrend(fitted: Any) -> PreTrend | None:
+    """The BJS pre-trend test (their equation 9): leads added to the untreated fit."""
+    try:
+        test = fitted.pretrend_test(n_leads=PRE_LEADS)
+    except (ValueError, RuntimeError, KeyError, IndexError, ZeroDivisionError):
+        return None  # too few pre-training periods to test
+    leads: dict[int, float] = {}
+    for key, value in (test.get("lead_coefficients") or {}).items():
+        coef = value.get("coef") if isinstance(value, Mapping) else value
+        if coef is not None and _finite(coef):
+            leads[int(key)] = float(coef)  # -k: k periods before the training period
+    p_value = test.get("p_value")
+    return PreTrend(leads, float(p_value) if p_value is not None and _finite(p_value) else None)
+
+
+def _finite(*values: Any) -> bool:
+    try:
+        return all(
+            v is not None and float(v) == float(v) and abs(float(v)) != float("inf") for v in values
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+def naive_before_after(ratings: Iterable[Rating], window_days: int) -> float | None:
+    """Among trained reps: the share proficient in (trained_at, trained_at + W] minus the share
+    in (trained_at - W, trained_at]. Shown beside the estimate for contrast only."""
+    before = [0, 0]
+    after = [0, 0]
+    for r in ratings:
+        if r.trained_at is None:
+            continue
+        span = (r.day - r.trained_at).days
+        side = after if 0 < span <= window_days else before if -window_days < span <= 0 else None
+        if side is not None:
+            side[0] += r.proficient
+            side[1] += 1
+    if not before[1] or not after[1]:
+        return None
+    return after[0] / after[1] - before[0] / before[1]
+
+
+def write_csv(rows: Sequence[Uplift], out: TextIO) -> None:
+    """The uplift table as CSV (DESIGN.md's contract)."""
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row.cells())
