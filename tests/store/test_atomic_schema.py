@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from adoptloop.errors import ConfigError
-from adoptloop.store import schema
+from adoptloop.store import locks, schema
 from adoptloop.store.db import open_store
 
 # Creates a few tables of the schema, then dies as a SIGKILL would (no rollback, no cleanup).
@@ -85,3 +85,32 @@ def test_a_read_only_store_is_a_configuration_error_naming_it(tmp_path: Path) ->
     made = tmp_path / "store.db"
     open_store(f"sqlite:///{made}").dispose()
     open_store(f"sqlite:///file:{made}?mode=ro&uri=true").dispose()  # up to date: no write
+
+
+def test_a_read_only_up_to_date_store_is_exit_2_at_its_first_write(tmp_path: Path) -> None:
+    """Issue 15, point 4: an existing, up-to-date store that became read-only (its file's
+    permissions changed) opens for reading (status, export), but the first write of a run or
+    an erasure (taking the run lock) is a configuration error naming the store's path, exit 2,
+    not "cannot be reached" exit 75 for ever."""
+    made = tmp_path / "store.db"
+    open_store(f"sqlite:///{made}").dispose()
+    engine = open_store(f"sqlite:///file:{made}?mode=ro&uri=true")
+    try:
+        with (
+            pytest.raises(ConfigError, match=r"store\.db.* is read-only") as raised,
+            locks.hold(engine, locks.RUN, holder=locks.node_id("test"), lease_seconds=60),
+        ):
+            pass
+        assert raised.value.exit_code == 2
+    finally:
+        engine.dispose()
+
+
+def test_a_store_file_that_cannot_be_created_is_exit_2_naming_it(tmp_path: Path) -> None:
+    """Issue 15, point 4: a new SQLite store whose file cannot be created (its folder is not
+    writable; simulated here by opening a missing file read-only) is a configuration error
+    naming the path, exit 2; retrying later cannot help, so it is not exit 75."""
+    missing = tmp_path / "new.db"
+    with pytest.raises(ConfigError, match=r"new\.db") as raised:
+        open_store(f"sqlite:///file:{missing}?mode=ro&uri=true")
+    assert raised.value.exit_code == 2

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
@@ -31,6 +31,7 @@ def create_store_engine(url: str) -> Engine:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "handle_error", _read_only_is_a_configuration_error)
         return engine
     try:
         return create_engine(url, pool_pre_ping=True)
@@ -55,6 +56,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # temp_store=MEMORY): sorting a million ratings in memory would grow with the org.
     cursor.execute("PRAGMA cache_size=-32768")
     cursor.close()
+
+
+def _read_only_is_a_configuration_error(context: ExceptionContext) -> None:
+    """A write refused because the SQLite file (or its folder) is read-only: exit 2 naming the
+    store, whichever write met it first (a migration, the run lock, a reset). An up-to-date
+    store opens without writing, so the commands that only read (status, export) still work."""
+    reason = str(context.original_exception).strip()
+    if "readonly" in reason.replace(" ", "").lower():
+        engine = context.engine
+        store = engine.url.render_as_string(hide_password=True) if engine else "(SQLite)"
+        raise ConfigError(
+            f"the store {store} is read-only ({reason}); give the user running adoptloop write "
+            "access to the database file and its folder (SQLite writes -wal and -shm files "
+            "beside it)"
+        )
 
 
 def _schema_version(conn: Connection) -> int | None:
@@ -179,11 +195,10 @@ def open_store(url: str) -> Engine:
         if not isinstance(exc, OperationalError):
             raise
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else exc.__class__.__name__
-        if "readonly" in reason.replace(" ", "").lower():
+        if engine.dialect.name == "sqlite" and "unable to open database file" in reason:
             raise ConfigError(
-                f"the store {engine.url.render_as_string(hide_password=True)} is read-only "
-                f"({reason}); give the user running adoptloop write access to the database "
-                "file and its folder (SQLite writes -wal and -shm files beside it)"
+                f"the store {engine.url.render_as_string(hide_password=True)} cannot be opened "
+                f"({reason}); give the user running adoptloop write access to its folder"
             ) from None
         raise StoreUnavailable(
             f"the store {engine.url.render_as_string(hide_password=True)} cannot be reached: "

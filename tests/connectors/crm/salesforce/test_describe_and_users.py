@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from adoptloop.connectors.crm.salesforce.config import SalesforceConfig
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store import schema
+from adoptloop.store.db import open_store
 from tests.connectors.crm.salesforce.fake_org import FakeOrg
 from tests.connectors.crm.salesforce.harness import Pipeline, connector, make_config, read
 from tests.connectors.crm.salesforce.scenario import Veeva
+from tests.connectors.crm.salesforce.test_session_expiry import _example_run
 
 
 def test_every_missing_configured_field_is_named_before_anything_is_read(
@@ -169,3 +173,32 @@ def test_discover_lists_each_objects_fields_what_the_mapping_reads_and_what_it_l
     assert "Call_Date_vod__c" in calls.used
     assert set(calls.used) <= set(calls.available)
     assert "Territory__c" not in calls.available
+
+
+def test_a_run_whose_org_lacks_a_configured_field_exits_2_with_nothing_written(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    rsa_key: tuple[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15, point 1 (no partial writes before an exit 2): `adoptloop run` with the shipped
+    Veeva example (an HR file and the org) against an org that lacks a configured field exits
+    2 naming it, and the store holds nothing of the HR file, the LMS or the org: the sources'
+    pre-flights all run before any source commits."""
+    veeva.call(veeva.reps[0], date(2026, 2, 25))
+    org.drop_field("Call2_vod__c", "Territory_vod__c")
+    org.tick(minutes=1)
+
+    result = _example_run(tmp_path, org, rsa_key[0], monkeypatch)
+
+    output = result.output + (result.stderr or "")
+    assert result.exit_code == 2, output
+    assert "Call2_vod__c.Territory_vod__c is not a field" in output
+    assert "Traceback" not in output
+    engine = open_store(f"sqlite:///{tmp_path / 'state' / 'veeva.db'}")
+    with engine.connect() as conn:
+        for table in ("people", "completions", "interactions", "cursors", "outbox"):
+            t = schema.metadata.tables[table]
+            assert conn.execute(select(func.count()).select_from(t)).scalar_one() == 0, table
+    engine.dispose()

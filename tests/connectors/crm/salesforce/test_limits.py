@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +222,45 @@ def test_a_hard_delete_during_a_backfill_stopped_by_the_budget_is_read_when_it_r
         assert days < 30, "the interrupted sync never finished"
 
     assert gone not in [r["record_id"] for r in pipeline.live()["interactions"]]
+
+
+def test_the_delete_log_read_after_a_resumed_backfill_starts_where_the_first_read_began(
+    tmp_path: Path,
+    org: FakeOrg,
+    veeva: Veeva,
+    rsa_key: tuple[str, Any],
+    capabilities: CapabilityMap,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15, point 1 (deletes read for every interval since the last complete delete read,
+    across budget stops and resumes of any length): the run that completes a backfill begun
+    days earlier asks the deleted-records endpoint from the first read's bound, not from its
+    own. (The id comparison that ends a full read also removes a record hard-deleted in the
+    wait, so only the interval asked for tells the two apart.)"""
+    _busy_org(veeva)
+    asked: list[tuple[str, datetime]] = []
+    listed = org.deleted_between
+
+    def recording(sobject: str, start: datetime, end: datetime) -> list[dict[str, str]]:
+        asked.append((sobject, start))
+        return listed(sobject, start, end)
+
+    monkeypatch.setattr(org, "deleted_between", recording)
+    thrifty = make_config(org, rsa_key[0], sync={"max_api_share": 0.12})
+    pipeline = Pipeline(tmp_path, org, thrifty, capabilities)
+    org.api_limit, org.api_used = 100, 0
+    first_bound = org.now
+    pipeline.run()
+    assert pipeline.last is not None
+    assert pipeline.last.stopped is not None
+    days = 0
+    while pipeline.last is not None and pipeline.last.stopped is not None:
+        org.tick(days=2)
+        org.api_used = 0
+        pipeline.run()
+        days += 1
+        assert days < 7, "the interrupted sync never finished"
+
+    calls = [start for sobject, start in asked if sobject == "Call2_vod__c"]
+    assert calls, "the calls' delete log was read"
+    assert min(calls) <= first_bound
