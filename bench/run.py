@@ -12,6 +12,9 @@ For each size:
    by stage and by source stream (from the JSON log), statements/s of the translate stage
    (build + validate + serialize + store), peak RSS of the process, store size, Salesforce
    API calls.
+   Then, in the same run (bench/baselines.py): the pull's requests replayed by a bare loop
+   (`pull_vs_bare_fetch`), and the kernel and a naive pipeline over the records the run
+   translated (`translate_vs_kernel`, `translate_vs_naive`).
 3. Incremental: 1% of the coaching reports and parent calls are edited in the org, then
    `adoptloop run` again; time as a share of the full run, Salesforce API calls made.
 4. Adoption: the `states` stage (the state machine over every rating) plus the `adoption`
