@@ -161,9 +161,9 @@ def _stage(counts: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
     finally:
         bucket["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 3)
         counts[name] = bucket
-        # the process's peak RSS so far: the stage that raises it is the one to look at
-        log.info("stage done", seconds=bucket["seconds"], peak_rss_mb=_peak_rss_mb())
         structlog.contextvars.unbind_contextvars("stage")
+        # the process's peak RSS so far: the stage that raises it is the one to look at
+        log.info("stage done", stage=name, seconds=bucket["seconds"], peak_rss_mb=_peak_rss_mb())
 
 
 def _peak_rss_mb() -> float:
