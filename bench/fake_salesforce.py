@@ -14,7 +14,10 @@ Only what large orgs need is added here, never a change of semantics:
   lookups, by a sorted SystemModstamp list for windows); every candidate is still checked
   with the fake's own SOQL evaluator, so the answer is the same as a full scan's;
 - Bulk jobs render their rows page by page instead of all at once;
-- the benchmark's own endpoints under /bench/: `GET /bench/stats` (API calls by kind) and
+- the benchmark's own endpoints under /bench/: `GET /bench/stats` (API calls by kind, and
+  `requests`: how many API requests it has logged), `GET /bench/requests/<from>-<to>` (those
+  logged requests as they came: method, path and query, headers, body; the bench replays them
+  for its bare-fetch baseline) and
   `POST /bench/mutate` ({"fraction": 0.01, "seed": 1}: edit that share of the coaching reports
   and parent calls, stamping them with the current time, as users editing in Veeva would).
 
@@ -114,8 +117,8 @@ def _keyed(node: Any, indexed: set[str]) -> tuple[str, list[Any]] | None:
         return None
     if node[0] == "in" and node[1] in indexed:
         return node[1], list(node[2])
-    if node[0] == "cmp" and node[2] == "=" and node[1] in indexed:
-        return node[1], [node[3]]
+    if node[0] == "cmp" and node[2] == "=" and node[1] in indexed and node[3] is not None:
+        return node[1], [node[3]]  # `field = null` is no lookup: the index leaves out nulls
     if node[0] == "and":
         return _keyed(node[1], indexed) or _keyed(node[2], indexed)
     return None
@@ -244,6 +247,9 @@ def serve(org: ScaleOrg, port: int) -> ThreadingHTTPServer:
     routes = _Routes()
     fake_api.install(org, routes)  # type: ignore[arg-type]
     lock = threading.Lock()
+    # every API request as it came (method, path and query, headers, body), for the bench's
+    # bare-fetch baseline, which replays a run's requests and discards the answers
+    replay: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -273,6 +279,13 @@ def serve(org: ScaleOrg, port: int) -> ThreadingHTTPServer:
                 with lock:
                     self._admin(method, data)
                 return
+            headers = {
+                k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")
+            }
+            with lock:
+                replay.append(
+                    {"method": method, "path": self.path, "headers": headers, "body": data.decode()}
+                )
             request = requests.Request(
                 method, INSTANCE + self.path, headers=dict(self.headers), data=data or None
             ).prepare()
@@ -287,7 +300,10 @@ def serve(org: ScaleOrg, port: int) -> ThreadingHTTPServer:
 
         def _admin(self, method: str, data: bytes) -> None:
             if method == "GET" and self.path == "/bench/stats":
-                body = orjson.dumps(org.stats())
+                body = orjson.dumps({**org.stats(), "requests": len(replay)})
+            elif method == "GET" and self.path.startswith("/bench/requests/"):
+                start, end = (int(n) for n in self.path.rsplit("/", 1)[-1].split("-"))
+                body = orjson.dumps(replay[start:end])
             elif method == "POST" and self.path == "/bench/mutate":
                 args = orjson.loads(data or b"{}")
                 body = orjson.dumps(org.mutate(float(args["fraction"]), int(args.get("seed", 1))))

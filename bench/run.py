@@ -12,6 +12,9 @@ For each size:
    by stage and by source stream (from the JSON log), statements/s of the translate stage
    (build + validate + serialize + store), peak RSS of the process, store size, Salesforce
    API calls.
+   Then, in the same run (bench/baselines.py): the pull's requests replayed by a bare loop
+   (`pull_vs_bare_fetch`), and the kernel and a naive pipeline over the records the run
+   translated (`translate_vs_kernel`, `translate_vs_naive`).
 3. Incremental: 1% of the coaching reports and parent calls are edited in the org, then
    `adoptloop run` again; time as a share of the full run, Salesforce API calls made.
 4. Adoption: the `states` stage (the state machine over every rating) plus the `adoption`
@@ -56,7 +59,9 @@ from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches, lrs_clien
 from adoptloop.store.claims import OutboxClaims  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
 from adoptloop.xapi.lrs import Outgoing  # noqa: E402
+from bench import baselines  # noqa: E402
 from bench.generate import generate, spec_for  # noqa: E402
+from bench.synthetic.org import REPORTS_HEADER  # noqa: E402
 from bench.xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 SIZES = (1_000, 10_000, 50_000)
@@ -64,8 +69,11 @@ AS_OF = "2026-06-30"
 CHANGED_SHARE = 0.01
 TARGETS = {
     "statements_per_second": 20_000,
-    "peak_rss_mb": 400,
-    "incremental_ratio": 0.05,
+    "translate_vs_kernel": 0.8,
+    "translate_vs_naive": 2.5,
+    "pull_vs_bare_fetch": 0.7,
+    "peak_rss_mb": 200,
+    "incremental_ratio": 0.02,
     "adoption_seconds": 30,
     "delivery_ratio": 0.80,
 }
@@ -97,6 +105,15 @@ sources:
           comments: [Comments__c]
           next_steps: [Agreed_Next_Steps__c]
       advanced_coaching_reports: null
+  # The salesforce connector reads coaching reports and calls; development actions come as a
+  # file drop (the generator's crm/development_actions.csv), identities from its users export.
+  # file-coaching needs a reports file: the drop's is empty (the reports come from the org).
+  crm-actions:
+    type: file-coaching
+    timezone: Europe/London
+    users: {{path: crm/users.csv}}
+    reports: {{path: crm/no-reports.csv}}
+    actions: {{path: crm/development_actions.csv}}
 delivery: {{target: store}}
 adoption:
   as_of: {as_of}
@@ -105,6 +122,9 @@ adoption:
   output_dir: state/out
 """
 SESSION = "00D5g000004ACME!AQbench.fake-session"
+NAMESPACE = "https://xapi.example-pharma.com/adoptloop"
+HOME_PAGE = "https://hr.example-pharma.com"
+ACTOR_KEY = "bench-actor-key-0123456789abcdef"
 
 
 # --- the fake Salesforce org ----------------------------------------------------------------
@@ -138,12 +158,18 @@ class FakeSalesforce:
         self.port = int(port)
         self.records = json.loads(counts)
         self.load_seconds = time.perf_counter() - started
-        self._http = httpx.Client(
-            base_url=f"https://127.0.0.1:{self.port}", verify=str(self.cert), timeout=600
-        )
+        self.base_url = f"https://127.0.0.1:{self.port}"
+        self._http = httpx.Client(base_url=self.base_url, verify=str(self.cert), timeout=600)
 
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._http.get("/bench/stats").raise_for_status().json()
+        return result
+
+    def requests(self, start: int, end: int) -> list[dict[str, Any]]:
+        """The API requests the org received from `start` to `end` (as /bench/stats counts)."""
+        result: list[dict[str, Any]] = (
+            self._http.get(f"/bench/requests/{start}-{end}").raise_for_status().json()
+        )
         return result
 
     def mutate(self, fraction: float) -> dict[str, int]:
@@ -189,6 +215,10 @@ def run_adoptloop(config: Path, env: dict[str, str]) -> dict[str, Any]:
     return {
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        # the process's peak RSS at the end of each stage (the stage that raises it set it)
+        "peak_rss_mb_by_stage": {
+            e["stage"]: e["peak_rss_mb"] for e in events if e.get("event") == "stage done"
+        },
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "streams": _stream_seconds(events, last["stages"]),
         **last,
@@ -317,7 +347,25 @@ def delivery(store: Path, count: int, batch_size: int = 500) -> dict[str, Any]:
 # --- one size -----------------------------------------------------------------------------------
 
 
-def bench_size(reps: int, work: Path, deliver_n: int) -> dict[str, Any]:
+def ratios(result: dict[str, Any]) -> dict[str, float | None]:
+    """The run's stages against the baselines measured in the same run (see bench/baselines.py):
+    translate statements/s over the kernel's and the naive pipeline's, and the CRM pull's rows/s
+    over a bare loop making the same requests (same rows, so: bare seconds / pull seconds)."""
+    full, base = result["full"], result["baselines"]
+    translate = full["statements_per_second"]
+    crm_pull = sum(v for k, v in full["streams"].items() if k.startswith("pull crm."))
+
+    def over(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 3) if a and b else None
+
+    return {
+        "translate_vs_kernel": over(translate, base["kernel"]["per_second"]),
+        "translate_vs_naive": over(translate, base["naive"]["per_second"]),
+        "pull_vs_bare_fetch": over(base["bare_fetch"]["seconds"], crm_pull),
+    }
+
+
+def bench_size(reps: int, work: Path, deliver_n: int, baseline_n: int | None) -> dict[str, Any]:
     result: dict[str, Any] = {"reps": reps}
     org = work / f"org-{reps}"
     if org.exists():
@@ -339,7 +387,8 @@ def bench_size(reps: int, work: Path, deliver_n: int) -> dict[str, Any]:
         },
     }
     print(f"[{reps}] generated in {result['generate']['seconds']} s", file=sys.stderr)
-    (org / "actor-key.txt").write_text("bench-actor-key-0123456789abcdef\n")
+    (org / "actor-key.txt").write_text(ACTOR_KEY + "\n")
+    (org / "crm" / "no-reports.csv").write_text(REPORTS_HEADER + "\n")
     (org / "sf-session.txt").write_text(SESSION + "\n")
     shutil.copy(REPO / "config" / "demo" / "capabilities.yaml", org / "capabilities.yaml")
     sf = FakeSalesforce(org / "salesforce", work)
@@ -351,12 +400,15 @@ def bench_size(reps: int, work: Path, deliver_n: int) -> dict[str, Any]:
         config = org / "adoptloop.yaml"
         config.write_text(CONFIG.format(port=sf.port, as_of=AS_OF))
         env = {**os.environ, "REQUESTS_CA_BUNDLE": str(sf.cert), "PYTHONHASHSEED": "0"}
-        before = sf.stats()["api_calls"]
+        before = sf.stats()
         full = run_adoptloop(config, env)
-        full["salesforce_api_calls"] = sf.stats()["api_calls"] - before
+        after = sf.stats()
+        full["salesforce_api_calls"] = after["api_calls"] - before["api_calls"]
         full.update(store_facts(org / "state" / "store.db"))
         result["full"] = full
         print(f"[{reps}] full run {full['seconds']} s", file=sys.stderr)
+        sent = sf.requests(before["requests"], after["requests"])
+        result["baselines"] = {"bare_fetch": baselines.bare_fetch(sf.base_url, sf.cert, sent)}
         changed = sf.mutate(CHANGED_SHARE)
         before = sf.stats()["api_calls"]
         incremental = run_adoptloop(config, env)
@@ -376,6 +428,13 @@ def bench_size(reps: int, work: Path, deliver_n: int) -> dict[str, Any]:
         print(f"[{reps}] incremental run {incremental['seconds']} s", file=sys.stderr)
     finally:
         sf.stop()
+    ctx = baselines.context(org, NAMESPACE, HOME_PAGE, ACTOR_KEY)
+    store = org / "state" / "store.db"
+    result["baselines"]["kernel"] = baselines.kernel(store, ctx, baseline_n)
+    print(f"[{reps}] kernel {result['baselines']['kernel']}", file=sys.stderr)
+    result["baselines"]["naive"] = baselines.naive(store, ctx, baseline_n)
+    print(f"[{reps}] naive {result['baselines']['naive']}", file=sys.stderr)
+    result.update(ratios(result))
     stages = result["full"]["stages"]
     result["adoption"] = {
         "ratings": result["full"]["rows"]["ratings"],
@@ -423,10 +482,31 @@ def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]
         f">= {TARGETS['statements_per_second']:,}",
     )
     yield (
+        "  translate_vs_kernel",
+        [fmt(r.get("translate_vs_kernel")) for r in results],
+        f">= {TARGETS['translate_vs_kernel']}",
+    )
+    yield (
+        "  translate_vs_naive",
+        [fmt(r.get("translate_vs_naive")) for r in results],
+        f">= {TARGETS['translate_vs_naive']}",
+    )
+    yield (
+        "pull_vs_bare_fetch (CRM)",
+        [fmt(r.get("pull_vs_bare_fetch")) for r in results],
+        f">= {TARGETS['pull_vs_bare_fetch']}",
+    )
+    yield (
         "peak RSS, MB",
         [fmt(get(r, "full", "peak_rss_mb")) for r in results],
-        f"< {TARGETS['peak_rss_mb']}, flat",
+        f"<= {TARGETS['peak_rss_mb']}, +10% 10k->50k",
     )
+    for stage in ("pull", "states", "translate", "deliver", "adoption"):
+        yield (
+            f"  after {stage}",
+            [fmt(get(r, "full", "peak_rss_mb_by_stage", stage)) for r in results],
+            "",
+        )
     yield "store size, MB", [fmt(get(r, "full", "store_mb")) for r in results], ""
     yield "SF API calls, full", [fmt(get(r, "full", "salesforce_api_calls")) for r in results], ""
     yield "incremental run, seconds", [fmt(get(r, "incremental", "seconds")) for r in results], ""
@@ -490,6 +570,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--quick", action="store_true", help="1,000 reps, 5,000 delivered")
     parser.add_argument("--deliver", type=int, default=20_000, help="statements; 0 skips")
+    parser.add_argument(
+        "--baseline-statements",
+        type=int,
+        default=None,
+        help="statements the kernel and naive baselines make (default: all the run made)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.json")
@@ -509,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for reps in sizes:
-            results.append(bench_size(reps, work, deliver_n))
+            results.append(bench_size(reps, work, deliver_n, args.baseline_statements))
     finally:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, inspect, select, text
@@ -12,7 +13,13 @@ from adoptloop.pipeline.pull import rescale_stored_ratings
 from adoptloop.pipeline.suppression import Suppression
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import schema
-from adoptloop.store.db import StoreUnavailable, create_store_engine, migrate, open_store
+from adoptloop.store.db import (
+    StoreUnavailable,
+    create_store_engine,
+    migrate,
+    open_store,
+    streaming,
+)
 from adoptloop.xapi.ids import suppression_digest
 from tests.support import DEMO_CONFIG
 
@@ -263,3 +270,37 @@ def test_an_unreachable_postgresql_store_is_a_temporary_failure_without_the_pass
 def test_a_missing_database_driver_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="driver is not installed"):
         create_store_engine("postgresql+nosuchdriver://db.internal/adoptloop")
+
+
+def test_a_sqlite_store_keeps_one_connection_and_its_page_cache_between_uses(
+    tmp_path: Path,
+) -> None:
+    """Issue 17.2 (flat memory): every pooled SQLite connection keeps a page cache of up to
+    32 MB that fills as the store grows; connections that were open at the same time (the
+    states stage's reader and writer, the lock heartbeat) must not all stay pooled."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with engine.connect() as reader, engine.connect() as writer, engine.connect() as beat:
+            for conn in (reader, writer, beat):
+                conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
+        assert engine.pool.checkedin() == 1  # type: ignore[attr-defined]
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -32768
+    finally:
+        engine.dispose()
+
+
+def test_a_streaming_read_uses_a_small_page_cache_and_leaves_the_pooled_one_alone(
+    tmp_path: Path,
+) -> None:
+    """Issue 17.2 (flat memory): the states stage streams every rating on a second connection;
+    its pages are read once, so that connection gets SQLite's default 2 MB cache, not 32 MB."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with streaming(engine) as reader, engine.connect() as writer:
+            assert reader.exec_driver_sql("PRAGMA cache_size").scalar_one() == -2048
+            assert writer.exec_driver_sql("PRAGMA cache_size").scalar_one() == -32768
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -32768
+    finally:
+        engine.dispose()

@@ -34,6 +34,7 @@ from adoptloop.adoption.outcomes import RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
 from adoptloop.store.commits import Commits
+from adoptloop.store.db import streaming
 from adoptloop.store.records import WriteCounts, row_digest
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ def scratch(engine: Engine, capabilities: CapabilityMap, as_of: date) -> Iterato
     try:
         # read on one connection, write (and commit, batch by batch) on another: see
         # update_states; the rows are removed below whatever happens
-        with engine.connect() as reader, engine.connect() as writer:
+        with streaming(engine) as reader, engine.connect() as writer:
             batch: list[dict[str, Any]] = []
             for row in compute_rows(reader, capabilities, as_of):
                 batch.append(row)
@@ -151,7 +152,7 @@ def update_states(
             if full or since is None or as_of < since
             else store.changed_people(conn, since, as_of)
         )
-    with engine.connect() as reader, engine.connect() as writer:
+    with streaming(engine) as reader, engine.connect() as writer:
         counts = _compute(reader, writer, capabilities, as_of, people)
     counts["mode"] = "full" if people is None else "incremental"
     if people is not None:

@@ -7,6 +7,7 @@ nothing changed pulls nothing new, adds no statement and sends nothing.
 
 from __future__ import annotations
 
+import resource
 import signal
 import threading
 from collections.abc import Callable, Collection, Iterator
@@ -162,9 +163,16 @@ def _stage(counts: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
     try:
         yield bucket
     finally:
-        structlog.contextvars.unbind_contextvars("stage")
         bucket["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 3)
         counts[name] = bucket
+        structlog.contextvars.unbind_contextvars("stage")
+        # the process's peak RSS so far: the stage that raises it is the one to look at
+        log.info("stage done", stage=name, seconds=bucket["seconds"], peak_rss_mb=_peak_rss_mb())
+
+
+def _peak_rss_mb() -> float:
+    """The process's peak resident set so far, in MB (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 class RunInterrupted(AdoptloopError):

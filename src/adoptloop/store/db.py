@@ -29,7 +29,15 @@ def create_store_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        if not database or database == ":memory:":
+            engine = create_engine(url, connect_args={"timeout": 30})
+        else:
+            # One connection kept between uses (each has its own page cache, which fills as the
+            # store grows); those opened while it is in use (the states stage's second
+            # connection, the run lock's heartbeat, delivery workers) are closed on return.
+            engine = create_engine(
+                url, connect_args={"timeout": 30}, pool_size=1, max_overflow=_SQLITE_OVERFLOW
+            )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "handle_error", _read_only_is_a_configuration_error)
         return engine
@@ -40,6 +48,9 @@ def create_store_engine(url: str) -> Engine:
             f"store.url {parsed.render_as_string(hide_password=True)}: the database driver is "
             f"not installed ({exc}); for PostgreSQL: pip install 'adoptloop[postgres]'"
         ) from None
+
+
+_SQLITE_OVERFLOW = 14  # connections at once beyond the kept one (the pool's 5 + 10 before)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -177,6 +188,26 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """A connection for reads; any database error surfaces as StoreUnavailable."""
     with unavailable_on(), engine.connect() as conn:
         yield conn
+
+
+STREAM_CACHE_KIB = 2048  # SQLite's default page cache, for a connection that streams
+
+
+@contextlib.contextmanager
+def streaming(engine: Engine) -> Iterator[Connection]:
+    """A connection for one long sequential read (every rating, in order), with a small page
+    cache: each page is read once, so caching 32 MB of them only adds to the process's memory
+    while the connection that writes keeps its own cache."""
+    with engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            yield conn
+            return
+        size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{STREAM_CACHE_KIB}")
+        try:
+            yield conn
+        finally:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(size or 0)}")
 
 
 def open_store(url: str) -> Engine:

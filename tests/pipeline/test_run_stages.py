@@ -1,0 +1,32 @@
+"""What a run reports about each of its stages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from adoptloop.connectors.registry import Registry
+from adoptloop.pipeline.run import Environment, run_pipeline
+from adoptloop.settings.model import load_settings
+
+
+def test_every_stage_logs_its_seconds_and_the_peak_rss_so_far(demo_config: Path) -> None:
+    """Issue 17.2 (peak RSS per stage): each stage ends with a `stage done` event carrying its
+    seconds and the process's peak RSS so far, so the bench (and an operator) can see which
+    stage raises the peak."""
+    registry = Registry.from_entry_points()
+    env = Environment.open(load_settings(demo_config, registry), registry)
+    try:
+        with capture_logs() as logs:
+            result = run_pipeline(env)
+    finally:
+        env.engine.dispose()
+    done = {e["stage"]: e for e in logs if e["event"] == "stage done"}
+    assert list(done) == [s for s in result.counts if isinstance(result.counts[s], dict)]
+    assert {"pull", "states", "translate", "deliver", "adoption"} <= set(done)
+    peaks = [done[s]["peak_rss_mb"] for s in done]
+    assert peaks == sorted(peaks)  # a high-water mark only rises
+    assert peaks[0] > 0
+    for stage, event in done.items():
+        assert event["seconds"] == result.counts[stage]["seconds"]
