@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
+from sqlalchemy.engine import make_url
 
 from adoptloop.errors import ConfigError
 from adoptloop.store import locks, schema
@@ -114,3 +115,23 @@ def test_a_store_file_that_cannot_be_created_is_exit_2_naming_it(tmp_path: Path)
     with pytest.raises(ConfigError, match=r"new\.db") as raised:
         open_store(f"sqlite:///file:{missing}?mode=ro&uri=true")
     assert raised.value.exit_code == 2
+
+
+def test_a_read_only_postgresql_store_is_exit_2_at_its_first_write(postgres_url: str) -> None:
+    """Issue 15, point 4, on PostgreSQL: a store reached through a read-only session (a standby,
+    or a role with default_transaction_read_only) opens for reading, but its first write is a
+    configuration error naming the store, exit 2 (SQLSTATE 25006), not exit 75 for ever."""
+    open_store(postgres_url).dispose()
+    read_only = make_url(postgres_url).update_query_dict(
+        {"options": "-c default_transaction_read_only=on"}
+    )
+    engine = open_store(read_only.render_as_string(hide_password=False))
+    try:
+        with engine.connect() as conn:  # reading works
+            assert conn.execute(select(schema.meta.c.key)).first() is not None
+        with pytest.raises(ConfigError, match=r"is read-only") as raised, engine.begin() as conn:
+            conn.execute(schema.meta.insert().values(key="probe", value="x"))
+        assert raised.value.exit_code == 2
+        assert "Traceback" not in str(raised.value)
+    finally:
+        engine.dispose()

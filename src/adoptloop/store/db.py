@@ -42,12 +42,14 @@ def create_store_engine(url: str) -> Engine:
         event.listen(engine, "handle_error", _read_only_is_a_configuration_error)
         return engine
     try:
-        return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, pool_pre_ping=True)
     except (ModuleNotFoundError, NoSuchModuleError) as exc:
         raise ConfigError(
             f"store.url {parsed.render_as_string(hide_password=True)}: the database driver is "
             f"not installed ({exc}); for PostgreSQL: pip install 'adoptloop[postgres]'"
         ) from None
+    event.listen(engine, "handle_error", _read_only_is_a_configuration_error)
+    return engine
 
 
 _SQLITE_OVERFLOW = 14  # connections at once beyond the kept one (the pool's 5 + 10 before)
@@ -69,11 +71,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# PostgreSQL's SQLSTATE for a write in a read-only transaction (a standby, or a role or
+# database with default_transaction_read_only = on)
+_PG_READ_ONLY = "25006"
+
+
 def _read_only_is_a_configuration_error(context: ExceptionContext) -> None:
-    """A write refused because the SQLite file (or its folder) is read-only: exit 2 naming the
-    store, whichever write met it first (a migration, the run lock, a reset). An up-to-date
-    store opens without writing, so the commands that only read (status, export) still work."""
-    reason = str(context.original_exception).strip()
+    """A write refused because the store is read-only (the SQLite file or its folder, a
+    PostgreSQL standby or read-only role): exit 2 naming the store, whichever write met it
+    first (a migration, the run lock, a reset). An up-to-date store opens without writing, so
+    the commands that only read (status, export) still work."""
+    original = context.original_exception
+    reason = str(original).strip()
+    if getattr(original, "sqlstate", None) == _PG_READ_ONLY:
+        engine = context.engine
+        store = engine.url.render_as_string(hide_password=True) if engine else "(PostgreSQL)"
+        raise ConfigError(
+            f"the store {store} is read-only ({reason.splitlines()[0]}); point store.url at the "
+            "primary server, with a role that may write (default_transaction_read_only off)"
+        )
     if "readonly" in reason.replace(" ", "").lower():
         engine = context.engine
         store = engine.url.render_as_string(hide_password=True) if engine else "(SQLite)"
