@@ -113,7 +113,7 @@ def erase_person(
     counts["quarantined"] = erasures.purge_quarantine(conn, hr_id, keys)
     forget_adoption_computation(conn)  # their reports' manager is now ERASED: recompute all
     erasures.record_erasure(conn, erasure_id, subject, counts)
-    log.info("person erased", erasure_id=erasure_id, **counts)
+    log.info("person purged from the store", erasure_id=erasure_id, **counts)
     return ErasureResult(erasure_id, counts)
 
 

@@ -437,6 +437,8 @@ def _erase(env: Environment, hr_id: str) -> RunResult:
         counts["statements_reissued"] += sum(t["statements"] for t in translated.values())
         with env.engine.begin() as conn:
             erasures.update_counts(conn, erased.erasure_id, counts)
+        # the whole erasure's counts: the statements naming them in passing are only known now
+        log.info("person erased", erasure_id=erased.erasure_id, **counts)
         result.counts["erase"] = {"erasure_id": erased.erasure_id, **counts}
         result.counts["deliver"] = _deliver(env, run_id)
     except BaseException as exc:
