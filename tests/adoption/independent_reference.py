@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from statistics import NormalDist
+from typing import Any
 
 COLUMNS = [
     "group",
@@ -149,7 +150,9 @@ def km_quantiles(times: list[tuple[int, bool]]) -> tuple[int | None, int | None]
     return median, p75
 
 
-def ratings_of(visits: list[Visit], hr_id: str, cap: str, cmap: CapMap, d: date):
+def ratings_of(
+    visits: list[Visit], hr_id: str, cap: str, cmap: CapMap, d: date
+) -> list[tuple[date, Fraction]]:
     """Submitted ratings of `cap` on `hr_id` dated <= D, in visit date then visit id order."""
     out = []
     for v in sorted(visits, key=lambda v: (v.day, v.visit_id)):
@@ -161,7 +164,7 @@ def ratings_of(visits: list[Visit], hr_id: str, cap: str, cmap: CapMap, d: date)
     return out
 
 
-def state_on(ratings, trained_at: date, threshold: Fraction) -> str:
+def state_on(ratings: list[tuple[date, Fraction]], trained_at: date, threshold: Fraction) -> str:
     state, spell, below = "trained", None, 0
     for day, score in ratings:
         if day <= trained_at:
@@ -195,13 +198,18 @@ def compute(
     d: date,
     by: str,
 ) -> list[dict[str, str]]:
-    def label(r: Row) -> str:
-        return {"region": r.region, "team": r.team, "manager": r.manager}[by]
+    def label_on(r: Row, day: date) -> str | None:
+        """The group of a row. DESIGN.md is silent on a row without one (no manager): the
+        engine's documented choice (store/metrics.py NO_GROUP) is a group named "(none)"."""
+        if by == "team" and not r.team:  # no team: the first-line manager's reps
+            m = row_on(rows, r.manager, day) if r.manager else None
+            return f"team T{m.region}" if m else "(none)"
+        return {"region": r.region, "team": r.team, "manager": r.manager}[by] or "(none)"
 
     people = sorted({r.hr_id for r in rows})
     caps = list(cmap.capabilities)
     # pairs[(group, cap)] -> list of per-pair dicts
-    pairs: dict[str, dict[str, list[dict]]] = {}
+    pairs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     groups: set[str] = set()
     for cap in caps:
         threshold, w = cmap.capabilities[cap]
@@ -222,8 +230,7 @@ def compute(
             r = row_on(rows, p, close)
             if r is None or r.role != "rep":
                 continue
-            g = label(r)
-            groups.add(g)
+            g = label_on(r, close)
             rs = ratings_of(visits, p, cap, cmap, d)
             in_window = [s for day, s in rs if t < day <= t + timedelta(days=w)]
             first_prof = next((day for day, s in rs if day > t and s >= thr), None)
@@ -234,7 +241,8 @@ def compute(
                 "state": state_on(rs, t, thr),
                 "km": ((first_prof - t).days, True) if first_prof else ((d - t).days, False),
             }
-            for key in (g, "(all)"):
+            for key in (g, "(all)") if g else ("(all)",):
+                groups.add(key)
                 pairs.setdefault(cap, {}).setdefault(key, []).append(pair)
     # coaching coverage
     window = [d - timedelta(days=i) for i in range(89, -1, -1)]
@@ -251,8 +259,9 @@ def compute(
             v.observed == p and v.status in COUNTED_STATUSES and window[0] <= v.day <= d
             for v in visits
         )
-        groups.add(label(r))
-        for key in (label(r), "(all)"):
+        g = label_on(r, employed[-1])
+        for key in (g, "(all)") if g else ("(all)",):
+            groups.add(key)
             eligible.setdefault(key, []).append(visited)
     # follow-through
     follow: dict[tuple[str, str], list[bool]] = {}
@@ -266,13 +275,14 @@ def compute(
         # rows count in cohorts and coaching metrics")
         if r is None or r.role != "rep":
             continue
-        groups.add(label(r))
+        g = label_on(r, a.due)
         on_time = a.completed is not None and a.completed <= min(a.due + timedelta(days=7), d)
-        for key in (label(r), "(all)"):
+        for key in (g, "(all)") if g else ("(all)",):
+            groups.add(key)
             follow.setdefault((key, a.capability), []).append(on_time)
     out = []
     for cap in caps:
-        for g in [*sorted(groups), "(all)"]:
+        for g in [*sorted(groups - {"(all)"}), "(all)"]:
             ps = pairs.get(cap, {}).get(g, [])
             coh = [x for x in ps if x["cohort"]]
             n = len(coh)
