@@ -164,6 +164,8 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
             hr_id,
             [HRRow(*row[1:]) for row in people.take(hr_id)],
             [
+                # trained_at's day is the UTC calendar day of completed_at (stored as ISO 8601
+                # UTC): DESIGN.md puts windows on local *visit* dates but gives the LMS no zone
                 (module_id, date.fromisoformat(completed_at[:10]))
                 for _, module_id, completed_at in completions.take(hr_id)
             ],
