@@ -199,6 +199,20 @@ def test_second_run_adds_no_adoption_statement(tmp_path: Path) -> None:
     assert counts["translate"]["adoption_states"]["voided"] == 0
 
 
+def added_records(
+    before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The statements a run added about records, without the uplift and leniency estimates: an
+    edit may move an estimate, whose month's statement is then voided and re-issued (issue 19
+    point 5, tests/pipeline/test_estimates.py)."""
+    estimates = {s["id"] for s in after if s["verb"]["id"].startswith(f"{NS}/verbs/estimated-")}
+    return [
+        s
+        for s in after[len(before) :]
+        if s["id"] not in estimates and s["object"].get("id") not in estimates
+    ]
+
+
 def test_late_edit_moving_the_first_proficient_rating_earlier_replaces_only_that_adoption(
     tmp_path: Path,
 ) -> None:
@@ -244,7 +258,7 @@ def test_late_edit_moving_the_first_proficient_rating_earlier_replaces_only_that
     after = export(config)
 
     assert after[: len(before)] == before  # nothing already made is rewritten
-    added = after[len(before) :]
+    added = added_records(before, after)
     voids = [s for s in added if s["verb"]["id"] == VOIDED]
     assert sorted(s["object"]["id"] for s in voids) == sorted([old_adopted["id"], old_scored["id"]])
     (new_adopted,) = find(added, f"{NS}/verbs/adopted", actor, capability)
@@ -289,7 +303,7 @@ def test_late_proficient_rating_for_a_developing_rep_adds_exactly_one_adoption(
     after = export(config)
 
     assert after[: len(before)] == before
-    added = after[len(before) :]
+    added = added_records(before, after)
     assert [s["object"]["id"] for s in added if s["verb"]["id"] == VOIDED] == [old_scored["id"]]
     (adopted,) = find(added, f"{NS}/verbs/adopted", actor, capability)
     assert adopted["timestamp"] == f"{last_on}T12:00:00.000Z"
