@@ -28,7 +28,7 @@ from adoptloop.adoption.states import SUSTAIN_MIN_DAYS
 from adoptloop.cli.app import app
 from adoptloop.xapi.profile import build_profile, match
 from adoptloop.xapi.validate import validate_statement
-from tests.support import copy_demo
+from tests.support import added_records, copy_demo
 
 pytestmark = pytest.mark.slow
 
@@ -197,20 +197,6 @@ def test_second_run_adds_no_adoption_statement(tmp_path: Path) -> None:
     assert counts["states"]["removed"] == 0
     assert counts["translate"]["adoption_states"]["statements"] == 0
     assert counts["translate"]["adoption_states"]["voided"] == 0
-
-
-def added_records(
-    before: list[dict[str, Any]], after: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The statements a run added about records, without the uplift and leniency estimates: an
-    edit may move an estimate, whose month's statement is then voided and re-issued (issue 19
-    point 5, tests/pipeline/test_estimates.py)."""
-    estimates = {s["id"] for s in after if s["verb"]["id"].startswith(f"{NS}/verbs/estimated-")}
-    return [
-        s
-        for s in after[len(before) :]
-        if s["id"] not in estimates and s["object"].get("id") not in estimates
-    ]
 
 
 def test_late_edit_moving_the_first_proficient_rating_earlier_replaces_only_that_adoption(
