@@ -28,7 +28,7 @@ from adoptloop.adoption.states import SUSTAIN_MIN_DAYS
 from adoptloop.cli.app import app
 from adoptloop.xapi.profile import build_profile, match
 from adoptloop.xapi.validate import validate_statement
-from tests.support import copy_demo
+from tests.support import added_records, copy_demo
 
 pytestmark = pytest.mark.slow
 
@@ -244,7 +244,7 @@ def test_late_edit_moving_the_first_proficient_rating_earlier_replaces_only_that
     after = export(config)
 
     assert after[: len(before)] == before  # nothing already made is rewritten
-    added = after[len(before) :]
+    added = added_records(before, after)
     voids = [s for s in added if s["verb"]["id"] == VOIDED]
     assert sorted(s["object"]["id"] for s in voids) == sorted([old_adopted["id"], old_scored["id"]])
     (new_adopted,) = find(added, f"{NS}/verbs/adopted", actor, capability)
@@ -289,7 +289,7 @@ def test_late_proficient_rating_for_a_developing_rep_adds_exactly_one_adoption(
     after = export(config)
 
     assert after[: len(before)] == before
-    added = after[len(before) :]
+    added = added_records(before, after)
     assert [s["object"]["id"] for s in added if s["verb"]["id"] == VOIDED] == [old_scored["id"]]
     (adopted,) = find(added, f"{NS}/verbs/adopted", actor, capability)
     assert adopted["timestamp"] == f"{last_on}T12:00:00.000Z"

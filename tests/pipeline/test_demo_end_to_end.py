@@ -12,7 +12,7 @@ import orjson
 from typer.testing import CliRunner
 
 from adoptloop.cli.app import app
-from tests.support import copy_demo
+from tests.support import added_records, copy_demo
 
 runner = CliRunner()
 
@@ -95,7 +95,7 @@ def test_editing_one_rating_voids_the_old_statement_and_emits_one_new(demo_confi
 
     run(demo_config, "run")
     after = statements(export(demo_config))
-    added = after[len(before) :]
+    added = added_records(before, after)
     assert after[: len(before)] == before  # nothing already made is rewritten
     assert len(added) == 2
     void, new = sorted(added, key=lambda s: s["verb"]["id"] != VOIDED)

@@ -147,7 +147,7 @@ def test_unknown_key_without_a_close_match_lists_the_valid_keys(
 
     assert message == (
         f"{_at(demo_config, 'colour:')} adoption.colour: unknown field "
-        "(valid here: as_of, by, output_dir, report, window_days, write_back, "
+        "(valid here: as_of, by, output_dir, publish_estimates, report, window_days, write_back, "
         "write_back_dry_run)"
     )
 

@@ -49,6 +49,7 @@ def test_every_demo_statement_matches_its_template(demo_statements: list[dict[st
         "capability-rated",
         "development-action-planned",
         "development-action-achieved",
+        "capability-uplift",  # issue 19 point 5: the demo's uplift per capability
     } <= set(used)
 
 
@@ -79,7 +80,13 @@ def test_profile_concepts_and_templates_are_well_formed() -> None:
         for rule in item.get("rules", ()):
             select({}, rule["location"])  # every location parses
     verbs = {c["id"] for c in profile["concepts"] if c["type"] == "Verb"}
-    assert verbs == {f"{NS}/verbs/adopted", f"{NS}/verbs/sustained", f"{NS}/verbs/regressed"}
+    assert verbs == {
+        f"{NS}/verbs/adopted",
+        f"{NS}/verbs/sustained",
+        f"{NS}/verbs/regressed",
+        f"{NS}/verbs/estimated-uplift",  # issue 19 point 5
+        f"{NS}/verbs/estimated-leniency",
+    }
 
 
 def test_jsonpath_subset_selects_keys_indexes_and_wildcards() -> None:

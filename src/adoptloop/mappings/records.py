@@ -73,3 +73,30 @@ class AdoptionTransitions:
 
 
 StoredRecord = StoredCompletion | StoredObservation | StoredAction | AdoptionTransitions
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedUplift:
+    """A capability's uplift (adoption/uplift.py, the `(all)` row) as its statement carries it:
+    fractions already rounded to 4 decimals; only rows whose estimate the small-number rule
+    shows become records."""
+
+    capability_id: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    n_trained: int
+    n_comparison: int
+    method: str
+
+
+@dataclass(frozen=True, slots=True)
+class EstimatedLeniency:
+    """A coaching manager's leniency (adoption/raters.py) as its statement carries it."""
+
+    manager_hr_id: str
+    leniency: float
+    ci_low: float
+    ci_high: float
+    n_ratings: int
+    n_reps: int

@@ -12,6 +12,8 @@ never re-sends history.
 | rating      | scored                      | the capability         |
 | planned     | tla planned                 | the development action |
 | achieved    | tla achieved                | the development action |
+| uplift      | {ns}/verbs/estimated-uplift  | the capability (actor: adoptloop itself) |
+| leniency    | {ns}/verbs/estimated-leniency | the manager (actor: adoptloop itself) |
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from adoptloop.domain import ERASED
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.records import (
     AdoptionTransitions,
+    EstimatedLeniency,
+    EstimatedUplift,
     StoredAction,
     StoredCompletion,
     StoredObservation,
@@ -78,6 +82,19 @@ class TranslateContext:
         made: str | None = self._shared.get(("noon", day, timezone))
         if made is None:
             made = self._once(("noon", day, timezone), lambda: local_noon(day, timezone))
+        return made
+
+    def system_agent(self) -> dict[str, Any]:
+        """adoptloop's own agent: the actor of voiding and estimate statements."""
+        made: dict[str, Any] | None = self._shared.get("system-agent")
+        if made is None:
+            made = self._once(
+                "system-agent",
+                lambda: {
+                    "objectType": "Agent",
+                    "account": {"homePage": self.ns.system_account_home, "name": "adoptloop"},
+                },
+            )
         return made
 
     def lang(self, text: str) -> dict[str, str]:
@@ -366,6 +383,83 @@ def translate_adoption(record: AdoptionTransitions, ctx: TranslateContext) -> li
             )
         )
     return drafts
+
+
+def estimate_ref(kind: str, period: str) -> str:
+    """The record_ref every estimate statement of one kind and period is emitted under."""
+    return _key(kind, period)
+
+
+def translate_uplift(record: EstimatedUplift, period: str, ctx: TranslateContext) -> Draft:
+    """The uplift of one capability in one period (YYYY-MM, from the as-of date), from
+    adoptloop's own agent. Key = (uplift, period, capability): a changed estimate in the same
+    period is a new revision of the key (voided and re-issued), a new period a new key.
+    result.success = the interval sits above zero. Timestamped noon UTC on the period's first
+    day, so that a re-run with the same estimate in the same period gives the same bytes."""
+    return Draft(
+        _key("uplift", period, record.capability_id),
+        "uplift",
+        "",  # about no person
+        {
+            "actor": ctx.system_agent(),
+            "verb": ctx.verb(ctx.ns.estimated_uplift),
+            "object": ctx.capability_activity(record.capability_id),
+            "result": {
+                "success": record.ci_low > 0,
+                "extensions": ctx.ext(
+                    {
+                        vocab.EXT_ESTIMATE: record.estimate,
+                        vocab.EXT_CI_LOW: record.ci_low,
+                        vocab.EXT_CI_HIGH: record.ci_high,
+                        vocab.EXT_N_TRAINED: record.n_trained,
+                        vocab.EXT_N_COMPARISON: record.n_comparison,
+                        vocab.EXT_METHOD: record.method,
+                    }
+                ),
+            },
+            "context": {
+                "extensions": ctx.ext(
+                    {
+                        vocab.EXT_SOURCE: "uplift",
+                        vocab.EXT_PERIOD: period,
+                        vocab.EXT_WINDOW_DAYS: ctx.capabilities.window_days(record.capability_id),
+                    }
+                )
+            },
+            "timestamp": ctx.noon(date.fromisoformat(f"{period}-01"), "UTC"),
+        },
+    )
+
+
+def translate_leniency(record: EstimatedLeniency, period: str, ctx: TranslateContext) -> Draft:
+    """A coaching manager's leniency in one period, from adoptloop's own agent; the manager
+    (the object) is pseudonymous like every actor. Keyed (leniency, period, manager) like
+    translate_uplift; the hr_id makes erasure void it."""
+    return Draft(
+        _key("leniency", period, record.manager_hr_id),
+        "leniency",
+        record.manager_hr_id,
+        {
+            "actor": ctx.system_agent(),
+            "verb": ctx.verb(ctx.ns.estimated_leniency),
+            "object": ctx.actors.agent(record.manager_hr_id),
+            "result": {
+                "extensions": ctx.ext(
+                    {
+                        vocab.EXT_ESTIMATE: record.leniency,
+                        vocab.EXT_CI_LOW: record.ci_low,
+                        vocab.EXT_CI_HIGH: record.ci_high,
+                        vocab.EXT_N_RATINGS: record.n_ratings,
+                        vocab.EXT_N_REPS: record.n_reps,
+                    }
+                ),
+            },
+            "context": {
+                "extensions": ctx.ext({vocab.EXT_SOURCE: "raters", vocab.EXT_PERIOD: period})
+            },
+            "timestamp": ctx.noon(date.fromisoformat(f"{period}-01"), "UTC"),
+        },
+    )
 
 
 Translator = Callable[[Any, TranslateContext], list[Draft]]

@@ -1,5 +1,5 @@
 """One run of the pipeline: pull (HRIS -> LMS -> CRM) -> adoption states -> translate ->
-deliver (delivery.target: lrs) -> publish (adoption.write_back) -> adoption table and report.
+estimates (adoption.publish_estimates) -> deliver (delivery.target: lrs) -> publish (adoption.write_back) -> adoption table and report.
 
 Each stage commits before the next reads, and every stage is idempotent: running again with
 nothing changed pulls nothing new, adds no statement and sends nothing.
@@ -28,6 +28,7 @@ from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver, lrs_client
 from adoptloop.pipeline.erase import erase_person
+from adoptloop.pipeline.estimates import publish_estimates
 from adoptloop.pipeline.outcome import EXIT_CODES, judge
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
@@ -304,6 +305,12 @@ def _run(
             )
             bucket.update(translate.run())
         checkpoint()
+        if env.settings.adoption.publish_estimates:
+            with _stage(result.counts, "estimates") as bucket:
+                bucket.update(
+                    publish_estimates(env.engine, translate, env.capabilities, result.as_of)
+                )
+            checkpoint()
         with _stage(result.counts, "deliver") as bucket:
             bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
         checkpoint()

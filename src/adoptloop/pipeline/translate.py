@@ -94,10 +94,7 @@ class Finalizer:
     def voiding(self, voided_id: str, when: str) -> tuple[str, bytes]:
         statement_id = self.ids.voiding(voided_id)
         body = {
-            "actor": {
-                "objectType": "Agent",
-                "account": {"homePage": self.ctx.ns.system_account_home, "name": "adoptloop"},
-            },
+            "actor": self.ctx.system_agent(),
             "verb": self.ctx.verb(vocab.VOIDED),
             "object": {"objectType": "StatementRef", "id": voided_id},
             "timestamp": when,
@@ -254,6 +251,25 @@ class TranslateStage:
         translation.mark_translated(
             conn, name, [r for r, ref in zip(rows, refs, strict=True) if ref not in retry]
         )
+
+    def replace(self, conn: Connection, ref: str, drafts: Sequence[Draft]) -> TranslateCounts:
+        """Make `drafts` what `ref` emits now, as the table loop does for one record: an
+        unchanged draft sends nothing, a changed one voids its key's statement and sends the
+        next revision, a key `ref` no longer produces is voided (pipeline/estimates.py)."""
+        counts = TranslateCounts(records=1)
+        previous = {row.key: row for row in outbox.emitted_for(conn, [ref]).values()}
+        queue: list[Enqueued] = []
+        saves: list[EmittedValues] = []
+        for draft in drafts:
+            problems = self._emit(ref, draft, previous.pop(draft.key, None), queue, saves, counts)
+            if problems:  # built from numbers and ids only: invalid means a bug, not bad data
+                raise AssertionError(f"{draft.kind} statement invalid: {problems}")
+        for stale in previous.values():
+            if not stale.voided:
+                self._void(stale, queue, saves, counts)
+        outbox.save_emitted_values(conn, saves)
+        outbox.enqueue_values(conn, queue, self.run_id)
+        return counts
 
     def _emit(
         self,

@@ -185,6 +185,12 @@ class AdoptionSettings(Frozen):
     write_back_dry_run: bool = Field(
         default=False, description="Only record what would be written (audited as would-write)"
     )
+    publish_estimates: bool = Field(
+        default=True,
+        description="Send uplift per capability and leniency per coaching manager as xAPI "
+        "statements each run (one per month, revised when the estimate changes); needs the "
+        "`adoptloop[uplift]` extra: without it the run logs and skips them",
+    )
     report: ReportSettings = ReportSettings()
 
 

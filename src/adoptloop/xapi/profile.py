@@ -34,6 +34,21 @@ _EXTENSIONS: Mapping[str, str] = {
     vocab.EXT_DUE_DATE: "The date a development action is due (YYYY-MM-DD).",
     vocab.EXT_TRAINED_ON: "The date (YYYY-MM-DD) the rep first completed a module teaching the capability.",
     vocab.EXT_WINDOW_DAYS: "The adoption window in days after training for the capability.",
+    vocab.EXT_PERIOD: "The calendar month (YYYY-MM) an estimate statement stands for.",
+}
+
+# result extensions of the estimate statements (uplift and leniency)
+_RESULT_EXTENSIONS: Mapping[str, str] = {
+    vocab.EXT_ESTIMATE: "The estimate: for uplift, the effect of training on the share of a "
+    "trained rep's ratings of the capability that are proficient (-1..1); for leniency, how much "
+    "higher the manager rates than the region's average rater on the 0..1 scale.",
+    vocab.EXT_CI_LOW: "The lower end of the estimate's 95 % interval.",
+    vocab.EXT_CI_HIGH: "The upper end of the estimate's 95 % interval.",
+    vocab.EXT_N_TRAINED: "Trained reps with a rated period in their window after training.",
+    vocab.EXT_N_COMPARISON: "Reps not yet trained in the same weeks the estimate compares with.",
+    vocab.EXT_N_RATINGS: "Ratings the manager gave in the year before the as-of date.",
+    vocab.EXT_N_REPS: "Reps the manager rated in the year before the as-of date.",
+    vocab.EXT_METHOD: "The estimator (imputation-did: Borusyak, Jaravel and Spiess 2024).",
 }
 
 
@@ -156,6 +171,42 @@ def templates(ns: Namespace) -> list[Template]:
         )
         for verb in (ns.adopted, ns.sustained, ns.regressed)
     ]
+    system = Rule("$.actor.account.name", "included", ("adoptloop",))
+    result = tuple(
+        Rule(f"$.result.extensions['{ns.extension(name)}']", "included")
+        for name in (vocab.EXT_ESTIMATE, vocab.EXT_CI_LOW, vocab.EXT_CI_HIGH)
+    )
+    period = Rule(f"$.context.extensions['{ns.extension(vocab.EXT_PERIOD)}']", "included")
+    out += [
+        Template(
+            "capability-uplift",
+            "Capability uplift estimated",
+            "adoptloop estimated what training caused on a capability in a month: the effect on "
+            "the share of trained reps' ratings that are proficient, against reps not yet "
+            "trained, with its 95 % interval; success means the interval sits above zero.",
+            ns.estimated_uplift,
+            ns.capability_type,
+            (*common, system, *result, period, Rule("$.result.success", "included")),
+        ),
+        Template(
+            "rater-leniency",
+            "Rater leniency estimated",
+            "adoptloop estimated a coaching manager's leniency in a month, adjusted for whom "
+            "and when they rated, with its 95 % interval; the manager is the object.",
+            ns.estimated_leniency,
+            None,
+            (
+                *common,
+                system,
+                *result,
+                period,
+                Rule("$.object.objectType", "included", ("Agent",)),
+                Rule("$.object.account.name", "included"),
+                Rule("$.object.mbox", "excluded"),
+                Rule("$.object.name", "excluded"),
+            ),
+        ),
+    ]
     out.append(
         Template(
             "statement-voided",
@@ -215,8 +266,15 @@ def build_profile(
             "A field capability L&D trains and managers rate, e.g. objection handling.",
         ),
     ]
+    for verb, definition in (
+        (ns.estimated_uplift, "adoptloop estimated the uplift training caused on a capability."),
+        (ns.estimated_leniency, "adoptloop estimated a coaching manager's rater leniency."),
+    ):
+        concepts.append(concept(verb.id, "Verb", verb.display, definition))
     for name, definition in _EXTENSIONS.items():
         concepts.append(concept(ns.extension(name), "ContextExtension", name, definition))
+    for name, definition in _RESULT_EXTENSIONS.items():
+        concepts.append(concept(ns.extension(name), "ResultExtension", name, definition))
     statement_templates = []
     for template in templates(ns):
         entry: dict[str, Any] = {

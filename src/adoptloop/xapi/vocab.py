@@ -71,6 +71,15 @@ class Namespace:
     def regressed(self) -> Verb:
         return Verb(self._iri("verbs", "regressed"), "regressed")
 
+    # verbs of what training caused (the system's own estimates, adoption/uplift.py, raters.py)
+    @property
+    def estimated_uplift(self) -> Verb:
+        return Verb(self._iri("verbs", "estimated-uplift"), "estimated uplift")
+
+    @property
+    def estimated_leniency(self) -> Verb:
+        return Verb(self._iri("verbs", "estimated-leniency"), "estimated leniency")
+
     # activity types
     @property
     def capability_type(self) -> str:
@@ -108,3 +117,13 @@ EXT_NAMES_CAPABILITY: Final = "names-capability"
 EXT_DUE_DATE: Final = "due-date"
 EXT_TRAINED_ON: Final = "trained-on"
 EXT_WINDOW_DAYS: Final = "window-days"
+EXT_PERIOD: Final = "period"
+# result extensions of the estimate statements (uplift, leniency)
+EXT_ESTIMATE: Final = "estimate"
+EXT_CI_LOW: Final = "ci-low"
+EXT_CI_HIGH: Final = "ci-high"
+EXT_N_TRAINED: Final = "n-trained"
+EXT_N_COMPARISON: Final = "n-comparison"
+EXT_N_RATINGS: Final = "n-ratings"
+EXT_N_REPS: Final = "n-reps"
+EXT_METHOD: Final = "method"

@@ -589,3 +589,17 @@ def test_managers_are_shown_by_display_name_or_by_their_actor_pseudonym(
     labels = {m.team: m.manager for m in hidden.managers}
     assert labels["team N-D01"] == f"actor {pseudonym('M-N1')[:12]}\u2026"
     assert not any("Rep " in label or "M-" in label for label in labels.values())
+
+
+def test_where_it_works_requires_the_capabilitys_uplift_interval_above_zero() -> None:
+    """Issue 19 point 4: with uplift available, a region whose adoption is above the org's is
+    a success case only when the capability's uplift interval sits above zero; without the
+    library (None) adoption alone decides, as before."""
+    rows = [
+        MetricsRow("D", "c", trained=30, cohort=30, observed=30, adopted=27),
+        MetricsRow(ALL, "c", trained=100, cohort=100, observed=80, adopted=60),
+    ]
+    assert [o.group for o in opportunities(rows, {"c": "Closing"}, None)[1]] == ["D"]
+    assert [o.group for o in opportunities(rows, {"c": "Closing"}, {"c": True})[1]] == ["D"]
+    assert opportunities(rows, {"c": "Closing"}, {"c": False})[1] == []
+    assert opportunities(rows, {"c": "Closing"}, {})[1] == []  # no shown estimate

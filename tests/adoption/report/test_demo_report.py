@@ -149,3 +149,17 @@ def test_the_demo_report_in_headless_chromium(demo: Path) -> None:
     assert visit.probe["cards"] + visit.probe["works"] > 0
     assert visit.probe["atRisk"]
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_demo_report_shows_what_training_caused(demo: Path) -> None:
+    """Issue 19 point 4: the demo's staggered training gives an uplift row with its interval
+    drawn against zero for each of its six capabilities, and rater calibration rows (counts
+    only in the demo: each manager rates fewer than 10 reps)."""
+    page = report_of(demo).read_text(encoding="utf-8")
+    caused = page[page.index('<section id="caused"') :]
+    caused = caused[: caused.index("</section>")]
+    assert caused.count('<svg class="interval"') == 6
+    assert "Plain before/after" in caused
+    calibration = page[page.index('<section id="calibration"') :]
+    calibration = calibration[: calibration.index("</section>")]
+    assert "5–9 reps rated: counts only" in calibration  # noqa: RUF001 - the en dash readers see

@@ -22,6 +22,7 @@ from typing import Any
 import plotly.graph_objects as go
 import pytest
 
+from adoptloop.adoption.report.chartkit import DIRECTIONAL_MARK
 from adoptloop.adoption.report.data import (
     Cell,
     Freshness,
@@ -29,7 +30,9 @@ from adoptloop.adoption.report.data import (
     ManagerGroup,
     Opportunity,
     ProficiencyCurve,
+    RaterInterval,
     ReportData,
+    UpliftRow,
 )
 from adoptloop.adoption.report.html import STATES, render_html
 from adoptloop.adoption.report.page import CHARTS_ELEMENT
@@ -41,10 +44,12 @@ SCREENSHOT = REPO / "test-artifacts" / "adoption-report.png"
 SECTIONS = (
     "act",
     "works",
+    "caused",
     "adoption",
     "funnel",
     "proficiency",
     "coaching",
+    "calibration",
     "follow-through",
     "reading",
     "freshness",
@@ -743,3 +748,89 @@ def test_report_draws_every_chart_in_headless_chromium_without_console_errors(
     assert visit.probe["alert"] is stale
     assert visit.probe["first"] == ("freshness" if stale else "act")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- issue 19 point 4: what training caused, rater calibration -----------------------------------
+
+
+def _caused_report(**changes: Any) -> ReportData:
+    data = sample_report()
+    data.uplift = [
+        UpliftRow("Objection handling", "comparable", 40, 55, 12.0, 7.0, 17.0, 19.0),
+        UpliftRow("Needs discovery", "directional", 14, 50, 3.0, -4.0, 10.0, 9.0),
+        UpliftRow("Value story", "counts-only", 7, 40, None, None, None, None),
+        UpliftRow("Access & reimbursement", "suppressed", None, None, None, None, None, None),
+    ]
+    data.raters = [
+        RaterInterval("Zoe North", "North", 14, "directional", 0.08, 0.03, 0.13),
+        RaterInterval("Anna North", "North", 12, "directional", -0.01, -0.06, 0.04),
+        RaterInterval("Ben South", "South", 7, "counts-only", None, None, None),
+        RaterInterval("Cy South", "South", None, "suppressed", None, None, None),
+        RaterInterval(
+            "Di West", "West", 11, "directional", None, None, None, "not identifiable: alone"
+        ),
+    ]
+    for key, value in changes.items():
+        setattr(data, key, value)
+    return data
+
+
+def test_uplift_section_draws_each_interval_against_zero_beside_the_naive_number() -> None:
+    """Issue 19 point 4: per capability the uplift interval drawn against zero, the plain
+    before/after beside it for contrast, and one plain sentence on what the number means."""
+    caused = section(render_html(_caused_report()), "caused")
+    rows = re.findall(r'<tr class="[^"]*">(.*?)</tr>', caused, re.S)
+    assert len(rows) == 4
+    first = rows[0]
+    assert "+12.0" in first
+    assert "+7.0 to +17.0" in first
+    assert "+19.0" in first
+    assert first.count("<svg") == 1
+    assert "<path" in first
+    text = html.unescape(re.sub(r"<[^>]+>", " ", caused))
+    assert "Training raised the share of Objection handling ratings that are proficient by " "about 12 points" in text  # fmt: skip
+    assert "A plain before/after would say +19 points" in text
+    assert "No clear effect of training on Needs discovery" in text  # interval covers zero
+
+
+def test_uplift_section_obeys_the_small_number_rule() -> None:
+    """Issue 19 point 4: 5-9 trained reps show counts only, under 5 nothing; directional is
+    marked; no interval is drawn for either."""
+    caused = section(render_html(_caused_report()), "caused")
+    rows = re.findall(r'<tr class="[^"]*">(.*?)</tr>', caused, re.S)
+    assert "<svg" not in rows[2]
+    assert "<svg" not in rows[3]
+    assert ">7<" in rows[2]
+    assert "n&lt;5" in rows[3]
+    assert DIRECTIONAL_MARK in rows[1]
+    text = html.unescape(re.sub(r"<[^>]+>", " ", caused))
+    assert "7 trained reps were rated in their window: an estimate needs 10" in text
+    assert "Fewer than 5 trained reps were rated in their window: not shown." in text
+
+
+def test_rater_calibration_shows_intervals_by_region_and_name_never_ranked() -> None:
+    """Issue 19 point 4: leniency as intervals, listed by region then name (not by leniency),
+    withheld under the small-number rule, not-identifiable raters with their reason."""
+    calibration = section(render_html(_caused_report()), "calibration")
+    names = re.findall(r'<th scope="row">(.*?)</th>', calibration)
+    assert names == ["Zoe North", "Anna North", "Ben South", "Cy South", "Di West"]  # as given
+    rows = re.findall(r'<tr class="[^"]*">(.*?)</tr>', calibration, re.S)
+    assert "+0.03 to +0.13" in rows[0]
+    assert "<svg" in rows[0]
+    assert "rates higher than the region" in rows[0]
+    assert "in line with the region" in rows[1]
+    assert "<svg" not in rows[2]
+    assert "counts only" in rows[2]
+    assert "n&lt;5" in rows[3]
+    assert "not identifiable" in rows[4]
+
+
+def test_without_the_uplift_library_the_report_says_so() -> None:
+    """Issue 19 point 4: without the optional library the uplift and calibration sections
+    and where it works say that uplift is not available (adoption alone decides)."""
+    missing = "Uplift and rater calibration need the optional statistics library"
+    page = render_html(_caused_report(uplift=[], raters=[], uplift_missing=missing))
+    assert missing in section(page, "caused")
+    assert missing in section(page, "calibration")
+    assert "on adoption alone" in section(page, "works")
+    assert "uplift interval sits above zero" in section(render_html(_caused_report()), "works")

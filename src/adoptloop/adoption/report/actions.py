@@ -5,7 +5,11 @@ The rule (also in docs/adoption.md and the report's "How to read this"):
 1. Only rows with a cohort of 10 or more are judged (the small-number rule: 10-29 directional).
    The org's value is the capability's "(all)" row; a group without a region is not judged.
 2. A cell needs action when its adoption (cohort) Wilson 95% interval sits entirely below the
-   org's adoption (cohort) for that capability; it works when the interval sits entirely above.
+   org's adoption (cohort) for that capability; it works when the interval sits entirely above
+   and, when uplift is available (the `adoptloop[uplift]` extra), the capability's uplift
+   interval (adoption/uplift.py, org-wide) sits above zero too: high adoption of a capability
+   training did not move is not a success case (DESIGN.md "What training caused"). Without
+   the extra, adoption alone decides and the report says so.
 3. What to do next for a cell that needs action. Adoption (cohort) is observation coverage
    times adoption among the observed, so the shortfall comes from one factor or the other:
    - coverage gap: the cell's coverage, relative to the org's, is further below than its
@@ -48,9 +52,13 @@ def _pct(value: float | None) -> float | None:
 
 
 def opportunities(
-    rows: Sequence[MetricsRow], names: Mapping[str, str]
+    rows: Sequence[MetricsRow],
+    names: Mapping[str, str],
+    uplift_above_zero: Mapping[str, bool] | None = None,
 ) -> tuple[list[Opportunity], list[Opportunity]]:
-    """(where to act, where it works) from the by-region rows, in capability then region order."""
+    """(where to act, where it works) from the by-region rows, in capability then region order.
+    `uplift_above_zero`: capability id -> whether its uplift interval sits above zero (a
+    capability with no shown estimate is absent: False); None when uplift is unavailable."""
     org = {r.capability: r for r in rows if r.group == ALL}
     act: list[Opportunity] = []
     works: list[Opportunity] = []
@@ -67,7 +75,9 @@ def opportunities(
         low, high = wilson(row.adopted, row.cohort)
         if high < org_rate:
             act.append(_opportunity(row, whole, names, (low, high), below=True))
-        elif low > org_rate:
+        elif low > org_rate and (
+            uplift_above_zero is None or uplift_above_zero.get(row.capability, False)
+        ):
             works.append(_opportunity(row, whole, names, (low, high), below=False))
     return act, works
 

@@ -24,6 +24,7 @@ from adoptloop.adoption.metrics import (
     team_labels,
 )
 from adoptloop.adoption.report.actions import opportunities
+from adoptloop.adoption.report.causal import causal
 from adoptloop.adoption.report.data import (
     Cell,
     FunnelStep,
@@ -114,7 +115,11 @@ def build_report_data(
     if by_region is None:
         by_region = adoption_metrics(conn, source, capabilities, as_of, "region")
     overall = {r.capability: r for r in by_region if r.group == ALL}
-    data.where_to_act, data.where_it_works = opportunities(by_region, names)
+    caused = causal(
+        conn, capabilities, as_of, names, lambda ids: _people_labels(conn, ids, as_of, options)
+    )
+    data.uplift, data.raters, data.uplift_missing = caused.uplift, caused.raters, caused.missing
+    data.where_to_act, data.where_it_works = opportunities(by_region, names, caused.above_zero)
     for row in by_region:
         name = names[row.capability]
         whole = overall.get(row.capability)

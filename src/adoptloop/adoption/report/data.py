@@ -51,6 +51,37 @@ class Opportunity:
 
 
 @dataclass(frozen=True, slots=True)
+class UpliftRow:
+    """What training caused on one capability (adoption/uplift.py, the org-wide row), in
+    percentage points; n_trained decides what is shown (None = withheld by the rule)."""
+
+    capability: str
+    tier: str  # suppressed | counts-only | directional | comparable
+    n_trained: int | None
+    n_comparison: int | None
+    estimate: float | None  # points: the effect on the share of ratings that are proficient
+    ci_low: float | None
+    ci_high: float | None
+    naive: float | None  # points: the plain before/after, for contrast only
+    reason: str = ""  # why no estimate (e.g. no reps untrained in the same weeks)
+
+
+@dataclass(frozen=True, slots=True)
+class RaterInterval:
+    """A coaching manager's leniency with its 95 % interval (adoption/raters.py), on the 0..1
+    scale; n_reps decides what is shown. Listed by region and name, never ranked."""
+
+    manager: str  # display name or actor pseudonym (adoption.report.show_names)
+    region: str
+    n_reps: int | None
+    tier: str
+    leniency: float | None
+    ci_low: float | None
+    ci_high: float | None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FunnelStep:
     capability: str
     trained: int
@@ -119,6 +150,10 @@ class ReportData:
     managers: list[ManagerGroup] = field(default_factory=list)
     follow_through: list[Cell] = field(default_factory=list)  # actions done / due, same grid
     freshness: list[Freshness] = field(default_factory=list)
+    uplift: list[UpliftRow] = field(default_factory=list)
+    raters: list[RaterInterval] = field(default_factory=list)
+    # why there is no uplift or rater section (the optional library is missing), else ""
+    uplift_missing: str = ""
     stale_after_days: int = 2
     notes: list[str] = field(default_factory=list)  # e.g. how small numbers were handled
 

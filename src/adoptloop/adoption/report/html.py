@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from adoptloop.adoption.report import adoption_charts, coaching_charts, page, tables
+from adoptloop.adoption.report import adoption_charts, coaching_charts, page, tables, uplift_html
 from adoptloop.adoption.report.actions import GAPS
 from adoptloop.adoption.report.chartkit import DIRECTIONAL_MARK, Chart, pct, withheld
 from adoptloop.adoption.report.data import Freshness, ManagerGroup, Opportunity, ReportData
@@ -61,10 +61,12 @@ def render_html(data: ReportData) -> str:
             _freshness(data) if stale else "",
             _where_to_act(data),
             _where_it_works(data),
+            _section(*uplift_html.caused(data)),
             _adoption(data),
             _funnel(data, drawn),
             _proficiency(data, drawn),
             _coaching(data, drawn),
+            _section(*uplift_html.calibration(data)),
             _follow_through(data),
             _reading(data),
             "" if stale else _freshness(data),
@@ -83,6 +85,7 @@ def _refuse_contact_details(data: ReportData) -> None:
     labels += [text for c in cells for text in (c.group, c.capability)]
     labels += [s.capability for s in data.funnel] + [c.capability for c in data.curves]
     labels += [text for m in data.managers for text in (m.team, m.region, m.manager)]
+    labels += [text for r in data.raters for text in (r.manager, r.region)]
     labels += [text for f in data.freshness for text in (f.source, f.reason)]
     for label in labels:
         if _EMAIL.search(label):
@@ -121,10 +124,12 @@ def _header(data: ReportData) -> str:
     nav = [
         ("act", "Where to act"),
         ("works", "Where it works"),
+        ("caused", "What training caused"),
         ("adoption", "Adoption by region"),
         ("funnel", "Funnel"),
         ("proficiency", "Time to proficiency"),
         ("coaching", "Coaching by team"),
+        ("calibration", "Rater calibration"),
         ("follow-through", "Follow-through"),
         ("reading", "How to read this"),
         ("freshness", "Data freshness"),
@@ -222,7 +227,13 @@ def _where_it_works(data: ReportData) -> str:
     lede = (
         "Success cases others can learn from: a region × capability whose whole adoption "
         "interval sits above the org's (groups of 10 or more reps; "
-        f"{DIRECTIONAL_MARK}: 10–29, directional). {e(STATES['adopted'])}"
+        f"{DIRECTIONAL_MARK}: 10–29, directional)"
+        + (
+            f", on adoption alone: {e(data.uplift_missing)} "
+            if data.uplift_missing
+            else ", for a capability whose uplift interval sits above zero (What training caused). "
+        )
+        + e(STATES["adopted"])
     )
     if data.where_it_works:
         items = "".join(_opportunity(o) for o in data.where_it_works)

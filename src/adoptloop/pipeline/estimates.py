@@ -1,0 +1,130 @@
+"""Publish what training caused as xAPI: uplift per capability and leniency per coaching
+manager, one statement each per period, from adoptloop's own agent (issue 19 point 5).
+
+The run calls `publish_estimates` after the translate stage and before delivery, when
+`adoption.publish_estimates` is true (the default), so the statements go out in the same run.
+The estimators are the optional extra `adoptloop[uplift]`: without it the stage logs once and
+skips; a run never fails for it.
+
+- Period: the as-of date's calendar month (YYYY-MM). A run in the same month with the same
+  estimates sends nothing (the same drafts, byte for byte); a changed estimate (new ratings,
+  a later as-of date) voids the month's statement and sends the next revision, as the
+  translate stage does for a changed record; a capability or manager whose estimate is no
+  longer shown (the small-number rule, too few comparison reps, not identifiable) has its
+  statement of the month voided. Earlier months' statements stay: they are the history.
+- Only estimates the small-number rule shows become statements (uplift: the `(all)` row with
+  10+ trained reps and an estimate; leniency: 10+ rated reps and an identifiable rater): no
+  statement ever carries a count the report would blank, and none names a rep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from adoptloop.adoption import estimators
+from adoptloop.adoption.metrics import ALL, fraction
+from adoptloop.adoption.raters import Leniency, raters
+from adoptloop.adoption.smallnumbers import Tier
+from adoptloop.adoption.uplift import Uplift, uplift
+from adoptloop.domain import ERASED
+from adoptloop.errors import ConfigError
+from adoptloop.mappings.records import EstimatedLeniency, EstimatedUplift
+from adoptloop.mappings.translate import estimate_ref, translate_leniency, translate_uplift
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from adoptloop.mappings.capability_map import CapabilityMap
+    from adoptloop.pipeline.translate import TranslateStage
+
+log = structlog.get_logger(__name__)
+
+_SHOWN = (Tier.DIRECTIONAL, Tier.COMPARABLE)
+
+
+def period_of(as_of: date) -> str:
+    """The period an estimate as of `as_of` belongs to: its calendar month."""
+    return f"{as_of:%Y-%m}"
+
+
+def publish_estimates(
+    engine: Engine, stage: TranslateStage, capabilities: CapabilityMap, as_of: date
+) -> dict[str, Any]:
+    """Estimate uplift and leniency as of `as_of` and emit their statements into the outbox
+    through `stage`; without the uplift extra: log, skip, and say so in the counts."""
+    try:
+        estimators.load()
+    except ConfigError as exc:
+        log.warning("estimates skipped", reason=str(exc))
+        return {"skipped": f"the uplift extra is not installed ({estimators.INSTALL_HINT})"}
+    with engine.connect() as conn:
+        uplifts = [row for row in uplift(conn, capabilities, as_of) if row.group == ALL]
+        leniencies = raters(conn, as_of)
+    return emit_estimates(engine, stage, uplifts, leniencies, period_of(as_of))
+
+
+def emit_estimates(
+    engine: Engine,
+    stage: TranslateStage,
+    uplifts: Sequence[Uplift],
+    leniencies: Sequence[Leniency],
+    period: str,
+) -> dict[str, Any]:
+    """The statements of `period` for these rows (those the small-number rule shows)."""
+    ctx = stage.ctx
+    uplift_drafts = [
+        translate_uplift(record, period, ctx) for record in map(_uplift_record, uplifts) if record
+    ]
+    leniency_drafts = [
+        translate_leniency(record, period, ctx)
+        for record in map(_leniency_record, leniencies)
+        if record
+    ]
+    with engine.begin() as conn:
+        counts = {
+            "uplift": stage.replace(conn, estimate_ref("uplift", period), uplift_drafts),
+            "leniency": stage.replace(conn, estimate_ref("leniency", period), leniency_drafts),
+        }
+    out = {
+        kind: c.as_dict() | {"records": len(d)}
+        for (kind, c), d in zip(counts.items(), (uplift_drafts, leniency_drafts), strict=True)
+    }
+    log.info("estimates published", period=period, **{k: v["statements"] for k, v in out.items()})
+    return out
+
+
+def _uplift_record(row: Uplift) -> EstimatedUplift | None:
+    if row.tier not in _SHOWN or row.estimate is None or row.ci_low is None or row.ci_high is None:
+        return None
+    return EstimatedUplift(
+        row.capability,
+        float(fraction(row.estimate)),
+        float(fraction(row.ci_low)),
+        float(fraction(row.ci_high)),
+        row.n_trained,
+        row.n_comparison,
+        row.method,
+    )
+
+
+def _leniency_record(row: Leniency) -> EstimatedLeniency | None:
+    if (
+        row.tier not in _SHOWN
+        or row.manager == ERASED
+        or row.leniency is None
+        or row.ci_low is None
+        or row.ci_high is None
+    ):
+        return None
+    return EstimatedLeniency(
+        row.manager,
+        float(fraction(row.leniency)),
+        float(fraction(row.ci_low)),
+        float(fraction(row.ci_high)),
+        row.n_ratings,
+        row.n_reps,
+    )
