@@ -29,7 +29,7 @@ import httpx
 import structlog
 
 from adoptloop.connectors.crm.vault.config import VaultConfig
-from adoptloop.connectors.rest import json_body
+from adoptloop.connectors.rest import MalformedPage, json_body
 from adoptloop.errors import FatalSyncError
 from adoptloop.http.client import AuthFailed, RestClient
 from adoptloop.http.retry import Sleep
@@ -165,7 +165,9 @@ class VaultClient:
             self._observe(response)
             body = json_body(response)
             if not isinstance(body, dict):
-                raise FatalSyncError(f"Vault ({self.source}) answered no JSON object to {path}")
+                raise MalformedPage(
+                    "the Vault answer is not a JSON object", where=f"{method} {path}"
+                )
             if body.get("responseStatus") != "FAILURE":
                 return body
             types, message = _errors(body)
