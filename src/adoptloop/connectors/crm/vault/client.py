@@ -62,6 +62,15 @@ class Stats:
     delayed_ms: int = 0
     delayed_calls: int = 0
 
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "logins": self.logins,
+            "delayed_calls": self.delayed_calls,
+            "delayed_ms": self.delayed_ms,
+            "paused_seconds": round(self.paused_seconds),
+        }
+
     def as_text(self) -> str:
         return (
             f"{self.calls} API calls ({self.logins} logins), {self.delayed_calls} delayed by "

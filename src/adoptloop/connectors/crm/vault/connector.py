@@ -160,6 +160,10 @@ class VaultConnector(Connector[VaultConfig]):
             log.info("vault run started", source=self.name, upper=self._upper.isoformat())
         return self._upper
 
+    def api_usage(self) -> dict[str, int] | None:
+        """Calls, logins, Vault's delays and our burst-limit pauses in this run."""
+        return None if self._client is None else self.client.stats.as_dict()
+
     def preflight(self) -> None:
         """Before any source commits: log in and check every configured object and field."""
         self._start()
