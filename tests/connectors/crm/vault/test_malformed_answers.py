@@ -13,7 +13,7 @@ from datetime import date
 import httpx
 import pytest
 
-from adoptloop.domain import Checkpoint, FieldInteraction, Rejected
+from adoptloop.domain import Checkpoint, Deleted, FieldInteraction, Rejected
 from adoptloop.errors import RetriableError
 from adoptloop.testing.kit import domain_records, drain, key_of, last_cursor, rejected
 from tests.connectors.crm.vault.fake_vault import FakeVault
@@ -83,3 +83,20 @@ def test_an_answer_that_is_not_vaults_is_retriable_not_exit_3() -> None:
     assert raised.value.exit_code == 75
     assert "did not answer like a Vault API" in str(raised.value)
     assert "sources.crm.url" in str(raised.value)
+
+
+def test_a_malformed_call_or_ride_along_never_deletes_the_stored_visit() -> None:
+    """Gap 1a: a parent call that reads badly, reached through its changed ride-along, or a
+    ride-along whose manager field has the wrong type, is quarantined, not a tombstone."""
+    org, keys = _org(2)
+    spoilt_parent, spoilt_child = keys
+    org.ride_along(spoilt_parent)
+    org.vault.tables["call2__v"][spoilt_parent]["call2_status__v"] = [{"name": "submitted__v"}]
+    child = org.ride_along(spoilt_child)
+    org.vault.tables["call2__v"][child]["user__v"] = {"id": org.manager}
+    org.vault.tick(minutes=5)
+    items = drain(connector(org.vault), "calls")
+    assert not [i for i in items if isinstance(i, Deleted)]
+    quarantined = {r.record_key for r in rejected(items)}
+    assert quarantined == {spoilt_parent, spoilt_child}
+    assert isinstance(items[-1], Checkpoint)

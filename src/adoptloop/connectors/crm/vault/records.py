@@ -173,9 +173,13 @@ class CallsMapper(StreamMapper):
         return {self.spec.object: _config_keys("calls.fields", self.spec.fields)}
 
     def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:
+        """Each affected parent call rebuilt (or a tombstone). A malformed call is quarantined;
+        a parent refused here, or one with a malformed ride-along child, is neither rebuilt
+        nor deleted: what is stored of it stays until it reads well."""
         f = self.spec.fields
         rows, bad = split(self.stream, feed.object, rows, f.parent, f.status)
         yield from bad
+        refused = {r.record_key for r in bad}
         parents = {str(r["id"]): r for r in rows if not value(r, f.parent)}
         affected = list(dict.fromkeys(value(r, f.parent) or str(r["id"]) for r in rows))
         missing = [i for i in affected if i not in parents]
@@ -188,6 +192,7 @@ class CallsMapper(StreamMapper):
                 f.status,
             )
             yield from bad
+            refused.update(r.record_key for r in bad)
             parents.update((str(row["id"]), row) for row in found)
         managers: dict[str, str] = {}
         condition = f"{f.attendee_type} = {quote(self.spec.manager_attendee_type)}"
@@ -198,15 +203,27 @@ class CallsMapper(StreamMapper):
                 feed.object, [f.parent, f.attendee_user], f.parent, affected, where=condition
             ),
             f.parent,
-            f.attendee_user,
         )
         yield from bad
         for child in children:
-            manager = value(child, f.attendee_user)
             parent = value(child, f.parent)
+            try:
+                manager = value(child, f.attendee_user)
+            except BadRow as exc:
+                if parent and parent not in refused:
+                    refused.add(parent)
+                    yield Rejected(
+                        self.stream,
+                        parent,
+                        f"{feed.object} {parent}",
+                        f"ride-along {child.get('id')}: {exc}",
+                    )
+                continue
             if manager and parent:
                 managers.setdefault(parent, manager)
         for parent_id in affected:
+            if parent_id in refused:
+                continue
             parent_row = parents.get(parent_id)
             location = f"{feed.object} {parent_id}"
             if (
