@@ -109,6 +109,11 @@ def print_health(console: Console, report: dict[str, Any]) -> None:
             fresh,
         )
     console.print(table)
+    for name, info in report["sources"].items():
+        if info.get("api"):
+            console.print(
+                f"{name} API use, run {info['api']['run_id'][:8]}: {_api_text(info['api'])}"
+            )
     box = report["outbox"]
     if box["target"] == "lrs":
         console.print(
@@ -128,6 +133,15 @@ def print_health(console: Console, report: dict[str, Any]) -> None:
         console.print("health: PROBLEMS", markup=False)
         for problem in report["problems"]:
             console.print(f"  - {problem}", markup=False, highlight=False)
+
+
+def _api_text(usage: dict[str, Any]) -> str:
+    """A run's API figures (`pull` counts' "(api)") in one line."""
+    return (
+        f"{usage.get('calls', 0):,} calls ({usage.get('logins', 0)} logins), "
+        f"{usage.get('delayed_calls', 0)} delayed by the vendor ({usage.get('delayed_ms', 0)} ms), "
+        f"paused {usage.get('paused_seconds', 0)} s for its rate limit"
+    )
 
 
 def _count(value: int | None) -> str:

@@ -135,6 +135,11 @@ class Connector(Generic[C]):
                 if close is not None:
                     close()
 
+    def api_usage(self) -> Mapping[str, int] | None:
+        """This run's use of the vendor's API (calls, delays, pauses), kept with the run's
+        counts and shown by `status`; None (the default) when the connector does not count it."""
+        return None
+
     def discover(self) -> list[StreamFields]:
         """What each stream offers (columns, fields) and which of it the mapping reads; empty
         when the connector cannot list its fields."""

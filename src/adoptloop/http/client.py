@@ -6,12 +6,15 @@ and the one retry policy.
   the wall-clock time since the first attempt (`max_elapsed_seconds`, the LRS reader's bound).
 - 401/403 raise `AuthFailed` at once (a retry cannot fix credentials); any other non-2xx raises
   `FatalSyncError`.
+- A server certificate the trust store does not accept raises `UntrustedCertificate` (exit 2)
+  at once: a retry cannot fix it, the trust store can (`SSL_CERT_FILE`, which httpx honours).
 - Messages name the host and path only (`where`): never a query string, a body or a header,
   which is where tokens and personal data live.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -19,7 +22,7 @@ from typing import Any
 import httpx
 
 from adoptloop import __version__
-from adoptloop.errors import FatalSyncError, RetriableError
+from adoptloop.errors import ConfigError, FatalSyncError, RetriableError
 from adoptloop.http.retry import Sleep, retrying
 from adoptloop.http.status import Outcome, classify, retry_after
 
@@ -29,6 +32,19 @@ Validate = Callable[[httpx.Response], None]
 class AuthFailed(FatalSyncError):
     """401/403 or a refused login: the credentials or the integration user's permissions are
     wrong, and retrying cannot help."""
+
+
+class UntrustedCertificate(ConfigError):
+    """The server's TLS certificate is not signed by a CA the trust store holds."""
+
+
+def _certificate_problem(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def where(request: httpx.Request) -> str:
@@ -123,6 +139,14 @@ class RestClient:
         try:
             return self._http.request(method, url.lstrip("/"), **kwargs)
         except httpx.TransportError as exc:
+            problem = _certificate_problem(exc)
+            if problem is not None:
+                host = self._http.base_url.host
+                raise UntrustedCertificate(
+                    f"{self.service}: the TLS certificate of {host} is not trusted "
+                    f"({problem.verify_message}); set SSL_CERT_FILE to the CA bundle (PEM) "
+                    "that signs it, as for a TLS-inspecting proxy"
+                ) from None
             raise RetriableError(
                 f"{self.service} unreachable ({exc.__class__.__name__} on {method} {url})"
             ) from None

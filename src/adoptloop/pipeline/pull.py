@@ -172,6 +172,9 @@ class PullStage:
         taken = self.retry_parked(connector)
         if taken:
             result["(parked)"] = {"taken_up": taken}
+        usage = connector.api_usage()
+        if usage:  # kept in the run's counts (runs.counts): `status` shows the latest
+            result["(api)"] = dict(usage)
         return result
 
     def _roles_changed(self, source: str) -> bool:

@@ -107,6 +107,7 @@ def build_report(
 
     last_runs: dict[str, dict[str, Any]] = {}
     pulled: dict[str, str] = {}
+    api_use: dict[str, dict[str, Any]] = {}  # source -> its latest run's API figures
     for run in recent:
         counts = run["counts"]
         if run["pipeline"] not in last_runs:
@@ -124,9 +125,12 @@ def build_report(
                     if isinstance(stage, dict)
                 },
             }
-        for source in counts.get("pull", {}):
+        for source, streams in counts.get("pull", {}).items():
             if source != "seconds" and source not in pulled:
                 pulled[source] = run["finished_at"] or run["started_at"]
+            usage = streams.get("(api)") if isinstance(streams, dict) else None
+            if isinstance(usage, dict) and source not in api_use:
+                api_use[source] = {"run_id": run["run_id"], **usage}
     for pipeline, last in sorted(last_runs.items()):
         if last["status"] == "failed":
             problems.append(f"the last {pipeline} run failed: {last['error']}")
@@ -158,6 +162,7 @@ def build_report(
             "held_back": read.held_back if read is not None else None,
             "rejected_share": round(read.rejected_share, 4) if read is not None else None,
             "stopped": read.stopped_reason if read is not None else None,
+            "api": api_use.get(name),
         }
         if last_pull is None:
             problems.append(f"source {name} was never pulled successfully")

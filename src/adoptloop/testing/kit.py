@@ -187,6 +187,10 @@ class ConnectorContract:
     def record_key(self, record: Record) -> str:
         return key_of(record)
 
+    def max_attempts(self, connector: Connector[Any]) -> int:
+        """Tries per request; a connector whose config nests it (e.g. under `sync:`) says so."""
+        return int(getattr(connector.config, "max_attempts", 0))
+
     # --- helpers ---------------------------------------------------------------------------
 
     def _build(self, vendor: FakeVendor, sleep: RecordingSleep | None = None) -> Connector[Any]:
@@ -303,7 +307,7 @@ class ConnectorContract:
         connector = self._build(vendor, sleep)
         with pytest.raises(RetriableError):
             drain(connector, self.stream)
-        attempts = int(getattr(connector.config, "max_attempts", 0))
+        attempts = self.max_attempts(connector)
         check(
             len(sleep.calls) == attempts - 1,
             f"{attempts} attempts wait {attempts - 1} times; waited {len(sleep.calls)}",

@@ -150,6 +150,8 @@ _QUERY = re.compile(
 class Result:
     rows: list[dict[str, Any]]
     size: int
+    object: str = ""
+    ordered: bool = False  # an ORDER BY listing (a window), not a lookup
 
 
 @dataclass
@@ -168,6 +170,7 @@ class FakeVault:
     expire_session_in: int | None = None  # calls until the session is ended
     log: list[str] = field(default_factory=list)
     sleeps: list[float] = field(default_factory=list)
+    broken: dict[str, set[int]] = field(default_factory=dict)  # object -> pages to spoil once
 
     def __post_init__(self) -> None:
         self.api = FakeApi(URL)
@@ -210,6 +213,19 @@ class FakeVault:
 
     def expire_sessions(self) -> None:
         self.sessions.clear()
+
+    def break_page(self, object_name: str, number: int) -> None:
+        """Page `number` (1-based) of the next ordered listing of the object loses its data."""
+        self.broken.setdefault(object_name, set()).add(number)
+
+    def _spoiled(self, result_id: str, offset: int, body: dict[str, Any]) -> dict[str, Any]:
+        result = self.results[result_id]
+        pages = self.broken.get(result.object, set())
+        number = offset // result.size + 1
+        if not result.ordered or number not in pages:
+            return body
+        pages.discard(number)
+        return {"responseStatus": "SUCCESS", "responseDetails": body["responseDetails"]}
 
     def expire_page_cursors(self) -> None:
         self.results.clear()
@@ -304,8 +320,8 @@ class FakeVault:
         selected = [{f: r.get(f) for f in fields} for r in rows]
         size = min(int(match["size"] or 1000), self.page_size_cap)
         result_id = str(uuid.uuid4())
-        self.results[result_id] = Result(selected, size)
-        return self._answer(self._page(result_id, 0))
+        self.results[result_id] = Result(selected, size, object_name, bool(match["order"]))
+        return self._answer(self._spoiled(result_id, 0, self._page(result_id, 0)))
 
     def _page(self, result_id: str, offset: int) -> dict[str, Any]:
         result = self.results[result_id]
@@ -331,7 +347,8 @@ class FakeVault:
             return self._answer(
                 failure("INVALID_DATA", "Invalid query: the page is no longer available.")
             )
-        return self._answer(self._page(result_id, int(request.url.params["pageoffset"])))
+        offset = int(request.url.params["pageoffset"])
+        return self._answer(self._spoiled(result_id, offset, self._page(result_id, offset)))
 
     def _deletions(self, request: httpx.Request) -> httpx.Response:
         refused = self._guard(request)

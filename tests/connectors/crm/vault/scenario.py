@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from adoptloop.connectors.base import Connector, ConnectorContext
 from adoptloop.connectors.crm.vault.config import VaultConfig
@@ -47,24 +47,25 @@ RESPONSE_FIELDS = {
 }  # fmt: skip
 
 
-def capability_map(opening: str = QUESTION_OPENING) -> CapabilityMap:
-    """`opening`: the item that rates opening (the question id, or the question text)."""
+def capability_spec(opening: str = QUESTION_OPENING) -> dict[str, Any]:
+    """The capability map file's content; `opening`: the item that rates opening (the
+    question id, or the question text)."""
     five = {"scale": "five-point"}
-    return CapabilityMap(
-        CapabilityMapFile.model_validate(
-            {
-                "scales": {"five-point": {"min": 1, "max": 5}},
-                "capabilities": [
-                    {"id": "opening", "name": "Opening the call", "threshold": 0.75},
-                    {"id": "closing", "name": "Closing with a commitment", "threshold": 0.75},
-                ],
-                "coaching_items": {
-                    opening: {"capability": "opening", **five},
-                    QUESTION_CLOSING_TEXT: {"capability": "closing", **five},
-                },
-            }
-        )
-    )
+    return {
+        "scales": {"five-point": {"min": 1, "max": 5}},
+        "capabilities": [
+            {"id": "opening", "name": "Opening the call", "threshold": 0.75},
+            {"id": "closing", "name": "Closing with a commitment", "threshold": 0.75},
+        ],
+        "coaching_items": {
+            opening: {"capability": "opening", **five},
+            QUESTION_CLOSING_TEXT: {"capability": "closing", **five},
+        },
+    }
+
+
+def capability_map(opening: str = QUESTION_OPENING) -> CapabilityMap:
+    return CapabilityMap(CapabilityMapFile.model_validate(capability_spec(opening)))
 
 
 @dataclass
@@ -252,25 +253,7 @@ class Pipeline:
         return counts
 
     def standing(self) -> dict[str, dict[str, Any]]:
-        """Statements in force (not voided), by statement key: body without the id."""
-        emitted, outbox = schema.emitted, schema.outbox
-        with self.engine.connect() as conn:
-            keys = dict(
-                conn.execute(
-                    select(emitted.c.statement_id, emitted.c.key).where(emitted.c.voided.is_(False))
-                ).all()
-            )
-            payloads = conn.execute(
-                select(outbox.c.statement_id, outbox.c.payload).where(
-                    outbox.c.statement_id.in_(list(keys))
-                )
-            ).all()
-        standing: dict[str, dict[str, Any]] = {}
-        for statement_id, payload in payloads:
-            body = json.loads(payload)
-            body.pop("id")
-            standing[keys[statement_id]] = body
-        return standing
+        return standing(self.engine)
 
     def payloads(self) -> dict[str, bytes]:
         """Statement key -> the exact bytes in the outbox, for statements in force."""
@@ -285,3 +268,63 @@ class Pipeline:
             key: payload if isinstance(payload, bytes) else payload.encode()
             for key, payload in rows
         }
+
+
+def standing(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Statements in force (not voided), by statement key: body without the id."""
+    emitted, outbox = schema.emitted, schema.outbox
+    with engine.connect() as conn:
+        keys = dict(
+            conn.execute(
+                select(emitted.c.statement_id, emitted.c.key).where(emitted.c.voided.is_(False))
+            ).all()
+        )
+        payloads = conn.execute(
+            select(outbox.c.statement_id, outbox.c.payload).where(
+                outbox.c.statement_id.in_(list(keys))
+            )
+        ).all()
+    found: dict[str, dict[str, Any]] = {}
+    for statement_id, payload in payloads:
+        body = json.loads(payload)
+        body.pop("id")
+        found[keys[statement_id]] = body
+    return found
+
+
+def live_ratings(org: Org) -> set[tuple[str, str, float]]:
+    """(report id, item, raw) of every answer of a completed coaching report in the Vault."""
+    vault = org.vault
+    live = set()
+    for target in vault.tables["survey_target__v"].values():
+        if target["report_status__v"] != ["completed__v"]:
+            continue
+        if target["object_type__v"] != "OOT000000000123":
+            continue
+        for answer in vault.tables["question_response__v"].values():
+            if answer["survey_target__v"] != target["id"]:
+                continue
+            if (
+                answer["survey_question__v"] == "V0Q000000OPEN01"
+                and answer["number__v"] is not None
+            ):
+                live.add((target["id"], "V0Q000000OPEN01", float(answer["number__v"])))
+            elif answer["question_text__v"] == "Closing: rating" and answer["answer_choice__v"]:
+                live.add((target["id"], "Closing: rating", float(answer["answer_choice__v"][0])))
+    return live
+
+
+def rating_statements(standing: dict[str, dict[str, Any]]) -> set[tuple[str, str, float]]:
+    """(report id, item, raw) of the rating statements in force."""
+    found = set()
+    for key, body in standing.items():
+        if key.startswith("rating/"):
+            _, _, record_id, item = key.split("/", 3)
+            found.add(
+                (
+                    record_id,
+                    item.replace("%3A", ":").replace("%20", " "),
+                    body["result"]["score"]["raw"],
+                )
+            )
+    return found

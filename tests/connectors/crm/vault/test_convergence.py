@@ -7,44 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from tests.connectors.crm.vault.fake_vault import FakeVault
-from tests.connectors.crm.vault.scenario import Org, Pipeline, seed
-
-
-def _live_ratings(org: Org) -> set[tuple[str, str, float]]:
-    """(report id, item, raw) of every answer of a completed coaching report in the Vault."""
-    vault = org.vault
-    live = set()
-    for target in vault.tables["survey_target__v"].values():
-        if target["report_status__v"] != ["completed__v"]:
-            continue
-        if target["object_type__v"] != "OOT000000000123":
-            continue
-        for answer in vault.tables["question_response__v"].values():
-            if answer["survey_target__v"] != target["id"]:
-                continue
-            if (
-                answer["survey_question__v"] == "V0Q000000OPEN01"
-                and answer["number__v"] is not None
-            ):
-                live.add((target["id"], "V0Q000000OPEN01", float(answer["number__v"])))
-            elif answer["question_text__v"] == "Closing: rating" and answer["answer_choice__v"]:
-                live.add((target["id"], "Closing: rating", float(answer["answer_choice__v"][0])))
-    return live
-
-
-def _rating_statements(pipeline: Pipeline) -> set[tuple[str, str, float]]:
-    found = set()
-    for key, body in pipeline.standing().items():
-        if key.startswith("rating/"):
-            _, _, record_id, item = key.split("/", 3)
-            found.add(
-                (
-                    record_id,
-                    item.replace("%3A", ":").replace("%20", " "),
-                    body["result"]["score"]["raw"],
-                )
-            )
-    return found
+from tests.connectors.crm.vault.scenario import Pipeline, live_ratings, rating_statements, seed
 
 
 def test_backfill_then_edits_deletes_and_a_session_expiry_end_with_the_live_ratings(
@@ -74,7 +37,7 @@ def test_backfill_then_edits_deletes_and_a_session_expiry_end_with_the_live_rati
     vault.tick(minutes=5)
     pipeline = Pipeline(tmp_path, vault)
     pipeline.run()
-    assert _rating_statements(pipeline) == _live_ratings(org)
+    assert rating_statements(pipeline.standing()) == live_ratings(org)
 
     # round 1: a revised answer, a draft completed, a completed report deleted, an expiry
     vault.tick(hours=20)
@@ -85,7 +48,7 @@ def test_backfill_then_edits_deletes_and_a_session_expiry_end_with_the_live_rati
     vault.expire_session_in = 4
     vault.tick(minutes=5)
     pipeline.run()
-    assert _rating_statements(pipeline) == _live_ratings(org)
+    assert rating_statements(pipeline.standing()) == live_ratings(org)
 
     # round 2: a late edit inside the look-back, a report back to draft, an answer deleted
     # (its report is re-read through its own change), a new report
@@ -102,4 +65,4 @@ def test_backfill_then_edits_deletes_and_a_session_expiry_end_with_the_live_rati
     vault.expire_sessions()
     vault.tick(minutes=5)
     pipeline.run()
-    assert _rating_statements(pipeline) == _live_ratings(org)
+    assert rating_statements(pipeline.standing()) == live_ratings(org)

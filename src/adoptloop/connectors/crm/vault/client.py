@@ -29,7 +29,7 @@ import httpx
 import structlog
 
 from adoptloop.connectors.crm.vault.config import VaultConfig
-from adoptloop.connectors.rest import json_body
+from adoptloop.connectors.rest import MalformedPage, json_body
 from adoptloop.errors import FatalSyncError
 from adoptloop.http.client import AuthFailed, RestClient
 from adoptloop.http.retry import Sleep
@@ -61,6 +61,15 @@ class Stats:
     paused_seconds: float = 0.0
     delayed_ms: int = 0
     delayed_calls: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "calls": self.calls,
+            "logins": self.logins,
+            "delayed_calls": self.delayed_calls,
+            "delayed_ms": self.delayed_ms,
+            "paused_seconds": round(self.paused_seconds),
+        }
 
     def as_text(self) -> str:
         return (
@@ -165,7 +174,9 @@ class VaultClient:
             self._observe(response)
             body = json_body(response)
             if not isinstance(body, dict):
-                raise FatalSyncError(f"Vault ({self.source}) answered no JSON object to {path}")
+                raise MalformedPage(
+                    "the Vault answer is not a JSON object", where=f"{method} {path}"
+                )
             if body.get("responseStatus") != "FAILURE":
                 return body
             types, message = _errors(body)

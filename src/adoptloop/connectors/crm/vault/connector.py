@@ -27,8 +27,9 @@ from adoptloop.connectors.crm.vault.client import ApiLimitReached, VaultClient, 
 from adoptloop.connectors.crm.vault.config import VaultConfig
 from adoptloop.connectors.crm.vault.records import CallsMapper, CoachingMapper, UsersMapper
 from adoptloop.connectors.crm.vault.sync import StreamMapper, StreamSync
+from adoptloop.connectors.rest import MalformedPage
 from adoptloop.domain import DeletedKind, Item, Stopped
-from adoptloop.errors import ConfigError
+from adoptloop.errors import ConfigError, RetriableError
 from adoptloop.http.retry import Sleep
 from adoptloop.mappings.identity import IdentityRule
 
@@ -119,7 +120,21 @@ class VaultConnector(Connector[VaultConfig]):
 
     def _describe(self) -> None:
         """Every configured object and field exists, or a ConfigError naming each that does not.
-        Relationship paths (object_type__vr.api_name__v) are checked by the queries."""
+        Relationship paths (object_type__vr.api_name__v) are checked by the queries. An answer
+        that is not Vault's (not JSON: a proxy or login page) is a RetriableError (exit 75)
+        naming the call and the url setting, never exit 3 (which means credentials refused)."""
+        try:
+            self._check_fields()
+        except MalformedPage as exc:
+            raise self._not_vault(exc) from None
+
+    def _not_vault(self, exc: MalformedPage) -> RetriableError:
+        return RetriableError(
+            f"source {self.name!r}: {self.config.url} did not answer like a Vault API "
+            f"({exc}, at {exc.where}); check sources.{self.name}.url, or retry later"
+        )
+
+    def _check_fields(self) -> None:
         problems: list[str] = []
         for object_name, names in sorted(self._wanted().items()):
             available = self._object_fields(object_name)
@@ -145,6 +160,10 @@ class VaultConnector(Connector[VaultConfig]):
             log.info("vault run started", source=self.name, upper=self._upper.isoformat())
         return self._upper
 
+    def api_usage(self) -> dict[str, int] | None:
+        """Calls, logins, Vault's delays and our burst-limit pauses in this run."""
+        return None if self._client is None else self.client.stats.as_dict()
+
     def preflight(self) -> None:
         """Before any source commits: log in and check every configured object and field."""
         self._start()
@@ -156,6 +175,12 @@ class VaultConnector(Connector[VaultConfig]):
 
     def discover(self) -> list[StreamFields]:
         """Each configured object's fields and which of them the mapping reads."""
+        try:
+            return self._discover()
+        except MalformedPage as exc:
+            raise self._not_vault(exc) from None
+
+    def _discover(self) -> list[StreamFields]:
         found: list[StreamFields] = []
         for object_name, names in sorted(self._wanted().items()):
             configured = {n for _, n in names if n and "." not in n}

@@ -26,7 +26,7 @@ from adoptloop.connectors.crm.vault.client import (
     VaultClient,
     VaultError,
 )
-from adoptloop.errors import FatalSyncError
+from adoptloop.connectors.rest import MalformedPage
 
 log = structlog.get_logger(__name__)
 
@@ -92,11 +92,44 @@ def _window_vql(feed: Feed, start: Position | None, upper: datetime, page_size: 
     )
 
 
-def _rows(body: dict[str, Any]) -> list[Row]:
+def _rows(body: dict[str, Any], where: str) -> list[Any]:
+    """The answer's `data` array as sent (an element may be malformed); MalformedPage when the
+    answer has none."""
     data = body.get("data")
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
-        raise FatalSyncError("Vault answered a query without a data array of records")
+    if data is None and "data" not in body:
+        raise MalformedPage("the Vault answer has no data array", where=where)
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise MalformedPage("the Vault answer's data is not an array", where=where)
     return data
+
+
+def _records(body: dict[str, Any], where: str) -> list[Row]:
+    """The answer's records, each an object with an id; MalformedPage otherwise."""
+    rows = _rows(body, where)
+    if not all(isinstance(r, dict) and r.get("id") for r in rows):
+        raise MalformedPage(
+            "the Vault answer has a record that is not an object with an id", where=where
+        )
+    return rows
+
+
+def row_defect(row: Any) -> str | None:
+    """Why a window's row cannot be read (it is quarantined, the rest of the page is read)."""
+    if not isinstance(row, dict):
+        return f"a record must be a JSON object, got {type(row).__name__}"
+    record_id = row.get("id")
+    if not isinstance(record_id, str | int) or isinstance(record_id, bool) or not str(record_id):
+        return "id is missing or not a text"
+    modified = row.get(MODIFIED)
+    if not isinstance(modified, str):
+        return f"{MODIFIED} is missing or not a text"
+    try:
+        parse_ts(modified)
+    except ValueError:
+        return f"{MODIFIED}: {modified[:40]!r} is not a date-time"
+    return None
 
 
 def _next(body: dict[str, Any]) -> str | None:
@@ -113,20 +146,24 @@ def _expired(exc: VaultError) -> bool:
 def window(
     client: VaultClient, feed: Feed, start: Position | None, upper: datetime, page_size: int
 ) -> Iterator[tuple[list[Row], Position | None]]:
-    """The window's rows page by page, each with the position after its last row."""
+    """The window's rows page by page (a malformed row as sent: see `row_defect`), each with
+    the position after its last readable row."""
     position = start
     body = client.query(_window_vql(feed, position, upper, page_size))
     restarts = 0
+    number = 1
     while True:
-        rows = _rows(body)
-        if rows:
-            last = rows[-1]
+        rows = _rows(body, f"{feed.object} window, page {number}")
+        readable = [r for r in rows if row_defect(r) is None]
+        if readable:
+            last = readable[-1]
             position = Position(parse_ts(str(last[MODIFIED])), str(last["id"]))
             restarts = 0
         yield rows, position
         following = _next(body)
         if following is None:
             return
+        number += 1
         try:
             body = client.page(following)
         except VaultError as exc:
@@ -142,10 +179,10 @@ def window(
             body = client.query(_window_vql(feed, position, upper, page_size))
 
 
-def _all_pages(client: VaultClient, vql: str) -> Iterator[Row]:
+def _all_pages(client: VaultClient, vql: str, what: str) -> Iterator[Row]:
     body = client.query(vql)
     while True:
-        yield from _rows(body)
+        yield from _records(body, what)
         following = _next(body)
         if following is None:
             return
@@ -169,14 +206,14 @@ def lookup(
         part = ", ".join(quote(i) for i in wanted[start : start + chunk])
         condition = f"{key_field} CONTAINS ({part})" + (f" AND ({where})" if where else "")
         vql = f"SELECT {_select(fields)} FROM {object_name} WHERE {condition}"
-        found.extend(_all_pages(client, vql))
+        found.extend(_all_pages(client, vql, f"{object_name} lookup by {key_field}"))
     return found
 
 
 def list_ids(client: VaultClient, feed: Feed) -> list[str]:
     """Every id of the feed's object that its filter admits."""
     vql = f"SELECT id FROM {feed.object}" + (f" WHERE {feed.where}" if feed.where else "")
-    return [str(row["id"]) for row in _all_pages(client, vql)]
+    return [str(row["id"]) for row in _all_pages(client, vql, f"{feed.object} id list")]
 
 
 def _deletions_ts(value: datetime) -> str:
@@ -201,8 +238,8 @@ def deleted_ids(
                 "offset": offset,
             },
         )
-        rows = _rows(body)
-        ids.extend(str(r["id"]) for r in rows if r.get("id"))
+        rows = _records(body, f"{object_name} deletions")
+        ids.extend(str(r["id"]) for r in rows)
         details = body.get("responseDetails")
         total = details.get("total") if isinstance(details, dict) else None
         offset += len(rows)

@@ -46,7 +46,8 @@ from adoptloop.domain import (
 
 
 def value(row: Row, name: str | None) -> str | None:
-    """A field as stripped text (a picklist's first value); None when unset or not configured."""
+    """A field as stripped text (a picklist's first value); None when unset or not configured;
+    BadRow when it is an object or a nested array (a value of the wrong type)."""
     if not name:
         return None
     raw: Any = row.get(name)
@@ -54,6 +55,8 @@ def value(row: Row, name: str | None) -> str | None:
         raw = raw[0] if raw else None
     if raw is None:
         return None
+    if isinstance(raw, dict | list):
+        raise BadRow(f"{name}: expected a value, got a JSON {type(raw).__name__}")
     text = str(raw).strip()
     return text or None
 
@@ -81,6 +84,23 @@ def where(object_name: str, row: Row) -> str:
 
 def rejected(stream: str, object_name: str, row: Row, exc: BadRow) -> Rejected:
     return Rejected(stream, str(row.get("id", "")), where(object_name, row), str(exc))
+
+
+def split(
+    stream: str, object_name: str, rows: Sequence[Row], *names: str | None
+) -> tuple[list[Row], list[Rejected]]:
+    """The rows whose `names` fields are values, and quarantine entries for the others."""
+    good: list[Row] = []
+    bad: list[Rejected] = []
+    for row in rows:
+        try:
+            for name in names:
+                value(row, name)
+        except BadRow as exc:
+            bad.append(rejected(stream, object_name, row, exc))
+            continue
+        good.append(row)
+    return good, bad
 
 
 def _config_keys(base: str, model: Any) -> list[tuple[str, str | None]]:
@@ -111,11 +131,17 @@ class UsersMapper(StreamMapper):
 
     def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:  # noqa: ARG002
         for row in rows:
-            attributes = {
-                r.attribute: text for r in self.spec.identity if (text := value(row, r.attribute))
-            }
+            try:
+                attributes = {
+                    r.attribute: text
+                    for r in self.spec.identity
+                    if (text := value(row, r.attribute))
+                }
+                active = value(row, self.spec.status) in self.spec.active_statuses
+            except BadRow as exc:
+                yield rejected(self.stream, feed.object, row, exc)
+                continue
             ref = PersonRef(self.system, str(row["id"]), attributes)
-            active = value(row, self.spec.status) in self.spec.active_statuses
             yield Account(ref, active, location=where(feed.object, row))
 
 
@@ -147,23 +173,57 @@ class CallsMapper(StreamMapper):
         return {self.spec.object: _config_keys("calls.fields", self.spec.fields)}
 
     def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:
+        """Each affected parent call rebuilt (or a tombstone). A malformed call is quarantined;
+        a parent refused here, or one with a malformed ride-along child, is neither rebuilt
+        nor deleted: what is stored of it stays until it reads well."""
         f = self.spec.fields
+        rows, bad = split(self.stream, feed.object, rows, f.parent, f.status)
+        yield from bad
+        refused = {r.record_key for r in bad}
         parents = {str(r["id"]): r for r in rows if not value(r, f.parent)}
         affected = list(dict.fromkeys(value(r, f.parent) or str(r["id"]) for r in rows))
         missing = [i for i in affected if i not in parents]
         if missing:
-            for row in lookups.rows(feed.object, self.call_fields, "id", missing):
-                parents[str(row["id"])] = row
+            found, bad = split(
+                self.stream,
+                feed.object,
+                lookups.rows(feed.object, self.call_fields, "id", missing),
+                f.parent,
+                f.status,
+            )
+            yield from bad
+            refused.update(r.record_key for r in bad)
+            parents.update((str(row["id"]), row) for row in found)
         managers: dict[str, str] = {}
         condition = f"{f.attendee_type} = {quote(self.spec.manager_attendee_type)}"
-        for child in lookups.rows(
-            feed.object, [f.parent, f.attendee_user], f.parent, affected, where=condition
-        ):
-            manager = value(child, f.attendee_user)
+        children, bad = split(
+            self.stream,
+            feed.object,
+            lookups.rows(
+                feed.object, [f.parent, f.attendee_user], f.parent, affected, where=condition
+            ),
+            f.parent,
+        )
+        yield from bad
+        for child in children:
             parent = value(child, f.parent)
+            try:
+                manager = value(child, f.attendee_user)
+            except BadRow as exc:
+                if parent and parent not in refused:
+                    refused.add(parent)
+                    yield Rejected(
+                        self.stream,
+                        parent,
+                        f"{feed.object} {parent}",
+                        f"ride-along {child.get('id')}: {exc}",
+                    )
+                continue
             if manager and parent:
                 managers.setdefault(parent, manager)
         for parent_id in affected:
+            if parent_id in refused:
+                continue
             parent_row = parents.get(parent_id)
             location = f"{feed.object} {parent_id}"
             if (
@@ -242,6 +302,9 @@ class CoachingMapper(StreamMapper):
 
     def changed(self, feed: Feed, rows: list[Row], lookups: Lookups) -> Iterator[Item]:
         r = self.spec.response_fields
+        if feed.name != "targets":
+            rows, bad = split(self.stream, feed.object, rows, r.target)
+            yield from bad
         if feed.name == "targets":
             targets = {str(row["id"]): row for row in rows}
             affected = list(targets)
@@ -252,9 +315,14 @@ class CoachingMapper(StreamMapper):
             )
             targets = {str(row["id"]): row for row in found}
         answers: dict[str, list[Row]] = {}
-        for answer in lookups.rows(
-            self.spec.responses_object, self.response_fields, r.target, affected
-        ):
+        found_answers, bad = split(
+            self.stream,
+            self.spec.responses_object,
+            lookups.rows(self.spec.responses_object, self.response_fields, r.target, affected),
+            r.target,
+        )
+        yield from bad
+        for answer in found_answers:
             target = value(answer, r.target)
             if target:
                 answers.setdefault(target, []).append(answer)

@@ -36,10 +36,12 @@ from adoptloop.connectors.crm.vault.query import (
     list_ids,
     lookup,
     parse_ts,
+    row_defect,
     vql_ts,
     window,
 )
-from adoptloop.domain import Checkpoint, DeletedKind, Item, Snapshot
+from adoptloop.connectors.rest import MalformedPage
+from adoptloop.domain import Checkpoint, DeletedKind, Item, Rejected, Snapshot
 
 log = structlog.get_logger(__name__)
 
@@ -176,10 +178,18 @@ class StreamSync:
         self.lookback = timedelta(minutes=settings.lookback_minutes)
 
     def run(self, cursor: str | None) -> Iterator[Item]:
+        """The stream's changes, deletions and checkpoints. A malformed answer (no data array,
+        not JSON) is quarantined and ends the read with no further checkpoint: the next run
+        reads again from the last position stored."""
         state = StreamState.decode(cursor)
-        for index, feed in enumerate(self.mapper.feeds):
-            compared = index == 0 and self.mapper.kind is not None
-            yield from self._feed(feed, state, compared=compared)
+        try:
+            for index, feed in enumerate(self.mapper.feeds):
+                compared = index == 0 and self.mapper.kind is not None
+                yield from self._feed(feed, state, compared=compared)
+        except MalformedPage as exc:
+            log.warning("malformed Vault answer quarantined", where=exc.where, reason=str(exc))
+            yield Rejected(self.mapper.stream, "page", exc.where, str(exc))
+            return
         yield self._checkpoint(state)
 
     def _checkpoint(self, state: StreamState) -> Checkpoint:
@@ -211,8 +221,17 @@ class StreamSync:
         assert upper is not None  # noqa: S101 - opened by the caller
         pages = window(self.client, feed, current.start_of_read(), upper, self.settings.page_size)
         for rows, position in pages:
-            if rows:
-                yield from self.mapper.changed(feed, rows, self.lookups)
+            readable: list[Row] = []
+            for row in rows:
+                defect = row_defect(row)
+                if defect is None:
+                    readable.append(row)
+                    continue
+                record_id = str(row.get("id") or "(no id)") if isinstance(row, dict) else "(no id)"
+                where = f"{feed.object} {record_id}"
+                yield Rejected(self.mapper.stream, record_id, where, defect)
+            if readable:
+                yield from self.mapper.changed(feed, readable, self.lookups)
             state.feeds[feed.name] = replace(state.feed(feed.name), after=position)
             yield self._checkpoint(state)
         state.feeds[feed.name] = replace(
