@@ -42,6 +42,7 @@ from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 from adoptloop.mappings.roles import RoleMap, unknown_role_reason
 from adoptloop.pipeline.deletes import WholeRead, apply_deletes, apply_snapshot
 from adoptloop.pipeline.identity import IdentityResolver
+from adoptloop.pipeline.read_ahead import read_ahead
 from adoptloop.pipeline.suppression import Suppression, without_erased
 from adoptloop.store import cursors, parked, quarantine, records, source_reads
 from adoptloop.store.commits import Commits
@@ -266,8 +267,12 @@ class PullStage:
                     snapshot=snapshot,
                 )
 
+            # the source is read in a thread while the batches before are written
+            read = read_ahead(
+                connector.read(stream, cursor), flush=lambda i: isinstance(i, Checkpoint)
+            )
             try:
-                for item in connector.read(stream, cursor):
+                for item in read:
                     if isinstance(item, Checkpoint):
                         commits.write(write(buffer, item.cursor, whole), len(buffer))
                         buffer, whole = _Buffer(), None
@@ -303,6 +308,7 @@ class PullStage:
                     # the cursor
                     commits.write(write(buffer, None), len(buffer))
             finally:
+                read.close()  # stops the reading thread when the loop is left early
                 commits.close()  # what was flushed stays, even when the source failed
         return counts
 
