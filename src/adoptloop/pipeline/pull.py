@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -244,6 +245,7 @@ class PullStage:
         counts = StreamCounts()
         kinds = connector.snapshot_kinds(stream)
         seen: set[str] = set()  # keys a snapshot read named, rejected rows included
+        earlier: AbstractSet[str] = frozenset()  # the keys named before the last snapshot
         unreadable = 0  # rejected lines of a snapshot read whose record id is unknown
         whole: WholeRead | None = None
         with self.engine.connect() as conn:
@@ -282,8 +284,16 @@ class PullStage:
                         continue
                     if isinstance(item, Snapshot):
                         if kinds:
-                            named = seen if item.keys is None else seen | item.keys
-                            whole = WholeRead(kinds, frozenset(named), unreadable, item.key_prefix)
+                            # the keys are handed over, not copied (a quarter of a million ids
+                            # at 10,000 reps); keys named after this go to a new set
+                            if item.keys is None and not earlier:
+                                named: AbstractSet[str] = seen
+                                earlier = seen
+                            else:
+                                earlier = earlier | seen
+                                named = earlier | item.keys if item.keys else earlier
+                            seen = set()
+                            whole = WholeRead(kinds, named, unreadable, item.key_prefix)
                         continue
                     if kinds:
                         seen.add(_item_key(item))
