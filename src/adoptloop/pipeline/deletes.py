@@ -15,6 +15,7 @@ committed, so the next run reads it again) unless the run allows the shrink
 from __future__ import annotations
 
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -40,7 +41,7 @@ class WholeRead:
     (rejected rows included: a row that could not be read is not a row that was removed)."""
 
     kinds: tuple[DeletedKind, ...]
-    seen: frozenset[str]
+    seen: AbstractSet[str]  # the pull's own set, handed over (not copied: it can be large)
     unreadable: int = 0  # lines not even an id could be read from: which records, unknown
     key_prefix: str = ""  # only the stored records whose key starts with it are compared
 
@@ -85,9 +86,13 @@ def apply_snapshot(
     gone: list[Deleted] = []
     live = 0
     for kind in read.kinds:
-        ids = {i for i in snapshots.live_ids(conn, source, kind) if i.startswith(read.key_prefix)}
-        live += len(ids)
-        gone += [Deleted(kind, rid) for rid in sorted(ids - read.seen)]
+        missing: set[str] = set()  # compared one id at a time: the stored ids are not all held
+        for rid in snapshots.live_ids(conn, source, kind):
+            if rid.startswith(read.key_prefix):
+                live += 1
+                if rid not in read.seen:
+                    missing.add(rid)
+        gone += [Deleted(kind, rid) for rid in sorted(missing)]
     if live and len(gone) > SHRINK_LIMIT * live and not allow_shrink:
         log.warning(
             "snapshot shrank; deletions held back",

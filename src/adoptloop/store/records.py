@@ -7,7 +7,6 @@ changed rows, so re-reading an unchanged export writes nothing. A changed row ke
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -218,7 +217,18 @@ def replace_ratings(conn: Connection, source: str, ratings: Mapping[str, Sequenc
         delete(table).where((table.c.source == source) & table.c.record_id.in_(list(ratings)))
     )
     rows = [
-        {"source": source, "record_id": rid, **dataclasses.asdict(r)}
+        {
+            "source": source,
+            "record_id": rid,
+            # Rating's fields by hand: dataclasses.asdict deep-copies every value (a backfill
+            # writes a million ratings)
+            "item": r.item,
+            "capability_id": r.capability_id,
+            "raw": r.raw,
+            "scale_min": r.scale_min,
+            "scale_max": r.scale_max,
+            "scaled": r.scaled,
+        }
         for rid, rs in ratings.items()
         for r in rs
     ]

@@ -7,6 +7,8 @@ terminates) the ones the file no longer lists — unless too many went missing a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sqlalchemy import Connection, func, select
 
 from adoptloop.store import schema
@@ -21,9 +23,10 @@ TABLES = {
 }
 
 
-def live_ids(conn: Connection, source: str, kind: str) -> set[str]:
+def live_ids(conn: Connection, source: str, kind: str) -> Iterator[str]:
     """Record ids of `kind` from `source` that are stored and not deleted; for "person", the
-    hr_ids whose latest HR row is not terminated."""
+    hr_ids whose latest HR row is not terminated. Streamed, each once: a backfill of a large
+    org compares a quarter of a million ids at 10,000 reps."""
     if kind == "person":
         p = schema.people
         latest = (
@@ -36,9 +39,9 @@ def live_ids(conn: Connection, source: str, kind: str) -> set[str]:
             .join(latest, (p.c.hr_id == latest.c.hr_id) & (p.c.valid_from == latest.c.valid_from))
             .where(p.c.status != "terminated")
         ).scalars()
-        return set(rows)
+        return iter(rows)
     table = schema.metadata.tables[TABLES[kind]]
-    return set(
+    return iter(
         conn.execute(
             select(table.c.record_id).where((table.c.source == source) & table.c.deleted.is_(False))
         ).scalars()

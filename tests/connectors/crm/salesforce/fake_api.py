@@ -101,6 +101,7 @@ def _data_call(
         assert match is not None
         org.log.append((str(request.method), urlsplit(url).path, query_string(url).get("q", "")))
         org.requests.append((str(request.method), urlsplit(url).path))
+        org.urls.append(url)
         token = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
         if org.expire_after_calls is not None:
             if org.expire_after_calls <= 0:

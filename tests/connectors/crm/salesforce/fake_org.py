@@ -76,6 +76,7 @@ class FakeOrg:
     schema_changes: dict[str, datetime] = field(default_factory=dict)  # object ("" = org) -> when
     # every HTTP request the org received, logins included: (method, path)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)  # the data API's request URLs as sent
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     # a queryMore of the next query whose SOQL contains this answers INVALID_QUERY_LOCATOR
     expire_locator_of: str | None = None

@@ -10,7 +10,7 @@ A job that failed, was aborted or has expired makes the caller read the window o
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -34,32 +34,56 @@ class BulkUnavailable(Exception):
     """The job failed, was aborted or expired: read the window another way."""
 
 
-def coerce(value: str, field_type: str | None) -> Any:
-    """A CSV cell as the JSON value the REST API would have given (empty = null)."""
-    if value == "":
-        return None
+def _converter(field_type: str | None) -> Callable[[str], Any]:
+    """The function turning a cell of a column of this type into its JSON value."""
     if field_type == "boolean":
-        return value.lower() == "true"
+        return lambda v: None if v == "" else v.lower() == "true"
     if field_type in _INT_TYPES:
-        return int(float(value))
+        return lambda v: None if v == "" else int(float(v))
     if field_type in _NUMBER_TYPES:
-        return float(value)
-    return value
+        return lambda v: None if v == "" else float(v)
+    return lambda v: v or None
 
 
 def parse_csv_chunks(
     text: str, types: Mapping[str, str], size: int = CHUNK_ROWS
 ) -> Iterator[list[Row]]:
-    """The rows of a result page, `size` at a time: a 50,000-row page is never all dicts."""
-    reader = csv.DictReader(_lines(text))
+    """The rows of a result page, `size` at a time: a whole page is never all dicts.
+
+    Rows as csv.DictReader would give them (a short row's missing cells are null, a long row's
+    extra cells a list under None), each cell converted by its column's type, found once.
+    """
+    reader = csv.reader(_lines(text))
+    header = next(reader, None)
+    if header is None:
+        return
+    width = len(header)
+    columns = [(name, _converter(types.get(name))) for name in header]
     chunk: list[Row] = []
-    for row in reader:
-        chunk.append({k: coerce(v or "", types.get(k)) for k, v in row.items()})
+    for cells in reader:
+        if not cells:
+            continue  # a blank line, skipped as DictReader does
+        if len(cells) == width:
+            chunk.append(
+                {name: convert(v) for (name, convert), v in zip(columns, cells, strict=True)}
+            )
+        else:
+            chunk.append(_ragged(columns, cells))
         if len(chunk) >= size:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
+
+
+def _ragged(columns: list[tuple[str, Callable[[str], Any]]], cells: list[str]) -> Row:
+    row: Row = {
+        name: convert(cells[i] if i < len(cells) else "")
+        for i, (name, convert) in enumerate(columns)
+    }
+    if len(cells) > len(columns):
+        row[None] = cells[len(columns) :]  # type: ignore[index]
+    return row
 
 
 def _lines(text: str) -> Iterator[str]:

@@ -299,7 +299,9 @@ class SyncSettings(_Frozen):
     bulk_above_rows: int | None = Field(
         default=10_000, ge=0, description="Use Bulk API 2.0 above this many rows; null = never"
     )
-    bulk_page_size: int = Field(default=50_000, ge=1, le=500_000)
+    bulk_page_size: int = Field(
+        default=10_000, ge=1, le=500_000, description="Bulk API 2.0 result page (maxRecords)"
+    )
     bulk_poll_seconds: float = Field(default=2.0, gt=0)
     bulk_timeout_minutes: float = Field(default=60.0, gt=0)
     max_api_share: float = Field(
