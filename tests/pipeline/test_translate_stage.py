@@ -18,7 +18,7 @@ from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import translate as translate_stage
 from adoptloop.pipeline.translate import as_record
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import schema
+from adoptloop.store import outbox, schema
 from adoptloop.store.db import open_store
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
@@ -144,7 +144,7 @@ def test_a_batch_is_written_while_the_next_one_is_translated(
             next_batch.set()
         return translating(self, conn, name, rows, *args)
 
-    enqueue = translate_stage.outbox.enqueue_values
+    enqueue = outbox.enqueue_values
 
     def enqueue_after_the_next_batch_started(conn: Any, rows: Any, run_id: str) -> None:
         if rows and not next_batch.wait(timeout=20):
@@ -152,9 +152,7 @@ def test_a_batch_is_written_while_the_next_one_is_translated(
         enqueue(conn, rows, run_id)
 
     monkeypatch.setattr(translate_stage.TranslateStage, "_translate_batch", translate_batch)
-    monkeypatch.setattr(
-        translate_stage.outbox, "enqueue_values", enqueue_after_the_next_batch_started
-    )
+    monkeypatch.setattr(outbox, "enqueue_values", enqueue_after_the_next_batch_started)
     try:
         counts = translate_stage.TranslateStage(engine, _context(), "run-1").run()
         with engine.connect() as conn:
@@ -179,14 +177,14 @@ def test_a_failed_write_rolls_back_and_stops_the_stage(
     stage, and nothing of the uncommitted batches stays (no statement, no row marked)."""
     engine = _store_with_completions(tmp_path, 6)
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
-    enqueue = translate_stage.outbox.enqueue_values
+    enqueue = outbox.enqueue_values
 
     def fail_on_the_second_batch(conn: Any, rows: Any, run_id: str) -> None:
         if rows and rows[0][3] == "E2":
             raise RuntimeError("disk full")
         enqueue(conn, rows, run_id)
 
-    monkeypatch.setattr(translate_stage.outbox, "enqueue_values", fail_on_the_second_batch)
+    monkeypatch.setattr(outbox, "enqueue_values", fail_on_the_second_batch)
     try:
         with pytest.raises(RuntimeError, match="disk full"):
             translate_stage.TranslateStage(engine, _context(), "run-1").run()
