@@ -18,8 +18,8 @@ from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import translate as translate_stage
 from adoptloop.pipeline.translate import as_record
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import outbox, schema
-from adoptloop.store.db import open_store
+from adoptloop.store import outbox, schema, translation
+from adoptloop.store.db import STREAM_CACHE_KIB, open_store
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
 from tests.support import DEMO_CONFIG
@@ -194,3 +194,26 @@ def test_a_failed_write_rolls_back_and_stops_the_stage(
             assert set(marked) == {None}
     finally:
         engine.dispose()
+
+
+def test_the_stage_reads_with_a_small_page_cache_beside_its_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 point 2 (memory with the writer thread): the connection that reads the changed
+    rows keeps SQLite's small streaming cache, so the writer's connection adds no second 32 MB
+    cache to the process."""
+    engine = _store_with_completions(tmp_path, 3)
+    caches: list[int] = []
+    reading = translation.changed_rows
+
+    def changed_rows(conn: Any, *args: Any) -> Any:
+        caches.append(conn.exec_driver_sql("PRAGMA cache_size").scalar())
+        return reading(conn, *args)
+
+    monkeypatch.setattr(translation, "changed_rows", changed_rows)
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+    finally:
+        engine.dispose()
+    assert caches
+    assert set(caches) == {-STREAM_CACHE_KIB}

@@ -33,6 +33,7 @@ from adoptloop.mappings.records import (
 )
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
 from adoptloop.store import outbox, quarantine, translation
+from adoptloop.store.db import streaming
 from adoptloop.store.outbox import EmittedRow, EmittedValues
 from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.xapi import _validate_fast, canonical, vocab
@@ -168,7 +169,9 @@ class TranslateStage:
     def _table(self, name: str, writer: _Writer) -> TranslateCounts:
         counts = TranslateCounts()
         last: tuple[str, str] = ("", "")
-        with self.engine.connect() as conn:
+        # the reads go through the store in key order, each page once: a small page cache
+        # (the writer's connection keeps the large one its random index writes need)
+        with streaming(self.engine) as conn:
             while True:
                 rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
                 if rows:
