@@ -1,17 +1,27 @@
-"""pipeline/translate.py: a store row becomes the typed record its translator takes."""
+"""pipeline/translate.py: a store row becomes the typed record its translator takes; the stage
+writes a batch while it translates the next."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, func, select
 
 from adoptloop.domain import Rating
 from adoptloop.mappings.capability_map import OutOfScaleError
 from adoptloop.mappings.records import StoredObservation
+from adoptloop.mappings.translate import TranslateContext
+from adoptloop.pipeline import translate as translate_stage
 from adoptloop.pipeline.translate import as_record
 from adoptloop.settings.capabilities import load_capability_map
+from adoptloop.store import outbox, schema, translation
+from adoptloop.store.db import STREAM_CACHE_KIB, open_store
+from adoptloop.xapi.ids import Pseudonymizer
+from adoptloop.xapi.vocab import Namespace
 from tests.support import DEMO_CONFIG
 
 DEMO_CAPABILITIES = DEMO_CONFIG.parent / "demo" / "capabilities.yaml"
@@ -83,3 +93,127 @@ def test_a_rating_without_a_scale_whose_item_is_not_mapped_is_not_translatable()
             [_rating("Opening_Rating__c", 9, None, None)],
             capabilities,
         )
+
+
+def _store_with_completions(tmp_path: Path, count: int) -> Engine:
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            schema.completions.insert(),
+            [
+                {
+                    "source": "lms",
+                    "record_id": f"C{n:03d}",
+                    "hr_id": f"E{n}",
+                    "module_id": "M1",
+                    "module_title": "Module one",
+                    "status": "completed",
+                    "completed_at": "2026-03-02T10:00:00.000Z",
+                    "score": None,
+                    "digest": f"d{n}",
+                    "translated_digest": None,
+                    "deleted": False,
+                }
+                for n in range(count)
+            ],
+        )
+    return engine
+
+
+def _context() -> TranslateContext:
+    return TranslateContext(
+        ns=Namespace("https://adoptloop.example.com/xapi"),
+        actors=Pseudonymizer("https://adoptloop.example.com", b"k" * 16),
+        capabilities=load_capability_map(DEMO_CAPABILITIES),
+    )
+
+
+def test_a_batch_is_written_while_the_next_one_is_translated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 point 2 (translate: overlap writes with translating the next batch): the
+    outbox insert of batch 1 waits until batch 2 is being translated, which only happens when
+    the writes run beside the translation; every statement is then written, in order."""
+    engine = _store_with_completions(tmp_path, 6)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    next_batch = threading.Event()
+    translating = translate_stage.TranslateStage._translate_batch
+
+    def translate_batch(self: Any, conn: Any, name: str, rows: Any, *args: Any) -> Any:
+        if rows[0]["record_id"] == "C002":
+            next_batch.set()
+        return translating(self, conn, name, rows, *args)
+
+    enqueue = outbox.enqueue_values
+
+    def enqueue_after_the_next_batch_started(conn: Any, rows: Any, run_id: str) -> None:
+        if rows and not next_batch.wait(timeout=20):
+            raise AssertionError("batch 2 was not translated while batch 1 was being written")
+        enqueue(conn, rows, run_id)
+
+    monkeypatch.setattr(translate_stage.TranslateStage, "_translate_batch", translate_batch)
+    monkeypatch.setattr(outbox, "enqueue_values", enqueue_after_the_next_batch_started)
+    try:
+        counts = translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            hr_ids = list(made.scalars())
+            marked = conn.execute(
+                select(schema.completions.c.translated_digest).order_by(
+                    schema.completions.c.record_id
+                )
+            ).scalars()
+            assert list(marked) == [f"d{n}" for n in range(6)]
+    finally:
+        engine.dispose()
+    assert counts["completions"]["statements"] == 6
+    assert hr_ids == [f"E{n}" for n in range(6)]
+
+
+def test_a_failed_write_rolls_back_and_stops_the_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 point 2 (translate, the writer): an error writing a batch is raised by the
+    stage, and nothing of the uncommitted batches stays (no statement, no row marked)."""
+    engine = _store_with_completions(tmp_path, 6)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    enqueue = outbox.enqueue_values
+
+    def fail_on_the_second_batch(conn: Any, rows: Any, run_id: str) -> None:
+        if rows and rows[0][3] == "E2":
+            raise RuntimeError("disk full")
+        enqueue(conn, rows, run_id)
+
+    monkeypatch.setattr(outbox, "enqueue_values", fail_on_the_second_batch)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(schema.outbox)).scalar() == 0
+            marked = conn.execute(select(schema.completions.c.translated_digest)).scalars()
+            assert set(marked) == {None}
+    finally:
+        engine.dispose()
+
+
+def test_the_stage_reads_with_a_small_page_cache_beside_its_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 point 2 (memory with the writer thread): the connection that reads the changed
+    rows keeps SQLite's small streaming cache, so the writer's connection adds no second 32 MB
+    cache to the process."""
+    engine = _store_with_completions(tmp_path, 3)
+    caches: list[int] = []
+    reading = translation.changed_rows
+
+    def changed_rows(conn: Any, *args: Any) -> Any:
+        caches.append(conn.exec_driver_sql("PRAGMA cache_size").scalar())
+        return reading(conn, *args)
+
+    monkeypatch.setattr(translation, "changed_rows", changed_rows)
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+    finally:
+        engine.dispose()
+    assert caches
+    assert set(caches) == {-STREAM_CACHE_KIB}

@@ -12,7 +12,7 @@ from adoptloop.errors import ConfigError, StoreVersionError
 from adoptloop.pipeline.pull import rescale_stored_ratings
 from adoptloop.pipeline.suppression import Suppression
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import schema
+from adoptloop.store import outbox, schema
 from adoptloop.store.db import (
     StoreUnavailable,
     create_store_engine,
@@ -86,22 +86,40 @@ def _drop_rating_scales(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE ratings DROP COLUMN {column}"))
 
 
+_V6_EMITTED = (
+    "CREATE TABLE emitted (key VARCHAR(512) NOT NULL, record_ref VARCHAR(512) NOT NULL, "
+    "hr_id VARCHAR(64) NOT NULL, statement_id VARCHAR(36) NOT NULL, revision INTEGER NOT NULL, "
+    "digest VARCHAR(32) NOT NULL, voided BOOLEAN NOT NULL, PRIMARY KEY (key))"
+)
+
+
+def _undo_v7(conn: Connection) -> None:
+    """Undo v7: `emitted` keyed by its text key with record_ref and hr_id indexes, and the
+    outbox's hr_id index (the tables as v1 to v6 made them)."""
+    conn.execute(text("DROP TABLE emitted"))
+    conn.execute(text(_V6_EMITTED))
+    conn.execute(text("CREATE INDEX ix_emitted_hr_id ON emitted (hr_id)"))
+    conn.execute(text("CREATE INDEX ix_emitted_record_ref ON emitted (record_ref)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_outbox_hr_id ON outbox (hr_id)"))
+
+
 def _make_v5(conn: Connection) -> None:
-    """Undo v6: no team columns; and make it a store written by adoptloop before Alembic
+    """Undo v7 and v6: no team columns; and make it a store written by adoptloop before Alembic
     (meta.schema_version, no alembic_version table)."""
+    _undo_v7(conn)
     schema.alembic_version.drop(conn)
     for table in ("people", "adoption_states", "adoption_scratch"):
         conn.execute(text(f"ALTER TABLE {table} DROP COLUMN team"))
 
 
 def _make_v4(conn: Connection) -> None:
-    """Undo v6 and v5: no team columns, no suppression list."""
+    """Undo v7, v6 and v5: no team columns, no suppression list."""
     _make_v5(conn)
     schema.suppressed.drop(conn)
 
 
 def _make_v3(conn: Connection) -> None:
-    """Undo v6, v5 and v4: no source_reads table, no people.snapshot_closed column."""
+    """Undo v7 to v4: no source_reads table, no people.snapshot_closed column."""
     _make_v4(conn)
     schema.source_reads.drop(conn)
     conn.execute(text("ALTER TABLE people DROP COLUMN snapshot_closed"))
@@ -185,6 +203,57 @@ def test_a_version_5_store_gets_the_team_columns_keeping_its_people(
         assert [tuple(p) for p in people] == [("E1", None)]
     finally:
         again.dispose()
+
+
+def test_a_version_6_store_keeps_its_emitted_rows_in_one_compact_b_tree(
+    engine: Engine, store_url: str
+) -> None:
+    """Issue 17 point 2 (translate: keep the hot indexes small): v7 keys `emitted` by
+    (record_ref, key) with no other index (WITHOUT ROWID on SQLite) and drops the outbox's hr_id
+    index; a v6 store's emitted rows are kept as they were, and the translate stage's lookups
+    (a record's keys) still find them."""
+    row = {
+        "key": "observation/crm/R1/opening",
+        "record_ref": "observations/crm/R1",
+        "hr_id": "E1",
+        "statement_id": "00000000-0000-5000-8000-000000000001",
+        "revision": 2,
+        "digest": "d" * 32,
+        "voided": False,
+    }
+    with engine.begin() as conn:
+        _undo_v7(conn)
+        conn.execute(text("UPDATE alembic_version SET version_num = '0006_people_team'"))
+        conn.execute(
+            schema.meta.update().where(schema.meta.c.key == "schema_version").values(value="6")
+        )
+        conn.execute(schema.emitted.insert().values(**row))
+    again = create_store_engine(store_url)
+    try:
+        assert migrate(again) == 6
+        with again.connect() as conn:
+            found = inspect(conn)
+            assert found.get_pk_constraint("emitted")["constrained_columns"] == [
+                "record_ref",
+                "key",
+            ]
+            assert found.get_indexes("emitted") == []
+            assert "hr_id" not in {
+                c for i in found.get_indexes("outbox") for c in i["column_names"]
+            }
+            if conn.dialect.name == "sqlite":
+                sql = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'emitted'")
+                ).scalar_one()
+                assert "WITHOUT ROWID" in sql
+            kept = outbox.emitted_for(conn, ["observations/crm/R1"])
+        assert {k: vars_of(v) for k, v in kept.items()} == {row["key"]: row}
+    finally:
+        again.dispose()
+
+
+def vars_of(emitted: outbox.EmittedRow) -> dict[str, object]:
+    return {name: getattr(emitted, name) for name in emitted.__slots__}
 
 
 def test_a_version_2_store_is_migrated_and_its_ratings_and_parked_records_get_their_scale(

@@ -24,7 +24,7 @@ from adoptloop.store.db import create_store_engine, migrate, open_store
 from tests.support import REPO
 
 V1_STORE_SQL = REPO / "tests" / "fixtures" / "store" / "v1_store.sql"
-HEAD = "0006_people_team"
+HEAD = "0007_emitted_compact"
 
 
 def _build_v1(url: str) -> None:

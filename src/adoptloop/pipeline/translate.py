@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from adoptloop.mappings.records import (
 )
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
 from adoptloop.store import outbox, quarantine, translation
+from adoptloop.store.db import streaming
 from adoptloop.store.outbox import EmittedRow, EmittedValues
 from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.xapi import _validate_fast, canonical, vocab
@@ -48,7 +50,7 @@ log = structlog.get_logger(__name__)
 Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
 
 BATCH_SIZE = 500  # records read and translated at a time
-COMMIT_STATEMENTS = 50_000  # statements made between commits (the last batch may pass it)
+COMMIT_STATEMENTS = 50_000  # statements written between commits (the last batch may pass it)
 
 
 @dataclass
@@ -158,28 +160,26 @@ class TranslateStage:
         self.now = canonical.timestamp(datetime.now(UTC))
 
     def run(self) -> dict[str, dict[str, int]]:
-        return {name: self._table(name).as_dict() for name in TRANSLATORS}
+        with _Writer(self.engine, self.run_id) as writer:
+            return {name: self._table(name, writer).as_dict() for name in TRANSLATORS}
 
-    def _table(self, name: str) -> TranslateCounts:
+    def _table(self, name: str, writer: _Writer) -> TranslateCounts:
         counts = TranslateCounts()
         last: tuple[str, str] = ("", "")
-        done = False
-        while not done:
-            # Several batches per transaction: random statement ids make every commit rewrite
-            # many index pages, so fewer, larger commits write far less (see bench/RESULTS.md).
-            with self.engine.begin() as conn:
-                written = counts.statements + counts.voided
-                while counts.statements + counts.voided - written < COMMIT_STATEMENTS:
-                    rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
-                    if not rows:
-                        done = True
-                        break
+        # the reads go through the store in key order, each page once: a small page cache
+        # (the writer's connection keeps the large one its random index writes need)
+        with streaming(self.engine) as conn:
+            while True:
+                rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
+                if rows:
                     ratings = translation.ratings_of(conn, rows) if name == "observations" else {}
-                    self._translate_batch(conn, name, rows, ratings, counts)
+                    # the writer writes this batch while the next one is read and translated
+                    writer.submit(self._translate_batch(conn, name, rows, ratings, counts))
                     last = (rows[-1]["source"], rows[-1]["record_id"])
-                    if len(rows) < BATCH_SIZE:
-                        done = True
-                        break
+                conn.rollback()  # ends the read transaction (PostgreSQL); SQLite holds none
+                if len(rows) < BATCH_SIZE:
+                    break
+        writer.wait()
         log.info("translated", table=name, **counts.as_dict())
         return counts
 
@@ -190,16 +190,16 @@ class TranslateStage:
         rows: Sequence[dict[str, Any]],
         ratings: dict[tuple[str, str], list[dict[str, Any]]],
         counts: TranslateCounts,
-    ) -> None:
+    ) -> _Batch:
+        """The batch's statements and bookkeeping, for the writer to write."""
         translator = TRANSLATORS[name]
         refs = [record_ref(name, r["source"], r["record_id"]) for r in rows]
         emitted = outbox.emitted_for(conn, refs)
         by_ref: dict[str, dict[str, EmittedRow]] = defaultdict(dict)
         for earlier in emitted.values():
             by_ref[earlier.record_ref][earlier.key] = earlier
-        queue: list[Enqueued] = []
-        saves: list[EmittedValues] = []  # written once per batch
-        bad: list[QuarantineEntry] = []
+        batch = _Batch(name)
+        queue, saves, bad = batch.queue, batch.saves, batch.bad
         retry: set[str] = set()  # rows that could not be translated stay pending
         for row, ref in zip(rows, refs, strict=True):
             counts.records += 1
@@ -245,12 +245,8 @@ class TranslateStage:
             for stale in previous.values():  # keys this record no longer produces
                 if not stale.voided:
                     self._void(stale, queue, saves, counts)
-        outbox.save_emitted_values(conn, saves)
-        outbox.enqueue_values(conn, queue, self.run_id)
-        quarantine.quarantine(conn, self.run_id, bad)
-        translation.mark_translated(
-            conn, name, [r for r, ref in zip(rows, refs, strict=True) if ref not in retry]
-        )
+        batch.translated = [r for r, ref in zip(rows, refs, strict=True) if ref not in retry]
+        return batch
 
     def replace(self, conn: Connection, ref: str, drafts: Sequence[Draft]) -> TranslateCounts:
         """Make `drafts` what `ref` emits now, as the table loop does for one record: an
@@ -323,3 +319,81 @@ class TranslateStage:
                     True,
                 )
             )
+
+
+@dataclass
+class _Batch:
+    """What translating a batch of `table` rows writes, in one go."""
+
+    table: str
+    queue: list[Enqueued] = field(default_factory=list)  # statements, in the order made
+    saves: list[EmittedValues] = field(default_factory=list)  # `emitted` rows
+    bad: list[QuarantineEntry] = field(default_factory=list)
+    translated: list[dict[str, Any]] = field(default_factory=list)  # rows to mark translated
+
+
+class _Writer:
+    """Writes translated batches on a connection of its own, in a thread of its own, so that
+    the store's work (index pages, commits: the sqlite3 and psycopg drivers release the GIL
+    while the database works) overlaps translating the next batch. One batch is written at a
+    time, in the order submitted; `submit` first waits for the batch before it, so at most one
+    batch waits in memory. Several batches go in one transaction (random statement ids make
+    every commit rewrite many index pages); whatever was written is committed on a clean exit,
+    rolled back when the stage fails, and a write's error is raised in the stage's thread."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="translate-writer")
+        self._pending: Future[None] | None = None
+        self._conn: Connection | None = None  # opened, used and closed in the writer thread
+        self._written = 0  # statements written since the last commit
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            if kind is None:
+                self.wait()
+        finally:
+            self._pending = None
+            try:
+                self._thread.submit(self._finish, commit=kind is None).result()
+            finally:
+                self._thread.shutdown()
+
+    def submit(self, batch: _Batch) -> None:
+        self.wait()
+        self._pending = self._thread.submit(self._write, batch)
+
+    def wait(self) -> None:
+        """Until the batch submitted last is written (its error, if any, raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _write(self, batch: _Batch) -> None:
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        conn = self._conn
+        outbox.save_emitted_values(conn, batch.saves)
+        outbox.enqueue_values(conn, batch.queue, self.run_id)
+        quarantine.quarantine(conn, self.run_id, batch.bad)
+        translation.mark_translated(conn, batch.table, batch.translated)
+        self._written += len(batch.queue)
+        if self._written >= COMMIT_STATEMENTS:
+            conn.commit()
+            self._written = 0
+
+    def _finish(self, *, commit: bool) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            if commit:
+                conn.commit()
+            else:
+                conn.rollback()
+        finally:
+            conn.close()

@@ -39,10 +39,13 @@ class OutboxRow:
 
 
 def emitted_for(conn: Connection, record_refs: Sequence[str]) -> dict[str, EmittedRow]:
+    """key -> its row, for every key the records `record_refs` emitted, in (record, key) order
+    (the primary key's: the order a record's stale keys are voided in, on every database)."""
     if not record_refs:
         return {}
     t = schema.emitted
-    rows = conn.execute(select(t).where(t.c.record_ref.in_(list(record_refs)))).mappings()
+    query = select(t).where(t.c.record_ref.in_(list(record_refs))).order_by(t.c.record_ref, t.c.key)
+    rows = conn.execute(query).mappings()
     return {r["key"]: EmittedRow(**r) for r in rows}
 
 
@@ -60,7 +63,8 @@ _EMITTED_COLUMNS = (
 # An emitted row as save_emitted_values takes it: its _EMITTED_COLUMNS, then whether it exists.
 EmittedValues = tuple[str, str, str, str, int, str, bool, bool]
 
-_EMITTED_UPDATE = (*(f"_{c}" for c in _EMITTED_COLUMNS if c != "key"), "_key")
+_EMITTED_SET = _EMITTED_COLUMNS[2:]  # an update finds the row by its key (record_ref, key)
+_EMITTED_UPDATE = (*(f"_{c}" for c in _EMITTED_SET), "_record_ref", "_key")
 
 
 def save_emitted_values(conn: Connection, rows: Sequence[EmittedValues]) -> None:
@@ -78,13 +82,13 @@ def save_emitted_values(conn: Connection, rows: Sequence[EmittedValues]) -> None
         updates = []
     else:
         inserts = [row[:7] for row in pending.values() if not row[7]]
-        updates = [(*row[1:7], row[0]) for row in pending.values() if row[7]]
+        updates = [(*row[2:7], row[1], row[0]) for row in pending.values() if row[7]]
     bulk.insert_tuples(conn, t, _EMITTED_COLUMNS, inserts)
     bulk.update_tuples(
         conn,
         t,
-        t.c.key == bindparam("_key"),
-        [c for c in _EMITTED_COLUMNS if c != "key"],
+        (t.c.record_ref == bindparam("_record_ref")) & (t.c.key == bindparam("_key")),
+        _EMITTED_SET,
         _EMITTED_UPDATE,
         updates,
     )

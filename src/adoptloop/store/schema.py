@@ -42,7 +42,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -218,18 +218,24 @@ source_reads = Table(
 )
 
 # One row per statement key (kind/source/record/item): which statement currently stands for it.
+# Keyed by (record_ref, key), with no other index, as the translate stage uses it: it reads
+# the rows of a batch's records and updates rows by record and key. On SQLite the rows live in
+# that key's b-tree (WITHOUT ROWID): one b-tree written per row, where a text primary key, a
+# record_ref and an hr_id index made four. A key belongs to one record (it names the record).
+# Only an erasure looks rows up by hr_id: it reads the whole table, as it reads the whole
+# outbox for the person's pseudonym in payloads (store/erasures.py).
 emitted = Table(
     "emitted",
     metadata,
-    Column("key", String(512), primary_key=True),
+    Column("key", String(512), nullable=False),
     Column("record_ref", String(512), nullable=False),
     Column("hr_id", String(64), nullable=False),
     Column("statement_id", String(36), nullable=False),
     Column("revision", Integer, nullable=False),
     Column("digest", String(32), nullable=False),
     Column("voided", Boolean, nullable=False, default=False),
-    Index("ix_emitted_record_ref", "record_ref"),
-    Index("ix_emitted_hr_id", "hr_id"),
+    PrimaryKeyConstraint("record_ref", "key"),
+    sqlite_with_rowid=False,
 )
 
 outbox = Table(
@@ -249,8 +255,9 @@ outbox = Table(
     Column("created_at", String(32), default=utcnow),  # for the statement-archive retention
     Column("claimed_by", String(128)),
     Column("lease_until", String(32)),
+    # No index on hr_id: its only reader, an erasure, also matches the pseudonym inside
+    # payloads, which reads the whole table anyway (store/erasures.py).
     Index("ix_outbox_state_seq", "state", "seq"),
-    Index("ix_outbox_hr_id", "hr_id"),
 )
 
 # Erasures: the audit entry (counts only) and a keyed digest of the erased HR id, so that the
