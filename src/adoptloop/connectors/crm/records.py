@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.domain import CoachingObservation, PersonRef, Rating, shown
+from adoptloop.domain import CoachingObservation, PersonRef, Rating, Rejected, shown
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 
 Row = dict[str, Any]
@@ -97,13 +97,13 @@ def text_features(texts: Sequence[str | None], capabilities: CapabilityMap) -> t
 
 @dataclass(frozen=True, slots=True)
 class RowReader:
-    """How one CRM reads its rows: a field as stripped text (None when unset or not configured;
-    BadRow when malformed), a field as a date-time, where a row is (for messages), and the
-    names of the record id and last-modified fields."""
+    """How one CRM reads its rows: `value` gives a field as stripped text (None when unset or
+    not configured; BadRow when malformed), `parse_ts` its date-times; `id_field` and
+    `modified_field` name the record id and last-modified fields. The rest is the same for
+    both CRMs, and reasons show a bad value's shape only (quarantine keeps no free text)."""
 
     value: Callable[[Row, str | None], str | None]
-    timestamp: Callable[[Row, str | None], datetime | None]
-    where: Callable[[str, Row], str]
+    parse_ts: Callable[[str], datetime]
     id_field: str
     modified_field: str
 
@@ -112,6 +112,23 @@ class RowReader:
         if text is None:
             raise BadRow(f"{field} is empty")
         return text
+
+    def timestamp(self, row: Row, field: str | None) -> datetime | None:
+        """A date-time field; None when unset or not configured."""
+        text = self.value(row, field)
+        if text is None:
+            return None
+        try:
+            return self.parse_ts(text)
+        except ValueError:
+            raise BadRow(f"{field}: {shown(text)} is not a date-time") from None
+
+    def where(self, object_name: str, row: Row) -> str:
+        return f"{object_name} {row.get(self.id_field, '?')}"
+
+    def rejected(self, stream: str, object_name: str, row: Row, exc: BadRow) -> Rejected:
+        record_id = str(row.get(self.id_field, ""))
+        return Rejected(stream, record_id, self.where(object_name, row), str(exc))
 
 
 class TargetFields(Protocol):
@@ -132,6 +149,8 @@ class TargetFields(Protocol):
 class AnswerFields(Protocol):
     """The fields of a question response (one answer) in one CRM's names."""
 
+    @property
+    def target(self) -> str: ...
     @property
     def question_id(self) -> str | None: ...
     @property
@@ -159,6 +178,14 @@ class SurveySpec(Protocol):
     def next_step_questions(self) -> Sequence[str]: ...
     @property
     def rating_values(self) -> Mapping[str, float]: ...
+
+
+def survey_fields(spec: SurveySpec) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The configured fields read of a survey target and of its answers."""
+    t, r = spec.fields, spec.response_fields
+    targets = (t.observer, t.observed, t.status, t.submitted_at, t.visit_date)
+    answers = (r.target, r.question_id, r.question_text, r.answer_choice, r.number, r.text)
+    return tuple(x for x in targets if x), tuple(x for x in answers if x)
 
 
 def survey_observation(

@@ -8,7 +8,6 @@ items carry the object and record id only: no free text, no customer (HCP) ident
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.crm.records import (
@@ -28,8 +27,6 @@ from adoptloop.domain import (
     Deleted,
     Item,
     PersonRef,
-    Rejected,
-    shown,
 )
 
 
@@ -48,27 +45,12 @@ def is_deleted(row: Row) -> bool:
     return row.get("IsDeleted") in (True, "true")
 
 
-def optional_ts(row: Row, field: str | None) -> datetime | None:
-    text = value(row, field)
-    if text is None:
-        return None
-    try:
-        return parse_ts(text)
-    except ValueError:
-        raise BadRow(f"{field}: {shown(text)} is not a date-time") from None
-
-
-def where(sobject: str, row: Row) -> str:
-    return f"{sobject} {row.get('Id', '?')}"
-
-
-ROWS = RowReader(value, optional_ts, where, id_field="Id", modified_field="SystemModstamp")
+ROWS = RowReader(value, parse_ts, id_field="Id", modified_field="SystemModstamp")
 """How Salesforce rows are read, for the rules both CRMs share."""
 required = ROWS.required
-
-
-def rejected(stream: str, sobject: str, row: Row, exc: BadRow) -> Rejected:
-    return Rejected(stream, str(row.get("Id", "")), where(sobject, row), str(exc))
+optional_ts = ROWS.timestamp
+where = ROWS.where
+rejected = ROWS.rejected
 
 
 # --- users ---------------------------------------------------------------------------------

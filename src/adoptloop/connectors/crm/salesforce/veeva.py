@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.records import BadRow, local_date, survey_observation
+from adoptloop.connectors.crm.records import BadRow, local_date, survey_fields, survey_observation
 from adoptloop.connectors.crm.salesforce.config import AdvancedCoachingStream, CallsStream
 from adoptloop.connectors.crm.salesforce.query import Feed, Row, quote
 from adoptloop.connectors.crm.salesforce.records import (
@@ -149,20 +149,12 @@ class AdvancedReportsMapper(StreamMapper):
         self.spec = spec
         self.context = context
         self.timezone = timezone
-        t, r = spec.fields, spec.response_fields
         self.target_where = (
             None
             if spec.record_type is None
             else f"RecordType.DeveloperName = {quote(spec.record_type)}"
         )
-        self.target_fields = tuple(
-            x for x in (t.observer, t.observed, t.status, t.submitted_at, t.visit_date) if x
-        )
-        self.response_fields = tuple(
-            x
-            for x in (r.target, r.question_id, r.question_text, r.answer_choice, r.number, r.text)
-            if x
-        )
+        self.target_fields, self.response_fields = survey_fields(spec)
         response_where = (
             None
             if spec.record_type is None

@@ -20,11 +20,16 @@ Picklists come back as JSON arrays of value names (`["submitted__v"]`): the firs
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.records import BadRow, RowReader, local_date, survey_observation
+from adoptloop.connectors.crm.records import (
+    BadRow,
+    RowReader,
+    local_date,
+    survey_fields,
+    survey_observation,
+)
 from adoptloop.connectors.crm.vault.config import CallsStream, CoachingStream, UsersStream
 from adoptloop.connectors.crm.vault.query import Feed, Row, parse_ts, quote
 from adoptloop.connectors.crm.vault.sync import Lookups, StreamMapper
@@ -55,27 +60,12 @@ def value(row: Row, name: str | None) -> str | None:
     return text or None
 
 
-def optional_ts(row: Row, name: str | None) -> datetime | None:
-    text = value(row, name)
-    if text is None:
-        return None
-    try:
-        return parse_ts(text)
-    except ValueError:
-        raise BadRow(f"{name}: {text!r} is not a date-time") from None
-
-
-def where(object_name: str, row: Row) -> str:
-    return f"{object_name} {row.get('id', '?')}"
-
-
-ROWS = RowReader(value, optional_ts, where, id_field="id", modified_field="modified_date__v")
+ROWS = RowReader(value, parse_ts, id_field="id", modified_field="modified_date__v")
 """How Vault rows are read, for the rules both CRMs share."""
 required = ROWS.required
-
-
-def rejected(stream: str, object_name: str, row: Row, exc: BadRow) -> Rejected:
-    return Rejected(stream, str(row.get("id", "")), where(object_name, row), str(exc))
+optional_ts = ROWS.timestamp
+where = ROWS.where
+rejected = ROWS.rejected
 
 
 def split(
@@ -260,20 +250,12 @@ class CoachingMapper(StreamMapper):
         self.spec = spec
         self.context = context
         self.timezone = timezone
-        t, r = spec.fields, spec.response_fields
         self.target_where = (
             None
             if spec.object_type is None
             else f"{spec.object_type_field} = {quote(spec.object_type)}"
         )
-        self.target_fields = tuple(
-            x for x in (t.observer, t.observed, t.status, t.submitted_at, t.visit_date) if x
-        )
-        self.response_fields = tuple(
-            x
-            for x in (r.target, r.question_id, r.question_text, r.answer_choice, r.number, r.text)
-            if x
-        )
+        self.target_fields, self.response_fields = survey_fields(spec)
         response_where = (
             None
             if spec.object_type is None
