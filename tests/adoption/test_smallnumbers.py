@@ -26,6 +26,13 @@ def test_tier_boundaries(n: int, expected: Tier) -> None:
     assert tier(n) is expected
 
 
+@pytest.mark.parametrize(("n", "shown"), [(4, False), (9, False), (10, True), (30, True)])
+def test_estimates_are_shown_from_ten_people(n: int, shown: bool) -> None:
+    """The rule raters.py and uplift.py share (Tier.shows_estimates): a percentage or an
+    estimate with its interval only for 10 people or more."""
+    assert tier(n).shows_estimates is shown
+
+
 def test_negative_group_size_is_rejected() -> None:
     with pytest.raises(ValueError, match="negative"):
         tier(-1)

@@ -83,7 +83,7 @@ class Leniency:
         return self.tier is Tier.SUPPRESSED
 
     def cells(self) -> dict[str, Any]:
-        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        shown = self.tier.shows_estimates
         counts = not self.suppressed
 
         def num(value: float | None) -> str:
@@ -105,7 +105,7 @@ class Leniency:
         out: dict[str, Any] = {k: (None if v == "" else v) for k, v in cells.items()}
         for k in ("leniency", "ci_low", "ci_high"):
             out[k] = float(out[k]) if out[k] is not None else None
-        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        shown = self.tier.shows_estimates
         out |= {
             "suppressed": self.suppressed,
             "tier": self.tier.value,
@@ -156,7 +156,7 @@ def leniency(ratings: Sequence[Rated], regions: dict[str, str], as_of: date) -> 
             continue
         _fit([r for r in ratings if r.rater in set(component)], component, rows, as_of)
     for row in rows.values():
-        if row.tier not in (Tier.DIRECTIONAL, Tier.COMPARABLE):
+        if not row.tier.shows_estimates:
             row.leniency = row.ci_low = row.ci_high = row.raw = None
     return sorted(rows.values(), key=lambda r: (r.region, r.manager))
 

@@ -23,6 +23,11 @@ class Tier(StrEnum):
     DIRECTIONAL = "directional"
     COMPARABLE = "comparable"
 
+    @property
+    def shows_estimates(self) -> bool:
+        """Whether a percentage or an estimate (with its interval) is shown: 10 and over."""
+        return self in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+
 
 def tier(n: int) -> Tier:
     if n < 0:

@@ -108,7 +108,7 @@ class Uplift:
 
     def cells(self) -> dict[str, Any]:
         """The CSV row (DESIGN.md's contract): fractions with 4 decimals, blanks by tier."""
-        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        shown = self.tier.shows_estimates
         counts = not self.suppressed
         return {
             "group": self.group,
@@ -130,7 +130,7 @@ class Uplift:
         }
         for k in ("estimate", "ci_low", "ci_high"):
             out[k] = float(out[k]) if out[k] is not None else None
-        shown = self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        shown = self.tier.shows_estimates
         out |= {
             "suppressed": self.suppressed,
             "tier": self.tier.value,
@@ -234,7 +234,7 @@ def estimate(
     treated = {rep for rep, _t, _y, g in cells if g and _t >= g}
     comparison = {rep for rep, t, _y, g in cells if not g or t < g}
     row = Uplift(group, capability, len(treated), len(comparison), tier(len(treated)))
-    if row.tier not in (Tier.DIRECTIONAL, Tier.COMPARABLE):
+    if not row.tier.shows_estimates:
         return row
     row.naive = naive_before_after(ratings, window_days)
     if len(comparison) < MIN_COMPARISON:

@@ -8,7 +8,7 @@ page read; an answer that is not Vault's at all (a proxy's HTML page) is a Retri
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -100,3 +100,21 @@ def test_a_malformed_call_or_ride_along_never_deletes_the_stored_visit() -> None
     quarantined = {r.record_key for r in rejected(items)}
     assert quarantined == {spoilt_parent, spoilt_child}
     assert isinstance(items[-1], Checkpoint)
+
+
+def test_a_coaching_report_with_a_malformed_date_time_is_quarantined_showing_its_shape_only() -> (
+    None
+):
+    """Shared CRM row rules (connectors/crm/records.py RowReader.timestamp): a report whose
+    submitted_datetime__v is free text is quarantined naming the field, and the reason shows the
+    value's shape, never the text (quarantine keeps no free text), as on Salesforce."""
+    org = seed(FakeVault())
+    report = org.report(org.reps[0], datetime(2026, 2, 3, 15, tzinfo=UTC))
+    org.vault.tables["survey_target__v"][report]["submitted_datetime__v"] = "Dr Smith, 2pm"
+    org.vault.tick(minutes=5)
+    bad = rejected(drain(connector(org.vault), "coaching_reports"))
+    assert bad  # once per feed that brings the report (its own row, its answers)
+    for entry in bad:
+        assert entry.record_key == report
+        assert "submitted_datetime__v: 'aa aaaaa, 9aa' is not a date-time" in entry.reason
+        assert "Smith" not in entry.reason

@@ -29,20 +29,9 @@ from typing import Any
 
 import orjson
 
+from adoptloop.connectors.crm.records import parse_ts
+
 VERSION = 1
-
-
-def parse_ts(value: str) -> datetime:
-    """A Salesforce dateTime ('2024-01-02T10:00:00.000+0000' or '...Z') as aware UTC."""
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    elif len(text) > 5 and text[-5] in "+-" and text[-3] != ":":
-        text = text[:-2] + ":" + text[-2:]
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def soql_ts(value: datetime) -> str:

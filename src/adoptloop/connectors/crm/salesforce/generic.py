@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from adoptloop.connectors.base import ConnectorContext
+from adoptloop.connectors.crm.records import BadRow, local_date
 from adoptloop.connectors.crm.salesforce.config import VisitsStream
 from adoptloop.connectors.crm.salesforce.query import Feed, Row
 from adoptloop.connectors.crm.salesforce.records import (
-    BadRow,
     is_deleted,
-    local_date,
     rejected,
     required,
     value,

@@ -17,12 +17,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from adoptloop.connectors.crm.records import parse_ts
 from adoptloop.connectors.crm.salesforce.client import (
     QueryLocatorInvalid,
     QueryTimeout,
     SalesforceClient,
 )
-from adoptloop.connectors.crm.salesforce.cursor import Position, parse_ts, soql_ts
+from adoptloop.connectors.crm.salesforce.cursor import Position, soql_ts
 from adoptloop.errors import FatalSyncError
 
 Row = dict[str, Any]

@@ -7,15 +7,18 @@ items carry the object and record id only: no free text, no customer (HCP) ident
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from adoptloop.connectors.base import ConnectorContext
+from adoptloop.connectors.crm.records import (
+    BadRow,
+    RowReader,
+    checked_ratings,
+    local_date,
+    parse_ts,
+    text_features,
+)
 from adoptloop.connectors.crm.salesforce.config import CoachingReportsStream, UsersStream
-from adoptloop.connectors.crm.salesforce.cursor import parse_ts
 from adoptloop.connectors.crm.salesforce.query import Feed, Row
 from adoptloop.connectors.crm.salesforce.sync import Lookups, StreamMapper
 from adoptloop.domain import (
@@ -24,17 +27,7 @@ from adoptloop.domain import (
     Deleted,
     Item,
     PersonRef,
-    Rating,
-    Rejected,
-    shown,
 )
-from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
-
-_LEADING_NUMBER = re.compile(r"\s*(-?\d+(?:\.\d+)?)\b")
-
-
-class BadRow(Exception):
-    """A row that cannot become a domain record; the message is the quarantine reason."""
 
 
 def value(row: Row, field: str | None) -> str | None:
@@ -48,80 +41,16 @@ def value(row: Row, field: str | None) -> str | None:
     return text or None
 
 
-def required(row: Row, field: str) -> str:
-    text = value(row, field)
-    if text is None:
-        raise BadRow(f"{field} is empty")
-    return text
-
-
 def is_deleted(row: Row) -> bool:
     return row.get("IsDeleted") in (True, "true")
 
 
-def local_date(raw: str, zone: str, field: str) -> date:
-    """A date field as is; a dateTime as the local date in `zone`."""
-    try:
-        if len(raw) == 10:
-            return date.fromisoformat(raw)
-        return parse_ts(raw).astimezone(ZoneInfo(zone)).date()
-    except ValueError:
-        raise BadRow(f"{field}: {shown(raw)} is not a date") from None
-
-
-def optional_ts(row: Row, field: str | None) -> datetime | None:
-    text = value(row, field)
-    if text is None:
-        return None
-    try:
-        return parse_ts(text)
-    except ValueError:
-        raise BadRow(f"{field}: {shown(text)} is not a date-time") from None
-
-
-def rating_number(raw: Any, item: str, labels: Mapping[str, float]) -> float:
-    """A rating as a number: numeric fields as they are, picklist labels through `labels`."""
-    if isinstance(raw, bool):
-        raise BadRow(f"rating {shown(raw)} for {item} is not a number")
-    if isinstance(raw, int | float):
-        return float(raw)
-    text = str(raw).strip()
-    if text in labels:
-        return float(labels[text])
-    match = _LEADING_NUMBER.match(text)  # "4", "4.0", "4 - Exceeds expectations"
-    if match:
-        return float(match.group(1))
-    raise BadRow(f"rating {shown(text)} for {item} is not a number; map it under rating_values")
-
-
-def checked_ratings(
-    pairs: Sequence[tuple[str, Any]], capabilities: CapabilityMap, labels: Mapping[str, float]
-) -> tuple[Rating, ...]:
-    ratings: dict[str, Rating] = {}
-    for item, raw in pairs:
-        if raw is None or raw == "" or not capabilities.is_mapped_item(item):
-            continue
-        try:
-            ratings[item] = capabilities.rate(item, rating_number(raw, item, labels))
-        except OutOfScaleError as exc:
-            raise BadRow(str(exc)) from None
-    return tuple(sorted(ratings.values(), key=lambda r: r.item))
-
-
-def text_features(texts: Sequence[str | None], capabilities: CapabilityMap) -> tuple[int, bool]:
-    """(word count, names a capability) of free text, which is then dropped."""
-    joined = " ".join(t for t in texts if t)
-    if not joined:
-        return 0, False
-    return len(joined.split()), capabilities.mentions_capability(joined)
-
-
-def where(sobject: str, row: Row) -> str:
-    return f"{sobject} {row.get('Id', '?')}"
-
-
-def rejected(stream: str, sobject: str, row: Row, exc: BadRow) -> Rejected:
-    return Rejected(stream, str(row.get("Id", "")), where(sobject, row), str(exc))
+ROWS = RowReader(value, parse_ts, id_field="Id", modified_field="SystemModstamp")
+"""How Salesforce rows are read, for the rules both CRMs share."""
+required = ROWS.required
+optional_ts = ROWS.timestamp
+where = ROWS.where
+rejected = ROWS.rejected
 
 
 # --- users ---------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from adoptloop.connectors.crm.records import parse_ts
 from adoptloop.connectors.crm.salesforce.client import NotFound, SalesforceClient
-from adoptloop.connectors.crm.salesforce.cursor import parse_ts, soql_ts
+from adoptloop.connectors.crm.salesforce.cursor import soql_ts
 from adoptloop.errors import ConfigError
 
 # fields every feed selects besides the configured ones (see query.Feed.select)

@@ -34,10 +34,11 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from adoptloop.connectors.crm.records import parse_ts
 from adoptloop.connectors.crm.salesforce.bulk import BulkUnavailable, bulk_window
 from adoptloop.connectors.crm.salesforce.client import SalesforceClient
 from adoptloop.connectors.crm.salesforce.config import SyncSettings
-from adoptloop.connectors.crm.salesforce.cursor import FeedState, StreamState, Window, parse_ts
+from adoptloop.connectors.crm.salesforce.cursor import FeedState, StreamState, Window
 from adoptloop.connectors.crm.salesforce.query import (
     Feed,
     Row,

@@ -16,25 +16,21 @@ same way. Answers are matched to the capability map by question id, then by ques
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from zoneinfo import ZoneInfo
 
 from adoptloop.connectors.base import ConnectorContext
+from adoptloop.connectors.crm.records import BadRow, local_date, survey_fields, survey_observation
 from adoptloop.connectors.crm.salesforce.config import AdvancedCoachingStream, CallsStream
 from adoptloop.connectors.crm.salesforce.query import Feed, Row, quote
 from adoptloop.connectors.crm.salesforce.records import (
-    BadRow,
-    checked_ratings,
+    ROWS,
     is_deleted,
-    local_date,
-    optional_ts,
     rejected,
     required,
-    text_features,
     value,
     where,
 )
 from adoptloop.connectors.crm.salesforce.sync import Lookups, StreamMapper
-from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, Item, PersonRef, Rating
+from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, Item, PersonRef
 
 
 def _affected(rows: Sequence[Row], parent_of: str | None) -> list[str]:
@@ -153,20 +149,12 @@ class AdvancedReportsMapper(StreamMapper):
         self.spec = spec
         self.context = context
         self.timezone = timezone
-        t, r = spec.fields, spec.response_fields
         self.target_where = (
             None
             if spec.record_type is None
             else f"RecordType.DeveloperName = {quote(spec.record_type)}"
         )
-        self.target_fields = tuple(
-            x for x in (t.observer, t.observed, t.status, t.submitted_at, t.visit_date) if x
-        )
-        self.response_fields = tuple(
-            x
-            for x in (r.target, r.question_id, r.question_text, r.answer_choice, r.number, r.text)
-            if x
-        )
+        self.target_fields, self.response_fields = survey_fields(spec)
         response_where = (
             None
             if spec.record_type is None
@@ -237,56 +225,7 @@ class AdvancedReportsMapper(StreamMapper):
             for record_id in ids:
                 yield Deleted("observation", record_id, location=f"{feed.sobject} {record_id}")
 
-    def _item(self, answer: Row) -> str | None:
-        capabilities = self.context.capabilities
-        r = self.spec.response_fields
-        for key in (value(answer, r.question_id), value(answer, r.question_text)):
-            if key and capabilities.is_mapped_item(key):
-                return key
-        return None
-
     def observation(self, target: Row, answers: Sequence[Row]) -> CoachingObservation:
-        t, r = self.spec.fields, self.spec.response_fields
-        capabilities = self.context.capabilities
-        pairs: list[tuple[str, object]] = []
-        texts: list[str | None] = []
-        next_step = False
-        for answer in answers:
-            item = self._item(answer)
-            if item is not None:
-                number = answer.get(r.number)
-                pairs.append(
-                    (item, number if number is not None else value(answer, r.answer_choice))
-                )
-            text = value(answer, r.text)
-            texts.append(text)
-            questions = {value(answer, r.question_id), value(answer, r.question_text)}
-            if text and questions & set(self.spec.next_step_questions):
-                next_step = True
-        submitted = optional_ts(target, t.submitted_at)
-        raw_date = value(target, t.visit_date)
-        if raw_date is not None and t.visit_date:
-            visit_date = local_date(raw_date, self.timezone, t.visit_date)
-        elif submitted is not None:
-            visit_date = submitted.astimezone(ZoneInfo(self.timezone)).date()
-        else:
-            raise BadRow(f"neither {t.visit_date or 'a visit date'} nor {t.submitted_at} is set")
-        status = required(target, t.status)
-        words, names = text_features(texts, capabilities)
-        ratings: tuple[Rating, ...] = checked_ratings(pairs, capabilities, self.spec.rating_values)
-        return CoachingObservation(
-            source_record_id=str(target["Id"]),
-            observer=PersonRef(self.context.name, required(target, t.observer)),
-            observed=PersonRef(self.context.name, required(target, t.observed)),
-            visit_date=visit_date,
-            timezone=self.timezone,
-            status=status,
-            counted=status in self.spec.counted_statuses,
-            submitted_at=submitted,
-            modified_at=optional_ts(target, "SystemModstamp"),
-            ratings=ratings,
-            has_next_step=next_step,
-            names_capability=names,
-            word_count=words,
-            location=where(self.spec.object, target),
+        return survey_observation(
+            self.spec, target, answers, rows=ROWS, context=self.context, timezone=self.timezone
         )

@@ -1,8 +1,9 @@
 """Vault CRM rows -> domain records: users, calls with ride-alongs, survey coaching reports.
 
 The rules are the Veeva profile's on Salesforce (connectors/crm/salesforce/veeva.py), with
-Vault's names, and the rating, free-text and date helpers are that profile's own, so that one
-coaching report gives the same record, and so the same statements, from either CRM:
+Vault's names; the ratings, free text, dates and the survey coaching report itself are read by
+the code both share (connectors/crm/records.py), so that one coaching report gives the same
+record, and so the same statements, from either CRM:
 
 - a visit is a parent call (`parent_call__v` empty) in a counted status; a manager rode along
   when a child call has `attendee_type__v = user__v` with the manager in `user__v`. A changed
@@ -19,16 +20,15 @@ Picklists come back as JSON arrays of value names (`["submitted__v"]`): the firs
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.salesforce.records import (
+from adoptloop.connectors.crm.records import (
     BadRow,
-    checked_ratings,
+    RowReader,
     local_date,
-    text_features,
+    survey_fields,
+    survey_observation,
 )
 from adoptloop.connectors.crm.vault.config import CallsStream, CoachingStream, UsersStream
 from adoptloop.connectors.crm.vault.query import Feed, Row, parse_ts, quote
@@ -40,7 +40,6 @@ from adoptloop.domain import (
     FieldInteraction,
     Item,
     PersonRef,
-    Rating,
     Rejected,
 )
 
@@ -61,29 +60,12 @@ def value(row: Row, name: str | None) -> str | None:
     return text or None
 
 
-def required(row: Row, name: str) -> str:
-    text = value(row, name)
-    if text is None:
-        raise BadRow(f"{name} is empty")
-    return text
-
-
-def optional_ts(row: Row, name: str | None) -> datetime | None:
-    text = value(row, name)
-    if text is None:
-        return None
-    try:
-        return parse_ts(text)
-    except ValueError:
-        raise BadRow(f"{name}: {text!r} is not a date-time") from None
-
-
-def where(object_name: str, row: Row) -> str:
-    return f"{object_name} {row.get('id', '?')}"
-
-
-def rejected(stream: str, object_name: str, row: Row, exc: BadRow) -> Rejected:
-    return Rejected(stream, str(row.get("id", "")), where(object_name, row), str(exc))
+ROWS = RowReader(value, parse_ts, id_field="id", modified_field="modified_date__v")
+"""How Vault rows are read, for the rules both CRMs share."""
+required = ROWS.required
+optional_ts = ROWS.timestamp
+where = ROWS.where
+rejected = ROWS.rejected
 
 
 def split(
@@ -268,20 +250,12 @@ class CoachingMapper(StreamMapper):
         self.spec = spec
         self.context = context
         self.timezone = timezone
-        t, r = spec.fields, spec.response_fields
         self.target_where = (
             None
             if spec.object_type is None
             else f"{spec.object_type_field} = {quote(spec.object_type)}"
         )
-        self.target_fields = tuple(
-            x for x in (t.observer, t.observed, t.status, t.submitted_at, t.visit_date) if x
-        )
-        self.response_fields = tuple(
-            x
-            for x in (r.target, r.question_id, r.question_text, r.answer_choice, r.number, r.text)
-            if x
-        )
+        self.target_fields, self.response_fields = survey_fields(spec)
         response_where = (
             None
             if spec.object_type is None
@@ -341,55 +315,10 @@ class CoachingMapper(StreamMapper):
             for record_id in ids:
                 yield Deleted("observation", record_id, location=f"{feed.object} {record_id}")
 
-    def _item(self, answer: Row) -> str | None:
-        r = self.spec.response_fields
-        for key in (value(answer, r.question_id), value(answer, r.question_text)):
-            if key and self.context.capabilities.is_mapped_item(key):
-                return key
-        return None
-
     def observation(self, target: Row, answers: Sequence[Row]) -> CoachingObservation:
-        t, r = self.spec.fields, self.spec.response_fields
-        capabilities = self.context.capabilities
-        pairs: list[tuple[str, object]] = []
-        texts: list[str | None] = []
-        next_step = False
-        for answer in sorted(answers, key=lambda a: str(a.get("id", ""))):
-            item = self._item(answer)
-            if item is not None:
-                number = answer.get(r.number)
-                pairs.append(
-                    (item, number if number is not None else value(answer, r.answer_choice))
-                )
-            text = value(answer, r.text)
-            texts.append(text)
-            questions = {value(answer, r.question_id), value(answer, r.question_text)}
-            if text and questions & set(self.spec.next_step_questions):
-                next_step = True
-        submitted = optional_ts(target, t.submitted_at)
-        raw_date = value(target, t.visit_date)
-        if raw_date is not None and t.visit_date:
-            visit_date = local_date(raw_date, self.timezone, t.visit_date)
-        elif submitted is not None:
-            visit_date = submitted.astimezone(ZoneInfo(self.timezone)).date()
-        else:
-            raise BadRow(f"neither {t.visit_date or 'a visit date'} nor {t.submitted_at} is set")
-        status = required(target, t.status)
-        words, names = text_features(texts, capabilities)
-        ratings: tuple[Rating, ...] = checked_ratings(pairs, capabilities, self.spec.rating_values)
-        return CoachingObservation(
-            source_record_id=str(target["id"]),
-            observer=PersonRef(self.context.name, required(target, t.observer)),
-            observed=PersonRef(self.context.name, required(target, t.observed)),
-            visit_date=visit_date,
-            timezone=self.timezone,
-            status=status,
-            counted=status in self.spec.counted_statuses,
-            submitted_at=submitted,
-            modified_at=optional_ts(target, "modified_date__v"),
-            ratings=ratings,
-            has_next_step=next_step,
-            names_capability=names,
-            word_count=words,
-            location=where(self.spec.object, target),
+        """The answers in record id order, so that a later answer to one item wins the same
+        way on every read."""
+        ordered = sorted(answers, key=lambda a: str(a.get("id", "")))
+        return survey_observation(
+            self.spec, target, ordered, rows=ROWS, context=self.context, timezone=self.timezone
         )
