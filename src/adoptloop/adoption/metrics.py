@@ -124,7 +124,7 @@ class MetricsRow:
 
     @property
     def shows_rates(self) -> bool:
-        return self.tier in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+        return self.tier.shows_estimates
 
     @property
     def median_days(self) -> int | None:

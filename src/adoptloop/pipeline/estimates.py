@@ -28,7 +28,6 @@ import structlog
 from adoptloop.adoption import estimators
 from adoptloop.adoption.metrics import ALL, fraction
 from adoptloop.adoption.raters import Leniency, raters
-from adoptloop.adoption.smallnumbers import Tier
 from adoptloop.adoption.uplift import Uplift, uplift
 from adoptloop.domain import ERASED
 from adoptloop.errors import ConfigError
@@ -42,8 +41,6 @@ if TYPE_CHECKING:
     from adoptloop.pipeline.translate import TranslateStage
 
 log = structlog.get_logger(__name__)
-
-_SHOWN = (Tier.DIRECTIONAL, Tier.COMPARABLE)
 
 
 def period_of(as_of: date) -> str:
@@ -98,7 +95,12 @@ def emit_estimates(
 
 
 def _uplift_record(row: Uplift) -> EstimatedUplift | None:
-    if row.tier not in _SHOWN or row.estimate is None or row.ci_low is None or row.ci_high is None:
+    if (
+        not row.tier.shows_estimates
+        or row.estimate is None
+        or row.ci_low is None
+        or row.ci_high is None
+    ):
         return None
     return EstimatedUplift(
         row.capability,
@@ -113,7 +115,7 @@ def _uplift_record(row: Uplift) -> EstimatedUplift | None:
 
 def _leniency_record(row: Leniency) -> EstimatedLeniency | None:
     if (
-        row.tier not in _SHOWN
+        not row.tier.shows_estimates
         or row.manager == ERASED
         or row.leniency is None
         or row.ci_low is None

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 
 from adoptloop.adoption.metrics import ALL, MetricsRow
 from adoptloop.adoption.report.data import Opportunity
-from adoptloop.adoption.smallnumbers import Tier, tier, wilson
+from adoptloop.adoption.smallnumbers import tier, wilson
 from adoptloop.store.metrics import NO_GROUP
 
 GAPS = {
@@ -68,7 +68,7 @@ def opportunities(
             row.group in (ALL, NO_GROUP)
             or whole is None
             or not whole.cohort
-            or tier(row.cohort) not in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+            or not tier(row.cohort).shows_estimates
         ):
             continue
         org_rate = whole.adopted / whole.cohort

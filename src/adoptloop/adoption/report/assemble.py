@@ -58,14 +58,14 @@ class ReportOptions:
 
 
 def _shows_rates(n: int) -> bool:
-    return tier(n) in (Tier.DIRECTIONAL, Tier.COMPARABLE)
+    return tier(n).shows_estimates
 
 
 def _cell(row: MetricsRow, name: str, numerator: int, denominator: int, org: float | None) -> Cell:
     """A share of the row with its Wilson interval; the row's cohort decides the tier, and
     `versus_org` says whether the whole interval sits below or above `org` (0..1)."""
     level = row.tier
-    shown = level in (Tier.DIRECTIONAL, Tier.COMPARABLE) and denominator > 0
+    shown = level.shows_estimates and denominator > 0
     low, high = wilson(numerator, denominator) if shown else (None, None)
     versus = ""
     if row.group != ALL and low is not None and high is not None and org is not None:
@@ -282,7 +282,7 @@ def _notes(
             f"{100 * within / max(1, len(days)):.0f}% within 5 business days."
         )
     coached, managers = coach_the_coach(conn, as_of)
-    if tier(managers) in (Tier.DIRECTIONAL, Tier.COMPARABLE):
+    if _shows_rates(managers):
         notes.append(
             f"Coach the coach: {100 * coached / managers:.0f}% of first-line managers were "
             "observed by their own manager in the last 180 days."

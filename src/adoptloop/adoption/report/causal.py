@@ -25,8 +25,6 @@ from adoptloop.mappings.capability_map import CapabilityMap
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-_SHOWN = (Tier.DIRECTIONAL, Tier.COMPARABLE)
-
 
 @dataclass
 class Causal:
@@ -63,7 +61,8 @@ def causal(
             key=lambda r: (r.region, r.manager),  # by region and name: never a ranking
         ),
         above_zero={
-            r.capability: r.tier in _SHOWN and r.ci_low is not None and r.ci_low > 0 for r in rows
+            r.capability: r.tier.shows_estimates and r.ci_low is not None and r.ci_low > 0
+            for r in rows
         },
     )
 
@@ -73,7 +72,7 @@ def _points(value: float | None, shown: bool) -> float | None:
 
 
 def _uplift_row(row: Uplift, name: str) -> UpliftRow:
-    shown = row.tier in _SHOWN
+    shown = row.tier.shows_estimates
     counts = row.tier is not Tier.SUPPRESSED
     return UpliftRow(
         capability=name,
@@ -89,7 +88,7 @@ def _uplift_row(row: Uplift, name: str) -> UpliftRow:
 
 
 def _rater_row(row: Leniency, label: str) -> RaterInterval:
-    shown = row.tier in _SHOWN
+    shown = row.tier.shows_estimates
 
     def value(v: float | None) -> float | None:
         return round(v, 3) if shown and v is not None else None
