@@ -4,7 +4,9 @@ a busy or slow machine:
 - the bare **kernel** (`kernel`): the records the full run translated, read back from its
   store (not timed), turned into statements by the same translators, validated by the same
   validator, serialized to canonical JSON and appended to the outbox of a fresh store through
-  `outbox.enqueue_values` (one commit per 20,000 statements), as bench/xapi_bench.py does:
+  `outbox.enqueue_values` (one commit per 20,000 statements), as bench/xapi_bench.py does
+  (the fresh store is of the run's kind: a SQLite file, or a new database on the bench's
+  PostgreSQL server; bench/stores.py):
   build + validate + serialize + store, and nothing else (no reads, no `emitted` bookkeeping,
   no marks);
 - a **naive** pipeline (`naive`) over the same statements: the same translators, then a
@@ -21,10 +23,8 @@ these; `pull_vs_bare_fetch` divides the CRM pull's rows/s by the bare loop's on 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
 
+FreshStore = Callable[[], contextlib.AbstractContextManager[Engine]]  # bench/stores.py's fresh()
 COMMIT = 20_000  # statements per transaction, as bench/xapi_bench.py
 READ = 2_000  # records read back from the run's store at a time (not timed)
 
@@ -58,12 +59,12 @@ def context(org: Path, namespace: str, home_page: str, key: str) -> TranslateCon
 
 
 def _drafts(
-    store: Path, ctx: TranslateContext, limit: int | None
+    store: str, ctx: TranslateContext, limit: int | None
 ) -> Iterator[tuple[list[Draft], float]]:
     """The drafts of every record the run's store holds, table by table as the translate
     stage goes, a batch of records at a time, with the seconds the translators took (reading
     is not part of any baseline)."""
-    engine = open_store(f"sqlite:///{store}")
+    engine = open_store(store)
     made = 0
     try:
         with engine.connect() as conn:
@@ -106,23 +107,15 @@ def _drafts(
         engine.dispose()
 
 
-@contextlib.contextmanager
-def _fresh_store() -> Iterator[Engine]:
-    work = Path(tempfile.mkdtemp(prefix="adoptloop-baseline-"))
-    engine = open_store(f"sqlite:///{work / 'store.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def kernel(store: Path, ctx: TranslateContext, limit: int | None = None) -> dict[str, Any]:
-    """Build + validate + serialize + store (outbox.enqueue_values) of the run's statements."""
+def kernel(
+    store: str, ctx: TranslateContext, fresh: FreshStore, limit: int | None = None
+) -> dict[str, Any]:
+    """Build + validate + serialize + store (outbox.enqueue_values) of the run's statements
+    (`store`: the run's store URL), into a `fresh` store."""
     finalizer = Finalizer(ctx, "1.0.3")
     spent = 0.0
     done = invalid = 0
-    with _fresh_store() as engine:
+    with fresh() as engine:
         pending: list[tuple[str, str, bytes, str | None]] = []
         for drafts, built in _drafts(store, ctx, limit):
             spent += built
@@ -219,13 +212,16 @@ class Statement(_Model):
     timestamp: datetime
 
 
-def naive(store: Path, ctx: TranslateContext, limit: int | None = None) -> dict[str, Any]:
-    """Build, then pydantic model_validate + model_dump_json + one INSERT per statement."""
+def naive(
+    store: str, ctx: TranslateContext, fresh: FreshStore, limit: int | None = None
+) -> dict[str, Any]:
+    """Build, then pydantic model_validate + model_dump_json + one INSERT per statement, into
+    a `fresh` store."""
     finalizer = Finalizer(ctx, "1.0.3")
     spent = 0.0
     done = 0
     outbox = schema.outbox.insert()
-    with _fresh_store() as engine:
+    with fresh() as engine:
         conn = engine.connect()
         try:
             since_commit = 0

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.run --reps 50000          # one size (about 12 minutes)
     .venv/bin/python -m bench.run                       # 1k, 10k and 50k reps
     .venv/bin/python -m bench.run --quick               # 1k reps, small delivery sample
+    .venv/bin/python -m bench.run --reps 10000 --store postgresql --serve-nodes 20000
 
 For each size:
 1. `bench/generate.py` writes the org: HRIS and LMS as file drops, the CRM as the records of a
@@ -22,6 +23,11 @@ For each size:
 5. Delivery: the first --deliver statements of the outbox sent to a real local LRS by the
    delivery workers (claims, client, retries), against the raw ceiling measured in the same
    run: the same payloads in the same batches posted by a bare httpx loop to a fresh LRS.
+6. With --serve-nodes N: the first N outbox statements delivered by one `adoptloop serve`,
+   then by two sharing the store, and what the LRS received (bench/serve_nodes.py).
+
+--store postgresql puts each size's store on a PostgreSQL server the bench starts and stops
+itself (bench/stores.py); the baselines' fresh stores are then databases on that server.
 
 Prints one table and writes --out (bench/results/latest.json). Summary figures go into
 bench/RESULTS.md.
@@ -36,13 +42,12 @@ import json
 import os
 import platform
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -59,29 +64,19 @@ from adoptloop.pipeline.deliver import DeliverCounts, deliver_batches, lrs_clien
 from adoptloop.store.claims import OutboxClaims  # noqa: E402
 from adoptloop.store.db import open_store  # noqa: E402
 from adoptloop.xapi.lrs import Outgoing  # noqa: E402
-from bench import baselines  # noqa: E402
+from bench import baselines, serve_nodes, stores  # noqa: E402
 from bench.generate import generate, spec_for  # noqa: E402
 from bench.synthetic.org import REPORTS_HEADER  # noqa: E402
+from bench.table import TARGETS, print_table  # noqa: E402
 from bench.xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 SIZES = (1_000, 10_000, 50_000)
 AS_OF = "2026-06-30"
 CHANGED_SHARE = 0.01
-TARGETS = {
-    "statements_per_second": 20_000,
-    "translate_vs_kernel": 0.8,
-    "translate_vs_naive": 2.5,
-    "pull_vs_bare_fetch": 0.7,
-    "peak_rss_mb": 200,
-    "incremental_ratio": 0.02,
-    "adoption_seconds": 30,
-    "delivery_ratio": 0.80,
-}
 CONFIG = """\
 # written by bench/run.py
 store:
-  url: sqlite:///state/store.db
-xapi:
+{store}xapi:
   namespace: https://xapi.example-pharma.com/adoptloop
   actor:
     home_page: https://hr.example-pharma.com
@@ -193,7 +188,7 @@ class FakeSalesforce:
 # --- one `adoptloop run` ----------------------------------------------------------------------
 
 
-def run_adoptloop(config: Path, env: dict[str, str]) -> dict[str, Any]:
+def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str, Any]:
     """`adoptloop run` in a child process: wall time, peak RSS, CPU, the stages and streams."""
     stderr = config.parent / f"run-{time.time_ns()}.log"
     started = time.perf_counter()
@@ -211,7 +206,7 @@ def run_adoptloop(config: Path, env: dict[str, str]) -> dict[str, Any]:
         tail = stderr.read_text(errors="replace")[-3000:]
         raise RuntimeError(f"adoptloop run failed ({proc.returncode}):\n{tail}")
     events = [json.loads(line) for line in stderr.read_text().splitlines() if line.startswith("{")]
-    last = _last_run(config.parent / "state" / "store.db")
+    last = stores.last_run(store_url)
     return {
         "seconds": round(seconds, 2),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
@@ -229,10 +224,11 @@ def _stream_seconds(events: list[dict[str, Any]], stages: dict[str, float]) -> d
     """Seconds per pulled stream and per translated table, from the log's timestamps (the
     first of each stage: the stage's time less the others')."""
     out: dict[str, float] = {}
-    for stage, event_name, key in (
+    keys: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
         ("pull", "pulled", lambda e: f"pull {e['connector']}.{e['stream']}"),
         ("translate", "translated", lambda e: f"translate {e['table']}"),
-    ):
+    )
+    for stage, event_name, key in keys:
         found = [e for e in events if e.get("event") == event_name]
         times = [datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in found]
         spans = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
@@ -244,71 +240,20 @@ def _stream_seconds(events: list[dict[str, Any]], stages: dict[str, float]) -> d
     return out
 
 
-def _last_run(store: Path) -> dict[str, Any]:
-    with contextlib.closing(sqlite3.connect(store)) as db:
-        counts = json.loads(
-            db.execute("SELECT counts FROM runs ORDER BY started_at DESC").fetchone()[0]
-        )
-    stages = {name: value["seconds"] for name, value in counts.items() if isinstance(value, dict)}
-    translate = counts.get("translate", {})
-    made = sum(
-        t.get("statements", 0) + t.get("voided", 0)
-        for t in translate.values()
-        if isinstance(t, dict)
-    )
-    records = sum(
-        s.get("read", 0)
-        for source in counts.get("pull", {}).values()
-        if isinstance(source, dict)
-        for s in source.values()
-        if isinstance(s, dict)
-    )
-    return {
-        "stages": stages,
-        "records_read": records,
-        "statements": made,
-        "statements_per_second": round(made / stages["translate"])
-        if stages.get("translate")
-        else None,
-        "counts": counts,
-    }
-
-
-def store_facts(store: Path) -> dict[str, Any]:
-    size = sum(p.stat().st_size for p in store.parent.glob(store.name + "*"))
-    with contextlib.closing(sqlite3.connect(store)) as db:
-        rows = {
-            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            for table in (
-                "people",
-                "completions",
-                "observations",
-                "ratings",
-                "interactions",
-                "outbox",
-            )
-        }
-    return {"store_mb": round(size / 2**20, 1), "rows": rows}
-
-
 # --- delivery ---------------------------------------------------------------------------------
 
 
-def delivery(store: Path, count: int, batch_size: int = 500) -> dict[str, Any]:
+def delivery(store_url: str, count: int, batch_size: int = 500) -> dict[str, Any]:
     """The first `count` outbox statements: the delivery workers vs a bare httpx loop."""
     reason = lrs_available()
     if reason:
         return {"skipped": reason}
-    with contextlib.closing(sqlite3.connect(store)) as db:
-        rows = db.execute(
-            "SELECT statement_id, payload FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT ?",
-            (count,),
-        ).fetchall()
+    rows = stores.pending_payloads(store_url, count)
     payloads = [Outgoing(sid, payload.encode()) for sid, payload in rows]
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
     result: dict[str, Any] = {"statements": len(payloads), "batch_size": batch_size}
     raw_seconds = raw_ceiling_seconds(batches, timeout=300)
-    engine = open_store(f"sqlite:///{store}")
+    engine = open_store(store_url)
     with LocalLRS() as lrs:  # a fresh LRS: the workers pay for storing, not for 200 re-sends
         settings = lrs_settings(lrs.info, batch_size, timeout=300)
         workers = settings.concurrency
@@ -365,8 +310,15 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
-def bench_size(reps: int, work: Path, deliver_n: int, baseline_n: int | None) -> dict[str, Any]:
-    result: dict[str, Any] = {"reps": reps}
+def bench_size(
+    reps: int,
+    work: Path,
+    store_kinds: stores.Stores,
+    deliver_n: int,
+    baseline_n: int | None,
+    serve: serve_nodes.Options | None = None,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"reps": reps, "store": store_kinds.kind}
     org = work / f"org-{reps}"
     if org.exists():
         shutil.rmtree(org)
@@ -391,6 +343,7 @@ def bench_size(reps: int, work: Path, deliver_n: int, baseline_n: int | None) ->
     (org / "crm" / "no-reports.csv").write_text(REPORTS_HEADER + "\n")
     (org / "sf-session.txt").write_text(SESSION + "\n")
     shutil.copy(REPO / "config" / "demo" / "capabilities.yaml", org / "capabilities.yaml")
+    store = store_kinds.run_store(org)
     sf = FakeSalesforce(org / "salesforce", work)
     try:
         result["salesforce_org"] = {
@@ -398,20 +351,20 @@ def bench_size(reps: int, work: Path, deliver_n: int, baseline_n: int | None) ->
             "load_seconds": round(sf.load_seconds, 1),
         }
         config = org / "adoptloop.yaml"
-        config.write_text(CONFIG.format(port=sf.port, as_of=AS_OF))
+        config.write_text(CONFIG.format(store=store.config, port=sf.port, as_of=AS_OF))
         env = {**os.environ, "REQUESTS_CA_BUNDLE": str(sf.cert), "PYTHONHASHSEED": "0"}
         before = sf.stats()
-        full = run_adoptloop(config, env)
+        full = run_adoptloop(config, env, store.url)
         after = sf.stats()
         full["salesforce_api_calls"] = after["api_calls"] - before["api_calls"]
-        full.update(store_facts(org / "state" / "store.db"))
+        full.update(stores.store_facts(store_kinds, store.url))
         result["full"] = full
         print(f"[{reps}] full run {full['seconds']} s", file=sys.stderr)
         sent = sf.requests(before["requests"], after["requests"])
         result["baselines"] = {"bare_fetch": baselines.bare_fetch(sf.base_url, sf.cert, sent)}
         changed = sf.mutate(CHANGED_SHARE)
         before = sf.stats()["api_calls"]
-        incremental = run_adoptloop(config, env)
+        incremental = run_adoptloop(config, env, store.url)
         incremental["salesforce_api_calls"] = sf.stats()["api_calls"] - before
         incremental["changed"] = changed
         incremental["ratio"] = round(incremental["seconds"] / full["seconds"], 4)
@@ -429,10 +382,10 @@ def bench_size(reps: int, work: Path, deliver_n: int, baseline_n: int | None) ->
     finally:
         sf.stop()
     ctx = baselines.context(org, NAMESPACE, HOME_PAGE, ACTOR_KEY)
-    store = org / "state" / "store.db"
-    result["baselines"]["kernel"] = baselines.kernel(store, ctx, baseline_n)
+    fresh = store_kinds.fresh
+    result["baselines"]["kernel"] = baselines.kernel(store.url, ctx, fresh, baseline_n)
     print(f"[{reps}] kernel {result['baselines']['kernel']}", file=sys.stderr)
-    result["baselines"]["naive"] = baselines.naive(store, ctx, baseline_n)
+    result["baselines"]["naive"] = baselines.naive(store.url, ctx, fresh, baseline_n)
     print(f"[{reps}] naive {result['baselines']['naive']}", file=sys.stderr)
     result.update(ratios(result))
     stages = result["full"]["stages"]
@@ -443,126 +396,13 @@ def bench_size(reps: int, work: Path, deliver_n: int, baseline_n: int | None) ->
         "seconds": round(stages.get("states", 0) + stages.get("adoption", 0), 2),
     }
     if deliver_n:
-        result["delivery"] = delivery(org / "state" / "store.db", deliver_n)
+        result["delivery"] = delivery(store.url, deliver_n)
         print(f"[{reps}] delivery {result['delivery']}", file=sys.stderr)
+    if serve is not None:
+        result["serve_nodes"] = serve_nodes.measure(config, store.url, serve)
+        result["serve_two_vs_one"] = result["serve_nodes"].get("serve_two_vs_one")
+        print(f"[{reps}] serve nodes {result['serve_nodes']}", file=sys.stderr)
     return result
-
-
-# --- report ---------------------------------------------------------------------------------------
-
-
-def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]:
-    def get(r: dict[str, Any], *path: str) -> Any:
-        node: Any = r
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-        return node
-
-    def fmt(value: Any, unit: str = "") -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, float) and unit == "%":
-            return f"{value:.1%}"
-        if isinstance(value, int | float):
-            return f"{value:,}{unit}"
-        return str(value)
-
-    yield "ratings (rating statements)", [fmt(get(r, "adoption", "ratings")) for r in results], ""
-    yield "full run, seconds", [fmt(get(r, "full", "seconds")) for r in results], ""
-    for stage in ("pull", "states", "translate", "deliver", "adoption"):
-        yield f"  {stage}", [fmt(get(r, "full", "stages", stage)) for r in results], ""
-    yield (
-        "statements made",
-        [fmt(get(r, "full", "statements")) for r in results],
-        "",
-    )
-    yield (
-        "translate statements/s",
-        [fmt(get(r, "full", "statements_per_second")) for r in results],
-        f">= {TARGETS['statements_per_second']:,}",
-    )
-    yield (
-        "  translate_vs_kernel",
-        [fmt(r.get("translate_vs_kernel")) for r in results],
-        f">= {TARGETS['translate_vs_kernel']}",
-    )
-    yield (
-        "  translate_vs_naive",
-        [fmt(r.get("translate_vs_naive")) for r in results],
-        f">= {TARGETS['translate_vs_naive']}",
-    )
-    yield (
-        "pull_vs_bare_fetch (CRM)",
-        [fmt(r.get("pull_vs_bare_fetch")) for r in results],
-        f">= {TARGETS['pull_vs_bare_fetch']}",
-    )
-    yield (
-        "peak RSS, MB",
-        [fmt(get(r, "full", "peak_rss_mb")) for r in results],
-        f"<= {TARGETS['peak_rss_mb']}, +10% 10k->50k",
-    )
-    for stage in ("pull", "states", "translate", "deliver", "adoption"):
-        yield (
-            f"  after {stage}",
-            [fmt(get(r, "full", "peak_rss_mb_by_stage", stage)) for r in results],
-            "",
-        )
-    yield "store size, MB", [fmt(get(r, "full", "store_mb")) for r in results], ""
-    yield "SF API calls, full", [fmt(get(r, "full", "salesforce_api_calls")) for r in results], ""
-    yield "incremental run, seconds", [fmt(get(r, "incremental", "seconds")) for r in results], ""
-    yield (
-        "incremental / full",
-        [fmt(get(r, "incremental", "ratio"), "%") for r in results],
-        f"<= {TARGETS['incremental_ratio']:.0%}",
-    )
-    yield (
-        "  sync stages only",
-        [fmt(get(r, "incremental", "sync_ratio"), "%") for r in results],
-        "",
-    )
-    yield (
-        "SF API calls, incremental",
-        [fmt(get(r, "incremental", "salesforce_api_calls")) for r in results],
-        "~ changed rows",
-    )
-    yield (
-        "  / full",
-        [fmt(get(r, "incremental", "api_calls_ratio"), "%") for r in results],
-        "",
-    )
-    yield (
-        "adoption (states + metrics), s",
-        [fmt(get(r, "adoption", "seconds")) for r in results],
-        f"< {TARGETS['adoption_seconds']} s",
-    )
-    yield (
-        "delivery / raw ceiling",
-        [fmt(get(r, "delivery", "ratio"), "%") for r in results],
-        f">= {TARGETS['delivery_ratio']:.0%}",
-    )
-    yield (
-        "  delivery statements/s",
-        [
-            f"{fmt(get(r, 'delivery', 'per_second'))} / {fmt(get(r, 'delivery', 'raw_ceiling_per_second'))}"
-            for r in results
-        ],
-        "",
-    )
-
-
-def print_table(results: list[dict[str, Any]]) -> None:
-    heads = [f"{r['reps']:,} reps" for r in results]
-    rows = list(_rows(results))
-    first = max(len(label) for label, _, _ in rows)
-    widths = [max(len(h), *(len(v[i]) for _, v, _ in rows)) for i, h in enumerate(heads)]
-    print(
-        f"{'':<{first}}  "
-        + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
-        + "  target"
-    )
-    for label, values, target in rows:
-        cells = "  ".join(f"{v:>{w}}" for v, w in zip(values, widths, strict=True))
-        print(f"{label:<{first}}  {cells}  {target}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -575,6 +415,24 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="statements the kernel and naive baselines make (default: all the run made)",
+    )
+    parser.add_argument(
+        "--store",
+        choices=stores.KINDS,
+        default="sqlite",
+        help="postgresql: on a server the bench starts (initdb in the work folder, binaries "
+        "from ADOPTLOOP_TEST_POSTGRES_BINDIR), stopped at the end",
+    )
+    parser.add_argument(
+        "--serve-nodes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also: N outbox statements delivered by one `adoptloop serve`, then by two at once "
+        "(serve_two_vs_one); 0 skips",
+    )
+    parser.add_argument(
+        "--serve-workers", type=int, default=2, help="delivery workers per serve process"
     )
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -592,10 +450,14 @@ def main(argv: list[str] | None = None) -> int:
     deliver_n = min(args.deliver, 5_000) if args.quick else args.deliver
     work = args.work or Path(tempfile.mkdtemp(prefix="adoptloop-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    serve = serve_nodes.Options(args.serve_nodes, args.serve_workers) if args.serve_nodes else None
     results = []
     try:
-        for reps in sizes:
-            results.append(bench_size(reps, work, deliver_n, args.baseline_statements))
+        with stores.open_stores(args.store, work) as store_kinds:
+            for reps in sizes:
+                results.append(
+                    bench_size(reps, work, store_kinds, deliver_n, args.baseline_statements, serve)
+                )
     finally:
         if not args.keep and args.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -606,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
         },
         "targets": TARGETS,
+        "store": args.store,
         "runs": {str(r["reps"]): r for r in results},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -63,7 +63,7 @@ def observations(
     start = date(2026, 1, 5)
     i = 0
     while True:
-        row = {
+        row: dict[str, Any] = {
             "source": "crm",
             "record_id": f"a1C{i:012d}",
             "observer_hr_id": f"M{i % 5000:05d}",

@@ -123,14 +123,19 @@ class ExternalPostgres(_Admin):
 
 
 class LocalCluster(_Admin):
-    """initdb + pg_ctl in a temporary directory, on 127.0.0.1:<free port>."""
+    """initdb + pg_ctl in a temporary directory (or in `root`, which must not exist yet), on
+    127.0.0.1:<free port>. `stop()` removes the directory."""
 
     USER = "adoptloop"
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, root: Path | None = None) -> None:
         self.bindir = bindir
         self.password = secrets.token_urlsafe(18)
-        self.root = Path(tempfile.mkdtemp(prefix="adoptloop-pg-"))
+        if root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="adoptloop-pg-"))
+        else:
+            root.mkdir(mode=0o700)
+            self.root = root
         self.data = self.root / "data"
         self.port = _free_port()
         super().__init__(

@@ -1,0 +1,274 @@
+"""Delivery by `adoptloop serve` processes: one node, then two sharing the store at once.
+
+bench/run.py --serve-nodes N, after the full and incremental runs (whose outbox holds every
+statement they made, `delivery.target: store`):
+
+1. The first N outbox rows (by seq) are the sample; every other pending row is held back with
+   a lease far in the future (no `serve` may claim it), and restored at the end.
+2. For one node, then for two: the sample is made pending again (held), a fresh local LRS is
+   started (tests/harness/lrs_server.py: each measurement pays for storing into an empty
+   LRS), and that many `adoptloop serve` processes start on the same config and store, with
+   `delivery.target: lrs`, `schedule.delivery.workers` workers each polling every 0.1 s, and
+   no run to do (a yearly cron, no catch-up). Once every process has said whether it leads or
+   stands by, the sample's lease is lifted in one transaction and the clock starts; it stops
+   when no row of the sample is pending any more (the store is polled every 20 ms). Then each
+   process gets SIGTERM.
+3. What was sent twice is counted, not assumed: the statements each process says it sent (its
+   "delivered" log events), the rows each process delivered (the outbox's `claimed_by`), and
+   the statements the LRS holds (its GET /statements listing; a statement voided by a later
+   one in the sample is not listed). `sent_twice` = statements sent - rows delivered.
+
+`serve_two_vs_one` = the two nodes' statements/s over the one node's. `raw_ceiling_per_second`
+is the bound both share: the sample posted in the same batches by a bare httpx loop to a
+fresh LRS (one client, no store), as the delivery step measures it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import Engine, func, select, update
+from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
+
+from adoptloop.store import outbox, schema
+from adoptloop.store.db import open_store
+from adoptloop.store.schema import stamp
+from adoptloop.xapi.lrs import Outgoing
+from bench.xapi_bench import raw_ceiling_seconds
+
+HOLDER = "bench/held"  # not host:pid: no worker frees it as a dead process's claim
+FAR = stamp(datetime(9999, 1, 1, tzinfo=UTC))
+READY = ("leading: this process schedules the runs", "standby: another process schedules")
+POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Options:
+    statements: int
+    workers: int = 2  # per process
+    batch_size: int = 500
+    timeout_seconds: float = 600.0
+
+
+def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
+    """One node, then two, delivering the same sample; see the module's docstring."""
+    reason = lrs_available()
+    if reason:
+        return {"skipped": reason}
+    engine = open_store(store_url)
+    try:
+        last_seq = _hold_all_but_sample(engine, options.statements)
+        if last_seq is None:
+            return {"skipped": "the outbox is empty"}
+        result: dict[str, Any] = {
+            "workers_per_node": options.workers,
+            "batch_size": options.batch_size,
+            "raw_ceiling_per_second": _raw_ceiling(engine, last_seq, options.batch_size),
+        }
+        for nodes, key in ((1, "one"), (2, "two")):
+            result[key] = _deliver_with(config, engine, last_seq, nodes, options)
+            print(f"  serve nodes: {nodes} -> {result[key]}", file=sys.stderr)
+        one, two = result["one"].get("per_second"), result["two"].get("per_second")
+        result["serve_two_vs_one"] = round(two / one, 3) if one and two else None
+        return result
+    finally:
+        _release_held(engine)
+        engine.dispose()
+
+
+# --- the sample --------------------------------------------------------------------------------
+
+
+def _hold_all_but_sample(engine: Engine, count: int) -> int | None:
+    """The sample's last seq; every pending row after it is leased to HOLDER."""
+    t = schema.outbox
+    with engine.begin() as conn:
+        seqs = list(conn.execute(select(t.c.seq).order_by(t.c.seq).limit(count)).scalars())
+        if not seqs:
+            return None
+        conn.execute(
+            update(t)
+            .where((t.c.seq > seqs[-1]) & (t.c.state == outbox.PENDING))
+            .values(claimed_by=HOLDER, lease_until=FAR)
+        )
+    return int(seqs[-1])
+
+
+def _reset_sample(engine: Engine, last_seq: int) -> int:
+    """The sample pending again (as the full run left it), held until the clock starts."""
+    t = schema.outbox
+    with engine.begin() as conn:
+        return conn.execute(
+            update(t)
+            .where(t.c.seq <= last_seq)
+            .values(
+                state=outbox.PENDING,
+                delivered_at=None,
+                error=None,
+                claimed_by=HOLDER,
+                lease_until=FAR,
+            )
+        ).rowcount
+
+
+def _release_held(engine: Engine) -> None:
+    t = schema.outbox
+    with engine.begin() as conn:
+        conn.execute(
+            update(t).where(t.c.claimed_by == HOLDER).values(claimed_by=None, lease_until=None)
+        )
+
+
+def _raw_ceiling(engine: Engine, last_seq: int, batch_size: int) -> int:
+    """The sample posted in the same batches by a bare httpx loop to a fresh LRS (statements/s):
+    what one client reaches on this LRS (bench/xapi_bench.py)."""
+    t = schema.outbox
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.statement_id, t.c.payload).where(t.c.seq <= last_seq).order_by(t.c.seq)
+        ).all()
+    payloads = [Outgoing(r.statement_id, r.payload.encode()) for r in rows]
+    batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
+    return round(len(payloads) / raw_ceiling_seconds(batches, timeout=300))
+
+
+# --- one measurement -------------------------------------------------------------------------
+
+
+def _deliver_with(
+    config: Path, engine: Engine, last_seq: int, nodes: int, options: Options
+) -> dict[str, Any]:
+    sample = _reset_sample(engine, last_seq)
+    t = schema.outbox
+    in_sample = t.c.seq <= last_seq
+    with LocalLRS() as lrs:
+        serve_config = write_serve_config(config, lrs.info, options, f"serve-{nodes}")
+        with _serving(serve_config, nodes, options.timeout_seconds) as logs:
+            with engine.begin() as conn:
+                conn.execute(update(t).where(in_sample).values(claimed_by=None, lease_until=None))
+            started = time.perf_counter()
+            deadline = started + options.timeout_seconds
+            pending = sample
+            while pending and time.perf_counter() < deadline:
+                time.sleep(POLL_SECONDS)
+                with engine.connect() as conn:
+                    pending = conn.execute(
+                        select(func.count()).where(in_sample & (t.c.state == outbox.PENDING))
+                    ).scalar_one()
+            seconds = time.perf_counter() - started
+        sent = {f"node{i + 1}": _sent(log) for i, log in enumerate(logs)}
+        listed = lrs.statements_count()
+    with engine.connect() as conn:
+        by_worker = conn.execute(
+            select(t.c.claimed_by, func.count())
+            .where(in_sample & (t.c.state == outbox.DELIVERED))
+            .group_by(t.c.claimed_by)
+        ).all()
+    delivered_by: Counter[str] = Counter()
+    for worker, n in by_worker:
+        delivered_by[str(worker).rpartition("/w")[0]] += int(n)
+    delivered = sum(delivered_by.values())
+    result: dict[str, Any] = {
+        "nodes": nodes,
+        "statements": sample,
+        "seconds": round(seconds, 2),
+        "per_second": round(delivered / seconds) if not pending else None,
+        "delivered": delivered,
+        "delivered_by_node": sorted(delivered_by.values(), reverse=True),
+        "sent": sum(sent.values()),
+        "sent_twice": sum(sent.values()) - delivered,
+        "lrs_listed": listed,
+    }
+    if pending:
+        result["error"] = f"{pending} statements still pending after {options.timeout_seconds} s"
+    return result
+
+
+def write_serve_config(config: Path, lrs: LRSInfo, options: Options, name: str) -> Path:
+    """The bench's config with delivery to the LRS and a `schedule:` that runs nothing."""
+    data = yaml.safe_load(config.read_text())
+    folder = config.parent
+    (folder / "lrs-username.txt").write_text(lrs.username + "\n")
+    (folder / "lrs-password.txt").write_text(lrs.password + "\n")
+    data["delivery"] = {
+        "target": "lrs",
+        "lrs": {
+            "endpoint": lrs.endpoint,
+            "username": "${file:lrs-username.txt}",
+            "password": "${file:lrs-password.txt}",
+            "batch_size": options.batch_size,
+            "timeout_seconds": 300,
+        },
+    }
+    data["schedule"] = {
+        "cron": "0 0 1 1 *",
+        "catch_up": False,
+        "standby_poll_seconds": 60,
+        "delivery": {"workers": options.workers, "poll_seconds": 0.1},
+        "health": {"status_file": None},
+    }
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@contextlib.contextmanager
+def _serving(config: Path, nodes: int, timeout: float) -> Iterator[list[Path]]:
+    """`nodes` serve processes, ready (leading or standing by); SIGTERM at the end. Yields
+    their log files (JSON lines)."""
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    logs = [config.parent / f"{config.stem}-node{i + 1}.log" for i in range(nodes)]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for log in logs:
+            with log.open("wb") as err:
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "adoptloop.cli", "serve", "--config", str(config)],
+                        stdout=subprocess.DEVNULL,
+                        stderr=err,
+                        env=env,
+                    )
+                )
+        deadline = time.monotonic() + min(timeout, 120)
+        for proc, log in zip(procs, logs, strict=True):
+            while not any(line in log.read_text(errors="replace") for line in READY):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(f"adoptloop serve did not start ({log}):\n{tail}")
+                time.sleep(0.05)
+        yield logs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _sent(log: Path) -> int:
+    """Statements one serve process sent (its "delivered" log events)."""
+    total = 0
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            if event.get("event") == "delivered":
+                total += int(event.get("sent", 0))
+    return total
