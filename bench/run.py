@@ -435,7 +435,9 @@ def main(argv: list[str] | None = None) -> int:
         "--serve-workers", type=int, default=2, help="delivery workers per serve process"
     )
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the work folder (not a PostgreSQL server)"
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "latest.json")
     parser.add_argument(
         "--pipeline-src",

@@ -20,7 +20,8 @@ statement they made, `delivery.target: store`):
 
 `serve_two_vs_one` = the two nodes' statements/s over the one node's. `raw_ceiling_per_second`
 is the bound both share: the sample posted in the same batches by a bare httpx loop to a
-fresh LRS (one client, no store), as the delivery step measures it.
+fresh LRS (one client, no store), as the delivery step measures it; `one_vs_raw_ceiling`
+near 1 means one node already sends as fast as this LRS stores, so a second cannot add much.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
             print(f"  serve nodes: {nodes} -> {result[key]}", file=sys.stderr)
         one, two = result["one"].get("per_second"), result["two"].get("per_second")
         result["serve_two_vs_one"] = round(two / one, 3) if one and two else None
+        ceiling = result["raw_ceiling_per_second"]
+        result["one_vs_raw_ceiling"] = round(one / ceiling, 3) if one and ceiling else None
         return result
     finally:
         _release_held(engine)

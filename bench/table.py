@@ -130,6 +130,11 @@ def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]
         "",
     )
     yield (
+        "  1 node / raw ceiling",
+        [fmt(get(r, "serve_nodes", "one_vs_raw_ceiling"), "%") for r in results],
+        "",
+    )
+    yield (
         "  sent twice (2 nodes)",
         [fmt(get(r, "serve_nodes", "two", "sent_twice")) for r in results],
         "0",

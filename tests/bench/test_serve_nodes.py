@@ -79,6 +79,7 @@ def test_two_serve_nodes_split_the_outbox_and_send_nothing_twice(
     assert sum(two["delivered_by_node"]) == SAMPLE
     assert result["serve_two_vs_one"] > 0
     assert result["raw_ceiling_per_second"] > 0
+    assert result["one_vs_raw_ceiling"] > 0
     t = schema.outbox
     with engine.connect() as conn:
         rest = conn.execute(
