@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from adoptloop.adoption import aggregates
 from adoptloop.adoption.compute import update_states
-from adoptloop.adoption.metrics import adoption_metrics, metric_rows, write_table_csv
+from adoptloop.adoption.metrics import By, adoption_metrics, metric_rows, write_table_csv
 from adoptloop.adoption.report import assemble
 from adoptloop.adoption.report.assemble import ReportOptions, build_report_data
 from adoptloop.adoption.report.causal import Causal
@@ -34,7 +34,7 @@ from adoptloop.store.db import open_store
 from adoptloop.store.metrics import RowSource
 from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
 
-GROUPINGS = ("region", "team", "manager", "module", "capability")
+GROUPINGS: tuple[By, ...] = ("region", "team", "manager", "module", "capability")
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def _csv(rows: Any) -> str:
 def _remove_some_reports(folder: Path, seed: int) -> None:
     """Ratings removed: a few coaching reports (and their ratings) leave the drop."""
     rng = random.Random(seed)  # noqa: S311 (test data, not security)
-    _edit(folder / "crm" / "coaching_reports.csv", lambda row: rng.random() >= 0.03)
+    _edit(folder / "crm" / "coaching_reports.csv", lambda _row: rng.random() >= 0.03)
 
 
 def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of: date) -> str:
@@ -78,13 +78,15 @@ def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of:
         for by in GROUPINGS:
             every, _ = aggregates.update(engine, capabilities, as_of, [by])
             assert _csv(metric_rows(conn, every, capabilities, as_of, by)) == _csv(
-                adoption_metrics(conn, RowSource.states(), capabilities, as_of, by)  # type: ignore[arg-type]
+                adoption_metrics(conn, RowSource.states(), capabilities, as_of, by)
             ), by
         options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
         incremental = build_report_data(
             conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
         )
-        recomputed = build_report_data(conn, RowSource.states(), capabilities, as_of, options=options)
+        recomputed = build_report_data(
+            conn, RowSource.states(), capabilities, as_of, options=options
+        )
         assert incremental == recomputed
     return str(counts["metrics"])
 
@@ -94,7 +96,7 @@ def test_kept_metrics_equal_a_full_recomputation_after_random_edits(
     org: Path, engine: Engine, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17 point 2: incremental metrics == full recompute on random edits."""
-    monkeypatch.setattr(assemble, "causal", lambda *a, **k: Causal())  # not from the sums
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())  # not from the sums
     capabilities = load_capability_map(DEMO / "capabilities.yaml")
     _pull(engine, org, capabilities)
     as_of = date(2026, 3, 1)

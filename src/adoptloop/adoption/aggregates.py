@@ -278,10 +278,15 @@ def basis(capabilities: CapabilityMap) -> str:
 
 
 def update(
-    engine: Engine, capabilities: CapabilityMap, as_of: date, groupings: Sequence[str]
+    engine: Engine,
+    capabilities: CapabilityMap,
+    as_of: date,
+    groupings: Sequence[str],
+    curves: Sequence[str] | None = None,
 ) -> tuple[Aggregates, dict[str, Any]]:
     """Bring the kept sums to `as_of` (after the states pass); returns the sums of
-    `groupings` (plus the "(all)" ones) and the counts of what was redone."""
+    `groupings` (plus the "(all)" ones), with the Kaplan-Meier counts of `curves` (None: of
+    every one of `groupings`), and the counts of what was redone."""
     source = RowSource.states()
     with engine.begin() as conn:
         last = kept.last_update(conn)
@@ -304,7 +309,6 @@ def update(
         kept.apply_cells(conn, sums.cells)
         kept.apply_km(conn, sums.km)
         kept.finish_update(conn, as_of, basis(capabilities))
-        wanted = [EVERYONE, *groupings]
-        return Aggregates(
-            kept.load_cells(conn, wanted), Counter(kept.load_km(conn, wanted))
-        ), counts
+        cells = kept.load_cells(conn, [EVERYONE, *groupings])
+        km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
+        return Aggregates(cells, Counter(km)), counts

@@ -66,9 +66,8 @@ def write_outputs(
     """The adoption table grouped `by`, as `output_dir`/adoption.csv, and the report as
     `output_dir`/adoption.html (its region rows are the table's when `by` is region), from
     the sums kept in the store (adoption.aggregates.update: only what changed is redone)."""
-    sums, _counts = aggregates.update(
-        engine, capabilities, as_of, sorted({by, "region", "manager"} - {"capability"})
-    )
+    curves = sorted({by, "region"} - {"capability"})  # the table's and the report's
+    sums, _counts = aggregates.update(engine, capabilities, as_of, [*curves, "manager"], curves)
     with engine.connect() as conn:
         rows = metric_rows(conn, sums, capabilities, as_of, by)
     table = write_csv(rows, output_dir / "adoption.csv")
