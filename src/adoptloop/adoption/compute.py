@@ -33,6 +33,7 @@ from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.outcomes import RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
+from adoptloop.store import aggregates as kept_metrics
 from adoptloop.store.commits import Commits
 from adoptloop.store.db import streaming
 from adoptloop.store.records import WriteCounts, row_digest
@@ -159,6 +160,10 @@ def update_states(
         counts["people"] = len(people)
     with engine.begin() as conn:
         store.finish_computation(conn, as_of, basis)
+        if people is None:  # the kept metrics (adoption.aggregates) are rebuilt too
+            kept_metrics.forget(conn)
+        else:
+            kept_metrics.mark_dirty(conn, people)
         counts["rows"] = store.live_states(conn)
     return counts
 

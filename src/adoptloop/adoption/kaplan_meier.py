@@ -10,7 +10,7 @@ decided exactly; the curve drawn is the share proficient by day t, 1 - S(t).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -41,10 +41,15 @@ class Curve:
 
 def kaplan_meier(observations: Iterable[tuple[int, bool]]) -> Curve:
     """`observations`: (days, proficient) per rep; proficient=False means censored at `days`."""
+    return kaplan_meier_counts(Counter(observations))
+
+
+def kaplan_meier_counts(observations: Mapping[tuple[int, bool], int]) -> Curve:
+    """kaplan_meier over counted observations: (days, proficient) -> reps."""
     events: Counter[int] = Counter()
     censored: Counter[int] = Counter()
-    for days, proficient in observations:
-        (events if proficient else censored)[max(0, days)] += 1
+    for (days, proficient), n in observations.items():
+        (events if proficient else censored)[max(0, days)] += n
     at_risk = sum(events.values()) + sum(censored.values())
     total = at_risk
     survival = Fraction(1)

@@ -41,25 +41,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import groupby
 from statistics import median
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
-from adoptloop.adoption.employment import Employment
-from adoptloop.adoption.kaplan_meier import Curve, kaplan_meier
+from adoptloop.adoption import aggregates
+from adoptloop.adoption.aggregates import ALL, COACHING_DAYS, EVERYONE, Aggregates, By, group_of
+from adoptloop.adoption.kaplan_meier import Curve, kaplan_meier_counts
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.roles import MANAGER_ROLE
 from adoptloop.store import metrics as store
-from adoptloop.store.adoption import HRRow, hr_rows
-from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, RowSource, team_key
+from adoptloop.store.aggregates import CELL_COUNTS
+from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, RowSource
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-By = Literal["region", "team", "manager", "module", "capability"]
-ALL = "(all)"
-COACHING_DAYS = 90
+__all__ = ["ALL", "COACHING_DAYS", "By"]  # re-exported: where adoption's callers take them
+
 ON_TIME_GRACE = timedelta(days=7)  # an action is on time when done by due + 7 d (and by D)
 
 COLUMNS = (
@@ -196,27 +195,6 @@ class _Key(NamedTuple):
     capability: str
 
 
-def _group_of(by: By, row: HRRow, module: str | None = None) -> str | None:
-    """The group a row puts a rep in (None: only the "(all)" rows)."""
-    if by == "region":
-        return row.region or NO_GROUP
-    if by == "team":
-        return team_key(row.team, row.manager_hr_id) or NO_GROUP
-    if by == "manager":
-        return row.manager_hr_id or NO_GROUP
-    if by == "module":
-        return module or NO_GROUP
-    return None
-
-
-def load_people(conn: Connection) -> dict[str, Employment]:
-    """Everyone's employment, from their HR rows."""
-    return {
-        hr_id: Employment([row for _, row in rows])
-        for hr_id, rows in groupby(hr_rows(conn), key=lambda item: item[0])
-    }
-
-
 def adoption_metrics(
     conn: Connection,
     source: RowSource,
@@ -224,45 +202,39 @@ def adoption_metrics(
     as_of: date,
     by: By = "region",
 ) -> list[MetricsRow]:
-    """Rows per (group, capability) plus an '(all)' row per capability."""
-    people = load_people(conn)
+    """Rows per (group, capability) plus an '(all)' row per capability, computed in full."""
+    return metric_rows(
+        conn, aggregates.full(conn, source, capabilities, as_of), capabilities, as_of, by
+    )
+
+
+def metric_rows(
+    conn: Connection, sums: Aggregates, capabilities: CapabilityMap, as_of: date, by: By
+) -> list[MetricsRow]:
+    """The rows of grouping `by` from the sums (adoption.aggregates), plus follow-through."""
     rows: dict[_Key, MetricsRow] = {}
 
     def at(group: str, capability: str) -> MetricsRow:
         return rows.setdefault(_Key(group, capability), MetricsRow(group, capability))
 
-    times: dict[_Key, list[tuple[int, bool]]] = defaultdict(list)
-    for rep in store.trained_rows(conn, source):
-        if rep.capability_id not in capabilities.capabilities:
-            continue
-        person = people.get(rep.hr_id)
-        post = person.rep_on(min(rep.window_end, as_of)) if person else None
-        if post is None:
-            continue  # no rep row valid at window close: counts nowhere
-        group = _group_of(by, post, rep.trained_module)
-        for g in (group, ALL) if group is not None else (ALL,):
-            r = at(g, rep.capability_id)
-            r.trained += 1
-            r.cohort += rep.in_cohort
-            r.observed += rep.observed
-            r.adopted += rep.proficient
-            r.sustained += rep.state == "sustained"
-            r.regressed += rep.state == "regressed"
-            r.cohort_sustained += rep.in_cohort and rep.state == "sustained"
-            times[_Key(g, rep.capability_id)].append(
-                (rep.days_to_proficient, True)
-                if rep.days_to_proficient is not None
-                else ((as_of - rep.trained_at).days, False)
-            )
-    for key, observations in times.items():
-        rows[key].curve = kaplan_meier(observations)
+    groupings = [by, EVERYONE] if by != "capability" else [EVERYONE]
+    for grouping in groupings:
+        for group, cap, counts in sums.groups(grouping):
+            if not cap or cap not in capabilities.capabilities:
+                continue
+            r = at(group, cap)
+            (r.trained, r.cohort, r.observed, r.adopted, r.sustained, r.regressed) = counts[:6]
+            r.cohort_sustained = counts[6]
+        for (group, cap), observations in sums.observations(grouping, as_of).items():
+            if (group, cap) in rows:
+                rows[_Key(group, cap)].curve = kaplan_meier_counts(observations)
     attach: By = by if by in ("region", "team", "manager") else "capability"
-    for g, (eligible, coached) in _coverage(conn, people, as_of, attach).items():
+    for g, (eligible, coached) in coverage(sums, attach).items():
         for cap in capabilities.capabilities:
             at(g, cap).eligible, at(g, cap).coached = eligible, coached
-    for (g, cap), counts in _follow_through(conn, people, capabilities, as_of, attach).items():
+    for (g, cap), actions in follow_through(conn, capabilities, as_of, attach).items():
         r = at(g, cap)
-        r.actions_due, r.actions_completed, r.actions_on_time = counts
+        r.actions_due, r.actions_completed, r.actions_on_time = actions
     for g in {key.group for key in rows} | {ALL}:  # every group x every capability
         for cap in capabilities.capabilities:
             at(g, cap)
@@ -302,43 +274,41 @@ def _flag_groups(rows: Mapping[_Key, MetricsRow]) -> None:
 # --- coaching coverage and follow-through ------------------------------------------------------
 
 
-def _coverage(
-    conn: Connection, people: Mapping[str, Employment], as_of: date, attach: By
-) -> dict[str, tuple[int, int]]:
-    """group -> (eligible reps, those with >= 1 submitted visit in (D - 90 d, D], by anyone)."""
-    visited = store.visited_people(conn, as_of - timedelta(days=COACHING_DAYS), as_of)
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for hr_id, person in people.items():
-        post = person.eligible_on(as_of, COACHING_DAYS)
-        if post is None:
-            continue
-        group = _group_of(attach, post)
-        for g in (group, ALL) if group is not None else (ALL,):
-            out[g][0] += 1
-            out[g][1] += hr_id in visited
-    return {g: (v[0], v[1]) for g, v in out.items()}
+def coaching_coverage(conn: Connection, as_of: date, attach: By) -> dict[str, tuple[int, int]]:
+    """coverage() of everyone on `as_of`, computed in full."""
+    sums = Aggregates()
+    sums.add([], aggregates.person_contributions(conn, as_of))
+    return coverage(sums, attach)
 
 
-def coaching_coverage(
-    conn: Connection, as_of: date, attach: Literal["region", "manager"]
-) -> dict[str, tuple[int, int]]:
-    """group -> (eligible reps, those visited in (D - 90 d, D]), attributed by `attach`."""
-    return _coverage(conn, load_people(conn), as_of, attach)
+def coverage(sums: Aggregates, attach: By) -> dict[str, tuple[int, int]]:
+    """group -> (eligible reps, those with >= 1 submitted visit in (D - 90 d, D], by anyone),
+    "(all)" included; `attach` "capability" (or "module"): only "(all)"."""
+    groupings = [attach, EVERYONE] if attach in ("region", "team", "manager") else [EVERYONE]
+    eligible, coached = CELL_COUNTS.index("eligible"), CELL_COUNTS.index("coached")
+    return {
+        group: (counts[eligible], counts[coached])
+        for grouping in groupings
+        for group, cap, counts in sums.groups(grouping)
+        if cap == "" and counts[eligible]
+    }
 
 
-def _follow_through(
+def follow_through(
     conn: Connection,
-    people: Mapping[str, Employment],
     capabilities: CapabilityMap,
     as_of: date,
     attach: By,
 ) -> dict[tuple[str, str], tuple[int, int, int]]:
     """(group, capability) -> (actions due in (D - 90 d, D] and agreed by D, completed by D,
     done on time: completed on or before min(due + 7 d, D)), each in the group of its owner's
-    `rep` row valid on the due date (none if they had left)."""
+    `rep` row valid on the due date (none if they had left). Computed each time from the
+    actions due in the window (a bounded set) and their owners' HR rows."""
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     since = as_of - timedelta(days=COACHING_DAYS)
-    for action in store.due_actions(conn, since, as_of):
+    actions = store.due_actions(conn, since, as_of)
+    people = aggregates.load_people(conn, sorted({a.hr_id for a in actions}))
+    for action in actions:
         person = people.get(action.hr_id)
         post = person.rep_on(action.due) if person else None
         if post is None or action.capability_id not in capabilities.capabilities:
@@ -346,20 +316,13 @@ def _follow_through(
         completed = action.completed
         done = completed is not None and completed <= as_of
         on_time = completed is not None and completed <= min(action.due + ON_TIME_GRACE, as_of)
-        group = _group_of(attach, post)
+        group = group_of(attach, post)
         for g in (group, ALL) if group is not None else (ALL,):
             counts = out[(g, action.capability_id)]
             counts[0] += 1
             counts[1] += done
             counts[2] += on_time
     return {key: (v[0], v[1], v[2]) for key, v in out.items()}
-
-
-def follow_through(
-    conn: Connection, capabilities: CapabilityMap, as_of: date, attach: Literal["region", "manager"]
-) -> dict[tuple[str, str], tuple[int, int, int]]:
-    """(group, capability) -> (due, completed by D, on time), attributed by `attach`."""
-    return _follow_through(conn, load_people(conn), capabilities, as_of, attach)
 
 
 # --- coaching quality (DESIGN.md's coaching rows) --------------------------------------------------

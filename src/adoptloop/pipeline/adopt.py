@@ -15,8 +15,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adoptloop.adoption import aggregates
 from adoptloop.adoption.compute import update_states
-from adoptloop.adoption.metrics import By, MetricsRow, adoption_metrics, write_table_csv
+from adoptloop.adoption.metrics import By, MetricsRow, metric_rows, write_table_csv
 from adoptloop.adoption.report.assemble import ReportOptions, build_report_data, write_report
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.metrics import RowSource
@@ -63,9 +64,12 @@ def write_outputs(
     options: ReportOptions | None = None,
 ) -> AdoptionOutputs:
     """The adoption table grouped `by`, as `output_dir`/adoption.csv, and the report as
-    `output_dir`/adoption.html (its region rows are the table's when `by` is region)."""
+    `output_dir`/adoption.html (its region rows are the table's when `by` is region), from
+    the sums kept in the store (adoption.aggregates.update: only what changed is redone)."""
+    curves = sorted({by, "region"} - {"capability"})  # the table's and the report's
+    sums, _counts = aggregates.update(engine, capabilities, as_of, [*curves, "manager"], curves)
     with engine.connect() as conn:
-        rows = adoption_metrics(conn, RowSource.states(), capabilities, as_of, by)
+        rows = metric_rows(conn, sums, capabilities, as_of, by)
     table = write_csv(rows, output_dir / "adoption.csv")
     with engine.connect() as conn:
         data = build_report_data(
@@ -75,6 +79,7 @@ def write_outputs(
             as_of,
             by_region=rows if by == "region" else None,
             options=options,
+            sums=sums,
         )
     return AdoptionOutputs(rows, table, write_report(output_dir / "adoption.html", data))
 

@@ -69,16 +69,24 @@ HR_COLUMNS = (
 )
 
 
-def hr_rows(conn: Connection) -> Iterator[tuple[str, HRRow]]:
-    """(hr_id, row) of every HR row, by hr_id then valid_from, streamed."""
+def hr_rows(conn: Connection, only: Sequence[str] | None = None) -> Iterator[tuple[str, HRRow]]:
+    """(hr_id, row) of every HR row (with `only`, of those people), by hr_id then valid_from,
+    streamed."""
     p = schema.people
     query = (
         select(p.c.hr_id, *(p.c[c] for c in HR_COLUMNS))
         .order_by(p.c.hr_id, p.c.valid_from)
         .execution_options(yield_per=5000)
     )
-    for hr_id, *values in conn.execute(query):
-        yield hr_id, HRRow(*values)
+    if only is None:
+        for hr_id, *values in conn.execute(query):
+            yield hr_id, HRRow(*values)
+        return
+    ids = sorted(set(only))
+    for offset in range(0, len(ids), _ONLY_CHUNK):
+        chunk = query.where(p.c.hr_id.in_(ids[offset : offset + _ONLY_CHUNK]))
+        for hr_id, *values in conn.execute(chunk):
+            yield hr_id, HRRow(*values)
 
 
 class RatingInput(NamedTuple):

@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import ColumnElement, Connection, delete, false, or_, select, text, update
 
 from adoptloop.domain import ERASED
+from adoptloop.store import aggregates as kept_metrics
 from adoptloop.store import schema
 from adoptloop.store.records import row_digest
 from adoptloop.store.schema import utcnow
@@ -186,6 +187,7 @@ def purge_person(conn: Connection, hr_id: str) -> dict[str, int]:
     }
     for scratch in (schema.adoption_dirty, schema.adoption_scratch):
         conn.execute(delete(scratch).where(scratch.c.hr_id == hr_id))
+    kept_metrics.forget_person(conn, hr_id)  # the kept sums name them (or their HR id as a group)
     for table in (
         schema.interactions,
         schema.people,

@@ -82,16 +82,28 @@ class TrainedRow(NamedTuple):
     days_to_proficient: int | None
 
 
-def trained_rows(conn: Connection, source: RowSource) -> Iterator[TrainedRow]:
-    """Every trained rep x capability row (with a trained_at), streamed."""
+def trained_rows(
+    conn: Connection, source: RowSource, people: Sequence[str] | None = None
+) -> Iterator[TrainedRow]:
+    """Every trained rep x capability row (with a trained_at), streamed; with `people`, only
+    theirs."""
     t = source.table
     query = (
         select(*(t.c[name] for name in TrainedRow._fields))
         .where(source.where, t.c.trained_at.is_not(None))
         .execution_options(yield_per=5000)
     )
-    for row in conn.execute(query):
-        yield TrainedRow(*row)
+    if people is None:
+        for row in conn.execute(query):
+            yield TrainedRow(*row)
+        return
+    for offset in range(0, len(people), _CHUNK):
+        chunk = list(people[offset : offset + _CHUNK])
+        for row in conn.execute(query.where(t.c.hr_id.in_(chunk))):
+            yield TrainedRow(*row)
+
+
+_CHUNK = 500  # people per IN (...)
 
 
 def trained_per_capability(conn: Connection, source: RowSource) -> dict[str, int]:
@@ -153,6 +165,32 @@ def visited_people(conn: Connection, since: date, as_of: date) -> set[str]:
     o = schema.observations
     query = select(o.c.observed_hr_id).where(_visits_in(since, as_of)).distinct()
     return set(conn.execute(query).scalars())
+
+
+def first_visits(
+    conn: Connection, since: date, people: Sequence[str] | None = None
+) -> dict[str, date]:
+    """Per person, the first day after `since` they were observed on a counted visit (any
+    observer; visits dated after the as-of date included); with `people`, only theirs."""
+    o = schema.observations
+    query = (
+        select(o.c.observed_hr_id, func.min(o.c.visit_date))
+        .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date > since)
+        .group_by(o.c.observed_hr_id)
+    )
+    chunks = (
+        [query]
+        if people is None
+        else [
+            query.where(o.c.observed_hr_id.in_(list(people[i : i + _CHUNK])))
+            for i in range(0, len(people), _CHUNK)
+        ]
+    )
+    out: dict[str, date] = {}
+    for chunk in chunks:
+        for hr_id, day in conn.execute(chunk):
+            out[hr_id] = date.fromisoformat(day) if isinstance(day, str) else day
+    return out
 
 
 def observation_pairs(

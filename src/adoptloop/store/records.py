@@ -60,12 +60,15 @@ ADOPTION_INPUTS = {"completions": "hr_id", "observations": "observed_hr_id"}
 
 # meta key: the as-of date and basis of the last adoption_states computation (adoption/compute.py)
 ADOPTION_BASIS_KEY = "adoption_states_basis"
+# meta key: the as-of date and basis of the last adoption metrics update (adoption/aggregates.py)
+METRICS_BASIS_KEY = "adoption_metrics_basis"
 
 
 def forget_adoption_computation(conn: Connection) -> None:
     """Make the next adoption_states computation redo everyone: for writes that change
     adoption inputs without going through this module (erasure, retention purge)."""
-    conn.execute(delete(schema.meta).where(schema.meta.c.key == ADOPTION_BASIS_KEY))
+    keys = (ADOPTION_BASIS_KEY, METRICS_BASIS_KEY)
+    conn.execute(delete(schema.meta).where(schema.meta.c.key.in_(keys)))
 
 
 def _digests(table: Table) -> Select[Any]:

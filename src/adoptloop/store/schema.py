@@ -42,7 +42,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -388,6 +388,87 @@ adoption_states = Table(
 # the passing of time moved), see adoption/compute.py. Written by store/records.py. (v2)
 adoption_dirty = Table(
     "adoption_dirty",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
+)
+
+# The adoption metrics kept between runs (adoption/aggregates.py, v8): each person's
+# contribution and the sums over them, so that a run redoes only the people who changed.
+# metric_reps: a trained rep x capability's contribution, with its group in each grouping.
+metric_reps = Table(
+    "metric_reps",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
+    Column("capability_id", String(64), primary_key=True),
+    Column("region", Text, nullable=False),
+    Column("team", Text, nullable=False),
+    Column("manager", Text, nullable=False),
+    Column("module", Text, nullable=False),
+    Column("trained_at", Date, nullable=False),
+    Column("in_cohort", Boolean, nullable=False),
+    Column("observed", Boolean, nullable=False),
+    Column("proficient", Boolean, nullable=False),
+    Column("sustained", Boolean, nullable=False),
+    Column("regressed", Boolean, nullable=False),
+    Column("days_to_proficient", Integer),
+)
+
+# metric_people: a person's coaching-coverage contribution (groups NULL: not eligible) and the
+# first as-of date on which it may differ although no input changed (NULL: never).
+metric_people = Table(
+    "metric_people",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
+    Column("region", Text),
+    Column("team", Text),
+    Column("manager", Text),
+    Column("visited", Boolean, nullable=False),
+    Column("valid_until", Date),
+    Index("ix_metric_people_valid_until", "valid_until"),
+)
+
+# metric_cells: the sums per (grouping, group, capability); capability "" holds the group's
+# coaching coverage, grouping "*" the "(all)" rows.
+metric_cells = Table(
+    "metric_cells",
+    metadata,
+    Column("grouping", String(16), primary_key=True),
+    Column("grp", Text, primary_key=True),
+    Column("capability_id", String(64), primary_key=True),
+    *[
+        Column(name, Integer, nullable=False)
+        for name in (
+            "trained",
+            "cohort",
+            "observed",
+            "adopted",
+            "sustained",
+            "regressed",
+            "cohort_sustained",
+            "eligible",
+            "coached",
+        )
+    ],
+)
+
+# metric_km: Kaplan-Meier's per-day counts per cell: kind "e", reps proficient `day` days after
+# training; kind "c", reps not (yet) proficient trained on day number `day` (date.toordinal:
+# censored at as-of minus that day, whatever the as-of date).
+metric_km = Table(
+    "metric_km",
+    metadata,
+    Column("grouping", String(16), primary_key=True),
+    Column("grp", Text, primary_key=True),
+    Column("capability_id", String(64), primary_key=True),
+    Column("kind", String(1), primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# metric_dirty: people whose adoption_states rows were recomputed since the metrics were last
+# brought up to date (adoption/compute.py adds them; adoption/aggregates.py takes them).
+metric_dirty = Table(
+    "metric_dirty",
     metadata,
     Column("hr_id", String(64), primary_key=True),
 )

@@ -8,17 +8,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from adoptloop.adoption import aggregates
+from adoptloop.adoption.aggregates import Aggregates
 from adoptloop.adoption.kaplan_meier import Curve
 from adoptloop.adoption.metrics import (
     ALL,
     COACHING_DAYS,
     MetricsRow,
     RaterStats,
-    adoption_metrics,
     coach_the_coach,
-    coaching_coverage,
+    coverage,
     leniency,
     median_or_none,
+    metric_rows,
     rater_stats,
     reinforcement,
     team_labels,
@@ -99,9 +101,11 @@ def build_report_data(
     title: str = "Is what we trained applied in the field?",
     by_region: Sequence[MetricsRow] | None = None,
     options: ReportOptions | None = None,
+    sums: Aggregates | None = None,
 ) -> ReportData:
-    """`by_region`: adoption_metrics(conn, source, capabilities, as_of, "region", ...) when the
-    caller has it already (the same rows, not computed twice)."""
+    """`sums`: the adoption sums (adoption.aggregates) of the region and manager groupings
+    when the caller keeps them (else computed in full from `source`); `by_region`: their
+    region rows (adoption.metrics.metric_rows) when the caller has them already."""
     options = options or ReportOptions()
     now = options.now or datetime.now(UTC)
     names = {c.id: c.name for c in capabilities.spec.capabilities}
@@ -112,8 +116,10 @@ def build_report_data(
         window_days=capabilities.default_window_days,
         stale_after_days=options.stale_after_days,
     )
+    if sums is None:
+        sums = aggregates.full(conn, source, capabilities, as_of)
     if by_region is None:
-        by_region = adoption_metrics(conn, source, capabilities, as_of, "region")
+        by_region = metric_rows(conn, sums, capabilities, as_of, "region")
     overall = {r.capability: r for r in by_region if r.group == ALL}
     caused = causal(
         conn, capabilities, as_of, names, lambda ids: _people_labels(conn, ids, as_of, options)
@@ -154,7 +160,7 @@ def build_report_data(
         )
     data.curves = _curves(overall.values(), names)
     stats = rater_stats(conn, as_of)
-    data.managers = _managers(conn, as_of, stats, options)
+    data.managers = _managers(conn, as_of, stats, options, sums)
     data.freshness = freshness(conn, now, options.stale_after_days)
     data.notes = _notes(conn, source, as_of, names, stats)
     return data
@@ -197,20 +203,21 @@ def _managers(
     as_of: date,
     stats: dict[str, RaterStats],
     options: ReportOptions,
+    sums: Aggregates,
 ) -> list[ManagerGroup]:
     """One row per first-line manager's team. The team's eligible reps decide its tier, for
     every figure of the row, rater statistics included: coverage, timeliness, leniency and
     top-box share only from 10 reps, and leniency only when the region's other teams (the
     comparison) have 10 eligible reps too."""
     lenient = leniency(stats)
-    coverage = coaching_coverage(conn, as_of, "manager")
-    by_region = coaching_coverage(conn, as_of, "region")
-    managers = [m for m in coverage if m not in (ALL, NO_GROUP)]
+    teams = coverage(sums, "manager")
+    by_region = coverage(sums, "region")
+    managers = [m for m in teams if m not in (ALL, NO_GROUP)]
     labels = team_labels(conn, as_of, managers)
     regions = store.regions_on(conn, as_of)
     people = _people_labels(conn, managers, as_of, options)
     out = []
-    for manager, (eligible, coached) in sorted(coverage.items()):
+    for manager, (eligible, coached) in sorted(teams.items()):
         if manager == ALL:
             continue
         s = stats.get(manager)

@@ -1,0 +1,314 @@
+"""The sums behind the adoption metrics, and keeping them between runs.
+
+adoption.metrics turns sums into rows; this module forms them. Each person contributes:
+- per trained rep x capability (attributed as DESIGN.md says: the `rep` row valid on
+  min(trained_at + W, D), none for a leaver), its group in every grouping (region, team,
+  manager, module) and its counts (trained, cohort, observed, adopted, sustained, regressed)
+  plus its Kaplan-Meier observation: an event `days_to_proficient` days after training, or a
+  censoring kept by training day (censored at D - trained_at, whatever D is);
+- per person, coaching coverage: eligible on D (and the group of the row that makes them so)
+  and visited in (D - 90 d, D], with the first as-of date on which that may differ although
+  no input changed (`valid_until`: an employment boundary reaching the 90-day window, a visit
+  leaving it, a future-dated visit entering it).
+
+`Aggregates` holds the sums: cells per (grouping, group, capability; "" for coverage) and
+Kaplan-Meier's per-day counts; grouping "*" holds the "(all)" rows. A full computation adds every
+contribution; `update` (the run's adoption stage) keeps them in the store (schema v8) and
+redoes only the people whose states rows the states pass recomputed (store metric_dirty) and
+those whose coverage contribution expired, subtracting their stored contribution and adding the
+new one. It rebuilds everything on the first run, after the capability map, a window or the
+adoptloop version changed, when the as-of date went back, or when the states pass did a full
+computation (which forgets the bookmark). tests/adoption/test_aggregates.py checks that the
+kept sums, rows and report equal a full recomputation after random edits.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import groupby
+from typing import TYPE_CHECKING, Any, Literal
+
+from adoptloop import __version__
+from adoptloop.adoption.employment import Employment
+from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store import aggregates as kept
+from adoptloop.store import metrics as store
+from adoptloop.store.adoption import HRRow, hr_rows
+from adoptloop.store.aggregates import CELL_COUNTS, CellKey, KmKey
+from adoptloop.store.metrics import NO_GROUP, RowSource, TrainedRow, team_key
+from adoptloop.store.records import row_digest
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+By = Literal["region", "team", "manager", "module", "capability"]
+GROUPINGS = ("region", "team", "manager", "module")  # a trained rep's groupings
+COVERAGE_GROUPINGS = ("region", "team", "manager")  # an eligible person's
+EVERYONE = "*"  # the grouping of the "(all)" rows
+ALL = "(all)"
+COACHING_DAYS = 90
+_DAY = timedelta(days=1)
+_INDEX = {name: i for i, name in enumerate(CELL_COUNTS)}
+
+
+def group_of(by: By, row: HRRow, module: str | None = None) -> str | None:
+    """The group a row puts a rep in (None: only the "(all)" rows)."""
+    if by == "region":
+        return row.region or NO_GROUP
+    if by == "team":
+        return team_key(row.team, row.manager_hr_id) or NO_GROUP
+    if by == "manager":
+        return row.manager_hr_id or NO_GROUP
+    if by == "module":
+        return module or NO_GROUP
+    return None
+
+
+def load_people(conn: Connection, only: Sequence[str] | None = None) -> dict[str, Employment]:
+    """Everyone's employment (with `only`, those people's), from their HR rows."""
+    return {
+        hr_id: Employment([row for _, row in rows])
+        for hr_id, rows in groupby(hr_rows(conn, only), key=lambda item: item[0])
+    }
+
+
+# --- contributions ------------------------------------------------------------------------------
+
+
+def rep_contribution(
+    rep: TrainedRow, person: Employment | None, as_of: date
+) -> dict[str, Any] | None:
+    """A trained rep x capability's metric_reps row; None when it counts nowhere."""
+    post = person.rep_on(min(rep.window_end, as_of)) if person else None
+    if post is None:
+        return None
+    groups = {g: group_of(g, post, rep.trained_module) or NO_GROUP for g in GROUPINGS}  # type: ignore[arg-type]
+    return {
+        "hr_id": rep.hr_id,
+        "capability_id": rep.capability_id,
+        **groups,
+        "trained_at": rep.trained_at,
+        "in_cohort": bool(rep.in_cohort),
+        "observed": bool(rep.observed),
+        "proficient": bool(rep.proficient),
+        "sustained": rep.state == "sustained",
+        "regressed": rep.state == "regressed",
+        "days_to_proficient": rep.days_to_proficient,
+    }
+
+
+def person_contribution(
+    hr_id: str, rows: Sequence[HRRow], person: Employment, first_visit: date | None, as_of: date
+) -> dict[str, Any]:
+    """A person's metric_people row: their coverage group on `as_of` (None: not eligible),
+    whether visited, and the first as-of date on which either may differ."""
+    post = person.eligible_on(as_of, COACHING_DAYS)
+    groups = {g: group_of(g, post) if post else None for g in COVERAGE_GROUPINGS}  # type: ignore[arg-type]
+    # eligibility and the group read employment over [D - 89, D]: it holds while no boundary
+    # (a row's start or end, a hire, a termination) falls within a day of the sliding window
+    bounds = [
+        day
+        for row in rows
+        for day in (
+            row.valid_from,
+            row.valid_to,
+            row.hire_date,
+            row.termination_date + _DAY if row.termination_date else None,
+        )
+        if day is not None and day >= as_of - timedelta(days=COACHING_DAYS + 1)
+    ]
+    until = [as_of + _DAY if day <= as_of + _DAY else day - _DAY for day in bounds]
+    if first_visit is not None:  # it leaves the window 90 days on, or enters it on its day
+        until.append(
+            first_visit + timedelta(days=COACHING_DAYS) if first_visit <= as_of else first_visit
+        )
+    return {
+        "hr_id": hr_id,
+        **groups,
+        "visited": first_visit is not None and first_visit <= as_of,
+        "valid_until": min(until) if until else None,
+    }
+
+
+def contributions(
+    conn: Connection,
+    source: RowSource,
+    capabilities: CapabilityMap,
+    as_of: date,
+    people: Sequence[str] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(metric_reps rows, metric_people rows) of `people` (everyone: None)."""
+    posts: dict[str, list[HRRow]] = defaultdict(list)
+    for hr_id, row in hr_rows(conn, people):
+        posts[hr_id].append(row)
+    employment = {hr_id: Employment(rows) for hr_id, rows in posts.items()}
+    reps = [
+        part
+        for rep in store.trained_rows(conn, source, people)
+        if rep.capability_id in capabilities.capabilities
+        and (part := rep_contribution(rep, employment.get(rep.hr_id), as_of)) is not None
+    ]
+    return reps, _persons(conn, posts, employment, as_of, people)
+
+
+def person_contributions(conn: Connection, as_of: date) -> list[dict[str, Any]]:
+    """Everyone's metric_people row."""
+    posts: dict[str, list[HRRow]] = defaultdict(list)
+    for hr_id, row in hr_rows(conn):
+        posts[hr_id].append(row)
+    employment = {hr_id: Employment(rows) for hr_id, rows in posts.items()}
+    return _persons(conn, posts, employment, as_of, None)
+
+
+def _persons(
+    conn: Connection,
+    posts: Mapping[str, Sequence[HRRow]],
+    employment: Mapping[str, Employment],
+    as_of: date,
+    people: Sequence[str] | None,
+) -> list[dict[str, Any]]:
+    visits = store.first_visits(conn, as_of - timedelta(days=COACHING_DAYS), people)
+    return [
+        person_contribution(hr_id, posts[hr_id], person, visits.get(hr_id), as_of)
+        for hr_id, person in employment.items()
+    ]
+
+
+# --- the sums -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Aggregates:
+    """cells[(grouping, group, capability)] = CELL_COUNTS; km[(grouping, group, capability,
+    kind, day)] = reps (kind "e": proficient `day` days after training; "c": not proficient,
+    trained on day number `day`)."""
+
+    cells: dict[CellKey, list[int]] = field(default_factory=dict)
+    km: Counter[KmKey] = field(default_factory=Counter)
+
+    def _cell(self, key: CellKey) -> list[int]:
+        found = self.cells.get(key)
+        if found is None:
+            found = self.cells[key] = [0] * len(CELL_COUNTS)
+        return found
+
+    def add_rep(self, rep: Mapping[str, Any], sign: int = 1) -> None:
+        cap = rep["capability_id"]
+        keys = [(g, rep[g], cap) for g in GROUPINGS] + [(EVERYONE, ALL, cap)]
+        counts = (
+            1,
+            rep["in_cohort"],
+            rep["observed"],
+            rep["proficient"],
+            rep["sustained"],
+            rep["regressed"],
+            rep["in_cohort"] and rep["sustained"],
+        )
+        days = rep["days_to_proficient"]
+        kind, day = (
+            ("e", max(0, days)) if days is not None else ("c", rep["trained_at"].toordinal())
+        )
+        for key in keys:
+            cell = self._cell(key)
+            for i, n in enumerate(counts):
+                cell[i] += sign * n
+            self.km[(*key, kind, day)] += sign
+
+    def add_person(self, person: Mapping[str, Any], sign: int = 1) -> None:
+        if person["region"] is None:  # not eligible
+            return
+        keys = [(g, person[g], "") for g in COVERAGE_GROUPINGS] + [(EVERYONE, ALL, "")]
+        for key in keys:
+            cell = self._cell(key)
+            cell[_INDEX["eligible"]] += sign
+            cell[_INDEX["coached"]] += sign * person["visited"]
+
+    def add(
+        self, reps: Iterable[Mapping[str, Any]], persons: Iterable[Mapping[str, Any]], sign: int = 1
+    ) -> None:
+        for rep in reps:
+            self.add_rep(rep, sign)
+        for person in persons:
+            self.add_person(person, sign)
+
+    def groups(self, grouping: str) -> Iterator[tuple[str, str, list[int]]]:
+        """(group, capability, counts) of the non-empty cells of `grouping`."""
+        for (g, group, cap), counts in self.cells.items():
+            if g == grouping and any(counts):
+                yield group, cap, counts
+
+    def observations(
+        self, grouping: str, as_of: date
+    ) -> dict[tuple[str, str], Counter[tuple[int, bool]]]:
+        """(group, capability) -> Counter of Kaplan-Meier observations (days, proficient)."""
+        out: dict[tuple[str, str], Counter[tuple[int, bool]]] = defaultdict(Counter)
+        ordinal = as_of.toordinal()
+        for (g, group, cap, kind, day), n in self.km.items():
+            if g == grouping and n:
+                time = (day, True) if kind == "e" else (ordinal - day, False)
+                out[(group, cap)][time] += n
+        return out
+
+
+def full(
+    conn: Connection, source: RowSource, capabilities: CapabilityMap, as_of: date
+) -> Aggregates:
+    """The sums over everyone (the rows of `source`)."""
+    out = Aggregates()
+    out.add(*contributions(conn, source, capabilities, as_of))
+    return out
+
+
+# --- kept in the store ----------------------------------------------------------------------------
+
+
+def basis(capabilities: CapabilityMap) -> str:
+    """What every contribution depends on besides the data (a change rebuilds them all)."""
+    return row_digest(
+        {
+            "map": capabilities.spec.model_dump(mode="json"),
+            "window_days": capabilities.default_window_days,
+            "adoptloop": __version__,
+            "metrics": 1,
+        }
+    )
+
+
+def update(
+    engine: Engine,
+    capabilities: CapabilityMap,
+    as_of: date,
+    groupings: Sequence[str],
+    curves: Sequence[str] | None = None,
+) -> tuple[Aggregates, dict[str, Any]]:
+    """Bring the kept sums to `as_of` (after the states pass); returns the sums of
+    `groupings` (plus the "(all)" ones), with the Kaplan-Meier counts of `curves` (None: of
+    every one of `groupings`), and the counts of what was redone."""
+    source = RowSource.states()
+    with engine.begin() as conn:
+        last = kept.last_update(conn)
+        if last is None or last[1] != basis(capabilities) or as_of < last[0]:
+            kept.clear(conn)
+            reps, persons = contributions(conn, source, capabilities, as_of)
+            sums = Aggregates()
+            sums.add(reps, persons)
+            kept.replace_contributions(conn, [], reps, persons)
+            counts: dict[str, Any] = {"metrics": "full", "people": len(persons)}
+        else:
+            people = kept.due_people(conn, as_of)
+            old_reps, old_persons = kept.contributions_of(conn, people)
+            reps, persons = contributions(conn, source, capabilities, as_of, people)
+            sums = Aggregates()
+            sums.add(old_reps, old_persons, -1)
+            sums.add(reps, persons)
+            kept.replace_contributions(conn, people, reps, persons)
+            counts = {"metrics": "incremental", "people": len(people)}
+        kept.apply_cells(conn, sums.cells)
+        kept.apply_km(conn, sums.km)
+        kept.finish_update(conn, as_of, basis(capabilities))
+        cells = kept.load_cells(conn, [EVERYONE, *groupings])
+        km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
+        return Aggregates(cells, Counter(km)), counts

@@ -1,0 +1,250 @@
+"""The adoption metrics kept between runs: contributions, their sums, and what to redo.
+
+adoption/aggregates.py decides what a contribution is and how the sums are formed; this module
+reads and writes the tables (schema v8: metric_reps, metric_people, metric_cells, metric_km,
+metric_dirty) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
+
+from adoptloop.store import bulk, records, schema
+
+_CHUNK = 500  # keys per IN (...)
+
+CELL_COUNTS = (
+    "trained",
+    "cohort",
+    "observed",
+    "adopted",
+    "sustained",
+    "regressed",
+    "cohort_sustained",
+    "eligible",
+    "coached",
+)
+CellKey = tuple[str, str, str]  # (grouping, group, capability; "" = coaching coverage)
+KmKey = tuple[str, str, str, str, int]  # (grouping, group, capability, kind "e"/"c", day)
+
+REP_COLUMNS = tuple(c.name for c in schema.metric_reps.columns)
+PERSON_COLUMNS = tuple(c.name for c in schema.metric_people.columns)
+
+
+def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
+    for offset in range(0, len(items), _CHUNK):
+        yield list(items[offset : offset + _CHUNK])
+
+
+# --- the bookmark ---------------------------------------------------------------------------------
+
+
+def last_update(conn: Connection) -> tuple[date, str] | None:
+    """(as-of date, basis) of the last completed update; None before the first (or after
+    forget_adoption_computation)."""
+    m = schema.meta
+    key = records.METRICS_BASIS_KEY
+    value = conn.execute(select(m.c.value).where(m.c.key == key)).scalar_one_or_none()
+    if value is None:
+        return None
+    found = orjson.loads(value)
+    return date.fromisoformat(found["as_of"]), str(found["basis"])
+
+
+def finish_update(conn: Connection, as_of: date, basis: str) -> None:
+    """Record a completed update; nobody is dirty any more."""
+    m = schema.meta
+    conn.execute(delete(schema.metric_dirty))
+    value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
+    key = records.METRICS_BASIS_KEY
+    if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(insert(m).values(key=key, value=value))
+
+
+def forget(conn: Connection) -> None:
+    """Make the next update a full rebuild."""
+    m = schema.meta
+    conn.execute(delete(m).where(m.c.key == records.METRICS_BASIS_KEY))
+
+
+def mark_dirty(conn: Connection, people: Sequence[str]) -> None:
+    """Note that these people's adoption_states rows were recomputed."""
+    t = schema.metric_dirty
+    for chunk in _chunks(sorted(set(people))):
+        known = set(conn.execute(select(t.c.hr_id).where(t.c.hr_id.in_(chunk))).scalars())
+        bulk.insert_many(conn, t, ["hr_id"], [{"hr_id": i} for i in chunk if i not in known])
+
+
+def due_people(conn: Connection, as_of: date) -> list[str]:
+    """Whom an update to `as_of` redoes: the people marked dirty, and those whose coverage
+    contribution may differ on `as_of` (valid_until on or before it)."""
+    d, p = schema.metric_dirty, schema.metric_people
+    dirty = set(conn.execute(select(d.c.hr_id)).scalars())
+    moved = conn.execute(select(p.c.hr_id).where(p.c.valid_until <= as_of)).scalars()
+    return sorted(dirty.union(moved))
+
+
+# --- contributions ------------------------------------------------------------------------------
+
+
+def clear(conn: Connection) -> None:
+    """Every contribution and sum (a full rebuild follows)."""
+    for table in (schema.metric_reps, schema.metric_people, schema.metric_cells, schema.metric_km):
+        conn.execute(delete(table))
+
+
+def contributions_of(
+    conn: Connection, people: Sequence[str]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The stored (metric_reps rows, metric_people rows) of `people`."""
+    r, p = schema.metric_reps, schema.metric_people
+    reps: list[dict[str, Any]] = []
+    persons: list[dict[str, Any]] = []
+    for chunk in _chunks(people):
+        reps += [dict(row._mapping) for row in conn.execute(select(r).where(r.c.hr_id.in_(chunk)))]
+        persons += [
+            dict(row._mapping) for row in conn.execute(select(p).where(p.c.hr_id.in_(chunk)))
+        ]
+    return reps, persons
+
+
+def replace_contributions(
+    conn: Connection,
+    people: Sequence[str],
+    reps: Sequence[Mapping[str, Any]],
+    persons: Sequence[Mapping[str, Any]],
+) -> None:
+    """Delete the contributions of `people` (None: nobody), then insert `reps` and `persons`."""
+    for table in (schema.metric_reps, schema.metric_people):
+        for chunk in _chunks(people):
+            conn.execute(delete(table).where(table.c.hr_id.in_(chunk)))
+    bulk.insert_many(conn, schema.metric_reps, REP_COLUMNS, reps)
+    bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
+
+
+def forget_person(conn: Connection, hr_id: str) -> None:
+    """An erasure: every row naming the person, and every sum (the next run rebuilds them)."""
+    clear(conn)
+    conn.execute(delete(schema.metric_dirty).where(schema.metric_dirty.c.hr_id == hr_id))
+
+
+# --- the sums -----------------------------------------------------------------------------------
+
+
+def apply_cells(conn: Connection, delta: Mapping[CellKey, Sequence[int]]) -> None:
+    """Add `delta` to metric_cells; a cell whose counts all reach 0 is removed."""
+    t = schema.metric_cells
+    groups = sorted({group for _, group, _ in delta})
+    found: dict[CellKey, list[int]] = {}
+    for chunk in _chunks(groups):
+        query = select(t.c.grouping, t.c.grp, t.c.capability_id, *(t.c[c] for c in CELL_COUNTS))
+        for grouping, group, cap, *counts in conn.execute(query.where(t.c.grp.in_(chunk))):
+            if (grouping, group, cap) in delta:
+                found[(grouping, group, cap)] = [int(n) for n in counts]
+    gone, changed, added = [], [], []
+    for key, change in delta.items():
+        if not any(change):
+            continue
+        old = found.get(key)
+        new = [a + b for a, b in zip(old or [0] * len(CELL_COUNTS), change, strict=True)]
+        row: dict[str, Any] = {"grouping": key[0], "grp": key[1], "capability_id": key[2]}
+        row.update(zip(CELL_COUNTS, new, strict=True))
+        if not any(new):
+            gone.append(key)
+        elif old is None:
+            added.append(row)
+        else:
+            changed.append({f"_{k}": v for k, v in row.items()})
+    _delete_keys(conn, t, ("grouping", "grp", "capability_id"), gone)
+    bulk.update_many(
+        conn,
+        t,
+        (t.c.grouping == _bind("_grouping"))
+        & (t.c.grp == _bind("_grp"))
+        & (t.c.capability_id == _bind("_capability_id")),
+        CELL_COUNTS,
+        changed,
+    )
+    bulk.insert_many(conn, t, ["grouping", "grp", "capability_id", *CELL_COUNTS], added)
+
+
+def apply_km(conn: Connection, delta: Mapping[KmKey, int]) -> None:
+    """Add `delta` to metric_km; a count reaching 0 is removed."""
+    t = schema.metric_km
+    groups = sorted({key[1] for key in delta})
+    found: dict[KmKey, int] = {}
+    for chunk in _chunks(groups):
+        query = select(t.c.grouping, t.c.grp, t.c.capability_id, t.c.kind, t.c.day, t.c.n)
+        for grouping, group, cap, kind, day, n in conn.execute(query.where(t.c.grp.in_(chunk))):
+            if (grouping, group, cap, kind, day) in delta:
+                found[(grouping, group, cap, kind, day)] = int(n)
+    gone, changed, added = [], [], []
+    for key, change in delta.items():
+        if not change:
+            continue
+        old = found.get(key)
+        new = (old or 0) + change
+        row = dict(zip(("grouping", "grp", "capability_id", "kind", "day"), key, strict=True))
+        if not new:
+            gone.append(key)
+        elif old is None:
+            added.append({**row, "n": new})
+        else:
+            changed.append({**{f"_{k}": v for k, v in row.items()}, "_n": new})
+    _delete_keys(conn, t, ("grouping", "grp", "capability_id", "kind", "day"), gone)
+    bulk.update_many(
+        conn,
+        t,
+        (t.c.grouping == _bind("_grouping"))
+        & (t.c.grp == _bind("_grp"))
+        & (t.c.capability_id == _bind("_capability_id"))
+        & (t.c.kind == _bind("_kind"))
+        & (t.c.day == _bind("_day")),
+        ["n"],
+        changed,
+    )
+    bulk.insert_many(conn, t, ["grouping", "grp", "capability_id", "kind", "day", "n"], added)
+
+
+def _bind(name: str) -> Any:
+    return bindparam(name)
+
+
+def _delete_keys(
+    conn: Connection, table: Table, columns: Sequence[str], keys: Sequence[Any]
+) -> None:
+    if keys:
+        where = [table.c[c] == _bind(f"k{i}") for i, c in enumerate(columns)]
+        conn.execute(
+            delete(table).where(and_(*where)),
+            [{f"k{i}": v for i, v in enumerate(key)} for key in keys],
+        )
+
+
+def load_cells(conn: Connection, groupings: Sequence[str]) -> dict[CellKey, list[int]]:
+    """The sums of `groupings`."""
+    t = schema.metric_cells
+    query = select(t.c.grouping, t.c.grp, t.c.capability_id, *(t.c[c] for c in CELL_COUNTS))
+    return {
+        (grouping, group, cap): [int(n) for n in counts]
+        for grouping, group, cap, *counts in conn.execute(
+            query.where(t.c.grouping.in_(list(groupings)))
+        )
+    }
+
+
+def load_km(conn: Connection, groupings: Sequence[str]) -> dict[KmKey, int]:
+    """Kaplan-Meier's counts of `groupings`."""
+    t = schema.metric_km
+    query = select(t.c.grouping, t.c.grp, t.c.capability_id, t.c.kind, t.c.day, t.c.n)
+    return {
+        (grouping, group, cap, kind, int(day)): int(n)
+        for grouping, group, cap, kind, day, n in conn.execute(
+            query.where(t.c.grouping.in_(list(groupings)))
+        )
+    }
