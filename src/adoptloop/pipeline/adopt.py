@@ -25,6 +25,7 @@ from adoptloop.xapi.ids import Pseudonymizer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from adoptloop.adoption.estimates import Estimates
     from adoptloop.settings.model import Settings
 
 
@@ -61,9 +62,11 @@ def write_outputs(
     by: By,
     output_dir: Path,
     options: ReportOptions | None = None,
+    estimates: Estimates | None = None,
 ) -> AdoptionOutputs:
     """The adoption table grouped `by`, as `output_dir`/adoption.csv, and the report as
-    `output_dir`/adoption.html (its region rows are the table's when `by` is region)."""
+    `output_dir`/adoption.html (its region rows are the table's when `by` is region; its
+    uplift and raters `estimates` when the run has them already)."""
     with engine.connect() as conn:
         rows = adoption_metrics(conn, RowSource.states(), capabilities, as_of, by)
     table = write_csv(rows, output_dir / "adoption.csv")
@@ -75,6 +78,7 @@ def write_outputs(
             as_of,
             by_region=rows if by == "region" else None,
             options=options,
+            estimates=estimates,
         )
     return AdoptionOutputs(rows, table, write_report(output_dir / "adoption.html", data))
 

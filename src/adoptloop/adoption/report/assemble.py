@@ -43,6 +43,8 @@ from adoptloop.store.names import display_names
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from adoptloop.adoption.estimates import Estimates
+
 AT_RISK_EVERY = 30  # days between the at-risk counts under the time-to-proficiency curves
 
 
@@ -99,9 +101,10 @@ def build_report_data(
     title: str = "Is what we trained applied in the field?",
     by_region: Sequence[MetricsRow] | None = None,
     options: ReportOptions | None = None,
+    estimates: Estimates | None = None,
 ) -> ReportData:
     """`by_region`: adoption_metrics(conn, source, capabilities, as_of, "region", ...) when the
-    caller has it already (the same rows, not computed twice)."""
+    caller has it already (the same rows, not computed twice); `estimates` likewise."""
     options = options or ReportOptions()
     now = options.now or datetime.now(UTC)
     names = {c.id: c.name for c in capabilities.spec.capabilities}
@@ -116,7 +119,12 @@ def build_report_data(
         by_region = adoption_metrics(conn, source, capabilities, as_of, "region")
     overall = {r.capability: r for r in by_region if r.group == ALL}
     caused = causal(
-        conn, capabilities, as_of, names, lambda ids: _people_labels(conn, ids, as_of, options)
+        conn,
+        capabilities,
+        as_of,
+        names,
+        lambda ids: _people_labels(conn, ids, as_of, options),
+        estimates,
     )
     data.uplift, data.raters, data.uplift_missing = caused.uplift, caused.raters, caused.missing
     data.where_to_act, data.where_it_works = opportunities(by_region, names, caused.above_zero)
