@@ -162,8 +162,11 @@ def test_estimates_are_skipped_with_a_log_line_when_the_uplift_extra_is_missing(
     monkeypatch.setitem(sys.modules, "diff_diff", None)  # import diff_diff -> ImportError
     capabilities = load_capability_map(DEMO_CONFIG.parent / "demo" / "capabilities.yaml")
     with capture_logs() as logs:
-        counts = publish_estimates(engine, _stage(engine), capabilities, date(2026, 11, 30))
+        counts, estimates = publish_estimates(
+            engine, _stage(engine), capabilities, date(2026, 11, 30)
+        )
     assert "adoptloop[uplift]" in counts["skipped"]
+    assert estimates is None
     assert any(e["event"] == "estimates skipped" for e in logs)
     assert _outbox(engine) == []
 

@@ -4,13 +4,16 @@ Both commands estimate with diff-diff (https://github.com/igerber/diff-diff, MIT
 imputation difference-in-differences estimator of Borusyak, Jaravel and Spiess (2024) for
 uplift, its OLS kit (`diff_diff.linalg.solve_ols`, cluster-robust CR1) for rater leniency.
 It is the optional extra `adoptloop[uplift]` (numpy, pandas and scipy come with it); without
-it the commands stop with exit 2 and say what to install. docs/uplift.md records why this
+it the commands stop with exit 2 and say what to install. Importing them costs seconds and about
+120 MB (scipy.stats, pandas): `require` checks they are installed without importing them, and
+`load` imports them only where a fit runs. docs/uplift.md records why this
 library (a comparison with pyfixest's did2s and Callaway-Sant'Anna on simulated orgs).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +26,15 @@ from adoptloop.errors import ConfigError
 log = structlog.get_logger(__name__)
 
 INSTALL_HINT = "pip install 'adoptloop[uplift]'"
+_MODULES = ("diff_diff", "numpy", "pandas", "scipy")
+
+
+def require() -> None:
+    """ConfigError (exit 2) naming the extra when one of its libraries is not installed; finds
+    them without importing them (a run whose estimates are reused never pays the import)."""
+    for module in _MODULES:
+        if importlib.util.find_spec(module) is None:
+            raise _missing(module)
 
 
 def load(module: str = "diff_diff") -> ModuleType:
@@ -30,10 +42,14 @@ def load(module: str = "diff_diff") -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ConfigError(
-            f"uplift and raters need the optional statistics libraries ({exc.name} is not "
-            f"installed): {INSTALL_HINT}"
-        ) from None
+        raise _missing(exc.name or module) from None
+
+
+def _missing(module: str) -> ConfigError:
+    return ConfigError(
+        f"uplift and raters need the optional statistics libraries ({module} is not "
+        f"installed): {INSTALL_HINT}"
+    )
 
 
 @contextmanager

@@ -119,20 +119,31 @@ class Leniency:
 
 def raters(conn: Connection, as_of: date, *, days: int = RATER_DAYS) -> list[Leniency]:
     """Every rater's row (by region, then manager id), from the store as of `as_of`."""
-    estimators.load()
+    estimators.require()
+    return leniency(*rater_inputs(conn, as_of, days=days), as_of)
+
+
+def rater_inputs(
+    conn: Connection, as_of: date, *, days: int = RATER_DAYS
+) -> tuple[list[Rated], dict[str, str]]:
+    """The model's ratings (streamed from the store, rep rows only) and each rater's region.
+
+    A year of ratings is most of the store's: each distinct id, date and value is held once
+    (the rows share a few thousand), not once per rating."""
     history: dict[str, list[HRRow]] = defaultdict(list)
     for hr_id, row in hr_rows(conn):
         history[hr_id].append(row)
     employment = {hr_id: Employment(rows) for hr_id, rows in history.items()}
+    same: dict[object, Any] = {}
     rated = [
-        Rated(rater, rep, capability, day, scaled)
+        Rated(*(same.setdefault(v, v) for v in (rater, rep, capability, day, scaled)))
         for rater, rep, capability, day, scaled in store.rating_rows(
             conn, as_of - timedelta(days=days), as_of
         )
         if rep in employment and employment[rep].rep_on(day) is not None
     ]
     regions = {rater: _region(employment.get(rater), as_of) for rater in {r.rater for r in rated}}
-    return leniency(rated, regions, as_of)
+    return rated, regions
 
 
 def _region(history: Employment | None, as_of: date) -> str:
@@ -150,11 +161,18 @@ def leniency(ratings: Sequence[Rated], regions: dict[str, str], as_of: date) -> 
         for m, rs in by_rater.items()
     }
     _raw(by_rater, rows)
-    for component in _components(ratings):
+    components = _components(ratings)
+    group_of = {m: i for i, component in enumerate(components) for m in component}
+    members: dict[int, list[Rated]] = defaultdict(list)  # each group's ratings, in their order
+    for r in ratings:
+        members[group_of[r.rater]].append(r)
+    for i, component in enumerate(components):
         if len(component) == 1:
             rows[component[0]].reason = NOT_IDENTIFIABLE
-            continue
-        _fit([r for r in ratings if r.rater in set(component)], component, rows, as_of)
+        elif any(rows[m].tier.shows_estimates for m in component):
+            # a group none of whose raters is shown is not fitted: its leniencies (and their
+            # reasons) would all be blanked below
+            _fit(members.pop(i), component, rows, as_of)
     for row in rows.values():
         if not row.tier.shows_estimates:
             row.leniency = row.ci_low = row.ci_high = row.raw = None

@@ -157,7 +157,7 @@ def _round(value: float | None) -> float | None:
 
 
 @dataclass(slots=True)
-class _Panel:
+class Panel:
     """One capability's counted ratings, and each rep's group."""
 
     ratings: list[Rating] = field(default_factory=list)
@@ -166,9 +166,10 @@ class _Panel:
 
 def collect(
     conn: Connection, capabilities: CapabilityMap, as_of: date, by: UpliftBy | None
-) -> dict[str, _Panel]:
+) -> dict[str, Panel]:
     """capability -> its counted ratings (rep rows only) and each rep's group."""
-    panels: dict[str, _Panel] = {c: _Panel() for c in capabilities.capabilities}
+    panels: dict[str, Panel] = {c: Panel() for c in capabilities.capabilities}
+    days: dict[date, date] = {}  # one object per visit date, not one per rating
     for inputs in person_inputs(conn, as_of):
         history = Employment(inputs.posts)
         trained = trained_dates(inputs.completions, capabilities, as_of)
@@ -182,7 +183,7 @@ def collect(
             trained_at = trained[capability][0] if capability in trained else None
             threshold = capabilities.capabilities[capability].threshold
             panels[capability].ratings.append(
-                Rating(inputs.hr_id, day, scaled >= threshold, trained_at)
+                Rating(inputs.hr_id, days.setdefault(day, day), scaled >= threshold, trained_at)
             )
             last_rated[capability] = row
         for capability, row in last_rated.items():
@@ -208,11 +209,22 @@ def uplift(
     conn: Connection, capabilities: CapabilityMap, as_of: date, by: UpliftBy | None = None
 ) -> list[Uplift]:
     """The uplift rows: per capability an `(all)` row, then (with `by`) one per group."""
-    estimators.load()  # a clear error before reading anything when the extra is missing
+    estimators.require()  # a clear error before reading anything when the extra is missing
+    return fit(collect(conn, capabilities, as_of, by), capabilities, by, pretrend=True)
+
+
+def fit(
+    panels: Mapping[str, Panel],
+    capabilities: CapabilityMap,
+    by: UpliftBy | None,
+    *,
+    pretrend: bool,
+) -> list[Uplift]:
+    """The rows of `collect`'s panels; `pretrend`: test the `(all)` rows' pre-trends too."""
     out: list[Uplift] = []
-    for capability, panel in sorted(collect(conn, capabilities, as_of, by).items()):
+    for capability, panel in sorted(panels.items()):
         window = capabilities.window_days(capability)
-        out.append(estimate(panel.ratings, ALL, capability, window, pretrend=True))
+        out.append(estimate(panel.ratings, ALL, capability, window, pretrend=pretrend))
         if by is None:
             continue
         members: dict[str, list[Rating]] = defaultdict(list)

@@ -26,6 +26,7 @@ from adoptloop.xapi.ids import Pseudonymizer
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from adoptloop.adoption.estimates import Estimates
     from adoptloop.settings.model import Settings
 
 
@@ -62,10 +63,12 @@ def write_outputs(
     by: By,
     output_dir: Path,
     options: ReportOptions | None = None,
+    estimates: Estimates | None = None,
 ) -> AdoptionOutputs:
     """The adoption table grouped `by`, as `output_dir`/adoption.csv, and the report as
-    `output_dir`/adoption.html (its region rows are the table's when `by` is region), from
-    the sums kept in the store (adoption.aggregates.update: only what changed is redone)."""
+    `output_dir`/adoption.html (its region rows are the table's when `by` is region; its
+    uplift and raters `estimates` when the run has them already), from the sums kept in the
+    store (adoption.aggregates.update: only what changed is redone)."""
     curves = sorted({by, "region"} - {"capability"})  # the table's and the report's
     sums, _counts = aggregates.update(engine, capabilities, as_of, [*curves, "manager"], curves)
     with engine.connect() as conn:
@@ -80,6 +83,7 @@ def write_outputs(
             by_region=rows if by == "region" else None,
             options=options,
             sums=sums,
+            estimates=estimates,
         )
     return AdoptionOutputs(rows, table, write_report(output_dir / "adoption.html", data))
 

@@ -2,7 +2,9 @@
 manager, one statement each per period, from adoptloop's own agent (issue 19 point 5).
 
 The run calls `publish_estimates` after the translate stage and before delivery, when
-`adoption.publish_estimates` is true (the default), so the statements go out in the same run.
+`adoption.publish_estimates` is true (the default), so the statements go out in the same run,
+and hands its estimates to the report (one fit per run; none when the inputs have not changed
+since the last, adoption/estimates.py).
 The estimators are the optional extra `adoptloop[uplift]`: without it the stage logs once and
 skips; a run never fails for it.
 
@@ -26,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from adoptloop.adoption import estimators
-from adoptloop.adoption.metrics import ALL, fraction
-from adoptloop.adoption.raters import Leniency, raters
-from adoptloop.adoption.uplift import Uplift, uplift
+from adoptloop.adoption.estimates import Estimates, estimates_as_of, keep
+from adoptloop.adoption.metrics import fraction
+from adoptloop.adoption.raters import Leniency
+from adoptloop.adoption.uplift import Uplift
 from adoptloop.domain import ERASED
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.records import EstimatedLeniency, EstimatedUplift
@@ -50,18 +53,22 @@ def period_of(as_of: date) -> str:
 
 def publish_estimates(
     engine: Engine, stage: TranslateStage, capabilities: CapabilityMap, as_of: date
-) -> dict[str, Any]:
-    """Estimate uplift and leniency as of `as_of` and emit their statements into the outbox
-    through `stage`; without the uplift extra: log, skip, and say so in the counts."""
+) -> tuple[dict[str, Any], Estimates | None]:
+    """Estimate uplift and leniency as of `as_of` (adoption.estimates: fitted, or the kept
+    ones when their inputs have not changed) and emit their statements into the outbox through
+    `stage`; returns the counts and the estimates (the report shows the same). Without the
+    uplift extra: log, skip, and say so in the counts."""
     try:
-        estimators.load()
+        estimators.require()
     except ConfigError as exc:
         log.warning("estimates skipped", reason=str(exc))
-        return {"skipped": f"the uplift extra is not installed ({estimators.INSTALL_HINT})"}
+        return {"skipped": f"the uplift extra is not installed ({estimators.INSTALL_HINT})"}, None
     with engine.connect() as conn:
-        uplifts = [row for row in uplift(conn, capabilities, as_of) if row.group == ALL]
-        leniencies = raters(conn, as_of)
-    return emit_estimates(engine, stage, uplifts, leniencies, period_of(as_of))
+        caused = estimates_as_of(conn, capabilities, as_of)
+    with engine.begin() as conn:
+        keep(conn, caused)
+    counts = emit_estimates(engine, stage, caused.uplift, caused.leniency, period_of(as_of))
+    return counts | {"fits": "reused" if caused.reused else "fitted"}, caused
 
 
 def emit_estimates(

@@ -305,11 +305,13 @@ def _run(
             )
             bucket.update(translate.run())
         checkpoint()
+        caused = None  # the estimates stage's estimates, for the report
         if env.settings.adoption.publish_estimates:
             with _stage(result.counts, "estimates") as bucket:
-                bucket.update(
-                    publish_estimates(env.engine, translate, env.capabilities, result.as_of)
+                counts, caused = publish_estimates(
+                    env.engine, translate, env.capabilities, result.as_of
                 )
+                bucket.update(counts)
             checkpoint()
         with _stage(result.counts, "deliver") as bucket:
             bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
@@ -334,6 +336,7 @@ def _run(
                 by=env.settings.adoption.by,
                 output_dir=env.settings.adoption.output_dir,
                 options=adopt.report_options(env.settings),
+                estimates=caused,
             )
             result.adoption, result.adoption_csv = outputs.rows, outputs.csv
             result.report = outputs.report

@@ -7,7 +7,9 @@ module reads and writes for it:
 - `adoption_states` (the current state as of the last run): upserts, tombstones, the people
   whose rows can have changed since the last computation, the rows that are no longer
   produced, and the bookmark (as-of date and basis) of the last computation in `meta`;
-- `adoption_scratch`: the rows of one ad-hoc computation, deleted after.
+- `adoption_scratch`: the rows of one ad-hoc computation, deleted after;
+- the causal estimates last fitted (adoption/estimates.py), kept in `meta` with the digest of
+  their inputs.
 """
 
 from __future__ import annotations
@@ -384,5 +386,29 @@ def finish_computation(conn: Connection, as_of: date, basis: str) -> None:
     conn.execute(delete(schema.adoption_dirty))
     value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
     key = records.ADOPTION_BASIS_KEY
+    if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(insert(m).values(key=key, value=value))
+
+
+# --- the causal estimates last fitted --------------------------------------------------------------
+
+
+def kept_estimates(conn: Connection, inputs: str) -> dict[str, Any] | None:
+    """The kept estimates when they were fitted on inputs of digest `inputs`, else None."""
+    m = schema.meta
+    value = conn.execute(
+        select(m.c.value).where(m.c.key == records.ESTIMATES_KEY)
+    ).scalar_one_or_none()
+    if value is None:
+        return None
+    found: dict[str, Any] = orjson.loads(value)
+    return found if found.get("inputs") == inputs else None
+
+
+def keep_estimates(conn: Connection, inputs: str, estimates: Mapping[str, Any]) -> None:
+    """Keep these estimates (JSON-able) as the last fitted, on inputs of digest `inputs`."""
+    m = schema.meta
+    value = orjson.dumps({**estimates, "inputs": inputs}).decode()
+    key = records.ESTIMATES_KEY
     if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
         conn.execute(insert(m).values(key=key, value=value))

@@ -317,9 +317,9 @@ def newest_dates(conn: Connection) -> tuple[dict[str, list[str]], str]:
 
 def rating_rows(
     conn: Connection, since: date, as_of: date
-) -> list[tuple[str, str, str, date, float]]:
+) -> Iterator[tuple[str, str, str, date, float]]:
     """(observer, observed person, capability, visit date, scaled) of every rating on a counted
-    visit in (since, as_of], by observer: the rows of the rater-leniency model."""
+    visit in (since, as_of], by observer: the rows of the rater-leniency model, streamed."""
     o, r = schema.observations, schema.ratings
     query = (
         select(
@@ -328,5 +328,7 @@ def rating_rows(
         .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
         .where(_visits_in(since, as_of))
         .order_by(o.c.observer_hr_id, o.c.visit_date, o.c.record_id, r.c.item)
+        .execution_options(yield_per=5000)
     )
-    return [(a, b, c, d, float(s)) for a, b, c, d, s in conn.execute(query)]
+    for a, b, c, d, s in conn.execute(query):
+        yield a, b, c, d, float(s)

@@ -62,12 +62,15 @@ ADOPTION_INPUTS = {"completions": "hr_id", "observations": "observed_hr_id"}
 ADOPTION_BASIS_KEY = "adoption_states_basis"
 # meta key: the as-of date and basis of the last adoption metrics update (adoption/aggregates.py)
 METRICS_BASIS_KEY = "adoption_metrics_basis"
+# meta key: the last causal estimates and the digest of their inputs (adoption/estimates.py)
+ESTIMATES_KEY = "causal_estimates"
 
 
 def forget_adoption_computation(conn: Connection) -> None:
-    """Make the next adoption_states computation redo everyone: for writes that change
-    adoption inputs without going through this module (erasure, retention purge)."""
-    keys = (ADOPTION_BASIS_KEY, METRICS_BASIS_KEY)
+    """Make the next adoption_states computation redo everyone, and forget the kept causal
+    estimates (they name managers): for writes that change adoption inputs without going
+    through this module (erasure, retention purge)."""
+    keys = (ADOPTION_BASIS_KEY, METRICS_BASIS_KEY, ESTIMATES_KEY)
     conn.execute(delete(schema.meta).where(schema.meta.c.key.in_(keys)))
 
 

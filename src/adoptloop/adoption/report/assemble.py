@@ -45,6 +45,8 @@ from adoptloop.store.names import display_names
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
+    from adoptloop.adoption.estimates import Estimates
+
 AT_RISK_EVERY = 30  # days between the at-risk counts under the time-to-proficiency curves
 
 
@@ -102,10 +104,12 @@ def build_report_data(
     by_region: Sequence[MetricsRow] | None = None,
     options: ReportOptions | None = None,
     sums: Aggregates | None = None,
+    estimates: Estimates | None = None,
 ) -> ReportData:
     """`sums`: the adoption sums (adoption.aggregates) of the region and manager groupings
     when the caller keeps them (else computed in full from `source`); `by_region`: their
-    region rows (adoption.metrics.metric_rows) when the caller has them already."""
+    region rows (adoption.metrics.metric_rows) when the caller has them already; `estimates`:
+    the run's uplift and raters results when it has them already (not fitted twice)."""
     options = options or ReportOptions()
     now = options.now or datetime.now(UTC)
     names = {c.id: c.name for c in capabilities.spec.capabilities}
@@ -122,7 +126,12 @@ def build_report_data(
         by_region = metric_rows(conn, sums, capabilities, as_of, "region")
     overall = {r.capability: r for r in by_region if r.group == ALL}
     caused = causal(
-        conn, capabilities, as_of, names, lambda ids: _people_labels(conn, ids, as_of, options)
+        conn,
+        capabilities,
+        as_of,
+        names,
+        lambda ids: _people_labels(conn, ids, as_of, options),
+        estimates,
     )
     data.uplift, data.raters, data.uplift_missing = caused.uplift, caused.raters, caused.missing
     data.where_to_act, data.where_it_works = opportunities(by_region, names, caused.above_zero)

@@ -1,6 +1,6 @@
 """What training caused, for the report: the uplift rows per capability and the rater
-calibration intervals (adoption/uplift.py, adoption/raters.py), with the small-number rule
-applied here, so the renderer (report/uplift_html.py) only shows them.
+calibration intervals (adoption/estimates.py: the run's, the kept ones, or fitted), with the
+small-number rule applied here, so the renderer (report/uplift_html.py) only shows them.
 
 Both need the optional `adoptloop[uplift]` extra: without it `causal` returns nothing but the
 reason, the report says so, and "where it works" falls back to adoption alone.
@@ -14,11 +14,11 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from adoptloop.adoption import estimators
-from adoptloop.adoption.metrics import ALL
-from adoptloop.adoption.raters import Leniency, raters
+from adoptloop.adoption.estimates import Estimates, estimates_as_of
+from adoptloop.adoption.raters import Leniency
 from adoptloop.adoption.report.data import RaterInterval, UpliftRow
 from adoptloop.adoption.smallnumbers import Tier
-from adoptloop.adoption.uplift import Uplift, uplift
+from adoptloop.adoption.uplift import Uplift
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 
@@ -41,18 +41,21 @@ def causal(
     as_of: date,
     names: Mapping[str, str],
     labels: Callable[[Sequence[str]], Mapping[str, str]],
+    estimates: Estimates | None = None,
 ) -> Causal:
-    """The report's uplift and rater rows as of `as_of`; `labels` names managers by hr_id."""
+    """The report's uplift and rater rows as of `as_of`; `labels` names managers by hr_id.
+    `estimates`: the run's (adoption.estimates), when it has them; else they are read or fitted
+    here."""
     try:
-        estimators.load()
+        estimators.require()
     except ConfigError:
         return Causal(
             missing="Uplift and rater calibration need the optional statistics library "
             f"({estimators.INSTALL_HINT}); it is not installed, so this report shows neither, "
             "and where it works is judged on adoption alone."
         )
-    rows = [r for r in uplift(conn, capabilities, as_of) if r.group == ALL]
-    leniencies = raters(conn, as_of)
+    found = estimates or estimates_as_of(conn, capabilities, as_of)
+    rows, leniencies = found.uplift, found.leniency
     people = labels([r.manager for r in leniencies])
     return Causal(
         uplift=[_uplift_row(r, names.get(r.capability, r.capability)) for r in rows],

@@ -1,0 +1,124 @@
+"""Issue 17, the causal estimates' cost: a run fits uplift and leniency once, for both the
+estimate statements and the report (points 2 and 3); a run whose inputs did not change takes the
+kept estimates, which equal a fresh fit's, and the same report; changed inputs are fitted again,
+and an erasure forgets the kept estimates (point 4)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from adoptloop.adoption import uplift
+from adoptloop.adoption.estimates import estimates_as_of
+from adoptloop.cli.app import app
+from adoptloop.cli.common import load
+from adoptloop.pipeline.run import Environment
+from adoptloop.store import adoption as store
+from adoptloop.store import schema
+from adoptloop.store.records import forget_adoption_computation
+from tests.support import copy_demo
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    return copy_demo(tmp_path)
+
+
+@pytest.fixture
+def fits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The capabilities of every uplift fit made (the spy calls the real estimator)."""
+    made: list[str] = []
+    real = uplift.estimate
+
+    def spy(ratings: Any, group: str, capability: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(capability)
+        return real(ratings, group, capability, *args, **kwargs)
+
+    monkeypatch.setattr(uplift, "estimate", spy)
+    return made
+
+
+def _run(config: Path) -> str:
+    result = CliRunner().invoke(app, ["run", "--config", str(config)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = (config.parent / "state" / "out" / "adoption.html").read_text(encoding="utf-8")
+    return re.sub(r"generated [0-9-]+ [0-9:]+ UTC", "", report)
+
+
+@pytest.fixture
+def env(demo: Path) -> Iterator[Environment]:
+    settings, registry = load(demo)
+    opened = Environment.open(settings, registry)
+    yield opened
+    opened.engine.dispose()
+
+
+def test_a_run_fits_each_capability_once_for_the_statements_and_the_report(
+    demo: Path, fits: list[str]
+) -> None:
+    """Point 2: the estimates stage and the report share the run's fit (it was fitted twice)."""
+    _run(demo)
+    assert fits, "the demo run fits uplift"
+    assert sorted(fits) == sorted(set(fits))
+
+
+def test_an_unchanged_rerun_reuses_the_kept_estimates_which_equal_a_fresh_fit(
+    demo: Path, fits: list[str]
+) -> None:
+    """Point 4: nothing changed since the last fit -> no fit, the same report, and the kept
+    estimates are exactly a fresh fit's (reuse == refit)."""
+    first = _run(demo)
+    fits.clear()
+    second = _run(demo)
+    assert fits == []
+    assert second == first
+    settings, registry = load(demo)
+    env = Environment.open(settings, registry)
+    day = env.as_of(None)
+    with env.engine.begin() as conn:
+        kept = estimates_as_of(conn, env.capabilities, day)
+        forget_adoption_computation(conn)  # drops the kept estimates
+        fresh = estimates_as_of(conn, env.capabilities, day)
+    env.engine.dispose()
+    assert kept.reused
+    assert not fresh.reused
+    assert fresh.inputs == kept.inputs
+    assert fresh.uplift == kept.uplift
+    assert fresh.leniency == kept.leniency
+    assert any(row.estimate is not None for row in fresh.uplift)
+
+
+def test_a_changed_rating_is_fitted_again(demo: Path, env: Environment) -> None:
+    """Point 4: a stored rating changed since the last fit (whichever way it was written) ->
+    the estimates are fitted again, not taken from the store."""
+    _run(demo)
+    day = env.as_of(None)
+    with env.engine.begin() as conn:
+        kept = estimates_as_of(conn, env.capabilities, day)
+        r = schema.ratings
+        rid = conn.execute(r.select().limit(1)).mappings().one()
+        conn.execute(
+            update(r)
+            .where(r.c.record_id == rid["record_id"], r.c.item == rid["item"])
+            .values(scaled=1.0 - rid["scaled"])
+        )
+        changed = estimates_as_of(conn, env.capabilities, day)
+    assert kept.reused
+    assert not changed.reused
+    assert changed.inputs != kept.inputs
+
+
+def test_an_erasure_forgets_the_kept_estimates(demo: Path, env: Environment) -> None:
+    """Point 4: the kept estimates name managers: erasure (and the retention purge) drop them."""
+    _run(demo)
+    with env.engine.begin() as conn:
+        inputs = estimates_as_of(conn, env.capabilities, env.as_of(None)).inputs
+        assert store.kept_estimates(conn, inputs) is not None
+        forget_adoption_computation(conn)
+        assert store.kept_estimates(conn, inputs) is None
