@@ -10,7 +10,7 @@ from the last committed cursor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import partial
@@ -46,7 +46,7 @@ from adoptloop.pipeline.pull_writer import (
 )
 from adoptloop.pipeline.read_ahead import read_ahead
 from adoptloop.pipeline.suppression import Suppression, without_erased
-from adoptloop.store import cursors, parked, quarantine, records, source_reads
+from adoptloop.store import cursors, parked, quarantine, records, snapshots, source_reads
 from adoptloop.store.commits import Commits
 from adoptloop.store.quarantine import QuarantineEntry
 
@@ -87,6 +87,36 @@ class StreamCounts:
             "skipped": self.skipped,
             "parked": self.parked,
         }
+
+
+@dataclass
+class _Waiting:
+    """The keys of one stream's records that wait: parked for their person, or open in
+    quarantine. Read once when the stream starts and kept up to date by its batches (only this
+    run writes them), so that a batch unparks and resolves just the keys that wait, and runs
+    no statement when none does (a backfill's usual batch)."""
+
+    parked: set[str]
+    quarantined: set[str]
+
+    @classmethod
+    def load(cls, conn: Connection, source: str, stream: str) -> _Waiting:
+        return cls(
+            snapshots.parked_keys(conn, source, stream),
+            quarantine.open_keys(conn, source, stream),
+        )
+
+    def unparked(self, keys: Iterable[str]) -> list[str]:
+        """Of `keys`, the parked ones, which the caller unparks."""
+        found = [k for k in keys if k in self.parked] if self.parked else []
+        self.parked.difference_update(found)
+        return found
+
+    def resolved(self, keys: Iterable[str]) -> list[str]:
+        """Of `keys`, the ones open in quarantine, which the caller resolves."""
+        found = [k for k in keys if k in self.quarantined] if self.quarantined else []
+        self.quarantined.difference_update(found)
+        return found
 
 
 @dataclass
@@ -236,6 +266,7 @@ class PullStage:
         whole: WholeRead | None = None
         with self.engine.connect() as conn:
             cursor = None if reread else cursors.get_cursor(conn, connector.name, stream)
+            waits = _Waiting.load(conn, connector.name, stream)
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
@@ -251,6 +282,7 @@ class PullStage:
                     resolver,
                     batch,
                     counts,
+                    waits,
                     cursor=at,
                     snapshot=snapshot,
                 )
@@ -316,6 +348,7 @@ class PullStage:
         resolver: IdentityResolver,
         buffer: _Buffer,
         counts: StreamCounts,
+        waits: _Waiting,
         *,
         cursor: str | None,
         snapshot: WholeRead | None = None,
@@ -348,20 +381,22 @@ class PullStage:
                 # takes it up without the source sending it again); quarantined once
                 kept = without_erased(record, lambda r: resolver.resolve(conn, r) == ERASED)
                 parked.park(conn, source, stream, key, exc.ref, kept or record, self.run_id)
+                waits.parked.add(key)
                 waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
                 counts.parked += 1
         written = writer.write()
-        parked.unpark(conn, source, stream, writer.accepted_keys)
+        parked.unpark(conn, source, stream, waits.unparked(writer.accepted_keys))
         rejected += [_waiting_entry(conn, source, ref, where) for ref, where in waiting.values()]
         counts.deleted += apply_deletes(conn, source, buffer.deleted)
         # a deleted record that waited for its person is dropped: it must not come back live
         # when the person matches
-        parked.unpark(conn, source, stream, [d.record_id for d in buffer.deleted])
+        parked.unpark(conn, source, stream, waits.unparked(d.record_id for d in buffer.deleted))
         counts.inserted += written.inserted
         counts.updated += written.updated
         counts.unchanged += written.unchanged
         counts.quarantined += quarantine.quarantine(conn, self.run_id, rejected)
-        quarantine.resolve_quarantined(conn, source, stream, writer.accepted_keys)
+        waits.quarantined.update(e.record_key for e in rejected if e.stream == stream)
+        quarantine.resolve_quarantined(conn, source, stream, waits.resolved(writer.accepted_keys))
         if snapshot is not None:
             applied = apply_snapshot(conn, source, stream, snapshot, allow_shrink=self.allow_shrink)
             counts.deleted += applied.deleted
