@@ -103,13 +103,31 @@ def _execute_tuples(
         params = rows if isinstance(rows, list) else list(rows)
     else:
         params = []
+        # a column's values repeat (a flag, a visit date): each distinct one is converted once
+        done: list[dict[tuple[type, Any], Any]] = [{} for _ in converted]
         for row in rows:
             values = list(row) if in_order else [row[i] for i in order]
-            for k, p in converted:
-                if values[k] is not None:
-                    values[k] = p(values[k])
+            for (k, p), memo in zip(converted, done, strict=True):
+                value = values[k]
+                if value is not None:
+                    values[k] = _converted(p, memo, value)
             params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
     conn.exec_driver_sql(sql, params)
+
+
+def _converted(
+    process: Callable[[Any], Any], memo: dict[tuple[type, Any], Any], value: Any
+) -> Any:
+    """`process(value)`, remembered in `memo` by the value and its type (True and 1 are
+    equal, and convert differently)."""
+    try:
+        key = (value.__class__, value)
+        return memo[key]
+    except KeyError:
+        memo[key] = process(value)
+        return memo[key]
+    except TypeError:  # an unhashable value (a JSON column's dict): not remembered
+        return process(value)
 
 
 def _execute_many(
