@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     Float,
+    JSON,
     Integer,
     MetaData,
     String,
@@ -33,6 +34,7 @@ _table = Table(
     Column("flag", Boolean),
     Column("score", Float),
     Column("name", String(32)),
+    Column("extra", JSON),
 )
 
 _rows = st.lists(
@@ -40,9 +42,10 @@ _rows = st.lists(
         {
             # few distinct values, so that most repeat within a call
             "day": st.none() | st.sampled_from([date(2026, 1, 1), date(999, 12, 31)]),
-            "flag": st.none() | st.booleans(),
+            "flag": st.none() | st.booleans() | st.sampled_from([0, 1]),  # mixed types too
             "score": st.none() | st.sampled_from([0.0, 1.0, 2.5]),
             "name": st.none() | st.sampled_from(["a", "b"]),
+            "extra": st.sampled_from([{"a": 1}, [1, 2], "x"]),  # unhashable values too
         }
     ),
     max_size=30,
@@ -55,7 +58,9 @@ def _stored(rows: list[dict[str, Any]], *, ours: bool) -> list[tuple[Any, ...]]:
     numbered = [{"id": i, **row} for i, row in enumerate(rows)]
     with engine.begin() as conn:
         if ours:
-            bulk.insert_many(conn, _table, ["id", "day", "flag", "score", "name"], numbered)
+            bulk.insert_many(
+                conn, _table, ["id", "day", "flag", "score", "name", "extra"], numbered
+            )
         elif numbered:
             conn.execute(_table.insert(), numbered)
         flipped = [{"_flag": not r["flag"], "_day": r["day"], "_rid": r["id"]} for r in numbered]
@@ -64,12 +69,10 @@ def _stored(rows: list[dict[str, Any]], *, ours: bool) -> list[tuple[Any, ...]]:
             bulk.update_many(conn, _table, where, ["flag", "day"], flipped)
         elif flipped:
             conn.execute(
-                _table.update()
-                .where(where)
-                .values(flag=bindparam("_flag"), day=bindparam("_day")),
+                _table.update().where(where).values(flag=bindparam("_flag"), day=bindparam("_day")),
                 flipped,
             )
-        raw = conn.exec_driver_sql("SELECT id, day, flag, score, name FROM t ORDER BY id")
+        raw = conn.exec_driver_sql("SELECT id, day, flag, score, name, extra FROM t ORDER BY id")
         return [*raw.all(), *conn.execute(select(_table).order_by(_table.c.id)).all()]
 
 
