@@ -9,11 +9,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
     Float,
-    JSON,
     Integer,
     MetaData,
     String,
