@@ -50,7 +50,7 @@ class ListedPeople(Connector[_Config]):
                     role="rep",
                     active=True,
                 )
-        yield Checkpoint(stream, None)
+        yield Checkpoint(stream, "read")
 
 
 def _pull(engine: Engine, tmp: Path, rows: list[str | tuple[str, str]]) -> list[str]:
@@ -75,9 +75,7 @@ def _pull(engine: Engine, tmp: Path, rows: list[str | tuple[str, str]]) -> list[
 def _open_entries(engine: Engine) -> list[str]:
     q = schema.quarantine
     with engine.connect() as conn:
-        return sorted(
-            conn.execute(select(q.c.record_key).where(q.c.resolved.is_(False))).scalars()
-        )
+        return sorted(conn.execute(select(q.c.record_key).where(q.c.resolved.is_(False))).scalars())
 
 
 @pytest.fixture
