@@ -10,12 +10,11 @@ from the last committed cursor.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -24,12 +23,7 @@ from adoptloop.domain import (
     ERASED,
     Account,
     Checkpoint,
-    CoachingObservation,
-    Completion,
     Deleted,
-    DevelopmentAction,
-    FieldInteraction,
-    Person,
     PersonRef,
     Rating,
     Record,
@@ -40,15 +34,21 @@ from adoptloop.domain import (
     people_named,
 )
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
-from adoptloop.mappings.roles import RoleMap, unknown_role_reason
+from adoptloop.mappings.roles import RoleMap
 from adoptloop.pipeline.deletes import WholeRead, apply_deletes, apply_snapshot
 from adoptloop.pipeline.identity import IdentityResolver
+from adoptloop.pipeline.pull_writer import (
+    RecordWriter,
+    Suppressed,
+    UnknownRole,
+    Unresolved,
+    record_key,
+)
 from adoptloop.pipeline.read_ahead import read_ahead
 from adoptloop.pipeline.suppression import Suppression, without_erased
-from adoptloop.store import cursors, parked, quarantine, records, source_reads
+from adoptloop.store import cursors, parked, quarantine, records, snapshots, source_reads
 from adoptloop.store.commits import Commits
 from adoptloop.store.quarantine import QuarantineEntry
-from adoptloop.xapi.canonical import timestamp
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -58,23 +58,6 @@ log = structlog.get_logger(__name__)
 BATCH_SIZE = 2000  # records per write
 COMMIT_RECORDS = 20_000  # records per transaction, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (other writers wait on it)
-
-
-class _Suppressed(Exception):
-    """The record is about an erased person: it is dropped, not stored, parked or quarantined."""
-
-
-class _UnknownRole(Exception):
-    """An HR row whose role or title the roles map does not know: quarantined (a row defect)."""
-
-
-class _Unresolved(Exception):
-    def __init__(self, ref: PersonRef, role: str) -> None:
-        super().__init__(
-            f"unknown person: {ref.system} user {ref.external_id} ({role}) matches no HR record"
-        )
-        self.ref = ref
-        self.role = role
 
 
 @dataclass
@@ -104,6 +87,36 @@ class StreamCounts:
             "skipped": self.skipped,
             "parked": self.parked,
         }
+
+
+@dataclass
+class _Waiting:
+    """The keys of one stream's records that wait: parked for their person, or open in
+    quarantine. Read once when the stream starts and kept up to date by its batches (only this
+    run writes them), so that a batch unparks and resolves just the keys that wait, and runs
+    no statement when none does (a backfill's usual batch)."""
+
+    parked: set[str]
+    quarantined: set[str]
+
+    @classmethod
+    def load(cls, conn: Connection, source: str, stream: str) -> _Waiting:
+        return cls(
+            snapshots.parked_keys(conn, source, stream),
+            quarantine.open_keys(conn, source, stream),
+        )
+
+    def unparked(self, keys: Iterable[str]) -> list[str]:
+        """Of `keys`, the parked ones, which the caller unparks."""
+        found = [k for k in keys if k in self.parked] if self.parked else []
+        self.parked.difference_update(found)
+        return found
+
+    def resolved(self, keys: Iterable[str]) -> list[str]:
+        """Of `keys`, the ones open in quarantine, which the caller resolves."""
+        found = [k for k in keys if k in self.quarantined] if self.quarantined else []
+        self.quarantined.difference_update(found)
+        return found
 
 
 @dataclass
@@ -216,14 +229,14 @@ class PullStage:
                 if not batch:
                     return taken, accounts
                 after = batch[-1].id
-                writer = _Writer(conn, source, resolver)
+                writer = RecordWriter(conn, source, resolver)
                 done: list[parked.Parked] = []
                 for item in batch:
                     try:
                         writer.add(item.record)
-                    except _Suppressed:
+                    except Suppressed:
                         pass
-                    except _Unresolved:
+                    except Unresolved:
                         continue
                     done.append(item)
                 writer.write()
@@ -253,6 +266,7 @@ class PullStage:
         whole: WholeRead | None = None
         with self.engine.connect() as conn:
             cursor = None if reread else cursors.get_cursor(conn, connector.name, stream)
+            waits = _Waiting.load(conn, connector.name, stream)
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
@@ -268,6 +282,7 @@ class PullStage:
                     resolver,
                     batch,
                     counts,
+                    waits,
                     cursor=at,
                     snapshot=snapshot,
                 )
@@ -333,6 +348,7 @@ class PullStage:
         resolver: IdentityResolver,
         buffer: _Buffer,
         counts: StreamCounts,
+        waits: _Waiting,
         *,
         cursor: str | None,
         snapshot: WholeRead | None = None,
@@ -345,40 +361,42 @@ class PullStage:
             else:
                 rejected.append(QuarantineEntry(source, stream, r.record_key, r.location, r.reason))
         counts.rejected += len(rejected)
-        writer = _Writer(conn, source, resolver, self.roles)
+        writer = RecordWriter(conn, source, resolver, self.roles)
         resolver.prefetch(conn, (ref for record in buffer.records for ref in people_named(record)))
         waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
         for record in buffer.records:
             try:
                 writer.add(record)
-            except _Suppressed:
+            except Suppressed:
                 counts.suppressed += 1
-            except _UnknownRole as exc:
-                key = _record_key(record)
+            except UnknownRole as exc:
+                key = record_key(record)
                 where = record.location or f"{stream} {key}"
                 rejected.append(QuarantineEntry(source, stream, key, where, str(exc)))
                 counts.rejected += 1
-            except _Unresolved as exc:
-                key = _record_key(record)
+            except Unresolved as exc:
+                key = record_key(record)
                 where = record.location or f"{stream} {key}"
                 # kept until the person matches (a user account too: fixing the HR side
                 # takes it up without the source sending it again); quarantined once
                 kept = without_erased(record, lambda r: resolver.resolve(conn, r) == ERASED)
                 parked.park(conn, source, stream, key, exc.ref, kept or record, self.run_id)
+                waits.parked.add(key)
                 waiting.setdefault((exc.ref.system, exc.ref.external_id), (exc.ref, where))
                 counts.parked += 1
         written = writer.write()
-        parked.unpark(conn, source, stream, writer.accepted_keys)
+        parked.unpark(conn, source, stream, waits.unparked(writer.accepted_keys))
         rejected += [_waiting_entry(conn, source, ref, where) for ref, where in waiting.values()]
         counts.deleted += apply_deletes(conn, source, buffer.deleted)
         # a deleted record that waited for its person is dropped: it must not come back live
         # when the person matches
-        parked.unpark(conn, source, stream, [d.record_id for d in buffer.deleted])
+        parked.unpark(conn, source, stream, waits.unparked(d.record_id for d in buffer.deleted))
         counts.inserted += written.inserted
         counts.updated += written.updated
         counts.unchanged += written.unchanged
         counts.quarantined += quarantine.quarantine(conn, self.run_id, rejected)
-        quarantine.resolve_quarantined(conn, source, stream, writer.accepted_keys)
+        waits.quarantined.update(e.record_key for e in rejected if e.stream == stream)
+        quarantine.resolve_quarantined(conn, source, stream, waits.resolved(writer.accepted_keys))
         if snapshot is not None:
             applied = apply_snapshot(conn, source, stream, snapshot, allow_shrink=self.allow_shrink)
             counts.deleted += applied.deleted
@@ -432,158 +450,7 @@ def _item_key(item: Record | Rejected | Deleted | Skipped) -> str:
         return item.record_key
     if isinstance(item, Deleted):
         return item.record_id
-    return _record_key(item)
-
-
-def _record_key(record: Record) -> str:
-    if isinstance(record, Person):
-        return record.hr_id
-    if isinstance(record, Account):
-        return record.ref.external_id
-    return record.source_record_id
-
-
-class _Writer:
-    """Resolves people and groups one batch of records by table."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        source: str,
-        resolver: IdentityResolver,
-        roles: RoleMap | None = None,
-    ) -> None:
-        self.conn = conn
-        self.source = source
-        self.resolver = resolver
-        self.roles = roles or RoleMap()
-        self.people: list[Person] = []
-        self.rows: dict[str, list[dict[str, Any]]] = {}
-        self.ratings: dict[str, list[Rating]] = {}
-        self.accepted_keys: list[str] = []
-        self.accounts = Counter[str]()
-
-    def _hr_id(self, ref: PersonRef, role: str, *, erasable: bool = False) -> str:
-        """The HR id; an erased person raises _Suppressed, or gives ERASED where only
-        mentioned."""
-        hr_id = self.resolver.resolve(self.conn, ref)
-        if hr_id is None:
-            raise _Unresolved(ref, role)
-        if hr_id == ERASED:
-            if erasable:
-                return ERASED
-            raise _Suppressed
-        return hr_id
-
-    def _row(self, table: str, values: dict[str, Any]) -> None:
-        self.rows.setdefault(table, []).append(values)
-
-    def add(self, record: Record) -> None:
-        if isinstance(record, Person):
-            if self.resolver.suppression.person(record):
-                raise _Suppressed
-            role = self.roles.role(record.role)
-            if role is None:
-                raise _UnknownRole(unknown_role_reason(record.role))
-            if record.manager_hr_id in self.resolver.suppression:
-                record = replace(record, manager_hr_id=ERASED)
-            self.people.append(replace(record, role=role))
-        elif isinstance(record, Account):
-            self._hr_id(record.ref, "account")
-            self.accounts["matched"] += 1
-        elif isinstance(record, Completion):
-            self._row(
-                "completions",
-                {
-                    "record_id": record.source_record_id,
-                    "hr_id": self._hr_id(record.learner, "learner"),
-                    "module_id": record.module_id,
-                    "module_title": record.module_title,
-                    "status": record.status,
-                    "completed_at": timestamp(record.completed_at),
-                    "score": record.score,
-                },
-            )
-        elif isinstance(record, CoachingObservation):
-            self._observation(record)
-        elif isinstance(record, DevelopmentAction):
-            self._row(
-                "development_actions",
-                {
-                    "record_id": record.source_record_id,
-                    "hr_id": self._hr_id(record.person, "person"),
-                    "capability_id": record.capability_id,
-                    "agreed_on": record.agreed_on,
-                    "due_on": record.due_on,
-                    "completed_on": record.completed_on,
-                    "status": record.status,
-                    "observation_record_id": record.observation_record_id,
-                },
-            )
-        elif isinstance(record, FieldInteraction):
-            self._row(
-                "interactions",
-                {
-                    "record_id": record.source_record_id,
-                    "hr_id": self._hr_id(record.rep, "rep"),
-                    "date": record.date,
-                    "channel": record.channel,
-                    "type": record.type,
-                    "status": record.status,
-                    "manager_hr_id": (
-                        self._hr_id(record.manager, "ride-along manager", erasable=True)
-                        if record.manager
-                        else None
-                    ),
-                },
-            )
-        self.accepted_keys.append(_record_key(record))
-
-    def _observation(self, record: CoachingObservation) -> None:
-        observer = self._hr_id(record.observer, "observer", erasable=True)
-        observed = self._hr_id(record.observed, "observed")
-        self.ratings[record.source_record_id] = list(record.ratings)
-        self._row(
-            "observations",
-            {
-                "record_id": record.source_record_id,
-                "observer_hr_id": observer,
-                "observed_hr_id": observed,
-                "visit_date": record.visit_date,
-                "timezone": record.timezone,
-                "status": record.status,
-                "counted": record.counted,
-                "submitted_at": timestamp(record.submitted_at) if record.submitted_at else None,
-                "modified_at": timestamp(record.modified_at) if record.modified_at else None,
-                "has_next_step": record.has_next_step,
-                "names_capability": record.names_capability,
-                "word_count": record.word_count,
-            },
-        )
-
-    def write(self) -> records.WriteCounts:
-        total = records.WriteCounts()
-        total.unchanged += self.accounts["matched"]
-        if self.people:
-            # listed again after a snapshot export had closed them: that closing is undone
-            records.reopen_snapshot_closed(self.conn, [p.hr_id for p in self.people])
-            total.add(records.upsert_people(self.conn, self.people))
-        for table_name, rows in self.rows.items():
-            extra = None
-            if table_name == "observations":
-                extra = {rid: records.ratings_digest(rs) for rid, rs in self.ratings.items()}
-            written = records.upsert_source_rows(
-                self.conn, table_name, self.source, rows, extra_digest=extra
-            )
-            if table_name == "observations":
-                changed = set(written.changed_keys)
-                records.replace_ratings(
-                    self.conn,
-                    self.source,
-                    {rid: rs for rid, rs in self.ratings.items() if rid in changed},
-                )
-            total.add(written)
-        return total
+    return record_key(item)
 
 
 def rescale_stored_ratings(engine: Engine, capabilities: CapabilityMap) -> None:

@@ -101,6 +101,14 @@ def _execute_tuples(
     params: list[Any]
     if positional and in_order and not converted:
         params = rows if isinstance(rows, list) else list(rows)
+    elif positional:
+        # column by column: each distinct value of a column (a flag, a visit date) is converted
+        # once, and the rows are taken apart and put together again by zip, not value by value
+        given = list(zip(*rows, strict=True))
+        columns: list[Sequence[Any]] = [given[i] for i in order]
+        for k, p in converted:
+            columns[k] = _converted(p, columns[k])
+        params = list(zip(*columns, strict=True))
     else:
         params = []
         for row in rows:
@@ -108,8 +116,23 @@ def _execute_tuples(
             for k, p in converted:
                 if values[k] is not None:
                     values[k] = p(values[k])
-            params.append(tuple(values) if positional else dict(zip(names, values, strict=True)))
+            params.append(dict(zip(names, values, strict=True)))
     conn.exec_driver_sql(sql, params)
+
+
+def _converted(process: Callable[[Any], Any], column: Sequence[Any]) -> list[Any]:
+    """`process` applied to each value of the column but None, once per distinct value when
+    the values are of one type and hashable (True and 1 are equal as keys, and may convert
+    differently)."""
+    if len(set(map(type, column)) - {type(None)}) <= 1:
+        try:
+            done = {v: process(v) for v in set(column) if v is not None}
+        except TypeError:  # unhashable (a JSON column's dicts): each one converted below
+            pass
+        else:
+            done[None] = None
+            return list(map(done.__getitem__, column))
+    return [None if v is None else process(v) for v in column]
 
 
 def _execute_many(

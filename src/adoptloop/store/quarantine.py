@@ -99,18 +99,16 @@ def quarantine(conn: Connection, run_id: str, entries: Iterable[QuarantineEntry]
     return count
 
 
-def open_keys(conn: Connection, source: str, stream: str, reason_prefix: str) -> set[str]:
-    """The record keys of a stream's open entries whose reason starts with `reason_prefix`."""
+def open_keys(
+    conn: Connection, source: str, stream: str, reason_prefix: str | None = None
+) -> set[str]:
+    """The record keys of a stream's open entries (whose reason starts with `reason_prefix`,
+    when given)."""
     t = schema.quarantine
-    rows = conn.execute(
-        select(t.c.record_key).where(
-            (t.c.source == source)
-            & (t.c.stream == stream)
-            & t.c.resolved.is_(False)
-            & t.c.reason.startswith(reason_prefix, autoescape=True)
-        )
-    )
-    return {key for (key,) in rows}
+    where = (t.c.source == source) & (t.c.stream == stream) & t.c.resolved.is_(False)
+    if reason_prefix is not None:
+        where &= t.c.reason.startswith(reason_prefix, autoescape=True)
+    return set(conn.execute(select(t.c.record_key).where(where)).scalars())
 
 
 def resolve_quarantined(conn: Connection, source: str, stream: str, keys: Iterable[str]) -> None:

@@ -106,7 +106,7 @@ def digest(value: Any) -> str:
 def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
     """The digest of a row's values (dates as their ISO form, which is how orjson writes them:
     the same bytes as `.isoformat()`, so stored digests stay valid)."""
-    skip = set(exclude)
+    skip = [k for k in exclude if k in values]
     return digest({k: v for k, v in values.items() if k not in skip} if skip else values)
 
 
@@ -129,10 +129,13 @@ def upsert_source_rows(
     if not rows:
         return counts
     prepared: dict[str, dict[str, Any]] = {}
+    extras = extra_digest or {}
     for row in rows:
-        values = {**row, "source": source, "deleted": False}
-        extra = (extra_digest or {}).get(row["record_id"], "")
-        values["digest"] = row_digest({**row, "_children": extra}, exclude=exclude)
+        # one copy of the row: digested with its children's digest, then stored without it
+        values = {**row, "_children": extras.get(row["record_id"], "")}
+        row_hash = row_digest(values, exclude=exclude)
+        del values["_children"]
+        values.update(source=source, deleted=False, digest=row_hash)
         prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
     person = ADOPTION_INPUTS.get(table.name)
     found = conn.execute(

@@ -26,9 +26,9 @@ def timestamp(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and Z; naive datetimes are taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    # not strftime("%Y"): it writes year 999 as "999", which is not ISO 8601
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+    # isoformat writes the year with four digits (not strftime("%Y"): "999" for year 999) and
+    # cuts the microseconds to milliseconds; several times faster than formatting the fields
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def local_noon(day: date, timezone: str) -> str:

@@ -1,0 +1,86 @@
+"""store/bulk.py writes what SQLAlchemy Core's executemany writes (issue 17, pull writes: the
+values of a column that repeat, a flag or a visit date, are converted once per call)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    select,
+)
+
+from adoptloop.store import bulk
+
+_metadata = MetaData()
+_table = Table(
+    "t",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("day", Date),
+    Column("flag", Boolean),
+    Column("score", Float),
+    Column("name", String(32)),
+    Column("extra", JSON),
+)
+
+_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            # few distinct values, so that most repeat within a call
+            "day": st.none() | st.sampled_from([date(2026, 1, 1), date(999, 12, 31)]),
+            "flag": st.none() | st.booleans() | st.sampled_from([0, 1]),  # mixed types too
+            "score": st.none() | st.sampled_from([0.0, 1.0, 2.5]),
+            "name": st.none() | st.sampled_from(["a", "b"]),
+            "extra": st.sampled_from([{"a": 1}, [1, 2], "x"]),  # unhashable values too
+        }
+    ),
+    max_size=30,
+)
+
+
+def _stored(rows: list[dict[str, Any]], *, ours: bool) -> list[tuple[Any, ...]]:
+    engine = create_engine("sqlite://")
+    _metadata.create_all(engine)
+    numbered = [{"id": i, **row} for i, row in enumerate(rows)]
+    with engine.begin() as conn:
+        if ours:
+            bulk.insert_many(
+                conn, _table, ["id", "day", "flag", "score", "name", "extra"], numbered
+            )
+        elif numbered:
+            conn.execute(_table.insert(), numbered)
+        flipped = [{"_flag": not r["flag"], "_day": r["day"], "_rid": r["id"]} for r in numbered]
+        where = _table.c.id == bindparam("_rid")
+        if ours:
+            bulk.update_many(conn, _table, where, ["flag", "day"], flipped)
+        elif flipped:
+            conn.execute(
+                _table.update().where(where).values(flag=bindparam("_flag"), day=bindparam("_day")),
+                flipped,
+            )
+        raw = conn.exec_driver_sql("SELECT id, day, flag, score, name, extra FROM t ORDER BY id")
+        return [*raw.all(), *conn.execute(select(_table).order_by(_table.c.id)).all()]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_rows)
+def test_bulk_writes_the_same_stored_values_as_core_executemany(
+    rows: list[dict[str, Any]],
+) -> None:
+    """Issue 17 (pull writes): converting each distinct value of a column once per call (not
+    once per row) stores exactly what SQLAlchemy's own parameter processing stores."""
+    assert _stored(rows, ours=True) == _stored(rows, ours=False)
