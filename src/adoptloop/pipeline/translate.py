@@ -13,10 +13,11 @@ statement key the draft's digest is compared with what was emitted before:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -115,13 +116,14 @@ def as_record(
 ) -> StoredRecord:
     """A store row (and its ratings) as the record its translator takes; a rating stored
     without a scale is rated by `capabilities` (KeyError when it cannot be)."""
-    values = {k: v for k, v in row.items() if k not in _TRACKING}
     if table == "completions":
-        return StoredCompletion(**values)
+        return StoredCompletion(*_COMPLETION_FIELDS(row))
     if table == "development_actions":
-        return StoredAction(**values)
+        return StoredAction(*_ACTION_FIELDS(row))
     if table == "observations":
-        return StoredObservation(**values, ratings=tuple(_rating(r, capabilities) for r in ratings))
+        return StoredObservation(
+            *_OBSERVATION_FIELDS(row), ratings=tuple([_rating(r, capabilities) for r in ratings])
+        )
     return AdoptionTransitions(
         source=row["source"],
         record_id=row["record_id"],
@@ -135,18 +137,27 @@ def as_record(
     )
 
 
-_TRACKING = frozenset({"digest", "translated_digest"})
+def _fields_of(record: type[Any], *, but: str = "") -> Callable[[dict[str, Any]], Any]:
+    """The row's values of the fields of `record` (but one), in their order: the record's
+    positional arguments, taken from the row at C speed."""
+    names = [f.name for f in fields(record) if f.name != but]
+    return itemgetter(*names)
+
+
+_COMPLETION_FIELDS = _fields_of(StoredCompletion)
+_ACTION_FIELDS = _fields_of(StoredAction)
+_OBSERVATION_FIELDS = _fields_of(StoredObservation, but="ratings")
+_RATING_FIELDS = itemgetter("item", "capability_id", "raw", "scale_min", "scale_max", "scaled")
 
 
 def _rating(row: dict[str, Any], capabilities: CapabilityMap | None) -> Rating:
-    low, high = row["scale_min"], row["scale_max"]
-    if low is None or high is None:
+    if row["scale_min"] is None or row["scale_max"] is None:
         # stored before v3 while its item was not in the capability map: rated as pull rates
         # it now that the map has it again (KeyError or OutOfScaleError while it has not)
         if capabilities is None:
             raise KeyError(f"coaching item {row['item']!r} has no scale")
         return capabilities.rate(row["item"], row["raw"])
-    return Rating(row["item"], row["capability_id"], row["raw"], low, high, row["scaled"])
+    return Rating(*_RATING_FIELDS(row))
 
 
 class TranslateStage:
