@@ -121,9 +121,8 @@ def as_record(
     if table == "development_actions":
         return StoredAction(*_ACTION_FIELDS(row))
     if table == "observations":
-        return StoredObservation(
-            *_OBSERVATION_FIELDS(row), ratings=tuple([_rating(r, capabilities) for r in ratings])
-        )
+        rated = tuple([_rating(r, capabilities) for r in ratings])
+        return StoredObservation(*[*_OBSERVATION_FIELDS(row), rated])
     return AdoptionTransitions(
         source=row["source"],
         record_id=row["record_id"],
