@@ -12,9 +12,11 @@ statement key the draft's digest is compared with what was emitted before:
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -170,7 +172,7 @@ class TranslateStage:
         self.now = canonical.timestamp(datetime.now(UTC))
 
     def run(self) -> dict[str, dict[str, int]]:
-        with _Writer(self.engine, self.run_id) as writer:
+        with _heap_frozen(), _Writer(self.engine, self.run_id) as writer:
             return {name: self._table(name, writer).as_dict() for name in TRANSLATORS}
 
     def _table(self, name: str, writer: _Writer) -> TranslateCounts:
@@ -329,6 +331,21 @@ class TranslateStage:
                     True,
                 )
             )
+
+
+@contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """The objects that exist before the stage (modules, settings, what earlier stages keep)
+    left out of the cyclic garbage collector's full passes while the stage runs (gc.freeze).
+    The stage allocates a few dicts per statement, and the batches the writer holds survive
+    the young collections, so full collections ran every few thousand statements, each
+    walking the whole heap: about a fifth of the stage's CPU time. Its own garbage is still
+    collected; the frozen objects are collectable again afterwards (gc.unfreeze)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass
