@@ -225,13 +225,18 @@ def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
 ) -> None:
     """Issue 17 (translate speed): while the stage runs, the objects that existed before it are
     left out of the garbage collector's full passes (gc.freeze), which walked the whole heap
-    every few thousand statements; afterwards, also when the stage fails, they are not."""
+    every few thousand statements, and young collections are rarer; afterwards, also when the
+    stage fails, neither holds."""
+    thresholds = gc.get_threshold()
     engine = _store_with_completions(tmp_path, 3)
     frozen: list[int] = []
     reading = translation.changed_rows
 
+    young: list[int] = []
+
     def changed_rows(conn: Any, *args: Any) -> Any:
         frozen.append(gc.get_freeze_count())
+        young.append(gc.get_threshold()[0])
         return reading(conn, *args)
 
     monkeypatch.setattr(translation, "changed_rows", changed_rows)
@@ -239,7 +244,9 @@ def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
         translate_stage.TranslateStage(engine, _context(), "run-1").run()
         assert frozen
         assert min(frozen) > 0
+        assert min(young) >= translate_stage._YOUNG > thresholds[0]
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
 
         def failing(conn: Any, *args: Any) -> Any:
             raise RuntimeError("read failed")
@@ -248,5 +255,6 @@ def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
         with pytest.raises(RuntimeError):
             translate_stage.TranslateStage(engine, _context(), "run-2").run()
         assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
     finally:
         engine.dispose()
