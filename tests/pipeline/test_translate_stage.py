@@ -258,3 +258,36 @@ def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
         assert gc.get_threshold() == thresholds
     finally:
         engine.dispose()
+
+
+def test_a_first_translation_looks_up_no_earlier_statements_and_a_later_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (translate speed): while nothing was emitted yet, no batch reads `emitted`
+    (there is nothing to compare with); once something was, every batch does, so a changed
+    record still voids and revises its statement."""
+    engine = _store_with_completions(tmp_path, 3)
+    lookups: list[list[str]] = []
+    looking = outbox.emitted_for
+
+    def emitted_for(conn: Any, refs: Any) -> Any:
+        lookups.append(list(refs))
+        return looking(conn, refs)
+
+    monkeypatch.setattr(outbox, "emitted_for", emitted_for)
+    try:
+        first = translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        assert first["completions"]["statements"] == 3
+        assert lookups == []
+        with engine.begin() as conn:
+            conn.execute(
+                schema.completions.update()
+                .where(schema.completions.c.record_id == "C001")
+                .values(score=80.0, digest="changed")
+            )
+        second = translate_stage.TranslateStage(engine, _context(), "run-2").run()
+        assert lookups == [["completions/lms/C001"]]
+        assert second["completions"]["statements"] == 1
+        assert second["completions"]["voided"] == 1
+    finally:
+        engine.dispose()

@@ -170,8 +170,13 @@ class TranslateStage:
         self.finalizer = Finalizer(ctx, version)
         self.ctx = ctx
         self.now = canonical.timestamp(datetime.now(UTC))
+        self._earlier = True  # whether anything was emitted before (run() finds out)
 
     def run(self) -> dict[str, dict[str, int]]:
+        with self.engine.connect() as conn:
+            # in a first translation nothing was emitted before: no batch need look it up (the
+            # stage writes a record's keys once, so it never finds what it wrote itself)
+            self._earlier = outbox.any_emitted(conn)
         with _heap_frozen(), _Writer(self.engine, self.run_id) as writer:
             return {name: self._table(name, writer).as_dict() for name in TRANSLATORS}
 
@@ -206,7 +211,7 @@ class TranslateStage:
         """The batch's statements and bookkeeping, for the writer to write."""
         translator = TRANSLATORS[name]
         refs = [record_ref(name, r["source"], r["record_id"]) for r in rows]
-        emitted = outbox.emitted_for(conn, refs)
+        emitted = outbox.emitted_for(conn, refs) if self._earlier else {}
         by_ref: dict[str, dict[str, EmittedRow]] = defaultdict(dict)
         for earlier in emitted.values():
             by_ref[earlier.record_ref][earlier.key] = earlier
