@@ -3,6 +3,7 @@ writes a batch while it translates the next."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from datetime import date
 from pathlib import Path
@@ -217,3 +218,76 @@ def test_the_stage_reads_with_a_small_page_cache_beside_its_writer(
         engine.dispose()
     assert caches
     assert set(caches) == {-STREAM_CACHE_KIB}
+
+
+def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (translate speed): while the stage runs, the objects that existed before it are
+    left out of the garbage collector's full passes (gc.freeze), which walked the whole heap
+    every few thousand statements, and young collections are rarer; afterwards, also when the
+    stage fails, neither holds."""
+    thresholds = gc.get_threshold()
+    engine = _store_with_completions(tmp_path, 3)
+    frozen: list[int] = []
+    reading = translation.changed_rows
+
+    young: list[int] = []
+
+    def changed_rows(conn: Any, *args: Any) -> Any:
+        frozen.append(gc.get_freeze_count())
+        young.append(gc.get_threshold()[0])
+        return reading(conn, *args)
+
+    monkeypatch.setattr(translation, "changed_rows", changed_rows)
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        assert frozen
+        assert min(frozen) > 0
+        assert min(young) >= translate_stage._YOUNG > thresholds[0]
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
+
+        def failing(conn: Any, *args: Any) -> Any:
+            raise RuntimeError("read failed")
+
+        monkeypatch.setattr(translation, "changed_rows", failing)
+        with pytest.raises(RuntimeError):
+            translate_stage.TranslateStage(engine, _context(), "run-2").run()
+        assert gc.get_freeze_count() == 0
+        assert gc.get_threshold() == thresholds
+    finally:
+        engine.dispose()
+
+
+def test_a_first_translation_looks_up_no_earlier_statements_and_a_later_one_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (translate speed): while nothing was emitted yet, no batch reads `emitted`
+    (there is nothing to compare with); once something was, every batch does, so a changed
+    record still voids and revises its statement."""
+    engine = _store_with_completions(tmp_path, 3)
+    lookups: list[list[str]] = []
+    looking = outbox.emitted_for
+
+    def emitted_for(conn: Any, refs: Any) -> Any:
+        lookups.append(list(refs))
+        return looking(conn, refs)
+
+    monkeypatch.setattr(outbox, "emitted_for", emitted_for)
+    try:
+        first = translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        assert first["completions"]["statements"] == 3
+        assert lookups == []
+        with engine.begin() as conn:
+            conn.execute(
+                schema.completions.update()
+                .where(schema.completions.c.record_id == "C001")
+                .values(score=80.0, digest="changed")
+            )
+        second = translate_stage.TranslateStage(engine, _context(), "run-2").run()
+        assert lookups == [["completions/lms/C001"]]
+        assert second["completions"]["statements"] == 1
+        assert second["completions"]["voided"] == 1
+    finally:
+        engine.dispose()

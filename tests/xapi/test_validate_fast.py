@@ -270,3 +270,20 @@ def test_a_null_activity_is_invalid_with_a_memo_too() -> None:
     assert full_validation(statement) != []
     assert not _validate_fast.valid(statement, "1.0.3", {})
     assert not _validate_fast.valid(statement, "1.0.3")
+
+
+def test_a_shared_context_activities_object_is_checked_once_and_still_counts() -> None:
+    """Issue 17 (translate speed): the ratings of one visit share their contextActivities
+    (the visit as parent); with a memo it is checked once, and a new invalid one still fails."""
+    one, two = copy.deepcopy(SEEDS[1]), copy.deepcopy(SEEDS[2])
+    shared = {"parent": [{"objectType": "Activity", "id": "https://example.com/visits/1"}]}
+    one.setdefault("context", {})["contextActivities"] = shared
+    two.setdefault("context", {})["contextActivities"] = shared
+    memo: dict[int, Any] = {}
+    assert _validate_fast.valid(one, "1.0.3", memo)
+    assert id(shared) in memo
+    assert _validate_fast.valid(two, "1.0.3", memo)
+    broken = copy.deepcopy(two)
+    broken["context"]["contextActivities"] = {"parent": [{"id": "not an iri"}]}
+    assert not _validate_fast.valid(broken, "1.0.3", memo)
+    assert full_validation(broken) != []

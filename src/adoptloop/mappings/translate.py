@@ -101,17 +101,26 @@ class TranslateContext:
         return {self.language: text}
 
     def ext(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        iris = self._shared.get("ext")
+        """`values` (extension name -> value) keyed by the extensions' IRIs, Nones left out."""
+        iris: dict[str, str] | None = self._shared.get("ext")
         if iris is None:
             iris = self._shared["ext"] = {}
         out = {}
         for name, value in values.items():
             if value is not None:
                 iri = iris.get(name)
-                if iri is None:
-                    iri = iris[name] = self.ns.extension(name)
-                out[iri] = value
+                out[iri if iri is not None else self.extension_iri(name)] = value
         return out
+
+    def extension_iri(self, name: str) -> str:
+        """The IRI of the extension `name` (Namespace.extension, remembered)."""
+        iris: dict[str, str] | None = self._shared.get("ext")
+        if iris is None:
+            iris = self._shared["ext"] = {}
+        iri = iris.get(name)
+        if iri is None:
+            iri = iris[name] = self.ns.extension(name)
+        return iri
 
     def capability_activity(self, capability_id: str) -> dict[str, Any]:
         capability = self.capabilities.capabilities[capability_id]
@@ -163,10 +172,19 @@ def translate_completion(record: StoredCompletion, ctx: TranslateContext) -> lis
     if record.score is not None:
         raw = float(record.score)
         result["score"] = {"raw": raw, "min": 0.0, "max": 100.0, "scaled": round(raw / 100, 4)}
-    capabilities = ctx.capabilities.capabilities_for_module(record.module_id)
     context: dict[str, Any] = {"extensions": ctx.ext({vocab.EXT_SOURCE: record.source})}
-    if capabilities:
-        context["contextActivities"] = {"other": [ctx.capability_activity(c) for c in capabilities]}
+    # the capabilities the module teaches: one object shared by the module's statements
+    taught: dict[str, Any] = ctx._once(
+        ("module-capabilities", record.module_id),
+        lambda: {
+            "other": [
+                ctx.capability_activity(c)
+                for c in ctx.capabilities.capabilities_for_module(record.module_id)
+            ]
+        },
+    )
+    if taught["other"]:
+        context["contextActivities"] = taught
     body = {
         "actor": ctx.actors.agent(record.hr_id),
         "verb": ctx.verb(verb),
@@ -192,50 +210,62 @@ def translate_observation(record: StoredObservation, ctx: TranslateContext) -> l
     observer = record.observer_hr_id
     # an erased manager is no longer named, not even pseudonymously
     instructor = {} if observer == ERASED else {"instructor": ctx.actors.agent(observer)}
+    actor = ctx.actors.agent(rep)
     visit = {
         "objectType": "Activity",
         "id": ctx.ns.visit(source, record_id),
         "definition": {"type": vocab.ACTIVITY_MEETING, "name": ctx.lang("Coaching visit")},
     }
-    visit_ext = {
-        vocab.EXT_SOURCE: source,
-        vocab.EXT_VISIT_DATE: record.visit_date.isoformat(),
-        vocab.EXT_TIMEZONE: record.timezone,
-    }
-    parent = {"parent": [visit]}  # the same for each rating of the visit
+    visit_ext = ctx.ext(
+        {
+            vocab.EXT_SOURCE: source,
+            vocab.EXT_VISIT_DATE: record.visit_date.isoformat(),
+            vocab.EXT_TIMEZONE: record.timezone,
+        }
+    )
     drafts = [
         Draft(
             _key("visit", source, record_id),
             "visit",
             rep,
             {
-                "actor": ctx.actors.agent(rep),
+                "actor": actor,
                 "verb": ctx.verb(vocab.ATTENDED),
                 "object": visit,
                 "context": {
                     **instructor,
-                    "extensions": ctx.ext(
-                        {
-                            **visit_ext,
-                            vocab.EXT_HAS_NEXT_STEP: record.has_next_step,
-                            vocab.EXT_NAMES_CAPABILITY: record.names_capability,
-                        }
-                    ),
+                    "extensions": {
+                        **visit_ext,
+                        **ctx.ext(
+                            {
+                                vocab.EXT_HAS_NEXT_STEP: record.has_next_step,
+                                vocab.EXT_NAMES_CAPABILITY: record.names_capability,
+                            }
+                        ),
+                    },
                 },
                 "timestamp": when,
             },
         )
     ]
+    if not record.ratings:
+        return drafts
+    # the same for each rating of the visit
+    parent = {"parent": [visit]}
+    scored = ctx.verb(vocab.SCORED)
+    item_iri = ctx.extension_iri(vocab.EXT_COACHING_ITEM)
+    rating_key = _key("rating", source, record_id) + "/"
     for rating in record.ratings:
         capability = ctx.capabilities.capabilities[rating.capability_id]
+        item = rating.item
         drafts.append(
             Draft(
-                _key("rating", source, record_id, rating.item),
+                rating_key + (item if _UNRESERVED.fullmatch(item) else quote(item, safe="")),
                 "rating",
                 rep,
                 {
-                    "actor": ctx.actors.agent(rep),
-                    "verb": ctx.verb(vocab.SCORED),
+                    "actor": actor,
+                    "verb": scored,
                     "object": ctx.capability_activity(capability.id),
                     "result": {
                         "score": {
@@ -249,7 +279,7 @@ def translate_observation(record: StoredObservation, ctx: TranslateContext) -> l
                     "context": {
                         **instructor,
                         "contextActivities": parent,
-                        "extensions": ctx.ext({**visit_ext, vocab.EXT_COACHING_ITEM: rating.item}),
+                        "extensions": {**visit_ext, item_iri: item},
                     },
                     "timestamp": when,
                 },

@@ -49,6 +49,12 @@ def emitted_for(conn: Connection, record_refs: Sequence[str]) -> dict[str, Emitt
     return {r["key"]: EmittedRow(**r) for r in rows}
 
 
+def any_emitted(conn: Connection) -> bool:
+    """Whether any statement key emitted anything yet (False in a store's first translation:
+    then no record has earlier statements to compare with, void or revise)."""
+    return conn.execute(select(schema.emitted.c.key).limit(1)).first() is not None
+
+
 _EMITTED_COLUMNS = (
     "key",
     "record_ref",

@@ -12,9 +12,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Result, bindparam, or_, select, tuple_
+from sqlalchemy import Connection, Result, or_, select, tuple_
 
-from adoptloop.store import bulk, schema
+from adoptloop.store import schema
 
 Row = dict[str, Any]
 
@@ -61,13 +61,20 @@ def ratings_of(conn: Connection, observations: Sequence[Row]) -> dict[tuple[str,
 
 
 def mark_translated(conn: Connection, table_name: str, rows: Sequence[Row]) -> None:
-    """The rows' current digests were turned into statements."""
+    """The rows' current digests were turned into statements: each row's translated_digest
+    becomes the digest read with it (a row changed since then stays due), in one UPDATE per
+    `_MARKS` rows (UPDATE ... FROM VALUES, SQLite >= 3.33 and PostgreSQL alike) instead of one
+    per row."""
     table = schema.metadata.tables[table_name]
-    bulk.update_tuples(
-        conn,
-        table,
-        (table.c.source == bindparam("_s")) & (table.c.record_id == bindparam("_r")),
-        ["translated_digest"],
-        ("_translated_digest", "_s", "_r"),
-        [(r["digest"], r["source"], r["record_id"]) for r in rows],
-    )
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    for start in range(0, len(rows), _MARKS):
+        chunk = rows[start : start + _MARKS]
+        values = ", ".join([f"({marker}, {marker}, {marker})"] * len(chunk))
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET translated_digest = v.column3 FROM (VALUES {values}) AS v"
+            f" WHERE {table.name}.source = v.column1 AND {table.name}.record_id = v.column2",
+            tuple(value for r in chunk for value in (r["source"], r["record_id"], r["digest"])),
+        )
+
+
+_MARKS = 1_000  # rows per UPDATE: 3,000 parameters (SQLite allows 32,766, PostgreSQL 65,535)

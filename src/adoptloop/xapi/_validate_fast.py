@@ -46,6 +46,7 @@ _CONTEXT_KEYS = frozenset(
 _CONTEXT_ACTIVITY_KEYS = frozenset({"parent", "grouping", "category", "other"})
 
 _CACHE_LIMIT = 4_096
+_isfinite = math.isfinite
 
 
 class _Known:
@@ -293,7 +294,11 @@ def _score(value: Any) -> bool:
     if type(value) is not dict or not value.keys() <= _SCORE_KEYS or None in value.values():
         return False
     for number in value.values():
-        if not _number(number):
+        kind = type(number)
+        if kind is float:
+            if not _isfinite(number):
+                return False
+        elif kind is not int and not _number(number):
             return False
     scaled, raw = value.get("scaled"), value.get("raw")
     low, high = value.get("min"), value.get("max")
@@ -331,19 +336,12 @@ def _context(value: Any, memo: Memo | None) -> bool:
     if "instructor" in value and not _agent(value["instructor"], memo):
         return False
     if "contextActivities" in value:
-        activities = value["contextActivities"]
-        if (
-            type(activities) is not dict
-            or not activities.keys() <= _CONTEXT_ACTIVITY_KEYS
-            or None in activities.values()
-        ):
-            return False
-        for entries in activities.values():
-            if type(entries) is not list:
-                return False  # a single object (1.0.3 only) is left to the full validator
-            for entry in entries:
-                if not _activity(entry, memo):
-                    return False
+        activities = value["contextActivities"]  # often one object shared by many statements
+        if memo is None or memo.get(id(activities), _ABSENT) is not activities:
+            if not _context_activities(activities, memo):
+                return False
+            if memo is not None:
+                _remember(memo, activities)
     if "language" in value:
         language = value["language"]
         if not isinstance(language, str) or not (
@@ -351,6 +349,22 @@ def _context(value: Any, memo: Memo | None) -> bool:
         ):
             return False
     return "extensions" not in value or _extensions(value["extensions"])
+
+
+def _context_activities(value: Any, memo: Memo | None) -> bool:
+    if (
+        type(value) is not dict
+        or not value.keys() <= _CONTEXT_ACTIVITY_KEYS
+        or None in value.values()
+    ):
+        return False
+    for entries in value.values():
+        if type(entries) is not list:
+            return False  # a single object (1.0.3 only) is left to the full validator
+        for entry in entries:
+            if not _activity(entry, memo):
+                return False
+    return True
 
 
 def valid(statement: object, version: str, memo: Memo | None = None) -> bool:
@@ -374,11 +388,16 @@ def valid(statement: object, version: str, memo: Memo | None = None) -> bool:
         statement_id = statement["id"]
         if not isinstance(statement_id, str) or _UUID.fullmatch(statement_id) is None:
             return False
-    if not _agent(statement["actor"], memo):
+    actor = statement["actor"]
+    if (memo is None or memo.get(id(actor), _ABSENT) is not actor) and not _agent(actor, memo):
         return False
-    verb_id = _verb(statement["verb"], memo)
-    if verb_id is None:
-        return False
+    verb = statement["verb"]
+    if memo is not None and memo.get(id(verb), _ABSENT) is verb:
+        verb_id = verb["id"]  # a verb remembered was checked, its id a string IRI
+    else:
+        verb_id = _verb(verb, memo)
+        if verb_id is None:
+            return False
     obj = statement["object"]
     if type(obj) is not dict:
         return False
@@ -388,7 +407,9 @@ def valid(statement: object, version: str, memo: Memo | None = None) -> bool:
             return False
     elif verb_id == VOIDED_VERB:
         return False  # statement.voiding-object, or an object shape left to the full validator
-    elif (object_type is None and "id" not in obj) or not _activity(obj, memo):
+    elif (object_type is None and "id" not in obj) or not (
+        (memo is not None and memo.get(id(obj), _ABSENT) is obj) or _activity(obj, memo)
+    ):
         return False  # an object that may be an Agent, or an invalid Activity
     if "result" in statement and not _result(statement["result"]):
         return False
