@@ -7,6 +7,7 @@ nothing changed pulls nothing new, adds no statement and sends nothing.
 
 from __future__ import annotations
 
+import ctypes
 import resource
 import signal
 import threading
@@ -38,7 +39,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
 from adoptloop.store import cursors, erasures, locks, runs, source_reads
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
-from adoptloop.store.db import open_store
+from adoptloop.store.db import open_store, shrink_idle
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
@@ -157,7 +158,7 @@ class Environment:
 
 
 @contextmanager
-def _stage(counts: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
+def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[str, Any]]:
     started = datetime.now(UTC)
     bucket: dict[str, Any] = {}
     structlog.contextvars.bind_contextvars(stage=name)
@@ -169,11 +170,34 @@ def _stage(counts: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
         structlog.contextvars.unbind_contextvars("stage")
         # the process's peak RSS so far: the stage that raises it is the one to look at
         log.info("stage done", stage=name, seconds=bucket["seconds"], peak_rss_mb=_peak_rss_mb())
+    _release_memory(engine)  # after a stage that succeeded (a failed one may have no store)
 
 
 def _peak_rss_mb() -> float:
     """The process's peak resident set so far, in MB (Linux reports ru_maxrss in KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _glibc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, or None (another C library: musl, macOS)."""
+    try:
+        trim: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except OSError:
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _glibc_trim()
+
+
+def _release_memory(engine: Engine) -> None:
+    """Between stages, give back what the stage that ended no longer uses: the idle SQLite
+    connection's page cache, then the C heap's free pages (malloc_trim). Without it the next
+    stage, whose threads allocate from other malloc arenas (the translate writer's 32 MB page
+    cache), adds its memory on top of what the last stage freed but the process kept."""
+    shrink_idle(engine)
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class RunInterrupted(AdoptloopError):
@@ -275,7 +299,7 @@ def _run(
             progress(what, n)
 
     try:
-        with _stage(result.counts, "pull") as bucket:
+        with _stage(result.counts, "pull", env.engine) as bucket:
             with env.engine.connect() as conn:
                 suppression = Suppression.load(conn, env.actor_key)
             stage = PullStage(
@@ -295,27 +319,27 @@ def _run(
                 checkpoint()
                 bucket[connector.name] = stage.pull(connector)
         checkpoint()
-        with _stage(result.counts, "states") as bucket:
+        with _stage(result.counts, "states", env.engine) as bucket:
             result.as_of = env.as_of(as_of)
             bucket.update(adopt.refresh_states(env.engine, env.capabilities, result.as_of))
         checkpoint()
-        with _stage(result.counts, "translate") as bucket:
+        with _stage(result.counts, "translate", env.engine) as bucket:
             translate = TranslateStage(
                 env.engine, env.translate_context(), run_id, env.settings.xapi.version
             )
             bucket.update(translate.run())
         checkpoint()
         if env.settings.adoption.publish_estimates:
-            with _stage(result.counts, "estimates") as bucket:
+            with _stage(result.counts, "estimates", env.engine) as bucket:
                 bucket.update(
                     publish_estimates(env.engine, translate, env.capabilities, result.as_of)
                 )
             checkpoint()
-        with _stage(result.counts, "deliver") as bucket:
+        with _stage(result.counts, "deliver", env.engine) as bucket:
             bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
         checkpoint()
         if env.settings.adoption.write_back:
-            with _stage(result.counts, "publish") as bucket:
+            with _stage(result.counts, "publish", env.engine) as bucket:
                 bucket.update(
                     publish(
                         env.engine,
@@ -326,7 +350,7 @@ def _run(
                     )
                 )
             checkpoint()
-        with _stage(result.counts, "adoption") as bucket:
+        with _stage(result.counts, "adoption", env.engine) as bucket:
             outputs = adopt.write_outputs(
                 env.engine,
                 env.capabilities,
