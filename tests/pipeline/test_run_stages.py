@@ -37,12 +37,16 @@ def test_every_stage_logs_its_seconds_and_the_peak_rss_so_far(demo_config: Path)
 def test_each_stage_that_succeeds_gives_back_the_memory_it_no_longer_uses(
     demo_config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 17 (flat memory): after each stage the idle SQLite connection's page cache is
-    freed and the C heap trimmed (glibc's malloc_trim), so the next stage's connections and
-    threads do not add their memory on top of what the last one left. The store stays usable:
+    """Issue 17 (flat memory): the run's threads share one malloc arena (glibc's M_ARENA_MAX),
+    and after each stage the idle SQLite connection's page cache is freed and the C heap
+    trimmed (malloc_trim), so the next stage's connections and threads do not add their
+    memory on top of what the last one left. The store stays usable:
     the run's later stages read what the earlier ones wrote."""
     shrunk: list[str] = []
     trims: list[int] = []
+    options: list[tuple[int, int]] = []
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setattr(run, "_MALLOPT", lambda *option: options.append(option))
     monkeypatch.setattr(run, "shrink_idle", lambda engine: shrunk.append(engine.dialect.name))
     monkeypatch.setattr(run, "_MALLOC_TRIM", trims.append)
     registry = Registry.from_entry_points()
@@ -54,4 +58,5 @@ def test_each_stage_that_succeeds_gives_back_the_memory_it_no_longer_uses(
     stages = [s for s in result.counts if isinstance(result.counts[s], dict)]
     assert shrunk == ["sqlite"] * len(stages)
     assert trims == [0] * len(stages)
+    assert options == [(-8, 1)]  # M_ARENA_MAX: the run's threads share one malloc arena
     assert result.status == "succeeded"

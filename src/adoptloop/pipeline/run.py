@@ -8,6 +8,7 @@ nothing changed pulls nothing new, adds no statement and sends nothing.
 from __future__ import annotations
 
 import ctypes
+import os
 import resource
 import signal
 import threading
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
@@ -178,16 +179,30 @@ def _peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def _glibc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None (another C library: musl, macOS)."""
+def _glibc(name: str) -> Callable[[int], int] | Callable[[int, int], int] | None:
+    """A function of glibc's malloc, or None (another C library: musl, macOS)."""
     try:
-        trim: Callable[[int], int] | None = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        found: Callable[[int], int] | Callable[[int, int], int] | None = getattr(
+            ctypes.CDLL(None), name, None
+        )
     except OSError:
         return None
-    return trim
+    return found
 
 
-_MALLOC_TRIM = _glibc_trim()
+_MALLOC_TRIM = cast("Callable[[int], int] | None", _glibc("malloc_trim"))
+_MALLOPT = cast("Callable[[int, int], int] | None", _glibc("mallopt"))
+_M_ARENA_MAX = -8  # mallopt's parameter number (malloc.h)
+
+
+def _one_malloc_arena() -> None:
+    """Every thread allocates from the same malloc arena (glibc's M_ARENA_MAX = 1), unless the
+    operator set MALLOC_ARENA_MAX. By default a thread gets an arena of its own, and memory
+    freed in one arena is not reused by another: the pull's read-ahead thread and the
+    translate writer kept about 17 MB more at 8,000 reps. Most allocations do not reach malloc
+    (Python's small-object allocator; glibc's per-thread cache), so the threads rarely wait."""
+    if _MALLOPT is not None and "MALLOC_ARENA_MAX" not in os.environ:
+        _MALLOPT(_M_ARENA_MAX, 1)
 
 
 def _release_memory(engine: Engine) -> None:
@@ -233,6 +248,7 @@ def run_pipeline(
     sources. `stop` is checked between connectors, every pull batch, between stages and
     between delivery batches; without one, SIGTERM sets it when this runs in the main thread.
     """
+    _one_malloc_arena()  # before the run starts its threads
     holder = holder or node_id("run")
     lease = env.settings.schedule.lock_lease_seconds
     with (
