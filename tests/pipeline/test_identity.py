@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+import pytest
+from sqlalchemy import Engine, event, func, select
 
 from adoptloop.domain import ERASED, PersonRef
 from adoptloop.mappings.identity import IdentityRule
+from adoptloop.pipeline import identity
 from adoptloop.pipeline.identity import IdentityResolver
 from adoptloop.pipeline.suppression import Suppression
 from adoptloop.store import identities, records, schema
@@ -69,3 +71,26 @@ def test_prefetch_answers_many_accounts_as_resolve_would_one_by_one(tmp_path: Pa
     assert answers == ["E1", "E2", None]
     with engine.begin() as conn:
         assert identities.known(conn, "crm", ["U1", "U2", "U3"]) == {"U1": "E1", "U2": "E2"}
+
+
+def test_a_full_resolver_cache_starts_over_and_prefetched_accounts_need_no_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, flat memory: the resolver's cache is bounded (it no longer grows with the
+    org); once full it starts over with the batch at hand, so the accounts a batch prefetched
+    are still answered without a query, and the answers are the same."""
+    monkeypatch.setattr(identity, "_CACHE_LIMIT", 2)
+    engine = _store(tmp_path)
+    ana = PersonRef("crm", "U1", {"Email": "ana@example.com"})
+    bo = PersonRef("crm", "U2", {"Email": "bo@x.io"})
+    nobody = PersonRef("crm", "U3", {"Email": "who@example.com"})
+    queries: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
+    with engine.begin() as conn:
+        resolver = IdentityResolver(RULES)
+        resolver.prefetch(conn, [ana, bo])
+        resolver.prefetch(conn, [nobody])  # a full cache: starts over with this batch's
+        queries.clear()
+        assert resolver.resolve(conn, nobody) is None
+        assert queries == []  # answered from the cache
+        assert [resolver.resolve(conn, ref) for ref in (ana, bo)] == ["E1", "E2"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from adoptloop.connectors.registry import Registry
+from adoptloop.pipeline import run
 from adoptloop.pipeline.run import Environment, run_pipeline
 from adoptloop.settings.model import load_settings
 
@@ -30,3 +32,31 @@ def test_every_stage_logs_its_seconds_and_the_peak_rss_so_far(demo_config: Path)
     assert peaks[0] > 0
     for stage, event in done.items():
         assert event["seconds"] == result.counts[stage]["seconds"]
+
+
+def test_each_stage_that_succeeds_gives_back_the_memory_it_no_longer_uses(
+    demo_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (flat memory): the run's threads share one malloc arena (glibc's M_ARENA_MAX),
+    and after each stage the idle SQLite connection's page cache is freed and the C heap
+    trimmed (malloc_trim), so the next stage's connections and threads do not add their
+    memory on top of what the last one left. The store stays usable:
+    the run's later stages read what the earlier ones wrote."""
+    shrunk: list[str] = []
+    trims: list[int] = []
+    options: list[tuple[int, int]] = []
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setattr(run, "_MALLOPT", lambda *option: options.append(option))
+    monkeypatch.setattr(run, "shrink_idle", lambda engine: shrunk.append(engine.dialect.name))
+    monkeypatch.setattr(run, "_MALLOC_TRIM", trims.append)
+    registry = Registry.from_entry_points()
+    env = Environment.open(load_settings(demo_config, registry), registry)
+    try:
+        result = run_pipeline(env)
+    finally:
+        env.engine.dispose()
+    stages = [s for s in result.counts if isinstance(result.counts[s], dict)]
+    assert shrunk == ["sqlite"] * len(stages)
+    assert trims == [0] * len(stages)
+    assert options == [(-8, 1)]  # M_ARENA_MAX: the run's threads share one malloc arena
+    assert result.status == "succeeded"

@@ -18,6 +18,7 @@ from adoptloop.store.db import (
     create_store_engine,
     migrate,
     open_store,
+    shrink_idle,
     streaming,
 )
 from adoptloop.xapi.ids import suppression_digest
@@ -376,3 +377,16 @@ def test_a_streaming_read_uses_a_small_page_cache_and_leaves_the_pooled_one_alon
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -32768
     finally:
         engine.dispose()
+
+
+def test_shrinking_the_idle_connection_keeps_the_store_usable(engine: Engine) -> None:
+    """Issue 17 (flat memory): `shrink_idle` frees the pooled SQLite connection's page cache
+    between stages (a no-op on PostgreSQL); what was written is read back after it."""
+    with engine.begin() as conn:
+        conn.execute(schema.meta.insert().values(key="probe", value="1"))
+    shrink_idle(engine)
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(schema.meta.c.value).where(schema.meta.c.key == "probe")
+        ).scalar_one()
+    assert value == "1"

@@ -5,7 +5,9 @@ any other record is tombstoned so that translate voids its statements.
 
 `apply_snapshot` runs when a snapshot read reached its end (a `Snapshot` item, then the
 Checkpoint): every stored, live record of the stream's kinds that the read did not name is
-deleted, and records of the stream that waited for their person are dropped. A read that no
+deleted, and records of the stream that waited for their person are dropped. What the read
+named is in the store's temporary table (`store.snapshots.Named`): the comparison is a query,
+and only the records to delete come back, a chunk at a time. A read that no
 longer names more than SHRINK_LIMIT of the records stored from it, or that has lines not even
 a record id could be read from, is held back instead (no deletions, and its checkpoint is not
 committed, so the next run reads it again) unless the run allows the shrink
@@ -15,7 +17,6 @@ committed, so the next run reads it again) unless the run allows the shrink
 from __future__ import annotations
 
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -37,11 +38,12 @@ SHRINK_LIMIT = 0.2
 
 @dataclass(frozen=True)
 class WholeRead:
-    """A snapshot read to its end: the kinds it lists completely, and the keys it named
-    (rejected rows included: a row that could not be read is not a row that was removed)."""
+    """A snapshot read to its end: the kinds it lists completely, and its number in the
+    stream's `Named` keys, which hold the keys it named (rejected rows included: a row that
+    could not be read is not a row that was removed)."""
 
     kinds: tuple[DeletedKind, ...]
-    seen: AbstractSet[str]  # the pull's own set, handed over (not copied: it can be large)
+    snapshot: int  # Named.snapshot's answer
     unreadable: int = 0  # lines not even an id could be read from: which records, unknown
     key_prefix: str = ""  # only the stored records whose key starts with it are compared
 
@@ -83,31 +85,28 @@ def apply_snapshot(
             "and none was deleted; fix the export, or run `adoptloop run --allow-shrink` once "
             "to delete what the readable lines do not name"
         )
-    gone: list[Deleted] = []
-    live = 0
-    for kind in read.kinds:
-        missing: set[str] = set()  # compared one id at a time: the stored ids are not all held
-        for rid in snapshots.live_ids(conn, source, kind):
-            if rid.startswith(read.key_prefix):
-                live += 1
-                if rid not in read.seen:
-                    missing.add(rid)
-        gone += [Deleted(kind, rid) for rid in sorted(missing)]
-    if live and len(gone) > SHRINK_LIMIT * live and not allow_shrink:
+    prefix, number = read.key_prefix, read.snapshot
+    live = sum(snapshots.live_count(conn, source, kind, prefix) for kind in read.kinds)
+    gone = sum(snapshots.unnamed_count(conn, source, kind, prefix, number) for kind in read.kinds)
+    if live and gone > SHRINK_LIMIT * live and not allow_shrink:
         log.warning(
             "snapshot shrank; deletions held back",
             source=source,
             stream=stream,
-            missing=len(gone),
+            missing=gone,
             stored=live,
         )
         return SnapshotResult(
-            held_back=f"{stream}: the export no longer lists {len(gone):,} of the {live:,} "
+            held_back=f"{stream}: the export no longer lists {gone:,} of the {live:,} "
             f"records stored from it (over {SHRINK_LIMIT:.0%}), so none was deleted; if the "
             "export is right, run `adoptloop run --allow-shrink` once"
         )
-    deleted = apply_deletes(conn, source, gone, by_snapshot=True)
-    parked_keys = snapshots.parked_keys(conn, source, stream)
-    dropped = sorted(k for k in parked_keys - read.seen if k.startswith(read.key_prefix))
+    deleted = 0
+    for kind in read.kinds:
+        for keys in snapshots.unnamed(conn, source, kind, prefix, number):
+            deleted += apply_deletes(
+                conn, source, [Deleted(kind, key) for key in keys], by_snapshot=True
+            )
+    dropped = snapshots.unnamed_parked(conn, source, stream, prefix, number)
     parked.unpark(conn, source, stream, dropped)
     return SnapshotResult(deleted=deleted + len(dropped))

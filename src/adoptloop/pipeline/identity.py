@@ -22,7 +22,10 @@ from adoptloop.store.identities import Identity
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-_CACHE_LIMIT = 500_000
+# Accounts a resolver remembers (about 200 bytes each): a run's batches name far fewer at a
+# time, so a full cache starts over rather than grow with the org (at 50,000 reps, 55,000
+# accounts); the store remembers every match, so an account asked again is one indexed lookup.
+_CACHE_LIMIT = 20_000
 
 
 class IdentityResolver:
@@ -40,21 +43,29 @@ class IdentityResolver:
         key = (ref.system, ref.external_id)
         if key not in self._cache:
             answers = self._resolve(conn, [ref])
-            if len(self._cache) < _CACHE_LIMIT:
-                self._cache.update(answers)
+            self._remember(answers)
             return answers[key]
         return self._cache[key]
 
     def prefetch(self, conn: Connection, refs: Iterable[PersonRef]) -> None:
         """Resolve many refs with a few queries, so that the `resolve` calls that follow are
-        answered from the cache (a cache too full to take them all is left as it is)."""
+        answered from the cache."""
         todo: dict[tuple[str, str], PersonRef] = {}
         for ref in refs:
             key = (ref.system, ref.external_id)
             if key not in self._cache and key not in todo:
                 todo[key] = ref
-        if todo and len(todo) <= _CACHE_LIMIT - len(self._cache):
-            self._cache.update(self._resolve(conn, list(todo.values())))
+        if todo:
+            self._remember(self._resolve(conn, list(todo.values())))
+
+    def _remember(self, answers: dict[tuple[str, str], str | None]) -> None:
+        """Into the cache; a cache that cannot take them starts over (its memory is bounded,
+        and the accounts of the batch at hand are the ones asked for next)."""
+        if len(answers) > _CACHE_LIMIT:
+            return
+        if len(self._cache) + len(answers) > _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache.update(answers)
 
     def _resolve(
         self, conn: Connection, refs: Sequence[PersonRef]

@@ -11,7 +11,6 @@ from the last committed cursor.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
@@ -102,7 +101,7 @@ class _Waiting:
     @classmethod
     def load(cls, conn: Connection, source: str, stream: str) -> _Waiting:
         return cls(
-            snapshots.parked_keys(conn, source, stream),
+            parked.parked_keys(conn, source, stream),
             quarantine.open_keys(conn, source, stream),
         )
 
@@ -260,13 +259,13 @@ class PullStage:
     ) -> StreamCounts:
         counts = StreamCounts()
         kinds = connector.snapshot_kinds(stream)
-        seen: set[str] = set()  # keys a snapshot read named, rejected rows included
-        earlier: AbstractSet[str] = frozenset()  # the keys named before the last snapshot
         unreadable = 0  # rejected lines of a snapshot read whose record id is unknown
         whole: WholeRead | None = None
         with self.engine.connect() as conn:
             cursor = None if reread else cursors.get_cursor(conn, connector.name, stream)
             waits = _Waiting.load(conn, connector.name, stream)
+            # the keys a snapshot read names go to the store as they come, not into a set
+            named = snapshots.Named(conn) if kinds else None
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
@@ -301,20 +300,12 @@ class PullStage:
                         counts.stopped = item.reason
                         continue
                     if isinstance(item, Snapshot):
-                        if kinds:
-                            # the keys are handed over, not copied (a quarter of a million ids
-                            # at 10,000 reps); keys named after this go to a new set
-                            if item.keys is None and not earlier:
-                                named: AbstractSet[str] = seen
-                                earlier = seen
-                            else:
-                                earlier = earlier | seen
-                                named = earlier | item.keys if item.keys else earlier
-                            seen = set()
-                            whole = WholeRead(kinds, named, unreadable, item.key_prefix)
+                        if named is not None:
+                            number = named.snapshot(item.keys)
+                            whole = WholeRead(kinds, number, unreadable, item.key_prefix)
                         continue
-                    if kinds:
-                        seen.add(_item_key(item))
+                    if named is not None:
+                        named.add(_item_key(item))
                         unreadable += isinstance(item, Rejected) and item.unidentified
                     counts.read += 1
                     if isinstance(item, Skipped):  # used: read, and not wanted
@@ -335,6 +326,8 @@ class PullStage:
                     # a connector that ended without a final checkpoint: keep the rows, not
                     # the cursor
                     commits.write(write(buffer, None), len(buffer))
+                if named is not None:
+                    named.clear()
             finally:
                 read.close()  # stops the reading thread when the loop is left early
                 commits.close()  # what was flushed stays, even when the source failed

@@ -226,6 +226,17 @@ def streaming(engine: Engine) -> Iterator[Connection]:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(size or 0)}")
 
 
+def shrink_idle(engine: Engine) -> None:
+    """Free the page cache the pooled, idle SQLite connection holds (`PRAGMA shrink_memory`):
+    a stage's cache (up to 32 MB, filled by its writes) is of no use to the next stage, whose
+    reads and writes go to other pages or through other connections, each with its own cache.
+    A no-op on PostgreSQL, whose caches are the server's."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA shrink_memory")
+
+
 def open_store(url: str) -> Engine:
     engine = create_store_engine(url)
     try:

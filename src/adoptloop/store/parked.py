@@ -126,6 +126,16 @@ def unpark(conn: Connection, source: str, stream: str, keys: Sequence[str]) -> N
         )
 
 
+def parked_keys(conn: Connection, source: str, stream: str) -> set[str]:
+    """Keys of the records of `stream` that wait for their person."""
+    t = schema.parked
+    return set(
+        conn.execute(
+            select(t.c.record_key).where((t.c.source == source) & (t.c.stream == stream))
+        ).scalars()
+    )
+
+
 def waiting(
     conn: Connection, source: str | None, *, after_id: int = 0, limit: int = 500
 ) -> list[Parked]:
