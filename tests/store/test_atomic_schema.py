@@ -3,6 +3,7 @@ leaves a store the next start opens, and two first starts at once do not collide
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,7 +15,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 
 from adoptloop.errors import ConfigError
-from adoptloop.store import locks, schema
+from adoptloop.store import db, locks, schema
 from adoptloop.store.db import open_store
 
 # Creates a few tables of the schema, then dies as a SIGKILL would (no rollback, no cleanup).
@@ -135,3 +136,35 @@ def test_a_read_only_postgresql_store_is_exit_2_at_its_first_write(postgres_url:
         assert "Traceback" not in str(raised.value)
     finally:
         engine.dispose()
+
+
+class _LockedCursor:
+    """A cursor whose first `locked` executes fail as SQLite fails a WAL switch racing another
+    connection's first start ("database is locked" without waiting for the busy timeout)."""
+
+    def __init__(self, locked: int, error: str = "database is locked") -> None:
+        self.locked = locked
+        self.error = error
+        self.executed: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.executed.append(sql)
+        if self.locked:
+            self.locked -= 1
+            raise sqlite3.OperationalError(self.error)
+
+
+def test_the_wal_switch_of_a_first_start_waits_out_a_lock_instead_of_failing() -> None:
+    """The cause of a rare failure of the two-first-starts test: one of four connections
+    opening a brand-new file got "database is locked" from `PRAGMA journal_mode=WAL` at once
+    (SQLite did not call the busy handler), so the store "could not be reached"."""
+    cursor = _LockedCursor(locked=3)
+    db._wal(cursor)  # type: ignore[arg-type]
+    assert cursor.executed == ["PRAGMA journal_mode=WAL"] * 4
+
+
+def test_the_wal_switch_does_not_retry_other_errors() -> None:
+    cursor = _LockedCursor(locked=1, error="disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O error"):
+        db._wal(cursor)  # type: ignore[arg-type]
+    assert cursor.executed == ["PRAGMA journal_mode=WAL"]

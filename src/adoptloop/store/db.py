@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
 from adoptloop.store import migrations, schema
@@ -55,9 +56,26 @@ def create_store_engine(url: str) -> Engine:
 _SQLITE_OVERFLOW = 14  # connections at once beyond the kept one (the pool's 5 + 10 before)
 
 
+def _locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+# Switching a new, empty database to WAL takes an exclusive lock for which SQLite does not
+# always call the busy handler (two first starts at once: one gets "database is locked" at
+# once instead of waiting the connection's 30 s), so the switch waits as that timeout would.
+@retry(
+    retry=retry_if_exception(_locked),
+    wait=wait_exponential(multiplier=0.01, max=0.5),
+    stop=stop_after_delay(30),
+    reraise=True,
+)
+def _wal(cursor: sqlite3.Cursor) -> None:
+    cursor.execute("PRAGMA journal_mode=WAL")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     # Checkpoint the WAL every ~40 MB instead of every 4 MB: a bulk stage rewrites the same
     # index pages in many commits, and each checkpoint copies (and syncs) every page once.
