@@ -370,24 +370,13 @@ def changed_people(conn: Connection, since: date, as_of: date) -> list[str]:
 
 def last_computation(conn: Connection) -> tuple[date, str] | None:
     """(as-of date, basis) of the last completed computation; None before the first."""
-    m = schema.meta
-    value = conn.execute(
-        select(m.c.value).where(m.c.key == records.ADOPTION_BASIS_KEY)
-    ).scalar_one_or_none()
-    if value is None:
-        return None
-    found = orjson.loads(value)
-    return date.fromisoformat(found["as_of"]), str(found["basis"])
+    return records.read_basis(conn, records.ADOPTION_BASIS_KEY)
 
 
 def finish_computation(conn: Connection, as_of: date, basis: str) -> None:
     """Record a completed computation: its as-of date and basis; nobody is dirty any more."""
-    m = schema.meta
     conn.execute(delete(schema.adoption_dirty))
-    value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
-    key = records.ADOPTION_BASIS_KEY
-    if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
-        conn.execute(insert(m).values(key=key, value=value))
+    records.write_basis(conn, records.ADOPTION_BASIS_KEY, as_of, basis)
 
 
 # --- the causal estimates last fitted --------------------------------------------------------------

@@ -11,24 +11,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-import orjson
-from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, delete, select
 
 from adoptloop.store import bulk, records, schema
 
 _CHUNK = 500  # keys per IN (...)
 
-CELL_COUNTS = (
-    "trained",
-    "cohort",
-    "observed",
-    "adopted",
-    "sustained",
-    "regressed",
-    "cohort_sustained",
-    "eligible",
-    "coached",
-)
+CELL_COUNTS = schema.METRIC_CELL_COUNTS
 CellKey = tuple[str, str, str]  # (grouping, group, capability; "" = coaching coverage)
 KmKey = tuple[str, str, str, str, int]  # (grouping, group, capability, kind "e"/"c", day)
 
@@ -47,23 +36,13 @@ def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
 def last_update(conn: Connection) -> tuple[date, str] | None:
     """(as-of date, basis) of the last completed update; None before the first (or after
     forget_adoption_computation)."""
-    m = schema.meta
-    key = records.METRICS_BASIS_KEY
-    value = conn.execute(select(m.c.value).where(m.c.key == key)).scalar_one_or_none()
-    if value is None:
-        return None
-    found = orjson.loads(value)
-    return date.fromisoformat(found["as_of"]), str(found["basis"])
+    return records.read_basis(conn, records.METRICS_BASIS_KEY)
 
 
 def finish_update(conn: Connection, as_of: date, basis: str) -> None:
     """Record a completed update; nobody is dirty any more."""
-    m = schema.meta
     conn.execute(delete(schema.metric_dirty))
-    value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
-    key = records.METRICS_BASIS_KEY
-    if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
-        conn.execute(insert(m).values(key=key, value=value))
+    records.write_basis(conn, records.METRICS_BASIS_KEY, as_of, basis)
 
 
 def forget(conn: Connection) -> None:

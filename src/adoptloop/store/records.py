@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Table, bindparam, delete, func, select
+from sqlalchemy import Connection, Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adoptloop.domain import ERASED, Person, Rating
@@ -64,6 +64,24 @@ ADOPTION_BASIS_KEY = "adoption_states_basis"
 METRICS_BASIS_KEY = "adoption_metrics_basis"
 # meta key: the last causal estimates and the digest of their inputs (adoption/estimates.py)
 ESTIMATES_KEY = "causal_estimates"
+
+
+def read_basis(conn: Connection, key: str) -> tuple[date, str] | None:
+    """(as-of date, basis) of the computation bookmarked under meta `key`; None: none yet."""
+    m = schema.meta
+    value = conn.execute(select(m.c.value).where(m.c.key == key)).scalar_one_or_none()
+    if value is None:
+        return None
+    found = orjson.loads(value)
+    return date.fromisoformat(found["as_of"]), str(found["basis"])
+
+
+def write_basis(conn: Connection, key: str, as_of: date, basis: str) -> None:
+    """Bookmark a completed computation (its as-of date and basis) under meta `key`."""
+    m = schema.meta
+    value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
+    if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
+        conn.execute(insert(m).values(key=key, value=value))
 
 
 def forget_adoption_computation(conn: Connection) -> None:

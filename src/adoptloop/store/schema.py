@@ -427,6 +427,19 @@ metric_people = Table(
     Index("ix_metric_people_valid_until", "valid_until"),
 )
 
+# the counts each (grouping, group, capability) cell of metric_cells sums (adoption/aggregates.py)
+METRIC_CELL_COUNTS = (
+    "trained",
+    "cohort",
+    "observed",
+    "adopted",
+    "sustained",
+    "regressed",
+    "cohort_sustained",
+    "eligible",
+    "coached",
+)
+
 # metric_cells: the sums per (grouping, group, capability); capability "" holds the group's
 # coaching coverage, grouping "*" the "(all)" rows.
 metric_cells = Table(
@@ -435,20 +448,7 @@ metric_cells = Table(
     Column("grouping", String(16), primary_key=True),
     Column("grp", Text, primary_key=True),
     Column("capability_id", String(64), primary_key=True),
-    *[
-        Column(name, Integer, nullable=False)
-        for name in (
-            "trained",
-            "cohort",
-            "observed",
-            "adopted",
-            "sustained",
-            "regressed",
-            "cohort_sustained",
-            "eligible",
-            "coached",
-        )
-    ],
+    *[Column(name, Integer, nullable=False) for name in METRIC_CELL_COUNTS],
 )
 
 # metric_km: Kaplan-Meier's per-day counts per cell: kind "e", reps proficient `day` days after
