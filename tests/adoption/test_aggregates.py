@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.synthetic import OrgSpec, generate_org
 from sqlalchemy import Engine
 
 from adoptloop.adoption import aggregates
@@ -30,25 +28,10 @@ from adoptloop.adoption.report.causal import Causal
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import aggregates as kept
-from adoptloop.store.db import open_store
 from adoptloop.store.metrics import RowSource
 from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
 
 GROUPINGS: tuple[By, ...] = ("region", "team", "manager", "module", "capability")
-
-
-@pytest.fixture
-def org(tmp_path: Path) -> Path:
-    out = tmp_path / "org"
-    generate_org(out, OrgSpec(reps=40, bad_rows=False))
-    return out
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    yield engine
-    engine.dispose()
 
 
 def _csv(rows: Any) -> str:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.synthetic import OrgSpec, generate_org
 from bench.synthetic.apis import RATING_FIELDS
 from sqlalchemy import Connection, Engine, func, select
 
@@ -37,26 +36,11 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import records, runs, schema
-from adoptloop.store.db import open_store
 from tests.adoption.scenario import EPOCH, HIGH, D, Post, Scenario, T, day
 
 DEMO = Path(__file__).resolve().parents[2] / "config" / "demo"
 A, B, C = date(2026, 3, 1), date(2026, 5, 1), date(2026, 7, 15)
 _VOLATILE = {"as_of", "censored_days", "translated_digest"}
-
-
-@pytest.fixture
-def org(tmp_path: Path) -> Path:
-    out = tmp_path / "org"
-    generate_org(out, OrgSpec(reps=40, bad_rows=False))
-    return out
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    yield engine
-    engine.dispose()
 
 
 def _pull(engine: Engine, folder: Path, capabilities: CapabilityMap) -> None:
