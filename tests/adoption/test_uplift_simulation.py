@@ -10,7 +10,7 @@ from functools import cache
 from scipy.stats import spearmanr
 
 from adoptloop.adoption.raters import NOT_IDENTIFIABLE, leniency
-from adoptloop.adoption.uplift import Uplift, estimate
+from adoptloop.adoption.uplift import Rating, Uplift, estimate
 from tests.adoption.uplift_org import DAYS, EFFECTS, START, WINDOW, Org, simulate
 
 SEEDS = (11, 12, 13, 14, 15)
@@ -76,6 +76,44 @@ def test_uplift_reports_the_pretrend_leads() -> None:
     assert all(k < 0 for k in row.pretrend.leads)
     assert row.pretrend.p_value is not None
     assert 0 <= row.pretrend.p_value <= 1
+
+
+def test_pretrend_flags_a_planted_rise_before_training() -> None:
+    """Point 1/5: trained reps rated proficient in the eight weeks before their training (a
+    rise the not-yet-trained do not share): the joint test rejects parallel trends."""
+    rows = [
+        Rating(r.rep, r.day, True, r.trained_at)
+        if r.trained_at is not None and timedelta(0) <= r.trained_at - r.day < timedelta(days=56)
+        else r
+        for r in _org(SEEDS[0]).ratings["zero"]
+    ]
+    row = estimate(rows, "(all)", "zero", WINDOW, pretrend=True)
+    assert row.pretrend is not None
+    assert row.pretrend.p_value is not None
+    assert row.pretrend.p_value < 0.05
+
+
+def test_pretrend_is_not_tested_when_few_reps_identify_the_leads() -> None:
+    """Point 1/5: a lead is identified only by trained reps rated in two periods before their
+    training (a rep's only pre-training cell is absorbed by its rep effect). When fewer than
+    MIN_LEAD_REPS such reps exist (here 6: every other trained rep keeps only its last rating
+    before training), no leads and no p-value are reported, rather than a test a handful of
+    reps decide."""
+    ratings = _org(SEEDS[0]).ratings["large"]
+    trained = sorted({r.rep for r in ratings if r.trained_at is not None})
+    keep_two = set(trained[:6])
+    last_before: dict[str, list[Rating]] = {}
+    for r in sorted(ratings, key=lambda r: r.day):
+        if r.trained_at is not None and r.day <= r.trained_at:
+            last_before.setdefault(r.rep, []).append(r)
+    thinned = [r for r in ratings if r.trained_at is None or r.day > r.trained_at]
+    for rep, before in last_before.items():
+        thinned.extend(before[-2:] if rep in keep_two else before[-1:])
+    row = estimate(thinned, "(all)", "large", WINDOW, pretrend=True)
+    assert row.estimate is not None  # the effect itself is still estimated
+    assert row.pretrend is not None
+    assert row.pretrend.p_value is None
+    assert row.pretrend.leads == {}
 
 
 def test_uplift_small_numbers_blank_the_estimate() -> None:

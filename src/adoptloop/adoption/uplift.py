@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 UpliftBy = Literal["region", "manager"]
 PERIOD_DAYS = 14  # the panel's time unit: two weeks (docs/uplift.md: why not one or four)
 PRE_LEADS = 6  # pre-trend check: six two-week periods (12 weeks) before training
+MIN_LEAD_REPS = 10  # trained reps that must identify a lead before it is tested (the 10+ tier)
 METHOD = "imputation-did"  # Borusyak-Jaravel-Spiess, diff-diff ImputationDiD
 MIN_COMPARISON = 2  # comparison reps below which no fit is attempted
 
@@ -261,7 +262,7 @@ def estimate(
         )
         value, (low, high) = fitted.overall_att, fitted.overall_conf_int
         if pretrend:
-            row.pretrend = _pretrend(fitted)
+            row.pretrend = _pretrend(fitted, _supported_leads(cells))
     if not _finite(value, low, high):
         row.reason = "the data cannot identify an effect (too few comparison ratings)"
         return row
@@ -291,19 +292,48 @@ def _cells(ratings: Iterable[Rating], window_days: int) -> list[tuple[str, int, 
     return [(rep, t, hits / n, g) for (rep, t, g), (hits, n) in sorted(sums.items())]
 
 
-def _pretrend(fitted: Any) -> PreTrend | None:
-    """The BJS pre-trend test (their equation 9): leads added to the untreated fit."""
+def _supported_leads(cells: Iterable[tuple[str, int, float, int]]) -> int:
+    """How many leads, counted back from k = -2 (the period before training, -1, is the
+    reference), at least MIN_LEAD_REPS trained reps identify. A rep identifies lead k when it
+    has an untreated cell k periods before its training period and another untreated cell:
+    a rep's only untreated cell is absorbed by its rep effect, so it says nothing about a
+    trend. A sparse panel (most trained reps rated once before training) otherwise gives leads
+    and a p-value that a handful of reps decide."""
+    before: dict[str, set[int]] = defaultdict(set)
+    cell_count: dict[str, int] = defaultdict(int)
+    for rep, t, _y, g in cells:
+        if g and t < g:
+            before[rep].add(t - g)
+            cell_count[rep] += 1
+    support: dict[int, int] = defaultdict(int)
+    for rep, leads in before.items():
+        if cell_count[rep] >= 2:
+            for k in leads:
+                support[k] += 1
+    n = 0
+    while n < PRE_LEADS and support[-2 - n] >= MIN_LEAD_REPS:
+        n += 1
+    return n
+
+
+def _pretrend(fitted: Any, n_leads: int) -> PreTrend:
+    """The BJS pre-trend test (their equation 9): the `n_leads` supported leads added to the
+    untreated fit; no leads and no p-value when none is supported."""
+    if n_leads == 0:
+        return PreTrend({}, None)
     try:
-        test = fitted.pretrend_test(n_leads=PRE_LEADS)
+        test = fitted.pretrend_test(n_leads=n_leads)
     except (ValueError, RuntimeError, KeyError, IndexError, ZeroDivisionError):
-        return None  # too few pre-training periods to test
+        return PreTrend({}, None)
     leads: dict[int, float] = {}
     for key, value in (test.get("lead_coefficients") or {}).items():
         coef = value.get("coef") if isinstance(value, Mapping) else value
         if coef is not None and _finite(coef):
             leads[int(key)] = float(coef)  # -k: k periods before the training period
     p_value = test.get("p_value")
-    return PreTrend(leads, float(p_value) if p_value is not None and _finite(p_value) else None)
+    if not leads or p_value is None or not _finite(p_value):
+        return PreTrend({}, None)
+    return PreTrend(leads, float(p_value))
 
 
 def _finite(*values: Any) -> bool:

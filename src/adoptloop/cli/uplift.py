@@ -98,6 +98,8 @@ def _pct(value: float | None) -> str:
 
 
 def _print_uplift(rows: Sequence[Uplift], as_of: date) -> None:
+    from adoptloop.adoption.uplift import MIN_LEAD_REPS
+
     table = Table(
         title=f"uplift as of {as_of}: effect of training on the share of proficient ratings "
         "(points), against reps not yet trained",
@@ -129,15 +131,22 @@ def _print_uplift(rows: Sequence[Uplift], as_of: date) -> None:
     for row in rows:
         if row.pretrend is None or row.group != "(all)" or row.estimate is None:
             continue
-        leads = ", ".join(f"{k}: {_pct(v)}" for k, v in sorted(row.pretrend.leads.items()))
-        p = "-" if row.pretrend.p_value is None else f"{row.pretrend.p_value:.3f}"
         if row.pretrend.p_value is None:
-            verdict = "too few ratings before training to test"
-        elif row.pretrend.p_value < 0.05:
+            out.print(
+                f"  {row.capability}: too few ratings before training to test (under "
+                f"{MIN_LEAD_REPS} trained reps rated in two periods before their training)",
+                soft_wrap=True,
+            )
+            continue
+        leads = ", ".join(f"{k}: {_pct(v)}" for k, v in sorted(row.pretrend.leads.items()))
+        if row.pretrend.p_value < 0.05:
             verdict = "leads differ from 0: parallel trends doubtful, read the effect with care"
         else:
             verdict = "no sign of a pre-trend"
-        out.print(f"  {row.capability}: {leads} (joint p = {p}) {verdict}", soft_wrap=True)
+        out.print(
+            f"  {row.capability}: {leads} (joint p = {row.pretrend.p_value:.3f}) {verdict}",
+            soft_wrap=True,
+        )
     out.print(
         "method: imputation difference-in-differences (Borusyak, Jaravel and Spiess), rep and "
         "two-week effects, 95% intervals clustered by rep; naive before/after is shown for "
