@@ -19,6 +19,7 @@ from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import translate as translate_stage
 from adoptloop.pipeline.translate import as_record
 from adoptloop.settings.capabilities import load_capability_map
+from adoptloop.store import commits as commits_module
 from adoptloop.store import outbox, schema, translation
 from adoptloop.store.db import STREAM_CACHE_KIB, open_store
 from adoptloop.xapi.ids import Pseudonymizer
@@ -195,6 +196,42 @@ def test_a_failed_write_rolls_back_and_stops_the_stage(
             assert set(marked) == {None}
     finally:
         engine.dispose()
+
+
+def test_the_writer_commits_every_few_seconds_even_when_batches_give_no_statements(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the 100k-rep growth point): the writer committed only every 50,000
+    statements, so a table whose rows give none (adoption_states) was marked in one
+    transaction of over a minute and the run lock's heartbeat could not renew. Now a
+    transaction also ends after COMMIT_SECONDS: with a clock that moves 10 s per look, each
+    batch is committed before the next is written, as another connection sees."""
+    engine = _store_with_completions(tmp_path, 6)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+
+    class Clock:
+        now = 0.0
+
+        def monotonic(self) -> float:
+            self.now += 10.0
+            return self.now
+
+    monkeypatch.setattr(commits_module, "time", Clock())
+    seen: list[int] = []
+    enqueue = outbox.enqueue_values
+
+    def enqueue_and_look(conn: Any, rows: Any, run_id: str) -> None:
+        with engine.connect() as other:
+            marked = select(func.count()).where(schema.completions.c.translated_digest.is_not(None))
+            seen.append(other.execute(marked).scalar_one())
+        enqueue(conn, rows, run_id)
+
+    monkeypatch.setattr(outbox, "enqueue_values", enqueue_and_look)
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+    finally:
+        engine.dispose()
+    assert seen == [0, 2, 4]
 
 
 def test_the_stage_reads_with_a_small_page_cache_beside_its_writer(

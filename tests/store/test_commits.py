@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, create_engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from adoptloop.store import commits as commits_module
 from adoptloop.store import schema
@@ -134,3 +135,44 @@ def test_a_write_that_raises_rolls_back_to_the_last_commit(
     assert committed(engine) == ["a", "b"]
     t = schema.cursors
     assert conn.execute(select(func.count()).select_from(t)).scalar() == 2  # nothing pending
+
+
+def test_a_batch_after_temporary_writes_keeps_the_store_when_another_connection_commits(
+    engine: Engine, conn: Connection, tmp_path: Path
+) -> None:
+    """Issue 17 (the 100k-rep growth point): the pull writes its snapshot keys to a temporary
+    table between batches, so the driver has a transaction open when the next batch reads the
+    store (identities) and then writes it. Another connection (the run lock's heartbeat)
+    committing between that read and the write made the write fail at once with "database is
+    locked". Commits now takes the write lock when the batch begins: the other writer waits
+    for the commit instead (here it gives up after 0.1 s), and the batch's write succeeds."""
+    conn.exec_driver_sql("CREATE TEMPORARY TABLE named (key TEXT)")
+    conn.commit()
+    conn.exec_driver_sql("INSERT INTO named VALUES ('k1')")  # the driver begins a transaction
+    heartbeat = create_engine(f"sqlite:///{tmp_path / 'store.db'}", connect_args={"timeout": 0.1})
+    waited = []
+
+    def read_then_write() -> None:
+        conn.execute(select(func.count()).select_from(schema.identities)).scalar_one()
+        try:
+            with heartbeat.begin() as other:
+                other.execute(
+                    schema.cursors.insert(),
+                    {"source": "lock", "stream": "beat", "value": "v", "updated_at": "t"},
+                )
+        except OperationalError:
+            waited.append(True)  # the batch holds the write lock: the heartbeat waits its turn
+        batch(conn, "after-the-read")()
+
+    commits = Commits(conn, rows=100, seconds=60)
+    commits.write(read_then_write, 1)
+    commits.close()
+    assert waited == [True]
+    with engine.connect() as reader:
+        assert reader.execute(select(schema.cursors.c.stream)).scalars().all() == ["after-the-read"]
+    with heartbeat.begin() as other:  # between transactions the other writer gets in
+        other.execute(
+            schema.cursors.insert(),
+            {"source": "lock", "stream": "beat", "value": "v", "updated_at": "t"},
+        )
+    heartbeat.dispose()

@@ -36,6 +36,7 @@ from adoptloop.mappings.records import (
 )
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
 from adoptloop.store import outbox, quarantine, translation
+from adoptloop.store.commits import Commits
 from adoptloop.store.db import streaming
 from adoptloop.store.outbox import EmittedRow, EmittedValues
 from adoptloop.store.quarantine import QuarantineEntry
@@ -53,7 +54,8 @@ log = structlog.get_logger(__name__)
 Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
 
 BATCH_SIZE = 500  # records read and translated at a time
-COMMIT_STATEMENTS = 50_000  # statements written between commits (the last batch may pass it)
+COMMIT_ROWS = 50_000  # statements and translated marks written between commits, at most
+COMMIT_SECONDS = 5.0  # a write transaction is not held longer (the run lock's heartbeat waits)
 
 
 @dataclass
@@ -377,8 +379,11 @@ class _Writer:
     while the database works) overlaps translating the next batch. One batch is written at a
     time, in the order submitted; `submit` first waits for the batch before it, so at most one
     batch waits in memory. Several batches go in one transaction (random statement ids make
-    every commit rewrite many index pages); whatever was written is committed on a clean exit,
-    rolled back when the stage fails, and a write's error is raised in the stage's thread."""
+    every commit rewrite many index pages), committed after COMMIT_ROWS rows or COMMIT_SECONDS
+    (a table whose rows give no statements, adoption_states at 100,000 reps, was once marked
+    in one transaction of over a minute, and the run lock's heartbeat could not renew);
+    whatever was written is committed on a clean exit, rolled back when the stage fails, and
+    a write's error is raised in the stage's thread."""
 
     def __init__(self, engine: Engine, run_id: str) -> None:
         self.engine = engine
@@ -386,7 +391,7 @@ class _Writer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="translate-writer")
         self._pending: Future[None] | None = None
         self._conn: Connection | None = None  # opened, used and closed in the writer thread
-        self._written = 0  # statements written since the last commit
+        self._commits: Commits | None = None
 
     def __enter__(self) -> _Writer:
         return self
@@ -413,25 +418,27 @@ class _Writer:
             pending.result()
 
     def _write(self, batch: _Batch) -> None:
-        if self._conn is None:
+        if self._conn is None or self._commits is None:
             self._conn = self.engine.connect()
-        conn = self._conn
-        outbox.save_emitted_values(conn, batch.saves)
-        outbox.enqueue_values(conn, batch.queue, self.run_id)
-        quarantine.quarantine(conn, self.run_id, batch.bad)
-        translation.mark_translated(conn, batch.table, batch.translated)
-        self._written += len(batch.queue)
-        if self._written >= COMMIT_STATEMENTS:
-            conn.commit()
-            self._written = 0
+            self._commits = Commits(self._conn, rows=COMMIT_ROWS, seconds=COMMIT_SECONDS)
+        conn, commits = self._conn, self._commits
+
+        def write() -> None:
+            outbox.save_emitted_values(conn, batch.saves)
+            outbox.enqueue_values(conn, batch.queue, self.run_id)
+            quarantine.quarantine(conn, self.run_id, batch.bad)
+            translation.mark_translated(conn, batch.table, batch.translated)
+
+        commits.write(write, len(batch.queue) + len(batch.translated))
 
     def _finish(self, *, commit: bool) -> None:
         conn, self._conn = self._conn, None
-        if conn is None:
+        commits, self._commits = self._commits, None
+        if conn is None or commits is None:
             return
         try:
             if commit:
-                conn.commit()
+                commits.close()
             else:
                 conn.rollback()
         finally:
