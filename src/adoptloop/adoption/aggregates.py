@@ -277,6 +277,9 @@ def basis(capabilities: CapabilityMap) -> str:
     )
 
 
+CHUNK_PEOPLE = 5_000  # people per transaction when an update redoes more than this many
+
+
 def update(
     engine: Engine,
     capabilities: CapabilityMap,
@@ -286,29 +289,61 @@ def update(
 ) -> tuple[Aggregates, dict[str, Any]]:
     """Bring the kept sums to `as_of` (after the states pass); returns the sums of
     `groupings` (plus the "(all)" ones), with the Kaplan-Meier counts of `curves` (None: of
-    every one of `groupings`), and the counts of what was redone."""
+    every one of `groupings`), and the counts of what was redone.
+
+    The people redone (everyone, on a full rebuild) are read and written CHUNK_PEOPLE at a
+    time, each chunk in a transaction of its own, so memory and the time a write transaction
+    holds the store stay bounded as the org grows (a full rebuild at 100,000 reps held one
+    transaction for minutes and 1 GB). The bookmark is forgotten before the first chunk, so an
+    update cut short between chunks is followed by a full rebuild; an update of one chunk is
+    one transaction, as before."""
     source = RowSource.states()
     with engine.begin() as conn:
         last = kept.last_update(conn)
-        if last is None or last[1] != basis(capabilities) or as_of < last[0]:
-            kept.clear(conn)
-            reps, persons = contributions(conn, source, capabilities, as_of)
-            sums = Aggregates()
-            sums.add(reps, persons)
-            kept.replace_contributions(conn, [], reps, persons)
-            counts: dict[str, Any] = {"metrics": "full", "people": len(persons)}
-        else:
-            people = kept.due_people(conn, as_of)
-            old_reps, old_persons = kept.contributions_of(conn, people)
-            reps, persons = contributions(conn, source, capabilities, as_of, people)
-            sums = Aggregates()
-            sums.add(old_reps, old_persons, -1)
-            sums.add(reps, persons)
-            kept.replace_contributions(conn, people, reps, persons)
-            counts = {"metrics": "incremental", "people": len(people)}
+        rebuild = last is None or last[1] != basis(capabilities) or as_of < last[0]
+        people = kept.everyone(conn) if rebuild else kept.due_people(conn, as_of)
+    chunks = [people[i : i + CHUNK_PEOPLE] for i in range(0, len(people), CHUNK_PEOPLE)]
+    sums = Aggregates()
+    if len(chunks) > 1:
+        with engine.begin() as conn:
+            kept.forget(conn)
+            if rebuild:
+                kept.clear(conn)
+        for chunk in chunks:
+            with engine.begin() as conn:
+                _redo(conn, source, capabilities, as_of, chunk, sums, rebuild=rebuild)
+    with engine.begin() as conn:
+        if len(chunks) <= 1:
+            if rebuild:
+                kept.clear(conn)
+            _redo(conn, source, capabilities, as_of, people, sums, rebuild=rebuild)
         kept.apply_cells(conn, sums.cells)
         kept.apply_km(conn, sums.km)
         kept.finish_update(conn, as_of, basis(capabilities))
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
         km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
-        return Aggregates(cells, Counter(km)), counts
+    counts: dict[str, Any] = {
+        "metrics": "full" if rebuild else "incremental",
+        "people": len(people),
+    }
+    return Aggregates(cells, Counter(km)), counts
+
+
+def _redo(
+    conn: Connection,
+    source: RowSource,
+    capabilities: CapabilityMap,
+    as_of: date,
+    people: Sequence[str],
+    sums: Aggregates,
+    *,
+    rebuild: bool,
+) -> None:
+    """Replace the contributions of `people` and add the change to `sums` (after a clear,
+    `rebuild`: there is nothing to take away)."""
+    if not rebuild:
+        old_reps, old_persons = kept.contributions_of(conn, people)
+        sums.add(old_reps, old_persons, -1)
+    reps, persons = contributions(conn, source, capabilities, as_of, people)
+    sums.add(reps, persons)
+    kept.replace_contributions(conn, [] if rebuild else people, reps, persons)

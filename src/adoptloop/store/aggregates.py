@@ -71,6 +71,13 @@ def due_people(conn: Connection, as_of: date) -> list[str]:
 # --- contributions ------------------------------------------------------------------------------
 
 
+def everyone(conn: Connection) -> list[str]:
+    """The hr_ids a full rebuild redoes: everyone with an HR row (a trained rep without one
+    counts nowhere)."""
+    p = schema.people
+    return list(conn.execute(select(p.c.hr_id).distinct().order_by(p.c.hr_id)).scalars())
+
+
 def clear(conn: Connection) -> None:
     """Every contribution and sum (a full rebuild follows)."""
     for table in (schema.metric_reps, schema.metric_people, schema.metric_cells, schema.metric_km):
