@@ -137,8 +137,15 @@ def rater_inputs(
         history[hr_id].append(row)
     employment = {hr_id: Employment(rows) for hr_id, rows in history.items()}
     same: dict[object, Any] = {}
+    one = same.setdefault
     rated = [
-        Rated(*(same.setdefault(v, v) for v in (rater, rep, capability, day, scaled)))
+        Rated(
+            one(rater, rater),
+            one(rep, rep),
+            one(capability, capability),
+            one(day, day),
+            one(scaled, scaled),
+        )
         for rater, rep, capability, day, scaled in store.rating_rows(
             conn, as_of - timedelta(days=days), as_of
         )
