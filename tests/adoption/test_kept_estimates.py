@@ -24,9 +24,10 @@ from adoptloop.adoption.smallnumbers import tier
 from adoptloop.adoption.uplift import PERIOD_DAYS, collect
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import schema
+from adoptloop.store import records, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.records import forget_adoption_computation
+from tests.adoption.scenario import Scenario
 from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
 
 AS_OF = date(2026, 6, 30)
@@ -205,3 +206,17 @@ def _rating_in_a_fitted_group_and_panel(
             if len(found) == 1 and found[0].observer_hr_id in fitted:
                 return found[0].record_id, found[0].item
     raise AssertionError("no rating in a fitted group")
+
+
+def test_a_roles_map_change_that_remaps_stored_hr_rows_replaces_the_inputs_stamp(
+    engine: Engine,
+) -> None:
+    """Point 2 (the cheap check): the HR rows remapped in place under a new roles map are an
+    input write too (who counts as a rep), so the kept estimates are not taken as they are."""
+    with engine.begin() as conn:
+        Scenario(conn).rep("R-1")
+        before = records.inputs_stamp(conn)
+        assert records.remap_roles(conn, lambda _role: None) == 0
+        assert records.inputs_stamp(conn) == before
+        assert records.remap_roles(conn, lambda role: "manager" if role == "rep" else None) == 1
+        assert records.inputs_stamp(conn) not in (None, before)
