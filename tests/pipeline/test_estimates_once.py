@@ -1,17 +1,20 @@
 """Issue 17, the causal estimates' cost: a run fits uplift and leniency once, for both the
 estimate statements and the report (points 2 and 3); a run whose inputs did not change takes the
-kept estimates, which equal a fresh fit's, and the same report; changed inputs are fitted again,
-and an erasure forgets the kept estimates (point 4)."""
+kept estimates, which equal a fresh fit's, and the same report; changed inputs are fitted again
+(only the fits whose own inputs changed: tests/adoption/test_kept_estimates.py), and an erasure
+forgets the kept estimates (point 4)."""
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from adoptloop.adoption import uplift
@@ -94,31 +97,48 @@ def test_an_unchanged_rerun_reuses_the_kept_estimates_which_equal_a_fresh_fit(
     assert any(row.estimate is not None for row in fresh.uplift)
 
 
+def _last_run_estimates(env: Environment) -> dict[str, Any]:
+    runs = schema.runs
+    with env.engine.connect() as conn:
+        counts = conn.execute(
+            select(runs.c.counts).order_by(runs.c.started_at.desc()).limit(1)
+        ).scalar_one()
+    found: dict[str, Any] = orjson.loads(counts)["estimates"]
+    return found
+
+
 def test_a_changed_rating_is_fitted_again(demo: Path, env: Environment) -> None:
-    """Point 4: a stored rating changed since the last fit (whichever way it was written) ->
-    the estimates are fitted again, not taken from the store."""
+    """Point 4: a rating the pull changed since the last fit -> its capability's uplift is
+    fitted again (the run's counts say so), the other capabilities' fits are kept; a run
+    with nothing new reads nothing and fits nothing."""
     _run(demo)
-    day = env.as_of(None)
-    with env.engine.begin() as conn:
-        kept = estimates_as_of(conn, env.capabilities, day)
-        r = schema.ratings
-        rid = conn.execute(r.select().limit(1)).mappings().one()
-        conn.execute(
-            update(r)
-            .where(r.c.record_id == rid["record_id"], r.c.item == rid["item"])
-            .values(scaled=1.0 - rid["scaled"])
-        )
-        changed = estimates_as_of(conn, env.capabilities, day)
-    assert kept.reused
-    assert not changed.reused
-    assert changed.inputs != kept.inputs
+    assert _last_run_estimates(env)["fits"]["uplift"] == {"fitted": 6, "reused": 0}
+    _run(demo)
+    unchanged = _last_run_estimates(env)
+    assert unchanged["inputs"] == "unchanged"
+    assert unchanged["fits"]["uplift"] == {"fitted": 0, "reused": 6}
+    reports = demo.parent / "demo" / "crm" / "coaching_reports.csv"
+    with reports.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    rated = next(row for row in rows if row["Opening_Rating__c"])
+    rated["Opening_Rating__c"] = "1" if int(rated["Opening_Rating__c"]) >= 4 else "5"
+    with reports.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    _run(demo)
+    changed = _last_run_estimates(env)
+    assert changed["inputs"] == "read"
+    assert changed["fits"]["uplift"] == {"fitted": 1, "reused": 5}
+    with env.engine.connect() as conn:
+        assert estimates_as_of(conn, env.capabilities, env.as_of(None)).reused
 
 
 def test_an_erasure_forgets_the_kept_estimates(demo: Path, env: Environment) -> None:
     """Point 4: the kept estimates name managers: erasure (and the retention purge) drop them."""
     _run(demo)
     with env.engine.begin() as conn:
-        inputs = estimates_as_of(conn, env.capabilities, env.as_of(None)).inputs
-        assert store.kept_estimates(conn, inputs) is not None
+        assert store.kept_estimates(conn) is not None
         forget_adoption_computation(conn)
-        assert store.kept_estimates(conn, inputs) is None
+        assert store.kept_estimates(conn) is None

@@ -1,15 +1,22 @@
-"""The causal estimates of one as-of date, fitted once: per capability the `(all)` uplift row
+"""The causal estimates of one as-of date: per capability the `(all)` uplift row
 (adoption/uplift.py) and every rater's leniency (adoption/raters.py).
 
 A run needs them twice, for the estimate statements (pipeline/estimates.py) and for the report
 (report/causal.py): the estimates stage computes them and the run hands the same rows to the
-report. They are also kept in the store with the digest of everything the fits read: each
-capability's panel of counted ratings (rep, day, proficient, trained_at) and its window, the
-leniency model's ratings and the raters' regions, the as-of date, and the versions of
-adoptloop and of the statistics libraries. A later computation whose inputs have the same
-digest takes the kept rows instead of fitting again (a run with no new ratings, completions or
-HR changes; `adoptloop report` after a run): the fits are deterministic functions of exactly
-those inputs, so the kept rows are the rows a fit gives. Reading the inputs imports none of the
+report. They are kept in the store, at two levels:
+
+- The rows, with their basis: the as-of date, the capability map, the versions of adoptloop
+  and of the statistics libraries, and the store's inputs stamp (store.records: every write of
+  people, completions, observations or ratings replaces it). A computation on the same basis
+  takes the kept rows without reading anything (a run with nothing new; `adoptloop report`
+  after a run).
+- Each fit's result under the digest of that fit's own inputs (adoption/kept_fits.py): an
+  uplift fit reads one capability's panel cells, a leniency fit one connected group of raters'
+  ratings and regions. When the basis changed, the inputs are read and only the fits whose
+  inputs changed are made again; the others are taken as kept.
+
+The fits are deterministic functions of exactly those inputs, so the kept rows and results are
+what a fit gives (tests/adoption/test_kept_estimates.py). Reading the inputs imports none of the
 statistics libraries (seconds and about 120 MB): only a fit does.
 
 The `(all)` rows here carry no pre-trend test (neither the statements nor the report show it);
@@ -20,8 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -29,57 +35,72 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from adoptloop import __version__
-from adoptloop.adoption.raters import Leniency, Rated, leniency, rater_inputs
+from adoptloop.adoption.kept_fits import KeptFits
+from adoptloop.adoption.raters import Leniency, leniency, rater_inputs
 from adoptloop.adoption.smallnumbers import Tier
-from adoptloop.adoption.uplift import Panel, Uplift, collect, fit
+from adoptloop.adoption.uplift import Uplift, collect, fit
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
+from adoptloop.store import records
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 _LIBRARIES = ("diff-diff", "numpy", "pandas", "scipy")
-_CHUNK = 10_000  # ratings per piece of the digest
+KINDS = ("uplift", "leniency")
 
 
 @dataclass(frozen=True)
 class Estimates:
     uplift: list[Uplift]  # the `(all)` row of each capability, by capability
     leniency: list[Leniency]  # every rater, by region then manager
-    inputs: str  # the digest of what they were fitted on
-    reused: bool  # taken from the store, not fitted
+    inputs: str  # the digest of their basis (see the module's docstring)
+    reused: bool  # taken from the store whole: nothing read, nothing fitted
+    fits: dict[str, dict[str, int]]  # per kind: fits made and fits taken from the kept ones
+    kept_fits: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def estimates_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) -> Estimates:
-    """The estimates as of `as_of`: the kept ones when the inputs are the same, else fitted
-    (and not kept: `keep` does that, in a write transaction). Needs the uplift extra
-    (estimators.require) when they are fitted."""
-    panels = collect(conn, capabilities, as_of, None)
-    rated, regions = rater_inputs(conn, as_of)
-    inputs = _digest(panels, rated, regions, capabilities, as_of)
-    kept = store.kept_estimates(conn, inputs)
-    if kept is not None:
+    """The estimates as of `as_of`: the kept ones on the same basis, else computed with each
+    fit whose inputs are unchanged taken from the kept ones (and not kept: `keep` does that,
+    in a write transaction). Needs the uplift extra (estimators.require) when a fit is made."""
+    salt = _salt()
+    inputs = _basis(salt, capabilities, as_of, records.inputs_stamp(conn))
+    kept = store.kept_estimates(conn) or {}
+    earlier = kept.get("fits", {}) if kept.get("salt") == salt else {}
+    if kept.get("inputs") == inputs:
         return Estimates(
             [Uplift(**{**row, "tier": Tier(row["tier"])}) for row in kept["uplift"]],
             [Leniency(**{**row, "tier": Tier(row["tier"])}) for row in kept["leniency"]],
             inputs,
             reused=True,
+            fits={k: {"fitted": 0, "reused": kept["fits_made"][k]} for k in KINDS},
+            kept_fits=earlier,
         )
-    uplift = fit(panels, capabilities, None, pretrend=False)
-    del panels  # the ratings are summed into the rows: free them before the next fits
-    return Estimates(uplift, leniency(rated, regions, as_of), inputs, reused=False)
+    fits = KeptFits(earlier, salt)
+    uplift = fit(
+        collect(conn, capabilities, as_of, None), capabilities, None, pretrend=False, kept=fits
+    )
+    rated, regions = rater_inputs(conn, as_of)
+    rows = leniency(rated, regions, as_of, kept=fits)
+    return Estimates(
+        uplift, rows, inputs, reused=False, fits=fits.counts(KINDS), kept_fits=fits.used
+    )
 
 
 def keep(conn: Connection, estimates: Estimates) -> None:
-    """Keep fitted estimates in the store for the next computation on the same inputs."""
+    """Keep computed estimates, and the fits they came from, for the next computation."""
     if estimates.reused:
         return
     store.keep_estimates(
         conn,
-        estimates.inputs,
         {
+            "inputs": estimates.inputs,
+            "salt": _salt(),
             "uplift": [_plain(row) for row in estimates.uplift],
             "leniency": [_plain(row) for row in estimates.leniency],
+            "fits": estimates.kept_fits,
+            "fits_made": {k: sum(c.values()) for k, c in estimates.fits.items()},
         },
     )
 
@@ -88,50 +109,28 @@ def _plain(row: Uplift | Leniency) -> dict[str, Any]:
     return {**dataclasses.asdict(row), "tier": row.tier.value}
 
 
-def _digest(
-    panels: dict[str, Panel],
-    rated: Sequence[Rated],
-    regions: dict[str, str],
-    capabilities: CapabilityMap,
-    as_of: date,
-) -> str:
-    """BLAKE2b-128 of everything the fits read (floats as orjson writes them: exact)."""
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(
+def _salt() -> str:
+    """What every fit depends on besides its inputs: the versions of adoptloop and of the
+    statistics libraries."""
+    versions = {name: _version(name) for name in _LIBRARIES} | {"adoptloop": __version__}
+    return orjson.dumps(versions, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _basis(salt: str, capabilities: CapabilityMap, as_of: date, stamp: str | None) -> str:
+    """BLAKE2b-128 of what the rows depend on besides the stored inputs, and the inputs stamp."""
+    return hashlib.blake2b(
         orjson.dumps(
             {
+                "salt": salt,
                 "as_of": as_of,
-                "adoptloop": __version__,
-                "libraries": {name: _version(name) for name in _LIBRARIES},
-                "windows": {c: capabilities.window_days(c) for c in panels},
-                "regions": regions,
+                "map": capabilities.spec.model_dump(mode="json"),
+                "windows": {c: capabilities.window_days(c) for c in capabilities.capabilities},
+                "stamp": stamp,
             },
             option=orjson.OPT_SORT_KEYS,
-        )
-    )
-    for capability in sorted(panels):
-        ratings = panels[capability].ratings
-        digest.update(orjson.dumps(capability))
-        for start in range(0, len(ratings), _CHUNK):
-            digest.update(
-                orjson.dumps(
-                    [
-                        (r.rep, r.day, r.proficient, r.trained_at)
-                        for r in ratings[start : start + _CHUNK]
-                    ]
-                )
-            )
-    digest.update(b"raters")
-    for start in range(0, len(rated), _CHUNK):
-        digest.update(
-            orjson.dumps(
-                [
-                    (r.rater, r.rep, r.capability, r.day, r.scaled)
-                    for r in rated[start : start + _CHUNK]
-                ]
-            )
-        )
-    return digest.hexdigest()
+        ),
+        digest_size=16,
+    ).hexdigest()
 
 
 def _version(distribution: str) -> str | None:

@@ -26,10 +26,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adoptloop.adoption import estimators
 from adoptloop.adoption.employment import Employment
+from adoptloop.adoption.kept_fits import KeptFits
 from adoptloop.adoption.metrics import fraction
 from adoptloop.adoption.smallnumbers import Z_95, Tier, tier
 from adoptloop.store import metrics as store
@@ -135,8 +137,15 @@ def rater_inputs(
         history[hr_id].append(row)
     employment = {hr_id: Employment(rows) for hr_id, rows in history.items()}
     same: dict[object, Any] = {}
+    one = same.setdefault
     rated = [
-        Rated(*(same.setdefault(v, v) for v in (rater, rep, capability, day, scaled)))
+        Rated(
+            one(rater, rater),
+            one(rep, rep),
+            one(capability, capability),
+            one(day, day),
+            one(scaled, scaled),
+        )
         for rater, rep, capability, day, scaled in store.rating_rows(
             conn, as_of - timedelta(days=days), as_of
         )
@@ -151,8 +160,14 @@ def _region(history: Employment | None, as_of: date) -> str:
     return row.region if row is not None and row.region else NO_GROUP
 
 
-def leniency(ratings: Sequence[Rated], regions: dict[str, str], as_of: date) -> list[Leniency]:
-    """The model on `ratings`; `regions`: rater -> region."""
+def leniency(
+    ratings: Sequence[Rated],
+    regions: dict[str, str],
+    as_of: date,
+    kept: KeptFits | None = None,
+) -> list[Leniency]:
+    """The model on `ratings`; `regions`: rater -> region. Each connected group is fitted on
+    its own ratings alone; `kept`: take a group's fit from there when those are unchanged."""
     by_rater: dict[str, list[Rated]] = defaultdict(list)
     for r in ratings:
         by_rater[r.rater].append(r)
@@ -172,7 +187,17 @@ def leniency(ratings: Sequence[Rated], regions: dict[str, str], as_of: date) -> 
         elif any(rows[m].tier.shows_estimates for m in component):
             # a group none of whose raters is shown is not fitted: its leniencies (and their
             # reasons) would all be blanked below
-            _fit(members.pop(i), component, rows, as_of)
+            group = members.pop(i)
+            places = [rows[m].region for m in component]
+            fit = partial(_fit, group, component, places, as_of)
+            if kept is None:
+                fitted = fit()
+            else:
+                rated = [(r.rater, r.rep, r.capability, r.day, r.scaled) for r in group]
+                fitted = kept.result("leniency", (as_of, component, places, rated), fit)
+            for m, (value, low, high, reason) in zip(component, fitted, strict=True):
+                row = rows[m]
+                row.leniency, row.ci_low, row.ci_high, row.reason = value, low, high, reason
     for row in rows.values():
         if not row.tier.shows_estimates:
             row.leniency = row.ci_low = row.ci_high = row.raw = None
@@ -215,10 +240,10 @@ def _components(ratings: Sequence[Rated]) -> list[list[str]]:
 
 
 def _fit(
-    ratings: Sequence[Rated], component: list[str], rows: dict[str, Leniency], as_of: date
-) -> None:
-    """Least squares with rep x capability, period and rater effects on one connected group;
-    fills leniency and its interval for the group's raters."""
+    ratings: Sequence[Rated], component: list[str], places: list[str], as_of: date
+) -> list[tuple[float | None, float | None, float | None, str | None]]:
+    """Least squares with rep x capability, period and rater effects on one connected group
+    (`places`: each rater's region); per rater of the group: (leniency, 95 % low, high, reason)."""
     np = estimators.load("numpy")
     pd = estimators.load("pandas")
     linalg = estimators.load("diff_diff.linalg")
@@ -251,10 +276,13 @@ def _fit(
     effects = np.concatenate([[0.0], np.nan_to_num(coef[:k])])
     cov = np.zeros((k + 1, k + 1))
     cov[1:, 1:] = np.nan_to_num(vcov[:k, :k])
-    for region in {rows[m].region for m in component}:
-        members = [i for i, m in enumerate(component) if rows[m].region == region]
+    out: list[tuple[float | None, float | None, float | None, str | None]] = [
+        (None, None, None, None)
+    ] * len(component)
+    for region in set(places):
+        members = [i for i, place in enumerate(places) if place == region]
         if len(members) == 1:
-            rows[component[members[0]]].reason = "no other rater of the region to compare with"
+            out[members[0]] = (None, None, None, "no other rater of the region to compare with")
             continue
         for i in members:
             contrast = np.zeros(k + 1)
@@ -262,8 +290,8 @@ def _fit(
             contrast[i] += 1
             value = float(contrast @ effects)
             se = float(np.sqrt(max(contrast @ cov @ contrast, 0.0)))
-            row = rows[component[i]]
-            row.leniency, row.ci_low, row.ci_high = value, value - Z_95 * se, value + Z_95 * se
+            out[i] = (value, value - Z_95 * se, value + Z_95 * se, None)
+    return out
 
 
 def write_csv(rows: Sequence[Leniency], out: TextIO) -> None:

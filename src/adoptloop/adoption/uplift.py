@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from adoptloop.adoption import estimators
 from adoptloop.adoption.employment import Employment
+from adoptloop.adoption.kept_fits import KeptFits
 from adoptloop.adoption.metrics import ALL, fraction
 from adoptloop.adoption.outcomes import trained_dates
 from adoptloop.adoption.smallnumbers import Tier, tier
@@ -220,12 +221,14 @@ def fit(
     by: UpliftBy | None,
     *,
     pretrend: bool,
+    kept: KeptFits | None = None,
 ) -> list[Uplift]:
-    """The rows of `collect`'s panels; `pretrend`: test the `(all)` rows' pre-trends too."""
+    """The rows of `collect`'s panels; `pretrend`: test the `(all)` rows' pre-trends too;
+    `kept`: take a fit whose cells are unchanged from there (not with `pretrend`)."""
     out: list[Uplift] = []
     for capability, panel in sorted(panels.items()):
         window = capabilities.window_days(capability)
-        out.append(estimate(panel.ratings, ALL, capability, window, pretrend=pretrend))
+        out.append(estimate(panel.ratings, ALL, capability, window, pretrend=pretrend, kept=kept))
         if by is None:
             continue
         members: dict[str, list[Rating]] = defaultdict(list)
@@ -234,15 +237,23 @@ def fit(
             if group is not None:
                 members[group].append(rating)
         out.extend(
-            estimate(members[g], g, capability, window, pretrend=False) for g in sorted(members)
+            estimate(members[g], g, capability, window, pretrend=False, kept=kept)
+            for g in sorted(members)
         )
     return out
 
 
 def estimate(
-    ratings: Sequence[Rating], group: str, capability: str, window_days: int, *, pretrend: bool
+    ratings: Sequence[Rating],
+    group: str,
+    capability: str,
+    window_days: int,
+    *,
+    pretrend: bool,
+    kept: KeptFits | None = None,
 ) -> Uplift:
-    """One row: the imputation DiD estimate on `ratings` with its 95 % interval (by rep)."""
+    """One row: the imputation DiD estimate on `ratings` with its 95 % interval (by rep).
+    A row the small-number rule shows no estimate of is not fitted."""
     cells = _cells(ratings, window_days)
     treated = {rep for rep, _t, _y, g in cells if g and _t >= g}
     comparison = {rep for rep, t, _y, g in cells if not g or t < g}
@@ -253,21 +264,35 @@ def estimate(
     if len(comparison) < MIN_COMPARISON:
         row.reason = "no reps untrained in the same weeks to compare with"
         return row
+    what = f"uplift {group}/{capability}"
+    if kept is None or pretrend:
+        interval, row.pretrend = _imputation(cells, what, pretrend=pretrend)
+    else:
+        interval = kept.result("uplift", cells, lambda: _imputation(cells, what)[0])
+    if interval is None:
+        row.reason = "the data cannot identify an effect (too few comparison ratings)"
+        return row
+    row.estimate, row.ci_low, row.ci_high = interval
+    return row
+
+
+def _imputation(
+    cells: list[tuple[str, int, float, int]], what: str, *, pretrend: bool = False
+) -> tuple[tuple[float, float, float] | None, PreTrend | None]:
+    """diff-diff's ImputationDiD on the cells: (effect, 95 % low, high), None when not
+    finite; and the pre-trend test when asked."""
     diff_diff = estimators.load()
     pd = estimators.load("pandas")
     frame = pd.DataFrame(cells, columns=["rep", "t", "y", "g"])
-    with estimators.quiet(f"uplift {group}/{capability}"):
+    with estimators.quiet(what):
         fitted = diff_diff.ImputationDiD(cluster="rep", rank_deficient_action="silent").fit(
             frame, outcome="y", unit="rep", time="t", first_treat="g"
         )
         value, (low, high) = fitted.overall_att, fitted.overall_conf_int
-        if pretrend:
-            row.pretrend = _pretrend(fitted, _supported_leads(cells))
+        trend = _pretrend(fitted, _supported_leads(cells)) if pretrend else None
     if not _finite(value, low, high):
-        row.reason = "the data cannot identify an effect (too few comparison ratings)"
-        return row
-    row.estimate, row.ci_low, row.ci_high = float(value), float(low), float(high)
-    return row
+        return None, trend
+    return (float(value), float(low), float(high)), trend
 
 
 def _cells(ratings: Iterable[Rating], window_days: int) -> list[tuple[str, int, float, int]]:

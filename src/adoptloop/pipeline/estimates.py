@@ -3,8 +3,8 @@ manager, one statement each per period, from adoptloop's own agent (issue 19 poi
 
 The run calls `publish_estimates` after the translate stage and before delivery, when
 `adoption.publish_estimates` is true (the default), so the statements go out in the same run,
-and hands its estimates to the report (one fit per run; none when the inputs have not changed
-since the last, adoption/estimates.py).
+and hands its estimates to the report (each fit made at most once per run, and only when its
+own inputs changed since the last, adoption/estimates.py).
 The estimators are the optional extra `adoptloop[uplift]`: without it the stage logs once and
 skips; a run never fails for it.
 
@@ -54,10 +54,11 @@ def period_of(as_of: date) -> str:
 def publish_estimates(
     engine: Engine, stage: TranslateStage, capabilities: CapabilityMap, as_of: date
 ) -> tuple[dict[str, Any], Estimates | None]:
-    """Estimate uplift and leniency as of `as_of` (adoption.estimates: fitted, or the kept
-    ones when their inputs have not changed) and emit their statements into the outbox through
-    `stage`; returns the counts and the estimates (the report shows the same). Without the
-    uplift extra: log, skip, and say so in the counts."""
+    """Estimate uplift and leniency as of `as_of` (adoption.estimates: the kept ones when no
+    input was written since, else each fit whose inputs changed made again) and emit their
+    statements into the outbox through `stage`; returns the counts (`inputs`: unchanged or
+    read; `fits`: per kind, fits made and reused) and the estimates (the report shows the
+    same). Without the uplift extra: log, skip, and say so in the counts."""
     try:
         estimators.require()
     except ConfigError as exc:
@@ -68,7 +69,8 @@ def publish_estimates(
     with engine.begin() as conn:
         keep(conn, caused)
     counts = emit_estimates(engine, stage, caused.uplift, caused.leniency, period_of(as_of))
-    return counts | {"fits": "reused" if caused.reused else "fitted"}, caused
+    inputs = "unchanged" if caused.reused else "read"
+    return counts | {"inputs": inputs, "fits": caused.fits}, caused
 
 
 def emit_estimates(

@@ -382,8 +382,8 @@ def finish_computation(conn: Connection, as_of: date, basis: str) -> None:
 # --- the causal estimates last fitted --------------------------------------------------------------
 
 
-def kept_estimates(conn: Connection, inputs: str) -> dict[str, Any] | None:
-    """The kept estimates when they were fitted on inputs of digest `inputs`, else None."""
+def kept_estimates(conn: Connection) -> dict[str, Any] | None:
+    """The estimates kept by `keep_estimates`, None when there are none."""
     m = schema.meta
     value = conn.execute(
         select(m.c.value).where(m.c.key == records.ESTIMATES_KEY)
@@ -391,13 +391,13 @@ def kept_estimates(conn: Connection, inputs: str) -> dict[str, Any] | None:
     if value is None:
         return None
     found: dict[str, Any] = orjson.loads(value)
-    return found if found.get("inputs") == inputs else None
+    return found
 
 
-def keep_estimates(conn: Connection, inputs: str, estimates: Mapping[str, Any]) -> None:
-    """Keep these estimates (JSON-able) as the last fitted, on inputs of digest `inputs`."""
+def keep_estimates(conn: Connection, estimates: Mapping[str, Any]) -> None:
+    """Keep these estimates (JSON-able: the rows, their basis and the fits they came from)."""
     m = schema.meta
-    value = orjson.dumps({**estimates, "inputs": inputs}).decode()
+    value = orjson.dumps(estimates).decode()
     key = records.ESTIMATES_KEY
     if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
         conn.execute(insert(m).values(key=key, value=value))

@@ -8,6 +8,7 @@ changed rows, so re-reading an unchanged export writes nothing. A changed row ke
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -64,6 +65,9 @@ ADOPTION_BASIS_KEY = "adoption_states_basis"
 METRICS_BASIS_KEY = "adoption_metrics_basis"
 # meta key: the last causal estimates and the digest of their inputs (adoption/estimates.py)
 ESTIMATES_KEY = "causal_estimates"
+# meta key: a stamp that every write of an adoption input (people, completions, observations
+# and their ratings) replaces: the same stamp means nothing the estimates read was written
+INPUTS_STAMP_KEY = "adoption_inputs_stamp"
 
 
 def read_basis(conn: Connection, key: str) -> tuple[date, str] | None:
@@ -99,11 +103,30 @@ def _digests(table: Table) -> Select[Any]:
     return select(table.c.record_id, table.c.digest, table.c[person or "record_id"])
 
 
+def inputs_stamp(conn: Connection) -> str | None:
+    """The stamp of the adoption inputs as last written (None: not written since the store
+    began keeping it)."""
+    m = schema.meta
+    stamp: str | None = conn.execute(
+        select(m.c.value).where(m.c.key == INPUTS_STAMP_KEY)
+    ).scalar_one_or_none()
+    return stamp
+
+
+def _inputs_written(conn: Connection) -> None:
+    """A new stamp: the adoption inputs were written."""
+    m, stamp = schema.meta, uuid.uuid4().hex
+    if conn.execute(update(m).where(m.c.key == INPUTS_STAMP_KEY).values(value=stamp)).rowcount == 0:
+        conn.execute(insert(m).values(key=INPUTS_STAMP_KEY, value=stamp))
+
+
 def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
-    """Note that these people's adoption states must be recomputed (adoption/compute.py)."""
+    """Note that these people's adoption states must be recomputed (adoption/compute.py), and
+    that the adoption inputs were written (a new inputs stamp)."""
     ids = sorted({i for i in hr_ids if i})
     if not ids:
         return
+    _inputs_written(conn)
     t = schema.adoption_dirty
     if conn.dialect.name == "postgresql":
         statement: Any = postgresql.insert(t).on_conflict_do_nothing()
@@ -490,4 +513,5 @@ def remap_roles(conn: Connection, role_of: Callable[[str], str | None]) -> int:
             .values(role=bindparam("role"), digest=bindparam("digest")),
             changed,
         )
+        _inputs_written(conn)
     return len(changed)
