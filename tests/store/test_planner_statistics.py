@@ -23,7 +23,7 @@ from sqlalchemy import Engine, event, select, text
 from adoptloop.adoption.compute import update_states
 from adoptloop.store import bulk, schema
 from adoptloop.store.adoption import _ratings_query
-from adoptloop.store.db import refresh_statistics
+from adoptloop.store.db import open_store, refresh_statistics
 from tests.adoption.scenario import DISC, EPOCH, HIGH, LOW, OBJ, D, Scenario, day
 
 LOOKUP = "SELECT adoption_states.record_id, adoption_states.digest"
@@ -82,10 +82,11 @@ def test_a_first_states_computation_inserts_without_looking_up_stored_digests(
 
 
 @pytest.fixture
-def pg_engine(engine: Engine) -> Engine:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("planner statistics and cursor plans: PostgreSQL's")
-    return engine
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    """A fresh PostgreSQL store (planner statistics and cursor plans are PostgreSQL's)."""
+    engine = open_store(postgres_url)
+    yield engine
+    engine.dispose()
 
 
 def _fill_ratings(engine: Engine, reps: int, visits: int) -> None:
