@@ -153,8 +153,11 @@ def update_states(
             if full or since is None or as_of < since
             else store.changed_people(conn, since, as_of)
         )
+        # a first computation (an empty table, everyone computed once) only inserts: no
+        # lookup of stored digests, whose plan PostgreSQL makes while the table is nearly empty
+        new = people is None and store.no_states(conn)
     with streaming(engine) as reader, engine.connect() as writer:
-        counts = _compute(reader, writer, capabilities, as_of, people)
+        counts = _compute(reader, writer, capabilities, as_of, people, new=new)
     counts["mode"] = "full" if people is None else "incremental"
     if people is not None:
         counts["people"] = len(people)
@@ -178,8 +181,11 @@ def _compute(
     capabilities: CapabilityMap,
     as_of: date,
     people: list[str] | None,
+    *,
+    new: bool,
 ) -> dict[str, Any]:
-    """Upsert the rows of `people` (everyone: None) and tombstone theirs no longer produced."""
+    """Upsert the rows of `people` (everyone: None) and tombstone theirs no longer produced;
+    `new`: none is stored yet, so they are inserted without looking up stored digests."""
     counts = WriteCounts()
     produced = 0
     keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
@@ -187,7 +193,7 @@ def _compute(
     commits = Commits(writer, rows=COMMIT_ROWS, seconds=COMMIT_SECONDS)
 
     def upsert(rows: list[dict[str, Any]]) -> None:
-        counts.add(store.upsert_states(writer, rows, volatile=_VOLATILE))
+        counts.add(store.upsert_states(writer, rows, volatile=_VOLATILE, new=new))
 
     for row in compute_rows(reader, capabilities, as_of, people):
         record_id = f"{row['hr_id']}/{row['capability_id']}"

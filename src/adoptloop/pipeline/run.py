@@ -40,7 +40,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
 from adoptloop.store import cursors, erasures, locks, runs, source_reads
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
-from adoptloop.store.db import open_store, shrink_idle
+from adoptloop.store.db import open_store, refresh_statistics, shrink_idle
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
@@ -165,6 +165,11 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
     structlog.contextvars.bind_contextvars(stage=name)
     try:
         yield bucket
+        # the planner statistics of the tables the stage filled, for the stages after it; part
+        # of this stage's time (PostgreSQL only; store.db.refresh_statistics)
+        analyzed = refresh_statistics(engine)
+        if analyzed:
+            log.info("statistics refreshed", stage=name, tables=analyzed)
     finally:
         bucket["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 3)
         counts[name] = bucket

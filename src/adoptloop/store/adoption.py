@@ -238,12 +238,23 @@ def delete_scratch(conn: Connection, computation: str) -> None:
 
 
 def upsert_states(
-    conn: Connection, rows: Sequence[dict[str, Any]], *, volatile: Iterable[str]
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    *,
+    volatile: Iterable[str],
+    new: bool = False,
 ) -> records.WriteCounts:
-    """Insert new rows and update changed ones; a change in `volatile` fields alone is none."""
+    """Insert new rows and update changed ones; a change in `volatile` fields alone is none.
+    `new`: none of the rows is stored yet (see `no_states`), so they are only inserted."""
     return records.upsert_source_rows(
-        conn, "adoption_states", SOURCE, rows, digest_exclude=volatile
+        conn, "adoption_states", SOURCE, rows, digest_exclude=volatile, new=new
     )
+
+
+def no_states(conn: Connection) -> bool:
+    """Whether adoption_states holds no row at all, live or tombstoned (a first computation)."""
+    t = schema.adoption_states
+    return not conn.execute(select(exists().where(t.c.source == SOURCE))).scalar_one()
 
 
 def tombstone_states(conn: Connection, record_ids: Sequence[str]) -> int:

@@ -49,8 +49,20 @@ def create_store_engine(url: str) -> Engine:
             f"store.url {parsed.render_as_string(hide_password=True)}: the database driver is "
             f"not installed ({exc}); for PostgreSQL: pip install 'adoptloop[postgres]'"
         ) from None
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_settings)
     event.listen(engine, "handle_error", _read_only_is_a_configuration_error)
     return engine
+
+
+def _postgres_settings(dbapi_connection: Any, _record: Any) -> None:
+    """Every server-side cursor the store opens (`yield_per`: the adoption pass's merge of HR
+    rows, completions and ratings, the metric streams) is read to its end: PostgreSQL is told
+    to plan it for all its rows (cursor_tuple_fraction = 1) rather than for a fast first 10 %,
+    which picks nested loops over whole tables where a hash join and one sort read less."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET cursor_tuple_fraction = 1")
+    dbapi_connection.commit()
 
 
 _SQLITE_OVERFLOW = 14  # connections at once beyond the kept one (the pool's 5 + 10 before)
@@ -253,6 +265,47 @@ def shrink_idle(engine: Engine) -> None:
         return
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA shrink_memory")
+
+
+# PostgreSQL's autovacuum analyzes a table once its rows changed since the last ANALYZE pass
+# autovacuum_analyze_threshold + autovacuum_analyze_scale_factor of it (defaults: 50 rows +
+# 10 %), but it looks only once a minute (autovacuum_naptime), and the next stage plans its
+# queries now: on a table the last stage filled, with the statistics of a nearly empty one.
+ANALYZE_ROWS = 50
+ANALYZE_SHARE = 0.1
+
+
+def refresh_statistics(engine: Engine) -> list[str]:
+    """ANALYZE the store's tables whose planner statistics a stage left stale: never analyzed,
+    or changed since by more than autovacuum's threshold. Returns the tables analyzed, by
+    name. PostgreSQL only: the SQLite store keeps no statistics (it never runs ANALYZE), so
+    its plans do not go stale as tables fill. A table autovacuum is
+    working on is skipped (SKIP_LOCKED): it is being analyzed already."""
+    if engine.dialect.name != "postgresql":
+        return []
+    stale = text(
+        "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+        " WHERE s.schemaname = current_schema() AND s.relname = ANY(:names)"
+        " AND ((s.last_analyze IS NULL AND s.last_autoanalyze IS NULL)"
+        " OR s.n_mod_since_analyze > :rows + :share * GREATEST(c.reltuples, 0))"
+        " ORDER BY s.relname"
+    )
+    with engine.connect() as conn:
+        names = list(
+            conn.execute(
+                stale,
+                {
+                    "names": sorted(schema.metadata.tables),
+                    "rows": ANALYZE_ROWS,
+                    "share": ANALYZE_SHARE,
+                },
+            ).scalars()
+        )
+        quote = conn.dialect.identifier_preparer.quote
+        for name in names:
+            conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {quote(name)}")
+        conn.commit()
+    return names
 
 
 def open_store(url: str) -> Engine:

@@ -159,10 +159,15 @@ def upsert_source_rows(
     *,
     extra_digest: Mapping[str, str] | None = None,
     digest_exclude: Iterable[str] = (),
+    new: bool = False,
 ) -> WriteCounts:
     """Upsert rows keyed by (source, record_id); `extra_digest` folds child rows into the digest.
 
-    Fields in `digest_exclude` are stored but do not make a row count as changed.
+    Fields in `digest_exclude` are stored but do not make a row count as changed. `new`: the
+    caller knows none of the rows is stored (it writes into a table that was empty), so they
+    are inserted without looking up stored digests: a table filling up within one stage has
+    no planner statistics, and PostgreSQL's cached plan for the lookup, made while the table
+    was nearly empty, scans all of it on every batch.
     """
     table = schema.metadata.tables[table_name]
     exclude = ("source", *digest_exclude)
@@ -179,9 +184,15 @@ def upsert_source_rows(
         values.update(source=source, deleted=False, digest=row_hash)
         prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
     person = ADOPTION_INPUTS.get(table.name)
-    found = conn.execute(
-        _digests(table).where((table.c.source == source) & table.c.record_id.in_(list(prepared)))
-    ).all()
+    found = (
+        []
+        if new
+        else conn.execute(
+            _digests(table).where(
+                (table.c.source == source) & table.c.record_id.in_(list(prepared))
+            )
+        ).all()
+    )
     stored = {record_id: stored_digest for record_id, stored_digest, _ in found}
     inserts = [v for k, v in prepared.items() if k not in stored]
     updates = [v for k, v in prepared.items() if k in stored and stored[k] != v["digest"]]
