@@ -20,7 +20,10 @@ from typing import TypeVar
 T = TypeVar("T")
 
 BATCH = 200  # items handed over at a time
-DEPTH = 4  # batches the source may be ahead of the writer, at most
+# batches the source may be ahead of the writer, at most: a page's worth of records (a Bulk
+# result chunk is 5,000 rows), so that the source goes on to its next requests while the
+# writer still has the page before to write, instead of waiting for it after a few batches
+DEPTH = 25
 _PUT_WAIT = 0.1  # seconds between looks at the stop flag while the writer is behind
 
 

@@ -92,11 +92,14 @@ def forget_adoption_computation(conn: Connection) -> None:
     conn.execute(delete(schema.meta).where(schema.meta.c.key.in_(keys)))
 
 
-def _digests(table: Table) -> Select[Any]:
+def _digest_columns(table: Table) -> list[str]:
     """record_id, digest and the person whose adoption states the row feeds (for a table that
     feeds none: record_id again)."""
-    person = ADOPTION_INPUTS.get(table.name)
-    return select(table.c.record_id, table.c.digest, table.c[person or "record_id"])
+    return ["record_id", "digest", ADOPTION_INPUTS.get(table.name) or "record_id"]
+
+
+def _digests(table: Table) -> Select[Any]:
+    return select(*(table.c[c] for c in _digest_columns(table)))
 
 
 def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
@@ -156,9 +159,14 @@ def upsert_source_rows(
         values.update(source=source, deleted=False, digest=row_hash)
         prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
     person = ADOPTION_INPUTS.get(table.name)
-    found = conn.execute(
-        _digests(table).where((table.c.source == source) & table.c.record_id.in_(list(prepared)))
-    ).all()
+    found = bulk.rows_in(
+        conn,
+        table,
+        _digest_columns(table),
+        "record_id",
+        list(prepared),
+        equal={"source": source},
+    )
     stored = {record_id: stored_digest for record_id, stored_digest, _ in found}
     inserts = [v for k, v in prepared.items() if k not in stored]
     updates = [v for k, v in prepared.items() if k in stored and stored[k] != v["digest"]]

@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 CHUNK_ROWS = 5_000  # rows of a result page parsed and handed on at a time
 _NUMBER_TYPES = {"double", "currency", "percent"}
 _INT_TYPES = {"int", "long"}
+_TYPED = {"boolean", *_INT_TYPES, *_NUMBER_TYPES}  # the types whose cells are not kept as text
 
 
 class BulkUnavailable(Exception):
@@ -59,14 +60,21 @@ def parse_csv_chunks(
         return
     width = len(header)
     columns = [(name, _converter(types.get(name))) for name in header]
+    # every converter turns an empty cell into None; only the typed columns (a flag, a
+    # number) convert the others, so a row is the header zipped with its cells, empties as
+    # None, and then those few columns converted (no function call per text cell)
+    typed = [(name, _converter(types[name])) for name in header if types.get(name) in _TYPED]
     chunk: list[Row] = []
     for cells in reader:
         if not cells:
             continue  # a blank line, skipped as DictReader does
         if len(cells) == width:
-            chunk.append(
-                {name: convert(v) for (name, convert), v in zip(columns, cells, strict=True)}
-            )
+            row = dict(zip(header, [v or None for v in cells], strict=True))
+            for name, convert in typed:
+                v = row[name]
+                if v is not None:
+                    row[name] = convert(v)
+            chunk.append(row)
         else:
             chunk.append(_ragged(columns, cells))
         if len(chunk) >= size:
