@@ -3,12 +3,13 @@ point 1: the pull's store writes overlap its HTTP waits instead of adding to the
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from adoptloop.pipeline.read_ahead import read_ahead
+from adoptloop.pipeline.read_ahead import SWITCH_SECONDS, read_ahead
 
 WAIT = 10.0  # seconds a test waits for the other thread before it fails
 
@@ -71,3 +72,21 @@ def test_leaving_early_stops_the_thread_and_closes_the_source() -> None:
     assert closed.is_set()
     assert not any(t.name == "read-ahead" and t.is_alive() for t in threading.enumerate())
     assert len(produced) <= 10 * (2 + 2)  # the queue, the batch being handed and the next
+
+
+def test_the_reading_thread_gets_the_interpreter_back_quickly_while_it_reads() -> None:
+    """Issue 17 point 2 (pull_vs_bare_fetch): while a source is read ahead the interpreter
+    hands the GIL to the waiting thread after a short interval (an HTTP answer that arrives
+    while the writer runs Python code is taken up soon), and the interval is restored after."""
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+
+    def source() -> Iterator[int]:
+        seen.append(sys.getswitchinterval())
+        yield 1
+
+    read = read_ahead(source())
+    assert list(read) == [1]
+    assert seen == [min(before, SWITCH_SECONDS)]
+    assert seen[0] < before
+    assert sys.getswitchinterval() == before

@@ -1,5 +1,6 @@
 """store/bulk.py writes what SQLAlchemy Core's executemany writes (issue 17, pull writes: the
-values of a column that repeat, a flag or a visit date, are converted once per call)."""
+values of a column that repeat, a flag or a visit date, are converted once per call), and reads
+the rows of a batch's keys (`rows_in`) on both databases."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Engine,
     Float,
     Integer,
     MetaData,
@@ -23,7 +25,8 @@ from sqlalchemy import (
     select,
 )
 
-from adoptloop.store import bulk
+from adoptloop.store import bulk, identities, schema
+from adoptloop.store.identities import Identity
 
 _metadata = MetaData()
 _table = Table(
@@ -84,3 +87,26 @@ def test_bulk_writes_the_same_stored_values_as_core_executemany(
     """Issue 17 (pull writes): converting each distinct value of a column once per call (not
     once per row) stores exactly what SQLAlchemy's own parameter processing stores."""
     assert _stored(rows, ours=True) == _stored(rows, ours=False)
+
+
+def test_rows_in_reads_the_rows_whose_key_is_given_on_both_databases(engine: Engine) -> None:
+    """Issue 17 point 2 (pull_vs_bare_fetch): the pull reads a batch's stored digests with one
+    statement in the driver's own placeholders (`bulk.rows_in`), on SQLite and PostgreSQL;
+    keys are bound, never spliced (a quote, a placeholder or a percent sign is just text)."""
+    keys = ["a'1", "%s", "?", "b%", "plain"]
+    with engine.begin() as conn:
+        identities.remember(
+            conn,
+            [Identity("crm", k, f"E{i}", "Email->email") for i, k in enumerate(keys)]
+            + [Identity("lms", "plain", "E9", "x->hr_id")],
+        )
+        found = bulk.rows_in(
+            conn,
+            schema.identities,
+            ["external_id", "hr_id"],
+            "external_id",
+            [*keys, "missing"],
+            equal={"system": "crm"},
+        )
+        assert sorted(found) == sorted((k, f"E{i}") for i, k in enumerate(keys))
+        assert bulk.rows_in(conn, schema.identities, ["hr_id"], "external_id", []) == []

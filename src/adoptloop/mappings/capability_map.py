@@ -131,6 +131,15 @@ class CapabilityMap:
         self.spec = spec
         self.default_window_days = default_window_days
         self.capabilities: Mapping[str, Capability] = {c.id: c for c in spec.capabilities}
+        # what `mentions_capability` looks for in lowered text: each capability's name or its
+        # id as words, as one pattern built once rather than lowered for every comment read
+        self._mentions = re.compile(
+            "|".join(
+                re.escape(needle)
+                for c in spec.capabilities
+                for needle in (c.name.lower(), c.id.lower().replace("-", " ").replace("_", " "))
+            )
+        )
 
     def window_days(self, capability_id: str) -> int:
         days = self.capabilities[capability_id].window_days
@@ -166,7 +175,4 @@ class CapabilityMap:
 
     def mentions_capability(self, text: str) -> bool:
         lowered = text.lower()
-        return any(
-            c.name.lower() in lowered or c.id.lower().replace("-", " ").replace("_", " ") in lowered
-            for c in self.spec.capabilities
-        )
+        return self._mentions.search(lowered) is not None

@@ -7,12 +7,20 @@ the GIL while they work). The items come out in the same order; an exception the
 comes out after the items it yielded before it, as it would without the thread. Leaving the
 loop early (an error while writing, a stop at a checkpoint) stops the thread and closes the
 source's generator before `read_ahead` returns.
+
+While a source is read ahead, the interpreter's switch interval is short (SWITCH_SECONDS):
+the reading thread mostly waits on sockets, and when an answer arrives it needs the GIL back,
+which a writer busy in Python code gives up only when the interval has run out (5 ms by
+default). A request takes a few such hand-overs (send, status line, body), so with the
+default the next request of a backfill's thousand-odd would go out milliseconds late each
+time; the source's requests are the pull's critical path (`pull_vs_bare_fetch`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import queue
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import TypeVar
@@ -20,8 +28,12 @@ from typing import TypeVar
 T = TypeVar("T")
 
 BATCH = 200  # items handed over at a time
-DEPTH = 4  # batches the source may be ahead of the writer, at most
+# batches the source may be ahead of the writer, at most: a page's worth of records (a Bulk
+# result chunk is 5,000 rows), so that the source goes on to its next requests while the
+# writer still has the page before to write, instead of waiting for it after a few batches
+DEPTH = 25
 _PUT_WAIT = 0.1  # seconds between looks at the stop flag while the writer is behind
+SWITCH_SECONDS = 0.0005  # the interpreter's switch interval while a source is read ahead
 
 
 class _Raised:
@@ -76,6 +88,8 @@ def read_ahead(
 
     context = contextvars.copy_context()  # the log's bound fields (connector, stream, run)
     thread = threading.Thread(target=context.run, args=(produce,), name="read-ahead", daemon=True)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch, SWITCH_SECONDS))
     thread.start()
     try:
         while True:
@@ -89,3 +103,4 @@ def read_ahead(
     finally:
         stop.set()
         thread.join()
+        sys.setswitchinterval(switch)

@@ -1,4 +1,4 @@
-"""Many-row INSERT and UPDATE straight through the driver's executemany.
+"""Many-row INSERT, UPDATE and keyed SELECT straight through the driver.
 
 SQLAlchemy Core's executemany builds a dictionary per row and runs it through its generic
 parameter processing, which costs more than SQLite's own insert for the hundreds of thousands
@@ -6,6 +6,9 @@ of rows a backfill writes. These helpers compile the statement once per call wit
 connection's dialect (so the SQL and the parameter style are the driver's own, on SQLite and
 PostgreSQL alike), convert only the values whose column type needs it for that dialect (the
 type's own bind processor, e.g. a date on SQLite), and hand the rows to the driver.
+`rows_in` reads the rows whose key is one of a batch's keys with one statement written in the
+driver's own placeholders: SQLAlchemy would render and bind an `IN` list of thousands of
+parameters anew for every batch.
 """
 
 from __future__ import annotations
@@ -23,8 +26,32 @@ def insert_many(
 ) -> None:
     """INSERT `rows` (mappings with at least `columns`) into `table`."""
     if rows:
-        statement = table.insert().values({c: bindparam(c) for c in columns})
-        _execute_many(conn, statement, rows, {c: table.c[c] for c in columns})
+        take = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+        insert_tuples(conn, table, columns, [take(row) for row in rows])
+
+
+def rows_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    keys: Sequence[str],
+    *,
+    equal: Mapping[str, str] | None = None,
+) -> list[tuple[Any, ...]]:
+    """SELECT `columns` of `table` WHERE each of `equal`'s columns has its value and `key` is
+    one of `keys` (text columns: the values go to the driver as they are)."""
+    if not keys:
+        return []
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    name = conn.dialect.identifier_preparer.quote
+    conditions = [f"{name(c)} = {mark}" for c in equal or {}]
+    conditions.append(f"{name(key)} IN ({', '.join([mark] * len(keys))})")
+    sql = (
+        f"SELECT {', '.join(name(c) for c in columns)} FROM {name(table.name)} "
+        f"WHERE {' AND '.join(conditions)}"
+    )
+    return [tuple(r) for r in conn.exec_driver_sql(sql, (*(equal or {}).values(), *keys))]
 
 
 def update_many(

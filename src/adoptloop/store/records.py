@@ -96,11 +96,14 @@ def forget_adoption_computation(conn: Connection) -> None:
     conn.execute(delete(schema.meta).where(schema.meta.c.key.in_(keys)))
 
 
-def _digests(table: Table) -> Select[Any]:
+def _digest_columns(table: Table) -> list[str]:
     """record_id, digest and the person whose adoption states the row feeds (for a table that
     feeds none: record_id again)."""
-    person = ADOPTION_INPUTS.get(table.name)
-    return select(table.c.record_id, table.c.digest, table.c[person or "record_id"])
+    return ["record_id", "digest", ADOPTION_INPUTS.get(table.name) or "record_id"]
+
+
+def _digests(table: Table) -> Select[Any]:
+    return select(*(table.c[c] for c in _digest_columns(table)))
 
 
 def inputs_stamp(conn: Connection) -> str | None:
@@ -187,11 +190,14 @@ def upsert_source_rows(
     found = (
         []
         if new
-        else conn.execute(
-            _digests(table).where(
-                (table.c.source == source) & table.c.record_id.in_(list(prepared))
-            )
-        ).all()
+        else bulk.rows_in(
+            conn,
+            table,
+            _digest_columns(table),
+            "record_id",
+            list(prepared),
+            equal={"source": source},
+        )
     )
     stored = {record_id: stored_digest for record_id, stored_digest, _ in found}
     inserts = [v for k, v in prepared.items() if k not in stored]

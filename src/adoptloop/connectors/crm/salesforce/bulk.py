@@ -25,9 +25,12 @@ from adoptloop.http.retry import Sleep
 log = structlog.get_logger(__name__)
 
 
-CHUNK_ROWS = 5_000  # rows of a result page parsed and handed on at a time
+# rows of a result page parsed and handed on at a time (the pull's batch): a page comes in
+# several, so that the next one's lookups overlap this one's mapping (sync.in_order)
+CHUNK_ROWS = 2_000
 _NUMBER_TYPES = {"double", "currency", "percent"}
 _INT_TYPES = {"int", "long"}
+_TYPED = {"boolean", *_INT_TYPES, *_NUMBER_TYPES}  # the types whose cells are not kept as text
 
 
 class BulkUnavailable(Exception):
@@ -59,14 +62,21 @@ def parse_csv_chunks(
         return
     width = len(header)
     columns = [(name, _converter(types.get(name))) for name in header]
+    # every converter turns an empty cell into None; only the typed columns (a flag, a
+    # number) convert the others, so a row is the header zipped with its cells, empties as
+    # None, and then those few columns converted (no function call per text cell)
+    typed = [(name, _converter(types[name])) for name in header if types.get(name) in _TYPED]
     chunk: list[Row] = []
     for cells in reader:
         if not cells:
             continue  # a blank line, skipped as DictReader does
         if len(cells) == width:
-            chunk.append(
-                {name: convert(v) for (name, convert), v in zip(columns, cells, strict=True)}
-            )
+            row = dict(zip(header, [v or None for v in cells], strict=True))
+            for name, convert in typed:
+                v = row[name]
+                if v is not None:
+                    row[name] = convert(v)
+            chunk.append(row)
         else:
             chunk.append(_ragged(columns, cells))
         if len(chunk) >= size:
@@ -110,8 +120,10 @@ def bulk_window(
     sleep: Sleep,
     poll_seconds: float,
     timeout_seconds: float,
-) -> Iterator[tuple[list[Row], BulkJob | None]]:
-    """Rows of the window, each batch with the job state to checkpoint after it (None = done).
+) -> Iterator[tuple[list[Row], BulkJob | None, bool]]:
+    """Rows of the window, each batch with the job state to checkpoint after it (None = done)
+    and whether the batch after it is in hand (True: the rest of a page already fetched; False:
+    the next one costs a request, so a caller that reads ahead waits until it is asked for).
 
     The first item, for a new job, is an empty batch carrying the job to checkpoint. A result
     page comes in batches of CHUNK_ROWS rows: the ones before its last carry the page's own
@@ -121,7 +133,7 @@ def bulk_window(
         created = client.bulk_create(window_soql(feed, start, upper, ordered=False))
         job = BulkJob(str(created["id"]))
         log.info("bulk query job created", sobject=feed.sobject, job=job.job_id)
-        yield [], job
+        yield [], job, False
     _wait(client, job.job_id, sleep=sleep, poll_seconds=poll_seconds, timeout=timeout_seconds)
     locator = job.locator
     while True:
@@ -133,13 +145,13 @@ def bulk_window(
         del text
         chunk = next(chunks, [])
         for ahead in chunks:
-            yield chunk, BulkJob(job.job_id, locator)
+            yield chunk, BulkJob(job.job_id, locator), True
             chunk = ahead
         if following is None:
-            yield chunk, None
+            yield chunk, None, False
             return
         locator = following
-        yield chunk, BulkJob(job.job_id, following)
+        yield chunk, BulkJob(job.job_id, following), False
 
 
 def _wait(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -163,6 +164,9 @@ class SalesforceClient:
         self.server_time: datetime | None = None  # the org's clock, from the last Date header
         self.calls = 0
         self._sf: Salesforce | None = None
+        # the Bulk read maps chunks in two threads (sync.in_order): their lookups share this
+        # client, so the call count and a login after an expired session are done under a lock
+        self._lock = threading.Lock()
         session.hooks["response"].append(self._observe)
 
     # --- plumbing ---------------------------------------------------------------------------
@@ -215,7 +219,8 @@ class SalesforceClient:
         renewals = 0
         while True:
             self._check_budget()
-            sf = self._sf or self._login()
+            with self._lock:
+                sf = self._sf or self._login()
             try:
                 return self._retry(partial(self._once, sf, fn, what))
             except SalesforceCallError as exc:
@@ -240,10 +245,13 @@ class SalesforceClient:
                         f"{MAX_REAUTH} fresh logins); check the connected app's session policies"
                     ) from None
                 log.info("salesforce session expired; logging in again", call=what)
-                self._sf = None
+                with self._lock:
+                    if self._sf is sf:  # not renewed by another thread meanwhile
+                        self._sf = None
 
     def _once(self, sf: Salesforce, fn: Callable[[Salesforce], T], what: str) -> T:
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         try:
             return fn(sf)
         except (SalesforceError, requests.RequestException) as exc:

@@ -20,7 +20,11 @@ Per feed (object) of the stream:
 
 A backfill transfers each record once: a call's children are looked up with their parents
 (`Feed.backfill_where`), and a feed looked up with its parent (`Feed.fetched_with`, a report's
-answers) starts where its parent's backfill ends.
+answers) starts where its parent's backfill ends. In a Bulk read the chunks of rows are mapped
+(their related rows looked up, then turned into records) by MAPPERS threads in turn
+(`in_order`), so that the next chunk's lookups are on the wire while this one is mapped; the
+items still come in the order of the rows, each chunk followed by its checkpoint, and no
+result page is fetched before the caller asks for its rows.
 
 The visit date is never a cursor: a call edited offline on an iPad reaches Salesforce days
 later, and only its SystemModstamp says so.
@@ -28,9 +32,14 @@ later, and only its SystemModstamp says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import contextlib
+import contextvars
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import structlog
 
@@ -59,6 +68,58 @@ NIGHTLY_SPAN = timedelta(days=3)
 # The deleted-records endpoint answers for the last 15 days at most.
 DELETED_HORIZON = timedelta(days=15) - timedelta(hours=1)
 DELETED_MIN_SPAN = timedelta(minutes=1)
+# threads mapping a Bulk read's chunks (each chunk's lookups, then its records), in turn
+MAPPERS = 2
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_order(
+    source: Iterator[tuple[T, R, bool]],
+    work: Callable[[T], list[Item]],
+    *,
+    workers: int = MAPPERS,
+) -> Generator[tuple[list[Item], R], None, None]:
+    """(work(a), b) for each (a, b, in_hand) of `source`, in order: `work` runs in `workers`
+    threads, up to `workers` chunks ahead of the caller. The source is read past an item
+    before the caller asks only where that item says the next is `in_hand` (the rest of a page
+    already fetched): a stop never costs a request a read in line would not have made.
+
+    An exception of `work` is raised where its chunk's items would have come, one of `source`
+    after the chunks it gave before; leaving early waits for the chunks under way and drops
+    them (nothing of theirs was handed on: their checkpoints never come)."""
+    pending: deque[tuple[Future[list[Item]], R, bool]] = deque()
+
+    def first() -> tuple[list[Item], R]:
+        done, after, _ = pending.popleft()
+        return done.result(), after
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="map-chunk") as pool:
+        try:
+            while True:
+                if pending and (len(pending) >= workers or not pending[-1][2]):
+                    yield first()
+                    continue
+                try:
+                    part, after, in_hand = next(source)
+                except StopIteration:
+                    break
+                except Exception:
+                    while pending:  # what the source gave before it failed comes first
+                        yield first()
+                    raise
+                # each in the caller's context (the log's bound connector and stream)
+                work_in_context = contextvars.copy_context().run
+                pending.append((pool.submit(work_in_context, work, part), after, in_hand))
+            while pending:
+                yield first()
+        finally:
+            for future, _, _ in pending:
+                future.cancel()
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
 
 @dataclass(frozen=True)
@@ -243,7 +304,7 @@ class StreamSync:
         current = state.feed(feed.name)
         assert current.window is not None  # noqa: S101
         schema = self.schemas.get(feed.sobject)
-        for rows, job in bulk_window(
+        pages = bulk_window(
             self.client,
             feed,
             current.bulk,
@@ -253,14 +314,19 @@ class StreamSync:
             sleep=self.sleep,
             poll_seconds=self.settings.bulk_poll_seconds,
             timeout_seconds=self.settings.bulk_timeout_minutes * 60,
-        ):
-            if rows:
-                yield from self.mapper.changed(feed, rows, self.lookups)
-            latest = state.feed(feed.name)
-            state.feeds[feed.name] = (
-                latest.completed() if job is None else replace(latest, bulk=job)
-            )
-            yield self._checkpoint(state)
+        )
+
+        def mapped(rows: list[Row]) -> list[Item]:
+            return list(self.mapper.changed(feed, rows, self.lookups)) if rows else []
+
+        with contextlib.closing(in_order(pages, mapped)) as chunks:
+            for items, job in chunks:
+                yield from items
+                latest = state.feed(feed.name)
+                state.feeds[feed.name] = (
+                    latest.completed() if job is None else replace(latest, bulk=job)
+                )
+                yield self._checkpoint(state)
 
     def _hard_deletes(self, feed: Feed, state: StreamState) -> Iterator[Item]:
         current = state.feed(feed.name)
