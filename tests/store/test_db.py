@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,8 +15,9 @@ from adoptloop.errors import ConfigError, StoreVersionError
 from adoptloop.pipeline.pull import rescale_stored_ratings
 from adoptloop.pipeline.suppression import Suppression
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import outbox, schema
+from adoptloop.store import db, outbox, schema
 from adoptloop.store.db import (
+    SQLITE_HEAP_LIMIT,
     StoreUnavailable,
     create_store_engine,
     migrate,
@@ -377,6 +381,64 @@ def test_a_streaming_read_uses_a_small_page_cache_and_leaves_the_pooled_one_alon
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -32768
     finally:
         engine.dispose()
+
+
+def _sqlite_memory_used() -> int:
+    """Bytes SQLite holds in this process (sqlite3_memory_used of the library the sqlite3
+    module is built on); skips where that library's symbols cannot be reached."""
+    import _sqlite3  # the extension module: its handle finds the library it links or embeds
+
+    try:
+        used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+    except (OSError, AttributeError):
+        pytest.skip("sqlite3_memory_used is not reachable from this Python")
+    used.restype = ctypes.c_int64
+    return int(used())
+
+
+def test_a_sqlite_store_caps_the_memory_of_all_its_connections_together(
+    tmp_path: Path,
+) -> None:
+    """Issue 17.2 (flat memory): each connection's page cache may hold 32 MB and fills as
+    the store grows, so a stage with several connections open grew by up to 32 MB for each;
+    the process's SQLite memory is capped as a whole (PRAGMA soft_heap_limit), whatever the
+    number of connections."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar_one() == (
+                SQLITE_HEAP_LIMIT
+            )
+    finally:
+        engine.dispose()
+
+
+def test_connections_reading_a_store_larger_than_the_cap_stay_under_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17.2 (flat memory): three connections, each with its 32 MB cache, read a table of
+    about 12 MB at the same time; their caches together stay near the cap (4 MB here), where
+    without it each would keep the whole table (about 36 MB)."""
+    cap = 4 * 2**20
+    monkeypatch.setattr(db, "SQLITE_HEAP_LIMIT", cap)
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE filler (k INTEGER PRIMARY KEY, v TEXT)")
+            conn.exec_driver_sql(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) "
+                "INSERT INTO filler SELECT i, printf('%0200d', i) FROM n"
+            )
+        shrink_idle(engine)
+        with engine.connect() as a, engine.connect() as b, engine.connect() as c:
+            for conn in (a, b, c):
+                total = conn.exec_driver_sql("SELECT sum(length(v)) FROM filler").scalar_one()
+                assert total == 50000 * 200
+            assert _sqlite_memory_used() < 2 * cap
+    finally:
+        engine.dispose()
+        with contextlib.closing(sqlite3.connect(":memory:")) as plain:  # the process-wide cap
+            plain.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
 
 
 def test_shrinking_the_idle_connection_keeps_the_store_usable(engine: Engine) -> None:

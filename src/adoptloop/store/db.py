@@ -98,7 +98,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # from the file page by page once the store outgrows it. Sorts stay in temp files (not
     # temp_store=MEMORY): sorting a million ratings in memory would grow with the org.
     cursor.execute("PRAGMA cache_size=-32768")
+    # ... and all the connections of the process together hold at most SQLITE_HEAP_LIMIT: a
+    # connection's cache fills as the store grows, and a stage may have several open (the
+    # translate writer and reader, the run lock's heartbeat, the states stage's two), so
+    # their caches alone would grow the process by up to 32 MB each. Past the limit, SQLite
+    # recycles a connection's least recently used pages instead of allocating more.
+    cursor.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
     cursor.close()
+
+
+# Bytes of memory all SQLite connections of the process use together (a soft limit: SQLite's
+# page caches give pages back to stay under it): one full 32 MB cache, for the connection that
+# writes, plus room for the others' (the streaming reads' 2 MB caches, statements, schemas).
+SQLITE_HEAP_LIMIT = 40 * 2**20
 
 
 # PostgreSQL's SQLSTATE for a write in a read-only transaction (a standby, or a role or
