@@ -332,8 +332,7 @@ class TranslateStage:
                 rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
                 if rows:
                     ratings = translation.ratings_of(conn, rows) if name == "observations" else {}
-                    refs = [record_ref(name, r["source"], r["record_id"]) for r in rows]
-                    emitted = outbox.emitted_for(conn, refs) if self._earlier else {}
+                    emitted = self._emitted(conn, name, rows) if self._earlier else {}
                     made.append(offload.translate(name, rows, ratings, emitted))
                     last = (rows[-1]["source"], rows[-1]["record_id"])
                 conn.rollback()  # ends the read transaction (PostgreSQL); SQLite holds none
@@ -349,6 +348,15 @@ class TranslateStage:
             "translated", table=name, worker_batches=offload.batches - remote, **counts.as_dict()
         )
         return counts
+
+    @staticmethod
+    def _emitted(
+        conn: Connection, name: str, rows: Sequence[dict[str, Any]]
+    ) -> dict[str, EmittedRow]:
+        """What the rows' records emitted before."""
+        return outbox.emitted_for(
+            conn, [record_ref(name, r["source"], r["record_id"]) for r in rows]
+        )
 
     def replace(self, conn: Connection, ref: str, drafts: Sequence[Draft]) -> TranslateCounts:
         """Make `drafts` what `ref` emits now, as the table loop does for one record: an
