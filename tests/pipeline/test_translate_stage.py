@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
+from structlog.testing import capture_logs
 
 from adoptloop.domain import Rating
 from adoptloop.mappings.capability_map import OutOfScaleError
@@ -139,12 +140,12 @@ def test_a_batch_is_written_while_the_next_one_is_translated(
     engine = _store_with_completions(tmp_path, 6)
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
     next_batch = threading.Event()
-    translating = translate_stage.TranslateStage._translate_batch
+    translating = translate_stage.BatchTranslator.translate
 
-    def translate_batch(self: Any, conn: Any, name: str, rows: Any, *args: Any) -> Any:
+    def translate_batch(self: Any, name: str, rows: Any, *args: Any) -> Any:
         if rows[0]["record_id"] == "C002":
             next_batch.set()
-        return translating(self, conn, name, rows, *args)
+        return translating(self, name, rows, *args)
 
     enqueue = outbox.enqueue_values
 
@@ -153,7 +154,7 @@ def test_a_batch_is_written_while_the_next_one_is_translated(
             raise AssertionError("batch 2 was not translated while batch 1 was being written")
         enqueue(conn, rows, run_id)
 
-    monkeypatch.setattr(translate_stage.TranslateStage, "_translate_batch", translate_batch)
+    monkeypatch.setattr(translate_stage.BatchTranslator, "translate", translate_batch)
     monkeypatch.setattr(outbox, "enqueue_values", enqueue_after_the_next_batch_started)
     try:
         counts = translate_stage.TranslateStage(engine, _context(), "run-1").run()
@@ -328,3 +329,59 @@ def test_a_first_translation_looks_up_no_earlier_statements_and_a_later_one_does
         assert second["completions"]["voided"] == 1
     finally:
         engine.dispose()
+
+
+def _translate_twice(tmp_path: Path) -> tuple[list[Any], int]:
+    """A first translation of 40 completions, then one after 10 changed and 5 were deleted (so
+    revisions and voiding statements too), 4 rows a batch: what the store holds after each
+    (outbox, `emitted`, marks) and the batches the worker made."""
+    tmp_path.mkdir()
+    engine = _store_with_completions(tmp_path, 40)
+    t = schema.completions
+    held: list[Any] = []
+    worker_batches = 0
+    try:
+        for run in ("run-1", "run-2"):
+            if run == "run-2":
+                with engine.begin() as conn:
+                    changed = t.c.record_id.in_([f"C{n:03d}" for n in range(0, 20, 2)])
+                    conn.execute(t.update().where(changed).values(module_title="Two", digest="e"))
+                    gone = t.c.record_id.in_([f"C{n:03d}" for n in range(21, 31, 2)])
+                    conn.execute(t.update().where(gone).values(deleted=True, digest="x"))
+            stage = translate_stage.TranslateStage(engine, _context(), run)
+            stage.translator.now = "2026-03-05T00:00:00.000Z"  # the voiding statements' time
+            with capture_logs() as logs:
+                stage.run()
+            worker_batches += sum(e.get("worker_batches", 0) for e in logs)
+            with engine.connect() as conn:
+                o, e = schema.outbox, schema.emitted
+                held.append(
+                    conn.execute(
+                        select(o.c.statement_id, o.c.kind, o.c.hr_id, o.c.payload).order_by(o.c.seq)
+                    ).all()
+                )
+                held.append(conn.execute(select(e).order_by(e.c.record_ref, e.c.key)).all())
+                held.append(conn.execute(select(t.c.record_id, t.c.translated_digest)).all())
+    finally:
+        engine.dispose()
+    return held, worker_batches
+
+
+def test_a_large_translation_is_shared_with_a_worker_process_and_makes_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 point 2 (translate at the kernel's speed): once a run has translated
+    WORKER_AFTER records, batches go to a worker process as well (building, validating and
+    serialising are pure Python: a second interpreter uses the second core), and the store
+    ends up exactly as when the stage translates alone: the same statements, bytes and order,
+    the same revisions and voiding statements, the same `emitted` rows and marks."""
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 4)
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 100_000)
+    alone, none = _translate_twice(tmp_path / "alone")
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 8)
+    shared, worker_batches = _translate_twice(tmp_path / "shared")
+    assert none == 0
+    assert worker_batches > 0
+    assert len(alone[0]) == 40
+    assert len(alone[3]) == 40 + 10 * 2 + 5  # each revision voids the statement before it
+    assert shared == alone

@@ -51,7 +51,9 @@ def test_marks_set_each_rows_read_digest_in_one_update_per_thousand_rows(
     event.listen(engine, "before_cursor_execute", count)
     try:
         with engine.begin() as conn:
-            translation.mark_translated(conn, "completions", read)
+            translation.mark_translated(
+                conn, "completions", [(r["source"], r["record_id"], r["digest"]) for r in read]
+            )
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(updates) == 3  # 1,000 + 1,000 + 345 rows

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Result, or_, select, tuple_
@@ -60,9 +61,12 @@ def ratings_of(conn: Connection, observations: Sequence[Row]) -> dict[tuple[str,
     return grouped
 
 
-def mark_translated(conn: Connection, table_name: str, rows: Sequence[Row]) -> None:
-    """The rows' current digests were turned into statements: each row's translated_digest
-    becomes the digest read with it (a row changed since then stays due), in one UPDATE per
+def mark_translated(
+    conn: Connection, table_name: str, rows: Sequence[tuple[str, str, str]]
+) -> None:
+    """The rows' digests were turned into statements: `rows` are (source, record_id, the
+    digest read with the row); each row's translated_digest becomes that digest (a row changed
+    since then stays due), in one UPDATE per
     `_MARKS` rows (UPDATE ... FROM VALUES, SQLite >= 3.33 and PostgreSQL alike) instead of one
     per row."""
     table = schema.metadata.tables[table_name]
@@ -73,7 +77,7 @@ def mark_translated(conn: Connection, table_name: str, rows: Sequence[Row]) -> N
         conn.exec_driver_sql(
             f"UPDATE {table.name} SET translated_digest = v.column3 FROM (VALUES {values}) AS v"
             f" WHERE {table.name}.source = v.column1 AND {table.name}.record_id = v.column2",
-            tuple(value for r in chunk for value in (r["source"], r["record_id"], r["digest"])),
+            tuple(chain.from_iterable(chunk)),
         )
 
 

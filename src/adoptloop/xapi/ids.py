@@ -34,8 +34,14 @@ _VARIANT = "89ab"
 
 class StatementIds:
     def __init__(self, namespace: str) -> None:
+        self._namespace = namespace
         self._root = uuid.uuid5(uuid.NAMESPACE_URL, namespace).bytes
         self._prefix = hashlib.sha1(self._root, usedforsecurity=False)
+
+    def __reduce__(self) -> tuple[type[StatementIds], tuple[str]]:
+        """Pickled as its namespace (a sha1 object does not pickle): for the translate stage's
+        worker process."""
+        return StatementIds, (self._namespace,)
 
     def statement(self, key: str, revision: int) -> str:
         return _uuid5_hex(self._prefix, f"{key}#{revision}")
