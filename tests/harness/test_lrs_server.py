@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.harness import lrs_server
 from tests.harness.lrs_server import (
     LocalLRS,
     LRSInfo,
@@ -453,13 +454,16 @@ def test_pause_gives_503_until_resume(lrs: LocalLRS, http: httpx.Client) -> None
 
 @pytest.mark.lrs
 @pytest.mark.slow
-def test_statements_count(fresh_lrs: LocalLRS) -> None:
+def test_statements_count(fresh_lrs: LocalLRS, monkeypatch: pytest.MonkeyPatch) -> None:
     assert fresh_lrs.statements_count() == 0
     with fresh_lrs.client() as http:
         batch = [make_statement(n) for n in range(1000)]
         assert http.post("statements", json=batch).status_code == 200
         assert http.post("statements", json=[make_statement(1000)]).status_code == 200
-        assert fresh_lrs.statements_count() == 1001  # spans several `more` pages
+        assert fresh_lrs.statements_count() == 1001  # one page
+        monkeypatch.setattr(lrs_server, "COUNT_PAGE", 300)
+        assert fresh_lrs.statements_count() == 1001  # several pages, by `more`
+        monkeypatch.undo()
         assert http.post("statements", json=[voiding_statement(batch[0]["id"])]).status_code == 200
     # The voided statement drops out of query results, the voiding one is in them.
     assert fresh_lrs.statements_count() == 1001
