@@ -244,7 +244,7 @@ def test_a_problem_is_reported_by_the_full_validator_with_its_path() -> None:
 def test_a_memo_of_shared_parts_gives_the_same_verdict(
     statement: dict[str, Any], version: XAPIVersion
 ) -> None:
-    memo: dict[int, Any] = {}
+    memo = _validate_fast.Memo()
     first = _validate_fast.valid(statement, version, memo)
     assert _validate_fast.valid(statement, version, memo) == first  # parts now remembered
     assert first == _validate_fast.valid(statement, version)
@@ -253,9 +253,9 @@ def test_a_memo_of_shared_parts_gives_the_same_verdict(
 def test_parts_shared_by_statements_are_checked_once_and_still_count() -> None:
     one, two = copy.deepcopy(SEEDS[1]), copy.deepcopy(SEEDS[2])
     two["actor"] = one["actor"]  # the same dict, as the translators share an actor
-    memo: dict[int, Any] = {}
+    memo = _validate_fast.Memo()
     assert _validate_fast.valid(one, "1.0.3", memo)
-    assert id(one["actor"]) in memo
+    assert id(one["actor"]) in memo.agents
     assert _validate_fast.valid(two, "1.0.3", memo)
     broken = copy.deepcopy(two)
     broken["actor"] = {"objectType": "Agent"}  # a new, invalid part is checked, not remembered
@@ -268,7 +268,7 @@ def test_a_null_activity_is_invalid_with_a_memo_too() -> None:
     statement = copy.deepcopy(SEEDS[1])
     statement.setdefault("context", {})["contextActivities"] = {"parent": [None]}
     assert full_validation(statement) != []
-    assert not _validate_fast.valid(statement, "1.0.3", {})
+    assert not _validate_fast.valid(statement, "1.0.3", _validate_fast.Memo())
     assert not _validate_fast.valid(statement, "1.0.3")
 
 
@@ -279,11 +279,24 @@ def test_a_shared_context_activities_object_is_checked_once_and_still_counts() -
     shared = {"parent": [{"objectType": "Activity", "id": "https://example.com/visits/1"}]}
     one.setdefault("context", {})["contextActivities"] = shared
     two.setdefault("context", {})["contextActivities"] = shared
-    memo: dict[int, Any] = {}
+    memo = _validate_fast.Memo()
     assert _validate_fast.valid(one, "1.0.3", memo)
-    assert id(shared) in memo
+    assert id(shared) in memo.context_activities
     assert _validate_fast.valid(two, "1.0.3", memo)
     broken = copy.deepcopy(two)
     broken["context"]["contextActivities"] = {"parent": [{"id": "not an iri"}]}
     assert not _validate_fast.valid(broken, "1.0.3", memo)
     assert full_validation(broken) != []
+
+
+def test_a_part_remembered_as_one_kind_is_not_taken_for_another() -> None:
+    """Issue 17 (translate speed, a reviewer's read): the memo is kept per kind. A dict found
+    valid as the object (an Activity) and then used as the actor must be checked as an Agent:
+    it is not one, so the statement goes to the full validator, which rejects it."""
+    one = copy.deepcopy(SEEDS[1])
+    memo = _validate_fast.Memo()
+    assert _validate_fast.valid(one, "1.0.3", memo)
+    two = copy.deepcopy(SEEDS[2])
+    two["actor"] = one["object"]  # the very Activity object, now as the actor
+    assert full_validation(two) != []
+    assert not _validate_fast.valid(two, "1.0.3", memo)

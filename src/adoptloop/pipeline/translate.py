@@ -80,7 +80,7 @@ class Finalizer:
         self.ids = StatementIds(ctx.ns.base)
         self.version = version
         self._version_key = ctx.ns.extension(vocab.EXT_VERSION)
-        self._memo: dict[int, Any] = {}  # Agents, verbs, Activities validated, by identity
+        self._memo = _validate_fast.Memo()  # Agents, verbs, Activities validated, by identity
 
     def finalize(self, statement_id: str, body: dict[str, Any]) -> tuple[bytes, list[str]]:
         statement = self.stamped(statement_id, body)

@@ -157,18 +157,33 @@ def _extensions(value: Any) -> bool:
     return all(type(key) is str and (key in _IRI.ok or _IRI.check(key)) for key in value)
 
 
-Memo = dict[int, Any]
+Seen = dict[int, Any]  # id(object) -> the object, found valid
+
+
+class Memo:
+    """The parts found valid, by identity, one dict per kind: an object found valid as one
+    kind (an Activity) is never taken as valid for another (an Agent)."""
+
+    __slots__ = ("activities", "agents", "context_activities", "verbs")
+
+    def __init__(self) -> None:
+        self.agents: Seen = {}
+        self.verbs: Seen = {}
+        self.activities: Seen = {}
+        self.context_activities: Seen = {}
+
+
 _MEMO_LIMIT = 20_000
 _ABSENT = object()  # what memo.get gives for an id not remembered (None is a possible value)
 
 
-def _remember(memo: Memo, value: Any) -> None:
+def _remember(memo: Seen, value: Any) -> None:
     if len(memo) >= _MEMO_LIMIT:
         memo.clear()
     memo[id(value)] = value  # holding it: its id cannot be reused while it is remembered
 
 
-def _checked(value: Any, memo: Memo | None, check: Callable[[Any], bool]) -> bool:
+def _checked(value: Any, memo: Seen | None, check: Callable[[Any], bool]) -> bool:
     """`check(value)`, or True at once for the very object found valid before."""
     if memo is not None and memo.get(id(value), _ABSENT) is value:
         return True
@@ -180,21 +195,22 @@ def _checked(value: Any, memo: Memo | None, check: Callable[[Any], bool]) -> boo
 
 
 def _agent(value: Any, memo: Memo | None) -> bool:
-    return _checked(value, memo, _check_agent)
+    return _checked(value, None if memo is None else memo.agents, _check_agent)
 
 
 def _verb(value: Any, memo: Memo | None) -> str | None:
-    known = memo.get(id(value)) if memo is not None else None
+    seen = None if memo is None else memo.verbs
+    known = seen.get(id(value)) if seen is not None else None
     if known is not None and known is value:
         return str(known["id"])
     checked = _check_verb(value)
-    if checked is not None and memo is not None:
-        _remember(memo, value)
+    if checked is not None and seen is not None:
+        _remember(seen, value)
     return checked
 
 
 def _activity(value: Any, memo: Memo | None) -> bool:
-    return _checked(value, memo, _check_activity)
+    return _checked(value, None if memo is None else memo.activities, _check_activity)
 
 
 def _check_agent(value: Any) -> bool:
@@ -337,11 +353,12 @@ def _context(value: Any, memo: Memo | None) -> bool:
         return False
     if "contextActivities" in value:
         activities = value["contextActivities"]  # often one object shared by many statements
-        if memo is None or memo.get(id(activities), _ABSENT) is not activities:
+        seen = None if memo is None else memo.context_activities
+        if seen is None or seen.get(id(activities), _ABSENT) is not activities:
             if not _context_activities(activities, memo):
                 return False
-            if memo is not None:
-                _remember(memo, activities)
+            if seen is not None:
+                _remember(seen, activities)
     if "language" in value:
         language = value["language"]
         if not isinstance(language, str) or not (
@@ -389,10 +406,12 @@ def valid(statement: object, version: str, memo: Memo | None = None) -> bool:
         if not isinstance(statement_id, str) or _UUID.fullmatch(statement_id) is None:
             return False
     actor = statement["actor"]
-    if (memo is None or memo.get(id(actor), _ABSENT) is not actor) and not _agent(actor, memo):
+    if (memo is None or memo.agents.get(id(actor), _ABSENT) is not actor) and not _agent(
+        actor, memo
+    ):
         return False
     verb = statement["verb"]
-    if memo is not None and memo.get(id(verb), _ABSENT) is verb:
+    if memo is not None and memo.verbs.get(id(verb), _ABSENT) is verb:
         verb_id = verb["id"]  # a verb remembered was checked, its id a string IRI
     else:
         verb_id = _verb(verb, memo)
@@ -408,7 +427,7 @@ def valid(statement: object, version: str, memo: Memo | None = None) -> bool:
     elif verb_id == VOIDED_VERB:
         return False  # statement.voiding-object, or an object shape left to the full validator
     elif (object_type is None and "id" not in obj) or not (
-        (memo is not None and memo.get(id(obj), _ABSENT) is obj) or _activity(obj, memo)
+        (memo is not None and memo.activities.get(id(obj), _ABSENT) is obj) or _activity(obj, memo)
     ):
         return False  # an object that may be an Agent, or an invalid Activity
     if "result" in statement and not _result(statement["result"]):
