@@ -6,6 +6,8 @@ import contextlib
 import ctypes
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,41 @@ def test_opening_an_existing_store_again_changes_nothing(engine: Engine, store_u
         assert migrate(again) == schema.SCHEMA_VERSION
     finally:
         again.dispose()
+
+
+def test_an_up_to_date_store_opens_without_importing_alembic(
+    engine: Engine, store_url: str
+) -> None:
+    """Issue 17, point 2 (a run's fixed costs): every run opens the store; an up-to-date one is
+    recognised from its two version rows, so the run never imports Alembic (a fifth of a
+    second); a store that needs a migration still gets one (the tests below)."""
+    script = (
+        "import sys\n"
+        "from adoptloop.store.db import open_store\n"
+        f"open_store({store_url!r}).dispose()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert found.strip() == "[]"
+
+
+def test_a_store_at_an_unknown_revision_of_the_current_version_is_refused(
+    engine: Engine, store_url: str
+) -> None:
+    """The check without Alembic still knows our revisions: one it has no file for is not
+    taken for up to date (it goes to the migration path, which refuses it)."""
+    with engine.begin() as conn:
+        conn.execute(
+            schema.alembic_version.update().values(
+                version_num=f"{schema.SCHEMA_VERSION:04d}_from_a_fork"
+            )
+        )
+
+    with pytest.raises(StoreVersionError, match="from_a_fork"):
+        open_store(store_url)
 
 
 def test_a_store_from_a_newer_adoptloop_is_refused(engine: Engine, store_url: str) -> None:

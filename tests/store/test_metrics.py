@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from adoptloop.store import adoption, metrics
 from adoptloop.store.metrics import RowSource
@@ -188,3 +188,39 @@ def test_newest_dates_per_source_and_of_the_hr_rows(scenario: Scenario) -> None:
     assert people == "2024-01-01"
     scenario.conn.rollback()
     assert metrics.newest_dates(scenario.conn) == ({}, "")
+
+
+def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_history(
+    scenario: Scenario, engine: Engine
+) -> None:
+    """Issue 17, point 1 (the report's rater statistics and reinforcement are computed every
+    run): on SQLite, which keeps no planner statistics, the two joins of visits and ratings
+    read the period's visits and look their ratings up by key; they never walk every rating
+    of the history (SCAN ratings), which made them grow with the history, not the period."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plan is SQLite's")
+    since = before(90)
+    scenario.rated("r1", before(5), 0.5)
+    scenario.rated("r2", before(200), 0.5, capability=DISC)  # rated before the period only
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        metrics.rating_recency(scenario.conn, since, D)
+        metrics.observer_ratings(scenario.conn, since, D, top_box=1.0)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    joins = [(s, p) for s, p in statements if " JOIN " in s and "ratings." in s]
+    assert len(joins) >= 2  # recency (and the older ratings of DISC), the observers'
+    with engine.connect() as conn:
+        plans = [
+            [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p)] for s, p in joins
+        ]
+    for plan in plans:
+        assert plan[0].startswith("SCAN observations"), plan
+        assert not any(step.startswith("SCAN ratings") for step in plan), plan

@@ -83,6 +83,7 @@ class Connector(Generic[C]):
     def __init__(self, config: C, context: ConnectorContext) -> None:
         self.config = config
         self.context = context
+        self.restored: Mapping[str, str] = {}  # the streams' cursors, once `restore` ran
 
     @property
     def name(self) -> str:
@@ -108,8 +109,11 @@ class Connector(Generic[C]):
     def restore(self, cursors: Mapping[str, str]) -> None:
         """Before the pre-flight, a run hands over the cursors this source's streams last
         committed (stream -> cursor), for what a connector keeps across runs beyond each
-        stream's position (the Salesforce connector's describe cache). The default ignores them.
+        stream's position (the Salesforce connector's describe cache; the file connectors'
+        pre-flight, which does not check a file its stream's cursor says is unchanged). The
+        default keeps them as `restored`.
         """
+        self.restored = dict(cursors)
 
     def preflight(self) -> None:
         """Raise ConfigError when the source's input is unusable as configured.

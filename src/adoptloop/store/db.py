@@ -21,7 +21,7 @@ from sqlalchemy.exc import DatabaseError, NoSuchModuleError, OperationalError, S
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
-from adoptloop.store import migrations, schema
+from adoptloop.store import schema
 
 
 def create_store_engine(url: str) -> Engine:
@@ -168,16 +168,37 @@ def _exclusive(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
 
 
+_REVISIONS = Path(__file__).parent / "migrations" / "versions"  # v<revision id>.py each
+
+
+def _up_to_date(conn: Connection) -> bool:
+    """The common case, read without Alembic (its import is a fifth of a second of every run):
+    meta.schema_version is this release's, and so is the one revision in alembic_version: its
+    number is SCHEMA_VERSION (a revision id starts with its schema version number; the head's
+    is SCHEMA_VERSION, tests/store/test_migrations.py checks) and its file is among ours."""
+    if _schema_version(conn) != schema.SCHEMA_VERSION:
+        return False
+    if not inspect(conn).has_table("alembic_version"):
+        return False
+    found = conn.execute(select(schema.alembic_version.c.version_num)).scalars().all()
+    if len(found) != 1:
+        return False
+    number = found[0].split("_", 1)[0]
+    return (
+        number.isdigit()
+        and int(number) == schema.SCHEMA_VERSION
+        and (_REVISIONS / f"v{found[0]}.py").is_file()
+    )
+
+
 def migrate(engine: Engine) -> int:
     """Bring the store to the head revision (schema.SCHEMA_VERSION), in one atomic transaction
     that other processes wait for; returns the schema version found before (0: a new store)."""
     with engine.connect() as probe:  # the common case, an up-to-date store: no write lock
-        head = migrations.scripts(probe).get_current_head()
-        if (_schema_version(probe), migrations.current_revision(probe)) == (
-            schema.SCHEMA_VERSION,
-            head,
-        ):
+        if _up_to_date(probe):
             return schema.SCHEMA_VERSION
+    from adoptloop.store import migrations  # noqa: PLC0415 - Alembic only when the schema needs work
+
     with engine.begin() as conn:
         _exclusive(conn)
         found = _schema_version(conn)
@@ -211,7 +232,7 @@ def migrate(engine: Engine) -> int:
         elif revision not in known.values():
             raise StoreVersionError(
                 f"the store is at schema revision {revision}, but this adoptloop understands up "
-                f"to {head} (schema version {schema.SCHEMA_VERSION}); upgrade adoptloop (the "
+                f"to {migrations.scripts(conn).get_current_head()} (schema version {schema.SCHEMA_VERSION}); upgrade adoptloop (the "
                 "store was not changed)"
             )
         migrations.upgrade(conn)

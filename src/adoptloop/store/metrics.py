@@ -237,7 +237,7 @@ def observer_ratings(
             _flag(r.c.scaled >= top_box),
             func.count(func.distinct(report)),
         )
-        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
+        .join(r, _ratings_of_visit())
         .where(_visits_in(since, as_of))
         .group_by(o.c.observer_hr_id)
     )
@@ -247,26 +247,59 @@ def observer_ratings(
     ]
 
 
+def _ratings_of_visit() -> ColumnElement[bool]:
+    """The join of a visit (observations) to its ratings that reads the period's visits first,
+    then their ratings by the ratings' key. The visit's columns are wrapped (`|| ''`, the same
+    text) so that SQLite, which keeps no statistics here, cannot drive the join from the other
+    end: every rating of the whole history looking its visit up by key (2.8x the time at
+    10,000 reps, and growing with the history). A capability grouped or filtered on is wrapped
+    the same way (`_capability`), or SQLite walks the ratings in the order of its index."""
+    o, r = schema.observations, schema.ratings
+    keep = literal("", String)
+    return and_(r.c.source == o.c.source + keep, r.c.record_id == o.c.record_id + keep)
+
+
+def _capability() -> ColumnElement[str]:
+    return (schema.ratings.c.capability_id + literal("", String)).label("capability")
+
+
 def rating_recency(
     conn: Connection, since: date, as_of: date
 ) -> list[tuple[str, int, date | None]]:
     """Per rated capability: (capability, ratings dated in (since, as_of], the latest rating's
-    date on or before as_of), over the ratings on counted visits (one pass for both)."""
+    date on or before as_of), over the ratings on counted visits. The period's ratings give
+    both figures of every capability rated in it; only a capability rated before the period
+    and not in it sends the reader back through the older visits."""
     o, r = schema.observations, schema.ratings
-    query = (
-        select(r.c.capability_id, _flag(o.c.visit_date > since), func.max(o.c.visit_date))
-        .join(o, and_(o.c.source == r.c.source, o.c.record_id == r.c.record_id))
-        .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of)
-        .group_by(r.c.capability_id)
+    capability = _capability()
+    recent = (
+        select(capability, func.count(), func.max(o.c.visit_date))
+        .select_from(o)
+        .join(r, _ratings_of_visit())
+        .where(_visits_in(since, as_of))
+        .group_by(capability)
     )
-    return [
-        (
-            capability,
-            int(recent or 0),
-            date.fromisoformat(latest) if isinstance(latest, str) else latest,
+    out = {cap: (int(n), _day(latest)) for cap, n, latest in conn.execute(recent)}
+    older = set(conn.execute(select(r.c.capability_id).distinct()).scalars()) - set(out)
+    if older:
+        before = (
+            select(capability, func.max(o.c.visit_date))
+            .select_from(o)
+            .join(r, _ratings_of_visit())
+            .where(
+                o.c.counted.is_(True),
+                o.c.deleted.is_(False),
+                o.c.visit_date <= since,
+                capability.in_(sorted(older)),
+            )
+            .group_by(capability)
         )
-        for capability, recent, latest in conn.execute(query)
-    ]
+        out.update({cap: (0, _day(latest)) for cap, latest in conn.execute(before)})
+    return [(cap, n, latest) for cap, (n, latest) in out.items()]
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 class DueAction(NamedTuple):

@@ -20,7 +20,7 @@ from adoptloop.connectors.files.people import PeopleFileConfig, PeopleFileConnec
 from adoptloop.domain import CoachingObservation, Completion, Person, Rejected
 from adoptloop.errors import ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap, CapabilityMapFile
-from adoptloop.testing.kit import drain, make_context
+from adoptloop.testing.kit import drain, last_cursor, make_context
 
 RUN_DATE = date(2026, 6, 30)
 HEADER = "record_id,user_id,user_email,module_id,module_title,status,completed_at,score\n"
@@ -377,3 +377,65 @@ def test_a_stray_quote_in_the_ratings_file_costs_only_its_line(tmp_path: Path) -
     }
     assert rated == {"R1": [4.0], "R2": [], "R3": [5.0]}
     assert [r.location for r in items if isinstance(r, Rejected)] == ["ratings.csv:3"]
+
+
+def test_preflight_does_not_parse_again_a_file_its_cursor_says_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    """Issue 17, point 2 (a run's fixed costs): an unchanged export (its content hash is the
+    cursor its last committed read left) is skipped by the read, so the pre-flight does not
+    parse it again either; a changed one is checked whole as before. The proof: the pre-flight
+    of a utf-8 reading of a cp1252 file stops the run only once the file changed."""
+    path = tmp_path / "completions.csv"
+    row = "C1,u-1,,MOD-1,Einwände behandeln,completed,2026-02-03T10:00:00Z,\n"
+    path.write_bytes((HEADER + row).encode("cp1252"))
+    cursor = last_cursor(drain(completions(path, encoding="cp1252"), "completions"))
+    assert cursor is not None
+
+    unchanged = completions(path)
+    unchanged.restore({"completions": cursor})
+    unchanged.preflight()  # not parsed: it is the file the last read committed
+    with pytest.raises(ConfigError, match="cannot be read as utf-8"):
+        completions(path).preflight()  # no cursor: checked whole
+
+    path.write_bytes((HEADER + row + row.replace("C1", "C2")).encode("cp1252"))
+    changed = completions(path)
+    changed.restore({"completions": cursor})
+    with pytest.raises(ConfigError, match="cannot be read as utf-8"):
+        changed.preflight()
+
+
+def test_preflight_of_coaching_reports_rechecks_when_only_the_ratings_file_changed(
+    tmp_path: Path,
+) -> None:
+    """Issue 17, point 2: the reports stream's cursor covers the reports and the ratings file;
+    the pre-flight skips both only while both are unchanged."""
+    reports = tmp_path / "reports.csv"
+    reports.write_text(
+        "Id,Manager_vod__c,Employee_vod__c,Review_Date__c,Status__c\n"
+        "R1,005M,005E,2026-02-03,Submitted\n",
+        encoding="utf-8",
+    )
+    ratings = tmp_path / "ratings.csv"
+    ratings.write_text(
+        "Coaching_Report__c;Item__c;Value__c\nR1;Objections__c;4,5\n", encoding="utf-8"
+    )
+    config = {
+        "path": reports,
+        "ratings": {"path": ratings, "delimiter": ";", "decimal": ","},
+    }
+    cursor = last_cursor(drain(coaching(reports=config), "reports"))
+    assert cursor is not None
+    wrong = {**config, "ratings": {**config["ratings"], "decimal": "."}}  # type: ignore[dict-item]
+
+    kept = coaching(reports=wrong)
+    kept.restore({"reports": cursor})
+    kept.preflight()
+
+    ratings.write_text(
+        "Coaching_Report__c;Item__c;Value__c\nR1;Objections__c;3,5\n", encoding="utf-8"
+    )
+    changed = coaching(reports=wrong)
+    changed.restore({"reports": cursor})
+    with pytest.raises(ConfigError, match="decimal"):
+        changed.preflight()

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig, StreamFields
 from adoptloop.connectors.files.discover import describe
-from adoptloop.connectors.files.preflight import check_file
+from adoptloop.connectors.files.preflight import check_stream
 from adoptloop.connectors.files.reader import (
     Column,
     Columns,
@@ -249,8 +249,13 @@ class CoachingFileConnector(Connector[CoachingFileConfig]):
         return found
 
     def preflight(self) -> None:
-        for spec, layout in self.layouts().values():
-            check_file(spec, layout)
+        layouts = self.layouts()
+        for stream in self.streams():  # the reports stream's cursor covers the ratings file too
+            files = [
+                layouts[stream],
+                *([layouts["ratings"]] if stream == "reports" and "ratings" in layouts else []),
+            ]
+            check_stream(files, stream, self.restored)
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         layouts = self.layouts()

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig, StreamFields
 from adoptloop.connectors.files.discover import describe
-from adoptloop.connectors.files.preflight import check_file
+from adoptloop.connectors.files.preflight import check_stream
 from adoptloop.connectors.files.reader import (
     Column,
     Columns,
@@ -80,7 +80,7 @@ class CompletionsFileConnector(Connector[CompletionsFileConfig]):
         )
 
     def preflight(self) -> None:
-        check_file(self.config, self.layout())
+        check_stream([(self.config, self.layout())], "completions", self.restored)
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         return read_stream(

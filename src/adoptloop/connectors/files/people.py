@@ -26,7 +26,7 @@ from pydantic import Field
 
 from adoptloop.connectors.base import Connector, ConnectorConfig, StreamFields
 from adoptloop.connectors.files.discover import describe
-from adoptloop.connectors.files.preflight import check_file
+from adoptloop.connectors.files.preflight import check_stream
 from adoptloop.connectors.files.reader import (
     Column,
     Columns,
@@ -117,7 +117,7 @@ class PeopleFileConnector(Connector[PeopleFileConfig]):
         )
 
     def preflight(self) -> None:
-        check_file(self.config, self.layout())
+        check_stream([(self.config, self.layout())], "people", self.restored)
 
     def read(self, stream: str, cursor: str | None) -> Iterator[Item]:
         """The rows as records; explicit rows (with `valid_to`) are collected per person and

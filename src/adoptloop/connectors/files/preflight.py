@@ -9,19 +9,30 @@ closest header), or a typed column fails across the file: when no non-empty valu
 date-time or number column parses, or more than half fail, the `date_format` or `decimal` is
 wrong, not the values (the message says which setting would read them). Fewer failures are row
 defects, quarantined when the file is read.
+
+A stream whose files are those its last committed read covered (their content hash is the
+stream's cursor) is not read again, so it is not checked again either (`check_stream`): an
+unchanged export costs a hash, not a parse, in every later run. `adoptloop reset SOURCE`
+forgets the cursors, and the next run checks and reads the files whole.
 """
 
 from __future__ import annotations
 
 import codecs
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from charset_normalizer import from_bytes
 
-from adoptloop.connectors.files.reader import FileStream, Layout, read_rows, unreadable
+from adoptloop.connectors.files.reader import (
+    FileStream,
+    Layout,
+    file_fingerprint,
+    read_rows,
+    unreadable,
+)
 from adoptloop.connectors.values import BadValue, Decimal, ValueFormat
 from adoptloop.errors import ConfigError
 
@@ -38,6 +49,23 @@ _DATE_FORMATS = (
     "%d/%m/%y",
     "%m/%d/%y",
 )
+
+
+def check_stream(
+    files: Sequence[tuple[FileStream, Layout]], stream: str, cursors: Mapping[str, str]
+) -> None:
+    """check_file for each of `stream`'s files, unless they are unchanged since the stream's
+    last committed read (`cursors`, as Connector.restore hands them over): the read skips
+    them then (reader.read_stream), and they passed this check before that read."""
+    cursor = cursors.get(stream)
+    if cursor is not None:
+        try:
+            if "+".join(file_fingerprint(spec.path) for spec, _ in files) == cursor:
+                return
+        except OSError:
+            pass  # check_file names the file and why it cannot be read
+    for spec, layout in files:
+        check_file(spec, layout)
 
 
 def check_file(spec: FileStream, layout: Layout) -> None:
