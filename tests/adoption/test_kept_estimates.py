@@ -10,7 +10,6 @@ counts the stage reports (`Estimates.fits`, the run's `estimates.fits`) say whic
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,7 +24,6 @@ from adoptloop.adoption.uplift import PERIOD_DAYS, collect
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import records, schema
-from adoptloop.store.db import open_store
 from adoptloop.store.records import forget_adoption_computation
 from tests.adoption.scenario import Scenario
 from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
@@ -38,13 +36,6 @@ def org(tmp_path: Path) -> Path:
     out = tmp_path / "org"
     generate_org(out, OrgSpec(reps=480, reps_per_manager=12, bad_rows=False))
     return out
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
-    yield store
-    store.dispose()
 
 
 @pytest.fixture
