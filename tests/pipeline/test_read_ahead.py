@@ -90,3 +90,18 @@ def test_the_reading_thread_gets_the_interpreter_back_quickly_while_it_reads() -
     assert seen == [min(before, SWITCH_SECONDS)]
     assert seen[0] < before
     assert sys.getswitchinterval() == before
+
+
+def test_overlapping_read_aheads_give_the_switch_interval_back_once_the_last_ends() -> None:
+    """Issue 17 (a reviewer's read): two read-aheads that overlap without nesting (the first
+    ends before the second) leave the interval as it was before both, not the short one the
+    second saw when it began."""
+    before = sys.getswitchinterval()
+    first = read_ahead(iter([1, 2]), batch=1)
+    assert next(first) == 1  # started: the interval is short now
+    second = read_ahead(iter([3, 4]), batch=1)
+    assert next(second) == 3
+    first.close()
+    assert sys.getswitchinterval() < before  # the second still reads
+    second.close()
+    assert sys.getswitchinterval() == before

@@ -224,3 +224,24 @@ def test_a_missing_roles_column_is_named_with_the_key_to_set(demo_config: Path) 
     assert result.exit_code == 2
     assert "people.csv:1: column 'job_titel' not found" in result.stderr
     assert "set its name with `roles.column` (the header has" in result.stderr
+
+
+def test_a_roles_map_change_checks_the_unchanged_hr_file_before_reading_it_whole(
+    demo_config: Path,
+) -> None:
+    """Issue 17 (a reviewer's read): the pre-flight skips a file its cursor calls unchanged,
+    because the read skips it too; but a changed roles map makes the run read the HR file
+    whole, so its pre-flight must check it: a wrong `date_format` set in the same change
+    stops the run (exit 2, naming the setting) instead of quarantining every row."""
+    with_job_titles(demo_config, director=False)
+    assert _invoke("run", "-c", demo_config).exit_code == 0
+    text = demo_config.read_text(encoding="utf-8").replace(
+        "    columns: {role: job_title}\n",
+        "    columns: {role: job_title}\n    date_format: '%d/%m/%Y'\n",
+    )
+    demo_config.write_text(text + DIRECTOR, encoding="utf-8")
+
+    result = CliRunner().invoke(app, ["run", "-c", str(demo_config)])
+
+    assert result.exit_code == 2, result.output
+    assert "date_format" in result.stderr

@@ -4,6 +4,7 @@ writes a batch while it translates the next."""
 from __future__ import annotations
 
 import gc
+import signal
 import threading
 from datetime import date
 from pathlib import Path
@@ -18,7 +19,8 @@ from adoptloop.mappings.capability_map import OutOfScaleError
 from adoptloop.mappings.records import StoredObservation
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import translate as translate_stage
-from adoptloop.pipeline.translate import as_record
+from adoptloop.pipeline import translate_worker
+from adoptloop.pipeline.translate import BatchTranslator, as_record
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import commits as commits_module
 from adoptloop.store import outbox, schema, translation
@@ -385,3 +387,21 @@ def test_a_large_translation_is_shared_with_a_worker_process_and_makes_the_same_
     assert len(alone[0]) == 40
     assert len(alone[3]) == 40 + 10 * 2 + 5  # each revision voids the statement before it
     assert shared == alone
+
+
+def test_the_translate_worker_leaves_interrupts_to_the_stage(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17 (a reviewer's read): Ctrl-C or a service stop signals the whole process group;
+    the worker ignores SIGINT and SIGTERM, so the stage's process stops at a checkpoint and
+    shuts it down, instead of losing its worker mid-batch and failing the run."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # this process is not the worker
+    try:
+        translate_worker._start(BatchTranslator(_context(), "1.0.3", "2026-03-02T10:00:00Z"))
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        translate_worker._worker.clear()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -191,6 +191,15 @@ class PullStage:
             result["(api)"] = dict(usage)
         return result
 
+    def rereads(self, connector: AnyConnector) -> bool:
+        """Whether this run reads the connector whole, whatever its cursors say (an HR source
+        last read under another roles map): its pre-flight must then check every file, even
+        those its cursors call unchanged. Reads only."""
+        if connector.family != "hris":
+            return False
+        with self.engine.connect() as conn:
+            return records.roles_digest(conn, connector.name) != self.roles.digest
+
     def _roles_changed(self, source: str) -> bool:
         """True when this HR source was last read under another roles map (or before the store
         kept canonical roles): it is then re-read whole, whatever its cursors say, so that every

@@ -36,6 +36,32 @@ _PUT_WAIT = 0.1  # seconds between looks at the stop flag while the writer is be
 SWITCH_SECONDS = 0.0005  # the interpreter's switch interval while a source is read ahead
 
 
+class _ShortSwitch:
+    """The short switch interval while at least one source is read ahead: set by the first,
+    given back (as it was before the first) by the last, whichever order they end in."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._before = 0.0
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                self._before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._before, SWITCH_SECONDS))
+            self._users += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                sys.setswitchinterval(self._before)
+
+
+_SHORT_SWITCH = _ShortSwitch()
+
+
 class _Raised:
     def __init__(self, exc: BaseException) -> None:
         self.exc = exc
@@ -88,10 +114,9 @@ def read_ahead(
 
     context = contextvars.copy_context()  # the log's bound fields (connector, stream, run)
     thread = threading.Thread(target=context.run, args=(produce,), name="read-ahead", daemon=True)
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch, SWITCH_SECONDS))
-    thread.start()
+    _SHORT_SWITCH.enter()
     try:
+        thread.start()
         while True:
             got = handed.get()
             if got is _END:
@@ -102,5 +127,6 @@ def read_ahead(
             yield from got
     finally:
         stop.set()
-        thread.join()
-        sys.setswitchinterval(switch)
+        if thread.ident is not None:  # started
+            thread.join()
+        _SHORT_SWITCH.leave()

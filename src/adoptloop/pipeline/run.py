@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from adoptloop.adoption.metrics import MetricsRow
 from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
@@ -167,9 +168,13 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
         yield bucket
         # the planner statistics of the tables the stage filled, for the stages after it; part
         # of this stage's time (PostgreSQL only; store.db.refresh_statistics)
-        analyzed = refresh_statistics(engine)
-        if analyzed:
-            log.info("statistics refreshed", stage=name, tables=analyzed)
+        try:
+            analyzed = refresh_statistics(engine)
+        except SQLAlchemyError as exc:  # an optimisation: never the reason a stage fails
+            log.warning("statistics not refreshed", stage=name, error=str(exc).splitlines()[0])
+        else:
+            if analyzed:
+                log.info("statistics refreshed", stage=name, tables=analyzed)
     finally:
         bucket["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 3)
         counts[name] = bucket
@@ -334,7 +339,10 @@ def _run(
             pulled = [c for c in env.connectors() if sources is None or c.name in sources]
             for connector in pulled:  # unusable input stops the run before any source commits
                 with env.engine.connect() as conn:
-                    connector.restore(cursors.of_source(conn, connector.name))
+                    kept = (
+                        {} if stage.rereads(connector) else cursors.of_source(conn, connector.name)
+                    )
+                connector.restore(kept)  # a source read whole is checked whole
                 connector.preflight()
             for connector in pulled:
                 checkpoint()

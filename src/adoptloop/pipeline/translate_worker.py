@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +80,11 @@ _worker: list[BatchTranslator] = []
 
 
 def _start(translator: BatchTranslator) -> None:
+    # Ctrl-C or a service manager's stop signals the whole process group: the stage's process
+    # stops at its next checkpoint and shuts the worker down; killed at once, the worker would
+    # fail the stage instead (BrokenProcessPool) and the run be recorded failed, not stopped.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker.append(translator)
     gc.freeze()  # what the worker imported is never garbage: left out of every collection
 

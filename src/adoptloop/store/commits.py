@@ -38,8 +38,8 @@ class Commits:
 
     def write(self, write: Callable[[], None], rows: int) -> None:
         if self.since is None:
+            self._begin()  # first: a lock not taken (busy past the timeout) is taken next time
             self.since = time.monotonic()
-            self._begin()
         self.broken = True
         write()
         self.broken = False

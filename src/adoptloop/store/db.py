@@ -335,8 +335,10 @@ def refresh_statistics(engine: Engine) -> list[str]:
             ).scalars()
         )
         quote = conn.dialect.identifier_preparer.quote
+        version = conn.dialect.server_version_info or (0,)
+        analyze = "ANALYZE (SKIP_LOCKED)" if version >= (12,) else "ANALYZE"  # 12 added it
         for name in names:
-            conn.exec_driver_sql(f"ANALYZE (SKIP_LOCKED) {quote(name)}")
+            conn.exec_driver_sql(f"{analyze} {quote(name)}")
         conn.commit()
     return names
 
