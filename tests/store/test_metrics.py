@@ -190,6 +190,7 @@ def test_newest_dates_per_source_and_of_the_hr_rows(scenario: Scenario) -> None:
     assert metrics.newest_dates(scenario.conn) == ({}, "")
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # the plan is SQLite's
 def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_history(
     scenario: Scenario, engine: Engine
 ) -> None:
@@ -197,8 +198,6 @@ def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_histor
     run): on SQLite, which keeps no planner statistics, the two joins of visits and ratings
     read the period's visits and look their ratings up by key; they never walk every rating
     of the history (SCAN ratings), which made them grow with the history, not the period."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the plan is SQLite's")
     since = before(90)
     scenario.rated("r1", before(5), 0.5)
     scenario.rated("r2", before(200), 0.5, capability=DISC)  # rated before the period only
