@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event, select, text
+from sqlalchemy.exc import OperationalError
+from structlog.testing import capture_logs
 
 from adoptloop.adoption.compute import update_states
-from adoptloop.store import bulk, schema
+from adoptloop.store import bulk, db, schema
 from adoptloop.store.adoption import _ratings_query
 from adoptloop.store.db import open_store, refresh_statistics
 from tests.adoption.scenario import DISC, EPOCH, HIGH, LOW, OBJ, D, Scenario, day
@@ -190,3 +192,18 @@ def test_the_merge_of_ratings_by_person_is_planned_for_all_its_rows(pg_engine: E
 
     assert "Nested Loop" not in plan, plan
     assert "Hash Join" in plan, plan
+
+
+def test_a_failed_statistics_refresh_is_a_warning_not_a_failed_stage(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 3 (a reviewer's read): the ANALYZE after a stage is an optimisation; the stage's
+    data is committed by then, so an error there is logged, and the stage goes on."""
+
+    def refuse(*_args: Any) -> list[str]:
+        raise OperationalError("ANALYZE (SKIP_LOCKED) ratings", {}, Exception("syntax error"))
+
+    monkeypatch.setattr(db, "_analyze_stale", refuse)
+    with capture_logs() as logs:
+        assert refresh_statistics(pg_engine) == []
+    assert [e["event"] for e in logs] == ["statistics not refreshed"]

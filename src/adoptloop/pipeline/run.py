@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from adoptloop.adoption.metrics import MetricsRow
 from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
@@ -168,13 +167,9 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
         yield bucket
         # the planner statistics of the tables the stage filled, for the stages after it; part
         # of this stage's time (PostgreSQL only; store.db.refresh_statistics)
-        try:
-            analyzed = refresh_statistics(engine)
-        except SQLAlchemyError as exc:  # an optimisation: never the reason a stage fails
-            log.warning("statistics not refreshed", stage=name, error=str(exc).splitlines()[0])
-        else:
-            if analyzed:
-                log.info("statistics refreshed", stage=name, tables=analyzed)
+        analyzed = refresh_statistics(engine)
+        if analyzed:
+            log.info("statistics refreshed", stage=name, tables=analyzed)
     finally:
         bucket["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 3)
         counts[name] = bucket

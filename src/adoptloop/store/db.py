@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DatabaseError, NoSuchModuleError, OperationalError, SQLAlchemyError
@@ -22,6 +23,8 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponenti
 
 from adoptloop.errors import AdoptloopError, ConfigError, StoreVersionError
 from adoptloop.store import schema
+
+log = structlog.get_logger(__name__)
 
 
 def create_store_engine(url: str) -> Engine:
@@ -313,7 +316,8 @@ def refresh_statistics(engine: Engine) -> list[str]:
     or changed since by more than autovacuum's threshold. Returns the tables analyzed, by
     name. PostgreSQL only: the SQLite store keeps no statistics (it never runs ANALYZE), so
     its plans do not go stale as tables fill. A table autovacuum is
-    working on is skipped (SKIP_LOCKED): it is being analyzed already."""
+    working on is skipped (SKIP_LOCKED): it is being analyzed already. An error is logged and
+    swallowed: the stage's data is committed by then, and statistics are an optimisation."""
     if engine.dialect.name != "postgresql":
         return []
     stale = text(
@@ -323,6 +327,14 @@ def refresh_statistics(engine: Engine) -> list[str]:
         " OR s.n_mod_since_analyze > :rows + :share * GREATEST(c.reltuples, 0))"
         " ORDER BY s.relname"
     )
+    try:
+        return _analyze_stale(engine, stale)
+    except SQLAlchemyError as exc:  # an optimisation: never the reason a stage fails
+        log.warning("statistics not refreshed", error=str(exc).splitlines()[0])
+        return []
+
+
+def _analyze_stale(engine: Engine, stale: Any) -> list[str]:
     with engine.connect() as conn:
         names = list(
             conn.execute(
