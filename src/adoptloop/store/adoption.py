@@ -28,12 +28,10 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
     union,
-    update,
 )
 
 from adoptloop.store import records, schema
@@ -407,8 +405,4 @@ def kept_estimates(conn: Connection) -> dict[str, Any] | None:
 
 def keep_estimates(conn: Connection, estimates: Mapping[str, Any]) -> None:
     """Keep these estimates (JSON-able: the rows, their basis and the fits they came from)."""
-    m = schema.meta
-    value = orjson.dumps(estimates).decode()
-    key = records.ESTIMATES_KEY
-    if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
-        conn.execute(insert(m).values(key=key, value=value))
+    records.put_meta(conn, records.ESTIMATES_KEY, orjson.dumps(estimates).decode())

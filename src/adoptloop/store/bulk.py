@@ -77,13 +77,15 @@ def insert_tuples(
     mapping per row; where the driver takes the same order and no value needs converting,
     the tuples go to it as they are)."""
     if rows:
+        # the connection's plans (kept with its driver connection, which the pool keeps too)
+        plans: dict[tuple[Table, tuple[str, ...]], _Plan] = conn.info.setdefault(_PLANS, {})
         key = (table, tuple(columns))
-        plan = _PLANS.get((key, conn.dialect))
+        plan = plans.get(key)
         if plan is None:
             statement = table.insert().values({c: bindparam(c) for c in columns})
             plan = _plan(conn, statement, {c: table.c[c] for c in columns})
-            if len(_PLANS) < 64:
-                _PLANS[(key, conn.dialect)] = plan
+            if len(plans) < 64:
+                plans[key] = plan
         _execute_tuples(conn, plan, columns, rows)
 
 
@@ -105,7 +107,9 @@ def update_tuples(
 
 # compiled SQL, positional?, its parameter names in order, each one's bind processor or None
 _Plan = tuple[str, bool, list[str], list[Callable[[Any], Any] | None]]
-_PLANS: dict[tuple[Any, Any], _Plan] = {}  # insert_tuples' plans by (table, columns), dialect
+_PLANS = (
+    "adoptloop.bulk.insert_plans"  # Connection.info key: insert_tuples' plans by (table, columns)
+)
 
 
 def _plan(conn: Connection, statement: Any, typed: Mapping[str, Any]) -> _Plan:

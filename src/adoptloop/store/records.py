@@ -80,12 +80,16 @@ def read_basis(conn: Connection, key: str) -> tuple[date, str] | None:
     return date.fromisoformat(found["as_of"]), str(found["basis"])
 
 
-def write_basis(conn: Connection, key: str, as_of: date, basis: str) -> None:
-    """Bookmark a completed computation (its as-of date and basis) under meta `key`."""
+def put_meta(conn: Connection, key: str, value: str) -> None:
+    """Set meta `key` to `value` (inserted the first time)."""
     m = schema.meta
-    value = orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode()
     if conn.execute(update(m).where(m.c.key == key).values(value=value)).rowcount == 0:
         conn.execute(insert(m).values(key=key, value=value))
+
+
+def write_basis(conn: Connection, key: str, as_of: date, basis: str) -> None:
+    """Bookmark a completed computation (its as-of date and basis) under meta `key`."""
+    put_meta(conn, key, orjson.dumps({"as_of": as_of.isoformat(), "basis": basis}).decode())
 
 
 def forget_adoption_computation(conn: Connection) -> None:
@@ -118,9 +122,7 @@ def inputs_stamp(conn: Connection) -> str | None:
 
 def _inputs_written(conn: Connection) -> None:
     """A new stamp: the adoption inputs were written."""
-    m, stamp = schema.meta, uuid.uuid4().hex
-    if conn.execute(update(m).where(m.c.key == INPUTS_STAMP_KEY).values(value=stamp)).rowcount == 0:
-        conn.execute(insert(m).values(key=INPUTS_STAMP_KEY, value=stamp))
+    put_meta(conn, INPUTS_STAMP_KEY, uuid.uuid4().hex)
 
 
 def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
@@ -496,10 +498,7 @@ def roles_digest(conn: Connection, source: str) -> str | None:
 
 
 def set_roles_digest(conn: Connection, source: str, value: str) -> None:
-    m = schema.meta
-    key = ROLES_DIGEST_KEY + source
-    if conn.execute(m.update().where(m.c.key == key).values(value=value)).rowcount == 0:
-        conn.execute(m.insert().values(key=key, value=value))
+    put_meta(conn, ROLES_DIGEST_KEY + source, value)
 
 
 def remap_roles(conn: Connection, role_of: Callable[[str], str | None]) -> int:
