@@ -334,10 +334,10 @@ def _run(
             pulled = [c for c in env.connectors() if sources is None or c.name in sources]
             for connector in pulled:  # unusable input stops the run before any source commits
                 with env.engine.connect() as conn:
-                    kept = (
+                    restored = (
                         {} if stage.rereads(connector) else cursors.of_source(conn, connector.name)
                     )
-                connector.restore(kept)  # a source read whole is checked whole
+                connector.restore(restored)  # a source read whole is checked whole
                 connector.preflight()
             for connector in pulled:
                 checkpoint()

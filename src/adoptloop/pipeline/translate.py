@@ -439,8 +439,8 @@ class _Writer:
     every commit rewrite many index pages), committed after COMMIT_ROWS rows or COMMIT_SECONDS
     (a table whose rows give no statements, adoption_states at 100,000 reps, was once marked
     in one transaction of over a minute, and the run lock's heartbeat could not renew);
-    whatever was written is committed on a clean exit, rolled back when the stage fails, and
-    a write's error is raised in the stage's thread."""
+    what was written since the last commit is committed on a clean exit and rolled back when
+    the stage fails, and a write's error is raised in the stage's thread."""
 
     def __init__(self, engine: Engine, run_id: str) -> None:
         self.engine = engine
