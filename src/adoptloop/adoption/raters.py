@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TextIO
 
 from adoptloop.adoption import estimators
@@ -35,7 +37,7 @@ from adoptloop.adoption.kept_fits import KeptFits
 from adoptloop.adoption.metrics import fraction
 from adoptloop.adoption.smallnumbers import Z_95, Tier, tier
 from adoptloop.store import metrics as store
-from adoptloop.store.adoption import HRRow, hr_rows
+from adoptloop.store.adoption import hr_rows
 from adoptloop.store.metrics import NO_GROUP
 
 if TYPE_CHECKING:
@@ -132,10 +134,7 @@ def rater_inputs(
 
     A year of ratings is most of the store's: each distinct id, date and value is held once
     (the rows share a few thousand), not once per rating."""
-    history: dict[str, list[HRRow]] = defaultdict(list)
-    for hr_id, row in hr_rows(conn):
-        history[hr_id].append(row)
-    employment = {hr_id: Employment(rows) for hr_id, rows in history.items()}
+    employment = employment_by_person(conn)
     same: dict[object, Any] = {}
     one = same.setdefault
     rated = [
@@ -153,6 +152,14 @@ def rater_inputs(
     ]
     regions = {rater: _region(employment.get(rater), as_of) for rater in {r.rater for r in rated}}
     return rated, regions
+
+
+def employment_by_person(conn: Connection) -> dict[str, Employment]:
+    """Everyone's HR history (adoption.employment), by hr_id."""
+    return {
+        hr_id: Employment([row for _, row in rows])
+        for hr_id, rows in groupby(hr_rows(conn), key=itemgetter(0))
+    }
 
 
 def _region(history: Employment | None, as_of: date) -> str:

@@ -35,16 +35,19 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import chain, groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from adoptloop.adoption import estimators
-from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.kept_fits import KeptFits
 from adoptloop.adoption.metrics import ALL, fraction
 from adoptloop.adoption.outcomes import trained_dates
+from adoptloop.adoption.raters import Rated, employment_by_person
 from adoptloop.adoption.smallnumbers import Tier, tier
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store.adoption import HRRow, person_inputs
+from adoptloop.store.adoption import HRRow, first_completions
+from adoptloop.store.metrics import rating_rows
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -167,37 +170,63 @@ class Panel:
 
 
 def collect(
-    conn: Connection, capabilities: CapabilityMap, as_of: date, by: UpliftBy | None
+    conn: Connection,
+    capabilities: CapabilityMap,
+    as_of: date,
+    by: UpliftBy | None,
+    *,
+    rated: Sequence[Rated] = (),
+    rated_since: date | None = None,
 ) -> dict[str, Panel]:
-    """capability -> its counted ratings (rep rows only) and each rep's group."""
+    """capability -> its counted ratings (rep rows only) and each rep's group.
+
+    `rated` and `rated_since`: the rep-row ratings on visits in (rated_since, as_of], as
+    raters.rater_inputs read them for the leniency model (the estimates stage needs both), so
+    that only the ratings on or before `rated_since` are read from the store here; the panels
+    are the same (each panel's cells are sorted, so the order of its ratings does not count)."""
+    if rated and rated_since is None:
+        raise ValueError("`rated` needs the `rated_since` it was read after")
+    employment = employment_by_person(conn)
+    trained = {
+        hr_id: trained_dates([(m, day) for _, m, day in rows], capabilities, as_of)
+        for hr_id, rows in groupby(first_completions(conn), key=itemgetter(0))
+    }
     panels: dict[str, Panel] = {c: Panel() for c in capabilities.capabilities}
-    days: dict[date, date] = {}  # one object per visit date, not one per rating
-    for inputs in person_inputs(conn, as_of):
-        history = Employment(inputs.posts)
-        trained = trained_dates(inputs.completions, capabilities, as_of)
-        last_rated: dict[str, HRRow] = {}
-        for capability, day, _visit, scaled in inputs.ratings:
-            if capability not in panels:
-                continue
-            row = history.rep_on(day)
-            if row is None:
-                continue
-            trained_at = trained[capability][0] if capability in trained else None
-            threshold = capabilities.capabilities[capability].threshold
-            panels[capability].ratings.append(
-                Rating(inputs.hr_id, days.setdefault(day, day), scaled >= threshold, trained_at)
-            )
-            last_rated[capability] = row
-        for capability, row in last_rated.items():
-            group = None
-            if by is not None:
-                if capability in trained:
-                    window = timedelta(days=capabilities.window_days(capability))
-                    post = history.on(min(trained[capability][0] + window, as_of))
-                else:
-                    post = history.on(as_of) or row
-                group = _group_of(post, by)
-            panels[capability].groups[inputs.hr_id] = group
+    thresholds = {c: capability.threshold for c, capability in capabilities.capabilities.items()}
+    last: dict[tuple[str, str], date] = {}  # (rep, capability) -> the day of its last rating
+    same: dict[object, Any] = {}  # one object per rep id and visit date, not one per rating
+    one = same.setdefault
+    earlier = (
+        (one(rep, rep), capability, one(day, day), scaled)
+        for _rater, rep, capability, day, scaled in rating_rows(
+            conn, None, as_of if rated_since is None else min(rated_since, as_of)
+        )
+        if rep in employment and employment[rep].rep_on(day) is not None
+    )
+    later = ((r.rep, r.capability, r.day, r.scaled) for r in rated)
+    for rep, capability, day, scaled in chain(earlier, later):
+        panel = panels.get(capability)
+        if panel is None:
+            continue
+        first = trained.get(rep, {}).get(capability)
+        panel.ratings.append(
+            Rating(rep, day, scaled >= thresholds[capability], first[0] if first else None)
+        )
+        key = (rep, capability)
+        if key not in last or last[key] < day:
+            last[key] = day
+    for (rep, capability), day in last.items():
+        group = None
+        if by is not None:
+            history = employment[rep]
+            first = trained.get(rep, {}).get(capability)
+            if first is not None:
+                window = timedelta(days=capabilities.window_days(capability))
+                post = history.on(min(first[0] + window, as_of))
+            else:
+                post = history.on(as_of) or history.rep_on(day)
+            group = _group_of(post, by)
+        panels[capability].groups[rep] = group
     return panels
 
 

@@ -172,13 +172,24 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
             hr_id,
             [HRRow(*row[1:]) for row in people.take(hr_id)],
             [
-                # trained_at's day is the UTC calendar day of completed_at (stored as ISO 8601
-                # UTC): DESIGN.md puts windows on local *visit* dates but gives the LMS no zone
-                (module_id, date.fromisoformat(completed_at[:10]))
+                (module_id, _completion_day(completed_at))
                 for _, module_id, completed_at in completions.take(hr_id)
             ],
             [RatingInput(*row[1:]) for row in ratings.take(hr_id)],
         )
+
+
+def first_completions(conn: Connection) -> Iterator[tuple[str, str, date]]:
+    """(hr_id, module, day) of each person's earliest completed/passed completion of each
+    module (not cut at any as-of date), by hr_id then module, streamed."""
+    for hr_id, module_id, completed_at in conn.execute(_trained_query()):
+        yield hr_id, module_id, _completion_day(completed_at)
+
+
+def _completion_day(completed_at: str) -> date:
+    """trained_at's day is the UTC calendar day of completed_at (stored as ISO 8601 UTC):
+    DESIGN.md puts windows on local *visit* dates but gives the LMS no zone."""
+    return date.fromisoformat(completed_at[:10])
 
 
 def _trained_query() -> Select[Any]:

@@ -349,17 +349,23 @@ def newest_dates(conn: Connection) -> tuple[dict[str, list[str]], str]:
 
 
 def rating_rows(
-    conn: Connection, since: date, as_of: date
+    conn: Connection, since: date | None, as_of: date
 ) -> Iterator[tuple[str, str, str, date, float]]:
     """(observer, observed person, capability, visit date, scaled) of every rating on a counted
-    visit in (since, as_of], by observer: the rows of the rater-leniency model, streamed."""
+    visit in (since, as_of] (since None: every one on or before as_of), by observer: the rows of
+    the rater-leniency model, streamed."""
     o, r = schema.observations, schema.ratings
+    visits = (
+        _visits_in(since, as_of)
+        if since is not None
+        else and_(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of)
+    )
     query = (
         select(
             o.c.observer_hr_id, o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, r.c.scaled
         )
         .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
-        .where(_visits_in(since, as_of))
+        .where(visits)
         .order_by(o.c.observer_hr_id, o.c.visit_date, o.c.record_id, r.c.item)
         .execution_options(yield_per=5000)
     )
