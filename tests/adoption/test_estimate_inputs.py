@@ -1,21 +1,25 @@
 """Issue 17 (incremental run <= 2 % of the full run; the estimates stage's cost besides the
 fits): the estimates stage reads the counted ratings once for both estimators. The leniency
 model's year of ratings (raters.rater_inputs) is handed to uplift.collect, which reads only the
-earlier ones itself; the panels must be what reading every rating per person gives.
+earlier ones itself; the panels must be what reading every rating per person gives. The
+panels' cells are summed with numpy: the same values, types and order as one rating at a time.
 """
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 from sqlalchemy import Engine
 
 from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.outcomes import trained_dates
 from adoptloop.adoption.raters import Rated, rater_inputs
-from adoptloop.adoption.uplift import Panel, UpliftBy, collect
+from adoptloop.adoption.uplift import PERIOD_DAYS, Panel, Rating, UpliftBy, _cells, collect
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.adoption import person_inputs
 from tests.adoption.test_incremental_states import _edit_drops, _pull
@@ -86,3 +90,52 @@ def test_collect_refuses_ratings_without_the_day_they_were_read_after(
     one = Rated("manager", "rep", "opening", AS_OF, 0.75)
     with engine.connect() as conn, pytest.raises(ValueError, match="rated_since"):
         collect(conn, capabilities, AS_OF, None, rated=[one])
+
+
+def _reference_cells(ratings: list[Rating], window_days: int) -> list[tuple[str, int, float, int]]:
+    """The panel cells summed one rating at a time (uplift._cells before numpy)."""
+    window = timedelta(days=window_days)
+    items = [r for r in ratings if r.trained_at is None or r.day <= r.trained_at + window]
+    if not items:
+        return []
+    starts = [r.trained_at + timedelta(days=1) for r in items if r.trained_at is not None]
+    origin = min([r.day for r in items] + starts)
+    sums: dict[tuple[str, int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for r in items:
+        t = (r.day - origin).days // PERIOD_DAYS + 1
+        g = 0
+        if r.trained_at is not None:
+            g = (r.trained_at + timedelta(days=1) - origin).days // PERIOD_DAYS + 1
+            if t == g and r.day <= r.trained_at:
+                continue
+        cell = sums[(r.rep, t, g)]
+        cell[0] += r.proficient
+        cell[1] += 1
+    return [(rep, t, hits / n, g) for (rep, t, g), (hits, n) in sorted(sums.items())]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_panel_cells_summed_with_numpy_equal_one_rating_at_a_time(seed: int) -> None:
+    """Issue 17, estimates stage: the panel's cells (the uplift fit's input and the digest its
+    kept result is found by) are the same values of the same types, in the same order, as
+    summing one rating at a time, on random panels (untrained reps, training before the first
+    rating, ratings after the window, several ratings per period)."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not security)
+    start = date(2025, 1, 1)
+    reps = [f"rep-{i:03d}" for i in range(rng.randint(1, 25))]
+    trained = {rep: start + timedelta(days=rng.randint(-30, 400)) for rep in reps}
+    ratings = [
+        Rating(
+            rep,
+            start + timedelta(days=rng.randint(0, 500)),
+            rng.random() < 0.5,
+            trained[rep] if rng.random() < 0.7 else None,
+        )
+        for rep in reps
+        for _ in range(rng.randint(0, 30))
+    ]
+    window = rng.choice([1, 30, 90])
+    cells = _cells(ratings, window)
+    assert cells == _reference_cells(ratings, window)
+    assert orjson.dumps(cells) == orjson.dumps(_reference_cells(ratings, window))
+    assert all(type(t) is int and type(y) is float and type(g) is int for _r, t, y, g in cells)

@@ -16,8 +16,10 @@ report. They are kept in the store, at two levels:
   inputs changed are made again; the others are taken as kept.
 
 The fits are deterministic functions of exactly those inputs, so the kept rows and results are
-what a fit gives (tests/adoption/test_kept_estimates.py). Reading the inputs imports none of the
-statistics libraries (seconds and about 120 MB): only a fit does.
+what a fit gives (tests/adoption/test_kept_estimates.py). The counted ratings are read once for
+both estimators (the leniency model's year is most of the uplift panels' too). Reading the
+inputs imports only numpy (the panels' cells are summed with it); the rest of the statistics
+libraries (seconds and about 120 MB) only a fit imports.
 
 The `(all)` rows here carry no pre-trend test (neither the statements nor the report show it);
 `adoptloop uplift` fits its own rows with it.

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from adoptloop.adoption import estimators
 from adoptloop.adoption.employment import Employment
@@ -58,9 +58,9 @@ COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Rated:
-    """One rating in the model: who rated whom, on which capability, when, how high (0..1)."""
+class Rated(NamedTuple):
+    """One rating in the model: who rated whom, on which capability, when, how high (0..1) (a
+    tuple: a year of ratings is made several times faster than as frozen dataclasses)."""
 
     rater: str
     rep: str
@@ -137,6 +137,16 @@ def rater_inputs(
     employment = employment_by_person(conn)
     same: dict[object, Any] = {}
     one = same.setdefault
+    counted: dict[tuple[str, date], bool] = {}  # (rep, visit date) -> a `rep` row that day
+
+    def counts(rep: str, day: date) -> bool:
+        key = (rep, day)
+        found = counted.get(key)
+        if found is None:
+            history = employment.get(rep)
+            found = counted[key] = history is not None and history.rep_on(day) is not None
+        return found
+
     rated = [
         Rated(
             one(rater, rater),
@@ -148,7 +158,7 @@ def rater_inputs(
         for rater, rep, capability, day, scaled in store.rating_rows(
             conn, as_of - timedelta(days=days), as_of
         )
-        if rep in employment and employment[rep].rep_on(day) is not None
+        if counts(rep, day)
     ]
     regions = {rater: _region(employment.get(rater), as_of) for rater in {r.rater for r in rated}}
     return rated, regions
