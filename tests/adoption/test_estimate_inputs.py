@@ -1,7 +1,7 @@
 """Issue 17 (incremental run <= 2 % of the full run; the estimates stage's cost besides the
-fits): the estimates stage reads the counted ratings once for both estimators. The leniency
-model's year of ratings (raters.rater_inputs) is handed to uplift.collect, which reads only the
-earlier ones itself; the panels must be what reading every rating per person gives. The
+fits): the estimates stage reads the counted ratings once for both estimators
+(raters.rater_inputs with `earlier` keeps the ones before the leniency model's year aside) and
+hands them to uplift.collect; the panels must be what reading every rating per person gives. The
 panels' cells are summed with numpy: the same values, types and order as one rating at a time.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import date, timedelta
+from itertools import chain
 from pathlib import Path
 
 import orjson
@@ -63,33 +64,27 @@ def _plain(panels: dict[str, Panel]) -> dict[str, list[tuple[str, date, bool, da
 def test_panels_from_the_raters_year_equal_panels_read_whole(
     org: Path, engine: Engine, capabilities: CapabilityMap, days: int, by: UpliftBy | None
 ) -> None:
-    """Issue 17, estimates stage: collect handed the leniency model's ratings after
-    `rated_since` (read once for both) gives the panels, ratings and groups, that reading every
-    rating gives, and both equal the per-person reference; over a random edit of the drops."""
+    """Issue 17, estimates stage: collect handed the ratings rater_inputs read (its year, and
+    the earlier ones it kept aside) gives the panels, ratings and groups, that collect reading
+    them itself gives, and both equal the per-person reference; the leniency model's ratings are
+    the same with or without keeping the earlier ones; over a random edit of the drops."""
     _pull(engine, org, capabilities)
     for step in range(2):
         if step:
             _edit_drops(org, 11)
             _pull(engine, org, capabilities)
         since = AS_OF - timedelta(days=days)
+        earlier: list[Rated] = []
         with engine.connect() as conn:
-            rated, _regions = rater_inputs(conn, AS_OF, days=days)
-            shared = collect(conn, capabilities, AS_OF, by, rated=rated, rated_since=since)
+            rated, regions = rater_inputs(conn, AS_OF, days=days, earlier=earlier)
+            assert (rated, regions) == rater_inputs(conn, AS_OF, days=days)
+            shared = collect(conn, capabilities, AS_OF, by, rated=chain(earlier, rated))
             whole = collect(conn, capabilities, AS_OF, by)
         assert rated
-        assert any(r.day <= since for p in whole.values() for r in p.ratings) == (days == 120)
+        assert all(r.day <= since for r in earlier)
+        assert bool(earlier) == (days == 120)
         assert _plain(shared) == _plain(whole) == _per_person(engine, capabilities, AS_OF)
         assert {c: p.groups for c, p in shared.items()} == {c: p.groups for c, p in whole.items()}
-
-
-def test_collect_refuses_ratings_without_the_day_they_were_read_after(
-    engine: Engine, capabilities: CapabilityMap
-) -> None:
-    """Issue 17, estimates stage: handed ratings without `rated_since`, collect cannot know
-    which ones to read itself: a ValueError, not panels counting some ratings twice."""
-    one = Rated("manager", "rep", "opening", AS_OF, 0.75)
-    with engine.connect() as conn, pytest.raises(ValueError, match="rated_since"):
-        collect(conn, capabilities, AS_OF, None, rated=[one])
 
 
 def _reference_cells(ratings: list[Rating], window_days: int) -> list[tuple[str, int, float, int]]:

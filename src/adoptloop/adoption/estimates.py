@@ -30,15 +30,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from importlib import metadata
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from adoptloop import __version__
 from adoptloop.adoption.kept_fits import KeptFits
-from adoptloop.adoption.raters import RATER_DAYS, Leniency, leniency, rater_inputs
+from adoptloop.adoption.raters import Leniency, Rated, leniency, rater_inputs
 from adoptloop.adoption.smallnumbers import Tier
 from adoptloop.adoption.uplift import Uplift, collect, fit
 from adoptloop.mappings.capability_map import CapabilityMap
@@ -80,11 +81,10 @@ def estimates_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) 
             kept_fits=earlier,
         )
     fits = KeptFits(earlier, salt)
-    # the year of ratings the leniency model reads is most of the uplift panels' too: read once
-    rated, regions = rater_inputs(conn, as_of, days=RATER_DAYS)
-    panels = collect(
-        conn, capabilities, as_of, None, rated=rated, rated_since=as_of - timedelta(RATER_DAYS)
-    )
+    before: list[Rated] = []  # the ratings before the leniency model's year
+    rated, regions = rater_inputs(conn, as_of, earlier=before)  # one read for both estimators
+    panels = collect(conn, capabilities, as_of, None, rated=chain(before, rated))
+    del before
     uplift = fit(panels, capabilities, None, pretrend=False, kept=fits)
     del panels  # the panels' memory is free before the leniency fits
     rows = leniency(rated, regions, as_of, kept=fits)

@@ -128,9 +128,11 @@ def raters(conn: Connection, as_of: date, *, days: int = RATER_DAYS) -> list[Len
 
 
 def rater_inputs(
-    conn: Connection, as_of: date, *, days: int = RATER_DAYS
+    conn: Connection, as_of: date, *, days: int = RATER_DAYS, earlier: list[Rated] | None = None
 ) -> tuple[list[Rated], dict[str, str]]:
     """The model's ratings (streamed from the store, rep rows only) and each rater's region.
+    With `earlier`, the ratings of rep rows on or before the model's year are appended to it
+    in the same read (the uplift panels need every one: uplift.collect's `rated`).
 
     A year of ratings is most of the store's: each distinct id, date and value is held once
     (the rows share a few thousand), not once per rating."""
@@ -147,19 +149,23 @@ def rater_inputs(
             found = counted[key] = history is not None and history.rep_on(day) is not None
         return found
 
-    rated = [
-        Rated(
-            one(rater, rater),
-            one(rep, rep),
-            one(capability, capability),
-            one(day, day),
-            one(scaled, scaled),
-        )
-        for rater, rep, capability, day, scaled in store.rating_rows(
-            conn, as_of - timedelta(days=days), as_of
-        )
-        if counts(rep, day)
-    ]
+    since = as_of - timedelta(days=days)
+    rated: list[Rated] = []
+    for rater, rep, capability, day, scaled in store.rating_rows(
+        conn, None if earlier is not None else since, as_of
+    ):
+        if counts(rep, day):
+            rating = Rated(
+                one(rater, rater),
+                one(rep, rep),
+                one(capability, capability),
+                one(day, day),
+                one(scaled, scaled),
+            )
+            if day > since:
+                rated.append(rating)
+            elif earlier is not None:
+                earlier.append(rating)
     regions = {rater: _region(employment.get(rater), as_of) for rater in {r.rater for r in rated}}
     return rated, regions
 

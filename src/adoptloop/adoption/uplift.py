@@ -43,11 +43,10 @@ from adoptloop.adoption import estimators
 from adoptloop.adoption.kept_fits import KeptFits
 from adoptloop.adoption.metrics import ALL, fraction
 from adoptloop.adoption.outcomes import trained_dates
-from adoptloop.adoption.raters import Rated, employment_by_person
+from adoptloop.adoption.raters import Rated, employment_by_person, rater_inputs
 from adoptloop.adoption.smallnumbers import Tier, tier
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.adoption import HRRow, first_completions
-from adoptloop.store.metrics import rating_rows
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -175,36 +174,27 @@ def collect(
     as_of: date,
     by: UpliftBy | None,
     *,
-    rated: Sequence[Rated] = (),
-    rated_since: date | None = None,
+    rated: Iterable[Rated] | None = None,
 ) -> dict[str, Panel]:
     """capability -> its counted ratings (rep rows only) and each rep's group.
 
-    `rated` and `rated_since`: the rep-row ratings on visits in (rated_since, as_of], as
-    raters.rater_inputs read them for the leniency model (the estimates stage needs both), so
-    that only the ratings on or before `rated_since` are read from the store here; the panels
-    are the same (each panel's cells are sorted, so the order of its ratings does not count)."""
-    if rated and rated_since is None:
-        raise ValueError("`rated` needs the `rated_since` it was read after")
+    `rated`: every counted rating of a `rep` row on or before `as_of`, in any order, read
+    already (the estimates stage reads them once for both estimators: raters.rater_inputs with
+    `earlier`); else they are read here. A panel's cells are sorted, so the order of its
+    ratings does not count."""
     employment = employment_by_person(conn)
     trained = {
         hr_id: trained_dates([(m, day) for _, m, day in rows], capabilities, as_of)
         for hr_id, rows in groupby(first_completions(conn), key=itemgetter(0))
     }
+    if rated is None:
+        earlier: list[Rated] = []
+        recent, _regions = rater_inputs(conn, as_of, earlier=earlier)
+        rated = chain(earlier, recent)
     panels: dict[str, Panel] = {c: Panel() for c in capabilities.capabilities}
     thresholds = {c: capability.threshold for c, capability in capabilities.capabilities.items()}
     last: dict[tuple[str, str], date] = {}  # (rep, capability) -> the day of its last rating
-    same: dict[object, Any] = {}  # one object per rep id and visit date, not one per rating
-    one = same.setdefault
-    earlier = (
-        (one(rep, rep), capability, one(day, day), scaled)
-        for _rater, rep, capability, day, scaled in rating_rows(
-            conn, None, as_of if rated_since is None else min(rated_since, as_of)
-        )
-        if rep in employment and employment[rep].rep_on(day) is not None
-    )
-    later = ((r.rep, r.capability, r.day, r.scaled) for r in rated)
-    for rep, capability, day, scaled in chain(earlier, later):
+    for _rater, rep, capability, day, scaled in rated:
         panel = panels.get(capability)
         if panel is None:
             continue
