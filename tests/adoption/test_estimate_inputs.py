@@ -2,7 +2,8 @@
 fits): the estimates stage reads the counted ratings once for both estimators
 (raters.rater_inputs with `earlier` keeps the ones before the leniency model's year aside) and
 hands them to uplift.collect; the panels must be what reading every rating per person gives. The
-panels' cells are summed with numpy: the same values, types and order as one rating at a time.
+panels hold their ratings as compact columns, and their cells are summed with numpy: the same
+values, types and order as one rating at a time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from sqlalchemy import Engine
 from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.outcomes import trained_dates
 from adoptloop.adoption.raters import Rated, rater_inputs
-from adoptloop.adoption.uplift import PERIOD_DAYS, Panel, Rating, UpliftBy, _cells, collect
+from adoptloop.adoption.uplift import (
+    PERIOD_DAYS,
+    Panel,
+    Rating,
+    UpliftBy,
+    _cells,
+    collect,
+    naive_before_after,
+)
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.adoption import person_inputs
 from tests.adoption.test_incremental_states import _edit_drops, _pull
@@ -111,9 +120,10 @@ def _reference_cells(ratings: list[Rating], window_days: int) -> list[tuple[str,
 
 @pytest.mark.parametrize("seed", range(30))
 def test_panel_cells_summed_with_numpy_equal_one_rating_at_a_time(seed: int) -> None:
-    """Issue 17, estimates stage: the panel's cells (the uplift fit's input and the digest its
-    kept result is found by) are the same values of the same types, in the same order, as
-    summing one rating at a time, on random panels (untrained reps, training before the first
+    """Issue 17, estimates stage (points 2 and 4): the panel's cells (the uplift fit's input
+    and the digest its kept result is found by), from the panel's compact columns or from
+    ratings one by one, are the same values of the same types, in the same order, as summing
+    one rating at a time, and so is the naive before/after contrast; on random panels (untrained reps, training before the first
     rating, ratings after the window, several ratings per period)."""
     rng = random.Random(seed)  # noqa: S311 (test data, not security)
     start = date(2025, 1, 1)
@@ -130,7 +140,34 @@ def test_panel_cells_summed_with_numpy_equal_one_rating_at_a_time(seed: int) -> 
         for _ in range(rng.randint(0, 30))
     ]
     window = rng.choice([1, 30, 90])
-    cells = _cells(ratings, window)
-    assert cells == _reference_cells(ratings, window)
+    panel = Panel()
+    for r in ratings:
+        panel.reps.append(r.rep)
+        panel.days.append(r.day.toordinal())
+        panel.proficient.append(r.proficient)
+        panel.trained.append(r.trained_at.toordinal() if r.trained_at else 0)
+    assert panel.ratings == ratings
+    cells = _cells(panel, window)
+    assert cells == _cells(ratings, window) == _reference_cells(ratings, window)
     assert orjson.dumps(cells) == orjson.dumps(_reference_cells(ratings, window))
     assert all(type(t) is int and type(y) is float and type(g) is int for _r, t, y, g in cells)
+    naive = naive_before_after(panel, window)
+    assert naive == naive_before_after(ratings, window) == _reference_naive(ratings, window)
+    assert naive is None or type(naive) is float
+
+
+def _reference_naive(ratings: list[Rating], window_days: int) -> float | None:
+    """The before/after contrast one rating at a time (uplift.naive_before_after before numpy)."""
+    before = [0, 0]
+    after = [0, 0]
+    for r in ratings:
+        if r.trained_at is None:
+            continue
+        span = (r.day - r.trained_at).days
+        side = after if 0 < span <= window_days else before if -window_days < span <= 0 else None
+        if side is not None:
+            side[0] += r.proficient
+            side[1] += 1
+    if not before[1] or not after[1]:
+        return None
+    return after[0] / after[1] - before[0] / before[1]

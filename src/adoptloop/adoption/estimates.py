@@ -83,11 +83,10 @@ def estimates_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) 
     fits = KeptFits(earlier, salt)
     before: list[Rated] = []  # the ratings before the leniency model's year
     rated, regions = rater_inputs(conn, as_of, earlier=before)  # one read for both estimators
-    panels = collect(conn, capabilities, as_of, None, rated=chain(before, rated))
-    del before
-    uplift = fit(panels, capabilities, None, pretrend=False, kept=fits)
-    del panels  # the panels' memory is free before the leniency fits
     rows = leniency(rated, regions, as_of, kept=fits)
+    panels = collect(conn, capabilities, as_of, None, rated=chain(before, rated))
+    del before, rated  # held no longer than the panels are made from them
+    uplift = fit(panels, capabilities, None, pretrend=False, kept=fits)
     return Estimates(
         uplift, rows, inputs, reused=False, fits=fits.counts(KINDS), kept_fits=fits.used
     )

@@ -31,6 +31,7 @@ Rules, each deciding real numbers:
 from __future__ import annotations
 
 import csv
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,10 +163,24 @@ def _round(value: float | None) -> float | None:
 
 @dataclass(slots=True)
 class Panel:
-    """One capability's counted ratings, and each rep's group."""
+    """One capability's counted ratings, as columns (a panel holds every rating of its
+    capability: a few bytes each, not an object each), and each rep's group."""
 
-    ratings: list[Rating] = field(default_factory=list)
+    reps: list[str] = field(default_factory=list)  # the rep of each rating (one str per rep)
+    days: array[int] = field(default_factory=lambda: array("i"))  # date ordinals
+    proficient: bytearray = field(default_factory=bytearray)
+    trained: array[int] = field(default_factory=lambda: array("i"))  # ordinal; 0: not trained
     groups: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def ratings(self) -> list[Rating]:
+        """The ratings one by one (a group's rows are chosen from them)."""
+        return [
+            Rating(rep, date.fromordinal(day), bool(hit), date.fromordinal(t) if t else None)
+            for rep, day, hit, t in zip(
+                self.reps, self.days, self.proficient, self.trained, strict=True
+            )
+        ]
 
 
 def collect(
@@ -194,14 +209,19 @@ def collect(
     panels: dict[str, Panel] = {c: Panel() for c in capabilities.capabilities}
     thresholds = {c: capability.threshold for c, capability in capabilities.capabilities.items()}
     last: dict[tuple[str, str], date] = {}  # (rep, capability) -> the day of its last rating
+    ordinals: dict[date, int] = {}
     for _rater, rep, capability, day, scaled in rated:
         panel = panels.get(capability)
         if panel is None:
             continue
         first = trained.get(rep, {}).get(capability)
-        panel.ratings.append(
-            Rating(rep, day, scaled >= thresholds[capability], first[0] if first else None)
-        )
+        ordinal = ordinals.get(day)
+        if ordinal is None:
+            ordinal = ordinals[day] = day.toordinal()
+        panel.reps.append(rep)
+        panel.days.append(ordinal)
+        panel.proficient.append(scaled >= thresholds[capability])
+        panel.trained.append(first[0].toordinal() if first else 0)
         key = (rep, capability)
         if key not in last or last[key] < day:
             last[key] = day
@@ -247,7 +267,7 @@ def fit(
     out: list[Uplift] = []
     for capability, panel in sorted(panels.items()):
         window = capabilities.window_days(capability)
-        out.append(estimate(panel.ratings, ALL, capability, window, pretrend=pretrend, kept=kept))
+        out.append(estimate(panel, ALL, capability, window, pretrend=pretrend, kept=kept))
         if by is None:
             continue
         members: dict[str, list[Rating]] = defaultdict(list)
@@ -263,7 +283,7 @@ def fit(
 
 
 def estimate(
-    ratings: Sequence[Rating],
+    ratings: Sequence[Rating] | Panel,
     group: str,
     capability: str,
     window_days: int,
@@ -314,19 +334,39 @@ def _imputation(
     return (float(value), float(low), float(high)), trend
 
 
-def _cells(ratings: Sequence[Rating], window_days: int) -> list[tuple[str, int, float, int]]:
+def _columns(ratings: Sequence[Rating] | Panel) -> tuple[Any, Any, Any, Any]:
+    """(rep, day ordinal, proficient 0/1, trained_at ordinal or 0) of each rating, as numpy
+    arrays."""
+    np = estimators.load("numpy")
+    if isinstance(ratings, Panel):
+        return (
+            np.array(ratings.reps, dtype=object),
+            np.array(ratings.days, dtype=np.int64),
+            np.frombuffer(bytes(ratings.proficient), dtype=np.uint8).astype(np.int64),
+            np.array(ratings.trained, dtype=np.int64),
+        )
+    n = len(ratings)
+    return (
+        np.fromiter((r.rep for r in ratings), object, n),
+        np.fromiter((r.day.toordinal() for r in ratings), np.int64, n),
+        np.fromiter((r.proficient for r in ratings), np.int64, n),
+        np.fromiter(
+            (0 if r.trained_at is None else r.trained_at.toordinal() for r in ratings),
+            np.int64,
+            n,
+        ),
+    )
+
+
+def _cells(
+    ratings: Sequence[Rating] | Panel, window_days: int
+) -> list[tuple[str, int, float, int]]:
     """(rep, period, share proficient, first treated period or 0 = not trained by D): one per
     rated rep x period, sorted, periods numbered from 1 at the first rating or training day.
     Ratings after a rep's window are left out: the estimand is the window. Summed with numpy
     (a panel holds every rating of its capability), into plain Python values."""
     np = estimators.load("numpy")
-    n = len(ratings)
-    day = np.fromiter((r.day.toordinal() for r in ratings), np.int64, n)
-    trained = np.fromiter(
-        (0 if r.trained_at is None else r.trained_at.toordinal() for r in ratings), np.int64, n
-    )
-    proficient = np.fromiter((r.proficient for r in ratings), np.int64, n)
-    reps = np.fromiter((r.rep for r in ratings), object, n)
+    reps, day, proficient, trained = _columns(ratings)
     is_trained = trained > 0
     kept = ~is_trained | (day <= trained + window_days)
     if not kept.any():
@@ -414,22 +454,20 @@ def _finite(*values: Any) -> bool:
         return False
 
 
-def naive_before_after(ratings: Iterable[Rating], window_days: int) -> float | None:
+def naive_before_after(ratings: Sequence[Rating] | Panel, window_days: int) -> float | None:
     """Among trained reps: the share proficient in (trained_at, trained_at + W] minus the share
     in (trained_at - W, trained_at]. Shown beside the estimate for contrast only."""
-    before = [0, 0]
-    after = [0, 0]
-    for r in ratings:
-        if r.trained_at is None:
-            continue
-        span = (r.day - r.trained_at).days
-        side = after if 0 < span <= window_days else before if -window_days < span <= 0 else None
-        if side is not None:
-            side[0] += r.proficient
-            side[1] += 1
-    if not before[1] or not after[1]:
+    _reps, day, proficient, trained = _columns(ratings)
+    span = day - trained
+    is_trained = trained > 0
+    after = is_trained & (span > 0) & (span <= window_days)
+    before = is_trained & (span > -window_days) & (span <= 0)
+    if not before.any() or not after.any():
         return None
-    return after[0] / after[1] - before[0] / before[1]
+    return float(
+        int(proficient[after].sum()) / int(after.sum())
+        - int(proficient[before].sum()) / int(before.sum())
+    )
 
 
 def write_csv(rows: Sequence[Uplift], out: TextIO) -> None:
