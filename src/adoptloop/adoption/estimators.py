@@ -6,7 +6,8 @@ uplift, its OLS kit (`diff_diff.linalg.solve_ols`, cluster-robust CR1) for rater
 It is the optional extra `adoptloop[uplift]` (numpy, pandas and scipy come with it); without
 it the commands stop with exit 2 and say what to install. Importing them costs seconds and about
 120 MB (scipy.stats, pandas): `require` checks they are installed without importing them, and
-`load` imports them only where a fit runs. docs/uplift.md records why this
+`load` imports them only where they are used (numpy for the uplift panels' cells, the rest where
+a fit runs). docs/uplift.md records why this
 library (a comparison with pyfixest's did2s and Callaway-Sant'Anna on simulated orgs).
 """
 
