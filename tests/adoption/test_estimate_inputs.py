@@ -31,7 +31,7 @@ from adoptloop.adoption.uplift import (
     naive_before_after,
 )
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store.adoption import person_inputs
+from adoptloop.store.adoption import HRRow, person_inputs
 from tests.adoption.test_incremental_states import _edit_drops, _pull
 from tests.adoption.test_kept_estimates import AS_OF, capabilities, org
 
@@ -39,26 +39,44 @@ __all__ = ["capabilities", "org"]  # the fixtures this module uses
 
 
 def _per_person(
-    engine: Engine, capabilities: CapabilityMap, as_of: date
-) -> dict[str, list[tuple[str, date, bool, date | None]]]:
+    engine: Engine, capabilities: CapabilityMap, as_of: date, by: UpliftBy | None
+) -> tuple[dict[str, list[tuple[str, date, bool, date | None]]], dict[str, dict[str, str | None]]]:
     """The reference: every counted rating of a `rep` row, read person by person (the states
-    engine's reader), as (rep, day, proficient, trained_at) sorted, per capability."""
+    engine's reader), as (rep, day, proficient, trained_at) sorted, per capability; and with
+    `by`, each rated rep's group (the row at the window's close, else on D, else at the rep's
+    last rating)."""
     out: dict[str, list[tuple[str, date, bool, date | None]]] = {
         c: [] for c in capabilities.capabilities
     }
+    groups: dict[str, dict[str, str | None]] = {c: {} for c in capabilities.capabilities}
     with engine.connect() as conn:
         for inputs in person_inputs(conn, as_of):
             history = Employment(inputs.posts)
             trained = trained_dates(inputs.completions, capabilities, as_of)
+            last_rated: dict[str, HRRow] = {}
             for capability, day, _visit, scaled in inputs.ratings:
-                if capability not in out or history.rep_on(day) is None:
+                row = history.rep_on(day)
+                if capability not in out or row is None:
                     continue
                 first = trained.get(capability)
                 threshold = capabilities.capabilities[capability].threshold
                 out[capability].append(
                     (inputs.hr_id, day, scaled >= threshold, first[0] if first else None)
                 )
-    return {c: sorted(rows) for c, rows in out.items()}
+                last_rated[capability] = row
+            for capability, row in last_rated.items():
+                if by is None:
+                    continue
+                if capability in trained:
+                    window = timedelta(days=capabilities.window_days(capability))
+                    post = history.on(min(trained[capability][0] + window, as_of))
+                else:
+                    post = history.on(as_of) or row
+                group = (
+                    None if post is None else post.region if by == "region" else post.manager_hr_id
+                )
+                groups[capability][inputs.hr_id] = group
+    return {c: sorted(rows) for c, rows in out.items()}, groups
 
 
 def _plain(panels: dict[str, Panel]) -> dict[str, list[tuple[str, date, bool, date | None]]]:
@@ -92,8 +110,11 @@ def test_panels_from_the_raters_year_equal_panels_read_whole(
         assert rated
         assert all(r.day <= since for r in earlier)
         assert bool(earlier) == (days == 120)
-        assert _plain(shared) == _plain(whole) == _per_person(engine, capabilities, AS_OF)
+        ratings, groups = _per_person(engine, capabilities, AS_OF, by)
+        assert _plain(shared) == _plain(whole) == ratings
         assert {c: p.groups for c, p in shared.items()} == {c: p.groups for c, p in whole.items()}
+        assert {c: p.groups for c, p in shared.items()} == groups
+        assert (by is None) == all(not g for g in groups.values())
 
 
 def _reference_cells(ratings: list[Rating], window_days: int) -> list[tuple[str, int, float, int]]:

@@ -170,7 +170,7 @@ class Panel:
     days: array[int] = field(default_factory=lambda: array("i"))  # date ordinals
     proficient: bytearray = field(default_factory=bytearray)
     trained: array[int] = field(default_factory=lambda: array("i"))  # ordinal; 0: not trained
-    groups: dict[str, str | None] = field(default_factory=dict)
+    groups: dict[str, str | None] = field(default_factory=dict)  # with `by` (collect)
 
     @property
     def ratings(self) -> list[Rating]:
@@ -197,9 +197,13 @@ def collect(
     already (the estimates stage reads them once for both estimators: raters.rater_inputs with
     `earlier`); else they are read here. A panel's cells are sorted, so the order of its
     ratings does not count."""
-    employment = employment_by_person(conn)
-    trained = {
-        hr_id: trained_dates([(m, day) for _, m, day in rows], capabilities, as_of)
+    trained = {  # hr_id -> capability -> trained_at's ordinal
+        hr_id: {
+            c: first.toordinal()
+            for c, (first, _module) in trained_dates(
+                [(m, day) for _, m, day in rows], capabilities, as_of
+            ).items()
+        }
         for hr_id, rows in groupby(first_completions(conn), key=itemgetter(0))
     }
     if rated is None:
@@ -208,35 +212,32 @@ def collect(
         rated = chain(earlier, recent)
     panels: dict[str, Panel] = {c: Panel() for c in capabilities.capabilities}
     thresholds = {c: capability.threshold for c, capability in capabilities.capabilities.items()}
-    last: dict[tuple[str, str], date] = {}  # (rep, capability) -> the day of its last rating
+    last: dict[tuple[str, str], int] = {}  # with `by`: (rep, capability) -> its last rating's day
     ordinals: dict[date, int] = {}
     for _rater, rep, capability, day, scaled in rated:
         panel = panels.get(capability)
         if panel is None:
             continue
-        first = trained.get(rep, {}).get(capability)
         ordinal = ordinals.get(day)
         if ordinal is None:
             ordinal = ordinals[day] = day.toordinal()
         panel.reps.append(rep)
         panel.days.append(ordinal)
         panel.proficient.append(scaled >= thresholds[capability])
-        panel.trained.append(first[0].toordinal() if first else 0)
-        key = (rep, capability)
-        if key not in last or last[key] < day:
-            last[key] = day
-    for (rep, capability), day in last.items():
-        group = None
-        if by is not None:
+        panel.trained.append(trained.get(rep, {}).get(capability, 0))
+        if by is not None and last.get(key := (rep, capability), 0) < ordinal:
+            last[key] = ordinal
+    if by is not None:
+        employment = employment_by_person(conn)
+        for (rep, capability), last_day in last.items():
             history = employment[rep]
             first = trained.get(rep, {}).get(capability)
             if first is not None:
                 window = timedelta(days=capabilities.window_days(capability))
-                post = history.on(min(first[0] + window, as_of))
+                post = history.on(min(date.fromordinal(first) + window, as_of))
             else:
-                post = history.on(as_of) or history.rep_on(day)
-            group = _group_of(post, by)
-        panels[capability].groups[rep] = group
+                post = history.on(as_of) or history.rep_on(date.fromordinal(last_day))
+            panels[capability].groups[rep] = _group_of(post, by)
     return panels
 
 
