@@ -137,8 +137,7 @@ def rater_inputs(
     A year of ratings is most of the store's: each distinct id, date and value is held once
     (the rows share a few thousand), not once per rating."""
     employment = employment_by_person(conn)
-    # the people's ids as the HR rows named them: a rating's ids outlive it in no arena of its own
-    same: dict[object, Any] = {hr_id: hr_id for hr_id in employment}
+    same: dict[object, Any] = {}
     one = same.setdefault
     counted: dict[tuple[str, date], bool] = {}  # (rep, visit date) -> a `rep` row that day
 
