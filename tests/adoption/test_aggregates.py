@@ -163,7 +163,7 @@ def test_a_chunked_rebuild_holds_one_chunks_change_to_the_sums_at_a_time(
         monkeypatch.setattr(aggregates, "CHUNK_PEOPLE", chunk)
         held: list[int] = []
 
-        def recorded(conn: Any, delta: Any) -> None:
+        def recorded(conn: Any, delta: Any, held: list[int] = held) -> None:
             held.append(len(delta))
             apply_km(conn, delta)
 
