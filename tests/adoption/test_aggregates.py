@@ -141,3 +141,40 @@ def test_an_update_cut_short_between_chunks_is_followed_by_a_full_rebuild(
         aggregates.update(engine, capabilities, as_of, ["region"])
     monkeypatch.setattr(kept, "replace_contributions", replace)
     assert _assert_kept_equals_full(engine, capabilities, as_of) == "full"
+
+
+def test_a_chunked_rebuild_holds_one_chunks_change_to_the_sums_at_a_time(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (memory flat as the org grows): a full rebuild redoes everyone a chunk at a
+    time, and each chunk's change to the kept sums is written with the chunk, instead of the
+    whole org's sums (Kaplan-Meier's about one key per trained rep and capability by manager
+    and by team) being gathered in memory and written at the end. The kept sums, the CSVs
+    and the report still equal a full recomputation, with chunks of 1 to 3 people."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    update_states(engine, capabilities, as_of)
+    with engine.connect() as conn:
+        people = len(kept.everyone(conn))
+    apply_km = kept.apply_km
+    for chunk in (1, 2, 3):
+        monkeypatch.setattr(aggregates, "CHUNK_PEOPLE", chunk)
+        held: list[int] = []
+
+        def recorded(conn: Any, delta: Any, held: list[int] = held) -> None:
+            held.append(len(delta))
+            apply_km(conn, delta)
+
+        monkeypatch.setattr(kept, "apply_km", recorded)
+        with engine.begin() as conn:
+            kept.forget(conn)  # the next update rebuilds
+        _, counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
+        monkeypatch.setattr(kept, "apply_km", apply_km)
+        assert counts["metrics"] == "full"
+        assert len(held) == -(-people // chunk)  # one write of the sums per chunk
+        with engine.connect() as conn:
+            written = len(kept.load_km(conn, ["*", *aggregates.GROUPINGS]))
+        assert max(held) < written
+        assert _assert_kept_equals_full(engine, capabilities, as_of) == "incremental"

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from adoptloop.adoption.kaplan_meier import kaplan_meier
 
 
@@ -89,3 +92,35 @@ def test_median_is_the_first_day_s_reaches_one_half_exactly() -> None:
     assert curve.survival == (Fraction(5, 6), Fraction(2, 3), Fraction(1, 2), Fraction(1, 3))
     assert curve.quantile(0.5) == 3
     assert curve.quantile(0.75) is None
+
+
+def _reference(observations: list[tuple[int, bool]]) -> list[tuple[int, Fraction]]:
+    """(event day, S(t)) in exact Fraction arithmetic, as the curve was computed before."""
+    days = sorted({max(0, d) for d, _ in observations})
+    at_risk, survival, out = len(observations), Fraction(1), []
+    for day in days:
+        events = sum(1 for d, p in observations if max(0, d) == day and p)
+        if events and at_risk:
+            survival *= 1 - Fraction(events, at_risk)
+            out.append((day, survival))
+        at_risk -= sum(1 for d, _ in observations if max(0, d) == day)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-3, 400), st.booleans()), max_size=300))
+def test_survival_kept_as_integer_terms_decides_as_exact_fractions_do(
+    observations: list[tuple[int, bool]],
+) -> None:
+    """Issue 17 (the adoption stage's speed): S(t) is kept as an unreduced integer numerator
+    and denominator per event day (`terms`; Fraction arithmetic reduced ever longer integers
+    at every step), and its median, p75, shares and S(t) are those of exact Fractions."""
+    curve = kaplan_meier(observations)
+    expected = _reference(observations)
+    assert curve.days == tuple(day for day, _ in expected)
+    assert all(Fraction(n, d) == s for (n, d), (_, s) in zip(curve.terms, expected, strict=True))
+    assert curve.survival == tuple(s for _, s in expected)
+    assert curve.share == tuple(round(float(1 - s), 6) for _, s in expected)
+    for q in (0.5, 0.75):
+        limit = 1 - Fraction(q)
+        assert curve.quantile(q) == next((d for d, s in expected if s <= limit), None)

@@ -478,6 +478,31 @@ def test_connections_reading_a_store_larger_than_the_cap_stay_under_it(
             plain.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
 
 
+def test_a_connection_keeps_few_prepared_statements_of_batch_sized_lookups(
+    tmp_path: Path,
+) -> None:
+    """Issue 17.2 (memory flat as the org grows): a batch's `IN (...)` lookup has a parameter
+    per key, so every batch size is a statement of its own (about 200 KB with 1,000 keys);
+    the sqlite3 module kept the last 128 of them prepared on each connection, outside the
+    soft heap limit (17 MB more in a pull at 5,000 reps, more as a larger org sees more batch
+    sizes). A connection now keeps SQLITE_STATEMENTS of them."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        shrink_idle(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT count(*) FROM meta").scalar_one()
+            before = _sqlite_memory_used()
+            for n in range(1000, 1128):  # 128 batch sizes, as a long pull meets them
+                keys = tuple(f"k{i}" for i in range(n))
+                sql = f"SELECT value FROM meta WHERE key IN ({', '.join(['?'] * n)})"
+                assert conn.exec_driver_sql(sql, keys).all() == []
+            grown = _sqlite_memory_used() - before
+        # SQLITE_STATEMENTS (16) of ~1,000 parameters: about 4 MB; 128 of them: about 28 MB
+        assert grown < 8 * 2**20
+    finally:
+        engine.dispose()
+
+
 def test_shrinking_the_idle_connection_keeps_the_store_usable(engine: Engine) -> None:
     """Issue 17 (flat memory): `shrink_idle` frees the pooled SQLite connection's page cache
     between stages (a no-op on PostgreSQL); what was written is read back after it."""

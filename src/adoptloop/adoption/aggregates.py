@@ -292,9 +292,9 @@ def update(
     every one of `groupings`), and the counts of what was redone.
 
     The people redone (everyone, on a full rebuild) are read and written CHUNK_PEOPLE at a
-    time, each chunk in a transaction of its own, so memory and the time a write transaction
-    holds the store stay bounded as the org grows (a full rebuild at 100,000 reps held one
-    transaction for minutes and 1 GB). The bookmark is forgotten before the first chunk, so an
+    time, each chunk in a transaction of its own with its change to the kept sums, so memory
+    and the time a write transaction holds the store stay bounded as the org grows (a full
+    rebuild at 100,000 reps held one transaction for minutes and 1 GB). The bookmark is forgotten before the first chunk, so an
     update cut short between chunks is followed by a full rebuild; an update of one chunk is
     one transaction, as before."""
     source = RowSource.states()
@@ -303,7 +303,6 @@ def update(
         rebuild = last is None or last[1] != basis(capabilities) or as_of < last[0]
         people = kept.everyone(conn) if rebuild else kept.due_people(conn, as_of)
     chunks = [people[i : i + CHUNK_PEOPLE] for i in range(0, len(people), CHUNK_PEOPLE)]
-    sums = Aggregates()
     if len(chunks) > 1:
         with engine.begin() as conn:
             kept.forget(conn)
@@ -311,14 +310,12 @@ def update(
                 kept.clear(conn)
         for chunk in chunks:
             with engine.begin() as conn:
-                _redo(conn, source, capabilities, as_of, chunk, sums, rebuild=rebuild)
+                _redo(conn, source, capabilities, as_of, chunk, rebuild=rebuild)
     with engine.begin() as conn:
         if len(chunks) <= 1:
             if rebuild:
                 kept.clear(conn)
-            _redo(conn, source, capabilities, as_of, people, sums, rebuild=rebuild)
-        kept.apply_cells(conn, sums.cells)
-        kept.apply_km(conn, sums.km)
+            _redo(conn, source, capabilities, as_of, people, rebuild=rebuild)
         kept.finish_update(conn, as_of, basis(capabilities))
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
         km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
@@ -335,15 +332,19 @@ def _redo(
     capabilities: CapabilityMap,
     as_of: date,
     people: Sequence[str],
-    sums: Aggregates,
     *,
     rebuild: bool,
 ) -> None:
-    """Replace the contributions of `people` and add the change to `sums` (after a clear,
-    `rebuild`: there is nothing to take away)."""
+    """Replace the contributions of `people` and add the change to the kept sums (after a
+    clear, `rebuild`: there is nothing to take away). Only these people's change is held: a
+    chunked rebuild's memory is one chunk's, not the whole org's sums (their Kaplan-Meier
+    counts are about one key per trained rep and capability by manager and by team)."""
+    change = Aggregates()
     if not rebuild:
         old_reps, old_persons = kept.contributions_of(conn, people)
-        sums.add(old_reps, old_persons, -1)
+        change.add(old_reps, old_persons, -1)
     reps, persons = contributions(conn, source, capabilities, as_of, people)
-    sums.add(reps, persons)
+    change.add(reps, persons)
     kept.replace_contributions(conn, [] if rebuild else people, reps, persons)
+    kept.apply_cells(conn, change.cells)
+    kept.apply_km(conn, change.km)

@@ -2,9 +2,16 @@
 
 Each rep trained on c by D counts: a rep rated proficient d days after training is an event at
 d; a rep not (yet) proficient is censored at D - trained_at (leavers too). A rep censored on an
-event day is still at risk that day. The survival S(t) is kept exact (fractions), so that the
-median, the first day with S(t) <= 1/2, and the p75, the first day with S(t) <= 1/4, are
-decided exactly; the curve drawn is the share proficient by day t, 1 - S(t).
+event day is still at risk that day. The survival S(t) is kept exact, so that the median, the
+first day with S(t) <= 1/2, and the p75, the first day with S(t) <= 1/4, are decided exactly;
+the curve drawn is the share proficient by day t, 1 - S(t).
+
+S(t) is the product over event days of (at risk - events) / at risk, kept as an integer
+numerator and denominator that are never reduced: multiplying integers is cheap, while
+`Fraction` takes greatest common divisors of ever longer integers at every step (0.6 of the
+2.1 CPU-s of an unchanged adoption stage at 2,000 reps, profiled). Comparisons are made by
+cross-multiplying, and 1 - S(t) as a float is the same correctly rounded quotient, whatever
+the form of the fraction.
 """
 
 from __future__ import annotations
@@ -18,9 +25,15 @@ from fractions import Fraction
 @dataclass(frozen=True, slots=True)
 class Curve:
     days: tuple[int, ...]  # the event days
-    survival: tuple[Fraction, ...]  # S(t) just after each event day
+    # S(t) just after each event day, as (numerator, denominator), not reduced
+    terms: tuple[tuple[int, int], ...]
     reps: int
     exits: tuple[tuple[int, int], ...] = ()  # (day, reps leaving the risk set that day), by day
+
+    @property
+    def survival(self) -> tuple[Fraction, ...]:
+        """S(t) just after each event day."""
+        return tuple(Fraction(n, d) for n, d in self.terms)
 
     def at_risk(self, day: int) -> int:
         """Reps still at risk on `day`: neither proficient nor censored before it (a rep whose
@@ -29,14 +42,23 @@ class Curve:
 
     @property
     def share(self) -> tuple[float, ...]:
-        """The share proficient by each event day, 0..1 (rounded to 6 places, for charts)."""
-        return tuple(round(float(1 - s), 6) for s in self.survival)
+        """The share proficient by each event day, 0..1 (rounded to 6 places, for charts):
+        (d - n) / d is the correctly rounded float of 1 - S(t), as float(1 - S(t)) is."""
+        return tuple(round((d - n) / d, 6) for n, d in self.terms)
 
     def quantile(self, q: float) -> int | None:
         """The first day the share proficient reaches q (S(t) <= 1 - q); None if it never does
         within what was observed."""
         limit = 1 - Fraction(q)
-        return next((d for d, s in zip(self.days, self.survival, strict=True) if s <= limit), None)
+        top, bottom = limit.numerator, limit.denominator
+        return next(
+            (
+                day
+                for day, (n, d) in zip(self.days, self.terms, strict=True)
+                if n * bottom <= top * d
+            ),
+            None,
+        )
 
 
 def kaplan_meier(observations: Iterable[tuple[int, bool]]) -> Curve:
@@ -52,14 +74,15 @@ def kaplan_meier_counts(observations: Mapping[tuple[int, bool], int]) -> Curve:
         (events if proficient else censored)[max(0, days)] += n
     at_risk = sum(events.values()) + sum(censored.values())
     total = at_risk
-    survival = Fraction(1)
+    numerator = denominator = 1  # S(t) = numerator / denominator, never reduced
     days_out: list[int] = []
-    survival_out: list[Fraction] = []
+    terms: list[tuple[int, int]] = []
     for day in sorted(set(events) | set(censored)):
         if events[day] and at_risk:
-            survival *= 1 - Fraction(events[day], at_risk)
+            numerator *= at_risk - events[day]
+            denominator *= at_risk
             days_out.append(day)
-            survival_out.append(survival)
+            terms.append((numerator, denominator))
         at_risk -= events[day] + censored[day]
     exits = tuple((day, events[day] + censored[day]) for day in sorted(set(events) | set(censored)))
-    return Curve(tuple(days_out), tuple(survival_out), total, exits)
+    return Curve(tuple(days_out), tuple(terms), total, exits)

@@ -169,18 +169,20 @@ def apply_km(conn: Connection, delta: Mapping[KmKey, int]) -> None:
         for grouping, group, cap, kind, day, n in conn.execute(query.where(t.c.grp.in_(chunk))):
             if (grouping, group, cap, kind, day) in delta:
                 found[(grouping, group, cap, kind, day)] = int(n)
-    gone, changed, added = [], [], []
+    gone: list[KmKey] = []
+    changed: list[dict[str, Any]] = []
+    added: list[tuple[str, str, str, str, int, int]] = []  # tuples: a rebuild adds many
     for key, change in delta.items():
         if not change:
             continue
         old = found.get(key)
         new = (old or 0) + change
-        row = dict(zip(("grouping", "grp", "capability_id", "kind", "day"), key, strict=True))
         if not new:
             gone.append(key)
         elif old is None:
-            added.append({**row, "n": new})
+            added.append((*key, new))
         else:
+            row = dict(zip(("grouping", "grp", "capability_id", "kind", "day"), key, strict=True))
             changed.append({**{f"_{k}": v for k, v in row.items()}, "_n": new})
     _delete_keys(conn, t, ("grouping", "grp", "capability_id", "kind", "day"), gone)
     bulk.update_many(
@@ -194,7 +196,7 @@ def apply_km(conn: Connection, delta: Mapping[KmKey, int]) -> None:
         ["n"],
         changed,
     )
-    bulk.insert_many(conn, t, ["grouping", "grp", "capability_id", "kind", "day", "n"], added)
+    bulk.insert_tuples(conn, t, ["grouping", "grp", "capability_id", "kind", "day", "n"], added)
 
 
 def _bind(name: str) -> Any:

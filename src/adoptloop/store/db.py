@@ -33,14 +33,15 @@ def create_store_engine(url: str) -> Engine:
         database = parsed.database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        driver = {"timeout": 30, "cached_statements": SQLITE_STATEMENTS}
         if not database or database == ":memory:":
-            engine = create_engine(url, connect_args={"timeout": 30})
+            engine = create_engine(url, connect_args=driver)
         else:
             # One connection kept between uses (each has its own page cache, which fills as the
             # store grows); those opened while it is in use (the states stage's second
             # connection, the run lock's heartbeat, delivery workers) are closed on return.
             engine = create_engine(
-                url, connect_args={"timeout": 30}, pool_size=1, max_overflow=_SQLITE_OVERFLOW
+                url, connect_args=driver, pool_size=1, max_overflow=_SQLITE_OVERFLOW
             )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "handle_error", _read_only_is_a_configuration_error)
@@ -114,6 +115,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # page caches give pages back to stay under it): one full 32 MB cache, for the connection that
 # writes, plus room for the others' (the streaming reads' 2 MB caches, statements, schemas).
 SQLITE_HEAP_LIMIT = 40 * 2**20
+
+# Prepared statements each SQLite connection keeps (the sqlite3 module's default is 128). A
+# batch's lookups (`IN (...)` over its keys, `VALUES` lists) have as many parameters as the
+# batch has keys, so each batch size is a statement of its own, of about 200 KB with 1,000
+# keys; with the default, a pull kept up to 128 of them per connection (17 MB measured at
+# 5,000 reps, outside the soft heap limit, and more the more batch sizes a larger org sees).
+# A stage runs fewer distinct statements than this per batch, so the ones it repeats stay
+# prepared.
+SQLITE_STATEMENTS = 16
 
 
 # PostgreSQL's SQLSTATE for a write in a read-only transaction (a standby, or a role or
