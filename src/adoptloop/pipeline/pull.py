@@ -301,7 +301,7 @@ class PullStage:
             )
             try:
                 for item in read:
-                    kind = type(item)  # the item classes have no subclasses
+                    kind = type(item)  # a subclass of an item class takes the checks below
                     if kind in _RECORDS:  # the usual item, taken with the fewest checks
                         if named is not None:
                             named.add(record_key(item))  # type: ignore[arg-type]

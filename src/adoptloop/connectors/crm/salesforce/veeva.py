@@ -53,7 +53,7 @@ class CallsMapper(StreamMapper):
         self.spec = spec
         self.system = context.name
         self.timezone = timezone
-        self.reuse = Reuse(context.name)  # the people and ratings its rows give, made once
+        self.reuse = Reuse(context.name)  # the people its rows name, made once
         f = spec.fields
         self.call_fields = tuple(
             x

@@ -139,7 +139,7 @@ class CallsMapper(StreamMapper):
         self.spec = spec
         self.system = context.name
         self.timezone = timezone
-        self.reuse = Reuse(context.name)  # the people and ratings its rows give, made once
+        self.reuse = Reuse(context.name)  # the people its rows name, made once
         f = spec.fields
         self.call_fields = tuple(
             x for x in (f.rep, f.call_date, f.status, f.channel, f.call_type, f.parent) if x
