@@ -70,17 +70,60 @@ def rating_number(raw: Any, item: str, labels: Mapping[str, float]) -> float:
     raise BadRow(f"rating {shown(text)} for {item} is not a number; map it under rating_values")
 
 
+# values a Reuse keeps of each kind, at most: a full memo starts over (its memory is bounded)
+_REUSE_LIMIT = 20_000
+
+
+class Reuse:
+    """The immutable values a CRM read makes over and over, made once and shared: a backfill
+    maps hundreds of thousands of rows that name a few thousand users and give a few dozen
+    distinct ratings. One per mapper (its rating labels); the records are equal to freshly
+    made ones, and only cost less to make."""
+
+    def __init__(self, system: str) -> None:
+        self.system = system
+        self._people: dict[str, PersonRef] = {}
+        self._ratings: dict[tuple[str, type, Any], Rating] = {}
+
+    def person(self, external_id: str) -> PersonRef:
+        """PersonRef(system, external_id)."""
+        ref = self._people.get(external_id)
+        if ref is None:
+            if len(self._people) >= _REUSE_LIMIT:
+                self._people.clear()
+            ref = self._people[external_id] = PersonRef(self.system, external_id)
+        return ref
+
+    def rating(
+        self, item: str, raw: Any, capabilities: CapabilityMap, labels: Mapping[str, float]
+    ) -> Rating:
+        """The rating of `raw` (a number or a label) for `item`; BadRow for a value that is no
+        number or is off its scale. Kept by the raw value and its type (True equals 1, and is
+        no rating)."""
+        key = (item, type(raw), raw)
+        rating = self._ratings.get(key)
+        if rating is None:
+            try:
+                rating = capabilities.rate(item, rating_number(raw, item, labels))
+            except OutOfScaleError as exc:
+                raise BadRow(str(exc)) from None
+            if len(self._ratings) >= _REUSE_LIMIT:
+                self._ratings.clear()
+            self._ratings[key] = rating
+        return rating
+
+
 def checked_ratings(
-    pairs: Sequence[tuple[str, Any]], capabilities: CapabilityMap, labels: Mapping[str, float]
+    pairs: Sequence[tuple[str, Any]],
+    capabilities: CapabilityMap,
+    labels: Mapping[str, float],
+    reuse: Reuse,
 ) -> tuple[Rating, ...]:
     ratings: dict[str, Rating] = {}
     for item, raw in pairs:
         if raw is None or raw == "" or not capabilities.is_mapped_item(item):
             continue
-        try:
-            ratings[item] = capabilities.rate(item, rating_number(raw, item, labels))
-        except OutOfScaleError as exc:
-            raise BadRow(str(exc)) from None
+        ratings[item] = reuse.rating(item, raw, capabilities, labels)
     return tuple(sorted(ratings.values(), key=lambda r: r.item))
 
 
@@ -196,6 +239,7 @@ def survey_observation(
     rows: RowReader,
     context: ConnectorContext,
     timezone: str,
+    reuse: Reuse,
 ) -> CoachingObservation:
     """One survey target and its answers (in the order given: a later answer to the same item
     wins) -> one CoachingObservation. Answers are matched to the capability map by question id,
@@ -230,15 +274,15 @@ def survey_observation(
     words, names = text_features(texts, capabilities)
     return CoachingObservation(
         source_record_id=str(target[rows.id_field]),
-        observer=PersonRef(context.name, rows.required(target, t.observer)),
-        observed=PersonRef(context.name, rows.required(target, t.observed)),
+        observer=reuse.person(rows.required(target, t.observer)),
+        observed=reuse.person(rows.required(target, t.observed)),
         visit_date=visit_date,
         timezone=timezone,
         status=status,
         counted=status in spec.counted_statuses,
         submitted_at=submitted,
         modified_at=rows.timestamp(target, rows.modified_field),
-        ratings=checked_ratings(pairs, capabilities, spec.rating_values),
+        ratings=checked_ratings(pairs, capabilities, spec.rating_values, reuse),
         has_next_step=next_step,
         names_capability=names,
         word_count=words,

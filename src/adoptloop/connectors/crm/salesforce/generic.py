@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.records import BadRow, local_date
+from adoptloop.connectors.crm.records import BadRow, Reuse, local_date
 from adoptloop.connectors.crm.salesforce.config import VisitsStream
 from adoptloop.connectors.crm.salesforce.query import Feed, Row
 from adoptloop.connectors.crm.salesforce.records import (
@@ -23,7 +23,7 @@ from adoptloop.connectors.crm.salesforce.records import (
     where,
 )
 from adoptloop.connectors.crm.salesforce.sync import Lookups, StreamMapper
-from adoptloop.domain import Deleted, FieldInteraction, Item, PersonRef
+from adoptloop.domain import Deleted, FieldInteraction, Item
 
 USER_ID_PREFIX = "005"
 
@@ -36,6 +36,7 @@ class VisitsMapper(StreamMapper):
         self.spec = spec
         self.system = context.name
         self.timezone = timezone
+        self.reuse = Reuse(context.name)  # the people its rows name, made once
         self.event_fields = tuple(
             x for x in (spec.rep, spec.visit_date, spec.channel, spec.visit_type, spec.status) if x
         )
@@ -118,11 +119,11 @@ class VisitsMapper(StreamMapper):
         others = sorted(u for u in invited if u != rep)
         return FieldInteraction(
             source_record_id=str(event["Id"]),
-            rep=PersonRef(self.system, rep),
+            rep=self.reuse.person(rep),
             date=local_date(required(event, s.visit_date), self.timezone, s.visit_date),
             channel=value(event, s.channel),
             type=value(event, s.visit_type),
             status=value(event, s.status),
-            manager=PersonRef(self.system, others[0]) if others else None,
+            manager=self.reuse.person(others[0]) if others else None,
             location=where(s.object, event),
         )

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.crm.records import (
     BadRow,
+    Reuse,
     RowReader,
     checked_ratings,
     local_date,
@@ -100,6 +101,7 @@ class ReportsMapper(StreamMapper):
         self.spec = spec
         self.context = context
         self.timezone = timezone
+        self.reuse = Reuse(context.name)  # the people and ratings its rows give, made once
         f = spec.fields
         items = self.context.capabilities.spec.coaching_items
         self.rating_fields = tuple(
@@ -150,8 +152,8 @@ class ReportsMapper(StreamMapper):
         words, names = text_features([value(row, c) for c in f.comments], capabilities)
         return CoachingObservation(
             source_record_id=str(row["Id"]),
-            observer=PersonRef(self.context.name, required(row, f.observer)),
-            observed=PersonRef(self.context.name, required(row, f.observed)),
+            observer=self.reuse.person(required(row, f.observer)),
+            observed=self.reuse.person(required(row, f.observed)),
             visit_date=local_date(required(row, f.visit_date), self.timezone, f.visit_date),
             timezone=self.timezone,
             status=status,
@@ -159,7 +161,10 @@ class ReportsMapper(StreamMapper):
             submitted_at=optional_ts(row, f.submitted_at),
             modified_at=optional_ts(row, "SystemModstamp"),
             ratings=checked_ratings(
-                [(r, row.get(r)) for r in self.rating_fields], capabilities, self.spec.rating_values
+                [(r, row.get(r)) for r in self.rating_fields],
+                capabilities,
+                self.spec.rating_values,
+                self.reuse,
             ),
             has_next_step=any(value(row, c) for c in f.next_steps),
             names_capability=names,

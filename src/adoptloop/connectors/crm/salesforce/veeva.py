@@ -18,7 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 
 from adoptloop.connectors.base import ConnectorContext
-from adoptloop.connectors.crm.records import BadRow, local_date, survey_fields, survey_observation
+from adoptloop.connectors.crm.records import (
+    BadRow,
+    Reuse,
+    local_date,
+    survey_fields,
+    survey_observation,
+)
 from adoptloop.connectors.crm.salesforce.config import AdvancedCoachingStream, CallsStream
 from adoptloop.connectors.crm.salesforce.query import Feed, Row, quote
 from adoptloop.connectors.crm.salesforce.records import (
@@ -30,7 +36,7 @@ from adoptloop.connectors.crm.salesforce.records import (
     where,
 )
 from adoptloop.connectors.crm.salesforce.sync import Lookups, StreamMapper
-from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, Item, PersonRef
+from adoptloop.domain import CoachingObservation, Deleted, FieldInteraction, Item
 
 
 def _affected(rows: Sequence[Row], parent_of: str | None) -> list[str]:
@@ -47,6 +53,7 @@ class CallsMapper(StreamMapper):
         self.spec = spec
         self.system = context.name
         self.timezone = timezone
+        self.reuse = Reuse(context.name)  # the people its rows name, made once
         f = spec.fields
         self.call_fields = tuple(
             x
@@ -129,12 +136,12 @@ class CallsMapper(StreamMapper):
         territory = value(row, f.territory)
         return FieldInteraction(
             source_record_id=str(row["Id"]),
-            rep=PersonRef(self.system, required(row, f.rep)),
+            rep=self.reuse.person(required(row, f.rep)),
             date=local_date(raw_date, self.timezone, f.call_date),
             channel=value(row, f.channel),
             type=value(row, f.call_type),
             status=value(row, f.status),
-            manager=PersonRef(self.system, manager) if manager else None,
+            manager=self.reuse.person(manager) if manager else None,
             location=where(feed.sobject, row) + (f" (territory {territory})" if territory else ""),
         )
 
@@ -149,6 +156,7 @@ class AdvancedReportsMapper(StreamMapper):
         self.spec = spec
         self.context = context
         self.timezone = timezone
+        self.reuse = Reuse(context.name)  # the people and ratings its rows give, made once
         self.target_where = (
             None
             if spec.record_type is None
@@ -227,5 +235,11 @@ class AdvancedReportsMapper(StreamMapper):
 
     def observation(self, target: Row, answers: Sequence[Row]) -> CoachingObservation:
         return survey_observation(
-            self.spec, target, answers, rows=ROWS, context=self.context, timezone=self.timezone
+            self.spec,
+            target,
+            answers,
+            rows=ROWS,
+            context=self.context,
+            timezone=self.timezone,
+            reuse=self.reuse,
         )

@@ -25,6 +25,7 @@ from typing import Any
 from adoptloop.connectors.base import ConnectorContext
 from adoptloop.connectors.crm.records import (
     BadRow,
+    Reuse,
     RowReader,
     local_date,
     survey_fields,
@@ -138,6 +139,7 @@ class CallsMapper(StreamMapper):
         self.spec = spec
         self.system = context.name
         self.timezone = timezone
+        self.reuse = Reuse(context.name)  # the people its rows name, made once
         f = spec.fields
         self.call_fields = tuple(
             x for x in (f.rep, f.call_date, f.status, f.channel, f.call_type, f.parent) if x
@@ -229,12 +231,12 @@ class CallsMapper(StreamMapper):
         f = self.spec.fields
         return FieldInteraction(
             source_record_id=str(row["id"]),
-            rep=PersonRef(self.system, required(row, f.rep)),
+            rep=self.reuse.person(required(row, f.rep)),
             date=local_date(required(row, f.call_date), self.timezone, f.call_date),
             channel=value(row, f.channel),
             type=value(row, f.call_type),
             status=value(row, f.status),
-            manager=PersonRef(self.system, manager) if manager else None,
+            manager=self.reuse.person(manager) if manager else None,
             location=where(feed.object, row),
         )
 
@@ -250,6 +252,7 @@ class CoachingMapper(StreamMapper):
         self.spec = spec
         self.context = context
         self.timezone = timezone
+        self.reuse = Reuse(context.name)  # the people and ratings its rows give, made once
         self.target_where = (
             None
             if spec.object_type is None
@@ -320,5 +323,11 @@ class CoachingMapper(StreamMapper):
         way on every read."""
         ordered = sorted(answers, key=lambda a: str(a.get("id", "")))
         return survey_observation(
-            self.spec, target, ordered, rows=ROWS, context=self.context, timezone=self.timezone
+            self.spec,
+            target,
+            ordered,
+            rows=ROWS,
+            context=self.context,
+            timezone=self.timezone,
+            reuse=self.reuse,
         )
