@@ -26,6 +26,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import commits as commits_module
 from adoptloop.store import outbox, schema, translation
 from adoptloop.store.db import STREAM_CACHE_KIB, open_store
+from adoptloop.store.translation import RatingValues
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
 from tests.support import DEMO_CONFIG
@@ -54,16 +55,10 @@ def _observation() -> dict[str, Any]:
     }
 
 
-def _rating(item: str, raw: float, low: float | None, high: float | None) -> dict[str, Any]:
+def _rating(item: str, raw: float, low: float | None, high: float | None) -> RatingValues:
+    """A rating as translation.ratings_of reads it."""
     scaled = 0.0 if low is None or high is None else (raw - low) / (high - low)
-    return {
-        "item": item,
-        "capability_id": "x",
-        "raw": raw,
-        "scale_min": low,
-        "scale_max": high,
-        "scaled": scaled,
-    }
+    return (item, "x", raw, low, high, scaled)
 
 
 def test_a_rating_keeps_the_scale_it_was_stored_with() -> None:
