@@ -77,7 +77,11 @@ def ctx() -> TranslateContext:
 
 def _drafts(ctx: TranslateContext, table: str, row: Row, children: Sequence[Row]) -> list[Draft]:
     """The drafts of a store row (and its ratings), as the translate stage makes them."""
-    return list(TRANSLATORS[table](as_record(table, row, children), ctx))
+    ratings = [
+        (c["item"], c["capability_id"], c["raw"], c["scale_min"], c["scale_max"], c["scaled"])
+        for c in children
+    ]  # as translation.ratings_of reads them
+    return list(TRANSLATORS[table](as_record(table, row, ratings), ctx))
 
 
 def _finalize(ctx: TranslateContext, draft: Draft, version: XAPIVersion = "1.0.3") -> bytes:

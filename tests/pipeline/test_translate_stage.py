@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import signal
 import threading
+from concurrent.futures import Future
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import commits as commits_module
 from adoptloop.store import outbox, schema, translation
 from adoptloop.store.db import STREAM_CACHE_KIB, open_store
+from adoptloop.store.translation import RatingValues
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
 from tests.support import DEMO_CONFIG
@@ -53,16 +55,10 @@ def _observation() -> dict[str, Any]:
     }
 
 
-def _rating(item: str, raw: float, low: float | None, high: float | None) -> dict[str, Any]:
+def _rating(item: str, raw: float, low: float | None, high: float | None) -> RatingValues:
+    """A rating as translation.ratings_of reads it."""
     scaled = 0.0 if low is None or high is None else (raw - low) / (high - low)
-    return {
-        "item": item,
-        "capability_id": "x",
-        "raw": raw,
-        "scale_min": low,
-        "scale_max": high,
-        "scaled": scaled,
-    }
+    return (item, "x", raw, low, high, scaled)
 
 
 def test_a_rating_keeps_the_scale_it_was_stored_with() -> None:
@@ -405,3 +401,64 @@ def test_the_translate_worker_leaves_interrupts_to_the_stage(
         translate_worker._worker.clear()
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+class _BusyWorker:
+    """A stand-in for the worker's process pool whose batches are made only when the stage
+    asks for their result: a worker always busy with the batches sent to it."""
+
+    made = 0
+
+    def __init__(self, *_: Any, initargs: tuple[BatchTranslator], **__: Any) -> None:
+        self.translator = initargs[0]
+
+    def submit(self, _: Any, *args: Any) -> Future[Any]:
+        translator = self.translator
+
+        class Lazy(Future[Any]):
+            def result(self, timeout: float | None = None) -> Any:
+                if not self.done():
+                    _BusyWorker.made += 1
+                    self.set_result(translator.translate(*args))
+                return super().result(timeout)
+
+        return Lazy()
+
+    def shutdown(self, **_: Any) -> None:
+        pass
+
+
+def test_the_stage_translates_the_next_batch_itself_while_its_worker_is_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 point 3 (translate_vs_naive: split the work between the two processes): once
+    the worker has _IN_FLIGHT batches still to make, the stage's process translates the next
+    batch itself instead of waiting for the worker's oldest one (before, it waited, so the
+    worker translated nearly every batch and bounded the stage); the outbox keeps read order."""
+    engine = _store_with_completions(tmp_path, 20)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 4)
+    monkeypatch.setattr(translate_worker, "ProcessPoolExecutor", _BusyWorker)
+    _BusyWorker.made = 0
+    translated = 0
+    translating = translate_stage.BatchTranslator.translate
+
+    def translate_batch(self: Any, *args: Any) -> Any:
+        nonlocal translated
+        translated += 1
+        return translating(self, *args)
+
+    monkeypatch.setattr(translate_stage.BatchTranslator, "translate", translate_batch)
+    try:
+        counts = translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            hr_ids = list(made.scalars())
+    finally:
+        engine.dispose()
+    before_the_worker = 4 // 2
+    by_the_stage_after = translated - _BusyWorker.made - before_the_worker
+    assert _BusyWorker.made > 0
+    assert by_the_stage_after > 0
+    assert counts["completions"]["statements"] == 20
+    assert hr_ids == [f"E{n}" for n in range(20)]

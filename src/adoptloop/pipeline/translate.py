@@ -41,6 +41,7 @@ from adoptloop.store.commits import Commits
 from adoptloop.store.db import streaming
 from adoptloop.store.outbox import EmittedRow, EmittedValues
 from adoptloop.store.quarantine import QuarantineEntry
+from adoptloop.store.translation import RatingValues
 from adoptloop.xapi import _validate_fast, canonical, vocab
 from adoptloop.xapi.ids import StatementIds
 from adoptloop.xapi.validate import XAPIVersion, validate_statement
@@ -54,7 +55,7 @@ log = structlog.get_logger(__name__)
 
 Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
 
-BATCH_SIZE = 500  # records read and translated at a time
+BATCH_SIZE = 250  # records read and translated at a time (see _AHEAD for why not more)
 COMMIT_ROWS = 50_000  # statements and translated marks written between commits, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (the run lock's heartbeat waits)
 WORKER_AFTER = 5_000  # records translated in the stage's process before its worker starts
@@ -117,11 +118,12 @@ class Finalizer:
 def as_record(
     table: str,
     row: dict[str, Any],
-    ratings: Sequence[dict[str, Any]],
+    ratings: Sequence[RatingValues],
     capabilities: CapabilityMap | None = None,
 ) -> StoredRecord:
-    """A store row (and its ratings) as the record its translator takes; a rating stored
-    without a scale is rated by `capabilities` (KeyError when it cannot be)."""
+    """A store row (and its ratings, as translation.ratings_of reads them) as the record its
+    translator takes; a rating stored without a scale is rated by `capabilities` (KeyError
+    when it cannot be)."""
     if table == "completions":
         return StoredCompletion(*_COMPLETION_FIELDS(row))
     if table == "development_actions":
@@ -152,17 +154,17 @@ def _fields_of(record: type[Any], *, but: str = "") -> Callable[[dict[str, Any]]
 _COMPLETION_FIELDS = _fields_of(StoredCompletion)
 _ACTION_FIELDS = _fields_of(StoredAction)
 _OBSERVATION_FIELDS = _fields_of(StoredObservation, but="ratings")
-_RATING_FIELDS = itemgetter("item", "capability_id", "raw", "scale_min", "scale_max", "scaled")
 
 
-def _rating(row: dict[str, Any], capabilities: CapabilityMap | None) -> Rating:
-    if row["scale_min"] is None or row["scale_max"] is None:
+def _rating(values: RatingValues, capabilities: CapabilityMap | None) -> Rating:
+    item, capability_id, raw, scale_min, scale_max, scaled = values
+    if scale_min is None or scale_max is None:
         # stored before v3 while its item was not in the capability map: rated as pull rates
         # it now that the map has it again (KeyError or OutOfScaleError while it has not)
         if capabilities is None:
-            raise KeyError(f"coaching item {row['item']!r} has no scale")
-        return capabilities.rate(row["item"], row["raw"])
-    return Rating(*_RATING_FIELDS(row))
+            raise KeyError(f"coaching item {item!r} has no scale")
+        return capabilities.rate(item, raw)
+    return Rating(item, capability_id, raw, scale_min, scale_max, scaled)
 
 
 class BatchTranslator:
@@ -179,7 +181,7 @@ class BatchTranslator:
         self,
         name: str,
         rows: Sequence[dict[str, Any]],
-        ratings: dict[tuple[str, str], list[dict[str, Any]]],
+        ratings: dict[tuple[str, str], list[RatingValues]],
         emitted: dict[str, EmittedRow],
     ) -> Batch:
         """The batch's statements and bookkeeping, for the writer to write; `emitted`: what
@@ -389,10 +391,15 @@ def _counted(batch: Batch, counts: TranslateCounts) -> Batch:
 
 
 # batches made (or being made by the worker) but not yet handed to the writer beyond the
-# newest, at most: 1 keeps the stage's memory at what one process held (measured at 2k reps:
-# 158 MB against 163 MB before the worker, 176 MB with 3), and leaves the translating to the
-# worker while this process reads and writes
-_AHEAD = 1
+# newest, at most. With 1 the stage's process only read and wrote once its worker had started:
+# it waited for the worker's oldest batch before reading the next, so the worker translated
+# nearly every batch and was the stage's bound (CPU per statement at 2k reps: worker 32 us,
+# stage's process 26 us). With 2, while the worker has _IN_FLIGHT batches still to make, the
+# stage's process translates the next one itself instead of waiting (Offload.translate), so
+# the two processes share the translating as each has room. Batches of BATCH_SIZE 250 records
+# instead of 500 keep the batches held at once to the memory of 500 with 1 (peak RSS at 2k
+# reps: 147 MB either way, 162 MB with 500 and 2).
+_AHEAD = 2
 
 
 @contextmanager

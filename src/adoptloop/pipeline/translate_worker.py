@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from adoptloop.pipeline.translate import Batch, BatchTranslator
     from adoptloop.store.outbox import EmittedRow
+    from adoptloop.store.translation import RatingValues
 
 _IN_FLIGHT = 2  # batches sent to the worker and not yet back, at most
 
@@ -51,7 +52,7 @@ class Offload:
         self,
         name: str,
         rows: list[dict[str, Any]],
-        ratings: dict[tuple[str, str], list[dict[str, Any]]],
+        ratings: dict[tuple[str, str], list[RatingValues]],
         emitted: dict[str, EmittedRow],
     ) -> Future[Batch]:
         """The batch's future: sent to the worker when it has room, else made here at once."""
@@ -92,7 +93,7 @@ def _start(translator: BatchTranslator) -> None:
 def _translate(
     name: str,
     rows: list[dict[str, Any]],
-    ratings: dict[tuple[str, str], list[dict[str, Any]]],
+    ratings: dict[tuple[str, str], list[RatingValues]],
     emitted: dict[str, EmittedRow],
 ) -> Batch:
     return _worker[0].translate(name, rows, ratings, emitted)

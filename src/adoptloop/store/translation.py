@@ -43,21 +43,31 @@ def changed_rows(
     return _dicts(conn.execute(query))
 
 
-def ratings_of(conn: Connection, observations: Sequence[Row]) -> dict[tuple[str, str], list[Row]]:
-    """(source, record_id) -> the observation's ratings, in item order."""
-    grouped: dict[tuple[str, str], list[Row]] = defaultdict(list)
-    t = schema.ratings
+# A rating as ratings_of reads it: the values of a domain.Rating, in its fields' order.
+RatingValues = tuple[str, str, float, float | None, float | None, float]
+
+
+def ratings_of(
+    conn: Connection, observations: Sequence[Row]
+) -> dict[tuple[str, str], list[RatingValues]]:
+    """(source, record_id) -> the observation's ratings, in item order, each as the values of
+    a domain.Rating (item, capability_id, raw, scale_min, scale_max, scaled; the scale is None
+    for a rating stored before v3 whose item the capability map did not have). Read straight
+    through the driver as tuples: the translate stage reads one rating per rating statement,
+    and sends them to its worker process, so a dict per rating cost twice."""
+    grouped: dict[tuple[str, str], list[RatingValues]] = defaultdict(list)
     by_source: dict[str, list[str]] = defaultdict(list)
     for row in observations:
         by_source[row["source"]].append(row["record_id"])
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     for source, ids in by_source.items():
-        query = (
-            select(t)
-            .where((t.c.source == source) & t.c.record_id.in_(ids))
-            .order_by(t.c.record_id, t.c.item)
+        sql = (
+            "SELECT record_id, item, capability_id, raw, scale_min, scale_max, scaled"
+            f" FROM {schema.ratings.name} WHERE source = {mark}"
+            f" AND record_id IN ({', '.join([mark] * len(ids))}) ORDER BY record_id, item"
         )
-        for rating in _dicts(conn.execute(query)):
-            grouped[(source, rating["record_id"])].append(rating)
+        for rating in conn.exec_driver_sql(sql, (source, *ids)).fetchall():
+            grouped[(source, rating[0])].append(rating[1:])
     return grouped
 
 
