@@ -11,6 +11,7 @@ import ctypes
 import os
 import resource
 import signal
+import sys
 import threading
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -179,9 +180,32 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
     _release_memory(engine)  # after a stage that succeeded (a failed one may have no store)
 
 
+_peak_seen = [0.0]  # the highest _peak_rss_mb reported so far in this process
+
+
 def _peak_rss_mb() -> float:
-    """The process's peak resident set so far, in MB (Linux reports ru_maxrss in KiB)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This program's peak resident set so far, in MB: Linux's VmHWM, the high-water mark of
+    the address space this process runs the program in. Not ru_maxrss: Linux carries the
+    parent's high-water mark into a child's ru_maxrss across fork and exec, so a run started
+    by a process that once held 500 MB reported at least 500 MB. VmHWM is read as the larger
+    of the kernel's recorded mark and the current RSS, so it can read 0.1 MB lower than
+    before: the figure reported is the highest read so far. Where there is no /proc (not
+    Linux), ru_maxrss is all there is (KiB, bytes on macOS)."""
+    peak = None
+    try:
+        with Path("/proc/self/status").open(encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):  # "VmHWM:   123456 kB"
+                    peak = int(line.split()[1]) / 1024
+                    break
+    except OSError:
+        pass
+    if peak is None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (
+            2**20 if sys.platform == "darwin" else 1024
+        )
+    _peak_seen[0] = max(_peak_seen[0], round(peak, 1))
+    return _peak_seen[0]
 
 
 def _glibc(name: str) -> Callable[[int], int] | Callable[[int, int], int] | None:
