@@ -247,13 +247,19 @@ def coaching(**config: Any) -> CoachingFileConnector:
     )
 
 
-def test_the_ratings_file_is_read_with_its_own_delimiter_and_decimal(tmp_path: Path) -> None:
+def _one_report(tmp_path: Path) -> Path:
+    """A coaching reports export with one submitted report, R1."""
     reports = tmp_path / "reports.csv"
     reports.write_text(
         "Id,Manager_vod__c,Employee_vod__c,Review_Date__c,Status__c\n"
         "R1,005M,005E,2026-02-03,Submitted\n",
         encoding="utf-8",
     )
+    return reports
+
+
+def test_the_ratings_file_is_read_with_its_own_delimiter_and_decimal(tmp_path: Path) -> None:
+    reports = _one_report(tmp_path)
     ratings = tmp_path / "ratings.csv"
     ratings.write_text(
         "Coaching_Report__c;Item__c;Value__c\nR1;Objections__c;4,5\nR9;Objections__c;3\n",
@@ -273,12 +279,7 @@ def test_the_ratings_file_is_read_with_its_own_delimiter_and_decimal(tmp_path: P
 
 
 def test_a_coaching_sub_file_in_another_encoding_names_its_own_key(tmp_path: Path) -> None:
-    reports = tmp_path / "reports.csv"
-    reports.write_text(
-        "Id,Manager_vod__c,Employee_vod__c,Review_Date__c,Status__c\n"
-        "R1,005M,005E,2026-02-03,Submitted\n",
-        encoding="utf-8",
-    )
+    reports = _one_report(tmp_path)
     actions = tmp_path / "actions.csv"
     actions.write_bytes(
         (
@@ -410,12 +411,7 @@ def test_preflight_of_coaching_reports_rechecks_when_only_the_ratings_file_chang
 ) -> None:
     """Issue 17, point 2: the reports stream's cursor covers the reports and the ratings file;
     the pre-flight skips both only while both are unchanged."""
-    reports = tmp_path / "reports.csv"
-    reports.write_text(
-        "Id,Manager_vod__c,Employee_vod__c,Review_Date__c,Status__c\n"
-        "R1,005M,005E,2026-02-03,Submitted\n",
-        encoding="utf-8",
-    )
+    reports = _one_report(tmp_path)
     ratings = tmp_path / "ratings.csv"
     ratings.write_text(
         "Coaching_Report__c;Item__c;Value__c\nR1;Objections__c;4,5\n", encoding="utf-8"
