@@ -99,18 +99,24 @@ class Reuse:
     ) -> Rating:
         """The rating of `raw` (a number or a label) for `item`; BadRow for a value that is no
         number or is off its scale. Kept by the raw value and its type (True equals 1, and is
-        no rating)."""
+        no rating); a list or an object (a JSON answer) is not kept, and is no rating."""
+        if not isinstance(raw, str | int | float):
+            return _rated(item, raw, capabilities, labels)
         key = (item, type(raw), raw)
         rating = self._ratings.get(key)
         if rating is None:
-            try:
-                rating = capabilities.rate(item, rating_number(raw, item, labels))
-            except OutOfScaleError as exc:
-                raise BadRow(str(exc)) from None
+            rating = _rated(item, raw, capabilities, labels)
             if len(self._ratings) >= _REUSE_LIMIT:
                 self._ratings.clear()
             self._ratings[key] = rating
         return rating
+
+
+def _rated(item: str, raw: Any, capabilities: CapabilityMap, labels: Mapping[str, float]) -> Rating:
+    try:
+        return capabilities.rate(item, rating_number(raw, item, labels))
+    except OutOfScaleError as exc:
+        raise BadRow(str(exc)) from None
 
 
 def checked_ratings(

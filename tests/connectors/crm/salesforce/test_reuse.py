@@ -58,3 +58,13 @@ def test_a_kept_rating_is_not_given_to_a_flag_equal_to_its_number(
     assert one == Rating("Opening_Rating__c", "opening", 1.0, 1.0, 5.0, 0.0)
     with pytest.raises(BadRow, match="is not a number"):
         checked_ratings([("Opening_Rating__c", True)], capabilities, {}, reuse)
+
+
+@pytest.mark.parametrize("raw", [["4"], {"value": 4}])
+def test_a_rating_that_is_a_list_or_an_object_is_a_bad_row_not_a_crash(
+    capabilities: CapabilityMap, raw: object
+) -> None:
+    """Bad input gets a located error: a rating answered as a JSON list or object (which
+    cannot be a key of the kept ratings) is a row defect, as it was before ratings were kept."""
+    with pytest.raises(BadRow, match="is not a number"):
+        checked_ratings([("Opening_Rating__c", raw)], capabilities, {}, Reuse("crm"))

@@ -34,7 +34,6 @@ class VisitsMapper(StreamMapper):
 
     def __init__(self, spec: VisitsStream, context: ConnectorContext, timezone: str) -> None:
         self.spec = spec
-        self.system = context.name
         self.timezone = timezone
         self.reuse = Reuse(context.name)  # the people its rows name, made once
         self.event_fields = tuple(

@@ -137,7 +137,6 @@ class CallsMapper(StreamMapper):
 
     def __init__(self, spec: CallsStream, context: ConnectorContext, timezone: str) -> None:
         self.spec = spec
-        self.system = context.name
         self.timezone = timezone
         self.reuse = Reuse(context.name)  # the people its rows name, made once
         f = spec.fields
