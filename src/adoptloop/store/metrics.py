@@ -149,15 +149,16 @@ def managers_in_role_on(conn: Connection, day: date, role: str) -> dict[str, str
 # --- coaching visits, ratings and actions ----------------------------------------------------------
 
 
-def _visits_in(since: date, as_of: date) -> ColumnElement[bool]:
-    """Counted (submitted), not deleted visits dated in (since, as_of]."""
+def _visits_in(since: date | None, as_of: date) -> ColumnElement[bool]:
+    """Counted (submitted), not deleted visits dated in (since, as_of] (since None: on or
+    before as_of)."""
     o = schema.observations
-    return and_(
-        o.c.counted.is_(True),
-        o.c.deleted.is_(False),
-        o.c.visit_date > since,
-        o.c.visit_date <= as_of,
+    dated = (
+        [o.c.visit_date <= as_of]
+        if since is None
+        else [o.c.visit_date > since, o.c.visit_date <= as_of]
     )
+    return and_(o.c.counted.is_(True), o.c.deleted.is_(False), *dated)
 
 
 def visited_people(conn: Connection, since: date, as_of: date) -> set[str]:
@@ -355,17 +356,12 @@ def rating_rows(
     visit in (since, as_of] (since None: every one on or before as_of), by observer: the rows of
     the rater-leniency model, streamed."""
     o, r = schema.observations, schema.ratings
-    visits = (
-        _visits_in(since, as_of)
-        if since is not None
-        else and_(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date <= as_of)
-    )
     query = (
         select(
             o.c.observer_hr_id, o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, r.c.scaled
         )
         .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
-        .where(visits)
+        .where(_visits_in(since, as_of))
         .order_by(o.c.observer_hr_id, o.c.visit_date, o.c.record_id, r.c.item)
         .execution_options(yield_per=5000)
     )
