@@ -294,9 +294,9 @@ def update(
     The people redone (everyone, on a full rebuild) are read and written CHUNK_PEOPLE at a
     time, each chunk in a transaction of its own with its change to the kept sums, so memory
     and the time a write transaction holds the store stay bounded as the org grows (a full
-    rebuild at 100,000 reps held one transaction for minutes and 1 GB). The bookmark is forgotten before the first chunk, so an
-    update cut short between chunks is followed by a full rebuild; an update of one chunk is
-    one transaction, as before."""
+    rebuild at 100,000 reps held one transaction for minutes and 1 GB). The bookmark is
+    forgotten before the first chunk, so an update cut short between chunks is followed by a
+    full rebuild; an update of one chunk is one transaction, as before."""
     source = RowSource.states()
     with engine.begin() as conn:
         last = kept.last_update(conn)
