@@ -46,6 +46,9 @@ class WholeRead:
     snapshot: int  # Named.snapshot's answer
     unreadable: int = 0  # lines not even an id could be read from: which records, unknown
     key_prefix: str = ""  # only the stored records whose key starts with it are compared
+    # False: the store held no live or parked record the read could delete when it began (a
+    # first backfill), so its keys were not written down and there is nothing to compare
+    compared: bool = True
 
 
 def apply_deletes(
@@ -85,6 +88,8 @@ def apply_snapshot(
             "and none was deleted; fix the export, or run `adoptloop run --allow-shrink` once "
             "to delete what the readable lines do not name"
         )
+    if not read.compared:
+        return SnapshotResult()
     prefix, number = read.key_prefix, read.snapshot
     live = sum(snapshots.live_count(conn, source, kind, prefix) for kind in read.kinds)
     gone = sum(snapshots.unnamed_count(conn, source, kind, prefix, number) for kind in read.kinds)

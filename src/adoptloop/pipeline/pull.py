@@ -273,8 +273,14 @@ class PullStage:
         with self.engine.connect() as conn:
             cursor = None if reread else cursors.get_cursor(conn, connector.name, stream)
             waits = _Waiting.load(conn, connector.name, stream)
-            # the keys a snapshot read names go to the store as they come, not into a set
-            named = snapshots.Named(conn) if kinds else None
+            # the keys a snapshot read names go to the store as they come, not into a set;
+            # a read into a store holding nothing it could delete (a first backfill) has
+            # nothing to compare, and writes no key down
+            compared = bool(kinds) and (
+                bool(waits.parked) or snapshots.any_live(conn, connector.name, kinds)
+            )
+            named = snapshots.Named(conn) if compared else None
+            fresh: dict[str, bool] = {}  # the tables the read found empty (RecordWriter)
             conn.commit()
             commits = Commits(conn, rows=COMMIT_RECORDS, seconds=COMMIT_SECONDS)
             buffer = _Buffer()
@@ -293,6 +299,7 @@ class PullStage:
                     waits,
                     cursor=at,
                     snapshot=snapshot,
+                    fresh=fresh,
                 )
 
             # the source is read in a thread while the batches before are written
@@ -315,13 +322,16 @@ class PullStage:
                         counts.stopped = item.reason
                         continue
                     elif isinstance(item, Snapshot):
-                        if named is not None:
-                            number = named.snapshot(item.keys)
-                            whole = WholeRead(kinds, number, unreadable, item.key_prefix)
+                        if kinds:
+                            number = named.snapshot(item.keys) if named is not None else 0
+                            whole = WholeRead(
+                                kinds, number, unreadable, item.key_prefix, compared=compared
+                            )
                         continue
                     else:
                         if named is not None:
                             named.add(_item_key(item))
+                        if kinds:
                             unreadable += isinstance(item, Rejected) and item.unidentified
                         counts.read += 1
                         if isinstance(item, Skipped):  # used: read, and not wanted
@@ -361,6 +371,7 @@ class PullStage:
         *,
         cursor: str | None,
         snapshot: WholeRead | None = None,
+        fresh: dict[str, bool] | None = None,
     ) -> None:
         source = connector.name
         rejected = []
@@ -370,7 +381,7 @@ class PullStage:
             else:
                 rejected.append(QuarantineEntry(source, stream, r.record_key, r.location, r.reason))
         counts.rejected += len(rejected)
-        writer = RecordWriter(conn, source, resolver, self.roles)
+        writer = RecordWriter(conn, source, resolver, self.roles, fresh=fresh)
         resolver.prefetch(conn, (ref for record in buffer.records for ref in people_named(record)))
         waiting: dict[tuple[str, str], tuple[PersonRef, str]] = {}
         for record in buffer.records:

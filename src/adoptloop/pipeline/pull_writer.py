@@ -67,8 +67,13 @@ class RecordWriter:
         source: str,
         resolver: IdentityResolver,
         roles: RoleMap | None = None,
+        *,
+        fresh: dict[str, bool] | None = None,
     ) -> None:
         self.conn = conn
+        # per table, whether it held none of the source's rows when the caller's read began
+        # (None: unknown, as for parked records taken up); filled in as the read writes
+        self.fresh = fresh
         self.source = source
         self.resolver = resolver
         self.roles = roles or RoleMap()
@@ -176,6 +181,18 @@ class RecordWriter:
             },
         )
 
+    def _fresh(self, table_name: str) -> bool:
+        """Whether the table held none of the source's rows when the read began: asked when
+        the read first writes it (nothing but this read writes the source's rows meanwhile)."""
+        if self.fresh is None:
+            return False
+        known = self.fresh.get(table_name)
+        if known is None:
+            known = self.fresh[table_name] = not records.holds_rows(
+                self.conn, table_name, self.source
+            )
+        return known
+
     def write(self) -> records.WriteCounts:
         total = records.WriteCounts()
         total.unchanged += self.accounts["matched"]
@@ -188,7 +205,12 @@ class RecordWriter:
             if table_name == "observations":
                 extra = {rid: records.ratings_digest(rs) for rid, rs in self.ratings.items()}
             written = records.upsert_source_rows(
-                self.conn, table_name, self.source, rows, extra_digest=extra
+                self.conn,
+                table_name,
+                self.source,
+                rows,
+                extra_digest=extra,
+                fresh=self._fresh(table_name),
             )
             if table_name == "observations":
                 changed = set(written.changed_keys)

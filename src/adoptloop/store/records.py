@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Select, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from adoptloop.domain import ERASED, Person, Rating
 from adoptloop.store import bulk, schema
@@ -165,6 +166,7 @@ def upsert_source_rows(
     extra_digest: Mapping[str, str] | None = None,
     digest_exclude: Iterable[str] = (),
     new: bool = False,
+    fresh: bool = False,
 ) -> WriteCounts:
     """Upsert rows keyed by (source, record_id); `extra_digest` folds child rows into the digest.
 
@@ -172,23 +174,21 @@ def upsert_source_rows(
     caller knows none of the rows is stored (it writes into a table that was empty), so they
     are inserted without looking up stored digests: a table filling up within one stage has
     no planner statistics, and PostgreSQL's cached plan for the lookup, made while the table
-    was nearly empty, scans all of it on every batch.
+    was nearly empty, scans all of it on every batch. `fresh`: the table held none of the
+    source's rows when the caller's read began (a first backfill), so only a row that read
+    wrote already can be stored: the rows are inserted without the lookup, and a batch that
+    repeats such a row (its insert fails, and is undone) is written with the lookup instead.
     """
     table = schema.metadata.tables[table_name]
-    exclude = ("source", *digest_exclude)
-    counts = WriteCounts()
     if not rows:
-        return counts
-    prepared: dict[str, dict[str, Any]] = {}
-    extras = extra_digest or {}
-    for row in rows:
-        # one copy of the row: digested with its children's digest, then stored without it
-        values = {**row, "_children": extras.get(row["record_id"], "")}
-        row_hash = row_digest(values, exclude=exclude)
-        del values["_children"]
-        values.update(source=source, deleted=False, digest=row_hash)
-        prepared[row["record_id"]] = values  # a later duplicate in the same batch wins
-    person = ADOPTION_INPUTS.get(table.name)
+        return WriteCounts()
+    prepared = _prepared(rows, source, ("source", *digest_exclude), extra_digest or {})
+    if fresh and not new:
+        try:
+            with conn.begin_nested():
+                return _upsert_prepared(conn, table, source, prepared, [])
+        except IntegrityError:
+            pass  # a key this read wrote before: written below, as any other batch
     found = (
         []
         if new
@@ -201,9 +201,49 @@ def upsert_source_rows(
             equal={"source": source},
         )
     )
+    return _upsert_prepared(conn, table, source, prepared, found)
+
+
+def _prepared(
+    rows: Sequence[dict[str, Any]],
+    source: str,
+    exclude: tuple[str, ...],
+    extras: Mapping[str, str],
+) -> dict[str, dict[str, Any]]:
+    """The rows to store by record id (a later duplicate in the batch wins), each a copy with
+    its source, `deleted` and its digest (with its children's digest, which is not stored)."""
+    prepared: dict[str, dict[str, Any]] = {}
+    skip = frozenset(exclude)
+    for row in rows:
+        record_id = row["record_id"]
+        values = {**row, "_children": extras.get(record_id, "")}
+        if skip.isdisjoint(row):
+            row_hash = digest(values)
+        else:
+            row_hash = digest({k: v for k, v in values.items() if k not in skip})
+        del values["_children"]
+        values.update(source=source, deleted=False, digest=row_hash)
+        prepared[record_id] = values
+    return prepared
+
+
+def _upsert_prepared(
+    conn: Connection,
+    table: Table,
+    source: str,
+    prepared: dict[str, dict[str, Any]],
+    found: Sequence[tuple[Any, ...]],
+) -> WriteCounts:
+    """Insert the prepared rows not `found` (record_id, digest, person of the stored rows),
+    update those whose digest changed."""
+    counts = WriteCounts()
     stored = {record_id: stored_digest for record_id, stored_digest, _ in found}
-    inserts = [v for k, v in prepared.items() if k not in stored]
-    updates = [v for k, v in prepared.items() if k in stored and stored[k] != v["digest"]]
+    if stored:
+        inserts = [v for k, v in prepared.items() if k not in stored]
+        updates = [v for k, v in prepared.items() if k in stored and stored[k] != v["digest"]]
+    else:
+        inserts, updates = list(prepared.values()), []
+    person = ADOPTION_INPUTS.get(table.name)
     if person and (inserts or updates):
         changed = {v["record_id"] for v in updates}
         mark_dirty(
@@ -232,6 +272,13 @@ def upsert_source_rows(
     counts.unchanged = len(prepared) - len(inserts) - len(updates)
     counts.changed_keys = [v["record_id"] for v in (*inserts, *updates)]
     return counts
+
+
+def holds_rows(conn: Connection, table_name: str, source: str) -> bool:
+    """Whether `table_name` holds any row of `source` (deleted ones too)."""
+    table = schema.metadata.tables[table_name]
+    query = select(table.c.record_id).where(table.c.source == source).limit(1)
+    return conn.execute(query).first() is not None
 
 
 # meta key: set by the v2 -> v3 migration until the ratings' scales are filled in

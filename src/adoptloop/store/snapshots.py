@@ -143,6 +143,15 @@ def _live(source: str, kind: str, prefix: str) -> tuple[ColumnElement[str], Sele
     return table.c.record_id, query
 
 
+def any_live(conn: Connection, source: str, kinds: Iterable[str]) -> bool:
+    """Whether the store holds any live record of these kinds from `source` (any key)."""
+    for kind in kinds:
+        _, query = _live(source, kind, "")
+        if conn.execute(query.limit(1)).first() is not None:
+            return True
+    return False
+
+
 def live_count(conn: Connection, source: str, kind: str, prefix: str) -> int:
     _, query = _live(source, kind, prefix)
     return int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
