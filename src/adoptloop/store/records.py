@@ -186,7 +186,7 @@ def upsert_source_rows(
     if fresh and not new:
         try:
             with conn.begin_nested():
-                return _upsert_prepared(conn, table, source, prepared, [])
+                return _upsert_prepared(conn, table, prepared, [])
         except IntegrityError:
             pass  # a key this read wrote before: written below, as any other batch
     found = (
@@ -201,7 +201,7 @@ def upsert_source_rows(
             equal={"source": source},
         )
     )
-    return _upsert_prepared(conn, table, source, prepared, found)
+    return _upsert_prepared(conn, table, prepared, found)
 
 
 def _prepared(
@@ -230,7 +230,6 @@ def _prepared(
 def _upsert_prepared(
     conn: Connection,
     table: Table,
-    source: str,
     prepared: dict[str, dict[str, Any]],
     found: Sequence[tuple[Any, ...]],
 ) -> WriteCounts:
