@@ -5,7 +5,8 @@ the pull stage writes the keys the read names into a temporary table of its conn
 (`Named`), and deletes (tombstones, terminates) the live records the store holds that are not
 in it (`unnamed`) — unless too many went missing at once. The comparison is one query on the
 database's side (SQLite and PostgreSQL alike), so the pull holds no set of the org's ids: a
-backfill names a quarter of a million of them at 10,000 reps.
+backfill names a quarter of a million of them at 10,000 reps. A read that begins with
+nothing stored it could delete (`any_live`, and none of its records parked) writes no keys.
 """
 
 from __future__ import annotations
