@@ -2,7 +2,7 @@
 
 adoption/aggregates.py decides what a contribution is and how the sums are formed; this module
 reads and writes the tables (schema v8: metric_reps, metric_people, metric_cells, metric_km,
-metric_dirty) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
+metric_dirty; v9: metric_ratings) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ KmKey = tuple[str, str, str, str, int]  # (grouping, group, capability, kind "e"
 
 REP_COLUMNS = tuple(c.name for c in schema.metric_reps.columns)
 PERSON_COLUMNS = tuple(c.name for c in schema.metric_people.columns)
+RATING_COLUMNS = ("hr_id", "capability_id", "day", "n")
+RatingDay = tuple[str, str, date, int]  # (person observed, capability, visit day, ratings)
+_CONTRIBUTIONS = (schema.metric_reps, schema.metric_people, schema.metric_ratings)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
@@ -73,30 +76,34 @@ def due_people(conn: Connection, as_of: date) -> list[str]:
 
 def everyone(conn: Connection) -> list[str]:
     """The hr_ids a full rebuild redoes: everyone with an HR row (a trained rep without one
-    counts nowhere)."""
-    p = schema.people
-    return list(conn.execute(select(p.c.hr_id).distinct().order_by(p.c.hr_id)).scalars())
+    counts nowhere) or observed on a visit (their ratings count without one)."""
+    p, o = schema.people, schema.observations
+    hr = set(conn.execute(select(p.c.hr_id).distinct()).scalars())
+    return sorted(hr.union(conn.execute(select(o.c.observed_hr_id).distinct()).scalars()))
 
 
 def clear(conn: Connection) -> None:
     """Every contribution and sum (a full rebuild follows)."""
-    for table in (schema.metric_reps, schema.metric_people, schema.metric_cells, schema.metric_km):
+    for table in (*_CONTRIBUTIONS, schema.metric_cells, schema.metric_km):
         conn.execute(delete(table))
 
 
 def contributions_of(
     conn: Connection, people: Sequence[str]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The stored (metric_reps rows, metric_people rows) of `people`."""
-    r, p = schema.metric_reps, schema.metric_people
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[RatingDay]]:
+    """The stored (metric_reps rows, metric_people rows, metric_ratings rows) of `people`."""
+    r, p, d = schema.metric_reps, schema.metric_people, schema.metric_ratings
     reps: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
+    rated: list[RatingDay] = []
     for chunk in _chunks(people):
         reps += [dict(row._mapping) for row in conn.execute(select(r).where(r.c.hr_id.in_(chunk)))]
         persons += [
             dict(row._mapping) for row in conn.execute(select(p).where(p.c.hr_id.in_(chunk)))
         ]
-    return reps, persons
+        query = select(*(d.c[c] for c in RATING_COLUMNS)).where(d.c.hr_id.in_(chunk))
+        rated += [(hr_id, cap, day, int(n)) for hr_id, cap, day, n in conn.execute(query)]
+    return reps, persons, rated
 
 
 def replace_contributions(
@@ -104,13 +111,16 @@ def replace_contributions(
     people: Sequence[str],
     reps: Sequence[Mapping[str, Any]],
     persons: Sequence[Mapping[str, Any]],
+    rated: Sequence[RatingDay],
 ) -> None:
-    """Delete the contributions of `people` (None: nobody), then insert `reps` and `persons`."""
-    for table in (schema.metric_reps, schema.metric_people):
+    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons` and
+    `rated`."""
+    for table in _CONTRIBUTIONS:
         for chunk in _chunks(people):
             conn.execute(delete(table).where(table.c.hr_id.in_(chunk)))
     bulk.insert_many(conn, schema.metric_reps, REP_COLUMNS, reps)
     bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
+    bulk.insert_tuples(conn, schema.metric_ratings, RATING_COLUMNS, list(rated))
 
 
 def forget_person(conn: Connection, hr_id: str) -> None:
