@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.synthetic.apis import RATING_FIELDS
 from sqlalchemy import Engine
 
 from adoptloop.adoption import aggregates
@@ -31,7 +32,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import aggregates as kept
 from adoptloop.store import metrics as store
 from adoptloop.store.metrics import RowSource
-from tests.adoption.test_incremental_states import DEMO, RATING_FIELDS, _edit, _edit_drops, _pull
+from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
 
 GROUPINGS: tuple[By, ...] = ("region", "team", "manager", "module", "capability")
 
