@@ -10,6 +10,7 @@ the report's data must equal what a full recomputation from adoption_states give
 
 from __future__ import annotations
 
+import csv
 import io
 import random
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.synthetic.apis import RATING_FIELDS
 from sqlalchemy import Engine
 
 from adoptloop.adoption import aggregates
@@ -28,6 +30,7 @@ from adoptloop.adoption.report.causal import Causal
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import aggregates as kept
+from adoptloop.store import metrics as store
 from adoptloop.store.metrics import RowSource
 from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
 
@@ -178,3 +181,70 @@ def test_a_chunked_rebuild_holds_one_chunks_change_to_the_sums_at_a_time(
             written = len(kept.load_km(conn, ["*", *aggregates.GROUPINGS]))
         assert max(held) < written
         assert _assert_kept_equals_full(engine, capabilities, as_of) == "incremental"
+
+
+def _rate_some(folder: Path, seed: int) -> None:
+    """Ratings inserted and deleted: an empty rating filled in or a given one cleared on a
+    few reports, and a few new reports (copies of others under a new id, some days later)."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not security)
+    new: list[dict[str, str]] = []
+
+    def report(row: dict[str, str]) -> bool:
+        roll = rng.random()
+        item = rng.choice(list(RATING_FIELDS))
+        if roll < 0.06:
+            row[item] = str(rng.randint(1, 5)) if not row[item] else ""
+        elif roll < 0.09:
+            day = date.fromisoformat(row["Review_Date__c"]) + timedelta(days=rng.randint(1, 40))
+            new.append(
+                {**row, "Id": f"{row['Id'][:-4]}N{len(new):03d}", "Review_Date__c": str(day)}
+            )
+        return True
+
+    path = folder / "crm" / "coaching_reports.csv"
+    _edit(path, report)
+    with path.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(new[0]) if new else [])
+        writer.writerows(new)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_kept_ratings_per_day_give_the_full_recomputation_s_reinforcement(
+    org: Path, engine: Engine, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, ADOPTION stage point 2: the report's reinforcement figures (ratings per
+    capability in (D - 90 d, D], the day each was last rated) come from the ratings per
+    capability and day kept for the people each run changed; after random edits (ratings
+    inserted, changed and deleted, visits added, moved, reassigned, taken back to draft or
+    removed, HR moves) and as the as-of date moves, they equal the ratings read in full from
+    the store, and so do the report's data and its reinforcement notes."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    seen_modes = []
+    for step, days in enumerate((0, 1, 20, 45, 90, 2)):
+        as_of += timedelta(days=days)
+        if step:
+            _edit_drops(org, seed * 10 + step)
+            _rate_some(org, seed * 10 + step)
+            _remove_some_reports(org, seed * 10 + step)
+            _pull(engine, org, capabilities)
+        update_states(engine, capabilities, as_of)
+        sums, counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
+        seen_modes.append(counts["metrics"])
+        since = as_of - timedelta(days=90)
+        with engine.connect() as conn:
+            recency = sorted(store.rating_recency(conn, since, as_of))
+            kept_recency = sorted((c, n, d) for c, (n, d) in sums.ratings(as_of, 90).items())
+            options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
+            incremental = build_report_data(
+                conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
+            )
+            full = build_report_data(conn, RowSource.states(), capabilities, as_of, options=options)
+        assert any(n for _c, n, _d in recency)  # something rated in the period
+        assert kept_recency == recency
+        assert incremental == full
+        assert any(note.startswith("Reinforcement") for note in incremental.notes)
+    assert seen_modes[0] == "full"
+    assert set(seen_modes[1:]) == {"incremental"}

@@ -9,10 +9,14 @@ adoption.metrics turns sums into rows; this module forms them. Each person contr
 - per person, coaching coverage: eligible on D (and the group of the row that makes them so)
   and visited in (D - 90 d, D], with the first as-of date on which that may differ although
   no input changed (`valid_until`: an employment boundary reaching the 90-day window, a visit
-  leaving it, a future-dated visit entering it).
+  leaving it, a future-dated visit entering it);
+- per person observed on counted visits, their ratings per capability and visit day (any date:
+  the report's reinforcement counts those in (D - 90 d, D] and dates the latest on or before D).
 
 `Aggregates` holds the sums: cells per (grouping, group, capability; "" for coverage) and
-Kaplan-Meier's per-day counts; grouping "*" holds the "(all)" rows. A full computation adds every
+Kaplan-Meier's per-day counts; grouping "*" holds the "(all)" rows; `rated` the ratings per
+capability and day (kept in metric_km as grouping "rated": ("rated", "(all)", capability, "r",
+day number)). A full computation adds every
 contribution; `update` (the run's adoption stage) keeps them in the store (schema v8) and
 redoes only the people whose states rows the states pass recomputed (store metric_dirty) and
 those whose coverage contribution expired, subtracting their stored contribution and adding the
@@ -48,6 +52,7 @@ By = Literal["region", "team", "manager", "module", "capability"]
 GROUPINGS = ("region", "team", "manager", "module")  # a trained rep's groupings
 COVERAGE_GROUPINGS = ("region", "team", "manager")  # an eligible person's
 EVERYONE = "*"  # the grouping of the "(all)" rows
+RATED = "rated"  # the grouping of the ratings per capability and day (Aggregates.km)
 ALL = "(all)"
 COACHING_DAYS = 90
 _DAY = timedelta(days=1)
@@ -139,8 +144,9 @@ def contributions(
     capabilities: CapabilityMap,
     as_of: date,
     people: Sequence[str] | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(metric_reps rows, metric_people rows) of `people` (everyone: None)."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[kept.RatingDay]]:
+    """(metric_reps rows, metric_people rows, metric_ratings rows) of `people` (everyone:
+    None)."""
     posts: dict[str, list[HRRow]] = defaultdict(list)
     for hr_id, row in hr_rows(conn, people):
         posts[hr_id].append(row)
@@ -151,7 +157,7 @@ def contributions(
         if rep.capability_id in capabilities.capabilities
         and (part := rep_contribution(rep, employment.get(rep.hr_id), as_of)) is not None
     ]
-    return reps, _persons(conn, posts, employment, as_of, people)
+    return reps, _persons(conn, posts, employment, as_of, people), store.rating_days(conn, people)
 
 
 def person_contributions(conn: Connection, as_of: date) -> list[dict[str, Any]]:
@@ -184,10 +190,11 @@ def _persons(
 class Aggregates:
     """cells[(grouping, group, capability)] = CELL_COUNTS; km[(grouping, group, capability,
     kind, day)] = reps (kind "e": proficient `day` days after training; "c": not proficient,
-    trained on day number `day`)."""
+    trained on day number `day`); rated[(capability, day number)] = ratings on that day."""
 
     cells: dict[CellKey, list[int]] = field(default_factory=dict)
     km: Counter[KmKey] = field(default_factory=Counter)
+    rated: Counter[tuple[str, int]] = field(default_factory=Counter)  # (capability, day number)
 
     def _cell(self, key: CellKey) -> list[int]:
         found = self.cells.get(key)
@@ -227,12 +234,34 @@ class Aggregates:
             cell[_INDEX["coached"]] += sign * person["visited"]
 
     def add(
-        self, reps: Iterable[Mapping[str, Any]], persons: Iterable[Mapping[str, Any]], sign: int = 1
+        self,
+        reps: Iterable[Mapping[str, Any]],
+        persons: Iterable[Mapping[str, Any]],
+        rated: Iterable[kept.RatingDay] = (),
+        sign: int = 1,
     ) -> None:
         for rep in reps:
             self.add_rep(rep, sign)
         for person in persons:
             self.add_person(person, sign)
+        for _hr_id, cap, day, n in rated:
+            self.rated[(cap, day.toordinal())] += sign * n
+
+    def ratings(self, as_of: date, days: int) -> dict[str, tuple[int, date | None]]:
+        """capability -> (ratings dated in (as_of - days, as_of], the latest rating's date on
+        or before as_of), for each capability rated on or before as_of."""
+        out: dict[str, tuple[int, date | None]] = {}
+        last, first = as_of.toordinal(), as_of.toordinal() - days
+        for (cap, day), n in self.rated.items():
+            if not n or day > last:
+                continue
+            count, latest = out.get(cap, (0, None))
+            if first < day:
+                count += n
+            if latest is None or day > latest.toordinal():
+                latest = date.fromordinal(day)
+            out[cap] = (count, latest)
+        return out
 
     def groups(self, grouping: str) -> Iterator[tuple[str, str, list[int]]]:
         """(group, capability, counts) of the non-empty cells of `grouping`."""
@@ -272,7 +301,7 @@ def basis(capabilities: CapabilityMap) -> str:
             "map": capabilities.spec.model_dump(mode="json"),
             "window_days": capabilities.default_window_days,
             "adoptloop": __version__,
-            "metrics": 1,
+            "metrics": 2,  # 2: the ratings per capability and day (schema v9)
         }
     )
 
@@ -289,7 +318,8 @@ def update(
 ) -> tuple[Aggregates, dict[str, Any]]:
     """Bring the kept sums to `as_of` (after the states pass); returns the sums of
     `groupings` (plus the "(all)" ones), with the Kaplan-Meier counts of `curves` (None: of
-    every one of `groupings`), and the counts of what was redone.
+    every one of `groupings`) and the ratings per capability and day, and the counts of what
+    was redone.
 
     The people redone (everyone, on a full rebuild) are read and written CHUNK_PEOPLE at a
     time, each chunk in a transaction of its own with its change to the kept sums, so memory
@@ -319,11 +349,13 @@ def update(
         kept.finish_update(conn, as_of, basis(capabilities))
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
         km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
+        rated = kept.load_km(conn, [RATED])
     counts: dict[str, Any] = {
         "metrics": "full" if rebuild else "incremental",
         "people": len(people),
     }
-    return Aggregates(cells, Counter(km)), counts
+    sums = Aggregates(cells, Counter(km), Counter({(k[2], k[4]): n for k, n in rated.items()}))
+    return sums, counts
 
 
 def _redo(
@@ -341,10 +373,10 @@ def _redo(
     counts are about one key per trained rep and capability by manager and by team)."""
     change = Aggregates()
     if not rebuild:
-        old_reps, old_persons = kept.contributions_of(conn, people)
-        change.add(old_reps, old_persons, -1)
-    reps, persons = contributions(conn, source, capabilities, as_of, people)
-    change.add(reps, persons)
-    kept.replace_contributions(conn, [] if rebuild else people, reps, persons)
+        change.add(*kept.contributions_of(conn, people), sign=-1)
+    reps, persons, rated = contributions(conn, source, capabilities, as_of, people)
+    change.add(reps, persons, rated)
+    kept.replace_contributions(conn, [] if rebuild else people, reps, persons, rated)
     kept.apply_cells(conn, change.cells)
-    kept.apply_km(conn, change.km)
+    rated_km = {(RATED, ALL, cap, "r", day): n for (cap, day), n in change.rated.items()}
+    kept.apply_km(conn, {**change.km, **rated_km})  # one write: grouping "rated" is apart

@@ -401,12 +401,23 @@ def coach_the_coach(conn: Connection, as_of: date, *, days: int = 180) -> tuple[
 
 
 def reinforcement(
-    conn: Connection, source: RowSource, as_of: date, *, days: int = COACHING_DAYS
+    conn: Connection,
+    source: RowSource,
+    as_of: date,
+    *,
+    days: int = COACHING_DAYS,
+    sums: Aggregates | None = None,
 ) -> dict[str, tuple[int, int, int | None]]:
-    """capability -> (ratings in (D - 90 d, D], reps trained, days since last rated)."""
+    """capability -> (ratings in (D - 90 d, D], reps trained, days since last rated); the
+    ratings from the kept `sums` (adoption.aggregates) when given, else from the store."""
     recent: dict[str, int] = {}
     last: dict[str, date | None] = {}
-    for cap, in_window, latest in store.rating_recency(conn, as_of - timedelta(days=days), as_of):
+    rated = (
+        [(cap, *counts) for cap, counts in sums.ratings(as_of, days).items()]
+        if sums is not None
+        else store.rating_recency(conn, as_of - timedelta(days=days), as_of)
+    )
+    for cap, in_window, latest in rated:
         if in_window:
             recent[cap] = in_window
         last[cap] = latest

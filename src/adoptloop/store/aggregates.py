@@ -2,7 +2,7 @@
 
 adoption/aggregates.py decides what a contribution is and how the sums are formed; this module
 reads and writes the tables (schema v8: metric_reps, metric_people, metric_cells, metric_km,
-metric_dirty) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
+metric_dirty; v9: metric_ratings) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, delete, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, delete, select
 
 from adoptloop.store import bulk, records, schema
 
@@ -23,6 +23,9 @@ KmKey = tuple[str, str, str, str, int]  # (grouping, group, capability, kind "e"
 
 REP_COLUMNS = tuple(c.name for c in schema.metric_reps.columns)
 PERSON_COLUMNS = tuple(c.name for c in schema.metric_people.columns)
+RATING_COLUMNS = ("hr_id", "capability_id", "day", "n")
+RatingDay = tuple[str, str, date, int]  # (person observed, capability, visit day, ratings)
+_CONTRIBUTIONS = (schema.metric_reps, schema.metric_people, schema.metric_ratings)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
@@ -73,30 +76,34 @@ def due_people(conn: Connection, as_of: date) -> list[str]:
 
 def everyone(conn: Connection) -> list[str]:
     """The hr_ids a full rebuild redoes: everyone with an HR row (a trained rep without one
-    counts nowhere)."""
-    p = schema.people
-    return list(conn.execute(select(p.c.hr_id).distinct().order_by(p.c.hr_id)).scalars())
+    counts nowhere) or observed on a visit (their ratings count without one)."""
+    p, o = schema.people, schema.observations
+    hr = set(conn.execute(select(p.c.hr_id).distinct()).scalars())
+    return sorted(hr.union(conn.execute(select(o.c.observed_hr_id).distinct()).scalars()))
 
 
 def clear(conn: Connection) -> None:
     """Every contribution and sum (a full rebuild follows)."""
-    for table in (schema.metric_reps, schema.metric_people, schema.metric_cells, schema.metric_km):
+    for table in (*_CONTRIBUTIONS, schema.metric_cells, schema.metric_km):
         conn.execute(delete(table))
 
 
 def contributions_of(
     conn: Connection, people: Sequence[str]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The stored (metric_reps rows, metric_people rows) of `people`."""
-    r, p = schema.metric_reps, schema.metric_people
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[RatingDay]]:
+    """The stored (metric_reps rows, metric_people rows, metric_ratings rows) of `people`."""
+    r, p, d = schema.metric_reps, schema.metric_people, schema.metric_ratings
     reps: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
+    rated: list[RatingDay] = []
     for chunk in _chunks(people):
         reps += [dict(row._mapping) for row in conn.execute(select(r).where(r.c.hr_id.in_(chunk)))]
         persons += [
             dict(row._mapping) for row in conn.execute(select(p).where(p.c.hr_id.in_(chunk)))
         ]
-    return reps, persons
+        query = select(*(d.c[c] for c in RATING_COLUMNS)).where(d.c.hr_id.in_(chunk))
+        rated += [(hr_id, cap, day, int(n)) for hr_id, cap, day, n in conn.execute(query)]
+    return reps, persons, rated
 
 
 def replace_contributions(
@@ -104,13 +111,16 @@ def replace_contributions(
     people: Sequence[str],
     reps: Sequence[Mapping[str, Any]],
     persons: Sequence[Mapping[str, Any]],
+    rated: Sequence[RatingDay],
 ) -> None:
-    """Delete the contributions of `people` (None: nobody), then insert `reps` and `persons`."""
-    for table in (schema.metric_reps, schema.metric_people):
+    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons` and
+    `rated`."""
+    for table in _CONTRIBUTIONS:
         for chunk in _chunks(people):
             conn.execute(delete(table).where(table.c.hr_id.in_(chunk)))
     bulk.insert_many(conn, schema.metric_reps, REP_COLUMNS, reps)
     bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
+    bulk.insert_tuples(conn, schema.metric_ratings, RATING_COLUMNS, list(rated))
 
 
 def forget_person(conn: Connection, hr_id: str) -> None:
@@ -123,93 +133,39 @@ def forget_person(conn: Connection, hr_id: str) -> None:
 
 
 def apply_cells(conn: Connection, delta: Mapping[CellKey, Sequence[int]]) -> None:
-    """Add `delta` to metric_cells; a cell whose counts all reach 0 is removed."""
+    """Add `delta` to metric_cells; a cell whose counts all reach 0 is removed. Only the
+    cells of `delta` are read and written (an upsert each, bulk.add_tuples)."""
     t = schema.metric_cells
-    groups = sorted({group for _, group, _ in delta})
-    found: dict[CellKey, list[int]] = {}
-    for chunk in _chunks(groups):
-        query = select(t.c.grouping, t.c.grp, t.c.capability_id, *(t.c[c] for c in CELL_COUNTS))
-        for grouping, group, cap, *counts in conn.execute(query.where(t.c.grp.in_(chunk))):
-            if (grouping, group, cap) in delta:
-                found[(grouping, group, cap)] = [int(n) for n in counts]
-    gone, changed, added = [], [], []
-    for key, change in delta.items():
-        if not any(change):
-            continue
-        old = found.get(key)
-        new = [a + b for a, b in zip(old or [0] * len(CELL_COUNTS), change, strict=True)]
-        row: dict[str, Any] = {"grouping": key[0], "grp": key[1], "capability_id": key[2]}
-        row.update(zip(CELL_COUNTS, new, strict=True))
-        if not any(new):
-            gone.append(key)
-        elif old is None:
-            added.append(row)
-        else:
-            changed.append({f"_{k}": v for k, v in row.items()})
-    _delete_keys(conn, t, ("grouping", "grp", "capability_id"), gone)
-    bulk.update_many(
-        conn,
-        t,
-        (t.c.grouping == _bind("_grouping"))
-        & (t.c.grp == _bind("_grp"))
-        & (t.c.capability_id == _bind("_capability_id")),
-        CELL_COUNTS,
-        changed,
-    )
-    bulk.insert_many(conn, t, ["grouping", "grp", "capability_id", *CELL_COUNTS], added)
+    keys = ("grouping", "grp", "capability_id")
+    rows = [(*key, *change) for key, change in delta.items() if any(change)]
+    bulk.add_tuples(conn, t, keys, CELL_COUNTS, rows)
+    # only a cell something was taken from can have reached 0
+    fell = [key for key, change in delta.items() if any(n < 0 for n in change)]
+    _delete_keys(conn, t, keys, fell, and_(*(t.c[c] == 0 for c in CELL_COUNTS)))
 
 
 def apply_km(conn: Connection, delta: Mapping[KmKey, int]) -> None:
-    """Add `delta` to metric_km; a count reaching 0 is removed."""
+    """Add `delta` to metric_km; a count reaching 0 is removed. Only the counts of `delta`
+    are read and written (an upsert each, bulk.add_tuples)."""
     t = schema.metric_km
-    groups = sorted({key[1] for key in delta})
-    found: dict[KmKey, int] = {}
-    for chunk in _chunks(groups):
-        query = select(t.c.grouping, t.c.grp, t.c.capability_id, t.c.kind, t.c.day, t.c.n)
-        for grouping, group, cap, kind, day, n in conn.execute(query.where(t.c.grp.in_(chunk))):
-            if (grouping, group, cap, kind, day) in delta:
-                found[(grouping, group, cap, kind, day)] = int(n)
-    gone: list[KmKey] = []
-    changed: list[dict[str, Any]] = []
-    added: list[tuple[str, str, str, str, int, int]] = []  # tuples: a rebuild adds many
-    for key, change in delta.items():
-        if not change:
-            continue
-        old = found.get(key)
-        new = (old or 0) + change
-        if not new:
-            gone.append(key)
-        elif old is None:
-            added.append((*key, new))
-        else:
-            row = dict(zip(("grouping", "grp", "capability_id", "kind", "day"), key, strict=True))
-            changed.append({**{f"_{k}": v for k, v in row.items()}, "_n": new})
-    _delete_keys(conn, t, ("grouping", "grp", "capability_id", "kind", "day"), gone)
-    bulk.update_many(
-        conn,
-        t,
-        (t.c.grouping == _bind("_grouping"))
-        & (t.c.grp == _bind("_grp"))
-        & (t.c.capability_id == _bind("_capability_id"))
-        & (t.c.kind == _bind("_kind"))
-        & (t.c.day == _bind("_day")),
-        ["n"],
-        changed,
-    )
-    bulk.insert_tuples(conn, t, ["grouping", "grp", "capability_id", "kind", "day", "n"], added)
-
-
-def _bind(name: str) -> Any:
-    return bindparam(name)
+    keys = ("grouping", "grp", "capability_id", "kind", "day")
+    bulk.add_tuples(conn, t, keys, ["n"], [(*key, n) for key, n in delta.items() if n])
+    fell = [key for key, n in delta.items() if n < 0]
+    _delete_keys(conn, t, keys, fell, t.c.n == 0)
 
 
 def _delete_keys(
-    conn: Connection, table: Table, columns: Sequence[str], keys: Sequence[Any]
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    keys: Sequence[Any],
+    also: ColumnElement[bool],
 ) -> None:
+    """DELETE the rows of `keys` (values of `columns`) where `also` holds."""
     if keys:
-        where = [table.c[c] == _bind(f"k{i}") for i, c in enumerate(columns)]
+        where = [table.c[c] == bindparam(f"k{i}") for i, c in enumerate(columns)]
         conn.execute(
-            delete(table).where(and_(*where)),
+            delete(table).where(and_(*where), also),
             [{f"k{i}": v for i, v in enumerate(key)} for key in keys],
         )
 

@@ -18,6 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -86,6 +87,29 @@ def insert_tuples(
             plan = _plan(conn, statement, {c: table.c[c] for c in columns})
             if len(plans) < 64:
                 plans[key] = plan
+        _execute_tuples(conn, plan, columns, rows)
+
+
+def add_tuples(
+    conn: Connection,
+    table: Table,
+    keys: Sequence[str],
+    counts: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """Add each row's `counts` to the row of `table` with its `keys` (the table's primary key),
+    inserting it when there is none: one `INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c +
+    excluded.c` per row (rows: tuples of the values of `keys`, then of `counts`), so that only
+    the rows named are read and written, whatever the table's size."""
+    if rows:
+        columns = [*keys, *counts]
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(table).values({c: bindparam(c) for c in columns})
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={c: table.c[c] + insert.excluded[c] for c in counts},
+        )
+        plan = _plan(conn, statement, {c: table.c[c] for c in columns})
         _execute_tuples(conn, plan, columns, rows)
 
 

@@ -194,6 +194,33 @@ def first_visits(
     return out
 
 
+def rating_days(
+    conn: Connection, people: Sequence[str] | None = None
+) -> list[tuple[str, str, date, int]]:
+    """(observed person, capability, visit date, ratings) of the ratings on counted, not
+    deleted visits, any date; with `people`, only those observed of them."""
+    o, r = schema.observations, schema.ratings
+    query = (
+        select(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, func.count())
+        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
+        .where(o.c.counted.is_(True), o.c.deleted.is_(False))
+        .group_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date)
+    )
+    chunks = (
+        [query]
+        if people is None
+        else [
+            query.where(o.c.observed_hr_id.in_(list(people[i : i + _CHUNK])))
+            for i in range(0, len(people), _CHUNK)
+        ]
+    )
+    return [
+        (hr_id, cap, _day(day) or day, int(n))
+        for chunk in chunks
+        for hr_id, cap, day, n in conn.execute(chunk)
+    ]
+
+
 def observation_pairs(
     conn: Connection, since: date, as_of: date, observed: Sequence[str]
 ) -> set[tuple[str, str]]:

@@ -42,7 +42,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -462,6 +462,18 @@ metric_km = Table(
     Column("capability_id", String(64), primary_key=True),
     Column("kind", String(1), primary_key=True),
     Column("day", Integer, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+# metric_ratings: a person's ratings per capability and visit day, on the counted, not deleted
+# visits they were observed on (adoption/aggregates.py keeps their sums in metric_km, grouping
+# "rated": the report's reinforcement figures).
+metric_ratings = Table(
+    "metric_ratings",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
+    Column("capability_id", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
     Column("n", Integer, nullable=False),
 )
 

@@ -107,7 +107,8 @@ def build_report_data(
     estimates: Estimates | None = None,
 ) -> ReportData:
     """`sums`: the adoption sums (adoption.aggregates) of the region and manager groupings
-    when the caller keeps them (else computed in full from `source`); `by_region`: their
+    and the ratings per capability and day when the caller keeps them (else computed in full
+    from `source`, and the reinforcement figures read from the store); `by_region`: their
     region rows (adoption.metrics.metric_rows) when the caller has them already; `estimates`:
     the run's uplift and raters results when it has them already (not fitted twice)."""
     options = options or ReportOptions()
@@ -120,6 +121,7 @@ def build_report_data(
         window_days=capabilities.default_window_days,
         stale_after_days=options.stale_after_days,
     )
+    kept = sums
     if sums is None:
         sums = aggregates.full(conn, source, capabilities, as_of)
     if by_region is None:
@@ -171,7 +173,7 @@ def build_report_data(
     stats = rater_stats(conn, as_of)
     data.managers = _managers(conn, as_of, stats, options, sums)
     data.freshness = freshness(conn, now, options.stale_after_days)
-    data.notes = _notes(conn, source, as_of, names, stats)
+    data.notes = _notes(conn, source, as_of, names, stats, kept)
     return data
 
 
@@ -279,6 +281,7 @@ def _notes(
     as_of: date,
     names: dict[str, str],
     stats: dict[str, RaterStats],
+    sums: Aggregates | None,
 ) -> list[str]:
     notes = [
         "Groups under 5 reps are suppressed; 5-9 show counts only; 10-29 show percentages with "
@@ -307,7 +310,9 @@ def _notes(
         notes.append(
             f"Coach the coach: {coached} of {managers} first-line managers observed by their own manager in 180 days."
         )
-    for cap, (ratings, trained, since) in sorted(reinforcement(conn, source, as_of).items()):
+    for cap, (ratings, trained, since) in sorted(
+        reinforcement(conn, source, as_of, sums=sums).items()
+    ):
         if cap in names and _shows_rates(trained):
             last = f"last rated {since} days ago" if since is not None else "never rated"
             notes.append(

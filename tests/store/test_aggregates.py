@@ -1,0 +1,80 @@
+"""The kept adoption sums' SQL (store/aggregates.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from adoptloop.store import aggregates as kept
+from adoptloop.store.aggregates import CELL_COUNTS, CellKey, KmKey
+
+
+def _selects_of(engine: Engine, tables: tuple[str, ...]) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        text = " ".join(statement.split()).lower()
+        if text.startswith("select") and any(f"from {t}" in text for t in tables):
+            seen.append(text)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return seen, record
+
+
+def test_changes_to_the_kept_sums_equal_the_sums_of_all_changes(engine: Engine) -> None:
+    """Issue 17, ADOPTION stage point 2: random changes (cells and Kaplan-Meier counts going
+    up, down and back to zero) applied one after another leave exactly the sums of all
+    changes in the store, a count back at zero removed."""
+    rng = random.Random(17)  # noqa: S311 (test data, not security)
+    cells: dict[CellKey, list[int]] = {}
+    km: Counter[KmKey] = Counter()
+    for _step in range(8):
+        cell_delta: dict[CellKey, list[int]] = {}
+        km_delta: Counter[KmKey] = Counter()
+        for _ in range(40):
+            key = ("region", rng.choice("ABCD"), rng.choice(["obj", "disc", ""]))
+            held = cells.get(key, [0] * len(CELL_COUNTS))
+            change = cell_delta.setdefault(key, [0] * len(CELL_COUNTS))
+            for i in range(len(CELL_COUNTS)):  # never below zero, often back to it
+                change[i] += rng.choice([-(held[i] + change[i]), 0, 1, 2])
+            day_key = (*key[:2], key[2] or "obj", rng.choice("ec"), rng.randrange(5))
+            km_delta[day_key] += rng.choice([-(km[day_key] + km_delta[day_key]), 1, 3])
+        with engine.begin() as conn:
+            kept.apply_cells(conn, cell_delta)
+            kept.apply_km(conn, km_delta)
+        for key, change in cell_delta.items():
+            cells[key] = [a + b for a, b in zip(cells.get(key, [0] * 9), change, strict=True)]
+        km.update(km_delta)
+        with engine.connect() as conn:
+            assert kept.load_cells(conn, ["region"]) == {k: v for k, v in cells.items() if any(v)}
+            assert kept.load_km(conn, ["region"]) == {k: n for k, n in km.items() if n}
+
+
+def test_a_change_to_the_kept_sums_reads_no_other_group_s_sums(engine: Engine) -> None:
+    """Issue 17, ADOPTION stage point 2 (an incremental run's work follows what changed): a
+    change to a few cells and Kaplan-Meier counts is written without reading the kept sums
+    of the groups it touches (the "(all)" group and every region hold most of them, so a
+    read by group read nearly the whole table on every run)."""
+    with engine.begin() as conn:
+        everything = {("*", "(all)", f"c{i}"): [1] * len(CELL_COUNTS) for i in range(50)}
+        kept.apply_cells(conn, everything)
+        kept.apply_km(conn, {("*", "(all)", "c0", "e", day): 1 for day in range(300)})
+    seen, record = _selects_of(engine, ("metric_cells", "metric_km"))
+    try:
+        with engine.begin() as conn:
+            kept.apply_cells(conn, {("*", "(all)", "c1"): [-1] * len(CELL_COUNTS)})
+            kept.apply_km(conn, {("*", "(all)", "c0", "e", 7): -1, ("*", "(all)", "c0", "c", 9): 2})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert seen == []
+    with engine.connect() as conn:
+        cells = kept.load_cells(conn, ["*"])
+        km = kept.load_km(conn, ["*"])
+    assert ("*", "(all)", "c1") not in cells
+    assert len(cells) == 49
+    assert ("*", "(all)", "c0", "e", 7) not in km
+    assert km[("*", "(all)", "c0", "c", 9)] == 2
+    assert len(km) == 300
