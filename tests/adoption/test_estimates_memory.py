@@ -9,6 +9,7 @@ process) is read through the sqlite3 module's library.
 from __future__ import annotations
 
 import ctypes
+import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ __all__ = ["capabilities", "org"]  # the fixtures this module uses
 
 
 def _sqlite_memory_used() -> Callable[[], int]:
-    import _sqlite3  # noqa: PLC0415 (the C extension: its library's own functions)
+    import _sqlite3  # the C extension: its library's own functions
 
     try:
         used = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
@@ -69,7 +70,28 @@ def test_the_read_s_page_cache_is_given_back_before_the_first_fit(
         conn.exec_driver_sql("PRAGMA shrink_memory")
         before = used()
         found = estimates_as_of(conn, capabilities, AS_OF)
-    assert found.fits["uplift"]["fitted"] and found.fits["leniency"]["fitted"]
+    assert found.fits["uplift"]["fitted"]
+    assert found.fits["leniency"]["fitted"]
     read = seen["read"] - before
     assert read > 1_000_000, seen  # the inputs were read through the page cache
     assert seen["first fit"] - before < read / 10, seen
+
+
+def test_no_frame_of_the_fits_outlives_the_computation(
+    org: Path, engine: Engine, capabilities: CapabilityMap
+) -> None:
+    """Point 4: the fits' pandas frames, which sit in reference cycles, are freed when the
+    estimates are computed, not at the cyclic collector's next full pass (some time into the
+    next stage, whose peak they would add to)."""
+    _pull(engine, org, capabilities)
+    gc.collect()
+    gc.disable()  # no collection but the computation's own
+    try:
+        with engine.connect() as conn:
+            found = estimates_as_of(conn, capabilities, AS_OF)
+        left = [o for o in gc.get_objects() if type(o).__name__ in {"NumpyBlock", "DataFrame"}]
+    finally:
+        gc.enable()
+    assert found.fits["uplift"]["fitted"]
+    assert found.fits["leniency"]["fitted"]
+    assert left == []

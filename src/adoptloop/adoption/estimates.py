@@ -28,6 +28,7 @@ The `(all)` rows here carry no pre-trend test (neither the statements nor the re
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -89,6 +90,11 @@ def estimates_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) 
     rows = leniency(rated, regions, as_of, kept=fits)
     del rated
     uplift = fit(panels, capabilities, None, pretrend=False, kept=fits)
+    if fits.fitted:
+        # the fits' frames sit in reference cycles (pandas' blocks): freed now, not at the
+        # collector's next full pass, so the next stage starts without them (about 9 MB at
+        # 10,000 reps)
+        gc.collect()
     return Estimates(
         uplift, rows, inputs, reused=False, fits=fits.counts(KINDS), kept_fits=fits.used
     )
