@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from adoptloop.adoption import raters, uplift
 from adoptloop.adoption.estimates import estimates_as_of
 from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store import adoption as store
 from tests.adoption.test_incremental_states import _pull
 from tests.adoption.test_kept_estimates import AS_OF, capabilities, org
 from tests.support import require
@@ -65,7 +66,9 @@ def test_the_read_s_page_cache_is_given_back_before_the_first_fit(
 
     monkeypatch.setattr(uplift, "_imputation", spy("uplift", uplift._imputation))
     monkeypatch.setattr(raters, "_fit", spy("leniency", raters._fit))
-    monkeypatch.setattr(uplift, "first_completions", read_spy(uplift.first_completions))
+    monkeypatch.setattr(
+        "adoptloop.adoption.uplift.first_completions", read_spy(store.first_completions)
+    )
     with engine.connect() as conn:
         conn.exec_driver_sql("PRAGMA shrink_memory")
         before = used()
