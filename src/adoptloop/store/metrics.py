@@ -377,9 +377,9 @@ def rating_columns(conn: Connection, since: date | None, as_of: date) -> RatingC
     """The observer, observed person, capability, visit day and scaled value of every rating on
     a counted visit in (since, as_of] (since None: every one on or before as_of), as columns in
     the order (observer, visit date, visit, item): the rows of the estimators (rater leniency,
-    uplift). One query read through the driver's cursor (in the connection's transaction) a
-    batch at a time: no row object kept, no date parsed per rating (about 180,000 of them at
-    10,000 reps)."""
+    uplift). One query (exec_driver_sql), its rows fetched from the driver's cursor a batch
+    at a time: no Row object, no date parsed per rating (about 180,000 of them at 10,000
+    reps)."""
     o, r = schema.observations.name, schema.ratings.name
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sqlite = conn.dialect.name == "sqlite"
@@ -393,9 +393,9 @@ def rating_columns(conn: Connection, since: date | None, as_of: date) -> RatingC
     )
     days = [as_of] + ([] if since is None else [since])
     out = RatingColumns([], [], [], array("i"), array("d"))
-    cursor = conn.connection.cursor()  # the driver's own: rows as plain tuples, not Row objects
+    result = conn.exec_driver_sql(sql, tuple(day.isoformat() if sqlite else day for day in days))
+    cursor = result.cursor  # fetched from the driver's cursor: plain tuples, not Row objects
     try:
-        cursor.execute(sql, tuple(day.isoformat() if sqlite else day for day in days))
         while rows := cursor.fetchmany(_FETCH):
             observers, observed, capabilities, ordinals, scaled = zip(*rows, strict=True)
             out.observers.extend(map(sys.intern, observers))
@@ -404,5 +404,5 @@ def rating_columns(conn: Connection, since: date | None, as_of: date) -> RatingC
             out.days.extend(ordinals)
             out.scaled.extend(map(float, scaled))
     finally:
-        cursor.close()
+        result.close()
     return out
