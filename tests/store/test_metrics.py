@@ -223,3 +223,38 @@ def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_histor
     for plan in plans:
         assert plan[0].startswith("SCAN observations"), plan
         assert not any(step.startswith("SCAN ratings") for step in plan), plan
+
+
+def test_rating_columns_are_the_counted_ratings_as_plain_columns_in_the_model_s_order(
+    scenario: Scenario,
+) -> None:
+    """Issue 17, estimates stage, point 1 (the counted ratings read cheaply for both
+    estimators): one read gives every rating on a counted, not deleted visit in (since, D] as
+    columns of plain values, on SQLite and PostgreSQL alike: visit days as date ordinals
+    computed by the database, scaled values as doubles, each distinct id one string object;
+    in the rater-leniency model's order (observer, visit date, visit, item)."""
+    since = before(90)
+    scenario.visit("r2", before(3), {OBJ: 0.75}, observer="M-1")  # read after the earlier one
+    scenario.visit("r1", before(40), {OBJ: 1.0, DISC: 0.25}, observer="M-1")
+    scenario.visit("r1", before(40), {DISC: 0.5}, observer="M-0")
+    scenario.visit("r1", since, {OBJ: 1.0})  # the first day is out
+    scenario.visit("r3", before(200), {OBJ: 0.5}, observer="M-2")  # before the period
+    scenario.visit("r3", D, {OBJ: 1.0}, counted=False)
+    scenario.visit("r4", D, {OBJ: 1.0}, deleted=True)
+    scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})  # after D
+
+    period = metrics.rating_columns(scenario.conn, since, D)
+    every = metrics.rating_columns(scenario.conn, None, D)
+
+    assert period.observers == ["M-0", "M-1", "M-1", "M-1"]
+    assert period.observed == ["r1", "r1", "r1", "r2"]
+    early_ratings = sorted({OBJ: 1.0, DISC: 0.25}.items())  # a visit's items in their order
+    assert period.capabilities == [DISC, *(c for c, _ in early_ratings), OBJ]
+    assert list(period.days) == [before(40).toordinal()] * 3 + [before(3).toordinal()]
+    assert list(period.scaled) == [0.5, *(s for _, s in early_ratings), 0.75]
+    assert (period.days.typecode, period.scaled.typecode) == ("i", "d")
+    assert period.observers[1] is period.observers[3]  # one string per distinct id
+    assert period.observed[0] is period.observed[2]
+    assert every.observers == ["M-0", "M-1", "M-1", "M-1", "M-1", "M-2"]
+    assert list(every.days)[-1] == before(200).toordinal()
+    assert list(every.days)[1] == since.toordinal()  # M-1's first visit, by date

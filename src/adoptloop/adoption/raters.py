@@ -127,46 +127,82 @@ def raters(conn: Connection, as_of: date, *, days: int = RATER_DAYS) -> list[Len
     return leniency(*rater_inputs(conn, as_of, days=days), as_of)
 
 
-def rater_inputs(
-    conn: Connection, as_of: date, *, days: int = RATER_DAYS, earlier: list[Rated] | None = None
-) -> tuple[list[Rated], dict[str, str]]:
-    """The model's ratings (streamed from the store, rep rows only) and each rater's region.
-    With `earlier`, the ratings of rep rows on or before the model's year are appended to it
-    in the same read (the uplift panels need every one: uplift.collect's `rated`).
+@dataclass(frozen=True, slots=True)
+class CountedRatings:
+    """Every counted rating of a `rep` row (store.metrics.rating_columns, kept where the rated
+    person's HR row on the visit date is a `rep` row), as numpy columns in the leniency
+    model's order (rater, visit date, visit, item): read once for both estimators, with no
+    object per rating. Each distinct id is one string object, shared by its ratings."""
 
-    A year of ratings is most of the store's: each distinct id, date and value is held once
-    (the rows share a few thousand), not once per rating."""
-    employment = employment_by_person(conn)
-    same: dict[object, Any] = {}
-    one = same.setdefault
-    counted: dict[tuple[str, date], bool] = {}  # (rep, visit date) -> a `rep` row that day
+    raters: Any  # str objects
+    reps: Any  # str objects
+    capabilities: Any  # str objects
+    days: Any  # int64 date ordinals
+    scaled: Any  # float64
+    regions: dict[str, str]  # every rater's region (their HR row valid on the as-of date)
 
-    def counts(rep: str, day: date) -> bool:
-        key = (rep, day)
-        found = counted.get(key)
-        if found is None:
-            history = employment.get(rep)
-            found = counted[key] = history is not None and history.rep_on(day) is not None
-        return found
-
-    since = as_of - timedelta(days=days)
-    rated: list[Rated] = []
-    for rater, rep, capability, day, scaled in store.rating_rows(
-        conn, None if earlier is not None else since, as_of
-    ):
-        if counts(rep, day):
-            rating = Rated(
-                one(rater, rater),
-                one(rep, rep),
-                one(capability, capability),
-                one(day, day),
-                one(scaled, scaled),
+    def rated(self, keep: Any) -> list[Rated]:
+        """The ratings the boolean mask `keep` selects, one `Rated` each (the leniency
+        model's rows; each distinct date is one object)."""
+        ordinals = self.days[keep].tolist()
+        dates = {d: date.fromordinal(d) for d in set(ordinals)}
+        return list(
+            map(
+                Rated,
+                self.raters[keep].tolist(),
+                self.reps[keep].tolist(),
+                self.capabilities[keep].tolist(),
+                map(dates.__getitem__, ordinals),
+                self.scaled[keep].tolist(),
             )
-            if day > since:
-                rated.append(rating)
-            elif earlier is not None:
-                earlier.append(rating)
-    regions = {rater: _region(employment.get(rater), as_of) for rater in {r.rater for r in rated}}
+        )
+
+
+def counted_ratings(conn: Connection, as_of: date, since: date | None = None) -> CountedRatings:
+    """The counted ratings of `rep` rows dated in (since, as_of] (since None: on or before
+    as_of), in one read (store.metrics.rating_columns)."""
+    np = estimators.load("numpy")
+    employment = employment_by_person(conn)
+    read = store.rating_columns(conn, since, as_of)
+    # whether the rated person's HR row on the visit day is a `rep` row: once per (rep, day)
+    counted = {
+        (rep, day): (history := employment.get(rep)) is not None
+        and history.rep_on(date.fromordinal(day)) is not None
+        for rep, day in dict.fromkeys(zip(read.observed, read.days, strict=True))
+    }
+    pairs = zip(read.observed, read.days, strict=True)
+    keep = np.fromiter(map(counted.__getitem__, pairs), dtype=bool, count=len(read.days))
+    raters = np.array(read.observers, dtype=object)[keep]
+    return CountedRatings(
+        raters,
+        np.array(read.observed, dtype=object)[keep],
+        np.array(read.capabilities, dtype=object)[keep],
+        np.frombuffer(read.days, dtype=np.int32).astype(np.int64)[keep],
+        np.frombuffer(read.scaled, dtype=np.float64)[keep],
+        {rater: _region(employment.get(rater), as_of) for rater in set(raters.tolist())},
+    )
+
+
+def rater_inputs(
+    conn: Connection,
+    as_of: date,
+    *,
+    days: int = RATER_DAYS,
+    earlier: list[Rated] | None = None,
+    counted: CountedRatings | None = None,
+) -> tuple[list[Rated], dict[str, str]]:
+    """The model's ratings (rep rows only, in the model's order) and each rater's region.
+    With `earlier`, the ratings of rep rows on or before the model's year are appended to it
+    from the same read; `counted`: every counted rating, read already (counted_ratings: the
+    estimates stage reads them once for both estimators, and hands them to uplift.collect)."""
+    since = as_of - timedelta(days=days)
+    if counted is None:
+        counted = counted_ratings(conn, as_of, None if earlier is not None else since)
+    recent = counted.days > since.toordinal()
+    rated = counted.rated(recent)
+    if earlier is not None:
+        earlier.extend(counted.rated(~recent))
+    regions = {rater: counted.regions[rater] for rater in {r.rater for r in rated}}
     return rated, regions
 
 

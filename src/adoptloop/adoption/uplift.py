@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from itertools import chain, groupby
+from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
 
@@ -44,7 +44,12 @@ from adoptloop.adoption import estimators
 from adoptloop.adoption.kept_fits import KeptFits
 from adoptloop.adoption.metrics import ALL, fraction
 from adoptloop.adoption.outcomes import trained_dates
-from adoptloop.adoption.raters import Rated, employment_by_person, rater_inputs
+from adoptloop.adoption.raters import (
+    CountedRatings,
+    Rated,
+    counted_ratings,
+    employment_by_person,
+)
 from adoptloop.adoption.smallnumbers import Tier, tier
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.adoption import HRRow, first_completions
@@ -189,14 +194,15 @@ def collect(
     as_of: date,
     by: UpliftBy | None,
     *,
-    rated: Iterable[Rated] | None = None,
+    rated: CountedRatings | Iterable[Rated] | None = None,
 ) -> dict[str, Panel]:
     """capability -> its counted ratings (rep rows only) and each rep's group.
 
-    `rated`: every counted rating of a `rep` row on or before `as_of`, in any order, read
-    already (the estimates stage reads them once for both estimators: raters.rater_inputs with
-    `earlier`); else they are read here. A panel's cells are sorted, so the order of its
-    ratings does not count."""
+    `rated`: every counted rating of a `rep` row on or before `as_of`, read already (the
+    estimates stage reads them once for both estimators: raters.counted_ratings), as columns
+    or one by one in any order; else they are read here. A panel's cells are sorted, so the
+    order of its ratings does not count."""
+    np = estimators.load("numpy")
     trained = {  # hr_id -> capability -> trained_at's ordinal
         hr_id: {
             c: first.toordinal()
@@ -207,29 +213,25 @@ def collect(
         for hr_id, rows in groupby(first_completions(conn), key=itemgetter(0))
     }
     if rated is None:
-        earlier: list[Rated] = []
-        recent, _regions = rater_inputs(conn, as_of, earlier=earlier)
-        rated = chain(earlier, recent)
-    panels: dict[str, Panel] = {c: Panel() for c in capabilities.capabilities}
-    thresholds = {c: capability.threshold for c, capability in capabilities.capabilities.items()}
-    last: dict[tuple[str, str], int] = {}  # with `by`: (rep, capability) -> its last rating's day
-    ordinals: dict[date, int] = {}
-    for _rater, rep, capability, day, scaled in rated:
-        panel = panels.get(capability)
-        if panel is None:
+        rated = counted_ratings(conn, as_of)
+    elif not isinstance(rated, CountedRatings):
+        rated = _as_columns(list(rated))
+    employment = employment_by_person(conn) if by is not None else {}
+    panels: dict[str, Panel] = {}
+    for capability, spec in capabilities.capabilities.items():
+        mine = rated.capabilities == capability
+        reps = rated.reps[mine].tolist()
+        days = rated.days[mine].astype(np.int32)
+        panel = panels[capability] = Panel(reps)
+        panel.days.frombytes(days.tobytes())
+        panel.proficient.extend((rated.scaled[mine] >= spec.threshold).tobytes())
+        panel.trained.extend(trained.get(rep, {}).get(capability, 0) for rep in reps)
+        if by is None:
             continue
-        ordinal = ordinals.get(day)
-        if ordinal is None:
-            ordinal = ordinals[day] = day.toordinal()
-        panel.reps.append(rep)
-        panel.days.append(ordinal)
-        panel.proficient.append(scaled >= thresholds[capability])
-        panel.trained.append(trained.get(rep, {}).get(capability, 0))
-        if by is not None and last.get(key := (rep, capability), 0) < ordinal:
-            last[key] = ordinal
-    if by is not None:
-        employment = employment_by_person(conn)
-        for (rep, capability), last_day in last.items():
+        last: dict[str, int] = {}  # rep -> their last rating's day
+        for rep, day in zip(reps, days.tolist(), strict=True):
+            last[rep] = max(last.get(rep, 0), day)
+        for rep, last_day in last.items():
             history = employment[rep]
             first = trained.get(rep, {}).get(capability)
             if first is not None:
@@ -237,8 +239,21 @@ def collect(
                 post = history.on(min(date.fromordinal(first) + window, as_of))
             else:
                 post = history.on(as_of) or history.rep_on(date.fromordinal(last_day))
-            panels[capability].groups[rep] = _group_of(post, by)
+            panel.groups[rep] = _group_of(post, by)
     return panels
+
+
+def _as_columns(rated: list[Rated]) -> CountedRatings:
+    """Ratings one by one as the columns of CountedRatings (no regions: collect needs none)."""
+    np = estimators.load("numpy")
+    return CountedRatings(
+        np.array([r.rater for r in rated], dtype=object),
+        np.array([r.rep for r in rated], dtype=object),
+        np.array([r.capability for r in rated], dtype=object),
+        np.array([r.day.toordinal() for r in rated], dtype=np.int64),
+        np.array([r.scaled for r in rated], dtype=np.float64),
+        {},
+    )
 
 
 def _group_of(row: HRRow | None, by: UpliftBy) -> str | None:

@@ -307,9 +307,15 @@ def shrink_idle(engine: Engine) -> None:
     a stage's cache (up to 32 MB, filled by its writes) is of no use to the next stage, whose
     reads and writes go to other pages or through other connections, each with its own cache.
     A no-op on PostgreSQL, whose caches are the server's."""
-    if engine.dialect.name != "sqlite":
-        return
     with engine.connect() as conn:
+        release_cache(conn)
+
+
+def release_cache(conn: Connection) -> None:
+    """Free the page cache of this SQLite connection (`PRAGMA shrink_memory`): pages read once
+    are of no more use, and the memory can serve what comes next (the estimates' fits). A no-op
+    on PostgreSQL."""
+    if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("PRAGMA shrink_memory")
 
 

@@ -9,6 +9,8 @@ out, the last day in.
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -376,21 +378,58 @@ def newest_dates(conn: Connection) -> tuple[dict[str, list[str]], str]:
     return latest, str(people_newest)[:10] if people_newest else ""
 
 
-def rating_rows(
-    conn: Connection, since: date | None, as_of: date
-) -> Iterator[tuple[str, str, str, date, float]]:
-    """(observer, observed person, capability, visit date, scaled) of every rating on a counted
-    visit in (since, as_of] (since None: every one on or before as_of), by observer: the rows of
-    the rater-leniency model, streamed."""
-    o, r = schema.observations, schema.ratings
-    query = (
-        select(
-            o.c.observer_hr_id, o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, r.c.scaled
-        )
-        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
-        .where(_visits_in(since, as_of))
-        .order_by(o.c.observer_hr_id, o.c.visit_date, o.c.record_id, r.c.item)
-        .execution_options(yield_per=5000)
+# A rating's visit day as its date ordinal (date.toordinal()), computed by the database: the
+# estimators count days, and SQLite would hand each date over as text to be parsed
+_DAY_ORDINAL = {
+    "sqlite": "CAST(julianday(o.visit_date) - 1721424.5 AS INTEGER)",
+    "postgresql": "(o.visit_date - DATE '0001-01-01' + 1)",
+}
+
+_FETCH = 10_000  # ratings per fetch: the read holds one batch of row tuples at a time
+
+
+@dataclass(frozen=True)
+class RatingColumns:
+    """Ratings as columns: each distinct id is one string object (interned), each day a date
+    ordinal (date.toordinal()) and each scaled value a double in a typed array."""
+
+    observers: list[str]
+    observed: list[str]
+    capabilities: list[str]
+    days: array[int]  # "i"
+    scaled: array[float]  # "d"
+
+
+def rating_columns(conn: Connection, since: date | None, as_of: date) -> RatingColumns:
+    """The observer, observed person, capability, visit day and scaled value of every rating on
+    a counted visit in (since, as_of] (since None: every one on or before as_of), as columns in
+    the order (observer, visit date, visit, item): the rows of the estimators (rater leniency,
+    uplift). One query (exec_driver_sql), its rows fetched from the driver's cursor a batch
+    at a time: no Row object, no date parsed per rating (about 180,000 of them at 10,000
+    reps)."""
+    o, r = schema.observations.name, schema.ratings.name
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sqlite = conn.dialect.name == "sqlite"
+    dated = [f"o.visit_date <= {mark}"] + ([] if since is None else [f"o.visit_date > {mark}"])
+    sql = (
+        f"SELECT o.observer_hr_id, o.observed_hr_id, r.capability_id,"
+        f" {_DAY_ORDINAL['sqlite' if sqlite else 'postgresql']}, r.scaled"
+        f" FROM {o} AS o JOIN {r} AS r ON r.source = o.source AND r.record_id = o.record_id"
+        f" WHERE o.counted AND NOT o.deleted AND {' AND '.join(dated)}"
+        " ORDER BY o.observer_hr_id, o.visit_date, o.record_id, r.item"
     )
-    for a, b, c, d, s in conn.execute(query):
-        yield a, b, c, d, float(s)
+    days = [as_of] + ([] if since is None else [since])
+    out = RatingColumns([], [], [], array("i"), array("d"))
+    result = conn.exec_driver_sql(sql, tuple(day.isoformat() if sqlite else day for day in days))
+    cursor = result.cursor  # fetched from the driver's cursor: plain tuples, not Row objects
+    try:
+        while rows := cursor.fetchmany(_FETCH):
+            observers, observed, capabilities, ordinals, scaled = zip(*rows, strict=True)
+            out.observers.extend(map(sys.intern, observers))
+            out.observed.extend(map(sys.intern, observed))
+            out.capabilities.extend(map(sys.intern, capabilities))
+            out.days.extend(ordinals)
+            out.scaled.extend(map(float, scaled))
+    finally:
+        result.close()
+    return out
