@@ -185,3 +185,20 @@ def test_only_reps_rated_after_training_gives_the_answer_it_gave_before(
         assert new.reason
         assert _published(new) == _published(old)
         assert new.pretrend == old.pretrend
+
+
+@pytest.mark.parametrize("seed", SEEDS[:4])
+def test_reps_as_integer_codes_give_the_fit_on_their_names(seed: int) -> None:
+    """Issue 17, estimates stage: adoptloop gives diff-diff the reps as integer codes (faster);
+    the fit is the one on the reps' names to the bit: estimate, interval, pre-trend."""
+    cells = _cells(_panel(seed), WINDOW)
+    named, _ = _fit(_imputable(cells))
+    interval, trend = _imputation(cells, "test", pretrend=True)
+    assert interval == (named.overall_att, *named.overall_conf_int)
+    assert trend is not None
+    if n_leads := _supported_leads(cells):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pandas' deprecations inside diff-diff
+            test = named.pretrend_test(n_leads=n_leads)
+        assert trend.leads == {int(k): float(v) for k, v in test["lead_coefficients"].items()}
+        assert trend.p_value == test["p_value"]
