@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -54,8 +54,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
+# a batch to translate: BatchTranslator.translate's arguments
+_Job = tuple[
+    str, list[dict[str, Any]], dict[tuple[str, str], list["RatingValues"]], dict[str, "EmittedRow"]
+]
 
-BATCH_SIZE = 250  # records read and translated at a time (see _AHEAD for why not more)
+BATCH_SIZE = 250  # records read and translated at a time (_AHEAD + 1 batches held at once)
 COMMIT_ROWS = 50_000  # statements and translated marks written between commits, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (the run lock's heartbeat waits)
 WORKER_AFTER = 5_000  # records translated in the stage's process before its worker starts
@@ -324,29 +328,44 @@ class TranslateStage:
             return {name: self._table(name, writer, offload).as_dict() for name in TRANSLATORS}
 
     def _table(self, name: str, writer: _Writer, offload: Offload) -> TranslateCounts:
+        """Reads the table's changed rows a batch at a time, has each batch translated (here
+        until the workers start, then by them, see _AHEAD) and hands the batches to the writer
+        in the order read."""
         counts = TranslateCounts()
         last: tuple[str, str] = ("", "")
         # batches translated or being translated (here or in the worker), written in order
         made: deque[Future[Batch]] = deque()
+        job: _Job | None = None  # the batch read and not yet translated
+        exhausted = False
         remote = offload.batches
         # the reads go through the store in key order, each page once: a small page cache
         # (the writer's connection keeps the large one its random index writes need)
         with streaming(self.engine) as conn:
             while True:
-                rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
-                if rows:
-                    ratings = translation.ratings_of(conn, rows) if name == "observations" else {}
-                    emitted = self._emitted(conn, name, rows) if self._earlier else {}
-                    made.append(offload.translate(name, rows, ratings, emitted))
-                    last = (rows[-1]["source"], rows[-1]["record_id"])
-                conn.rollback()  # ends the read transaction (PostgreSQL); SQLite holds none
-                # the writer writes the batches made while the next ones are read and made
-                while made and (made[0].done() or len(made) > _AHEAD):
+                if job is None and not exhausted and len(made) <= _AHEAD:
+                    rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
+                    if rows:
+                        ratings = (
+                            translation.ratings_of(conn, rows) if name == "observations" else {}
+                        )
+                        emitted = self._emitted(conn, name, rows) if self._earlier else {}
+                        job = (name, rows, ratings, emitted)
+                        last = (rows[-1]["source"], rows[-1]["record_id"])
+                    conn.rollback()  # ends the read transaction (PostgreSQL); SQLite holds none
+                    exhausted = len(rows) < BATCH_SIZE
+                if job is not None and offload.local():
+                    made.append(offload.here(*job))
+                    job = None
+                elif job is not None and offload.room():
+                    made.append(offload.send(*job))
+                    job = None
+                elif made and made[0].done() and not writer.busy:
                     writer.submit(_counted(made.popleft().result(), counts))
-                if len(rows) < BATCH_SIZE:
-                    break
-        while made:
-            writer.submit(_counted(made.popleft().result(), counts))
+                elif job is None and not made and exhausted:
+                    break  # everything read, translated and written
+                else:  # until a batch is back from the workers or the writer is idle
+                    waiting: list[Future[Any]] = [f for f in made if not f.done()]
+                    wait([*waiting, *writer.writing], return_when=FIRST_COMPLETED)
         writer.wait()
         log.info(
             "translated", table=name, worker_batches=offload.batches - remote, **counts.as_dict()
@@ -390,16 +409,16 @@ def _counted(batch: Batch, counts: TranslateCounts) -> Batch:
     return batch
 
 
-# batches made (or being made by the worker) but not yet handed to the writer beyond the
-# newest, at most. With 1 the stage's process only read and wrote once its worker had started:
-# it waited for the worker's oldest batch before reading the next, so the worker translated
-# nearly every batch and was the stage's bound (CPU per statement at 2k reps: worker 32 us,
-# stage's process 26 us). With 2, while the worker has _IN_FLIGHT batches still to make, the
-# stage's process translates the next one itself instead of waiting (Offload.translate), so
-# the two processes share the translating as each has room. Batches of BATCH_SIZE 250 records
-# instead of 500 keep the batches held at once to the memory of 500 with 1 (peak RSS at 2k
-# reps: 147 MB either way, 162 MB with 500 and 2).
-_AHEAD = 2
+# batches read and made (or being made by the workers) but not yet handed to the writer, at
+# most, beyond the one being read. Once its workers have started (translate_worker), the
+# stage's process only reads, hands batches to the workers and writes them back in read order:
+# at 10k reps (issue 17) it spends about as much CPU on that (~21 us per statement) as the
+# translating takes (~27). Before, it also translated a batch whenever its one worker had two
+# to make, a third of all batches, and while it did, its writer thread (whose driver gives up
+# and takes back the interpreter lock for every row) and the executor's thread that hands the
+# worker its next batch waited for that pure Python: the worker sat idle about a quarter of
+# the stage.
+_AHEAD = 4
 
 
 @contextmanager
@@ -474,6 +493,16 @@ class _Writer:
     def submit(self, batch: Batch) -> None:
         self.wait()
         self._pending = self._thread.submit(self._write, batch)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the batch submitted last is still being written."""
+        return bool(self.writing)
+
+    @property
+    def writing(self) -> list[Future[None]]:
+        """The write of the batch submitted last, while it is being written."""
+        return [self._pending] if self._pending is not None and not self._pending.done() else []
 
     def wait(self) -> None:
         """Until the batch submitted last is written (its error, if any, raised here)."""
