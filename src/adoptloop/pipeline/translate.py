@@ -35,7 +35,7 @@ from adoptloop.mappings.records import (
     StoredRecord,
 )
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
-from adoptloop.pipeline.translate_worker import Offload
+from adoptloop.pipeline.translate_worker import Offload, Span
 from adoptloop.store import outbox, quarantine, translation
 from adoptloop.store.commits import Commits
 from adoptloop.store.db import streaming
@@ -54,11 +54,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
-# a batch to translate: BatchTranslator.translate's arguments
-_Job = tuple[
-    str, list[dict[str, Any]], dict[tuple[str, str], list["RatingValues"]], dict[str, "EmittedRow"]
-]
-
 BATCH_SIZE = 250  # records read and translated at a time (_AHEAD + 1 batches held at once)
 COMMIT_ROWS = 50_000  # statements and translated marks written between commits, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (the run lock's heartbeat waits)
@@ -323,7 +318,9 @@ class TranslateStage:
         with (
             _heap_frozen(),
             _Writer(self.engine, self.run_id) as writer,
-            Offload(self.translator, after=WORKER_AFTER) as offload,
+            Offload(
+                self.translator, self.engine, after=WORKER_AFTER, earlier=self._earlier
+            ) as offload,
         ):
             return {name: self._table(name, writer, offload).as_dict() for name in TRANSLATORS}
 
@@ -335,7 +332,7 @@ class TranslateStage:
         last: tuple[str, str] = ("", "")
         # batches translated or being translated (here or in the worker), written in order
         made: deque[Future[Batch]] = deque()
-        job: _Job | None = None  # the batch read and not yet translated
+        job: Span | None = None  # the batch whose bounds were read, not yet translated
         exhausted = False
         remote = offload.batches
         # the reads go through the store in key order, each page once: a small page cache
@@ -343,21 +340,16 @@ class TranslateStage:
         with streaming(self.engine) as conn:
             while True:
                 if job is None and not exhausted and len(made) <= _AHEAD:
-                    rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
-                    if rows:
-                        ratings = (
-                            translation.ratings_of(conn, rows) if name == "observations" else {}
-                        )
-                        emitted = self._emitted(conn, name, rows) if self._earlier else {}
-                        job = (name, rows, ratings, emitted)
-                        last = (rows[-1]["source"], rows[-1]["record_id"])
-                    conn.rollback()  # ends the read transaction (PostgreSQL); SQLite holds none
-                    exhausted = len(rows) < BATCH_SIZE
+                    keys = translation.changed_keys(conn, name, last, BATCH_SIZE)
+                    conn.rollback()  # ends the read transaction
+                    if keys:
+                        job, last = (name, last, keys[-1]), keys[-1]
+                    exhausted = len(keys) < BATCH_SIZE
                 if job is not None and offload.local():
-                    made.append(offload.here(*job))
+                    made.append(offload.here(conn, job))
                     job = None
                 elif job is not None and offload.room():
-                    made.append(offload.send(*job))
+                    made.append(offload.send(job))
                     job = None
                 elif made and made[0].done() and not writer.busy:
                     writer.submit(_counted(made.popleft().result(), counts))
@@ -371,15 +363,6 @@ class TranslateStage:
             "translated", table=name, worker_batches=offload.batches - remote, **counts.as_dict()
         )
         return counts
-
-    @staticmethod
-    def _emitted(
-        conn: Connection, name: str, rows: Sequence[dict[str, Any]]
-    ) -> dict[str, EmittedRow]:
-        """What the rows' records emitted before."""
-        return outbox.emitted_for(
-            conn, [record_ref(name, r["source"], r["record_id"]) for r in rows]
-        )
 
     def replace(self, conn: Connection, ref: str, drafts: Sequence[Draft]) -> TranslateCounts:
         """Make `drafts` what `ref` emits now, as the table loop does for one record: an
