@@ -57,7 +57,7 @@ Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statemen
 BATCH_SIZE = 250  # records read and translated at a time (_AHEAD + 1 batches held at once)
 COMMIT_ROWS = 50_000  # statements and translated marks written between commits, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (the run lock's heartbeat waits)
-WORKER_AFTER = 5_000  # records translated in the stage's process before its worker starts
+WORKER_AFTER = 5_000  # records translated in the stage's process before its workers start
 
 
 @dataclass
@@ -325,9 +325,9 @@ class TranslateStage:
             return {name: self._table(name, writer, offload).as_dict() for name in TRANSLATORS}
 
     def _table(self, name: str, writer: _Writer, offload: Offload) -> TranslateCounts:
-        """Reads the table's changed rows a batch at a time, has each batch translated (here
-        until the workers start, then by them, see _AHEAD) and hands the batches to the writer
-        in the order read."""
+        """Reads the bounds of the table's next batch of changed rows, has the batch read and
+        translated (here until the workers start, then by them, see _AHEAD) and hands the
+        batches to the writer in the order their bounds were read."""
         counts = TranslateCounts()
         last: tuple[str, str] = ("", "")
         # batches translated or being translated (here or in the worker), written in order
@@ -392,15 +392,15 @@ def _counted(batch: Batch, counts: TranslateCounts) -> Batch:
     return batch
 
 
-# batches read and made (or being made by the workers) but not yet handed to the writer, at
-# most, beyond the one being read. Once its workers have started (translate_worker), the
-# stage's process only reads, hands batches to the workers and writes them back in read order:
-# at 10k reps (issue 17) it spends about as much CPU on that (~21 us per statement) as the
-# translating takes (~27). Before, it also translated a batch whenever its one worker had two
-# to make, a third of all batches, and while it did, its writer thread (whose driver gives up
-# and takes back the interpreter lock for every row) and the executor's thread that hands the
-# worker its next batch waited for that pure Python: the worker sat idle about a quarter of
-# the stage.
+# batches made (or being made by the workers) but not yet handed to the writer, at most,
+# beyond the one whose bounds were read last. Once its workers have started (translate_worker),
+# the stage's process only reads each batch's bounds, hands the batch to the workers and writes
+# the batches back in read order. At 10k reps (issue 17) it read and sent the rows, wrote, and
+# translated a batch whenever its one worker had two to make (a third of all batches): 11.3
+# CPU-s against the worker's ~7, and while it translated, its writer thread (whose driver gives
+# up and takes back the interpreter lock for every row) and the executor's thread that hands
+# the worker its next batch waited for that pure Python; the worker sat idle about a quarter
+# of the stage. Now the stage's process uses ~6.5 CPU-s, the two workers the rest (~12).
 _AHEAD = 4
 
 
