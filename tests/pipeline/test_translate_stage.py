@@ -6,7 +6,8 @@ from __future__ import annotations
 import gc
 import signal
 import threading
-from concurrent.futures import Future
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -287,7 +288,7 @@ def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
         def failing(conn: Any, *args: Any) -> Any:
             raise RuntimeError("read failed")
 
-        monkeypatch.setattr(translation, "changed_rows", failing)
+        monkeypatch.setattr(translation, "changed_keys", failing)
         with pytest.raises(RuntimeError):
             translate_stage.TranslateStage(engine, _context(), "run-2").run()
         assert gc.get_freeze_count() == 0
@@ -386,7 +387,7 @@ def test_a_large_translation_is_shared_with_a_worker_process_and_makes_the_same_
 
 
 def test_the_translate_worker_leaves_interrupts_to_the_stage(
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17 (a reviewer's read): Ctrl-C or a service stop signals the whole process group;
     the worker ignores SIGINT and SIGTERM, so the stage's process stops at a checkpoint and
@@ -394,7 +395,8 @@ def test_the_translate_worker_leaves_interrupts_to_the_stage(
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     monkeypatch.setattr(gc, "freeze", lambda: None)  # this process is not the worker
     try:
-        translate_worker._start(BatchTranslator(_context(), "1.0.3", "2026-03-02T10:00:00Z"))
+        translator = BatchTranslator(_context(), "1.0.3", "2026-03-02T10:00:00Z")
+        translate_worker._start(translator, f"sqlite:///{tmp_path / 'store.db'}", False)
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
     finally:
@@ -403,52 +405,67 @@ def test_the_translate_worker_leaves_interrupts_to_the_stage(
             signal.signal(sig, handler)
 
 
-class _BusyWorker:
-    """A stand-in for the worker's process pool whose batches are made only when the stage
-    asks for their result: a worker always busy with the batches sent to it."""
+class _ThreadWorkers:
+    """A stand-in for the workers' process pool: each batch read and made by a worker
+    (translate_worker._Worker, its own connection to the store) in a thread of this process,
+    a little slowly, as a worker busy with the batches sent to it would."""
 
-    made = 0
+    def __init__(
+        self, *_: Any, max_workers: int, initargs: tuple[BatchTranslator, str, bool], **__: Any
+    ) -> None:
+        translator, url, earlier = initargs
+        self.worker = translate_worker._Worker(translator, url, earlier=earlier)
+        self.pool = ThreadPoolExecutor(max_workers=max_workers)
+        self.made = 0
 
-    def __init__(self, *_: Any, initargs: tuple[BatchTranslator], **__: Any) -> None:
-        self.translator = initargs[0]
+    def submit(self, _: Any, span: Any) -> Future[Any]:
+        def slowly() -> Any:
+            time.sleep(0.02)
+            self.made += 1
+            return self.worker.translate(span)
 
-    def submit(self, _: Any, *args: Any) -> Future[Any]:
-        translator = self.translator
-
-        class Lazy(Future[Any]):
-            def result(self, timeout: float | None = None) -> Any:
-                if not self.done():
-                    _BusyWorker.made += 1
-                    self.set_result(translator.translate(*args))
-                return super().result(timeout)
-
-        return Lazy()
+        return self.pool.submit(slowly)
 
     def shutdown(self, **_: Any) -> None:
-        pass
+        self.pool.shutdown()
 
 
-def test_the_stage_translates_the_next_batch_itself_while_its_worker_is_busy(
+def test_once_its_workers_start_the_stage_only_reads_bounds_and_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 17 point 3 (translate_vs_naive: split the work between the two processes): once
-    the worker has _IN_FLIGHT batches still to make, the stage's process translates the next
-    batch itself instead of waiting for the worker's oldest one (before, it waited, so the
-    worker translated nearly every batch and bounded the stage); the outbox keeps read order."""
+    """Issue 17 (translate_vs_naive: both cores busy): once its workers have started, the
+    stage's process translates no batch itself, also while they are busy, and reads only each
+    batch's bounds: the workers read the rows on their own connections (before, the stage's
+    process read and sent every row, and made the next batch whenever its one worker had two
+    to make, while its writer thread and the thread feeding the worker waited for that pure
+    Python); the outbox keeps read order."""
     engine = _store_with_completions(tmp_path, 20)
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
     monkeypatch.setattr(translate_stage, "WORKER_AFTER", 4)
-    monkeypatch.setattr(translate_worker, "ProcessPoolExecutor", _BusyWorker)
-    _BusyWorker.made = 0
-    translated = 0
+    pools: list[_ThreadWorkers] = []
+
+    def workers(*args: Any, **kwargs: Any) -> _ThreadWorkers:
+        pools.append(_ThreadWorkers(*args, **kwargs))
+        return pools[-1]
+
+    monkeypatch.setattr(translate_worker, "ProcessPoolExecutor", workers)
+    here: list[bool] = []  # per batch the stage's thread made: whether the workers had started
     translating = translate_stage.BatchTranslator.translate
 
     def translate_batch(self: Any, *args: Any) -> Any:
-        nonlocal translated
-        translated += 1
+        if threading.current_thread() is threading.main_thread():
+            here.append(bool(pools))
         return translating(self, *args)
 
+    rows_read: list[bool] = []  # per batch's rows read: whether in the stage's thread
+    reading = translation.changed_rows
+
+    def changed_rows(conn: Any, *args: Any) -> Any:
+        rows_read.append(threading.current_thread() is threading.main_thread())
+        return reading(conn, *args)
+
     monkeypatch.setattr(translate_stage.BatchTranslator, "translate", translate_batch)
+    monkeypatch.setattr(translation, "changed_rows", changed_rows)
     try:
         counts = translate_stage.TranslateStage(engine, _context(), "run-1").run()
         with engine.connect() as conn:
@@ -456,9 +473,53 @@ def test_the_stage_translates_the_next_batch_itself_while_its_worker_is_busy(
             hr_ids = list(made.scalars())
     finally:
         engine.dispose()
-    before_the_worker = 4 // 2
-    by_the_stage_after = translated - _BusyWorker.made - before_the_worker
-    assert _BusyWorker.made > 0
-    assert by_the_stage_after > 0
+    assert here == [False, False]  # the WORKER_AFTER 4 records before the workers start
+    assert pools[0].made == 20 // 2 - 2
+    assert rows_read == [True, True] + [False] * (20 // 2 - 2)
     assert counts["completions"]["statements"] == 20
     assert hr_ids == [f"E{n}" for n in range(20)]
+
+
+def test_a_translation_its_workers_read_resumes_after_a_failure_to_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (workers read their own rows): a translation whose batches the worker
+    processes read from the store stops at a failed write with what it committed before;
+    the next run translates the rest, and the store ends up exactly as after an uninterrupted
+    translation in one process: the same statements, bytes and order, `emitted` rows, marks."""
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 4)
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 100_000)
+    alone, _ = _translate_twice(tmp_path / "alone")
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 8)
+    monkeypatch.setattr(translate_stage, "COMMIT_ROWS", 1)  # each batch committed
+    (tmp_path / "stopped").mkdir()
+    engine = _store_with_completions(tmp_path / "stopped", 40)
+    enqueue = outbox.enqueue_values
+
+    def fail_at_the_sixth_batch(conn: Any, rows: Any, run_id: str) -> None:
+        if rows and rows[0][3] == "E20":
+            raise RuntimeError("disk full")
+        enqueue(conn, rows, run_id)
+
+    t, o, e = schema.completions, schema.outbox, schema.emitted
+    try:
+        monkeypatch.setattr(outbox, "enqueue_values", fail_at_the_sixth_batch)
+        with pytest.raises(RuntimeError, match="disk full"):
+            translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(o)).scalar() == 20
+        monkeypatch.setattr(outbox, "enqueue_values", enqueue)
+        with capture_logs() as logs:
+            translate_stage.TranslateStage(engine, _context(), "run-2").run()
+        with engine.connect() as conn:
+            resumed = [
+                conn.execute(
+                    select(o.c.statement_id, o.c.kind, o.c.hr_id, o.c.payload).order_by(o.c.seq)
+                ).all(),
+                conn.execute(select(e).order_by(e.c.record_ref, e.c.key)).all(),
+                conn.execute(select(t.c.record_id, t.c.translated_digest)).all(),
+            ]
+    finally:
+        engine.dispose()
+    assert sum(entry.get("worker_batches", 0) for entry in logs) > 0
+    assert resumed == alone[:3]

@@ -34,7 +34,7 @@ def test_marks_set_each_rows_read_digest_in_one_update_per_thousand_rows(
     with engine.begin() as conn:
         conn.execute(schema.completions.insert(), rows)
     with engine.connect() as conn:
-        read = translation.changed_rows(conn, "completions", ("", ""), 5_000)
+        read = translation.changed_rows(conn, "completions", ("", ""))
     assert len(read) == 2_345
     with engine.begin() as conn:  # changed after it was read: its new digest is not translated
         conn.execute(
@@ -60,7 +60,7 @@ def test_marks_set_each_rows_read_digest_in_one_update_per_thousand_rows(
     t = schema.completions
     with engine.connect() as conn:
         marks = dict(conn.execute(select(t.c.record_id, t.c.translated_digest)).all())
-        due = translation.changed_rows(conn, "completions", ("", ""), 5_000)
+        due = translation.changed_rows(conn, "completions", ("", ""))
     assert marks["C00000"] == "d" + "0" * 31
     assert marks["C02344"] == f"d{2344:031d}"
     assert all(marks[r["record_id"]] == r["digest"] for r in read)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
@@ -35,7 +35,7 @@ from adoptloop.mappings.records import (
     StoredRecord,
 )
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
-from adoptloop.pipeline.translate_worker import Offload
+from adoptloop.pipeline.translate_worker import Offload, Span
 from adoptloop.store import outbox, quarantine, translation
 from adoptloop.store.commits import Commits
 from adoptloop.store.db import streaming
@@ -54,11 +54,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Enqueued = tuple[str, str, bytes, str | None]  # outbox.enqueue_values' statement_id, kind, ...
-
-BATCH_SIZE = 250  # records read and translated at a time (see _AHEAD for why not more)
+BATCH_SIZE = 250  # records read and translated at a time (_AHEAD + 1 batches held at once)
 COMMIT_ROWS = 50_000  # statements and translated marks written between commits, at most
 COMMIT_SECONDS = 5.0  # a write transaction is not held longer (the run lock's heartbeat waits)
-WORKER_AFTER = 5_000  # records translated in the stage's process before its worker starts
+WORKER_AFTER = 5_000  # records translated in the stage's process before its workers start
 
 
 @dataclass
@@ -319,48 +318,51 @@ class TranslateStage:
         with (
             _heap_frozen(),
             _Writer(self.engine, self.run_id) as writer,
-            Offload(self.translator, after=WORKER_AFTER) as offload,
+            Offload(
+                self.translator, self.engine, after=WORKER_AFTER, earlier=self._earlier
+            ) as offload,
         ):
             return {name: self._table(name, writer, offload).as_dict() for name in TRANSLATORS}
 
     def _table(self, name: str, writer: _Writer, offload: Offload) -> TranslateCounts:
+        """Reads the bounds of the table's next batch of changed rows, has the batch read and
+        translated (here until the workers start, then by them, see _AHEAD) and hands the
+        batches to the writer in the order their bounds were read."""
         counts = TranslateCounts()
         last: tuple[str, str] = ("", "")
         # batches translated or being translated (here or in the worker), written in order
         made: deque[Future[Batch]] = deque()
+        job: Span | None = None  # the batch whose bounds were read, not yet translated
+        exhausted = False
         remote = offload.batches
         # the reads go through the store in key order, each page once: a small page cache
         # (the writer's connection keeps the large one its random index writes need)
         with streaming(self.engine) as conn:
             while True:
-                rows = translation.changed_rows(conn, name, last, BATCH_SIZE)
-                if rows:
-                    ratings = translation.ratings_of(conn, rows) if name == "observations" else {}
-                    emitted = self._emitted(conn, name, rows) if self._earlier else {}
-                    made.append(offload.translate(name, rows, ratings, emitted))
-                    last = (rows[-1]["source"], rows[-1]["record_id"])
-                conn.rollback()  # ends the read transaction (PostgreSQL); SQLite holds none
-                # the writer writes the batches made while the next ones are read and made
-                while made and (made[0].done() or len(made) > _AHEAD):
+                if job is None and not exhausted and len(made) <= _AHEAD:
+                    keys = translation.changed_keys(conn, name, last, BATCH_SIZE)
+                    conn.rollback()  # ends the read transaction
+                    if keys:
+                        job, last = (name, last, keys[-1]), keys[-1]
+                    exhausted = len(keys) < BATCH_SIZE
+                if job is not None and offload.local():
+                    made.append(offload.here(conn, job))
+                    job = None
+                elif job is not None and offload.room():
+                    made.append(offload.send(job))
+                    job = None
+                elif made and made[0].done() and not writer.busy:
                     writer.submit(_counted(made.popleft().result(), counts))
-                if len(rows) < BATCH_SIZE:
-                    break
-        while made:
-            writer.submit(_counted(made.popleft().result(), counts))
+                elif job is None and not made and exhausted:
+                    break  # everything read, translated and written
+                else:  # until a batch is back from the workers or the writer is idle
+                    waiting: list[Future[Any]] = [f for f in made if not f.done()]
+                    wait([*waiting, *writer.writing], return_when=FIRST_COMPLETED)
         writer.wait()
         log.info(
             "translated", table=name, worker_batches=offload.batches - remote, **counts.as_dict()
         )
         return counts
-
-    @staticmethod
-    def _emitted(
-        conn: Connection, name: str, rows: Sequence[dict[str, Any]]
-    ) -> dict[str, EmittedRow]:
-        """What the rows' records emitted before."""
-        return outbox.emitted_for(
-            conn, [record_ref(name, r["source"], r["record_id"]) for r in rows]
-        )
 
     def replace(self, conn: Connection, ref: str, drafts: Sequence[Draft]) -> TranslateCounts:
         """Make `drafts` what `ref` emits now, as the table loop does for one record: an
@@ -390,16 +392,16 @@ def _counted(batch: Batch, counts: TranslateCounts) -> Batch:
     return batch
 
 
-# batches made (or being made by the worker) but not yet handed to the writer beyond the
-# newest, at most. With 1 the stage's process only read and wrote once its worker had started:
-# it waited for the worker's oldest batch before reading the next, so the worker translated
-# nearly every batch and was the stage's bound (CPU per statement at 2k reps: worker 32 us,
-# stage's process 26 us). With 2, while the worker has _IN_FLIGHT batches still to make, the
-# stage's process translates the next one itself instead of waiting (Offload.translate), so
-# the two processes share the translating as each has room. Batches of BATCH_SIZE 250 records
-# instead of 500 keep the batches held at once to the memory of 500 with 1 (peak RSS at 2k
-# reps: 147 MB either way, 162 MB with 500 and 2).
-_AHEAD = 2
+# batches made (or being made by the workers) but not yet handed to the writer, at most,
+# beyond the one whose bounds were read last. Once its workers have started (translate_worker),
+# the stage's process only reads each batch's bounds, hands the batch to the workers and writes
+# the batches back in read order. At 10k reps (issue 17) it read and sent the rows, wrote, and
+# translated a batch whenever its one worker had two to make (a third of all batches): 11.3
+# CPU-s against the worker's ~7, and while it translated, its writer thread (whose driver gives
+# up and takes back the interpreter lock for every row) and the executor's thread that hands
+# the worker its next batch waited for that pure Python; the worker sat idle about a quarter
+# of the stage. Now the stage's process uses ~6.5 CPU-s, the two workers the rest (~12).
+_AHEAD = 4
 
 
 @contextmanager
@@ -474,6 +476,16 @@ class _Writer:
     def submit(self, batch: Batch) -> None:
         self.wait()
         self._pending = self._thread.submit(self._write, batch)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the batch submitted last is still being written."""
+        return bool(self.writing)
+
+    @property
+    def writing(self) -> list[Future[None]]:
+        """The write of the batch submitted last, while it is being written."""
+        return [self._pending] if self._pending is not None and not self._pending.done() else []
 
     def wait(self) -> None:
         """Until the batch submitted last is written (its error, if any, raised here)."""

@@ -1,44 +1,93 @@
-"""The translate stage's second process: batches translated beside the stage's own.
+"""The translate stage's worker processes: batches read and translated beside the stage's own
+process.
 
 Building, validating and serialising statements is pure Python, so a thread would wait for
-the one interpreter lock; a process of its own runs on the other core. `Offload.translate`
-sends a batch (the rows, their ratings, what they emitted before) to one worker process and
-returns a future of its `Batch`; while the worker is busy with `_IN_FLIGHT` batches, the stage
-translates the next one itself, so neither process waits for the other. The stage writes the
-batches in the order it read them, whoever made them, so the outbox is the same either way
-(the same `BatchTranslator`, pickled once into the worker, makes the same bytes).
+the one interpreter lock; processes of their own run on the other cores. A batch is a `Span`
+of a table's rows due for translation, its bounds read by the stage (`changed_keys`: keys
+only). `Offload.send` hands it to a pool of `WORKERS` processes, each with its own read-only
+use of the store: a worker reads the span's rows, their ratings and what they emitted before
+(`read`), translates them and returns the `Batch`. The stage writes the batches in the order
+it read their bounds, whoever made them, so the outbox is the same either way (the same
+`BatchTranslator`, pickled once into each worker, makes the same bytes from the same rows; a
+span's rows are not written by anyone until its batch is, so a worker reads what the stage
+would have read).
 
-The worker starts only once a run has translated `after` records in the stage's own process:
-small and incremental runs never pay the worker's start (a fresh interpreter importing the
-translators, about half a second, during which the stage goes on translating).
+The workers start only once a run has translated `after` records in the stage's own process
+(`Offload.local`, `Offload.here`): small and incremental runs never pay a worker's start (a
+fresh interpreter importing the translators, about half a second, during which the stage goes
+on translating); a store in memory, which no other process can open, is translated in the
+stage's process alone. From then on the stage's process only reads bounds, sends spans and
+writes batches. At 10k reps (issue 17) that process read the rows and sent them, wrote, and
+translated a batch of its own whenever its one worker had two to make: its reads and writes
+alone cost about as much CPU as the translating, and while it translated, its writer thread
+and the thread feeding the worker waited for that pure Python. Now the reads are the
+workers', and two workers, one a core, keep both cores busy whichever process the machine
+runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import signal
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from adoptloop.mappings.translate import record_ref
+from adoptloop.store import outbox, translation
+from adoptloop.store.db import create_store_engine, sqlite_path, streaming
+
 if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
     from adoptloop.pipeline.translate import Batch, BatchTranslator
     from adoptloop.store.outbox import EmittedRow
     from adoptloop.store.translation import RatingValues
 
-_IN_FLIGHT = 2  # batches sent to the worker and not yet back, at most
+WORKERS = 2  # worker processes
+_IN_FLIGHT = 2 * WORKERS  # batches sent to the workers and not yet back, at most: one each
+# being made, one each waiting
+
+# A batch: a table's rows due for translation with `after` < (source, record_id) <= `through`.
+Span = tuple[str, tuple[str, str], tuple[str, str]]  # (table, after, through)
+
+# What a batch's translation reads: BatchTranslator.translate's arguments after the table.
+Read = tuple[
+    list[dict[str, Any]], dict[tuple[str, str], list["RatingValues"]], dict[str, "EmittedRow"]
+]
+
+
+def read(conn: Connection, span: Span, *, earlier: bool) -> Read:
+    """The span's rows, the observations' ratings, and (`earlier`: anything was emitted
+    before the stage) what the rows' records emitted before; the read transaction ended."""
+    name, after, through = span
+    rows = translation.changed_rows(conn, name, after, through)
+    ratings = translation.ratings_of(conn, rows) if name == "observations" else {}
+    emitted = (
+        outbox.emitted_for(conn, [record_ref(name, r["source"], r["record_id"]) for r in rows])
+        if earlier
+        else {}
+    )
+    conn.rollback()  # ends the read transaction (PostgreSQL; SQLite: the WAL snapshot)
+    return rows, ratings, emitted
 
 
 class Offload:
-    """Batches translated here or in the worker process (see the module's docstring)."""
+    """Batches translated here or in the worker processes (see the module's docstring)."""
 
-    def __init__(self, translator: BatchTranslator, *, after: int) -> None:
+    def __init__(
+        self, translator: BatchTranslator, engine: Engine, *, after: int, earlier: bool
+    ) -> None:
         self._translator = translator
-        self._after = after  # records translated here before the worker starts
+        self._url = engine.url.render_as_string(hide_password=False)
+        self._earlier = earlier
+        shared = engine.dialect.name != "sqlite" or sqlite_path(self._url) is not None
+        self._after = after if shared else None  # records translated here before the workers
         self._local = 0
         self._pool: ProcessPoolExecutor | None = None
         self._sent: list[Future[Batch]] = []
-        self.batches = 0  # batches the worker translated (or is translating)
+        self.batches = 0  # batches the workers translated (or are translating)
 
     def __enter__(self) -> Offload:
         return self
@@ -48,52 +97,69 @@ class Offload:
             self._pool.shutdown(wait=True, cancel_futures=kind is not None)
             self._pool = None
 
-    def translate(
-        self,
-        name: str,
-        rows: list[dict[str, Any]],
-        ratings: dict[tuple[str, str], list[RatingValues]],
-        emitted: dict[str, EmittedRow],
-    ) -> Future[Batch]:
-        """The batch's future: sent to the worker when it has room, else made here at once."""
+    def local(self) -> bool:
+        """Whether the next batch is made here (`here`): fewer than `after` records were, or
+        the store is in this process's memory."""
+        return self._after is None or self._local < self._after
+
+    def room(self) -> bool:
+        """Whether the workers take a batch now: fewer than _IN_FLIGHT sent are not back."""
         self._sent = [f for f in self._sent if not f.done()]
-        if self._local >= self._after and len(self._sent) < _IN_FLIGHT:
-            if self._pool is None:
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1,
-                    # a fresh interpreter: forking would copy the stage's threads' locks
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_start,
-                    initargs=(self._translator,),
-                )
-            sent = self._pool.submit(_translate, name, rows, ratings, emitted)
-            self._sent.append(sent)
-            self.batches += 1
-            return sent
+        return len(self._sent) < _IN_FLIGHT
+
+    def send(self, span: Span) -> Future[Batch]:
+        """The batch's future, read and made by a worker (the first batch sent starts them)."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=WORKERS,
+                # a fresh interpreter: forking would copy the stage's threads' locks
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start,
+                initargs=(self._translator, self._url, self._earlier),
+            )
+        sent = self._pool.submit(_translate, span)
+        self._sent.append(sent)
+        self.batches += 1
+        return sent
+
+    def here(self, conn: Connection, span: Span) -> Future[Batch]:
+        """The batch's future, read on `conn` and made here at once."""
+        rows, ratings, emitted = read(conn, span, earlier=self._earlier)
         made: Future[Batch] = Future()
-        made.set_result(self._translator.translate(name, rows, ratings, emitted))
+        made.set_result(self._translator.translate(span[0], rows, ratings, emitted))
         self._local += len(rows)
         return made
 
 
-# The worker process's translator, set once when the process starts (_start).
-_worker: list[BatchTranslator] = []
+class _Worker:
+    """A worker process's translator and its read-only use of the store."""
+
+    def __init__(self, translator: BatchTranslator, url: str, *, earlier: bool) -> None:
+        self.translator = translator
+        self.earlier = earlier
+        self.engine = create_store_engine(url)
+        # one connection for the process's life, with the small streaming cache: each batch's
+        # pages are read once (closed with the process)
+        self._open = contextlib.ExitStack()
+        self.conn = self._open.enter_context(streaming(self.engine))
+
+    def translate(self, span: Span) -> Batch:
+        return self.translator.translate(span[0], *read(self.conn, span, earlier=self.earlier))
 
 
-def _start(translator: BatchTranslator) -> None:
+# The worker process's translator and store, set once when the process starts (_start).
+_worker: list[_Worker] = []
+
+
+def _start(translator: BatchTranslator, url: str, earlier: bool) -> None:
     # Ctrl-C or a service manager's stop signals the whole process group: the stage's process
     # stops at its next checkpoint and shuts the worker down; killed at once, the worker would
     # fail the stage instead (BrokenProcessPool) and the run be recorded failed, not stopped.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _worker.append(translator)
+    _worker.append(_Worker(translator, url, earlier=earlier))
     gc.freeze()  # what the worker imported is never garbage: left out of every collection
 
 
-def _translate(
-    name: str,
-    rows: list[dict[str, Any]],
-    ratings: dict[tuple[str, str], list[RatingValues]],
-    emitted: dict[str, EmittedRow],
-) -> Batch:
-    return _worker[0].translate(name, rows, ratings, emitted)
+def _translate(span: Span) -> Batch:
+    return _worker[0].translate(span)

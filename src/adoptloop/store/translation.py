@@ -26,10 +26,30 @@ def _dicts(result: Result[Any]) -> list[Row]:
     return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
 
 
-def changed_rows(
+def changed_keys(
     conn: Connection, table_name: str, after: tuple[str, str], limit: int
+) -> list[tuple[str, str]]:
+    """The (source, record_id) of up to `limit` rows due for translation after `after`, in
+    order: a batch's bounds, whose rows `changed_rows` reads (in the translate stage's worker
+    processes: the stage's own process reads only the keys)."""
+    table = schema.metadata.tables[table_name]
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"SELECT source, record_id FROM {table.name}"
+        f" WHERE {_DUE} AND (source, record_id) > ({mark}, {mark})"
+        f" ORDER BY source, record_id LIMIT {int(limit)}"
+    )
+    return [(source, record_id) for source, record_id in conn.exec_driver_sql(sql, after)]
+
+
+def changed_rows(
+    conn: Connection,
+    table_name: str,
+    after: tuple[str, str],
+    through: tuple[str, str] | None = None,
 ) -> list[Row]:
-    """Up to `limit` rows due for translation after (source, record_id) `after`."""
+    """The rows due for translation after (source, record_id) `after`, up to and with
+    `through` (None: to the end), in that order."""
     table = schema.metadata.tables[table_name]
     query = (
         select(table)
@@ -38,9 +58,13 @@ def changed_rows(
         )
         .where(tuple_(table.c.source, table.c.record_id) > tuple_(*after))
         .order_by(table.c.source, table.c.record_id)
-        .limit(limit)
     )
+    if through is not None:
+        query = query.where(tuple_(table.c.source, table.c.record_id) <= tuple_(*through))
     return _dicts(conn.execute(query))
+
+
+_DUE = "(translated_digest IS NULL OR translated_digest != digest)"
 
 
 # A rating as ratings_of reads it: the values of a domain.Rating, in its fields' order.
