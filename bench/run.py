@@ -211,11 +211,19 @@ def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str
     # whole run's is the last of them, not wait4's ru_maxrss, which Linux starts at this
     # process's own high-water mark (it carries across fork and exec: after generating a 50k
     # org here, every run reported at least what this process once held)
-    by_stage = {e["stage"]: e["peak_rss_mb"] for e in events if e.get("event") == "stage done"}
+    done = [e for e in events if e.get("event") == "stage done"]
+    by_stage = {e["stage"]: e["peak_rss_mb"] for e in done}
+    # the translate stage's worker processes (their peaks added up: an upper bound of what
+    # they held at once) beside the run process's peak at the end of that stage
+    workers = {e["stage"]: e["workers_peak_rss_mb"] for e in done if "workers_peak_rss_mb" in e}
     return {
         "seconds": round(seconds, 2),
         "peak_rss_mb": max(by_stage.values(), default=None),
         "peak_rss_mb_by_stage": by_stage,
+        "workers_peak_rss_mb": workers,
+        "peak_rss_mb_with_workers": max(
+            (peak + workers.get(stage, 0.0) for stage, peak in by_stage.items()), default=None
+        ),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "streams": _stream_seconds(events, last["stages"]),
         **last,

@@ -69,12 +69,22 @@ def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]
         [fmt(get(r, "full", "peak_rss_mb")) for r in results],
         f"<= {TARGETS['peak_rss_mb']}, +10% 10k->50k",
     )
-    for stage in ("pull", "states", "translate", "deliver", "adoption"):
+    for stage in ("pull", "states", "translate", "estimates", "deliver", "adoption"):
         yield (
             f"  after {stage}",
             [fmt(get(r, "full", "peak_rss_mb_by_stage", stage)) for r in results],
             "",
         )
+    yield (
+        "  translate's workers (added up)",
+        [fmt(get(r, "full", "workers_peak_rss_mb", "translate")) for r in results],
+        "",
+    )
+    yield (
+        "peak RSS with the workers, MB",
+        [fmt(get(r, "full", "peak_rss_mb_with_workers")) for r in results],
+        "upper bound",
+    )
     yield "store size, MB", [fmt(get(r, "full", "store_mb")) for r in results], ""
     yield "SF API calls, full", [fmt(get(r, "full", "salesforce_api_calls")) for r in results], ""
     yield "incremental run, seconds", [fmt(get(r, "incremental", "seconds")) for r in results], ""

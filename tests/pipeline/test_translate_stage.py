@@ -523,3 +523,39 @@ def test_a_translation_its_workers_read_resumes_after_a_failure_to_the_same_stor
         engine.dispose()
     assert sum(entry.get("worker_batches", 0) for entry in logs) > 0
     assert resumed == alone[:3]
+
+
+def test_the_workers_peak_memory_is_reported_and_is_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (peak RSS measured honestly): the translate stage's worker processes hold
+    memory of their own beside the run's process; the stage reports their high-water marks
+    added up (the `stage done` line's workers_peak_rss_mb, which bench/run.py adds to the run's
+    peak), read from each worker's own VmHWM, not its ru_maxrss, which Linux starts at the
+    parent's high-water mark: a stage started by a process holding 400 MB more still reports
+    what the workers held themselves."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("VmHWM is Linux's (/proc)")
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 4)
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 8)
+    engine = _store_with_completions(tmp_path, 40)
+    ballast = bytearray(400 * 2**20)  # touched: resident in this process, not in the workers
+    for k in range(0, len(ballast), 4096):
+        ballast[k] = 1
+    try:
+        stage = translate_stage.TranslateStage(engine, _context(), "run-1")
+        with capture_logs() as logs:
+            stage.run()
+        alone = translate_stage.TranslateStage(engine, _context(), "run-2")
+        alone.run()  # nothing left to translate: no worker starts
+    finally:
+        del ballast
+        engine.dispose()
+    assert sum(e.get("worker_batches", 0) for e in logs) > 0
+    peak = stage.workers_peak_rss_mb
+    assert peak is not None
+    # fresh interpreters with the translators imported: tens of MB each, not the 400 MB this
+    # process held when it started them
+    workers = translate_worker.WORKERS
+    assert workers * 15 < peak < workers * 250
+    assert alone.workers_peak_rss_mb is None

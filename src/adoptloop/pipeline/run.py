@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
-import resource
 import signal
-import sys
 import threading
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
@@ -35,6 +33,7 @@ from adoptloop.pipeline.estimates import publish_estimates
 from adoptloop.pipeline.outcome import EXIT_CODES, judge
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
+from adoptloop.pipeline.rss import own_high_water_mb
 from adoptloop.pipeline.suppression import Suppression
 from adoptloop.pipeline.translate import TranslateStage
 from adoptloop.settings.capabilities import load_capability_map
@@ -173,10 +172,18 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
             log.info("statistics refreshed", stage=name, tables=analyzed)
     finally:
         bucket["seconds"] = round((datetime.now(UTC) - started).total_seconds(), 3)
+        # the translate stage's worker processes' peaks added up: logged, not a count
+        workers = {k: bucket.pop(k) for k in ("workers_peak_rss_mb",) if k in bucket}
         counts[name] = bucket
         structlog.contextvars.unbind_contextvars("stage")
         # the process's peak RSS so far: the stage that raises it is the one to look at
-        log.info("stage done", stage=name, seconds=bucket["seconds"], peak_rss_mb=_peak_rss_mb())
+        log.info(
+            "stage done",
+            stage=name,
+            seconds=bucket["seconds"],
+            peak_rss_mb=_peak_rss_mb(),
+            **workers,
+        )
     _release_memory(engine)  # after a stage that succeeded (a failed one may have no store)
 
 
@@ -184,27 +191,10 @@ _peak_seen = [0.0]  # the highest _peak_rss_mb reported so far in this process
 
 
 def _peak_rss_mb() -> float:
-    """This program's peak resident set so far, in MB: Linux's VmHWM, the high-water mark of
-    the address space this process runs the program in. Not ru_maxrss: Linux carries the
-    parent's high-water mark into a child's ru_maxrss across fork and exec, so a run started
-    by a process that once held 500 MB reported at least 500 MB. VmHWM is read as the larger
-    of the kernel's recorded mark and the current RSS, so it can read 0.1 MB lower than
-    before: the figure reported is the highest read so far. Where there is no /proc (not
-    Linux), ru_maxrss is all there is (KiB, bytes on macOS)."""
-    peak = None
-    try:
-        with Path("/proc/self/status").open(encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):  # "VmHWM:   123456 kB"
-                    peak = int(line.split()[1]) / 1024
-                    break
-    except OSError:
-        pass
-    if peak is None:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (
-            2**20 if sys.platform == "darwin" else 1024
-        )
-    _peak_seen[0] = max(_peak_seen[0], round(peak, 1))
+    """This program's peak resident set so far, in MB (rss.own_high_water_mb). VmHWM is read
+    as the larger of the kernel's recorded mark and the current RSS, so it can read 0.1 MB
+    lower than before: the figure reported is the highest read so far."""
+    _peak_seen[0] = max(_peak_seen[0], round(own_high_water_mb(), 1))
     return _peak_seen[0]
 
 
@@ -376,6 +366,8 @@ def _run(
                 env.engine, env.translate_context(), run_id, env.settings.xapi.version
             )
             bucket.update(translate.run())
+            if translate.workers_peak_rss_mb is not None:
+                bucket["workers_peak_rss_mb"] = translate.workers_peak_rss_mb
         checkpoint()
         caused = None  # the estimates stage's estimates, for the report
         if env.settings.adoption.publish_estimates:

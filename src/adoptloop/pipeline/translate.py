@@ -309,6 +309,8 @@ class TranslateStage:
         self.translator = BatchTranslator(ctx, version, self.now)
         self.finalizer = self.translator.finalizer
         self._earlier = True  # whether anything was emitted before (run() finds out)
+        # the worker processes' peak RSS added up, MB (None: the run made every batch here)
+        self.workers_peak_rss_mb: float | None = None
 
     def run(self) -> dict[str, dict[str, int]]:
         with self.engine.connect() as conn:
@@ -322,7 +324,9 @@ class TranslateStage:
                 self.translator, self.engine, after=WORKER_AFTER, earlier=self._earlier
             ) as offload,
         ):
-            return {name: self._table(name, writer, offload).as_dict() for name in TRANSLATORS}
+            counts = {name: self._table(name, writer, offload).as_dict() for name in TRANSLATORS}
+        self.workers_peak_rss_mb = offload.workers_peak_rss_mb
+        return counts
 
     def _table(self, name: str, writer: _Writer, offload: Offload) -> TranslateCounts:
         """Reads the bounds of the table's next batch of changed rows, has the batch read and

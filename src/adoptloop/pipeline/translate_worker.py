@@ -35,6 +35,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from adoptloop.mappings.translate import record_ref
+from adoptloop.pipeline.rss import high_water_mb
 from adoptloop.store import outbox, translation
 from adoptloop.store.db import create_store_engine, sqlite_path, streaming
 
@@ -87,15 +88,27 @@ class Offload:
         self._local = 0
         self._pool: ProcessPoolExecutor | None = None
         self._sent: list[Future[Batch]] = []
+        self._others: set[int] = set()  # this process's children before the workers started
         self.batches = 0  # batches the workers translated (or are translating)
+        # the workers' peak RSS added up, MB, read as they stop (None: none started, or no /proc)
+        self.workers_peak_rss_mb: float | None = None
 
     def __enter__(self) -> Offload:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if self._pool is not None:
+            self.workers_peak_rss_mb = self._workers_peak_mb()
             self._pool.shutdown(wait=True, cancel_futures=kind is not None)
             self._pool = None
+
+    def _workers_peak_mb(self) -> float | None:
+        """The high-water marks of the workers still running, added up (an upper bound of
+        what they held at once)."""
+        children = multiprocessing.active_children()
+        peaks = [high_water_mb(c.pid) for c in children if c.pid not in self._others]
+        known = [p for p in peaks if p is not None]
+        return round(sum(known), 1) if known else None
 
     def local(self) -> bool:
         """Whether the next batch is made here (`here`): fewer than `after` records were, or
@@ -110,6 +123,7 @@ class Offload:
     def send(self, span: Span) -> Future[Batch]:
         """The batch's future, read and made by a worker (the first batch sent starts them)."""
         if self._pool is None:
+            self._others = {c.pid for c in multiprocessing.active_children() if c.pid}
             self._pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
                 # a fresh interpreter: forking would copy the stage's threads' locks
