@@ -300,3 +300,21 @@ def test_a_part_remembered_as_one_kind_is_not_taken_for_another() -> None:
     two["actor"] = one["object"]  # the very Activity object, now as the actor
     assert full_validation(two) != []
     assert not _validate_fast.valid(two, "1.0.3", memo)
+
+
+def test_the_memo_holds_at_most_its_limit_of_parts_a_kind() -> None:
+    """Issue 17 (flat memory): the memo keeps each part it found valid alive, so a translate
+    worker making a whole org's statements holds at most _MEMO_LIMIT parts of each kind, not
+    one per statement it made; what it forgot is checked again and still counts."""
+    memo = _validate_fast.Memo()
+    limit = _validate_fast._MEMO_LIMIT
+    for n in range(limit * 3 + 7):
+        statement = copy.deepcopy(SEEDS[1])  # new dicts each time: new identities
+        statement["actor"]["account"]["name"] = f"rep-{n}"
+        assert _validate_fast.valid(statement, "1.0.3", memo)
+        assert len(memo.agents) <= limit
+        assert len(memo.activities) <= limit
+    assert limit <= 5_000  # a worker's parts held: thousands, not tens of thousands
+    broken = copy.deepcopy(SEEDS[1])
+    broken["actor"] = {"objectType": "Agent"}
+    assert not _validate_fast.valid(broken, "1.0.3", memo)
