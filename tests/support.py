@@ -7,11 +7,14 @@ import io
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, event
 
 from adoptloop.domain import Person
 
@@ -121,3 +124,19 @@ def added_records(
         for s in after[len(before) :]
         if s["id"] not in estimates and s["object"].get("id") not in estimates
     ]
+
+
+@contextmanager
+def sql_run(engine: Engine) -> Iterator[list[str]]:
+    """The SQL statements `engine` runs inside the block, each on one line (whitespace
+    collapsed), in the order they ran."""
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(" ".join(str(args[2]).split()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 
 from adoptloop.connectors.base import Connector, ConnectorConfig, ConnectorContext
 from adoptloop.connectors.people import hr_row
@@ -21,6 +21,7 @@ from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import identities, records, runs, schema
 from adoptloop.store.db import open_store
 from adoptloop.testing.kit import minimal_capabilities
+from tests.support import sql_run
 
 
 class _Config(ConnectorConfig):
@@ -78,17 +79,9 @@ def _pull(engine: Engine, tmp: Path, calls: list[tuple[str, str]]) -> tuple[dict
     ListedCalls.calls = calls
     with engine.begin() as conn:
         run_id = runs.start_run(conn, "test", None)
-    statements: list[str] = []
-
-    def seen(*args: Any) -> None:
-        statements.append(" ".join(str(args[2]).split()))
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        context = ConnectorContext("crm", tmp, minimal_capabilities(), date(2026, 3, 2))
+    context = ConnectorContext("crm", tmp, minimal_capabilities(), date(2026, 3, 2))
+    with sql_run(engine) as statements:
         counts = PullStage(engine, run_id).pull(ListedCalls(_Config(), context))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     return counts["calls"], "\n".join(statements)
 
 

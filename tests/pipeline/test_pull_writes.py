@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 
 from adoptloop.connectors.base import Connector, ConnectorConfig, ConnectorContext
 from adoptloop.connectors.people import hr_row
@@ -20,6 +20,7 @@ from adoptloop.pipeline.pull import PullStage
 from adoptloop.store import runs, schema
 from adoptloop.store.db import open_store
 from adoptloop.testing.kit import minimal_capabilities
+from tests.support import sql_run
 
 
 class _Config(ConnectorConfig):
@@ -58,17 +59,9 @@ def _pull(engine: Engine, tmp: Path, rows: list[str | tuple[str, str]]) -> list[
     ListedPeople.rows = rows
     with engine.begin() as conn:
         run_id = runs.start_run(conn, "test", None)
-    statements: list[str] = []
-
-    def seen(*args: Any) -> None:
-        statements.append(" ".join(str(args[2]).split()))
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        context = ConnectorContext("hr", tmp, minimal_capabilities(), date(2026, 3, 2))
+    context = ConnectorContext("hr", tmp, minimal_capabilities(), date(2026, 3, 2))
+    with sql_run(engine) as statements:
         PullStage(engine, run_id).pull(ListedPeople(_Config(), context))
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     return statements
 
 

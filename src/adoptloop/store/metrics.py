@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Select,
     String,
     Table,
     and_,
@@ -181,16 +182,8 @@ def first_visits(
         .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date > since)
         .group_by(o.c.observed_hr_id)
     )
-    chunks = (
-        [query]
-        if people is None
-        else [
-            query.where(o.c.observed_hr_id.in_(list(people[i : i + _CHUNK])))
-            for i in range(0, len(people), _CHUNK)
-        ]
-    )
     out: dict[str, date] = {}
-    for chunk in chunks:
+    for chunk in _of_people(query, o.c.observed_hr_id, people):
         for hr_id, day in conn.execute(chunk):
             out[hr_id] = date.fromisoformat(day) if isinstance(day, str) else day
     return out
@@ -208,18 +201,22 @@ def rating_days(
         .where(o.c.counted.is_(True), o.c.deleted.is_(False))
         .group_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date)
     )
-    chunks = (
-        [query]
-        if people is None
-        else [
-            query.where(o.c.observed_hr_id.in_(list(people[i : i + _CHUNK])))
-            for i in range(0, len(people), _CHUNK)
-        ]
-    )
     return [
         (hr_id, cap, _day(day) or day, int(n))
-        for chunk in chunks
+        for chunk in _of_people(query, o.c.observed_hr_id, people)
         for hr_id, cap, day, n in conn.execute(chunk)
+    ]
+
+
+def _of_people(
+    query: Select[Any], column: ColumnElement[str], people: Sequence[str] | None
+) -> list[Select[Any]]:
+    """`query` as it is (people None: everyone), or once per _CHUNK of `people`, each limited
+    to them by `column`."""
+    if people is None:
+        return [query]
+    return [
+        query.where(column.in_(list(people[i : i + _CHUNK]))) for i in range(0, len(people), _CHUNK)
     ]
 
 
