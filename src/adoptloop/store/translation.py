@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Result, or_, select, tuple_
+from sqlalchemy import Connection, Result, select, text, tuple_
 
 from adoptloop.store import schema
 
@@ -24,6 +24,12 @@ def _dicts(result: Result[Any]) -> list[Row]:
     """Rows as plain dicts (zipping the keys is cheaper than RowMapping per row)."""
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
+
+
+# a row due for translation: never translated, or changed since it was (SQL of its own table's
+# columns: changed_keys is written for the driver, a batch's bounds read without SQLAlchemy's
+# per-statement work, which cost the stage's process 0.2 ms a batch)
+_DUE = "(translated_digest IS NULL OR translated_digest != digest)"
 
 
 def changed_keys(
@@ -53,18 +59,12 @@ def changed_rows(
     table = schema.metadata.tables[table_name]
     query = (
         select(table)
-        .where(
-            or_(table.c.translated_digest.is_(None), table.c.translated_digest != table.c.digest)
-        )
-        .where(tuple_(table.c.source, table.c.record_id) > tuple_(*after))
+        .where(text(_DUE), tuple_(table.c.source, table.c.record_id) > tuple_(*after))
         .order_by(table.c.source, table.c.record_id)
     )
     if through is not None:
         query = query.where(tuple_(table.c.source, table.c.record_id) <= tuple_(*through))
     return _dicts(conn.execute(query))
-
-
-_DUE = "(translated_digest IS NULL OR translated_digest != digest)"
 
 
 # A rating as ratings_of reads it: the values of a domain.Rating, in its fields' order.
