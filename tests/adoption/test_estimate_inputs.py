@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from datetime import date, timedelta
-from itertools import chain
 from pathlib import Path
 
 import orjson
@@ -20,7 +19,7 @@ from sqlalchemy import Engine
 
 from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.outcomes import trained_dates
-from adoptloop.adoption.raters import Rated, rater_inputs
+from adoptloop.adoption.raters import counted_ratings, rater_inputs
 from adoptloop.adoption.uplift import (
     PERIOD_DAYS,
     Panel,
@@ -91,24 +90,26 @@ def _plain(panels: dict[str, Panel]) -> dict[str, list[tuple[str, date, bool, da
 def test_panels_from_the_raters_year_equal_panels_read_whole(
     org: Path, engine: Engine, capabilities: CapabilityMap, days: int, by: UpliftBy | None
 ) -> None:
-    """Issue 17, estimates stage: collect handed the ratings rater_inputs read (its year, and
-    the earlier ones it kept aside) gives the panels, ratings and groups, that collect reading
-    them itself gives, and both equal the per-person reference; the leniency model's ratings are
-    the same with or without keeping the earlier ones; over a random edit of the drops."""
+    """Issue 17, estimates stage: collect handed the counted ratings read once for both
+    estimators (the leniency model's year and the earlier ones) gives the panels, ratings and
+    groups that collect reading them itself gives, and both equal the per-person reference;
+    the leniency model's ratings are the same taken from that one read or read for its year
+    alone; over a random edit of the drops."""
     _pull(engine, org, capabilities)
     for step in range(2):
         if step:
             _edit_drops(org, 11)
             _pull(engine, org, capabilities)
         since = AS_OF - timedelta(days=days)
-        earlier: list[Rated] = []
         with engine.connect() as conn:
-            rated, regions = rater_inputs(conn, AS_OF, days=days, earlier=earlier)
+            counted = counted_ratings(conn, AS_OF)
+            rated, regions = rater_inputs(conn, AS_OF, days=days, counted=counted)
             assert (rated, regions) == rater_inputs(conn, AS_OF, days=days)
-            shared = collect(conn, capabilities, AS_OF, by, rated=chain(earlier, rated))
+            shared = collect(conn, capabilities, AS_OF, by, rated=counted)
             whole = collect(conn, capabilities, AS_OF, by)
+        earlier = counted.rated(counted.days <= since.toordinal())
         assert rated
-        assert all(r.day <= since for r in earlier)
+        assert len(rated) + len(earlier) == len(counted.days)
         assert bool(earlier) == (days == 120)
         ratings, groups = _per_person(engine, capabilities, AS_OF, by)
         assert _plain(shared) == _plain(whole) == ratings

@@ -188,20 +188,16 @@ def rater_inputs(
     as_of: date,
     *,
     days: int = RATER_DAYS,
-    earlier: list[Rated] | None = None,
     counted: CountedRatings | None = None,
 ) -> tuple[list[Rated], dict[str, str]]:
-    """The model's ratings (rep rows only, in the model's order) and each rater's region.
-    With `earlier`, the ratings of rep rows on or before the model's year are appended to it
-    from the same read; `counted`: every counted rating, read already (counted_ratings: the
-    estimates stage reads them once for both estimators, and hands them to uplift.collect)."""
+    """The model's ratings (rep rows only, in the model's order) and each rater's region;
+    `counted`: every counted rating, read already (counted_ratings: the estimates stage reads
+    them once for both estimators, and hands them to uplift.collect), else the model's year
+    is read here."""
     since = as_of - timedelta(days=days)
     if counted is None:
-        counted = counted_ratings(conn, as_of, None if earlier is not None else since)
-    recent = counted.days > since.toordinal()
-    rated = counted.rated(recent)
-    if earlier is not None:
-        earlier.extend(counted.rated(~recent))
+        counted = counted_ratings(conn, as_of, since)
+    rated = counted.rated(counted.days > since.toordinal())
     regions = {rater: counted.regions[rater] for rater in {r.rater for r in rated}}
     return rated, regions
 

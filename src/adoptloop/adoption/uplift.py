@@ -46,7 +46,6 @@ from adoptloop.adoption.metrics import ALL, fraction
 from adoptloop.adoption.outcomes import trained_dates
 from adoptloop.adoption.raters import (
     CountedRatings,
-    Rated,
     counted_ratings,
     employment_by_person,
 )
@@ -194,13 +193,13 @@ def collect(
     as_of: date,
     by: UpliftBy | None,
     *,
-    rated: CountedRatings | Iterable[Rated] | None = None,
+    rated: CountedRatings | None = None,
 ) -> dict[str, Panel]:
     """capability -> its counted ratings (rep rows only) and each rep's group.
 
     `rated`: every counted rating of a `rep` row on or before `as_of`, read already (the
-    estimates stage reads them once for both estimators: raters.counted_ratings), as columns
-    or one by one in any order; else they are read here. A panel's cells are sorted, so the
+    estimates stage reads them once for both estimators: raters.counted_ratings); else they
+    are read here. A panel's cells are sorted, so the
     order of its ratings does not count."""
     np = estimators.load("numpy")
     trained = {  # hr_id -> capability -> trained_at's ordinal
@@ -214,8 +213,6 @@ def collect(
     }
     if rated is None:
         rated = counted_ratings(conn, as_of)
-    elif not isinstance(rated, CountedRatings):
-        rated = _as_columns(list(rated))
     employment = employment_by_person(conn) if by is not None else {}
     panels: dict[str, Panel] = {}
     for capability, spec in capabilities.capabilities.items():
@@ -241,19 +238,6 @@ def collect(
                 post = history.on(as_of) or history.rep_on(date.fromordinal(last_day))
             panel.groups[rep] = _group_of(post, by)
     return panels
-
-
-def _as_columns(rated: list[Rated]) -> CountedRatings:
-    """Ratings one by one as the columns of CountedRatings (no regions: collect needs none)."""
-    np = estimators.load("numpy")
-    return CountedRatings(
-        np.array([r.rater for r in rated], dtype=object),
-        np.array([r.rep for r in rated], dtype=object),
-        np.array([r.capability for r in rated], dtype=object),
-        np.array([r.day.toordinal() for r in rated], dtype=np.int64),
-        np.array([r.scaled for r in rated], dtype=np.float64),
-        {},
-    )
 
 
 def _group_of(row: HRRow | None, by: UpliftBy) -> str | None:
