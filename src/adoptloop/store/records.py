@@ -213,14 +213,10 @@ def _prepared(
     """The rows to store by record id (a later duplicate in the batch wins), each a copy with
     its source, `deleted` and its digest (with its children's digest, which is not stored)."""
     prepared: dict[str, dict[str, Any]] = {}
-    skip = frozenset(exclude)
     for row in rows:
         record_id = row["record_id"]
         values = {**row, "_children": extras.get(record_id, "")}
-        if skip.isdisjoint(row):
-            row_hash = digest(values)
-        else:
-            row_hash = digest({k: v for k, v in values.items() if k not in skip})
+        row_hash = row_digest(values, exclude=exclude)
         del values["_children"]
         values.update(source=source, deleted=False, digest=row_hash)
         prepared[record_id] = values
