@@ -34,6 +34,7 @@ import orjson
 import structlog
 
 from adoptloop.errors import AdoptloopError
+from adoptloop.pipeline.rss import high_water_mb
 
 if TYPE_CHECKING:
     from adoptloop.adoption.estimates import Estimates
@@ -65,6 +66,7 @@ class EstimatesChild:
         self._process = process
         self._sends, self._answers = sends, answers
         self.peak_rss_mb: float | None = None  # the child's own VmHWM, once it answered
+        self._answer: dict[str, Any] | None = None  # what it sent ({}: nothing)
 
     @classmethod
     def start(cls, url: str, capabilities: CapabilityMap) -> EstimatesChild:
@@ -92,18 +94,34 @@ class EstimatesChild:
         """The child's estimates, once it sent them (it then exits); its error otherwise."""
         from adoptloop.adoption.estimates import from_plain  # noqa: PLC0415 - the child's kit
 
-        answer = self._answers.read()
-        self._process.wait()
-        if not answer:
+        sent = self._receive()
+        if not sent:
             raise EstimatesFailed(
                 "the estimates process ended without its results (exit status "
                 f"{self._process.returncode}); nothing of the estimates was written"
             )
-        sent = orjson.loads(answer)
-        self.peak_rss_mb = sent["peak_rss_mb"]
         if "error" in sent:
             raise _error(sent["error"])
         return from_plain(sent["estimates"])
+
+    def high_water_mb(self) -> float | None:
+        """The child's peak resident memory so far (the stages it runs beside add it to their
+        workers'): read from /proc while it runs, from its answer once it ended."""
+        if self._process.poll() is None:
+            peak = high_water_mb(self._process.pid)
+            if peak is not None or self._process.poll() is None:
+                return peak
+        self._receive()
+        return self.peak_rss_mb
+
+    def _receive(self) -> dict[str, Any]:
+        """What the child sent, read once (waits for it to end)."""
+        if self._answer is None:
+            answer = self._answers.read()
+            self._process.wait()
+            self._answer = orjson.loads(answer) if answer else {}
+            self.peak_rss_mb = self._answer.get("peak_rss_mb")
+        return self._answer
 
     def close(self) -> None:
         """Stop the child if it still runs (a run that failed or stopped before its estimates:
@@ -143,7 +161,7 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
 
     from adoptloop import logging as adoptloop_logging  # noqa: PLC0415
     from adoptloop.adoption.estimates import as_plain, estimates_as_of  # noqa: PLC0415
-    from adoptloop.pipeline.rss import own_high_water_mb  # noqa: PLC0415
+    from adoptloop.pipeline.rss import own_high_water_mb  # noqa: PLC0415 - the child's kit
     from adoptloop.store.db import create_store_engine  # noqa: PLC0415
 
     start: _Start = pickle.load(stdin)  # noqa: S301 - from the run that started us

@@ -207,6 +207,15 @@ def _estimates_process(env: Environment) -> Iterator[EstimatesChild | None]:
         child.close()
 
 
+def _beside(bucket: dict[str, Any], child: EstimatesChild | None) -> None:
+    """Add the estimates process's peak so far to the stage's workers' (`workers_peak_rss_mb`):
+    it runs beside every stage up to the estimates stage (its imports, then its reads and fits
+    beside the states and translate stages)."""
+    peak = child.high_water_mb() if child is not None else None
+    if peak is not None:
+        bucket["workers_peak_rss_mb"] = round(bucket.get("workers_peak_rss_mb", 0.0) + peak, 1)
+
+
 _peak_seen = [0.0]  # the highest _peak_rss_mb reported so far in this process
 
 
@@ -379,12 +388,14 @@ def _run(
                 for connector in pulled:
                     checkpoint()
                     bucket[connector.name] = stage.pull(connector)
+                _beside(bucket, child)
             checkpoint()
             result.as_of = env.as_of(as_of)
             if child is not None:  # the estimates' inputs are committed: it reads and fits
                 child.go(result.as_of)
             with _stage(result.counts, "states", env.engine) as bucket:
                 bucket.update(adopt.refresh_states(env.engine, env.capabilities, result.as_of))
+                _beside(bucket, child)
             checkpoint()
             with _stage(result.counts, "translate", env.engine) as bucket:
                 translate = TranslateStage(
@@ -393,6 +404,7 @@ def _run(
                 bucket.update(translate.run())
                 if translate.workers_peak_rss_mb is not None:
                     bucket["workers_peak_rss_mb"] = translate.workers_peak_rss_mb
+                _beside(bucket, child)
             checkpoint()
             caused = None  # the estimates stage's estimates, for the report
             if env.settings.adoption.publish_estimates:
@@ -403,8 +415,7 @@ def _run(
                         )
                         bucket.update(counts)
                     finally:
-                        if child is not None and child.peak_rss_mb is not None:
-                            bucket["workers_peak_rss_mb"] = child.peak_rss_mb
+                        _beside(bucket, child)
                 checkpoint()
             with _stage(result.counts, "deliver", env.engine) as bucket:
                 bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
