@@ -74,8 +74,7 @@ def estimates_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) 
     earlier = kept.get("fits", {}) if kept.get("salt") == salt else {}
     if kept.get("inputs") == inputs:
         return Estimates(
-            [Uplift(**{**row, "tier": Tier(row["tier"])}) for row in kept["uplift"]],
-            [Leniency(**{**row, "tier": Tier(row["tier"])}) for row in kept["leniency"]],
+            *_rows(kept),
             inputs,
             reused=True,
             fits={k: {"fitted": 0, "reused": kept["fits_made"][k]} for k in KINDS},
@@ -114,6 +113,37 @@ def keep(conn: Connection, estimates: Estimates) -> None:
             "fits": estimates.kept_fits,
             "fits_made": {k: sum(c.values()) for k, c in estimates.fits.items()},
         },
+    )
+
+
+def as_plain(estimates: Estimates) -> dict[str, Any]:
+    """The estimates as JSON-able values (what the estimates' process sends the run:
+    pipeline/estimates_child.py); `from_plain` makes them again."""
+    return {
+        "uplift": [_plain(row) for row in estimates.uplift],
+        "leniency": [_plain(row) for row in estimates.leniency],
+        "inputs": estimates.inputs,
+        "reused": estimates.reused,
+        "fits": estimates.fits,
+        "kept_fits": estimates.kept_fits,
+    }
+
+
+def from_plain(plain: dict[str, Any]) -> Estimates:
+    """The estimates `as_plain` gave (the rows as the kept ones are read: equal to a fit's)."""
+    return Estimates(
+        *_rows(plain),
+        plain["inputs"],
+        reused=plain["reused"],
+        fits=plain["fits"],
+        kept_fits=plain["kept_fits"],
+    )
+
+
+def _rows(plain: dict[str, Any]) -> tuple[list[Uplift], list[Leniency]]:
+    return (
+        [Uplift(**{**row, "tier": Tier(row["tier"])}) for row in plain["uplift"]],
+        [Leniency(**{**row, "tier": Tier(row["tier"])}) for row in plain["leniency"]],
     )
 
 

@@ -38,6 +38,15 @@ def require() -> None:
             raise _missing(module)
 
 
+def installed() -> bool:
+    """Whether every library of the extra is installed (found without importing them)."""
+    try:
+        require()
+    except ConfigError:
+        return False
+    return True
+
+
 def load(module: str = "diff_diff") -> ModuleType:
     """Import `module` of the uplift extra; ConfigError (exit 2) naming the extra when missing."""
     try:

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from adoptloop.mappings.capability_map import CapabilityMap
+    from adoptloop.pipeline.estimates_child import EstimatesChild
     from adoptloop.pipeline.translate import TranslateStage
 
 log = structlog.get_logger(__name__)
@@ -52,20 +53,29 @@ def period_of(as_of: date) -> str:
 
 
 def publish_estimates(
-    engine: Engine, stage: TranslateStage, capabilities: CapabilityMap, as_of: date
+    engine: Engine,
+    stage: TranslateStage,
+    capabilities: CapabilityMap,
+    as_of: date,
+    child: EstimatesChild | None = None,
 ) -> tuple[dict[str, Any], Estimates | None]:
     """Estimate uplift and leniency as of `as_of` (adoption.estimates: the kept ones when no
     input was written since, else each fit whose inputs changed made again) and emit their
     statements into the outbox through `stage`; returns the counts (`inputs`: unchanged or
     read; `fits`: per kind, fits made and reused) and the estimates (the report shows the
-    same). Without the uplift extra: log, skip, and say so in the counts."""
+    same). `child`: the run's estimates process, told to go as of `as_of` already, which
+    computes them (pipeline/estimates_child.py); None: computed in this process. Without the
+    uplift extra: log, skip, and say so in the counts."""
     try:
         estimators.require()
     except ConfigError as exc:
         log.warning("estimates skipped", reason=str(exc))
         return {"skipped": f"the uplift extra is not installed ({estimators.INSTALL_HINT})"}, None
-    with engine.connect() as conn:
-        caused = estimates_as_of(conn, capabilities, as_of)
+    if child is not None:
+        caused = child.estimates()
+    else:
+        with engine.connect() as conn:
+            caused = estimates_as_of(conn, capabilities, as_of)
     with engine.begin() as conn:
         keep(conn, caused)
     counts = emit_estimates(engine, stage, caused.uplift, caused.leniency, period_of(as_of))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
+from adoptloop.adoption import estimators
 from adoptloop.adoption.metrics import MetricsRow
 from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
 from adoptloop.connectors.registry import AnyConnector, Registry
@@ -30,6 +31,7 @@ from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver, lrs_client
 from adoptloop.pipeline.erase import erase_person
 from adoptloop.pipeline.estimates import publish_estimates
+from adoptloop.pipeline.estimates_child import EstimatesChild
 from adoptloop.pipeline.outcome import EXIT_CODES, judge
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
@@ -40,7 +42,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
 from adoptloop.store import cursors, erasures, locks, runs, source_reads
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
-from adoptloop.store.db import open_store, refresh_statistics, shrink_idle
+from adoptloop.store.db import open_store, refresh_statistics, shrink_idle, sqlite_path
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
@@ -185,6 +187,33 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
             **workers,
         )
     _release_memory(engine)  # after a stage that succeeded (a failed one may have no store)
+
+
+@contextmanager
+def _estimates_process(env: Environment) -> Iterator[EstimatesChild | None]:
+    """The run's estimates process (pipeline/estimates_child.py), started now so that it
+    imports the statistics libraries while the run pulls; None when the run publishes no
+    estimates, the uplift extra is missing (the stage says so), or the store is in this
+    process's memory (no other process can open it: computed here)."""
+    url = env.engine.url.render_as_string(hide_password=False)
+    shared = env.engine.dialect.name != "sqlite" or sqlite_path(url) is not None
+    if not (env.settings.adoption.publish_estimates and shared and estimators.installed()):
+        yield None
+        return
+    child = EstimatesChild.start(url, env.capabilities)
+    try:
+        yield child
+    finally:
+        child.close()
+
+
+def _beside(bucket: dict[str, Any], child: EstimatesChild | None) -> None:
+    """Add the estimates process's peak so far to the stage's workers' (`workers_peak_rss_mb`):
+    it runs beside every stage up to the estimates stage (its imports, then its reads and fits
+    beside the states and translate stages)."""
+    peak = child.high_water_mb() if child is not None else None
+    if peak is not None:
+        bucket["workers_peak_rss_mb"] = round(bucket.get("workers_peak_rss_mb", 0.0) + peak, 1)
 
 
 _peak_seen = [0.0]  # the highest _peak_rss_mb reported so far in this process
@@ -334,81 +363,92 @@ def _run(
             progress(what, n)
 
     try:
-        with _stage(result.counts, "pull", env.engine) as bucket:
-            with env.engine.connect() as conn:
-                suppression = Suppression.load(conn, env.actor_key)
-            stage = PullStage(
-                env.engine,
-                run_id,
-                progress=tick,
-                suppression=suppression,
-                roles=env.settings.roles.role_map(),
-                allow_shrink=allow_shrink,
-            )
-            pulled = [c for c in env.connectors() if sources is None or c.name in sources]
-            for connector in pulled:  # unusable input stops the run before any source commits
+        with _estimates_process(env) as child:
+            with _stage(result.counts, "pull", env.engine) as bucket:
                 with env.engine.connect() as conn:
-                    restored = (
-                        {} if stage.rereads(connector) else cursors.of_source(conn, connector.name)
-                    )
-                connector.restore(restored)  # a source read whole is checked whole
-                connector.preflight()
-            for connector in pulled:
-                checkpoint()
-                bucket[connector.name] = stage.pull(connector)
-        checkpoint()
-        with _stage(result.counts, "states", env.engine) as bucket:
+                    suppression = Suppression.load(conn, env.actor_key)
+                stage = PullStage(
+                    env.engine,
+                    run_id,
+                    progress=tick,
+                    suppression=suppression,
+                    roles=env.settings.roles.role_map(),
+                    allow_shrink=allow_shrink,
+                )
+                pulled = [c for c in env.connectors() if sources is None or c.name in sources]
+                for connector in pulled:  # unusable input stops the run before any source commits
+                    with env.engine.connect() as conn:
+                        restored = (
+                            {}
+                            if stage.rereads(connector)
+                            else cursors.of_source(conn, connector.name)
+                        )
+                    connector.restore(restored)  # a source read whole is checked whole
+                    connector.preflight()
+                for connector in pulled:
+                    checkpoint()
+                    bucket[connector.name] = stage.pull(connector)
+                _beside(bucket, child)
+            checkpoint()
             result.as_of = env.as_of(as_of)
-            bucket.update(adopt.refresh_states(env.engine, env.capabilities, result.as_of))
-        checkpoint()
-        with _stage(result.counts, "translate", env.engine) as bucket:
-            translate = TranslateStage(
-                env.engine, env.translate_context(), run_id, env.settings.xapi.version
-            )
-            bucket.update(translate.run())
-            if translate.workers_peak_rss_mb is not None:
-                bucket["workers_peak_rss_mb"] = translate.workers_peak_rss_mb
-        checkpoint()
-        caused = None  # the estimates stage's estimates, for the report
-        if env.settings.adoption.publish_estimates:
-            with _stage(result.counts, "estimates", env.engine) as bucket:
-                counts, caused = publish_estimates(
-                    env.engine, translate, env.capabilities, result.as_of
-                )
-                bucket.update(counts)
+            if child is not None:  # the estimates' inputs are committed: it reads and fits
+                child.go(result.as_of)
+            with _stage(result.counts, "states", env.engine) as bucket:
+                bucket.update(adopt.refresh_states(env.engine, env.capabilities, result.as_of))
+                _beside(bucket, child)
             checkpoint()
-        with _stage(result.counts, "deliver", env.engine) as bucket:
-            bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
-        checkpoint()
-        if env.settings.adoption.write_back:
-            with _stage(result.counts, "publish", env.engine) as bucket:
-                bucket.update(
-                    publish(
-                        env.engine,
-                        env.connectors(),
-                        env.capabilities,
-                        env.settings.adoption.write_back,
-                        dry_run=env.settings.adoption.write_back_dry_run,
+            with _stage(result.counts, "translate", env.engine) as bucket:
+                translate = TranslateStage(
+                    env.engine, env.translate_context(), run_id, env.settings.xapi.version
+                )
+                bucket.update(translate.run())
+                if translate.workers_peak_rss_mb is not None:
+                    bucket["workers_peak_rss_mb"] = translate.workers_peak_rss_mb
+                _beside(bucket, child)
+            checkpoint()
+            caused = None  # the estimates stage's estimates, for the report
+            if env.settings.adoption.publish_estimates:
+                with _stage(result.counts, "estimates", env.engine) as bucket:
+                    try:
+                        counts, caused = publish_estimates(
+                            env.engine, translate, env.capabilities, result.as_of, child
+                        )
+                        bucket.update(counts)
+                    finally:
+                        _beside(bucket, child)
+                checkpoint()
+            with _stage(result.counts, "deliver", env.engine) as bucket:
+                bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
+            checkpoint()
+            if env.settings.adoption.write_back:
+                with _stage(result.counts, "publish", env.engine) as bucket:
+                    bucket.update(
+                        publish(
+                            env.engine,
+                            env.connectors(),
+                            env.capabilities,
+                            env.settings.adoption.write_back,
+                            dry_run=env.settings.adoption.write_back_dry_run,
+                        )
                     )
+                checkpoint()
+            with _stage(result.counts, "adoption", env.engine) as bucket:
+                outputs = adopt.write_outputs(
+                    env.engine,
+                    env.capabilities,
+                    result.as_of,
+                    by=env.settings.adoption.by,
+                    output_dir=env.settings.adoption.output_dir,
+                    options=adopt.report_options(env.settings),
+                    estimates=caused,
                 )
-            checkpoint()
-        with _stage(result.counts, "adoption", env.engine) as bucket:
-            outputs = adopt.write_outputs(
-                env.engine,
-                env.capabilities,
-                result.as_of,
-                by=env.settings.adoption.by,
-                output_dir=env.settings.adoption.output_dir,
-                options=adopt.report_options(env.settings),
-                estimates=caused,
-            )
-            result.adoption, result.adoption_csv = outputs.rows, outputs.csv
-            result.report = outputs.report
-            bucket["rows"] = len(result.adoption)
-        with env.engine.connect() as conn:
-            reads = source_reads.latest_reads(conn)
-        outcome = judge(reads, env.rejected_share_limits(), stage.stopped)
-        result.status, result.problems = outcome.status, outcome.problems
+                result.adoption, result.adoption_csv = outputs.rows, outputs.csv
+                result.report = outputs.report
+                bucket["rows"] = len(result.adoption)
+            with env.engine.connect() as conn:
+                reads = source_reads.latest_reads(conn)
+            outcome = judge(reads, env.rejected_share_limits(), stage.stopped)
+            result.status, result.problems = outcome.status, outcome.problems
     except RunInterrupted as exc:
         result.status = "interrupted"
         with env.engine.begin() as conn:

@@ -1,0 +1,221 @@
+"""The estimates computed in a short-lived process of their own, so that the run's process
+(and the long-lived `serve` process) never imports the statistics libraries (issue 17: numpy,
+pandas, scipy.stats and diff-diff add about 110 MB to a process, which it keeps).
+
+The run starts the child first thing (`EstimatesChild.start`), before the pull: a fresh
+interpreter (`python -m adoptloop.pipeline.estimates_child`, not multiprocessing's spawn,
+which would import the run's own main module again) that imports the libraries while the
+run's process pulls, on the other core. Once the estimates' inputs are committed the run
+tells it the as-of date (`go`); the child opens the store itself, reads and fits
+(adoption/estimates.py `estimates_as_of`, on a connection of its own that only reads), and
+sends back only the estimates as JSON (`estimates.as_plain`: the rows, their basis and the
+fits they came from; the same values the store keeps) with its own peak resident memory,
+read before it exits. The run's process keeps and publishes them as before: the child writes
+nothing, so a child that fails or dies leaves the store as it was, and the stage fails with
+the child's error (its class and exit status; a child that died without one: `EstimatesFailed`,
+exit 70).
+
+The protocol is one pickled message each way on the child's stdin (`_Start`, then the as-of
+date) and one JSON document back on its stdout; its log lines go to the stderr it shares
+with the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from typing import IO, TYPE_CHECKING, Any
+
+import orjson
+import structlog
+
+from adoptloop.errors import AdoptloopError
+from adoptloop.pipeline.rss import high_water_mb
+
+if TYPE_CHECKING:
+    from adoptloop.adoption.estimates import Estimates
+    from adoptloop.mappings.capability_map import CapabilityMap
+
+log = structlog.get_logger(__name__)
+
+# what the fits import, imported by the child while the run pulls (adoption/estimators.py)
+_PRELOAD = ("numpy", "pandas", "diff_diff", "diff_diff.linalg")
+# how much lower the child's CPU priority is than the run's: it reads and fits beside the
+# states and translate stages, and takes only the CPU their processes leave idle (beside the
+# translate stage's two workers on two cores it would otherwise slow that stage down); alone,
+# as when the run waits for its answer, a lower priority costs it nothing
+GIVE_WAY = 10
+
+
+class EstimatesFailed(AdoptloopError):
+    """The estimates' process ended without its results, or with an error that does not say
+    its own exit status (a bug: 70); nothing of the estimates was written."""
+
+
+@dataclass(frozen=True)
+class _Start:
+    url: str
+    capabilities: CapabilityMap
+    log_level: int
+    context: dict[str, Any]  # the run's log context (run_id, stage)
+
+
+class EstimatesChild:
+    """The run's handle on the child process (see the module's docstring)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], sends: IO[bytes], answers: IO[bytes]):
+        self._process = process
+        self._sends, self._answers = sends, answers
+        self.peak_rss_mb: float | None = None  # the child's own VmHWM, once it answered
+        self._answer: dict[str, Any] | None = None  # what it sent ({}: nothing)
+
+    @classmethod
+    def start(cls, url: str, capabilities: CapabilityMap) -> EstimatesChild:
+        """A child that imports the libraries now and waits for `go`."""
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, this module
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        if process.stdin is None or process.stdout is None:  # pragma: no cover - piped above
+            raise EstimatesFailed("the estimates process has no pipes")
+        with contextlib.suppress(OSError):  # the child may already be gone: `estimates` says so
+            priority = os.getpriority(os.PRIO_PROCESS, 0)
+            os.setpriority(os.PRIO_PROCESS, process.pid, min(priority + GIVE_WAY, 19))
+        child = cls(process, process.stdin, process.stdout)
+        logger = structlog.get_logger().bind()
+        start = _Start(
+            url, capabilities, logger.get_effective_level(), structlog.contextvars.get_contextvars()
+        )
+        child._send(start)
+        return child
+
+    def go(self, as_of: date) -> None:
+        """Start reading and fitting as of `as_of` (the inputs are committed)."""
+        self._send(as_of)
+
+    def estimates(self) -> Estimates:
+        """The child's estimates, once it sent them (it then exits); its error otherwise."""
+        from adoptloop.adoption.estimates import from_plain  # noqa: PLC0415 - the child's kit
+
+        sent = self._receive()
+        if not sent:
+            raise EstimatesFailed(
+                "the estimates process ended without its results (exit status "
+                f"{self._process.returncode}); nothing of the estimates was written"
+            )
+        if "error" in sent:
+            raise _error(sent["error"])
+        return from_plain(sent["estimates"])
+
+    def high_water_mb(self) -> float | None:
+        """The child's peak resident memory so far (the stages it runs beside add it to their
+        workers'): read from /proc while it runs, from its answer once it ended."""
+        if self._process.poll() is None:
+            peak = high_water_mb(self._process.pid)
+            if peak is not None or self._process.poll() is None:
+                return peak
+        self._receive()
+        return self.peak_rss_mb
+
+    def _receive(self) -> dict[str, Any]:
+        """What the child sent, read once (waits for it to end)."""
+        if self._answer is None:
+            answer = self._answers.read()
+            self._process.wait()
+            self._answer = orjson.loads(answer) if answer else {}
+            self.peak_rss_mb = self._answer.get("peak_rss_mb")
+        return self._answer
+
+    def close(self) -> None:
+        """Stop the child if it still runs (a run that failed or stopped before its estimates:
+        it only reads, so nothing is lost)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for stream in (self._sends, self._answers):
+            with contextlib.suppress(OSError):
+                stream.close()
+
+    def _send(self, message: object) -> None:
+        try:
+            pickle.dump(message, self._sends)
+            self._sends.flush()
+        except OSError:  # the child is gone: `estimates` says so
+            pass
+
+
+def _error(sent: dict[str, Any]) -> AdoptloopError:
+    """The child's error as the run raises it: the same exception when it was one of ours."""
+    if sent.get("pickled"):
+        with contextlib.suppress(Exception):
+            found = pickle.loads(bytes.fromhex(sent["pickled"]))  # noqa: S301 - our own child
+            if isinstance(found, AdoptloopError):
+                return found
+    return EstimatesFailed(
+        f"the estimates failed ({sent['class']}); nothing of the estimates was written; this "
+        "is a bug in adoptloop — please report it with the log line 'estimates failed' (run "
+        "with --log-level debug for its traceback)"
+    )
+
+
+def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
+    """The child's life: start, preload, wait for the as-of date, compute, answer."""
+    import importlib  # noqa: PLC0415
+
+    from adoptloop import logging as adoptloop_logging  # noqa: PLC0415
+    from adoptloop.adoption.estimates import as_plain, estimates_as_of  # noqa: PLC0415
+    from adoptloop.pipeline.rss import own_high_water_mb  # noqa: PLC0415 - the child's kit
+    from adoptloop.store.db import create_store_engine  # noqa: PLC0415
+
+    start: _Start = pickle.load(stdin)  # noqa: S301 - from the run that started us
+    adoptloop_logging.configure(level=start.log_level)
+    structlog.contextvars.bind_contextvars(**start.context)
+    for module in _PRELOAD:  # while the run pulls; a missing one fails the fit, as in-process
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+    try:
+        as_of: date = pickle.load(stdin)  # noqa: S301
+    except EOFError:  # the run ended before its estimates
+        return
+    answer: dict[str, Any]
+    try:
+        engine = create_store_engine(start.url)
+        with engine.connect() as conn:
+            found = estimates_as_of(conn, start.capabilities, as_of)
+        engine.dispose()
+        answer = {"estimates": as_plain(found)}
+    except Exception as exc:  # every error goes back to the run
+        log.error("estimates failed", error=exc.__class__.__name__)  # noqa: TRY400
+        log.debug("estimates failed", exc_info=exc)  # the traceback, only when asked for
+        answer = {"error": {"class": exc.__class__.__name__, "pickled": _pickled(exc)}}
+    answer["peak_rss_mb"] = round(own_high_water_mb(), 1)
+    stdout.write(orjson.dumps(answer))
+    stdout.flush()
+
+
+def _pickled(exc: Exception) -> str | None:
+    if not isinstance(exc, AdoptloopError):
+        return None
+    try:
+        return pickle.dumps(exc).hex()
+    except Exception:  # noqa: BLE001 - sent as its class name instead
+        return None
+
+
+if __name__ == "__main__":
+    import signal
+
+    # Ctrl-C or a service manager's stop signals the whole process group: the run stops at
+    # its next checkpoint and ends the child itself
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # the answer goes to the stdout the run reads; anything a library prints, to stderr
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _child(sys.stdin.buffer, answers)

@@ -1,0 +1,208 @@
+"""Issue 17, the run's memory (point 1 of the estimates stage's round): the estimates are
+computed in a short-lived process of their own (pipeline/estimates_child.py), so the run's
+process never imports the statistics libraries; the child's peak memory is reported beside
+the stage's; on SQLite and PostgreSQL; an error or a crash in the child fails the run with a
+clear error and its exit status, and nothing of the estimates is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, make_url, select
+from structlog.testing import capture_logs
+
+from adoptloop.cli.common import load
+from adoptloop.errors import AdoptloopError
+from adoptloop.mappings.translate import estimate_ref
+from adoptloop.pipeline import estimates_child
+from adoptloop.pipeline.estimates import period_of
+from adoptloop.pipeline.run import Environment, run_pipeline
+from adoptloop.store import adoption as store
+from adoptloop.store import schema
+from tests.store.conftest import postgres_server, postgres_url, store_url
+from tests.support import copy_demo
+
+__all__ = ["postgres_server", "postgres_url", "store_url"]  # the fixtures this module uses
+
+LIBRARIES = ("numpy", "pandas", "scipy", "diff_diff")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Path:
+    return copy_demo(tmp_path)
+
+
+@pytest.fixture
+def env(demo: Path) -> Iterator[Environment]:
+    settings, registry = load(demo)
+    opened = Environment.open(settings, registry)
+    yield opened
+    opened.engine.dispose()
+
+
+_RUN = """
+import json, sys
+from pathlib import Path
+from adoptloop.cli.common import load
+from adoptloop.pipeline.run import Environment, run_pipeline
+settings, registry = load(Path(sys.argv[1]))
+env = Environment.open(settings, registry)
+result = run_pipeline(env)
+loaded = sorted(m for m in sys.argv[2:] if m in sys.modules)
+print(json.dumps({"fits": result.counts["estimates"]["fits"], "loaded": loaded}))
+"""
+
+
+def test_a_run_never_imports_the_statistics_libraries_into_its_own_process(demo: Path) -> None:
+    """Point 1: after a run that fitted uplift and leniency, none of numpy, pandas, scipy or
+    diff-diff is among the run's process's modules (the estimates' process had them)."""
+    ran = subprocess.run(
+        [sys.executable, "-c", _RUN, str(demo), *LIBRARIES],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    found = json.loads(ran.stdout.splitlines()[-1])
+    assert found["fits"]["uplift"]["fitted"] > 0
+    assert found["loaded"] == []
+
+
+def _with_store(demo: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo on the store at `url` (its password, if any, as store.password: the only way
+    the settings take one)."""
+    parsed = make_url(url)
+    store = f"url: {parsed._replace(password=None).render_as_string(hide_password=False)}"
+    if parsed.password is not None:
+        monkeypatch.setenv("TEST_STORE_PASSWORD", str(parsed.password))
+        store += "\n  password: ${TEST_STORE_PASSWORD}"
+    text = demo.read_text(encoding="utf-8").replace("url: sqlite:///state/demo.db", store)
+    demo.write_text(text, encoding="utf-8")
+    return demo
+
+
+def test_the_estimates_process_peak_memory_is_reported_with_the_stage(
+    demo: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 1: on SQLite and PostgreSQL the estimates' process fits and the estimates stage's
+    `stage done` line carries its peak resident memory (`workers_peak_rss_mb`, which bench/run.py
+    adds to the run's), and so does each stage it runs beside."""
+    settings, registry = load(_with_store(demo, store_url, monkeypatch))
+    env = Environment.open(settings, registry)
+    try:
+        with capture_logs() as logs:
+            result = run_pipeline(env)
+        with env.engine.connect() as conn:
+            kept = store.kept_estimates(conn)
+    finally:
+        env.engine.dispose()
+    assert result.counts["estimates"]["fits"]["uplift"]["fitted"] > 0
+    assert kept is not None
+    done = {e["stage"]: e for e in logs if e["event"] == "stage done"}
+    assert done["estimates"]["workers_peak_rss_mb"] > 50  # an interpreter with the libraries
+    # it runs beside the stages before too: counted there as well
+    assert all("workers_peak_rss_mb" in done[s] for s in ("pull", "states", "translate"))
+
+
+def _break_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raise_: str) -> None:
+    """The child process (only it: the run's process has imported adoption.estimates already)
+    raises `raise_` where it computes the estimates."""
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import adoptloop.adoption.estimates as estimates\n"
+        "from adoptloop.store.db import StoreUnavailable\n"
+        "def broken(*args, **kwargs):\n"
+        f"    raise {raise_}\n"
+        "estimates.estimates_as_of = broken\n",
+        encoding="utf-8",
+    )
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
+
+
+def _nothing_of_the_estimates_written(env: Environment) -> None:
+    period = period_of(env.as_of(None))
+    refs = [estimate_ref("uplift", period), estimate_ref("leniency", period)]
+    with env.engine.connect() as conn:
+        assert store.kept_estimates(conn) is None
+        emitted = schema.emitted
+        statements = conn.execute(
+            select(func.count()).select_from(emitted).where(emitted.c.record_ref.in_(refs))
+        ).scalar_one()
+        status = conn.execute(select(schema.runs.c.status)).scalar_one()
+    assert statements == 0
+    assert status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("raise_", "exit_code", "says"),
+    [
+        ("KeyError('x')", 70, "the estimates failed (KeyError)"),
+        ("StoreUnavailable('the store went away')", 75, "the store went away"),
+    ],
+)
+def test_an_error_in_the_estimates_process_fails_the_run_and_writes_none_of_them(
+    env: Environment,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    raise_: str,
+    exit_code: int,
+    says: str,
+) -> None:
+    """Point 1: the child's own error (with its exit status) or a bug in it (exit 70, named by
+    its class, no traceback) fails the run; no estimate statement, no kept estimates."""
+    _break_the_child(tmp_path, monkeypatch, raise_)
+    with pytest.raises(AdoptloopError) as failed:
+        run_pipeline(env)
+    assert failed.value.exit_code == exit_code
+    assert says in str(failed.value)
+    _nothing_of_the_estimates_written(env)
+
+
+def test_a_killed_estimates_process_fails_the_run_and_writes_none_of_them(
+    env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 1: the child killed mid-run (out of memory, say) fails the run with exit 70 and
+    says so; no estimate statement, no kept estimates."""
+    started: list[estimates_child.EstimatesChild] = []
+    real = estimates_child.EstimatesChild.start.__func__  # type: ignore[attr-defined]
+
+    def start(cls: Any, *args: Any) -> estimates_child.EstimatesChild:
+        child: estimates_child.EstimatesChild = real(cls, *args)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(estimates_child.EstimatesChild, "start", classmethod(start))
+
+    def kill(_what: str, _n: int) -> None:  # the pull's progress: the child is running
+        for child in started:
+            os.kill(child._process.pid, signal.SIGKILL)
+
+    with pytest.raises(estimates_child.EstimatesFailed) as failed:
+        run_pipeline(env, progress=kill)
+    assert failed.value.exit_code == 70
+    assert "ended without its results" in str(failed.value)
+    _nothing_of_the_estimates_written(env)
+
+
+def test_the_estimates_process_gives_way_to_the_runs_own_stages(env: Environment) -> None:
+    """Point 1 (the translate stage's speed beside it): the child reads and fits while the
+    states and translate stages run, at a CPU priority `GIVE_WAY` below the run's, so it takes
+    only the CPU the translate stage's workers leave idle."""
+    url = env.engine.url.render_as_string(hide_password=False)
+    child = estimates_child.EstimatesChild.start(url, env.capabilities)
+    try:
+        ours = os.getpriority(os.PRIO_PROCESS, 0)
+        theirs = os.getpriority(os.PRIO_PROCESS, child._process.pid)
+    finally:
+        child.close()
+    assert theirs == min(ours + estimates_child.GIVE_WAY, 19)
