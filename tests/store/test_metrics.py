@@ -134,12 +134,23 @@ def test_visits_count_in_the_period_when_submitted_and_not_deleted(scenario: Sce
     scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})
 
     assert metrics.visited_people(scenario.conn, since, D) == {"r1", "r2"}
-    assert sorted(metrics.visits(scenario.conn, since, D)) == [
-        ("M-1", since + timedelta(days=1), f"{(since + timedelta(days=1)).isoformat()}T17:00:00Z"),
-        ("M-2", D, f"{(D + timedelta(days=3)).isoformat()}T17:00:00Z"),
+    visits = {
+        (v.observed_hr_id, v.visit_date): v
+        for v in metrics.visit_ratings(scenario.conn, top_box=1.0)
+    }
+    assert sorted(visits) == [  # any date: the period is the caller's
+        ("r1", since),
+        ("r1", since + timedelta(days=1)),
+        ("r2", D),
+        ("r5", D + timedelta(days=1)),
     ]
-    (rated,) = metrics.observer_ratings(scenario.conn, since, D, top_box=1.0)
-    assert rated == metrics.ObserverRatings("M-1", 2, 1.5, 1, 1)
+    rated = visits[("r1", since + timedelta(days=1))]
+    assert rated.observer_hr_id == "M-1"
+    assert rated.submitted_at == f"{(since + timedelta(days=1)).isoformat()}T17:00:00Z"
+    assert rated[-3:] == (2, 1.5, 1)  # ratings, their scaled sum, top-box ratings
+    unrated = visits[("r2", D)]
+    assert (unrated.observer_hr_id, *unrated[-3:]) == ("M-2", 0, 0.0, 0)  # no ratings
+    assert metrics.visit_ratings(scenario.conn, top_box=1.0, people=["r2"]) == [unrated]
     pairs = metrics.observation_pairs(scenario.conn, since, D, ["r1", "r2", "r3"])
     assert pairs == {("r1", "M-1"), ("r2", "M-2")}
 
@@ -194,9 +205,9 @@ def test_newest_dates_per_source_and_of_the_hr_rows(scenario: Scenario) -> None:
 def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_history(
     scenario: Scenario, engine: Engine
 ) -> None:
-    """Issue 17, point 1 (the report's rater statistics and reinforcement are computed every
-    run): on SQLite, which keeps no planner statistics, the two joins of visits and ratings
-    read the period's visits and look their ratings up by key; they never walk every rating
+    """Issue 17, point 1 (the report's reinforcement, computed in full without kept sums): on
+    SQLite, which keeps no planner statistics, the joins of visits and ratings read the
+    period's visits and look their ratings up by key; they never walk every rating
     of the history (SCAN ratings), which made them grow with the history, not the period."""
     since = before(90)
     scenario.rated("r1", before(5), 0.5)
@@ -210,12 +221,11 @@ def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_histor
     event.listen(engine, "before_cursor_execute", seen)
     try:
         metrics.rating_recency(scenario.conn, since, D)
-        metrics.observer_ratings(scenario.conn, since, D, top_box=1.0)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
 
     joins = [(s, p) for s, p in statements if " JOIN " in s and "ratings." in s]
-    assert len(joins) >= 2  # recency (and the older ratings of DISC), the observers'
+    assert len(joins) >= 2  # recency, and the older ratings of DISC
     with engine.connect() as conn:
         plans = [
             [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p)] for s, p in joins

@@ -2,7 +2,7 @@
 
 adoption/aggregates.py decides what a contribution is and how the sums are formed; this module
 reads and writes the tables (schema v8: metric_reps, metric_people, metric_cells, metric_km,
-metric_dirty; v9: metric_ratings) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
+metric_dirty; v9: metric_ratings; v10: metric_visits) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, delete, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, delete, func, select
 
 from adoptloop.store import bulk, records, schema
 
@@ -25,7 +25,13 @@ REP_COLUMNS = tuple(c.name for c in schema.metric_reps.columns)
 PERSON_COLUMNS = tuple(c.name for c in schema.metric_people.columns)
 RATING_COLUMNS = ("hr_id", "capability_id", "day", "n")
 RatingDay = tuple[str, str, date, int]  # (person observed, capability, visit day, ratings)
-_CONTRIBUTIONS = (schema.metric_reps, schema.metric_people, schema.metric_ratings)
+VISIT_COLUMNS = tuple(c.name for c in schema.metric_visits.columns)
+_CONTRIBUTIONS = (
+    schema.metric_reps,
+    schema.metric_people,
+    schema.metric_ratings,
+    schema.metric_visits,
+)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
@@ -112,15 +118,26 @@ def replace_contributions(
     reps: Sequence[Mapping[str, Any]],
     persons: Sequence[Mapping[str, Any]],
     rated: Sequence[RatingDay],
+    visits: Sequence[tuple[Any, ...]] = (),
 ) -> None:
-    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons` and
-    `rated`."""
+    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons`,
+    `rated` and `visits` (metric_visits rows as VISIT_COLUMNS tuples)."""
     for table in _CONTRIBUTIONS:
         for chunk in _chunks(people):
             conn.execute(delete(table).where(table.c.hr_id.in_(chunk)))
     bulk.insert_many(conn, schema.metric_reps, REP_COLUMNS, reps)
     bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
     bulk.insert_tuples(conn, schema.metric_ratings, RATING_COLUMNS, list(rated))
+    bulk.insert_tuples(conn, schema.metric_visits, VISIT_COLUMNS, list(visits))
+
+
+def visits_between(conn: Connection, since: date, as_of: date) -> list[tuple[Any, ...]]:
+    """The kept visits (metric_visits) dated in (since, as_of], counted by what the rater
+    statistics read of them: (observer, lag, within_5, ratings, scaled_sum, top_box, visits)."""
+    v = schema.metric_visits
+    read = (v.c.observer_hr_id, v.c.lag, v.c.within_5, v.c.ratings, v.c.scaled_sum, v.c.top_box)
+    query = select(*read, func.count()).where(v.c.day > since, v.c.day <= as_of).group_by(*read)
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def forget_person(conn: Connection, hr_id: str) -> None:

@@ -208,6 +208,50 @@ def rating_days(
     ]
 
 
+class VisitRatings(NamedTuple):
+    """A counted visit with its ratings counted (the rater statistics' contribution)."""
+
+    observed_hr_id: str
+    source: str
+    record_id: str
+    observer_hr_id: str
+    visit_date: date
+    submitted_at: str | None
+    ratings: int
+    scaled_sum: float
+    top_box: int  # ratings at or above the top-box level
+
+
+def visit_ratings(
+    conn: Connection, *, top_box: float, people: Sequence[str] | None = None
+) -> list[VisitRatings]:
+    """Every counted, not deleted visit (any date) with its ratings' count, scaled sum and
+    top-box count (0, 0.0, 0 without ratings); with `people`, only those observed of them."""
+    o, r = schema.observations, schema.ratings
+    query = (
+        select(
+            o.c.observed_hr_id,
+            o.c.source,
+            o.c.record_id,
+            o.c.observer_hr_id,
+            o.c.visit_date,
+            o.c.submitted_at,
+            func.count(r.c.item),
+            func.coalesce(func.sum(r.c.scaled), 0.0),
+            _flag(r.c.scaled >= top_box),
+        )
+        .select_from(o)
+        .outerjoin(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
+        .where(o.c.counted.is_(True), o.c.deleted.is_(False))
+        .group_by(o.c.source, o.c.record_id)
+    )
+    return [
+        VisitRatings(hr_id, source, record_id, observer, _day(day) or day, at, n, total, top)
+        for chunk in _of_people(query, o.c.observed_hr_id, people)
+        for hr_id, source, record_id, observer, day, at, n, total, top in conn.execute(chunk)
+    ]
+
+
 def _of_people(
     query: Select[Any], column: ColumnElement[str], people: Sequence[str] | None
 ) -> list[Select[Any]]:
@@ -231,47 +275,6 @@ def observation_pairs(
         .distinct()
     )
     return {(person, observer) for person, observer in conn.execute(query)}
-
-
-def visits(conn: Connection, since: date, as_of: date) -> list[tuple[str, date, str | None]]:
-    """(observer, visit date, submitted_at timestamp) of every counted visit in (since, as_of]."""
-    o = schema.observations
-    query = select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at).where(
-        _visits_in(since, as_of)
-    )
-    return [(observer, day, submitted) for observer, day, submitted in conn.execute(query)]
-
-
-class ObserverRatings(NamedTuple):
-    observer: str
-    ratings: int
-    scaled_sum: float
-    top_box: int  # ratings at or above the top-box level
-    tagged_reports: int  # visits with at least one rating
-
-
-def observer_ratings(
-    conn: Connection, since: date, as_of: date, *, top_box: float
-) -> list[ObserverRatings]:
-    """Per observer, the ratings given on counted visits in (since, as_of]."""
-    o, r = schema.observations, schema.ratings
-    report = o.c.source + literal("/", String) + o.c.record_id
-    query = (
-        select(
-            o.c.observer_hr_id,
-            func.count(),
-            func.sum(r.c.scaled),
-            _flag(r.c.scaled >= top_box),
-            func.count(func.distinct(report)),
-        )
-        .join(r, _ratings_of_visit())
-        .where(_visits_in(since, as_of))
-        .group_by(o.c.observer_hr_id)
-    )
-    return [
-        ObserverRatings(observer, int(n), float(total), int(top), int(tagged))
-        for observer, n, total, top, tagged in conn.execute(query)
-    ]
 
 
 def _ratings_of_visit() -> ColumnElement[bool]:

@@ -22,12 +22,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection
 
+from adoptloop.adoption.aggregates import business_days_between
 from adoptloop.adoption.compute import scratch
 from adoptloop.adoption.kaplan_meier import kaplan_meier
 from adoptloop.adoption.metrics import (
     ALL,
     MetricsRow,
-    business_days_between,
     leniency,
     rater_stats,
 )

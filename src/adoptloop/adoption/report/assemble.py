@@ -170,7 +170,7 @@ def build_report_data(
             )
         )
     data.curves = _curves(overall.values(), names)
-    stats = rater_stats(conn, as_of)
+    stats = rater_stats(conn, as_of, kept=kept is not None)
     data.managers = _managers(conn, as_of, stats, options, sums)
     data.freshness = freshness(conn, now, options.stale_after_days)
     data.notes = _notes(conn, source, as_of, names, stats, kept)
