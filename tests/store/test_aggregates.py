@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -79,38 +78,3 @@ def test_a_change_to_the_kept_sums_reads_no_other_group_s_sums(engine: Engine) -
     assert ("*", "(all)", "c0", "e", 7) not in km
     assert km[("*", "(all)", "c0", "c", 9)] == 2
     assert len(km) == 300
-
-
-def test_kept_visits_are_replaced_per_person_and_counted_in_the_period(engine: Engine) -> None:
-    """Issue 17, ADOPTION stage point 1: the visits kept for the report's rater statistics
-    (metric_visits) are replaced with the other contributions of the people redone, and read
-    back for a period (since, as_of] counted by what the statistics read of them."""
-    d = date(2026, 6, 30)
-
-    def visit(person: str, record: str, observer: str, day: date, lag: int | None) -> Any:
-        return (person, "crm", record, observer, day, lag, lag is not None and lag <= 5, 2, 1.5, 1)
-
-    with engine.begin() as conn:
-        kept.replace_contributions(
-            conn,
-            [],
-            [],
-            [],
-            [],
-            [
-                visit("r1", "v1", "M-1", d, 3),
-                visit("r1", "v2", "M-1", d - timedelta(days=1), 3),
-                visit("r2", "v3", "M-1", d - timedelta(days=90), 0),  # the first day is out
-                visit("r2", "v4", "M-2", d - timedelta(days=89), None),
-                visit("r3", "v5", "M-2", d + timedelta(days=1), 1),  # after as_of
-            ],
-        )
-    with engine.begin() as conn:
-        kept.replace_contributions(
-            conn, ["r1"], [], [], [], [visit("r1", "v1", "M-1", d, 8)]
-        )  # v2 went, v1 was submitted later
-    with engine.connect() as conn:
-        got = sorted(kept.visits_between(conn, d - timedelta(days=90), d), key=str)
-    assert got == sorted(
-        [("M-1", 8, False, 2, 1.5, 1, 1), ("M-2", None, False, 2, 1.5, 1, 1)], key=str
-    )

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from adoptloop.store import adoption, metrics
+from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day
 from tests.adoption.scenario import Post as Career
@@ -134,25 +135,44 @@ def test_visits_count_in_the_period_when_submitted_and_not_deleted(scenario: Sce
     scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})
 
     assert metrics.visited_people(scenario.conn, since, D) == {"r1", "r2"}
-    visits = {
-        (v.observed_hr_id, v.visit_date): v
-        for v in metrics.visit_ratings(scenario.conn, top_box=1.0)
-    }
-    assert sorted(visits) == [  # any date: the period is the caller's
-        ("r1", since),
-        ("r1", since + timedelta(days=1)),
-        ("r2", D),
-        ("r5", D + timedelta(days=1)),
-    ]
-    rated = visits[("r1", since + timedelta(days=1))]
-    assert rated.observer_hr_id == "M-1"
-    assert rated.submitted_at == f"{(since + timedelta(days=1)).isoformat()}T17:00:00Z"
-    assert rated[-3:] == (2, 1.5, 1)  # ratings, their scaled sum, top-box ratings
-    unrated = visits[("r2", D)]
-    assert (unrated.observer_hr_id, *unrated[-3:]) == ("M-2", 0, 0.0, 0)  # no ratings
-    assert metrics.visit_ratings(scenario.conn, top_box=1.0, people=["r2"]) == [unrated]
     pairs = metrics.observation_pairs(scenario.conn, since, D, ["r1", "r2", "r3"])
     assert pairs == {("r1", "M-1"), ("r2", "M-2")}
+
+
+def _sunday_0(day: date) -> int:
+    return (day.weekday() + 1) % 7
+
+
+def test_kept_visits_are_each_visit_s_figures_replaced_per_person(scenario: Scenario) -> None:
+    """Issue 17, ADOPTION stage point 1: metric_visits holds one row per counted, not deleted
+    visit of any date, computed by the database (days to submission, weekday, ratings, their
+    scaled sum, top-box ratings); its rows in a period, counted, equal the same figures read
+    from the store's visits and ratings; a person's rows are replaced with their other kept
+    contributions."""
+    since = before(90)
+    visited = since + timedelta(days=1)
+    scenario.visit("r1", since, {OBJ: 1.0})  # the first day is out
+    scenario.visit("r1", visited, {OBJ: 1.0, DISC: 0.5}, observer="M-1")
+    scenario.visit("r2", D, observer="M-2", submitted=D + timedelta(days=3))
+    scenario.visit("r3", D, {OBJ: 1.0}, counted=False)
+    scenario.visit("r4", D, {OBJ: 1.0}, deleted=True)
+    scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})
+    conn = scenario.conn
+
+    kept.write_visits(conn, None, top_box=1.0)
+
+    period = sorted(kept.visits_between(conn, since, D), key=str)
+    assert period == sorted(
+        [("M-1", 0, _sunday_0(visited), 2, 1.5, 1, 1), ("M-2", 3, _sunday_0(D), 0, 0.0, 0, 1)],
+        key=str,
+    )
+    assert sorted(kept.visits_of_period(conn, since, D, top_box=1.0), key=str) == period
+    every = sorted(kept.visits_between(conn, date.min, date.max), key=str)
+    assert sum(n for *_, n in every) == 4  # any date: r1 twice, r2, r5
+    kept.replace_contributions(conn, ["r1"], [], [], [])
+    assert sum(n for *_, n in kept.visits_between(conn, date.min, date.max)) == 2
+    kept.write_visits(conn, ["r1"], top_box=1.0)
+    assert sorted(kept.visits_between(conn, date.min, date.max), key=str) == every
 
 
 def test_rating_recency_counts_the_period_and_dates_the_latest(scenario: Scenario) -> None:

@@ -12,8 +12,9 @@ adoption.metrics turns sums into rows; this module forms them. Each person contr
   leaving it, a future-dated visit entering it);
 - per person observed on counted visits, their ratings per capability and visit day (any date:
   the report's reinforcement counts those in (D - 90 d, D] and dates the latest on or before D),
-  and each of those visits (any date; `visit_rows`): its observer, day, days to submission and
-  ratings, which the report's rater statistics sum per observer over (D - 90 d, D].
+  and each of those visits (any date; store.aggregates.write_visits): its observer, day, days to
+  submission and ratings, which the report's rater statistics sum per observer over
+  (D - 90 d, D].
 
 `Aggregates` holds the sums: cells per (grouping, group, capability; "" for coverage) and
 Kaplan-Meier's per-day counts; grouping "*" holds the "(all)" rows; `rated` the ratings per
@@ -163,38 +164,6 @@ def contributions(
 
 
 TOP_BOX = 1.0  # a scaled rating at the top of its scale
-
-
-def business_days_between(start: date, end: date) -> int:
-    """Weekdays after `start` up to and including `end` (0 when end <= start)."""
-    weeks, rest = divmod(max(0, (end - start).days), 7)
-    first = start.weekday()
-    return weeks * 5 + sum((first + i) % 7 < 5 for i in range(1, rest + 1))
-
-
-def visit_rows(conn: Connection, people: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
-    """The metric_visits rows (store.aggregates.VISIT_COLUMNS) of the counted visits `people`
-    (everyone: None) were observed on, any date: the observer, the visit day, the days from
-    the visit to its submission (None: not submitted) and whether that was within 5 business
-    days, and the visit's ratings (count, scaled sum, top-box count)."""
-    out = []
-    for v in store.visit_ratings(conn, top_box=TOP_BOX, people=people):
-        submitted = date.fromisoformat(v.submitted_at[:10]) if v.submitted_at else None
-        out.append(
-            (
-                v.observed_hr_id,
-                v.source,
-                v.record_id,
-                v.observer_hr_id,
-                v.visit_date,
-                (submitted - v.visit_date).days if submitted else None,
-                submitted is not None and business_days_between(v.visit_date, submitted) <= 5,
-                int(v.ratings),
-                float(v.scaled_sum),
-                int(v.top_box),
-            )
-        )
-    return out
 
 
 def person_contributions(conn: Connection, as_of: date) -> list[dict[str, Any]]:
@@ -378,12 +347,12 @@ def update(
                 kept.clear(conn)
         for chunk in chunks:
             with engine.begin() as conn:
-                _redo(conn, source, capabilities, as_of, chunk, rebuild=rebuild)
+                _redo(conn, source, capabilities, as_of, chunk, rebuild=rebuild, everyone=False)
     with engine.begin() as conn:
         if len(chunks) <= 1:
             if rebuild:
                 kept.clear(conn)
-            _redo(conn, source, capabilities, as_of, people, rebuild=rebuild)
+            _redo(conn, source, capabilities, as_of, people, rebuild=rebuild, everyone=rebuild)
         kept.finish_update(conn, as_of, basis(capabilities))
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
         km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
@@ -404,6 +373,7 @@ def _redo(
     people: Sequence[str],
     *,
     rebuild: bool,
+    everyone: bool,
 ) -> None:
     """Replace the contributions of `people` and add the change to the kept sums (after a
     clear, `rebuild`: there is nothing to take away). Only these people's change is held: a
@@ -414,8 +384,8 @@ def _redo(
         change.add(*kept.contributions_of(conn, people), sign=-1)
     reps, persons, rated = contributions(conn, source, capabilities, as_of, people)
     change.add(reps, persons, rated)
-    visits = visit_rows(conn, people)
-    kept.replace_contributions(conn, [] if rebuild else people, reps, persons, rated, visits)
+    kept.replace_contributions(conn, [] if rebuild else people, reps, persons, rated)
+    kept.write_visits(conn, None if everyone else people, top_box=TOP_BOX)
     kept.apply_cells(conn, change.cells)
     rated_km = {(RATED, ALL, cap, "r", day): n for (cap, day), n in change.rated.items()}
     kept.apply_km(conn, {**change.km, **rated_km})  # one write: grouping "rated" is apart

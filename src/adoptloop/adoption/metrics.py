@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -330,6 +330,13 @@ def follow_through(
 # --- coaching quality (DESIGN.md's coaching rows) --------------------------------------------------
 
 
+def business_days(weekday: int, days: int) -> int:
+    """Weekdays among the `days` days after a day of `weekday` (0 Monday .. 6 Sunday), up to
+    and including the last (0 when days <= 0)."""
+    weeks, rest = divmod(max(0, days), 7)
+    return weeks * 5 + sum((weekday + i) % 7 < 5 for i in range(1, rest + 1))
+
+
 @dataclass
 class RaterStats:
     manager_hr_id: str
@@ -355,21 +362,18 @@ def rater_stats(
     if kept:
         visits = kept_store.visits_between(conn, since, as_of)
     else:
-        counted = Counter(
-            v[3:4] + v[5:] for v in aggregates.visit_rows(conn) if since < v[4] <= as_of
-        )
-        visits = [(*key, n) for key, n in counted.items()]
+        visits = kept_store.visits_of_period(conn, since, as_of, top_box=aggregates.TOP_BOX)
     regions = store.regions_on(conn, as_of)
     stats: dict[str, RaterStats] = {}
     sums: dict[str, list[float]] = defaultdict(list)
-    for observer, lag, within_5, ratings, scaled_sum, top_box, n in visits:
+    for observer, lag, weekday, ratings, scaled_sum, top_box, n in visits:
         s = stats.get(observer)
         if s is None:
             s = stats[observer] = RaterStats(observer, regions.get(observer) or NO_GROUP)
         s.reports += n
         if lag is not None:
             s.submission_days += [lag] * n
-            s.within_5_business_days += n * bool(within_5)
+            s.within_5_business_days += n * (business_days((weekday + 6) % 7, lag) <= 5)
         s.ratings += n * ratings
         s.top_box += n * top_box
         s.tagged_reports += n * (ratings > 0)

@@ -11,7 +11,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Date,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+)
 
 from adoptloop.store import bulk, records, schema
 
@@ -25,7 +36,6 @@ REP_COLUMNS = tuple(c.name for c in schema.metric_reps.columns)
 PERSON_COLUMNS = tuple(c.name for c in schema.metric_people.columns)
 RATING_COLUMNS = ("hr_id", "capability_id", "day", "n")
 RatingDay = tuple[str, str, date, int]  # (person observed, capability, visit day, ratings)
-VISIT_COLUMNS = tuple(c.name for c in schema.metric_visits.columns)
 _CONTRIBUTIONS = (
     schema.metric_reps,
     schema.metric_people,
@@ -118,24 +128,87 @@ def replace_contributions(
     reps: Sequence[Mapping[str, Any]],
     persons: Sequence[Mapping[str, Any]],
     rated: Sequence[RatingDay],
-    visits: Sequence[tuple[Any, ...]] = (),
 ) -> None:
-    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons`,
-    `rated` and `visits` (metric_visits rows as VISIT_COLUMNS tuples)."""
+    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons` and
+    `rated` (the visits are write_visits')."""
     for table in _CONTRIBUTIONS:
         for chunk in _chunks(people):
             conn.execute(delete(table).where(table.c.hr_id.in_(chunk)))
     bulk.insert_many(conn, schema.metric_reps, REP_COLUMNS, reps)
     bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
     bulk.insert_tuples(conn, schema.metric_ratings, RATING_COLUMNS, list(rated))
-    bulk.insert_tuples(conn, schema.metric_visits, VISIT_COLUMNS, list(visits))
+
+
+# A visit's days to submission and weekday, computed by the database: the submission stamp's
+# date (text "YYYY-MM-DDTHH:MM:SSZ"; empty or NULL: not submitted) minus the visit date
+_LAG = {
+    "sqlite": "CAST(julianday(substr(o.submitted_at, 1, 10)) - julianday(o.visit_date) AS INTEGER)",
+    "postgresql": "(CAST(NULLIF(substr(o.submitted_at, 1, 10), '') AS DATE) - o.visit_date)",
+}
+_WEEKDAY = {  # 0 Sunday .. 6 Saturday
+    "sqlite": "CAST(strftime('%w', o.visit_date) AS INTEGER)",
+    "postgresql": "CAST(EXTRACT(DOW FROM o.visit_date) AS INTEGER)",
+}
+
+
+_VISIT_COLUMNS = (
+    "hr_id, source, record_id, observer_hr_id, day, lag, weekday, ratings, scaled_sum, top_box"
+)
+_READ = "observer_hr_id, lag, weekday, ratings, scaled_sum, top_box"  # what the statistics read
+
+
+def _visits(conn: Connection, where: str) -> str:
+    """The SELECT of the metric_visits rows (_VISIT_COLUMNS) of the counted, not deleted
+    visits that also meet `where` (SQL on observations `o`; parameter :top the top-box level):
+    one row per visit, computed by the database."""
+    dialect = "sqlite" if conn.dialect.name == "sqlite" else "postgresql"
+    return (
+        "SELECT o.observed_hr_id AS hr_id, o.source, o.record_id, o.observer_hr_id,"
+        f" o.visit_date AS day, {_LAG[dialect]} AS lag, {_WEEKDAY[dialect]} AS weekday,"
+        " count(r.item) AS ratings, coalesce(sum(r.scaled), 0.0) AS scaled_sum,"
+        " sum(CASE WHEN r.scaled >= :top THEN 1 ELSE 0 END) AS top_box"
+        " FROM observations o LEFT JOIN ratings r"
+        " ON r.source = o.source AND r.record_id = o.record_id"
+        f" WHERE o.counted AND NOT o.deleted{where}"
+        " GROUP BY o.source, o.record_id"
+    )
+
+
+def write_visits(conn: Connection, people: Sequence[str] | None, *, top_box: float) -> None:
+    """Insert the metric_visits rows of every counted, not deleted visit (any date) that
+    `people` (everyone: None) were observed on, in one INSERT ... SELECT per chunk of people
+    (nothing goes through Python): the visit's observer, day, weekday, days to submission, and
+    its ratings' count, scaled sum and count at or above `top_box`."""
+    insert = f"INSERT INTO metric_visits ({_VISIT_COLUMNS}) "
+    if people is None:
+        conn.execute(text(insert + _visits(conn, "")), {"top": top_box})
+        return
+    query = text(insert + _visits(conn, " AND o.observed_hr_id IN :people")).bindparams(
+        bindparam("people", expanding=True)
+    )
+    for chunk in _chunks(people):
+        conn.execute(query, {"top": top_box, "people": chunk})
+
+
+def visits_of_period(
+    conn: Connection, since: date, as_of: date, *, top_box: float
+) -> list[tuple[Any, ...]]:
+    """visits_between's rows computed from the store's visits and ratings (no kept rows)."""
+    query = text(
+        f"SELECT {_READ}, count(*) FROM ("
+        + _visits(conn, " AND o.visit_date > :since AND o.visit_date <= :as_of")
+        + f") AS v GROUP BY {_READ}"
+    ).bindparams(bindparam("since", type_=Date), bindparam("as_of", type_=Date))
+    return [
+        tuple(row) for row in conn.execute(query, {"top": top_box, "since": since, "as_of": as_of})
+    ]
 
 
 def visits_between(conn: Connection, since: date, as_of: date) -> list[tuple[Any, ...]]:
     """The kept visits (metric_visits) dated in (since, as_of], counted by what the rater
-    statistics read of them: (observer, lag, within_5, ratings, scaled_sum, top_box, visits)."""
+    statistics read of them: (observer, lag, weekday, ratings, scaled_sum, top_box, visits)."""
     v = schema.metric_visits
-    read = (v.c.observer_hr_id, v.c.lag, v.c.within_5, v.c.ratings, v.c.scaled_sum, v.c.top_box)
+    read = (v.c.observer_hr_id, v.c.lag, v.c.weekday, v.c.ratings, v.c.scaled_sum, v.c.top_box)
     query = select(*read, func.count()).where(v.c.day > since, v.c.day <= as_of).group_by(*read)
     return [tuple(row) for row in conn.execute(query)]
 

@@ -208,50 +208,6 @@ def rating_days(
     ]
 
 
-class VisitRatings(NamedTuple):
-    """A counted visit with its ratings counted (the rater statistics' contribution)."""
-
-    observed_hr_id: str
-    source: str
-    record_id: str
-    observer_hr_id: str
-    visit_date: date
-    submitted_at: str | None
-    ratings: int
-    scaled_sum: float
-    top_box: int  # ratings at or above the top-box level
-
-
-def visit_ratings(
-    conn: Connection, *, top_box: float, people: Sequence[str] | None = None
-) -> list[VisitRatings]:
-    """Every counted, not deleted visit (any date) with its ratings' count, scaled sum and
-    top-box count (0, 0.0, 0 without ratings); with `people`, only those observed of them."""
-    o, r = schema.observations, schema.ratings
-    query = (
-        select(
-            o.c.observed_hr_id,
-            o.c.source,
-            o.c.record_id,
-            o.c.observer_hr_id,
-            o.c.visit_date,
-            o.c.submitted_at,
-            func.count(r.c.item),
-            func.coalesce(func.sum(r.c.scaled), 0.0),
-            _flag(r.c.scaled >= top_box),
-        )
-        .select_from(o)
-        .outerjoin(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
-        .where(o.c.counted.is_(True), o.c.deleted.is_(False))
-        .group_by(o.c.source, o.c.record_id)
-    )
-    return [
-        VisitRatings(hr_id, source, record_id, observer, _day(day) or day, at, n, total, top)
-        for chunk in _of_people(query, o.c.observed_hr_id, people)
-        for hr_id, source, record_id, observer, day, at, n, total, top in conn.execute(chunk)
-    ]
-
-
 def _of_people(
     query: Select[Any], column: ColumnElement[str], people: Sequence[str] | None
 ) -> list[Select[Any]]:

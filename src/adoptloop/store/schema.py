@@ -478,9 +478,9 @@ metric_ratings = Table(
 )
 
 # metric_visits (v10): each counted, not deleted visit a person was observed on, kept with that
-# person (hr_id): its observer, day, days from the visit to its submission (NULL: not
-# submitted), whether that was within 5 business days, and its ratings (how many, their scaled
-# sum, how many at the top of their scale). The report's rater statistics sum the rows dated in
+# person (hr_id): its observer, day and weekday, days from the visit to its submission (NULL:
+# not submitted), and its ratings (how many, their scaled sum, how many at the top of their
+# scale), all computed by the database (store/aggregates.py write_visits). The report's rater statistics sum the rows dated in
 # (D - 90 d, D] per observer (adoption/aggregates.py keeps them, adoption/metrics.py sums them).
 metric_visits = Table(
     "metric_visits",
@@ -491,7 +491,7 @@ metric_visits = Table(
     Column("observer_hr_id", String(64), nullable=False),
     Column("day", Date, nullable=False),
     Column("lag", Integer),
-    Column("within_5", Boolean, nullable=False),
+    Column("weekday", Integer, nullable=False),  # the visit day's: 0 Sunday .. 6 Saturday
     Column("ratings", Integer, nullable=False),
     Column("scaled_sum", Float, nullable=False),
     Column("top_box", Integer, nullable=False),

@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("observer_hr_id", sa.String(length=64), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("lag", sa.Integer(), nullable=True),
-        sa.Column("within_5", sa.Boolean(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
         sa.Column("ratings", sa.Integer(), nullable=False),
         sa.Column("scaled_sum", sa.Float(), nullable=False),
         sa.Column("top_box", sa.Integer(), nullable=False),
