@@ -292,3 +292,24 @@ def test_the_report_s_rater_statistics_read_the_kept_visits_not_the_period_s_rat
         assert data == build_report_data(
             conn, RowSource.states(), capabilities, as_of, options=options
         )
+
+
+def test_the_report_reads_everyone_s_region_on_d_once(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, ADOPTION stage point 3 (the stage's fixed costs): the report reads the HR
+    rows' regions on D once, for the raters and for the teams (it read them twice)."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    update_states(engine, capabilities, as_of)
+    sums, _counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
+    options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
+    with engine.connect() as conn, sql_run(engine) as statements:
+        data = build_report_data(
+            conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
+        )
+    regions = [s for s in statements if s.startswith("SELECT people.hr_id, people.region ")]
+    assert len(regions) == 1
+    assert data.managers  # the teams got their regions from that read

@@ -351,19 +351,26 @@ class RaterStats:
 
 
 def rater_stats(
-    conn: Connection, as_of: date, *, days: int = COACHING_DAYS, kept: bool = False
+    conn: Connection,
+    as_of: date,
+    *,
+    days: int = COACHING_DAYS,
+    kept: bool = False,
+    regions: Mapping[str, str | None] | None = None,
 ) -> dict[str, RaterStats]:
     """Per observing manager over (D - 90 d, D]: timeliness, ratings, top-box, tagged reports
     (reports with at least one rating). `kept`: from the visits the kept metrics hold
     (metric_visits, brought to D by adoption.aggregates.update), else from the store's visits
     and ratings. The visits come counted by what is read of them, and the scaled sums are
-    added exactly (math.fsum), so neither their order nor their grouping changes a figure."""
+    added exactly (math.fsum), so neither their order nor their grouping changes a figure.
+    `regions`: everyone's region on D (store.regions_on) when the caller has read it."""
     since = as_of - timedelta(days=days)
     if kept:
         visits = kept_store.visits_between(conn, since, as_of)
     else:
         visits = kept_store.visits_of_period(conn, since, as_of, top_box=aggregates.TOP_BOX)
-    regions = store.regions_on(conn, as_of)
+    if regions is None:
+        regions = store.regions_on(conn, as_of)
     stats: dict[str, RaterStats] = {}
     sums: dict[str, list[float]] = defaultdict(list)
     for observer, lag, weekday, ratings, scaled_sum, top_box, n in visits:
