@@ -144,11 +144,12 @@ def _sunday_0(day: date) -> int:
 
 
 def test_kept_visits_are_each_visit_s_figures_replaced_per_person(scenario: Scenario) -> None:
-    """Issue 17, ADOPTION stage point 1: metric_visits holds one row per counted, not deleted
-    visit of any date, computed by the database (days to submission, weekday, ratings, their
-    scaled sum, top-box ratings); its rows in a period, counted, equal the same figures read
-    from the store's visits and ratings; a person's rows are replaced with their other kept
-    contributions."""
+    """Issue 17, ADOPTION stage points 1 and 2: metric_visits holds one row per counted, not
+    deleted visit of any date, computed by the database (days to submission, weekday,
+    ratings, their scaled sum, top-box ratings), and metric_ratings the ratings per capability
+    and day, written by the same INSERT ... SELECTs; the visits in a period, counted, equal
+    the same figures read from the store's visits and ratings; a person's rows are replaced
+    with their other kept contributions."""
     since = before(90)
     visited = since + timedelta(days=1)
     scenario.visit("r1", since, {OBJ: 1.0})  # the first day is out
@@ -167,10 +168,17 @@ def test_kept_visits_are_each_visit_s_figures_replaced_per_person(scenario: Scen
         key=str,
     )
     assert sorted(kept.visits_of_period(conn, since, D, top_box=1.0), key=str) == period
+    assert sorted(kept.rated_sums(conn, None)) == sorted(  # ratings per capability and day
+        [(OBJ, since, 1), (OBJ, visited, 1), (DISC, visited, 1), (OBJ, D + timedelta(days=1), 1)]
+    )
+    assert sorted(kept.rated_sums(conn, ["r1", "r2"])) == sorted(
+        [(OBJ, since, 1), (OBJ, visited, 1), (DISC, visited, 1)]
+    )
     every = sorted(kept.visits_between(conn, date.min, date.max), key=str)
     assert sum(n for *_, n in every) == 4  # any date: r1 twice, r2, r5
-    kept.replace_contributions(conn, ["r1"], [], [], [])
+    kept.replace_contributions(conn, ["r1"], [], [])
     assert sum(n for *_, n in kept.visits_between(conn, date.min, date.max)) == 2
+    assert kept.rated_sums(conn, ["r1"]) == []
     kept.write_visits(conn, ["r1"], top_box=1.0)
     assert sorted(kept.visits_between(conn, date.min, date.max), key=str) == every
 

@@ -147,9 +147,9 @@ def contributions(
     capabilities: CapabilityMap,
     as_of: date,
     people: Sequence[str] | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[kept.RatingDay]]:
-    """(metric_reps rows, metric_people rows, metric_ratings rows) of `people` (everyone:
-    None); their metric_visits rows are visit_rows'."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(metric_reps rows, metric_people rows) of `people` (everyone: None); the database
+    writes their visits' contributions (store.aggregates.write_visits)."""
     posts: dict[str, list[HRRow]] = defaultdict(list)
     for hr_id, row in hr_rows(conn, people):
         posts[hr_id].append(row)
@@ -160,7 +160,7 @@ def contributions(
         if rep.capability_id in capabilities.capabilities
         and (part := rep_contribution(rep, employment.get(rep.hr_id), as_of)) is not None
     ]
-    return reps, _persons(conn, posts, employment, as_of, people), store.rating_days(conn, people)
+    return reps, _persons(conn, posts, employment, as_of, people)
 
 
 TOP_BOX = 1.0  # a scaled rating at the top of its scale
@@ -243,14 +243,14 @@ class Aggregates:
         self,
         reps: Iterable[Mapping[str, Any]],
         persons: Iterable[Mapping[str, Any]],
-        rated: Iterable[kept.RatingDay] = (),
+        rated: Iterable[kept.RatedDay] = (),
         sign: int = 1,
     ) -> None:
         for rep in reps:
             self.add_rep(rep, sign)
         for person in persons:
             self.add_person(person, sign)
-        for _hr_id, cap, day, n in rated:
+        for cap, day, n in rated:
             self.rated[(cap, day.toordinal())] += sign * n
 
     def ratings(self, as_of: date, days: int) -> dict[str, tuple[int, date | None]]:
@@ -293,7 +293,7 @@ def full(
 ) -> Aggregates:
     """The sums over everyone (the rows of `source`)."""
     out = Aggregates()
-    out.add(*contributions(conn, source, capabilities, as_of))
+    out.add(*contributions(conn, source, capabilities, as_of))  # the ratings: only kept ones
     return out
 
 
@@ -382,10 +382,11 @@ def _redo(
     change = Aggregates()
     if not rebuild:
         change.add(*kept.contributions_of(conn, people), sign=-1)
-    reps, persons, rated = contributions(conn, source, capabilities, as_of, people)
-    change.add(reps, persons, rated)
-    kept.replace_contributions(conn, [] if rebuild else people, reps, persons, rated)
-    kept.write_visits(conn, None if everyone else people, top_box=TOP_BOX)
+    reps, persons = contributions(conn, source, capabilities, as_of, people)
+    kept.replace_contributions(conn, [] if rebuild else people, reps, persons)
+    whom = None if everyone else people
+    kept.write_visits(conn, whom, top_box=TOP_BOX)
+    change.add(reps, persons, kept.rated_sums(conn, whom))
     kept.apply_cells(conn, change.cells)
     rated_km = {(RATED, ALL, cap, "r", day): n for (cap, day), n in change.rated.items()}
     kept.apply_km(conn, {**change.km, **rated_km})  # one write: grouping "rated" is apart

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Connection,
     Date,
@@ -34,8 +35,7 @@ KmKey = tuple[str, str, str, str, int]  # (grouping, group, capability, kind "e"
 
 REP_COLUMNS = tuple(c.name for c in schema.metric_reps.columns)
 PERSON_COLUMNS = tuple(c.name for c in schema.metric_people.columns)
-RATING_COLUMNS = ("hr_id", "capability_id", "day", "n")
-RatingDay = tuple[str, str, date, int]  # (person observed, capability, visit day, ratings)
+RatedDay = tuple[str, date, int]  # (capability, visit day, ratings)
 _CONTRIBUTIONS = (
     schema.metric_reps,
     schema.metric_people,
@@ -106,20 +106,18 @@ def clear(conn: Connection) -> None:
 
 def contributions_of(
     conn: Connection, people: Sequence[str]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[RatingDay]]:
-    """The stored (metric_reps rows, metric_people rows, metric_ratings rows) of `people`."""
-    r, p, d = schema.metric_reps, schema.metric_people, schema.metric_ratings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[RatedDay]]:
+    """The stored (metric_reps rows, metric_people rows) of `people`, and their metric_ratings
+    summed per capability and day (rated_sums)."""
+    r, p = schema.metric_reps, schema.metric_people
     reps: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
-    rated: list[RatingDay] = []
     for chunk in _chunks(people):
         reps += [dict(row._mapping) for row in conn.execute(select(r).where(r.c.hr_id.in_(chunk)))]
         persons += [
             dict(row._mapping) for row in conn.execute(select(p).where(p.c.hr_id.in_(chunk)))
         ]
-        query = select(*(d.c[c] for c in RATING_COLUMNS)).where(d.c.hr_id.in_(chunk))
-        rated += [(hr_id, cap, day, int(n)) for hr_id, cap, day, n in conn.execute(query)]
-    return reps, persons, rated
+    return reps, persons, rated_sums(conn, people)
 
 
 def replace_contributions(
@@ -127,16 +125,28 @@ def replace_contributions(
     people: Sequence[str],
     reps: Sequence[Mapping[str, Any]],
     persons: Sequence[Mapping[str, Any]],
-    rated: Sequence[RatingDay],
 ) -> None:
-    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons` and
-    `rated` (the visits are write_visits')."""
+    """Delete every contribution of `people` (None: nobody), then insert `reps` and `persons`
+    (their visits' are write_visits')."""
     for table in _CONTRIBUTIONS:
         for chunk in _chunks(people):
             conn.execute(delete(table).where(table.c.hr_id.in_(chunk)))
     bulk.insert_many(conn, schema.metric_reps, REP_COLUMNS, reps)
     bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
-    bulk.insert_tuples(conn, schema.metric_ratings, RATING_COLUMNS, list(rated))
+
+
+def rated_sums(conn: Connection, people: Sequence[str] | None) -> list[RatedDay]:
+    """The kept ratings (metric_ratings) of `people` (everyone: None) summed per capability
+    and visit day, by the database."""
+    d = schema.metric_ratings
+    query = select(d.c.capability_id, d.c.day, func.sum(d.c.n)).group_by(d.c.capability_id, d.c.day)
+    if people is None:
+        return [(cap, day, int(n)) for cap, day, n in conn.execute(query)]
+    out: dict[tuple[str, date], int] = {}
+    for chunk in _chunks(people):
+        for cap, day, n in conn.execute(query.where(d.c.hr_id.in_(chunk))):
+            out[(cap, day)] = out.get((cap, day), 0) + int(n)
+    return [(cap, day, n) for (cap, day), n in out.items()]
 
 
 # A visit's days to submission and weekday, computed by the database: the submission stamp's
@@ -174,20 +184,33 @@ def _visits(conn: Connection, where: str) -> str:
     )
 
 
+_RATINGS = (
+    "INSERT INTO metric_ratings (hr_id, capability_id, day, n)"
+    " SELECT o.observed_hr_id, r.capability_id, o.visit_date, count(*)"
+    " FROM observations o JOIN ratings r ON r.source = o.source AND r.record_id = o.record_id"
+    " WHERE o.counted AND NOT o.deleted{where}"
+    " GROUP BY o.observed_hr_id, r.capability_id, o.visit_date"
+)
+
+
 def write_visits(conn: Connection, people: Sequence[str] | None, *, top_box: float) -> None:
-    """Insert the metric_visits rows of every counted, not deleted visit (any date) that
-    `people` (everyone: None) were observed on, in one INSERT ... SELECT per chunk of people
-    (nothing goes through Python): the visit's observer, day, weekday, days to submission, and
-    its ratings' count, scaled sum and count at or above `top_box`."""
-    insert = f"INSERT INTO metric_visits ({_VISIT_COLUMNS}) "
+    """Insert the contributions of the counted, not deleted visits (any date) that `people`
+    (everyone: None) were observed on, each table in one INSERT ... SELECT per chunk of people
+    (nothing goes through Python): metric_visits, a row per visit (its observer, day, weekday,
+    days to submission, and its ratings' count, scaled sum and count at or above `top_box`),
+    and metric_ratings, their ratings per capability and visit day."""
+    visits = f"INSERT INTO metric_visits ({_VISIT_COLUMNS}) " + _visits(conn, "{where}")
     if people is None:
-        conn.execute(text(insert + _visits(conn, "")), {"top": top_box})
+        conn.execute(text(visits.format(where="")), {"top": top_box})
+        conn.execute(text(_RATINGS.format(where="")))
         return
-    query = text(insert + _visits(conn, " AND o.observed_hr_id IN :people")).bindparams(
-        bindparam("people", expanding=True)
-    )
+    only = " AND o.observed_hr_id IN :people"
+    expanding: BindParameter[Any] = bindparam("people", expanding=True)
+    by_visit = text(visits.format(where=only)).bindparams(expanding)
+    by_day = text(_RATINGS.format(where=only)).bindparams(expanding)
     for chunk in _chunks(people):
-        conn.execute(query, {"top": top_box, "people": chunk})
+        conn.execute(by_visit, {"top": top_box, "people": chunk})
+        conn.execute(by_day, {"people": chunk})
 
 
 def visits_of_period(

@@ -189,25 +189,6 @@ def first_visits(
     return out
 
 
-def rating_days(
-    conn: Connection, people: Sequence[str] | None = None
-) -> list[tuple[str, str, date, int]]:
-    """(observed person, capability, visit date, ratings) of the ratings on counted, not
-    deleted visits, any date; with `people`, only those observed of them."""
-    o, r = schema.observations, schema.ratings
-    query = (
-        select(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, func.count())
-        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
-        .where(o.c.counted.is_(True), o.c.deleted.is_(False))
-        .group_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date)
-    )
-    return [
-        (hr_id, cap, _day(day) or day, int(n))
-        for chunk in _of_people(query, o.c.observed_hr_id, people)
-        for hr_id, cap, day, n in conn.execute(chunk)
-    ]
-
-
 def _of_people(
     query: Select[Any], column: ColumnElement[str], people: Sequence[str] | None
 ) -> list[Select[Any]]:
