@@ -10,17 +10,17 @@ adoption.metrics turns sums into rows; this module forms them. Each person contr
   and visited in (D - 90 d, D], with the first as-of date on which that may differ although
   no input changed (`valid_until`: an employment boundary reaching the 90-day window, a visit
   leaving it, a future-dated visit entering it);
-- per person observed on counted visits, their ratings per capability and visit day (any date:
-  the report's reinforcement counts those in (D - 90 d, D] and dates the latest on or before D),
-  and each of those visits (any date; store.aggregates.write_visits): its observer, day, days to
-  submission and ratings, which the report's rater statistics sum per observer over
-  (D - 90 d, D].
+- per person observed on counted visits (any date), written by the database
+  (store.aggregates.write_visits, no row through Python): their ratings per capability and
+  visit day (the report's reinforcement counts those in (D - 90 d, D] and dates the latest on
+  or before D), and each visit's observer, day, days to submission and ratings, which the
+  report's rater statistics sum per observer over (D - 90 d, D].
 
 `Aggregates` holds the sums: cells per (grouping, group, capability; "" for coverage) and
 Kaplan-Meier's per-day counts; grouping "*" holds the "(all)" rows; `rated` the ratings per
 capability and day (kept in metric_km as grouping "rated": ("rated", "(all)", capability, "r",
 day number)). A full computation adds every
-contribution; `update` (the run's adoption stage) keeps them in the store (schema v8) and
+contribution (but the ratings per day, which only the kept path reads); `update` (the run's adoption stage) keeps them in the store (schema v8) and
 redoes only the people whose states rows the states pass recomputed (store metric_dirty) and
 those whose coverage contribution expired, subtracting their stored contribution and adding the
 new one. It rebuilds everything on the first run, after the capability map, a window or the
