@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import random
+import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,14 @@ from sqlalchemy import Engine
 
 from adoptloop.adoption import aggregates
 from adoptloop.adoption.compute import update_states
-from adoptloop.adoption.metrics import By, adoption_metrics, metric_rows, write_table_csv
+from adoptloop.adoption.metrics import (
+    By,
+    RaterStats,
+    adoption_metrics,
+    metric_rows,
+    rater_stats,
+    write_table_csv,
+)
 from adoptloop.adoption.report import assemble
 from adoptloop.adoption.report.assemble import ReportOptions, build_report_data
 from adoptloop.adoption.report.causal import Causal
@@ -33,6 +42,7 @@ from adoptloop.store import aggregates as kept
 from adoptloop.store import metrics as store
 from adoptloop.store.metrics import RowSource
 from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
+from tests.support import sql_run
 
 GROUPINGS: tuple[By, ...] = ("region", "team", "manager", "module", "capability")
 
@@ -74,7 +84,14 @@ def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of:
             conn, RowSource.states(), capabilities, as_of, options=options
         )
         assert incremental == recomputed
+        assert _raters(rater_stats(conn, as_of, kept=True)) == _raters(rater_stats(conn, as_of))
     return str(counts["metrics"])
+
+
+def _raters(stats: dict[str, RaterStats]) -> dict[str, RaterStats]:
+    """The rater statistics with each observer's days to submission in order (their order
+    says nothing)."""
+    return {k: replace(s, submission_days=sorted(s.submission_days)) for k, s in stats.items()}
 
 
 @pytest.mark.parametrize(("seed", "chunk"), [(1, 5_000), (2, 5_000), (3, 5_000), (4, 7)])
@@ -248,3 +265,51 @@ def test_kept_ratings_per_day_give_the_full_recomputation_s_reinforcement(
         assert any(note.startswith("Reinforcement") for note in incremental.notes)
     assert seen_modes[0] == "full"
     assert set(seen_modes[1:]) == {"incremental"}
+
+
+def test_the_report_s_rater_statistics_read_the_kept_visits_not_the_period_s_ratings(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, ADOPTION stage point 1: with the kept sums, the report's rater statistics
+    (timeliness, ratings, top-box share, tagged reports, leniency per observer) are summed
+    from the visits kept for the people each run changed (metric_visits), not from the
+    period's visits joined to their ratings; and they equal that full computation."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    update_states(engine, capabilities, as_of)
+    sums, _counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
+    options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
+    with engine.connect() as conn, sql_run(engine) as statements:
+        data = build_report_data(
+            conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
+        )
+    assert not [s for s in statements if re.search(r"\b(FROM|JOIN) ratings\b", s)]
+    assert any("metric_visits" in s for s in statements)
+    assert any(note.startswith("Coaching reports in the last") for note in data.notes)
+    with engine.connect() as conn:
+        assert data == build_report_data(
+            conn, RowSource.states(), capabilities, as_of, options=options
+        )
+
+
+def test_the_report_reads_everyone_s_region_on_d_once(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, ADOPTION stage point 3 (the stage's fixed costs): the report reads the HR
+    rows' regions on D once, for the raters and for the teams (it read them twice)."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    update_states(engine, capabilities, as_of)
+    sums, _counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
+    options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
+    with engine.connect() as conn, sql_run(engine) as statements:
+        data = build_report_data(
+            conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
+        )
+    regions = [s for s in statements if s.startswith("SELECT people.hr_id, people.region ")]
+    assert len(regions) == 1
+    assert data.managers  # the teams got their regions from that read

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from adoptloop.store import adoption, metrics
+from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day
 from tests.adoption.scenario import Post as Career
@@ -134,14 +135,52 @@ def test_visits_count_in_the_period_when_submitted_and_not_deleted(scenario: Sce
     scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})
 
     assert metrics.visited_people(scenario.conn, since, D) == {"r1", "r2"}
-    assert sorted(metrics.visits(scenario.conn, since, D)) == [
-        ("M-1", since + timedelta(days=1), f"{(since + timedelta(days=1)).isoformat()}T17:00:00Z"),
-        ("M-2", D, f"{(D + timedelta(days=3)).isoformat()}T17:00:00Z"),
-    ]
-    (rated,) = metrics.observer_ratings(scenario.conn, since, D, top_box=1.0)
-    assert rated == metrics.ObserverRatings("M-1", 2, 1.5, 1, 1)
     pairs = metrics.observation_pairs(scenario.conn, since, D, ["r1", "r2", "r3"])
     assert pairs == {("r1", "M-1"), ("r2", "M-2")}
+
+
+def _sunday_0(day: date) -> int:
+    return (day.weekday() + 1) % 7
+
+
+def test_kept_visits_are_each_visit_s_figures_replaced_per_person(scenario: Scenario) -> None:
+    """Issue 17, ADOPTION stage points 1 and 2: metric_visits holds one row per counted, not
+    deleted visit of any date, computed by the database (days to submission, weekday,
+    ratings, their scaled sum, top-box ratings), and metric_ratings the ratings per capability
+    and day, written by the same INSERT ... SELECTs; the visits in a period, counted, equal
+    the same figures read from the store's visits and ratings; a person's rows are replaced
+    with their other kept contributions."""
+    since = before(90)
+    visited = since + timedelta(days=1)
+    scenario.visit("r1", since, {OBJ: 1.0})  # the first day is out
+    scenario.visit("r1", visited, {OBJ: 1.0, DISC: 0.5}, observer="M-1")
+    scenario.visit("r2", D, observer="M-2", submitted=D + timedelta(days=3))
+    scenario.visit("r3", D, {OBJ: 1.0}, counted=False)
+    scenario.visit("r4", D, {OBJ: 1.0}, deleted=True)
+    scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})
+    conn = scenario.conn
+
+    kept.write_visits(conn, None, top_box=1.0)
+
+    period = sorted(kept.visits_between(conn, since, D), key=str)
+    assert period == sorted(
+        [("M-1", 0, _sunday_0(visited), 2, 1.5, 1, 1), ("M-2", 3, _sunday_0(D), 0, 0.0, 0, 1)],
+        key=str,
+    )
+    assert sorted(kept.visits_of_period(conn, since, D, top_box=1.0), key=str) == period
+    assert sorted(kept.rated_sums(conn, None)) == sorted(  # ratings per capability and day
+        [(OBJ, since, 1), (OBJ, visited, 1), (DISC, visited, 1), (OBJ, D + timedelta(days=1), 1)]
+    )
+    assert sorted(kept.rated_sums(conn, ["r1", "r2"])) == sorted(
+        [(OBJ, since, 1), (OBJ, visited, 1), (DISC, visited, 1)]
+    )
+    every = sorted(kept.visits_between(conn, date.min, date.max), key=str)
+    assert sum(n for *_, n in every) == 4  # any date: r1 twice, r2, r5
+    kept.replace_contributions(conn, ["r1"], [], [])
+    assert sum(n for *_, n in kept.visits_between(conn, date.min, date.max)) == 2
+    assert kept.rated_sums(conn, ["r1"]) == []
+    kept.write_visits(conn, ["r1"], top_box=1.0)
+    assert sorted(kept.visits_between(conn, date.min, date.max), key=str) == every
 
 
 def test_rating_recency_counts_the_period_and_dates_the_latest(scenario: Scenario) -> None:
@@ -194,9 +233,9 @@ def test_newest_dates_per_source_and_of_the_hr_rows(scenario: Scenario) -> None:
 def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_history(
     scenario: Scenario, engine: Engine
 ) -> None:
-    """Issue 17, point 1 (the report's rater statistics and reinforcement are computed every
-    run): on SQLite, which keeps no planner statistics, the two joins of visits and ratings
-    read the period's visits and look their ratings up by key; they never walk every rating
+    """Issue 17, point 1 (the report's reinforcement, computed in full without kept sums): on
+    SQLite, which keeps no planner statistics, the joins of visits and ratings read the
+    period's visits and look their ratings up by key; they never walk every rating
     of the history (SCAN ratings), which made them grow with the history, not the period."""
     since = before(90)
     scenario.rated("r1", before(5), 0.5)
@@ -210,12 +249,11 @@ def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_histor
     event.listen(engine, "before_cursor_execute", seen)
     try:
         metrics.rating_recency(scenario.conn, since, D)
-        metrics.observer_ratings(scenario.conn, since, D, top_box=1.0)
     finally:
         event.remove(engine, "before_cursor_execute", seen)
 
     joins = [(s, p) for s, p in statements if " JOIN " in s and "ratings." in s]
-    assert len(joins) >= 2  # recency (and the older ratings of DISC), the observers'
+    assert len(joins) >= 2  # recency, and the older ratings of DISC
     with engine.connect() as conn:
         plans = [
             [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {s}", p)] for s, p in joins

@@ -10,14 +10,17 @@ adoption.metrics turns sums into rows; this module forms them. Each person contr
   and visited in (D - 90 d, D], with the first as-of date on which that may differ although
   no input changed (`valid_until`: an employment boundary reaching the 90-day window, a visit
   leaving it, a future-dated visit entering it);
-- per person observed on counted visits, their ratings per capability and visit day (any date:
-  the report's reinforcement counts those in (D - 90 d, D] and dates the latest on or before D).
+- per person observed on counted visits (any date), written by the database
+  (store.aggregates.write_visits, no row through Python): their ratings per capability and
+  visit day (the report's reinforcement counts those in (D - 90 d, D] and dates the latest on
+  or before D), and each visit's observer, day, days to submission and ratings, which the
+  report's rater statistics sum per observer over (D - 90 d, D].
 
 `Aggregates` holds the sums: cells per (grouping, group, capability; "" for coverage) and
 Kaplan-Meier's per-day counts; grouping "*" holds the "(all)" rows; `rated` the ratings per
 capability and day (kept in metric_km as grouping "rated": ("rated", "(all)", capability, "r",
 day number)). A full computation adds every
-contribution; `update` (the run's adoption stage) keeps them in the store (schema v8) and
+contribution (but the ratings per day, which only the kept path reads); `update` (the run's adoption stage) keeps them in the store (schema v8) and
 redoes only the people whose states rows the states pass recomputed (store metric_dirty) and
 those whose coverage contribution expired, subtracting their stored contribution and adding the
 new one. It rebuilds everything on the first run, after the capability map, a window or the
@@ -144,9 +147,9 @@ def contributions(
     capabilities: CapabilityMap,
     as_of: date,
     people: Sequence[str] | None = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[kept.RatingDay]]:
-    """(metric_reps rows, metric_people rows, metric_ratings rows) of `people` (everyone:
-    None)."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(metric_reps rows, metric_people rows) of `people` (everyone: None); the database
+    writes their visits' contributions (store.aggregates.write_visits)."""
     posts: dict[str, list[HRRow]] = defaultdict(list)
     for hr_id, row in hr_rows(conn, people):
         posts[hr_id].append(row)
@@ -157,7 +160,10 @@ def contributions(
         if rep.capability_id in capabilities.capabilities
         and (part := rep_contribution(rep, employment.get(rep.hr_id), as_of)) is not None
     ]
-    return reps, _persons(conn, posts, employment, as_of, people), store.rating_days(conn, people)
+    return reps, _persons(conn, posts, employment, as_of, people)
+
+
+TOP_BOX = 1.0  # a scaled rating at the top of its scale
 
 
 def person_contributions(conn: Connection, as_of: date) -> list[dict[str, Any]]:
@@ -237,14 +243,14 @@ class Aggregates:
         self,
         reps: Iterable[Mapping[str, Any]],
         persons: Iterable[Mapping[str, Any]],
-        rated: Iterable[kept.RatingDay] = (),
+        rated: Iterable[kept.RatedDay] = (),
         sign: int = 1,
     ) -> None:
         for rep in reps:
             self.add_rep(rep, sign)
         for person in persons:
             self.add_person(person, sign)
-        for _hr_id, cap, day, n in rated:
+        for cap, day, n in rated:
             self.rated[(cap, day.toordinal())] += sign * n
 
     def ratings(self, as_of: date, days: int) -> dict[str, tuple[int, date | None]]:
@@ -287,7 +293,7 @@ def full(
 ) -> Aggregates:
     """The sums over everyone (the rows of `source`)."""
     out = Aggregates()
-    out.add(*contributions(conn, source, capabilities, as_of))
+    out.add(*contributions(conn, source, capabilities, as_of))  # the ratings: only kept ones
     return out
 
 
@@ -301,7 +307,8 @@ def basis(capabilities: CapabilityMap) -> str:
             "map": capabilities.spec.model_dump(mode="json"),
             "window_days": capabilities.default_window_days,
             "adoptloop": __version__,
-            "metrics": 2,  # 2: the ratings per capability and day (schema v9)
+            # 2: the ratings per capability and day (schema v9); 3: the visits (v10)
+            "metrics": 3,
         }
     )
 
@@ -340,12 +347,12 @@ def update(
                 kept.clear(conn)
         for chunk in chunks:
             with engine.begin() as conn:
-                _redo(conn, source, capabilities, as_of, chunk, rebuild=rebuild)
+                _redo(conn, source, capabilities, as_of, chunk, rebuild=rebuild, everyone=False)
     with engine.begin() as conn:
         if len(chunks) <= 1:
             if rebuild:
                 kept.clear(conn)
-            _redo(conn, source, capabilities, as_of, people, rebuild=rebuild)
+            _redo(conn, source, capabilities, as_of, people, rebuild=rebuild, everyone=rebuild)
         kept.finish_update(conn, as_of, basis(capabilities))
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
         km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
@@ -366,6 +373,7 @@ def _redo(
     people: Sequence[str],
     *,
     rebuild: bool,
+    everyone: bool,
 ) -> None:
     """Replace the contributions of `people` and add the change to the kept sums (after a
     clear, `rebuild`: there is nothing to take away). Only these people's change is held: a
@@ -374,9 +382,11 @@ def _redo(
     change = Aggregates()
     if not rebuild:
         change.add(*kept.contributions_of(conn, people), sign=-1)
-    reps, persons, rated = contributions(conn, source, capabilities, as_of, people)
-    change.add(reps, persons, rated)
-    kept.replace_contributions(conn, [] if rebuild else people, reps, persons, rated)
+    reps, persons = contributions(conn, source, capabilities, as_of, people)
+    kept.replace_contributions(conn, [] if rebuild else people, reps, persons)
+    whom = None if everyone else people
+    kept.write_visits(conn, whom, top_box=TOP_BOX)
+    change.add(reps, persons, kept.rated_sums(conn, whom))
     kept.apply_cells(conn, change.cells)
     rated_km = {(RATED, ALL, cap, "r", day): n for (cap, day), n in change.rated.items()}
     kept.apply_km(conn, {**change.km, **rated_km})  # one write: grouping "rated" is apart

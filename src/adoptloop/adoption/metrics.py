@@ -36,6 +36,7 @@ never due; an action on a capability the map does not know is left out (no row t
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from adoptloop.adoption.kaplan_meier import Curve, kaplan_meier_counts
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.roles import MANAGER_ROLE
+from adoptloop.store import aggregates as kept_store
 from adoptloop.store import metrics as store
 from adoptloop.store.aggregates import CELL_COUNTS
 from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, RowSource
@@ -327,14 +329,12 @@ def follow_through(
 
 # --- coaching quality (DESIGN.md's coaching rows) --------------------------------------------------
 
-TOP_BOX = 1.0  # a scaled rating at the top of its scale
 
-
-def business_days_between(start: date, end: date) -> int:
-    """Weekdays after `start` up to and including `end` (0 when end <= start)."""
-    weeks, rest = divmod(max(0, (end - start).days), 7)
-    first = start.weekday()
-    return weeks * 5 + sum((first + i) % 7 < 5 for i in range(1, rest + 1))
+def business_days(weekday: int, days: int) -> int:
+    """Weekdays among the `days` days after a day of `weekday` (0 Monday .. 6 Sunday), up to
+    and including the last (0 when days <= 0)."""
+    weeks, rest = divmod(max(0, days), 7)
+    return weeks * 5 + sum((weekday + i) % 7 < 5 for i in range(1, rest + 1))
 
 
 @dataclass
@@ -351,27 +351,42 @@ class RaterStats:
 
 
 def rater_stats(
-    conn: Connection, as_of: date, *, days: int = COACHING_DAYS
+    conn: Connection,
+    as_of: date,
+    *,
+    days: int = COACHING_DAYS,
+    kept: bool = False,
+    regions: Mapping[str, str | None] | None = None,
 ) -> dict[str, RaterStats]:
-    """Per observing manager over (D - 90 d, D]: timeliness, ratings, top-box, tagged reports."""
+    """Per observing manager over (D - 90 d, D]: timeliness, ratings, top-box, tagged reports
+    (reports with at least one rating). `kept`: from the visits the kept metrics hold
+    (metric_visits, brought to D by adoption.aggregates.update), else from the store's visits
+    and ratings. The visits come counted by what is read of them, and the scaled sums are
+    added exactly (math.fsum), so neither their order nor their grouping changes a figure.
+    `regions`: everyone's region on D (store.regions_on) when the caller has read it."""
     since = as_of - timedelta(days=days)
-    regions = store.regions_on(conn, as_of)
+    if kept:
+        visits = kept_store.visits_between(conn, since, as_of)
+    else:
+        visits = kept_store.visits_of_period(conn, since, as_of, top_box=aggregates.TOP_BOX)
+    if regions is None:
+        regions = store.regions_on(conn, as_of)
     stats: dict[str, RaterStats] = {}
-    for observer, visit, submitted in store.visits(conn, since, as_of):
-        s = stats.setdefault(observer, RaterStats(observer, regions.get(observer) or NO_GROUP))
-        s.reports += 1
-        if submitted:
-            submitted_on = date.fromisoformat(submitted[:10])
-            s.submission_days.append((submitted_on - visit).days)
-            s.within_5_business_days += business_days_between(visit, submitted_on) <= 5
-    # per observer in the database: ratings, their sum, top-box ratings and tagged reports
-    # (reports with at least one rating: the distinct reports among the rated rows)
-    for rated in store.observer_ratings(conn, since, as_of, top_box=TOP_BOX):
-        s = stats[rated.observer]
-        s.ratings += rated.ratings
-        s.scaled_sum += rated.scaled_sum
-        s.top_box += rated.top_box
-        s.tagged_reports += rated.tagged_reports
+    sums: dict[str, list[float]] = defaultdict(list)
+    for observer, lag, weekday, ratings, scaled_sum, top_box, n in visits:
+        s = stats.get(observer)
+        if s is None:
+            s = stats[observer] = RaterStats(observer, regions.get(observer) or NO_GROUP)
+        s.reports += n
+        if lag is not None:
+            s.submission_days += [lag] * n
+            s.within_5_business_days += n * (business_days((weekday + 6) % 7, lag) <= 5)
+        s.ratings += n * ratings
+        s.top_box += n * top_box
+        s.tagged_reports += n * (ratings > 0)
+        sums[observer] += [scaled_sum] * n
+    for observer, values in sums.items():
+        stats[observer].scaled_sum = math.fsum(values)
     return stats
 
 

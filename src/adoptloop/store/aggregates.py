@@ -2,7 +2,7 @@
 
 adoption/aggregates.py decides what a contribution is and how the sums are formed; this module
 reads and writes the tables (schema v8: metric_reps, metric_people, metric_cells, metric_km,
-metric_dirty; v9: metric_ratings) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
+metric_dirty; v9: metric_ratings; v10: metric_visits) and the bookmark of the last update (meta key METRICS_BASIS_KEY).
 """
 
 from __future__ import annotations
@@ -11,7 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, bindparam, delete, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Connection,
+    Date,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+)
 
 from adoptloop.store import bulk, records, schema
 
@@ -23,9 +35,13 @@ KmKey = tuple[str, str, str, str, int]  # (grouping, group, capability, kind "e"
 
 REP_COLUMNS = tuple(c.name for c in schema.metric_reps.columns)
 PERSON_COLUMNS = tuple(c.name for c in schema.metric_people.columns)
-RATING_COLUMNS = ("hr_id", "capability_id", "day", "n")
-RatingDay = tuple[str, str, date, int]  # (person observed, capability, visit day, ratings)
-_CONTRIBUTIONS = (schema.metric_reps, schema.metric_people, schema.metric_ratings)
+RatedDay = tuple[str, date, int]  # (capability, visit day, ratings)
+_CONTRIBUTIONS = (
+    schema.metric_reps,
+    schema.metric_people,
+    schema.metric_ratings,
+    schema.metric_visits,
+)
 
 
 def _chunks(items: Sequence[str]) -> Iterable[list[str]]:
@@ -90,20 +106,18 @@ def clear(conn: Connection) -> None:
 
 def contributions_of(
     conn: Connection, people: Sequence[str]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[RatingDay]]:
-    """The stored (metric_reps rows, metric_people rows, metric_ratings rows) of `people`."""
-    r, p, d = schema.metric_reps, schema.metric_people, schema.metric_ratings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[RatedDay]]:
+    """The stored (metric_reps rows, metric_people rows) of `people`, and their metric_ratings
+    summed per capability and day (rated_sums)."""
+    r, p = schema.metric_reps, schema.metric_people
     reps: list[dict[str, Any]] = []
     persons: list[dict[str, Any]] = []
-    rated: list[RatingDay] = []
     for chunk in _chunks(people):
         reps += [dict(row._mapping) for row in conn.execute(select(r).where(r.c.hr_id.in_(chunk)))]
         persons += [
             dict(row._mapping) for row in conn.execute(select(p).where(p.c.hr_id.in_(chunk)))
         ]
-        query = select(*(d.c[c] for c in RATING_COLUMNS)).where(d.c.hr_id.in_(chunk))
-        rated += [(hr_id, cap, day, int(n)) for hr_id, cap, day, n in conn.execute(query)]
-    return reps, persons, rated
+    return reps, persons, rated_sums(conn, people)
 
 
 def replace_contributions(
@@ -111,16 +125,115 @@ def replace_contributions(
     people: Sequence[str],
     reps: Sequence[Mapping[str, Any]],
     persons: Sequence[Mapping[str, Any]],
-    rated: Sequence[RatingDay],
 ) -> None:
-    """Delete the contributions of `people` (None: nobody), then insert `reps`, `persons` and
-    `rated`."""
+    """Delete every contribution of `people` (None: nobody), then insert `reps` and `persons`
+    (their visits' are write_visits')."""
     for table in _CONTRIBUTIONS:
         for chunk in _chunks(people):
             conn.execute(delete(table).where(table.c.hr_id.in_(chunk)))
     bulk.insert_many(conn, schema.metric_reps, REP_COLUMNS, reps)
     bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
-    bulk.insert_tuples(conn, schema.metric_ratings, RATING_COLUMNS, list(rated))
+
+
+def rated_sums(conn: Connection, people: Sequence[str] | None) -> list[RatedDay]:
+    """The kept ratings (metric_ratings) of `people` (everyone: None) summed per capability
+    and visit day, by the database."""
+    d = schema.metric_ratings
+    query = select(d.c.capability_id, d.c.day, func.sum(d.c.n)).group_by(d.c.capability_id, d.c.day)
+    if people is None:
+        return [(cap, day, int(n)) for cap, day, n in conn.execute(query)]
+    out: dict[tuple[str, date], int] = {}
+    for chunk in _chunks(people):
+        for cap, day, n in conn.execute(query.where(d.c.hr_id.in_(chunk))):
+            out[(cap, day)] = out.get((cap, day), 0) + int(n)
+    return [(cap, day, n) for (cap, day), n in out.items()]
+
+
+# A visit's days to submission and weekday, computed by the database: the submission stamp's
+# date (text "YYYY-MM-DDTHH:MM:SSZ"; empty or NULL: not submitted) minus the visit date
+_LAG = {
+    "sqlite": "CAST(julianday(substr(o.submitted_at, 1, 10)) - julianday(o.visit_date) AS INTEGER)",
+    "postgresql": "(CAST(NULLIF(substr(o.submitted_at, 1, 10), '') AS DATE) - o.visit_date)",
+}
+_WEEKDAY = {  # 0 Sunday .. 6 Saturday
+    "sqlite": "CAST(strftime('%w', o.visit_date) AS INTEGER)",
+    "postgresql": "CAST(EXTRACT(DOW FROM o.visit_date) AS INTEGER)",
+}
+
+
+_VISIT_COLUMNS = (
+    "hr_id, source, record_id, observer_hr_id, day, lag, weekday, ratings, scaled_sum, top_box"
+)
+_READ = "observer_hr_id, lag, weekday, ratings, scaled_sum, top_box"  # what the statistics read
+
+
+def _visits(conn: Connection, where: str) -> str:
+    """The SELECT of the metric_visits rows (_VISIT_COLUMNS) of the counted, not deleted
+    visits that also meet `where` (SQL on observations `o`; parameter :top the top-box level):
+    one row per visit, computed by the database."""
+    dialect = "sqlite" if conn.dialect.name == "sqlite" else "postgresql"
+    return (
+        "SELECT o.observed_hr_id AS hr_id, o.source, o.record_id, o.observer_hr_id,"
+        f" o.visit_date AS day, {_LAG[dialect]} AS lag, {_WEEKDAY[dialect]} AS weekday,"
+        " count(r.item) AS ratings, coalesce(sum(r.scaled), 0.0) AS scaled_sum,"
+        " sum(CASE WHEN r.scaled >= :top THEN 1 ELSE 0 END) AS top_box"
+        " FROM observations o LEFT JOIN ratings r"
+        " ON r.source = o.source AND r.record_id = o.record_id"
+        f" WHERE o.counted AND NOT o.deleted{where}"
+        " GROUP BY o.source, o.record_id"
+    )
+
+
+_RATINGS = (
+    "INSERT INTO metric_ratings (hr_id, capability_id, day, n)"
+    " SELECT o.observed_hr_id, r.capability_id, o.visit_date, count(*)"
+    " FROM observations o JOIN ratings r ON r.source = o.source AND r.record_id = o.record_id"
+    " WHERE o.counted AND NOT o.deleted{where}"
+    " GROUP BY o.observed_hr_id, r.capability_id, o.visit_date"
+)
+
+
+def write_visits(conn: Connection, people: Sequence[str] | None, *, top_box: float) -> None:
+    """Insert the contributions of the counted, not deleted visits (any date) that `people`
+    (everyone: None) were observed on, each table in one INSERT ... SELECT per chunk of people
+    (nothing goes through Python): metric_visits, a row per visit (its observer, day, weekday,
+    days to submission, and its ratings' count, scaled sum and count at or above `top_box`),
+    and metric_ratings, their ratings per capability and visit day."""
+    visits = f"INSERT INTO metric_visits ({_VISIT_COLUMNS}) " + _visits(conn, "{where}")
+    if people is None:
+        conn.execute(text(visits.format(where="")), {"top": top_box})
+        conn.execute(text(_RATINGS.format(where="")))
+        return
+    only = " AND o.observed_hr_id IN :people"
+    expanding: BindParameter[Any] = bindparam("people", expanding=True)
+    by_visit = text(visits.format(where=only)).bindparams(expanding)
+    by_day = text(_RATINGS.format(where=only)).bindparams(expanding)
+    for chunk in _chunks(people):
+        conn.execute(by_visit, {"top": top_box, "people": chunk})
+        conn.execute(by_day, {"people": chunk})
+
+
+def visits_of_period(
+    conn: Connection, since: date, as_of: date, *, top_box: float
+) -> list[tuple[Any, ...]]:
+    """visits_between's rows computed from the store's visits and ratings (no kept rows)."""
+    query = text(
+        f"SELECT {_READ}, count(*) FROM ("
+        + _visits(conn, " AND o.visit_date > :since AND o.visit_date <= :as_of")
+        + f") AS v GROUP BY {_READ}"
+    ).bindparams(bindparam("since", type_=Date), bindparam("as_of", type_=Date))
+    return [
+        tuple(row) for row in conn.execute(query, {"top": top_box, "since": since, "as_of": as_of})
+    ]
+
+
+def visits_between(conn: Connection, since: date, as_of: date) -> list[tuple[Any, ...]]:
+    """The kept visits (metric_visits) dated in (since, as_of], counted by what the rater
+    statistics read of them: (observer, lag, weekday, ratings, scaled_sum, top_box, visits)."""
+    v = schema.metric_visits
+    read = (v.c.observer_hr_id, v.c.lag, v.c.weekday, v.c.ratings, v.c.scaled_sum, v.c.top_box)
+    query = select(*read, func.count()).where(v.c.day > since, v.c.day <= as_of).group_by(*read)
+    return [tuple(row) for row in conn.execute(query)]
 
 
 def forget_person(conn: Connection, hr_id: str) -> None:

@@ -189,25 +189,6 @@ def first_visits(
     return out
 
 
-def rating_days(
-    conn: Connection, people: Sequence[str] | None = None
-) -> list[tuple[str, str, date, int]]:
-    """(observed person, capability, visit date, ratings) of the ratings on counted, not
-    deleted visits, any date; with `people`, only those observed of them."""
-    o, r = schema.observations, schema.ratings
-    query = (
-        select(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date, func.count())
-        .join(r, and_(r.c.source == o.c.source, r.c.record_id == o.c.record_id))
-        .where(o.c.counted.is_(True), o.c.deleted.is_(False))
-        .group_by(o.c.observed_hr_id, r.c.capability_id, o.c.visit_date)
-    )
-    return [
-        (hr_id, cap, _day(day) or day, int(n))
-        for chunk in _of_people(query, o.c.observed_hr_id, people)
-        for hr_id, cap, day, n in conn.execute(chunk)
-    ]
-
-
 def _of_people(
     query: Select[Any], column: ColumnElement[str], people: Sequence[str] | None
 ) -> list[Select[Any]]:
@@ -231,47 +212,6 @@ def observation_pairs(
         .distinct()
     )
     return {(person, observer) for person, observer in conn.execute(query)}
-
-
-def visits(conn: Connection, since: date, as_of: date) -> list[tuple[str, date, str | None]]:
-    """(observer, visit date, submitted_at timestamp) of every counted visit in (since, as_of]."""
-    o = schema.observations
-    query = select(o.c.observer_hr_id, o.c.visit_date, o.c.submitted_at).where(
-        _visits_in(since, as_of)
-    )
-    return [(observer, day, submitted) for observer, day, submitted in conn.execute(query)]
-
-
-class ObserverRatings(NamedTuple):
-    observer: str
-    ratings: int
-    scaled_sum: float
-    top_box: int  # ratings at or above the top-box level
-    tagged_reports: int  # visits with at least one rating
-
-
-def observer_ratings(
-    conn: Connection, since: date, as_of: date, *, top_box: float
-) -> list[ObserverRatings]:
-    """Per observer, the ratings given on counted visits in (since, as_of]."""
-    o, r = schema.observations, schema.ratings
-    report = o.c.source + literal("/", String) + o.c.record_id
-    query = (
-        select(
-            o.c.observer_hr_id,
-            func.count(),
-            func.sum(r.c.scaled),
-            _flag(r.c.scaled >= top_box),
-            func.count(func.distinct(report)),
-        )
-        .join(r, _ratings_of_visit())
-        .where(_visits_in(since, as_of))
-        .group_by(o.c.observer_hr_id)
-    )
-    return [
-        ObserverRatings(observer, int(n), float(total), int(top), int(tagged))
-        for observer, n, total, top, tagged in conn.execute(query)
-    ]
 
 
 def _ratings_of_visit() -> ColumnElement[bool]:

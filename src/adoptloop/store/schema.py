@@ -42,7 +42,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -475,6 +475,27 @@ metric_ratings = Table(
     Column("capability_id", String(64), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("n", Integer, nullable=False),
+)
+
+# metric_visits (v10): each counted, not deleted visit a person was observed on, kept with that
+# person (hr_id): its observer, day and weekday, days from the visit to its submission (NULL:
+# not submitted), and its ratings (how many, their scaled sum, how many at the top of their
+# scale), all computed by the database (store/aggregates.py write_visits). The report's rater statistics sum the rows dated in
+# (D - 90 d, D] per observer (adoption/aggregates.py keeps them, adoption/metrics.py sums them).
+metric_visits = Table(
+    "metric_visits",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("record_id", String(255), primary_key=True),
+    Column("observer_hr_id", String(64), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("lag", Integer),
+    Column("weekday", Integer, nullable=False),  # the visit day's: 0 Sunday .. 6 Saturday
+    Column("ratings", Integer, nullable=False),
+    Column("scaled_sum", Float, nullable=False),
+    Column("top_box", Integer, nullable=False),
+    Index("ix_metric_visits_day", "day"),
 )
 
 # metric_dirty: people whose adoption_states rows were recomputed since the metrics were last

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -170,8 +170,9 @@ def build_report_data(
             )
         )
     data.curves = _curves(overall.values(), names)
-    stats = rater_stats(conn, as_of)
-    data.managers = _managers(conn, as_of, stats, options, sums)
+    regions = store.regions_on(conn, as_of)  # read once: the raters' and the teams' regions
+    stats = rater_stats(conn, as_of, kept=kept is not None, regions=regions)
+    data.managers = _managers(conn, as_of, stats, options, sums, regions)
     data.freshness = freshness(conn, now, options.stale_after_days)
     data.notes = _notes(conn, source, as_of, names, stats, kept)
     return data
@@ -215,6 +216,7 @@ def _managers(
     stats: dict[str, RaterStats],
     options: ReportOptions,
     sums: Aggregates,
+    regions: Mapping[str, str | None],
 ) -> list[ManagerGroup]:
     """One row per first-line manager's team. The team's eligible reps decide its tier, for
     every figure of the row, rater statistics included: coverage, timeliness, leniency and
@@ -225,7 +227,6 @@ def _managers(
     by_region = coverage(sums, "region")
     managers = [m for m in teams if m not in (ALL, NO_GROUP)]
     labels = team_labels(conn, as_of, managers)
-    regions = store.regions_on(conn, as_of)
     people = _people_labels(conn, managers, as_of, options)
     out = []
     for manager, (eligible, coached) in sorted(teams.items()):
