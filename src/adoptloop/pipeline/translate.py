@@ -418,7 +418,12 @@ def _counted(batch: Batch, counts: TranslateCounts) -> Batch:
 # up and takes back the interpreter lock for every row) and the executor's thread that hands
 # the worker its next batch waited for that pure Python; the worker sat idle about a quarter
 # of the stage. Now the stage's process uses ~6.5 CPU-s, the two workers the rest (~12).
-_AHEAD = 4
+# Eight, not four: the writer's commits (eleven at 10k reps, each ~0.13 CPU-s, a WAL
+# checkpoint in some) hold it for as long as the two workers take to make about eight batches
+# of observations; with four they sat idle until the commit was done (measured under load:
+# the workers waited ~35 % of their time for a batch, ~25 % now). The batches held cost the
+# stage's process ~10 MB more at most (observations: ~1.5 MB a batch).
+_AHEAD = 8
 # the batches whose bounds one read of keys gives (BATCH_SIZE each): 20 x 250 keys a query
 # instead of one query per batch (each one a read transaction that starts on a page cache the
 # writer's commits made stale)
