@@ -140,3 +140,21 @@ def sql_run(engine: Engine) -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(engine, "before_cursor_execute", seen)
+
+
+def translate_workers_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the translate stage, once it has started its worker processes, wait for one to be
+    ready instead of translating the batches itself meanwhile (as it does in a real run): a
+    test's few batches would all be made before a fresh interpreter has started."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    from adoptloop.pipeline import translate_worker
+
+    local = translate_worker.Offload.local
+
+    def waiting(offload: translate_worker.Offload) -> bool:
+        if offload._ready:
+            wait(offload._ready, return_when=FIRST_COMPLETED)
+        return local(offload)
+
+    monkeypatch.setattr(translate_worker.Offload, "local", waiting)

@@ -30,7 +30,7 @@ from adoptloop.store.db import STREAM_CACHE_KIB, open_store
 from adoptloop.store.translation import RatingValues
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
-from tests.support import DEMO_CONFIG
+from tests.support import DEMO_CONFIG, translate_workers_first
 
 DEMO_CAPABILITIES = DEMO_CONFIG.parent / "demo" / "capabilities.yaml"
 
@@ -257,6 +257,43 @@ def test_the_stage_reads_with_a_small_page_cache_beside_its_writer(
     assert set(caches) == {-STREAM_CACHE_KIB}
 
 
+def test_the_stage_reads_the_bounds_of_many_batches_a_query(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (translate_vs_naive): the stage's process reads the bounds of 20 batches with
+    one query (each query is a read transaction that starts on a page cache the writer's
+    commits made stale; one a batch cost it ~0.45 CPU-s at 10k reps), and cuts them into the
+    same batches, written in read order."""
+    engine = _store_with_completions(tmp_path, 30)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    limits: list[int] = []
+    keys = translation.changed_keys
+
+    def changed_keys(conn: Any, name: str, after: Any, limit: int) -> Any:
+        limits.append(limit)
+        return keys(conn, name, after, limit)
+
+    batches: list[list[str]] = []
+    translating = translate_stage.BatchTranslator.translate
+
+    def translate_batch(self: Any, name: str, rows: Any, *args: Any) -> Any:
+        batches.append([r["record_id"] for r in rows])
+        return translating(self, name, rows, *args)
+
+    monkeypatch.setattr(translation, "changed_keys", changed_keys)
+    monkeypatch.setattr(translate_stage.BatchTranslator, "translate", translate_batch)
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            hr_ids = list(made.scalars())
+    finally:
+        engine.dispose()
+    assert limits == [2 * 20] * 4  # one query a table: the 15 batches' bounds at once
+    assert batches == [[f"C{n:03d}", f"C{n + 1:03d}"] for n in range(0, 30, 2)]
+    assert hr_ids == [f"E{n}" for n in range(30)]
+
+
 def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -374,6 +411,7 @@ def test_a_large_translation_is_shared_with_a_worker_process_and_makes_the_same_
     serialising are pure Python: a second interpreter uses the second core), and the store
     ends up exactly as when the stage translates alone: the same statements, bytes and order,
     the same revisions and voiding statements, the same `emitted` rows and marks."""
+    translate_workers_first(monkeypatch)
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 4)
     monkeypatch.setattr(translate_stage, "WORKER_AFTER", 100_000)
     alone, none = _translate_twice(tmp_path / "alone")
@@ -408,7 +446,8 @@ def test_the_translate_worker_leaves_interrupts_to_the_stage(
 class _ThreadWorkers:
     """A stand-in for the workers' process pool: each batch read and made by a worker
     (translate_worker._Worker, its own connection to the store) in a thread of this process,
-    a little slowly, as a worker busy with the batches sent to it would."""
+    a little slowly, as a worker busy with the batches sent to it would. The workers count as
+    started (their `_started` done) once the test sets `started`."""
 
     def __init__(
         self, *_: Any, max_workers: int, initargs: tuple[BatchTranslator, str, bool], **__: Any
@@ -417,12 +456,16 @@ class _ThreadWorkers:
         self.worker = translate_worker._Worker(translator, url, earlier=earlier)
         self.pool = ThreadPoolExecutor(max_workers=max_workers)
         self.made = 0
+        self.started: Future[None] = Future()
 
-    def submit(self, _: Any, span: Any) -> Future[Any]:
+    def submit(self, task: Any, *args: Any) -> Future[Any]:
+        if task is not translate_worker._translate:  # a worker's start (_started)
+            return self.started
+
         def slowly() -> Any:
             time.sleep(0.02)
             self.made += 1
-            return self.worker.translate(span)
+            return self.worker.translate(*args)
 
         return self.pool.submit(slowly)
 
@@ -430,15 +473,16 @@ class _ThreadWorkers:
         self.pool.shutdown()
 
 
-def test_once_its_workers_start_the_stage_only_reads_bounds_and_writes(
+def test_the_workers_start_at_once_and_the_stage_translates_until_one_is_ready(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 17 (translate_vs_naive: both cores busy): once its workers have started, the
-    stage's process translates no batch itself, also while they are busy, and reads only each
-    batch's bounds: the workers read the rows on their own connections (before, the stage's
-    process read and sent every row, and made the next batch whenever its one worker had two
-    to make, while its writer thread and the thread feeding the worker waited for that pure
-    Python); the outbox keeps read order."""
+    """Issue 17 (translate_vs_naive: neither core idles): the stage starts its workers as soon
+    as it has read the bounds of WORKER_AFTER due records, and translates the batches itself
+    only until a worker is ready, instead of waiting for a fresh interpreter's start (before,
+    the workers started only after the stage had translated WORKER_AFTER records alone, one
+    core idle, and the stage then waited for them). Once one is ready the stage's process
+    translates no batch itself, also while they are busy, and reads only each batch's bounds:
+    the workers read the rows on their own connections; the outbox keeps read order."""
     engine = _store_with_completions(tmp_path, 20)
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
     monkeypatch.setattr(translate_stage, "WORKER_AFTER", 4)
@@ -455,6 +499,8 @@ def test_once_its_workers_start_the_stage_only_reads_bounds_and_writes(
     def translate_batch(self: Any, *args: Any) -> Any:
         if threading.current_thread() is threading.main_thread():
             here.append(bool(pools))
+            if len(here) == 2 and pools:  # a worker is ready after the stage's second batch
+                pools[0].started.set_result(None)
         return translating(self, *args)
 
     rows_read: list[bool] = []  # per batch's rows read: whether in the stage's thread
@@ -473,11 +519,73 @@ def test_once_its_workers_start_the_stage_only_reads_bounds_and_writes(
             hr_ids = list(made.scalars())
     finally:
         engine.dispose()
-    assert here == [False, False]  # the WORKER_AFTER 4 records before the workers start
+    assert here == [True, True]  # made here while the workers, already started, got ready
     assert pools[0].made == 20 // 2 - 2
     assert rows_read == [True, True] + [False] * (20 // 2 - 2)
     assert counts["completions"]["statements"] == 20
     assert hr_ids == [f"E{n}" for n in range(20)]
+
+
+def test_the_next_tables_batches_are_sent_while_the_last_ones_are_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (translate_vs_naive: neither core idles): the stage does not wait at the end
+    of a table until its last batches are written: the next table's batches go to the workers
+    meanwhile (before, the workers sat idle while the last few batches of each table were
+    written), and the outbox still keeps read order, table after table."""
+    engine = _store_with_completions(tmp_path, 12)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.development_actions.insert(),
+            [
+                {
+                    "source": "crm",
+                    "record_id": f"A{n:03d}",
+                    "hr_id": f"P{n}",
+                    "capability_id": "opening",
+                    "agreed_on": date(2026, 3, 2),
+                    "status": "agreed",
+                    "digest": f"a{n}",
+                    "deleted": False,
+                }
+                for n in range(12)
+            ],
+        )
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 4)
+    events: list[tuple[str, str]] = []  # ("sent", table) and ("written", table), in order
+
+    class Workers(_ThreadWorkers):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.started.set_result(None)
+
+        def submit(self, task: Any, *args: Any) -> Future[Any]:
+            if task is translate_worker._translate:
+                events.append(("sent", args[0][0]))
+            return super().submit(task, *args)
+
+    monkeypatch.setattr(translate_worker, "ProcessPoolExecutor", Workers)
+    marking = translation.mark_translated
+
+    def mark_slowly(conn: Any, table_name: str, rows: Any) -> None:
+        time.sleep(0.05)  # a writer slower than the workers
+        marking(conn, table_name, rows)
+        events.append(("written", table_name))
+
+    monkeypatch.setattr(translation, "mark_translated", mark_slowly)
+    try:
+        counts = translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            hr_ids = list(made.scalars())
+    finally:
+        engine.dispose()
+    last_completions = max(i for i, e in enumerate(events) if e == ("written", "completions"))
+    first_actions = events.index(("sent", "development_actions"))
+    assert first_actions < last_completions
+    assert counts["development_actions"]["statements"] == 12
+    assert hr_ids == [f"E{n}" for n in range(12)] + [f"P{n}" for n in range(12)]
 
 
 def test_a_translation_its_workers_read_resumes_after_a_failure_to_the_same_store(
@@ -487,6 +595,7 @@ def test_a_translation_its_workers_read_resumes_after_a_failure_to_the_same_stor
     processes read from the store stops at a failed write with what it committed before;
     the next run translates the rest, and the store ends up exactly as after an uninterrupted
     translation in one process: the same statements, bytes and order, `emitted` rows, marks."""
+    translate_workers_first(monkeypatch)
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 4)
     monkeypatch.setattr(translate_stage, "WORKER_AFTER", 100_000)
     alone, _ = _translate_twice(tmp_path / "alone")
@@ -534,6 +643,7 @@ def test_the_workers_peak_memory_is_reported_and_is_their_own(
     peak), read from each worker's own VmHWM, not its ru_maxrss, which Linux starts at the
     parent's high-water mark: a stage started by a process holding 400 MB more still reports
     what the workers held themselves."""
+    translate_workers_first(monkeypatch)
     if not Path("/proc/self/status").exists():
         pytest.skip("VmHWM is Linux's (/proc)")
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 4)

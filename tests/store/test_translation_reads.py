@@ -18,7 +18,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import schema, translation
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
-from tests.support import DEMO_CONFIG
+from tests.support import DEMO_CONFIG, translate_workers_first
 
 
 def test_ratings_are_read_as_rating_values_per_observation_in_item_order(
@@ -102,6 +102,7 @@ def test_the_translate_workers_read_their_batches_from_the_store(
     """Issue 17 (the translate workers read their own rows): worker processes open the store
     from its URL (a PostgreSQL server's too) and translate the batches they read, written in
     read order."""
+    translate_workers_first(monkeypatch)
     with engine.begin() as conn:
         conn.execute(schema.completions.insert(), _completions(60))
     monkeypatch.setattr(translate_stage, "BATCH_SIZE", 4)

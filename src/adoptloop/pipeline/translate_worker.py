@@ -12,16 +12,16 @@ it read their bounds, whoever made them, so the outbox is the same either way (t
 span's rows are not written by anyone until its batch is, so a worker reads what the stage
 would have read).
 
-The workers start only once a run has translated `after` records in the stage's own process
-(`Offload.local`, `Offload.here`): small and incremental runs never pay a worker's start (a
-fresh interpreter importing the translators, about half a second, during which the stage goes
-on translating); a store in memory, which no other process can open, is translated in the
-stage's process alone. From then on the stage's process only reads bounds, sends spans and
-writes batches. At 10k reps (issue 17) that process read the rows and sent them, wrote, and
-translated a batch of its own whenever its one worker had two to make: its reads and writes
-alone cost about as much CPU as the translating, and while it translated, its writer thread
-and the thread feeding the worker waited for that pure Python. Now the reads are the
-workers', and two workers, one a core, keep both cores busy whichever process the machine
+The workers start once the stage has read the bounds of `after` due records (`Offload.seen`;
+the stage reads the bounds of many batches at once): small and incremental runs never pay a
+worker's start (a fresh interpreter importing the translators, about half a second of CPU
+each); a store in memory, which no other process can open, is translated in the stage's
+process alone. Until a worker is ready (`Offload.local`), the stage translates the batches
+itself (`Offload.here`) instead of waiting for the workers' start, so the interpreters start
+beside the stage's first batches (at 10k reps, issue 17: they started only after the stage
+had translated 5,000 records alone, one core idle, and then the stage waited for them). From
+then on the stage's process only reads bounds, sends spans and writes batches: the reads are
+the workers', and two workers, one a core, keep both cores busy whichever process the machine
 runs.
 """
 
@@ -84,9 +84,10 @@ class Offload:
         self._url = engine.url.render_as_string(hide_password=False)
         self._earlier = earlier
         shared = engine.dialect.name != "sqlite" or sqlite_path(self._url) is not None
-        self._after = after if shared else None  # records translated here before the workers
-        self._local = 0
+        self._after = after if shared else None  # due records seen before the workers start
+        self._seen = 0
         self._pool: ProcessPoolExecutor | None = None
+        self._ready: list[Future[None]] = []  # one per worker: done once a worker has started
         self._sent: list[Future[Batch]] = []
         self._others: set[int] = set()  # this process's children before the workers started
         self.batches = 0  # batches the workers translated (or are translating)
@@ -110,19 +111,11 @@ class Offload:
         known = [p for p in peaks if p is not None]
         return round(sum(known), 1) if known else None
 
-    def local(self) -> bool:
-        """Whether the next batch is made here (`here`): fewer than `after` records were, or
-        the store is in this process's memory."""
-        return self._after is None or self._local < self._after
-
-    def room(self) -> bool:
-        """Whether the workers take a batch now: fewer than _IN_FLIGHT sent are not back."""
-        self._sent = [f for f in self._sent if not f.done()]
-        return len(self._sent) < _IN_FLIGHT
-
-    def send(self, span: Span) -> Future[Batch]:
-        """The batch's future, read and made by a worker (the first batch sent starts them)."""
-        if self._pool is None:
+    def seen(self, due: int) -> None:
+        """The stage read the bounds of `due` more records: the workers start once `after`
+        were (each worker's start is sent a no-op, `_started`, which is done once it runs)."""
+        self._seen += due
+        if self._pool is None and self._after is not None and self._seen >= self._after:
             self._others = {c.pid for c in multiprocessing.active_children() if c.pid}
             self._pool = ProcessPoolExecutor(
                 max_workers=WORKERS,
@@ -131,6 +124,27 @@ class Offload:
                 initializer=_start,
                 initargs=(self._translator, self._url, self._earlier),
             )
+            self._ready = [self._pool.submit(_started) for _ in range(WORKERS)]
+
+    def local(self) -> bool:
+        """Whether the next batch is made here (`here`): no worker has started yet (or none
+        will: too few records due, or the store is in this process's memory)."""
+        if self._ready and any(f.done() for f in self._ready):
+            for ready in self._ready:
+                if ready.done():
+                    ready.result()  # a worker that could not start fails the stage here
+            self._ready = []
+        return self._pool is None or bool(self._ready)
+
+    def room(self) -> bool:
+        """Whether the workers take a batch now: fewer than _IN_FLIGHT sent are not back."""
+        self._sent = [f for f in self._sent if not f.done()]
+        return len(self._sent) < _IN_FLIGHT
+
+    def send(self, span: Span) -> Future[Batch]:
+        """The batch's future, read and made by a worker (once `local` is False)."""
+        if self._pool is None:
+            raise RuntimeError("the translate workers have not started")
         sent = self._pool.submit(_translate, span)
         self._sent.append(sent)
         self.batches += 1
@@ -138,10 +152,10 @@ class Offload:
 
     def here(self, conn: Connection, span: Span) -> Future[Batch]:
         """The batch's future, read on `conn` and made here at once."""
-        rows, ratings, emitted = read(conn, span, earlier=self._earlier)
         made: Future[Batch] = Future()
-        made.set_result(self._translator.translate(span[0], rows, ratings, emitted))
-        self._local += len(rows)
+        made.set_result(
+            self._translator.translate(span[0], *read(conn, span, earlier=self._earlier))
+        )
         return made
 
 
@@ -173,6 +187,10 @@ def _start(translator: BatchTranslator, url: str, earlier: bool) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker.append(_Worker(translator, url, earlier=earlier))
     gc.freeze()  # what the worker imported is never garbage: left out of every collection
+
+
+def _started() -> None:
+    """Nothing: done once a worker process has started (its initializer, _start, ran)."""
 
 
 def _translate(span: Span) -> Batch:
