@@ -9,8 +9,10 @@ A job that failed, was aborted or has expired makes the caller read the window o
 
 from __future__ import annotations
 
+import contextvars
 import csv
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -129,7 +131,10 @@ def bulk_window(
 
     The first item, for a new job, is an empty batch carrying the job to checkpoint. A result
     page comes in batches of CHUNK_ROWS rows: the ones before its last carry the page's own
-    locator (a resume re-reads the page), the last one the next page's.
+    locator (a resume re-reads the page), the last one the next page's. The next page is
+    requested in a thread as soon as this one has arrived (its locator is in this one's
+    answer), so that it is on the wire while this one is parsed and mapped: one page ahead at
+    most, and a read stopped before its rows costs that one request.
     """
     if job is None:
         created = client.bulk_create(window_soql(feed, start, upper, ordered=False))
@@ -137,23 +142,40 @@ def bulk_window(
         log.info("bulk query job created", sobject=feed.sobject, job=job.job_id)
         yield [], job, False
     _wait(client, job.job_id, sleep=sleep, poll_seconds=poll_seconds, timeout=timeout_seconds)
-    locator = job.locator
-    while True:
+    with ThreadPoolExecutor(1, thread_name_prefix="bulk-page") as fetcher:
+        coming = _fetch(fetcher, client, job.job_id, job.locator)
+        locator = job.locator
         try:
-            text, following = client.bulk_results(job.job_id, locator)
-        except NotFound:
-            raise BulkUnavailable(f"bulk job {job.job_id} results are gone") from None
-        chunks = parse_csv_chunks(text, types)
-        del text
-        chunk = next(chunks, [])
-        for ahead in chunks:
-            yield chunk, BulkJob(job.job_id, locator), True
-            chunk = ahead
-        if following is None:
-            yield chunk, None, False
-            return
-        locator = following
-        yield chunk, BulkJob(job.job_id, following), False
+            while True:
+                try:
+                    text, following = coming.result()
+                except NotFound:
+                    raise BulkUnavailable(f"bulk job {job.job_id} results are gone") from None
+                if following is not None:
+                    # the next page is on the wire while this one is parsed and mapped
+                    coming = _fetch(fetcher, client, job.job_id, following)
+                chunks = parse_csv_chunks(text, types)
+                del text
+                chunk = next(chunks, [])
+                for ahead in chunks:
+                    yield chunk, BulkJob(job.job_id, locator), True
+                    chunk = ahead
+                if following is None:
+                    yield chunk, None, False
+                    return
+                locator = following
+                yield chunk, BulkJob(job.job_id, following), False
+        finally:
+            coming.cancel()  # not started yet: never sent; under way: waited for, then dropped
+
+
+def _fetch(
+    fetcher: Executor, client: SalesforceClient, job_id: str, locator: str | None
+) -> Future[tuple[str, str | None]]:
+    """One result page requested in the fetcher's thread (in the caller's context: the log's
+    bound connector and stream); its errors are raised where the page is taken."""
+    run = contextvars.copy_context().run
+    return fetcher.submit(run, client.bulk_results, job_id, locator)
 
 
 def _wait(

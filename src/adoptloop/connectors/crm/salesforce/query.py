@@ -11,8 +11,10 @@ and for the `Id IN (...)` lookups of related rows alike (`restartable_pages`).
 
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -239,22 +241,35 @@ def lookup(
     include_deleted: bool,
     chunk: int,
     where: str | None = None,
+    pool: Executor | None = None,
 ) -> list[Row]:
-    """Rows whose `key_field` is one of `ids`, in chunks of `chunk` ids, ordered by Id."""
+    """Rows whose `key_field` is one of `ids`, in chunks of `chunk` ids, each chunk's ordered by
+    Id, the chunks in the order of `ids`. With a `pool`, the chunks' queries run in its threads
+    at the same time (each in the caller's context); the first that fails raises here."""
     wanted = checked_ids(ids)
     selected = list(dict.fromkeys(["Id", *fields]))
-    rows: list[Row] = []
-    for offset in range(0, len(wanted), chunk):
-        part = wanted[offset : offset + chunk]
+
+    def rows_of(part: list[str]) -> list[Row]:
         condition = f"{key_field} IN ({', '.join(quote(i) for i in part)})"
 
-        def text_after(last: Row | None, condition: str = condition) -> str:
+        def text_after(last: Row | None) -> str:
             after = None if last is None else f"Id > {quote(str(last['Id']))}"
             return soql(sobject, selected, [condition, grouped(where), after], order="Id")
 
-        for page in restartable_pages(client, text_after, include_deleted=include_deleted):
-            rows.extend(page)
-    return rows
+        pages = restartable_pages(client, text_after, include_deleted=include_deleted)
+        return [row for page in pages for row in page]
+
+    parts = [wanted[offset : offset + chunk] for offset in range(0, len(wanted), chunk)]
+    if pool is None or len(parts) < 2:
+        found = [rows_of(part) for part in parts]
+    else:
+        futures = [pool.submit(contextvars.copy_context().run, rows_of, p) for p in parts]
+        try:
+            found = [future.result() for future in futures]
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure: the chunks not yet sent never are
+    return [row for rows in found for row in rows]
 
 
 def list_ids(client: SalesforceClient, feed: Feed) -> Iterator[str]:

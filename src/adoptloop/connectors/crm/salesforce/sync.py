@@ -23,8 +23,10 @@ A backfill transfers each record once: a call's children are looked up with thei
 answers) starts where its parent's backfill ends. In a Bulk read the chunks of rows are mapped
 (their related rows looked up, then turned into records) by MAPPERS threads in turn
 (`in_order`), so that the next chunk's lookups are on the wire while this one is mapped; the
-items still come in the order of the rows, each chunk followed by its checkpoint, and no
-result page is fetched before the caller asks for its rows.
+items still come in the order of the rows, each chunk followed by its checkpoint. The next
+result page is requested as soon as this one has arrived (`bulk.bulk_window`, one page
+ahead), and a lookup's chunks of ids are queried at the same time in LOOKUP_THREADS threads
+that the stream's mappers share, so that the org always has a request to answer.
 
 The visit date is never a cursor: a call edited offline on an iPad reaches Salesforce days
 later, and only its SystemModstamp says so.
@@ -36,7 +38,7 @@ import contextlib
 import contextvars
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -70,6 +72,9 @@ DELETED_HORIZON = timedelta(days=15) - timedelta(hours=1)
 DELETED_MIN_SPAN = timedelta(minutes=1)
 # threads mapping a Bulk read's chunks (each chunk's lookups, then its records), in turn
 MAPPERS = 2
+# threads a stream's lookups send their chunks of ids in (shared by the mappers), so that the
+# org always has a query to answer while this process maps and writes
+LOOKUP_THREADS = 4
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -128,6 +133,8 @@ class Lookups:
 
     client: SalesforceClient
     chunk: int
+    # the threads a lookup's chunks of ids are queried in at the same time (None: one by one)
+    pool: Executor | None = None
 
     def rows(
         self,
@@ -148,6 +155,7 @@ class Lookups:
             include_deleted=include_deleted,
             chunk=self.chunk,
             where=where,
+            pool=self.pool,
         )
 
 
@@ -193,6 +201,15 @@ class StreamSync:
         self.deleted_at: dict[str, set[str]] = {}  # feed -> deletedDate of its hard deletes
 
     def run(self, cursor: str | None) -> Iterator[Item]:
+        alone = self.lookups
+        with ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="lookup") as pool:
+            self.lookups = replace(alone, pool=pool)
+            try:
+                yield from self._run(cursor)
+            finally:
+                self.lookups = alone
+
+    def _run(self, cursor: str | None) -> Iterator[Item]:
         state = StreamState.decode(cursor)
         if cursor and not state.feeds:
             log.warning("unreadable cursor; reading the stream from the beginning")
