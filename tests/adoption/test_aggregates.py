@@ -14,6 +14,7 @@ import csv
 import io
 import random
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 import pytest
 from bench.synthetic.apis import RATING_FIELDS
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from adoptloop.adoption import aggregates
 from adoptloop.adoption.compute import update_states
@@ -36,6 +37,7 @@ from adoptloop.adoption.metrics import (
 from adoptloop.adoption.report import assemble
 from adoptloop.adoption.report.assemble import ReportOptions, build_report_data
 from adoptloop.adoption.report.causal import Causal
+from adoptloop.adoption.report.data import ReportData
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import aggregates as kept
@@ -267,6 +269,29 @@ def test_kept_ratings_per_day_give_the_full_recomputation_s_reinforcement(
     assert set(seen_modes[1:]) == {"incremental"}
 
 
+def _report_from_kept_sums(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ReportData, list[str], Callable[[Connection], ReportData]]:
+    """The demo org pulled and its kept sums built; the report data built from them, the SQL
+    that build ran, and the same report data computed in full (on a connection given)."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    update_states(engine, capabilities, as_of)
+    sums, _counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
+    options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
+    with engine.connect() as conn, sql_run(engine) as statements:
+        data = build_report_data(
+            conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
+        )
+
+    def full(conn: Connection) -> ReportData:
+        return build_report_data(conn, RowSource.states(), capabilities, as_of, options=options)
+
+    return data, statements, full
+
+
 def test_the_report_s_rater_statistics_read_the_kept_visits_not_the_period_s_ratings(
     org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,24 +299,12 @@ def test_the_report_s_rater_statistics_read_the_kept_visits_not_the_period_s_rat
     (timeliness, ratings, top-box share, tagged reports, leniency per observer) are summed
     from the visits kept for the people each run changed (metric_visits), not from the
     period's visits joined to their ratings; and they equal that full computation."""
-    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
-    capabilities = load_capability_map(DEMO / "capabilities.yaml")
-    _pull(engine, org, capabilities)
-    as_of = date(2026, 3, 1)
-    update_states(engine, capabilities, as_of)
-    sums, _counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
-    options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
-    with engine.connect() as conn, sql_run(engine) as statements:
-        data = build_report_data(
-            conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
-        )
+    data, statements, full = _report_from_kept_sums(org, engine, monkeypatch)
     assert not [s for s in statements if re.search(r"\b(FROM|JOIN) ratings\b", s)]
     assert any("metric_visits" in s for s in statements)
     assert any(note.startswith("Coaching reports in the last") for note in data.notes)
     with engine.connect() as conn:
-        assert data == build_report_data(
-            conn, RowSource.states(), capabilities, as_of, options=options
-        )
+        assert data == full(conn)
 
 
 def test_the_report_reads_everyone_s_region_on_d_once(
@@ -299,17 +312,7 @@ def test_the_report_reads_everyone_s_region_on_d_once(
 ) -> None:
     """Issue 17, ADOPTION stage point 3 (the stage's fixed costs): the report reads the HR
     rows' regions on D once, for the raters and for the teams (it read them twice)."""
-    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
-    capabilities = load_capability_map(DEMO / "capabilities.yaml")
-    _pull(engine, org, capabilities)
-    as_of = date(2026, 3, 1)
-    update_states(engine, capabilities, as_of)
-    sums, _counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
-    options = ReportOptions(now=datetime(2026, 8, 1, tzinfo=UTC))
-    with engine.connect() as conn, sql_run(engine) as statements:
-        data = build_report_data(
-            conn, RowSource.states(), capabilities, as_of, options=options, sums=sums
-        )
+    data, statements, _full = _report_from_kept_sums(org, engine, monkeypatch)
     regions = [s for s in statements if s.startswith("SELECT people.hr_id, people.region ")]
     assert len(regions) == 1
     assert data.managers  # the teams got their regions from that read
