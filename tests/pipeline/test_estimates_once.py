@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,6 @@ from adoptloop.pipeline.run import Environment
 from adoptloop.store import adoption as store
 from adoptloop.store import schema
 from adoptloop.store.records import forget_adoption_computation
-from tests.support import copy_demo
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    return copy_demo(tmp_path)
 
 
 @pytest.fixture
@@ -52,14 +45,6 @@ def _run(config: Path) -> str:
     assert result.exit_code == 0, result.output
     report = (config.parent / "state" / "out" / "adoption.html").read_text(encoding="utf-8")
     return re.sub(r"generated [0-9-]+ [0-9:]+ UTC", "", report)
-
-
-@pytest.fixture
-def env(demo: Path) -> Iterator[Environment]:
-    settings, registry = load(demo)
-    opened = Environment.open(settings, registry)
-    yield opened
-    opened.engine.dispose()
 
 
 def test_a_run_fits_each_capability_once_for_the_statements_and_the_report(

@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,24 +27,10 @@ from adoptloop.pipeline.run import Environment, run_pipeline
 from adoptloop.store import adoption as store
 from adoptloop.store import schema
 from tests.store.conftest import postgres_server, postgres_url, store_url
-from tests.support import copy_demo
 
 __all__ = ["postgres_server", "postgres_url", "store_url"]  # the fixtures this module uses
 
 LIBRARIES = ("numpy", "pandas", "scipy", "diff_diff")
-
-
-@pytest.fixture
-def demo(tmp_path: Path) -> Path:
-    return copy_demo(tmp_path)
-
-
-@pytest.fixture
-def env(demo: Path) -> Iterator[Environment]:
-    settings, registry = load(demo)
-    opened = Environment.open(settings, registry)
-    yield opened
-    opened.engine.dispose()
 
 
 _RUN = """
