@@ -231,7 +231,7 @@ def leniency(
         for m, rs in by_rater.items()
     }
     _raw(by_rater, rows)
-    components = _components(ratings)
+    components = _components([r.rater for r in ratings], [r.rep for r in ratings])
     group_of = {m: i for i, component in enumerate(components) for m in component}
     members: dict[int, list[Rated]] = defaultdict(list)  # each group's ratings, in their order
     for r in ratings:
@@ -273,24 +273,27 @@ def _raw(by_rater: dict[str, list[Rated]], rows: dict[str, Leniency]) -> None:
             rows[m].raw = own / len(rs) - (region_sum - own) / (region_n - len(rs))
 
 
-def _components(ratings: Sequence[Rated]) -> list[list[str]]:
-    """Raters joined when they rated a common rep (union-find), each group sorted."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for r in ratings:
-        a, b = find("m:" + r.rater), find("r:" + r.rep)
-        if a != b:
-            parent[a] = b
-    groups: dict[str, list[str]] = defaultdict(list)
-    for key in list(parent):
-        if key.startswith("m:"):
-            groups[find(key)].append(key[2:])
+def _components(raters: Sequence[str], reps: Sequence[str]) -> list[list[str]]:
+    """Raters joined when they rated a common rep: the connected components of the graph of
+    raters and reps (one edge per rating: `raters[i]` rated `reps[i]`), by scipy on integer
+    codes. Each group sorted; the groups in the order their earliest rater first appears."""
+    if not raters:
+        return []
+    np = estimators.load("numpy")
+    pd = estimators.load("pandas")
+    csgraph = estimators.load("scipy.sparse.csgraph")
+    sparse = estimators.load("scipy.sparse")
+    rater, rater_names = pd.factorize(np.array(raters, dtype=object))  # first-appearance order
+    rep, rep_names = pd.factorize(np.array(reps, dtype=object))
+    first_rep = len(rater_names)  # the reps' nodes follow the raters'
+    nodes = first_rep + len(rep_names)
+    graph = sparse.csr_matrix(
+        (np.ones(len(rater), dtype=np.int8), (rater, rep + first_rep)), shape=(nodes, nodes)
+    )
+    _count, labels = csgraph.connected_components(graph, directed=False)
+    groups: dict[int, list[str]] = {}
+    for name, label in zip(rater_names.tolist(), labels[:first_rep].tolist(), strict=True):
+        groups.setdefault(label, []).append(name)
     return [sorted(g) for g in groups.values()]
 
 
