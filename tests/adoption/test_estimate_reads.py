@@ -41,7 +41,7 @@ def test_rater_groups_by_scipy_equal_the_union_find_groups(seed: int) -> None:
     """Issue 17, the leniency model's connected groups: the same groups, each sorted, in the
     same order, as the union-find over the same ratings (sparse and dense graphs, a rater id
     that is also a rep id, raters alone in their group)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     raters = [f"m{i}" for i in range(rng.randint(1, 40))]
     reps = [f"r{i}" for i in range(rng.randint(1, 120))] + raters[:3]  # managers rated too
     pairs = [(rng.choice(raters), rng.choice(reps)) for _ in range(rng.randint(1, 400))]

@@ -41,7 +41,6 @@ class Org:
     leniency: dict[str, float] = field(default_factory=dict)  # rater -> planted, on p
     regions: dict[str, str] = field(default_factory=dict)
 
-
     @property
     def counted(self) -> CountedRatings:
         """The ratings as the leniency model takes them (raters.CountedRatings)."""
