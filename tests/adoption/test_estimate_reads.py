@@ -2,11 +2,13 @@
 of the estimates' reads and of the leniency model that were replaced by faster ones give what
 the old code gave, on random data: the raters' connected groups (scipy's connected components
 instead of a hand-written union-find) and each rater's counts and raw comparison (the leniency
-model on numpy columns instead of one tuple per rating).
+model on numpy columns instead of one tuple per rating); the rows' plain values in the
+estimates' answer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 from datetime import date
@@ -14,8 +16,10 @@ from datetime import date
 import numpy as np
 import pytest
 
-from adoptloop.adoption.raters import CountedRatings, _components, leniency
-from adoptloop.adoption.smallnumbers import tier
+from adoptloop.adoption.estimates import _plain
+from adoptloop.adoption.raters import CountedRatings, Leniency, _components, leniency
+from adoptloop.adoption.smallnumbers import Tier, tier
+from adoptloop.adoption.uplift import PreTrend, Uplift
 
 AS_OF = date(2026, 6, 30)
 
@@ -112,3 +116,15 @@ def test_leniency_counts_and_raw_means_on_columns_equal_one_rating_at_a_time(see
         if row.tier.shows_estimates and region_n > len(rs):
             raw = own / len(rs) - (region_sum - own) / (region_n - len(rs))
         assert row.raw == raw
+
+
+def test_plain_rows_equal_dataclasses_asdict() -> None:
+    """Issue 17, the estimates' JSON answer: a row's plain values (the fields read directly,
+    the pre-trend as a dict) are what dataclasses.asdict gave, with the tier's value."""
+    rows: list[Uplift | Leniency] = [
+        Uplift("(all)", "obj", 12, 30, Tier.DIRECTIONAL, 0.1, 0.0, 0.2, 0.05, None, None),
+        Uplift("R1", "obj", 40, 30, Tier.COMPARABLE, pretrend=PreTrend({-2: 0.01}, 0.5)),
+        Leniency("m1", "North", 20, 11, Tier.DIRECTIONAL, 0.02, -0.1, 0.1, 0.03, None),
+    ]
+    for row in rows:
+        assert _plain(row) == {**dataclasses.asdict(row), "tier": row.tier.value}
