@@ -229,8 +229,9 @@ def leniency(
     rater, names = pd.factorize(ratings.raters)
     rep = pd.factorize(ratings.reps)[0]
     n_ratings = np.bincount(rater, minlength=len(names)).tolist()
-    pairs = np.unique(rater.astype(np.int64) * (int(rep.max(initial=0)) + 1) + rep)
-    n_reps = np.bincount(pairs // (int(rep.max(initial=0)) + 1), minlength=len(names)).tolist()
+    width = int(rep.max(initial=0)) + 1  # (rater, rep) pairs as one integer each
+    pairs = np.unique(rater.astype(np.int64) * width + rep)
+    n_reps = np.bincount(pairs // width, minlength=len(names)).tolist()
     rows = {
         m: Leniency(m, regions.get(m, NO_GROUP), n_ratings[i], n_reps[i], tier(n_reps[i]))
         for i, m in enumerate(names.tolist())
