@@ -104,12 +104,13 @@ def test_panels_from_the_raters_year_equal_panels_read_whole(
         with engine.connect() as conn:
             counted = counted_ratings(conn, AS_OF)
             rated, regions = rater_inputs(conn, AS_OF, days=days, counted=counted)
-            assert (rated, regions) == rater_inputs(conn, AS_OF, days=days)
+            alone, alone_regions = rater_inputs(conn, AS_OF, days=days)
+            assert (rated.rows(), regions) == (alone.rows(), alone_regions)
             shared = collect(conn, capabilities, AS_OF, by, rated=counted)
             whole = collect(conn, capabilities, AS_OF, by)
-        earlier = counted.rated(counted.days <= since.toordinal())
-        assert rated
-        assert len(rated) + len(earlier) == len(counted.days)
+        earlier = counted.where(counted.days <= since.toordinal()).rows()
+        assert rated.rows()
+        assert len(rated.rows()) + len(earlier) == len(counted.days)
         assert bool(earlier) == (days == 120)
         ratings, groups = _per_person(engine, capabilities, AS_OF, by)
         assert _plain(shared) == _plain(whole) == ratings

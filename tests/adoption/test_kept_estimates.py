@@ -164,11 +164,11 @@ def _rating_in_a_fitted_group_and_panel(
     in a connected group that is fitted (two raters or more, one of them shown)."""
     rated, _regions = rater_inputs(conn, AS_OF)
     reps: dict[str, set[str]] = {}
-    for one in rated:
-        reps.setdefault(one.rater, set()).add(one.rep)
+    for rater, rep in zip(rated.raters.tolist(), rated.reps.tolist(), strict=True):
+        reps.setdefault(rater, set()).add(rep)
     fitted = {
         m
-        for component in _components(rated)
+        for component in _components(rated.raters, rated.reps)
         if len(component) > 1 and any(tier(len(reps[m])).shows_estimates for m in component)
         for m in component
     }

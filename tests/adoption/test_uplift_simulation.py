@@ -137,7 +137,7 @@ def _relative_truth(org: Org, manager: str, region: str) -> float:
 
 def _ranks(seed: int) -> tuple[float, float]:
     org = _org(seed)
-    rows = leniency(org.rated, org.regions, AS_OF)
+    rows = leniency(org.counted, org.regions, AS_OF)
     shown = [r for r in rows if r.leniency is not None]
     truth = [_relative_truth(org, r.manager, r.region) for r in shown]
     adjusted = spearmanr([r.leniency for r in shown], truth).statistic
@@ -162,7 +162,7 @@ def test_rater_intervals_cover_the_planted_leniency() -> None:
     covered = total = 0
     for seed in SEEDS[:3]:
         org = _org(seed)
-        rows = [r for r in leniency(org.rated, org.regions, AS_OF) if r.leniency is not None]
+        rows = [r for r in leniency(org.counted, org.regions, AS_OF) if r.leniency is not None]
         for row in rows:
             truth = _relative_truth(org, row.manager, row.region)
             assert row.ci_low is not None
@@ -176,7 +176,7 @@ def test_rater_whose_reps_nobody_else_rates_is_not_identifiable() -> None:
     """Point 2: `iso` rates only their own reps, whom nobody else rates: blank leniency and the
     reason, never a guess; counts are still shown."""
     org = _org(SEEDS[0])
-    (row,) = [r for r in leniency(org.rated, org.regions, AS_OF) if r.manager == "iso"]
+    (row,) = [r for r in leniency(org.counted, org.regions, AS_OF) if r.manager == "iso"]
     assert row.leniency is None
     assert row.reason == NOT_IDENTIFIABLE
     assert row.cells()["leniency"] == ""

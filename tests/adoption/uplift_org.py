@@ -23,7 +23,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from adoptloop.adoption.raters import Rated
+from adoptloop.adoption.raters import CountedRatings
 from adoptloop.adoption.uplift import Rating
 
 START = date(2024, 1, 1)
@@ -36,10 +36,23 @@ THRESHOLD = 0.75
 @dataclass
 class Org:
     ratings: dict[str, list[Rating]] = field(default_factory=dict)
-    rated: list[Rated] = field(default_factory=list)
+    rated: list[tuple[str, str, str, date, float]] = field(default_factory=list)
     true_att: dict[str, float] = field(default_factory=dict)
     leniency: dict[str, float] = field(default_factory=dict)  # rater -> planted, on p
     regions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> CountedRatings:
+        """The ratings as the leniency model takes them (raters.CountedRatings)."""
+        raters, reps, capabilities, days, scaled = zip(*self.rated, strict=True)
+        return CountedRatings(
+            np.array(raters, dtype=object),
+            np.array(reps, dtype=object),
+            np.array(capabilities, dtype=object),
+            np.array([d.toordinal() for d in days], dtype=np.int64),
+            np.array(scaled, dtype=np.float64),
+            self.regions,
+        )
 
 
 def _clip(p: float) -> float:
@@ -94,7 +107,7 @@ def simulate(seed: int, *, regions: int = 3, managers: int = 4, reps: int = 10) 
                 )
                 visit = START + timedelta(days=day)
                 rows.append(Rating(rep, visit, scaled >= THRESHOLD, trained_at))
-                org.rated.append(Rated(rater, rep, capability, visit, scaled))
+                org.rated.append((rater, rep, capability, visit, scaled))
                 day += int(rng.integers(1, 42))
         org.ratings[capability] = rows
         org.true_att[capability] = float(np.mean(gains))

@@ -148,7 +148,12 @@ def _rows(plain: dict[str, Any]) -> tuple[list[Uplift], list[Leniency]]:
 
 
 def _plain(row: Uplift | Leniency) -> dict[str, Any]:
-    return {**dataclasses.asdict(row), "tier": row.tier.value}
+    """The row's fields as plain values (what dataclasses.asdict gives, without its deep copy
+    of every value: the fields are strings, numbers and None, but for a pre-trend)."""
+    values = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
+    if isinstance(row, Uplift) and row.pretrend is not None:
+        values["pretrend"] = dataclasses.asdict(row.pretrend)
+    return {**values, "tier": row.tier.value}
 
 
 def _salt() -> str:

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from functools import partial
 from itertools import groupby
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from adoptloop.adoption import estimators
 from adoptloop.adoption.employment import Employment
@@ -56,17 +56,6 @@ COLUMNS = (
     "ci_high",
     "suppressed",
 )
-
-
-class Rated(NamedTuple):
-    """One rating in the model: who rated whom, on which capability, when, how high (0..1) (a
-    tuple: a year of ratings is made several times faster than as frozen dataclasses)."""
-
-    rater: str
-    rep: str
-    capability: str
-    day: date
-    scaled: float
 
 
 @dataclass(slots=True)
@@ -141,19 +130,30 @@ class CountedRatings:
     scaled: Any  # float64
     regions: dict[str, str]  # every rater's region (their HR row valid on the as-of date)
 
-    def rated(self, keep: Any) -> list[Rated]:
-        """The ratings the boolean mask `keep` selects, one `Rated` each (the leniency
-        model's rows; each distinct date is one object)."""
-        ordinals = self.days[keep].tolist()
+    def where(self, keep: Any) -> CountedRatings:
+        """The ratings the boolean mask `keep` selects, in their order."""
+        return CountedRatings(
+            self.raters[keep],
+            self.reps[keep],
+            self.capabilities[keep],
+            self.days[keep],
+            self.scaled[keep],
+            self.regions,
+        )
+
+    def rows(self) -> list[tuple[str, str, str, date, float]]:
+        """(rater, rep, capability, day, scaled) of each rating (a leniency fit's inputs, as
+        its kept result's digest reads them)."""
+        ordinals = self.days.tolist()
         dates = {d: date.fromordinal(d) for d in set(ordinals)}
         return list(
-            map(
-                Rated,
-                self.raters[keep].tolist(),
-                self.reps[keep].tolist(),
-                self.capabilities[keep].tolist(),
+            zip(
+                self.raters.tolist(),
+                self.reps.tolist(),
+                self.capabilities.tolist(),
                 map(dates.__getitem__, ordinals),
-                self.scaled[keep].tolist(),
+                self.scaled.tolist(),
+                strict=True,
             )
         )
 
@@ -189,7 +189,7 @@ def rater_inputs(
     *,
     days: int = RATER_DAYS,
     counted: CountedRatings | None = None,
-) -> tuple[list[Rated], dict[str, str]]:
+) -> tuple[CountedRatings, dict[str, str]]:
     """The model's ratings (rep rows only, in the model's order) and each rater's region;
     `counted`: every counted rating, read already (counted_ratings: the estimates stage reads
     them once for both estimators, and hands them to uplift.collect), else the model's year
@@ -197,8 +197,8 @@ def rater_inputs(
     since = as_of - timedelta(days=days)
     if counted is None:
         counted = counted_ratings(conn, as_of, since)
-    rated = counted.rated(counted.days > since.toordinal())
-    regions = {rater: counted.regions[rater] for rater in {r.rater for r in rated}}
+    rated = counted.where(counted.days > since.toordinal())
+    regions = {rater: counted.regions[rater] for rater in set(rated.raters.tolist())}
     return rated, regions
 
 
@@ -216,40 +216,50 @@ def _region(history: Employment | None, as_of: date) -> str:
 
 
 def leniency(
-    ratings: Sequence[Rated],
+    ratings: CountedRatings,
     regions: dict[str, str],
     as_of: date,
     kept: KeptFits | None = None,
 ) -> list[Leniency]:
     """The model on `ratings`; `regions`: rater -> region. Each connected group is fitted on
     its own ratings alone; `kept`: take a group's fit from there when those are unchanged."""
-    by_rater: dict[str, list[Rated]] = defaultdict(list)
-    for r in ratings:
-        by_rater[r.rater].append(r)
+    np = estimators.load("numpy")
+    pd = estimators.load("pandas")
+    # raters as integer codes in the order they first appear, reps likewise
+    rater, names = pd.factorize(ratings.raters)
+    rep = pd.factorize(ratings.reps)[0]
+    n_ratings = np.bincount(rater, minlength=len(names)).tolist()
+    width = int(rep.max(initial=0)) + 1  # (rater, rep) pairs as one integer each
+    pairs = np.unique(rater.astype(np.int64) * width + rep)
+    n_reps = np.bincount(pairs // width, minlength=len(names)).tolist()
     rows = {
-        m: Leniency(m, regions.get(m, NO_GROUP), len(rs), n := len({r.rep for r in rs}), tier(n))
-        for m, rs in by_rater.items()
+        m: Leniency(m, regions.get(m, NO_GROUP), n_ratings[i], n_reps[i], tier(n_reps[i]))
+        for i, m in enumerate(names.tolist())
     }
-    _raw(by_rater, rows)
-    components = _components(ratings)
-    group_of = {m: i for i, component in enumerate(components) for m in component}
-    members: dict[int, list[Rated]] = defaultdict(list)  # each group's ratings, in their order
-    for r in ratings:
-        members[group_of[r.rater]].append(r)
+    # each rater's sum of ratings, added in their order (as a running sum one by one would)
+    _raw(
+        dict(zip(rows, np.bincount(rater, ratings.scaled, len(names)).tolist(), strict=True)), rows
+    )
+    components = _components(ratings.raters, ratings.reps)
+    index = {m: i for i, m in enumerate(rows)}
+    group_of = np.empty(len(names), dtype=np.int64)
+    for i, component in enumerate(components):
+        group_of[[index[m] for m in component]] = i
+    group = group_of[rater]
     for i, component in enumerate(components):
         if len(component) == 1:
             rows[component[0]].reason = NOT_IDENTIFIABLE
         elif any(rows[m].tier.shows_estimates for m in component):
             # a group none of whose raters is shown is not fitted: its leniencies (and their
             # reasons) would all be blanked below
-            group = members.pop(i)
+            members = ratings.where(group == i)  # the group's ratings, in their order
             places = [rows[m].region for m in component]
-            fit = partial(_fit, group, component, places, as_of)
+            fit = partial(_fit, members, component, places, as_of)
             if kept is None:
                 fitted = fit()
             else:
-                rated = [(r.rater, r.rep, r.capability, r.day, r.scaled) for r in group]
-                fitted = kept.result("leniency", (as_of, component, places, rated), fit)
+                inputs = (as_of, component, places, members.rows())
+                fitted = kept.result("leniency", inputs, fit)
             for m, (value, low, high, reason) in zip(component, fitted, strict=True):
                 row = rows[m]
                 row.leniency, row.ci_low, row.ci_high, row.reason = value, low, high, reason
@@ -259,43 +269,47 @@ def leniency(
     return sorted(rows.values(), key=lambda r: (r.region, r.manager))
 
 
-def _raw(by_rater: dict[str, list[Rated]], rows: dict[str, Leniency]) -> None:
-    """Mean minus the mean of the region's other raters (the unadjusted comparison)."""
+def _raw(sums: dict[str, float], rows: dict[str, Leniency]) -> None:
+    """Mean minus the mean of the region's other raters (the unadjusted comparison); `sums`:
+    each rater's sum of ratings."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for m, rs in by_rater.items():
+    for m, own in sums.items():
         region = totals[rows[m].region]
-        region[0] += sum(r.scaled for r in rs)
-        region[1] += len(rs)
-    for m, rs in by_rater.items():
-        own = sum(r.scaled for r in rs)
+        region[0] += own
+        region[1] += rows[m].n_ratings
+    for m, own in sums.items():
+        n = rows[m].n_ratings
         region_sum, region_n = totals[rows[m].region]
-        if region_n > len(rs):
-            rows[m].raw = own / len(rs) - (region_sum - own) / (region_n - len(rs))
+        if region_n > n:
+            rows[m].raw = own / n - (region_sum - own) / (region_n - n)
 
 
-def _components(ratings: Sequence[Rated]) -> list[list[str]]:
-    """Raters joined when they rated a common rep (union-find), each group sorted."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for r in ratings:
-        a, b = find("m:" + r.rater), find("r:" + r.rep)
-        if a != b:
-            parent[a] = b
-    groups: dict[str, list[str]] = defaultdict(list)
-    for key in list(parent):
-        if key.startswith("m:"):
-            groups[find(key)].append(key[2:])
+def _components(raters: Sequence[str], reps: Sequence[str]) -> list[list[str]]:
+    """Raters joined when they rated a common rep: the connected components of the graph of
+    raters and reps (one edge per rating: `raters[i]` rated `reps[i]`), by scipy on integer
+    codes. Each group sorted; the groups in the order their earliest rater first appears."""
+    if len(raters) == 0:
+        return []
+    np = estimators.load("numpy")
+    pd = estimators.load("pandas")
+    csgraph = estimators.load("scipy.sparse.csgraph")
+    sparse = estimators.load("scipy.sparse")
+    rater, rater_names = pd.factorize(np.array(raters, dtype=object))  # first-appearance order
+    rep, rep_names = pd.factorize(np.array(reps, dtype=object))
+    first_rep = len(rater_names)  # the reps' nodes follow the raters'
+    nodes = first_rep + len(rep_names)
+    graph = sparse.csr_matrix(
+        (np.ones(len(rater), dtype=np.int8), (rater, rep + first_rep)), shape=(nodes, nodes)
+    )
+    _count, labels = csgraph.connected_components(graph, directed=False)
+    groups: dict[int, list[str]] = {}
+    for name, label in zip(rater_names.tolist(), labels[:first_rep].tolist(), strict=True):
+        groups.setdefault(label, []).append(name)
     return [sorted(g) for g in groups.values()]
 
 
 def _fit(
-    ratings: Sequence[Rated], component: list[str], places: list[str], as_of: date
+    ratings: CountedRatings, component: list[str], places: list[str], as_of: date
 ) -> list[tuple[float | None, float | None, float | None, str | None]]:
     """Least squares with rep x capability, period and rater effects on one connected group
     (`places`: each rater's region); per rater of the group: (leniency, 95 % low, high, reason)."""
@@ -304,11 +318,11 @@ def _fit(
     linalg = estimators.load("diff_diff.linalg")
     frame = pd.DataFrame(
         {
-            "unit": [f"{r.rep}\x1f{r.capability}" for r in ratings],
-            "rep": [r.rep for r in ratings],
-            "period": [(as_of - r.day).days // RATER_PERIOD_DAYS for r in ratings],
-            "rater": [r.rater for r in ratings],
-            "y": [r.scaled for r in ratings],
+            "unit": ratings.reps + "\x1f" + ratings.capabilities,
+            "rep": ratings.reps,
+            "period": (as_of.toordinal() - ratings.days) // RATER_PERIOD_DAYS,
+            "rater": ratings.raters,
+            "y": ratings.scaled,
         }
     )
     others = component[1:]  # the first rater is the reference (effect 0)

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from itertools import groupby
+from itertools import groupby, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TextIO
 
@@ -222,7 +222,8 @@ def collect(
         panel = panels[capability] = Panel(reps)
         panel.days.frombytes(days.tobytes())
         panel.proficient.extend((rated.scaled[mine] >= spec.threshold).tobytes())
-        panel.trained.extend(trained.get(rep, {}).get(capability, 0) for rep in reps)
+        trained_on = {rep: c[capability] for rep, c in trained.items() if capability in c}
+        panel.trained.extend(map(trained_on.get, reps, repeat(0)))
         if by is None:
             continue
         last: dict[str, int] = {}  # rep -> their last rating's day
@@ -404,7 +405,8 @@ def _cells(
     t, g, proficient, reps = t[counted], g[counted], proficient[counted], reps[counted]
     if not t.size:
         return []
-    names, rep = np.unique(reps, return_inverse=True)  # names sorted as Python sorts them
+    pd = estimators.load("pandas")
+    rep, names = pd.factorize(reps, sort=True)  # names sorted as Python sorts them
     order = np.lexsort((g, t, rep))
     rep, t, g, proficient = rep[order], t[order], g[order], proficient[order]
     first = np.flatnonzero(
