@@ -177,17 +177,3 @@ def test_a_killed_estimates_process_fails_the_run_and_writes_none_of_them(
     assert failed.value.exit_code == 70
     assert "ended without its results" in str(failed.value)
     _nothing_of_the_estimates_written(env)
-
-
-def test_the_estimates_process_gives_way_to_the_runs_own_stages(env: Environment) -> None:
-    """Point 1 (the translate stage's speed beside it): the child reads and fits while the
-    states and translate stages run, at a CPU priority `GIVE_WAY` below the run's, so it takes
-    only the CPU the translate stage's workers leave idle."""
-    url = env.engine.url.render_as_string(hide_password=False)
-    child = estimates_child.EstimatesChild.start(url, env.capabilities)
-    try:
-        ours = os.getpriority(os.PRIO_PROCESS, 0)
-        theirs = os.getpriority(os.PRIO_PROCESS, child._process.pid)
-    finally:
-        child.close()
-    assert theirs == min(ours + estimates_child.GIVE_WAY, 19)

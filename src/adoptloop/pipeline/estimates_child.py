@@ -23,7 +23,6 @@ with the run.
 from __future__ import annotations
 
 import contextlib
-import os
 import pickle
 import subprocess
 import sys
@@ -45,11 +44,6 @@ log = structlog.get_logger(__name__)
 
 # what the fits import, imported by the child while the run pulls (adoption/estimators.py)
 _PRELOAD = ("numpy", "pandas", "diff_diff", "diff_diff.linalg")
-# how much lower the child's CPU priority is than the run's: it reads and fits beside the
-# states and translate stages, and takes only the CPU their processes leave idle (beside the
-# translate stage's two workers on two cores it would otherwise slow that stage down); alone,
-# as when the run waits for its answer, a lower priority costs it nothing
-GIVE_WAY = 10
 
 
 class EstimatesFailed(AdoptloopError):
@@ -84,9 +78,6 @@ class EstimatesChild:
         )
         if process.stdin is None or process.stdout is None:  # pragma: no cover - piped above
             raise EstimatesFailed("the estimates process has no pipes")
-        with contextlib.suppress(OSError):  # the child may already be gone: `estimates` says so
-            priority = os.getpriority(os.PRIO_PROCESS, 0)
-            os.setpriority(os.PRIO_PROCESS, process.pid, min(priority + GIVE_WAY, 19))
         child = cls(process, process.stdin, process.stdout)
         logger = structlog.get_logger().bind()
         start = _Start(
@@ -209,6 +200,7 @@ def _pickled(exc: Exception) -> str | None:
 
 
 if __name__ == "__main__":
+    import os
     import signal
 
     # Ctrl-C or a service manager's stop signals the whole process group: the run stops at
