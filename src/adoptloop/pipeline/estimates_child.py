@@ -104,6 +104,10 @@ class EstimatesChild:
             raise _error(sent["error"])
         return from_plain(sent["estimates"])
 
+    def running(self) -> bool:
+        """Whether the child is still at work (it ends once it has answered)."""
+        return self._process.poll() is None
+
     def high_water_mb(self) -> float | None:
         """The child's peak resident memory so far (the stages it runs beside add it to their
         workers'): read from /proc while it runs, from its answer once it ended."""

@@ -207,13 +207,21 @@ def _estimates_process(env: Environment) -> Iterator[EstimatesChild | None]:
         child.close()
 
 
-def _beside(bucket: dict[str, Any], child: EstimatesChild | None) -> None:
-    """Add the estimates process's peak so far to the stage's workers' (`workers_peak_rss_mb`):
-    it runs beside every stage up to the estimates stage (its imports, then its reads and fits
-    beside the states and translate stages)."""
-    peak = child.high_water_mb() if child is not None else None
-    if peak is not None:
-        bucket["workers_peak_rss_mb"] = round(bucket.get("workers_peak_rss_mb", 0.0) + peak, 1)
+@contextmanager
+def _beside(bucket: dict[str, Any], child: EstimatesChild | None) -> Iterator[None]:
+    """Around a stage's work: add the estimates process's peak so far to the stage's workers'
+    (`workers_peak_rss_mb`) when it was still running as the stage began. It runs beside the
+    stages up to the estimates stage (its imports beside the pull, its reads and fits beside
+    the states stage and, when they last longer, the translate stage); once it has answered,
+    the stages after it do not count it."""
+    ran = child is not None and child.running()
+    try:
+        yield
+    finally:
+        peak = child.high_water_mb() if child is not None and ran else None
+        if peak is not None:
+            total = bucket.get("workers_peak_rss_mb", 0.0) + peak
+            bucket["workers_peak_rss_mb"] = round(total, 1)
 
 
 _peak_seen = [0.0]  # the highest _peak_rss_mb reported so far in this process
@@ -364,7 +372,7 @@ def _run(
 
     try:
         with _estimates_process(env) as child:
-            with _stage(result.counts, "pull", env.engine) as bucket:
+            with _stage(result.counts, "pull", env.engine) as bucket, _beside(bucket, child):
                 with env.engine.connect() as conn:
                     suppression = Suppression.load(conn, env.actor_key)
                 stage = PullStage(
@@ -388,34 +396,31 @@ def _run(
                 for connector in pulled:
                     checkpoint()
                     bucket[connector.name] = stage.pull(connector)
-                _beside(bucket, child)
             checkpoint()
             result.as_of = env.as_of(as_of)
             if child is not None:  # the estimates' inputs are committed: it reads and fits
                 child.go(result.as_of)
-            with _stage(result.counts, "states", env.engine) as bucket:
+            with _stage(result.counts, "states", env.engine) as bucket, _beside(bucket, child):
                 bucket.update(adopt.refresh_states(env.engine, env.capabilities, result.as_of))
-                _beside(bucket, child)
             checkpoint()
-            with _stage(result.counts, "translate", env.engine) as bucket:
+            with _stage(result.counts, "translate", env.engine) as bucket, _beside(bucket, child):
                 translate = TranslateStage(
                     env.engine, env.translate_context(), run_id, env.settings.xapi.version
                 )
                 bucket.update(translate.run())
                 if translate.workers_peak_rss_mb is not None:
                     bucket["workers_peak_rss_mb"] = translate.workers_peak_rss_mb
-                _beside(bucket, child)
             checkpoint()
             caused = None  # the estimates stage's estimates, for the report
             if env.settings.adoption.publish_estimates:
-                with _stage(result.counts, "estimates", env.engine) as bucket:
-                    try:
-                        counts, caused = publish_estimates(
-                            env.engine, translate, env.capabilities, result.as_of, child
-                        )
-                        bucket.update(counts)
-                    finally:
-                        _beside(bucket, child)
+                with (
+                    _stage(result.counts, "estimates", env.engine) as bucket,
+                    _beside(bucket, child),
+                ):
+                    counts, caused = publish_estimates(
+                        env.engine, translate, env.capabilities, result.as_of, child
+                    )
+                    bucket.update(counts)
                 checkpoint()
             with _stage(result.counts, "deliver", env.engine) as bucket:
                 bucket.update(_deliver(env, run_id, stop=checkpoint.stop, worker=holder))
