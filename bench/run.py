@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -188,6 +189,46 @@ class FakeSalesforce:
 # --- one `adoptloop run` ----------------------------------------------------------------------
 
 
+class TreeMemory:
+    """The resident memory of a process and all its descendants added up, sampled every
+    `every` seconds in a thread of the bench while the process runs (its descendants looked
+    up anew every `children_every` seconds, a scan of /proc): the most the run's processes
+    (the run, the translate workers, the estimates process) held at once. Pages they share
+    (the interpreter's, the libraries') count in each, so it errs high; a spike shorter than
+    a sample can slip between two."""
+
+    def __init__(self, pid: int, every: float = 0.1, children_every: float = 0.5) -> None:
+        self._root = psutil.Process(pid)
+        self._every, self._children_every = every, children_every
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="tree-memory", daemon=True)
+        self.peak_mb = 0.0
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        processes = [self._root]
+        looked = 0.0
+        while not self._done.is_set():
+            now = time.monotonic()
+            if now - looked >= self._children_every:
+                with contextlib.suppress(psutil.Error):
+                    processes = [self._root, *self._root.children(recursive=True)]
+                looked = now
+            held = 0
+            for process in processes:
+                with contextlib.suppress(psutil.Error):  # one that ended since it was found
+                    held += process.memory_info().rss
+            self.peak_mb = max(self.peak_mb, held / 2**20)
+            self._done.wait(self._every)
+
+
 def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str, Any]:
     """`adoptloop run` in a child process: wall time, peak RSS, CPU, the stages and streams."""
     stderr = config.parent / f"run-{time.time_ns()}.log"
@@ -199,7 +240,8 @@ def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str
             stderr=err,
             env=env,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
+        with TreeMemory(proc.pid) as tree:
+            _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
@@ -224,6 +266,8 @@ def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str
         "peak_rss_mb_with_workers": max(
             (peak + workers.get(stage, 0.0) for stage, peak in by_stage.items()), default=None
         ),
+        # what the run's processes held at once, sampled (TreeMemory)
+        "peak_rss_mb_processes": round(tree.peak_mb, 1),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "streams": _stream_seconds(events, last["stages"]),
         **last,

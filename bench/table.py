@@ -85,6 +85,11 @@ def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]
         [fmt(get(r, "full", "peak_rss_mb_with_workers")) for r in results],
         "upper bound",
     )
+    yield (
+        "the run's processes at once, MB",
+        [fmt(get(r, "full", "peak_rss_mb_processes")) for r in results],
+        "sampled",
+    )
     yield "store size, MB", [fmt(get(r, "full", "store_mb")) for r in results], ""
     yield "SF API calls, full", [fmt(get(r, "full", "salesforce_api_calls")) for r in results], ""
     yield "incremental run, seconds", [fmt(get(r, "incremental", "seconds")) for r in results], ""
