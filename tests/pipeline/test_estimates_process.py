@@ -22,6 +22,7 @@ from adoptloop.cli.common import load
 from adoptloop.errors import AdoptloopError
 from adoptloop.mappings.translate import estimate_ref
 from adoptloop.pipeline import estimates_child
+from adoptloop.pipeline import translate as translate_stage
 from adoptloop.pipeline.estimates import period_of
 from adoptloop.pipeline.run import Environment, _beside, run_pipeline
 from adoptloop.store import adoption as store
@@ -206,3 +207,34 @@ def test_a_stage_counts_the_estimates_process_only_if_it_still_ran_as_the_stage_
     with _beside(bucket, cast(estimates_child.EstimatesChild, _Child(running))):
         pass
     assert bucket["workers_peak_rss_mb"] == counted
+
+
+def test_the_translate_workers_wait_for_the_estimates_process(
+    env: Environment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 1 (what the run's processes hold at once): the run hands the translate stage a
+    `workers_when` that says no while the estimates process is at work, and yes once it has
+    answered, so the translate workers never run beside it (tests/pipeline/
+    test_translate_stage.py has the stage's side). The child is told to go only as the
+    translate stage begins here, so it is surely still at work then."""
+    going = estimates_child.EstimatesChild.go
+    held: list[tuple[estimates_child.EstimatesChild, Any]] = []
+    monkeypatch.setattr(
+        estimates_child.EstimatesChild, "go", lambda self, as_of: held.append((self, as_of))
+    )
+    asked: list[bool] = []
+    whens: list[Any] = []
+    creating = translate_stage.TranslateStage.__init__
+
+    def init(self: Any, *args: Any, workers_when: Any = None, **kwargs: Any) -> None:
+        asked.append(workers_when())  # waiting for its go: at work
+        whens.append(workers_when)
+        for child, as_of in held:
+            going(child, as_of)
+        creating(self, *args, workers_when=workers_when, **kwargs)
+
+    monkeypatch.setattr(translate_stage.TranslateStage, "__init__", init)
+    result = run_pipeline(env)
+    assert asked == [False]
+    assert whens[0]() is True  # it has answered
+    assert result.counts["estimates"]["fits"]["uplift"]["fitted"] > 0

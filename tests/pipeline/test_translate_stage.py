@@ -526,6 +526,62 @@ def test_the_workers_start_at_once_and_the_stage_translates_until_one_is_ready(
     assert hr_ids == [f"E{n}" for n in range(20)]
 
 
+def test_the_workers_wait_for_the_estimates_process_and_the_stage_translates_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (memory: what the run's processes hold at once): while `workers_when` says no
+    (the run: its estimates process is still reading and fitting), the stage starts no worker
+    and makes the batches itself; asked again at each batch, the workers start once it says
+    yes. The outbox keeps read order either way."""
+    engine = _store_with_completions(tmp_path, 20)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    monkeypatch.setattr(translate_stage, "WORKER_AFTER", 4)
+    pools: list[_ThreadWorkers] = []
+
+    asked: list[bool] = []  # each answer, in order
+    started_after: list[int] = []  # how many answers were given when the workers started
+
+    def workers(*args: Any, **kwargs: Any) -> _ThreadWorkers:
+        started_after.append(len(asked))
+        pools.append(_ThreadWorkers(*args, **kwargs))
+        pools[-1].started.set_result(None)  # ready at once
+        return pools[-1]
+
+    monkeypatch.setattr(translate_worker, "ProcessPoolExecutor", workers)
+    here: list[bool] = []  # per batch the stage's thread made: whether the workers had started
+    translating = translate_stage.BatchTranslator.translate
+
+    def translate_batch(self: Any, *args: Any) -> Any:
+        if threading.current_thread() is threading.main_thread():
+            here.append(bool(pools))
+        return translating(self, *args)
+
+    monkeypatch.setattr(translate_stage.BatchTranslator, "translate", translate_batch)
+    answered = iter([False] * 5)  # the estimates answer at the sixth time the stage asks
+
+    def estimates_answered() -> bool:
+        asked.append(next(answered, True))
+        return asked[-1]
+
+    try:
+        stage = translate_stage.TranslateStage(
+            engine, _context(), "run-1", workers_when=estimates_answered
+        )
+        counts = stage.run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            hr_ids = list(made.scalars())
+    finally:
+        engine.dispose()
+    assert asked[:6] == [False] * 5 + [True]
+    assert started_after == [6]  # at the first yes, not before
+    assert here  # the batches made while it said no: here, in the stage's process
+    assert not any(here)
+    assert pools[0].made == 20 // 2 - len(here)  # the rest by the workers
+    assert counts["completions"]["statements"] == 20
+    assert hr_ids == [f"E{n}" for n in range(20)]
+
+
 def test_the_next_tables_batches_are_sent_while_the_last_ones_are_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

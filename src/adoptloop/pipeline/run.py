@@ -405,7 +405,12 @@ def _run(
             checkpoint()
             with _stage(result.counts, "translate", env.engine) as bucket, _beside(bucket, child):
                 translate = TranslateStage(
-                    env.engine, env.translate_context(), run_id, env.settings.xapi.version
+                    env.engine,
+                    env.translate_context(),
+                    run_id,
+                    env.settings.xapi.version,
+                    # its workers wait for the estimates' answer (translate_worker.py)
+                    workers_when=None if child is None else lambda: not child.running(),
                 )
                 bucket.update(translate.run())
                 if translate.workers_peak_rss_mb is not None:

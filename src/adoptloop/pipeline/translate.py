@@ -300,9 +300,17 @@ class BatchTranslator:
 
 class TranslateStage:
     def __init__(
-        self, engine: Engine, ctx: TranslateContext, run_id: str, version: XAPIVersion = "1.0.3"
+        self,
+        engine: Engine,
+        ctx: TranslateContext,
+        run_id: str,
+        version: XAPIVersion = "1.0.3",
+        *,
+        workers_when: Callable[[], bool] | None = None,
     ) -> None:
         self.engine = engine
+        # asked before the worker processes start: False holds them back (translate_worker.py)
+        self._workers_when = workers_when
         self.run_id = run_id
         self.ctx = ctx
         self.now = canonical.timestamp(datetime.now(UTC))
@@ -321,7 +329,11 @@ class TranslateStage:
             _heap_frozen(),
             _Writer(self.engine, self.run_id) as writer,
             Offload(
-                self.translator, self.engine, after=WORKER_AFTER, earlier=self._earlier
+                self.translator,
+                self.engine,
+                after=WORKER_AFTER,
+                earlier=self._earlier,
+                start_when=self._workers_when,
             ) as offload,
         ):
             counts = {name: self._table(name, writer, offload).as_dict() for name in TRANSLATORS}

@@ -22,7 +22,10 @@ beside the stage's first batches (at 10k reps, issue 17: they started only after
 had translated 5,000 records alone, one core idle, and then the stage waited for them). From
 then on the stage's process only reads bounds, sends spans and writes batches: the reads are
 the workers', and two workers, one a core, keep both cores busy whichever process the machine
-runs.
+runs. The stage may also hold the workers back (`start_when`): the run does while its
+estimates process is still reading and fitting (pipeline/estimates_child.py), so the two
+workers do not share the cores with it, and the memory of all three is never held at once;
+meanwhile the stage translates the batches itself, beside the estimates on the other core.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from adoptloop.store import outbox, translation
 from adoptloop.store.db import create_store_engine, sqlite_path, streaming
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy import Connection, Engine
 
     from adoptloop.pipeline.translate import Batch, BatchTranslator
@@ -78,9 +83,18 @@ class Offload:
     """Batches translated here or in the worker processes (see the module's docstring)."""
 
     def __init__(
-        self, translator: BatchTranslator, engine: Engine, *, after: int, earlier: bool
+        self,
+        translator: BatchTranslator,
+        engine: Engine,
+        *,
+        after: int,
+        earlier: bool,
+        start_when: Callable[[], bool] | None = None,
     ) -> None:
         self._translator = translator
+        # asked before the workers start, once `after` records were seen: False holds them back
+        # (the batches are made here meanwhile) and it is asked again at the next batch
+        self._start_when = start_when
         self._url = engine.url.render_as_string(hide_password=False)
         self._earlier = earlier
         shared = engine.dialect.name != "sqlite" or sqlite_path(self._url) is not None
@@ -113,22 +127,30 @@ class Offload:
 
     def seen(self, due: int) -> None:
         """The stage read the bounds of `due` more records: the workers start once `after`
-        were (each worker's start is sent a no-op, `_started`, which is done once it runs)."""
+        were and `start_when` allows it (each worker's start is sent a no-op, `_started`,
+        which is done once it runs)."""
         self._seen += due
-        if self._pool is None and self._after is not None and self._seen >= self._after:
-            self._others = {c.pid for c in multiprocessing.active_children() if c.pid}
-            self._pool = ProcessPoolExecutor(
-                max_workers=WORKERS,
-                # a fresh interpreter: forking would copy the stage's threads' locks
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start,
-                initargs=(self._translator, self._url, self._earlier),
-            )
-            self._ready = [self._pool.submit(_started) for _ in range(WORKERS)]
+        self._start()
+
+    def _start(self) -> None:
+        if self._pool is not None or self._after is None or self._seen < self._after:
+            return
+        if self._start_when is not None and not self._start_when():
+            return
+        self._others = {c.pid for c in multiprocessing.active_children() if c.pid}
+        self._pool = ProcessPoolExecutor(
+            max_workers=WORKERS,
+            # a fresh interpreter: forking would copy the stage's threads' locks
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start,
+            initargs=(self._translator, self._url, self._earlier),
+        )
+        self._ready = [self._pool.submit(_started) for _ in range(WORKERS)]
 
     def local(self) -> bool:
         """Whether the next batch is made here (`here`): no worker has started yet (or none
         will: too few records due, or the store is in this process's memory)."""
+        self._start()  # held back by `start_when` until now
         if self._ready and any(f.done() for f in self._ready):
             for ready in self._ready:
                 if ready.done():
