@@ -164,20 +164,30 @@ def counted_ratings(conn: Connection, as_of: date, since: date | None = None) ->
     np = estimators.load("numpy")
     employment = employment_by_person(conn)
     read = store.rating_columns(conn, since, as_of)
-    # whether the rated person's HR row on the visit day is a `rep` row: once per (rep, day)
-    counted = {
-        (rep, day): (history := employment.get(rep)) is not None
-        and history.rep_on(date.fromordinal(day)) is not None
-        for rep, day in dict.fromkeys(zip(read.observed, read.days, strict=True))
-    }
-    pairs = zip(read.observed, read.days, strict=True)
-    keep = np.fromiter(map(counted.__getitem__, pairs), dtype=bool, count=len(read.days))
-    raters = np.array(read.observers, dtype=object)[keep]
+    names = np.array(read.names, dtype=object)
+    observed = np.frombuffer(read.observed, dtype=np.int32)
+    days = np.frombuffer(read.days, dtype=np.int32)
+    # whether the rated person's HR row on the visit day is a `rep` row: once per distinct
+    # (person, day), as one int64 each
+    pairs, which = np.unique(
+        observed.astype(np.int64) << 32 | days.astype(np.int64), return_inverse=True
+    )
+    counted = np.fromiter(
+        (
+            (history := employment.get(read.names[pair >> 32])) is not None
+            and history.rep_on(date.fromordinal(pair & 0xFFFFFFFF)) is not None
+            for pair in pairs.tolist()
+        ),
+        dtype=bool,
+        count=len(pairs),
+    )
+    keep = counted[which]
+    raters = names[np.frombuffer(read.observers, dtype=np.int32)[keep]]
     return CountedRatings(
         raters,
-        np.array(read.observed, dtype=object)[keep],
-        np.array(read.capabilities, dtype=object)[keep],
-        np.frombuffer(read.days, dtype=np.int32).astype(np.int64)[keep],
+        names[observed[keep]],
+        names[np.frombuffer(read.capabilities, dtype=np.int32)[keep]],
+        days[keep].astype(np.int64),
         np.frombuffer(read.scaled, dtype=np.float64)[keep],
         {rater: _region(employment.get(rater), as_of) for rater in set(raters.tolist())},
     )
