@@ -11,6 +11,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import date
 from pathlib import Path
 from typing import Any, cast
 
@@ -36,6 +38,7 @@ LIBRARIES = ("numpy", "pandas", "scipy", "diff_diff")
 
 _RUN = """
 import json, sys
+from datetime import date
 from pathlib import Path
 from adoptloop.cli.common import load
 from adoptloop.pipeline.run import Environment, run_pipeline
@@ -276,3 +279,32 @@ def test_the_estimates_process_reads_with_a_small_page_cache(
 
     assert json.loads(answers.getvalue())["error"]["class"] == "Seen"
     assert seen == [-2048]
+
+
+def test_an_answer_larger_than_the_pipe_is_taken_as_it_comes_and_the_process_ends(
+    env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point 1 (the translate workers wait for the estimates' answer): an answer larger than
+    the pipe's buffer (a 10k org's is) is read as the child writes it, so the child ends once
+    it has answered, not when the estimates stage reads it; before, it sat blocked in its
+    write, still running, and the translate workers waiting for it never started."""
+    folder = tmp_path / "large"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import adoptloop.adoption.estimates as estimates\n"
+        "estimates.estimates_as_of = lambda *args, **kwargs: None\n"
+        "estimates.as_plain = lambda found: {'padding': 'x' * 1_000_000}\n",
+        encoding="utf-8",
+    )
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
+    url = env.engine.url.render_as_string(hide_password=False)
+    child = estimates_child.EstimatesChild.start(url, env.capabilities)
+    try:
+        child.go(date(2026, 3, 1))
+        deadline = time.monotonic() + 120
+        while child.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not child.running()
+    finally:
+        child.close()

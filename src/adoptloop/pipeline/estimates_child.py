@@ -26,6 +26,7 @@ import contextlib
 import pickle
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any
@@ -67,6 +68,12 @@ class EstimatesChild:
         self._sends, self._answers = sends, answers
         self.peak_rss_mb: float | None = None  # the child's own VmHWM, once it answered
         self._answer: dict[str, Any] | None = None  # what it sent ({}: nothing)
+        # its answer, taken from the pipe as it comes: a child whose answer outgrew the pipe's
+        # buffer would otherwise sit blocked in its write, still running, until the estimates
+        # stage read it (and the translate workers, waiting for it to end, never start)
+        self._sent: list[bytes] = []
+        self._reading = threading.Thread(target=self._take, name="estimates-answer", daemon=True)
+        self._reading.start()
 
     @classmethod
     def start(cls, url: str, capabilities: CapabilityMap) -> EstimatesChild:
@@ -118,11 +125,17 @@ class EstimatesChild:
         self._receive()
         return self.peak_rss_mb
 
+    def _take(self) -> None:
+        """The reading thread: everything the child writes, until it ends."""
+        with contextlib.suppress(OSError, ValueError):  # closed by `close`
+            self._sent.append(self._answers.read())
+
     def _receive(self) -> dict[str, Any]:
         """What the child sent, read once (waits for it to end)."""
         if self._answer is None:
-            answer = self._answers.read()
+            self._reading.join()
             self._process.wait()
+            answer = b"".join(self._sent)
             self._answer = orjson.loads(answer) if answer else {}
             self.peak_rss_mb = self._answer.get("peak_rss_mb")
         return self._answer
@@ -133,6 +146,7 @@ class EstimatesChild:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
+        self._reading.join()  # the pipe ended with the child
         for stream in (self._sends, self._answers):
             with contextlib.suppress(OSError):
                 stream.close()
