@@ -264,7 +264,8 @@ def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str
         "peak_rss_mb_by_stage": by_stage,
         "workers_peak_rss_mb": workers,
         "peak_rss_mb_with_workers": max(
-            (peak + workers.get(stage, 0.0) for stage, peak in by_stage.items()), default=None
+            (round(peak + workers.get(stage, 0.0), 1) for stage, peak in by_stage.items()),
+            default=None,
         ),
         # what the run's processes held at once, sampled (TreeMemory)
         "peak_rss_mb_processes": round(tree.peak_mb, 1),
