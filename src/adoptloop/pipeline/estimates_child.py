@@ -180,7 +180,7 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     from adoptloop import logging as adoptloop_logging  # noqa: PLC0415
     from adoptloop.adoption.estimates import as_plain, estimates_as_of  # noqa: PLC0415
     from adoptloop.pipeline.rss import own_high_water_mb  # noqa: PLC0415 - the child's kit
-    from adoptloop.store.db import create_store_engine, read_once  # noqa: PLC0415
+    from adoptloop.store.db import create_store_engine, streaming  # noqa: PLC0415
 
     start: _Start = pickle.load(stdin)  # noqa: S301 - from the run that started us
     adoptloop_logging.configure(level=start.log_level)
@@ -195,8 +195,7 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     answer: dict[str, Any]
     try:
         engine = create_store_engine(start.url)
-        with engine.connect() as conn:
-            read_once(conn)  # the read passes each page once: no 32 MB cache
+        with streaming(engine) as conn:  # the read passes each page once: no 32 MB cache
             found = estimates_as_of(conn, start.capabilities, as_of)
         engine.dispose()
         answer = {"estimates": as_plain(found)}

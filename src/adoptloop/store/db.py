@@ -319,16 +319,6 @@ def release_cache(conn: Connection) -> None:
         conn.exec_driver_sql("PRAGMA shrink_memory")
 
 
-def read_once(conn: Connection) -> None:
-    """Give this SQLite connection SQLite's default 2 MB page cache instead of the store's 32 MB
-    (`_sqlite_pragmas`): for a connection whose reads pass each page about once (the estimates
-    process's: the ratings of the whole history, then a few smaller tables), a large cache
-    only grows the process, by up to 40 MB (SQLITE_HEAP_LIMIT) at 10,000 reps, without saving
-    a read. A no-op on PostgreSQL."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("PRAGMA cache_size=-2048")
-
-
 # PostgreSQL's autovacuum analyzes a table once its rows changed since the last ANALYZE pass
 # autovacuum_analyze_threshold + autovacuum_analyze_scale_factor of it (defaults: 50 rows +
 # 10 %), but it looks only once a minute (autovacuum_naptime), and the next stage plans its
