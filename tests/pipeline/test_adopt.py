@@ -71,3 +71,34 @@ def test_csv_has_the_contract_columns_and_blanks_what_is_withheld(tmp_path: Path
         "",
     )
     assert [p.name for p in path.parent.iterdir()] == ["adoption.csv"]  # no temporary file left
+
+
+def test_the_outputs_are_computed_under_the_smaller_sqlite_memory_limit(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (peak RSS <= 200 MB at 10k): the adoption stage's reads and writes of its small
+    kept-sum tables run with SQLite's memory held to SQLITE_SMALL_HEAP_LIMIT (its full rebuild
+    filled the 40 MB the translate stage's writer needs and raised the run's peak); the
+    process's limit is SQLITE_HEAP_LIMIT again afterwards."""
+    from adoptloop.adoption import aggregates
+    from adoptloop.store.db import SQLITE_HEAP_LIMIT, SQLITE_SMALL_HEAP_LIMIT
+
+    for i in range(6):
+        scenario.trained(f"n{i}", region="North")
+    scenario.conn.commit()
+    engine = scenario.conn.engine
+    adopt.refresh_states(engine, scenario.capabilities, D)
+    seen: list[int] = []
+    update = aggregates.update
+
+    def watched(*args: object, **kwargs: object) -> object:
+        with engine.connect() as conn:
+            seen.append(conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar_one())
+        return update(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(aggregates, "update", watched)
+    adopt.write_outputs(engine, scenario.capabilities, D, by="region", output_dir=tmp_path / "o")
+
+    assert seen == [SQLITE_SMALL_HEAP_LIMIT]
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar_one() == SQLITE_HEAP_LIMIT

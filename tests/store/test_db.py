@@ -25,6 +25,7 @@ from adoptloop.store.db import (
     migrate,
     open_store,
     shrink_idle,
+    small_heap,
     streaming,
 )
 from adoptloop.xapi.ids import suppression_digest
@@ -473,6 +474,46 @@ def test_connections_reading_a_store_larger_than_the_cap_stay_under_it(
                 total = conn.exec_driver_sql("SELECT sum(length(v)) FROM filler").scalar_one()
                 assert total == 50000 * 200
             assert _sqlite_memory_used() < 2 * cap
+    finally:
+        engine.dispose()
+        with contextlib.closing(sqlite3.connect(":memory:")) as plain:  # the process-wide cap
+            plain.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
+
+
+def test_a_small_heap_holds_the_connections_caches_to_its_limit_then_lets_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (peak RSS <= 200 MB at 10k): within `small_heap` a table of about 12 MB read
+    through two connections leaves SQLite holding about the small limit (4 MB here), where
+    the process's limit (32 MB here) would let them keep most of it; the process's limit is
+    back after the block, also when it raised."""
+    monkeypatch.setattr(db, "SQLITE_HEAP_LIMIT", 32 * 2**20)
+    monkeypatch.setattr(db, "SQLITE_SMALL_HEAP_LIMIT", 4 * 2**20)
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE filler (k INTEGER PRIMARY KEY, v TEXT)")
+            conn.exec_driver_sql(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) "
+                "INSERT INTO filler SELECT i, printf('%0200d', i) FROM n"
+            )
+
+        def read_twice() -> int:
+            shrink_idle(engine)
+            with engine.connect() as a, engine.connect() as b:
+                for conn in (a, b):
+                    total = conn.exec_driver_sql("SELECT sum(length(v)) FROM filler")
+                    assert total.scalar_one() == 50000 * 200
+                return _sqlite_memory_used()
+
+        with small_heap(engine):
+            held_small = read_twice()
+        held_large = read_twice()
+        assert held_small < 8 * 2**20 < held_large
+        with pytest.raises(RuntimeError), small_heap(engine):
+            raise RuntimeError("a stage failed")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar_one() == 32 * 2**20
     finally:
         engine.dispose()
         with contextlib.closing(sqlite3.connect(":memory:")) as plain:  # the process-wide cap

@@ -313,7 +313,10 @@ def basis(capabilities: CapabilityMap) -> str:
     )
 
 
-CHUNK_PEOPLE = 5_000  # people per transaction when an update redoes more than this many
+# People per transaction when an update redoes more than this many: a chunk's contributions
+# and change to the sums are held at once (a full rebuild at 10,000 reps peaked 8 MB lower with
+# 2,000 than with 5,000, in the same CPU time).
+CHUNK_PEOPLE = 2_000
 
 
 def update(

@@ -20,6 +20,7 @@ from adoptloop.adoption.compute import update_states
 from adoptloop.adoption.metrics import By, MetricsRow, metric_rows, write_table_csv
 from adoptloop.adoption.report.assemble import ReportOptions, build_report_data, write_report
 from adoptloop.mappings.capability_map import CapabilityMap
+from adoptloop.store.db import small_heap
 from adoptloop.store.metrics import RowSource
 from adoptloop.xapi.ids import Pseudonymizer
 
@@ -70,21 +71,22 @@ def write_outputs(
     uplift and raters `estimates` when the run has them already), from the sums kept in the
     store (adoption.aggregates.update: only what changed is redone)."""
     curves = sorted({by, "region"} - {"capability"})  # the table's and the report's
-    sums, _counts = aggregates.update(engine, capabilities, as_of, [*curves, "manager"], curves)
-    with engine.connect() as conn:
-        rows = metric_rows(conn, sums, capabilities, as_of, by)
-    table = write_csv(rows, output_dir / "adoption.csv")
-    with engine.connect() as conn:
-        data = build_report_data(
-            conn,
-            RowSource.states(),
-            capabilities,
-            as_of,
-            by_region=rows if by == "region" else None,
-            options=options,
-            sums=sums,
-            estimates=estimates,
-        )
+    with small_heap(engine):  # the stage's tables are small: a smaller page cache does
+        sums, _counts = aggregates.update(engine, capabilities, as_of, [*curves, "manager"], curves)
+        with engine.connect() as conn:
+            rows = metric_rows(conn, sums, capabilities, as_of, by)
+        table = write_csv(rows, output_dir / "adoption.csv")
+        with engine.connect() as conn:
+            data = build_report_data(
+                conn,
+                RowSource.states(),
+                capabilities,
+                as_of,
+                by_region=rows if by == "region" else None,
+                options=options,
+                sums=sums,
+                estimates=estimates,
+            )
     return AdoptionOutputs(rows, table, write_report(output_dir / "adoption.html", data))
 
 

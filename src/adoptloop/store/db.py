@@ -107,7 +107,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # translate writer and reader, the run lock's heartbeat, the states stage's two), so
     # their caches alone would grow the process by up to 32 MB each. Past the limit, SQLite
     # recycles a connection's least recently used pages instead of allocating more.
-    cursor.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
+    cursor.execute(f"PRAGMA soft_heap_limit={_heap_limit()}")
     cursor.close()
 
 
@@ -300,6 +300,42 @@ def streaming(engine: Engine) -> Iterator[Connection]:
             yield conn
         finally:
             conn.exec_driver_sql(f"PRAGMA cache_size={int(size or 0)}")
+
+
+# What all SQLite connections of the process hold together while a stage whose writes go to
+# small tables runs (the adoption stage's kept sums and report reads): their pages are found
+# again at about the same cost with a smaller cache (measured at 10,000 reps: the stage's CPU
+# the same with 40 MB and 16 MB, its peak 17 MB lower).
+SQLITE_SMALL_HEAP_LIMIT = 16 * 2**20
+
+
+_small_heaps = [0]  # blocks of small_heap open in this process (the limit is the process's)
+
+
+def _heap_limit() -> int:
+    """The soft heap limit now: a connection opened within small_heap keeps the small one."""
+    return SQLITE_SMALL_HEAP_LIMIT if _small_heaps[0] else SQLITE_HEAP_LIMIT
+
+
+@contextlib.contextmanager
+def small_heap(engine: Engine) -> Iterator[None]:
+    """Hold SQLite's memory to SQLITE_SMALL_HEAP_LIMIT in the block (the soft heap limit is
+    the process's, so every connection's cache gives pages back, and a connection opened in
+    the block keeps it), SQLITE_HEAP_LIMIT after it. A no-op on PostgreSQL, whose caches are
+    the server's."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    _small_heaps[0] += 1
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA soft_heap_limit={_heap_limit()}")
+            release_cache(conn)
+        yield
+    finally:
+        _small_heaps[0] -= 1
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA soft_heap_limit={_heap_limit()}")
 
 
 def shrink_idle(engine: Engine) -> None:
