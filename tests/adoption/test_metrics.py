@@ -538,3 +538,35 @@ def test_scratch_rows_are_removed_after_the_computation(scenario: Scenario) -> N
     with scenario.conn.engine.connect() as conn:
         left = conn.execute(select(func.count()).select_from(schema.adoption_scratch)).scalar()
     assert left == 0
+
+
+@pytest.mark.parametrize("per_read", [1, 2, 3])
+def test_follow_through_reads_its_owners_a_few_at_a_time_with_the_same_counts(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch, per_read: int
+) -> None:
+    """Issue 17 (memory flat as the org grows): the actions' owners are read ACTIONS_PER_READ
+    actions at a time; an owner whose actions span two reads, and owners in other groups and
+    of other capabilities, count exactly as when every owner is read at once."""
+    from adoptloop.adoption import metrics
+
+    scenario.rep("f1")
+    scenario.rep("f2", region="South")
+    scenario.rep("f3")
+    scenario.action("f2", before(20), before(13))
+    scenario.action("f1", before(20), before(12))
+    scenario.action("f3", before(30), before(40), capability=DISC)
+    scenario.action("f1", before(10))
+    scenario.action("f2", before(5))
+    scenario.action("f1", before(15), before(15), capability=DISC)
+    scenario.action("f3", before(8), before(1))
+    at_once = follow_through(scenario.conn, scenario.capabilities, D, "region")
+
+    monkeypatch.setattr(metrics, "ACTIONS_PER_READ", per_read)
+    assert follow_through(scenario.conn, scenario.capabilities, D, "region") == at_once
+    assert at_once == {
+        ("North", OBJ): (3, 2, 1),  # f1 8 days late, f1 open, f3 on time
+        ("North", DISC): (2, 2, 2),
+        ("South", OBJ): (2, 1, 1),
+        (ALL, OBJ): (5, 3, 2),
+        (ALL, DISC): (2, 2, 2),
+    }

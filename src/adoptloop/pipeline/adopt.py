@@ -87,6 +87,7 @@ def write_outputs(
                 sums=sums,
                 estimates=estimates,
             )
+    del sums  # the report's data is made: its HTML is written without the sums beside it
     return AdoptionOutputs(rows, table, write_report(output_dir / "adoption.html", data))
 
 
