@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -120,7 +121,7 @@ def test_source_rows_keep_the_digests_earlier_versions_stored(engine: Engine) ->
     """Issue 17 (pull CPU: the digests of a batch are made without row_digest's calls): the
     same rows give the same stored digests as before, with their children's digest folded
     in and the excluded fields left out, so a re-read of an unchanged export writes nothing."""
-    row = {
+    row: dict[str, Any] = {
         "record_id": "c1",
         "hr_id": "E1",
         "module_id": "m1",
