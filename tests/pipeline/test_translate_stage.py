@@ -20,8 +20,8 @@ from adoptloop.domain import Rating
 from adoptloop.mappings.capability_map import OutOfScaleError
 from adoptloop.mappings.records import StoredObservation
 from adoptloop.mappings.translate import TranslateContext
+from adoptloop.pipeline import heap, translate_worker
 from adoptloop.pipeline import translate as translate_stage
-from adoptloop.pipeline import translate_worker
 from adoptloop.pipeline.translate import BatchTranslator, as_record
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import commits as commits_module
@@ -318,7 +318,7 @@ def test_the_stage_translates_with_the_earlier_heap_frozen_and_unfreezes_it(
         translate_stage.TranslateStage(engine, _context(), "run-1").run()
         assert frozen
         assert min(frozen) > 0
-        assert min(young) >= translate_stage._YOUNG > thresholds[0]
+        assert min(young) >= heap.YOUNG > thresholds[0]
         assert gc.get_freeze_count() == 0
         assert gc.get_threshold() == thresholds
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -114,3 +115,43 @@ def test_a_row_digest_keeps_the_bytes_of_the_digests_already_stored() -> None:
     assert records.row_digest({"deleted": "0123456789abcdef0123456789abcdef"}) == (
         "ef1c6f5afec2e2277bbafa9fcae48a3d"
     )
+
+
+def test_source_rows_keep_the_digests_earlier_versions_stored(engine: Engine) -> None:
+    """Issue 17 (pull CPU: the digests of a batch are made without row_digest's calls): the
+    same rows give the same stored digests as before, with their children's digest folded
+    in and the excluded fields left out, so a re-read of an unchanged export writes nothing."""
+    row: dict[str, Any] = {
+        "record_id": "c1",
+        "hr_id": "E1",
+        "module_id": "m1",
+        "module_title": "Objection handling",
+        "status": "completed",
+        "completed_at": "2026-01-05T10:00:00.000Z",
+        "score": None,
+    }
+    rows = [row, {**row, "record_id": "c2", "score": 0.5}]
+    kids = {"c1": "children-1"}
+    c = schema.completions
+    with engine.begin() as conn:
+        records.upsert_source_rows(conn, "completions", "lms", [{**row, "record_id": "c3"}])
+        records.upsert_source_rows(
+            conn, "completions", "lms", rows, extra_digest=kids, digest_exclude=["score"]
+        )
+        stored = {r.record_id: r.digest for r in conn.execute(select(c.c.record_id, c.c.digest))}
+        assert stored == {
+            "c1": "0d92f0493063364097f0d1aa501847e3",
+            "c2": "4427a61a9c1331d5302293bd9630fd82",
+            "c3": "56b19d7bd78e9b35651a2683b38702c8",
+        }
+        # an excluded field changed: unchanged; the children changed: updated
+        again = records.upsert_source_rows(
+            conn,
+            "completions",
+            "lms",
+            [{**row, "score": 0.9}, rows[1]],
+            extra_digest={"c1": "children-1", "c2": "children-2"},
+            digest_exclude=["score"],
+        )
+    assert (again.unchanged, again.updated, again.changed_keys) == (1, 1, ["c2"])
+    assert again.inserted_keys == []

@@ -41,19 +41,22 @@ class IdentityResolver:
     def resolve(self, conn: Connection, ref: PersonRef) -> str | None:
         """The HR id (ERASED for an erased person), or None when nobody matches."""
         key = (ref.system, ref.external_id)
-        if key not in self._cache:
-            answers = self._resolve(conn, [ref])
-            self._remember(answers)
-            return answers[key]
-        return self._cache[key]
+        try:
+            return self._cache[key]  # the usual case: prefetched
+        except KeyError:
+            pass
+        answers = self._resolve(conn, [ref])
+        self._remember(answers)
+        return answers[key]
 
     def prefetch(self, conn: Connection, refs: Iterable[PersonRef]) -> None:
         """Resolve many refs with a few queries, so that the `resolve` calls that follow are
         answered from the cache."""
         todo: dict[tuple[str, str], PersonRef] = {}
+        cache = self._cache
         for ref in refs:
             key = (ref.system, ref.external_id)
-            if key not in self._cache and key not in todo:
+            if key not in cache and key not in todo:
                 todo[key] = ref
         if todo:
             self._remember(self._resolve(conn, list(todo.values())))

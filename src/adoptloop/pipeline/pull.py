@@ -35,6 +35,7 @@ from adoptloop.domain import (
 from adoptloop.mappings.capability_map import CapabilityMap, OutOfScaleError
 from adoptloop.mappings.roles import RoleMap
 from adoptloop.pipeline.deletes import WholeRead, apply_deletes, apply_snapshot
+from adoptloop.pipeline.heap import heap_frozen
 from adoptloop.pipeline.identity import IdentityResolver
 from adoptloop.pipeline.pull_writer import (
     RecordWriter,
@@ -152,6 +153,12 @@ class PullStage:
         self.held_back: dict[str, list[str]] = {}  # source -> snapshots not applied, and why
 
     def pull(self, connector: AnyConnector) -> dict[str, dict[str, int]]:
+        # the records in flight (read ahead, waiting for the writer) outlive young collections:
+        # without this, full collections walked the heap about once a second (pipeline/heap.py)
+        with heap_frozen():
+            return self._pull(connector)
+
+    def _pull(self, connector: AnyConnector) -> dict[str, dict[str, int]]:
         resolver = IdentityResolver(connector.identity_rules, suppression=self.suppression)
         result: dict[str, dict[str, int]] = {}
         streams: list[StreamCounts] = []

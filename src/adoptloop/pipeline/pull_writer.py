@@ -218,6 +218,10 @@ class RecordWriter:
                     self.conn,
                     self.source,
                     {rid: rs for rid, rs in self.ratings.items() if rid in changed},
+                    # the ratings table held none of the source's rows when the read began,
+                    # and the read writes ratings only with their observation: an observation
+                    # it inserts (stored before by no one) has none to delete
+                    none_stored=set(written.inserted_keys) if self._fresh("ratings") else (),
                 )
             total.add(written)
         return total

@@ -12,11 +12,9 @@ statement key the draft's digest is compared with what was emitted before:
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from operator import itemgetter
@@ -35,6 +33,7 @@ from adoptloop.mappings.records import (
     StoredRecord,
 )
 from adoptloop.mappings.translate import TRANSLATORS, Draft, TranslateContext, record_ref
+from adoptloop.pipeline.heap import heap_frozen
 from adoptloop.pipeline.translate_worker import Offload, Span
 from adoptloop.store import outbox, quarantine, translation
 from adoptloop.store.commits import Commits
@@ -326,7 +325,7 @@ class TranslateStage:
             # stage writes a record's keys once, so it never finds what it wrote itself)
             self._earlier = outbox.any_emitted(conn)
         with (
-            _heap_frozen(),
+            heap_frozen(),
             _Writer(self.engine, self.run_id) as writer,
             Offload(
                 self.translator,
@@ -440,28 +439,6 @@ _AHEAD = 8
 # instead of one query per batch (each one a read transaction that starts on a page cache the
 # writer's commits made stale)
 _BOUNDS = 20
-
-
-@contextmanager
-def _heap_frozen() -> Iterator[None]:
-    """The objects that exist before the stage (modules, settings, what earlier stages keep)
-    left out of the cyclic garbage collector's passes while the stage runs (gc.freeze), and
-    young collections every _YOUNG net allocations instead of 700. The stage allocates a few
-    dicts per statement, and the batches the writer holds survive young collections, so full
-    collections ran every few thousand statements, each walking the whole heap: about a fifth
-    of the stage's CPU time. Its own garbage is still collected; afterwards the frozen objects
-    are collectable again (gc.unfreeze) and the thresholds are restored."""
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(max(thresholds[0], _YOUNG), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
-
-
-_YOUNG = 10_000  # net container allocations between young collections while translating
 
 
 @dataclass
