@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -206,3 +207,17 @@ class DelayRelay:
                 return
             writer.write(chunk)
             await writer.drain()
+
+
+@contextlib.contextmanager
+def relayed(endpoint: str, round_trip_ms: float) -> Iterator[tuple[str, DelayRelay | None]]:
+    """`endpoint` reached through a relay adding `round_trip_ms`, or directly when it is 0.
+    Yields the URL to use and the relay (None when direct)."""
+    if round_trip_ms <= 0:
+        yield endpoint, None
+        return
+    port = urlsplit(endpoint).port
+    if port is None:
+        raise ValueError(f"no port in {endpoint!r}")
+    with DelayRelay(port, round_trip_ms / 1000) as relay:
+        yield relay.endpoint(endpoint), relay

@@ -7,26 +7,41 @@ statement they made, `delivery.target: store`):
    a lease far in the future (no `serve` may claim it), and restored at the end.
 2. For one node, then for two: the sample is made pending again (held), a fresh local LRS is
    started (tests/harness/lrs_server.py: each measurement pays for storing into an empty
-   LRS), and that many `adoptloop serve` processes start on the same config and store, with
-   `delivery.target: lrs`, `schedule.delivery.workers` workers each polling every 0.1 s, and
-   no run to do (a yearly cron, no catch-up). Once every process has said whether it leads or
-   stands by, the sample's lease is lifted in one transaction and the clock starts; it stops
-   when no row of the sample is pending any more (the store is polled every 20 ms). Then each
-   process gets SIGTERM.
+   LRS), reached through bench/relay.py, which adds `--lrs-latency-ms` to every round trip
+   (default 50 ms; 0 reaches the LRS directly), and that many `adoptloop serve` processes
+   start on the same config and store, with `delivery.target: lrs`,
+   `schedule.delivery.workers` workers each polling every 0.1 s, and no run to do (a yearly
+   cron, no catch-up). Once every process has said whether it leads or stands by, the
+   sample's lease is lifted in one transaction and the clock starts; it stops when no row of
+   the sample is pending any more (the store is polled every 20 ms). Then each process gets
+   SIGTERM.
 3. What was sent twice is counted, not assumed: the statements each process says it sent (its
    "delivered" log events), the rows each process delivered (the outbox's `claimed_by`), and
    the statements the LRS holds (its GET /statements listing; a statement voided by a later
    one in the sample is not listed). `sent_twice` = statements sent - rows delivered.
+   `lrs_connections`: the connections the relay saw (kept alive: nodes x workers).
 
 `serve_two_vs_one` = the two nodes' statements/s over the one node's. `raw_ceiling_per_second`
 is the bound both share: the sample posted in the same batches by a bare httpx loop to a
-fresh LRS (one client, no store), as the delivery step measures it; `one_vs_raw_ceiling`
-near 1 means one node already sends as fast as this LRS stores, so a second cannot add much.
+fresh LRS through the same relay (one client, no store), as the delivery step measures it;
+`one_vs_raw_ceiling` near 1 means one node already sends as fast as this LRS stores (or, with
+latency, as fast as one connection's round trips allow). `raw_ceiling_per_second_by_connections`
+is the same with 1, one node's and two nodes' worth of bare loops at once (each takes the next
+batch, as workers do): whether the LRS and the relay could take what two nodes' connections
+would send.
+
+Why 50 ms: a customer's LRS is a hosted service, usually in another data centre than the
+`serve` nodes (tens to a hundred ms per round trip); there one node's rate is bounded by its
+workers' round trips (one batch in flight per worker), not by the LRS, which scales on its own
+side. On 127.0.0.1 (`--lrs-latency-ms 0`) the bound is the one local LRS process: one node
+already sends at about what a bare loop reaches, so the ratio shows the LRS, not the nodes.
+The relay models latency only: no bandwidth limit, no TLS, no loss.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -48,6 +63,7 @@ from adoptloop.store import outbox, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.schema import stamp
 from adoptloop.xapi.lrs import Outgoing
+from bench.relay import relayed
 from bench.xapi_bench import raw_ceiling_seconds
 
 HOLDER = "bench/held"  # not host:pid: no worker frees it as a dead process's claim
@@ -56,12 +72,16 @@ READY = ("leading: this process schedules the runs", "standby: another process s
 POLL_SECONDS = 0.02
 
 
+DEFAULT_LRS_LATENCY_MS = 50.0  # a cloud LRS in another region or provider; see the docstring
+
+
 @dataclass(frozen=True)
 class Options:
     statements: int
     workers: int = 2  # per process
     batch_size: int = 500
     timeout_seconds: float = 600.0
+    lrs_latency_ms: float = DEFAULT_LRS_LATENCY_MS  # the round trip the relay adds; 0: direct
 
 
 def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
@@ -74,10 +94,16 @@ def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
         last_seq = _hold_all_but_sample(engine, options.statements)
         if last_seq is None:
             return {"skipped": "the outbox is empty"}
+        by_connections = {
+            str(n): _raw_ceiling(engine, last_seq, options, connections=n)
+            for n in sorted({1, options.workers, 2 * options.workers})
+        }
         result: dict[str, Any] = {
+            "lrs_latency_ms": options.lrs_latency_ms,
             "workers_per_node": options.workers,
             "batch_size": options.batch_size,
-            "raw_ceiling_per_second": _raw_ceiling(engine, last_seq, options.batch_size),
+            "raw_ceiling_per_second": by_connections["1"],
+            "raw_ceiling_per_second_by_connections": by_connections,
         }
         for nodes, key in ((1, "one"), (2, "two")):
             result[key] = _deliver_with(config, engine, last_seq, nodes, options)
@@ -135,9 +161,11 @@ def _release_held(engine: Engine) -> None:
         )
 
 
-def _raw_ceiling(engine: Engine, last_seq: int, batch_size: int) -> int:
-    """The sample posted in the same batches by a bare httpx loop to a fresh LRS (statements/s):
-    what one client reaches on this LRS (bench/xapi_bench.py)."""
+def _raw_ceiling(engine: Engine, last_seq: int, options: Options, connections: int) -> int:
+    """The sample posted in the same batches by bare httpx loops (`connections` at once) to a
+    fresh LRS through the same relay (statements/s): what a client reaches on this LRS at
+    this latency (bench/xapi_bench.py)."""
+    batch_size = options.batch_size
     t = schema.outbox
     with engine.connect() as conn:
         rows = conn.execute(
@@ -145,7 +173,10 @@ def _raw_ceiling(engine: Engine, last_seq: int, batch_size: int) -> int:
         ).all()
     payloads = [Outgoing(r.statement_id, r.payload.encode()) for r in rows]
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
-    return round(len(payloads) / raw_ceiling_seconds(batches, timeout=300))
+    seconds = raw_ceiling_seconds(
+        batches, timeout=300, round_trip_ms=options.lrs_latency_ms, connections=connections
+    )
+    return round(len(payloads) / seconds)
 
 
 # --- one measurement -------------------------------------------------------------------------
@@ -157,8 +188,9 @@ def _deliver_with(
     sample = _reset_sample(engine, last_seq)
     t = schema.outbox
     in_sample = t.c.seq <= last_seq
-    with LocalLRS() as lrs:
-        serve_config = write_serve_config(config, lrs.info, options, f"serve-{nodes}")
+    with LocalLRS() as lrs, relayed(lrs.info.endpoint, options.lrs_latency_ms) as (url, relay):
+        info = dataclasses.replace(lrs.info, endpoint=url)
+        serve_config = write_serve_config(config, info, options, f"serve-{nodes}")
         with _serving(serve_config, nodes, options.timeout_seconds) as logs:
             with engine.begin() as conn:
                 conn.execute(update(t).where(in_sample).values(claimed_by=None, lease_until=None))
@@ -195,6 +227,8 @@ def _deliver_with(
         "sent_twice": sum(sent.values()) - delivered,
         "lrs_listed": listed,
     }
+    if relay is not None:
+        result["lrs_connections"] = relay.stats.connections  # kept alive: nodes x workers
     if pending:
         result["error"] = f"{pending} statements still pending after {options.timeout_seconds} s"
     return result

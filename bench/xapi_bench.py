@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import queue
 import resource
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import Outgoing
 from adoptloop.xapi.vocab import Namespace
+from bench.relay import relayed
 from bench.synthetic.apis import RATING_FIELDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -194,21 +197,42 @@ def record(label: str, results: dict[str, Any], count: int, seconds: float) -> N
     }
 
 
-def raw_ceiling_seconds(batches: list[list[Outgoing]], timeout: float) -> float:
-    """Seconds a bare httpx loop (one connection, no retries) takes to post the pre-serialized
-    batches to a fresh local LRS: the ceiling a client can reach on this machine."""
-    with LocalLRS() as lrs:
+def raw_ceiling_seconds(
+    batches: list[list[Outgoing]],
+    timeout: float,
+    *,
+    round_trip_ms: float = 0.0,
+    connections: int = 1,
+) -> float:
+    """Seconds a bare httpx loop (no retries) takes to post the pre-serialized batches to a
+    fresh local LRS: the ceiling a client can reach on this machine. `connections` loops at
+    once take the next batch in turn (as delivery workers do); `round_trip_ms` > 0 reaches the
+    LRS through bench/relay.py."""
+    pending: queue.SimpleQueue[list[Outgoing]] = queue.SimpleQueue()
+    for batch in batches:
+        pending.put(batch)
+    with LocalLRS() as lrs, relayed(lrs.info.endpoint, round_trip_ms) as (endpoint, _):
         info = lrs.info
+
+        def loop() -> None:
+            with httpx.Client(
+                base_url=endpoint,
+                auth=(info.username, info.password),
+                headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
+                timeout=timeout,
+            ) as raw:
+                while True:
+                    try:
+                        batch = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    body = b"[" + b",".join(s.payload for s in batch) + b"]"
+                    raw.post("statements", content=body).raise_for_status()
+
         started = time.perf_counter()
-        with httpx.Client(
-            base_url=info.endpoint,
-            auth=(info.username, info.password),
-            headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
-            timeout=timeout,
-        ) as raw:
-            for batch in batches:
-                body = b"[" + b",".join(s.payload for s in batch) + b"]"
-                raw.post("statements", content=body).raise_for_status()
+        with ThreadPoolExecutor(connections) as pool:
+            for done in [pool.submit(loop) for _ in range(connections)]:
+                done.result()
         return time.perf_counter() - started
 
 
