@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -51,18 +52,24 @@ class RelayStats:
 
 class DelayRelay:
     """Listens on 127.0.0.1 (a free port), forwards to `upstream_host:upstream_port` with
-    `round_trip_seconds / 2` added to each direction. A context manager."""
+    `round_trip_seconds / 2` added to each direction. A context manager. Given several
+    upstream ports, each new connection goes to the next one in turn (an LRS that scales out
+    behind one address)."""
 
     def __init__(
         self,
-        upstream_port: int,
+        upstream_ports: int | Sequence[int],
         round_trip_seconds: float,
         *,
         upstream_host: str = LOOPBACK,
     ) -> None:
         if round_trip_seconds < 0:
             raise ValueError("round_trip_seconds must be >= 0")
-        self.upstream = (upstream_host, upstream_port)
+        ports = [upstream_ports] if isinstance(upstream_ports, int) else list(upstream_ports)
+        if not ports:
+            raise ValueError("no upstream port")
+        self.upstreams = [(upstream_host, port) for port in ports]
+        self._next_upstream = itertools.cycle(self.upstreams)
         self.delay = round_trip_seconds / 2
         self.stats = RelayStats()
         self._port: int | None = None
@@ -159,7 +166,8 @@ class DelayRelay:
         try:
             # The handshake: SYN out, SYN-ACK back; the client's first bytes leave after it.
             await asyncio.sleep(2 * self.delay)
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
+            upstream = next(self._next_upstream)
+            upstream_reader, upstream_writer = await asyncio.open_connection(*upstream)
             async with asyncio.TaskGroup() as pipes:  # one failing cancels the other
                 pipes.create_task(self._pipe(client_reader, upstream_writer, up=True))
                 pipes.create_task(self._pipe(upstream_reader, client_writer, up=False))
@@ -210,14 +218,17 @@ class DelayRelay:
 
 
 @contextlib.contextmanager
-def relayed(endpoint: str, round_trip_ms: float) -> Iterator[tuple[str, DelayRelay | None]]:
-    """`endpoint` reached through a relay adding `round_trip_ms`, or directly when it is 0.
-    Yields the URL to use and the relay (None when direct)."""
-    if round_trip_ms <= 0:
-        yield endpoint, None
+def relayed(
+    endpoints: Sequence[str], round_trip_ms: float
+) -> Iterator[tuple[str, DelayRelay | None]]:
+    """The endpoints (the same server, several processes: same path) reached through one relay
+    adding `round_trip_ms`, or directly when there is one and the round trip is 0. Yields the
+    URL to use and the relay (None when direct)."""
+    if len(endpoints) == 1 and round_trip_ms <= 0:
+        yield endpoints[0], None
         return
-    port = urlsplit(endpoint).port
-    if port is None:
-        raise ValueError(f"no port in {endpoint!r}")
-    with DelayRelay(port, round_trip_ms / 1000) as relay:
-        yield relay.endpoint(endpoint), relay
+    ports = [urlsplit(endpoint).port for endpoint in endpoints]
+    if None in ports:
+        raise ValueError(f"no port in one of {endpoints!r}")
+    with DelayRelay([p for p in ports if p is not None], round_trip_ms / 1000) as relay:
+        yield relay.endpoint(endpoints[0]), relay

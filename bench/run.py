@@ -501,6 +501,14 @@ def main(argv: list[str] | None = None) -> int:
         help="round trip added between the serve nodes (and their raw ceiling) and the LRS by "
         "bench/relay.py; 0 reaches the LRS directly (default: %(default)s, a hosted LRS)",
     )
+    parser.add_argument(
+        "--lrs-processes",
+        type=int,
+        default=1,
+        metavar="K",
+        help="local LRS processes behind the relay for the serve nodes, each new connection to "
+        "the next (an LRS that scales out; they share this machine's cores)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder (not a PostgreSQL server)"
@@ -519,11 +527,14 @@ def main(argv: list[str] | None = None) -> int:
     deliver_n = min(args.deliver, 5_000) if args.quick else args.deliver
     work = args.work or Path(tempfile.mkdtemp(prefix="adoptloop-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    if args.lrs_latency_ms < 0:
-        parser.error("--lrs-latency-ms must be >= 0")
+    if args.lrs_latency_ms < 0 or args.lrs_processes < 1:
+        parser.error("--lrs-latency-ms must be >= 0 and --lrs-processes >= 1")
     serve = (
         serve_nodes.Options(
-            args.serve_nodes, args.serve_workers, lrs_latency_ms=args.lrs_latency_ms
+            args.serve_nodes,
+            args.serve_workers,
+            lrs_latency_ms=args.lrs_latency_ms,
+            lrs_processes=args.lrs_processes,
         )
         if args.serve_nodes
         else None

@@ -25,7 +25,11 @@ statement they made, `delivery.target: store`):
 is the bound both share: the sample posted in the same batches by a bare httpx loop to a
 fresh LRS through the same relay (one client, no store), as the delivery step measures it;
 `one_vs_raw_ceiling` near 1 means one node already sends as fast as this LRS stores (or, with
-latency, as fast as one connection's round trips allow). `raw_ceiling_per_second_by_connections`
+latency, as fast as one connection's round trips allow). `cpu_seconds_by_node` and
+`lrs_cpu_seconds` are the processes' CPU in the measured window: a Node.js LRS process near one
+CPU second per second is the bound. `--lrs-processes K` puts K LRS processes behind the relay
+(each new connection to the next: an LRS that scales out behind one address; `lrs_listed` adds
+their listings), on this machine's cores. `raw_ceiling_per_second_by_connections`
 is the same with 1, one node's and two nodes' worth of bare loops at once (each takes the next
 batch, as workers do): whether the LRS and the relay could take what two nodes' connections
 would send.
@@ -41,7 +45,6 @@ The relay models latency only: no bandwidth limit, no TLS, no loss.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import signal
@@ -55,16 +58,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 from sqlalchemy import Engine, func, select, update
-from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
+from tests.harness.lrs_server import LRSInfo, lrs_available
 
 from adoptloop.store import outbox, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.schema import stamp
 from adoptloop.xapi.lrs import Outgoing
-from bench.relay import relayed
-from bench.xapi_bench import raw_ceiling_seconds
+from bench.xapi_bench import local_lrs, raw_ceiling_seconds
 
 HOLDER = "bench/held"  # not host:pid: no worker frees it as a dead process's claim
 FAR = stamp(datetime(9999, 1, 1, tzinfo=UTC))
@@ -82,6 +85,7 @@ class Options:
     batch_size: int = 500
     timeout_seconds: float = 600.0
     lrs_latency_ms: float = DEFAULT_LRS_LATENCY_MS  # the round trip the relay adds; 0: direct
+    lrs_processes: int = 1  # local LRS processes behind the relay, a connection to each in turn
 
 
 def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
@@ -100,6 +104,7 @@ def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
         }
         result: dict[str, Any] = {
             "lrs_latency_ms": options.lrs_latency_ms,
+            "lrs_processes": options.lrs_processes,
             "workers_per_node": options.workers,
             "batch_size": options.batch_size,
             "raw_ceiling_per_second": by_connections["1"],
@@ -174,7 +179,11 @@ def _raw_ceiling(engine: Engine, last_seq: int, options: Options, connections: i
     payloads = [Outgoing(r.statement_id, r.payload.encode()) for r in rows]
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
     seconds = raw_ceiling_seconds(
-        batches, timeout=300, round_trip_ms=options.lrs_latency_ms, connections=connections
+        batches,
+        timeout=300,
+        round_trip_ms=options.lrs_latency_ms,
+        connections=connections,
+        lrs_processes=options.lrs_processes,
     )
     return round(len(payloads) / seconds)
 
@@ -188,10 +197,12 @@ def _deliver_with(
     sample = _reset_sample(engine, last_seq)
     t = schema.outbox
     in_sample = t.c.seq <= last_seq
-    with LocalLRS() as lrs, relayed(lrs.info.endpoint, options.lrs_latency_ms) as (url, relay):
-        info = dataclasses.replace(lrs.info, endpoint=url)
-        serve_config = write_serve_config(config, info, options, f"serve-{nodes}")
-        with _serving(serve_config, nodes, options.timeout_seconds) as logs:
+    with local_lrs(options.lrs_processes, options.lrs_latency_ms) as lrs:
+        serve_config = write_serve_config(config, lrs.info, options, f"serve-{nodes}")
+        with _serving(serve_config, nodes, options.timeout_seconds) as (logs, pids):
+            watched = [_tree(pid) for pid in pids]
+            watched.append([p for server in lrs.processes for p in _tree(server.pid)])
+            cpu_before = [_cpu_seconds(tree) for tree in watched]
             with engine.begin() as conn:
                 conn.execute(update(t).where(in_sample).values(claimed_by=None, lease_until=None))
             started = time.perf_counter()
@@ -204,6 +215,10 @@ def _deliver_with(
                         select(func.count()).where(in_sample & (t.c.state == outbox.PENDING))
                     ).scalar_one()
             seconds = time.perf_counter() - started
+            cpu = [
+                round(_cpu_seconds(tree) - before, 2)
+                for tree, before in zip(watched, cpu_before, strict=True)
+            ]
         sent = {f"node{i + 1}": _sent(log) for i, log in enumerate(logs)}
         listed = lrs.statements_count()
     with engine.connect() as conn:
@@ -226,9 +241,14 @@ def _deliver_with(
         "sent": sum(sent.values()),
         "sent_twice": sum(sent.values()) - delivered,
         "lrs_listed": listed,
+        # CPU seconds in the measured window: each serve process, then the LRS processes
+        # together (one core at most each: Node.js); LRS CPU near `seconds` per process means
+        # the LRS is the bound.
+        "cpu_seconds_by_node": cpu[:-1],
+        "lrs_cpu_seconds": cpu[-1],
     }
-    if relay is not None:
-        result["lrs_connections"] = relay.stats.connections  # kept alive: nodes x workers
+    if lrs.relay is not None:
+        result["lrs_connections"] = lrs.relay.stats.connections  # kept alive: nodes x workers
     if pending:
         result["error"] = f"{pending} statements still pending after {options.timeout_seconds} s"
     return result
@@ -263,9 +283,9 @@ def write_serve_config(config: Path, lrs: LRSInfo, options: Options, name: str) 
 
 
 @contextlib.contextmanager
-def _serving(config: Path, nodes: int, timeout: float) -> Iterator[list[Path]]:
+def _serving(config: Path, nodes: int, timeout: float) -> Iterator[tuple[list[Path], list[int]]]:
     """`nodes` serve processes, ready (leading or standing by); SIGTERM at the end. Yields
-    their log files (JSON lines)."""
+    their log files (JSON lines) and process ids."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     logs = [config.parent / f"{config.stem}-node{i + 1}.log" for i in range(nodes)]
     procs: list[subprocess.Popen[bytes]] = []
@@ -287,7 +307,7 @@ def _serving(config: Path, nodes: int, timeout: float) -> Iterator[list[Path]]:
                     tail = log.read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"adoptloop serve did not start ({log}):\n{tail}")
                 time.sleep(0.05)
-        yield logs
+        yield logs, [proc.pid for proc in procs]
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -300,6 +320,23 @@ def _serving(config: Path, nodes: int, timeout: float) -> Iterator[list[Path]]:
                 proc.wait()
 
 
+def _tree(pid: int | None) -> list[psutil.Process]:
+    """A process and its children (as they are now)."""
+    if pid is None:
+        return []
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def _cpu_seconds(tree: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def _sent(log: Path) -> int:
     """Statements one serve process sent (its "delivered" log events)."""
     total = 0
@@ -309,3 +346,36 @@ def _sent(log: Path) -> int:
             if event.get("event") == "delivered":
                 total += int(event.get("sent", 0))
     return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The measurement alone, on an org a bench run kept (`bench.run --keep --work DIR`)."""
+    import argparse  # noqa: PLC0415 - only the command line needs it
+
+    parser = argparse.ArgumentParser(description="serve nodes: one, then two (see the docstring)")
+    parser.add_argument("--config", type=Path, required=True, help="the org's adoptloop.yaml")
+    parser.add_argument("--store-url", required=True, help="its store (sqlite:///... absolute)")
+    parser.add_argument("--statements", type=int, default=5_000)
+    parser.add_argument("--workers", type=int, default=Options.workers)
+    parser.add_argument("--batch-size", type=int, default=Options.batch_size)
+    parser.add_argument("--lrs-latency-ms", type=float, default=DEFAULT_LRS_LATENCY_MS)
+    parser.add_argument("--lrs-processes", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    options = Options(
+        args.statements,
+        args.workers,
+        args.batch_size,
+        lrs_latency_ms=args.lrs_latency_ms,
+        lrs_processes=args.lrs_processes,
+    )
+    result = measure(args.config, args.store_url, options)
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

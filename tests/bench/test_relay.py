@@ -28,6 +28,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Connection", str(id(self.connection)))
+        self.send_header("X-Server-Port", str(self.connection.getsockname()[1]))
         self.end_headers()
         self.wfile.write(body)
 
@@ -149,3 +150,20 @@ def test_close_ends_open_connections_and_stops_listening(echo_tcp: int) -> None:
 def test_endpoint_points_an_url_at_the_relay(echo_tcp: int) -> None:
     with DelayRelay(echo_tcp, 0) as relay:
         assert relay.endpoint("http://127.0.0.1:9/xAPI/") == f"http://127.0.0.1:{relay.port}/xAPI/"
+
+
+def test_new_connections_go_to_each_upstream_in_turn(echo_http: int) -> None:
+    second = ThreadingHTTPServer(("127.0.0.1", 0), _EchoHandler)
+    thread = threading.Thread(target=second.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with DelayRelay([echo_http, int(second.server_address[1])], 0) as relay:
+            url = f"http://127.0.0.1:{relay.port}/"
+            answers = [httpx.post(url, content=f"{i}".encode()) for i in range(4)]
+    finally:
+        second.shutdown()
+        second.server_close()
+    assert [a.content for a in answers] == [b"0", b"1", b"2", b"3"]
+    first, other = str(echo_http), str(second.server_address[1])
+    assert [a.headers["X-Server-Port"] for a in answers] == [first, other, first, other]
+    assert relay.stats.connections == 4
