@@ -138,9 +138,7 @@ def _hold_all_but_sample(engine: Engine, count: int) -> int | None:
         if not seqs:
             return None
         conn.execute(
-            update(t)
-            .where((t.c.seq > seqs[-1]) & (t.c.state == outbox.PENDING))
-            .values(state=HELD)
+            update(t).where((t.c.seq > seqs[-1]) & (t.c.state == outbox.PENDING)).values(state=HELD)
         )
     return int(seqs[-1])
 
