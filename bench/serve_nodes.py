@@ -40,7 +40,16 @@ Why 50 ms: a customer's LRS is a hosted service, usually in another data centre 
 workers' round trips (one batch in flight per worker), not by the LRS, which scales on its own
 side. On 127.0.0.1 (`--lrs-latency-ms 0`) the bound is the one local LRS process: one node
 already sends at about what a bare loop reaches, so the ratio shows the LRS, not the nodes.
-The relay models latency only: no bandwidth limit, no TLS, no loss.
+The relay models latency only: no bandwidth limit, no TLS, no loss. The local LRS still runs
+on the nodes' cores and costs about ten times their CPU per statement, so at 50 ms it is
+still the bound here (bench/RESULTS.md, "two `serve` nodes against an LRS reached over a
+network").
+
+    .venv/bin/python -m bench.serve_nodes --config ORG/adoptloop.yaml \
+        --store-url sqlite:////abs/ORG/state/store.db --statements 20000 [--lrs-latency-ms 0]
+
+measures on an org a bench run kept (`bench.run --keep --work DIR`); it changes that store's
+outbox as the bench does (the sample ends delivered): use a copy.
 """
 
 from __future__ import annotations
