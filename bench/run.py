@@ -24,7 +24,10 @@ For each size:
    delivery workers (claims, client, retries), against the raw ceiling measured in the same
    run: the same payloads in the same batches posted by a bare httpx loop to a fresh LRS.
 6. With --serve-nodes N: the first N outbox statements delivered by one `adoptloop serve`,
-   then by two sharing the store, and what the LRS received (bench/serve_nodes.py).
+   then by two sharing the store, and what the LRS received (bench/serve_nodes.py), the LRS
+   reached through a relay adding --lrs-latency-ms per round trip (default 50 ms, a hosted
+   LRS; 0: directly on 127.0.0.1, where the one local LRS process is the bound). Step 5 is
+   not relayed.
 
 --store postgresql puts each size's store on a PostgreSQL server the bench starts and stops
 itself (bench/stores.py); the baselines' fresh stores are then databases on that server.
@@ -456,6 +459,7 @@ def bench_size(
     if serve is not None:
         result["serve_nodes"] = serve_nodes.measure(config, store.url, serve)
         result["serve_two_vs_one"] = result["serve_nodes"].get("serve_two_vs_one")
+        result["serve_lrs_latency_ms"] = serve.lrs_latency_ms
         print(f"[{reps}] serve nodes {result['serve_nodes']}", file=sys.stderr)
     return result
 
@@ -489,6 +493,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--serve-workers", type=int, default=2, help="delivery workers per serve process"
     )
+    parser.add_argument(
+        "--lrs-latency-ms",
+        type=float,
+        default=serve_nodes.DEFAULT_LRS_LATENCY_MS,
+        metavar="MS",
+        help="round trip added between the serve nodes (and their raw ceiling) and the LRS by "
+        "bench/relay.py; 0 reaches the LRS directly (default: %(default)s, a hosted LRS)",
+    )
+    parser.add_argument(
+        "--lrs-processes",
+        type=int,
+        default=1,
+        metavar="K",
+        help="local LRS processes behind the relay for the serve nodes, each new connection to "
+        "the next (an LRS that scales out; they share this machine's cores)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder (not a PostgreSQL server)"
@@ -507,7 +527,18 @@ def main(argv: list[str] | None = None) -> int:
     deliver_n = min(args.deliver, 5_000) if args.quick else args.deliver
     work = args.work or Path(tempfile.mkdtemp(prefix="adoptloop-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    serve = serve_nodes.Options(args.serve_nodes, args.serve_workers) if args.serve_nodes else None
+    if args.lrs_latency_ms < 0 or args.lrs_processes < 1:
+        parser.error("--lrs-latency-ms must be >= 0 and --lrs-processes >= 1")
+    serve = (
+        serve_nodes.Options(
+            args.serve_nodes,
+            args.serve_workers,
+            lrs_latency_ms=args.lrs_latency_ms,
+            lrs_processes=args.lrs_processes,
+        )
+        if args.serve_nodes
+        else None
+    )
     results = []
     try:
         with stores.open_stores(args.store, work) as store_kinds:

@@ -3,25 +3,53 @@
 bench/run.py --serve-nodes N, after the full and incremental runs (whose outbox holds every
 statement they made, `delivery.target: store`):
 
-1. The first N outbox rows (by seq) are the sample; every other pending row is held back with
-   a lease far in the future (no `serve` may claim it), and restored at the end.
+1. The first N outbox rows (by seq) are the sample; every other pending row is held back (its
+   state set to `bench-held`, no product state: no `serve` claims or scans it, so the nodes
+   see an outbox of N pending rows, as in production) and made pending again at the end.
 2. For one node, then for two: the sample is made pending again (held), a fresh local LRS is
    started (tests/harness/lrs_server.py: each measurement pays for storing into an empty
-   LRS), and that many `adoptloop serve` processes start on the same config and store, with
-   `delivery.target: lrs`, `schedule.delivery.workers` workers each polling every 0.1 s, and
-   no run to do (a yearly cron, no catch-up). Once every process has said whether it leads or
-   stands by, the sample's lease is lifted in one transaction and the clock starts; it stops
-   when no row of the sample is pending any more (the store is polled every 20 ms). Then each
-   process gets SIGTERM.
+   LRS), reached through bench/relay.py, which adds `--lrs-latency-ms` to every round trip
+   (default 50 ms; 0 reaches the LRS directly), and that many `adoptloop serve` processes
+   start on the same config and store, with `delivery.target: lrs`,
+   `schedule.delivery.workers` workers each polling every 0.1 s, and no run to do (a yearly
+   cron, no catch-up). Once every process has said whether it leads or stands by, the
+   sample's lease is lifted in one transaction and the clock starts; it stops when no row of
+   the sample is pending any more (the store is polled every 20 ms). Then each process gets
+   SIGTERM.
 3. What was sent twice is counted, not assumed: the statements each process says it sent (its
    "delivered" log events), the rows each process delivered (the outbox's `claimed_by`), and
    the statements the LRS holds (its GET /statements listing; a statement voided by a later
    one in the sample is not listed). `sent_twice` = statements sent - rows delivered.
+   `lrs_connections`: the connections the relay saw (kept alive: nodes x workers).
 
 `serve_two_vs_one` = the two nodes' statements/s over the one node's. `raw_ceiling_per_second`
 is the bound both share: the sample posted in the same batches by a bare httpx loop to a
-fresh LRS (one client, no store), as the delivery step measures it; `one_vs_raw_ceiling`
-near 1 means one node already sends as fast as this LRS stores, so a second cannot add much.
+fresh LRS through the same relay (one client, no store), as the delivery step measures it;
+`one_vs_raw_ceiling` near 1 means one node already sends as fast as this LRS stores (or, with
+latency, as fast as one connection's round trips allow). `cpu_seconds_by_node` and
+`lrs_cpu_seconds` are the processes' CPU in the measured window: a Node.js LRS process near one
+CPU second per second is the bound. `--lrs-processes K` puts K LRS processes behind the relay
+(each new connection to the next: an LRS that scales out behind one address; `lrs_listed` adds
+their listings), on this machine's cores. `raw_ceiling_per_second_by_connections`
+is the same with 1, one node's and two nodes' worth of bare loops at once (each takes the next
+batch, as workers do): whether the LRS and the relay could take what two nodes' connections
+would send.
+
+Why 50 ms: a customer's LRS is a hosted service, usually in another data centre than the
+`serve` nodes (tens to a hundred ms per round trip); there one node's rate is bounded by its
+workers' round trips (one batch in flight per worker), not by the LRS, which scales on its own
+side. On 127.0.0.1 (`--lrs-latency-ms 0`) the bound is the one local LRS process: one node
+already sends at about what a bare loop reaches, so the ratio shows the LRS, not the nodes.
+The relay models latency only: no bandwidth limit, no TLS, no loss. The local LRS still runs
+on the nodes' cores and costs about ten times their CPU per statement, so at 50 ms it is
+still the bound here (bench/RESULTS.md, "two `serve` nodes against an LRS reached over a
+network").
+
+    .venv/bin/python -m bench.serve_nodes --config ORG/adoptloop.yaml \
+        --store-url sqlite:////abs/ORG/state/store.db --statements 20000 [--lrs-latency-ms 0]
+
+measures on an org a bench run kept (`bench.run --keep --work DIR`); it changes that store's
+outbox as the bench does (the sample ends delivered): use a copy.
 """
 
 from __future__ import annotations
@@ -40,20 +68,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 from sqlalchemy import Engine, func, select, update
-from tests.harness.lrs_server import LocalLRS, LRSInfo, lrs_available
+from tests.harness.lrs_server import LRSInfo, lrs_available
 
 from adoptloop.store import outbox, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.schema import stamp
 from adoptloop.xapi.lrs import Outgoing
-from bench.xapi_bench import raw_ceiling_seconds
+from bench.xapi_bench import local_lrs, raw_ceiling_seconds
 
 HOLDER = "bench/held"  # not host:pid: no worker frees it as a dead process's claim
+HELD = "bench-held"  # the state of the pending rows after the sample while the bench runs
 FAR = stamp(datetime(9999, 1, 1, tzinfo=UTC))
 READY = ("leading: this process schedules the runs", "standby: another process schedules")
 POLL_SECONDS = 0.02
+
+
+DEFAULT_LRS_LATENCY_MS = 50.0  # a cloud LRS in another region or provider; see the docstring
 
 
 @dataclass(frozen=True)
@@ -62,6 +95,8 @@ class Options:
     workers: int = 2  # per process
     batch_size: int = 500
     timeout_seconds: float = 600.0
+    lrs_latency_ms: float = DEFAULT_LRS_LATENCY_MS  # the round trip the relay adds; 0: direct
+    lrs_processes: int = 1  # local LRS processes behind the relay, a connection to each in turn
 
 
 def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
@@ -74,10 +109,17 @@ def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
         last_seq = _hold_all_but_sample(engine, options.statements)
         if last_seq is None:
             return {"skipped": "the outbox is empty"}
+        by_connections = {
+            str(n): _raw_ceiling(engine, last_seq, options, connections=n)
+            for n in sorted({1, options.workers, 2 * options.workers})
+        }
         result: dict[str, Any] = {
+            "lrs_latency_ms": options.lrs_latency_ms,
+            "lrs_processes": options.lrs_processes,
             "workers_per_node": options.workers,
             "batch_size": options.batch_size,
-            "raw_ceiling_per_second": _raw_ceiling(engine, last_seq, options.batch_size),
+            "raw_ceiling_per_second": by_connections["1"],
+            "raw_ceiling_per_second_by_connections": by_connections,
         }
         for nodes, key in ((1, "one"), (2, "two")):
             result[key] = _deliver_with(config, engine, last_seq, nodes, options)
@@ -96,16 +138,16 @@ def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
 
 
 def _hold_all_but_sample(engine: Engine, count: int) -> int | None:
-    """The sample's last seq; every pending row after it is leased to HOLDER."""
+    """The sample's last seq; every pending row after it is HELD. (Leased, they stayed pending:
+    each idle worker's claim and dead-claim check then read every one of them, at 10k reps
+    356k rows, ~0.4 CPU-s per poll, on the cores the LRS needs.)"""
     t = schema.outbox
     with engine.begin() as conn:
         seqs = list(conn.execute(select(t.c.seq).order_by(t.c.seq).limit(count)).scalars())
         if not seqs:
             return None
         conn.execute(
-            update(t)
-            .where((t.c.seq > seqs[-1]) & (t.c.state == outbox.PENDING))
-            .values(claimed_by=HOLDER, lease_until=FAR)
+            update(t).where((t.c.seq > seqs[-1]) & (t.c.state == outbox.PENDING)).values(state=HELD)
         )
     return int(seqs[-1])
 
@@ -130,14 +172,17 @@ def _reset_sample(engine: Engine, last_seq: int) -> int:
 def _release_held(engine: Engine) -> None:
     t = schema.outbox
     with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.state == HELD).values(state=outbox.PENDING))
         conn.execute(
             update(t).where(t.c.claimed_by == HOLDER).values(claimed_by=None, lease_until=None)
         )
 
 
-def _raw_ceiling(engine: Engine, last_seq: int, batch_size: int) -> int:
-    """The sample posted in the same batches by a bare httpx loop to a fresh LRS (statements/s):
-    what one client reaches on this LRS (bench/xapi_bench.py)."""
+def _raw_ceiling(engine: Engine, last_seq: int, options: Options, connections: int) -> int:
+    """The sample posted in the same batches by bare httpx loops (`connections` at once) to a
+    fresh LRS through the same relay (statements/s): what a client reaches on this LRS at
+    this latency (bench/xapi_bench.py)."""
+    batch_size = options.batch_size
     t = schema.outbox
     with engine.connect() as conn:
         rows = conn.execute(
@@ -145,7 +190,14 @@ def _raw_ceiling(engine: Engine, last_seq: int, batch_size: int) -> int:
         ).all()
     payloads = [Outgoing(r.statement_id, r.payload.encode()) for r in rows]
     batches = [payloads[i : i + batch_size] for i in range(0, len(payloads), batch_size)]
-    return round(len(payloads) / raw_ceiling_seconds(batches, timeout=300))
+    seconds = raw_ceiling_seconds(
+        batches,
+        timeout=300,
+        round_trip_ms=options.lrs_latency_ms,
+        connections=connections,
+        lrs_processes=options.lrs_processes,
+    )
+    return round(len(payloads) / seconds)
 
 
 # --- one measurement -------------------------------------------------------------------------
@@ -157,9 +209,13 @@ def _deliver_with(
     sample = _reset_sample(engine, last_seq)
     t = schema.outbox
     in_sample = t.c.seq <= last_seq
-    with LocalLRS() as lrs:
+    with local_lrs(options.lrs_processes, options.lrs_latency_ms) as lrs:
         serve_config = write_serve_config(config, lrs.info, options, f"serve-{nodes}")
-        with _serving(serve_config, nodes, options.timeout_seconds) as logs:
+        with _serving(serve_config, nodes, options.timeout_seconds) as (logs, pids):
+            watched = [_tree(pid) for pid in pids]
+            watched.append([p for server in lrs.processes for p in _tree(server.pid)])
+            cpu_before = [_cpu_seconds(tree) for tree in watched]
+            own_before = time.process_time()
             with engine.begin() as conn:
                 conn.execute(update(t).where(in_sample).values(claimed_by=None, lease_until=None))
             started = time.perf_counter()
@@ -172,6 +228,11 @@ def _deliver_with(
                         select(func.count()).where(in_sample & (t.c.state == outbox.PENDING))
                     ).scalar_one()
             seconds = time.perf_counter() - started
+            own_cpu = time.process_time() - own_before
+            cpu = [
+                round(_cpu_seconds(tree) - before, 2)
+                for tree, before in zip(watched, cpu_before, strict=True)
+            ]
         sent = {f"node{i + 1}": _sent(log) for i, log in enumerate(logs)}
         listed = lrs.statements_count()
     with engine.connect() as conn:
@@ -194,7 +255,15 @@ def _deliver_with(
         "sent": sum(sent.values()),
         "sent_twice": sum(sent.values()) - delivered,
         "lrs_listed": listed,
+        # CPU seconds in the measured window: each serve process, then the LRS processes
+        # together (one core at most each: Node.js); LRS CPU near `seconds` per process means
+        # the LRS is the bound.
+        "cpu_seconds_by_node": cpu[:-1],
+        "lrs_cpu_seconds": cpu[-1],
+        "bench_cpu_seconds": round(own_cpu, 2),  # this process: the relay and the polling
     }
+    if lrs.relay is not None:
+        result["lrs_connections"] = lrs.relay.stats.connections  # kept alive: nodes x workers
     if pending:
         result["error"] = f"{pending} statements still pending after {options.timeout_seconds} s"
     return result
@@ -229,9 +298,9 @@ def write_serve_config(config: Path, lrs: LRSInfo, options: Options, name: str) 
 
 
 @contextlib.contextmanager
-def _serving(config: Path, nodes: int, timeout: float) -> Iterator[list[Path]]:
+def _serving(config: Path, nodes: int, timeout: float) -> Iterator[tuple[list[Path], list[int]]]:
     """`nodes` serve processes, ready (leading or standing by); SIGTERM at the end. Yields
-    their log files (JSON lines)."""
+    their log files (JSON lines) and process ids."""
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     logs = [config.parent / f"{config.stem}-node{i + 1}.log" for i in range(nodes)]
     procs: list[subprocess.Popen[bytes]] = []
@@ -253,7 +322,7 @@ def _serving(config: Path, nodes: int, timeout: float) -> Iterator[list[Path]]:
                     tail = log.read_text(errors="replace")[-3000:]
                     raise RuntimeError(f"adoptloop serve did not start ({log}):\n{tail}")
                 time.sleep(0.05)
-        yield logs
+        yield logs, [proc.pid for proc in procs]
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -266,6 +335,23 @@ def _serving(config: Path, nodes: int, timeout: float) -> Iterator[list[Path]]:
                 proc.wait()
 
 
+def _tree(pid: int | None) -> list[psutil.Process]:
+    """A process and its children (as they are now)."""
+    if pid is None:
+        return []
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
+def _cpu_seconds(tree: list[psutil.Process]) -> float:
+    total = 0.0
+    for proc in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 def _sent(log: Path) -> int:
     """Statements one serve process sent (its "delivered" log events)."""
     total = 0
@@ -275,3 +361,36 @@ def _sent(log: Path) -> int:
             if event.get("event") == "delivered":
                 total += int(event.get("sent", 0))
     return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The measurement alone, on an org a bench run kept (`bench.run --keep --work DIR`)."""
+    import argparse  # noqa: PLC0415 - only the command line needs it
+
+    parser = argparse.ArgumentParser(description="serve nodes: one, then two (see the docstring)")
+    parser.add_argument("--config", type=Path, required=True, help="the org's adoptloop.yaml")
+    parser.add_argument("--store-url", required=True, help="its store (sqlite:///... absolute)")
+    parser.add_argument("--statements", type=int, default=5_000)
+    parser.add_argument("--workers", type=int, default=Options.workers)
+    parser.add_argument("--batch-size", type=int, default=Options.batch_size)
+    parser.add_argument("--lrs-latency-ms", type=float, default=DEFAULT_LRS_LATENCY_MS)
+    parser.add_argument("--lrs-processes", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    options = Options(
+        args.statements,
+        args.workers,
+        args.batch_size,
+        lrs_latency_ms=args.lrs_latency_ms,
+        lrs_processes=args.lrs_processes,
+    )
+    result = measure(args.config, args.store_url, options)
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if args.out is not None:
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -145,6 +145,11 @@ def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]
         "",
     )
     yield (
+        "  LRS round trip added, ms",
+        [fmt(get(r, "serve_nodes", "lrs_latency_ms")) for r in results],
+        "",
+    )
+    yield (
         "  1 node / raw ceiling",
         [fmt(get(r, "serve_nodes", "one_vs_raw_ceiling"), "%") for r in results],
         "",

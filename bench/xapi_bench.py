@@ -19,13 +19,18 @@ Prints one table and writes bench/results/xapi.json. Figures go into bench/RESUL
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import queue
 import resource
 import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,6 +51,7 @@ from adoptloop.xapi.canonical import dumps
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import Outgoing
 from adoptloop.xapi.vocab import Namespace
+from bench.relay import DelayRelay, relayed
 from bench.synthetic.apis import RATING_FIELDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -194,21 +200,70 @@ def record(label: str, results: dict[str, Any], count: int, seconds: float) -> N
     }
 
 
-def raw_ceiling_seconds(batches: list[list[Outgoing]], timeout: float) -> float:
-    """Seconds a bare httpx loop (one connection, no retries) takes to post the pre-serialized
-    batches to a fresh local LRS: the ceiling a client can reach on this machine."""
-    with LocalLRS() as lrs:
+@dataclass(frozen=True)
+class ReachedLRS:
+    """Fresh local LRS processes (one address: the relay's, when there is one)."""
+
+    info: LRSInfo  # the endpoint clients use
+    processes: list[LocalLRS]
+    relay: DelayRelay | None
+
+    def statements_count(self) -> int:
+        """What the processes list, added (a statement voided by one stored in another process
+        is listed)."""
+        return sum(lrs.statements_count() for lrs in self.processes)
+
+
+@contextlib.contextmanager
+def local_lrs(processes: int = 1, round_trip_ms: float = 0.0) -> Iterator[ReachedLRS]:
+    """`processes` fresh local LRS processes (same credentials), reached through bench/relay.py
+    adding `round_trip_ms` (each new connection to the next process in turn), or directly
+    when there is one process and no latency."""
+    with contextlib.ExitStack() as stack:
+        started = [stack.enter_context(LocalLRS()) for _ in range(processes)]
+        endpoints = [lrs.info.endpoint for lrs in started]
+        endpoint, relay = stack.enter_context(relayed(endpoints, round_trip_ms))
+        info = dataclasses.replace(started[0].info, endpoint=endpoint)
+        yield ReachedLRS(info, started, relay)
+
+
+def raw_ceiling_seconds(
+    batches: list[list[Outgoing]],
+    timeout: float,
+    *,
+    round_trip_ms: float = 0.0,
+    connections: int = 1,
+    lrs_processes: int = 1,
+) -> float:
+    """Seconds a bare httpx loop (no retries) takes to post the pre-serialized batches to a
+    fresh local LRS: the ceiling a client can reach on this machine. `connections` loops at
+    once take the next batch in turn (as delivery workers do); see `local_lrs` for the rest."""
+    pending: queue.SimpleQueue[list[Outgoing]] = queue.SimpleQueue()
+    for batch in batches:
+        pending.put(batch)
+    with local_lrs(lrs_processes, round_trip_ms) as lrs:
         info = lrs.info
+        endpoint = info.endpoint
+
+        def loop() -> None:
+            with httpx.Client(
+                base_url=endpoint,
+                auth=(info.username, info.password),
+                headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
+                timeout=timeout,
+            ) as raw:
+                while True:
+                    try:
+                        batch = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    body = b"[" + b",".join(s.payload for s in batch) + b"]"
+                    raw.post("statements", content=body).raise_for_status()
+
         started = time.perf_counter()
-        with httpx.Client(
-            base_url=info.endpoint,
-            auth=(info.username, info.password),
-            headers={"X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"},
-            timeout=timeout,
-        ) as raw:
-            for batch in batches:
-                body = b"[" + b",".join(s.payload for s in batch) + b"]"
-                raw.post("statements", content=body).raise_for_status()
+        with ThreadPoolExecutor(connections) as pool:
+            for done in [pool.submit(loop) for _ in range(connections)]:
+                done.result()
         return time.perf_counter() - started
 
 

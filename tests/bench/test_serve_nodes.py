@@ -20,6 +20,7 @@ from tests.support import copy_demo, install_local_lrs, require
 
 SAMPLE = 600
 BEYOND = 40  # pending rows after the sample: held back, then left as they were
+LATENCY_MS = 20.0  # the relay's round trip
 
 
 def _statement(statement_id: str, i: int) -> bytes:
@@ -40,9 +41,10 @@ def test_two_serve_nodes_split_the_outbox_and_send_nothing_twice(
     tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17 point 3: the serve-nodes step runs real `adoptloop serve` processes (one, then
-    two on the same PostgreSQL store), each delivering the whole sample: both nodes take rows,
-    no statement is sent twice (statements sent == rows delivered == what the LRS lists), and
-    the rows after the sample are held back and given back untouched."""
+    two on the same PostgreSQL store), each delivering the whole sample to an LRS reached
+    through the delay relay (two LRS processes behind it): both nodes take rows, no statement is sent twice (statements
+    sent == rows delivered == what the LRS processes list), each worker keeps one connection
+    to the LRS, and the rows after the sample are held back and given back untouched."""
     install_local_lrs()
     require("local LRS", lrs_available())
     config = copy_demo(tmp_path)
@@ -58,7 +60,14 @@ def test_two_serve_nodes_split_the_outbox_and_send_nothing_twice(
     result = serve_nodes.measure(
         config,
         postgres_url,
-        serve_nodes.Options(SAMPLE, workers=1, batch_size=25, timeout_seconds=120),
+        serve_nodes.Options(
+            SAMPLE,
+            workers=1,
+            batch_size=25,
+            timeout_seconds=120,
+            lrs_latency_ms=LATENCY_MS,
+            lrs_processes=2,
+        ),
     )
 
     one, two = result["one"], result["two"]
@@ -79,6 +88,11 @@ def test_two_serve_nodes_split_the_outbox_and_send_nothing_twice(
     assert sum(two["delivered_by_node"]) == SAMPLE
     assert result["serve_two_vs_one"] > 0
     assert result["raw_ceiling_per_second"] > 0
+    assert (result["lrs_latency_ms"], result["lrs_processes"]) == (LATENCY_MS, 2)
+    assert (one["lrs_connections"], two["lrs_connections"]) == (1, 2)
+    by_connections = result["raw_ceiling_per_second_by_connections"]
+    assert sorted(by_connections) == ["1", "2"]
+    assert by_connections["1"] == result["raw_ceiling_per_second"]
     assert result["one_vs_raw_ceiling"] > 0
     t = schema.outbox
     with engine.connect() as conn:
