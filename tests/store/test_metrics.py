@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 
 from adoptloop.store import adoption, metrics
 from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
-from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day
+from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day, sqlite_store
 from tests.adoption.scenario import Post as Career
 
 
@@ -389,3 +390,16 @@ def test_rating_columns_read_the_visits_first_and_look_their_ratings_up_by_key(
         ]
     assert plan[0].startswith("SCAN o"), plan
     assert any(step.startswith("SEARCH r USING INDEX") for step in plan), plan
+
+
+def test_the_trained_rows_of_some_people_are_found_by_the_person_index(tmp_path: Path) -> None:
+    """Issue 17 (the first adoption pass at 50k; an incremental run's cost): the kept metrics
+    read the trained rows of chunks of people; SQLite finds them through adoption_states'
+    index on (source, hr_id) (v11), where it scanned every row of the table for each chunk. (On
+    PostgreSQL the index is the migrations test's: an upgraded store matches schema.py.)"""
+    source = RowSource.states()
+    query = select(source.table.c.hr_id).where(source.where, source.table.c.hr_id.in_(["a", "b"]))
+    with sqlite_store(tmp_path) as engine, engine.connect() as conn:
+        sql = query.compile(conn, compile_kwargs={"literal_binds": True})
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+    assert "ix_adoption_states_source_hr_id (source=? AND hr_id=?)" in plan

@@ -42,7 +42,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -381,6 +381,9 @@ adoption_states = Table(
     Column("digest", String(32), nullable=False),
     Column("translated_digest", String(32)),
     Column("deleted", Boolean, nullable=False, default=False),
+    # the kept metrics read the rows of chunks of people (store/metrics.py trained_rows); without
+    # it every chunk scanned the whole table (v11)
+    Index("ix_adoption_states_source_hr_id", "source", "hr_id"),
 )
 
 # People whose adoption inputs (HR rows, completions, counted visits and their ratings) changed
