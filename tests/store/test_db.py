@@ -453,6 +453,16 @@ def test_a_sqlite_store_caps_the_memory_of_all_its_connections_together(
         engine.dispose()
 
 
+def _fill(engine: Engine) -> None:
+    """A table `filler` of 50,000 rows of 200 characters (about 12 MB of pages)."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE filler (k INTEGER PRIMARY KEY, v TEXT)")
+        conn.exec_driver_sql(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) "
+            "INSERT INTO filler SELECT i, printf('%0200d', i) FROM n"
+        )
+
+
 def test_connections_reading_a_store_larger_than_the_cap_stay_under_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -463,12 +473,7 @@ def test_connections_reading_a_store_larger_than_the_cap_stay_under_it(
     monkeypatch.setattr(db, "SQLITE_HEAP_LIMIT", cap)
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE filler (k INTEGER PRIMARY KEY, v TEXT)")
-            conn.exec_driver_sql(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) "
-                "INSERT INTO filler SELECT i, printf('%0200d', i) FROM n"
-            )
+        _fill(engine)
         shrink_idle(engine)
         with engine.connect() as a, engine.connect() as b, engine.connect() as c:
             for conn in (a, b, c):
@@ -492,12 +497,7 @@ def test_a_small_heap_holds_the_connections_caches_to_its_limit_then_lets_go(
     monkeypatch.setattr(db, "SQLITE_SMALL_HEAP_LIMIT", 4 * 2**20)
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE filler (k INTEGER PRIMARY KEY, v TEXT)")
-            conn.exec_driver_sql(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) "
-                "INSERT INTO filler SELECT i, printf('%0200d', i) FROM n"
-            )
+        _fill(engine)
 
         def read_twice() -> int:
             shrink_idle(engine)
