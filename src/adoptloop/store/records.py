@@ -214,15 +214,10 @@ def _prepared(
     """The rows to store by record id (a later duplicate in the batch wins), each a copy with
     its source, `deleted` and its digest (with its children's digest, which is not stored)."""
     prepared: dict[str, dict[str, Any]] = {}
-    # row_digest's steps written out (a backfill prepares hundreds of thousands of rows): the
-    # same bytes hashed, without two calls and a list per row
-    dumps, blake2b, sort_keys = orjson.dumps, hashlib.blake2b, orjson.OPT_SORT_KEYS
     for row in rows:
         record_id = row["record_id"]
         values = {**row, "_children": extras.get(record_id, "")}
-        skip = [k for k in exclude if k in values]
-        hashed = {k: v for k, v in values.items() if k not in skip} if skip else values
-        row_hash = blake2b(dumps(hashed, option=sort_keys), digest_size=16).hexdigest()
+        row_hash = row_digest(values, exclude=exclude)
         del values["_children"]
         values["source"] = source
         values["deleted"] = False
