@@ -102,3 +102,57 @@ def test_the_outputs_are_computed_under_the_smaller_sqlite_memory_limit(
     assert seen == [SQLITE_SMALL_HEAP_LIMIT]
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar_one() == SQLITE_HEAP_LIMIT
+
+
+def test_the_states_step_brings_the_kept_sums_to_d_so_the_outputs_only_read_them(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (incremental run): the kept sums are brought to D with the states, while the
+    run's estimates process fits beside it, not after its answer in the outputs' step; the
+    outputs then redo nobody, and are what bringing the sums there would have made (a store
+    whose states step did not bring them)."""
+    from adoptloop.adoption import aggregates
+    from adoptloop.store.db import SQLITE_SMALL_HEAP_LIMIT
+
+    for i in range(6):
+        scenario.trained(f"n{i}", region="North")
+        scenario.rated(f"n{i}", day(10), HIGH if i < 4 else LOW)
+    scenario.conn.commit()
+    engine = scenario.conn.engine
+    limits: list[int] = []
+    bring_to = aggregates.bring_to
+
+    def watched(*args: object, **kwargs: object) -> dict[str, object]:
+        with engine.connect() as conn:
+            limits.append(conn.exec_driver_sql("PRAGMA soft_heap_limit").scalar_one())
+        return bring_to(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(aggregates, "bring_to", watched)
+    counts = adopt.refresh_states(engine, scenario.capabilities, D)
+    assert counts["kept_sums"] == {"metrics": "full", "people": 6}
+    assert limits == [SQLITE_SMALL_HEAP_LIMIT]
+
+    redone: list[dict[str, object]] = []
+    update = aggregates.update
+
+    def counted(*args: object, **kwargs: object) -> object:
+        sums, update_counts = update(*args, **kwargs)  # type: ignore[arg-type]
+        redone.append(update_counts)
+        return sums, update_counts
+
+    monkeypatch.setattr(aggregates, "update", counted)
+    brought = adopt.write_outputs(
+        engine, scenario.capabilities, D, by="region", output_dir=tmp_path / "brought"
+    )
+    assert redone == [{"metrics": "incremental", "people": 0}]
+
+    with engine.begin() as conn:  # as if the states step had not brought them: a rebuild
+        from adoptloop.store import aggregates as kept
+
+        kept.forget(conn)
+    rebuilt = adopt.write_outputs(
+        engine, scenario.capabilities, D, by="region", output_dir=tmp_path / "rebuilt"
+    )
+    assert redone[1]["metrics"] == "full"
+    assert brought.rows == rebuilt.rows
+    assert brought.csv.read_bytes() == rebuilt.csv.read_bytes()

@@ -326,17 +326,30 @@ def update(
     groupings: Sequence[str],
     curves: Sequence[str] | None = None,
 ) -> tuple[Aggregates, dict[str, Any]]:
-    """Bring the kept sums to `as_of` (after the states pass); returns the sums of
+    """Bring the kept sums to `as_of` (after the states pass: `bring_to`); returns the sums of
     `groupings` (plus the "(all)" ones), with the Kaplan-Meier counts of `curves` (None: of
     every one of `groupings`) and the ratings per capability and day, and the counts of what
-    was redone.
+    was redone (nothing when the run brought them to `as_of` already)."""
+    counts = bring_to(engine, capabilities, as_of)
+    with engine.begin() as conn:
+        cells = kept.load_cells(conn, [EVERYONE, *groupings])
+        km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
+        rated = kept.load_km(conn, [RATED])
+    sums = Aggregates(cells, Counter(km), Counter({(k[2], k[4]): n for k, n in rated.items()}))
+    return sums, counts
 
-    The people redone (everyone, on a full rebuild) are read and written CHUNK_PEOPLE at a
-    time, each chunk in a transaction of its own with its change to the kept sums, so memory
-    and the time a write transaction holds the store stay bounded as the org grows (a full
-    rebuild at 100,000 reps held one transaction for minutes and 1 GB). The bookmark is
-    forgotten before the first chunk, so an update cut short between chunks is followed by a
-    full rebuild; an update of one chunk is one transaction, as before."""
+
+def bring_to(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, Any]:
+    """Bring the kept sums to `as_of` (after the states pass) without reading them; returns
+    the counts of what was redone: everyone on a rebuild (no bookmark, another basis, `as_of`
+    gone back), else the people whose rows changed or whose figures move with the date.
+
+    The people redone are read and written CHUNK_PEOPLE at a time, each chunk in a
+    transaction of its own with its change to the kept sums, so memory and the time a write
+    transaction holds the store stay bounded as the org grows (a full rebuild at 100,000 reps
+    held one transaction for minutes and 1 GB). The bookmark is forgotten before the first
+    chunk, so an update cut short between chunks is followed by a full rebuild; an update of
+    one chunk is one transaction, as before."""
     source = RowSource.states()
     with engine.begin() as conn:
         last = kept.last_update(conn)
@@ -357,15 +370,7 @@ def update(
                 kept.clear(conn)
             _redo(conn, source, capabilities, as_of, people, rebuild=rebuild, everyone=rebuild)
         kept.finish_update(conn, as_of, basis(capabilities))
-        cells = kept.load_cells(conn, [EVERYONE, *groupings])
-        km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
-        rated = kept.load_km(conn, [RATED])
-    counts: dict[str, Any] = {
-        "metrics": "full" if rebuild else "incremental",
-        "people": len(people),
-    }
-    sums = Aggregates(cells, Counter(km), Counter({(k[2], k[4]): n for k, n in rated.items()}))
-    return sums, counts
+    return {"metrics": "full" if rebuild else "incremental", "people": len(people)}
 
 
 def _redo(

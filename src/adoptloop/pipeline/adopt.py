@@ -2,8 +2,10 @@
 
 A run calls it twice (pipeline/run.py):
 - `refresh_states`, right after the pull: adoption_states as of D, so the translate stage
-  turns the changed states into adoption statements;
-- `write_outputs`, last: the adoption table by group (adoption.metrics) from those states,
+  turns the changed states into adoption statements, and the kept sums of the adoption table
+  (adoption.aggregates) brought to D from them, while the estimates process fits beside the
+  run (the run waited for it with nothing to do, and did this work after it);
+- `write_outputs`, last: the adoption table by group (adoption.metrics) from those sums,
   written as adoption.csv, and the HTML report (adoption.report) beside it.
 """
 
@@ -32,8 +34,13 @@ if TYPE_CHECKING:
 
 
 def refresh_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, Any]:
-    """Bring adoption_states to `as_of`; returns the stage's counts (adoption.compute)."""
-    return update_states(engine, capabilities, as_of)
+    """Bring adoption_states to `as_of`, then the kept sums from them (`write_outputs` then
+    only reads the sums); returns the stage's counts (adoption.compute, and the sums' under
+    "kept_sums": adoption.aggregates.bring_to)."""
+    counts = update_states(engine, capabilities, as_of)
+    with small_heap(engine):  # as in write_outputs: the sums' tables are small
+        counts["kept_sums"] = aggregates.bring_to(engine, capabilities, as_of)
+    return counts
 
 
 @dataclass(frozen=True)
