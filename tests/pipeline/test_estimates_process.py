@@ -352,3 +352,43 @@ def test_the_estimates_process_ends_once_it_has_answered_without_the_teardown(
     assert json.loads(answer)["estimates"] == {"answered": True}
     assert "printed by a library" in errors.read_text()
     assert not hooked.exists()
+
+
+def test_the_estimates_process_leaves_what_it_preloaded_out_of_the_collectors_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the incremental run's wait for the estimates): by the time the process reads
+    and fits, what it held after preloading the libraries is frozen (gc.freeze): the
+    collector's passes, which the read's and the fits' short-lived objects set off, no longer
+    walk the libraries' objects each time (the child's go->answer about 0.13 s shorter at
+    10,000 reps)."""
+    import gc
+    import io
+
+    from adoptloop.adoption import estimates
+    from adoptloop.store.db import create_store_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    engine = create_store_engine(url)
+    migrate(engine)
+    engine.dispose()
+    frozen: list[int] = []
+
+    class Seen(AdoptloopError):
+        pass
+
+    def look(*_: Any, **_kwargs: Any) -> Any:
+        frozen.append(gc.get_freeze_count())
+        raise Seen("looked")
+
+    monkeypatch.setattr(estimates, "estimates_as_of", look)
+    sends = io.BytesIO()
+    pickle.dump(estimates_child._Start(url, cast(Any, None), 20, {}), sends)
+    pickle.dump(date(2026, 6, 30), sends)
+    sends.seek(0)
+    gc.unfreeze()
+    try:
+        estimates_child._child(sends, io.BytesIO())
+    finally:
+        gc.unfreeze()  # this test process's objects go back to the collector
+    assert frozen[0] > 10_000  # the interpreter's and the libraries' objects

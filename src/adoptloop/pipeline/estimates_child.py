@@ -23,6 +23,7 @@ with the run.
 from __future__ import annotations
 
 import contextlib
+import gc
 import pickle
 import subprocess
 import sys
@@ -188,6 +189,10 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     for module in _PRELOAD:  # while the run pulls; a missing one fails the fit, as in-process
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+    # what the process holds now (the libraries' modules, classes and functions) lives as long
+    # as it does: out of the collector's way, which the read's and the fits' many short-lived
+    # objects call on (its full passes walked all of it each time)
+    gc.freeze()
     try:
         as_of: date = pickle.load(stdin)  # noqa: S301
     except EOFError:  # the run ended before its estimates
