@@ -392,3 +392,73 @@ def test_the_estimates_process_leaves_what_it_preloaded_out_of_the_collectors_pa
     finally:
         gc.unfreeze()  # this test process's objects go back to the collector
     assert frozen[0] > 10_000  # the interpreter's and the libraries' objects
+
+
+def test_adoptloop_run_fits_in_the_estimates_process_it_started_as_it_began(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the incremental run's wait for the estimates): `adoptloop run` starts the
+    estimates process before it loads its settings (EstimatesChild.spawn), so its imports run
+    beside the command's own, and the run computes its estimates there: none is started
+    later, and the one started ahead has ended by the time the command returns."""
+    from typer.testing import CliRunner
+
+    from adoptloop.cli.app import app
+
+    spawned: list[estimates_child.EstimatesChild] = []
+    spawning = estimates_child.EstimatesChild.spawn.__func__  # type: ignore[attr-defined]
+
+    def spawn(cls: Any) -> estimates_child.EstimatesChild:
+        child: estimates_child.EstimatesChild = spawning(cls)
+        spawned.append(child)
+        return child
+
+    def late(cls: Any, *_args: Any) -> estimates_child.EstimatesChild:
+        raise AssertionError("an estimates process started after the command began")
+
+    monkeypatch.setattr(estimates_child.EstimatesChild, "spawn", classmethod(spawn))
+    monkeypatch.setattr(estimates_child.EstimatesChild, "start", classmethod(late))
+    ran = CliRunner().invoke(app, ["run", "-c", str(demo)], catch_exceptions=False)
+
+    assert ran.exit_code == 0, ran.output
+    assert len(spawned) == 1
+    assert not spawned[0].running()
+    settings, registry = load(demo)
+    env = Environment.open(settings, registry)
+    try:
+        with env.engine.connect() as conn:
+            kept = store.kept_estimates(conn)
+    finally:
+        env.engine.dispose()
+    assert kept is not None
+    assert kept["fits_made"]["uplift"] > 0
+
+
+def test_a_process_started_ahead_is_ended_unused_when_the_run_publishes_no_estimates(
+    demo: Path,
+) -> None:
+    """Issue 17: an estimates process started ahead for a run whose settings publish no
+    estimates (adoption.publish_estimates: false) is ended as the run begins, not left
+    waiting beside it; the run computes no estimates."""
+    text = demo.read_text(encoding="utf-8")
+    demo.write_text(
+        text.replace("adoption:\n", "adoption:\n  publish_estimates: false\n", 1), encoding="utf-8"
+    )
+    settings, registry = load(demo)
+    env = Environment.open(settings, registry)
+    ahead = estimates_child.EstimatesChild.spawn()
+    running: list[bool] = []
+    try:
+        result = run_pipeline(
+            env, estimates_process=ahead, progress=lambda *_: running.append(ahead.running())
+        )
+        with env.engine.connect() as conn:
+            kept = store.kept_estimates(conn)
+    finally:
+        ahead.close()
+        env.engine.dispose()
+    assert result.status == "succeeded"
+    assert running
+    assert not any(running)  # ended before the pull's first batch
+    assert "estimates" not in result.counts
+    assert kept is None
