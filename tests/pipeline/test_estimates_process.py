@@ -462,3 +462,38 @@ def test_a_process_started_ahead_is_ended_unused_when_the_run_publishes_no_estim
     assert not any(running)  # ended before the pull's first batch
     assert "estimates" not in result.counts
     assert kept is None
+
+
+def test_the_peak_of_an_estimates_process_that_is_ending_is_the_one_it_answered(
+    env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (memory counted honestly): the process ends at once after its answer, and for a
+    moment it is still there with its memory let go (/proc shows no peak): a stage that ends
+    then counts the peak it sent with its answer, not none."""
+    folder = tmp_path / "ending"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        "import adoptloop.adoption.estimates as estimates\n"
+        "estimates.estimates_as_of = lambda *args, **kwargs: None\n"
+        "estimates.as_plain = lambda found: {}\n",
+        encoding="utf-8",
+    )
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
+    url = env.engine.url.render_as_string(hide_password=False)
+    child = estimates_child.EstimatesChild.start(url, env.capabilities)
+    try:
+        child.go(date(2026, 3, 1))
+        child._reading.join(timeout=120)  # it answered
+        from adoptloop.pipeline.rss import high_water_mb as real
+
+        # as it ends: still not waited for, its memory gone from /proc
+        monkeypatch.setattr(child._process, "poll", lambda: None)
+        monkeypatch.setattr(
+            estimates_child, "high_water_mb", lambda pid=None: None if pid else real()
+        )
+        peak = child.high_water_mb()
+    finally:
+        child.close()
+    assert peak is not None
+    assert peak > 10  # an interpreter with adoptloop imported

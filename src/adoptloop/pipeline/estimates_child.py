@@ -134,10 +134,12 @@ class EstimatesChild:
 
     def high_water_mb(self) -> float | None:
         """The child's peak resident memory so far (the stages it runs beside add it to their
-        workers'): read from /proc while it runs, from its answer once it ended."""
+        workers'): read from /proc while it runs, from its answer once it ended or is ending
+        (it ends at once after answering: its memory is let go before the process is gone,
+        and /proc then shows no peak)."""
         if self._process.poll() is None:
             peak = high_water_mb(self._process.pid)
-            if peak is not None or self._process.poll() is None:
+            if peak is not None or high_water_mb() is None:  # read, or no /proc here
                 return peak
         self._receive()
         return self.peak_rss_mb
