@@ -64,10 +64,14 @@ class Estimates:
     kept_fits: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
-def estimates_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) -> Estimates:
+def estimates_as_of(
+    conn: Connection, capabilities: CapabilityMap, as_of: date, *, free: bool = True
+) -> Estimates:
     """The estimates as of `as_of`: the kept ones on the same basis, else computed with each
     fit whose inputs are unchanged taken from the kept ones (and not kept: `keep` does that,
-    in a write transaction). Needs the uplift extra (estimators.require) when a fit is made."""
+    in a write transaction). Needs the uplift extra (estimators.require) when a fit is made.
+    `free`: collect the fits' garbage before returning (False: the caller is a process that
+    ends once it has answered, pipeline/estimates_child.py)."""
     salt = _salt()
     inputs = _basis(salt, capabilities, as_of, records.inputs_stamp(conn))
     kept = store.kept_estimates(conn) or {}
@@ -89,7 +93,7 @@ def estimates_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) 
     rows = leniency(rated, regions, as_of, kept=fits)
     del rated
     uplift = fit(panels, capabilities, None, pretrend=False, kept=fits)
-    if fits.fitted:
+    if free and fits.fitted:
         # the fits' frames sit in reference cycles (pandas' blocks): freed now, not at the
         # collector's next full pass, so the next stage starts without them (about 9 MB at
         # 10,000 reps)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,6 +16,7 @@ from adoptloop.cli.adoption import print_adoption
 from adoptloop.cli.common import ConfigOption, JsonOption, fail, handled, load, out, parse_date
 
 if TYPE_CHECKING:
+    from adoptloop.pipeline.estimates_child import EstimatesChild
     from adoptloop.pipeline.run import RunResult
 
 
@@ -48,9 +51,9 @@ def run(
     if dry_run:
         _dry_run(config, as_of, allow_shrink=allow_shrink)
         return
-    from adoptloop.pipeline.run import Environment, run_pipeline
+    with handled(), _estimates_ahead() as ahead:
+        from adoptloop.pipeline.run import Environment, run_pipeline
 
-    with handled():
         settings, registry = load(config)
         as_of_date = parse_date(as_of, "--as-of")
         env = Environment.open(settings, registry)
@@ -61,15 +64,41 @@ def run(
                     status.update(f"pulling {what}: {n:,} records")
 
                 result = run_pipeline(
-                    env, progress=progress, as_of=as_of_date, allow_shrink=allow_shrink
+                    env,
+                    progress=progress,
+                    as_of=as_of_date,
+                    allow_shrink=allow_shrink,
+                    estimates_process=ahead,
                 )
         else:
-            result = run_pipeline(env, as_of=as_of_date, allow_shrink=allow_shrink)
+            result = run_pipeline(
+                env, as_of=as_of_date, allow_shrink=allow_shrink, estimates_process=ahead
+            )
         _print_summary(result)
     if result.problems:
         fail("\n".join(f"attention: {p}" for p in result.problems), result.exit_code)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
+
+
+@contextmanager
+def _estimates_ahead() -> Iterator[EstimatesChild | None]:
+    """The run's estimates process, started before anything else (pipeline/estimates_child.py):
+    it imports the statistics libraries beside this command's own imports and the loading of
+    its settings, which an incremental run's estimates otherwise waited for. The run ends it
+    unused when its settings compute no estimates in a process of their own; None without
+    the uplift extra."""
+    from adoptloop.adoption import estimators
+    from adoptloop.pipeline.estimates_child import EstimatesChild
+
+    if not estimators.installed():
+        yield None
+        return
+    child = EstimatesChild.spawn()
+    try:
+        yield child
+    finally:
+        child.close()
 
 
 def _dry_run(config: Path, as_of: str | None, *, allow_shrink: bool) -> None:

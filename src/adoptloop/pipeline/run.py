@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import structlog
 
-from adoptloop.adoption import estimators
 from adoptloop.adoption.metrics import MetricsRow
 from adoptloop.connectors.base import FAMILY_ORDER, ConnectorContext, SupportsWriteBack
 from adoptloop.connectors.registry import AnyConnector, Registry
@@ -31,7 +30,7 @@ from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver, lrs_client
 from adoptloop.pipeline.erase import erase_person
 from adoptloop.pipeline.estimates import publish_estimates
-from adoptloop.pipeline.estimates_child import EstimatesChild
+from adoptloop.pipeline.estimates_child import EstimatesChild, in_own_process
 from adoptloop.pipeline.outcome import EXIT_CODES, judge
 from adoptloop.pipeline.publish import publish
 from adoptloop.pipeline.pull import PullStage, rescale_stored_ratings
@@ -42,7 +41,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.settings.model import Settings
 from adoptloop.store import cursors, erasures, locks, runs, source_reads
 from adoptloop.store.claims import DEFAULT_LEASE_SECONDS
-from adoptloop.store.db import open_store, refresh_statistics, shrink_idle, sqlite_path
+from adoptloop.store.db import open_store, refresh_statistics, shrink_idle
 from adoptloop.store.locks import node_id
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
@@ -190,17 +189,24 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
 
 
 @contextmanager
-def _estimates_process(env: Environment) -> Iterator[EstimatesChild | None]:
-    """The run's estimates process (pipeline/estimates_child.py), started now so that it
-    imports the statistics libraries while the run pulls; None when the run publishes no
-    estimates, the uplift extra is missing (the stage says so), or the store is in this
-    process's memory (no other process can open it: computed here)."""
+def _estimates_process(
+    env: Environment, spawned: EstimatesChild | None
+) -> Iterator[EstimatesChild | None]:
+    """The run's estimates process (pipeline/estimates_child.py): `spawned` (started ahead by
+    the command, EstimatesChild.spawn) or one started now, so that it imports the statistics
+    libraries while the run pulls; None when the run publishes no estimates, the uplift extra
+    is missing (the stage says so), or the store is in this process's memory (no other
+    process can open it: computed here); a `spawned` one is then ended unused."""
     url = env.engine.url.render_as_string(hide_password=False)
-    shared = env.engine.dialect.name != "sqlite" or sqlite_path(url) is not None
-    if not (env.settings.adoption.publish_estimates and shared and estimators.installed()):
+    if not in_own_process(env.settings.adoption.publish_estimates, url):
+        if spawned is not None:
+            spawned.close()
         yield None
         return
-    child = EstimatesChild.start(url, env.capabilities)
+    if spawned is not None:
+        child = spawned.begin(url, env.capabilities)
+    else:
+        child = EstimatesChild.start(url, env.capabilities)
     try:
         yield child
     finally:
@@ -293,11 +299,14 @@ def run_pipeline(
     stop: threading.Event | None = None,
     holder: str | None = None,
     allow_shrink: bool = False,
+    estimates_process: EstimatesChild | None = None,
 ) -> RunResult:
     """One run, under the store's run lock (RunInProgress when another process holds it).
 
     `allow_shrink` applies the deletions of snapshot exports that shrank by more than the
-    limit (pipeline/deletes.py) instead of holding them back.
+    limit (pipeline/deletes.py) instead of holding them back. `estimates_process`: an
+    estimates process the caller started ahead (EstimatesChild.spawn) for the run to use, or
+    to end unused; the caller closes it too, for a run that never began.
 
     A (pipeline, scheduled_for) that already succeeded is skipped (status "skipped"); one that
     was interrupted or failed is resumed under its run id. `sources` limits the pull to those
@@ -317,7 +326,17 @@ def run_pipeline(
             return RunResult("", "skipped")
         checkpoint = _Checkpoint(stop_event, kept.lost)
         rescale_stored_ratings(env.engine, env.capabilities)  # once, after a v2 -> v3 upgrade
-        return _run(env, run_id, checkpoint, progress, as_of, sources, holder, allow_shrink)
+        return _run(
+            env,
+            run_id,
+            checkpoint,
+            progress,
+            as_of,
+            sources,
+            holder,
+            allow_shrink,
+            estimates_process,
+        )
 
 
 class _Checkpoint:
@@ -361,6 +380,7 @@ def _run(
     sources: Collection[str] | None,
     holder: str,
     allow_shrink: bool = False,
+    spawned: EstimatesChild | None = None,
 ) -> RunResult:
     structlog.contextvars.bind_contextvars(run_id=run_id)
     result = RunResult(run_id, "running")
@@ -371,7 +391,7 @@ def _run(
             progress(what, n)
 
     try:
-        with _estimates_process(env) as child:
+        with _estimates_process(env, spawned) as child:
             with _stage(result.counts, "pull", env.engine) as bucket, _beside(bucket, child):
                 with env.engine.connect() as conn:
                     suppression = Suppression.load(conn, env.actor_key)

@@ -443,6 +443,11 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def shared(url: str) -> bool:
+    """Whether another process can open the store at `url` (any but SQLite in memory)."""
+    return make_url(url).get_backend_name() != "sqlite" or sqlite_path(url) is not None
+
+
 def copy_sqlite(source: Path, target: Path) -> None:
     """A consistent copy of a SQLite store (the backup API: safe while another process writes)."""
     with (
