@@ -124,3 +124,20 @@ def test_survival_kept_as_integer_terms_decides_as_exact_fractions_do(
     for q in (0.5, 0.75):
         limit = 1 - Fraction(q)
         assert curve.quantile(q) == next((d for d, s in expected if s <= limit), None)
+
+
+def test_a_curve_keeps_counts_and_multiplies_its_terms_out_when_read() -> None:
+    """Issue 17 (the adoption stage's memory flat to 50k): a curve of 10,000 reps over 400
+    event days keeps (at risk, events) per event day, integers no larger than its reps, not
+    its terms, whose integers grow by a few digits a day (about 10 MB for the adoption
+    table's curves at 50,000 reps); read, the terms are the exact ones, every time."""
+    observations = [(day % 400, day % 3 != 0) for day in range(10_000)]
+    curve = kaplan_meier(observations)
+    kept = [value for field in (curve.steps, curve.exits) for pair in field for value in pair]
+    assert max(kept) <= curve.reps == 10_000
+    assert len(curve.days) == len(curve.steps) == 400
+    terms = curve.terms
+    assert terms == curve.terms
+    assert max(d for _, d in terms).bit_length() > 4_000  # what is not kept
+    expected = _reference(observations)
+    assert [Fraction(n, d) for n, d in terms] == [s for _, s in expected]
