@@ -254,11 +254,13 @@ def team_labels(conn: Connection, as_of: date, managers: Iterable[str] = ()) -> 
     """A team is the HR row's own team (its key `store.TEAM_KEY` + name, labelled by the
     name), or else a first-line manager's reps, named by the manager's territory, never by
     name or HR id: each of `managers` without a territory on record on D (or without an HR
-    row at all, e.g. erased) is "team without territory #n", numbered in HR-id order."""
+    row at all, e.g. erased) is "team without territory #n", numbered in HR-id order. The
+    labels of `managers` only."""
+    wanted = set(managers)  # only theirs: everyone's would be a label per person
     rows = store.territories_on(conn, as_of)
-    labels = {hr_id: f"team {territory}" for hr_id, territory in rows if territory}
-    labels.update({k: k.removeprefix(TEAM_KEY) for k in managers if k.startswith(TEAM_KEY)})
-    unnamed = sorted(set(managers) - set(labels))
+    labels = {h: f"team {territory}" for h, territory in rows if territory and h in wanted}
+    labels.update({k: k.removeprefix(TEAM_KEY) for k in wanted if k.startswith(TEAM_KEY)})
+    unnamed = sorted(wanted - set(labels))
     labels.update({m: f"team without territory #{i}" for i, m in enumerate(unnamed, 1)})
     return labels
 

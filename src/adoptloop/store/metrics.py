@@ -127,12 +127,11 @@ def _people_on(day: date) -> ColumnElement[bool]:
     return and_(p.c.valid_from <= day, or_(p.c.valid_to.is_(None), p.c.valid_to > day))
 
 
-def territories_on(conn: Connection, day: date) -> list[tuple[str, str | None]]:
-    """(hr_id, territory) of everyone's HR row in effect on `day`."""
+def territories_on(conn: Connection, day: date) -> Iterator[tuple[str, str | None]]:
+    """(hr_id, territory) of everyone's HR row in effect on `day`, as read."""
     p = schema.people
-    return [
-        (h, t) for h, t in conn.execute(select(p.c.hr_id, p.c.territory).where(_people_on(day)))
-    ]
+    query = select(p.c.hr_id, p.c.territory).where(_people_on(day))
+    yield from ((h, t) for h, t in conn.execute(query))
 
 
 def regions_on(conn: Connection, day: date) -> dict[str, str | None]:
