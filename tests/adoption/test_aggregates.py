@@ -86,6 +86,28 @@ def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of:
             conn, RowSource.states(), capabilities, as_of, options=options
         )
         assert incremental == recomputed
+        # as the adoption stage reads them (pipeline/adopt.py): of the managers' teams only
+        # their coaching coverage cells, the per-day counts let go once the region rows are made
+        lean, _ = aggregates.update(
+            engine, capabilities, as_of, ["region"], ["region"], coverage=["manager"]
+        )
+        managers = {k: v for k, v in sums.cells.items() if k[0] == "manager" and k[2] == ""}
+        assert managers
+        assert {k: v for k, v in lean.cells.items() if k[0] == "manager"} == managers
+        rows = metric_rows(conn, lean, capabilities, as_of, "region")
+        lean.km.clear()
+        assert (
+            build_report_data(
+                conn,
+                RowSource.states(),
+                capabilities,
+                as_of,
+                by_region=rows,
+                options=options,
+                sums=lean,
+            )
+            == recomputed
+        )
         assert _raters(rater_stats(conn, as_of, kept=True)) == _raters(rater_stats(conn, as_of))
     return str(counts["metrics"])
 

@@ -325,11 +325,12 @@ def update(
     as_of: date,
     groupings: Sequence[str],
     curves: Sequence[str] | None = None,
+    coverage: Sequence[str] = (),
 ) -> tuple[Aggregates, dict[str, Any]]:
     """Bring the kept sums to `as_of` (after the states pass); returns the sums of
-    `groupings` (plus the "(all)" ones), with the Kaplan-Meier counts of `curves` (None: of
-    every one of `groupings`) and the ratings per capability and day, and the counts of what
-    was redone.
+    `groupings` (plus the "(all)" ones) and the coaching coverage cells (capability "") of
+    `coverage`, with the Kaplan-Meier counts of `curves` (None: of every one of `groupings`)
+    and the ratings per capability and day, and the counts of what was redone.
 
     The people redone (everyone, on a full rebuild) are read and written CHUNK_PEOPLE at a
     time, each chunk in a transaction of its own with its change to the kept sums, so memory
@@ -358,6 +359,9 @@ def update(
             _redo(conn, source, capabilities, as_of, people, rebuild=rebuild, everyone=rebuild)
         kept.finish_update(conn, as_of, basis(capabilities))
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
+        cells.update(
+            kept.load_cells(conn, [g for g in coverage if g not in groupings], coverage_only=True)
+        )
         km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
         rated = kept.load_km(conn, [RATED])
     counts: dict[str, Any] = {
