@@ -55,7 +55,7 @@ from adoptloop.mappings.roles import MANAGER_ROLE
 from adoptloop.store import aggregates as kept_store
 from adoptloop.store import metrics as store
 from adoptloop.store.aggregates import CELL_COUNTS
-from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, RowSource
+from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, DueAction, RowSource
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -317,12 +317,22 @@ def follow_through(
     actions due in the window (a bounded set) and their owners' HR rows."""
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     since = as_of - timedelta(days=COACHING_DAYS)
-    actions = sorted(store.due_actions(conn, since, as_of), key=lambda a: a.hr_id)
-    people: dict[str, Employment] = {}
-    for i, action in enumerate(actions):
-        if i % ACTIONS_PER_READ == 0:  # the owners of the next actions: memory stays bounded
-            owners = {a.hr_id for a in actions[i : i + ACTIONS_PER_READ]}
-            people = aggregates.load_people(conn, sorted(owners))
+    for actions in store.due_actions(conn, since, as_of, per_fetch=ACTIONS_PER_READ):
+        # the owners of these actions, read at once: memory stays bounded
+        people = aggregates.load_people(conn, sorted({a.hr_id for a in actions}))
+        _count_actions(out, actions, people, capabilities, as_of, attach)
+    return {key: (v[0], v[1], v[2]) for key, v in out.items()}
+
+
+def _count_actions(
+    out: dict[tuple[str, str], list[int]],
+    actions: Iterable[DueAction],
+    people: Mapping[str, Employment],
+    capabilities: CapabilityMap,
+    as_of: date,
+    attach: By,
+) -> None:
+    for action in actions:
         person = people.get(action.hr_id)
         post = person.rep_on(action.due) if person else None
         if post is None or action.capability_id not in capabilities.capabilities:
@@ -336,7 +346,6 @@ def follow_through(
             counts[0] += 1
             counts[1] += done
             counts[2] += on_time
-    return {key: (v[0], v[1], v[2]) for key, v in out.items()}
 
 
 # --- coaching quality (DESIGN.md's coaching rows) --------------------------------------------------
