@@ -7,6 +7,7 @@ stepping only on days with an event; S(t) = prod over event days of (1 - events 
 
 from __future__ import annotations
 
+from array import array
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -133,9 +134,18 @@ def test_a_curve_keeps_counts_and_multiplies_its_terms_out_when_read() -> None:
     table's curves at 50,000 reps); read, the terms are the exact ones, every time."""
     observations = [(day % 400, day % 3 != 0) for day in range(10_000)]
     curve = kaplan_meier(observations)
-    kept = [value for field in (curve.steps, curve.exits) for pair in field for value in pair]
-    assert max(kept) <= curve.reps == 10_000
-    assert len(curve.days) == len(curve.steps) == 400
+    arrays = (
+        curve.event_days,
+        curve.at_risk_on,
+        curve.events_on,
+        curve.exit_days,
+        curve.exit_reps,
+    )
+    assert all(isinstance(kept, array) for kept in arrays)  # no object per day
+    assert max(max(kept) for kept in arrays) <= curve.reps == 10_000
+    assert len(curve.days) == len(curve.steps) == len(curve.exits) == 400
+    assert curve.steps[0] == (10_000, 25 - 9)
+    assert curve.exits[0] == (0, 25)
     terms = curve.terms
     assert terms == curve.terms
     assert max(d for _, d in terms).bit_length() > 4_000  # what is not kept

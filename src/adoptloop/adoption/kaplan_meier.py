@@ -20,6 +20,7 @@ adoption table's curves at 50,000 reps), and the table reads each curve's only o
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -28,12 +29,32 @@ from fractions import Fraction
 
 @dataclass(frozen=True, slots=True)
 class Curve:
-    days: tuple[int, ...]  # the event days
-    # (reps at risk, events) on each event day: S(t) is the product of (at risk - events) /
+    """The counts are kept as typed arrays (8 bytes a number, no object per day: the table's
+    curves at 50,000 reps have about 50,000 exit days); `days`, `steps` and `exits` read them
+    as tuples."""
+
+    event_days: array[int]  # the event days
+    # reps at risk and events on each event day: S(t) is the product of (at risk - events) /
     # at risk up to t
-    steps: tuple[tuple[int, int], ...]
+    at_risk_on: array[int]
+    events_on: array[int]
     reps: int
-    exits: tuple[tuple[int, int], ...] = ()  # (day, reps leaving the risk set that day), by day
+    exit_days: array[int]  # the days reps leave the risk set (an event or a censoring), by day
+    exit_reps: array[int]  # how many leave on each
+
+    @property
+    def days(self) -> tuple[int, ...]:
+        return tuple(self.event_days)
+
+    @property
+    def steps(self) -> tuple[tuple[int, int], ...]:
+        """(reps at risk, events) on each event day."""
+        return tuple(zip(self.at_risk_on, self.events_on, strict=True))
+
+    @property
+    def exits(self) -> tuple[tuple[int, int], ...]:
+        """(day, reps leaving the risk set that day), by day."""
+        return tuple(zip(self.exit_days, self.exit_reps, strict=True))
 
     @property
     def terms(self) -> tuple[tuple[int, int], ...]:
@@ -42,7 +63,7 @@ class Curve:
 
     def _terms(self) -> Iterator[tuple[int, int]]:
         numerator = denominator = 1
-        for at_risk, events in self.steps:
+        for at_risk, events in zip(self.at_risk_on, self.events_on, strict=True):
             numerator *= at_risk - events
             denominator *= at_risk
             yield numerator, denominator
@@ -55,7 +76,9 @@ class Curve:
     def at_risk(self, day: int) -> int:
         """Reps still at risk on `day`: neither proficient nor censored before it (a rep whose
         event or censoring falls on `day` is still at risk that day)."""
-        return self.reps - sum(n for d, n in self.exits if d < day)
+        return self.reps - sum(
+            n for d, n in zip(self.exit_days, self.exit_reps, strict=True) if d < day
+        )
 
     @property
     def share(self) -> tuple[float, ...]:
@@ -71,7 +94,7 @@ class Curve:
         return next(
             (
                 day
-                for day, (n, d) in zip(self.days, self._terms(), strict=True)
+                for day, (n, d) in zip(self.event_days, self._terms(), strict=True)
                 if n * bottom <= top * d
             ),
             None,
@@ -91,12 +114,14 @@ def kaplan_meier_counts(observations: Mapping[tuple[int, bool], int]) -> Curve:
         (events if proficient else censored)[max(0, days)] += n
     at_risk = sum(events.values()) + sum(censored.values())
     total = at_risk
-    days_out: list[int] = []
-    steps: list[tuple[int, int]] = []
+    event_days, at_risk_on, events_on = array("q"), array("q"), array("q")
+    exit_days, exit_reps = array("q"), array("q")
     for day in sorted(set(events) | set(censored)):
         if events[day] and at_risk:
-            days_out.append(day)
-            steps.append((at_risk, events[day]))
+            event_days.append(day)
+            at_risk_on.append(at_risk)
+            events_on.append(events[day])
+        exit_days.append(day)
+        exit_reps.append(events[day] + censored[day])
         at_risk -= events[day] + censored[day]
-    exits = tuple((day, events[day] + censored[day]) for day in sorted(set(events) | set(censored)))
-    return Curve(tuple(days_out), tuple(steps), total, exits)
+    return Curve(event_days, at_risk_on, events_on, total, exit_days, exit_reps)
