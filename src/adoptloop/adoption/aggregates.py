@@ -276,13 +276,18 @@ class Aggregates:
                 yield group, cap, counts
 
     def observations(
-        self, grouping: str, as_of: date
+        self, grouping: str, as_of: date, *, release: bool = False
     ) -> dict[tuple[str, str], Counter[tuple[int, bool]]]:
-        """(group, capability) -> Counter of Kaplan-Meier observations (days, proficient)."""
+        """(group, capability) -> Counter of Kaplan-Meier observations (days, proficient).
+        `release`: the grouping's per-day counts are taken out of `km` as they are read (the
+        caller has no more use for them), so the two are not held in full at once."""
         out: dict[tuple[str, str], Counter[tuple[int, bool]]] = defaultdict(Counter)
         ordinal = as_of.toordinal()
-        for (g, group, cap, kind, day), n in self.km.items():
-            if g == grouping and n:
+        keys = [k for k in self.km if k[0] == grouping] if release else self.km
+        for key in keys:
+            _, group, cap, kind, day = key
+            n = self.km.pop(key) if release else self.km[key]
+            if key[0] == grouping and n:
                 time = (day, True) if kind == "e" else (ordinal - day, False)
                 out[(group, cap)][time] += n
         return out

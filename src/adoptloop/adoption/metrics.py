@@ -212,9 +212,17 @@ def adoption_metrics(
 
 
 def metric_rows(
-    conn: Connection, sums: Aggregates, capabilities: CapabilityMap, as_of: date, by: By
+    conn: Connection,
+    sums: Aggregates,
+    capabilities: CapabilityMap,
+    as_of: date,
+    by: By,
+    *,
+    release: bool = False,
 ) -> list[MetricsRow]:
-    """The rows of grouping `by` from the sums (adoption.aggregates), plus follow-through."""
+    """The rows of grouping `by` from the sums (adoption.aggregates), plus follow-through.
+    `release`: the Kaplan-Meier counts of `by` and "(all)" are taken out of `sums` as their
+    curves are made (the caller has no more use for them)."""
     rows: dict[_Key, MetricsRow] = {}
 
     def at(group: str, capability: str) -> MetricsRow:
@@ -228,7 +236,9 @@ def metric_rows(
             r = at(group, cap)
             (r.trained, r.cohort, r.observed, r.adopted, r.sustained, r.regressed) = counts[:6]
             r.cohort_sustained = counts[6]
-        for (group, cap), observations in sums.observations(grouping, as_of).items():
+        for (group, cap), observations in sums.observations(
+            grouping, as_of, release=release
+        ).items():
             if (group, cap) in rows:
                 rows[_Key(group, cap)].curve = kaplan_meier_counts(observations)
     attach: By = by if by in ("region", "team", "manager") else "capability"

@@ -77,9 +77,10 @@ def write_outputs(
         sums, _counts = aggregates.update(
             engine, capabilities, as_of, curves, curves, coverage=["manager"]
         )
+        # by region, the report's curves are these rows': their per-day counts are let go
         with engine.connect() as conn:
-            rows = metric_rows(conn, sums, capabilities, as_of, by)
-        if by == "region":  # the report's curves are these rows': its per-day counts are done
+            rows = metric_rows(conn, sums, capabilities, as_of, by, release=by == "region")
+        if by == "region":
             sums.km.clear()
         table = write_csv(rows, output_dir / "adoption.csv")
         with engine.connect() as conn:
