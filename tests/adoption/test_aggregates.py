@@ -14,6 +14,7 @@ import csv
 import io
 import random
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -86,6 +87,33 @@ def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of:
             conn, RowSource.states(), capabilities, as_of, options=options
         )
         assert incremental == recomputed
+        # as the adoption stage reads them (pipeline/adopt.py): of the managers' teams only
+        # their coaching coverage cells, the per-day counts let go once the region rows are made
+        lean, _ = aggregates.update(
+            engine, capabilities, as_of, ["region"], ["region"], coverage=["manager"]
+        )
+        managers = {k: v for k, v in sums.cells.items() if k[0] == "manager" and k[2] == ""}
+        assert managers
+        assert {k: v for k, v in lean.cells.items() if k[0] == "manager"} == managers
+        km = dict(lean.km)
+        rows = metric_rows(conn, lean, capabilities, as_of, "region", release=True)
+        assert km
+        assert not lean.km  # the region and "(all)" counts, taken out as read
+        assert _csv(rows) == _csv(
+            metric_rows(conn, replace(lean, km=Counter(km)), capabilities, as_of, "region")
+        )
+        assert (
+            build_report_data(
+                conn,
+                RowSource.states(),
+                capabilities,
+                as_of,
+                by_region=rows,
+                options=options,
+                sums=lean,
+            )
+            == recomputed
+        )
         assert _raters(rater_stats(conn, as_of, kept=True)) == _raters(rater_stats(conn, as_of))
     return str(counts["metrics"])
 
@@ -316,3 +344,25 @@ def test_the_report_reads_everyone_s_region_on_d_once(
     regions = [s for s in statements if s.startswith("SELECT people.hr_id, people.region ")]
     assert len(regions) == 1
     assert data.managers  # the teams got their regions from that read
+
+
+def test_observations_taken_out_as_read_leave_the_other_groupings_counts() -> None:
+    """Issue 17 (the adoption stage's memory flat to 50k): with `release`, a grouping's
+    per-day counts leave `km` as its observations are made (not held twice), the same
+    observations; the other groupings' counts stay."""
+    day = date(2026, 6, 20).toordinal()
+    sums = aggregates.Aggregates()
+    sums.km.update(
+        {
+            ("region", "North", "obj", "e", 3): 2,
+            ("region", "North", "obj", "c", day): 1,
+            ("region", "South", "obj", "e", 5): 0,
+            ("manager", "M-1", "obj", "e", 3): 2,
+        }
+    )
+    as_of = date(2026, 6, 30)
+    expected = {("North", "obj"): Counter({(3, True): 2, (10, False): 1})}
+    assert sums.observations("region", as_of) == expected
+    assert len(sums.km) == 4
+    assert sums.observations("region", as_of, release=True) == expected
+    assert dict(sums.km) == {("manager", "M-1", "obj", "e", 3): 2}

@@ -7,6 +7,7 @@ stepping only on days with an event; S(t) = prod over event days of (1 - events 
 
 from __future__ import annotations
 
+from array import array
 from fractions import Fraction
 
 from hypothesis import given, settings
@@ -124,3 +125,29 @@ def test_survival_kept_as_integer_terms_decides_as_exact_fractions_do(
     for q in (0.5, 0.75):
         limit = 1 - Fraction(q)
         assert curve.quantile(q) == next((d for d, s in expected if s <= limit), None)
+
+
+def test_a_curve_keeps_counts_and_multiplies_its_terms_out_when_read() -> None:
+    """Issue 17 (the adoption stage's memory flat to 50k): a curve of 10,000 reps over 400
+    event days keeps (at risk, events) per event day, integers no larger than its reps, not
+    its terms, whose integers grow by a few digits a day (about 10 MB for the adoption
+    table's curves at 50,000 reps); read, the terms are the exact ones, every time."""
+    observations = [(day % 400, day % 3 != 0) for day in range(10_000)]
+    curve = kaplan_meier(observations)
+    arrays = (
+        curve.event_days,
+        curve.at_risk_on,
+        curve.events_on,
+        curve.exit_days,
+        curve.exit_reps,
+    )
+    assert all(isinstance(kept, array) for kept in arrays)  # no object per day
+    assert max(max(kept) for kept in arrays) <= curve.reps == 10_000
+    assert len(curve.days) == len(curve.steps) == len(curve.exits) == 400
+    assert curve.steps[0] == (10_000, 25 - 9)
+    assert curve.exits[0] == (0, 25)
+    terms = curve.terms
+    assert terms == curve.terms
+    assert max(d for _, d in terms).bit_length() > 4_000  # what is not kept
+    expected = _reference(observations)
+    assert [Fraction(n, d) for n, d in terms] == [s for _, s in expected]

@@ -21,6 +21,7 @@ from adoptloop.adoption.metrics import (
     adoption_metrics,
     coaching_coverage,
     follow_through,
+    team_labels,
 )
 from adoptloop.store import schema
 from adoptloop.store.metrics import RowSource
@@ -187,6 +188,25 @@ def test_by_team_never_names_a_team_by_its_managers_hr_id(scenario: Scenario) ->
         ("team without territory #2", 1),
         (ALL, 4),
     ]
+
+
+def test_team_labels_are_those_of_the_managers_asked_for_only(scenario: Scenario) -> None:
+    """Issue 17 (the adoption stage's memory flat to 50k): the labels of the teams asked for,
+    not a label per person with a territory on record (56,300 at 50,000 reps, for the 6,250
+    managers' teams the report lists); the unnamed still numbered in HR-id order."""
+    scenario.manager("M-A", "North", "N-D01")
+    scenario.manager("M-B", "North", "N-D02")
+    scenario.manager("M-Z", "North", None)
+    scenario.trained("r1", manager="M-A")
+    scenario.conn.commit()
+
+    labels = team_labels(scenario.conn, D, ["M-Z", "M-A", "M-GONE"])
+    assert labels == {
+        "M-A": "team N-D01",
+        "M-GONE": "team without territory #1",
+        "M-Z": "team without territory #2",
+    }
+    assert team_labels(scenario.conn, D) == {}
 
 
 def test_by_manager_groups_the_same_reps_by_the_manager_at_window_close(

@@ -521,6 +521,56 @@ def test_a_small_heap_holds_the_connections_caches_to_its_limit_then_lets_go(
             plain.execute(f"PRAGMA soft_heap_limit={SQLITE_HEAP_LIMIT}")
 
 
+def _sqlite_memory_highwater(*, reset: bool) -> int:
+    """SQLite's high-water mark of bytes held in this process since the last reset."""
+    import _sqlite3
+
+    try:
+        highwater = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_highwater
+    except (OSError, AttributeError):
+        pytest.skip("sqlite3_memory_highwater is not reachable from this Python")
+    highwater.restype = ctypes.c_int64
+    highwater.argtypes = [ctypes.c_int]
+    return int(highwater(int(reset)))
+
+
+def test_a_small_heap_holds_each_connections_cache_and_sorts_small_then_lets_go(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 (memory flat to 50k): a connection's sorter (a GROUP BY without an index) holds
+    up to its cache size in memory before it spills to a temp file, outside the soft heap
+    limit: the report's newest record per source sorted every visit in up to 32 MB. Within
+    `small_heap` each connection checked out has the small cache, so a GROUP BY over a table
+    of about 12 MB stays near it; after the block the next checkout has the full cache again,
+    and the sort its memory, with the same result."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+    group = "SELECT v || '' AS k, count(*) FROM filler GROUP BY k ORDER BY k DESC LIMIT 1"
+    try:
+        _fill(engine)
+
+        def sort() -> tuple[int, int, tuple[object, ...]]:
+            shrink_idle(engine)
+            with engine.connect() as conn:
+                size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+                _sqlite_memory_highwater(reset=True)
+                row = tuple(conn.exec_driver_sql(group).one())
+                return size, _sqlite_memory_highwater(reset=True), row
+
+        with small_heap(engine):
+            small_size, small_peak, small_row = sort()
+            with engine.connect() as a, engine.connect() as b:  # a new one too
+                for conn in (a, b):
+                    size = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+                    assert size == -db.SQLITE_SMALL_HEAP_CACHE_KIB
+        large_size, large_peak, large_row = sort()
+        assert small_row == large_row == (f"{50000:0200d}", 1)
+        assert small_size == -db.SQLITE_SMALL_HEAP_CACHE_KIB
+        assert large_size == -db.SQLITE_CACHE_KIB
+        assert small_peak < 6 * 2**20 < 10 * 2**20 < large_peak
+    finally:
+        engine.dispose()
+
+
 def test_a_connection_keeps_few_prepared_statements_of_batch_sized_lookups(
     tmp_path: Path,
 ) -> None:

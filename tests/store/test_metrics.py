@@ -207,12 +207,18 @@ def test_due_actions_are_those_due_in_the_period_and_agreed_by_d(scenario: Scena
     scenario.action("left", before(20), capability=DISC)  # whose it is: the caller's business
     scenario.action("r1", before(3), agreed=D + timedelta(days=1))  # agreed after D: out
 
-    due = sorted(metrics.due_actions(scenario.conn, since, D))
+    due = sorted(a for batch in metrics.due_actions(scenario.conn, since, D) for a in batch)
     assert due == [
         metrics.DueAction("left", DISC, before(20), None),
         metrics.DueAction("r1", OBJ, before(10), before(12)),
         metrics.DueAction("r1", OBJ, D, None),
     ]
+    # Issue 17 (the adoption stage's memory flat to 50k): by owner, a batch at a time, so the
+    # caller holds a batch and its owners' HR rows, not the period's actions
+    batches = list(metrics.due_actions(scenario.conn, since, D, per_fetch=2))
+    assert [len(b) for b in batches] == [2, 1]
+    assert [a.hr_id for b in batches for a in b] == ["left", "r1", "r1"]
+    assert sorted(a for b in batches for a in b) == due
 
 
 def test_newest_dates_per_source_and_of_the_hr_rows(scenario: Scenario) -> None:

@@ -276,13 +276,18 @@ class Aggregates:
                 yield group, cap, counts
 
     def observations(
-        self, grouping: str, as_of: date
+        self, grouping: str, as_of: date, *, release: bool = False
     ) -> dict[tuple[str, str], Counter[tuple[int, bool]]]:
-        """(group, capability) -> Counter of Kaplan-Meier observations (days, proficient)."""
+        """(group, capability) -> Counter of Kaplan-Meier observations (days, proficient).
+        `release`: the grouping's per-day counts are taken out of `km` as they are read (the
+        caller has no more use for them), so the two are not held in full at once."""
         out: dict[tuple[str, str], Counter[tuple[int, bool]]] = defaultdict(Counter)
         ordinal = as_of.toordinal()
-        for (g, group, cap, kind, day), n in self.km.items():
-            if g == grouping and n:
+        keys = [k for k in self.km if k[0] == grouping] if release else self.km
+        for key in keys:
+            _, group, cap, kind, day = key
+            n = self.km.pop(key) if release else self.km[key]
+            if key[0] == grouping and n:
                 time = (day, True) if kind == "e" else (ordinal - day, False)
                 out[(group, cap)][time] += n
         return out
@@ -325,14 +330,19 @@ def update(
     as_of: date,
     groupings: Sequence[str],
     curves: Sequence[str] | None = None,
+    coverage: Sequence[str] = (),
 ) -> tuple[Aggregates, dict[str, Any]]:
     """Bring the kept sums to `as_of` (after the states pass: `bring_to`); returns the sums of
-    `groupings` (plus the "(all)" ones), with the Kaplan-Meier counts of `curves` (None: of
-    every one of `groupings`) and the ratings per capability and day, and the counts of what
-    was redone (nothing when the run brought them to `as_of` already)."""
+    `groupings` (plus the "(all)" ones) and the coaching coverage cells (capability "") of
+    `coverage`, with the Kaplan-Meier counts of `curves` (None: of every one of `groupings`)
+    and the ratings per capability and day, and the counts of what was redone (nothing when
+    the run brought the sums to `as_of` already)."""
     counts = bring_to(engine, capabilities, as_of)
     with engine.begin() as conn:
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
+        cells.update(
+            kept.load_cells(conn, [g for g in coverage if g not in groupings], coverage_only=True)
+        )
         km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
         rated = kept.load_km(conn, [RATED])
     sums = Aggregates(cells, Counter(km), Counter({(k[2], k[4]): n for k, n in rated.items()}))

@@ -55,7 +55,7 @@ from adoptloop.mappings.roles import MANAGER_ROLE
 from adoptloop.store import aggregates as kept_store
 from adoptloop.store import metrics as store
 from adoptloop.store.aggregates import CELL_COUNTS
-from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, RowSource
+from adoptloop.store.metrics import NO_GROUP, TEAM_KEY, DueAction, RowSource
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -212,9 +212,17 @@ def adoption_metrics(
 
 
 def metric_rows(
-    conn: Connection, sums: Aggregates, capabilities: CapabilityMap, as_of: date, by: By
+    conn: Connection,
+    sums: Aggregates,
+    capabilities: CapabilityMap,
+    as_of: date,
+    by: By,
+    *,
+    release: bool = False,
 ) -> list[MetricsRow]:
-    """The rows of grouping `by` from the sums (adoption.aggregates), plus follow-through."""
+    """The rows of grouping `by` from the sums (adoption.aggregates), plus follow-through.
+    `release`: the Kaplan-Meier counts of `by` and "(all)" are taken out of `sums` as their
+    curves are made (the caller has no more use for them)."""
     rows: dict[_Key, MetricsRow] = {}
 
     def at(group: str, capability: str) -> MetricsRow:
@@ -228,7 +236,9 @@ def metric_rows(
             r = at(group, cap)
             (r.trained, r.cohort, r.observed, r.adopted, r.sustained, r.regressed) = counts[:6]
             r.cohort_sustained = counts[6]
-        for (group, cap), observations in sums.observations(grouping, as_of).items():
+        for (group, cap), observations in sums.observations(
+            grouping, as_of, release=release
+        ).items():
             if (group, cap) in rows:
                 rows[_Key(group, cap)].curve = kaplan_meier_counts(observations)
     attach: By = by if by in ("region", "team", "manager") else "capability"
@@ -254,11 +264,13 @@ def team_labels(conn: Connection, as_of: date, managers: Iterable[str] = ()) -> 
     """A team is the HR row's own team (its key `store.TEAM_KEY` + name, labelled by the
     name), or else a first-line manager's reps, named by the manager's territory, never by
     name or HR id: each of `managers` without a territory on record on D (or without an HR
-    row at all, e.g. erased) is "team without territory #n", numbered in HR-id order."""
+    row at all, e.g. erased) is "team without territory #n", numbered in HR-id order. The
+    labels of `managers` only."""
+    wanted = set(managers)  # only theirs: everyone's would be a label per person
     rows = store.territories_on(conn, as_of)
-    labels = {hr_id: f"team {territory}" for hr_id, territory in rows if territory}
-    labels.update({k: k.removeprefix(TEAM_KEY) for k in managers if k.startswith(TEAM_KEY)})
-    unnamed = sorted(set(managers) - set(labels))
+    labels = {h: f"team {territory}" for h, territory in rows if territory and h in wanted}
+    labels.update({k: k.removeprefix(TEAM_KEY) for k in wanted if k.startswith(TEAM_KEY)})
+    unnamed = sorted(wanted - set(labels))
     labels.update({m: f"team without territory #{i}" for i, m in enumerate(unnamed, 1)})
     return labels
 
@@ -315,12 +327,22 @@ def follow_through(
     actions due in the window (a bounded set) and their owners' HR rows."""
     out: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     since = as_of - timedelta(days=COACHING_DAYS)
-    actions = sorted(store.due_actions(conn, since, as_of), key=lambda a: a.hr_id)
-    people: dict[str, Employment] = {}
-    for i, action in enumerate(actions):
-        if i % ACTIONS_PER_READ == 0:  # the owners of the next actions: memory stays bounded
-            owners = {a.hr_id for a in actions[i : i + ACTIONS_PER_READ]}
-            people = aggregates.load_people(conn, sorted(owners))
+    for actions in store.due_actions(conn, since, as_of, per_fetch=ACTIONS_PER_READ):
+        # the owners of these actions, read at once: memory stays bounded
+        people = aggregates.load_people(conn, sorted({a.hr_id for a in actions}))
+        _count_actions(out, actions, people, capabilities, as_of, attach)
+    return {key: (v[0], v[1], v[2]) for key, v in out.items()}
+
+
+def _count_actions(
+    out: dict[tuple[str, str], list[int]],
+    actions: Iterable[DueAction],
+    people: Mapping[str, Employment],
+    capabilities: CapabilityMap,
+    as_of: date,
+    attach: By,
+) -> None:
+    for action in actions:
         person = people.get(action.hr_id)
         post = person.rep_on(action.due) if person else None
         if post is None or action.capability_id not in capabilities.capabilities:
@@ -334,7 +356,6 @@ def follow_through(
             counts[0] += 1
             counts[1] += done
             counts[2] += on_time
-    return {key: (v[0], v[1], v[2]) for key, v in out.items()}
 
 
 # --- coaching quality (DESIGN.md's coaching rows) --------------------------------------------------

@@ -286,12 +286,17 @@ def _delete_keys(
         )
 
 
-def load_cells(conn: Connection, groupings: Sequence[str]) -> dict[CellKey, list[int]]:
-    """The sums of `groupings`. The keys' names are interned: the driver makes a new string
-    for every row's grouping, group and capability, and a 50,000-rep org's sums have ~44,000
-    cells with ~6,000 distinct names among them."""
+def load_cells(
+    conn: Connection, groupings: Sequence[str], *, coverage_only: bool = False
+) -> dict[CellKey, list[int]]:
+    """The sums of `groupings` (`coverage_only`: only their groups' coaching coverage cells,
+    capability ""). The keys' names are interned: the driver makes a new string for every
+    row's grouping, group and capability, and a 50,000-rep org's sums have ~44,000 cells with
+    ~6,000 distinct names among them."""
     t = schema.metric_cells
     query = select(t.c.grouping, t.c.grp, t.c.capability_id, *(t.c[c] for c in CELL_COUNTS))
+    if coverage_only:
+        query = query.where(t.c.capability_id == "")
     return {
         (intern(grouping), intern(group), intern(cap)): [int(n) for n in counts]
         for grouping, group, cap, *counts in conn.execute(

@@ -127,12 +127,11 @@ def _people_on(day: date) -> ColumnElement[bool]:
     return and_(p.c.valid_from <= day, or_(p.c.valid_to.is_(None), p.c.valid_to > day))
 
 
-def territories_on(conn: Connection, day: date) -> list[tuple[str, str | None]]:
-    """(hr_id, territory) of everyone's HR row in effect on `day`."""
+def territories_on(conn: Connection, day: date) -> Iterator[tuple[str, str | None]]:
+    """(hr_id, territory) of everyone's HR row in effect on `day`, as read."""
     p = schema.people
-    return [
-        (h, t) for h, t in conn.execute(select(p.c.hr_id, p.c.territory).where(_people_on(day)))
-    ]
+    query = select(p.c.hr_id, p.c.territory).where(_people_on(day))
+    yield from ((h, t) for h, t in conn.execute(query))
 
 
 def regions_on(conn: Connection, day: date) -> dict[str, str | None]:
@@ -275,18 +274,27 @@ class DueAction(NamedTuple):
     completed: date | None
 
 
-def due_actions(conn: Connection, since: date, as_of: date) -> list[DueAction]:
+def due_actions(
+    conn: Connection, since: date, as_of: date, *, per_fetch: int = 5_000
+) -> Iterator[list[DueAction]]:
     """The development actions due in (since, as_of] and agreed on or before as_of, not
-    deleted or cancelled (whom they count for is the caller's business)."""
+    deleted or cancelled (whom they count for is the caller's business), by owner's hr_id,
+    `per_fetch` at a time: the caller holds a batch, not the period's."""
     a = schema.development_actions
-    query = select(a.c.hr_id, a.c.capability_id, a.c.due_on, a.c.completed_on).where(
-        a.c.deleted.is_(False),
-        a.c.status != "cancelled",
-        a.c.agreed_on <= as_of,
-        a.c.due_on > since,
-        a.c.due_on <= as_of,
+    query = (
+        select(a.c.hr_id, a.c.capability_id, a.c.due_on, a.c.completed_on)
+        .where(
+            a.c.deleted.is_(False),
+            a.c.status != "cancelled",
+            a.c.agreed_on <= as_of,
+            a.c.due_on > since,
+            a.c.due_on <= as_of,
+        )
+        .order_by(a.c.hr_id)
     )
-    return [DueAction(*row) for row in conn.execute(query)]
+    result = conn.execute(query)
+    while batch := result.fetchmany(per_fetch):
+        yield [DueAction(*row) for row in batch]
 
 
 # --- freshness ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ own report (its size, its links, its screenshots) is tested in test_demo_report.
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 from dataclasses import replace
@@ -834,3 +835,57 @@ def test_without_the_uplift_library_the_report_says_so() -> None:
     assert missing in section(page, "calibration")
     assert "on adoption alone" in section(page, "works")
     assert "uplift interval sits above zero" in section(render_html(_caused_report()), "works")
+
+
+# -- written section by section (issue 17: the adoption stage's memory flat to 50k) -------------
+
+
+@pytest.mark.parametrize("make", [sample_report, stale_report])
+def test_the_report_is_written_section_by_section_as_the_page_it_renders(
+    make: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page is written as its sections are made (never held whole: 6.4 MB of text at 50,000
+    reps), and the file is exactly the page render_html returns, charts included."""
+    from adoptloop.adoption.report import html as renderer
+    from adoptloop.adoption.report.assemble import write_report
+
+    data = make()
+    expected = render_html(data)
+    out = io.StringIO()
+    written_before: list[str] = []
+    coaching = renderer._coaching
+
+    def watched(*args: Any) -> str:
+        written_before.append(out.getvalue())
+        return coaching(*args)
+
+    monkeypatch.setattr(renderer, "_coaching", watched)
+    renderer.write_html(data, out)
+    assert out.getvalue() == expected
+    (before,) = written_before  # the sections before coaching were written when it was made
+    assert before.startswith("<!DOCTYPE html>")
+    assert 'id="funnel"' in before
+    assert 'id="coaching"' not in before
+    assert CHARTS_ELEMENT not in before
+    assert set(chart_specs(expected)) >= {"chart-funnel", "chart-coaching"}
+    path = write_report(tmp_path / "out" / "adoption.html", data)
+    assert path.read_bytes() == expected.encode("utf-8")
+
+
+def test_a_report_that_fails_while_written_leaves_the_last_one_and_no_part(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from adoptloop.adoption.report import html as renderer
+    from adoptloop.adoption.report.assemble import write_report
+
+    path = write_report(tmp_path / "adoption.html", sample_report())
+    last = path.read_bytes()
+
+    def broken(*args: Any) -> str:
+        raise RuntimeError("a section failed")
+
+    monkeypatch.setattr(renderer, "_coaching", broken)
+    with pytest.raises(RuntimeError, match="a section failed"):
+        write_report(path, stale_report())
+    assert path.read_bytes() == last
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adoption.html"]

@@ -35,7 +35,7 @@ from adoptloop.adoption.report.data import (
     ReportData,
 )
 from adoptloop.adoption.report.freshness import freshness
-from adoptloop.adoption.report.html import render_html
+from adoptloop.adoption.report.html import write_html
 from adoptloop.adoption.smallnumbers import Tier, tier, wilson
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import metrics as store
@@ -324,9 +324,15 @@ def _notes(
 
 
 def write_report(path: Path, data: ReportData) -> Path:
-    """Render and write the HTML report atomically."""
+    """Render and write the HTML report atomically, section by section (report.html.write_html);
+    a report that fails to render leaves no file behind (nor a part of one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(render_html(data), encoding="utf-8")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            write_html(data, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(path)
     return path

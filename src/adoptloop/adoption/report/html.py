@@ -20,9 +20,10 @@ withheld and why.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import TextIO
 
 from adoptloop.adoption.report import adoption_charts, coaching_charts, page, tables, uplift_html
 from adoptloop.adoption.report.actions import GAPS
@@ -52,30 +53,53 @@ def _meaning(state: str) -> str:
 
 def render_html(data: ReportData) -> str:
     """The whole report as one HTML document (about 1.3 MB, most of it Plotly's basic bundle)."""
+    return "".join(html_parts(data))
+
+
+def write_html(data: ReportData, out: TextIO) -> None:
+    """The report written to `out` section by section: the page is never held whole (6.4 MB
+    of text at 50,000 reps, held two or three times over while joined and encoded)."""
+    for part in html_parts(data):
+        out.write(part)
+
+
+def html_parts(data: ReportData) -> Iterator[str]:
+    """The report's HTML in pieces, each section made when the one before it is used: joined,
+    the document render_html returns."""
     _refuse_contact_details(data)
     drawn: list[Chart] = []
-    stale = bool(data.stale)
-    body = "\n".join(
-        [
-            _header(data),
-            _freshness(data) if stale else "",
-            _where_to_act(data),
-            _where_it_works(data),
-            _section(*uplift_html.caused(data)),
-            _adoption(data),
-            _funnel(data, drawn),
-            _proficiency(data, drawn),
-            _coaching(data, drawn),
-            _section(*uplift_html.calibration(data)),
-            _follow_through(data),
-            _reading(data),
-            "" if stale else _freshness(data),
-            _footer(),
-        ]
-    )
-    specs = {chart.id: chart.spec for chart in drawn}
     title = f"{data.title} — as of {data.as_of.isoformat()}"
-    return page.document(title=title, generator=f"adoptloop {_version()}", body=body, charts=specs)
+    return page.document_parts(
+        title=title,
+        generator=f"adoptloop {_version()}",
+        body=_body(data, drawn),
+        charts=lambda: {chart.id: chart.spec for chart in drawn},
+    )
+
+
+def _body(data: ReportData, drawn: list[Chart]) -> Iterator[str]:
+    """The sections, one line apart; `drawn` collects their charts as they are made."""
+    stale = bool(data.stale)
+    sections: tuple[Callable[[], str], ...] = (
+        lambda: _header(data),
+        lambda: _freshness(data) if stale else "",
+        lambda: _where_to_act(data),
+        lambda: _where_it_works(data),
+        lambda: _section(*uplift_html.caused(data)),
+        lambda: _adoption(data),
+        lambda: _funnel(data, drawn),
+        lambda: _proficiency(data, drawn),
+        lambda: _coaching(data, drawn),
+        lambda: _section(*uplift_html.calibration(data)),
+        lambda: _follow_through(data),
+        lambda: _reading(data),
+        lambda: "" if stale else _freshness(data),
+        _footer,
+    )
+    for i, section in enumerate(sections):
+        if i:
+            yield "\n"
+        yield section()
 
 
 def _refuse_contact_details(data: ReportData) -> None:

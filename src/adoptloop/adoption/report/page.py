@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -22,10 +23,13 @@ _CSP = (
 )
 
 
-def document(*, title: str, generator: str, body: str, charts: dict[str, Any]) -> str:
-    """The whole page: head (CSP, style), `body` (escaped HTML), the chart specs and scripts."""
-    plotly_js = plotly_basic()
-    return f"""<!DOCTYPE html>
+def document_parts(
+    *, title: str, generator: str, body: Iterable[str], charts: Callable[[], dict[str, Any]]
+) -> Iterator[str]:
+    """The whole page in pieces, to be written as they are made: head (CSP, style), the pieces
+    of `body` (escaped HTML), then the chart specs `charts()` (called once `body` is used up:
+    its sections collect them) and the scripts."""
+    yield f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -38,10 +42,16 @@ def document(*, title: str, generator: str, body: str, charts: dict[str, Any]) -
 </head>
 <body data-charts="pending">
 <main>
-{body}
+"""
+    yield from body
+    yield f"""
 </main>
-<script type="application/json" id="{CHARTS_ELEMENT}">{json_for_html(charts)}</script>
-<script id="plotly-js">{plotly_js}</script>
+<script type="application/json" id="{CHARTS_ELEMENT}">"""
+    yield json_for_html(charts())
+    yield """</script>
+<script id="plotly-js">"""
+    yield plotly_basic()
+    yield f"""</script>
 <script>{_DRAW}</script>
 </body>
 </html>
