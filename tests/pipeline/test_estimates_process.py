@@ -104,21 +104,29 @@ def test_the_estimates_process_peak_memory_is_reported_with_the_stage(
     assert max(done[s].get("workers_peak_rss_mb", 0.0) for s in beside) > 50
 
 
-def _break_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raise_: str) -> None:
-    """The child process (only it: the run's process has imported adoption.estimates already)
-    raises `raise_` where it computes the estimates."""
-    folder = tmp_path / "broken"
+def _in_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, code: str) -> None:
+    """`code` runs as each new process of this test starts (a sitecustomize module on its
+    PYTHONPATH, in tmp_path/`name`): the child's changes, not the run's process's (which has
+    imported adoption.estimates already)."""
+    folder = tmp_path / name
     folder.mkdir()
-    (folder / "sitecustomize.py").write_text(
+    (folder / "sitecustomize.py").write_text(code, encoding="utf-8")
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
+
+
+def _break_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raise_: str) -> None:
+    """The child process raises `raise_` where it computes the estimates."""
+    _in_the_child(
+        tmp_path,
+        monkeypatch,
+        "broken",
         "import adoptloop.adoption.estimates as estimates\n"
         "from adoptloop.store.db import StoreUnavailable\n"
         "def broken(*args, **kwargs):\n"
         f"    raise {raise_}\n"
         "estimates.estimates_as_of = broken\n",
-        encoding="utf-8",
     )
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
 
 
 def _nothing_of_the_estimates_written(env: Environment) -> None:
@@ -289,16 +297,14 @@ def test_an_answer_larger_than_the_pipe_is_taken_as_it_comes_and_the_process_end
     the pipe's buffer (a 10k org's is) is read as the child writes it, so the child ends once
     it has answered, not when the estimates stage reads it; before, it sat blocked in its
     write, still running, and the translate workers waiting for it never started."""
-    folder = tmp_path / "large"
-    folder.mkdir()
-    (folder / "sitecustomize.py").write_text(
+    _in_the_child(
+        tmp_path,
+        monkeypatch,
+        "large",
         "import adoptloop.adoption.estimates as estimates\n"
         "estimates.estimates_as_of = lambda *args, **kwargs: None\n"
         "estimates.as_plain = lambda found: {'padding': 'x' * 1_000_000}\n",
-        encoding="utf-8",
     )
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
     url = env.engine.url.render_as_string(hide_password=False)
     child = estimates_child.EstimatesChild.start(url, env.capabilities)
     try:
@@ -319,10 +325,11 @@ def test_the_estimates_process_ends_once_it_has_answered_without_the_teardown(
     the libraries' modules one by one took about 0.25 s at 10,000 reps, which the estimates
     stage waited for): an exit hook in it never runs. What it printed before (a library's
     output, sent to the run's stderr) is not lost with the teardown."""
-    folder = tmp_path / "ends"
-    folder.mkdir()
     hooked = tmp_path / "hooked"
-    (folder / "sitecustomize.py").write_text(
+    _in_the_child(
+        tmp_path,
+        monkeypatch,
+        "ends",
         "import atexit, pathlib, sys\n"
         "import adoptloop.adoption.estimates as estimates\n"
         f"atexit.register(pathlib.Path({str(hooked)!r}).write_text, 'ran')\n"
@@ -331,10 +338,7 @@ def test_the_estimates_process_ends_once_it_has_answered_without_the_teardown(
         "    return None\n"
         "estimates.estimates_as_of = found\n"
         "estimates.as_plain = lambda found: {'answered': True}\n",
-        encoding="utf-8",
     )
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
     monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)  # its prints buffered, as a service's
     errors = tmp_path / "stderr"
     with errors.open("wb") as stderr:
@@ -470,16 +474,14 @@ def test_the_peak_of_an_estimates_process_that_is_ending_is_the_one_it_answered(
     """Issue 17 (memory counted honestly): the process ends at once after its answer, and for a
     moment it is still there with its memory let go (/proc shows no peak): a stage that ends
     then counts the peak it sent with its answer, not none."""
-    folder = tmp_path / "ending"
-    folder.mkdir()
-    (folder / "sitecustomize.py").write_text(
+    _in_the_child(
+        tmp_path,
+        monkeypatch,
+        "ending",
         "import adoptloop.adoption.estimates as estimates\n"
         "estimates.estimates_as_of = lambda *args, **kwargs: None\n"
         "estimates.as_plain = lambda found: {}\n",
-        encoding="utf-8",
     )
-    path = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
     url = env.engine.url.render_as_string(hide_password=False)
     child = estimates_child.EstimatesChild.start(url, env.capabilities)
     try:
