@@ -115,6 +115,24 @@ def _in_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, co
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(folder), path])))
 
 
+def _answering(
+    env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str
+) -> estimates_child.EstimatesChild:
+    """A child told to go that computes nothing and answers `answer` (a Python expression)."""
+    _in_the_child(
+        tmp_path,
+        monkeypatch,
+        "answering",
+        "import adoptloop.adoption.estimates as estimates\n"
+        "estimates.estimates_as_of = lambda *args, **kwargs: None\n"
+        f"estimates.as_plain = lambda found: {answer}\n",
+    )
+    url = env.engine.url.render_as_string(hide_password=False)
+    child = estimates_child.EstimatesChild.start(url, env.capabilities)
+    child.go(date(2026, 3, 1))
+    return child
+
+
 def _break_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, raise_: str) -> None:
     """The child process raises `raise_` where it computes the estimates."""
     _in_the_child(
@@ -252,15 +270,17 @@ def test_the_translate_workers_wait_for_the_estimates_process(
     assert result.counts["estimates"]["fits"]["uplift"]["fitted"] > 0
 
 
-def test_the_estimates_process_reads_with_a_small_page_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 17, estimates process's memory (point 1): the process reads the ratings of the
-    whole history once, so its SQLite connection keeps SQLite's default 2 MB page cache, not
-    the store's 32 MB (measured: the process's peak 262 -> 223 MB at 10,000 reps)."""
+class _Seen(AdoptloopError):
+    pass
+
+
+def _child_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, look: Any) -> dict[str, Any]:
+    """The child's life (`_child`) in this process on an empty store, with `look` in place of
+    estimates_as_of (it raises _Seen once it has seen what it looks for); the answer. What the
+    child froze for the collector goes back to it."""
+    import gc
     import io
     import pickle
-    from datetime import date
 
     from adoptloop.adoption import estimates
     from adoptloop.store.db import create_store_engine, migrate
@@ -269,24 +289,36 @@ def test_the_estimates_process_reads_with_a_small_page_cache(
     engine = create_store_engine(url)
     migrate(engine)
     engine.dispose()
-    seen: list[int] = []
-
-    class Seen(AdoptloopError):
-        pass
-
-    def look(conn: Any, *_: Any, **_kwargs: Any) -> Any:
-        seen.append(conn.exec_driver_sql("PRAGMA cache_size").scalar())
-        raise Seen("looked")
-
     monkeypatch.setattr(estimates, "estimates_as_of", look)
     sends = io.BytesIO()
     pickle.dump(estimates_child._Start(url, cast(Any, None), 20, {}), sends)
     pickle.dump(date(2026, 6, 30), sends)
     sends.seek(0)
     answers = io.BytesIO()
-    estimates_child._child(sends, answers)
+    gc.unfreeze()
+    try:
+        estimates_child._child(sends, answers)
+    finally:
+        gc.unfreeze()  # this test process's objects go back to the collector
+    answer: dict[str, Any] = json.loads(answers.getvalue())
+    return answer
 
-    assert json.loads(answers.getvalue())["error"]["class"] == "Seen"
+
+def test_the_estimates_process_reads_with_a_small_page_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, estimates process's memory (point 1): the process reads the ratings of the
+    whole history once, so its SQLite connection keeps SQLite's default 2 MB page cache, not
+    the store's 32 MB (measured: the process's peak 262 -> 223 MB at 10,000 reps)."""
+    seen: list[int] = []
+
+    def look(conn: Any, *_: Any, **_kwargs: Any) -> Any:
+        seen.append(conn.exec_driver_sql("PRAGMA cache_size").scalar())
+        raise _Seen("looked")
+
+    answer = _child_here(tmp_path, monkeypatch, look)
+
+    assert answer["error"]["class"] == "_Seen"
     assert seen == [-2048]
 
 
@@ -297,18 +329,8 @@ def test_an_answer_larger_than_the_pipe_is_taken_as_it_comes_and_the_process_end
     the pipe's buffer (a 10k org's is) is read as the child writes it, so the child ends once
     it has answered, not when the estimates stage reads it; before, it sat blocked in its
     write, still running, and the translate workers waiting for it never started."""
-    _in_the_child(
-        tmp_path,
-        monkeypatch,
-        "large",
-        "import adoptloop.adoption.estimates as estimates\n"
-        "estimates.estimates_as_of = lambda *args, **kwargs: None\n"
-        "estimates.as_plain = lambda found: {'padding': 'x' * 1_000_000}\n",
-    )
-    url = env.engine.url.render_as_string(hide_password=False)
-    child = estimates_child.EstimatesChild.start(url, env.capabilities)
+    child = _answering(env, tmp_path, monkeypatch, "{'padding': 'x' * 1_000_000}")
     try:
-        child.go(date(2026, 3, 1))
         deadline = time.monotonic() + 120
         while child.running() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -367,34 +389,15 @@ def test_the_estimates_process_leaves_what_it_preloaded_out_of_the_collectors_pa
     walk the libraries' objects each time (the child's go->answer about 0.13 s shorter at
     10,000 reps)."""
     import gc
-    import io
 
-    from adoptloop.adoption import estimates
-    from adoptloop.store.db import create_store_engine, migrate
-
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    engine = create_store_engine(url)
-    migrate(engine)
-    engine.dispose()
     frozen: list[int] = []
-
-    class Seen(AdoptloopError):
-        pass
 
     def look(*_: Any, **_kwargs: Any) -> Any:
         frozen.append(gc.get_freeze_count())
-        raise Seen("looked")
+        raise _Seen("looked")
 
-    monkeypatch.setattr(estimates, "estimates_as_of", look)
-    sends = io.BytesIO()
-    pickle.dump(estimates_child._Start(url, cast(Any, None), 20, {}), sends)
-    pickle.dump(date(2026, 6, 30), sends)
-    sends.seek(0)
-    gc.unfreeze()
-    try:
-        estimates_child._child(sends, io.BytesIO())
-    finally:
-        gc.unfreeze()  # this test process's objects go back to the collector
+    _child_here(tmp_path, monkeypatch, look)
+
     assert frozen[0] > 10_000  # the interpreter's and the libraries' objects
 
 
@@ -474,18 +477,8 @@ def test_the_peak_of_an_estimates_process_that_is_ending_is_the_one_it_answered(
     """Issue 17 (memory counted honestly): the process ends at once after its answer, and for a
     moment it is still there with its memory let go (/proc shows no peak): a stage that ends
     then counts the peak it sent with its answer, not none."""
-    _in_the_child(
-        tmp_path,
-        monkeypatch,
-        "ending",
-        "import adoptloop.adoption.estimates as estimates\n"
-        "estimates.estimates_as_of = lambda *args, **kwargs: None\n"
-        "estimates.as_plain = lambda found: {}\n",
-    )
-    url = env.engine.url.render_as_string(hide_password=False)
-    child = estimates_child.EstimatesChild.start(url, env.capabilities)
+    child = _answering(env, tmp_path, monkeypatch, "{}")
     try:
-        child.go(date(2026, 3, 1))
         child._reading.join(timeout=120)  # it answered
         from adoptloop.pipeline.rss import high_water_mb as real
 
