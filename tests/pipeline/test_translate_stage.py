@@ -725,3 +725,31 @@ def test_the_workers_peak_memory_is_reported_and_is_their_own(
     workers = translate_worker.WORKERS
     assert workers * 15 < peak < workers * 250
     assert alone.workers_peak_rss_mb is None
+
+
+@pytest.mark.parametrize(("count", "scanned"), [(6, True), (8, False)])
+def test_a_table_with_few_due_rows_has_its_batches_read_by_a_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, scanned: bool
+) -> None:
+    """Issue 17 (incremental run): a table whose due rows fit in _SCANS batches has each batch
+    read by a scan of the table; more batches walk the key (a scan each would cost more)."""
+    engine = _store_with_completions(tmp_path, count)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    monkeypatch.setattr(translate_stage, "_SCANS", 3)
+    scans: list[bool] = []
+    reading = translation.changed_rows
+
+    def changed_rows(conn: Any, *args: Any) -> Any:
+        scans.append(args[-1])
+        return reading(conn, *args)
+
+    monkeypatch.setattr(translation, "changed_rows", changed_rows)
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            hr_ids = list(made.scalars())
+    finally:
+        engine.dispose()
+    assert scans == [scanned] * (count // 2)
+    assert hr_ids == [f"E{n}" for n in range(count)]
