@@ -1,7 +1,7 @@
 """Issue 17 (incremental run): where few of a table's rows are due, the translate stage reads
-their keys, and each batch its rows, by a scan of the table instead of walking the primary key
-(which fetches every row of the range to look at its digests). The rows and their order are
-the walk's, on SQLite and PostgreSQL alike."""
+their keys by a scan of the table, and each batch looks its rows up by those keys, instead of
+walking the primary key (which fetches every row of the range to look at its digests). The
+rows and their order are the walk's, on SQLite and PostgreSQL alike."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def _completions(engine: Engine) -> None:
         conn.execute(schema.completions.insert(), rows)
 
 
-def test_due_rows_read_by_a_scan_are_the_walks_rows_in_key_order(engine: Engine) -> None:
+def test_due_rows_read_by_a_scan_or_looked_up_are_the_walks_rows_in_key_order(
+    engine: Engine,
+) -> None:
     _completions(engine)
     due = sorted(
         (s, f"C{n}")
@@ -50,15 +52,16 @@ def test_due_rows_read_by_a_scan_are_the_walks_rows_in_key_order(engine: Engine)
         assert first == walked == due
         assert translation.changed_keys(conn, "completions", ("", ""), 4) == due[:4]
         for after, through in [(("", ""), due[4]), (due[4], due[9]), (due[9], None)]:
-            scanned = translation.changed_rows(conn, "completions", after, through, True)
-            keyed = translation.changed_rows(conn, "completions", after, through, False)
-            assert scanned == keyed
-            assert [(r["source"], r["record_id"]) for r in scanned] == [
-                k for k in due if k > after and (through is None or k <= through)
-            ]
+            walked_rows = translation.changed_rows(conn, "completions", after, through)
+            keys = [k for k in due if k > after and (through is None or k <= through)]
+            assert [(r["source"], r["record_id"]) for r in walked_rows] == keys
+            # the keys in any order, and one not due (a lookup still reads only due rows)
+            given = [*reversed(keys), ("lms", "C3")]
+            looked_up = translation.changed_rows(conn, "completions", after, through, given)
+            assert looked_up == walked_rows
 
 
-def test_sqlite_scans_the_table_for_a_first_read_and_a_scanned_batch(engine: Engine) -> None:
+def test_sqlite_scans_the_table_for_a_first_read_and_seeks_looked_up_keys(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         return
     _completions(engine)
@@ -72,13 +75,15 @@ def test_sqlite_scans_the_table_for_a_first_read_and_a_scanned_batch(engine: Eng
     event.listen(engine, "before_cursor_execute", explain)
     with engine.connect() as conn:
         translation.changed_keys(conn, "completions", ("", ""), 100)
-        translation.changed_rows(conn, "completions", ("", ""), ("lms", "C5"), True)
         translation.changed_keys(conn, "completions", ("lms", "C1"), 100)
-        translation.changed_rows(conn, "completions", ("", ""), ("lms", "C5"), False)
+        translation.changed_rows(conn, "completions", ("", ""), ("lms", "C5"))
+        keys = [("a-lms", "C1"), ("lms", "C5"), ("lms", "C4")]
+        translation.changed_rows(conn, "completions", ("", ""), ("lms", "C5"), keys)
     event.remove(engine, "before_cursor_execute", explain)
     assert len(plans) == 4
-    for plan in plans[:2]:
-        assert "SCAN completions" in plan, plan
-        assert "INDEX" not in plan, plan
-    for plan in plans[2:]:
-        assert "USING INDEX sqlite_autoindex_completions_1" in plan, plan
+    assert "SCAN completions" in plans[0], plans[0]
+    assert "INDEX" not in plans[0], plans[0]
+    for plan in plans[1:3]:  # walks
+        assert "USING INDEX sqlite_autoindex_completions_1 ((source,record_id)>(?,?)" in plan
+    # one seek a key
+    assert "INDEX sqlite_autoindex_completions_1 (source=? AND record_id=?)" in plans[3]

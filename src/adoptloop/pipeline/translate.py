@@ -358,12 +358,12 @@ class TranslateStage:
                 if not jobs and not exhausted:
                     keys = translation.changed_keys(conn, name, last, BATCH_SIZE * _BOUNDS)
                     conn.rollback()  # ends the read transaction
-                    # all of the table's due rows, in a few batches: each batch reads its
-                    # rows by a scan of the table (one scan costs less than walking the key
-                    # past the rows that are not due, up to _SCANS batches)
-                    scan = last == ("", "") and len(keys) <= BATCH_SIZE * _SCANS
                     exhausted = len(keys) < BATCH_SIZE * _BOUNDS
-                    jobs.extend(_spans(name, last, keys, scan))
+                    # the first read found all of the table's due rows (few, as in an
+                    # incremental run): each batch looks its rows up by their keys instead of
+                    # walking the key past the rows that are not due (changed_rows)
+                    lookup = exhausted and last == ("", "")
+                    jobs.extend(_spans(name, last, keys, lookup))
                     last = keys[-1] if keys else last
                     offload.seen(len(keys))
                 ahead = len(made) <= _AHEAD
@@ -405,17 +405,15 @@ class TranslateStage:
 
 
 def _spans(
-    name: str, after: tuple[str, str], keys: Sequence[tuple[str, str]], scan: bool
+    name: str, after: tuple[str, str], keys: Sequence[tuple[str, str]], lookup: bool
 ) -> list[Span]:
     """The batches of BATCH_SIZE records (the last one may be smaller) of the due `keys`, read
-    in order after `after`, as spans (table, after, through, scan)."""
-    ends = list(keys[BATCH_SIZE - 1 :: BATCH_SIZE])
-    if len(keys) % BATCH_SIZE:
-        ends.append(keys[-1])
-    spans = []
-    for through in ends:
-        spans.append((name, after, through, scan))
-        after = through
+    in order after `after`, as spans (table, after, through, their keys when `lookup`)."""
+    spans: list[Span] = []
+    for start in range(0, len(keys), BATCH_SIZE):
+        batch = list(keys[start : start + BATCH_SIZE])
+        spans.append((name, after, batch[-1], batch if lookup else None))
+        after = batch[-1]
     return spans
 
 
@@ -445,12 +443,6 @@ _AHEAD = 8
 # instead of one query per batch (each one a read transaction that starts on a page cache the
 # writer's commits made stale)
 _BOUNDS = 20
-# Issue 17 (incremental run): a table whose due rows all fit in this many batches has each
-# batch read by a scan of the table. Walking the key fetches every row in the batch's range
-# from the table to look at its digests (~0.8 us a row at 10k reps, warm), a scan reads the
-# whole table at ~0.09 us a row: for rows spread over the table, up to ~8 scans cost less
-# than one walk; 4 keeps a margin. At 10k reps, 641 changed observations of 62,809: 3 scans.
-_SCANS = 4
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Result, String, literal, select, text, tuple_
+from sqlalchemy import Connection, Result, or_, select, text, tuple_
 
 from adoptloop.store import schema
 
@@ -60,21 +60,35 @@ def changed_rows(
     table_name: str,
     after: tuple[str, str],
     through: tuple[str, str] | None = None,
-    scan: bool = False,
+    keys: Sequence[tuple[str, str]] | None = None,
 ) -> list[Row]:
     """The rows due for translation after (source, record_id) `after`, up to and with
-    `through` (None: to the end), in that order. `scan`: read them by a scan of the table, not
-    by walking its key from `after`: cheaper where few rows of the range are due (an
-    incremental run's few batches, see changed_keys), dearer where most are."""
+    `through` (None: to the end), in that order. `keys`: the range's due keys as changed_keys
+    read them, looked up one by one in the primary key instead of walking it from `after`
+    (which fetches every row of the range from the table to look at its digests): where few of
+    the range's rows are due, as in an incremental run, a lookup costs a few of those rows."""
     table = schema.metadata.tables[table_name]
-    source = table.c.source + literal("", String) if scan else table.c.source
     query = (
         select(table)
-        .where(text(_DUE), tuple_(source, table.c.record_id) > tuple_(*after))
-        .order_by(source, table.c.record_id)
+        .where(text(_DUE), tuple_(table.c.source, table.c.record_id) > tuple_(*after))
+        .order_by(table.c.source, table.c.record_id)
     )
     if through is not None:
-        query = query.where(tuple_(source, table.c.record_id) <= tuple_(*through))
+        query = query.where(tuple_(table.c.source, table.c.record_id) <= tuple_(*through))
+    if keys is not None:
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, record_id in keys:
+            by_source[source].append(record_id)
+        # (source = ? AND record_id IN (...)) per source: SQLite seeks each key (a row value
+        # IN (VALUES ...) it would test against every entry of the key instead)
+        query = query.where(
+            or_(
+                *(
+                    (table.c.source == source) & table.c.record_id.in_(ids)
+                    for source, ids in by_source.items()
+                )
+            )
+        )
     return _dicts(conn.execute(query))
 
 
