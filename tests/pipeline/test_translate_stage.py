@@ -725,3 +725,33 @@ def test_the_workers_peak_memory_is_reported_and_is_their_own(
     workers = translate_worker.WORKERS
     assert workers * 15 < peak < workers * 250
     assert alone.workers_peak_rss_mb is None
+
+
+@pytest.mark.parametrize(("count", "looked_up"), [(5, True), (6, False), (9, False)])
+def test_a_table_whose_due_rows_one_read_finds_has_its_batches_looked_up_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int, looked_up: bool
+) -> None:
+    """Issue 17 (incremental run): when the first read of a table's keys finds all of its due
+    rows, each batch looks its rows up by their keys; otherwise every batch walks the key."""
+    engine = _store_with_completions(tmp_path, count)
+    monkeypatch.setattr(translate_stage, "BATCH_SIZE", 2)
+    monkeypatch.setattr(translate_stage, "_BOUNDS", 3)  # 6 keys a read
+    given: list[Any] = []
+    reading = translation.changed_rows
+
+    def changed_rows(conn: Any, *args: Any) -> Any:
+        given.append(args[-1])
+        return reading(conn, *args)
+
+    monkeypatch.setattr(translation, "changed_rows", changed_rows)
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            hr_ids = list(made.scalars())
+    finally:
+        engine.dispose()
+    ids = [("lms", f"C{n:03d}") for n in range(count)]
+    batches = [ids[n : n + 2] for n in range(0, count, 2)]
+    assert given == (batches if looked_up else [None] * len(batches))
+    assert hr_ids == [f"E{n}" for n in range(count)]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
-from adoptloop.store import adoption, metrics
+from adoptloop.store import adoption, metrics, schema
 from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day, sqlite_store
@@ -409,3 +409,53 @@ def test_the_trained_rows_of_some_people_are_found_by_the_person_index(tmp_path:
         sql = query.compile(conn, compile_kwargs={"literal_binds": True})
         plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert "ix_adoption_states_source_hr_id (source=? AND hr_id=?)" in plan
+
+
+def test_newest_dates_of_a_table_several_sources_fill_are_each_source_s(engine: Engine) -> None:
+    """Issue 17 (the adoption stage of an incremental run): a table one source fills gives that
+    source its newest row's date (read through an index); a table several fill, each its own."""
+
+    def completion(source: str, n: int, day: str) -> dict[str, Any]:
+        return {
+            "source": source,
+            "record_id": f"C{n}",
+            "hr_id": f"E{n}",
+            "module_id": "M1",
+            "module_title": "Module one",
+            "status": "completed",
+            "completed_at": f"{day}T10:00:00.000Z",
+            "score": None,
+            "digest": "d",
+            "translated_digest": None,
+            "deleted": False,
+        }
+
+    days = {"lms": ["2026-03-01", "2026-01-09"], "b-lms": ["2026-02-11", "2026-04-02"]}
+    with engine.begin() as conn:
+        conn.execute(
+            schema.completions.insert(),
+            [completion(s, n, d) for s, ds in days.items() for n, d in enumerate(ds)],
+        )
+        conn.execute(
+            schema.development_actions.insert(),
+            [
+                {
+                    "source": "crm-actions",
+                    "record_id": f"A{n}",
+                    "hr_id": "E1",
+                    "capability_id": "objection_handling",
+                    "agreed_on": agreed,
+                    "due_on": date(2026, 6, 1),
+                    "completed_on": None,
+                    "status": "open",
+                    "digest": "d",
+                    "translated_digest": None,
+                    "deleted": False,
+                }
+                for n, agreed in enumerate([date(2026, 5, 2), date(2026, 5, 20), date(2026, 4, 1)])
+            ],
+        )
+    with engine.connect() as conn:
+        latest, people = metrics.newest_dates(conn)
+    assert latest == {"lms": ["2026-03-01"], "b-lms": ["2026-04-02"], "crm-actions": ["2026-05-20"]}
+    assert people == ""

@@ -359,7 +359,11 @@ class TranslateStage:
                     keys = translation.changed_keys(conn, name, last, BATCH_SIZE * _BOUNDS)
                     conn.rollback()  # ends the read transaction
                     exhausted = len(keys) < BATCH_SIZE * _BOUNDS
-                    jobs.extend(_spans(name, last, keys))
+                    # the first read found all of the table's due rows (few, as in an
+                    # incremental run): each batch looks its rows up by their keys instead of
+                    # walking the key past the rows that are not due (changed_rows)
+                    lookup = exhausted and last == ("", "")
+                    jobs.extend(_spans(name, last, keys, lookup))
                     last = keys[-1] if keys else last
                     offload.seen(len(keys))
                 ahead = len(made) <= _AHEAD
@@ -400,16 +404,16 @@ class TranslateStage:
         return counts
 
 
-def _spans(name: str, after: tuple[str, str], keys: Sequence[tuple[str, str]]) -> list[Span]:
+def _spans(
+    name: str, after: tuple[str, str], keys: Sequence[tuple[str, str]], lookup: bool
+) -> list[Span]:
     """The batches of BATCH_SIZE records (the last one may be smaller) of the due `keys`, read
-    in order after `after`, as spans (table, after, through)."""
-    ends = list(keys[BATCH_SIZE - 1 :: BATCH_SIZE])
-    if len(keys) % BATCH_SIZE:
-        ends.append(keys[-1])
-    spans = []
-    for through in ends:
-        spans.append((name, after, through))
-        after = through
+    in order after `after`, as spans (table, after, through, their keys when `lookup`)."""
+    spans: list[Span] = []
+    for start in range(0, len(keys), BATCH_SIZE):
+        batch = list(keys[start : start + BATCH_SIZE])
+        spans.append((name, after, batch[-1], batch if lookup else None))
+        after = batch[-1]
     return spans
 
 

@@ -55,8 +55,9 @@ WORKERS = 2  # worker processes
 _IN_FLIGHT = 2 * WORKERS  # batches sent to the workers and not yet back, at most: one each
 # being made, one each waiting
 
-# A batch: a table's rows due for translation with `after` < (source, record_id) <= `through`.
-Span = tuple[str, tuple[str, str], tuple[str, str]]  # (table, after, through)
+# A batch: a table's rows due for translation with `after` < (source, record_id) <= `through`;
+# `keys`: their keys, to be looked up (few of the table's rows are due: changed_rows), or None.
+Span = tuple[str, tuple[str, str], tuple[str, str], "list[tuple[str, str]] | None"]
 
 # What a batch's translation reads: BatchTranslator.translate's arguments after the table.
 Read = tuple[
@@ -67,8 +68,8 @@ Read = tuple[
 def read(conn: Connection, span: Span, *, earlier: bool) -> Read:
     """The span's rows, the observations' ratings, and (`earlier`: anything was emitted
     before the stage) what the rows' records emitted before; the read transaction ended."""
-    name, after, through = span
-    rows = translation.changed_rows(conn, name, after, through)
+    name, after, through, keys = span
+    rows = translation.changed_rows(conn, name, after, through, keys)
     ratings = translation.ratings_of(conn, rows) if name == "observations" else {}
     emitted = (
         outbox.emitted_for(conn, [record_ref(name, r["source"], r["record_id"]) for r in rows])

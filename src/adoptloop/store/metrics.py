@@ -313,6 +313,18 @@ def newest_dates(conn: Connection) -> tuple[dict[str, list[str]], str]:
     people_newest = conn.execute(select(func.max(schema.people.c.valid_from))).scalar()
     latest: dict[str, list[str]] = {}  # source -> the newest date of each table (one scan each)
     for table, column in dated:
+        # a table one source fills (the usual case: calls and visits come from the CRM alone)
+        # has that source's newest date in its newest row: the least and the greatest source
+        # are each one seek in the primary key, and the newest date one walk of an index that
+        # holds it where there is one (issue 17: the grouped scan below read all 236,513 calls
+        # of the 10k org in every run, 55 ms; the index's walk 8 ms)
+        first = conn.execute(select(func.min(table.c.source))).scalar()
+        if first is None:
+            continue  # no rows
+        if first == conn.execute(select(func.max(table.c.source))).scalar():
+            value = conn.execute(select(func.max(column))).scalar()
+            latest.setdefault(first, []).append(str(value or "")[:10])
+            continue
         # grouped by `source || ''`, not by the column: SQLite would otherwise walk the primary
         # key index (source, record_id) and fetch every row's date from the table by key, which
         # takes seconds on a million calls; a plain scan with a small temp table does not

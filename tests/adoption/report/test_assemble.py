@@ -387,6 +387,29 @@ def test_business_days_equals_counting_day_by_day(start: date, span: int) -> Non
     assert business_days(start.weekday(), span) == by_day
 
 
+def test_timely_reports_count_business_days_per_visit_whatever_visits_share(
+    scenario: Scenario,
+) -> None:
+    """Issue 17 (the adoption stage): whether a report came within 5 business days is worked
+    out once per (weekday, lag) pair the period's visits have; each visit still counts its own,
+    for visits on the same weekday with other lags and on other weekdays with the same lag."""
+    scenario.manager("M-A", "North", "M-A-T")
+    scenario.rep("r1")
+    visits = [(before(d), lag) for d in (10, 11, 12, 13, 14, 15, 16, 17) for lag in (0, 8, 9)]
+    visits += [(before(17), 8), (before(10), 9)]  # pairs met before
+    for on, lag in visits:
+        scenario.visit("r1", on, {OBJ: 0.5}, observer="M-A", submitted=on + timedelta(days=lag))
+    scenario.conn.commit()
+    stats = rater_stats(scenario.conn, AS_OF)
+    by_day = [
+        sum((on + timedelta(days=i)).weekday() < 5 for i in range(1, lag + 1)) <= 5
+        for on, lag in visits
+    ]
+    assert stats["M-A"].reports == len(visits)
+    assert stats["M-A"].within_5_business_days == sum(by_day)
+    assert 0 < sum(by_day) < len(visits)
+
+
 def test_leniency_is_a_managers_mean_minus_the_other_raters_in_the_region(
     scenario: Scenario,
 ) -> None:
