@@ -30,6 +30,7 @@ from adoptloop.store.db import STREAM_CACHE_KIB, open_store
 from adoptloop.store.translation import RatingValues
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
+from tests.store.rows import completion_row
 from tests.support import DEMO_CONFIG, translate_workers_first
 
 DEMO_CAPABILITIES = DEMO_CONFIG.parent / "demo" / "capabilities.yaml"
@@ -103,23 +104,22 @@ def _store_with_completions(tmp_path: Path, count: int) -> Engine:
         conn.execute(
             schema.completions.insert(),
             [
-                {
-                    "source": "lms",
-                    "record_id": f"C{n:03d}",
-                    "hr_id": f"E{n}",
-                    "module_id": "M1",
-                    "module_title": "Module one",
-                    "status": "completed",
-                    "completed_at": "2026-03-02T10:00:00.000Z",
-                    "score": None,
-                    "digest": f"d{n}",
-                    "translated_digest": None,
-                    "deleted": False,
-                }
+                completion_row("lms", f"C{n:03d}", hr_id=f"E{n}", digest=f"d{n}")
                 for n in range(count)
             ],
         )
     return engine
+
+
+def _translated_hr_ids(engine: Engine) -> list[str]:
+    """The stage run once on `engine` (then disposed): its statements' hr_ids, in outbox order."""
+    try:
+        translate_stage.TranslateStage(engine, _context(), "run-1").run()
+        with engine.connect() as conn:
+            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
+            return list(made.scalars())
+    finally:
+        engine.dispose()
 
 
 def _context() -> TranslateContext:
@@ -282,13 +282,7 @@ def test_the_stage_reads_the_bounds_of_many_batches_a_query(
 
     monkeypatch.setattr(translation, "changed_keys", changed_keys)
     monkeypatch.setattr(translate_stage.BatchTranslator, "translate", translate_batch)
-    try:
-        translate_stage.TranslateStage(engine, _context(), "run-1").run()
-        with engine.connect() as conn:
-            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
-            hr_ids = list(made.scalars())
-    finally:
-        engine.dispose()
+    hr_ids = _translated_hr_ids(engine)
     assert limits == [2 * 20] * 4  # one query a table: the 15 batches' bounds at once
     assert batches == [[f"C{n:03d}", f"C{n + 1:03d}"] for n in range(0, 30, 2)]
     assert hr_ids == [f"E{n}" for n in range(30)]
@@ -744,13 +738,7 @@ def test_a_table_whose_due_rows_one_read_finds_has_its_batches_looked_up_by_key(
         return reading(conn, *args)
 
     monkeypatch.setattr(translation, "changed_rows", changed_rows)
-    try:
-        translate_stage.TranslateStage(engine, _context(), "run-1").run()
-        with engine.connect() as conn:
-            made = conn.execute(select(schema.outbox.c.hr_id).order_by(schema.outbox.c.seq))
-            hr_ids = list(made.scalars())
-    finally:
-        engine.dispose()
+    hr_ids = _translated_hr_ids(engine)
     ids = [("lms", f"C{n:03d}") for n in range(count)]
     batches = [ids[n : n + 2] for n in range(0, count, 2)]
     assert given == (batches if looked_up else [None] * len(batches))

@@ -20,6 +20,7 @@ from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day, sqlite_store
 from tests.adoption.scenario import Post as Career
+from tests.store.rows import completion_row
 
 
 @pytest.fixture
@@ -416,19 +417,7 @@ def test_newest_dates_of_a_table_several_sources_fill_are_each_source_s(engine: 
     source its newest row's date (read through an index); a table several fill, each its own."""
 
     def completion(source: str, n: int, day: str) -> dict[str, Any]:
-        return {
-            "source": source,
-            "record_id": f"C{n}",
-            "hr_id": f"E{n}",
-            "module_id": "M1",
-            "module_title": "Module one",
-            "status": "completed",
-            "completed_at": f"{day}T10:00:00.000Z",
-            "score": None,
-            "digest": "d",
-            "translated_digest": None,
-            "deleted": False,
-        }
+        return completion_row(source, f"C{n}", hr_id=f"E{n}", completed_at=f"{day}T10:00:00.000Z")
 
     days = {"lms": ["2026-03-01", "2026-01-09"], "b-lms": ["2026-02-11", "2026-04-02"]}
     with engine.begin() as conn:

@@ -9,22 +9,18 @@ from typing import Any
 from sqlalchemy import Engine, event, select
 
 from adoptloop.store import schema, translation
+from tests.store.rows import completion_row
 
 
 def _completion(n: int) -> dict[str, Any]:
-    return {
-        "source": "lms",
-        "record_id": f"C{n:05d}",
-        "hr_id": f"E{n % 7}",
-        "module_id": "M1",
-        "module_title": None,
-        "status": "completed",
-        "completed_at": "2025-01-02T03:04:05.000Z",
-        "score": None,
-        "digest": f"d{n:031d}",
-        "translated_digest": None,
-        "deleted": False,
-    }
+    return completion_row(
+        "lms",
+        f"C{n:05d}",
+        hr_id=f"E{n % 7}",
+        module_title=None,
+        completed_at="2025-01-02T03:04:05.000Z",
+        digest=f"d{n:031d}",
+    )
 
 
 def test_marks_set_each_rows_read_digest_in_one_update_per_thousand_rows(

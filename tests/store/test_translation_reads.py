@@ -18,6 +18,7 @@ from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import schema, translation
 from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.vocab import Namespace
+from tests.store.rows import completion_row
 from tests.support import DEMO_CONFIG, translate_workers_first
 
 
@@ -60,19 +61,13 @@ def test_ratings_are_read_as_rating_values_per_observation_in_item_order(
 
 def _completions(count: int) -> list[dict[str, object]]:
     return [
-        {
-            "source": "lms",
-            "record_id": f"C{n:03d}",
-            "hr_id": f"E{n}",
-            "module_id": "M1",
-            "module_title": "Module one",
-            "status": "completed",
-            "completed_at": "2026-03-02T10:00:00.000Z",
-            "score": None,
-            "digest": f"d{n}",
-            "translated_digest": f"d{n}" if n % 3 == 0 else None,  # every third one not due
-            "deleted": False,
-        }
+        completion_row(
+            "lms",
+            f"C{n:03d}",
+            hr_id=f"E{n}",
+            digest=f"d{n}",
+            translated_digest=f"d{n}" if n % 3 == 0 else None,  # every third one not due
+        )
         for n in range(count)
     ]
 

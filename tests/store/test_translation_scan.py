@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 from adoptloop.store import schema, translation
+from tests.store.rows import completion_row
 
 
 def _completions(engine: Engine) -> None:
@@ -18,19 +19,13 @@ def _completions(engine: Engine) -> None:
         for n in (7, 3, 12, 1, 9, 4, 10):
             due = n % 3 != 0
             rows.append(
-                {
-                    "source": source,
-                    "record_id": f"C{n}",
-                    "hr_id": f"E{n}",
-                    "module_id": "M1",
-                    "module_title": "Module one",
-                    "status": "completed",
-                    "completed_at": "2026-03-02T10:00:00.000Z",
-                    "score": None,
-                    "digest": f"d{n}",
-                    "translated_digest": None if n % 2 else (f"old{n}" if due else f"d{n}"),
-                    "deleted": False,
-                }
+                completion_row(
+                    source,
+                    f"C{n}",
+                    hr_id=f"E{n}",
+                    digest=f"d{n}",
+                    translated_digest=None if n % 2 else (f"old{n}" if due else f"d{n}"),
+                )
             )
     with engine.begin() as conn:
         conn.execute(schema.completions.insert(), rows)
