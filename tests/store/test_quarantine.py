@@ -32,7 +32,7 @@ def test_retry_sends_rejections_again_remakes_statements_and_rereads_streams(
     sid = "00000000-0000-4000-8000-000000000001"
     with engine.begin() as conn:
         outbox.enqueue(conn, [Queued(sid, "completed", b"{}", "E1")], "run-1")
-        outbox.mark(conn, [sid], outbox.REJECTED, error="HTTP 400")
+        outbox.settle(conn, [sid], outbox.REJECTED, "w/1", error="HTTP 400")
         conn.execute(
             schema.completions.insert().values(
                 source="lms",

@@ -2,11 +2,11 @@
 the outbox and a killed worker's rows are delivered by another.
 
 A claim marks pending rows with the worker's id and a lease. A row is claimable when it is
-pending and carries no live lease. On PostgreSQL the candidates are read with
-`FOR UPDATE SKIP LOCKED` (workers never wait on each other's rows) and then marked; on SQLite
-one `UPDATE ... WHERE seq IN (SELECT ...)` does both, as SQLite serialises writers. When the
-LRS confirms, the rows leave `pending` and the lease is cleared (`claimed_by` stays: who
-delivered it). A worker that dies keeps its rows until the lease runs out; then any worker
+pending and carries no live lease. One `UPDATE ... WHERE seq IN (SELECT ...) RETURNING`
+picks and marks them; on PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`
+(workers never wait on each other's rows), while SQLite serialises writers. When the LRS
+answers, one write of each row records its new state and clears the lease (`claimed_by`
+stays: who delivered it). A worker that dies keeps its rows until the lease runs out; then any worker
 claims them again. A re-sent statement is harmless: the LRS answers an identical statement
 with success, and `deliver` counts it as stored.
 """
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, any_, func, select, update
 
 from adoptloop.store import outbox, quarantine, schema
 from adoptloop.store.locks import is_dead_local_process
@@ -44,24 +44,17 @@ class OutboxClaims:
             t.c.lease_until.is_(None) | (t.c.lease_until < stamp(now))
         )
         lease = {"claimed_by": self.worker, "lease_until": stamp(now + self._lease())}
+        candidates = select(t.c.seq).where(claimable).order_by(t.c.seq).limit(limit)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                seqs = list(
-                    conn.execute(
-                        select(t.c.seq)
-                        .where(claimable)
-                        .order_by(t.c.seq)
-                        .limit(limit)
-                        .with_for_update(skip_locked=True)
-                    ).scalars()
-                )
-                if not seqs:
-                    return []
-                target = t.c.seq.in_(seqs)
+                # Locked rows are skipped, not waited for: another worker is claiming them.
+                # ARRAY(...) makes the candidates an init plan, read once: as `IN (...)`
+                # PostgreSQL may read the subquery again for each row it updates, and the
+                # rows this statement has just updated, skipped as locked, would let more in.
+                locked = candidates.with_for_update(skip_locked=True).scalar_subquery()
+                target = t.c.seq == any_(func.array(locked))
             else:
-                target = t.c.seq.in_(
-                    select(t.c.seq).where(claimable).order_by(t.c.seq).limit(limit)
-                )
+                target = t.c.seq.in_(candidates.scalar_subquery())
             rows = conn.execute(
                 update(t)
                 .where(target & claimable)
@@ -82,18 +75,10 @@ class OutboxClaims:
     ) -> None:
         """Record what the LRS said: `stored` statement ids are delivered, `rejected`
         ((statement id, reason) pairs) quarantined."""
-        t = schema.outbox
         with self.engine.begin() as conn:
-            outbox.mark(conn, stored, outbox.DELIVERED)
+            outbox.settle(conn, stored, outbox.DELIVERED, self.worker)
             for statement_id, reason in rejected:
-                outbox.mark(conn, [statement_id], outbox.REJECTED, error=reason)
-            ids = [*stored, *(sid for sid, _ in rejected)]
-            if ids:
-                conn.execute(
-                    update(t)
-                    .where(t.c.statement_id.in_(ids))
-                    .values(claimed_by=self.worker, lease_until=None)
-                )
+                outbox.settle(conn, [statement_id], outbox.REJECTED, self.worker, error=reason)
             quarantine.quarantine(
                 conn,
                 run_id,

@@ -141,15 +141,27 @@ def enqueue_values(
         )
 
 
-def mark(
-    conn: Connection, statement_ids: Sequence[str], state: str, error: str | None = None
+def settle(
+    conn: Connection,
+    statement_ids: Sequence[str],
+    state: str,
+    worker: str,
+    error: str | None = None,
 ) -> None:
+    """What the LRS answered for claimed rows: their new state, and the claim's lease cleared
+    (`claimed_by` names the worker that settled them), in one write of each row."""
     if statement_ids:
         t = schema.outbox
         conn.execute(
             update(t)
             .where(t.c.statement_id.in_(list(statement_ids)))
-            .values(state=state, delivered_at=utcnow() if state == DELIVERED else None, error=error)
+            .values(
+                state=state,
+                delivered_at=utcnow() if state == DELIVERED else None,
+                error=error,
+                claimed_by=worker,
+                lease_until=None,
+            )
         )
 
 
