@@ -89,6 +89,47 @@ def test_source_rows_are_inserted_updated_or_left_alone(engine: Engine) -> None:
     assert stored["score"] == 0.8
 
 
+def test_a_fresh_reads_batch_that_repeats_a_row_it_wrote_is_written_with_the_lookup(
+    engine: Engine,
+) -> None:
+    """`fresh`: the batch goes in without looking up stored digests; a row this read already
+    wrote makes that insert fail as a whole (a duplicate key, on PostgreSQL from COPY too), and
+    the batch is then written as any other: nothing doubled, nothing lost, counts exact."""
+    row = {
+        "record_id": "o1",
+        "observer_hr_id": "M1",
+        "observed_hr_id": "E1",
+        "visit_date": date(2026, 1, 5),
+        "timezone": "Europe/Berlin",
+        "status": "submitted",
+        "counted": True,
+        "submitted_at": None,
+        "modified_at": "2026-01-05T10:00:00.000Z",
+        "has_next_step": False,
+        "names_capability": True,
+        "word_count": 12,
+    }
+    t = schema.observations
+    with engine.begin() as conn:
+        first = records.upsert_source_rows(conn, "observations", "crm", [row], fresh=True)
+        again = records.upsert_source_rows(
+            conn,
+            "observations",
+            "crm",
+            [{**row, "record_id": "o2"}, {**row, "word_count": 13}],
+            fresh=True,
+        )
+        stored = conn.execute(
+            select(t.c.record_id, t.c.visit_date, t.c.counted, t.c.has_next_step, t.c.word_count)
+            .order_by(t.c.record_id)
+        ).all()
+    assert (first.inserted, again.inserted, again.updated) == (1, 1, 1)
+    assert [tuple(r) for r in stored] == [
+        ("o1", date(2026, 1, 5), True, False, 13),
+        ("o2", date(2026, 1, 5), True, False, 12),
+    ]
+
+
 def test_a_row_digest_writes_dates_as_their_iso_form() -> None:
     """Stored digests were made with dates as .isoformat() strings; they must stay valid."""
     when = datetime(2026, 1, 5, 12, 30, 15, 120000, tzinfo=UTC)
