@@ -120,8 +120,9 @@ def test_a_fresh_reads_batch_that_repeats_a_row_it_wrote_is_written_with_the_loo
             fresh=True,
         )
         stored = conn.execute(
-            select(t.c.record_id, t.c.visit_date, t.c.counted, t.c.has_next_step, t.c.word_count)
-            .order_by(t.c.record_id)
+            select(
+                t.c.record_id, t.c.visit_date, t.c.counted, t.c.has_next_step, t.c.word_count
+            ).order_by(t.c.record_id)
         ).all()
     assert (first.inserted, again.inserted, again.updated) == (1, 1, 1)
     assert [tuple(r) for r in stored] == [
