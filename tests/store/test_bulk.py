@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import (
@@ -110,3 +111,41 @@ def test_rows_in_reads_the_rows_whose_key_is_given_on_both_databases(engine: Eng
         )
         assert sorted(found) == sorted((k, f"E{i}") for i, k in enumerate(keys))
         assert bulk.rows_in(conn, schema.identities, ["hr_id"], "external_id", []) == []
+
+
+def test_add_tuples_adds_every_rows_counts_on_both_databases(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """add_tuples adds each row's counts to its key's row (inserting it when there is none),
+    whatever the batch: keys repeated within it (PostgreSQL's multi-row upsert may not touch a
+    row twice in one statement), more rows than one statement takes, counts that cancel."""
+    monkeypatch.setattr(bulk, "_VALUES_ROWS", 3)
+    t = schema.metric_km
+    keys = ("grouping", "grp", "capability_id", "kind", "day")
+
+    def add(rows: list[tuple[Any, ...]]) -> None:
+        with engine.begin() as conn:
+            bulk.add_tuples(conn, t, keys, ["n"], rows)
+
+    add([("region", "North", "c1", "e", day, 1) for day in range(5)])
+    add(
+        [
+            ("region", "North", "c1", "e", 0, 2),
+            ("region", "North", "c1", "e", 0, 3),  # the same key again in one batch
+            ("region", "North", "c1", "e", 1, -1),
+            ("region", "South", "c1", "c", 7, 4),
+            ("region", "South", "c1", "c", 7, -4),  # cancels: a row of 0 stays
+            ("(all)", "(all)", "c2", "e", 3, 1),
+        ]
+    )
+    with engine.connect() as conn:
+        stored = {tuple(r[:-1]): r[-1] for r in conn.execute(select(t))}
+    assert stored == {
+        ("region", "North", "c1", "e", 0): 6,
+        ("region", "North", "c1", "e", 1): 0,
+        ("region", "North", "c1", "e", 2): 1,
+        ("region", "North", "c1", "e", 3): 1,
+        ("region", "North", "c1", "e", 4): 1,
+        ("region", "South", "c1", "c", 7): 0,
+        ("(all)", "(all)", "c2", "e", 3): 1,
+    }
