@@ -24,6 +24,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -587,3 +588,76 @@ def test_two_items_rating_one_capability_on_one_visit_are_two_statements() -> No
     assert len({s["id"] for s in statements}) == 2
     assert {s["object"]["id"] for s in statements} == {ctx.ns.capability("opening")}
     assert sorted(s["result"]["score"]["raw"] for s in statements) == [2.0, 4.0]
+
+
+@given(
+    parts=st.lists(
+        st.text(st.sampled_from("aZ09-_.~/%# é"), max_size=4) | st.sampled_from(["E1/closing"]),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_a_key_is_its_parts_each_percent_encoded_as_quote_encodes_it(parts: list[str]) -> None:
+    # the statement ids of every store hang on these bytes: a part whose only character to
+    # quote is '/' (an adoption state's "<hr_id>/<capability>") takes a quicker path that must
+    # give what quote gives ('%2F', upper case)
+    from urllib.parse import quote
+
+    from adoptloop.mappings.translate import _key
+
+    assert _key(*parts) == "/".join(quote(part, safe="") for part in parts)
+
+
+def test_an_adoption_row_with_no_transition_to_state_gives_no_statement(
+    ctx: TranslateContext,
+) -> None:
+    from adoptloop.mappings.records import AdoptionTransitions
+    from adoptloop.mappings.translate import translate_adoption
+
+    capability = next(iter(ctx.capabilities.capabilities))
+    day = date(2026, 3, 2)
+    row = AdoptionTransitions(
+        source="adoption",
+        record_id=f"E1/{capability}",
+        hr_id="E1",
+        capability_id=capability,
+        trained_at=date(2026, 1, 5),
+        transitions=(("trained-unobserved", day),),
+        deleted=False,
+    )
+    assert translate_adoption(row, ctx) == []
+    assert translate_adoption(replace(row, transitions=()), ctx) == []
+    # the capability is still checked first: a row the map can no longer translate is said so
+    with pytest.raises(KeyError, match="no-such"):
+        translate_adoption(replace(row, capability_id="no-such", transitions=()), ctx)
+    adopted = replace(row, transitions=(("trained-unobserved", day), ("adopted", day)))
+    assert [d.kind for d in translate_adoption(adopted, ctx)] == ["adopted"]
+
+
+def test_completions_of_one_module_share_its_activity_and_each_title_is_its_own(
+    ctx: TranslateContext,
+) -> None:
+    # one object for all of a module's statements (validated once, by identity); a module
+    # whose title differs between rows is named by each row's own title
+    def completion(record_id: str, title: str | None) -> Row:
+        return {
+            "source": "lms",
+            "record_id": record_id,
+            "hr_id": "R1",
+            "module_id": "M-shared",
+            "module_title": title,
+            "status": "completed",
+            "completed_at": "2026-01-01T00:00:00.000Z",
+            "score": None,
+            "deleted": False,
+        }
+
+    [first] = _drafts(ctx, "completions", completion("C1", "Objections"), [])
+    [second] = _drafts(ctx, "completions", completion("C2", "Objections"), [])
+    [renamed] = _drafts(ctx, "completions", completion("C3", "Objections II"), [])
+    [untitled] = _drafts(ctx, "completions", completion("C4", None), [])
+    assert first.body["object"] is second.body["object"]
+    assert renamed.body["object"]["definition"]["name"] == {"en-US": "Objections II"}
+    assert first.body["object"]["definition"]["name"] == {"en-US": "Objections"}
+    assert "name" not in untitled.body["object"]["definition"]
+    assert first.body["object"]["id"] == ctx.ns.module("M-shared")
