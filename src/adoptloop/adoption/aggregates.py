@@ -23,9 +23,11 @@ day number)). A full computation adds every
 contribution (but the ratings per day, which only the kept path reads); `update` (the run's adoption stage) keeps them in the store (schema v8) and
 redoes only the people whose states rows the states pass recomputed (store metric_dirty) and
 those whose coverage contribution expired, subtracting their stored contribution and adding the
-new one. It rebuilds everything on the first run, after the capability map, a window or the
-adoptloop version changed, when the as-of date went back, or when the states pass did a full
-computation (which forgets the bookmark). tests/adoption/test_aggregates.py checks that the
+new one. It rebuilds everything when there is no bookmark, after the capability map, a window
+or the adoptloop version changed, or when the as-of date went back. A full computation of the
+states (the first run; a new map, window or version; an as-of date gone back) rebuilds the sums
+beside it instead (`Rebuild`), from each person's rows as it makes them, and leaves the
+bookmark: the update after it redoes nobody. tests/adoption/test_aggregates.py checks that the
 kept sums, rows and report equal a full recomputation after random edits.
 """
 
@@ -381,6 +383,85 @@ def bring_to(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[s
             _redo(conn, source, capabilities, as_of, people, rebuild=rebuild, everyone=rebuild)
         kept.finish_update(conn, as_of, basis(capabilities))
     return {"metrics": "full" if rebuild else "incremental", "people": len(people)}
+
+
+class Rebuild:
+    """The kept sums rebuilt beside a full states computation (adoption.compute), from each
+    person's HR rows, employment and states rows as the pass makes them: what `bring_to`'s
+    rebuild reads again after the pass (everyone's HR rows and trained states rows, by chunks
+    of people) is not read twice. The same contributions and sums as that rebuild: a
+    trained row's contribution is `rep_contribution` of the row, a person's is
+    `person_contribution`; the visits' are written by the database for everyone at once.
+
+    Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark
+    forgotten, every kept row cleared, the visits' rows and their ratings per day), then
+    `flush` every CHUNK_PEOPLE people (their contributions and change to the sums: only one
+    chunk's is held), and `finish` after the last person, which records the bookmark. A pass
+    cut short leaves no bookmark: the next `bring_to` rebuilds.
+    """
+
+    def __init__(self, reader: Connection, capabilities: CapabilityMap, as_of: date) -> None:
+        self.capabilities = capabilities
+        self.as_of = as_of
+        self.people = 0  # taken in
+        self.pending = 0  # taken in since the last flush
+        self._reps: list[dict[str, Any]] = []
+        self._persons: list[dict[str, Any]] = []
+        since = as_of - timedelta(days=COACHING_DAYS)
+        self._visits = store.first_visits_in_order(reader, since)
+        self._visit = next(self._visits, None)
+
+    def begin(self, writer: Connection) -> None:
+        kept.forget(writer)
+        kept.clear(writer)
+        kept.write_visits(writer, None, top_box=TOP_BOX)
+        rated: Counter[KmKey] = Counter()
+        for cap, day, n in kept.rated_sums(writer, None):
+            rated[(RATED, ALL, cap, "r", day.toordinal())] += n
+        kept.apply_km(writer, rated)
+
+    def add(
+        self,
+        hr_id: str,
+        posts: Sequence[HRRow],
+        person: Employment,
+        rows: Iterable[Mapping[str, Any]],
+    ) -> None:
+        """A person's contributions: `rows` their states rows (adoption.compute.outcome_row),
+        `posts` their HR rows (`person` the employment made from them). People come in the
+        order of the store's hr_ids (that of store.metrics.first_visits_in_order)."""
+        first_visit = None
+        if self._visit is not None and self._visit[0] == hr_id:
+            first_visit = self._visit[1]
+            self._visit = next(self._visits, None)
+        for row in rows:
+            if (
+                row["trained_at"] is None
+                or row["capability_id"] not in self.capabilities.capabilities
+            ):
+                continue
+            rep = TrainedRow(*(row[name] for name in TrainedRow._fields))
+            part = rep_contribution(rep, person, self.as_of)
+            if part is not None:
+                self._reps.append(part)
+        if posts:  # as `contributions`: everyone with an HR row
+            self._persons.append(person_contribution(hr_id, posts, person, first_visit, self.as_of))
+        self.people += 1
+        self.pending += 1
+
+    def flush(self, writer: Connection) -> None:
+        """Write the contributions taken in since the last flush, and their sums."""
+        kept.replace_contributions(writer, [], self._reps, self._persons)
+        change = Aggregates()
+        change.add(self._reps, self._persons)
+        kept.apply_cells(writer, change.cells)
+        kept.apply_km(writer, change.km)
+        self._reps, self._persons, self.pending = [], [], 0
+
+    def finish(self, writer: Connection) -> None:
+        """The last people's contributions, and the bookmark: the sums are as of `as_of`."""
+        self.flush(writer)
+        kept.finish_update(writer, self.as_of, basis(self.capabilities))
 
 
 def _redo(
