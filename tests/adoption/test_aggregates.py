@@ -375,3 +375,51 @@ def test_observations_taken_out_as_read_leave_the_other_groupings_counts() -> No
     assert len(sums.km) == 4
     assert sums.observations("region", as_of, release=True) == expected
     assert dict(sums.km) == {("manager", "M-1", "obj", "e", 3): 2}
+
+
+def test_the_visits_rows_staged_beside_a_full_computation_fail_it_when_they_fail(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the first adoption pass): on SQLite the visits' rows of the kept sums are
+    read into temporary tables on a connection of their own while the states pass runs, and
+    copied in after it. When that copy fails, the computation fails with its error, no
+    bookmark is left, and the next update rebuilds the sums whole (equal to a full
+    recomputation); when the pass itself fails, the staging is waited for, not left running."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    staged_on: list[Any] = []
+    stage = kept.stage_visits
+
+    def watched(conn: Connection, **kwargs: Any) -> None:
+        staged_on.append(conn)
+        stage(conn, **kwargs)
+
+    def full_disk(_conn: Connection) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(kept, "stage_visits", watched)
+    monkeypatch.setattr(kept, "insert_staged_visits", full_disk)
+    with pytest.raises(RuntimeError, match="disk full"):
+        update_states(engine, capabilities, as_of)
+    assert len(staged_on) == 1
+    with engine.connect() as conn:
+        assert kept.last_update(conn) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    assert _assert_kept_equals_full(engine, capabilities, as_of) == "full"
+
+    def pass_fails(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the pass failed")
+
+    import threading
+
+    from adoptloop.adoption import compute
+
+    monkeypatch.setattr(compute, "outcome_row", pass_fails)
+    with engine.begin() as conn:
+        kept.forget(conn)
+    with pytest.raises(RuntimeError, match="the pass failed"):
+        update_states(engine, capabilities, as_of, full=True)
+    assert not [t for t in threading.enumerate() if t.name == "kept-visits"]

@@ -163,7 +163,12 @@ def update_states(
     with streaming(engine) as reader, engine.connect() as writer:
         # a full computation rebuilds the kept metrics (adoption.aggregates) beside it
         sums = None if people is not None else aggregates.Rebuild(reader, capabilities, as_of)
-        counts = _compute(reader, writer, capabilities, as_of, people, new=new, sums=sums)
+        try:
+            counts = _compute(reader, writer, capabilities, as_of, people, new=new, sums=sums)
+        finally:
+            if sums is not None:  # after a failure: the write lock let go, then its work
+                writer.rollback()  # beside the pass is waited for
+                sums.close()
     counts["mode"] = "full" if people is None else "incremental"
     if people is not None:
         counts["people"] = len(people)
