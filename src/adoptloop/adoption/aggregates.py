@@ -39,6 +39,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from adoptloop import __version__
@@ -393,6 +394,9 @@ def bring_to(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[s
     return {"metrics": "full" if rebuild else "incremental", "people": len(people)}
 
 
+_TRAINED_FIELDS = itemgetter(*TrainedRow._fields)  # a states row's, as store.metrics reads them
+
+
 class Rebuild:
     """The kept sums rebuilt beside a full states computation (adoption.compute), from each
     person's HR rows, employment and states rows as the pass makes them: what `bring_to`'s
@@ -477,7 +481,7 @@ class Rebuild:
                 or row["capability_id"] not in self.capabilities.capabilities
             ):
                 continue
-            rep = TrainedRow(*(row[name] for name in TrainedRow._fields))
+            rep = TrainedRow(*_TRAINED_FIELDS(row))
             part = rep_contribution(rep, person, self.as_of)
             if part is not None:
                 self._reps.append(part)
