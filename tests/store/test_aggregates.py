@@ -111,7 +111,7 @@ def test_a_full_states_computation_rebuilds_the_kept_sums_as_a_rebuild_after_it_
     stored states (reading everyone again) writes. People of every kind: trained and rated
     reps, one trained without an HR row, one rated only after D, one rated on a capability
     out of the map, one with visits but no ratings, a manager, a leaver, one with an HR row
-    and nothing else."""
+    and nothing else, and people observed without ratings who are in no HR export."""
     from adoptloop.adoption import aggregates
     from adoptloop.adoption.compute import update_states
     from adoptloop.store import metrics
@@ -134,6 +134,10 @@ def test_a_full_states_computation_rebuilds_the_kept_sums_as_a_rebuild_after_it_
         scenario.rep("gone", left=day(3))
         scenario.rated("gone", day(20), HIGH)
         scenario.rep("hr-only")
+        # observed on counted visits without ratings, and in no HR export: people the states
+        # pass never meets, whose ids sort before everyone's (and between)
+        scenario.visit("0-unknown", D - timedelta(days=5))
+        scenario.visit("r3-unknown", D - timedelta(days=2))
         conn.commit()
     capabilities = scenario.capabilities
     monkeypatch.setattr(aggregates, "CHUNK_PEOPLE", 3)  # several writes of the sums
