@@ -135,8 +135,10 @@ def test_kept_metrics_equal_a_full_recomputation_after_random_edits(
     capabilities = load_capability_map(DEMO / "capabilities.yaml")
     _pull(engine, org, capabilities)
     as_of = date(2026, 3, 1)
-    update_states(engine, capabilities, as_of)
-    assert _assert_kept_equals_full(engine, capabilities, as_of) == "full"
+    # the first computation is full: the kept sums are rebuilt beside it, the update redoes
+    # nobody
+    assert update_states(engine, capabilities, as_of)["kept_sums"]["metrics"] == "full"
+    assert _assert_kept_equals_full(engine, capabilities, as_of) == "incremental"
     modes = []
     for step, days in enumerate((0, 1, 17, 45, 90, 3)):
         as_of += timedelta(days=days)
@@ -150,14 +152,21 @@ def test_kept_metrics_equal_a_full_recomputation_after_random_edits(
 
 
 def test_as_of_going_back_rebuilds_the_kept_metrics(org: Path, engine: Engine) -> None:
-    """Issue 17 point 2: an earlier as-of date than the kept one means a full rebuild."""
+    """Issue 17 point 2: an earlier as-of date than the kept one means a full rebuild (the
+    states computation, full then too, rebuilds them beside it)."""
     capabilities = load_capability_map(DEMO / "capabilities.yaml")
     _pull(engine, org, capabilities)
     update_states(engine, capabilities, date(2026, 5, 1))
-    aggregates.update(engine, capabilities, date(2026, 5, 1), ["region"])
-    update_states(engine, capabilities, date(2026, 4, 1))
+    _, counts = aggregates.update(engine, capabilities, date(2026, 5, 1), ["region"])
+    assert counts["metrics"] == "incremental"
     _, counts = aggregates.update(engine, capabilities, date(2026, 4, 1), ["region"])
     assert counts["metrics"] == "full"
+    assert update_states(engine, capabilities, date(2026, 4, 1))["kept_sums"] == {
+        "metrics": "full",
+        "people": counts["people"],
+    }
+    _, counts = aggregates.update(engine, capabilities, date(2026, 4, 1), ["region"])
+    assert counts == {"metrics": "incremental", "people": 0}
 
 
 def test_an_update_cut_short_between_chunks_is_followed_by_a_full_rebuild(
@@ -171,7 +180,7 @@ def test_an_update_cut_short_between_chunks_is_followed_by_a_full_rebuild(
     _pull(engine, org, capabilities)
     as_of = date(2026, 3, 1)
     update_states(engine, capabilities, as_of)
-    assert _assert_kept_equals_full(engine, capabilities, as_of) == "full"
+    assert _assert_kept_equals_full(engine, capabilities, as_of) == "incremental"
     _edit_drops(org, 5)
     _pull(engine, org, capabilities)
     as_of += timedelta(days=30)
@@ -277,9 +286,9 @@ def test_kept_ratings_per_day_give_the_full_recomputation_s_reinforcement(
             _rate_some(org, seed * 10 + step)
             _remove_some_reports(org, seed * 10 + step)
             _pull(engine, org, capabilities)
-        update_states(engine, capabilities, as_of)
+        states = update_states(engine, capabilities, as_of)
         sums, counts = aggregates.update(engine, capabilities, as_of, ["region", "manager"])
-        seen_modes.append(counts["metrics"])
+        seen_modes.append(states.get("kept_sums", counts)["metrics"])
         since = as_of - timedelta(days=90)
         with engine.connect() as conn:
             recency = sorted(store.rating_recency(conn, since, as_of))
@@ -366,3 +375,51 @@ def test_observations_taken_out_as_read_leave_the_other_groupings_counts() -> No
     assert len(sums.km) == 4
     assert sums.observations("region", as_of, release=True) == expected
     assert dict(sums.km) == {("manager", "M-1", "obj", "e", 3): 2}
+
+
+def test_the_visits_rows_staged_beside_a_full_computation_fail_it_when_they_fail(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the first adoption pass): on SQLite the visits' rows of the kept sums are
+    read into temporary tables on a connection of their own while the states pass runs, and
+    copied in after it. When that copy fails, the computation fails with its error, no
+    bookmark is left, and the next update rebuilds the sums whole (equal to a full
+    recomputation); when the pass itself fails, the staging is waited for, not left running."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    staged_on: list[Any] = []
+    stage = kept.stage_visits
+
+    def watched(conn: Connection, **kwargs: Any) -> None:
+        staged_on.append(conn)
+        stage(conn, **kwargs)
+
+    def full_disk(_conn: Connection) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(kept, "stage_visits", watched)
+    monkeypatch.setattr(kept, "insert_staged_visits", full_disk)
+    with pytest.raises(RuntimeError, match="disk full"):
+        update_states(engine, capabilities, as_of)
+    assert len(staged_on) == 1
+    with engine.connect() as conn:
+        assert kept.last_update(conn) is None
+    monkeypatch.undo()
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    assert _assert_kept_equals_full(engine, capabilities, as_of) == "full"
+
+    def pass_fails(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the pass failed")
+
+    import threading
+
+    from adoptloop.adoption import compute
+
+    monkeypatch.setattr(compute, "outcome_row", pass_fails)
+    with engine.begin() as conn:
+        kept.forget(conn)
+    with pytest.raises(RuntimeError, match="the pass failed"):
+        update_states(engine, capabilities, as_of, full=True)
+    assert not [t for t in threading.enumerate() if t.name == "kept-visits"]

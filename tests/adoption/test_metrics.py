@@ -517,6 +517,7 @@ def test_update_states_rewrites_only_changed_rows_and_tombstones_vanished_ones(
         "changed": 3,
         "removed": 0,
         "mode": "full",
+        "kept_sums": {"metrics": "full", "people": 3},  # rebuilt beside a full computation
     }
     # the next day: r1 and r2 were censored one more day, nothing happened (not a change);
     # nobody's inputs were written and no window closed, so nobody is recomputed
@@ -540,6 +541,7 @@ def test_update_states_rewrites_only_changed_rows_and_tombstones_vanished_ones(
         "changed": 1,
         "removed": 1,
         "mode": "full",
+        "kept_sums": {"metrics": "full", "people": 3},
     }
     assert _states(scenario) == {
         f"r1/{OBJ}": ("adopted", False),

@@ -110,6 +110,45 @@ def test_person_inputs_take_only_the_people_asked_for_in_chunks(
     assert taken == ["a", "c", "d"]
 
 
+def test_person_inputs_give_ratings_by_capability_then_visit_date_visit_and_item(
+    scenario: Scenario,
+) -> None:
+    """The state machine takes one visit's ratings of a capability in item order, so the
+    order within a capability is part of the contract, whatever order the read takes."""
+    scenario.rep("r1")
+    late = scenario.visit("r1", day(20), {DISC: LOW})
+    second = scenario.visit("r1", day(10), {OBJ: LOW})
+    first = scenario.visit("r1", day(10), {DISC: HIGH})
+    # two more ratings of OBJ on `second`, items "a" and "z" around its own item
+    # ("objection-handling-rating": the same order in any collation)
+    scenario.conn.execute(
+        schema.ratings.insert(),
+        [
+            {
+                "source": "crm",
+                "record_id": second,
+                "item": item,
+                "capability_id": OBJ,
+                "raw": 1.0,
+                "scaled": scaled,
+            }
+            for item, scaled in (("z", 0.1), ("a", 0.9))
+        ],
+    )
+    earliest = scenario.visit("r1", day(5), {OBJ: HIGH})
+
+    (person,) = adoption.person_inputs(scenario.conn, D)
+
+    assert [(r.capability_id, r.visit_date, r.visit_id, r.scaled) for r in person.ratings] == [
+        (DISC, day(10), first, HIGH),
+        (DISC, day(20), late, LOW),
+        (OBJ, day(5), earliest, HIGH),
+        (OBJ, day(10), second, 0.9),  # item "a"
+        (OBJ, day(10), second, LOW),  # item "objection-handling-rating"
+        (OBJ, day(10), second, 0.1),  # item "z"
+    ]
+
+
 # --- what changed since the last computation ------------------------------------------------------
 
 

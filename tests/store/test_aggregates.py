@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, event
 
 from adoptloop.store import aggregates as kept
@@ -78,3 +80,87 @@ def test_a_change_to_the_kept_sums_reads_no_other_group_s_sums(engine: Engine) -
     assert ("*", "(all)", "c0", "e", 7) not in km
     assert km[("*", "(all)", "c0", "c", 9)] == 2
     assert len(km) == 300
+
+
+_KEPT = {  # every kept table, by its key
+    "metric_reps": "hr_id, capability_id",
+    "metric_people": "hr_id",
+    "metric_visits": "hr_id, source, record_id",
+    "metric_ratings": "hr_id, capability_id, day",
+    "metric_cells": "grouping, grp, capability_id",
+    "metric_km": "grouping, grp, capability_id, kind, day",
+}
+
+
+def _kept_tables(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    with engine.connect() as conn:
+        return {
+            table: [
+                tuple(row) for row in conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY {key}")
+            ]
+            for table, key in _KEPT.items()
+        }
+
+
+def test_a_full_states_computation_rebuilds_the_kept_sums_as_a_rebuild_after_it_would(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the first adoption pass): a full computation of the states rebuilds the kept
+    sums from each person's rows as it makes them, a few people per write; the sums' own
+    update then redoes nobody, and every kept row is the one a rebuild of the sums from the
+    stored states (reading everyone again) writes. People of every kind: trained and rated
+    reps, one trained without an HR row, one rated only after D, one rated on a capability
+    out of the map, one with visits but no ratings, a manager, a leaver, one with an HR row
+    and nothing else, and people observed without ratings who are in no HR export."""
+    from adoptloop.adoption import aggregates
+    from adoptloop.adoption.compute import update_states
+    from adoptloop.store import metrics
+    from tests.adoption.scenario import DISC, HIGH, LOW, D, Scenario, day
+
+    with engine.connect() as conn:
+        scenario = Scenario(conn)
+        for i in range(7):
+            scenario.trained(f"r{i}", region="North" if i % 2 else "South", manager=f"M-{i % 3}")
+            scenario.rated(f"r{i}", day(10 + i), HIGH if i % 3 else LOW, observer=f"M-{i % 3}")
+            scenario.rated(f"r{i}", day(50 + i), HIGH, capability=DISC)
+        scenario.completed("no-hr", "MOD-OBJ-101", day(1))
+        scenario.rep("late")
+        scenario.rated("late", D + timedelta(days=3), HIGH)
+        scenario.rep("unmapped")
+        scenario.rated("unmapped", day(12), HIGH, capability="not-in-the-map")
+        scenario.rep("visited")
+        scenario.visit("visited", D - timedelta(days=5))
+        scenario.manager("M-1", "North", "T-1")
+        scenario.rep("gone", left=day(3))
+        scenario.rated("gone", day(20), HIGH)
+        scenario.rep("hr-only")
+        # observed on counted visits without ratings, and in no HR export: people the states
+        # pass never meets, whose ids sort before everyone's (and between)
+        scenario.visit("0-unknown", D - timedelta(days=5))
+        scenario.visit("r3-unknown", D - timedelta(days=2))
+        conn.commit()
+    capabilities = scenario.capabilities
+    monkeypatch.setattr(aggregates, "CHUNK_PEOPLE", 3)  # several writes of the sums
+    reads: list[str] = []
+
+    def not_again(name: str) -> Any:
+        def read(*_args: Any, **_kwargs: Any) -> Any:
+            reads.append(name)
+            raise AssertionError(name)
+
+        return read
+
+    for name in ("trained_rows", "first_visits"):
+        monkeypatch.setattr(metrics, name, not_again(name))
+    counts = update_states(engine, capabilities, D)
+    monkeypatch.undo()
+
+    assert reads == []
+    assert counts["kept_sums"]["metrics"] == "full"
+    assert aggregates.bring_to(engine, capabilities, D) == {"metrics": "incremental", "people": 0}
+    beside = _kept_tables(engine)
+    assert all(beside.values())
+    with engine.begin() as conn:
+        kept.forget(conn)
+    assert aggregates.bring_to(engine, capabilities, D)["metrics"] == "full"
+    assert _kept_tables(engine) == beside

@@ -23,19 +23,23 @@ day number)). A full computation adds every
 contribution (but the ratings per day, which only the kept path reads); `update` (the run's adoption stage) keeps them in the store (schema v8) and
 redoes only the people whose states rows the states pass recomputed (store metric_dirty) and
 those whose coverage contribution expired, subtracting their stored contribution and adding the
-new one. It rebuilds everything on the first run, after the capability map, a window or the
-adoptloop version changed, when the as-of date went back, or when the states pass did a full
-computation (which forgets the bookmark). tests/adoption/test_aggregates.py checks that the
+new one. It rebuilds everything when there is no bookmark, after the capability map, a window
+or the adoptloop version changed, or when the as-of date went back. A full computation of the
+states (the first run; a new map, window or version; an as-of date gone back) rebuilds the sums
+beside it instead (`Rebuild`), from each person's rows as it makes them, and leaves the
+bookmark: the update after it redoes nobody. tests/adoption/test_aggregates.py checks that the
 kept sums, rows and report equal a full recomputation after random edits.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from adoptloop import __version__
@@ -45,6 +49,8 @@ from adoptloop.store import aggregates as kept
 from adoptloop.store import metrics as store
 from adoptloop.store.adoption import HRRow, hr_rows
 from adoptloop.store.aggregates import CELL_COUNTS, CellKey, KmKey
+from adoptloop.store.commits import Commits
+from adoptloop.store.db import streaming
 from adoptloop.store.metrics import NO_GROUP, RowSource, TrainedRow, team_key
 from adoptloop.store.records import row_digest
 
@@ -211,24 +217,29 @@ class Aggregates:
     def add_rep(self, rep: Mapping[str, Any], sign: int = 1) -> None:
         cap = rep["capability_id"]
         keys = [(g, rep[g], cap) for g in GROUPINGS] + [(EVERYONE, ALL, cap)]
-        counts = (
-            1,
-            rep["in_cohort"],
-            rep["observed"],
-            rep["proficient"],
-            rep["sustained"],
-            rep["regressed"],
-            rep["in_cohort"] and rep["sustained"],
-        )
+        # the first seven CELL_COUNTS, signed once (a rebuild adds ~200,000 reps x 5 cells)
+        cohort, observed, adopted = rep["in_cohort"], rep["observed"], rep["proficient"]
+        sustained, regressed = rep["sustained"], rep["regressed"]
+        cohort_sustained = sign * (cohort and sustained)
+        cohort, observed, adopted = sign * cohort, sign * observed, sign * adopted
+        sustained, regressed = sign * sustained, sign * regressed
         days = rep["days_to_proficient"]
         kind, day = (
             ("e", max(0, days)) if days is not None else ("c", rep["trained_at"].toordinal())
         )
+        cells, km = self.cells, self.km
         for key in keys:
-            cell = self._cell(key)
-            for i, n in enumerate(counts):
-                cell[i] += sign * n
-            self.km[(*key, kind, day)] += sign
+            cell = cells.get(key)
+            if cell is None:
+                cell = self._cell(key)
+            cell[0] += sign
+            cell[1] += cohort
+            cell[2] += observed
+            cell[3] += adopted
+            cell[4] += sustained
+            cell[5] += regressed
+            cell[6] += cohort_sustained
+            km[(*key, kind, day)] += sign
 
     def add_person(self, person: Mapping[str, Any], sign: int = 1) -> None:
         if person["region"] is None:  # not eligible
@@ -381,6 +392,130 @@ def bring_to(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[s
             _redo(conn, source, capabilities, as_of, people, rebuild=rebuild, everyone=rebuild)
         kept.finish_update(conn, as_of, basis(capabilities))
     return {"metrics": "full" if rebuild else "incremental", "people": len(people)}
+
+
+_TRAINED_FIELDS = itemgetter(*TrainedRow._fields)  # a states row's, as store.metrics reads them
+
+
+class Rebuild:
+    """The kept sums rebuilt beside a full states computation (adoption.compute), from each
+    person's HR rows, employment and states rows as the pass makes them: what `bring_to`'s
+    rebuild reads again after the pass (everyone's HR rows and trained states rows, by chunks
+    of people) is not read twice. The same contributions and sums as that rebuild: a
+    trained row's contribution is `rep_contribution` of the row, a person's is
+    `person_contribution`; the visits' are written by the database for everyone at once.
+
+    Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark
+    forgotten, every kept row cleared, the visits' rows and their ratings per day), then
+    `flush` every CHUNK_PEOPLE people (their contributions and change to the sums: only one
+    chunk's is held), and `finish` after the last person, which records the bookmark. A pass
+    cut short leaves no bookmark: the next `bring_to` rebuilds.
+    """
+
+    def __init__(self, reader: Connection, capabilities: CapabilityMap, as_of: date) -> None:
+        self.capabilities = capabilities
+        self.as_of = as_of
+        self.people = 0  # taken in
+        self.pending = 0  # taken in since the last flush
+        self._reps: list[dict[str, Any]] = []
+        self._persons: list[dict[str, Any]] = []
+        since = as_of - timedelta(days=COACHING_DAYS)
+        self._visits = store.first_visits_in_order(reader, since)
+        self._visit = next(self._visits, None)
+        self._aside: threading.Thread | None = None  # the visits' rows (begin)
+        self._failed: list[BaseException] = []
+
+    def begin(self, writer: Connection) -> None:
+        """Forget the bookmark and clear every kept row; the visits' rows and their ratings
+        per day for everyone. On SQLite those are read and grouped beside the pass, on a
+        connection of their own into its temporary tables (they take no write lock; ~4 CPU-s
+        of the database's at 50,000 reps, while the pass runs Python on the other core), then
+        copied in once the clear is committed (a copy waits for the pass's write lock, which
+        waits for the copy's)."""
+        kept.forget(writer)
+        kept.clear(writer)
+        if writer.dialect.name == "sqlite":
+            self._aside = threading.Thread(
+                target=self._visits_aside, args=(writer.engine,), name="kept-visits", daemon=True
+            )
+            self._aside.start()
+        else:
+            kept.write_visits(writer, None, top_box=TOP_BOX)
+            _add_rated(writer, kept.rated_sums(writer, None))
+
+    def _visits_aside(self, engine: Engine) -> None:
+        try:
+            with streaming(engine) as conn:  # a small page cache: each page is read once
+                kept.stage_visits(conn, top_box=TOP_BOX)
+                commits = Commits(conn, rows=0, seconds=0.0)  # one transaction, once the
+                # pass's with the clear is committed (BEGIN IMMEDIATE waits for it)
+                commits.write(lambda: _add_rated(conn, kept.insert_staged_visits(conn)), 0)
+                commits.close()
+        except BaseException as error:  # noqa: BLE001 (raised in the pass's thread: finish)
+            self._failed.append(error)
+
+    def close(self) -> None:
+        """Wait for the visits' rows beside the pass (after a failed pass too: the writer's
+        transaction ended, their copy commits rows that the next rebuild clears)."""
+        if self._aside is not None:
+            self._aside.join()
+            self._aside = None
+
+    def add(
+        self,
+        hr_id: str,
+        posts: Sequence[HRRow],
+        person: Employment,
+        rows: Iterable[Mapping[str, Any]],
+    ) -> None:
+        """A person's contributions: `rows` their states rows (adoption.compute.outcome_row),
+        `posts` their HR rows (`person` the employment made from them). People come in the
+        order of the store's hr_ids (that of store.metrics.first_visits_in_order)."""
+        first_visit = None
+        if self._visit is not None and self._visit[0] == hr_id:
+            first_visit = self._visit[1]
+            self._visit = next(self._visits, None)
+        for row in rows:
+            if (
+                row["trained_at"] is None
+                or row["capability_id"] not in self.capabilities.capabilities
+            ):
+                continue
+            rep = TrainedRow(*_TRAINED_FIELDS(row))
+            part = rep_contribution(rep, person, self.as_of)
+            if part is not None:
+                self._reps.append(part)
+        if posts:  # as `contributions`: everyone with an HR row
+            self._persons.append(person_contribution(hr_id, posts, person, first_visit, self.as_of))
+        self.people += 1
+        self.pending += 1
+
+    def flush(self, writer: Connection) -> None:
+        """Write the contributions taken in since the last flush, and their sums."""
+        kept.replace_contributions(writer, [], self._reps, self._persons)
+        change = Aggregates()
+        change.add(self._reps, self._persons)
+        kept.apply_cells(writer, change.cells)
+        kept.apply_km(writer, change.km)
+        self._reps, self._persons, self.pending = [], [], 0
+
+    def finish(self, writer: Connection) -> None:
+        """The last people's contributions, and the bookmark: the sums are as of `as_of`."""
+        self.flush(writer)
+        if self._aside is not None:
+            writer.commit()  # the visits' copy beside the pass waits for the write lock
+            self.close()
+        if self._failed:
+            raise self._failed[0]
+        kept.finish_update(writer, self.as_of, basis(self.capabilities))
+
+
+def _add_rated(conn: Connection, rated: Iterable[kept.RatedDay]) -> None:
+    """Add the ratings per capability and day to the kept sums (grouping "rated")."""
+    sums: Counter[KmKey] = Counter()
+    for cap, day, n in rated:
+        sums[(RATED, ALL, cap, "r", day.toordinal())] += n
+    kept.apply_km(conn, sums)
 
 
 def _redo(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from adoptloop import __version__
+from adoptloop.adoption import aggregates
 from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.outcomes import RepOutcome, people_outcomes
 from adoptloop.mappings.capability_map import CapabilityMap
@@ -143,6 +144,9 @@ def update_states(
     transaction open (SQLite refuses a read snapshot's upgrade to writing once another
     connection, e.g. the run lock's heartbeat, has committed since). The as-of date and basis
     are recorded last, with the clearing of adoption_dirty: a computation cut short is redone.
+    A full computation also rebuilds the kept metrics from the rows as it makes them
+    (adoption.aggregates.Rebuild, its counts under "kept_sums"); an incremental one marks
+    its people for the metrics' next update.
     """
     basis = _basis(capabilities)
     with engine.begin() as conn:
@@ -157,15 +161,20 @@ def update_states(
         # lookup of stored digests, whose plan PostgreSQL makes while the table is nearly empty
         new = people is None and store.no_states(conn)
     with streaming(engine) as reader, engine.connect() as writer:
-        counts = _compute(reader, writer, capabilities, as_of, people, new=new)
+        # a full computation rebuilds the kept metrics (adoption.aggregates) beside it
+        sums = None if people is not None else aggregates.Rebuild(reader, capabilities, as_of)
+        try:
+            counts = _compute(reader, writer, capabilities, as_of, people, new=new, sums=sums)
+        finally:
+            if sums is not None:  # after a failure: the write lock let go, then its work
+                writer.rollback()  # beside the pass is waited for
+                sums.close()
     counts["mode"] = "full" if people is None else "incremental"
     if people is not None:
         counts["people"] = len(people)
     with engine.begin() as conn:
         store.finish_computation(conn, as_of, basis)
-        if people is None:  # the kept metrics (adoption.aggregates) are rebuilt too
-            kept_metrics.forget(conn)
-        else:
+        if people is not None:
             kept_metrics.mark_dirty(conn, people)
         counts["rows"] = store.live_states(conn)
     return counts
@@ -183,9 +192,12 @@ def _compute(
     people: list[str] | None,
     *,
     new: bool,
+    sums: aggregates.Rebuild | None = None,
 ) -> dict[str, Any]:
     """Upsert the rows of `people` (everyone: None) and tombstone theirs no longer produced;
-    `new`: none is stored yet, so they are inserted without looking up stored digests."""
+    `new`: none is stored yet, so they are inserted without looking up stored digests.
+    `sums`: the kept metrics rebuilt from everyone's rows as they are made (their writes in
+    the same transactions as the rows')."""
     counts = WriteCounts()
     produced = 0
     keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
@@ -195,15 +207,23 @@ def _compute(
     def upsert(rows: list[dict[str, Any]]) -> None:
         counts.add(store.upsert_states(writer, rows, volatile=_VOLATILE, new=new))
 
-    for row in compute_rows(reader, capabilities, as_of, people):
-        record_id = f"{row['hr_id']}/{row['capability_id']}"
-        produced += 1
-        if people is not None:
-            keys.add(record_id)
-        batch.append({**row, "record_id": record_id, "as_of": as_of})
+    if sums is not None:
+        commits.write(partial(sums.begin, writer), 0)
+    for person in people_outcomes(reader, capabilities, as_of, people):
+        rows = [outcome_row(o, capabilities, person.history, as_of) for o in person.outcomes]
+        for row in rows:
+            record_id = f"{row['hr_id']}/{row['capability_id']}"
+            produced += 1
+            if people is not None:
+                keys.add(record_id)
+            batch.append({**row, "record_id": record_id, "as_of": as_of})
         if len(batch) >= BATCH:
             commits.write(partial(upsert, batch), len(batch))
             batch = []
+        if sums is not None:
+            sums.add(person.hr_id, person.posts, person.history, rows)
+            if sums.pending >= aggregates.CHUNK_PEOPLE:
+                commits.write(partial(sums.flush, writer), 0)
     if batch:
         commits.write(partial(upsert, batch), len(batch))
     commits.close()
@@ -215,8 +235,12 @@ def _compute(
         # so stale rows exist exactly when there are more live rows than were produced
         stale = _stale(writer, capabilities, as_of) if store.live_states(writer) > produced else []
     gone = store.tombstone_states(writer, stale)
+    result: dict[str, Any] = {"changed": counts.inserted + counts.updated, "removed": gone}
+    if sums is not None:  # after the last row: the kept sums are those of the live rows
+        sums.finish(writer)
+        result["kept_sums"] = {"metrics": "full", "people": sums.people}
     writer.commit()
-    return {"changed": counts.inserted + counts.updated, "removed": gone}
+    return result
 
 
 def _stale(conn: Connection, capabilities: CapabilityMap, as_of: date) -> list[str]:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.states import RatingEvent, Trajectory, trajectory
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.store.adoption import person_inputs
+from adoptloop.store.adoption import HRRow, person_inputs
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -46,6 +46,7 @@ class PersonOutcomes:
     hr_id: str
     history: Employment
     outcomes: list[RepOutcome]  # in capability id order
+    posts: Sequence[HRRow] = ()  # the HR rows `history` was made from, by valid_from
 
 
 def people_outcomes(
@@ -55,7 +56,9 @@ def people_outcomes(
     only: Sequence[str] | None = None,
 ) -> Iterator[PersonOutcomes]:
     """Per person (in the store's hr_id order), every trained or rated capability's outcome;
-    with `only`, just those people. People with neither are left out."""
+    with `only`, just those people. A person with neither (an HR row, or only visits after D
+    or on capabilities out of the map) comes with no outcomes: the kept sums rebuilt beside a
+    full computation count their coaching coverage (adoption.aggregates.Rebuild)."""
     mapped = capabilities.capabilities
     for inputs in person_inputs(conn, as_of, only):
         trained = trained_dates(inputs.completions, capabilities, as_of)
@@ -63,14 +66,12 @@ def people_outcomes(
         for capability_id, visit_date, visit_id, scaled in inputs.ratings:
             if capability_id in mapped:
                 events[capability_id].append(RatingEvent(visit_date, visit_id, scaled))
-        if not trained and not events:
-            continue
         hr_id = inputs.hr_id
         outcomes = [
             _outcome((cap, hr_id), trained.get(cap), events.get(cap, []), capabilities, as_of)
             for cap in sorted(trained.keys() | events.keys())
         ]
-        yield PersonOutcomes(hr_id, Employment(inputs.posts), outcomes)
+        yield PersonOutcomes(hr_id, Employment(inputs.posts), outcomes, inputs.posts)
 
 
 def trained_dates(

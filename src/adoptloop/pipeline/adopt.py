@@ -36,10 +36,12 @@ if TYPE_CHECKING:
 def refresh_states(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, Any]:
     """Bring adoption_states to `as_of`, then the kept sums from them (`write_outputs` then
     only reads the sums); returns the stage's counts (adoption.compute, and the sums' under
-    "kept_sums": adoption.aggregates.bring_to)."""
+    "kept_sums": those of the rebuild beside a full computation, else
+    adoption.aggregates.bring_to's)."""
     counts = update_states(engine, capabilities, as_of)
     with small_heap(engine):  # as in write_outputs: the sums' tables are small
-        counts["kept_sums"] = aggregates.bring_to(engine, capabilities, as_of)
+        brought = aggregates.bring_to(engine, capabilities, as_of)
+    counts.setdefault("kept_sums", brought)
     return counts
 
 

@@ -185,13 +185,14 @@ def _visits(conn: Connection, where: str) -> str:
     )
 
 
-_RATINGS = (
-    "INSERT INTO metric_ratings (hr_id, capability_id, day, n)"
-    " SELECT o.observed_hr_id, r.capability_id, o.visit_date, count(*)"
+_RATINGS_SELECT = (
+    "SELECT o.observed_hr_id AS hr_id, r.capability_id AS capability_id, o.visit_date AS day,"
+    " count(*) AS n"
     " FROM observations o JOIN ratings r ON r.source = o.source AND r.record_id = o.record_id"
     " WHERE o.counted AND NOT o.deleted{where}"
     " GROUP BY o.observed_hr_id, r.capability_id, o.visit_date"
 )
+_RATINGS = "INSERT INTO metric_ratings (hr_id, capability_id, day, n) " + _RATINGS_SELECT
 
 
 def write_visits(conn: Connection, people: Sequence[str] | None, *, top_box: float) -> None:
@@ -212,6 +213,38 @@ def write_visits(conn: Connection, people: Sequence[str] | None, *, top_box: flo
     for chunk in _chunks(people):
         conn.execute(by_visit, {"top": top_box, "people": chunk})
         conn.execute(by_day, {"people": chunk})
+
+
+_STAGED = ("kept_visits", "kept_ratings")  # temporary tables of stage_visits' connection
+
+
+def stage_visits(conn: Connection, *, top_box: float) -> None:
+    """SQLite: write_visits' rows for everyone into two temporary tables of `conn`. A
+    temporary table is the connection's own: filling it takes no write lock on the store, so
+    this runs beside another connection's writes (the states pass's; its ~0.9M ratings per
+    day at 50,000 reps are read and grouped here). `insert_staged_visits` on the same
+    connection then copies them into the store."""
+    for table in _STAGED:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{table}")
+    conn.execute(text("CREATE TEMP TABLE kept_visits AS " + _visits(conn, "")), {"top": top_box})
+    conn.execute(text("CREATE TEMP TABLE kept_ratings AS " + _RATINGS_SELECT.format(where="")))
+
+
+def insert_staged_visits(conn: Connection) -> list[RatedDay]:
+    """Copy stage_visits' rows into metric_visits and metric_ratings (what write_visits for
+    everyone writes) and drop them; returns their ratings summed per capability and day
+    (as rated_sums of everyone would)."""
+    conn.exec_driver_sql(
+        f"INSERT INTO metric_visits ({_VISIT_COLUMNS}) SELECT {_VISIT_COLUMNS} FROM temp.kept_visits"
+    )
+    conn.exec_driver_sql(
+        "INSERT INTO metric_ratings (hr_id, capability_id, day, n)"
+        " SELECT hr_id, capability_id, day, n FROM temp.kept_ratings"
+    )
+    rated = rated_sums(conn, None)
+    for table in _STAGED:
+        conn.exec_driver_sql(f"DROP TABLE temp.{table}")
+    return rated
 
 
 def visits_of_period(

@@ -187,6 +187,21 @@ def first_visits(
     return out
 
 
+def first_visits_in_order(conn: Connection, since: date) -> Iterator[tuple[str, date]]:
+    """first_visits of everyone as (person, day), by person (the order of the store's hr_ids,
+    as store.adoption.person_inputs takes people), streamed."""
+    o = schema.observations
+    query = (
+        select(o.c.observed_hr_id, func.min(o.c.visit_date))
+        .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date > since)
+        .group_by(o.c.observed_hr_id)
+        .order_by(o.c.observed_hr_id)
+        .execution_options(yield_per=5000)
+    )
+    for hr_id, day in conn.execute(query):
+        yield hr_id, date.fromisoformat(day) if isinstance(day, str) else day
+
+
 def _of_people(
     query: Select[Any], column: ColumnElement[str], people: Sequence[str] | None
 ) -> list[Select[Any]]:
