@@ -491,25 +491,31 @@ def test_ids_containing_slashes_never_make_two_records_share_a_key(segments: lis
         assert len({k[kind] for k in keys}) == len(per_record), kind
 
 
-def test_the_same_transition_twice_on_one_day_gives_two_statements_with_two_ids(
-    ctx: TranslateContext,
-) -> None:
-    """adopted -> regressed -> adopted on one day: each transition is its own statement (one id
-    for both made the outbox refuse the second, and every later run failed)."""
+def _adoption_row(capability: str, transitions: tuple[tuple[str, date], ...]) -> Any:
+    """E1's adoption states row of `capability` (trained 2026-01-05) with `transitions`."""
     from adoptloop.mappings.records import AdoptionTransitions
-    from adoptloop.mappings.translate import translate_adoption
 
-    day = date(2026, 3, 2)
-    capability = next(iter(ctx.capabilities.capabilities))
-    record = AdoptionTransitions(
+    return AdoptionTransitions(
         source="adoption",
         record_id=f"E1/{capability}",
         hr_id="E1",
         capability_id=capability,
         trained_at=date(2026, 1, 5),
-        transitions=(("adopted", day), ("regressed", day), ("adopted", day)),
+        transitions=transitions,
         deleted=False,
     )
+
+
+def test_the_same_transition_twice_on_one_day_gives_two_statements_with_two_ids(
+    ctx: TranslateContext,
+) -> None:
+    """adopted -> regressed -> adopted on one day: each transition is its own statement (one id
+    for both made the outbox refuse the second, and every later run failed)."""
+    from adoptloop.mappings.translate import translate_adoption
+
+    day = date(2026, 3, 2)
+    capability = next(iter(ctx.capabilities.capabilities))
+    record = _adoption_row(capability, (("adopted", day), ("regressed", day), ("adopted", day)))
 
     drafts = translate_adoption(record, ctx)
 
@@ -611,20 +617,11 @@ def test_a_key_is_its_parts_each_percent_encoded_as_quote_encodes_it(parts: list
 def test_an_adoption_row_with_no_transition_to_state_gives_no_statement(
     ctx: TranslateContext,
 ) -> None:
-    from adoptloop.mappings.records import AdoptionTransitions
     from adoptloop.mappings.translate import translate_adoption
 
     capability = next(iter(ctx.capabilities.capabilities))
     day = date(2026, 3, 2)
-    row = AdoptionTransitions(
-        source="adoption",
-        record_id=f"E1/{capability}",
-        hr_id="E1",
-        capability_id=capability,
-        trained_at=date(2026, 1, 5),
-        transitions=(("trained-unobserved", day),),
-        deleted=False,
-    )
+    row = _adoption_row(capability, (("trained-unobserved", day),))
     assert translate_adoption(row, ctx) == []
     assert translate_adoption(replace(row, transitions=()), ctx) == []
     # the capability is still checked first: a row the map can no longer translate is said so

@@ -18,7 +18,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -136,15 +136,15 @@ def add_tuples(
     rows: Sequence[tuple[Any, ...]],
 ) -> None:
     """Add each row's `counts` to the row of `table` with its `keys` (the table's primary key),
-    inserting it when there is none: one `INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c +
-    excluded.c` per row (rows: tuples of the values of `keys`, then of `counts`), so that only
-    the rows named are read and written, whatever the table's size."""
+    inserting it when there is none: an `INSERT ... ON CONFLICT (keys) DO UPDATE SET c = c +
+    excluded.c` per row on SQLite, of many rows on PostgreSQL (_add_values) (rows: tuples of
+    the values of `keys`, then of `counts`), so that only the rows named are read and
+    written, whatever the table's size."""
     if rows and conn.dialect.name == "postgresql":
         _add_values(conn, table, keys, counts, rows)
     elif rows:
         columns = [*keys, *counts]
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        insert = dialect.insert(table).values({c: bindparam(c) for c in columns})
+        insert = sqlite.insert(table).values({c: bindparam(c) for c in columns})
         statement = insert.on_conflict_do_update(
             index_elements=[table.c[k] for k in keys],
             set_={c: table.c[c] + insert.excluded[c] for c in counts},
