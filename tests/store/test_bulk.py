@@ -149,3 +149,30 @@ def test_add_tuples_adds_every_rows_counts_on_both_databases(
         ("region", "South", "c1", "c", 7): 0,
         ("(all)", "(all)", "c2", "e", 3): 1,
     }
+
+
+def test_insert_many_stores_what_core_stores_on_both_databases(engine: Engine) -> None:
+    """On PostgreSQL insert_many sends the rows with COPY (each value formatted by the driver,
+    JSON by the column's own processor): what it stores is what Core's INSERT stores, value
+    for value, None included."""
+    rows = [
+        {
+            "id": i,
+            "day": (None, date(2026, 1, 1), date(999, 12, 31))[i % 3],
+            "flag": (None, True, False)[i % 3],
+            "score": (None, 0.0, 2.5, -1e-9)[i % 4],
+            "name": (None, "a", "tab\there", "quote ' and \\ and newline\n", "ünï")[i % 5],
+            "extra": ({"a": 1}, [1, 2], "x", None)[i % 4],
+        }
+        for i in range(12)
+    ]
+    core = _table.to_metadata(MetaData(), name="t_core")
+    _metadata.create_all(engine)
+    core.create(engine)
+    with engine.begin() as conn:
+        bulk.insert_many(conn, _table, list(rows[0]), rows)
+        conn.execute(core.insert(), rows)
+        ours = conn.execute(select(_table).order_by(_table.c.id)).all()
+        theirs = conn.execute(select(core).order_by(core.c.id)).all()
+    assert len(ours) == len(rows)
+    assert ours == theirs

@@ -107,12 +107,7 @@ def _copy_tuples(
     them as one stream, and the driver formats the tuples in C, with no mapping per row.
     Errors come back as SQLAlchemy's (a duplicate key as IntegrityError), as from an INSERT."""
     processors = dict(zip(plan[2], plan[3], strict=True))
-    converted = [(k, p) for k, c in enumerate(columns) if (p := processors[c]) is not None]
-    if converted:
-        given = [list(column) for column in zip(*rows, strict=True)]
-        for k, process in converted:
-            given[k] = _converted(process, given[k])
-        rows = list(zip(*given, strict=True))
+    rows = _converted_rows(rows, [processors[c] for c in columns])
     preparer = conn.dialect.identifier_preparer
     sql = (
         f"COPY {preparer.format_table(table)} "
@@ -171,13 +166,7 @@ def _add_values(
     added up first, as one statement a row would have."""
     width = len(keys)
     columns = [*keys, *counts]
-    processors = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
-    if any(processors):  # the values' conversion for the driver, as an INSERT's binds do
-        given = [list(column) for column in zip(*rows, strict=True)]
-        for k, process in enumerate(processors):
-            if process is not None:
-                given[k] = _converted(process, given[k])
-        rows = list(zip(*given, strict=True))
+    rows = _converted_rows(rows, [_bind_processor(table.c[c], conn) for c in columns])
     merged: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         key = row[:width]
@@ -231,7 +220,7 @@ def _plan(conn: Connection, statement: Any, typed: Mapping[str, Any]) -> _Plan:
     processors: list[Callable[[Any], Any] | None] = []
     for name in names:
         column = typed.get(name)
-        processors.append(column.type.bind_processor(conn.dialect) if column is not None else None)
+        processors.append(_bind_processor(column, conn) if column is not None else None)
     return compiled.string, bool(compiled.positional), names, processors
 
 
@@ -262,6 +251,29 @@ def _execute_tuples(
                     values[k] = p(values[k])
             params.append(dict(zip(names, values, strict=True)))
     conn.exec_driver_sql(sql, params)
+
+
+def _bind_processor(column: Any, conn: Connection) -> Callable[[Any], Any] | None:
+    """What the column's type does to a value before the driver gets it: the dialect's own
+    implementation's (psycopg's JSON wraps the value; the generic type's does nothing)."""
+    processor: Callable[[Any], Any] | None = column.type.dialect_impl(conn.dialect).bind_processor(
+        conn.dialect
+    )
+    return processor
+
+
+def _converted_rows(
+    rows: Sequence[tuple[Any, ...]], processors: Sequence[Callable[[Any], Any] | None]
+) -> Sequence[tuple[Any, ...]]:
+    """`rows` with each value whose column has a processor (the driver's conversion, as an
+    INSERT's binds do) converted, column by column; `rows` itself when no column has one."""
+    if not any(processors):
+        return rows
+    given = [list(column) for column in zip(*rows, strict=True)]
+    for k, process in enumerate(processors):
+        if process is not None:
+            given[k] = _converted(process, given[k])
+    return list(zip(*given, strict=True))
 
 
 def _converted(process: Callable[[Any], Any], column: Sequence[Any]) -> list[Any]:
