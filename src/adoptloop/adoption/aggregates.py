@@ -264,6 +264,10 @@ class Aggregates:
         for cap, day, n in rated:
             self.rated[(cap, day.toordinal())] += sign * n
 
+    def rated_km(self) -> dict[KmKey, int]:
+        """`rated` as the kept sums hold it: metric_km rows of grouping "rated"."""
+        return {(RATED, ALL, cap, "r", day): n for (cap, day), n in self.rated.items()}
+
     def ratings(self, as_of: date, days: int) -> dict[str, tuple[int, date | None]]:
         """capability -> (ratings dated in (as_of - days, as_of], the latest rating's date on
         or before as_of), for each capability rated on or before as_of."""
@@ -512,10 +516,9 @@ class Rebuild:
 
 def _add_rated(conn: Connection, rated: Iterable[kept.RatedDay]) -> None:
     """Add the ratings per capability and day to the kept sums (grouping "rated")."""
-    sums: Counter[KmKey] = Counter()
-    for cap, day, n in rated:
-        sums[(RATED, ALL, cap, "r", day.toordinal())] += n
-    kept.apply_km(conn, sums)
+    change = Aggregates()
+    change.add((), (), rated)
+    kept.apply_km(conn, change.rated_km())
 
 
 def _redo(
@@ -541,5 +544,4 @@ def _redo(
     kept.write_visits(conn, whom, top_box=TOP_BOX)
     change.add(reps, persons, kept.rated_sums(conn, whom))
     kept.apply_cells(conn, change.cells)
-    rated_km = {(RATED, ALL, cap, "r", day): n for (cap, day), n in change.rated.items()}
-    kept.apply_km(conn, {**change.km, **rated_km})  # one write: grouping "rated" is apart
+    kept.apply_km(conn, {**change.km, **change.rated_km()})  # one write: "rated" is apart

@@ -192,7 +192,8 @@ _RATINGS_SELECT = (
     " WHERE o.counted AND NOT o.deleted{where}"
     " GROUP BY o.observed_hr_id, r.capability_id, o.visit_date"
 )
-_RATINGS = "INSERT INTO metric_ratings (hr_id, capability_id, day, n) " + _RATINGS_SELECT
+_RATINGS_INTO = "INSERT INTO metric_ratings (hr_id, capability_id, day, n) "
+_RATINGS = _RATINGS_INTO + _RATINGS_SELECT
 
 
 def write_visits(conn: Connection, people: Sequence[str] | None, *, top_box: float) -> None:
@@ -238,8 +239,7 @@ def insert_staged_visits(conn: Connection) -> list[RatedDay]:
         f"INSERT INTO metric_visits ({_VISIT_COLUMNS}) SELECT {_VISIT_COLUMNS} FROM temp.kept_visits"
     )
     conn.exec_driver_sql(
-        "INSERT INTO metric_ratings (hr_id, capability_id, day, n)"
-        " SELECT hr_id, capability_id, day, n FROM temp.kept_ratings"
+        _RATINGS_INTO + "SELECT hr_id, capability_id, day, n FROM temp.kept_ratings"
     )
     rated = rated_sums(conn, None)
     for table in _STAGED:

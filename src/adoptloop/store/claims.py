@@ -6,9 +6,9 @@ pending and carries no live lease. One `UPDATE ... WHERE seq IN (SELECT ...) RET
 picks and marks them; on PostgreSQL the candidates are locked with `FOR UPDATE SKIP LOCKED`
 (workers never wait on each other's rows), while SQLite serialises writers. When the LRS
 answers, one write of each row records its new state and clears the lease (`claimed_by`
-stays: who delivered it). A worker that dies keeps its rows until the lease runs out; then any worker
-claims them again. A re-sent statement is harmless: the LRS answers an identical statement
-with success, and `deliver` counts it as stored.
+stays: who delivered it). A worker that dies keeps its rows until the lease runs out; then
+any worker claims them again. A re-sent statement is harmless: the LRS answers an identical
+statement with success, and `deliver` counts it as stored.
 """
 
 from __future__ import annotations

@@ -175,31 +175,32 @@ def first_visits(
     """Per person, the first day after `since` they were observed on a counted visit (any
     observer; visits dated after the as-of date included); with `people`, only theirs."""
     o = schema.observations
-    query = (
-        select(o.c.observed_hr_id, func.min(o.c.visit_date))
-        .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date > since)
-        .group_by(o.c.observed_hr_id)
-    )
     out: dict[str, date] = {}
-    for chunk in _of_people(query, o.c.observed_hr_id, people):
+    for chunk in _of_people(_first_visits(since), o.c.observed_hr_id, people):
         for hr_id, day in conn.execute(chunk):
-            out[hr_id] = date.fromisoformat(day) if isinstance(day, str) else day
+            out[hr_id] = _date(day)
     return out
 
 
 def first_visits_in_order(conn: Connection, since: date) -> Iterator[tuple[str, date]]:
     """first_visits of everyone as (person, day), by person (the order of the store's hr_ids,
     as store.adoption.person_inputs takes people), streamed."""
-    o = schema.observations
     query = (
-        select(o.c.observed_hr_id, func.min(o.c.visit_date))
-        .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date > since)
-        .group_by(o.c.observed_hr_id)
-        .order_by(o.c.observed_hr_id)
+        _first_visits(since)
+        .order_by(schema.observations.c.observed_hr_id)
         .execution_options(yield_per=5000)
     )
     for hr_id, day in conn.execute(query):
-        yield hr_id, date.fromisoformat(day) if isinstance(day, str) else day
+        yield hr_id, _date(day)
+
+
+def _first_visits(since: date) -> Select[Any]:
+    o = schema.observations
+    return (
+        select(o.c.observed_hr_id, func.min(o.c.visit_date))
+        .where(o.c.counted.is_(True), o.c.deleted.is_(False), o.c.visit_date > since)
+        .group_by(o.c.observed_hr_id)
+    )
 
 
 def _of_people(
@@ -279,6 +280,11 @@ def rating_recency(
 
 
 def _day(value: Any) -> date | None:
+    return None if value is None else _date(value)
+
+
+def _date(value: date | str) -> date:
+    """A date column's value as SQLite gives an aggregate of it (its text) or a date."""
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
