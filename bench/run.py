@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.run --reps 50000          # one size (about 12 minutes)
     .venv/bin/python -m bench.run                       # 1k, 10k and 50k reps
     .venv/bin/python -m bench.run --quick               # 1k reps, small delivery sample
-    .venv/bin/python -m bench.run --reps 10000 --store postgresql --serve-nodes 20000
+    .venv/bin/python -m bench.run --reps 10000 --store postgresql
 
 For each size:
 1. `bench/generate.py` writes the org: HRIS and LMS as file drops, the CRM as the records of a
@@ -23,11 +23,14 @@ For each size:
 5. Delivery: the first --deliver statements of the outbox sent to a real local LRS by the
    delivery workers (claims, client, retries), against the raw ceiling measured in the same
    run: the same payloads in the same batches posted by a bare httpx loop to a fresh LRS.
-6. With --serve-nodes N: the first N outbox statements delivered by one `adoptloop serve`,
-   then by two sharing the store, and what the LRS received (bench/serve_nodes.py), the LRS
-   reached through a relay adding --lrs-latency-ms per round trip (default 50 ms, a hosted
-   LRS; 0: directly on 127.0.0.1, where the one local LRS process is the bound). Step 5 is
-   not relayed.
+6. Serve nodes (--serve-nodes N, default 50,000; 0 skips): the first N outbox statements
+   delivered by one `adoptloop serve`, then by two sharing the store, and what the LRS
+   received (bench/serve_nodes.py), the LRS reached through a relay adding --lrs-latency-ms
+   per round trip (default 50 ms, a hosted LRS; 0: directly on 127.0.0.1). The LRS (--lrs) is
+   by default a stand-in for an LRS on its own hardware (bench/remote_lrs.py: the statements
+   API at ~10 us of CPU per statement), because the tests' local LRS spends ten times the
+   nodes' CPU per statement on the same two cores and is then what one node already fills;
+   `--lrs local` measures against it. Step 5 is the local LRS, not relayed.
 
 --store postgresql puts each size's store on a PostgreSQL server the bench starts and stops
 itself (bench/stores.py); the baselines' fresh stores are then databases on that server.
@@ -72,11 +75,14 @@ from bench import baselines, serve_nodes, stores  # noqa: E402
 from bench.generate import generate, spec_for  # noqa: E402
 from bench.synthetic.org import REPORTS_HEADER  # noqa: E402
 from bench.table import TARGETS, print_table  # noqa: E402
-from bench.xapi_bench import lrs_settings, raw_ceiling_seconds  # noqa: E402
+from bench.xapi_bench import LRS_KINDS, lrs_settings, raw_ceiling_seconds  # noqa: E402
 
 SIZES = (1_000, 10_000, 50_000)
 AS_OF = "2026-06-30"
 CHANGED_SHARE = 0.01
+# statements the serve nodes deliver (step 6): at ~10,000-20,000/s through the stand-in LRS,
+# a few seconds per measurement, so that the 20 ms polling and the nodes' start are small beside it
+SERVE_SAMPLE = 50_000
 CONFIG = """\
 # written by bench/run.py
 store:
@@ -485,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--serve-nodes",
         type=int,
-        default=0,
+        default=SERVE_SAMPLE,
         metavar="N",
         help="also: N outbox statements delivered by one `adoptloop serve`, then by two at once "
         "(serve_two_vs_one); 0 skips",
@@ -509,6 +515,14 @@ def main(argv: list[str] | None = None) -> int:
         help="local LRS processes behind the relay for the serve nodes, each new connection to "
         "the next (an LRS that scales out; they share this machine's cores)",
     )
+    parser.add_argument(
+        "--lrs",
+        choices=LRS_KINDS,
+        default=serve_nodes.DEFAULT_LRS,
+        help="the serve nodes' LRS: remote, a stand-in for an LRS on its own hardware "
+        "(bench/remote_lrs.py: little CPU per statement), or local, the tests' LRS processes "
+        "(Learning Locker's statement service, on this machine's cores) (default: %(default)s)",
+    )
     parser.add_argument("--work", type=Path, default=None, help="default: a temporary folder")
     parser.add_argument(
         "--keep", action="store_true", help="keep the work folder (not a PostgreSQL server)"
@@ -525,18 +539,20 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PYTHONPATH"] = str(args.pipeline_src.resolve())
     sizes = [1_000] if args.quick else args.reps
     deliver_n = min(args.deliver, 5_000) if args.quick else args.deliver
+    serve_n = min(args.serve_nodes, 5_000) if args.quick else args.serve_nodes
     work = args.work or Path(tempfile.mkdtemp(prefix="adoptloop-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     if args.lrs_latency_ms < 0 or args.lrs_processes < 1:
         parser.error("--lrs-latency-ms must be >= 0 and --lrs-processes >= 1")
     serve = (
         serve_nodes.Options(
-            args.serve_nodes,
+            serve_n,
             args.serve_workers,
             lrs_latency_ms=args.lrs_latency_ms,
             lrs_processes=args.lrs_processes,
+            lrs=args.lrs,
         )
-        if args.serve_nodes
+        if serve_n
         else None
     )
     results = []

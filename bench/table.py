@@ -145,6 +145,11 @@ def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]
         "",
     )
     yield (
+        "  LRS (remote: stand-in; local)",
+        [str(get(r, "serve_nodes", "lrs") or "-") for r in results],
+        "",
+    )
+    yield (
         "  LRS round trip added, ms",
         [fmt(get(r, "serve_nodes", "lrs_latency_ms")) for r in results],
         "",
