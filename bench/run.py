@@ -17,7 +17,8 @@ For each size:
    (`pull_vs_bare_fetch`), and the kernel and a naive pipeline over the records the run
    translated (`translate_vs_kernel`, `translate_vs_naive`).
 3. Incremental: 1% of the coaching reports and parent calls are edited in the org, then
-   `adoptloop run` again; time as a share of the full run, Salesforce API calls made.
+   `adoptloop run` again; time as a share of the full run, Salesforce API calls made. Then
+   once more with nothing changed (`unchanged`: its Salesforce API calls, target <= 10).
 4. Adoption: the `states` stage (the state machine over every rating) plus the `adoption`
    stage (metrics, CSV, HTML report) of the full run.
 5. Delivery: the first --deliver statements of the outbox sent to a real local LRS by the
@@ -443,6 +444,12 @@ def bench_size(
         )
         result["incremental"] = incremental
         print(f"[{reps}] incremental run {incremental['seconds']} s", file=sys.stderr)
+        before = sf.stats()["api_calls"]
+        unchanged = run_adoptloop(config, env, store.url)
+        unchanged["salesforce_api_calls"] = sf.stats()["api_calls"] - before
+        unchanged["ratio"] = round(unchanged["seconds"] / full["seconds"], 4)
+        result["unchanged"] = unchanged
+        print(f"[{reps}] unchanged run {unchanged['seconds']} s", file=sys.stderr)
     finally:
         sf.stop()
     ctx = baselines.context(org, NAMESPACE, HOME_PAGE, ACTOR_KEY)
