@@ -28,17 +28,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 from urllib.parse import urlsplit, urlunsplit
 
-LOOPBACK = "127.0.0.1"
+from bench.loop_server import LOOPBACK, LoopServer
+
 CHUNK = 64 * 1024
-_START_TIMEOUT = 10.0
 
 
 @dataclass
@@ -50,11 +47,13 @@ class RelayStats:
     bytes_down: int = 0  # upstream -> client
 
 
-class DelayRelay:
+class DelayRelay(LoopServer):
     """Listens on 127.0.0.1 (a free port), forwards to `upstream_host:upstream_port` with
     `round_trip_seconds / 2` added to each direction. A context manager. Given several
     upstream ports, each new connection goes to the next one in turn (an LRS that scales out
     behind one address)."""
+
+    thread_name = "delay-relay"
 
     def __init__(
         self,
@@ -68,95 +67,16 @@ class DelayRelay:
         ports = [upstream_ports] if isinstance(upstream_ports, int) else list(upstream_ports)
         if not ports:
             raise ValueError("no upstream port")
+        super().__init__()
         self.upstreams = [(upstream_host, port) for port in ports]
         self._next_upstream = itertools.cycle(self.upstreams)
         self.delay = round_trip_seconds / 2
         self.stats = RelayStats()
-        self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
-
-    # --- the synchronous side ---------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the relay is not running")
-        return self._port
 
     def endpoint(self, url: str) -> str:
         """`url` (an upstream URL such as the LRS's endpoint) pointed at the relay instead."""
         parts = urlsplit(url)
         return urlunsplit(parts._replace(netloc=f"{LOOPBACK}:{self.port}"))
-
-    def start(self) -> Self:
-        if self._thread is not None:
-            return self
-        self._thread = threading.Thread(target=self._run, name="delay-relay", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT) or self._failed is not None:
-            self.close()
-            raise RuntimeError(f"the relay did not start: {self._failed!r}")
-        return self
-
-    def close(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            with contextlib.suppress(RuntimeError):  # the loop ended already
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(_START_TIMEOUT)
-        if thread is not None:
-            thread.join(_START_TIMEOUT)
-        self._thread = None
-        self._port = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # --- the loop's side --------------------------------------------------------------------
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._listen())
-            self._ready.set()
-            loop.run_forever()
-        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it
-            self._failed = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._accept, LOOPBACK, 0)
-        self._port = int(self._server.sockets[0].getsockname()[1])
-
-    async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-        asyncio.get_running_loop().call_soon(asyncio.get_running_loop().stop)
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._connection(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _connection(
         self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter

@@ -25,7 +25,7 @@ round trip (bench/relay.py in front of it) and the shared store:
 
 It does not validate statements (the tests' strict LRS does: tests/pipeline, tests/xapi), keeps
 no `stored`/`authority` and answers no query but by id. The server runs its own asyncio loop
-in a thread (standard library and orjson):
+in a thread (bench/loop_server.py; standard library and orjson):
 
     with RemoteLRS() as lrs:
         httpx.post(lrs.info.endpoint + "statements", auth=(lrs.info.username, ...), ...)
@@ -37,18 +37,16 @@ import asyncio
 import base64
 import contextlib
 import secrets
-import threading
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import orjson
 from tests.harness.lrs_server import LRSInfo
 
-LOOPBACK = "127.0.0.1"
+from bench.loop_server import LOOPBACK, LoopServer
+
 PREFIX = "/xAPI/"
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-_START_TIMEOUT = 10.0
 _MAX_HEAD = 64 * 1024  # bytes of request line and headers
 _REASONS = {
     200: "OK",
@@ -123,98 +121,28 @@ class Statements:
         return len(self.stored) - len(self.voided & self.stored.keys())
 
 
-class RemoteLRS:
+class RemoteLRS(LoopServer):
     """The stand-in on 127.0.0.1 (a free port); a context manager. `info` is how to reach it
     (LRSInfo, as the local LRS's: put bench/relay.py in front of it for a round trip)."""
 
+    thread_name = "stand-in LRS"
+    read_limit = _MAX_HEAD
+
     def __init__(self) -> None:
+        super().__init__()
         self.username = "bench"
         self.password = secrets.token_urlsafe(16)
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         self._authorization = f"Basic {token}".encode()
         self.statements = Statements()
         self.requests = 0
-        self._port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._ready = threading.Event()
-        self._failed: BaseException | None = None
 
     @property
     def info(self) -> LRSInfo:
-        if self._port is None:
-            raise RuntimeError("the stand-in LRS is not running")
-        return LRSInfo(f"http://{LOOPBACK}:{self._port}{PREFIX}", self.username, self.password)
+        return LRSInfo(f"http://{LOOPBACK}:{self.port}{PREFIX}", self.username, self.password)
 
     def statements_count(self) -> int:
         return self.statements.listed()
-
-    def start(self) -> Self:
-        if self._thread is not None:
-            return self
-        self._thread = threading.Thread(target=self._run, name="remote-lrs", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(_START_TIMEOUT) or self._failed is not None:
-            self.close()
-            raise RuntimeError(f"the stand-in LRS did not start: {self._failed!r}")
-        return self
-
-    def close(self) -> None:
-        loop, thread = self._loop, self._thread
-        if loop is not None and thread is not None and thread.is_alive():
-            with contextlib.suppress(RuntimeError):  # the loop ended already
-                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(_START_TIMEOUT)
-        if thread is not None:
-            thread.join(_START_TIMEOUT)
-        self._thread = None
-        self._port = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    # --- the loop's side --------------------------------------------------------------------
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._listen())
-            self._ready.set()
-            loop.run_forever()
-        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it
-            self._failed = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._accept, LOOPBACK, 0, limit=_MAX_HEAD)
-        self._port = int(self._server.sockets[0].getsockname()[1])
-
-    async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-        asyncio.get_running_loop().call_soon(asyncio.get_running_loop().stop)
-
-    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.get_running_loop().create_task(self._connection(reader, writer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
