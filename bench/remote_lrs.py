@@ -1,4 +1,4 @@
-"""A stand-in for an LRS on its own hardware: the statements API at little CPU per statement.
+"""A remote LRS stand-in: the statements API of an LRS on its own hardware, at little CPU.
 
 The serve-node measurement (bench/serve_nodes.py) asks whether a second `adoptloop serve` node
 adds delivery throughput. A customer's LRS is a hosted service on machines of its own, tens of
@@ -6,29 +6,37 @@ milliseconds away: its CPU is not the nodes'. The tests' local LRS (Learning Loc
 service, tests/harness/lrs_server.py) validates every statement strictly at ~0.35-0.4 ms of CPU
 each, on the same two cores as the nodes it is to measure: one node keeps it at ~100 % of a
 core, so a second node cannot add, whatever the nodes do (bench/RESULTS.md, "two `serve` nodes
-against an LRS reached over a network"). This stand-in answers the same requests the way an LRS
-does, and spends ~10 us of CPU per statement, so that what bounds the nodes is the nodes, the
-round trip (bench/relay.py in front of it) and the shared store:
+against an LRS reached over a network"). This stand-in answers the requests adoptloop makes the
+way an LRS does, at a small fraction of that CPU (its process's CPU is measured beside the
+nodes': `lrs_cpu_seconds`), so that what bounds the nodes is the nodes, the round trip
+(bench/relay.py in front of it) and the shared store:
 
 - `POST {endpoint}statements` with a JSON array (or one statement): each needs a string `id`
-  (adoptloop sends ids), else 400. A batch holding an id the LRS has with other content is
-  refused whole with 409, storing nothing; an id stored with the same content is stored once
-  (a re-send after a crash). 200 with the batch's ids. A voiding statement (verb
-  `.../voided`, object a StatementRef) voids its target.
+  (adoptloop sends ids) and one id may appear once in a batch, else 400. A batch is stored
+  whole or not at all: one id the LRS holds with other content refuses it with 409; an id held
+  with the same content (`stored`, `authority` and `version` aside) is stored once, as a
+  re-send after a crash. 200 with the batch's ids. A voiding statement (verb `.../voided`,
+  object a StatementRef) voids its target, stored already or later; voiding a voiding
+  statement is refused (400).
 - `GET {endpoint}statements?statementId=ID` (a voided one: `voidedStatementId=ID`): the stored
   statement, else 404 (what `LRSClient` asks after a 409); `GET {endpoint}about`.
-- HTTP Basic credentials and the `X-Experience-API-Version` header are required (401, 400);
-  keep-alive as HTTP/1.1; a body needs a `Content-Length` (411 otherwise).
-- Statements are kept in memory, each as compact JSON with sorted keys (the form compared for
-  a conflict and returned by GET); `statements_count()` is what a GET listing would return:
-  every stored statement but the voided ones.
+- HTTP Basic credentials and the `X-Experience-API-Version` header (1.0 or 1.0.x) are
+  required (401, 400); HTTP/1.1 keep-alive; a body needs a `Content-Length` (411). A request
+  it cannot parse gets 400, a failure of its own 500 (and its traceback on stderr); both
+  close the connection.
+- Statements are kept in memory, each as compact JSON with sorted keys (compared for a
+  conflict, returned by GET); the listing's size (every stored statement but the voided ones,
+  what a GET statements query would return) is `GET /bench/listed`, for the bench.
 
-It does not validate statements (the tests' strict LRS does: tests/pipeline, tests/xapi), keeps
-no `stored`/`authority` and answers no query but by id. The server runs its own asyncio loop
-in a thread (bench/loop_server.py; standard library and orjson):
+It does not validate statements (the tests' strict LRS does: tests/pipeline, tests/xapi) and
+answers no query but by id. `RemoteLRS` serves in a thread of the calling process
+(bench/loop_server.py; the tests use it so); the bench runs it in a process of its own
+(`RemoteLRSProcess`, `python -m bench.remote_lrs`), so that it shares no interpreter lock with
+the relay and its CPU is counted apart:
 
-    with RemoteLRS() as lrs:
+    with RemoteLRSProcess() as lrs:
         httpx.post(lrs.info.endpoint + "statements", auth=(lrs.info.username, ...), ...)
+        lrs.statements_count()
 """
 
 from __future__ import annotations
@@ -36,18 +44,32 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
+import os
 import secrets
-from typing import Any
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import orjson
 from tests.harness.lrs_server import LRSInfo
 
 from bench.loop_server import LOOPBACK, LoopServer
 
 PREFIX = "/xAPI/"
+LISTED = "/bench/listed"  # the bench's own question: how many statements a listing holds
 VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+USERNAME = "bench"
+_IGNORED_ON_COMPARE = ("stored", "authority", "version")  # set by an LRS, not the sender
 _MAX_HEAD = 64 * 1024  # bytes of request line and headers
+_START_TIMEOUT = 30.0
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -56,6 +78,7 @@ _REASONS = {
     405: "Method Not Allowed",
     409: "Conflict",
     411: "Length Required",
+    500: "Internal Server Error",
 }
 
 
@@ -67,11 +90,26 @@ class Refused(Exception):
         self.status = status
 
 
+def _voids(statement: dict[str, Any]) -> str | None:
+    """The id a voiding statement voids, else None."""
+    verb, target = statement.get("verb"), statement.get("object")
+    if (
+        isinstance(verb, dict)
+        and verb.get("id") == VOIDED
+        and isinstance(target, dict)
+        and target.get("objectType") == "StatementRef"
+    ):
+        return str(target.get("id"))
+    return None
+
+
 class Statements:
     """The stored statements (by id, compact JSON with sorted keys) and the voided ids."""
 
     def __init__(self) -> None:
         self.stored: dict[str, bytes] = {}
+        self._compared: dict[str, bytes] = {}  # the form compared: without an LRS's own keys
+        self._voiding: set[str] = set()  # ids of voiding statements
         self.voided: set[str] = set()
 
     def post(self, body: bytes) -> list[str]:
@@ -81,29 +119,36 @@ class Statements:
         except orjson.JSONDecodeError as exc:
             raise Refused(400, f"the body is not JSON: {exc}") from None
         batch = parsed if isinstance(parsed, list) else [parsed]
-        incoming: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        incoming: dict[str, tuple[bytes, bytes, str | None]] = {}
         for statement in batch:
             if not isinstance(statement, dict) or not isinstance(statement.get("id"), str):
                 raise Refused(400, "a statement without an id")
             statement_id = statement["id"]
-            form = orjson.dumps(statement, option=orjson.OPT_SORT_KEYS)
-            held = incoming.get(statement_id, (None, None))[0] or self.stored.get(statement_id)
-            if held is not None and held != form:
+            if statement_id in incoming:
+                raise Refused(400, f"statement {statement_id} appears twice in the batch")
+            compared = orjson.dumps(
+                {k: v for k, v in statement.items() if k not in _IGNORED_ON_COMPARE},
+                option=orjson.OPT_SORT_KEYS,
+            )
+            held = self._compared.get(statement_id)
+            if held is not None and held != compared:
                 raise Refused(409, f"statement {statement_id} is stored with other content")
-            incoming[statement_id] = (form, statement)
-        for statement_id, (form, statement) in incoming.items():
+            target = _voids(statement)
+            if target is not None and (
+                target in self._voiding or (target in incoming and incoming[target][2] is not None)
+            ):
+                raise Refused(400, f"statement {statement_id} voids a voiding statement")
+            form = orjson.dumps(statement, option=orjson.OPT_SORT_KEYS)
+            incoming[statement_id] = (form, compared, target)
+        for statement_id, (form, compared, target) in incoming.items():
             if statement_id in self.stored:
                 continue
             self.stored[statement_id] = form
-            target = statement.get("object")
-            if (
-                isinstance(statement.get("verb"), dict)
-                and statement["verb"].get("id") == VOIDED
-                and isinstance(target, dict)
-                and target.get("objectType") == "StatementRef"
-            ):
-                self.voided.add(str(target.get("id")))
-        return [str(s["id"]) for s in batch]
+            self._compared[statement_id] = compared
+            if target is not None:
+                self._voiding.add(statement_id)
+                self.voided.add(target)
+        return list(incoming)
 
     def get(self, query: dict[str, list[str]]) -> bytes:
         """One statement by `statementId` (not voided) or `voidedStatementId` (voided)."""
@@ -122,20 +167,22 @@ class Statements:
 
 
 class RemoteLRS(LoopServer):
-    """The stand-in on 127.0.0.1 (a free port); a context manager. `info` is how to reach it
-    (LRSInfo, as the local LRS's: put bench/relay.py in front of it for a round trip)."""
+    """The stand-in on 127.0.0.1 (a free port), in a thread of this process; a context
+    manager. `info` is how to reach it (LRSInfo, as the local LRS's: put bench/relay.py in
+    front of it for a round trip)."""
 
-    thread_name = "stand-in LRS"
+    thread_name = "remote LRS stand-in"
     read_limit = _MAX_HEAD
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         super().__init__()
-        self.username = "bench"
-        self.password = secrets.token_urlsafe(16)
+        self.username = USERNAME
+        self.password = password or secrets.token_urlsafe(16)
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         self._authorization = f"Basic {token}".encode()
         self.statements = Statements()
         self.requests = 0
+        self.connections = 0
 
     @property
     def info(self) -> LRSInfo:
@@ -145,30 +192,46 @@ class RemoteLRS(LoopServer):
         return self.statements.listed()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
-            while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except asyncio.IncompleteReadError:
-                    return  # the client closed the connection between requests
-                method, target, headers = _parse_head(head)
-                length = headers.get(b"content-length")
-                body = await reader.readexactly(int(length)) if length is not None else None
-                self.requests += 1
-                try:
-                    status, answer = 200, self._answer(method, target, headers, body)
-                except Refused as refused:
-                    status, answer = refused.status, orjson.dumps({"message": str(refused)})
-                writer.write(_response(status, answer))
-                await writer.drain()
-                if headers.get(b"connection", b"").lower() == b"close":
-                    return
-        except (ConnectionError, OSError, asyncio.LimitOverrunError, ValueError):
-            return  # a broken or malformed connection: dropped
+            while await self._exchange(reader, writer):
+                pass
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            return  # the client went away, between requests or within one
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
                 await writer.wait_closed()
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """One request and its answer; whether the connection serves another."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial:
+                raise
+            return False  # closed between requests
+        keep = True
+        try:
+            method, target, headers, keep = _parse_head(head)
+            length = headers.get(b"content-length")
+            body = await reader.readexactly(int(length)) if length is not None else None
+            self.requests += 1
+            status, answer = 200, self._answer(method, target, headers, body)
+        except Refused as refused:
+            status, answer = refused.status, orjson.dumps({"message": str(refused)})
+        except (ValueError, asyncio.LimitOverrunError) as exc:
+            status, answer, keep = 400, orjson.dumps({"message": f"malformed: {exc}"}), False
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - answered, not a silent hang of the client
+            traceback.print_exc(file=sys.stderr)
+            status, answer, keep = 500, orjson.dumps({"message": repr(exc)}), False
+        if status == 411:
+            keep = False  # its body, if any, was not read
+        writer.write(_response(status, answer, keep=keep))
+        await writer.drain()
+        return keep
 
     def _answer(
         self, method: bytes, target: str, headers: dict[bytes, bytes], body: bytes | None
@@ -176,9 +239,12 @@ class RemoteLRS(LoopServer):
         """The answer's JSON body (status 200), or Refused; `body` None: no Content-Length."""
         if headers.get(b"authorization") != self._authorization:
             raise Refused(401, "unknown credentials")
-        if not headers.get(b"x-experience-api-version", b"").startswith(b"1.0."):
-            raise Refused(400, "X-Experience-API-Version 1.0.x is required")
         parts = urlsplit(target)
+        if parts.path == LISTED and method == b"GET":
+            return orjson.dumps({"listed": self.statements.listed()})
+        version = headers.get(b"x-experience-api-version", b"")
+        if version != b"1.0" and not version.startswith(b"1.0."):
+            raise Refused(400, "X-Experience-API-Version 1.0.x is required")
         if parts.path == f"{PREFIX}about" and method == b"GET":
             return orjson.dumps({"version": ["1.0.3"]})
         if parts.path != f"{PREFIX}statements":
@@ -192,9 +258,10 @@ class RemoteLRS(LoopServer):
         raise Refused(405, f"{method.decode()} statements is not answered")
 
 
-def _parse_head(head: bytes) -> tuple[bytes, str, dict[bytes, bytes]]:
-    """Method, target and headers (names lower-cased) of a request's head; ValueError if it
-    is not HTTP/1.1's."""
+def _parse_head(head: bytes) -> tuple[bytes, str, dict[bytes, bytes], bool]:
+    """Method, target, headers (names lower-cased) of a request's head, and whether the
+    connection stays open after it (HTTP/1.1 without `Connection: close`); ValueError if it is
+    not HTTP/1.x."""
     request_line, *lines = head[:-4].split(b"\r\n")
     method, target, version = request_line.split(b" ")
     if not version.startswith(b"HTTP/1."):
@@ -203,14 +270,120 @@ def _parse_head(head: bytes) -> tuple[bytes, str, dict[bytes, bytes]]:
     for line in lines:
         name, _, value = line.partition(b":")
         headers[name.strip().lower()] = value.strip()
-    return method, target.decode("latin-1"), headers
+    keep = version == b"HTTP/1.1" and headers.get(b"connection", b"").lower() != b"close"
+    return method, target.decode("latin-1"), headers, keep
 
 
-def _response(status: int, body: bytes) -> bytes:
+def _response(status: int, body: bytes, *, keep: bool) -> bytes:
     head = (
         f"HTTP/1.1 {status} {_REASONS[status]}\r\n"
         "Content-Type: application/json\r\n"
         "X-Experience-API-Version: 1.0.3\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"{'' if keep else 'Connection: close' + chr(13) + chr(10)}\r\n"
     )
     return head.encode("latin-1") + body
+
+
+# --- in a process of its own -------------------------------------------------------------------
+
+
+class RemoteLRSProcess:
+    """The stand-in in a child process (`python -m bench.remote_lrs`); a context manager with
+    `info`, `pid` and `statements_count()`, as the local LRS's harness has."""
+
+    def __init__(self) -> None:
+        self.password = secrets.token_urlsafe(16)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._info: LRSInfo | None = None
+
+    @property
+    def info(self) -> LRSInfo:
+        if self._info is None:
+            raise RuntimeError("the remote LRS stand-in is not running")
+        return self._info
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def start(self) -> Self:
+        if self._proc is not None:
+            return self
+        repo = str(Path(__file__).resolve().parents[1])
+        path = os.environ.get("PYTHONPATH")
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.remote_lrs"],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env={
+                **os.environ,
+                "PYTHONPATH": f"{repo}{os.pathsep}{path}" if path else repo,
+                "ADOPTLOOP_BENCH_LRS_PASSWORD": self.password,
+            },
+        )
+        ready: dict[str, Any] = {}
+        timer = threading.Timer(_START_TIMEOUT, self._proc.kill)
+        timer.start()
+        try:
+            line = self._proc.stdout.readline() if self._proc.stdout else b""
+            ready = json.loads(line) if line.startswith(b"{") else {}
+        finally:
+            timer.cancel()
+        if "endpoint" not in ready:
+            self.stop()
+            raise RuntimeError("the remote LRS stand-in did not start (see its stderr above)")
+        self._info = LRSInfo(ready["endpoint"], USERNAME, self.password)
+        return self
+
+    def statements_count(self) -> int:
+        """What a GET statements listing would hold (every stored statement but the voided)."""
+        base = urlsplit(self.info.endpoint)
+        response = httpx.get(
+            f"{base.scheme}://{base.netloc}{LISTED}",
+            auth=(self.info.username, self.info.password),
+            timeout=30,
+        )
+        response.raise_for_status()
+        return int(response.json()["listed"])
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        self._info = None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=_START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def main() -> int:
+    """Serve until SIGTERM; the first stdout line is `{"endpoint": ...}` once listening."""
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    with RemoteLRS(os.environ.get("ADOPTLOOP_BENCH_LRS_PASSWORD")) as lrs:
+        sys.stdout.write(json.dumps({"endpoint": lrs.info.endpoint}) + "\n")
+        sys.stdout.flush()
+        done.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Benchmark: a full sync, an incremental sync, adoption and delivery of a synthetic org.
 
-    .venv/bin/python -m bench.run --reps 50000          # one size (about 12 minutes)
+    .venv/bin/python -m bench.run --reps 50000          # one size (about 10 minutes)
     .venv/bin/python -m bench.run                       # 1k, 10k and 50k reps
     .venv/bin/python -m bench.run --quick               # 1k reps, small delivery sample
     .venv/bin/python -m bench.run --reps 10000 --store postgresql
@@ -28,10 +28,12 @@ For each size:
    delivered by one `adoptloop serve`, then by two sharing the store, and what the LRS
    received (bench/serve_nodes.py), the LRS reached through a relay adding --lrs-latency-ms
    per round trip (default 50 ms, a hosted LRS; 0: directly on 127.0.0.1). The LRS (--lrs) is
-   by default a stand-in for an LRS on its own hardware (bench/remote_lrs.py: the statements
-   API at ~10 us of CPU per statement), because the tests' local LRS spends ten times the
-   nodes' CPU per statement on the same two cores and is then what one node already fills;
-   `--lrs local` measures against it. Step 5 is the local LRS, not relayed.
+   by default the remote LRS stand-in (bench/remote_lrs.py: an LRS on its own hardware, in a
+   process of its own, answering the statements API at little CPU per statement), because the
+   tests' local LRS spends ten times the nodes' CPU per statement on the same two cores and is
+   then what one node already fills; `--lrs local` measures against it. With --quick the
+   sample is 5,000 statements, a fraction of a second a measurement: the nodes' start and
+   polling weigh in, so its ratio is coarse. Step 5 is the local LRS, not relayed.
 
 --store postgresql puts each size's store on a PostgreSQL server the bench starts and stops
 itself (bench/stores.py); the baselines' fresh stores are then databases on that server.
@@ -551,6 +553,8 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     if args.lrs_latency_ms < 0 or args.lrs_processes < 1:
         parser.error("--lrs-latency-ms must be >= 0 and --lrs-processes >= 1")
+    if args.lrs_processes != 1 and args.lrs != "local":
+        parser.error("--lrs-processes is for --lrs local (the remote stand-in is one process)")
     serve = (
         serve_nodes.Options(
             serve_n,

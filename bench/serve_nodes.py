@@ -8,10 +8,11 @@ statement they made, `delivery.target: store`):
    see an outbox of N pending rows, as in production) and made pending again at the end.
 2. For one node, then for two: the sample is made pending again (held), a fresh LRS is
    started (each measurement pays for storing into an empty LRS): by default (`--lrs remote`)
-   the stand-in for an LRS on its own hardware (bench/remote_lrs.py, in this process: the
-   statements API at ~10 us of CPU per statement), or with `--lrs local` the tests' local LRS
-   (tests/harness/lrs_server.py, Learning Locker's statement service, ~0.35-0.4 ms of CPU per
-   statement on the nodes' cores), reached through bench/relay.py, which adds `--lrs-latency-ms` to every round trip
+   the remote LRS stand-in (bench/remote_lrs.py: an LRS on its own hardware, in a process of
+   its own, answering the statements API at a small fraction of the local LRS's CPU per
+   statement), or with `--lrs local` the tests' local LRS (tests/harness/lrs_server.py,
+   Learning Locker's statement service, ~0.35-0.4 ms of CPU per statement on the nodes'
+   cores), reached through bench/relay.py, which adds `--lrs-latency-ms` to every round trip
    (default 50 ms; 0 reaches the LRS directly), and that many `adoptloop serve` processes
    start on the same config and store, with `delivery.target: lrs`,
    `schedule.delivery.workers` workers each polling every 0.1 s, and no run to do (a yearly
@@ -30,9 +31,9 @@ is the bound both share: the sample posted in the same batches by a bare httpx l
 fresh LRS through the same relay (one client, no store), as the delivery step measures it;
 `one_vs_raw_ceiling` near 1 means one node already sends as fast as this LRS stores (or, with
 latency, as fast as one connection's round trips allow). `cpu_seconds_by_node` and
-`lrs_cpu_seconds` are the processes' CPU in the measured window (the stand-in's is in
-`bench_cpu_seconds`, with the relay's: it runs in this process; `lrs_cpu_seconds` is then
-null): a Node.js LRS process near one CPU second per second is the bound. `--lrs-processes K`
+`lrs_cpu_seconds` are the processes' CPU in the measured window (the LRS processes' added,
+the remote stand-in's too; `bench_cpu_seconds`: the relay and the polling, in this process): an
+LRS process near one CPU second per second is the bound. `--lrs-processes K`
 puts K local LRS processes behind the relay (each new connection to the next: an LRS that
 scales out behind one address; `lrs_listed` adds their listings), on this machine's cores.
 `raw_ceiling_per_second_by_connections` is the same with 1, one node's and two nodes' worth of
@@ -44,14 +45,17 @@ Why 50 ms: a customer's LRS is a hosted service, usually in another data centre 
 workers' round trips (one batch in flight per worker), not by the LRS, which scales on its own
 side. The relay models latency only: no bandwidth limit, no TLS, no loss.
 
-Why the stand-in by default: the question is whether a second node adds what the first cannot
+Why the remote LRS stand-in by default: the question is whether a second node adds what the first cannot
 send, with the LRS elsewhere. The local LRS runs on the nodes' two cores and costs about ten
 times their CPU per statement: one node already keeps it at a full core, at 50 ms as on
 127.0.0.1 (`--lrs-latency-ms 0`), so with it the ratio shows the local LRS, not the nodes
 (bench/RESULTS.md, "two `serve` nodes against an LRS reached over a network"). The stand-in
-answers the same requests as an LRS (ids, conflicts, voiding, credentials) at little CPU, so
-what is left to bound two nodes is theirs: the round trips, the shared store's claims, their
-CPU. It does not validate statements; the tests deliver to the strict local LRS.
+answers the same requests as an LRS (ids, whole-batch conflicts, voiding, credentials) at
+little CPU (`lrs_cpu_seconds`), so what is left to bound two nodes is theirs: the round trips,
+the shared store's claims, their CPU, the machine's two cores. It does not validate
+statements; the tests deliver to the strict local LRS. At 50 ms each worker has one batch in
+flight, so two nodes are also twice the connections: `raw_ceiling_per_second_by_connections`
+shows what bare loops with as many connections reach through the same relay.
 
     .venv/bin/python -m bench.serve_nodes --config ORG/adoptloop.yaml \
         --store-url sqlite:////abs/ORG/state/store.db --statements 50000 [--lrs local] \
@@ -107,7 +111,7 @@ class Options:
     timeout_seconds: float = 600.0
     lrs_latency_ms: float = DEFAULT_LRS_LATENCY_MS  # the round trip the relay adds; 0: direct
     lrs_processes: int = 1  # local LRS processes behind the relay, a connection to each in turn
-    lrs: str = DEFAULT_LRS  # LRS_KINDS: the stand-in of an LRS on its own hardware, or local
+    lrs: str = DEFAULT_LRS  # LRS_KINDS: the remote LRS stand-in, or the tests' local LRS
 
 
 def measure(config: Path, store_url: str, options: Options) -> dict[str, Any]:
@@ -272,9 +276,8 @@ def _deliver_with(
         # together (one core at most each: Node.js); LRS CPU near `seconds` per process means
         # the LRS is the bound.
         "cpu_seconds_by_node": cpu[:-1],
-        "lrs_cpu_seconds": cpu[-1] if lrs.stand_in is None else None,
-        # this process: the relay, the polling and the stand-in LRS (when it is the LRS)
-        "bench_cpu_seconds": round(own_cpu, 2),
+        "lrs_cpu_seconds": cpu[-1],
+        "bench_cpu_seconds": round(own_cpu, 2),  # this process: the relay and the polling
     }
     if lrs.relay is not None:
         result["lrs_connections"] = lrs.relay.stats.connections  # kept alive: nodes x workers
@@ -392,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lrs", choices=LRS_KINDS, default=DEFAULT_LRS)
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
+    if args.lrs_processes != 1 and args.lrs != "local":
+        parser.error("--lrs-processes is for --lrs local (the remote stand-in is one process)")
     options = Options(
         args.statements,
         args.workers,

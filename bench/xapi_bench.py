@@ -52,7 +52,7 @@ from adoptloop.xapi.ids import Pseudonymizer
 from adoptloop.xapi.lrs import Outgoing
 from adoptloop.xapi.vocab import Namespace
 from bench.relay import DelayRelay, relayed
-from bench.remote_lrs import RemoteLRS
+from bench.remote_lrs import RemoteLRSProcess
 from bench.synthetic.apis import RATING_FIELDS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -206,19 +206,16 @@ LRS_KINDS = ("remote", "local")  # bench/remote_lrs.py's stand-in; the tests' LR
 
 @dataclass(frozen=True)
 class ReachedLRS:
-    """A fresh LRS (one address: the relay's, when there is one): local LRS processes, or the
-    stand-in for an LRS on its own hardware (bench/remote_lrs.py, in this process)."""
+    """Fresh LRS processes (one address: the relay's, when there is one): the tests' local LRS
+    processes, or the remote LRS stand-in (bench/remote_lrs.py)."""
 
     info: LRSInfo  # the endpoint clients use
-    processes: list[LocalLRS]  # none for the stand-in
+    processes: list[LocalLRS] | list[RemoteLRSProcess]
     relay: DelayRelay | None
-    stand_in: RemoteLRS | None = None
 
     def statements_count(self) -> int:
-        """What the LRS lists (local processes: added; a statement voided by one stored in
-        another process is listed)."""
-        if self.stand_in is not None:
-            return self.stand_in.statements_count()
+        """What the processes list, added (a statement voided by one stored in another process
+        is listed)."""
         return sum(lrs.statements_count() for lrs in self.processes)
 
 
@@ -227,17 +224,21 @@ def reach_lrs(
     kind: str = "local", processes: int = 1, round_trip_ms: float = 0.0
 ) -> Iterator[ReachedLRS]:
     """A fresh LRS of `kind` (LRS_KINDS): `processes` local LRS processes (same credentials),
-    or the stand-in, reached through bench/relay.py adding `round_trip_ms` (each new
-    connection to the next process in turn), or directly when there is one and no latency."""
+    or one remote LRS stand-in process, reached through bench/relay.py adding `round_trip_ms`
+    (each new connection to the next process in turn), or directly when there is one process
+    and no latency."""
     if kind not in LRS_KINDS:
         raise ValueError(f"unknown LRS kind {kind!r}: one of {', '.join(LRS_KINDS)}")
     with contextlib.ExitStack() as stack:
-        stand_in = stack.enter_context(RemoteLRS()) if kind == "remote" else None
-        started = [] if stand_in else [stack.enter_context(LocalLRS()) for _ in range(processes)]
-        first = stand_in.info if stand_in else started[0].info
-        endpoints = [first.endpoint] if stand_in else [lrs.info.endpoint for lrs in started]
+        started: list[LocalLRS] | list[RemoteLRSProcess] = (
+            [stack.enter_context(RemoteLRSProcess())]
+            if kind == "remote"
+            else [stack.enter_context(LocalLRS()) for _ in range(processes)]
+        )
+        endpoints = [lrs.info.endpoint for lrs in started]
         endpoint, relay = stack.enter_context(relayed(endpoints, round_trip_ms))
-        yield ReachedLRS(dataclasses.replace(first, endpoint=endpoint), started, relay, stand_in)
+        info = dataclasses.replace(started[0].info, endpoint=endpoint)
+        yield ReachedLRS(info, started, relay)
 
 
 def raw_ceiling_seconds(
@@ -250,7 +251,7 @@ def raw_ceiling_seconds(
     lrs: str = "local",
 ) -> float:
     """Seconds a bare httpx loop (no retries) takes to post the pre-serialized batches to a
-    fresh local LRS: the ceiling a client can reach on this machine. `connections` loops at
+    fresh LRS (`lrs`: LRS_KINDS): the ceiling a client can reach on this machine. `connections` loops at
     once take the next batch in turn (as delivery workers do); see `reach_lrs` for the rest."""
     pending: queue.SimpleQueue[list[Outgoing]] = queue.SimpleQueue()
     for batch in batches:

@@ -1,10 +1,14 @@
-"""bench/remote_lrs.py: the stand-in for an LRS on its own hardware answers the statements API
-as an LRS does (ids, conflicts, voiding, credentials, the version header), over real sockets,
-directly and through the delay relay, and adoptloop's own LRS client delivers to it."""
+"""bench/remote_lrs.py: the remote LRS stand-in answers the statements API as an LRS does (ids,
+whole-batch conflicts, voiding, credentials, the version header), over real sockets, directly
+and through the delay relay, in a thread and in a process of its own, and adoptloop's own LRS
+client delivers to it."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from bench.relay import DelayRelay
-from bench.remote_lrs import VOIDED, RemoteLRS
+from bench.remote_lrs import VOIDED, RemoteLRS, RemoteLRSProcess
 
 from adoptloop.xapi.lrs import LRSClient, Outgoing
 
@@ -77,8 +81,36 @@ def test_a_resent_statement_is_stored_once_and_a_conflict_refuses_the_whole_batc
     assert first["id"] in response.json()["message"]
     assert lrs.statements_count() == 1  # nothing of the refused batch was stored
     assert client.get("statements", params={"statementId": new["id"]}).status_code == 404
-    twice = client.post("statements", content=json.dumps([new, {**new, "timestamp": "x"}]))
-    assert twice.status_code == 409  # one id twice in a batch with other content
+    assert client.get("statements", params={"statementId": new["id"]}).status_code == 404
+    # an LRS's own keys are not the sender's content
+    stamped = {**first, "stored": "2026-01-07T00:00:00Z", "version": "1.0.3"}
+    assert client.post("statements", content=json.dumps([stamped])).status_code == 200
+    twice = client.post("statements", content=json.dumps([new, new]))
+    assert twice.status_code == 400  # one id twice in a batch, as the local LRS answers
+    assert lrs.statements_count() == 1
+
+
+def _voiding(target_id: str, i: int) -> dict[str, Any]:
+    return {
+        **_statement(i, verb="voided"),
+        "object": {"objectType": "StatementRef", "id": target_id},
+    }
+
+
+def test_a_voiding_statement_may_come_first_and_may_not_be_voided(
+    lrs: RemoteLRS, client: httpx.Client
+) -> None:
+    target = _statement(1)
+    voiding = _voiding(target["id"], 2)
+    assert client.post("statements", content=json.dumps([voiding])).status_code == 200
+    assert client.post("statements", content=json.dumps([target])).status_code == 200
+    assert lrs.statements_count() == 1  # the target, stored after its voiding, is voided
+    again = client.post("statements", content=json.dumps([_voiding(voiding["id"], 3)]))
+    assert again.status_code == 400
+    chained = _voiding(str(uuid.uuid4()), 4)
+    batch = [chained, _voiding(chained["id"], 5)]
+    assert client.post("statements", content=json.dumps(batch)).status_code == 400
+    assert lrs.statements_count() == 1
 
 
 def test_a_voided_statement_is_not_listed_and_is_read_as_voided(
@@ -104,6 +136,7 @@ def test_a_voided_statement_is_not_listed_and_is_read_as_voided(
         (None, VERSION, 401),
         ("ok", {}, 400),
         ("ok", {"X-Experience-API-Version": "0.95"}, 400),
+        ("ok", {"X-Experience-API-Version": "1.0"}, 200),  # 1.0.0, as xAPI 1.0.3 says
     ],
 )
 def test_credentials_and_the_version_header_are_required(
@@ -118,7 +151,7 @@ def test_credentials_and_the_version_header_are_required(
         headers=headers,
     )
     assert response.status_code == status
-    assert lrs.statements_count() == 0
+    assert lrs.statements_count() == (1 if status == 200 else 0)
 
 
 def test_bad_requests_are_refused_and_the_connection_serves_the_next(
@@ -132,6 +165,66 @@ def test_bad_requests_are_refused_and_the_connection_serves_the_next(
     assert client.get("about").json() == {"version": ["1.0.3"]}
     assert client.post("statements", content=json.dumps(_statement(1))).status_code == 200
     assert (lrs.statements_count(), lrs.requests) == (1, 7)
+    assert lrs.connections == 1  # every answer kept the connection open
+
+
+def _raw(lrs: RemoteLRS, data: bytes) -> bytes:
+    """What the stand-in answers to `data` on one connection, until it closes it."""
+    with socket.create_connection(("127.0.0.1", lrs.port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def _head(lrs: RemoteLRS, method: str, *, body: bytes = b"", extra: str = "") -> bytes:
+    token = "Basic " + base64.b64encode(f"{lrs.username}:{lrs.password}".encode()).decode()
+    return (
+        f"{method} /xAPI/statements HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n"
+        f"X-Experience-API-Version: 1.0.3\r\n{extra}\r\n"
+    ).encode() + body
+
+
+def test_pipelined_requests_are_answered_in_order_and_broken_ones_do_not_stop_it(
+    lrs: RemoteLRS,
+) -> None:
+    one, two = (json.dumps([_statement(i)]).encode() for i in (1, 2))
+    pipelined = b"".join(
+        _head(lrs, "POST", body=b, extra=f"Content-Length: {len(b)}\r\n") for b in (one, two)
+    )
+    answer = _raw(lrs, pipelined)
+    assert answer.count(b"HTTP/1.1 200 OK") == 2
+    assert lrs.statements_count() == 2
+    # a body without Content-Length: 411, and the connection is closed (its body unread)
+    answer = _raw(lrs, _head(lrs, "POST", body=b"[]", extra="Transfer-Encoding: chunked\r\n"))
+    assert answer.startswith(b"HTTP/1.1 411")
+    assert b"Connection: close" in answer
+    # a head it cannot parse: 400 and closed; a body cut short: no answer, nothing stored
+    assert _raw(lrs, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert _raw(lrs, _head(lrs, "POST", body=one[:10], extra="Content-Length: 99\r\n")) == b""
+    assert lrs.statements_count() == 2
+    assert httpx.get(lrs.info.endpoint + "about", headers=VERSION).status_code == 401  # alive
+
+
+def test_the_stand_in_runs_in_a_process_of_its_own() -> None:
+    with RemoteLRSProcess() as lrs:
+        info = lrs.info
+        assert lrs.pid is not None
+        statements = [_statement(i) for i in range(3)]
+        statements.append(_voiding(statements[0]["id"], 9))
+        response = httpx.post(
+            info.endpoint + "statements",
+            content=json.dumps(statements),
+            auth=(info.username, info.password),
+            headers=VERSION,
+        )
+        assert response.status_code == 200
+        assert lrs.statements_count() == 3  # four stored, one of them voided
+        pid = lrs.pid
+    with pytest.raises(ProcessLookupError):  # stopped, and waited for
+        os.kill(pid, 0)
 
 
 def test_adoptloops_client_delivers_through_the_relay_and_sees_conflicts(
