@@ -17,7 +17,7 @@ from adoptloop.errors import ConfigError, StoreVersionError
 from adoptloop.pipeline.pull import rescale_stored_ratings
 from adoptloop.pipeline.suppression import Suppression
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import db, outbox, schema
+from adoptloop.store import db, migrations, outbox, schema
 from adoptloop.store.db import (
     SQLITE_HEAP_LIMIT,
     StoreUnavailable,
@@ -70,6 +70,34 @@ def test_an_up_to_date_store_opens_without_importing_alembic(
     ).stdout
 
     assert found.strip() == "[]"
+
+
+def test_a_new_store_is_created_and_stamped_at_the_head_without_importing_alembic(
+    store_url: str,
+) -> None:
+    """Issue 17 (the run's peak memory): the first run opens an empty store; creating it and
+    stamping the head revision imports no Alembic module, which would stay in the run's
+    memory to its end (the store it makes is the one Alembic stamps:
+    tests/store/test_migrations.py)."""
+    script = (
+        "import sys\n"
+        "from adoptloop.store.db import open_store\n"
+        f"open_store({store_url!r}).dispose()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+
+    assert found.strip() == "[]"
+    engine = create_store_engine(store_url)
+    try:
+        with engine.connect() as conn:  # Alembic reads it as at its head
+            head = migrations.scripts(conn).get_current_head()
+            assert migrations.current_revision(conn) == head
+        assert migrate(engine) == schema.SCHEMA_VERSION  # up to date: nothing to do
+    finally:
+        engine.dispose()
 
 
 def test_a_store_at_an_unknown_revision_of_the_current_version_is_refused(

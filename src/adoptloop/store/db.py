@@ -1,10 +1,11 @@
 """Opening the store: engine, SQLite pragmas, and the versioned schema.
 
 The schema is versioned with Alembic (store/migrations/). An empty database is created from
-store/schema.py and stamped at the head revision; an older one is upgraded revision by revision;
-a store written before Alembic (meta.schema_version only) is first stamped at its version's
-revision. All of it happens in one transaction that other processes wait for; a newer store
-(written by a later adoptloop) is refused, never misread or changed.
+store/schema.py and stamped at the head revision (without importing Alembic); an older one is
+upgraded revision by revision; a store written before Alembic (meta.schema_version only) is
+first stamped at its version's revision. All of it happens in one transaction that other
+processes wait for; a newer store (written by a later adoptloop) is refused, never misread or
+changed.
 """
 
 from __future__ import annotations
@@ -208,14 +209,34 @@ def _up_to_date(conn: Connection) -> bool:
     )
 
 
+def _head_revision() -> str:
+    """The head revision's id, read without Alembic: the one revision file numbered
+    SCHEMA_VERSION (tests/store/test_migrations.py checks it is Alembic's head)."""
+    (path,) = _REVISIONS.glob(f"v{schema.SCHEMA_VERSION:04d}_*.py")
+    return path.stem.removeprefix("v")
+
+
+def _stamp(conn: Connection, revision: str) -> None:
+    """Record that the store is at `revision` without running anything, as Alembic's stamp
+    does (its alembic_version row, created if missing) with meta.schema_version mirroring it
+    (migrations.mirror_schema_version). Written here, not through Alembic, so that a run on a
+    new store does not import Alembic: its modules stay in the run's memory to the end (about
+    7 MB of the 10k bench run's peak, issue 17)."""
+    schema.alembic_version.create(conn, checkfirst=True)
+    conn.execute(schema.alembic_version.delete())
+    conn.execute(schema.alembic_version.insert().values(version_num=revision))
+    conn.execute(schema.meta.delete().where(schema.meta.c.key == "schema_version"))
+    conn.execute(
+        schema.meta.insert().values(key="schema_version", value=str(int(revision.split("_", 1)[0])))
+    )
+
+
 def migrate(engine: Engine) -> int:
     """Bring the store to the head revision (schema.SCHEMA_VERSION), in one atomic transaction
     that other processes wait for; returns the schema version found before (0: a new store)."""
     with engine.connect() as probe:  # the common case, an up-to-date store: no write lock
         if _up_to_date(probe):
             return schema.SCHEMA_VERSION
-    from adoptloop.store import migrations  # noqa: PLC0415 - Alembic only when the schema needs work
-
     with engine.begin() as conn:
         _exclusive(conn)
         found = _schema_version(conn)
@@ -226,13 +247,15 @@ def migrate(engine: Engine) -> int:
                     "adoptloop schema version; point store.url at an empty or adoptloop database"
                 )
             schema.metadata.create_all(conn)
-            migrations.stamp(conn, "head")
+            _stamp(conn, _head_revision())
             return 0
         if found > schema.SCHEMA_VERSION:
             raise StoreVersionError(
                 f"the store is at schema version {found}, but this adoptloop understands up to "
                 f"{schema.SCHEMA_VERSION}; upgrade adoptloop (the store was not changed)"
             )
+        from adoptloop.store import migrations  # noqa: PLC0415 - Alembic only for a migration
+
         known = {
             migrations.number(s.revision): s.revision
             for s in migrations.scripts(conn).walk_revisions()
@@ -245,7 +268,7 @@ def migrate(engine: Engine) -> int:
                     "it from a backup (the store was not changed)"
                 )
             revision = known[found]
-            migrations.stamp(conn, revision)
+            _stamp(conn, revision)
         elif revision not in known.values():
             raise StoreVersionError(
                 f"the store is at schema revision {revision}, but this adoptloop understands up "

@@ -45,11 +45,6 @@ def current_revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def stamp(conn: Connection, revision: str) -> None:
-    """Record that the store is at `revision` without running anything."""
-    command.stamp(config(conn), revision)
-
-
 def upgrade(conn: Connection) -> None:
     """Apply every revision from the store's current one to the head."""
     command.upgrade(config(conn), "head")
