@@ -238,7 +238,7 @@ def test_the_stage_reads_with_a_small_page_cache_beside_its_writer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17 point 2 (memory with the writer thread): the connection that reads the changed
-    rows keeps SQLite's small streaming cache, so the writer's connection adds no second 16 MB
+    rows keeps SQLite's small streaming cache, so the writer's connection adds no second 24 MB
     cache to the process."""
     engine = _store_with_completions(tmp_path, 3)
     caches: list[int] = []

@@ -421,7 +421,7 @@ def test_a_sqlite_store_keeps_one_connection_and_its_page_cache_between_uses(
     tmp_path: Path,
 ) -> None:
     """Issue 17.2 (flat memory): every pooled SQLite connection keeps a page cache of up to
-    16 MB that fills as the store grows; connections that were open at the same time (the
+    24 MB that fills as the store grows; connections that were open at the same time (the
     states stage's reader and writer, the lock heartbeat) must not all stay pooled."""
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     try:
@@ -439,7 +439,7 @@ def test_a_streaming_read_uses_a_small_page_cache_and_leaves_the_pooled_one_alon
     tmp_path: Path,
 ) -> None:
     """Issue 17.2 (flat memory): the states stage streams every rating on a second connection;
-    its pages are read once, so that connection gets SQLite's default 2 MB cache, not 16 MB."""
+    its pages are read once, so that connection gets SQLite's default 2 MB cache, not 24 MB."""
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     try:
         with streaming(engine) as reader, engine.connect() as writer:
@@ -467,8 +467,8 @@ def _sqlite_memory_used() -> int:
 def test_a_sqlite_store_caps_the_memory_of_all_its_connections_together(
     tmp_path: Path,
 ) -> None:
-    """Issue 17.2 (flat memory): each connection's page cache may hold 16 MB and fills as
-    the store grows, so a stage with several connections open grew by up to 16 MB for each;
+    """Issue 17.2 (flat memory): each connection's page cache may hold 24 MB and fills as
+    the store grows, so a stage with several connections open grew by up to 24 MB for each;
     the process's SQLite memory is capped as a whole (PRAGMA soft_heap_limit), whatever the
     number of connections."""
     engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
@@ -494,7 +494,7 @@ def _fill(engine: Engine) -> None:
 def test_connections_reading_a_store_larger_than_the_cap_stay_under_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Issue 17.2 (flat memory): three connections, each with its 16 MB cache, read a table of
+    """Issue 17.2 (flat memory): three connections, each with its 24 MB cache, read a table of
     about 12 MB at the same time; their caches together stay near the cap (4 MB here), where
     without it each would keep the whole table (about 36 MB)."""
     cap = 4 * 2**20

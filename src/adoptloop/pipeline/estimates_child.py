@@ -236,7 +236,7 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     answer: dict[str, Any]
     try:
         engine = create_store_engine(start.url)
-        with streaming(engine) as conn:  # the read passes each page once: no 16 MB cache
+        with streaming(engine) as conn:  # the read passes each page once: no 24 MB cache
             # no collection of the fits' garbage: the process ends once it has answered
             found = estimates_as_of(conn, start.capabilities, as_of, free=False)
         engine.dispose()

@@ -270,7 +270,7 @@ def _one_malloc_arena() -> None:
 def _release_memory(engine: Engine) -> None:
     """Between stages, give back what the stage that ended no longer uses: the idle SQLite
     connection's page cache, then the C heap's free pages (malloc_trim). Without it the next
-    stage, whose threads allocate from other malloc arenas (the translate writer's 16 MB page
+    stage, whose threads allocate from other malloc arenas (the translate writer's 24 MB page
     cache), adds its memory on top of what the last stage freed but the process kept."""
     shrink_idle(engine)
     if _MALLOC_TRIM is not None:

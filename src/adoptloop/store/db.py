@@ -99,7 +99,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # index pages in many commits, and each checkpoint copies (and syncs) every page once.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    # A 16 MB page cache (the default is 2 MB): random statement ids and HR ids spread each
+    # A 24 MB page cache (the default is 2 MB): random statement ids and HR ids spread each
     # batch's outbox and emitted index writes over whole indexes, which a small cache re-reads
     # from the file page by page once the store outgrows it. Sorts stay in temp files (not
     # temp_store=MEMORY): sorting a million ratings in memory would grow with the org.
@@ -107,27 +107,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # ... and all the connections of the process together hold at most SQLITE_HEAP_LIMIT: a
     # connection's cache fills as the store grows, and a stage may have several open (the
     # translate writer and reader, the run lock's heartbeat, the states stage's two), so
-    # their caches alone would grow the process by up to 16 MB each. Past the limit, SQLite
+    # their caches alone would grow the process by up to 24 MB each. Past the limit, SQLite
     # recycles a connection's least recently used pages instead of allocating more.
     cursor.execute(f"PRAGMA soft_heap_limit={_heap_limit()}")
     cursor.close()
 
 
 # Bytes of memory all SQLite connections of the process use together (a soft limit: SQLite's
-# page caches give pages back to stay under it): one full 16 MB cache, for the connection that
+# page caches give pages back to stay under it): one full 24 MB cache, for the connection that
 # writes, plus room for the others' (the streaming reads' 2 MB caches, statements, schemas).
-SQLITE_HEAP_LIMIT = 24 * 2**20
+SQLITE_HEAP_LIMIT = 32 * 2**20
 
-# KiB of page cache of each SQLite connection (_sqlite_pragmas), but within small_heap. 16 MB,
+# KiB of page cache of each SQLite connection (_sqlite_pragmas), but within small_heap. 24 MB,
 # not the 32 MB of before (issue 17, the run's peak): from about 10,000 reps the outbox's and
-# emitted's indexes on random ids outgrow either, so each batch's index writes miss about as
-# often with both. Measured: a 10k full run, three back-to-back pairs, the pull's and
-# translate's seconds and CPU the same (pull 14.4-15.1 vs 14.0-15.8 CPU-s, translate 7.4-7.9
-# vs 7.3-7.9), the run's peak 17-18 MB lower at the end of both; 200,000 outbox and emitted
-# rows inserted at random into tables of 150,000 and 1.6M rows (10k and 50k reps), 50,000 a
-# transaction: the same CPU with 16, 24 and 32 MB. A larger cache gave nothing either (128
-# MB for translate, 256 MB for the pull: bench/RESULTS.md).
-SQLITE_CACHE_KIB = 16384
+# emitted's indexes on random ids outgrow either, and each batch's index writes miss about as
+# often with both. Measured at 10k reps: the translate stage alone on the same store, nine
+# back-to-back pairs, CPU 7.15-8.02 s with 24 MB and 7.23-7.77 s with 32 MB (mean difference
+# -0.02 s), wall -0.1 s; the full run's pull the same; the run's peak ~8 MB lower at the end of
+# the pull and of translate. 16 MB saved 8 MB more but cost translate ~0.25 CPU-s (11 pairs;
+# not profiled further). A larger cache gave nothing (128 MB for translate,
+# 256 MB for the pull: bench/RESULTS.md); 200,000 random-id outbox and emitted inserts into
+# tables of 150,000 and 1.6M rows (10k and 50k reps) took the same CPU with 16, 24 and 32 MB.
+SQLITE_CACHE_KIB = 24576
 
 # Prepared statements each SQLite connection keeps (the sqlite3 module's default is 128). A
 # batch's lookups (`IN (...)` over its keys, `VALUES` lists) have as many parameters as the
@@ -323,7 +324,7 @@ STREAM_CACHE_KIB = 2048  # SQLite's default page cache, for a connection that st
 @contextlib.contextmanager
 def streaming(engine: Engine) -> Iterator[Connection]:
     """A connection for one long sequential read (every rating, in order), with a small page
-    cache: each page is read once, so caching 16 MB of them only adds to the process's memory
+    cache: each page is read once, so caching 24 MB of them only adds to the process's memory
     while the connection that writes keeps its own cache."""
     with engine.connect() as conn:
         if conn.dialect.name != "sqlite":
@@ -394,7 +395,7 @@ def _sqlite_cache_for_heap(dbapi_connection: Any, record: Any, _proxy: Any) -> N
 
 def shrink_idle(engine: Engine) -> None:
     """Free the page cache the pooled, idle SQLite connection holds (`PRAGMA shrink_memory`):
-    a stage's cache (up to 16 MB, filled by its writes) is of no use to the next stage, whose
+    a stage's cache (up to 24 MB, filled by its writes) is of no use to the next stage, whose
     reads and writes go to other pages or through other connections, each with its own cache.
     A no-op on PostgreSQL, whose caches are the server's."""
     with engine.connect() as conn:
