@@ -19,7 +19,8 @@ Only what large orgs need is added here, never a change of semantics:
   logged requests as they came: method, path and query, headers, body; the bench replays them
   for its bare-fetch baseline) and
   `POST /bench/mutate` ({"fraction": 0.01, "seed": 1}: edit that share of the coaching reports
-  and parent calls, stamping them with the current time, as users editing in Veeva would).
+  and parent calls, stamping them with the current time, as users editing in Veeva would) and
+  `POST /bench/tick` ({"hours": 24}: the org's clock moves on, as between two nightly runs).
 
 simple-salesforce only speaks https, so the server answers TLS with a self-signed certificate
 for 127.0.0.1, written to --cert (PEM); a client trusts it through REQUESTS_CA_BUNDLE. The
@@ -63,6 +64,7 @@ from tests.connectors.crm.salesforce.fake_org import (
     _cell,
     _dig,
     _Job,
+    stamp,
 )
 
 SESSION = "00D5g000004ACME!AQbench.fake-session"
@@ -264,7 +266,12 @@ def serve(org: ScaleOrg, port: int) -> ThreadingHTTPServer:
             pass
 
         def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
-            self.send_response(status)
+            # one Date header, the org's clock where the API answers (fake_api's `served`):
+            # send_response would add the machine's as a second, and a client reading the
+            # server's time from it would get neither
+            self.send_response_only(status)
+            if not any(key.lower() == "date" for key in headers):
+                self.send_header("Date", self.date_time_string())
             for key, value in headers.items():
                 if key.lower() != "content-length":
                     self.send_header(key, value)
@@ -307,6 +314,9 @@ def serve(org: ScaleOrg, port: int) -> ThreadingHTTPServer:
             elif method == "POST" and self.path == "/bench/mutate":
                 args = orjson.loads(data or b"{}")
                 body = orjson.dumps(org.mutate(float(args["fraction"]), int(args.get("seed", 1))))
+            elif method == "POST" and self.path == "/bench/tick":
+                args = orjson.loads(data or b"{}")
+                body = orjson.dumps({"now": stamp(org.tick(hours=float(args["hours"])))})
             else:
                 self._answer(404, {}, b"")
                 return
