@@ -44,8 +44,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -53,13 +53,13 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import orjson
 from tests.harness.lrs_server import LRSInfo
+from tests.harness.process import ServerProcess
 
 from bench.loop_server import LOOPBACK, LoopServer
 
@@ -70,6 +70,7 @@ USERNAME = "bench"
 _IGNORED_ON_COMPARE = ("stored", "authority", "version")  # set by an LRS, not the sender
 _MAX_HEAD = 64 * 1024  # bytes of request line and headers
 _START_TIMEOUT = 30.0
+_READY = re.compile(r"^remote LRS stand-in listening on (http://\S+)$", re.MULTILINE)
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -288,13 +289,23 @@ def _response(status: int, body: bytes, *, keep: bool) -> bytes:
 # --- in a process of its own -------------------------------------------------------------------
 
 
-class RemoteLRSProcess:
-    """The stand-in in a child process (`python -m bench.remote_lrs`); a context manager with
-    `info`, `pid` and `statements_count()`, as the local LRS's harness has."""
+class RemoteLRSStartupError(RuntimeError):
+    """The stand-in's process died or did not say it was listening in time."""
 
-    def __init__(self) -> None:
+
+class RemoteLRSProcess(ServerProcess):
+    """The stand-in in a child process (`python -m bench.remote_lrs`), with the test servers'
+    lifecycle (tests/harness/process.py: its log, process group, readiness and stop); `info`,
+    `pid` and `statements_count()`, as the local LRS's harness has."""
+
+    display_name = "the remote LRS stand-in"
+    log_label = "remote LRS stand-in"
+    log_name = "remote-lrs.log"
+    startup_error = RemoteLRSStartupError
+
+    def __init__(self, *, startup_timeout: float = _START_TIMEOUT) -> None:
+        super().__init__(startup_timeout=startup_timeout)
         self.password = secrets.token_urlsafe(16)
-        self._proc: subprocess.Popen[bytes] | None = None
         self._info: LRSInfo | None = None
 
     @property
@@ -303,38 +314,33 @@ class RemoteLRSProcess:
             raise RuntimeError("the remote LRS stand-in is not running")
         return self._info
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._proc is None else self._proc.pid
-
     def start(self) -> Self:
-        if self._proc is not None:
+        if self.running:
             return self
+        workspace = self._make_workspace("adoptloop-remote-lrs-")
         repo = str(Path(__file__).resolve().parents[1])
         path = os.environ.get("PYTHONPATH")
-        self._proc = subprocess.Popen(
+        self._spawn(
             [sys.executable, "-m", "bench.remote_lrs"],
-            stdout=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            cwd=workspace,
             env={
                 **os.environ,
                 "PYTHONPATH": f"{repo}{os.pathsep}{path}" if path else repo,
                 "ADOPTLOOP_BENCH_LRS_PASSWORD": self.password,
             },
+            stdin=subprocess.DEVNULL,
         )
-        ready: dict[str, Any] = {}
-        timer = threading.Timer(_START_TIMEOUT, self._proc.kill)
-        timer.start()
         try:
-            line = self._proc.stdout.readline() if self._proc.stdout else b""
-            ready = json.loads(line) if line.startswith(b"{") else {}
-        finally:
-            timer.cancel()
-        if "endpoint" not in ready:
+            endpoint = self._wait_until(self._listening)
+        except RemoteLRSStartupError:
             self.stop()
-            raise RuntimeError("the remote LRS stand-in did not start (see its stderr above)")
-        self._info = LRSInfo(ready["endpoint"], USERNAME, self.password)
+            raise
+        self._info = LRSInfo(endpoint, USERNAME, self.password)
         return self
+
+    def _listening(self) -> str | None:
+        found = _READY.search(self.read_log() or "")
+        return found.group(1) if found else None
 
     def statements_count(self) -> int:
         """What a GET statements listing would hold (every stored statement but the voided)."""
@@ -348,39 +354,16 @@ class RemoteLRSProcess:
         return int(response.json()["listed"])
 
     def stop(self) -> None:
-        proc, self._proc = self._proc, None
         self._info = None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=_START_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
 
 def main() -> int:
-    """Serve until SIGTERM; the first stdout line is `{"endpoint": ...}` once listening."""
+    """Serve until SIGTERM; says on stdout where it listens once it does."""
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     with RemoteLRS(os.environ.get("ADOPTLOOP_BENCH_LRS_PASSWORD")) as lrs:
-        sys.stdout.write(json.dumps({"endpoint": lrs.info.endpoint}) + "\n")
-        sys.stdout.flush()
+        print(f"remote LRS stand-in listening on {lrs.info.endpoint}", flush=True)
         done.wait()
     return 0
 
