@@ -53,23 +53,28 @@ def test_opening_an_existing_store_again_changes_nothing(engine: Engine, store_u
         again.dispose()
 
 
+def _alembic_modules_after_opening(store_url: str) -> list[str]:
+    """The Alembic modules a fresh interpreter holds after opening the store at `store_url`."""
+    script = (
+        "import json, sys\n"
+        "from adoptloop.store.db import open_store\n"
+        f"open_store({store_url!r}).dispose()\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic')))\n"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout
+    modules: list[str] = json.loads(found)
+    return modules
+
+
 def test_an_up_to_date_store_opens_without_importing_alembic(
     engine: Engine, store_url: str
 ) -> None:
     """Issue 17, point 2 (a run's fixed costs): every run opens the store; an up-to-date one is
     recognised from its two version rows, so the run never imports Alembic (a fifth of a
     second); a store that needs a migration still gets one (the tests below)."""
-    script = (
-        "import sys\n"
-        "from adoptloop.store.db import open_store\n"
-        f"open_store({store_url!r}).dispose()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
-    )
-    found = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout
-
-    assert found.strip() == "[]"
+    assert _alembic_modules_after_opening(store_url) == []
 
 
 def test_a_new_store_is_created_and_stamped_at_the_head_without_importing_alembic(
@@ -79,17 +84,7 @@ def test_a_new_store_is_created_and_stamped_at_the_head_without_importing_alembi
     stamping the head revision imports no Alembic module, which would stay in the run's
     memory to its end (the store it makes is the one Alembic stamps:
     tests/store/test_migrations.py)."""
-    script = (
-        "import sys\n"
-        "from adoptloop.store.db import open_store\n"
-        f"open_store({store_url!r}).dispose()\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
-    )
-    found = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True
-    ).stdout
-
-    assert found.strip() == "[]"
+    assert _alembic_modules_after_opening(store_url) == []
     engine = create_store_engine(store_url)
     try:
         with engine.connect() as conn:  # Alembic reads it as at its head
