@@ -228,16 +228,14 @@ def _head_revision() -> str:
 def _stamp(conn: Connection, revision: str) -> None:
     """Record that the store is at `revision` without running anything, as Alembic's stamp
     does (its alembic_version row, created if missing) with meta.schema_version mirroring it
-    (migrations.mirror_schema_version). Written here, not through Alembic, so that a run on a
+    (schema.mirror_writes, as migrations.mirror_schema_version). Written here, not through Alembic, so that a run on a
     new store does not import Alembic: its modules stay in the run's memory to the end (about
     7 MB of the 10k bench run's peak, issue 17)."""
     schema.alembic_version.create(conn, checkfirst=True)
     conn.execute(schema.alembic_version.delete())
     conn.execute(schema.alembic_version.insert().values(version_num=revision))
-    conn.execute(schema.meta.delete().where(schema.meta.c.key == "schema_version"))
-    conn.execute(
-        schema.meta.insert().values(key="schema_version", value=str(int(revision.split("_", 1)[0])))
-    )
+    for write in schema.mirror_writes(revision):
+        conn.execute(write)
 
 
 def migrate(engine: Engine) -> int:

@@ -14,8 +14,10 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Delete,
     Float,
     Index,
+    Insert,
     Integer,
     MetaData,
     PrimaryKeyConstraint,
@@ -51,6 +53,21 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+def revision_number(revision: str) -> int:
+    """The schema version a revision id stands for ("0003_rating_scales" -> 3)."""
+    return int(revision.split("_", 1)[0])
+
+
+def mirror_writes(revision: str) -> tuple[Delete, Insert]:
+    """The two writes that make meta.schema_version the number of `revision` (after each
+    migration step, store/migrations/env.py; when a store is stamped, store/db.py)."""
+    return (
+        meta.delete().where(meta.c.key == "schema_version"),
+        meta.insert().values(key="schema_version", value=str(revision_number(revision))),
+    )
+
 
 # Alembic's own table (the revision the store is at), declared as Alembic creates it so that
 # these tables are the whole store; Alembic's comparisons leave it out.

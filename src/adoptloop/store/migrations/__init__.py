@@ -24,9 +24,7 @@ from adoptloop.store import schema
 LOCATION = Path(__file__).parent
 
 
-def number(revision: str) -> int:
-    """The schema version a revision id stands for ("0003_rating_scales" -> 3)."""
-    return int(revision.split("_", 1)[0])
+number = schema.revision_number  # the schema version a revision id stands for
 
 
 def config(conn: Connection) -> Config:
@@ -56,5 +54,5 @@ def mirror_schema_version(
     """After each step (applied or stamped): meta.schema_version = the new head's number."""
     del step, run_args
     (head,) = heads
-    ctx.execute(schema.meta.delete().where(schema.meta.c.key == "schema_version"))
-    ctx.execute(schema.meta.insert().values(key="schema_version", value=str(number(head))))
+    for write in schema.mirror_writes(head):
+        ctx.execute(write)
