@@ -492,3 +492,54 @@ def test_the_peak_of_an_estimates_process_that_is_ending_is_the_one_it_answered(
         child.close()
     assert peak is not None
     assert peak > 10  # an interpreter with adoptloop imported
+
+
+def test_a_run_with_nothing_new_takes_the_kept_estimates_and_ends_its_process_unused(
+    demo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (a night with nothing new): when the pull wrote nothing the estimates depend
+    on, the run takes the kept estimates itself and ends its estimates process at once,
+    instead of setting it to work and waiting for it to finish importing the statistics
+    libraries only to answer with the same kept estimates; a run with new inputs sets it to
+    work. Both publish the same estimates."""
+    told: list[date] = []
+    going = estimates_child.EstimatesChild.go
+    children: list[estimates_child.EstimatesChild] = []
+    starting = estimates_child.EstimatesChild.start.__func__  # type: ignore[attr-defined]
+
+    def go(self: estimates_child.EstimatesChild, as_of: date) -> None:
+        told.append(as_of)
+        going(self, as_of)
+
+    def start(cls: Any, *args: Any) -> estimates_child.EstimatesChild:
+        child: estimates_child.EstimatesChild = starting(cls, *args)
+        children.append(child)
+        return child
+
+    monkeypatch.setattr(estimates_child.EstimatesChild, "go", go)
+    monkeypatch.setattr(estimates_child.EstimatesChild, "start", classmethod(start))
+    settings, registry = load(demo)
+    env = Environment.open(settings, registry)
+    try:
+        first = run_pipeline(env)
+        told_first = len(told)
+        second = run_pipeline(env)
+    finally:
+        env.engine.dispose()
+
+    assert first.status == second.status == "succeeded"
+    assert len(children) == 2
+    assert told_first == 1  # the first run's inputs were new: its process read and fitted
+    assert len(told) == 1  # the second's was never told to go
+    assert not children[1].running()
+    assert children[1].peak_rss_mb is None  # it never answered
+    made, again = first.counts["estimates"], second.counts["estimates"]
+    assert made["inputs"] == "read"
+    assert made["fits"]["uplift"]["fitted"] > 0
+    assert again["inputs"] == "unchanged"
+    assert again["fits"]["uplift"] == {"fitted": 0, "reused": made["fits"]["uplift"]["fitted"]}
+    for kind in ("uplift", "leniency"):  # the same estimates: nothing sent again or voided
+        assert again[kind]["records"] == made[kind]["records"]
+        assert again[kind]["statements"] == again[kind]["voided"] == 0
+        assert again[kind]["unchanged"] == made[kind]["statements"]
+    assert made["uplift"]["statements"] > 0

@@ -72,18 +72,9 @@ def estimates_as_of(
     in a write transaction). Needs the uplift extra (estimators.require) when a fit is made.
     `free`: collect the fits' garbage before returning (False: the caller is a process that
     ends once it has answered, pipeline/estimates_child.py)."""
-    salt = _salt()
-    inputs = _basis(salt, capabilities, as_of, records.inputs_stamp(conn))
-    kept = store.kept_estimates(conn) or {}
-    earlier = kept.get("fits", {}) if kept.get("salt") == salt else {}
+    salt, inputs, kept, earlier = _kept(conn, capabilities, as_of)
     if kept.get("inputs") == inputs:
-        return Estimates(
-            *_rows(kept),
-            inputs,
-            reused=True,
-            fits={k: {"fitted": 0, "reused": kept["fits_made"][k]} for k in KINDS},
-            kept_fits=earlier,
-        )
+        return _reused(kept, inputs, earlier)
     fits = KeptFits(earlier, salt)
     counted = counted_ratings(conn, as_of)  # one read for both estimators
     rated, regions = rater_inputs(conn, as_of, counted=counted)
@@ -100,6 +91,38 @@ def estimates_as_of(
         gc.collect()
     return Estimates(
         uplift, rows, inputs, reused=False, fits=fits.counts(KINDS), kept_fits=fits.used
+    )
+
+
+def kept_as_of(conn: Connection, capabilities: CapabilityMap, as_of: date) -> Estimates | None:
+    """The kept estimates when they are on this basis (nothing written to their inputs since
+    they were computed, the same as-of date, map and library versions): what `estimates_as_of`
+    would return without reading anything; None when it would read and fit. Reads the kept
+    row and the inputs stamp, and imports no statistics library: the run asks before it sets
+    its estimates' process to work (pipeline/run.py)."""
+    _, inputs, kept, earlier = _kept(conn, capabilities, as_of)
+    return _reused(kept, inputs, earlier) if kept.get("inputs") == inputs else None
+
+
+def _kept(
+    conn: Connection, capabilities: CapabilityMap, as_of: date
+) -> tuple[str, str, dict[str, Any], dict[str, Any]]:
+    """(the salt, the basis of estimates as of `as_of`, the kept estimates or {}, their fits
+    when kept under the same salt or {})."""
+    salt = _salt()
+    inputs = _basis(salt, capabilities, as_of, records.inputs_stamp(conn))
+    kept = store.kept_estimates(conn) or {}
+    earlier = kept.get("fits", {}) if kept.get("salt") == salt else {}
+    return salt, inputs, kept, earlier
+
+
+def _reused(kept: dict[str, Any], inputs: str, earlier: dict[str, Any]) -> Estimates:
+    return Estimates(
+        *_rows(kept),
+        inputs,
+        reused=True,
+        fits={k: {"fitted": 0, "reused": kept["fits_made"][k]} for k in KINDS},
+        kept_fits=earlier,
     )
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from adoptloop.adoption import estimators
-from adoptloop.adoption.estimates import Estimates, estimates_as_of, keep
+from adoptloop.adoption.estimates import Estimates, estimates_as_of, keep, kept_as_of
 from adoptloop.adoption.metrics import fraction
 from adoptloop.adoption.raters import Leniency
 from adoptloop.adoption.uplift import Uplift
@@ -58,20 +58,26 @@ def publish_estimates(
     capabilities: CapabilityMap,
     as_of: date,
     child: EstimatesChild | None = None,
+    *,
+    kept: Estimates | None = None,
 ) -> tuple[dict[str, Any], Estimates | None]:
     """Estimate uplift and leniency as of `as_of` (adoption.estimates: the kept ones when no
     input was written since, else each fit whose inputs changed made again) and emit their
     statements into the outbox through `stage`; returns the counts (`inputs`: unchanged or
     read; `fits`: per kind, fits made and reused) and the estimates (the report shows the
     same). `child`: the run's estimates process, told to go as of `as_of` already, which
-    computes them (pipeline/estimates_child.py); None: computed in this process. Without the
-    uplift extra: log, skip, and say so in the counts."""
+    computes them (pipeline/estimates_child.py); None: computed in this process. `kept`: the
+    kept estimates, current as of `as_of` (`current_estimates`), taken as they are (the run
+    then set no process to work). Without the uplift extra: log, skip, and say so in the
+    counts."""
     try:
         estimators.require()
     except ConfigError as exc:
         log.warning("estimates skipped", reason=str(exc))
         return {"skipped": f"the uplift extra is not installed ({estimators.INSTALL_HINT})"}, None
-    if child is not None:
+    if kept is not None:
+        caused = kept
+    elif child is not None:
         caused = child.estimates()
     else:
         with engine.connect() as conn:
@@ -81,6 +87,16 @@ def publish_estimates(
     counts = emit_estimates(engine, stage, caused.uplift, caused.leniency, period_of(as_of))
     inputs = "unchanged" if caused.reused else "read"
     return counts | {"inputs": inputs, "fits": caused.fits}, caused
+
+
+def current_estimates(engine: Engine, capabilities: CapabilityMap, as_of: date) -> Estimates | None:
+    """The kept estimates when nothing they depend on changed since they were computed (no
+    input written, the same as-of date, map and library versions: adoption.estimates
+    `kept_as_of`), else None. A run whose pull wrote nothing of the estimates' inputs (a night
+    with nothing new) takes them so, and ends its estimates' process without waiting for it
+    to finish importing the statistics libraries only to answer the same."""
+    with engine.connect() as conn:
+        return kept_as_of(conn, capabilities, as_of)
 
 
 def emit_estimates(

@@ -12,7 +12,10 @@ every run that the child's imports no longer add to an incremental run's wait fo
 estimates), and the run hands it the store and the capability map (`begin`), or ends it
 unused when the settings say the estimates are not computed in a process of their own
 (`in_own_process`). Once the estimates' inputs are committed the run
-tells it the as-of date (`go`); the child opens the store itself, reads and fits
+tells it the as-of date (`go`), unless the pull wrote nothing they depend on: the run then takes
+the kept estimates itself and ends the child unused (pipeline/estimates.py
+`current_estimates`), rather than wait for it to finish its imports only to answer the same.
+A child told to go opens the store itself, reads and fits
 (adoption/estimates.py `estimates_as_of`, on a connection of its own that only reads), and
 sends back only the estimates as JSON (`estimates.as_plain`: the rows, their basis and the
 fits they came from; the same values the store keeps) with its own peak resident memory,

@@ -29,7 +29,7 @@ from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
 from adoptloop.pipeline.deliver import deliver, lrs_client
 from adoptloop.pipeline.erase import erase_person
-from adoptloop.pipeline.estimates import publish_estimates
+from adoptloop.pipeline.estimates import current_estimates, publish_estimates
 from adoptloop.pipeline.estimates_child import EstimatesChild, in_own_process
 from adoptloop.pipeline.outcome import EXIT_CODES, judge
 from adoptloop.pipeline.publish import publish
@@ -418,8 +418,13 @@ def _run(
                     bucket[connector.name] = stage.pull(connector)
             checkpoint()
             result.as_of = env.as_of(as_of)
-            if child is not None:  # the estimates' inputs are committed: it reads and fits
-                child.go(result.as_of)
+            kept = None  # the kept estimates, when the pull changed nothing they depend on
+            if child is not None:  # the estimates' inputs are committed
+                kept = current_estimates(env.engine, env.capabilities, result.as_of)
+                if kept is None:
+                    child.go(result.as_of)  # it reads and fits
+                else:
+                    child.close()  # nothing to read or fit: the kept estimates are current
             with _stage(result.counts, "states", env.engine) as bucket, _beside(bucket, child):
                 bucket.update(adopt.refresh_states(env.engine, env.capabilities, result.as_of))
             checkpoint()
@@ -443,7 +448,7 @@ def _run(
                     _beside(bucket, child),
                 ):
                     counts, caused = publish_estimates(
-                        env.engine, translate, env.capabilities, result.as_of, child
+                        env.engine, translate, env.capabilities, result.as_of, child, kept=kept
                     )
                     bucket.update(counts)
                 checkpoint()
