@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
@@ -411,8 +412,9 @@ class Rebuild:
 
     Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark
     forgotten, every kept row cleared, the visits' rows and their ratings per day), then
-    `flush` every CHUNK_PEOPLE people (their contributions and change to the sums: only one
-    chunk's is held), and `finish` after the last person, which records the bookmark. A pass
+    `flush` (or the write `take` returns) every `chunk` people (their contributions and
+    change to the sums: one chunk's is written while the next is taken in), and `finish` after the last person, which
+    records the bookmark. A pass
     cut short leaves no bookmark: the next `bring_to` rebuilds.
     """
 
@@ -421,6 +423,9 @@ class Rebuild:
         self.as_of = as_of
         self.people = 0  # taken in
         self.pending = 0  # taken in since the last flush
+        # people per write of their contributions: one chunk is written (store.commits.
+        # WriterThread) while the next is taken in, so half as many as `bring_to`'s chunk
+        self.chunk = max(1, CHUNK_PEOPLE // 2)
         self._reps: list[dict[str, Any]] = []
         self._persons: list[dict[str, Any]] = []
         since = as_of - timedelta(days=COACHING_DAYS)
@@ -494,14 +499,16 @@ class Rebuild:
         self.people += 1
         self.pending += 1
 
+    def take(self) -> Callable[[Connection], None]:
+        """The write of the contributions taken in since the last, and of their sums: they
+        are handed to it (the pass may write it on another thread while it takes in more)."""
+        reps, persons = self._reps, self._persons
+        self._reps, self._persons, self.pending = [], [], 0
+        return partial(_write_contributions, reps=reps, persons=persons)
+
     def flush(self, writer: Connection) -> None:
         """Write the contributions taken in since the last flush, and their sums."""
-        kept.replace_contributions(writer, [], self._reps, self._persons)
-        change = Aggregates()
-        change.add(self._reps, self._persons)
-        kept.apply_cells(writer, change.cells)
-        kept.apply_km(writer, change.km)
-        self._reps, self._persons, self.pending = [], [], 0
+        self.take()(writer)
 
     def finish(self, writer: Connection) -> None:
         """The last people's contributions, and the bookmark: the sums are as of `as_of`."""
@@ -512,6 +519,17 @@ class Rebuild:
         if self._failed:
             raise self._failed[0]
         kept.finish_update(writer, self.as_of, basis(self.capabilities))
+
+
+def _write_contributions(
+    writer: Connection, *, reps: list[dict[str, Any]], persons: list[dict[str, Any]]
+) -> None:
+    """Write people's contributions (Rebuild.add) and add their sums to the kept ones."""
+    kept.replace_contributions(writer, [], reps, persons)
+    change = Aggregates()
+    change.add(reps, persons)
+    kept.apply_cells(writer, change.cells)
+    kept.apply_km(writer, change.km)
 
 
 def _add_rated(conn: Connection, rated: Iterable[kept.RatedDay]) -> None:
