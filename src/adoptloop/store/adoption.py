@@ -24,7 +24,6 @@ from typing import Any, NamedTuple
 import orjson
 from sqlalchemy import (
     Connection,
-    Result,
     Select,
     String,
     and_,
@@ -37,7 +36,7 @@ from sqlalchemy import (
     union,
 )
 
-from adoptloop.store import records, schema
+from adoptloop.store import bulk, records, schema
 
 SOURCE = "adoption"  # the `source` of every adoption_states row
 _IN_CHUNK = 1000  # keys per IN (...) and rows per tombstoning statement
@@ -129,13 +128,23 @@ def person_inputs(
 _FIRST = itemgetter(0)
 
 
+class _Days(dict[Any, date]):
+    """The date of each value a driver gives for one (the ISO text SQLite stores, or a date),
+    converted once."""
+
+    def __missing__(self, value: Any) -> date:
+        day = value if isinstance(value, date) else date.fromisoformat(value)
+        self[value] = day
+        return day
+
+
 class _Stream:
     """Rows of one query ordered by a person key (their first column), taken a person at a
     time (grouped by itertools, not by a Python step per row)."""
 
     __slots__ = ("_groups", "_head")
 
-    def __init__(self, result: Result[Any]) -> None:
+    def __init__(self, result: Iterable[Sequence[Any]]) -> None:
         self._groups = groupby(result, key=_FIRST)
         self._head = next(self._groups, None)
 
@@ -169,7 +178,10 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
         )
     )
     completions = _Stream(conn.execute(among(_trained_query(), c.c.hr_id)))
-    ratings = _Stream(conn.execute(among(_ratings_query(as_of), o.c.observed_hr_id)))
+    # the driver's rows (~1M at 50,000 reps): no Row each; their visit dates converted once
+    # per day (_Days)
+    ratings = _Stream(bulk.driver_rows(conn, among(_ratings_query(as_of), o.c.observed_hr_id)))
+    days = _Days()
     for hr_id in driver.scalars():
         yield PersonInputs(
             hr_id,
@@ -180,7 +192,13 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
             ],
             # by capability (a stable sort: each capability's ratings stay in the read's
             # visit date, visit id, item order), see _ratings_query
-            sorted([row[1:] for row in ratings.take(hr_id)], key=_FIRST),
+            sorted(
+                [
+                    (cap, days[day], visit, scaled)
+                    for _, cap, day, visit, scaled in ratings.take(hr_id)
+                ],
+                key=_FIRST,
+            ),
         )
 
 
