@@ -240,7 +240,8 @@ class Aggregates:
             cell[4] += sustained
             cell[5] += regressed
             cell[6] += cohort_sustained
-            km[(*key, kind, day)] += sign
+            at = (*key, kind, day)
+            km[at] = km.get(at, 0) + sign  # (a Counter's missing key is a Python call)
 
     def add_person(self, person: Mapping[str, Any], sign: int = 1) -> None:
         if person["region"] is None:  # not eligible
@@ -511,8 +512,10 @@ class Rebuild:
         self.take()(writer)
 
     def finish(self, writer: Connection) -> None:
-        """The last people's contributions, and the bookmark: the sums are as of `as_of`."""
+        """The last people's contributions, the sums over everyone's, and the bookmark: the
+        sums are as of `as_of`."""
         self.flush(writer)
+        kept.sum_contributions(writer, GROUPINGS, COVERAGE_GROUPINGS, (EVERYONE, ALL))
         if self._aside is not None:
             writer.commit()  # the visits' copy beside the pass waits for the write lock
             self.close()
@@ -524,12 +527,9 @@ class Rebuild:
 def _write_contributions(
     writer: Connection, *, reps: list[dict[str, Any]], persons: list[dict[str, Any]]
 ) -> None:
-    """Write people's contributions (Rebuild.add) and add their sums to the kept ones."""
+    """Write people's contributions (Rebuild.add); their sums are the database's, once every
+    contribution is written (Rebuild.finish)."""
     kept.replace_contributions(writer, [], reps, persons)
-    change = Aggregates()
-    change.add(reps, persons)
-    kept.apply_cells(writer, change.cells)
-    kept.apply_km(writer, change.km)
 
 
 def _add_rated(conn: Connection, rated: Iterable[kept.RatedDay]) -> None:
