@@ -413,10 +413,11 @@ class Rebuild:
 
     Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark
     forgotten, every kept row cleared, the visits' rows and their ratings per day), then
-    `flush` (or the write `take` returns) every `chunk` people (their contributions and
-    change to the sums: one chunk's is written while the next is taken in), and `finish` after the last person, which
-    records the bookmark. A pass
-    cut short leaves no bookmark: the next `bring_to` rebuilds.
+    `flush` (or the write `take` returns) every `chunk` people (their contributions: one
+    chunk's is written while the next is taken in), and `finish` after the last person: the
+    sums over every contribution, by the database (store.aggregates.sum_contributions: the
+    same as `Aggregates.add` of each), and the bookmark. A pass cut short leaves no
+    bookmark: the next `bring_to` rebuilds.
     """
 
     def __init__(self, reader: Connection, capabilities: CapabilityMap, as_of: date) -> None:
@@ -501,14 +502,14 @@ class Rebuild:
         self.pending += 1
 
     def take(self) -> Callable[[Connection], None]:
-        """The write of the contributions taken in since the last, and of their sums: they
-        are handed to it (the pass may write it on another thread while it takes in more)."""
+        """The write of the contributions taken in since the last: they are handed to it
+        (the pass may write it on another thread while it takes in more)."""
         reps, persons = self._reps, self._persons
         self._reps, self._persons, self.pending = [], [], 0
         return partial(_write_contributions, reps=reps, persons=persons)
 
     def flush(self, writer: Connection) -> None:
-        """Write the contributions taken in since the last flush, and their sums."""
+        """Write the contributions taken in since the last flush."""
         self.take()(writer)
 
     def finish(self, writer: Connection) -> None:
