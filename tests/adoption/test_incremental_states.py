@@ -35,7 +35,6 @@ from adoptloop.domain import Person
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.pipeline.pull import PullStage
 from adoptloop.settings.capabilities import load_capability_map
-from adoptloop.store import adoption as store_adoption
 from adoptloop.store import records, runs, schema
 from tests.adoption.scenario import EPOCH, HIGH, D, Post, Scenario, T, day
 
@@ -372,43 +371,3 @@ def test_a_commit_by_another_connection_mid_computation_is_no_problem(
         stop.set()
         beating.join()
     assert next(beats) >= 10
-
-
-def test_a_write_that_fails_on_the_writer_thread_fails_the_computation(
-    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Issue 17 (the first adoption pass): the rows are written on a thread of their own
-    while the next are made. A write failing there fails the computation with its error; no
-    bookmark is left, so the next computation is full, and every row is written then, as a
-    computation that never failed writes them."""
-    for n in range(30):
-        scenario.trained(f"r{n:02d}")
-        scenario.rated(f"r{n:02d}", day(10 + n), HIGH)
-    scenario.conn.commit()
-    engine, caps = scenario.conn.engine, scenario.capabilities
-    upsert, calls = store_adoption.upsert_states, itertools.count()
-
-    def fails_third(*args: Any, **kwargs: Any) -> Any:
-        if next(calls) == 2:
-            raise RuntimeError("disk full")
-        return upsert(*args, **kwargs)
-
-    monkeypatch.setattr(compute, "BATCH", 4)
-    monkeypatch.setattr(compute, "COMMIT_ROWS", 4)  # the batches before it are committed
-    monkeypatch.setattr(store_adoption, "upsert_states", fails_third)
-    with pytest.raises(RuntimeError, match="disk full"):
-        update_states(engine, caps, D)
-    assert not [t for t in threading.enumerate() if t.name == "writer"]
-    with engine.connect() as conn:
-        assert records.read_basis(conn, records.ADOPTION_BASIS_KEY) is None
-        assert 0 < len(_table(engine)) < 30  # the batches before the failure
-    monkeypatch.undo()
-
-    again = update_states(engine, caps, D)
-    assert (again["mode"], again["rows"]) == ("full", 30)
-    written = _table(engine)
-    with engine.begin() as conn:
-        conn.execute(schema.adoption_states.delete())
-        records.forget_adoption_computation(conn)
-    update_states(engine, caps, D)
-    assert _table(engine) == written

@@ -7,8 +7,6 @@ writer's transaction is open). The clock is the test's, so no test waits.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from adoptloop.store import commits as commits_module
 from adoptloop.store import schema
-from adoptloop.store.commits import Commits, WriterThread
+from adoptloop.store.commits import Commits
 from adoptloop.store.db import open_store
 
 
@@ -178,119 +176,3 @@ def test_a_batch_after_temporary_writes_keeps_the_store_when_another_connection_
             {"source": "lock", "stream": "beat", "value": "v", "updated_at": "t"},
         )
     heartbeat.dispose()
-
-
-# --- WriterThread: the batches written on a thread of their own -------------------------------
-
-
-def test_the_writer_thread_writes_every_batch_in_the_order_given_and_close_commits(
-    engine: Engine, conn: Connection, clock: Clock
-) -> None:
-    """Issue 17 (the first adoption pass): the caller hands batches over and goes on; each
-    is written once, in the order handed over, on another thread; close() commits them."""
-    done: list[tuple[str, int]] = []
-
-    def named(name: str) -> Callable[[], None]:
-        def write() -> None:
-            done.append((name, threading.get_ident()))
-            batch(conn, name)()
-
-        return write
-
-    names = [f"b{n:03d}" for n in range(60)]
-    with WriterThread(Commits(conn, rows=7, seconds=60)) as writes:
-        for name in names:
-            writes.write(named(name), 1)
-        writes.close()
-
-    assert [name for name, _ in done] == names
-    assert {thread for _, thread in done} != {threading.get_ident()}
-    assert committed(engine) == names
-    assert not [t for t in threading.enumerate() if t.name == "writer"]
-
-
-def test_the_caller_hands_over_the_next_batch_while_one_is_written(
-    engine: Engine, conn: Connection, clock: Clock
-) -> None:
-    handed = threading.Event()
-    waited: list[bool] = []
-
-    def first() -> None:  # written inline, it would wait for a batch not handed over yet
-        waited.append(handed.wait(timeout=30))
-        batch(conn, "a")()
-
-    with WriterThread(Commits(conn, rows=100, seconds=60)) as writes:
-        writes.write(first, 1)
-        writes.write(batch(conn, "b"), 1)
-        handed.set()
-        writes.close()
-
-    assert waited == [True]
-    assert committed(engine) == ["a", "b"]
-
-
-def test_a_failed_write_on_the_writer_thread_is_raised_to_the_caller(
-    engine: Engine, conn: Connection, clock: Clock
-) -> None:
-    """The failure comes out of the next write or close; nothing after it is written and the
-    transaction goes back to the last commit."""
-    failed = threading.Event()
-
-    def half_written() -> None:
-        batch(conn, "c")()
-        failed.set()
-        raise RuntimeError("the database refused")
-
-    writes = WriterThread(Commits(conn, rows=2, seconds=60))
-    writes.write(batch(conn, "a", "b"), 2)  # committed
-    writes.write(half_written, 1)
-    assert failed.wait(timeout=30)
-
-    def more() -> None:
-        for n in range(1000):  # the first may be handed over before the failure is known
-            writes.write(batch(conn, f"after-{n}"), 1)
-            time.sleep(0.001)
-
-    with pytest.raises(RuntimeError, match="refused"):
-        more()
-    with pytest.raises(RuntimeError, match="refused"):
-        writes.close()
-
-    assert committed(engine) == ["a", "b"]
-    t = schema.cursors
-    assert conn.execute(select(func.count()).select_from(t)).scalar() == 2  # nothing pending
-
-
-def test_a_caller_that_fails_drops_the_batches_not_written_and_gets_its_connection_back(
-    engine: Engine, conn: Connection, clock: Clock
-) -> None:
-    started = threading.Event()
-    written: list[str] = []
-    writes = WriterThread(Commits(conn, rows=100, seconds=60))
-
-    def slow() -> None:
-        started.set()
-        for _ in range(3000):  # until the caller's failure is known (its block left)
-            if writes.dropping:
-                break
-            time.sleep(0.01)
-        written.append("slow")
-        batch(conn, "slow")()
-
-    def never() -> None:
-        written.append("never")
-
-    def fails() -> None:
-        with writes:
-            writes.write(slow, 1)
-            assert started.wait(timeout=30)
-            writes.write(never, 1)  # queued behind the slow one
-            raise RuntimeError("the caller failed")
-
-    with pytest.raises(RuntimeError, match="the caller"):
-        fails()
-
-    assert written == ["slow"]  # the one being written ends; the queued one is dropped
-    assert not [t for t in threading.enumerate() if t.name == "writer"]
-    conn.rollback()  # the transaction is the caller's again
-    assert committed(engine) == []

@@ -35,10 +35,9 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import partial
 from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
@@ -413,11 +412,10 @@ class Rebuild:
 
     Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark
     forgotten, every kept row cleared, the visits' rows and their ratings per day), then
-    `flush` (or the write `take` returns) every `chunk` people (their contributions: one
-    chunk's is written while the next is taken in), and `finish` after the last person: the
-    sums over every contribution, by the database (store.aggregates.sum_contributions: the
-    same as `Aggregates.add` of each), and the bookmark. A pass cut short leaves no
-    bookmark: the next `bring_to` rebuilds.
+    `flush` every CHUNK_PEOPLE people (their contributions: only one chunk's is held), and
+    `finish` after the last person: the sums over every contribution, by the database
+    (store.aggregates.sum_contributions: the same as `Aggregates.add` of each), and the
+    bookmark. A pass cut short leaves no bookmark: the next `bring_to` rebuilds.
     """
 
     def __init__(self, reader: Connection, capabilities: CapabilityMap, as_of: date) -> None:
@@ -425,9 +423,6 @@ class Rebuild:
         self.as_of = as_of
         self.people = 0  # taken in
         self.pending = 0  # taken in since the last flush
-        # people per write of their contributions: one chunk is written (store.commits.
-        # WriterThread) while the next is taken in, so half as many as `bring_to`'s chunk
-        self.chunk = max(1, CHUNK_PEOPLE // 2)
         self._reps: list[dict[str, Any]] = []
         self._persons: list[dict[str, Any]] = []
         since = as_of - timedelta(days=COACHING_DAYS)
@@ -501,16 +496,10 @@ class Rebuild:
         self.people += 1
         self.pending += 1
 
-    def take(self) -> Callable[[Connection], None]:
-        """The write of the contributions taken in since the last: they are handed to it
-        (the pass may write it on another thread while it takes in more)."""
-        reps, persons = self._reps, self._persons
-        self._reps, self._persons, self.pending = [], [], 0
-        return partial(_write_contributions, reps=reps, persons=persons)
-
     def flush(self, writer: Connection) -> None:
         """Write the contributions taken in since the last flush."""
-        self.take()(writer)
+        kept.replace_contributions(writer, [], self._reps, self._persons)
+        self._reps, self._persons, self.pending = [], [], 0
 
     def finish(self, writer: Connection) -> None:
         """The last people's contributions, the sums over everyone's, and the bookmark: the
@@ -523,14 +512,6 @@ class Rebuild:
         if self._failed:
             raise self._failed[0]
         kept.finish_update(writer, self.as_of, basis(self.capabilities))
-
-
-def _write_contributions(
-    writer: Connection, *, reps: list[dict[str, Any]], persons: list[dict[str, Any]]
-) -> None:
-    """Write people's contributions (Rebuild.add); their sums are the database's, once every
-    contribution is written (Rebuild.finish)."""
-    kept.replace_contributions(writer, [], reps, persons)
 
 
 def _add_rated(conn: Connection, rated: Iterable[kept.RatedDay]) -> None:

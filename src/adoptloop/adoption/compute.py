@@ -36,7 +36,7 @@ from adoptloop.adoption.states import State
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
 from adoptloop.store import aggregates as kept_metrics
-from adoptloop.store.commits import Commits, WriterThread
+from adoptloop.store.commits import Commits
 from adoptloop.store.db import streaming
 from adoptloop.store.records import WriteCounts, row_digest
 
@@ -211,29 +211,26 @@ def _compute(
     def upsert(rows: list[dict[str, Any]]) -> None:
         counts.add(store.upsert_states(writer, rows, volatile=_VOLATILE, new=new))
 
-    # the writes go on a thread of their own while the next rows are made (SQLite and the
-    # driver release the GIL while they write): each write is handed its batch
-    with WriterThread(commits) as writes:
+    if sums is not None:
+        commits.write(partial(sums.begin, writer), 0)
+    for person in people_outcomes(reader, capabilities, as_of, people):
+        rows = [outcome_row(o, capabilities, person.history, as_of) for o in person.outcomes]
+        for row in rows:
+            record_id = f"{row['hr_id']}/{row['capability_id']}"
+            produced += 1
+            if people is not None:
+                keys.add(record_id)
+            batch.append({**row, "record_id": record_id, "as_of": as_of})
+        if len(batch) >= BATCH:
+            commits.write(partial(upsert, batch), len(batch))
+            batch = []
         if sums is not None:
-            writes.write(partial(sums.begin, writer), 0)
-        for person in people_outcomes(reader, capabilities, as_of, people):
-            rows = [outcome_row(o, capabilities, person.history, as_of) for o in person.outcomes]
-            for row in rows:
-                record_id = f"{row['hr_id']}/{row['capability_id']}"
-                produced += 1
-                if people is not None:
-                    keys.add(record_id)
-                batch.append({**row, "record_id": record_id, "as_of": as_of})
-            if len(batch) >= BATCH:
-                writes.write(partial(upsert, batch), len(batch))
-                batch = []
-            if sums is not None:
-                sums.add(person.hr_id, person.posts, person.history, rows)
-                if sums.pending >= sums.chunk:
-                    writes.write(partial(sums.take(), writer), 0)
-        if batch:
-            writes.write(partial(upsert, batch), len(batch))
-        writes.close()
+            sums.add(person.hr_id, person.posts, person.history, rows)
+            if sums.pending >= aggregates.CHUNK_PEOPLE:
+                commits.write(partial(sums.flush, writer), 0)
+    if batch:
+        commits.write(partial(upsert, batch), len(batch))
+    commits.close()
     reader.rollback()  # the inputs are read; end the read transaction
     if people is not None:
         stale = store.stale_among(writer, people, keys)

@@ -14,12 +14,8 @@ has committed since: the write then fails at once with "database is locked", wit
 
 from __future__ import annotations
 
-import contextvars
-import queue
-import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 
 from sqlalchemy import Connection
 
@@ -69,81 +65,3 @@ class Commits:
             self.conn.rollback()
         else:
             self.commit()
-
-
-# batches a WriterThread may hold beyond the one it writes: the caller makes the next while one
-# is written, and waits when the writer is this far behind (each batch is held in memory)
-WRITER_DEPTH = 1
-
-
-class WriterThread:
-    """The batches of a `Commits`, written on a thread of their own in the order given, while
-    the caller makes the next ones (adoption.compute: a pass's rows and sums are made in
-    Python while SQLite writes the batch before, which releases the GIL while it works).
-
-    `write` hands a batch over (waiting while WRITER_DEPTH are queued); a write that failed
-    is raised by the next `write` or by `close`, and the batches after it are not written.
-    `close` waits for every batch, then closes the Commits (its commit; after a failed write,
-    its rollback to the last commit). Leaving the `with` block by an exception drops the
-    batches not written yet and waits for the one being written: the connection is then
-    the caller's again, its transaction open (to be rolled back). A write must take only
-    what was handed to it: the caller goes on with its own objects meanwhile.
-    """
-
-    def __init__(self, commits: Commits, *, depth: int = WRITER_DEPTH) -> None:
-        self.commits = commits
-        # None: no more batches
-        self._queue: queue.Queue[tuple[Callable[[], None], int] | None] = queue.Queue(maxsize=depth)
-        self._failed: BaseException | None = None
-        self.dropping = False  # the caller failed: the batches not written yet are not
-        context = contextvars.copy_context()  # the log's bound fields (run, stage)
-        self._thread = threading.Thread(
-            target=context.run, args=(self._run,), name="writer", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            if self._failed is not None or self.dropping:
-                continue  # taken off the queue, so that the caller never waits on it
-            write, rows = item
-            try:
-                self.commits.write(write, rows)
-            except BaseException as error:  # noqa: BLE001 (raised in the caller's thread)
-                self._failed = error
-
-    def write(self, write: Callable[[], None], rows: int) -> None:
-        """Hand a batch of `rows` rows over (see Commits.write)."""
-        self._raise()
-        self._queue.put((write, rows))
-
-    def close(self) -> None:
-        """Every batch written, then committed (Commits.close); raises a failed write."""
-        self._join()
-        self.commits.close()
-        self._raise()
-
-    def _join(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def _raise(self) -> None:
-        if self._failed is not None:
-            raise self._failed
-
-    def __enter__(self) -> WriterThread:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if kind is not None:  # the caller failed: what is queued is not written
-            self.dropping = True
-        self._join()
