@@ -72,8 +72,8 @@ def test_two_items_rating_one_capability_are_two_ratings_through_the_pipeline(
     assert len(scored) == 2
     assert len({s["id"] for s in scored}) == 2
     assert {s["object"]["id"].rsplit("/", 1)[1] for s in scored} == {"objection-handling"}
-    on_visit = [x for x in inputs.ratings if x.visit_id == VISIT]
-    assert sorted((x.capability_id, x.scaled) for x in on_visit) == [
+    on_visit = [(cap, scaled) for cap, _, visit, scaled in inputs.ratings if visit == VISIT]
+    assert sorted(on_visit) == [
         ("objection-handling", 0.5),
         ("objection-handling", 0.75),
     ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
 
+from adoptloop.adoption import aggregates
 from adoptloop.store import aggregates as kept
 from adoptloop.store.aggregates import CELL_COUNTS, CellKey, KmKey
 
@@ -164,3 +165,61 @@ def test_a_full_states_computation_rebuilds_the_kept_sums_as_a_rebuild_after_it_
         kept.forget(conn)
     assert aggregates.bring_to(engine, capabilities, D)["metrics"] == "full"
     assert _kept_tables(engine) == beside
+
+
+def test_sums_of_the_kept_contributions_equal_those_added_up_one_at_a_time(
+    engine: Engine,
+) -> None:
+    """Issue 17 (the first adoption pass): a full rebuild has the database sum every kept
+    contribution (`sum_contributions`) instead of adding each one's to the sums in Python and
+    upserting them chunk by chunk. The same cells and Kaplan-Meier counts as
+    adoption.aggregates.Aggregates gives, on both stores: every grouping, the "(all)" rows,
+    censored reps by training day (date.toordinal), negative days to proficiency counted at
+    0, people not eligible for coaching counted nowhere."""
+    rng = random.Random(17)  # noqa: S311 (test data)
+    reps = [
+        {
+            "hr_id": f"r{n:03d}",
+            "capability_id": capability,
+            "region": rng.choice(["North", "South", "(none)"]),
+            "team": rng.choice(["team a", "team b"]),
+            "manager": rng.choice(["M-1", "M-2", "M-3"]),
+            "module": rng.choice(["MOD-1", "MOD-2"]),
+            "trained_at": date(2025, 1, 1) + timedelta(days=rng.randrange(400)),
+            "in_cohort": rng.random() < 0.7,
+            "observed": rng.random() < 0.6,
+            "proficient": rng.random() < 0.4,
+            "sustained": rng.random() < 0.2,
+            "regressed": rng.random() < 0.1,
+            "days_to_proficient": rng.choice([None, None, -3, 0, 1, 5, 40, 90]),
+        }
+        for n in range(150)
+        for capability in rng.sample(["cap-a", "cap-b", "cap-c"], rng.randint(1, 3))
+    ]
+    persons = [
+        {
+            "hr_id": f"p{n:03d}",
+            "region": None if n % 4 == 0 else rng.choice(["North", "South"]),
+            "team": None if n % 4 == 0 else rng.choice(["team a", "team b"]),
+            "manager": None if n % 4 == 0 else rng.choice(["M-1", "M-2"]),
+            "visited": rng.random() < 0.5,
+            "valid_until": None,
+        }
+        for n in range(60)
+    ]
+    expected = aggregates.Aggregates()
+    expected.add(reps, persons)
+    with engine.begin() as conn:
+        kept.replace_contributions(conn, [], reps, persons)
+        kept.sum_contributions(
+            conn,
+            aggregates.GROUPINGS,
+            aggregates.COVERAGE_GROUPINGS,
+            (aggregates.EVERYONE, aggregates.ALL),
+        )
+        groupings = [aggregates.EVERYONE, *aggregates.GROUPINGS]
+        cells = kept.load_cells(conn, groupings)
+        km = kept.load_km(conn, groupings)
+    assert {k: list(v) for k, v in cells.items()} == expected.cells
+    assert km == {k: n for k, n in expected.km.items() if n}
+    assert any(day == 0 for (*_, kind, day) in km if kind == "e")

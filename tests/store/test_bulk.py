@@ -176,3 +176,42 @@ def test_insert_many_stores_what_core_stores_on_both_databases(engine: Engine) -
         theirs = conn.execute(select(core).order_by(core.c.id)).all()
     assert len(ours) == len(rows)
     assert ours == theirs
+
+
+def test_driver_rows_reads_what_sqlalchemy_reads_with_dates_as_stored(engine: Engine) -> None:
+    """Issue 17 (the first adoption pass): the states pass reads ~1M ratings through the
+    driver (`bulk.driver_rows`): the same rows in the same order as SQLAlchemy's, its bound
+    values converted as SQLAlchemy converts them (a date, compared with stored ones), on
+    SQLite without a Row per row (a date as the ISO text it stores); with an IN list, and on
+    PostgreSQL, SQLAlchemy's typed rows."""
+    with engine.begin() as conn:
+        _table.create(conn)
+        bulk.insert_many(
+            conn,
+            _table,
+            ["id", "day", "flag", "score", "name"],
+            [
+                {"id": i, "day": date(2026, 1, 1 + i % 5), "flag": i % 2 == 0, "score": i / 4}
+                | {"name": "a'?" if i % 3 else None}
+                for i in range(12_000)  # more than a fetch
+            ],
+        )
+        columns = [_table.c.id, _table.c.day, _table.c.flag, _table.c.score, _table.c.name]
+        query = (
+            select(*columns)
+            .where(_table.c.day <= date(2026, 1, 3), _table.c.flag.is_(True))
+            .order_by(_table.c.id)
+        )
+        expected = [tuple(row) for row in conn.execute(query)]
+        got = [tuple(row) for row in bulk.driver_rows(conn, query, size=1000)]
+        only = query.where(_table.c.id.in_([0, 6, 7, 12]))
+        few = [tuple(row) for row in bulk.driver_rows(conn, only)]
+        _table.drop(conn)
+
+    assert 0 < len(expected) < 12_000
+    if engine.dialect.name == "sqlite":
+        assert {type(row) for row in got} == {tuple}
+        got = [(i, date.fromisoformat(day), *rest) for i, day, *rest in got]
+        got = [(i, day, bool(flag), *rest) for i, day, flag, *rest in got]
+    assert got == expected
+    assert few == [row for row in expected if row[0] in (0, 6, 12)]

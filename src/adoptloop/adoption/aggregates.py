@@ -239,7 +239,8 @@ class Aggregates:
             cell[4] += sustained
             cell[5] += regressed
             cell[6] += cohort_sustained
-            km[(*key, kind, day)] += sign
+            at = (*key, kind, day)
+            km[at] = km.get(at, 0) + sign  # (a Counter's missing key is a Python call)
 
     def add_person(self, person: Mapping[str, Any], sign: int = 1) -> None:
         if person["region"] is None:  # not eligible
@@ -411,9 +412,10 @@ class Rebuild:
 
     Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark
     forgotten, every kept row cleared, the visits' rows and their ratings per day), then
-    `flush` every CHUNK_PEOPLE people (their contributions and change to the sums: only one
-    chunk's is held), and `finish` after the last person, which records the bookmark. A pass
-    cut short leaves no bookmark: the next `bring_to` rebuilds.
+    `flush` every CHUNK_PEOPLE people (their contributions: only one chunk's is held), and
+    `finish` after the last person: the sums over every contribution, by the database
+    (store.aggregates.sum_contributions: the same as `Aggregates.add` of each), and the
+    bookmark. A pass cut short leaves no bookmark: the next `bring_to` rebuilds.
     """
 
     def __init__(self, reader: Connection, capabilities: CapabilityMap, as_of: date) -> None:
@@ -495,17 +497,15 @@ class Rebuild:
         self.pending += 1
 
     def flush(self, writer: Connection) -> None:
-        """Write the contributions taken in since the last flush, and their sums."""
+        """Write the contributions taken in since the last flush."""
         kept.replace_contributions(writer, [], self._reps, self._persons)
-        change = Aggregates()
-        change.add(self._reps, self._persons)
-        kept.apply_cells(writer, change.cells)
-        kept.apply_km(writer, change.km)
         self._reps, self._persons, self.pending = [], [], 0
 
     def finish(self, writer: Connection) -> None:
-        """The last people's contributions, and the bookmark: the sums are as of `as_of`."""
+        """The last people's contributions, the sums over everyone's, and the bookmark: the
+        sums are as of `as_of`."""
         self.flush(writer)
+        kept.sum_contributions(writer, GROUPINGS, COVERAGE_GROUPINGS, (EVERYONE, ALL))
         if self._aside is not None:
             writer.commit()  # the visits' copy beside the pass waits for the write lock
             self.close()

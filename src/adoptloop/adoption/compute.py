@@ -32,6 +32,7 @@ from adoptloop import __version__
 from adoptloop.adoption import aggregates
 from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.outcomes import RepOutcome, people_outcomes
+from adoptloop.adoption.states import State
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
 from adoptloop.store import aggregates as kept_metrics
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
 BATCH = 1000
+
+
+_VALUE = {state: state.value for state in State}  # (an enum's `.value` is a Python call)
 
 
 def outcome_row(
@@ -75,7 +79,7 @@ def outcome_row(
         "in_cohort": outcome.in_cohort,
         "observed": outcome.observed,
         "proficient": outcome.proficient,
-        "state": path.state.value,
+        "state": _VALUE[path.state],
         "state_since": last.on if last else None,
         "ever_adopted": path.ever_adopted,
         "days_to_proficient": days_to,
@@ -84,7 +88,7 @@ def outcome_row(
         "manager_hr_id": post.manager_hr_id if post else None,
         "team": post.team if post else None,
         "transitions": orjson.dumps(
-            [[t.state.value, t.on.isoformat()] for t in path.transitions]
+            [[_VALUE[t.state], t.on.isoformat()] for t in path.transitions]
         ).decode(),
     }
 

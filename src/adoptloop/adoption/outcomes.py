@@ -14,19 +14,24 @@ only one rep's ratings are held at a time.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from adoptloop.adoption.employment import Employment
-from adoptloop.adoption.states import RatingEvent, Trajectory, trajectory
+from adoptloop.adoption.states import Trajectory, trajectory
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store.adoption import HRRow, person_inputs
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
+
+
+Event = tuple[date, str, float]  # a rating: adoption.states.RatingEvent's fields
+_CAPABILITY = itemgetter(0)  # a store.adoption.RatingInput's
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +67,12 @@ def people_outcomes(
     mapped = capabilities.capabilities
     for inputs in person_inputs(conn, as_of, only):
         trained = trained_dates(inputs.completions, capabilities, as_of)
-        events: dict[str, list[RatingEvent]] = defaultdict(list)
-        for capability_id, visit_date, visit_id, scaled in inputs.ratings:
+        # the person's ratings come by capability: each capability's (visit date, visit id,
+        # scaled), RatingEvent's fields, in the read's order
+        events: dict[str, list[Event]] = {}
+        for capability_id, rows in groupby(inputs.ratings, key=_CAPABILITY):
             if capability_id in mapped:
-                events[capability_id].append(RatingEvent(visit_date, visit_id, scaled))
+                events.setdefault(capability_id, []).extend([row[1:] for row in rows])
         hr_id = inputs.hr_id
         outcomes = [
             _outcome((cap, hr_id), trained.get(cap), events.get(cap, []), capabilities, as_of)
@@ -93,7 +100,7 @@ def trained_dates(
 def _outcome(
     key: tuple[str, str],
     first: tuple[date, str] | None,
-    events: list[RatingEvent],
+    events: list[Event],
     capabilities: CapabilityMap,
     as_of: date,
 ) -> RepOutcome:
@@ -103,10 +110,9 @@ def _outcome(
     window = timedelta(days=capabilities.window_days(capability_id))
     path = trajectory(trained_at, events, capability.threshold, as_of)
     in_cohort = trained_at is not None and trained_at + window <= as_of
+    # (visit date, visit id, scaled) of the ratings in the window
     in_window = [
-        e
-        for e in events
-        if trained_at is not None and trained_at < e.visit_date <= trained_at + window
+        e for e in events if trained_at is not None and trained_at < e[0] <= trained_at + window
     ]
     return RepOutcome(
         hr_id=hr_id,
@@ -114,7 +120,7 @@ def _outcome(
         trained_at=trained_at,
         in_cohort=in_cohort,
         observed=in_cohort and bool(in_window),
-        proficient=in_cohort and any(e.scaled >= capability.threshold for e in in_window),
+        proficient=in_cohort and any(e[2] >= capability.threshold for e in in_window),
         path=path,
         trained_module=module,
     )

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from operator import itemgetter
+from typing import NamedTuple
 
 SUSTAIN_MIN_DAYS = 30
 SUSTAIN_MAX_DAYS = 180
@@ -33,11 +35,17 @@ class State(StrEnum):
     REGRESSED = "regressed"
 
 
-@dataclass(frozen=True, slots=True)
-class RatingEvent:
+class RatingEvent(NamedTuple):
+    """A rating as the state machine takes it; any (visit date, visit id, scaled) tuple does
+    (adoption.outcomes hands the store's tuples over as they are: ~1M ratings at 50,000
+    reps)."""
+
     visit_date: date
     visit_id: str
     scaled: float
+
+
+_BY_VISIT = itemgetter(0, 1)  # visit date, visit id
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +68,22 @@ class Trajectory:
 
 
 def trajectory(
-    trained_at: date | None, ratings: Iterable[RatingEvent], threshold: float, as_of: date
+    trained_at: date | None,
+    ratings: Iterable[tuple[date, str, float]],
+    threshold: float,
+    as_of: date,
 ) -> Trajectory:
-    """Run the state machine over ratings (any order; sorted here) up to and including as_of."""
+    """Run the state machine over ratings (RatingEvent's fields; any order, sorted here by
+    visit date then visit id, a stable sort) up to and including as_of."""
     if trained_at is None or trained_at > as_of:
         return Trajectory(State.UNTRAINED)
     path = Trajectory(State.TRAINED_UNOBSERVED, [Transition(State.TRAINED_UNOBSERVED, trained_at)])
     adopted_on: date | None = None
     lows = 0
-    for event in sorted(ratings, key=lambda e: (e.visit_date, e.visit_id)):
-        if event.visit_date <= trained_at or event.visit_date > as_of:
+    for day, _visit, scaled in sorted(ratings, key=_BY_VISIT):
+        if day <= trained_at or day > as_of:
             continue
-        proficient = event.scaled >= threshold
-        day = event.visit_date
+        proficient = scaled >= threshold
         if proficient and path.first_proficient is None:
             path.first_proficient = day
         if path.state in (State.TRAINED_UNOBSERVED, State.DEVELOPING):

@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -34,7 +36,7 @@ from sqlalchemy import (
     union,
 )
 
-from adoptloop.store import records, schema
+from adoptloop.store import bulk, records, schema
 
 SOURCE = "adoption"  # the `source` of every adoption_states row
 _IN_CHUNK = 1000  # keys per IN (...) and rows per tombstoning statement
@@ -89,13 +91,10 @@ def hr_rows(conn: Connection, only: Sequence[str] | None = None) -> Iterator[tup
             yield hr_id, HRRow(*values)
 
 
-class RatingInput(NamedTuple):
-    """One counted rating of the person: on a submitted, not deleted visit on or before D."""
-
-    capability_id: str
-    visit_date: date
-    visit_id: str
-    scaled: float
+# One counted rating of the person (on a submitted, not deleted visit on or before D):
+# (capability id, visit date, visit id, scaled value), a plain tuple (~1M of them at 50,000
+# reps: no object of a class of its own per rating)
+RatingInput = tuple[str, date, str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,22 +125,37 @@ def person_inputs(
         yield from _merged(conn, as_of, ids[offset : offset + _ONLY_CHUNK])
 
 
+_FIRST = itemgetter(0)
+
+
+class _Days(dict[Any, date]):
+    """The date of each value a driver gives for one (the ISO text SQLite stores, or a date),
+    converted once."""
+
+    def __missing__(self, value: Any) -> date:
+        day = value if isinstance(value, date) else date.fromisoformat(value)
+        self[value] = day
+        return day
+
+
 class _Stream:
-    """Rows of one query ordered by a person key, taken a person at a time."""
+    """Rows of one query ordered by a person key (their first column), taken a person at a
+    time (grouped by itertools, not by a Python step per row)."""
 
-    __slots__ = ("_head", "_rows")
+    __slots__ = ("_groups", "_head")
 
-    def __init__(self, rows: Iterator[Any]) -> None:
-        self._rows = rows
-        self._head = next(rows, None)
+    def __init__(self, result: Iterable[Sequence[Any]]) -> None:
+        self._groups = groupby(result, key=_FIRST)
+        self._head = next(self._groups, None)
 
     def take(self, key: str) -> list[Any]:
         """The rows of `key` at the head of the stream (keys come in the driver's order)."""
-        out = []
-        while self._head is not None and self._head[0] == key:
-            out.append(self._head)
-            self._head = next(self._rows, None)
-        return out
+        head = self._head
+        if head is None or head[0] != key:
+            return []
+        rows = list(head[1])
+        self._head = next(self._groups, None)
+        return rows
 
 
 def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[PersonInputs]:
@@ -157,17 +171,18 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
     ).subquery()
     driver = conn.execute(select(keys.c.k).order_by(keys.c.k).execution_options(yield_per=5000))
     people = _Stream(
-        iter(
-            conn.execute(
-                among(select(p.c.hr_id, *(p.c[c] for c in HR_COLUMNS)), p.c.hr_id)
-                .order_by(p.c.hr_id, p.c.valid_from)
-                .execution_options(yield_per=5000)
-            )
+        conn.execute(
+            among(select(p.c.hr_id, *(p.c[c] for c in HR_COLUMNS)), p.c.hr_id)
+            .order_by(p.c.hr_id, p.c.valid_from)
+            .execution_options(yield_per=5000)
         )
     )
-    completions = _Stream(iter(conn.execute(among(_trained_query(), c.c.hr_id))))
-    ratings = _Stream(iter(conn.execute(among(_ratings_query(as_of), o.c.observed_hr_id))))
-    for (hr_id,) in driver:
+    completions = _Stream(conn.execute(among(_trained_query(), c.c.hr_id)))
+    # the driver's rows (~1M at 50,000 reps): no Row each; their visit dates converted once
+    # per day (_Days)
+    ratings = _Stream(bulk.driver_rows(conn, among(_ratings_query(as_of), o.c.observed_hr_id)))
+    days = _Days()
+    for hr_id in driver.scalars():
         yield PersonInputs(
             hr_id,
             [HRRow(*row[1:]) for row in people.take(hr_id)],
@@ -177,12 +192,14 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
             ],
             # by capability (a stable sort: each capability's ratings stay in the read's
             # visit date, visit id, item order), see _ratings_query
-            sorted([RatingInput(*row[1:]) for row in ratings.take(hr_id)], key=_capability),
+            sorted(
+                [
+                    (cap, days[day], visit, scaled)
+                    for _, cap, day, visit, scaled in ratings.take(hr_id)
+                ],
+                key=_FIRST,
+            ),
         )
-
-
-def _capability(rating: RatingInput) -> str:
-    return rating.capability_id
 
 
 def first_completions(conn: Connection) -> Iterator[tuple[str, str, date]]:

@@ -13,11 +13,11 @@ parameters anew for every batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, Select, Table, bindparam
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
@@ -30,6 +30,32 @@ def insert_many(
     if rows:
         take = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
         insert_tuples(conn, table, columns, [take(row) for row in rows])
+
+
+def driver_rows(
+    conn: Connection, statement: Select[Any], *, size: int = 5000
+) -> Iterator[Sequence[Any]]:
+    """The rows of a SELECT, streamed `size` at a time. On SQLite the driver's own tuples:
+    no Row and no conversion of values per row (a date comes as its ISO text, as stored: the
+    caller converts what it needs, once per distinct value); elsewhere, or with an IN list,
+    SQLAlchemy's rows, typed (`yield_per`: a server-side cursor on PostgreSQL)."""
+    compiled = statement.compile(dialect=conn.dialect)
+    if conn.dialect.name != "sqlite" or any(b.expanding for b in compiled.binds.values()):
+        # (an IN list's parameters are SQLAlchemy's to expand: a few people's rows)
+        yield from conn.execute(statement.execution_options(yield_per=size))
+        return
+    given = compiled.construct_params()
+    params = []
+    for name in compiled.positiontup or ():
+        value, process = given[name], _bind_processor(compiled.binds[name], conn)
+        params.append(value if process is None or value is None else process(value))
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(size):
+            yield from rows
+    finally:
+        cursor.close()
 
 
 def rows_in(
