@@ -4,13 +4,14 @@ and a dead worker's rows are claimed again once its lease ran out."""
 from __future__ import annotations
 
 import threading
-import time
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select, update
 
 from adoptloop.store import outbox, schema
 from adoptloop.store.claims import OutboxClaims
 from adoptloop.store.outbox import Queued
+from adoptloop.store.schema import stamp
 
 
 def _fill(engine: Engine, n: int) -> list[str]:
@@ -57,12 +58,27 @@ def test_concurrent_workers_split_the_outbox_between_them(engine: Engine) -> Non
 
 def test_a_dead_workers_rows_are_claimed_again_after_its_lease(engine: Engine) -> None:
     ids = _fill(engine, 10)
-    dead = OutboxClaims(engine, "dead", lease_seconds=0.2)
+    dead = OutboxClaims(engine, "dead", lease_seconds=60)
+    before = datetime.now(UTC)
     assert len(dead.claim(10)) == 10
+    after = datetime.now(UTC)
+    t = schema.outbox
+    with engine.connect() as conn:
+        leases = set(conn.execute(select(t.c.lease_until)).scalars())
+    # leased for the minute from the claim (as stored: compared as the store compares them)
+    assert len(leases) == 1
+    assert (
+        stamp(before + timedelta(seconds=60))
+        <= leases.pop()
+        <= stamp(after + timedelta(seconds=60))
+    )
     alive = OutboxClaims(engine, "alive")
     assert alive.claim(10) == []
 
-    time.sleep(0.3)  # the lease runs out (this is what is tested, not a speed)
+    # the minute passes: the lease is moved into the past rather than slept out (a lease of a
+    # fraction of a second ran out on a loaded machine before the first claim was refused)
+    with engine.begin() as conn:
+        conn.execute(update(t).values(lease_until=stamp(datetime.now(UTC) - timedelta(seconds=1))))
     rows = alive.claim(10)
     alive.complete("run-1", [r.statement_id for r in rows])
 
