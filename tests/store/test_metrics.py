@@ -124,6 +124,17 @@ def test_people_on_a_date_are_their_hr_rows_in_effect_then(scenario: Scenario) -
     assert metrics.managers_in_role_on(scenario.conn, D, "manager") == {"M-1": "D-1"}
 
 
+def test_people_of_one_region_share_its_name(scenario: Scenario) -> None:
+    # the report reads everyone's region: one string per region, not one per person
+    scenario.rep("a", "West")
+    scenario.rep("b", "West")
+
+    regions = metrics.regions_on(scenario.conn, D)
+
+    assert regions["a"] == "West"
+    assert regions["a"] is regions["b"]
+
+
 # --- visits, ratings, actions ---------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from adoptloop.connectors.files.rows import CsvRows, Dialect, jsonl_rows, open_text
+from adoptloop.connectors.files.seen import FirstSeen
 from adoptloop.connectors.values import BadValue, Decimal, ValueFormat
 from adoptloop.domain import (
     Checkpoint,
@@ -328,7 +329,13 @@ def read_stream(
 
 def checked_rows(stream: str, spec: FileStream, layout: Layout) -> Iterator[SourceRow | Rejected]:
     """The file's rows, its row defects and later rows of a record id already seen rejected."""
-    first_seen: dict[str, int] = {}
+    # the ids met so far, without an object per id (seen.py); read again from the start only
+    # when two of them share a hash
+    first_seen = FirstSeen(
+        lambda: (
+            (layout.id_of(row), row.line) for row in read_rows(spec, layout) if row.defect is None
+        )
+    )
     for row in read_rows(spec, layout):
         if row.defect is not None:
             record_id = layout.id_of(row) if row.get(layout.key_column) else ""
@@ -339,15 +346,15 @@ def checked_rows(stream: str, spec: FileStream, layout: Layout) -> Iterator[Sour
                 yield Rejected(stream, where, row.location, row.defect, unidentified=True)
             continue
         record_id = layout.id_of(row)
-        if record_id in first_seen:
+        first = first_seen.first_line(record_id, row.line)
+        if first is not None:
             yield Rejected(
                 stream,
                 f"{row.get(layout.key_column)} ({row.path.name}:{row.line})",
                 row.location,
-                f"duplicate record id {record_id}: line {first_seen[record_id]} is used",
+                f"duplicate record id {record_id}: line {first} is used",
             )
             continue
-        first_seen[record_id] = row.line
         yield row
 
 
