@@ -155,7 +155,12 @@ def row_digest(values: Mapping[str, Any], exclude: Iterable[str] = ()) -> str:
     """The digest of a row's values (dates as their ISO form, which is how orjson writes them:
     the same bytes as `.isoformat()`, so stored digests stay valid)."""
     skip = [k for k in exclude if k in values]
-    return digest({k: v for k, v in values.items() if k not in skip} if skip else values)
+    if not skip:
+        return digest(values)
+    kept = dict(values)  # a copy with the excluded keys deleted: no Python step per key kept
+    for key in skip:
+        del kept[key]
+    return digest(kept)
 
 
 def upsert_source_rows(
@@ -216,12 +221,8 @@ def _prepared(
     prepared: dict[str, dict[str, Any]] = {}
     for row in rows:
         record_id = row["record_id"]
-        # row_digest's values, made by deleting the excluded keys from a copy (the same
-        # digest, without a Python step per key)
-        hashed = {**row, "_children": extras.get(record_id, "")}
-        for key in exclude:
-            hashed.pop(key, None)
-        prepared[record_id] = {**row, "source": source, "deleted": False, "digest": digest(hashed)}
+        hashed = row_digest({**row, "_children": extras.get(record_id, "")}, exclude=exclude)
+        prepared[record_id] = {**row, "source": source, "deleted": False, "digest": hashed}
     return prepared
 
 
