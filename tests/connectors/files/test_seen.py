@@ -47,7 +47,7 @@ def test_two_ids_that_share_a_hash_are_two_records() -> None:
 
 def test_a_large_file_read_keeps_no_object_per_record_id(tmp_path: Path) -> None:
     # 60,000 ids held to the end of the read as strings and line numbers in a dict took ~8 MB;
-    # their hashes and lines in two arrays ~1.5 MB
+    # their hashes in one array ~1 MB
     path = tmp_path / "completions.csv"
     rows = "".join(f"C{n:06d},u{n}\n" for n in range(60_000))
     path.write_text(f"record_id,user_id\n{rows}", encoding="utf-8")

@@ -4,8 +4,8 @@ A file read whole names every record id once (a duplicate is the exception), so 
 ids held one string and one line number object per row to its end: at 50,000 reps the LMS
 completions file's 244,000 rows kept ~30 MB of small objects alive while the pull read it, and
 the Python heap they had grown stayed fragmented for the rest of the run (bench/RESULTS.md, the
-run's peak at 50k). `FirstSeen` keeps an id's hash and line in two flat arrays instead (12
-bytes a slot, no object per id, freed whole at the end of the read). Two different ids with
+run's peak at 50k). `FirstSeen` keeps each id's hash in one flat array instead (8 bytes a
+slot, no object per id, freed whole at the end of the read). Two different ids with
 the same hash (or a real duplicate) are told apart exactly: on the first hash met twice, the
 ids read so far are read again (`earlier`) into a dict of id -> first line, which then answers
 for the rest of the file, as the set of ids did before.
@@ -28,7 +28,6 @@ class FirstSeen:
         self._earlier = earlier
         self._exact: dict[str, int] | None = None
         self._hashes = array("q", [0]) * _FIRST_SLOTS  # 0: an empty slot
-        self._lines = array("I", [0]) * _FIRST_SLOTS
         self._count = 0
 
     def first_line(self, record_id: str, line: int) -> int | None:
@@ -50,26 +49,21 @@ class FirstSeen:
                 return self._switch_to_exact(record_id, line)
             slot = (slot + 1) & mask
         hashes[slot] = key
-        self._lines[slot] = line
         self._count += 1
         if 2 * self._count > mask:
             self._grow()
         return None
 
     def _grow(self) -> None:
-        hashes, lines = self._hashes, self._lines
-        size = 2 * len(hashes)
-        mask = size - 1
-        self._hashes = array("q", [0]) * size
-        self._lines = array("I", [0]) * size
-        new_hashes, new_lines = self._hashes, self._lines
-        for key, line in zip(hashes, lines, strict=True):
+        hashes = self._hashes
+        mask = 2 * len(hashes) - 1
+        grown = self._hashes = array("q", [0]) * (mask + 1)
+        for key in hashes:
             if key:
                 slot = key & mask
-                while new_hashes[slot]:
+                while grown[slot]:
                     slot = (slot + 1) & mask
-                new_hashes[slot] = key
-                new_lines[slot] = line
+                grown[slot] = key
 
     def _switch_to_exact(self, record_id: str, line: int) -> int | None:
         """The ids met before `line`, read again, in a dict that answers from now on."""
@@ -79,5 +73,5 @@ class FirstSeen:
                 break
             exact.setdefault(earlier_id, earlier_line)
         self._exact = exact
-        self._hashes, self._lines = array("q"), array("I")
+        self._hashes = array("q")
         return self.first_line(record_id, line)
