@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -285,6 +286,60 @@ def upsert_states(
     return records.upsert_source_rows(
         conn, "adoption_states", SOURCE, rows, digest_exclude=volatile, new=new
     )
+
+
+# A states row's fields as adoption.compute makes them: the rep x capability columns, in the
+# schema's order (those of adoption_scratch but its computation)
+STATE_FIELDS = tuple(c.name for c in schema.adoption_scratch.columns if c.name != "computation")
+# What `write_states` takes of each row, in this order: a tuple per row, no mapping
+STATE_COLUMNS = ("source", "record_id", *STATE_FIELDS, "as_of", "digest", "deleted")
+_RECORD_ID = STATE_COLUMNS.index("record_id")
+_DIGEST = STATE_COLUMNS.index("digest")
+# an update sets every column but the key (source, record_id), as upsert_states' does
+_UPDATED = [c for c in STATE_COLUMNS if c not in ("source", "record_id")]
+
+
+def write_states(
+    conn: Connection, rows: Sequence[tuple[Any, ...]], *, new: bool = False
+) -> records.WriteCounts:
+    """upsert_states of rows that are tuples of STATE_COLUMNS' values, their digest made by
+    the caller (the same as upsert_states' of the row as a mapping: adoption.compute's
+    state_row): new rows inserted, those whose digest changed updated, the rest left alone
+    (a later row of the batch with the same record id wins). `new`: none is stored yet."""
+    counts = records.WriteCounts()
+    if not rows:
+        return counts
+    prepared = {row[_RECORD_ID]: row for row in rows}
+    t = schema.adoption_states
+    if new:
+        inserts, updates = list(prepared.values()), []
+    else:
+        found = bulk.rows_in(
+            conn, t, ["record_id", "digest"], "record_id", list(prepared), equal={"source": SOURCE}
+        )
+        stored = dict(found)
+        inserts = [row for key, row in prepared.items() if key not in stored]
+        updates = [
+            row for key, row in prepared.items() if key in stored and stored[key] != row[_DIGEST]
+        ]
+    if inserts:
+        bulk.insert_tuples(conn, t, STATE_COLUMNS, inserts)
+    if updates:
+        take = itemgetter(*(STATE_COLUMNS.index(c) for c in _UPDATED))
+        bulk.update_tuples(
+            conn,
+            t,
+            (t.c.source == bindparam("_source")) & (t.c.record_id == bindparam("_rid")),
+            _UPDATED,
+            [*(f"_{c}" for c in _UPDATED), "_source", "_rid"],
+            [(*take(row), SOURCE, row[_RECORD_ID]) for row in updates],
+        )
+    counts.inserted = len(inserts)
+    counts.updated = len(updates)
+    counts.unchanged = len(prepared) - len(inserts) - len(updates)
+    counts.inserted_keys = [row[_RECORD_ID] for row in inserts]
+    counts.changed_keys = [*counts.inserted_keys, *(row[_RECORD_ID] for row in updates)]
+    return counts
 
 
 def no_states(conn: Connection) -> bool:
