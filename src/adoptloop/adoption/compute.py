@@ -308,6 +308,8 @@ def _compute(
     reader.rollback()  # the inputs are read; end the read transaction
     if people is not None:
         stale = store.stale_among(writer, people, keys)
+    elif new:
+        stale = []  # every row stored was written by this pass: none is stale (not counted)
     else:
         # every row produced is live now (a tombstone's digest never matches a fresh row's),
         # so stale rows exist exactly when there are more live rows than were produced
