@@ -121,7 +121,10 @@ def rep_contribution(
 ) -> dict[str, Any] | None:
     """rep_values by column name."""
     values = rep_values(rep, person, as_of)
-    return None if values is None else dict(zip(kept.REP_COLUMNS, values, strict=True))
+    return None if values is None else dict(zip(_REP_KEYS, values, strict=True))
+
+
+_REP_KEYS = tuple(str(c) for c in kept.REP_COLUMNS)  # plain strings, not the columns' names
 
 
 def person_contribution(

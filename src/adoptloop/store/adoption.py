@@ -289,8 +289,11 @@ def upsert_states(
 
 
 # A states row's fields as adoption.compute makes them: the rep x capability columns, in the
-# schema's order (those of adoption_scratch but its computation)
-STATE_FIELDS = tuple(c.name for c in schema.adoption_scratch.columns if c.name != "computation")
+# schema's order (those of adoption_scratch but its computation), as plain strings (a column's
+# name is a str subclass, which orjson does not take as a key)
+STATE_FIELDS = tuple(
+    str(c.name) for c in schema.adoption_scratch.columns if c.name != "computation"
+)
 # What `write_states` takes of each row, in this order: a tuple per row, no mapping
 STATE_COLUMNS = ("source", "record_id", *STATE_FIELDS, "as_of", "digest", "deleted")
 _RECORD_ID = STATE_COLUMNS.index("record_id")
