@@ -1,9 +1,10 @@
 """The states pass's rows as tuples (adoption.compute.state_row, store.adoption.write_states):
-the same digest, values and writes as the rows as mappings through upsert_states.
+the same digest and values as the rows as mappings through store.records.upsert_source_rows,
+which is how the pass wrote them before (and how every other table is written).
 
-Digests are stored and compared on every run: a digest that differs from upsert_states' by a
-byte would make every stored row look changed (and re-translated) once. So each check here is
-against the mapping path, on outcomes drawn at random (unicode names, missing groups, dates
+Digests are stored and compared on every run: a digest that differs from the mapping path's by
+a byte would make every stored row look changed (and re-translated) once. So each check here
+is against the mapping path, on outcomes drawn at random (unicode names, missing groups, dates
 around the window's end, long paths)."""
 
 from __future__ import annotations
@@ -84,19 +85,19 @@ def outcomes(seed: int, n: int) -> Iterator[tuple[RepOutcome, Employment]]:
 
 
 def mapping_row(outcome: RepOutcome, history: Employment, as_of: date) -> dict[str, Any]:
-    """The row as the pass wrote it before (a mapping for upsert_states)."""
+    """The row as the pass wrote it before (a mapping for records.upsert_source_rows)."""
     row = compute.outcome_row(outcome, capability_map(), history, as_of)
     return {**row, "record_id": f"{row['hr_id']}/{row['capability_id']}", "as_of": as_of}
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_a_state_rows_digest_is_upsert_states_digest_of_the_row(seed: int) -> None:
+def test_a_state_rows_digest_is_the_mapping_paths_digest_of_the_row(seed: int) -> None:
     capabilities = capability_map()
     for outcome, history in outcomes(seed, 300):
         values = compute.outcome_values(outcome, capabilities, history, D)
         row = compute.state_row(values, D)
         as_mapping = mapping_row(outcome, history, D)
-        # what records.upsert_source_rows hashes for upsert_states (records._prepared)
+        # what records.upsert_source_rows hashes (records._prepared)
         expected = records.row_digest(
             {**as_mapping, "_children": ""}, exclude=("source", *compute._VOLATILE)
         )

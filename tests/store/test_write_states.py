@@ -1,6 +1,7 @@
-"""store.adoption.write_states (the states pass's rows as tuples) writes what upsert_states
-(the rows as mappings) writes, on SQLite and PostgreSQL: inserts, updates and what is left
-alone, the rows being outcomes drawn at random (tests/adoption/test_state_rows.py)."""
+"""store.adoption.write_states (the states pass's rows as tuples) writes what
+store.records.upsert_source_rows writes of the rows as mappings (how the pass wrote them
+before), on SQLite and PostgreSQL: inserts, updates and what is left alone, the rows being
+outcomes drawn at random (tests/adoption/test_state_rows.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,19 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from adoptloop.adoption import compute
-from adoptloop.store import adoption, schema
+from adoptloop.store import adoption, records, schema
 from tests.adoption.scenario import D, capability_map
 from tests.adoption.test_state_rows import mapping_row, outcomes
+
+
+def by_mappings(conn: Connection, rows: list[dict[str, Any]]) -> records.WriteCounts:
+    """The rows as mappings, written as the pass wrote them before."""
+    return records.upsert_source_rows(
+        conn, "adoption_states", adoption.SOURCE, rows, digest_exclude=compute._VOLATILE
+    )
 
 
 def _stored(engine: Engine) -> list[tuple[Any, ...]]:
@@ -22,7 +30,7 @@ def _stored(engine: Engine) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(select(t).order_by(t.c.record_id))]
 
 
-def test_write_states_stores_what_upsert_states_stores(engine: Engine) -> None:
+def test_write_states_stores_what_the_mapping_path_stores(engine: Engine) -> None:
     rows = list(outcomes(11, 120))
     as_mappings = [mapping_row(o, h, D) for o, h in rows]
     capabilities = capability_map()
@@ -30,7 +38,7 @@ def test_write_states_stores_what_upsert_states_stores(engine: Engine) -> None:
         compute.state_row(compute.outcome_values(o, capabilities, h, D), D) for o, h in rows
     ]
     with engine.begin() as conn:
-        by_mapping = adoption.upsert_states(conn, as_mappings, volatile=compute._VOLATILE)
+        by_mapping = by_mappings(conn, as_mappings)
     stored = _stored(engine)
     with engine.begin() as conn:
         conn.execute(schema.adoption_states.delete())
@@ -49,7 +57,7 @@ def test_write_states_stores_what_upsert_states_stores(engine: Engine) -> None:
             outcome.path.ever_adopted = not outcome.path.ever_adopted
     again = [mapping_row(o, h, later) for o, h in rows]
     with engine.begin() as conn:
-        mapped = adoption.upsert_states(conn, again, volatile=compute._VOLATILE)
+        mapped = by_mappings(conn, again)
     updated = _stored(engine)
     with engine.begin() as conn:
         conn.execute(schema.adoption_states.delete())

@@ -417,7 +417,7 @@ class Rebuild:
     person's HR rows, employment and states rows as the pass makes them: what `bring_to`'s
     rebuild reads again after the pass (everyone's HR rows and trained states rows, by chunks
     of people) is not read twice. The same contributions and sums as that rebuild: a
-    trained row's contribution is `rep_contribution` of the row, a person's is
+    trained row's contribution is `rep_values` of the row (rep_contribution's), a person's is
     `person_contribution`; the visits' are written by the database for everyone at once.
 
     Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark

@@ -109,11 +109,11 @@ def state_row(values: tuple[Any, ...], as_of: date) -> tuple[Any, ...]:
     """The adoption_states row of an outcome's row (outcome_values), as store.adoption.
     write_states takes it (STATE_COLUMNS' values): with its record id, as-of date and digest.
 
-    The digest is upsert_states' of the row as a mapping (store.records.row_digest of its
-    fields, its record id and no children, the _VOLATILE fields left out): the same JSON
-    bytes, so that a stored row's digest still matches (tests/adoption/test_state_rows.py
-    checks it against upsert_states' on varied rows). Made here from the row's values
-    directly, with no mapping of every field copied on the way."""
+    The digest is the one store.records.upsert_source_rows makes of the row as a mapping
+    (row_digest of its fields, its record id and no children, the _VOLATILE fields left
+    out), as the pass wrote rows before: the same JSON bytes, so that a stored row's digest
+    still matches (tests/adoption/test_state_rows.py checks it on varied rows). Made here
+    from the row's values directly, with no mapping of every field copied on the way."""
     (
         hr_id,
         capability_id,

@@ -63,11 +63,6 @@ class Trajectory:
     first_proficient: date | None = None
     ever_adopted: bool = False
 
-    def move(self, state: State, on: date) -> None:
-        if state is not self.state:
-            self.state = state
-            self.transitions.append(Transition(state, on))
-
 
 _UNTRAINED = State.UNTRAINED
 _UNOBSERVED = State.TRAINED_UNOBSERVED
@@ -87,7 +82,7 @@ def trajectory(
     visit date then visit id, a stable sort) up to and including as_of.
 
     The state and the path are kept in local variables while the ratings are taken (~1M
-    ratings at 50,000 reps; Trajectory.move does the same step for a caller holding one)."""
+    ratings at 50,000 reps), a transition added only when the state changes."""
     if trained_at is None or trained_at > as_of:
         return Trajectory(_UNTRAINED)
     state = _UNOBSERVED

@@ -275,20 +275,6 @@ def delete_scratch(conn: Connection, computation: str) -> None:
 # --- adoption_states -----------------------------------------------------------------------------
 
 
-def upsert_states(
-    conn: Connection,
-    rows: Sequence[dict[str, Any]],
-    *,
-    volatile: Iterable[str],
-    new: bool = False,
-) -> records.WriteCounts:
-    """Insert new rows and update changed ones; a change in `volatile` fields alone is none.
-    `new`: none of the rows is stored yet (see `no_states`), so they are only inserted."""
-    return records.upsert_source_rows(
-        conn, "adoption_states", SOURCE, rows, digest_exclude=volatile, new=new
-    )
-
-
 # A states row's fields as adoption.compute makes them: the rep x capability columns, in the
 # schema's order (those of adoption_scratch but its computation), as plain strings (a column's
 # name is a str subclass, which orjson does not take as a key)
@@ -299,17 +285,18 @@ STATE_FIELDS = tuple(
 STATE_COLUMNS = ("source", "record_id", *STATE_FIELDS, "as_of", "digest", "deleted")
 _RECORD_ID = STATE_COLUMNS.index("record_id")
 _DIGEST = STATE_COLUMNS.index("digest")
-# an update sets every column but the key (source, record_id), as upsert_states' does
+# an update sets every column but the key (source, record_id), as records' upserts do
 _UPDATED = [c for c in STATE_COLUMNS if c not in ("source", "record_id")]
 
 
 def write_states(
     conn: Connection, rows: Sequence[tuple[Any, ...]], *, new: bool = False
 ) -> records.WriteCounts:
-    """upsert_states of rows that are tuples of STATE_COLUMNS' values, their digest made by
-    the caller (the same as upsert_states' of the row as a mapping: adoption.compute's
-    state_row): new rows inserted, those whose digest changed updated, the rest left alone
-    (a later row of the batch with the same record id wins). `new`: none is stored yet."""
+    """Insert new rows and update those whose digest changed, the rest left alone (a later
+    row of the batch with the same record id wins), as store.records.upsert_source_rows does
+    with rows as mappings: here each row is a tuple of STATE_COLUMNS' values with its digest
+    (adoption.compute.state_row: a change in the volatile fields alone is none). `new`: none
+    of the rows is stored yet (see `no_states`), so they are only inserted."""
     counts = records.WriteCounts()
     if not rows:
         return counts
