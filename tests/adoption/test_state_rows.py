@@ -9,6 +9,7 @@ around the window's end, long paths)."""
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -97,6 +98,11 @@ def test_a_state_rows_digest_is_the_mapping_paths_digest_of_the_row(seed: int) -
         values = compute.outcome_values(outcome, capabilities, history, D)
         row = compute.state_row(values, D)
         as_mapping = mapping_row(outcome, history, D)
+        # the path as stored: [[state, ISO date], ...], compact JSON
+        assert as_mapping["transitions"] == json.dumps(
+            [[t.state.value, t.on.isoformat()] for t in outcome.path.transitions],
+            separators=(",", ":"),
+        )
         # what records.upsert_source_rows hashes (records._prepared)
         expected = records.row_digest(
             {**as_mapping, "_children": ""}, exclude=("source", *compute._VOLATILE)

@@ -90,7 +90,8 @@ def outcome_values(
         post.region if post else None,
         post.manager_hr_id if post else None,
         post.team if post else None,
-        orjson.dumps([[_VALUE[t.state], t.on.isoformat()] for t in transitions]).decode(),
+        # [[state, date], ...]: orjson writes a date as its ISO form, .isoformat()'s bytes
+        orjson.dumps([[_VALUE[t.state], t.on] for t in transitions]).decode(),
     )
 
 
