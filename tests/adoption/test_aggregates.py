@@ -417,7 +417,7 @@ def test_the_visits_rows_staged_beside_a_full_computation_fail_it_when_they_fail
 
     from adoptloop.adoption import compute
 
-    monkeypatch.setattr(compute, "outcome_row", pass_fails)
+    monkeypatch.setattr(compute, "state_row", pass_fails)
     with engine.begin() as conn:
         kept.forget(conn)
     with pytest.raises(RuntimeError, match="the pass failed"):

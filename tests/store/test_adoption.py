@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
+from adoptloop.adoption import compute
 from adoptloop.store import adoption, records, schema
 from adoptloop.store.adoption import HRRow
 from tests.adoption.scenario import DISC, EPOCH, HIGH, LOW, OBJ, D, Scenario, day
@@ -48,6 +49,16 @@ def state_row(hr_id: str, capability: str = OBJ, **values: Any) -> dict[str, Any
         "as_of": D,
         **values,
     }
+
+
+def write(scenario: Scenario, rows: list[dict[str, Any]]) -> records.WriteCounts:
+    """Write `rows` (state_row's) as the adoption pass does (adoption.compute.state_row,
+    store.adoption.write_states): as_of and censored_days are volatile."""
+    tuples = [
+        compute.state_row(tuple(row.get(f) for f in adoption.STATE_FIELDS), row["as_of"])
+        for row in rows
+    ]
+    return adoption.write_states(scenario.conn, tuples)
 
 
 def live(scenario: Scenario) -> dict[str, str]:
@@ -175,13 +186,12 @@ def test_changed_people_are_those_the_passing_of_time_reaches(scenario: Scenario
     scenario.career("moves-in-between", Career(EPOCH, "North"), Career(D, "South"))
     scenario.career("moves-later", Career(EPOCH, "North"), Career(D + timedelta(days=1), "South"))
     adoption.finish_computation(scenario.conn, since, "basis")  # nobody dirty from here
-    adoption.upsert_states(
-        scenario.conn,
+    write(
+        scenario,
         [
             state_row("window-closes", window_end=D - timedelta(days=1)),
             state_row("window-closed", window_end=since),
         ],
-        volatile=("as_of",),
     )
 
     assert sorted(adoption.changed_people(scenario.conn, since, D)) == [
@@ -197,13 +207,10 @@ def test_changed_people_are_those_the_passing_of_time_reaches(scenario: Scenario
 
 
 def test_upsert_counts_a_change_in_volatile_fields_alone_as_none(scenario: Scenario) -> None:
-    first = adoption.upsert_states(
-        scenario.conn, [state_row("r1"), state_row("r2")], volatile=("as_of",)
-    )
-    again = adoption.upsert_states(
-        scenario.conn,
+    first = write(scenario, [state_row("r1"), state_row("r2")])
+    again = write(
+        scenario,
         [state_row("r1", as_of=D + timedelta(days=1)), state_row("r2", state="developing")],
-        volatile=("as_of",),
     )
 
     assert (first.inserted, first.updated) == (2, 0)
@@ -216,9 +223,7 @@ def test_tombstoned_rows_are_no_longer_live(
     scenario: Scenario, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(adoption, "_IN_CHUNK", 2)
-    adoption.upsert_states(
-        scenario.conn, [state_row(f"r{i}") for i in range(5)], volatile=("as_of",)
-    )
+    write(scenario, [state_row(f"r{i}") for i in range(5)])
 
     assert adoption.tombstone_states(scenario.conn, [f"r{i}/{OBJ}" for i in (0, 1, 2, 9)]) == 3
     assert adoption.tombstone_states(scenario.conn, [f"r0/{OBJ}"]) == 0  # already gone
@@ -237,7 +242,7 @@ def test_stale_states_are_live_rows_neither_trained_nor_rated_any_more(
     rows = [
         state_row(hr_id) for hr_id in ("trained", "rated", "rated-later", "failed", "nobody")
     ] + [state_row("trained", DISC), state_row("unmapped", "retired-capability")]
-    adoption.upsert_states(scenario.conn, rows, volatile=("as_of",))
+    write(scenario, rows)
     modules = {OBJ: ["MOD-OBJ-101", "MOD-OBJ-201"], DISC: ["MOD-DISC-101"]}
 
     assert sorted(adoption.stale_states(scenario.conn, modules, D)) == [

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, select
 
+from adoptloop.adoption import compute
 from adoptloop.store import adoption, metrics, schema
 from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
@@ -102,8 +103,11 @@ def test_trained_rows_are_every_trained_rep_x_capability_of_the_source(
 
 
 def test_states_are_the_live_adoption_states_rows(scenario: Scenario) -> None:
-    rows = [{**outcome(r), "record_id": f"{r}/{OBJ}", "as_of": D} for r in ("a", "b")]
-    adoption.upsert_states(scenario.conn, rows, volatile=())
+    rows = [
+        compute.state_row(tuple(outcome(r).get(f) for f in adoption.STATE_FIELDS), D)
+        for r in ("a", "b")
+    ]
+    adoption.write_states(scenario.conn, rows)
     adoption.tombstone_states(scenario.conn, [f"b/{OBJ}"])
 
     assert [r.hr_id for r in metrics.trained_rows(scenario.conn, RowSource.states())] == ["a"]

@@ -39,7 +39,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import groupby
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
 from adoptloop import __version__
@@ -92,26 +91,40 @@ def load_people(conn: Connection, only: Sequence[str] | None = None) -> dict[str
 # --- contributions ------------------------------------------------------------------------------
 
 
-def rep_contribution(
-    rep: TrainedRow, person: Employment | None, as_of: date
-) -> dict[str, Any] | None:
-    """A trained rep x capability's metric_reps row; None when it counts nowhere."""
+def rep_values(rep: TrainedRow, person: Employment | None, as_of: date) -> tuple[Any, ...] | None:
+    """A trained rep x capability's metric_reps row, the values of store.aggregates.REP_COLUMNS
+    in that order (its group in each of GROUPINGS, as group_of puts it); None when it counts
+    nowhere."""
     post = person.rep_on(min(rep.window_end, as_of)) if person else None
     if post is None:
         return None
-    groups = {g: group_of(g, post, rep.trained_module) or NO_GROUP for g in GROUPINGS}  # type: ignore[arg-type]
-    return {
-        "hr_id": rep.hr_id,
-        "capability_id": rep.capability_id,
-        **groups,
-        "trained_at": rep.trained_at,
-        "in_cohort": bool(rep.in_cohort),
-        "observed": bool(rep.observed),
-        "proficient": bool(rep.proficient),
-        "sustained": rep.state == "sustained",
-        "regressed": rep.state == "regressed",
-        "days_to_proficient": rep.days_to_proficient,
-    }
+    manager = post.manager_hr_id
+    return (
+        rep.hr_id,
+        rep.capability_id,
+        post.region or NO_GROUP,
+        team_key(post.team, manager) or NO_GROUP,
+        manager or NO_GROUP,
+        rep.trained_module or NO_GROUP,
+        rep.trained_at,
+        bool(rep.in_cohort),
+        bool(rep.observed),
+        bool(rep.proficient),
+        rep.state == "sustained",
+        rep.state == "regressed",
+        rep.days_to_proficient,
+    )
+
+
+def rep_contribution(
+    rep: TrainedRow, person: Employment | None, as_of: date
+) -> dict[str, Any] | None:
+    """rep_values by column name."""
+    values = rep_values(rep, person, as_of)
+    return None if values is None else dict(zip(_REP_KEYS, values, strict=True))
+
+
+_REP_KEYS = tuple(str(c) for c in kept.REP_COLUMNS)  # plain strings, not the columns' names
 
 
 def person_contribution(
@@ -399,15 +412,12 @@ def bring_to(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[s
     return {"metrics": "full" if rebuild else "incremental", "people": len(people)}
 
 
-_TRAINED_FIELDS = itemgetter(*TrainedRow._fields)  # a states row's, as store.metrics reads them
-
-
 class Rebuild:
     """The kept sums rebuilt beside a full states computation (adoption.compute), from each
     person's HR rows, employment and states rows as the pass makes them: what `bring_to`'s
     rebuild reads again after the pass (everyone's HR rows and trained states rows, by chunks
     of people) is not read twice. The same contributions and sums as that rebuild: a
-    trained row's contribution is `rep_contribution` of the row, a person's is
+    trained row's contribution is `rep_values` of the row (rep_contribution's), a person's is
     `person_contribution`; the visits' are written by the database for everyone at once.
 
     Written on the pass's writer (store.commits.Commits): `begin` first (the bookmark
@@ -423,7 +433,7 @@ class Rebuild:
         self.as_of = as_of
         self.people = 0  # taken in
         self.pending = 0  # taken in since the last flush
-        self._reps: list[dict[str, Any]] = []
+        self._reps: list[tuple[Any, ...]] = []  # rep_values
         self._persons: list[dict[str, Any]] = []
         since = as_of - timedelta(days=COACHING_DAYS)
         self._visits = store.first_visits_in_order(reader, since)
@@ -472,23 +482,20 @@ class Rebuild:
         hr_id: str,
         posts: Sequence[HRRow],
         person: Employment,
-        rows: Iterable[Mapping[str, Any]],
+        trained: Iterable[TrainedRow],
     ) -> None:
-        """A person's contributions: `rows` their states rows (adoption.compute.outcome_row),
-        `posts` their HR rows (`person` the employment made from them). People come in the
-        order of the store's hr_ids (that of store.metrics.first_visits_in_order)."""
+        """A person's contributions: `trained` their states rows with a trained_at (adoption.
+        compute's), `posts` their HR rows (`person` the employment made from them). People
+        come in the order of the store's hr_ids (that of store.metrics.first_visits_in_order)."""
         first_visit = None
         if self._visit is not None and self._visit[0] == hr_id:
             first_visit = self._visit[1]
             self._visit = next(self._visits, None)
-        for row in rows:
-            if (
-                row["trained_at"] is None
-                or row["capability_id"] not in self.capabilities.capabilities
-            ):
+        mapped = self.capabilities.capabilities
+        for rep in trained:
+            if rep.trained_at is None or rep.capability_id not in mapped:
                 continue
-            rep = TrainedRow(*_TRAINED_FIELDS(row))
-            part = rep_contribution(rep, person, self.as_of)
+            part = rep_values(rep, person, self.as_of)
             if part is not None:
                 self._reps.append(part)
         if posts:  # as `contributions`: everyone with an HR row
@@ -498,7 +505,7 @@ class Rebuild:
 
     def flush(self, writer: Connection) -> None:
         """Write the contributions taken in since the last flush."""
-        kept.replace_contributions(writer, [], self._reps, self._persons)
+        kept.insert_contributions(writer, self._reps, self._persons)
         self._reps, self._persons, self.pending = [], [], 0
 
     def finish(self, writer: Connection) -> None:

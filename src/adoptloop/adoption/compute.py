@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import partial
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -38,7 +39,8 @@ from adoptloop.store import adoption as store
 from adoptloop.store import aggregates as kept_metrics
 from adoptloop.store.commits import Commits
 from adoptloop.store.db import streaming
-from adoptloop.store.records import WriteCounts, row_digest
+from adoptloop.store.metrics import TrainedRow
+from adoptloop.store.records import WriteCounts, digest, row_digest
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -49,12 +51,13 @@ BATCH = 1000
 _VALUE = {state: state.value for state in State}  # (an enum's `.value` is a Python call)
 
 
-def outcome_row(
+def outcome_values(
     outcome: RepOutcome,
     capabilities: CapabilityMap,
     history: Employment,
     as_of: date,
-) -> dict[str, Any]:
+) -> tuple[Any, ...]:
+    """An outcome's row: the values of store.adoption.STATE_FIELDS, in that order."""
     path = outcome.path
     trained_at = outcome.trained_at
     window_end = None
@@ -69,28 +72,92 @@ def outcome_row(
         else:
             censored = (as_of - trained_at).days
     post = history.rep_on(close)  # None: the pair counts nowhere (left, or not a rep)
-    last = path.transitions[-1] if path.transitions else None
-    return {
-        "hr_id": outcome.hr_id,
-        "capability_id": outcome.capability_id,
-        "trained_at": trained_at,
-        "trained_module": outcome.trained_module,
-        "window_end": window_end,
-        "in_cohort": outcome.in_cohort,
-        "observed": outcome.observed,
-        "proficient": outcome.proficient,
-        "state": _VALUE[path.state],
-        "state_since": last.on if last else None,
-        "ever_adopted": path.ever_adopted,
-        "days_to_proficient": days_to,
-        "censored_days": censored,
-        "region": post.region if post else None,
-        "manager_hr_id": post.manager_hr_id if post else None,
-        "team": post.team if post else None,
-        "transitions": orjson.dumps(
-            [[_VALUE[t.state], t.on.isoformat()] for t in path.transitions]
-        ).decode(),
-    }
+    transitions = path.transitions
+    return (
+        outcome.hr_id,
+        outcome.capability_id,
+        trained_at,
+        outcome.trained_module,
+        window_end,
+        outcome.in_cohort,
+        outcome.observed,
+        outcome.proficient,
+        _VALUE[path.state],
+        transitions[-1].on if transitions else None,  # state_since
+        path.ever_adopted,
+        days_to,
+        censored,
+        post.region if post else None,
+        post.manager_hr_id if post else None,
+        post.team if post else None,
+        # [[state, date], ...]: orjson writes a date as its ISO form, .isoformat()'s bytes
+        orjson.dumps([[_VALUE[t.state], t.on] for t in transitions]).decode(),
+    )
+
+
+def outcome_row(
+    outcome: RepOutcome,
+    capabilities: CapabilityMap,
+    history: Employment,
+    as_of: date,
+) -> dict[str, Any]:
+    """An outcome's row by column name (outcome_values')."""
+    values = outcome_values(outcome, capabilities, history, as_of)
+    return dict(zip(store.STATE_FIELDS, values, strict=True))
+
+
+def state_row(values: tuple[Any, ...], as_of: date) -> tuple[Any, ...]:
+    """The adoption_states row of an outcome's row (outcome_values), as store.adoption.
+    write_states takes it (STATE_COLUMNS' values): with its record id, as-of date and digest.
+
+    The digest is the one store.records.upsert_source_rows makes of the row as a mapping
+    (row_digest of its fields, its record id and no children, the _VOLATILE fields left
+    out), as the pass wrote rows before: the same JSON bytes, so that a stored row's digest
+    still matches (tests/adoption/test_state_rows.py checks it on varied rows). Made here
+    from the row's values directly, with no mapping of every field copied on the way."""
+    (
+        hr_id,
+        capability_id,
+        trained_at,
+        trained_module,
+        window_end,
+        in_cohort,
+        observed,
+        proficient,
+        state,
+        state_since,
+        ever_adopted,
+        days_to_proficient,
+        _censored_days,  # volatile
+        region,
+        manager_hr_id,
+        team,
+        transitions,
+    ) = values
+    record_id = f"{hr_id}/{capability_id}"
+    hashed = digest(
+        {
+            "_children": "",
+            "capability_id": capability_id,
+            "days_to_proficient": days_to_proficient,
+            "ever_adopted": ever_adopted,
+            "hr_id": hr_id,
+            "in_cohort": in_cohort,
+            "manager_hr_id": manager_hr_id,
+            "observed": observed,
+            "proficient": proficient,
+            "record_id": record_id,
+            "region": region,
+            "state": state,
+            "state_since": state_since,
+            "team": team,
+            "trained_at": trained_at,
+            "trained_module": trained_module,
+            "transitions": transitions,
+            "window_end": window_end,
+        }
+    )
+    return (store.SOURCE, record_id, *values, as_of, hashed, False)
 
 
 def compute_rows(
@@ -101,8 +168,9 @@ def compute_rows(
 ) -> Iterator[dict[str, Any]]:
     """The rows of `people` (everyone: None), a person at a time."""
     for person in people_outcomes(conn, capabilities, as_of, people):
+        history = person.history
         for outcome in person.outcomes:
-            yield outcome_row(outcome, capabilities, person.history, as_of)
+            yield outcome_row(outcome, capabilities, history, as_of)
 
 
 @contextmanager
@@ -185,6 +253,9 @@ def update_states(
 
 
 COMMIT_ROWS = 20_000
+# a row's (outcome_values') trained_at, and the fields of its kept metrics' TrainedRow
+_TRAINED_AT = store.STATE_FIELDS.index("trained_at")
+_TRAINED_FIELDS = itemgetter(*(store.STATE_FIELDS.index(f) for f in TrainedRow._fields))
 COMMIT_SECONDS = 5.0
 
 
@@ -205,27 +276,31 @@ def _compute(
     counts = WriteCounts()
     produced = 0
     keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
-    batch: list[dict[str, Any]] = []
+    batch: list[tuple[Any, ...]] = []
     commits = Commits(writer, rows=COMMIT_ROWS, seconds=COMMIT_SECONDS)
 
-    def upsert(rows: list[dict[str, Any]]) -> None:
-        counts.add(store.upsert_states(writer, rows, volatile=_VOLATILE, new=new))
+    def upsert(rows: list[tuple[Any, ...]]) -> None:
+        counts.add(store.write_states(writer, rows, new=new))
 
     if sums is not None:
         commits.write(partial(sums.begin, writer), 0)
     for person in people_outcomes(reader, capabilities, as_of, people):
-        rows = [outcome_row(o, capabilities, person.history, as_of) for o in person.outcomes]
-        for row in rows:
-            record_id = f"{row['hr_id']}/{row['capability_id']}"
+        history = person.history
+        trained: list[TrainedRow] = []
+        for outcome in person.outcomes:
+            values = outcome_values(outcome, capabilities, history, as_of)
+            row = state_row(values, as_of)
             produced += 1
             if people is not None:
-                keys.add(record_id)
-            batch.append({**row, "record_id": record_id, "as_of": as_of})
+                keys.add(row[1])
+            batch.append(row)
+            if sums is not None and values[_TRAINED_AT] is not None:
+                trained.append(TrainedRow(*_TRAINED_FIELDS(values)))
         if len(batch) >= BATCH:
             commits.write(partial(upsert, batch), len(batch))
             batch = []
         if sums is not None:
-            sums.add(person.hr_id, person.posts, person.history, rows)
+            sums.add(person.hr_id, person.posts, history, trained)
             if sums.pending >= aggregates.CHUNK_PEOPLE:
                 commits.write(partial(sums.flush, writer), 0)
     if batch:
@@ -234,6 +309,8 @@ def _compute(
     reader.rollback()  # the inputs are read; end the read transaction
     if people is not None:
         stale = store.stale_among(writer, people, keys)
+    elif new:
+        stale = []  # every row stored was written by this pass: none is stale (not counted)
     else:
         # every row produced is live now (a tombstone's digest never matches a fresh row's),
         # so stale rows exist exactly when there are more live rows than were produced

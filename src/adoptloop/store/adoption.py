@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -177,9 +178,10 @@ def _merged(conn: Connection, as_of: date, ids: list[str] | None) -> Iterator[Pe
             .execution_options(yield_per=5000)
         )
     )
-    completions = _Stream(conn.execute(among(_trained_query(), c.c.hr_id)))
-    # the driver's rows (~1M at 50,000 reps): no Row each; their visit dates converted once
-    # per day (_Days)
+    # the driver's rows: no Row each (~200,000 completions at 50,000 reps; their completed_at
+    # text as stored, which _completion_day takes), nor for the ratings (~1M; their visit
+    # dates converted once per day, _Days)
+    completions = _Stream(bulk.driver_rows(conn, among(_trained_query(), c.c.hr_id)))
     ratings = _Stream(bulk.driver_rows(conn, among(_ratings_query(as_of), o.c.observed_hr_id)))
     days = _Days()
     for hr_id in driver.scalars():
@@ -273,18 +275,62 @@ def delete_scratch(conn: Connection, computation: str) -> None:
 # --- adoption_states -----------------------------------------------------------------------------
 
 
-def upsert_states(
-    conn: Connection,
-    rows: Sequence[dict[str, Any]],
-    *,
-    volatile: Iterable[str],
-    new: bool = False,
+# A states row's fields as adoption.compute makes them: the rep x capability columns, in the
+# schema's order (those of adoption_scratch but its computation), as plain strings (a column's
+# name is a str subclass, which orjson does not take as a key)
+STATE_FIELDS = tuple(
+    str(c.name) for c in schema.adoption_scratch.columns if c.name != "computation"
+)
+# What `write_states` takes of each row, in this order: a tuple per row, no mapping
+STATE_COLUMNS = ("source", "record_id", *STATE_FIELDS, "as_of", "digest", "deleted")
+_RECORD_ID = STATE_COLUMNS.index("record_id")
+_DIGEST = STATE_COLUMNS.index("digest")
+# an update sets every column but the key (source, record_id), as records' upserts do
+_UPDATED = [c for c in STATE_COLUMNS if c not in ("source", "record_id")]
+
+
+def write_states(
+    conn: Connection, rows: Sequence[tuple[Any, ...]], *, new: bool = False
 ) -> records.WriteCounts:
-    """Insert new rows and update changed ones; a change in `volatile` fields alone is none.
-    `new`: none of the rows is stored yet (see `no_states`), so they are only inserted."""
-    return records.upsert_source_rows(
-        conn, "adoption_states", SOURCE, rows, digest_exclude=volatile, new=new
-    )
+    """Insert new rows and update those whose digest changed, the rest left alone (a later
+    row of the batch with the same record id wins), as store.records.upsert_source_rows does
+    with rows as mappings: here each row is a tuple of STATE_COLUMNS' values with its digest
+    (adoption.compute.state_row: a change in the volatile fields alone is none). `new`: none
+    of the rows is stored yet (see `no_states`), so they are only inserted."""
+    counts = records.WriteCounts()
+    if not rows:
+        return counts
+    prepared = {row[_RECORD_ID]: row for row in rows}
+    t = schema.adoption_states
+    if new:
+        inserts, updates = list(prepared.values()), []
+    else:
+        found = bulk.rows_in(
+            conn, t, ["record_id", "digest"], "record_id", list(prepared), equal={"source": SOURCE}
+        )
+        stored = dict(found)
+        inserts = [row for key, row in prepared.items() if key not in stored]
+        updates = [
+            row for key, row in prepared.items() if key in stored and stored[key] != row[_DIGEST]
+        ]
+    if inserts:
+        bulk.insert_tuples(conn, t, STATE_COLUMNS, inserts)
+    if updates:
+        take = itemgetter(*(STATE_COLUMNS.index(c) for c in _UPDATED))
+        bulk.update_tuples(
+            conn,
+            t,
+            (t.c.source == bindparam("_source")) & (t.c.record_id == bindparam("_rid")),
+            _UPDATED,
+            [*(f"_{c}" for c in _UPDATED), "_source", "_rid"],
+            [(*take(row), SOURCE, row[_RECORD_ID]) for row in updates],
+        )
+    counts.inserted = len(inserts)
+    counts.updated = len(updates)
+    counts.unchanged = len(prepared) - len(inserts) - len(updates)
+    counts.inserted_keys = [row[_RECORD_ID] for row in inserts]
+    counts.changed_keys = [*counts.inserted_keys, *(row[_RECORD_ID] for row in updates)]
+    return counts
 
 
 def no_states(conn: Connection) -> bool:

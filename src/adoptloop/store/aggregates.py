@@ -144,6 +144,15 @@ def replace_contributions(
     bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
 
 
+def insert_contributions(
+    conn: Connection, reps: Sequence[tuple[Any, ...]], persons: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert contributions of people who have none stored: `reps` tuples of REP_COLUMNS'
+    values, `persons` metric_people rows."""
+    bulk.insert_tuples(conn, schema.metric_reps, REP_COLUMNS, reps)
+    bulk.insert_many(conn, schema.metric_people, PERSON_COLUMNS, persons)
+
+
 def rated_sums(conn: Connection, people: Sequence[str] | None) -> list[RatedDay]:
     """The kept ratings (metric_ratings) of `people` (everyone: None) summed per capability
     and visit day, by the database."""
