@@ -15,7 +15,16 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -106,10 +115,6 @@ def _digest_columns(table: Table) -> list[str]:
     """record_id, digest and the person whose adoption states the row feeds (for a table that
     feeds none: record_id again)."""
     return ["record_id", "digest", ADOPTION_INPUTS.get(table.name) or "record_id"]
-
-
-def _digests(table: Table) -> Select[Any]:
-    return select(*(table.c[c] for c in _digest_columns(table)))
 
 
 def inputs_stamp(conn: Connection) -> str | None:
@@ -440,13 +445,15 @@ def mark_deleted(conn: Connection, table_name: str, source: str, record_ids: Seq
     if not record_ids:
         return 0
     table = schema.metadata.tables[table_name]
-    rows = conn.execute(
-        _digests(table).where(
-            (table.c.source == source)
-            & table.c.record_id.in_(list(record_ids))
-            & table.c.deleted.is_(False)
-        )
-    ).all()
+    found = bulk.rows_in(
+        conn,
+        table,
+        [*_digest_columns(table), "deleted"],
+        "record_id",
+        list(record_ids),
+        equal={"source": source},
+    )
+    rows = [row for row in found if not row[3]]  # (record_id, digest, person, deleted)
     if table.name in ADOPTION_INPUTS:
         mark_dirty(conn, (row[2] for row in rows))
     if rows:
@@ -454,7 +461,7 @@ def mark_deleted(conn: Connection, table_name: str, source: str, record_ids: Seq
             table.update()
             .where((table.c.source == source) & (table.c.record_id == bindparam("_rid")))
             .values(deleted=True, digest=bindparam("_digest")),
-            [{"_rid": r.record_id, "_digest": digest({"deleted": r.digest})} for r in rows],
+            [{"_rid": r[0], "_digest": digest({"deleted": r[1]})} for r in rows],
         )
     return len(rows)
 
