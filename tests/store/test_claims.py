@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, event, select, update
 
-from adoptloop.store import outbox, schema
+from adoptloop.store import outbox, quarantine, schema
 from adoptloop.store.claims import OutboxClaims
 from adoptloop.store.outbox import Queued
+from adoptloop.store.quarantine import QuarantineEntry
 from adoptloop.store.schema import stamp
 
 
@@ -114,3 +115,44 @@ def test_rejected_statements_are_quarantined_and_resolved_when_later_stored(
     claims.complete("run-2", ids)
     with engine.connect() as conn:
         assert conn.execute(select(q.c.resolved)).scalars().all() == [True]
+
+
+def test_completing_a_batch_settles_only_its_rows_with_one_statement_text_per_table(
+    engine: Engine,
+) -> None:
+    """The settle and the quarantine's resolve name the batch's statement ids: on PostgreSQL as
+    one array parameter, so that every batch sends the same SQL text (an IN list's text, bound
+    and parsed anew, changes with the batch's size); on SQLite an IN list. Either way only the
+    rows and entries named change."""
+    ids = _fill(engine, 50)
+    with engine.begin() as conn:
+        quarantine.quarantine(
+            conn,
+            "run-0",
+            [QuarantineEntry("lrs", "delivery", sid, "outbox", "HTTP 400") for sid in ids[::2]],
+        )
+    sent: list[tuple[str, object]] = []
+
+    def capture(_c: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+        if sql.startswith(("UPDATE outbox SET delivered_at", "UPDATE quarantine")):
+            sent.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    claims = OutboxClaims(engine, "a")
+    try:
+        for size in (3, 40):
+            rows = claims.claim(size)
+            claims.complete("run-1", [r.statement_id for r in rows])
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+    q = schema.quarantine
+    with engine.connect() as conn:
+        assert outbox.counts(conn) == {"delivered": 43, "pending": 7}
+        resolved = set(conn.execute(select(q.c.record_key).where(q.c.resolved)).scalars())
+    assert resolved == set(ids[:43:2])
+    assert len(sent) == 4  # a settle and a resolve per batch
+    if engine.dialect.name == "postgresql":
+        for table in (sent[::2], sent[1::2]):  # the settles, the resolves
+            assert len({sql for sql, _ in table}) == 1
+            assert len({len(params) for _, params in table}) == 1  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 
 from adoptloop.domain import Person
 from adoptloop.store import records, schema
@@ -197,3 +197,34 @@ def test_source_rows_keep_the_digests_earlier_versions_stored(engine: Engine) ->
         )
     assert (again.unchanged, again.updated, again.changed_keys) == (1, 1, ["c2"])
     assert again.inserted_keys == []
+
+
+def test_mark_dirty_notes_each_person_once_with_one_statement_on_postgresql(
+    engine: Engine,
+) -> None:
+    """Marked people are noted once each, however often marked (None ignored); on PostgreSQL
+    each call is one INSERT of an array, not a statement per person (a pull marks each
+    batch's people: ~84,000 at 10k reps)."""
+    first = [f"E{i:05d}" for i in range(1200)]
+    second = [None, *first[1000:], *(f"F{i:03d}" for i in range(300)), "F000"]
+    inserts: list[bool] = []
+
+    def capture(_c: object, _cursor: object, sql: str, _p: object, _x: object, many: bool) -> None:
+        if sql.startswith("INSERT INTO adoption_dirty"):
+            inserts.append(many)
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with engine.begin() as conn:
+            records.mark_dirty(conn, first)
+        with engine.begin() as conn:
+            records.mark_dirty(conn, second)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+    t = schema.adoption_dirty
+    with engine.connect() as conn:
+        stored = conn.execute(select(t.c.hr_id)).scalars().all()
+    assert sorted(stored) == sorted({*first, *(f"F{i:03d}" for i in range(300))})
+    if engine.dialect.name == "postgresql":
+        assert inserts == [False, False]  # one statement a call, no executemany

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from adoptloop.store import schema
+from adoptloop.store import bulk, schema
 
 _IN_CHUNK = 500  # values per IN (...): well under SQLite's and PostgreSQL's parameter limits
 
@@ -29,15 +29,14 @@ class Identity:
 
 
 def known(conn: Connection, system: str, external_ids: Sequence[str]) -> dict[str, str]:
-    """external_id -> hr_id for the accounts of `system` already matched."""
+    """external_id -> hr_id for the accounts of `system` already matched (bulk.rows_in: each
+    id through the primary key on PostgreSQL, where the table fills within the pull)."""
     table = schema.identities
     found: dict[str, str] = {}
     for offset in range(0, len(external_ids), _IN_CHUNK):
         chunk = list(external_ids[offset : offset + _IN_CHUNK])
-        rows = conn.execute(
-            select(table.c.external_id, table.c.hr_id).where(
-                (table.c.system == system) & table.c.external_id.in_(chunk)
-            )
+        rows = bulk.rows_in(
+            conn, table, ["external_id", "hr_id"], "external_id", chunk, equal={"system": system}
         )
         found.update((external_id, hr_id) for external_id, hr_id in rows)
     return found

@@ -154,7 +154,7 @@ def settle(
         t = schema.outbox
         conn.execute(
             update(t)
-            .where(t.c.statement_id.in_(list(statement_ids)))
+            .where(bulk.one_of(conn, t.c.statement_id, statement_ids))
             .values(
                 state=state,
                 delivered_at=utcnow() if state == DELIVERED else None,

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, update
 
-from adoptloop.store import outbox, schema
+from adoptloop.store import bulk, outbox, schema
 from adoptloop.store.schema import utcnow
 
 
@@ -122,7 +122,7 @@ def resolve_quarantined(conn: Connection, source: str, stream: str, keys: Iterab
         .where(
             (t.c.source == source)
             & (t.c.stream == stream)
-            & t.c.record_key.in_(key_list)
+            & bulk.one_of(conn, t.c.record_key, key_list)
             & t.c.resolved.is_(False)
         )
         .values(resolved=True)

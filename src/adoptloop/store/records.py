@@ -15,7 +15,17 @@ from datetime import date
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -108,10 +118,6 @@ def _digest_columns(table: Table) -> list[str]:
     return ["record_id", "digest", ADOPTION_INPUTS.get(table.name) or "record_id"]
 
 
-def _digests(table: Table) -> Select[Any]:
-    return select(*(table.c[c] for c in _digest_columns(table)))
-
-
 def inputs_stamp(conn: Connection) -> str | None:
     """The stamp of the adoption inputs as last written (None: not written since the store
     began keeping it)."""
@@ -136,9 +142,12 @@ def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
     _inputs_written(conn)
     t = schema.adoption_dirty
     if conn.dialect.name == "postgresql":
-        statement: Any = postgresql.insert(t).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(t).on_conflict_do_nothing()
+        # one statement, the ids as one array: an executemany is a statement per id for the
+        # server and the driver (a 10k-rep pull marks ~84,000, one batch's people at a time)
+        named = select(func.unnest(bindparam("ids", ids, type_=ARRAY(t.c.hr_id.type))))
+        conn.execute(postgresql.insert(t).from_select(["hr_id"], named).on_conflict_do_nothing())
+        return
+    statement = sqlite.insert(t).on_conflict_do_nothing()
     for offset in range(0, len(ids), _IN_CHUNK):
         conn.execute(statement, [{"hr_id": i} for i in ids[offset : offset + _IN_CHUNK]])
 
@@ -440,13 +449,15 @@ def mark_deleted(conn: Connection, table_name: str, source: str, record_ids: Seq
     if not record_ids:
         return 0
     table = schema.metadata.tables[table_name]
-    rows = conn.execute(
-        _digests(table).where(
-            (table.c.source == source)
-            & table.c.record_id.in_(list(record_ids))
-            & table.c.deleted.is_(False)
-        )
-    ).all()
+    found = bulk.rows_in(
+        conn,
+        table,
+        [*_digest_columns(table), "deleted"],
+        "record_id",
+        list(record_ids),
+        equal={"source": source},
+    )
+    rows = [row for row in found if not row[3]]  # (record_id, digest, person, deleted)
     if table.name in ADOPTION_INPUTS:
         mark_dirty(conn, (row[2] for row in rows))
     if rows:
@@ -454,7 +465,7 @@ def mark_deleted(conn: Connection, table_name: str, source: str, record_ids: Seq
             table.update()
             .where((table.c.source == source) & (table.c.record_id == bindparam("_rid")))
             .values(deleted=True, digest=bindparam("_digest")),
-            [{"_rid": r.record_id, "_digest": digest({"deleted": r.digest})} for r in rows],
+            [{"_rid": r[0], "_digest": digest({"deleted": r[1]})} for r in rows],
         )
     return len(rows)
 
