@@ -3,11 +3,24 @@ lookup reads only the rows it asks for, whatever the table's statistics."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Table, event
+
+from adoptloop.store import bulk
+
+
+def filled_after_its_statistics(
+    engine: Engine, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """`table` analyzed while empty (a new store's tables, between stages), then `rows` written
+    (a stage filling it): the planner's statistics are those of an empty table."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
+    with engine.begin() as conn:
+        bulk.insert_tuples(conn, table, columns, rows)
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from adoptloop.store import bulk, identities, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.identities import Identity
-from tests.store.plans import rows_removed, statements_sent
+from tests.store.plans import filled_after_its_statistics, rows_removed, statements_sent
 
 _metadata = MetaData()
 _table = Table(
@@ -231,18 +231,15 @@ def test_rows_in_reads_each_key_through_the_index_of_a_table_filled_after_its_st
     t = schema.interactions
     columns = ["record_id", "hr_id", "date", "source", "deleted", "digest"]
     try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE interactions")
-        with engine.begin() as conn:
-            bulk.insert_tuples(
-                conn,
-                t,
-                columns,
-                [
-                    (f"c{i:07d}", f"E{i % 997}", date(2026, 1, 1), "crm", False, f"d{i}")
-                    for i in range(60_000)
-                ],
-            )
+        filled_after_its_statistics(
+            engine,
+            t,
+            columns,
+            [
+                (f"c{i:07d}", f"E{i % 997}", date(2026, 1, 1), "crm", False, f"d{i}")
+                for i in range(60_000)
+            ],
+        )
         keys = [*(f"missing{i}" for i in range(120)), "c0000007", "c0000007"]
         with engine.connect() as conn:
             with statements_sent(engine) as sent:

@@ -7,10 +7,10 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine
 
-from adoptloop.store import bulk, identities, records, schema
+from adoptloop.store import identities, records, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.identities import Identity
-from tests.store.plans import rows_removed, statements_sent
+from tests.store.plans import filled_after_its_statistics, rows_removed, statements_sent
 from tests.support import hr_row
 
 
@@ -51,15 +51,12 @@ def test_known_reads_each_id_through_the_primary_key_of_a_table_filled_in_the_pu
     71 lookups, 1.6 s of the server's time). Each id is read through the primary key."""
     engine = open_store(postgres_url)
     try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("ANALYZE identities")
-        with engine.begin() as conn:
-            bulk.insert_tuples(
-                conn,
-                schema.identities,
-                ["system", "external_id", "hr_id", "matched_by"],
-                [("crm", f"U{i:07d}", f"E{i}", "Email->email") for i in range(60_000)],
-            )
+        filled_after_its_statistics(
+            engine,
+            schema.identities,
+            ["system", "external_id", "hr_id", "matched_by"],
+            [("crm", f"U{i:07d}", f"E{i}", "Email->email") for i in range(60_000)],
+        )
         with engine.connect() as conn:
             ids = [*(f"missing{i}" for i in range(120)), "U0000007"]
             with statements_sent(engine) as sent:
