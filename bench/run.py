@@ -176,6 +176,12 @@ class FakeSalesforce:
         """A TLS context trusting the org's self-signed certificate."""
         return ssl.create_default_context(cafile=str(self.cert))
 
+    def cpu_seconds(self) -> float:
+        """The CPU the org's process has used so far (user + system): it shares the machine's
+        cores with the run it answers."""
+        times = psutil.Process(self.proc.pid).cpu_times()
+        return float(times.user + times.system)
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._http.get("/bench/stats").raise_for_status().json()
         return result
@@ -296,7 +302,18 @@ def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str
         "peak_rss_mb_processes": round(tree.peak_mb, 1),
         "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 2),
         "streams": _stream_seconds(events, last["stages"]),
+        "streams_cpu_seconds": _stream_cpu(events),
+        "stages_cpu_seconds": {e["stage"]: e["cpu_seconds"] for e in done if "cpu_seconds" in e},
         **last,
+    }
+
+
+def _stream_cpu(events: list[dict[str, Any]]) -> dict[str, float]:
+    """The run process's CPU per pulled stream (the `pulled` events' cpu_seconds)."""
+    return {
+        f"pull {e['connector']}.{e['stream']}": e["cpu_seconds"]
+        for e in events
+        if e.get("event") == "pulled" and "cpu_seconds" in e
     }
 
 
@@ -390,6 +407,31 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     }
 
 
+def pull_ceiling(result: dict[str, Any], cores: int) -> dict[str, Any]:
+    """What the machine lets `pull_vs_bare_fetch` reach with the CPU the CRM pull and the org
+    spent in this run: the pull's streams cannot take less wall time than their CPU and the
+    org's CPU answering them shared out over the cores (nor than the run process's CPU if it
+    ran on one core at a time, the GIL's bound), so bare seconds over the larger of those is
+    the most the ratio can be without the pull spending less CPU (or the org, on a machine of
+    its own, none of ours)."""
+    full, bare = result["full"], result["baselines"]["bare_fetch"]
+    crm = {
+        k: v for k, v in full.get("streams_cpu_seconds", {}).items() if k.startswith("pull crm.")
+    }
+    org = full.get("org_cpu_seconds")
+    if not crm or org is None:
+        return {}
+    pull_cpu = round(sum(crm.values()), 2)
+    shared = (pull_cpu + org) / cores
+    return {
+        "crm_pull_cpu_seconds": pull_cpu,
+        "org_cpu_seconds_pull": org,
+        "org_cpu_seconds_bare_fetch": bare.get("org_cpu_seconds"),
+        "cores": cores,
+        "ceiling": round(bare["seconds"] / max(shared, pull_cpu), 3),
+    }
+
+
 def bench_size(
     reps: int,
     work: Path,
@@ -433,15 +475,18 @@ def bench_size(
         config = org / "adoptloop.yaml"
         config.write_text(CONFIG.format(store=store.config, port=sf.port, as_of=AS_OF))
         env = {**os.environ, "REQUESTS_CA_BUNDLE": str(sf.cert), "PYTHONHASHSEED": "0"}
-        before = sf.stats()
+        before, org_cpu = sf.stats(), sf.cpu_seconds()
         full = run_adoptloop(config, env, store.url)
+        full["org_cpu_seconds"] = round(sf.cpu_seconds() - org_cpu, 2)
         after = sf.stats()
         full["salesforce_api_calls"] = after["api_calls"] - before["api_calls"]
         full.update(stores.store_facts(store_kinds, store.url))
         result["full"] = full
         print(f"[{reps}] full run {full['seconds']} s", file=sys.stderr)
         sent = sf.requests(before["requests"], after["requests"])
+        org_cpu = sf.cpu_seconds()
         result["baselines"] = {"bare_fetch": baselines.bare_fetch(sf.base_url, sf.cert, sent)}
+        result["baselines"]["bare_fetch"]["org_cpu_seconds"] = round(sf.cpu_seconds() - org_cpu, 2)
         changed = sf.mutate(CHANGED_SHARE)
         # the edits are made during the day, the run comes at night: a day later (not within
         # the connector's look-back of the last run, which would read them a second time)
@@ -478,6 +523,7 @@ def bench_size(
     result["baselines"]["naive"] = baselines.naive(store.url, ctx, fresh, baseline_n)
     print(f"[{reps}] naive {result['baselines']['naive']}", file=sys.stderr)
     result.update(ratios(result))
+    result["pull_vs_bare_fetch_ceiling"] = pull_ceiling(result, len(os.sched_getaffinity(0)))
     stages = result["full"]["stages"]
     result["adoption"] = {
         "ratings": result["full"]["rows"]["ratings"],

@@ -66,6 +66,11 @@ def _rows(results: list[dict[str, Any]]) -> Iterator[tuple[str, list[str], str]]
         f">= {TARGETS['pull_vs_bare_fetch']}",
     )
     yield (
+        "  ceiling at this CPU (pull + org over the cores)",
+        [fmt(get(r, "pull_vs_bare_fetch_ceiling", "ceiling")) for r in results],
+        "",
+    )
+    yield (
         "peak RSS, MB",
         [fmt(get(r, "full", "peak_rss_mb")) for r in results],
         f"<= {TARGETS['peak_rss_mb']}, +10% 10k->50k",

@@ -13,10 +13,11 @@ from adoptloop.pipeline.run import Environment, run_pipeline
 from adoptloop.settings.model import load_settings
 
 
-def test_every_stage_logs_its_seconds_and_the_peak_rss_so_far(demo_config: Path) -> None:
+def test_every_stage_logs_its_seconds_cpu_and_the_peak_rss_so_far(demo_config: Path) -> None:
     """Issue 17.2 (peak RSS per stage): each stage ends with a `stage done` event carrying its
-    seconds and the process's peak RSS so far, so the bench (and an operator) can see which
-    stage raises the peak."""
+    seconds, the process's CPU in it and the process's peak RSS so far, so the bench (and an
+    operator) can see which stage raises the peak; each pulled stream's event carries its CPU
+    too, part of the pull stage's (bench/run.py weighs the CRM streams' against the source's)."""
     registry = Registry.from_entry_points()
     env = Environment.open(load_settings(demo_config, registry), registry)
     try:
@@ -32,6 +33,14 @@ def test_every_stage_logs_its_seconds_and_the_peak_rss_so_far(demo_config: Path)
     assert peaks[0] > 0
     for stage, event in done.items():
         assert event["seconds"] == result.counts[stage]["seconds"]
+        assert event["cpu_seconds"] >= 0
+    pulled = [e for e in logs if e["event"] == "pulled"]
+    assert {e["connector"] for e in pulled} >= {"lms", "crm"}
+    assert all(e["cpu_seconds"] >= 0 for e in pulled)
+    assert sum(e["cpu_seconds"] for e in pulled) <= done["pull"]["cpu_seconds"] + 0.001 * len(
+        pulled
+    )
+    assert done["pull"]["cpu_seconds"] > 0
 
 
 def test_each_stage_that_succeeds_gives_back_the_memory_it_no_longer_uses(

@@ -11,6 +11,7 @@ import ctypes
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -161,7 +162,7 @@ class Environment:
 
 @contextmanager
 def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[str, Any]]:
-    started = datetime.now(UTC)
+    started, cpu = datetime.now(UTC), time.process_time()
     bucket: dict[str, Any] = {}
     structlog.contextvars.bind_contextvars(stage=name)
     try:
@@ -182,6 +183,8 @@ def _stage(counts: dict[str, Any], name: str, engine: Engine) -> Iterator[dict[s
             "stage done",
             stage=name,
             seconds=bucket["seconds"],
+            # this process's CPU in the stage, all its threads (not its worker processes)
+            cpu_seconds=round(time.process_time() - cpu, 3),
             peak_rss_mb=_peak_rss_mb(),
             **workers,
         )
