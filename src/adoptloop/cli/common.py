@@ -124,11 +124,9 @@ def configure_logging(secrets: list[str] | None = None) -> None:
 
 def load(path: Path) -> tuple[Settings, Registry]:
     """The settings (with the installed connectors) and logging that redacts their secrets."""
-    from adoptloop.connectors.registry import Registry
-    from adoptloop.settings.model import load_settings
+    from adoptloop.settings.model import load_with_connectors
 
-    registry = Registry.from_entry_points()
-    settings = load_settings(path, registry)
+    settings, registry = load_with_connectors(path)
     configure_logging(secret_values(settings))
     return settings, registry
 

@@ -12,6 +12,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from adoptloop.cli import quick_exit
 from adoptloop.cli.adoption import print_adoption
 from adoptloop.cli.common import ConfigOption, JsonOption, fail, handled, load, out, parse_date
 
@@ -75,6 +76,7 @@ def run(
                 env, as_of=as_of_date, allow_shrink=allow_shrink, estimates_process=ahead
             )
         _print_summary(result)
+        quick_exit.ready(env.engine)  # committed: the store is closed, the heap not freed
     if result.problems:
         fail("\n".join(f"attention: {p}" for p in result.problems), result.exit_code)
     if result.exit_code:

@@ -11,7 +11,7 @@ is built when needed and passed to whoever needs it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -34,9 +34,15 @@ class Registry:
             self._by_type[cls.type_name] = cls
 
     @classmethod
-    def from_entry_points(cls) -> Registry:
+    def from_entry_points(cls, types: Collection[str] | None = None) -> Registry:
+        """The installed connectors; with `types`, only the entry points of those connector
+        types are loaded (importing a connector imports its HTTP and vendor libraries), or
+        every one when `types` is empty or names one that is not installed."""
+        found = sorted(entry_points(group=GROUP), key=lambda e: e.name)
+        if types and set(types) <= {ep.name for ep in found}:
+            found = [ep for ep in found if ep.name in types]
         loaded: list[type[AnyConnector]] = []
-        for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
+        for ep in found:
             obj = ep.load()
             if not (isinstance(obj, type) and issubclass(obj, Connector)):
                 raise ConfigError(f"entry point {ep.name} = {ep.value} is not a Connector class")

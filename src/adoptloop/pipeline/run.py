@@ -28,8 +28,6 @@ from adoptloop.errors import AdoptloopError, ConfigError
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.mappings.translate import TranslateContext
 from adoptloop.pipeline import adopt
-from adoptloop.pipeline.deliver import deliver, lrs_client
-from adoptloop.pipeline.erase import erase_person
 from adoptloop.pipeline.estimates import current_estimates, publish_estimates
 from adoptloop.pipeline.estimates_child import EstimatesChild, in_own_process
 from adoptloop.pipeline.outcome import EXIT_CODES, judge
@@ -539,6 +537,9 @@ def _deliver(
     delivery = env.settings.delivery
     if delivery.target == "store" or delivery.lrs is None:
         return {"target": "store", "sent": 0}
+    # here: a run delivering to the store imports no HTTP client
+    from adoptloop.pipeline.deliver import deliver, lrs_client  # noqa: PLC0415
+
     with lrs_client(delivery.lrs, env.settings.xapi.version) as client:
         counts = deliver(
             env.engine,
@@ -564,6 +565,8 @@ def run_erasure(env: Environment, hr_id: str) -> RunResult:
 
 
 def _erase(env: Environment, hr_id: str) -> RunResult:
+    from adoptloop.pipeline.erase import erase_person  # noqa: PLC0415 - erasures only
+
     with env.engine.begin() as conn:
         run_id = runs.start_run(conn, "erase", None)
     result = RunResult(run_id, "running")
