@@ -257,6 +257,10 @@ COMMIT_ROWS = 20_000
 _TRAINED_AT = store.STATE_FIELDS.index("trained_at")
 _TRAINED_FIELDS = itemgetter(*(store.STATE_FIELDS.index(f) for f in TrainedRow._fields))
 COMMIT_SECONDS = 5.0
+# States rows held back at most while a part of the kept visits' copy holds the write lock (a
+# full computation on SQLite: adoption.aggregates.Rebuild.copying); past it the pass waits for
+# the lock. The pass makes ~25,000 rows a second at 50,000 reps; a part takes ~0.2-0.4 s.
+HOLD_ROWS = 20_000
 
 
 def _compute(
@@ -272,7 +276,9 @@ def _compute(
     """Upsert the rows of `people` (everyone: None) and tombstone theirs no longer produced;
     `new`: none is stored yet, so they are inserted without looking up stored digests.
     `sums`: the kept metrics rebuilt from everyone's rows as they are made (their writes in
-    the same transactions as the rows')."""
+    the same transactions as the rows'); on SQLite the pass lends the write lock between its
+    batches to the copy of the visits' rows staged beside it (aggregates.Rebuild.copying),
+    going on making rows meanwhile (at most HOLD_ROWS held back) instead of waiting."""
     counts = WriteCounts()
     produced = 0
     keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
@@ -281,6 +287,11 @@ def _compute(
 
     def upsert(rows: list[tuple[Any, ...]]) -> None:
         counts.add(store.write_states(writer, rows, new=new))
+
+    def writing() -> bool:
+        """Whether to write now: not while the kept visits' copy holds the write lock
+        (aggregates.Rebuild.copying), unless HOLD_ROWS rows are waiting already."""
+        return sums is None or len(batch) >= HOLD_ROWS or not sums.copying(commits)
 
     if sums is not None:
         commits.write(partial(sums.begin, writer), 0)
@@ -296,12 +307,12 @@ def _compute(
             batch.append(row)
             if sums is not None and values[_TRAINED_AT] is not None:
                 trained.append(TrainedRow(*_TRAINED_FIELDS(values)))
-        if len(batch) >= BATCH:
+        if len(batch) >= BATCH and writing():
             commits.write(partial(upsert, batch), len(batch))
             batch = []
         if sums is not None:
             sums.add(person.hr_id, person.posts, history, trained)
-            if sums.pending >= aggregates.CHUNK_PEOPLE:
+            if sums.pending >= aggregates.CHUNK_PEOPLE and writing():
                 commits.write(partial(sums.flush, writer), 0)
     if batch:
         commits.write(partial(upsert, batch), len(batch))
