@@ -196,8 +196,8 @@ def test_the_visits_copied_in_parts_between_the_pass_s_writes_give_the_same_sums
     monkeypatch.setattr(compute, "state_row", slow_row)
     assert update_states(engine, capabilities, as_of)["kept_sums"]["metrics"] == "full"
     with engine.connect() as conn:
-        visits = conn.execute(select(func.count()).select_from(schema.metric_visits)).scalar()
-        ratings = conn.execute(select(func.count()).select_from(schema.metric_ratings)).scalar()
+        visits = conn.execute(select(func.count()).select_from(schema.metric_visits)).scalar_one()
+        ratings = conn.execute(select(func.count()).select_from(schema.metric_ratings)).scalar_one()
     assert len(copied) == -(-visits // 50) + -(-ratings // 50) > 4
     # the pass held its writes back while a part was copied ("T"), and wrote between the
     # parts (a part, then the pass's turn: "T.")
