@@ -446,6 +446,75 @@ def test_a_streaming_read_uses_a_small_page_cache_and_leaves_the_pooled_one_alon
         engine.dispose()
 
 
+def test_a_writer_beside_a_long_read_leaves_the_wal_unchecked_then_checkpoints_as_before(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 (the first adoption pass): its writer commits while the inputs stream from a
+    read transaction open the whole pass, so no frame it writes can be copied back; within
+    no_checkpoints its commits do not try (every attempt walked the whole WAL): the WAL keeps
+    every transaction's frames, and after the block the connection's threshold is back and
+    its next commit checkpoints them, as a commit without the block does."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+
+    def commits(conn: Connection, first: int) -> None:
+        for k in range(first, first + 5):
+            conn.execute(
+                schema.cursors.insert(),
+                [
+                    {"source": "s", "stream": f"{k}-{i}", "value": "v" * 500, "updated_at": "t"}
+                    for i in range(50)
+                ],
+            )
+            conn.commit()
+
+    def frames(conn: Connection) -> int:
+        """Frames in the WAL (a passive checkpoint copies them back now)."""
+        return int(conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1])
+
+    try:
+        with engine.connect() as writer, engine.connect() as other:
+            writer.exec_driver_sql("PRAGMA wal_autocheckpoint=1")  # after every commit
+            commits(writer, 0)
+            checkpointed = frames(other)  # only the last transaction's frames were left
+            with db.no_checkpoints(writer):
+                assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+                commits(writer, 10)
+                kept = frames(other)
+            assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1
+            commits(writer, 20)
+            after = frames(other)
+            assert kept > 3 * checkpointed, (kept, checkpointed)
+            assert after <= 2 * checkpointed, (after, checkpointed)
+    finally:
+        engine.dispose()
+
+
+def test_a_checkpoint_beside_a_block_copies_the_wal_back_by_its_end(tmp_path: Path) -> None:
+    """Issue 17 (the first adoption pass): the pages a pass wrote into the WAL while its read
+    was open are copied back into the store by a checkpoint beside what is left of it (the
+    kept sums), not by its next commit: by the end of the block the store's file holds them."""
+    path = tmp_path / "store.db"
+    engine = open_store(f"sqlite:///{path}")
+    try:
+        with engine.connect() as writer:
+            with db.no_checkpoints(writer):
+                writer.execute(
+                    schema.cursors.insert(),
+                    [
+                        {"source": "s", "stream": str(i), "value": "v" * 500, "updated_at": "t"}
+                        for i in range(2000)
+                    ],
+                )
+                writer.commit()
+            before = path.stat().st_size
+            with db.checkpoint_beside(engine):
+                pass
+            assert path.stat().st_size > before + 500 * 2000
+            assert writer.execute(select(schema.cursors.c.stream)).scalars().all()
+    finally:
+        engine.dispose()
+
+
 def _sqlite_memory_used() -> int:
     """Bytes SQLite holds in this process (sqlite3_memory_used of the library the sqlite3
     module is built on); skips where that library's symbols cannot be reached."""
