@@ -260,8 +260,9 @@ _TRAINED_FIELDS = itemgetter(*(store.STATE_FIELDS.index(f) for f in TrainedRow._
 COMMIT_SECONDS = 5.0
 # States rows held back at most while a part of the kept visits' copy holds the write lock (a
 # full computation on SQLite: adoption.aggregates.Rebuild.copying); past it the pass waits for
-# the lock. The pass makes ~25,000 rows a second at 50,000 reps; a part takes ~0.2-0.4 s.
-HOLD_ROWS = 20_000
+# the lock. The pass makes ~25,000 rows a second at 50,000 reps, a part takes ~0.1-0.4 s; the
+# rows held and their contributions ~0.8 KB each (the 50k probe's peak: +5-16 MB at 20,000).
+HOLD_ROWS = 10_000
 
 
 def _compute(
