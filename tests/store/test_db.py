@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -492,25 +493,37 @@ def test_a_writer_beside_a_long_read_leaves_the_wal_unchecked_then_checkpoints_a
 def test_a_checkpoint_beside_a_block_copies_the_wal_back_by_its_end(tmp_path: Path) -> None:
     """Issue 17 (the first adoption pass): the pages a pass wrote into the WAL while its read
     was open are copied back into the store by a checkpoint beside what is left of it (the
-    kept sums), not by its next commit: by the end of the block the store's file holds them."""
+    kept sums), not by its next commit: by the end of the block the store's file holds them,
+    and what the block wrote beside the checkpoint too, so that the next write starts the WAL
+    again from its beginning (a WAL left at its length made later reads slower)."""
     path = tmp_path / "store.db"
     engine = open_store(f"sqlite:///{path}")
+
+    def rows(conn: Connection, first: int, n: int) -> None:
+        conn.execute(
+            schema.cursors.insert(),
+            [
+                {"source": "s", "stream": str(i), "value": "v" * 500, "updated_at": "t"}
+                for i in range(first, first + n)
+            ],
+        )
+        conn.commit()
+
     try:
-        with engine.connect() as writer:
+        with engine.connect() as writer, engine.connect() as other:
             with db.no_checkpoints(writer):
-                writer.execute(
-                    schema.cursors.insert(),
-                    [
-                        {"source": "s", "stream": str(i), "value": "v" * 500, "updated_at": "t"}
-                        for i in range(2000)
-                    ],
-                )
-                writer.commit()
-            before = path.stat().st_size
-            with db.checkpoint_beside(engine):
-                pass
-            assert path.stat().st_size > before + 500 * 2000
-            assert writer.execute(select(schema.cursors.c.stream)).scalars().all()
+                rows(writer, 0, 2000)
+                before = path.stat().st_size
+                with db.checkpoint_beside(writer):
+                    time.sleep(0.3)  # the checkpoint beside is done: these rows come after it
+                    rows(writer, 2000, 1000)
+                assert path.stat().st_size > before + 500 * 3000
+                rows(writer, 3000, 1)  # the WAL begins again
+                _busy, frames, _copied = other.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(PASSIVE)"
+                ).one()
+            assert frames < 10
+            assert len(writer.execute(select(schema.cursors.c.stream)).scalars().all()) == 3001
     finally:
         engine.dispose()
 

@@ -322,7 +322,7 @@ def _compute(
     reader.rollback()  # the inputs are read; end the read transaction
     # a full computation's pages, in the WAL since the read began (store.db.no_checkpoints),
     # are copied back beside what is left (the kept sums: ~2 s at 50,000 reps)
-    with checkpoint_beside(writer.engine) if people is None else nullcontext():
+    with checkpoint_beside(writer) if people is None else nullcontext():
         if people is not None:
             stale = store.stale_among(writer, people, keys)
         elif new:
