@@ -14,6 +14,7 @@ import csv
 import io
 import random
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,7 +24,7 @@ from typing import Any
 
 import pytest
 from bench.synthetic.apis import RATING_FIELDS
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from adoptloop.adoption import aggregates
 from adoptloop.adoption.compute import update_states
@@ -43,6 +44,7 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import aggregates as kept
 from adoptloop.store import metrics as store
+from adoptloop.store import schema
 from adoptloop.store.metrics import RowSource
 from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
 from tests.support import sql_run
@@ -149,6 +151,59 @@ def test_kept_metrics_equal_a_full_recomputation_after_random_edits(
         update_states(engine, capabilities, as_of)
         modes.append(_assert_kept_equals_full(engine, capabilities, as_of))
     assert set(modes) == {"incremental"}
+
+
+def test_the_visits_copied_in_parts_between_the_pass_s_writes_give_the_same_sums(
+    org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the first adoption pass): the kept visits' rows staged beside a full states
+    pass are copied a part at a time while the pass holds its writes back (a handover of the
+    write lock between its batches, adoption.aggregates.Rebuild.copying). With parts of a few
+    rows, slow ones, and the pass's batches small, the pass writes between the parts, holds
+    rows back while one is copied, and the states rows and kept sums are those of a full
+    recomputation."""
+    monkeypatch.setattr(assemble, "causal", lambda *_a, **_k: Causal())
+    capabilities = load_capability_map(DEMO / "capabilities.yaml")
+    _pull(engine, org, capabilities)
+    as_of = date(2026, 3, 1)
+    from adoptloop.adoption import compute
+
+    monkeypatch.setattr(aggregates, "COPY_ROWS", 50)
+    monkeypatch.setattr(compute, "BATCH", 10)
+    monkeypatch.setattr(compute, "HOLD_ROWS", 10_000)
+    copied: list[kept.StagedPart] = []
+    held: list[int] = []
+    insert, lent = kept.insert_staged_visits, aggregates.Rebuild.copying
+
+    def slow(conn: Connection, part: kept.StagedPart) -> None:
+        time.sleep(0.02)
+        insert(conn, part)
+        copied.append(part)
+
+    def copying(self: aggregates.Rebuild, commits: Any) -> bool:
+        answer = lent(self, commits)
+        held.append(answer)
+        return answer
+
+    state_row = compute.state_row
+
+    def slow_row(*args: Any) -> Any:  # a pass long enough for the copy to run beside it
+        time.sleep(0.002)
+        return state_row(*args)
+
+    monkeypatch.setattr(kept, "insert_staged_visits", slow)
+    monkeypatch.setattr(aggregates.Rebuild, "copying", copying)
+    monkeypatch.setattr(compute, "state_row", slow_row)
+    assert update_states(engine, capabilities, as_of)["kept_sums"]["metrics"] == "full"
+    with engine.connect() as conn:
+        visits = conn.execute(select(func.count()).select_from(schema.metric_visits)).scalar_one()
+        ratings = conn.execute(select(func.count()).select_from(schema.metric_ratings)).scalar_one()
+    assert len(copied) == -(-visits // 50) + -(-ratings // 50) > 4
+    # the pass held its writes back while a part was copied ("T"), and wrote between the
+    # parts (a part, then the pass's turn: "T.")
+    answers = "".join("T" if answer else "." for answer in held)
+    assert answers.count("T.") >= 3, answers
+    assert _assert_kept_equals_full(engine, capabilities, as_of) == "incremental"
 
 
 def test_as_of_going_back_rebuilds_the_kept_metrics(org: Path, engine: Engine) -> None:
@@ -396,7 +451,7 @@ def test_the_visits_rows_staged_beside_a_full_computation_fail_it_when_they_fail
         staged_on.append(conn)
         stage(conn, **kwargs)
 
-    def full_disk(_conn: Connection) -> Any:
+    def full_disk(_conn: Connection, _part: kept.StagedPart) -> Any:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(kept, "stage_visits", watched)

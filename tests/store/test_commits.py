@@ -7,6 +7,7 @@ writer's transaction is open). The clock is the test's, so no test waits.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from adoptloop.store import commits as commits_module
 from adoptloop.store import schema
-from adoptloop.store.commits import Commits
+from adoptloop.store.commits import Commits, Handover
 from adoptloop.store.db import open_store
 
 
@@ -176,3 +177,64 @@ def test_a_batch_after_temporary_writes_keeps_the_store_when_another_connection_
             {"source": "lock", "stream": "beat", "value": "v", "updated_at": "t"},
         )
     heartbeat.dispose()
+
+
+def test_a_handover_lends_the_write_lock_between_batches_and_the_holder_holds_back(
+    engine: Engine, conn: Connection, tmp_path: Path, clock: Clock
+) -> None:
+    """Issue 17 (the first adoption pass): the states pass lends the store's write lock to the
+    kept visits' copy between its batches (store.commits.Handover). Asked, the holder commits
+    what it wrote and answers that the lock is lent while the borrower's transaction runs
+    (it holds its writes back meanwhile); the borrower's BEGIN IMMEDIATE does not wait (here
+    it would give up after 0.05 s); given back, the holder writes again; once the holder is
+    closed, the borrower takes the lock without asking."""
+    handover = Handover()
+    commits = Commits(conn, rows=1000, seconds=60)
+    commits.write(batch(conn, "a"), 1)
+    assert not handover.lent(commits)  # nobody asked
+    borrower = create_engine(f"sqlite:///{tmp_path / 'store.db'}", connect_args={"timeout": 0.05})
+    inside, done = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def borrow(name: str) -> None:
+        handover.take()
+        try:
+            with borrower.connect() as other:
+                other.exec_driver_sql("BEGIN IMMEDIATE")
+                batch(other, name)()
+                inside.set()
+                done.wait(5)
+                other.commit()
+        except BaseException as error:  # noqa: BLE001 (asserted below)
+            failed.append(error)
+        finally:
+            handover.give_back()
+
+    thread = threading.Thread(target=borrow, args=("lent",))
+    thread.start()
+    for _ in range(500):  # until the borrower asks
+        if handover.lent(commits):
+            break
+        threading.Event().wait(0.01)
+    assert committed(engine) == ["a"]  # the holder's transaction, committed when asked
+    assert inside.wait(5)
+    assert handover.lent(commits)  # the borrower's transaction runs: the holder holds back
+    done.set()
+    thread.join(5)
+    assert failed == []
+    assert not handover.lent(commits)
+    commits.write(batch(conn, "b"), 1)
+    commits.close()
+    assert committed(engine) == ["a", "b", "lent"]
+
+    handover.close()  # the holder writes no more: nobody needs to let go
+    inside.clear()
+    done.clear()
+    thread = threading.Thread(target=borrow, args=("after",))
+    thread.start()
+    assert inside.wait(5)
+    done.set()
+    thread.join(5)
+    assert failed == []
+    assert committed(engine) == ["a", "after", "b", "lent"]
+    borrower.dispose()

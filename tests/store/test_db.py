@@ -8,6 +8,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -442,6 +443,87 @@ def test_a_streaming_read_uses_a_small_page_cache_and_leaves_the_pooled_one_alon
             assert writer.exec_driver_sql("PRAGMA cache_size").scalar_one() == -db.SQLITE_CACHE_KIB
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -db.SQLITE_CACHE_KIB
+    finally:
+        engine.dispose()
+
+
+def test_a_writer_beside_a_long_read_leaves_the_wal_unchecked_then_checkpoints_as_before(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 (the first adoption pass): its writer commits while the inputs stream from a
+    read transaction open the whole pass, so no frame it writes can be copied back; within
+    no_checkpoints its commits do not try (every attempt walked the whole WAL): the WAL keeps
+    every transaction's frames, and after the block the connection's threshold is back and
+    its next commit checkpoints them, as a commit without the block does."""
+    engine = open_store(f"sqlite:///{tmp_path / 'store.db'}")
+
+    def commits(conn: Connection, first: int) -> None:
+        for k in range(first, first + 5):
+            conn.execute(
+                schema.cursors.insert(),
+                [
+                    {"source": "s", "stream": f"{k}-{i}", "value": "v" * 500, "updated_at": "t"}
+                    for i in range(50)
+                ],
+            )
+            conn.commit()
+
+    def frames(conn: Connection) -> int:
+        """Frames in the WAL (a passive checkpoint copies them back now)."""
+        return int(conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()[1])
+
+    try:
+        with engine.connect() as writer, engine.connect() as other:
+            writer.exec_driver_sql("PRAGMA wal_autocheckpoint=1")  # after every commit
+            commits(writer, 0)
+            checkpointed = frames(other)  # only the last transaction's frames were left
+            with db.no_checkpoints(writer):
+                assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+                commits(writer, 10)
+                kept = frames(other)
+            assert writer.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1
+            commits(writer, 20)
+            after = frames(other)
+            assert kept > 3 * checkpointed, (kept, checkpointed)
+            assert after <= 2 * checkpointed, (after, checkpointed)
+    finally:
+        engine.dispose()
+
+
+def test_a_checkpoint_beside_a_block_copies_the_wal_back_by_its_end(tmp_path: Path) -> None:
+    """Issue 17 (the first adoption pass): the pages a pass wrote into the WAL while its read
+    was open are copied back into the store by a checkpoint beside what is left of it (the
+    kept sums), not by its next commit: by the end of the block the store's file holds them,
+    and what the block wrote beside the checkpoint too, so that the next write starts the WAL
+    again from its beginning (a WAL left at its length made later reads slower)."""
+    path = tmp_path / "store.db"
+    engine = open_store(f"sqlite:///{path}")
+
+    def rows(conn: Connection, first: int, n: int) -> None:
+        conn.execute(
+            schema.cursors.insert(),
+            [
+                {"source": "s", "stream": str(i), "value": "v" * 500, "updated_at": "t"}
+                for i in range(first, first + n)
+            ],
+        )
+        conn.commit()
+
+    try:
+        with engine.connect() as writer, engine.connect() as other:
+            with db.no_checkpoints(writer):
+                rows(writer, 0, 2000)
+                before = path.stat().st_size
+                with db.checkpoint_beside(writer):
+                    time.sleep(0.3)  # the checkpoint beside is done: these rows come after it
+                    rows(writer, 2000, 1000)
+                assert path.stat().st_size > before + 500 * 3000
+                rows(writer, 3000, 1)  # the WAL begins again
+                _busy, frames, _copied = other.exec_driver_sql(
+                    "PRAGMA wal_checkpoint(PASSIVE)"
+                ).one()
+            assert frames < 10
+            assert len(writer.execute(select(schema.cursors.c.stream)).scalars().all()) == 3001
     finally:
         engine.dispose()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
 from functools import partial
 from operator import itemgetter
@@ -38,7 +38,7 @@ from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import adoption as store
 from adoptloop.store import aggregates as kept_metrics
 from adoptloop.store.commits import Commits
-from adoptloop.store.db import streaming
+from adoptloop.store.db import checkpoint_beside, no_checkpoints, streaming
 from adoptloop.store.metrics import TrainedRow
 from adoptloop.store.records import WriteCounts, digest, row_digest
 
@@ -236,7 +236,8 @@ def update_states(
         # a full computation rebuilds the kept metrics (adoption.aggregates) beside it
         sums = None if people is not None else aggregates.Rebuild(reader, capabilities, as_of)
         try:
-            counts = _compute(reader, writer, capabilities, as_of, people, new=new, sums=sums)
+            with no_checkpoints(writer):  # the reader's snapshot is open throughout
+                counts = _compute(reader, writer, capabilities, as_of, people, new=new, sums=sums)
         finally:
             if sums is not None:  # after a failure: the write lock let go, then its work
                 writer.rollback()  # beside the pass is waited for
@@ -257,6 +258,11 @@ COMMIT_ROWS = 20_000
 _TRAINED_AT = store.STATE_FIELDS.index("trained_at")
 _TRAINED_FIELDS = itemgetter(*(store.STATE_FIELDS.index(f) for f in TrainedRow._fields))
 COMMIT_SECONDS = 5.0
+# States rows held back at most while a part of the kept visits' copy holds the write lock (a
+# full computation on SQLite: adoption.aggregates.Rebuild.copying); past it the pass waits for
+# the lock. The pass makes ~25,000 rows a second at 50,000 reps, a part takes ~0.1-0.4 s; the
+# rows held and their contributions ~0.8 KB each (the 50k probe's peak: +5-16 MB at 20,000).
+HOLD_ROWS = 10_000
 
 
 def _compute(
@@ -272,7 +278,9 @@ def _compute(
     """Upsert the rows of `people` (everyone: None) and tombstone theirs no longer produced;
     `new`: none is stored yet, so they are inserted without looking up stored digests.
     `sums`: the kept metrics rebuilt from everyone's rows as they are made (their writes in
-    the same transactions as the rows')."""
+    the same transactions as the rows'); on SQLite the pass lends the write lock between its
+    batches to the copy of the visits' rows staged beside it (aggregates.Rebuild.copying),
+    going on making rows meanwhile (at most HOLD_ROWS held back) instead of waiting."""
     counts = WriteCounts()
     produced = 0
     keys: set[str] = set()  # with `people`: the rows produced for them (a few, not everyone)
@@ -281,6 +289,11 @@ def _compute(
 
     def upsert(rows: list[tuple[Any, ...]]) -> None:
         counts.add(store.write_states(writer, rows, new=new))
+
+    def writing() -> bool:
+        """Whether to write now: not while the kept visits' copy holds the write lock
+        (aggregates.Rebuild.copying), unless HOLD_ROWS rows are waiting already."""
+        return sums is None or len(batch) >= HOLD_ROWS or not sums.copying(commits)
 
     if sums is not None:
         commits.write(partial(sums.begin, writer), 0)
@@ -296,31 +309,35 @@ def _compute(
             batch.append(row)
             if sums is not None and values[_TRAINED_AT] is not None:
                 trained.append(TrainedRow(*_TRAINED_FIELDS(values)))
-        if len(batch) >= BATCH:
+        if len(batch) >= BATCH and writing():
             commits.write(partial(upsert, batch), len(batch))
             batch = []
         if sums is not None:
             sums.add(person.hr_id, person.posts, history, trained)
-            if sums.pending >= aggregates.CHUNK_PEOPLE:
+            if sums.pending >= aggregates.CHUNK_PEOPLE and writing():
                 commits.write(partial(sums.flush, writer), 0)
     if batch:
         commits.write(partial(upsert, batch), len(batch))
     commits.close()
     reader.rollback()  # the inputs are read; end the read transaction
-    if people is not None:
-        stale = store.stale_among(writer, people, keys)
-    elif new:
-        stale = []  # every row stored was written by this pass: none is stale (not counted)
-    else:
-        # every row produced is live now (a tombstone's digest never matches a fresh row's),
-        # so stale rows exist exactly when there are more live rows than were produced
-        stale = _stale(writer, capabilities, as_of) if store.live_states(writer) > produced else []
-    gone = store.tombstone_states(writer, stale)
-    result: dict[str, Any] = {"changed": counts.inserted + counts.updated, "removed": gone}
-    if sums is not None:  # after the last row: the kept sums are those of the live rows
-        sums.finish(writer)
-        result["kept_sums"] = {"metrics": "full", "people": sums.people}
-    writer.commit()
+    # a full computation's pages, in the WAL since the read began (store.db.no_checkpoints),
+    # are copied back beside what is left (the kept sums: ~2 s at 50,000 reps)
+    with checkpoint_beside(writer) if people is None else nullcontext():
+        if people is not None:
+            stale = store.stale_among(writer, people, keys)
+        elif new:
+            stale = []  # every row stored was written by this pass: none is stale (not counted)
+        else:
+            # every row produced is live now (a tombstone's digest never matches a fresh
+            # row's), so stale rows exist exactly when there are more live rows than produced
+            live = store.live_states(writer)
+            stale = _stale(writer, capabilities, as_of) if live > produced else []
+        gone = store.tombstone_states(writer, stale)
+        result: dict[str, Any] = {"changed": counts.inserted + counts.updated, "removed": gone}
+        if sums is not None:  # after the last row: the kept sums are those of the live rows
+            sums.finish(writer)
+            result["kept_sums"] = {"metrics": "full", "people": sums.people}
+        writer.commit()
     return result
 
 

@@ -248,20 +248,50 @@ def stage_visits(conn: Connection, *, top_box: float) -> None:
     conn.execute(text("CREATE TEMP TABLE kept_ratings AS " + _RATINGS_SELECT.format(where="")))
 
 
-def insert_staged_visits(conn: Connection) -> list[RatedDay]:
-    """Copy stage_visits' rows into metric_visits and metric_ratings (what write_visits for
-    everyone writes) and drop them; returns their ratings summed per capability and day
-    (as rated_sums of everyone would)."""
-    conn.exec_driver_sql(
-        f"INSERT INTO metric_visits ({_VISIT_COLUMNS}) SELECT {_VISIT_COLUMNS} FROM temp.kept_visits"
-    )
-    conn.exec_driver_sql(
-        _RATINGS_INTO + "SELECT hr_id, capability_id, day, n FROM temp.kept_ratings"
-    )
-    rated = rated_sums(conn, None)
+def staged_rated_sums(conn: Connection) -> list[RatedDay]:
+    """The ratings of stage_visits' rows summed per capability and day: what rated_sums of
+    everyone reads once insert_staged_visits copied them into metric_ratings (a rebuild's,
+    cleared before), read from the temporary table before the copy takes the write lock."""
+    query = text(
+        "SELECT capability_id, day, sum(n) FROM temp.kept_ratings GROUP BY capability_id, day"
+    ).columns(capability_id=String, day=Date, n=Integer)
+    return [(cap, day, int(n)) for cap, day, n in conn.execute(query)]
+
+
+# a part of stage_visits' rows: (temporary table, first rowid, last rowid)
+StagedPart = tuple[str, int, int]
+
+
+def staged_parts(conn: Connection, rows: int) -> list[StagedPart]:
+    """stage_visits' rows in parts of at most `rows` rows (by rowid: the order they were made
+    in), each for one insert_staged_visits: metric_visits' parts first."""
+    parts: list[StagedPart] = []
     for table in _STAGED:
-        conn.exec_driver_sql(f"DROP TABLE temp.{table}")
-    return rated
+        last = conn.exec_driver_sql(f"SELECT max(rowid) FROM temp.{table}").scalar() or 0
+        parts += [(table, first, first + rows - 1) for first in range(1, last + 1, rows)]
+    return parts
+
+
+def insert_staged_visits(conn: Connection, part: StagedPart) -> None:
+    """Copy a part of stage_visits' rows (staged_parts') into metric_visits or metric_ratings:
+    all parts together, what write_visits for everyone writes; `drop_staged` then drops
+    them."""
+    table, first, last = part
+    into, columns = {
+        "kept_visits": ("metric_visits", _VISIT_COLUMNS),
+        "kept_ratings": ("metric_ratings", "hr_id, capability_id, day, n"),
+    }[table]
+    conn.exec_driver_sql(
+        f"INSERT INTO {into} ({columns}) SELECT {columns} FROM temp.{table}"
+        " WHERE rowid BETWEEN ? AND ?",
+        (first, last),
+    )
+
+
+def drop_staged(conn: Connection) -> None:
+    """Drop stage_visits' temporary tables."""
+    for table in _STAGED:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{table}")
 
 
 def visits_of_period(
