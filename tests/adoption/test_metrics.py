@@ -7,9 +7,13 @@ out by hand in the comment beside it (DESIGN.md, "Adoption (the loop)").
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from adoptloop.adoption.compute import scratch, update_states
@@ -18,9 +22,12 @@ from adoptloop.adoption.metrics import (
     ALL,
     By,
     MetricsRow,
+    _ExactSum,
     adoption_metrics,
     coaching_coverage,
     follow_through,
+    median_of_counts,
+    median_or_none,
     team_labels,
 )
 from adoptloop.store import schema
@@ -592,3 +599,22 @@ def test_follow_through_reads_its_owners_a_few_at_a_time_with_the_same_counts(
         (ALL, OBJ): (5, 3, 2),
         (ALL, DISC): (2, 2, 2),
     }
+
+
+# --- the report's coaching figures summed without a list of every visit (issue 17) ------------
+
+
+@given(st.lists(st.integers(min_value=-5, max_value=60), max_size=40))
+def test_the_median_of_counts_is_the_median_of_the_values_counted(values: list[int]) -> None:
+    assert median_of_counts(Counter(values)) == median_or_none(values)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6)
+
+
+@given(st.lists(st.tuples(finite, st.integers(min_value=1, max_value=9)), max_size=30))
+def test_an_exact_sum_is_math_fsum_of_every_term(terms: list[tuple[float, int]]) -> None:
+    exact = _ExactSum()
+    for value, times in terms:
+        exact.add(value, times)
+    assert exact.value() == math.fsum(v for value, times in terms for v in [value] * times)

@@ -139,6 +139,19 @@ def test_people_of_one_region_share_its_name(scenario: Scenario) -> None:
     assert regions["a"] is regions["b"]
 
 
+def test_the_regions_of_some_people_are_theirs_alone(scenario: Scenario) -> None:
+    # the report's raters and managers: not a row kept for everyone else
+    scenario.career("mover", Career(EPOCH, "North", "M-1"), Career(D, "South", "M-2"))
+    scenario.rep("a", "West")
+    scenario.rep("b", "West")
+
+    assert metrics.regions_on(scenario.conn, D, {"mover", "a", "nobody"}) == {
+        "mover": "South",
+        "a": "West",
+    }
+    assert metrics.regions_on(scenario.conn, D, ()) == {}
+
+
 # --- visits, ratings, actions ---------------------------------------------------------------------
 
 

@@ -36,12 +36,12 @@ never due; an action on a capability the map does not know is left out (no row t
 from __future__ import annotations
 
 import csv
-import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from statistics import median
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
@@ -387,23 +387,23 @@ def rater_stats(
     *,
     days: int = COACHING_DAYS,
     kept: bool = False,
-    regions: Mapping[str, str | None] | None = None,
+    regions: Callable[[Collection[str]], Mapping[str, str | None]] | None = None,
 ) -> dict[str, RaterStats]:
     """Per observing manager over (D - 90 d, D]: timeliness, ratings, top-box, tagged reports
     (reports with at least one rating). `kept`: from the visits the kept metrics hold
     (metric_visits, brought to D by adoption.aggregates.update), else from the store's visits
     and ratings. The visits come counted by what is read of them, and the scaled sums are
-    added exactly (math.fsum), so neither their order nor their grouping changes a figure.
-    `regions`: everyone's region on D (store.regions_on) when the caller has read it."""
+    added exactly (`_ExactSum`), so neither their order nor their grouping changes a figure.
+    `regions`: how the caller reads the observers' regions on D, called once with the
+    observers (the caller may read others' with them); else store.regions_on of the
+    observers."""
     since = as_of - timedelta(days=days)
     if kept:
         visits = kept_store.visits_between(conn, since, as_of)
     else:
         visits = kept_store.visits_of_period(conn, since, as_of, top_box=aggregates.TOP_BOX)
-    if regions is None:
-        regions = store.regions_on(conn, as_of)
     stats: dict[str, RaterStats] = {}
-    sums: dict[str, list[float]] = defaultdict(list)
+    sums: dict[str, _ExactSum] = {}
     # (weekday, lag) -> submitted within 5 business days: a few hundred pairs for the period's
     # ~30,000 visits at 10k reps (issue 17: business_days for each visit, ~5 % of the stage
     # in an incremental run)
@@ -411,7 +411,8 @@ def rater_stats(
     for observer, lag, weekday, ratings, scaled_sum, top_box, n in visits:
         s = stats.get(observer)
         if s is None:
-            s = stats[observer] = RaterStats(observer, regions.get(observer) or NO_GROUP)
+            s = stats[observer] = RaterStats(observer, NO_GROUP)
+            sums[observer] = _ExactSum()
         s.reports += n
         if lag is not None:
             s.submission_days += [lag] * n
@@ -422,10 +423,37 @@ def rater_stats(
         s.ratings += n * ratings
         s.top_box += n * top_box
         s.tagged_reports += n * (ratings > 0)
-        sums[observer] += [scaled_sum] * n
-    for observer, values in sums.items():
-        stats[observer].scaled_sum = math.fsum(values)
+        sums[observer].add(scaled_sum, n)
+    found = (regions or partial(store.regions_on, conn, as_of))(stats.keys())
+    for observer, s in stats.items():
+        s.region = found.get(observer) or NO_GROUP
+        s.scaled_sum = sums[observer].value()
     return stats
+
+
+class _ExactSum:
+    """A sum of floats kept exactly, as an integer over a power of two: `value()` is the
+    exact sum rounded once to the nearest float, as math.fsum rounds it, whatever the order
+    of the terms. Two integers, not a list of every term (the period's visits: ~150,000
+    floats at 50,000 reps, held at once)."""
+
+    __slots__ = ("numerator", "shift")
+
+    def __init__(self) -> None:
+        self.numerator = 0
+        self.shift = 0  # the sum is numerator / 2**shift
+
+    def add(self, value: float | Decimal, times: int = 1) -> None:
+        """Add `value` (finite; as a float, as math.fsum takes it) `times` times."""
+        numerator, denominator = float(value).as_integer_ratio()  # denominator: a power of two
+        shift = denominator.bit_length() - 1
+        if shift > self.shift:
+            self.numerator <<= shift - self.shift
+            self.shift = shift
+        self.numerator += (numerator * times) << (self.shift - shift)
+
+    def value(self) -> float:
+        return self.numerator / (1 << self.shift)  # int / int: rounded once, to nearest even
 
 
 def leniency(stats: Mapping[str, RaterStats]) -> dict[str, float | None]:
@@ -489,6 +517,24 @@ def reinforcement(
 def median_or_none(values: Iterable[float]) -> float | None:
     items = list(values)
     return float(median(items)) if items else None
+
+
+def median_of_counts(counts: Mapping[int, int]) -> float | None:
+    """median_or_none of the values `counts` holds (value -> how many times), without the
+    list of them."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    middle: list[int] = []  # the values at positions (total - 1) // 2 and total // 2
+    wanted = [(total - 1) // 2, total // 2]
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        while wanted and wanted[0] < seen:
+            middle.append(value)
+            wanted.pop(0)
+    low, high = middle
+    return float(low if low == high else (low + high) / 2)
 
 
 def write_table_csv(rows: Sequence[MetricsRow], out: TextIO) -> None:
