@@ -14,6 +14,7 @@ import html
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
@@ -855,7 +856,7 @@ def test_the_report_is_written_section_by_section_as_the_page_it_renders(
     written_before: list[str] = []
     coaching = renderer._coaching
 
-    def watched(*args: Any) -> str:
+    def watched(*args: Any) -> Iterable[str]:
         written_before.append(out.getvalue())
         return coaching(*args)
 
@@ -870,6 +871,47 @@ def test_the_report_is_written_section_by_section_as_the_page_it_renders(
     assert set(chart_specs(expected)) >= {"chart-funnel", "chart-coaching"}
     path = write_report(tmp_path / "out" / "adoption.html", data)
     assert path.read_bytes() == expected.encode("utf-8")
+
+
+def test_the_rows_per_team_and_the_chart_specs_are_written_as_they_are_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17 (the adoption stage's memory flat as the org grows): the tables with a row
+    per team (coaching figures, rater calibration) and the charts' specs (a band per team)
+    are written a row and a chart at a time, never held as one string; the page is the
+    same."""
+    from adoptloop.adoption.report import html as renderer
+    from adoptloop.adoption.report import page, uplift_html
+
+    data = _caused_report()
+    expected = render_html(data)
+    out = io.StringIO()
+    seen: dict[str, list[str]] = {"team": [], "rater": [], "chart": []}
+
+    def watch(module: Any, name: str, kind: str) -> None:
+        made = getattr(module, name)
+
+        def watched(*args: Any) -> str:
+            seen[kind].append(out.getvalue())  # what was written before this piece was made
+            return str(made(*args))
+
+        monkeypatch.setattr(module, name, watched)
+
+    watch(renderer, "_manager_row", "team")
+    watch(uplift_html, "_rater_row", "rater")
+    watch(page, "json_for_html", "chart")
+    renderer.write_html(data, out)
+    assert out.getvalue() == expected
+    teams = re.findall(r'<tr class="[^"]*"><th scope="row">[^<]*</th><td>team ', expected)
+    assert len(seen["team"]) == len(teams) == len(data.managers) > 2
+    for i, before in enumerate(seen["team"]):  # every earlier team's row is in the file
+        assert before.count('<th scope="row">') - seen["team"][0].count('<th scope="row">') == i
+    raters = seen["rater"]
+    assert len(raters) == len(data.raters) > 2
+    assert raters[-1].count("<tr class=") - raters[0].count("<tr class=") == len(raters) - 1
+    charts = [before for before in seen["chart"] if CHARTS_ELEMENT in before]
+    assert len(charts) == 2 * len(chart_specs(expected)) > 2  # each id, then its spec
+    assert len(charts[-1]) > len(charts[0])  # the first specs were written before the last
 
 
 def test_a_report_that_fails_while_written_leaves_the_last_one_and_no_part(
