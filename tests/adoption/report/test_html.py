@@ -23,6 +23,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adoptloop.adoption.report.chartkit import DIRECTIONAL_MARK
 from adoptloop.adoption.report.data import (
@@ -887,13 +889,16 @@ def test_the_rows_per_team_and_the_chart_specs_are_written_as_they_are_made(
     expected = render_html(data)
     out = io.StringIO()
     seen: dict[str, list[str]] = {"team": [], "rater": [], "chart": []}
+    pieces: list[str] = []
 
     def watch(module: Any, name: str, kind: str) -> None:
         made = getattr(module, name)
 
         def watched(*args: Any) -> str:
             seen[kind].append(out.getvalue())  # what was written before this piece was made
-            return str(made(*args))
+            piece = str(made(*args))
+            pieces.append(piece)
+            return piece
 
         monkeypatch.setattr(module, name, watched)
 
@@ -910,8 +915,33 @@ def test_the_rows_per_team_and_the_chart_specs_are_written_as_they_are_made(
     assert len(raters) == len(data.raters) > 2
     assert raters[-1].count("<tr class=") - raters[0].count("<tr class=") == len(raters) - 1
     charts = [before for before in seen["chart"] if CHARTS_ELEMENT in before]
-    assert len(charts) == 2 * len(chart_specs(expected)) > 2  # each id, then its spec
-    assert len(charts[-1]) > len(charts[0])  # the first specs were written before the last
+    assert len(charts) > 2 * len(chart_specs(expected)) > 2  # the specs in pieces
+    assert len(charts[-1]) > len(charts[0])  # the first pieces were written before the last
+    assert '"type":"bar"' in expected  # no chart's spec, nor a trace of one, made whole:
+    assert not [p for p in pieces if '"data":' in p or '"type":"bar"' in p]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet='ab<>&/\u2028\u2029"é–'),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(alphabet="a<&–", max_size=3), inner, max_size=4)
+        | st.dictionaries(st.integers(), inner, max_size=2)
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_json_in_pieces_is_the_json_whole(value: Any) -> None:
+    from adoptloop.adoption.report.page import json_for_html, json_parts_for_html
+
+    assert "".join(json_parts_for_html(value)) == json_for_html(value)
 
 
 def test_a_report_that_fails_while_written_leaves_the_last_one_and_no_part(
