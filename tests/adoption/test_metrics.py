@@ -8,8 +8,10 @@ out by hand in the comment beside it (DESIGN.md, "Adoption (the loop)").
 from __future__ import annotations
 
 import math
+import weakref
 from collections import Counter
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -599,6 +601,38 @@ def test_follow_through_reads_its_owners_a_few_at_a_time_with_the_same_counts(
         (ALL, OBJ): (5, 3, 2),
         (ALL, DISC): (2, 2, 2),
     }
+
+
+def test_follow_through_lets_one_read_of_owners_go_before_the_next(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the adoption stage's memory flat as the org grows): a read of owners is let
+    go before the next is read (two held at once: the stage's peak grew from 10k to 50k)."""
+    from adoptloop.adoption import aggregates, metrics
+
+    for rep in ("f1", "f2", "f3"):
+        scenario.rep(rep)
+        scenario.action(rep, before(20), before(13))
+    monkeypatch.setattr(metrics, "ACTIONS_PER_READ", 1)
+    load_people = aggregates.load_people
+    reads: list[weakref.ref[dict[str, Any]]] = []
+
+    class Owners(dict[str, Any]):
+        pass
+
+    def tracked(*args: Any) -> dict[str, Any]:
+        assert [read() for read in reads] == [None] * len(reads)  # the reads before: gone
+        owners = Owners(load_people(*args))
+        reads.append(weakref.ref(owners))
+        return owners
+
+    monkeypatch.setattr(aggregates, "load_people", tracked)
+    assert follow_through(scenario.conn, scenario.capabilities, D, "region")[(ALL, OBJ)] == (
+        3,
+        3,
+        3,
+    )
+    assert len(reads) == 3
 
 
 # --- the report's coaching figures summed without a list of every visit (issue 17) ------------

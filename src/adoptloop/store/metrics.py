@@ -310,7 +310,8 @@ def due_actions(
 ) -> Iterator[list[DueAction]]:
     """The development actions due in (since, as_of] and agreed on or before as_of, not
     deleted or cancelled (whom they count for is the caller's business), by owner's hr_id,
-    `per_fetch` at a time: the caller holds a batch, not the period's."""
+    `per_fetch` at a time: the caller holds a batch, not the period's (nor, while it reads
+    the next, the one before: the driver's rows and the batch are let go first)."""
     a = schema.development_actions
     query = (
         select(a.c.hr_id, a.c.capability_id, a.c.due_on, a.c.completed_on)
@@ -324,8 +325,11 @@ def due_actions(
         .order_by(a.c.hr_id)
     )
     result = conn.execute(query)
-    while batch := result.fetchmany(per_fetch):
-        yield [DueAction(*row) for row in batch]
+    while rows := result.fetchmany(per_fetch):
+        batch = [DueAction(*row) for row in rows]
+        del rows
+        yield batch
+        del batch
 
 
 # --- freshness ----------------------------------------------------------------------------------
