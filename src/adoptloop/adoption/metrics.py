@@ -524,20 +524,21 @@ def median_or_none(values: Iterable[float]) -> float | None:
 
 def median_of_counts(counts: Mapping[int, int]) -> float | None:
     """median_or_none of the values `counts` holds (value -> how many times), without the
-    list of them."""
+    list of them: the mean of the values at the two middle positions of that list in order
+    (one and the same when it is odd)."""
     total = sum(counts.values())
     if not total:
         return None
-    middle: list[int] = []  # the values at positions (total - 1) // 2 and total // 2
-    wanted = [(total - 1) // 2, total // 2]
+    low_at, high_at = (total - 1) // 2, total // 2
+    low: int | None = None
     seen = 0
     for value in sorted(counts):
         seen += counts[value]
-        while wanted and wanted[0] < seen:
-            middle.append(value)
-            wanted.pop(0)
-    low, high = middle
-    return float(low if low == high else (low + high) / 2)
+        if low is None and seen > low_at:
+            low = value
+        if low is not None and seen > high_at:
+            return float(value if low == value else (low + value) / 2)
+    return None  # not reached: the last value's count brings `seen` to `total`
 
 
 def write_table_csv(rows: Sequence[MetricsRow], out: TextIO) -> None:
