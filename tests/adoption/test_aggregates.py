@@ -14,6 +14,7 @@ import csv
 import io
 import random
 import re
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -122,7 +123,10 @@ def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of:
 def _raters(stats: dict[str, RaterStats]) -> dict[str, RaterStats]:
     """The rater statistics with each observer's days to submission in order (their order
     says nothing)."""
-    return {k: replace(s, submission_days=sorted(s.submission_days)) for k, s in stats.items()}
+    return {
+        k: replace(s, submission_days=array("i", sorted(s.submission_days)))
+        for k, s in stats.items()
+    }
 
 
 @pytest.mark.parametrize(("seed", "chunk"), [(1, 5_000), (2, 5_000), (3, 5_000), (4, 7)])

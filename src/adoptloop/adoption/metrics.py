@@ -36,12 +36,14 @@ never due; an action on a capability the map does not know is left out (no row t
 from __future__ import annotations
 
 import csv
+from array import array
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
+from itertools import repeat
 from statistics import median
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
@@ -371,12 +373,16 @@ def business_days(weekday: int, days: int) -> int:
     return weeks * 5 + sum((weekday + i) % 7 < 5 for i in range(1, rest + 1))
 
 
-@dataclass
+@dataclass(slots=True)
 class RaterStats:
+    """One observer's coaching figures over the period (rater_stats): one per coaching
+    manager (12,500 at 100,000 reps), so no instance dict, and each report's days to
+    submission as 4 bytes, not a list slot and its int."""
+
     manager_hr_id: str
     region: str
     reports: int = 0
-    submission_days: list[int] = field(default_factory=list)
+    submission_days: array[int] = field(default_factory=lambda: array("i"))
     within_5_business_days: int = 0
     ratings: int = 0
     scaled_sum: float = 0.0
@@ -418,7 +424,7 @@ def rater_stats(
             sums[observer] = _ExactSum()
         s.reports += n
         if lag is not None:
-            s.submission_days += [lag] * n
+            s.submission_days.extend(repeat(lag, n))
             within = timely.get((weekday, lag))
             if within is None:
                 within = timely[weekday, lag] = business_days((weekday + 6) % 7, lag) <= 5
