@@ -125,7 +125,6 @@ def test_people_on_a_date_are_their_hr_rows_in_effect_then(scenario: Scenario) -
     assert metrics.regions_on(scenario.conn, before(1))["mover"] == "North"
     assert metrics.regions_on(scenario.conn, D)["mover"] == "South"  # valid_to is exclusive
     assert dict(metrics.territories_on(scenario.conn, D))["M-1"] == "N-01"
-    assert metrics.managers_in_role_on(scenario.conn, D, "manager") == {"M-1": "D-1"}
 
 
 def test_people_of_one_region_share_its_name(scenario: Scenario) -> None:
@@ -165,8 +164,43 @@ def test_visits_count_in_the_period_when_submitted_and_not_deleted(scenario: Sce
     scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})
 
     assert metrics.visited_people(scenario.conn, since, D) == {"r1", "r2"}
-    pairs = metrics.observation_pairs(scenario.conn, since, D, ["r1", "r2", "r3"])
-    assert pairs == {("r1", "M-1"), ("r2", "M-2")}
+
+
+def test_people_observed_by_their_own_manager_are_counted_by_the_database(
+    scenario: Scenario,
+) -> None:
+    """Coach the coach: first-line managers (role `manager` on D) observed on a counted visit
+    in (since, D] by the manager of their HR row on D; no row per manager read."""
+    since = before(180)
+    scenario.manager("M-1", "North", "N-01", boss="D-1")  # by D-1: counts
+    scenario.visit("M-1", before(10), observer="D-1")
+    scenario.visit("M-1", before(20), observer="D-1")  # twice: still one manager
+    scenario.manager("M-2", "North", "N-02", boss="D-1")  # by someone else
+    scenario.visit("M-2", before(10), observer="D-2")
+    scenario.manager("M-3", "South", "S-01", boss="D-2")  # on `since`: out of the period
+    scenario.visit("M-3", since, observer="D-2")
+    scenario.manager("M-4", "South", "S-02", boss="D-2")  # a draft and a deleted visit
+    scenario.visit("M-4", before(5), observer="D-2", counted=False)
+    scenario.visit("M-4", before(6), observer="D-2", deleted=True)
+    scenario.manager("M-5", "South", "S-03")  # no manager of their own; a visit after D
+    scenario.visit("M-5", D + timedelta(days=1), observer="D-2")
+    # D-3 became M-6's manager on D: their visit before counts, the old manager's does not
+    scenario.career(
+        "M-6",
+        Career(EPOCH, "West", "D-2", "W-01", role="manager"),
+        Career(D, "West", "D-3", "W-01", role="manager"),
+    )
+    scenario.visit("M-6", before(30), observer="D-3")
+    scenario.career(
+        "M-7",
+        Career(EPOCH, "West", "D-2", "W-02", role="manager"),
+        Career(D, "West", "D-3", "W-02", role="manager"),
+    )
+    scenario.visit("M-7", before(30), observer="D-2")
+    scenario.rep("r1", manager="D-1")  # a rep observed by their manager: not a manager
+    scenario.visit("r1", before(10), observer="D-1")
+
+    assert metrics.observed_by_their_manager(scenario.conn, since, D, "manager") == (2, 7)
 
 
 def _sunday_0(day: date) -> int:

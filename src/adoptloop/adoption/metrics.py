@@ -484,10 +484,7 @@ def leniency(stats: Mapping[str, RaterStats]) -> dict[str, float | None]:
 
 def coach_the_coach(conn: Connection, as_of: date, *, days: int = 180) -> tuple[int, int]:
     """(first-line managers observed by their own manager in 180 d, first-line managers)."""
-    managers = store.managers_in_role_on(conn, as_of, MANAGER_ROLE)
-    observed = store.observation_pairs(conn, as_of - timedelta(days=days), as_of, list(managers))
-    hits = sum((m, boss) in observed for m, boss in managers.items())
-    return hits, len(managers)
+    return store.observed_by_their_manager(conn, as_of - timedelta(days=days), as_of, MANAGER_ROLE)
 
 
 def reinforcement(

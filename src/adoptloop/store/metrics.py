@@ -150,13 +150,6 @@ def regions_on(
     return {hr_id: names.setdefault(region, region) for hr_id, region in rows if hr_id in people}
 
 
-def managers_in_role_on(conn: Connection, day: date, role: str) -> dict[str, str | None]:
-    """hr_id -> their own manager's hr_id, for everyone in `role` on `day`."""
-    p = schema.people
-    query = select(p.c.hr_id, p.c.manager_hr_id).where(_people_on(day), p.c.role == role)
-    return dict(conn.execute(query).all())
-
-
 # --- coaching visits, ratings and actions ----------------------------------------------------------
 
 
@@ -225,17 +218,29 @@ def _of_people(
     ]
 
 
-def observation_pairs(
-    conn: Connection, since: date, as_of: date, observed: Sequence[str]
-) -> set[tuple[str, str]]:
-    """(observed, observer) of the counted visits in (since, as_of] on any of `observed`."""
-    o = schema.observations
-    query = (
-        select(o.c.observed_hr_id, o.c.observer_hr_id)
-        .where(_visits_in(since, as_of), o.c.observed_hr_id.in_(list(observed)))
-        .distinct()
+def observed_by_their_manager(
+    conn: Connection, since: date, as_of: date, role: str
+) -> tuple[int, int]:
+    """(people in `role` on as_of observed on a counted visit in (since, as_of] by their own
+    manager, the manager_hr_id of their HR row on as_of; people in `role` on as_of), counted
+    by the database: no row per person, nor a list of them to look visits up by."""
+    p, o = schema.people, schema.observations
+    observed = (
+        select(o.c.observed_hr_id)
+        .where(
+            _visits_in(since, as_of),
+            o.c.observed_hr_id == p.c.hr_id,
+            o.c.observer_hr_id == p.c.manager_hr_id,
+        )
+        .correlate(p)
+        .exists()
     )
-    return {(person, observer) for person, observer in conn.execute(query)}
+    query = select(
+        func.count(p.c.hr_id.distinct()),
+        func.count(case((observed, p.c.hr_id)).distinct()),
+    ).where(_people_on(as_of), p.c.role == role)
+    people, hits = conn.execute(query).one()
+    return int(hits), int(people)
 
 
 def _ratings_of_visit() -> ColumnElement[bool]:
