@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, update
 
 from adoptloop.adoption import compute
-from adoptloop.store import adoption, metrics, schema
+from adoptloop.store import adoption, metrics, names, schema
 from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day, sqlite_store
 from tests.adoption.scenario import Post as Career
 from tests.store.rows import completion_row
+from tests.support import sql_run
 
 
 @pytest.fixture
@@ -149,6 +150,33 @@ def test_the_regions_of_some_people_are_theirs_alone(scenario: Scenario) -> None
         "a": "West",
     }
     assert metrics.regions_on(scenario.conn, D, ()) == {}
+
+
+def test_display_names_read_a_few_people_at_a_time_as_all_at_once(
+    scenario: Scenario, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report names every first-line manager: PEOPLE_PER_READ to a statement, not one
+    IN list of all of them, with the names of reading them at once."""
+    scenario.career("mover", Career(EPOCH, "North", "M-1"), Career(D, "South", "M-2"))
+    for hr_id in ("a", "b", "c", "d"):
+        scenario.rep(hr_id)
+    scenario.conn.execute(
+        update(schema.people)
+        .where(schema.people.c.hr_id == "mover", schema.people.c.valid_from == D)
+        .values(last_name="Moved")
+    )
+    scenario.conn.commit()
+    wanted = ["d", "mover", "nobody", "a", "c"]
+    at_once = names.display_names(scenario.conn, wanted, D)
+    assert at_once == {"a": "Rep a", "c": "Rep c", "d": "Rep d", "mover": "Rep Moved"}
+    assert names.display_names(scenario.conn, wanted, before(1))["mover"] == "Rep mover"
+
+    monkeypatch.setattr(names, "PEOPLE_PER_READ", 2)
+    with sql_run(engine) as statements:
+        assert names.display_names(scenario.conn, wanted, D) == at_once
+    reads = [s for s in statements if "first_name" in s]
+    assert len(reads) == 3  # 5 people, 2 to a read
+    assert names.display_names(scenario.conn, [], D) == {}
 
 
 # --- visits, ratings, actions ---------------------------------------------------------------------
