@@ -15,6 +15,7 @@ import io
 import random
 import re
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -123,7 +124,10 @@ def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of:
 def _raters(stats: dict[str, RaterStats]) -> dict[str, RaterStats]:
     """The rater statistics with each observer's days to submission in order (their order
     says nothing)."""
-    return {k: replace(s, submission_days=sorted(s.submission_days)) for k, s in stats.items()}
+    return {
+        k: replace(s, submission_days=array("i", sorted(s.submission_days)))
+        for k, s in stats.items()
+    }
 
 
 @pytest.mark.parametrize(("seed", "chunk"), [(1, 5_000), (2, 5_000), (3, 5_000), (4, 7)])
@@ -399,15 +403,32 @@ def test_the_report_s_rater_statistics_read_the_kept_visits_not_the_period_s_rat
         assert data == full(conn)
 
 
-def test_the_report_reads_everyone_s_region_on_d_once(
+def test_the_report_reads_the_raters_and_managers_regions_on_d_once(
     org: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Issue 17, ADOPTION stage point 3 (the stage's fixed costs): the report reads the HR
-    rows' regions on D once, for the raters and for the teams (it read them twice)."""
+    rows' regions on D once, for the raters and for the teams (it read them twice); and
+    (the adoption stage's memory flat with the org) keeps only theirs, not everyone's."""
+    kept_regions: list[dict[str, str | None]] = []
+    read_regions = store.regions_on
+
+    def regions_on(*args: Any, **kwargs: Any) -> dict[str, str | None]:
+        kept_regions.append(read_regions(*args, **kwargs))
+        return kept_regions[-1]
+
+    monkeypatch.setattr(store, "regions_on", regions_on)
     data, statements, _full = _report_from_kept_sums(org, engine, monkeypatch)
     regions = [s for s in statements if s.startswith("SELECT people.hr_id, people.region ")]
     assert len(regions) == 1
     assert data.managers  # the teams got their regions from that read
+    with engine.connect() as conn:
+        everyone = read_regions(conn, date(2026, 3, 1))
+        observers = set(conn.execute(select(schema.observations.c.observer_hr_id)).scalars())
+        managers = set(conn.execute(select(schema.people.c.manager_hr_id)).scalars())
+    (read,) = kept_regions
+    assert set(read) <= observers | managers  # raters and first-line managers, no rep
+    assert len(read) < len(everyone) / 2  # the reps are most of the org
+    assert all(read[m] == everyone[m] for m in read)
 
 
 def test_observations_taken_out_as_read_leave_the_other_groupings_counts() -> None:

@@ -7,9 +7,15 @@ out by hand in the comment beside it (DESIGN.md, "Adoption (the loop)").
 
 from __future__ import annotations
 
+import math
+import weakref
+from collections import Counter
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from adoptloop.adoption.compute import scratch, update_states
@@ -18,9 +24,12 @@ from adoptloop.adoption.metrics import (
     ALL,
     By,
     MetricsRow,
+    _ExactSum,
     adoption_metrics,
     coaching_coverage,
     follow_through,
+    median_of_counts,
+    median_or_none,
     team_labels,
 )
 from adoptloop.store import schema
@@ -592,3 +601,54 @@ def test_follow_through_reads_its_owners_a_few_at_a_time_with_the_same_counts(
         (ALL, OBJ): (5, 3, 2),
         (ALL, DISC): (2, 2, 2),
     }
+
+
+def test_follow_through_lets_one_read_of_owners_go_before_the_next(
+    scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (the adoption stage's memory flat as the org grows): a read of owners is let
+    go before the next is read (two held at once: the stage's peak grew from 10k to 50k)."""
+    from adoptloop.adoption import aggregates, metrics
+
+    for rep in ("f1", "f2", "f3"):
+        scenario.rep(rep)
+        scenario.action(rep, before(20), before(13))
+    monkeypatch.setattr(metrics, "ACTIONS_PER_READ", 1)
+    load_people = aggregates.load_people
+    reads: list[weakref.ref[dict[str, Any]]] = []
+
+    class Owners(dict[str, Any]):
+        pass
+
+    def tracked(*args: Any) -> dict[str, Any]:
+        assert [read() for read in reads] == [None] * len(reads)  # the reads before: gone
+        owners = Owners(load_people(*args))
+        reads.append(weakref.ref(owners))
+        return owners
+
+    monkeypatch.setattr(aggregates, "load_people", tracked)
+    assert follow_through(scenario.conn, scenario.capabilities, D, "region")[(ALL, OBJ)] == (
+        3,
+        3,
+        3,
+    )
+    assert len(reads) == 3
+
+
+# --- the report's coaching figures summed without a list of every visit (issue 17) ------------
+
+
+@given(st.lists(st.integers(min_value=-5, max_value=60), max_size=40))
+def test_the_median_of_counts_is_the_median_of_the_values_counted(values: list[int]) -> None:
+    assert median_of_counts(Counter(values)) == median_or_none(values)
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e6, max_value=1e6)
+
+
+@given(st.lists(st.tuples(finite, st.integers(min_value=1, max_value=9)), max_size=30))
+def test_an_exact_sum_is_math_fsum_of_every_term(terms: list[tuple[float, int]]) -> None:
+    exact = _ExactSum()
+    for value, times in terms:
+        exact.add(value, times)
+    assert exact.value() == math.fsum(v for value, times in terms for v in [value] * times)

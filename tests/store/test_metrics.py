@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, update
 
 from adoptloop.adoption import compute
-from adoptloop.store import adoption, metrics, schema
+from adoptloop.store import adoption, metrics, names, schema
 from adoptloop.store import aggregates as kept
 from adoptloop.store.metrics import RowSource
 from tests.adoption.scenario import DISC, EPOCH, OBJ, D, Scenario, T, before, day, sqlite_store
 from tests.adoption.scenario import Post as Career
 from tests.store.rows import completion_row
+from tests.support import sql_run
 
 
 @pytest.fixture
@@ -125,7 +126,6 @@ def test_people_on_a_date_are_their_hr_rows_in_effect_then(scenario: Scenario) -
     assert metrics.regions_on(scenario.conn, before(1))["mover"] == "North"
     assert metrics.regions_on(scenario.conn, D)["mover"] == "South"  # valid_to is exclusive
     assert dict(metrics.territories_on(scenario.conn, D))["M-1"] == "N-01"
-    assert metrics.managers_in_role_on(scenario.conn, D, "manager") == {"M-1": "D-1"}
 
 
 def test_people_of_one_region_share_its_name(scenario: Scenario) -> None:
@@ -137,6 +137,46 @@ def test_people_of_one_region_share_its_name(scenario: Scenario) -> None:
 
     assert regions["a"] == "West"
     assert regions["a"] is regions["b"]
+
+
+def test_the_regions_of_some_people_are_theirs_alone(scenario: Scenario) -> None:
+    # the report's raters and managers: not a row kept for everyone else
+    scenario.career("mover", Career(EPOCH, "North", "M-1"), Career(D, "South", "M-2"))
+    scenario.rep("a", "West")
+    scenario.rep("b", "West")
+
+    assert metrics.regions_on(scenario.conn, D, {"mover", "a", "nobody"}) == {
+        "mover": "South",
+        "a": "West",
+    }
+    assert metrics.regions_on(scenario.conn, D, ()) == {}
+
+
+def test_display_names_read_a_few_people_at_a_time_as_all_at_once(
+    scenario: Scenario, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report names every first-line manager: PEOPLE_PER_READ to a statement, not one
+    IN list of all of them, with the names of reading them at once."""
+    scenario.career("mover", Career(EPOCH, "North", "M-1"), Career(D, "South", "M-2"))
+    for hr_id in ("a", "b", "c", "d"):
+        scenario.rep(hr_id)
+    scenario.conn.execute(
+        update(schema.people)
+        .where(schema.people.c.hr_id == "mover", schema.people.c.valid_from == D)
+        .values(last_name="Moved")
+    )
+    scenario.conn.commit()
+    wanted = ["d", "mover", "nobody", "a", "c"]
+    at_once = names.display_names(scenario.conn, wanted, D)
+    assert at_once == {"a": "Rep a", "c": "Rep c", "d": "Rep d", "mover": "Rep Moved"}
+    assert names.display_names(scenario.conn, wanted, before(1))["mover"] == "Rep mover"
+
+    monkeypatch.setattr(names, "PEOPLE_PER_READ", 2)
+    with sql_run(engine) as statements:
+        assert names.display_names(scenario.conn, wanted, D) == at_once
+    reads = [s for s in statements if "first_name" in s]
+    assert len(reads) == 3  # 5 people, 2 to a read
+    assert names.display_names(scenario.conn, [], D) == {}
 
 
 # --- visits, ratings, actions ---------------------------------------------------------------------
@@ -152,8 +192,43 @@ def test_visits_count_in_the_period_when_submitted_and_not_deleted(scenario: Sce
     scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})
 
     assert metrics.visited_people(scenario.conn, since, D) == {"r1", "r2"}
-    pairs = metrics.observation_pairs(scenario.conn, since, D, ["r1", "r2", "r3"])
-    assert pairs == {("r1", "M-1"), ("r2", "M-2")}
+
+
+def test_people_observed_by_their_own_manager_are_counted_by_the_database(
+    scenario: Scenario,
+) -> None:
+    """Coach the coach: first-line managers (role `manager` on D) observed on a counted visit
+    in (since, D] by the manager of their HR row on D; no row per manager read."""
+    since = before(180)
+    scenario.manager("M-1", "North", "N-01", boss="D-1")  # by D-1: counts
+    scenario.visit("M-1", before(10), observer="D-1")
+    scenario.visit("M-1", before(20), observer="D-1")  # twice: still one manager
+    scenario.manager("M-2", "North", "N-02", boss="D-1")  # by someone else
+    scenario.visit("M-2", before(10), observer="D-2")
+    scenario.manager("M-3", "South", "S-01", boss="D-2")  # on `since`: out of the period
+    scenario.visit("M-3", since, observer="D-2")
+    scenario.manager("M-4", "South", "S-02", boss="D-2")  # a draft and a deleted visit
+    scenario.visit("M-4", before(5), observer="D-2", counted=False)
+    scenario.visit("M-4", before(6), observer="D-2", deleted=True)
+    scenario.manager("M-5", "South", "S-03")  # no manager of their own; a visit after D
+    scenario.visit("M-5", D + timedelta(days=1), observer="D-2")
+    # D-3 became M-6's manager on D: their visit before counts, the old manager's does not
+    scenario.career(
+        "M-6",
+        Career(EPOCH, "West", "D-2", "W-01", role="manager"),
+        Career(D, "West", "D-3", "W-01", role="manager"),
+    )
+    scenario.visit("M-6", before(30), observer="D-3")
+    scenario.career(
+        "M-7",
+        Career(EPOCH, "West", "D-2", "W-02", role="manager"),
+        Career(D, "West", "D-3", "W-02", role="manager"),
+    )
+    scenario.visit("M-7", before(30), observer="D-2")
+    scenario.rep("r1", manager="D-1")  # a rep observed by their manager: not a manager
+    scenario.visit("r1", before(10), observer="D-1")
+
+    assert metrics.observed_by_their_manager(scenario.conn, since, D, "manager") == (2, 7)
 
 
 def _sunday_0(day: date) -> int:

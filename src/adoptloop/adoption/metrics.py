@@ -36,12 +36,14 @@ never due; an action on a capability the map does not know is left out (no row t
 from __future__ import annotations
 
 import csv
-import math
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
+from itertools import repeat
 from statistics import median
 from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
@@ -311,7 +313,9 @@ def coverage(sums: Aggregates, attach: By) -> dict[str, tuple[int, int]]:
 
 # Development actions whose owners' HR rows are read at once (follow_through): their
 # employment histories, not the window's actions, are what grows with the org (at 50,000 reps
-# reading every owner at once held ~28 MB more).
+# reading every owner at once held ~28 MB more). One read's owners are let go before the next
+# is read: held two at a time, the adoption stage's peak grew from 10,000 reps (a read and a
+# half) to 50,000 (two full reads).
 ACTIONS_PER_READ = 5_000
 
 
@@ -331,6 +335,7 @@ def follow_through(
         # the owners of these actions, read at once: memory stays bounded
         people = aggregates.load_people(conn, sorted({a.hr_id for a in actions}))
         _count_actions(out, actions, people, capabilities, as_of, attach)
+        del actions, people  # before the next batch and its owners are read
     return {key: (v[0], v[1], v[2]) for key, v in out.items()}
 
 
@@ -368,12 +373,16 @@ def business_days(weekday: int, days: int) -> int:
     return weeks * 5 + sum((weekday + i) % 7 < 5 for i in range(1, rest + 1))
 
 
-@dataclass
+@dataclass(slots=True)
 class RaterStats:
+    """One observer's coaching figures over the period (rater_stats): one per coaching
+    manager (12,500 at 100,000 reps), so no instance dict, and each report's days to
+    submission as 4 bytes, not a list slot and its int."""
+
     manager_hr_id: str
     region: str
     reports: int = 0
-    submission_days: list[int] = field(default_factory=list)
+    submission_days: array[int] = field(default_factory=lambda: array("i"))
     within_5_business_days: int = 0
     ratings: int = 0
     scaled_sum: float = 0.0
@@ -387,23 +396,23 @@ def rater_stats(
     *,
     days: int = COACHING_DAYS,
     kept: bool = False,
-    regions: Mapping[str, str | None] | None = None,
+    regions: Callable[[Collection[str]], Mapping[str, str | None]] | None = None,
 ) -> dict[str, RaterStats]:
     """Per observing manager over (D - 90 d, D]: timeliness, ratings, top-box, tagged reports
     (reports with at least one rating). `kept`: from the visits the kept metrics hold
     (metric_visits, brought to D by adoption.aggregates.update), else from the store's visits
     and ratings. The visits come counted by what is read of them, and the scaled sums are
-    added exactly (math.fsum), so neither their order nor their grouping changes a figure.
-    `regions`: everyone's region on D (store.regions_on) when the caller has read it."""
+    added exactly (`_ExactSum`), so neither their order nor their grouping changes a figure.
+    `regions`: how the caller reads the observers' regions on D, called once with the
+    observers (the caller may read others' with them); else store.regions_on of the
+    observers."""
     since = as_of - timedelta(days=days)
     if kept:
         visits = kept_store.visits_between(conn, since, as_of)
     else:
         visits = kept_store.visits_of_period(conn, since, as_of, top_box=aggregates.TOP_BOX)
-    if regions is None:
-        regions = store.regions_on(conn, as_of)
     stats: dict[str, RaterStats] = {}
-    sums: dict[str, list[float]] = defaultdict(list)
+    sums: dict[str, _ExactSum] = {}
     # (weekday, lag) -> submitted within 5 business days: a few hundred pairs for the period's
     # ~30,000 visits at 10k reps (issue 17: business_days for each visit, ~5 % of the stage
     # in an incremental run)
@@ -411,10 +420,11 @@ def rater_stats(
     for observer, lag, weekday, ratings, scaled_sum, top_box, n in visits:
         s = stats.get(observer)
         if s is None:
-            s = stats[observer] = RaterStats(observer, regions.get(observer) or NO_GROUP)
+            s = stats[observer] = RaterStats(observer, NO_GROUP)
+            sums[observer] = _ExactSum()
         s.reports += n
         if lag is not None:
-            s.submission_days += [lag] * n
+            s.submission_days.extend(repeat(lag, n))
             within = timely.get((weekday, lag))
             if within is None:
                 within = timely[weekday, lag] = business_days((weekday + 6) % 7, lag) <= 5
@@ -422,10 +432,37 @@ def rater_stats(
         s.ratings += n * ratings
         s.top_box += n * top_box
         s.tagged_reports += n * (ratings > 0)
-        sums[observer] += [scaled_sum] * n
-    for observer, values in sums.items():
-        stats[observer].scaled_sum = math.fsum(values)
+        sums[observer].add(scaled_sum, n)
+    found = (regions or partial(store.regions_on, conn, as_of))(stats.keys())
+    for observer, s in stats.items():
+        s.region = found.get(observer) or NO_GROUP
+        s.scaled_sum = sums[observer].value()
     return stats
+
+
+class _ExactSum:
+    """A sum of floats kept exactly, as an integer over a power of two: `value()` is the
+    exact sum rounded once to the nearest float, as math.fsum rounds it, whatever the order
+    of the terms. Two integers, not a list of every term (the period's visits: ~150,000
+    floats at 50,000 reps, held at once)."""
+
+    __slots__ = ("numerator", "shift")
+
+    def __init__(self) -> None:
+        self.numerator = 0
+        self.shift = 0  # the sum is numerator / 2**shift
+
+    def add(self, value: float | Decimal, times: int = 1) -> None:
+        """Add `value` (finite; as a float, as math.fsum takes it) `times` times."""
+        numerator, denominator = float(value).as_integer_ratio()  # denominator: a power of two
+        shift = denominator.bit_length() - 1
+        if shift > self.shift:
+            self.numerator <<= shift - self.shift
+            self.shift = shift
+        self.numerator += (numerator * times) << (self.shift - shift)
+
+    def value(self) -> float:
+        return self.numerator / (1 << self.shift)  # int / int: rounded once, to nearest even
 
 
 def leniency(stats: Mapping[str, RaterStats]) -> dict[str, float | None]:
@@ -447,10 +484,7 @@ def leniency(stats: Mapping[str, RaterStats]) -> dict[str, float | None]:
 
 def coach_the_coach(conn: Connection, as_of: date, *, days: int = 180) -> tuple[int, int]:
     """(first-line managers observed by their own manager in 180 d, first-line managers)."""
-    managers = store.managers_in_role_on(conn, as_of, MANAGER_ROLE)
-    observed = store.observation_pairs(conn, as_of - timedelta(days=days), as_of, list(managers))
-    hits = sum((m, boss) in observed for m, boss in managers.items())
-    return hits, len(managers)
+    return store.observed_by_their_manager(conn, as_of - timedelta(days=days), as_of, MANAGER_ROLE)
 
 
 def reinforcement(
@@ -489,6 +523,25 @@ def reinforcement(
 def median_or_none(values: Iterable[float]) -> float | None:
     items = list(values)
     return float(median(items)) if items else None
+
+
+def median_of_counts(counts: Mapping[int, int]) -> float | None:
+    """median_or_none of the values `counts` holds (value -> how many times), without the
+    list of them: the mean of the values at the two middle positions of that list in order
+    (one and the same when it is odd)."""
+    total = sum(counts.values())
+    if not total:
+        return None
+    low_at, high_at = (total - 1) // 2, total // 2
+    low: int | None = None
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if low is None and seen > low_at:
+            low = value
+        if low is not None and seen > high_at:
+            return float(value if low == value else (low + value) / 2)
+    return None  # not reached: the last value's count brings `seen` to `total`
 
 
 def write_table_csv(rows: Sequence[MetricsRow], out: TextIO) -> None:

@@ -10,7 +10,7 @@ out, the last day in.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
@@ -134,21 +134,20 @@ def territories_on(conn: Connection, day: date) -> Iterator[tuple[str, str | Non
     yield from ((h, t) for h, t in conn.execute(query))
 
 
-def regions_on(conn: Connection, day: date) -> dict[str, str | None]:
-    """hr_id -> region, from everyone's HR row in effect on `day`: read row by row, one
-    string per region name (at 50,000 reps a list of all 57,000 rows, and a string per row's
-    region, came first: ~8 MB of the adoption stage's peak)."""
+def regions_on(
+    conn: Connection, day: date, people: Collection[str] | None = None
+) -> dict[str, str | None]:
+    """hr_id -> region, from the HR row in effect on `day` of everyone, or with `people` only
+    of them: read row by row, one string per region name (at 50,000 reps a list of all
+    57,000 rows, and a string per row's region, came first: ~8 MB of the adoption stage's
+    peak; everyone's ids and the table of them, ~5 MB more, where the report names the
+    regions of the ~6,000 raters and managers only)."""
     p = schema.people
     names: dict[str | None, str | None] = {}
     rows = conn.execute(select(p.c.hr_id, p.c.region).where(_people_on(day)))
-    return {hr_id: names.setdefault(region, region) for hr_id, region in rows}
-
-
-def managers_in_role_on(conn: Connection, day: date, role: str) -> dict[str, str | None]:
-    """hr_id -> their own manager's hr_id, for everyone in `role` on `day`."""
-    p = schema.people
-    query = select(p.c.hr_id, p.c.manager_hr_id).where(_people_on(day), p.c.role == role)
-    return dict(conn.execute(query).all())
+    if people is None:
+        return {hr_id: names.setdefault(region, region) for hr_id, region in rows}
+    return {hr_id: names.setdefault(region, region) for hr_id, region in rows if hr_id in people}
 
 
 # --- coaching visits, ratings and actions ----------------------------------------------------------
@@ -219,17 +218,29 @@ def _of_people(
     ]
 
 
-def observation_pairs(
-    conn: Connection, since: date, as_of: date, observed: Sequence[str]
-) -> set[tuple[str, str]]:
-    """(observed, observer) of the counted visits in (since, as_of] on any of `observed`."""
-    o = schema.observations
-    query = (
-        select(o.c.observed_hr_id, o.c.observer_hr_id)
-        .where(_visits_in(since, as_of), o.c.observed_hr_id.in_(list(observed)))
-        .distinct()
+def observed_by_their_manager(
+    conn: Connection, since: date, as_of: date, role: str
+) -> tuple[int, int]:
+    """(people in `role` on as_of observed on a counted visit in (since, as_of] by their own
+    manager, the manager_hr_id of their HR row on as_of; people in `role` on as_of), counted
+    by the database: no row per person, nor a list of them to look visits up by."""
+    p, o = schema.people, schema.observations
+    observed = (
+        select(o.c.observed_hr_id)
+        .where(
+            _visits_in(since, as_of),
+            o.c.observed_hr_id == p.c.hr_id,
+            o.c.observer_hr_id == p.c.manager_hr_id,
+        )
+        .correlate(p)
+        .exists()
     )
-    return {(person, observer) for person, observer in conn.execute(query)}
+    query = select(
+        func.count(p.c.hr_id.distinct()),
+        func.count(case((observed, p.c.hr_id)).distinct()),
+    ).where(_people_on(as_of), p.c.role == role)
+    people, hits = conn.execute(query).one()
+    return int(hits), int(people)
 
 
 def _ratings_of_visit() -> ColumnElement[bool]:
@@ -304,7 +315,8 @@ def due_actions(
 ) -> Iterator[list[DueAction]]:
     """The development actions due in (since, as_of] and agreed on or before as_of, not
     deleted or cancelled (whom they count for is the caller's business), by owner's hr_id,
-    `per_fetch` at a time: the caller holds a batch, not the period's."""
+    `per_fetch` at a time: the caller holds a batch, not the period's (nor, while it reads
+    the next, the one before: the driver's rows and the batch are let go first)."""
     a = schema.development_actions
     query = (
         select(a.c.hr_id, a.c.capability_id, a.c.due_on, a.c.completed_on)
@@ -318,8 +330,11 @@ def due_actions(
         .order_by(a.c.hr_id)
     )
     result = conn.execute(query)
-    while batch := result.fetchmany(per_fetch):
-        yield [DueAction(*row) for row in batch]
+    while rows := result.fetchmany(per_fetch):
+        batch = [DueAction(*row) for row in rows]
+        del rows
+        yield batch
+        del batch
 
 
 # --- freshness ----------------------------------------------------------------------------------

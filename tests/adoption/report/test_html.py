@@ -14,6 +14,7 @@ import html
 import io
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date
 from html.parser import HTMLParser
@@ -22,6 +23,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from adoptloop.adoption.report.chartkit import DIRECTIONAL_MARK
 from adoptloop.adoption.report.data import (
@@ -855,7 +858,7 @@ def test_the_report_is_written_section_by_section_as_the_page_it_renders(
     written_before: list[str] = []
     coaching = renderer._coaching
 
-    def watched(*args: Any) -> str:
+    def watched(*args: Any) -> Iterable[str]:
         written_before.append(out.getvalue())
         return coaching(*args)
 
@@ -870,6 +873,75 @@ def test_the_report_is_written_section_by_section_as_the_page_it_renders(
     assert set(chart_specs(expected)) >= {"chart-funnel", "chart-coaching"}
     path = write_report(tmp_path / "out" / "adoption.html", data)
     assert path.read_bytes() == expected.encode("utf-8")
+
+
+def test_the_rows_per_team_and_the_chart_specs_are_written_as_they_are_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 17 (the adoption stage's memory flat as the org grows): the tables with a row
+    per team (coaching figures, rater calibration) and the charts' specs (a band per team)
+    are written a row and a chart at a time, never held as one string; the page is the
+    same."""
+    from adoptloop.adoption.report import html as renderer
+    from adoptloop.adoption.report import page, uplift_html
+
+    data = _caused_report()
+    expected = render_html(data)
+    out = io.StringIO()
+    seen: dict[str, list[str]] = {"team": [], "rater": [], "chart": []}
+    pieces: list[str] = []
+
+    def watch(module: Any, name: str, kind: str) -> None:
+        made = getattr(module, name)
+
+        def watched(*args: Any) -> str:
+            seen[kind].append(out.getvalue())  # what was written before this piece was made
+            piece = str(made(*args))
+            pieces.append(piece)
+            return piece
+
+        monkeypatch.setattr(module, name, watched)
+
+    watch(renderer, "_manager_row", "team")
+    watch(uplift_html, "_rater_row", "rater")
+    watch(page, "json_for_html", "chart")
+    renderer.write_html(data, out)
+    assert out.getvalue() == expected
+    teams = re.findall(r'<tr class="[^"]*"><th scope="row">[^<]*</th><td>team ', expected)
+    assert len(seen["team"]) == len(teams) == len(data.managers) > 2
+    for i, before in enumerate(seen["team"]):  # every earlier team's row is in the file
+        assert before.count('<th scope="row">') - seen["team"][0].count('<th scope="row">') == i
+    raters = seen["rater"]
+    assert len(raters) == len(data.raters) > 2
+    assert raters[-1].count("<tr class=") - raters[0].count("<tr class=") == len(raters) - 1
+    charts = [before for before in seen["chart"] if CHARTS_ELEMENT in before]
+    assert len(charts) > 2 * len(chart_specs(expected)) > 2  # the specs in pieces
+    assert len(charts[-1]) > len(charts[0])  # the first pieces were written before the last
+    assert '"type":"bar"' in expected  # no chart's spec, nor a trace of one, made whole:
+    assert not [p for p in pieces if '"data":' in p or '"type":"bar"' in p]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(alphabet='ab<>&/\u2028\u2029"é–'),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(alphabet="a<&–", max_size=3), inner, max_size=4)
+        | st.dictionaries(st.integers(), inner, max_size=2)
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values)
+def test_json_in_pieces_is_the_json_whole(value: Any) -> None:
+    from adoptloop.adoption.report.page import json_for_html, json_parts_for_html
+
+    assert "".join(json_parts_for_html(value)) == json_for_html(value)
 
 
 def test_a_report_that_fails_while_written_leaves_the_last_one_and_no_part(

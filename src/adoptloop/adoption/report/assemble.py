@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from adoptloop.adoption.metrics import (
     coach_the_coach,
     coverage,
     leniency,
+    median_of_counts,
     median_or_none,
     metric_rows,
     rater_stats,
@@ -170,8 +172,15 @@ def build_report_data(
             )
         )
     data.curves = _curves(overall.values(), names)
-    regions = store.regions_on(conn, as_of)  # read once: the raters' and the teams' regions
-    stats = rater_stats(conn, as_of, kept=kept is not None, regions=regions)
+    # the regions of the raters and of the teams' managers, read once, for them only
+    managers = {m for m in coverage(sums, "manager") if m not in (ALL, NO_GROUP)}
+    regions: dict[str, str | None] = {}
+
+    def regions_of(raters: Collection[str]) -> Mapping[str, str | None]:
+        regions.update(store.regions_on(conn, as_of, managers.union(raters)))
+        return regions
+
+    stats = rater_stats(conn, as_of, kept=kept is not None, regions=regions_of)
     data.managers = _managers(conn, as_of, stats, options, sums, regions)
     data.freshness = freshness(conn, now, options.stale_after_days)
     data.notes = _notes(conn, source, as_of, names, stats, kept)
@@ -221,7 +230,7 @@ def _managers(
     """One row per first-line manager's team. The team's eligible reps decide its tier, for
     every figure of the row, rater statistics included: coverage, timeliness, leniency and
     top-box share only from 10 reps, and leniency only when the region's other teams (the
-    comparison) have 10 eligible reps too."""
+    comparison) have 10 eligible reps too. `regions`: the managers' regions on D."""
     lenient = leniency(stats)
     teams = coverage(sums, "manager")
     by_region = coverage(sums, "region")
@@ -293,13 +302,15 @@ def _notes(
     reports = sum(s.reports for s in stats.values())
     if reports >= 10:
         tagged = sum(s.tagged_reports for s in stats.values())
-        days = [d for s in stats.values() for d in s.submission_days]
+        days: Counter[int] = Counter()  # days to submission -> reports, not a list of them
+        for s in stats.values():
+            days.update(s.submission_days)
         within = sum(s.within_5_business_days for s in stats.values())
         notes.append(
             f"Coaching reports in the last {COACHING_DAYS} days: {reports}; "
             f"{100 * tagged / reports:.0f}% rate at least one mapped capability; median "
-            f"{median_or_none(days) or 0:.0f} days from visit to submission, "
-            f"{100 * within / max(1, len(days)):.0f}% within 5 business days."
+            f"{median_of_counts(days) or 0:.0f} days from visit to submission, "
+            f"{100 * within / max(1, days.total()):.0f}% within 5 business days."
         )
     coached, managers = coach_the_coach(conn, as_of)
     if _shows_rates(managers):

@@ -20,16 +20,17 @@ withheld and why.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from importlib.metadata import PackageNotFoundError, version
+from itertools import chain
 from typing import TextIO
 
 from adoptloop.adoption.report import adoption_charts, coaching_charts, page, tables, uplift_html
 from adoptloop.adoption.report.actions import GAPS
 from adoptloop.adoption.report.chartkit import DIRECTIONAL_MARK, Chart, pct, withheld
 from adoptloop.adoption.report.data import Freshness, ManagerGroup, Opportunity, ReportData
-from adoptloop.adoption.report.tables import e, grid, table
+from adoptloop.adoption.report.tables import e, grid, table, table_parts
 from adoptloop.adoption.smallnumbers import Tier
 
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
@@ -78,9 +79,10 @@ def html_parts(data: ReportData) -> Iterator[str]:
 
 
 def _body(data: ReportData, drawn: list[Chart]) -> Iterator[str]:
-    """The sections, one line apart; `drawn` collects their charts as they are made."""
+    """The sections, one line apart; `drawn` collects their charts as they are made. A section
+    is its text, or its pieces (those with a row per team)."""
     stale = bool(data.stale)
-    sections: tuple[Callable[[], str], ...] = (
+    sections: tuple[Callable[[], str | Iterable[str]], ...] = (
         lambda: _header(data),
         lambda: _freshness(data) if stale else "",
         lambda: _where_to_act(data),
@@ -90,7 +92,7 @@ def _body(data: ReportData, drawn: list[Chart]) -> Iterator[str]:
         lambda: _funnel(data, drawn),
         lambda: _proficiency(data, drawn),
         lambda: _coaching(data, drawn),
-        lambda: _section(*uplift_html.calibration(data)),
+        lambda: _section_parts(*uplift_html.calibration(data)),
         lambda: _follow_through(data),
         lambda: _reading(data),
         lambda: "" if stale else _freshness(data),
@@ -99,7 +101,11 @@ def _body(data: ReportData, drawn: list[Chart]) -> Iterator[str]:
     for i, section in enumerate(sections):
         if i:
             yield "\n"
-        yield section()
+        made = section()
+        if isinstance(made, str):
+            yield made
+        else:
+            yield from made
 
 
 def _refuse_contact_details(data: ReportData) -> None:
@@ -177,11 +183,19 @@ directional figure from <span class="nowrap">10–29</span> people. No rep is na
 
 
 def _section(anchor: str, heading: str, lede: str, content: str, extra: str = "") -> str:
-    return f"""<section id="{anchor}" aria-labelledby="{anchor}-h"{extra}>
+    return "".join(_section_parts(anchor, heading, lede, [content], extra))
+
+
+def _section_parts(
+    anchor: str, heading: str, lede: str, content: Iterable[str], extra: str = ""
+) -> Iterator[str]:
+    """`_section` in pieces: its head, the pieces of `content`, its end."""
+    yield f"""<section id="{anchor}" aria-labelledby="{anchor}-h"{extra}>
 <h2 id="{anchor}-h">{e(heading)}</h2>
 <p class="lede">{lede}</p>
-{content}
-</section>"""
+"""
+    yield from content
+    yield "\n</section>"
 
 
 def _figure(chart: Chart | None, drawn: list[Chart], extra: str = "", empty: str = "") -> str:
@@ -398,7 +412,8 @@ def _risk(n: int | None) -> str:
     return "<5" if n is None else str(n)
 
 
-def _coaching(data: ReportData, drawn: list[Chart]) -> str:
+def _coaching(data: ReportData, drawn: list[Chart]) -> Iterator[str]:
+    """The coaching section in pieces: its charts (drawn now), then its table row by row."""
     lede = (
         "Coaching by first-line manager's team. Teams are listed by region and territory, "
         "never ranked, and no rep appears. The team's eligible reps decide what is shown: "
@@ -414,9 +429,9 @@ def _coaching(data: ReportData, drawn: list[Chart]) -> str:
             '<p class="empty">Rater leniency: no team (with its region\'s other teams) is large '
             "enough to show it; it needs 10 eligible reps.</p>"
         )
-    if data.managers:
-        content += _managers_table(data.managers)
-    return _section("coaching", "Coaching coverage, timeliness and rater leniency", lede, content)
+    teams = _managers_table(data.managers) if data.managers else ()
+    heading = "Coaching coverage, timeliness and rater leniency"
+    return _section_parts("coaching", heading, lede, chain([content], teams))
 
 
 def _value(value: float | None, tier: str, *, percent: bool = True, digits: int = 0) -> str:
@@ -427,35 +442,43 @@ def _value(value: float | None, tier: str, *, percent: bool = True, digits: int 
     return f"{value:.{digits}f}"
 
 
-def _managers_table(groups: Sequence[ManagerGroup]) -> str:
-    rows = []
-    for g in coaching_charts.ordered_teams(groups):
-        hidden = g.tier in (Tier.SUPPRESSED, Tier.COUNTS_ONLY)
-        status = withheld(g.tier, g.eligible_reps) if hidden else g.tier
-        eligible = "n<5" if g.tier == Tier.SUPPRESSED else _count(g.eligible_reps)
-        lenient = "–" if g.leniency is None else f"{g.leniency:+.2f}"
-        rows.append(
-            f'<tr class="{e(g.tier)}"><th scope="row">{e(g.manager)}</th><td>{e(g.team)}</td>'
-            f'<td>{e(g.region)}</td><td class="num">{e(eligible)}</td>'
-            f'<td class="num">{e(_coverage(g))}</td>'
-            f'<td class="num">{e(_value(g.median_days_to_submit, g.tier, percent=False, digits=1))}</td>'
-            f'<td class="num">{e(_value(g.submitted_within_5_business_days, g.tier))}</td>'
-            f'<td class="num">{e(lenient)}</td>'
-            f'<td class="num">{e(_value(g.top_box_share, g.tier))}</td><td>{e(status)}</td></tr>'
-        )
-    head = [
-        ("Manager", False),
-        ("Team (territory)", False),
-        ("Region", False),
-        ("Eligible reps", True),
-        ("Coaching coverage", True),
-        ("Median days to submit", True),
-        ("Within 5 business days", True),
-        ("Rater leniency", True),
-        ("Top-box share", True),
-        ("Small numbers", False),
-    ]
-    return table(head, rows, "Coaching figures by team")
+def _managers_table(groups: Sequence[ManagerGroup]) -> Iterator[str]:
+    """The coaching figures by team, in pieces: a row per team, made as it is written."""
+    return table_parts(
+        _MANAGERS_HEAD,
+        map(_manager_row, coaching_charts.ordered_teams(groups)),
+        "Coaching figures by team",
+    )
+
+
+def _manager_row(g: ManagerGroup) -> str:
+    hidden = g.tier in (Tier.SUPPRESSED, Tier.COUNTS_ONLY)
+    status = withheld(g.tier, g.eligible_reps) if hidden else g.tier
+    eligible = "n<5" if g.tier == Tier.SUPPRESSED else _count(g.eligible_reps)
+    lenient = "–" if g.leniency is None else f"{g.leniency:+.2f}"
+    return (
+        f'<tr class="{e(g.tier)}"><th scope="row">{e(g.manager)}</th><td>{e(g.team)}</td>'
+        f'<td>{e(g.region)}</td><td class="num">{e(eligible)}</td>'
+        f'<td class="num">{e(_coverage(g))}</td>'
+        f'<td class="num">{e(_value(g.median_days_to_submit, g.tier, percent=False, digits=1))}</td>'
+        f'<td class="num">{e(_value(g.submitted_within_5_business_days, g.tier))}</td>'
+        f'<td class="num">{e(lenient)}</td>'
+        f'<td class="num">{e(_value(g.top_box_share, g.tier))}</td><td>{e(status)}</td></tr>'
+    )
+
+
+_MANAGERS_HEAD = (
+    ("Manager", False),
+    ("Team (territory)", False),
+    ("Region", False),
+    ("Eligible reps", True),
+    ("Coaching coverage", True),
+    ("Median days to submit", True),
+    ("Within 5 business days", True),
+    ("Rater leniency", True),
+    ("Top-box share", True),
+    ("Small numbers", False),
+)
 
 
 def _coverage(g: ManagerGroup) -> str:

@@ -47,7 +47,7 @@ def document_parts(
     yield f"""
 </main>
 <script type="application/json" id="{CHARTS_ELEMENT}">"""
-    yield json_for_html(charts())
+    yield from json_parts_for_html(charts())
     yield """</script>
 <script id="plotly-js">"""
     yield plotly_basic()
@@ -75,6 +75,29 @@ def json_for_html(value: Any) -> str:
     for char, escaped in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e")):
         text = text.replace(char, escaped)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def json_parts_for_html(value: Any) -> Iterator[str]:
+    """json_for_html of `value` in pieces, the same text: a dict (with string keys) entry by
+    entry and a list holding dicts or lists item by item, each as its own pieces; anything
+    else (a list of plain values: a chart's labels or values) whole. The charts' specs, a
+    band per team in two of them, are never one string (1.9 MB of text at 50,000 reps, a
+    list of its pieces beside it and a copy for each character escaped)."""
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("," if i else "") + json_for_html(key) + ":"
+            yield from json_parts_for_html(item)
+        yield "}"
+    elif isinstance(value, list | tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ","
+            yield from json_parts_for_html(item)
+        yield "]"
+    else:
+        yield json_for_html(value)
 
 
 _DRAW = """

@@ -11,11 +11,11 @@ report stays small. Every number arrives small-number-filtered; this module only
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from adoptloop.adoption.report.chartkit import DIRECTIONAL_MARK
 from adoptloop.adoption.report.data import RaterInterval, ReportData, UpliftRow
-from adoptloop.adoption.report.tables import e, table
+from adoptloop.adoption.report.tables import e, table, table_parts
 from adoptloop.adoption.smallnumbers import Tier
 
 _W, _H, _PAD = 240, 22, 8
@@ -117,8 +117,9 @@ def caused(data: ReportData) -> tuple[str, str, str, str]:
     return ("caused", "What training caused", CAUSED, _uplift(data))
 
 
-def calibration(data: ReportData) -> tuple[str, str, str, str]:
-    """The "Rater calibration" section: (anchor, heading, lede, content) for html.py."""
+def calibration(data: ReportData) -> tuple[str, str, str, Iterable[str]]:
+    """The "Rater calibration" section: (anchor, heading, lede, content in pieces: a row per
+    coaching manager) for html.py."""
     return ("calibration", "Rater calibration", CALIBRATION, _raters(data))
 
 
@@ -177,15 +178,16 @@ def _uplift(data: ReportData) -> str:
     )
 
 
-def _raters(data: ReportData) -> str:
-    """The "Rater calibration" section's content: intervals, by region and name."""
+def _raters(data: ReportData) -> Iterable[str]:
+    """The "Rater calibration" section's content: intervals, by region and name, a row at a
+    time."""
     if data.uplift_missing:
-        return f'<p class="empty">{e(data.uplift_missing)}</p>'
+        return [f'<p class="empty">{e(data.uplift_missing)}</p>']
     if not data.raters:
-        return '<p class="empty">No coaching manager rated reps in the last year.</p>'
+        return ['<p class="empty">No coaching manager rated reps in the last year.</p>']
     shown = [r for r in data.raters if r.leniency is not None]
     span = _span([v for r in shown for v in (r.ci_low, r.ci_high)], least=0.1)
-    rows = [_rater_row(r, span) for r in data.raters]
+    rows = (_rater_row(r, span) for r in data.raters)
     head = [
         ("Manager", False),
         ("Region", False),
@@ -195,7 +197,7 @@ def _raters(data: ReportData) -> str:
         (f"Against the region (±{span:.2f})", False),
         ("Note", False),
     ]
-    return table(head, rows, "Rater calibration by region (listed by name, not ranked)")
+    return table_parts(head, rows, "Rater calibration by region (listed by name, not ranked)")
 
 
 def _rater_row(r: RaterInterval, span: float) -> str:
