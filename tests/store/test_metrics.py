@@ -275,6 +275,7 @@ def test_kept_visits_are_each_visit_s_figures_replaced_per_person(scenario: Scen
     assert sorted(kept.visits_between(conn, date.min, date.max), key=str) == every
 
 
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # PostgreSQL writes them at once
 def test_staged_visits_copied_in_parts_equal_the_visits_written_at_once(
     engine: Engine, scenario: Scenario
 ) -> None:
@@ -283,8 +284,6 @@ def test_staged_visits_copied_in_parts_equal_the_visits_written_at_once(
     (the pass writes between them): every part together is the same rows as write_visits
     for everyone, and the ratings per capability and day summed from the staged table before
     the copy are rated_sums' of the copied rows."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("staged beside the pass on SQLite only (PostgreSQL writes them at once)")
     since = before(90)
     scenario.visit("r1", since, {OBJ: 1.0})
     scenario.visit("r1", since + timedelta(days=1), {OBJ: 1.0, DISC: 0.5}, observer="M-1")
