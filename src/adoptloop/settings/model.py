@@ -43,7 +43,7 @@ from adoptloop.fields import (
 from adoptloop.mappings.roles import DEFAULT_ROLE_MAP, RoleMap, role_key
 from adoptloop.settings.located import validate_located
 from adoptloop.settings.schedule import RetentionSettings, ScheduleSettings
-from adoptloop.settings.yaml import load_located
+from adoptloop.settings.yaml import Located, load_located
 
 ACTOR_KEY_MIN_BYTES = 16  # what adoptloop.xapi.ids.Pseudonymizer accepts
 
@@ -314,7 +314,10 @@ def settings_model(registry: Registry) -> type[Settings]:
 
 
 def load_settings(path: Path, registry: Registry) -> Settings:
-    located = load_located(path)
+    return _validated(load_located(path), registry, path)
+
+
+def _validated(located: Located, registry: Registry, path: Path) -> Settings:
     settings = validate_located(settings_model(registry), located)
     settings._config_path = path.resolve()
     return settings
@@ -336,11 +339,8 @@ def load_with_connectors(path: Path) -> tuple[Settings, Registry]:
     if types and all(isinstance(t, str) for t in types):
         registry = Registry.from_entry_points(cast(set[str], types))
         try:
-            settings = validate_located(settings_model(registry), located)
+            return _validated(located, registry, path), registry
         except ConfigError:
             pass  # reported below, with every connector
-        else:
-            settings._config_path = path.resolve()
-            return settings, registry
     registry = Registry.from_entry_points()
-    return load_settings(path, registry), registry
+    return _validated(located, registry, path), registry
