@@ -308,10 +308,15 @@ def run_adoptloop(config: Path, env: dict[str, str], store_url: str) -> dict[str
     }
 
 
+def _pulled(event: dict[str, Any]) -> str:
+    """A pulled stream's key in `streams` and `streams_cpu_seconds`."""
+    return f"pull {event['connector']}.{event['stream']}"
+
+
 def _stream_cpu(events: list[dict[str, Any]]) -> dict[str, float]:
     """The run process's CPU per pulled stream (the `pulled` events' cpu_seconds)."""
     return {
-        f"pull {e['connector']}.{e['stream']}": e["cpu_seconds"]
+        _pulled(e): e["cpu_seconds"]
         for e in events
         if e.get("event") == "pulled" and "cpu_seconds" in e
     }
@@ -322,7 +327,7 @@ def _stream_seconds(events: list[dict[str, Any]], stages: dict[str, float]) -> d
     first of each stage: the stage's time less the others')."""
     out: dict[str, float] = {}
     keys: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
-        ("pull", "pulled", lambda e: f"pull {e['connector']}.{e['stream']}"),
+        ("pull", "pulled", _pulled),
         ("translate", "translated", lambda e: f"translate {e['table']}"),
     )
     for stage, event_name, key in keys:
