@@ -422,20 +422,31 @@ def rating_columns(conn: Connection, since: date | None, as_of: date) -> RatingC
     )
     days = [as_of] + ([] if since is None else [since])
     out = RatingColumns([], array("i"), array("i"), array("i"), array("i"), array("d"))
-    codes: dict[str, int] = {}
-    code = codes.setdefault
+    codes = _Codes()
+    code = codes.__getitem__  # the dict's own lookup, per id; Python code only for a new one
     result = conn.exec_driver_sql(sql, tuple(day.isoformat() if sqlite else day for day in days))
     cursor = result.cursor  # fetched from the driver's cursor: plain tuples, not Row objects
     try:
         while rows := cursor.fetchmany(_FETCH):
             observers, observed, capabilities, ordinals, scaled = zip(*rows, strict=True)
             del rows
-            out.observers.extend([code(i, len(codes)) for i in observers])
-            out.observed.extend([code(i, len(codes)) for i in observed])
-            out.capabilities.extend([code(i, len(codes)) for i in capabilities])
+            out.observers.extend(map(code, observers))
+            out.observed.extend(map(code, observed))
+            out.capabilities.extend(map(code, capabilities))
             out.days.extend(ordinals)
             out.scaled.extend(map(float, scaled))
     finally:
         result.close()
     out.names.extend(codes)
     return out
+
+
+class _Codes(dict[str, int]):
+    """Each id's code: the next one (how many ids came before it) the first time it is asked
+    for. Looked up through `__getitem__` by `map`, so only a new id runs Python code (each
+    read id through `setdefault` and `len` in a comprehension took about twice as long:
+    ~0.2 of the read's ~0.7 CPU-s at 10,000 reps)."""
+
+    def __missing__(self, key: str) -> int:
+        code = self[key] = len(self)
+        return code
