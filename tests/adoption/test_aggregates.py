@@ -91,19 +91,23 @@ def _assert_kept_equals_full(engine: Engine, capabilities: CapabilityMap, as_of:
         )
         assert incremental == recomputed
         # as the adoption stage reads them (pipeline/adopt.py): of the managers' teams only
-        # their coaching coverage cells, the per-day counts let go once the region rows are made
+        # their coaching coverage cells, the per-day counts read from the store a curve at a
+        # time (none held in the sums)
         lean, _ = aggregates.update(
             engine, capabilities, as_of, ["region"], ["region"], coverage=["manager"]
         )
         managers = {k: v for k, v in sums.cells.items() if k[0] == "manager" and k[2] == ""}
         assert managers
         assert {k: v for k, v in lean.cells.items() if k[0] == "manager"} == managers
-        km = dict(lean.km)
-        rows = metric_rows(conn, lean, capabilities, as_of, "region", release=True)
-        assert km
-        assert not lean.km  # the region and "(all)" counts, taken out as read
+        assert not lean.km
+        assert lean.stored == {"*", "region"}
+        rows = metric_rows(conn, lean, capabilities, as_of, "region")
+        assert any(row.curve for row in rows)
+        held = Counter(kept.load_km(conn, ["*", "region"]))
         assert _csv(rows) == _csv(
-            metric_rows(conn, replace(lean, km=Counter(km)), capabilities, as_of, "region")
+            metric_rows(
+                conn, replace(lean, km=held, stored=frozenset()), capabilities, as_of, "region"
+            )
         )
         assert (
             build_report_data(
@@ -431,26 +435,32 @@ def test_the_report_reads_the_raters_and_managers_regions_on_d_once(
     assert all(read[m] == everyone[m] for m in read)
 
 
-def test_observations_taken_out_as_read_leave_the_other_groupings_counts() -> None:
-    """Issue 17 (the adoption stage's memory flat to 50k): with `release`, a grouping's
-    per-day counts leave `km` as its observations are made (not held twice), the same
-    observations; the other groupings' counts stay."""
+def test_curves_held_are_made_one_per_group_and_capability_of_their_grouping(
+    engine: Engine,
+) -> None:
+    """Issue 17 (the adoption stage's memory at 100k): the Kaplan-Meier observations of a
+    grouping's counts held in `km` (a full computation's), a curve per (group, capability) of
+    that grouping only, a curve whose counts are all 0 left out; a grouping neither held nor
+    stored has no curves."""
     day = date(2026, 6, 20).toordinal()
     sums = aggregates.Aggregates()
     sums.km.update(
         {
             ("region", "North", "obj", "e", 3): 2,
             ("region", "North", "obj", "c", day): 1,
+            ("region", "North", "disc", "e", 3): 1,
             ("region", "South", "obj", "e", 5): 0,
             ("manager", "M-1", "obj", "e", 3): 2,
         }
     )
     as_of = date(2026, 6, 30)
-    expected = {("North", "obj"): Counter({(3, True): 2, (10, False): 1})}
-    assert sums.observations("region", as_of) == expected
-    assert len(sums.km) == 4
-    assert sums.observations("region", as_of, release=True) == expected
-    assert dict(sums.km) == {("manager", "M-1", "obj", "e", 3): 2}
+    with engine.connect() as conn:
+        curves = list(sums.curves(conn, "region", as_of))
+        assert not list(sums.curves(conn, "team", as_of))
+    assert sorted(curves) == [
+        ("North", "disc", Counter({(3, True): 1})),
+        ("North", "obj", Counter({(3, True): 2, (10, False): 1})),
+    ]
 
 
 def test_the_visits_rows_staged_beside_a_full_computation_fail_it_when_they_fail(

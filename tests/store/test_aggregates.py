@@ -223,3 +223,50 @@ def test_sums_of_the_kept_contributions_equal_those_added_up_one_at_a_time(
     assert {k: list(v) for k, v in cells.items()} == expected.cells
     assert km == {k: n for k, n in expected.km.items() if n}
     assert any(day == 0 for (*_, kind, day) in km if kind == "e")
+
+
+def test_kept_curves_are_read_one_per_key_whatever_order_their_counts_were_written_in(
+    engine: Engine,
+) -> None:
+    """Issue 17 (the adoption stage's memory at 100k): the kept Kaplan-Meier counts of a
+    grouping are read a curve (group, capability) at a time, in key order. Counts written
+    interleaved across groups, capabilities and groupings, over several changes (one taken
+    back to 0 and removed), each come out once, in their own curve only: the same curves as
+    the counts held whole give."""
+    rng = random.Random(17)  # noqa: S311 (test data)
+    groups = ["North", "South", "North-East", "N"]  # prefixes of one another
+    caps = ["obj", "disc", "o"]
+    keys: list[KmKey] = [
+        (grouping, group, cap, kind, day)
+        for grouping in ("region", "team", aggregates.EVERYONE)
+        for group in (groups if grouping != aggregates.EVERYONE else [aggregates.ALL])
+        for cap in caps
+        for kind, day in (("e", 0), ("e", 7), ("c", 739_000), ("c", 739_031))
+    ]
+    rng.shuffle(keys)  # the store's own order (PostgreSQL's heap): curves interleaved
+    km: Counter[KmKey] = Counter()
+    for start in range(0, len(keys), 9):  # several changes, each of a few curves' counts
+        delta: Counter[KmKey] = Counter({key: rng.randint(1, 4) for key in keys[start : start + 9]})
+        with engine.begin() as conn:
+            kept.apply_km(conn, delta)
+        km.update(delta)
+    gone = keys[3]
+    with engine.begin() as conn:
+        kept.apply_km(conn, {gone: -km[gone]})
+    del km[gone]
+    as_of = date(2026, 6, 30)
+    held = aggregates.Aggregates(km=km)
+    stored = aggregates.Aggregates(stored=frozenset(["region", aggregates.EVERYONE]))
+    with engine.connect() as conn:
+        read = list(kept.km_curves(conn, "region"))
+        # each curve once (in the database's key order)
+        assert len({(group, cap) for group, cap, _ in read}) == len(read) == len(groups) * 3
+        for group, cap, counts in read:
+            assert Counter({("region", group, cap, kind, day): n for kind, day, n in counts}) == (
+                Counter({k: n for k, n in km.items() if k[:3] == ("region", group, cap)})
+            )
+        for grouping in ("region", aggregates.EVERYONE):
+            curves = list(stored.curves(conn, grouping, as_of))
+            assert len(curves) == len({(g, c) for g, c, _ in curves})
+            assert sorted(curves) == sorted(held.curves(conn, grouping, as_of))
+        assert not list(stored.curves(conn, "team", as_of))  # not read: not asked for

@@ -17,9 +17,10 @@ adoption.metrics turns sums into rows; this module forms them. Each person contr
   report's rater statistics sum per observer over (D - 90 d, D].
 
 `Aggregates` holds the sums: cells per (grouping, group, capability; "" for coverage) and
-Kaplan-Meier's per-day counts; grouping "*" holds the "(all)" rows; `rated` the ratings per
-capability and day (kept in metric_km as grouping "rated": ("rated", "(all)", capability, "r",
-day number)). A full computation adds every
+Kaplan-Meier's per-day counts (the kept ones read from the store a curve at a time, not
+held: `curves`); grouping "*" holds the "(all)" rows; `rated` the ratings per capability and
+day (kept in metric_km as grouping "rated": ("rated", "(all)", capability, "r", day number)).
+A full computation adds every
 contribution (but the ratings per day, which only the kept path reads); `update` (the run's adoption stage) keeps them in the store (schema v8) and
 redoes only the people whose states rows the states pass recomputed (store metric_dirty) and
 those whose coverage contribution expired, subtracting their stored contribution and adding the
@@ -220,6 +221,9 @@ class Aggregates:
     cells: dict[CellKey, list[int]] = field(default_factory=dict)
     km: Counter[KmKey] = field(default_factory=Counter)
     rated: Counter[tuple[str, int]] = field(default_factory=Counter)  # (capability, day number)
+    # groupings whose Kaplan-Meier counts are the kept ones (metric_km), read by `curves` a
+    # curve at a time rather than held in `km` (update's)
+    stored: frozenset[str] = frozenset()
 
     def _cell(self, key: CellKey) -> list[int]:
         found = self.cells.get(key)
@@ -304,22 +308,38 @@ class Aggregates:
             if g == grouping and any(counts):
                 yield group, cap, counts
 
-    def observations(
-        self, grouping: str, as_of: date, *, release: bool = False
-    ) -> dict[tuple[str, str], Counter[tuple[int, bool]]]:
-        """(group, capability) -> Counter of Kaplan-Meier observations (days, proficient).
-        `release`: the grouping's per-day counts are taken out of `km` as they are read (the
-        caller has no more use for them), so the two are not held in full at once."""
-        out: dict[tuple[str, str], Counter[tuple[int, bool]]] = defaultdict(Counter)
+    def curves(
+        self, conn: Connection, grouping: str, as_of: date
+    ) -> Iterator[tuple[str, str, Counter[tuple[int, bool]]]]:
+        """(group, capability, Counter of Kaplan-Meier observations (days, proficient)) of each
+        non-empty curve of `grouping`. A grouping of `stored` is read from the store a curve
+        at a time (store.aggregates.km_curves: only one curve's counts are held); any other
+        from `km` (a grouping neither in `km` nor in `stored` has no curves)."""
         ordinal = as_of.toordinal()
-        keys = [k for k in self.km if k[0] == grouping] if release else self.km
-        for key in keys:
-            _, group, cap, kind, day = key
-            n = self.km.pop(key) if release else self.km[key]
-            if key[0] == grouping and n:
-                time = (day, True) if kind == "e" else (ordinal - day, False)
-                out[(group, cap)][time] += n
-        return out
+        counted: Iterable[tuple[str, str, list[kept.KmCount]]]
+        if grouping in self.stored:
+            counted = kept.km_curves(conn, grouping)
+        else:
+            mine: dict[tuple[str, str], list[kept.KmCount]] = defaultdict(list)
+            for (g, group, cap, kind, day), n in self.km.items():
+                if g == grouping:
+                    mine[(group, cap)].append((kind, day, n))
+            counted = ((group, cap, counts) for (group, cap), counts in mine.items())
+        for group, cap, counts in counted:
+            observations = _observations(counts, ordinal)
+            if observations:
+                yield group, cap, observations
+
+
+def _observations(counts: Iterable[kept.KmCount], ordinal: int) -> Counter[tuple[int, bool]]:
+    """One curve's per-day counts as Kaplan-Meier observations (days, proficient): an event
+    `day` days after training; a rep not proficient, trained on day number `day`, censored at
+    the as-of date's day number `ordinal` minus it."""
+    out: Counter[tuple[int, bool]] = Counter()
+    for kind, day, n in counts:
+        if n:
+            out[(day, True) if kind == "e" else (ordinal - day, False)] += n
+    return out
 
 
 def full(
@@ -367,19 +387,20 @@ def update(
 ) -> tuple[Aggregates, dict[str, Any]]:
     """Bring the kept sums to `as_of` (after the states pass: `bring_to`); returns the sums of
     `groupings` (plus the "(all)" ones) and the coaching coverage cells (capability "") of
-    `coverage`, with the Kaplan-Meier counts of `curves` (None: of every one of `groupings`)
-    and the ratings per capability and day, and the counts of what was redone (nothing when
-    the run brought the sums to `as_of` already)."""
+    `coverage`, with the Kaplan-Meier curves of `curves` (None: of every one of `groupings`;
+    left in the store, `Aggregates.curves` reads them a curve at a time) and the ratings per
+    capability and day, and the counts of what was redone (nothing when the run brought the
+    sums to `as_of` already)."""
     counts = bring_to(engine, capabilities, as_of)
     with engine.begin() as conn:
         cells = kept.load_cells(conn, [EVERYONE, *groupings])
         cells.update(
             kept.load_cells(conn, [g for g in coverage if g not in groupings], coverage_only=True)
         )
-        km = kept.load_km(conn, [EVERYONE, *(groupings if curves is None else curves)])
         rated = kept.load_km(conn, [RATED])
-    sums = Aggregates(cells, Counter(km), Counter({(k[2], k[4]): n for k, n in rated.items()}))
-    return sums, counts
+    stored = frozenset([EVERYONE, *(groupings if curves is None else curves)])
+    ratings = Counter({(k[2], k[4]): n for k, n in rated.items()})
+    return Aggregates(cells, rated=ratings, stored=stored), counts
 
 
 def bring_to(engine: Engine, capabilities: CapabilityMap, as_of: date) -> dict[str, Any]:

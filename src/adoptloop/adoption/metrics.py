@@ -219,12 +219,10 @@ def metric_rows(
     capabilities: CapabilityMap,
     as_of: date,
     by: By,
-    *,
-    release: bool = False,
 ) -> list[MetricsRow]:
-    """The rows of grouping `by` from the sums (adoption.aggregates), plus follow-through.
-    `release`: the Kaplan-Meier counts of `by` and "(all)" are taken out of `sums` as their
-    curves are made (the caller has no more use for them)."""
+    """The rows of grouping `by` from the sums (adoption.aggregates), plus follow-through;
+    each row's Kaplan-Meier curve made from its counts (Aggregates.curves: the kept ones read
+    from the store through `conn` a curve at a time)."""
     rows: dict[_Key, MetricsRow] = {}
 
     def at(group: str, capability: str) -> MetricsRow:
@@ -238,11 +236,10 @@ def metric_rows(
             r = at(group, cap)
             (r.trained, r.cohort, r.observed, r.adopted, r.sustained, r.regressed) = counts[:6]
             r.cohort_sustained = counts[6]
-        for (group, cap), observations in sums.observations(
-            grouping, as_of, release=release
-        ).items():
-            if (group, cap) in rows:
-                rows[_Key(group, cap)].curve = kaplan_meier_counts(observations)
+        for group, cap, observations in sums.curves(conn, grouping, as_of):
+            row = rows.get(_Key(group, cap))
+            if row is not None:
+                row.curve = kaplan_meier_counts(observations)
     attach: By = by if by in ("region", "team", "manager") else "capability"
     for g, (eligible, coached) in coverage(sums, attach).items():
         for cap in capabilities.capabilities:

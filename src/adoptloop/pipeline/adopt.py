@@ -96,11 +96,9 @@ def write_outputs(
         sums, _counts = aggregates.update(
             engine, capabilities, as_of, curves, curves, coverage=["manager"]
         )
-        # by region, the report's curves are these rows': their per-day counts are let go
+        # the survival curves' per-day counts are read a curve at a time (Aggregates.curves)
         with engine.connect() as conn:
-            rows = metric_rows(conn, sums, capabilities, as_of, by, release=by == "region")
-        if by == "region":
-            sums.km.clear()
+            rows = metric_rows(conn, sums, capabilities, as_of, by)
         table = write_csv(rows, output_dir / "adoption.csv")
         with engine.connect() as conn:
             data = build_report_data(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from sys import intern
 from typing import Any
 
@@ -492,7 +494,9 @@ def load_cells(
 
 
 def load_km(conn: Connection, groupings: Sequence[str]) -> dict[KmKey, int]:
-    """Kaplan-Meier's counts of `groupings` (names interned, as load_cells')."""
+    """Kaplan-Meier's counts of `groupings` (names interned, as load_cells'), all at once:
+    for the ratings per day (grouping "rated", a few per capability and day); a grouping's
+    survival curves are read one at a time (km_curves)."""
     t = schema.metric_km
     query = select(t.c.grouping, t.c.grp, t.c.capability_id, t.c.kind, t.c.day, t.c.n)
     return {
@@ -501,3 +505,21 @@ def load_km(conn: Connection, groupings: Sequence[str]) -> dict[KmKey, int]:
             query.where(t.c.grouping.in_(list(groupings)))
         )
     }
+
+
+KmCount = tuple[str, int, int]  # (kind "e"/"c", day, reps) of one curve's metric_km row
+
+
+def km_curves(conn: Connection, grouping: str) -> Iterator[tuple[str, str, list[KmCount]]]:
+    """Kaplan-Meier's counts of `grouping` one curve at a time: (group, capability, its
+    rows' (kind, day, n)), streamed in key order (the primary key's: each curve's rows come
+    together whatever order they were written in), so that only one curve's are held (the
+    region grouping's of a 100,000-rep org were ~25 MB loaded whole)."""
+    t = schema.metric_km
+    query = (
+        select(t.c.grp, t.c.capability_id, t.c.kind, t.c.day, t.c.n)
+        .where(t.c.grouping == grouping)
+        .order_by(t.c.grp, t.c.capability_id, t.c.kind, t.c.day)
+    )
+    for (group, cap), rows in groupby(bulk.driver_rows(conn, query), key=itemgetter(0, 1)):
+        yield group, cap, [(kind, int(day), int(n)) for _, _, kind, day, n in rows]
