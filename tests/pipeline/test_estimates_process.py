@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import func, make_url, select
+from sqlalchemy import delete, func, make_url, select
 from structlog.testing import capture_logs
 
+from adoptloop.adoption.estimates import as_plain, estimates_as_of
 from adoptloop.cli.common import load
 from adoptloop.errors import AdoptloopError
 from adoptloop.mappings.translate import estimate_ref
@@ -29,7 +30,8 @@ from adoptloop.pipeline import translate as translate_stage
 from adoptloop.pipeline.estimates import period_of
 from adoptloop.pipeline.run import Environment, _beside, run_pipeline
 from adoptloop.store import adoption as store
-from adoptloop.store import schema
+from adoptloop.store import records, schema
+from adoptloop.store.metrics import estimate_dirty, kept_rating_columns
 from tests.store.conftest import postgres_server, postgres_url, store_url
 
 __all__ = ["postgres_server", "postgres_url", "store_url"]  # the fixtures this module uses
@@ -352,12 +354,12 @@ def test_the_estimates_process_ends_once_it_has_answered_without_the_teardown(
         tmp_path,
         monkeypatch,
         "ends",
-        "import atexit, pathlib, sys\n"
+        "import atexit, pathlib, sys, types\n"
         "import adoptloop.adoption.estimates as estimates\n"
         f"atexit.register(pathlib.Path({str(hooked)!r}).write_text, 'ran')\n"
         "def found(*args, **kwargs):\n"
         "    print('printed by a library')\n"
-        "    return None\n"
+        "    return types.SimpleNamespace(kept_ratings=None)\n"
         "estimates.estimates_as_of = found\n"
         "estimates.as_plain = lambda found: {'answered': True}\n",
     )
@@ -543,3 +545,46 @@ def test_a_run_with_nothing_new_takes_the_kept_estimates_and_ends_its_process_un
         assert again[kind]["statements"] == again[kind]["voided"] == 0
         assert again[kind]["unchanged"] == made[kind]["statements"]
     assert made["uplift"]["statements"] > 0
+
+
+def test_the_estimates_process_keeps_the_counted_ratings_and_reads_them_the_next_run(
+    demo: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (an incremental run's estimates), on SQLite and PostgreSQL: the first run's
+    estimates process keeps every counted rating (estimate_ratings, at the inputs stamp it
+    read); after a rating changed in the CRM drop, the next run's reads the kept ones and
+    the marked person's, keeps them again (nobody left marked), and its estimates are a read
+    of every rating's."""
+    settings, registry = load(_with_store(demo, store_url, monkeypatch))
+    env = Environment.open(settings, registry)
+    try:
+        run_pipeline(env)
+        with env.engine.connect() as conn:
+            first = kept_rating_columns(conn)
+            assert first is not None
+            assert first[0] == records.inputs_stamp(conn)
+            assert estimate_dirty(conn) == []
+        reports = demo.parent / "demo" / "crm" / "coaching_reports.csv"
+        lines = reports.read_text(encoding="utf-8").splitlines(keepends=True)
+        assert ",3,4,,,,4," in lines[1]
+        lines[1] = lines[1].replace(",3,4,,,,4,", ",5,4,,,,4,")  # its opening rated 5, not 3
+        reports.write_text("".join(lines), encoding="utf-8")
+        second_run = run_pipeline(env)
+        with env.engine.begin() as conn:
+            second = kept_rating_columns(conn)
+            assert second is not None
+            assert second[0] == records.inputs_stamp(conn) != first[0]
+            assert estimate_dirty(conn) == []
+            published = store.kept_estimates(conn)
+            # the same estimates from every rating read in this process (the kept ones
+            # forgotten in this transaction only)
+            meta = schema.meta
+            conn.execute(delete(meta).where(meta.c.key == records.ESTIMATES_KEY))
+            full = as_plain(estimates_as_of(conn, env.capabilities, env.as_of(None)))
+            conn.rollback()
+    finally:
+        env.engine.dispose()
+    assert second_run.counts["estimates"]["inputs"] == "read"
+    assert published is not None
+    assert published["uplift"] == full["uplift"]
+    assert published["leniency"] == full["leniency"]

@@ -161,12 +161,13 @@ _V6_EMITTED = (
 
 
 def _undo_v7(conn: Connection) -> None:
-    """Undo v11 (adoption_states' index by person), v10, v9 and v8 (the kept metrics' tables)
-    and v7: `emitted` keyed by its text key with record_ref and hr_id indexes, and the outbox's
-    hr_id index (the tables as v1 to v6 made them)."""
+    """Undo v12 (the estimates' kept inputs), v11 (adoption_states' index by person), v10, v9
+    and v8 (the kept metrics' tables) and v7: `emitted` keyed by its text key with record_ref
+    and hr_id indexes, and the outbox's hr_id index (the tables as v1 to v6 made them)."""
     conn.execute(text("DROP INDEX ix_adoption_states_source_hr_id"))
     kept = ("metric_reps", "metric_people", "metric_cells", "metric_km", "metric_dirty")
-    for table in (*kept, "metric_ratings", "metric_visits"):
+    estimates = ("estimate_ratings", "estimate_dirty")
+    for table in (*kept, "metric_ratings", "metric_visits", *estimates):
         schema.metadata.tables[table].drop(conn)
     conn.execute(text("DROP TABLE emitted"))
     conn.execute(text(_V6_EMITTED))

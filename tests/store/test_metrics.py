@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, event, insert, select, update
 
 from adoptloop.adoption import compute
 from adoptloop.store import adoption, metrics, names, schema
@@ -405,16 +405,15 @@ def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_histor
         assert not any(step.startswith("SCAN ratings") for step in plan), plan
 
 
-def test_rating_columns_are_the_counted_ratings_as_plain_columns_in_the_model_s_order(
-    scenario: Scenario,
-) -> None:
+def test_rating_columns_are_the_counted_ratings_as_plain_columns(scenario: Scenario) -> None:
     """Issue 17, estimates stage, point 1 (the counted ratings read cheaply for both
     estimators): one read gives every rating on a counted, not deleted visit in (since, D] as
     columns of plain values, on SQLite and PostgreSQL alike: visit days as date ordinals
-    computed by the database, scaled values as doubles, each distinct id one string object;
-    in the rater-leniency model's order (observer, visit date, visit, item)."""
+    computed by the database, scaled values as doubles, each distinct id one string object
+    (in the database's order: adoption/raters.py sorts them); `dirty`: only the ratings of the
+    people marked in estimate_dirty, of any day."""
     since = before(90)
-    scenario.visit("r2", before(3), {OBJ: 0.75}, observer="M-1")  # read after the earlier one
+    scenario.visit("r2", before(3), {OBJ: 0.75}, observer="M-1")
     scenario.visit("r1", before(40), {OBJ: 1.0, DISC: 0.25}, observer="M-1")
     scenario.visit("r1", before(40), {DISC: 0.5}, observer="M-0")
     scenario.visit("r1", since, {OBJ: 1.0})  # the first day is out
@@ -423,32 +422,60 @@ def test_rating_columns_are_the_counted_ratings_as_plain_columns_in_the_model_s_
     scenario.visit("r4", D, {OBJ: 1.0}, deleted=True)
     scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})  # after D
 
+    def rows(read: metrics.RatingColumns) -> list[tuple[str, str, str, int, float]]:
+        n = read.names
+        return sorted(
+            (n[m], n[p], n[c], d, s)
+            for m, p, c, d, s in zip(
+                read.observers,
+                read.observed,
+                read.capabilities,
+                read.days,
+                read.scaled,
+                strict=True,
+            )
+        )
+
     period = metrics.rating_columns(scenario.conn, since, D)
-    every = metrics.rating_columns(scenario.conn, None, D)
-
-    def ids(read: metrics.RatingColumns, codes: Any) -> list[str]:
-        return [read.names[c] for c in codes]
-
-    assert ids(period, period.observers) == ["M-0", "M-1", "M-1", "M-1"]
-    assert ids(period, period.observed) == ["r1", "r1", "r1", "r2"]
-    early_ratings = sorted({OBJ: 1.0, DISC: 0.25}.items())  # a visit's items in their order
-    assert ids(period, period.capabilities) == [DISC, *(c for c, _ in early_ratings), OBJ]
-    assert list(period.days) == [before(40).toordinal()] * 3 + [before(3).toordinal()]
-    assert list(period.scaled) == [0.5, *(s for _, s in early_ratings), 0.75]
+    assert rows(period) == sorted(
+        [
+            ("M-0", "r1", DISC, before(40).toordinal(), 0.5),
+            ("M-1", "r1", DISC, before(40).toordinal(), 0.25),
+            ("M-1", "r1", OBJ, before(40).toordinal(), 1.0),
+            ("M-1", "r2", OBJ, before(3).toordinal(), 0.75),
+        ]
+    )
     assert {a.typecode for a in (period.observers, period.observed, period.capabilities)} == {"i"}
     assert (period.days.typecode, period.scaled.typecode) == ("i", "d")
     assert len(set(period.names)) == len(period.names)  # one code per distinct id
-    assert ids(every, every.observers) == ["M-0", "M-1", "M-1", "M-1", "M-1", "M-2"]
-    assert list(every.days)[-1] == before(200).toordinal()
-    assert list(every.days)[1] == since.toordinal()  # M-1's first visit, by date
+    every = metrics.rating_columns(scenario.conn, None, D)
+    assert [r[:2] for r in rows(every)] == [
+        ("M-0", "r1"),
+        ("M-1", "r1"),
+        ("M-1", "r1"),
+        ("M-1", "r1"),
+        ("M-1", "r2"),
+        ("M-2", "r3"),
+    ]
+    assert sorted(r[3] for r in rows(every))[:2] == [before(200).toordinal(), since.toordinal()]
+    assert len(rows(metrics.rating_columns(scenario.conn, None, None))) == 7  # and after D
+
+    scenario.conn.execute(insert(schema.estimate_dirty), [{"hr_id": "r1"}, {"hr_id": "r5"}])
+    marked = metrics.rating_columns(scenario.conn, None, None, dirty=True)
+    assert {(r[1], r[3]) for r in rows(marked)} == {
+        ("r1", before(40).toordinal()),
+        ("r1", since.toordinal()),
+        ("r5", (D + timedelta(days=1)).toordinal()),
+    }
+    assert len(rows(marked)) == 5
 
 
-def test_rating_columns_give_the_plain_query_s_ratings_in_its_order_on_random_visits(
+def test_rating_columns_give_the_plain_query_s_ratings_on_random_visits(
     scenario: Scenario,
 ) -> None:
     """Issue 17, estimates process (point 2: the read as integer codes): on random visits, the
-    codes decoded through `names` give the very values, in the very order, of the plain
-    query (observer, visit date, visit, item) the estimators read before."""
+    codes decoded through `names` give the very values of the plain query the estimators read
+    before (in the database's order: adoption/raters.py sorts them)."""
     import random
 
     from sqlalchemy import and_, select
@@ -496,7 +523,7 @@ def test_rating_columns_give_the_plain_query_s_ratings_in_its_order_on_random_vi
             )
         ]
         assert len(plain) > 20
-        assert decoded == [(m, p, c, _day(d), s) for m, p, c, d, s in plain]
+        assert sorted(decoded) == sorted((m, p, c, _day(d), s) for m, p, c, d, s in plain)
 
 
 def _day(value: Any) -> date:

@@ -24,7 +24,7 @@ from adoptloop.store.db import create_store_engine, migrate, open_store
 from tests.support import REPO
 
 V1_STORE_SQL = REPO / "tests" / "fixtures" / "store" / "v1_store.sql"
-HEAD = "0011_adoption_states_hr_id"
+HEAD = "0012_estimate_inputs"
 
 
 def _build_v1(url: str) -> None:

@@ -17,7 +17,10 @@ report. They are kept in the store, at two levels:
 
 The fits are deterministic functions of exactly those inputs, so the kept rows and results are
 what a fit gives (tests/adoption/test_kept_estimates.py). The counted ratings are read once for
-both estimators (the leniency model's year is most of the uplift panels' too). Reading the
+both estimators (the leniency model's year is most of the uplift panels' too); the estimates
+process reads them through the ones kept between runs (`kept_ratings`: the columns of every
+counted rating and the ratings of the people written since, raters.kept_counted_ratings), in
+the same order as a read of every rating, so the same fits' inputs. Reading the
 inputs imports only numpy (the panels' cells are summed with it); the rest of the statistics
 libraries (seconds and about 120 MB) only a fit imports.
 
@@ -39,7 +42,14 @@ import orjson
 
 from adoptloop import __version__
 from adoptloop.adoption.kept_fits import KeptFits
-from adoptloop.adoption.raters import Leniency, counted_ratings, leniency, rater_inputs
+from adoptloop.adoption.raters import (
+    KeptRatings,
+    Leniency,
+    counted_ratings,
+    kept_counted_ratings,
+    leniency,
+    rater_inputs,
+)
 from adoptloop.adoption.smallnumbers import Tier
 from adoptloop.adoption.uplift import Uplift, collect, fit
 from adoptloop.mappings.capability_map import CapabilityMap
@@ -62,21 +72,37 @@ class Estimates:
     reused: bool  # taken from the store whole: nothing read, nothing fitted
     fits: dict[str, dict[str, int]]  # per kind: fits made and fits taken from the kept ones
     kept_fits: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # the counted ratings read, for the next computation (raters.keep_counted_ratings); None:
+    # not read through the kept ones (`estimates_as_of`'s `kept_ratings`)
+    kept_ratings: KeptRatings | None = field(default=None, repr=False, compare=False)
 
 
 def estimates_as_of(
-    conn: Connection, capabilities: CapabilityMap, as_of: date, *, free: bool = True
+    conn: Connection,
+    capabilities: CapabilityMap,
+    as_of: date,
+    *,
+    free: bool = True,
+    kept_ratings: bool = False,
 ) -> Estimates:
     """The estimates as of `as_of`: the kept ones on the same basis, else computed with each
     fit whose inputs are unchanged taken from the kept ones (and not kept: `keep` does that,
     in a write transaction). Needs the uplift extra (estimators.require) when a fit is made.
     `free`: collect the fits' garbage before returning (False: the caller is a process that
-    ends once it has answered, pipeline/estimates_child.py)."""
+    ends once it has answered, pipeline/estimates_child.py). `kept_ratings`: the counted
+    ratings are read through the kept ones (raters.kept_counted_ratings: the ratings of the
+    people marked since and the kept columns of everyone else's), and what to keep for the
+    next computation comes back as the estimates' `kept_ratings` (the caller keeps it:
+    raters.keep_counted_ratings)."""
     salt, inputs, kept, earlier = _kept(conn, capabilities, as_of)
     if kept.get("inputs") == inputs:
         return _reused(kept, inputs, earlier)
     fits = KeptFits(earlier, salt)
-    counted = counted_ratings(conn, as_of)  # one read for both estimators
+    read: KeptRatings | None = None
+    if kept_ratings:  # one read for both estimators
+        counted, read = kept_counted_ratings(conn, as_of)
+    else:
+        counted = counted_ratings(conn, as_of)
     rated, regions = rater_inputs(conn, as_of, counted=counted)
     panels = collect(conn, capabilities, as_of, None, rated=counted)
     del counted  # the panels and the model's year hold what the fits need
@@ -90,7 +116,13 @@ def estimates_as_of(
         # 10,000 reps)
         gc.collect()
     return Estimates(
-        uplift, rows, inputs, reused=False, fits=fits.counts(KINDS), kept_fits=fits.used
+        uplift,
+        rows,
+        inputs,
+        reused=False,
+        fits=fits.counts(KINDS),
+        kept_fits=fits.used,
+        kept_ratings=read,
     )
 
 

@@ -22,6 +22,7 @@ numbers: n_reps (reps the manager rated) decides the row: < 5 everything blank (
 from __future__ import annotations
 
 import csv
+import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,12 +32,15 @@ from itertools import groupby
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TextIO
 
+import orjson
+
 from adoptloop.adoption import estimators
 from adoptloop.adoption.employment import Employment
 from adoptloop.adoption.kept_fits import KeptFits
 from adoptloop.adoption.metrics import fraction
 from adoptloop.adoption.smallnumbers import Z_95, Tier, tier
 from adoptloop.store import metrics as store
+from adoptloop.store import records
 from adoptloop.store.adoption import hr_rows
 from adoptloop.store.metrics import NO_GROUP
 
@@ -119,8 +123,10 @@ def raters(conn: Connection, as_of: date, *, days: int = RATER_DAYS) -> list[Len
 @dataclass(frozen=True, slots=True)
 class CountedRatings:
     """Every counted rating of a `rep` row (store.metrics.rating_columns, kept where the rated
-    person's HR row on the visit date is a `rep` row), as numpy columns in the leniency
-    model's order (rater, visit date, visit, item): read once for both estimators, with no
+    person's HR row on the visit date is a `rep` row), as numpy columns in the order of their
+    values (rater, visit day, rated rep, capability, scaled value: `_Columns.sorted`; two
+    ratings in the same place are the same five values, so the order is the same whoever
+    reads them, in one read or kept between runs): read once for both estimators, with no
     object per rating. Each distinct id is one string object, shared by its ratings."""
 
     raters: Any  # str objects
@@ -158,23 +164,188 @@ class CountedRatings:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Counted ratings (of anyone, any day) as numpy columns: ids as codes into `names`, which
+    are sorted and each used, so that codes order as their ids do; the ratings in their
+    values' order when made by `sorted`."""
+
+    names: Any  # str objects, sorted
+    observers: Any  # int32 codes
+    observed: Any  # int32 codes
+    capabilities: Any  # int32 codes
+    days: Any  # int32 date ordinals
+    scaled: Any  # float64
+
+    @classmethod
+    def sorted(
+        cls,
+        names: Sequence[str],
+        observers: Any,
+        observed: Any,
+        capabilities: Any,
+        days: Any,
+        scaled: Any,
+    ) -> _Columns:
+        """The columns with codes into `names` (which may repeat an id) recoded into the
+        sorted names they use, the ratings sorted by rater, day, rated person, capability and
+        scaled value."""
+        np = estimators.load("numpy")
+        unique, inverse = np.unique(np.array(names, dtype=object), return_inverse=True)
+        n = len(observers)
+        codes = inverse[np.concatenate([observers, observed, capabilities])]
+        used, codes = np.unique(codes, return_inverse=True)  # sorted: the names' order kept
+        codes = codes.astype(np.int32)
+        o, p, c = codes[:n], codes[n : 2 * n], codes[2 * n :]
+        order = np.lexsort((scaled, c, p, days, o))
+        return cls(unique[used], o[order], p[order], c[order], days[order], scaled[order])
+
+    @classmethod
+    def read(cls, columns: store.RatingColumns) -> _Columns:
+        """store.metrics.rating_columns' read, sorted."""
+        np = estimators.load("numpy")
+        return cls.sorted(
+            columns.names,
+            np.frombuffer(columns.observers, dtype=np.int32),
+            np.frombuffer(columns.observed, dtype=np.int32),
+            np.frombuffer(columns.capabilities, dtype=np.int32),
+            np.frombuffer(columns.days, dtype=np.int32),
+            np.frombuffer(columns.scaled, dtype=np.float64),
+        )
+
+    def without(self, people: Sequence[str]) -> _Columns:
+        """The ratings of everyone but `people` (rated persons), in their order."""
+        np = estimators.load("numpy")
+        gone = np.isin(self.observed, np.flatnonzero(np.isin(self.names, list(people))))
+        keep = ~gone
+        return _Columns(
+            self.names,
+            self.observers[keep],
+            self.observed[keep],
+            self.capabilities[keep],
+            self.days[keep],
+            self.scaled[keep],
+        )
+
+    def joined(self, other: _Columns) -> _Columns:
+        """Both columns' ratings, sorted."""
+        np = estimators.load("numpy")
+        shift = len(self.names)
+        return _Columns.sorted(
+            [*self.names.tolist(), *other.names.tolist()],
+            np.concatenate([self.observers, other.observers + shift]),
+            np.concatenate([self.observed, other.observed + shift]),
+            np.concatenate([self.capabilities, other.capabilities + shift]),
+            np.concatenate([self.days, other.days]),
+            np.concatenate([self.scaled, other.scaled]),
+        )
+
+    def pack(self) -> bytes:
+        """The columns as bytes (`unpack` reads them): a JSON header (format, byte order, the
+        names, the number of ratings), then the five arrays."""
+        header = orjson.dumps(
+            {
+                "format": _PACKED,
+                "byteorder": sys.byteorder,
+                "names": self.names.tolist(),
+                "n": len(self.observers),
+            }
+        )
+        arrays = (self.observers, self.observed, self.capabilities, self.days, self.scaled)
+        return b"".join([len(header).to_bytes(8, "little"), header, *(a.tobytes() for a in arrays)])
+
+    @classmethod
+    def unpack(cls, data: bytes) -> _Columns | None:
+        """Columns `pack` made; None when they are of another format or byte order (then
+        read again)."""
+        np = estimators.load("numpy")
+        size = int.from_bytes(data[:8], "little")
+        header = orjson.loads(data[8 : 8 + size])
+        if header.get("format") != _PACKED or header.get("byteorder") != sys.byteorder:
+            return None
+        n, at = header["n"], 8 + size
+        arrays = []
+        for dtype in (np.int32, np.int32, np.int32, np.int32, np.float64):
+            width = np.dtype(dtype).itemsize * n
+            arrays.append(np.frombuffer(data, dtype=dtype, count=n, offset=at))
+            at += width
+        return cls(np.array(header["names"], dtype=object), *arrays)
+
+
+_PACKED = 1  # the packed columns' format: another is read again, not unpacked
+
+
+@dataclass(frozen=True, slots=True)
+class KeptRatings:
+    """What the estimates process keeps for the next run (store.metrics.keep_rating_columns):
+    the packed columns of every counted rating, read at inputs stamp `stamp`; `columns` None:
+    the kept ones are these already."""
+
+    stamp: str | None
+    columns: bytes | None
+
+
 def counted_ratings(conn: Connection, as_of: date, since: date | None = None) -> CountedRatings:
     """The counted ratings of `rep` rows dated in (since, as_of] (since None: on or before
     as_of), in one read (store.metrics.rating_columns)."""
+    return _counted(conn, _Columns.read(store.rating_columns(conn, since, as_of)), as_of)
+
+
+def kept_counted_ratings(conn: Connection, as_of: date) -> tuple[CountedRatings, KeptRatings]:
+    """`counted_ratings(conn, as_of)`, read from the kept columns and the ratings of the people
+    marked since (store.metrics.estimate_dirty) when columns are kept, else of every rating;
+    and what to keep for the next read (keep_counted_ratings). The same ratings in the same
+    order either way (`_Columns.sorted`)."""
+    stamp = records.inputs_stamp(conn)
+    found = store.kept_rating_columns(conn)
+    kept = None if found is None else _Columns.unpack(found[1])
+    if found is None or kept is None:
+        every = _Columns.read(store.rating_columns(conn, None, None))
+        changed = True
+    else:
+        dirty = store.estimate_dirty(conn)
+        every = kept
+        if dirty:
+            fresh = _Columns.read(store.rating_columns(conn, None, None, dirty=True))
+            every = kept.without(dirty).joined(fresh)
+        changed = bool(dirty) or found[0] != stamp
+    dated = every.days <= as_of.toordinal()
+    counted = _counted(
+        conn,
+        _Columns(
+            every.names,
+            every.observers[dated],
+            every.observed[dated],
+            every.capabilities[dated],
+            every.days[dated],
+            every.scaled[dated],
+        ),
+        as_of,
+    )
+    return counted, KeptRatings(stamp, every.pack() if changed else None)
+
+
+def keep_counted_ratings(conn: Connection, kept: KeptRatings) -> bool:
+    """Keep what `kept_counted_ratings` read for the next read, unless the inputs were
+    written since (then False, and the next read reads those people again)."""
+    if kept.columns is None:
+        return False
+    return store.keep_rating_columns(conn, kept.stamp, kept.columns)
+
+
+def _counted(conn: Connection, read: _Columns, as_of: date) -> CountedRatings:
+    """The ratings of `read` whose rated person's HR row on the visit day is a `rep` row."""
     np = estimators.load("numpy")
     employment = employment_by_person(conn)
-    read = store.rating_columns(conn, since, as_of)
-    names = np.array(read.names, dtype=object)
-    observed = np.frombuffer(read.observed, dtype=np.int32)
-    days = np.frombuffer(read.days, dtype=np.int32)
+    names = read.names
     # whether the rated person's HR row on the visit day is a `rep` row: once per distinct
     # (person, day), as one int64 each
     pairs, which = np.unique(
-        observed.astype(np.int64) << 32 | days.astype(np.int64), return_inverse=True
+        read.observed.astype(np.int64) << 32 | read.days.astype(np.int64), return_inverse=True
     )
     counted = np.fromiter(
         (
-            (history := employment.get(read.names[pair >> 32])) is not None
+            (history := employment.get(names[pair >> 32])) is not None
             and history.rep_on(date.fromordinal(pair & 0xFFFFFFFF)) is not None
             for pair in pairs.tolist()
         ),
@@ -182,13 +353,13 @@ def counted_ratings(conn: Connection, as_of: date, since: date | None = None) ->
         count=len(pairs),
     )
     keep = counted[which]
-    raters = names[np.frombuffer(read.observers, dtype=np.int32)[keep]]
+    raters = names[read.observers[keep]]
     return CountedRatings(
         raters,
-        names[observed[keep]],
-        names[np.frombuffer(read.capabilities, dtype=np.int32)[keep]],
-        days[keep].astype(np.int64),
-        np.frombuffer(read.scaled, dtype=np.float64)[keep],
+        names[read.observed[keep]],
+        names[read.capabilities[keep]],
+        read.days[keep].astype(np.int64),
+        read.scaled[keep],
         {rater: _region(employment.get(rater), as_of) for rater in set(raters.tolist())},
     )
 

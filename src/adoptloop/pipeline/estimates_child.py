@@ -19,9 +19,11 @@ A child told to go opens the store itself, reads and fits
 (adoption/estimates.py `estimates_as_of`, on a connection of its own that only reads), and
 sends back only the estimates as JSON (`estimates.as_plain`: the rows, their basis and the
 fits they came from; the same values the store keeps) with its own peak resident memory,
-read before it exits. The run's process keeps and publishes them as before: the child writes
-nothing, so a child that fails or dies leaves the store as it was, and the stage fails with
-the child's error (its class and exit status; a child that died without one: `EstimatesFailed`,
+read before it exits. The run's process keeps and publishes them as before. The child's only
+write is the counted ratings it read, kept for the next run's read (`_keep_ratings`: one
+transaction of their own, a copy of the store's own rows, skipped when the inputs were written
+since its read), so a child that fails or dies leaves the estimates as they were, and the
+stage fails with the child's error (its class and exit status; a child that died without one: `EstimatesFailed`,
 exit 70).
 
 The protocol is pickled messages on the child's stdin (`_Start`, then the as-of date) and one JSON document back on its stdout; its log lines go to the stderr it shares
@@ -48,7 +50,10 @@ from adoptloop.errors import AdoptloopError
 from adoptloop.pipeline.rss import high_water_mb
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from adoptloop.adoption.estimates import Estimates
+    from adoptloop.adoption.raters import KeptRatings
     from adoptloop.mappings.capability_map import CapabilityMap
 
 log = structlog.get_logger(__name__)
@@ -241,7 +246,9 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         engine = create_store_engine(start.url)
         with streaming(engine) as conn:  # the read passes each page once: no 24 MB cache
             # no collection of the fits' garbage: the process ends once it has answered
-            found = estimates_as_of(conn, start.capabilities, as_of, free=False)
+            found = estimates_as_of(conn, start.capabilities, as_of, free=False, kept_ratings=True)
+        if found.kept_ratings is not None:
+            _keep_ratings(engine, found.kept_ratings)
         engine.dispose()
         answer = {"estimates": as_plain(found)}
     except Exception as exc:  # every error goes back to the run
@@ -251,6 +258,25 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     answer["peak_rss_mb"] = round(own_high_water_mb(), 1)
     stdout.write(orjson.dumps(answer))
     stdout.flush()
+
+
+def _keep_ratings(engine: Engine, kept: KeptRatings) -> None:
+    """Keep the counted ratings read for the next run's estimates (raters.keep_counted_ratings),
+    in a transaction of their own: the only write of this process. What is kept is a copy of
+    the store's own rows, so a write that fails (the store's lock busy past its timeout)
+    loses nothing: the next run reads those people's ratings again."""
+    from adoptloop.adoption.raters import keep_counted_ratings  # noqa: PLC0415 - the child's kit
+    from adoptloop.store.db import StoreUnavailable, write_locked  # noqa: PLC0415
+
+    if kept.columns is None:
+        return
+    try:
+        with write_locked(engine) as conn:
+            done = keep_counted_ratings(conn, kept)
+    except StoreUnavailable as exc:
+        log.warning("estimates' inputs not kept", error=str(exc))
+        return
+    log.debug("estimates' inputs kept" if done else "estimates' inputs written since: not kept")
 
 
 def _pickled(exc: Exception) -> str | None:

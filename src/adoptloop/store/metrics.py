@@ -23,13 +23,15 @@ from sqlalchemy import (
     Table,
     and_,
     case,
+    delete,
     func,
+    insert,
     literal,
     or_,
     select,
 )
 
-from adoptloop.store import schema
+from adoptloop.store import records, schema
 from adoptloop.store.adoption import SOURCE
 
 NO_GROUP = "(none)"  # the group of a row without a region, manager or module
@@ -399,28 +401,34 @@ class RatingColumns:
     scaled: array[float]  # "d"
 
 
-def rating_columns(conn: Connection, since: date | None, as_of: date) -> RatingColumns:
+def rating_columns(
+    conn: Connection, since: date | None, as_of: date | None, *, dirty: bool = False
+) -> RatingColumns:
     """The observer, observed person, capability, visit day and scaled value of every rating on
-    a counted visit in (since, as_of] (since None: every one on or before as_of), as columns in
-    the order (observer, visit date, visit, item): the rows of the estimators (rater leniency,
-    uplift). One query (exec_driver_sql), its rows fetched from the driver's cursor a batch
-    at a time: no Row object, no date parsed per rating (about 180,000 of them at 10,000
-    reps). The visits are read first and their ratings looked up by key (the visit's columns
-    wrapped, as in `_ratings_of_visit`): SQLite otherwise walks the ratings' index and looks
-    each one's visit up, about a fifth slower at 10,000 reps."""
+    a counted visit in (since, as_of] (None: no bound), in the database's order (the caller
+    sorts them: adoption/raters.py); `dirty`: only those of the people in estimate_dirty. One
+    query (exec_driver_sql), its rows fetched from the driver's cursor a batch at a time: no
+    Row object, no date parsed per rating (about 180,000 of them at 10,000 reps). The visits
+    are read first and their ratings looked up by key (the visit's columns wrapped, as in
+    `_ratings_of_visit`): SQLite otherwise walks the ratings' index and looks each one's visit
+    up, about a fifth slower at 10,000 reps."""
     o, r = schema.observations.name, schema.ratings.name
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sqlite = conn.dialect.name == "sqlite"
-    dated = [f"o.visit_date <= {mark}"] + ([] if since is None else [f"o.visit_date > {mark}"])
+    days = [day for day in (as_of, since) if day is not None]
+    dated = ([] if as_of is None else [f"o.visit_date <= {mark}"]) + (
+        [] if since is None else [f"o.visit_date > {mark}"]
+    )
+    marked = (
+        f" JOIN {schema.estimate_dirty.name} AS d ON d.hr_id = o.observed_hr_id" if dirty else ""
+    )
     sql = (
         f"SELECT o.observer_hr_id, o.observed_hr_id, r.capability_id,"
         f" {_DAY_ORDINAL['sqlite' if sqlite else 'postgresql']}, r.scaled"
-        f" FROM {o} AS o JOIN {r} AS r"
+        f" FROM {o} AS o{marked} JOIN {r} AS r"
         " ON r.source = o.source || '' AND r.record_id = o.record_id || ''"
-        f" WHERE o.counted AND NOT o.deleted AND {' AND '.join(dated)}"
-        " ORDER BY o.observer_hr_id, o.visit_date, o.record_id, r.item"
+        f" WHERE {' AND '.join(['o.counted AND NOT o.deleted', *dated])}"
     )
-    days = [as_of] + ([] if since is None else [since])
     out = RatingColumns([], array("i"), array("i"), array("i"), array("i"), array("d"))
     codes = _Codes()
     code = codes.__getitem__  # the dict's own lookup, per id; Python code only for a new one
@@ -439,6 +447,39 @@ def rating_columns(conn: Connection, since: date | None, as_of: date) -> RatingC
         result.close()
     out.names.extend(codes)
     return out
+
+
+# the one row of estimate_ratings
+_KEPT_RATINGS = "counted ratings"
+
+
+def kept_rating_columns(conn: Connection) -> tuple[str, bytes] | None:
+    """(the inputs stamp they were read at, the packed columns) of the kept counted ratings,
+    None when none are kept (adoption/raters.py packs and unpacks them)."""
+    t = schema.estimate_ratings
+    found = conn.execute(select(t.c.stamp, t.c.columns).where(t.c.name == _KEPT_RATINGS)).first()
+    return None if found is None else (found[0], bytes(found[1]))
+
+
+def estimate_dirty(conn: Connection) -> list[str]:
+    """The people whose counted ratings were written since the kept columns were."""
+    t = schema.estimate_dirty
+    return list(conn.execute(select(t.c.hr_id).order_by(t.c.hr_id)).scalars())
+
+
+def keep_rating_columns(conn: Connection, stamp: str | None, columns: bytes) -> bool:
+    """Keep the packed counted ratings read at inputs stamp `stamp`, in place of the kept
+    ones, and forget who was marked since those: unless the inputs were written after the
+    read (the stamp moved on), when nothing is changed and False returned. Every write of the
+    inputs moves the stamp on (store.records.mark_dirty, forget_adoption_computation), so a
+    person marked since the read stays marked with the columns they were marked against."""
+    if stamp is None or records.inputs_stamp(conn) != stamp:
+        return False
+    t = schema.estimate_ratings
+    conn.execute(delete(t))
+    conn.execute(insert(t).values(name=_KEPT_RATINGS, stamp=stamp, columns=columns))
+    conn.execute(delete(schema.estimate_dirty))
+    return True
 
 
 class _Codes(dict[str, int]):

@@ -106,10 +106,16 @@ def write_basis(conn: Connection, key: str, as_of: date, basis: str) -> None:
 
 def forget_adoption_computation(conn: Connection) -> None:
     """Make the next adoption_states computation redo everyone, and forget the kept causal
-    estimates (they name managers): for writes that change adoption inputs without going
-    through this module (erasure, retention purge)."""
+    estimates and their kept inputs (they name managers and observers): for writes that
+    change adoption inputs without going through this module (erasure, retention purge).
+    The inputs stamp moves on, as for every write of the inputs."""
     keys = (ADOPTION_BASIS_KEY, METRICS_BASIS_KEY, ESTIMATES_KEY)
     conn.execute(delete(schema.meta).where(schema.meta.c.key.in_(keys)))
+    # the next estimates read every rating; the new stamp: what an estimates process read
+    # before this is not kept (store.metrics.keep_rating_columns)
+    conn.execute(delete(schema.estimate_ratings))
+    conn.execute(delete(schema.estimate_dirty))
+    _inputs_written(conn)
 
 
 def _digest_columns(table: Table) -> list[str]:
@@ -135,12 +141,20 @@ def _inputs_written(conn: Connection) -> None:
 
 def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
     """Note that these people's adoption states must be recomputed (adoption/compute.py), and
-    that the adoption inputs were written (a new inputs stamp)."""
+    that the adoption inputs were written (a new inputs stamp); while the estimates' inputs
+    are kept (store.metrics.kept_rating_columns), that their counted ratings must be read
+    again too."""
     ids = sorted({i for i in hr_ids if i})
     if not ids:
         return
     _inputs_written(conn)
-    t = schema.adoption_dirty
+    _insert_ids(conn, schema.adoption_dirty, ids)
+    if conn.execute(select(schema.estimate_ratings.c.name).limit(1)).first() is not None:
+        _insert_ids(conn, schema.estimate_dirty, ids)
+
+
+def _insert_ids(conn: Connection, t: Table, ids: list[str]) -> None:
+    """The ids into `t`'s hr_id column, those there already left as they are."""
     if conn.dialect.name == "postgresql":
         # one statement, the ids as one array: an executemany is a statement per id for the
         # server and the driver (a 10k-rep pull marks ~84,000, one batch's people at a time)

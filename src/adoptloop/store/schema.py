@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Insert,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -44,7 +45,7 @@ def utcnow() -> str:
 # The schema version these tables are: the number of the head revision in store/migrations/
 # (tests/store/test_migrations.py checks they agree). A change to a table below comes with a
 # revision there (docs/architecture.md, "Changing the store's schema").
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 # meta.schema_version mirrors the Alembic revision's number (store/migrations/env.py)
 meta = Table(
@@ -522,6 +523,29 @@ metric_visits = Table(
 # brought up to date (adoption/compute.py adds them; adoption/aggregates.py takes them).
 metric_dirty = Table(
     "metric_dirty",
+    metadata,
+    Column("hr_id", String(64), primary_key=True),
+)
+
+# The estimates' inputs kept between runs (adoption/raters.py `counted_ratings_kept`, v12):
+# every counted, not deleted rating (observer, observed person, capability, visit day, scaled
+# value) as one set of columns (store/metrics.py `pack_columns`), with the inputs stamp
+# (store/records.py) it was read at. The estimates process reads it and the ratings of the
+# people marked in estimate_dirty since, instead of every rating, and writes it back.
+estimate_ratings = Table(
+    "estimate_ratings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("stamp", String(64), nullable=False),
+    Column("columns", LargeBinary, nullable=False),
+)
+
+# estimate_dirty: people whose counted ratings may differ from the kept columns' (written by
+# store/records.py `mark_dirty` while columns are kept; taken by the estimates process when it
+# writes the columns back). Its own table: the states pass empties adoption_dirty while the
+# estimates process reads, beside it.
+estimate_dirty = Table(
+    "estimate_dirty",
     metadata,
     Column("hr_id", String(64), primary_key=True),
 )
