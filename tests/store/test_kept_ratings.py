@@ -8,6 +8,8 @@ On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import random
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -26,9 +28,12 @@ from adoptloop.domain import ERASED
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import erasures, records, schema
-from adoptloop.store.db import write_locked
+from adoptloop.store.db import open_store
 from adoptloop.store.metrics import estimate_dirty, kept_rating_columns
-from tests.adoption.test_incremental_states import DEMO, _edit_drops, _pull
+from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
+from tests.store.conftest import postgres_server, postgres_url
+
+__all__ = ["postgres_server", "postgres_url"]  # the fixtures this module uses
 
 AS_OF = date(2026, 6, 30)
 
@@ -73,9 +78,16 @@ def _read(engine: Engine, as_of: date = AS_OF) -> KeptRatings:
     return kept
 
 
-def _keep(engine: Engine, kept: KeptRatings) -> bool:
-    with write_locked(engine) as conn:
-        return keep_counted_ratings(conn, kept)
+def _keep(engine: Engine, kept: KeptRatings, part: int = 4096) -> bool:
+    """Keep what was read as the run does (in parts: small ones here, so that there are
+    several)."""
+    if kept.columns is None:
+        return False
+    data = kept.columns
+    with engine.begin() as conn:
+        return keep_counted_ratings(
+            conn, kept.stamp, (data[i : i + part] for i in range(0, len(data), part))
+        )
 
 
 def _marked(engine: Engine) -> list[str]:
@@ -103,6 +115,7 @@ def test_kept_ratings_read_equal_every_rating_read_over_random_edits(
 
     for round_ in range(3):
         _edit_drops(org, seed * 10 + round_)
+        _edit_reports(org, seed * 10 + round_)
         _pull(engine, org, capabilities)
         assert _marked(engine), "the pull marked whose ratings it wrote"
         read = _read(engine)
@@ -112,6 +125,30 @@ def test_kept_ratings_read_equal_every_rating_read_over_random_edits(
         assert _keep(engine, read)
         assert _marked(engine) == []
         _read(engine)  # the kept columns alone, after the edit
+    o = schema.observations
+    with engine.connect() as conn:
+        gone = conn.execute(select(func.count()).where(o.c.deleted.is_(True))).scalar_one()
+    assert gone > 0, "no report was deleted at the source"
+
+
+def _edit_reports(folder: Path, seed: int) -> None:
+    """More edits of the coaching reports' drop: a report gone from it (deleted at the source),
+    another one's observer changed."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not security)
+    managers: list[str] = []
+    _edit(
+        folder / "crm" / "coaching_reports.csv", lambda row: managers.append(row["Manager_vod__c"])
+    )
+
+    def report(row: dict[str, str]) -> bool:
+        roll = rng.random()
+        if roll < 0.03:
+            return False
+        if roll < 0.06:
+            row["Manager_vod__c"] = rng.choice(managers)
+        return True
+
+    _edit(folder / "crm" / "coaching_reports.csv", report)
 
 
 def test_ratings_read_before_a_write_of_the_inputs_are_not_kept(
@@ -171,7 +208,7 @@ def test_kept_ratings_of_another_format_are_read_again(
     org: Path, engine: Engine, capabilities: CapabilityMap
 ) -> None:
     _pull(engine, org, capabilities)
-    assert _keep(engine, _read(engine))
+    assert _keep(engine, _read(engine), part=2**30)  # one part: its header rewritten below
     t = schema.estimate_ratings
     with engine.begin() as conn:
         packed = bytes(conn.execute(select(t.c.columns)).scalar_one())
@@ -189,3 +226,36 @@ def test_kept_ratings_of_another_format_are_read_again(
         conn.execute(delete(schema.estimate_dirty))
     read = _read(engine)  # equal to every rating's read: the unreadable columns were not used
     assert read.columns is not None
+
+
+def test_on_postgresql_a_keep_waits_for_a_write_of_the_inputs_not_yet_committed(
+    org: Path, postgres_url: str, capabilities: CapabilityMap
+) -> None:
+    """PostgreSQL reads what is committed: a keep whose stamp check ran beside a pull's write
+    not yet committed (the stamp moved, nobody marked yet) would keep columns that miss that
+    write. The check reads the stamp's row locked, so it waits for the write and sees the new
+    stamp: nothing is kept, and the pull's marks stay."""
+    engine = open_store(postgres_url)
+    try:
+        _pull(engine, org, capabilities)
+        assert _keep(engine, _read(engine))
+        _edit_drops(org, 8)
+        _pull(engine, org, capabilities)
+        read = _read(engine)
+        assert read.columns is not None
+        writer = engine.connect()
+        writer.begin()
+        records.mark_dirty(writer, ["a-person"], rated=True)  # the stamp moved, uncommitted
+        kept: list[bool] = []
+        keeper = threading.Thread(target=lambda: kept.append(_keep(engine, read)))
+        keeper.start()
+        keeper.join(1.0)
+        assert keeper.is_alive(), "the keep did not wait for the write"
+        writer.commit()
+        writer.close()
+        keeper.join(30)
+        assert kept == [False]
+        assert "a-person" in _marked(engine)
+        _read(engine)
+    finally:
+        engine.dispose()

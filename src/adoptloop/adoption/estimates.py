@@ -92,8 +92,8 @@ def estimates_as_of(
     ends once it has answered, pipeline/estimates_child.py). `kept_ratings`: the counted
     ratings are read through the kept ones (raters.kept_counted_ratings: the ratings of the
     people marked since and the kept columns of everyone else's), and what to keep for the
-    next computation comes back as the estimates' `kept_ratings` (the caller keeps it:
-    raters.keep_counted_ratings)."""
+    next computation comes back as the estimates' `kept_ratings` (the estimates process hands
+    it to the run, which keeps it: pipeline/estimates_child.py `KeptRatingsFile`)."""
     salt, inputs, kept, earlier = _kept(conn, capabilities, as_of)
     if kept.get("inputs") == inputs:
         return _reused(kept, inputs, earlier)

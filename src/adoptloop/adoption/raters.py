@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -167,8 +167,9 @@ class CountedRatings:
 @dataclass(frozen=True, slots=True)
 class _Columns:
     """Counted ratings (of anyone, any day) as numpy columns: ids as codes into `names`, which
-    are sorted and each used, so that codes order as their ids do; the ratings in their
-    values' order when made by `sorted`."""
+    are sorted, so that codes order as their ids do (and, as `sorted` makes them, each used:
+    `without` and a day's cut may leave some unused, which the next `sorted` drops); the
+    ratings in their values' order."""
 
     names: Any  # str objects, sorted
     observers: Any  # int32 codes
@@ -277,9 +278,9 @@ _PACKED = 1  # the packed columns' format: another is read again, not unpacked
 
 @dataclass(frozen=True, slots=True)
 class KeptRatings:
-    """What the estimates process keeps for the next run (store.metrics.keep_rating_columns):
-    the packed columns of every counted rating, read at inputs stamp `stamp`; `columns` None:
-    the kept ones are these already."""
+    """What to keep for the next read (keep_counted_ratings): the packed columns of every
+    counted rating, read at inputs stamp `stamp`; `columns` None: the kept ones are these
+    already."""
 
     stamp: str | None
     columns: bytes | None
@@ -322,15 +323,16 @@ def kept_counted_ratings(conn: Connection, as_of: date) -> tuple[CountedRatings,
         ),
         as_of,
     )
-    return counted, KeptRatings(stamp, every.pack() if changed else None)
+    # (inputs never written since the store began stamping them: nothing could be kept)
+    keepable = changed and stamp is not None
+    return counted, KeptRatings(stamp, every.pack() if keepable else None)
 
 
-def keep_counted_ratings(conn: Connection, kept: KeptRatings) -> bool:
-    """Keep what `kept_counted_ratings` read for the next read, unless the inputs were
-    written since (then False, and the next read reads those people again)."""
-    if kept.columns is None:
-        return False
-    return store.keep_rating_columns(conn, kept.stamp, kept.columns)
+def keep_counted_ratings(conn: Connection, stamp: str | None, parts: Iterable[bytes]) -> bool:
+    """Keep what `kept_counted_ratings` read at inputs stamp `stamp` (its KeptRatings'
+    columns, `parts` of them at a time) for the next read, unless the inputs were written
+    since (then False, and the next read reads those people again)."""
+    return store.keep_rating_columns(conn, stamp, parts)
 
 
 def _counted(conn: Connection, read: _Columns, as_of: date) -> CountedRatings:

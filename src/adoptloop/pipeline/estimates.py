@@ -66,7 +66,8 @@ def publish_estimates(
     statements into the outbox through `stage`; returns the counts (`inputs`: unchanged or
     read; `fits`: per kind, fits made and reused) and the estimates (the report shows the
     same). `child`: the run's estimates process, told to go as of `as_of` already, which
-    computes them (pipeline/estimates_child.py); None: computed in this process. `kept`: the
+    computes them (pipeline/estimates_child.py) and whose read of the counted ratings is
+    kept with them; None: computed in this process. `kept`: the
     kept estimates, current as of `as_of` (`current_estimates`), taken as they are (the run
     then set no process to work). Without the uplift extra: log, skip, and say so in the
     counts."""
@@ -75,15 +76,19 @@ def publish_estimates(
     except ConfigError as exc:
         log.warning("estimates skipped", reason=str(exc))
         return {"skipped": f"the uplift extra is not installed ({estimators.INSTALL_HINT})"}, None
+    ratings = None  # the counted ratings the child read, kept for the next run's read
     if kept is not None:
         caused = kept
     elif child is not None:
         caused = child.estimates()
+        ratings = child.kept_ratings()
     else:
         with engine.connect() as conn:
             caused = estimates_as_of(conn, capabilities, as_of)
     with engine.begin() as conn:
         keep(conn, caused)
+        if ratings is not None:
+            ratings.keep(conn)
     counts = emit_estimates(engine, stage, caused.uplift, caused.leniency, period_of(as_of))
     inputs = "unchanged" if caused.reused else "read"
     return counts | {"inputs": inputs, "fits": caused.fits}, caused

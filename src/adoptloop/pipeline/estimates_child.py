@@ -19,24 +19,27 @@ A child told to go opens the store itself, reads and fits
 (adoption/estimates.py `estimates_as_of`, on a connection of its own that only reads), and
 sends back only the estimates as JSON (`estimates.as_plain`: the rows, their basis and the
 fits they came from; the same values the store keeps) with its own peak resident memory,
-read before it exits. The run's process keeps and publishes them as before. The child's only
-write is the counted ratings it read, kept for the next run's read (`_keep_ratings`: one
-transaction of their own, a copy of the store's own rows, skipped when the inputs were written
-since its read), so a child that fails or dies leaves the estimates as they were, and the
-stage fails with the child's error (its class and exit status; a child that died without one: `EstimatesFailed`,
-exit 70).
+read before it exits, and the counted ratings it read, for the next run's read, in a file it
+names (`KeptRatingsFile`). The run's process keeps and publishes the estimates as before, and
+keeps the ratings from the file a part at a time in the same transaction (not when the inputs
+were written since the child's read): the child writes nothing, so a child that fails or dies
+leaves the store as it was, and the stage fails with the child's error (its class and exit
+status; a child that died without one: `EstimatesFailed`, exit 70).
 
-The protocol is pickled messages on the child's stdin (`_Start`, then the as-of date) and one JSON document back on its stdout; its log lines go to the stderr it shares
-with the run.
+The protocol is pickled messages on the child's stdin (`_Start`, then the as-of date) and one
+JSON document back on its stdout; its log lines go to the stderr it shares with the run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import os
 import pickle
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -50,7 +53,7 @@ from adoptloop.errors import AdoptloopError
 from adoptloop.pipeline.rss import high_water_mb
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection
 
     from adoptloop.adoption.estimates import Estimates
     from adoptloop.adoption.raters import KeptRatings
@@ -136,6 +139,12 @@ class EstimatesChild:
             raise _error(sent["error"])
         return from_plain(sent["estimates"])
 
+    def kept_ratings(self) -> KeptRatingsFile | None:
+        """The counted ratings the child read, for the run to keep (once it answered; None
+        when there is nothing new to keep). Taken once: what is not taken, `close` removes."""
+        sent = self._receive().pop("kept_ratings", None)
+        return None if sent is None else KeptRatingsFile(sent["stamp"], sent["path"])
+
     def running(self) -> bool:
         """Whether the child is still at work (it ends once it has answered)."""
         return self._process.poll() is None
@@ -169,7 +178,8 @@ class EstimatesChild:
 
     def close(self) -> None:
         """Stop the child if it still runs (a run that failed or stopped before its estimates:
-        it only reads, so nothing is lost)."""
+        it only reads, so nothing is lost), and remove the file of counted ratings it wrote
+        for the run to keep, if the run did not take it."""
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
@@ -177,6 +187,9 @@ class EstimatesChild:
         for stream in (self._sends, self._answers):
             with contextlib.suppress(OSError):
                 stream.close()
+        with contextlib.suppress(ValueError):  # an answer cut short names no file
+            if self._sent and (kept := self.kept_ratings()) is not None:
+                kept.discard()
 
     def _send(self, message: object) -> None:
         try:
@@ -247,10 +260,8 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
         with streaming(engine) as conn:  # the read passes each page once: no 24 MB cache
             # no collection of the fits' garbage: the process ends once it has answered
             found = estimates_as_of(conn, start.capabilities, as_of, free=False, kept_ratings=True)
-        if found.kept_ratings is not None:
-            _keep_ratings(engine, found.kept_ratings)
         engine.dispose()
-        answer = {"estimates": as_plain(found)}
+        answer = {"estimates": as_plain(found), "kept_ratings": _ratings_file(found.kept_ratings)}
     except Exception as exc:  # every error goes back to the run
         log.error("estimates failed", error=exc.__class__.__name__)  # noqa: TRY400
         log.debug("estimates failed", exc_info=exc)  # the traceback, only when asked for
@@ -260,23 +271,46 @@ def _child(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     stdout.flush()
 
 
-def _keep_ratings(engine: Engine, kept: KeptRatings) -> None:
-    """Keep the counted ratings read for the next run's estimates (raters.keep_counted_ratings),
-    in a transaction of their own: the only write of this process. What is kept is a copy of
-    the store's own rows, so a write that fails (the store's lock busy past its timeout)
-    loses nothing: the next run reads those people's ratings again."""
-    from adoptloop.adoption.raters import keep_counted_ratings  # noqa: PLC0415 - the child's kit
-    from adoptloop.store.db import StoreUnavailable, write_locked  # noqa: PLC0415
+def _ratings_file(kept: KeptRatings | None) -> dict[str, Any] | None:
+    """The counted ratings read, to keep for the next run's read, in a file of their own
+    (the answer names it; the run keeps them, pipeline/estimates.py): None when there is
+    nothing new to keep."""
+    if kept is None or kept.columns is None:
+        return None
+    handle, path = tempfile.mkstemp(prefix="adoptloop-ratings-", suffix=".bin")
+    with os.fdopen(handle, "wb") as out:
+        out.write(kept.columns)
+    return {"stamp": kept.stamp, "path": path}
 
-    if kept.columns is None:
-        return
-    try:
-        with write_locked(engine) as conn:
-            done = keep_counted_ratings(conn, kept)
-    except StoreUnavailable as exc:
-        log.warning("estimates' inputs not kept", error=str(exc))
-        return
-    log.debug("estimates' inputs kept" if done else "estimates' inputs written since: not kept")
+
+class KeptRatingsFile:
+    """The counted ratings the child read (a file it wrote, `_ratings_file`), kept in the
+    store by the run (`keep`) a part at a time, so that the run's process never holds them
+    whole; the file is removed once kept or let go (`discard`)."""
+
+    PART = 2**20  # bytes a part (a row of estimate_ratings)
+
+    def __init__(self, stamp: str | None, path: str) -> None:
+        self.stamp, self.path = stamp, path
+
+    def keep(self, conn: Connection) -> bool:
+        """Keep them (raters.keep_counted_ratings: not when the inputs were written since the
+        child's read), in the caller's write transaction; the file is removed."""
+        from adoptloop.adoption.raters import keep_counted_ratings  # noqa: PLC0415
+
+        try:
+            with open(self.path, "rb") as data:  # noqa: PTH123 - read a part at a time
+                kept = keep_counted_ratings(
+                    conn, self.stamp, iter(functools.partial(data.read, self.PART), b"")
+                )
+        finally:
+            self.discard()
+        log.debug("estimates' inputs kept" if kept else "estimates' inputs written since")
+        return kept
+
+    def discard(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)  # noqa: PTH108
 
 
 def _pickled(exc: Exception) -> str | None:

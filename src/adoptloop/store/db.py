@@ -317,19 +317,6 @@ def reading(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-@contextlib.contextmanager
-def write_locked(engine: Engine) -> Iterator[Connection]:
-    """A write transaction that takes the store's write lock before anything else (SQLite:
-    BEGIN IMMEDIATE, waiting the busy timeout for it; a read that became a write would fail at
-    once if another connection committed in between), committed at the block's end; any
-    database error surfaces as StoreUnavailable."""
-    with unavailable_on(), engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        yield conn
-        conn.commit()
-
-
 STREAM_CACHE_KIB = 2048  # SQLite's default page cache, for a connection that streams
 
 

@@ -185,7 +185,7 @@ def purge_person(conn: Connection, hr_id: str) -> dict[str, int]:
         ).rowcount,
         "records": sum(conn.execute(statement).rowcount for statement in records),
     }
-    for scratch in (schema.adoption_dirty, schema.adoption_scratch):
+    for scratch in (schema.adoption_dirty, schema.estimate_dirty, schema.adoption_scratch):
         conn.execute(delete(scratch).where(scratch.c.hr_id == hr_id))
     kept_metrics.forget_person(conn, hr_id)  # the kept sums name them (or their HR id as a group)
     for table in (

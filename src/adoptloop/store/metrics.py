@@ -10,7 +10,7 @@ out, the last day in.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
@@ -449,35 +449,37 @@ def rating_columns(
     return out
 
 
-# the one row of estimate_ratings
-_KEPT_RATINGS = "counted ratings"
-
-
 def kept_rating_columns(conn: Connection) -> tuple[str, bytes] | None:
     """(the inputs stamp they were read at, the packed columns) of the kept counted ratings,
     None when none are kept (adoption/raters.py packs and unpacks them)."""
     t = schema.estimate_ratings
-    found = conn.execute(select(t.c.stamp, t.c.columns).where(t.c.name == _KEPT_RATINGS)).first()
-    return None if found is None else (found[0], bytes(found[1]))
+    parts = conn.execute(select(t.c.stamp, t.c.columns).order_by(t.c.part)).all()
+    if not parts:
+        return None
+    return parts[0][0], b"".join(bytes(columns) for _, columns in parts)
 
 
 def estimate_dirty(conn: Connection) -> list[str]:
-    """The people whose counted ratings were written since the kept columns were."""
+    """The people whose counted ratings were written since the kept columns were read."""
     t = schema.estimate_dirty
     return list(conn.execute(select(t.c.hr_id).order_by(t.c.hr_id)).scalars())
 
 
-def keep_rating_columns(conn: Connection, stamp: str | None, columns: bytes) -> bool:
-    """Keep the packed counted ratings read at inputs stamp `stamp`, in place of the kept
-    ones, and forget who was marked since those: unless the inputs were written after the
-    read (the stamp moved on), when nothing is changed and False returned. Every write of the
-    inputs moves the stamp on (store.records.mark_dirty, forget_adoption_computation), so a
-    person marked since the read stays marked with the columns they were marked against."""
-    if stamp is None or records.inputs_stamp(conn) != stamp:
+def keep_rating_columns(conn: Connection, stamp: str | None, parts: Iterable[bytes]) -> bool:
+    """Keep the packed counted ratings read at inputs stamp `stamp` (`parts`: their bytes, a
+    part at a time), in place of the kept ones, and forget who was marked since those:
+    unless the inputs were written after the read (the stamp moved on), when nothing is
+    changed and False returned. Every write of the inputs moves the stamp on
+    (store.records.mark_dirty, forget_adoption_computation), and the stamp's row is read
+    locked (PostgreSQL: a write of the inputs not yet committed is waited for, not missed),
+    so a person marked since the read stays marked, and columns read before an erasure are
+    never kept after it."""
+    if stamp is None or records.inputs_stamp(conn, lock=True) != stamp:
         return False
     t = schema.estimate_ratings
     conn.execute(delete(t))
-    conn.execute(insert(t).values(name=_KEPT_RATINGS, stamp=stamp, columns=columns))
+    for part, columns in enumerate(parts):
+        conn.execute(insert(t).values(part=part, stamp=stamp, columns=columns))
     conn.execute(delete(schema.estimate_dirty))
     return True
 

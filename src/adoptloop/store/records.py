@@ -69,6 +69,7 @@ _IN_CHUNK = 500  # keys per IN (...)
 # The tables whose rows feed adoption_states, with the column naming whose states they feed.
 # Writing a row marks that person (before and after the change) in adoption_dirty.
 ADOPTION_INPUTS = {"completions": "hr_id", "observations": "observed_hr_id"}
+RATED_INPUTS = "observations"  # whose writes change the counted ratings (estimate_dirty)
 
 
 # meta key: the as-of date and basis of the last adoption_states computation (adoption/compute.py)
@@ -109,13 +110,13 @@ def forget_adoption_computation(conn: Connection) -> None:
     estimates and their kept inputs (they name managers and observers): for writes that
     change adoption inputs without going through this module (erasure, retention purge).
     The inputs stamp moves on, as for every write of the inputs."""
+    # the new stamp first, as every writer of the inputs takes it: what an estimates process
+    # read before this is not kept (store.metrics.keep_rating_columns)
+    _inputs_written(conn)
     keys = (ADOPTION_BASIS_KEY, METRICS_BASIS_KEY, ESTIMATES_KEY)
     conn.execute(delete(schema.meta).where(schema.meta.c.key.in_(keys)))
-    # the next estimates read every rating; the new stamp: what an estimates process read
-    # before this is not kept (store.metrics.keep_rating_columns)
-    conn.execute(delete(schema.estimate_ratings))
+    conn.execute(delete(schema.estimate_ratings))  # the next estimates read every rating
     conn.execute(delete(schema.estimate_dirty))
-    _inputs_written(conn)
 
 
 def _digest_columns(table: Table) -> list[str]:
@@ -124,12 +125,15 @@ def _digest_columns(table: Table) -> list[str]:
     return ["record_id", "digest", ADOPTION_INPUTS.get(table.name) or "record_id"]
 
 
-def inputs_stamp(conn: Connection) -> str | None:
+def inputs_stamp(conn: Connection, *, lock: bool = False) -> str | None:
     """The stamp of the adoption inputs as last written (None: not written since the store
-    began keeping it)."""
+    began keeping it). `lock`: its row locked for the rest of the transaction (PostgreSQL:
+    SELECT ... FOR UPDATE, which waits for a write of the inputs not yet committed and reads
+    what it wrote; on SQLite the writer holds the store's write lock already)."""
     m = schema.meta
+    query = select(m.c.value).where(m.c.key == INPUTS_STAMP_KEY)
     stamp: str | None = conn.execute(
-        select(m.c.value).where(m.c.key == INPUTS_STAMP_KEY)
+        query.with_for_update() if lock else query
     ).scalar_one_or_none()
     return stamp
 
@@ -139,17 +143,18 @@ def _inputs_written(conn: Connection) -> None:
     put_meta(conn, INPUTS_STAMP_KEY, uuid.uuid4().hex)
 
 
-def mark_dirty(conn: Connection, hr_ids: Iterable[str | None]) -> None:
+def mark_dirty(conn: Connection, hr_ids: Iterable[str | None], *, rated: bool = False) -> None:
     """Note that these people's adoption states must be recomputed (adoption/compute.py), and
-    that the adoption inputs were written (a new inputs stamp); while the estimates' inputs
-    are kept (store.metrics.kept_rating_columns), that their counted ratings must be read
-    again too."""
+    that the adoption inputs were written (a new inputs stamp); `rated`: their counted
+    ratings were written (observations: the observed people, before and after), which, while
+    the estimates' inputs are kept (store.metrics.kept_rating_columns), must be read again."""
     ids = sorted({i for i in hr_ids if i})
     if not ids:
         return
     _inputs_written(conn)
     _insert_ids(conn, schema.adoption_dirty, ids)
-    if conn.execute(select(schema.estimate_ratings.c.name).limit(1)).first() is not None:
+    kept = select(schema.estimate_ratings.c.part).limit(1)
+    if rated and conn.execute(kept).first() is not None:
         _insert_ids(conn, schema.estimate_dirty, ids)
 
 
@@ -273,6 +278,7 @@ def _upsert_prepared(
                 *(v[person] for v in (*inserts, *updates)),
                 *(was for record_id, _, was in found if record_id in changed),
             ],
+            rated=table.name == RATED_INPUTS,
         )
     if inserts:
         bulk.insert_many(conn, table, list(inserts[0]), inserts)
@@ -473,7 +479,7 @@ def mark_deleted(conn: Connection, table_name: str, source: str, record_ids: Seq
     )
     rows = [row for row in found if not row[3]]  # (record_id, digest, person, deleted)
     if table.name in ADOPTION_INPUTS:
-        mark_dirty(conn, (row[2] for row in rows))
+        mark_dirty(conn, (row[2] for row in rows), rated=table.name == RATED_INPUTS)
     if rows:
         conn.execute(
             table.update()

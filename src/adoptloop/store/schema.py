@@ -527,23 +527,25 @@ metric_dirty = Table(
     Column("hr_id", String(64), primary_key=True),
 )
 
-# The estimates' inputs kept between runs (adoption/raters.py `counted_ratings_kept`, v12):
+# The estimates' inputs kept between runs (adoption/raters.py `kept_counted_ratings`, v12):
 # every counted, not deleted rating (observer, observed person, capability, visit day, scaled
-# value) as one set of columns (store/metrics.py `pack_columns`), with the inputs stamp
-# (store/records.py) it was read at. The estimates process reads it and the ratings of the
-# people marked in estimate_dirty since, instead of every rating, and writes it back.
+# value) as one set of packed columns (raters `_Columns.pack`), in parts of at most a MiB (so
+# that the run's process writes them a part at a time), with the inputs stamp
+# (store/records.py) they were read at. The estimates process reads them and the ratings of
+# the people marked in estimate_dirty since, instead of every rating; the run keeps what it
+# read (pipeline/estimates.py).
 estimate_ratings = Table(
     "estimate_ratings",
     metadata,
-    Column("name", String(64), primary_key=True),
+    Column("part", Integer, primary_key=True, autoincrement=False),
     Column("stamp", String(64), nullable=False),
     Column("columns", LargeBinary, nullable=False),
 )
 
 # estimate_dirty: people whose counted ratings may differ from the kept columns' (written by
-# store/records.py `mark_dirty` while columns are kept; taken by the estimates process when it
-# writes the columns back). Its own table: the states pass empties adoption_dirty while the
-# estimates process reads, beside it.
+# store/records.py `mark_dirty` for observation writes while columns are kept; emptied when
+# the columns read since are kept). Its own table: the states pass empties adoption_dirty
+# while the estimates process reads, beside it.
 estimate_dirty = Table(
     "estimate_dirty",
     metadata,

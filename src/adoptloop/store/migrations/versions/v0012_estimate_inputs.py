@@ -1,9 +1,9 @@
 """v12 keeps the estimates' inputs between runs.
 
 Revision 0012_estimate_inputs (schema version 12): estimate_ratings holds every counted rating
-as columns, read at an inputs stamp, and estimate_dirty the people whose ratings were written
-since; the estimates process reads those instead of every rating (issue 17, an incremental
-run's estimates). Both start empty: the first run after this reads every rating, as before,
+as packed columns (in parts), read at an inputs stamp, and estimate_dirty the people whose
+ratings were written since; the estimates process reads those instead of every rating (issue
+17, an incremental run's estimates). Both start empty: the first run after this reads every rating, as before,
 and keeps them.
 """
 
@@ -21,10 +21,10 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "estimate_ratings",
-        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("part", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("stamp", sa.String(length=64), nullable=False),
         sa.Column("columns", sa.LargeBinary(), nullable=False),
-        sa.PrimaryKeyConstraint("name"),
+        sa.PrimaryKeyConstraint("part"),
     )
     op.create_table(
         "estimate_dirty",
