@@ -26,14 +26,14 @@ from adoptloop.adoption.raters import (
 )
 from adoptloop.domain import ERASED
 from adoptloop.mappings.capability_map import CapabilityMap
-from adoptloop.settings.capabilities import load_capability_map
 from adoptloop.store import erasures, records, schema
 from adoptloop.store.db import open_store
 from adoptloop.store.metrics import estimate_dirty, kept_rating_columns
-from tests.adoption.test_incremental_states import DEMO, _edit, _edit_drops, _pull
+from tests.adoption.test_incremental_states import _edit, _edit_drops, _pull
+from tests.adoption.test_kept_estimates import capabilities
 from tests.store.conftest import postgres_server, postgres_url
 
-__all__ = ["postgres_server", "postgres_url"]  # the fixtures this module uses
+__all__ = ["capabilities", "postgres_server", "postgres_url"]  # the fixtures this module uses
 
 AS_OF = date(2026, 6, 30)
 
@@ -43,11 +43,6 @@ def org(tmp_path: Path) -> Path:
     out = tmp_path / "org"
     generate_org(out, OrgSpec(reps=120, reps_per_manager=12, bad_rows=False))
     return out
-
-
-@pytest.fixture
-def capabilities() -> CapabilityMap:
-    return load_capability_map(DEMO / "capabilities.yaml")
 
 
 def _same(found: CountedRatings, full: CountedRatings) -> None:

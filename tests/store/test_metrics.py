@@ -405,6 +405,17 @@ def test_the_period_s_ratings_are_read_from_its_visits_not_from_the_whole_histor
         assert not any(step.startswith("SCAN ratings") for step in plan), plan
 
 
+def _decoded(read: metrics.RatingColumns) -> list[tuple[str, str, str, int, float]]:
+    """(observer, observed person, capability, day ordinal, scaled) of each rating read."""
+    n = read.names
+    return [
+        (n[m], n[p], n[c], d, s)
+        for m, p, c, d, s in zip(
+            read.observers, read.observed, read.capabilities, read.days, read.scaled, strict=True
+        )
+    ]
+
+
 def test_rating_columns_are_the_counted_ratings_as_plain_columns(scenario: Scenario) -> None:
     """Issue 17, estimates stage, point 1 (the counted ratings read cheaply for both
     estimators): one read gives every rating on a counted, not deleted visit in (since, D] as
@@ -423,18 +434,7 @@ def test_rating_columns_are_the_counted_ratings_as_plain_columns(scenario: Scena
     scenario.visit("r5", D + timedelta(days=1), {OBJ: 1.0})  # after D
 
     def rows(read: metrics.RatingColumns) -> list[tuple[str, str, str, int, float]]:
-        n = read.names
-        return sorted(
-            (n[m], n[p], n[c], d, s)
-            for m, p, c, d, s in zip(
-                read.observers,
-                read.observed,
-                read.capabilities,
-                read.days,
-                read.scaled,
-                strict=True,
-            )
-        )
+        return sorted(_decoded(read))
 
     period = metrics.rating_columns(scenario.conn, since, D)
     assert rows(period) == sorted(
@@ -511,17 +511,7 @@ def test_rating_columns_give_the_plain_query_s_ratings_on_random_visits(
             .order_by(o.c.observer_hr_id, o.c.visit_date, o.c.record_id, r.c.item)
         ).all()
         read = metrics.rating_columns(scenario.conn, since, D)
-        decoded = [
-            (read.names[m], read.names[p], read.names[c], date.fromordinal(d), s)
-            for m, p, c, d, s in zip(
-                read.observers,
-                read.observed,
-                read.capabilities,
-                read.days,
-                read.scaled,
-                strict=True,
-            )
-        ]
+        decoded = [(m, p, c, date.fromordinal(d), s) for m, p, c, d, s in _decoded(read)]
         assert len(plain) > 20
         assert sorted(decoded) == sorted((m, p, c, _day(d), s) for m, p, c, d, s in plain)
 
