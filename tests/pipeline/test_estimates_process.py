@@ -588,3 +588,25 @@ def test_the_estimates_process_keeps_the_counted_ratings_and_reads_them_the_next
     assert published is not None
     assert published["uplift"] == full["uplift"]
     assert published["leniency"] == full["leniency"]
+
+
+def test_counted_ratings_that_cannot_be_handed_over_are_not_kept_and_nothing_fails(
+    env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 (kept estimate inputs): they are a copy of the store's rows, so a file the
+    child cannot write, or one gone before the run keeps it, only means the next run reads
+    every rating again: nothing is kept, nothing fails."""
+    from adoptloop.adoption.raters import KeptRatings
+
+    def no_room(**_: Any) -> tuple[int, str]:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(estimates_child.tempfile, "mkstemp", no_room)
+    assert estimates_child._ratings_file(KeptRatings("a-stamp", b"columns")) is None
+    monkeypatch.undo()
+
+    gone = estimates_child.KeptRatingsFile("a-stamp", str(tmp_path / "gone.bin"))
+    with env.engine.begin() as conn:
+        assert gone.keep(conn) is False
+    with env.engine.connect() as conn:
+        assert kept_rating_columns(conn) is None

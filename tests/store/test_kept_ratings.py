@@ -199,8 +199,9 @@ def test_an_erasure_forgets_the_kept_ratings_and_no_read_from_before_it_is_kept(
     assert _keep(engine, kept)
 
 
-def test_kept_ratings_of_another_format_are_read_again(
-    org: Path, engine: Engine, capabilities: CapabilityMap
+@pytest.mark.parametrize("spoilt", ["another format", "cut short"])
+def test_kept_ratings_of_another_format_or_not_whole_are_read_again(
+    org: Path, engine: Engine, capabilities: CapabilityMap, spoilt: str
 ) -> None:
     _pull(engine, org, capabilities)
     assert _keep(engine, _read(engine), part=2**30)  # one part: its header rewritten below
@@ -208,9 +209,12 @@ def test_kept_ratings_of_another_format_are_read_again(
     with engine.begin() as conn:
         packed = bytes(conn.execute(select(t.c.columns)).scalar_one())
         size = int.from_bytes(packed[:8], "little")
-        header = packed[8 : 8 + size].replace(b'"format":1', b'"format":9')
-        assert header != packed[8 : 8 + size]
-        conn.execute(update(t).values(columns=packed[:8] + header + packed[8 + size :]))
+        if spoilt == "another format":
+            header = packed[8 : 8 + size].replace(b'"format":1', b'"format":9')
+            assert header != packed[8 : 8 + size]
+            conn.execute(update(t).values(columns=packed[:8] + header + packed[8 + size :]))
+        else:
+            conn.execute(update(t).values(columns=packed[: len(packed) - 12]))
         # and a rating written since, behind the marks' back: a read of every rating sees it
         r = schema.ratings
         conn.execute(

@@ -257,20 +257,25 @@ class _Columns:
 
     @classmethod
     def unpack(cls, data: bytes) -> _Columns | None:
-        """Columns `pack` made; None when they are of another format or byte order (then
-        read again)."""
+        """Columns `pack` made; None when they are of another format or byte order, or not
+        whole (then every rating is read again: they are a copy of the store's rows)."""
         np = estimators.load("numpy")
-        size = int.from_bytes(data[:8], "little")
-        header = orjson.loads(data[8 : 8 + size])
-        if header.get("format") != _PACKED or header.get("byteorder") != sys.byteorder:
+        dtypes = (np.int32, np.int32, np.int32, np.int32, np.float64)
+        try:
+            size = int.from_bytes(data[:8], "little")
+            header = orjson.loads(data[8 : 8 + size])
+            if header.get("format") != _PACKED or header.get("byteorder") != sys.byteorder:
+                return None
+            n, at = int(header["n"]), 8 + size
+            if len(data) != at + n * sum(np.dtype(d).itemsize for d in dtypes):
+                return None
+            arrays = []
+            for dtype in dtypes:
+                arrays.append(np.frombuffer(data, dtype=dtype, count=n, offset=at))
+                at += np.dtype(dtype).itemsize * n
+            return cls(np.array(header["names"], dtype=object), *arrays)
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
-        n, at = header["n"], 8 + size
-        arrays = []
-        for dtype in (np.int32, np.int32, np.int32, np.int32, np.float64):
-            width = np.dtype(dtype).itemsize * n
-            arrays.append(np.frombuffer(data, dtype=dtype, count=n, offset=at))
-            at += width
-        return cls(np.array(header["names"], dtype=object), *arrays)
 
 
 _PACKED = 1  # the packed columns' format: another is read again, not unpacked

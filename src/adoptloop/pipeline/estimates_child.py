@@ -277,9 +277,13 @@ def _ratings_file(kept: KeptRatings | None) -> dict[str, Any] | None:
     nothing new to keep."""
     if kept is None or kept.columns is None:
         return None
-    handle, path = tempfile.mkstemp(prefix="adoptloop-ratings-", suffix=".bin")
-    with os.fdopen(handle, "wb") as out:
-        out.write(kept.columns)
+    try:
+        handle, path = tempfile.mkstemp(prefix="adoptloop-ratings-", suffix=".bin")
+        with os.fdopen(handle, "wb") as out:
+            out.write(kept.columns)
+    except OSError as exc:  # the next run reads every rating again: nothing is lost
+        log.warning("estimates' inputs not kept", error=str(exc))
+        return None
     return {"stamp": kept.stamp, "path": path}
 
 
@@ -299,7 +303,12 @@ class KeptRatingsFile:
         from adoptloop.adoption.raters import keep_counted_ratings  # noqa: PLC0415
 
         try:
-            with open(self.path, "rb") as data:  # noqa: PTH123 - read a part at a time
+            data = open(self.path, "rb")  # noqa: PTH123, SIM115 - read a part at a time
+        except OSError as exc:  # gone (a temp files' cleaner): the next run reads them again
+            log.warning("estimates' inputs not kept", error=str(exc))
+            return False
+        try:
+            with data:
                 kept = keep_counted_ratings(
                     conn, self.stamp, iter(functools.partial(data.read, self.PART), b"")
                 )
