@@ -12,6 +12,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -601,7 +602,7 @@ def test_counted_ratings_that_cannot_be_handed_over_are_not_kept_and_nothing_fai
     def no_room(**_: Any) -> tuple[int, str]:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(estimates_child.tempfile, "mkstemp", no_room)
+    monkeypatch.setattr(tempfile, "mkstemp", no_room)
     assert estimates_child._ratings_file(KeptRatings("a-stamp", b"columns")) is None
     monkeypatch.undo()
 
