@@ -21,14 +21,13 @@ from adoptloop.adoption.raters import (
     CountedRatings,
     KeptRatings,
     counted_ratings,
-    keep_counted_ratings,
     kept_counted_ratings,
 )
 from adoptloop.domain import ERASED
 from adoptloop.mappings.capability_map import CapabilityMap
 from adoptloop.store import erasures, records, schema
 from adoptloop.store.db import open_store
-from adoptloop.store.metrics import estimate_dirty, kept_rating_columns
+from adoptloop.store.metrics import estimate_dirty, keep_rating_columns, kept_rating_columns
 from tests.adoption.test_incremental_states import _edit, _edit_drops, _pull
 from tests.adoption.test_kept_estimates import capabilities
 from tests.store.conftest import postgres_server, postgres_url
@@ -80,7 +79,7 @@ def _keep(engine: Engine, kept: KeptRatings, part: int = 4096) -> bool:
         return False
     data = kept.columns
     with engine.begin() as conn:
-        return keep_counted_ratings(
+        return keep_rating_columns(
             conn, kept.stamp, (data[i : i + part] for i in range(0, len(data), part))
         )
 

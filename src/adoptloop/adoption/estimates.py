@@ -72,8 +72,8 @@ class Estimates:
     reused: bool  # taken from the store whole: nothing read, nothing fitted
     fits: dict[str, dict[str, int]]  # per kind: fits made and fits taken from the kept ones
     kept_fits: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    # the counted ratings read, for the next computation (raters.keep_counted_ratings); None:
-    # not read through the kept ones (`estimates_as_of`'s `kept_ratings`)
+    # the counted ratings read, for the next computation (store.metrics.keep_rating_columns);
+    # None: not read through the kept ones (`estimates_as_of`'s `kept_ratings`)
     kept_ratings: KeptRatings | None = field(default=None, repr=False, compare=False)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import csv
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
@@ -214,11 +214,8 @@ class _Columns:
             np.frombuffer(columns.scaled, dtype=np.float64),
         )
 
-    def without(self, people: Sequence[str]) -> _Columns:
-        """The ratings of everyone but `people` (rated persons), in their order."""
-        np = estimators.load("numpy")
-        gone = np.isin(self.observed, np.flatnonzero(np.isin(self.names, list(people))))
-        keep = ~gone
+    def where(self, keep: Any) -> _Columns:
+        """The ratings the boolean mask `keep` selects, in their order (the same names)."""
         return _Columns(
             self.names,
             self.observers[keep],
@@ -227,6 +224,12 @@ class _Columns:
             self.days[keep],
             self.scaled[keep],
         )
+
+    def without(self, people: Sequence[str]) -> _Columns:
+        """The ratings of everyone but `people` (rated persons), in their order."""
+        np = estimators.load("numpy")
+        gone = np.isin(self.observed, np.flatnonzero(np.isin(self.names, list(people))))
+        return self.where(~gone)
 
     def joined(self, other: _Columns) -> _Columns:
         """Both columns' ratings, sorted."""
@@ -283,9 +286,9 @@ _PACKED = 1  # the packed columns' format: another is read again, not unpacked
 
 @dataclass(frozen=True, slots=True)
 class KeptRatings:
-    """What to keep for the next read (keep_counted_ratings): the packed columns of every
-    counted rating, read at inputs stamp `stamp`; `columns` None: the kept ones are these
-    already."""
+    """What to keep for the next read (store.metrics.keep_rating_columns): the packed
+    columns of every counted rating, read at inputs stamp `stamp`; `columns` None: the kept
+    ones are these already."""
 
     stamp: str | None
     columns: bytes | None
@@ -300,8 +303,8 @@ def counted_ratings(conn: Connection, as_of: date, since: date | None = None) ->
 def kept_counted_ratings(conn: Connection, as_of: date) -> tuple[CountedRatings, KeptRatings]:
     """`counted_ratings(conn, as_of)`, read from the kept columns and the ratings of the people
     marked since (store.metrics.estimate_dirty) when columns are kept, else of every rating;
-    and what to keep for the next read (keep_counted_ratings). The same ratings in the same
-    order either way (`_Columns.sorted`)."""
+    and what to keep for the next read (store.metrics.keep_rating_columns). The same ratings
+    in the same order either way (`_Columns.sorted`)."""
     stamp = records.inputs_stamp(conn)
     found = store.kept_rating_columns(conn)
     kept = None if found is None else _Columns.unpack(found[1])
@@ -315,29 +318,10 @@ def kept_counted_ratings(conn: Connection, as_of: date) -> tuple[CountedRatings,
             fresh = _Columns.read(store.rating_columns(conn, None, None, dirty=True))
             every = kept.without(dirty).joined(fresh)
         changed = bool(dirty) or found[0] != stamp
-    dated = every.days <= as_of.toordinal()
-    counted = _counted(
-        conn,
-        _Columns(
-            every.names,
-            every.observers[dated],
-            every.observed[dated],
-            every.capabilities[dated],
-            every.days[dated],
-            every.scaled[dated],
-        ),
-        as_of,
-    )
+    counted = _counted(conn, every.where(every.days <= as_of.toordinal()), as_of)
     # (inputs never written since the store began stamping them: nothing could be kept)
     keepable = changed and stamp is not None
     return counted, KeptRatings(stamp, every.pack() if keepable else None)
-
-
-def keep_counted_ratings(conn: Connection, stamp: str | None, parts: Iterable[bytes]) -> bool:
-    """Keep what `kept_counted_ratings` read at inputs stamp `stamp` (its KeptRatings'
-    columns, `parts` of them at a time) for the next read, unless the inputs were written
-    since (then False, and the next read reads those people again)."""
-    return store.keep_rating_columns(conn, stamp, parts)
 
 
 def _counted(conn: Connection, read: _Columns, as_of: date) -> CountedRatings:

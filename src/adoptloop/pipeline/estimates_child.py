@@ -298,9 +298,9 @@ class KeptRatingsFile:
         self.stamp, self.path = stamp, path
 
     def keep(self, conn: Connection) -> bool:
-        """Keep them (raters.keep_counted_ratings: not when the inputs were written since the
-        child's read), in the caller's write transaction; the file is removed."""
-        from adoptloop.adoption.raters import keep_counted_ratings  # noqa: PLC0415
+        """Keep them (store.metrics.keep_rating_columns: not when the inputs were written
+        since the child's read), in the caller's write transaction; the file is removed."""
+        from adoptloop.store.metrics import keep_rating_columns  # noqa: PLC0415
 
         try:
             data = open(self.path, "rb")  # noqa: PTH123, SIM115 - read a part at a time
@@ -309,7 +309,7 @@ class KeptRatingsFile:
             return False
         try:
             with data:
-                kept = keep_counted_ratings(
+                kept = keep_rating_columns(
                     conn, self.stamp, iter(functools.partial(data.read, self.PART), b"")
                 )
         finally:
