@@ -325,16 +325,8 @@ def streaming(engine: Engine) -> Iterator[Connection]:
     """A connection for one long sequential read (every rating, in order), with a small page
     cache: each page is read once, so caching 24 MB of them only adds to the process's memory
     while the connection that writes keeps its own cache."""
-    with engine.connect() as conn:
-        if conn.dialect.name != "sqlite":
-            yield conn
-            return
-        size = conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        conn.exec_driver_sql(f"PRAGMA cache_size=-{STREAM_CACHE_KIB}")
-        try:
-            yield conn
-        finally:
-            conn.exec_driver_sql(f"PRAGMA cache_size={int(size or 0)}")
+    with engine.connect() as conn, _pragma(conn, "cache_size", -STREAM_CACHE_KIB):
+        yield conn
 
 
 @contextlib.contextmanager
@@ -345,15 +337,23 @@ def no_checkpoints(conn: Connection) -> Iterator[None]:
     copied back while it is open, yet every commit past the WAL's threshold tried, walking
     the whole WAL each time (the first adoption pass at 50,000 reps: ~0.4 of its main
     thread's CPU-s, for nothing). The first commit after the block checkpoints as before."""
+    with _pragma(conn, "wal_autocheckpoint", 0):
+        yield
+
+
+@contextlib.contextmanager
+def _pragma(conn: Connection, name: str, value: int) -> Iterator[None]:
+    """SQLite: `conn`'s integer PRAGMA `name` set to `value` for the block, then back to what
+    it was (elsewhere: nothing)."""
     if conn.dialect.name != "sqlite":
         yield
         return
-    pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-    conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+    was = conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+    conn.exec_driver_sql(f"PRAGMA {name}={value}")
     try:
         yield
     finally:
-        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={int(pages or 0)}")
+        conn.exec_driver_sql(f"PRAGMA {name}={int(was or 0)}")
 
 
 @contextlib.contextmanager
